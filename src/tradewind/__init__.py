@@ -1,0 +1,93 @@
+"""tradewind: write DAGs the Airflow way; this package exports the authoring API only."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tradewind.errors import (
+    AirflowException,
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    TradewindException,
+)
+
+__version__ = "0.1.0"
+
+# The authoring API is imported on first use: the CLI and the master roles import this package
+# too, and should not pay for croniter, pendulum and Jinja before they need a DAG.
+_LAZY: dict[str, str] = {
+    "DAG": "tradewind.sdk.dag",
+    "dag": "tradewind.sdk.dag",
+    "task": "tradewind.sdk.decorators",
+    "TaskGroup": "tradewind.sdk.taskgroup",
+    "task_group": "tradewind.sdk.taskgroup",
+    "BaseOperator": "tradewind.sdk.baseoperator",
+    "BashOperator": "tradewind.sdk.operators.bash",
+    "PythonOperator": "tradewind.sdk.operators.python",
+    "BranchPythonOperator": "tradewind.sdk.operators.python",
+    "ShortCircuitOperator": "tradewind.sdk.operators.python",
+    "EmptyOperator": "tradewind.sdk.operators.empty",
+    "DummyOperator": "tradewind.sdk.operators.empty",
+    "BaseSensorOperator": "tradewind.sdk.sensors.base",
+    "PokeReturnValue": "tradewind.sdk.sensors.base",
+    "PythonSensor": "tradewind.sdk.sensors.python",
+    "FileSensor": "tradewind.sdk.sensors.filesystem",
+    "TimeDeltaSensor": "tradewind.sdk.sensors.time_delta",
+    "TimeDeltaSensorAsync": "tradewind.sdk.sensors.time_delta",
+    "DateTimeSensor": "tradewind.sdk.sensors.date_time",
+    "DateTimeSensorAsync": "tradewind.sdk.sensors.date_time",
+    "TriggerRule": "tradewind.sdk.trigger_rules",
+    "Param": "tradewind.sdk.params",
+    "chain": "tradewind.sdk.dependencies",
+    "cross_downstream": "tradewind.sdk.dependencies",
+    "XComArg": "tradewind.sdk.xcom_arg",
+    "get_current_context": "tradewind.sdk.context",
+}
+
+__all__ = [
+    "DAG", "dag", "task", "TaskGroup", "task_group", "BaseOperator", "BashOperator",
+    "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "EmptyOperator",
+    "DummyOperator", "BaseSensorOperator", "PokeReturnValue", "PythonSensor", "FileSensor",
+    "TimeDeltaSensor", "TimeDeltaSensorAsync", "DateTimeSensor", "DateTimeSensorAsync",
+    "TriggerRule", "Param", "chain", "cross_downstream", "XComArg", "get_current_context",
+    "AirflowException", "AirflowFailException", "AirflowRescheduleException",
+    "AirflowSensorTimeout", "AirflowSkipException", "AirflowTaskTimeout", "TradewindException",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tradewind' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from tradewind.sdk.baseoperator import BaseOperator
+    from tradewind.sdk.context import get_current_context
+    from tradewind.sdk.dag import DAG, dag
+    from tradewind.sdk.decorators import task
+    from tradewind.sdk.dependencies import chain, cross_downstream
+    from tradewind.sdk.operators.bash import BashOperator
+    from tradewind.sdk.operators.empty import DummyOperator, EmptyOperator
+    from tradewind.sdk.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+    from tradewind.sdk.params import Param
+    from tradewind.sdk.sensors.base import BaseSensorOperator, PokeReturnValue
+    from tradewind.sdk.sensors.date_time import DateTimeSensor, DateTimeSensorAsync
+    from tradewind.sdk.sensors.filesystem import FileSensor
+    from tradewind.sdk.sensors.python import PythonSensor
+    from tradewind.sdk.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync
+    from tradewind.sdk.taskgroup import TaskGroup, task_group
+    from tradewind.sdk.trigger_rules import TriggerRule
+    from tradewind.sdk.xcom_arg import XComArg

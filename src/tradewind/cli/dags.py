@@ -1,0 +1,133 @@
+"""``tradewind dags``: list DAGs and their import errors, show one, list its runs, test it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tradewind.cli.arguments import parse_conf, parse_date
+from tradewind.cli.output import OUTPUT_OPTION, emit
+from tradewind.settings import Settings
+
+
+@click.group()
+def dags() -> None:
+    """Inspect and run DAGs."""
+
+
+@dags.command("list")
+@OUTPUT_OPTION
+@click.pass_obj
+def list_dags(settings: Settings, output: str) -> None:
+    """List the DAGs of the DAG folder."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.metastore import dags as dag_rows
+    from tradewind.metastore import import_errors
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings) as factory, session_scope(factory) as session:
+        rows = [
+            {"dag_id": d.dag_id, "fileloc": d.fileloc, "owners": d.owners, "is_paused": d.is_paused,
+             "schedule": d.schedule_description, "tags": list(d.tags or [])}
+            for d in dag_rows.list_dags(session)
+        ]
+        broken = len(import_errors.list_import_errors(session))
+    emit(rows, ["dag_id", "fileloc", "owners", "is_paused", "schedule", "tags"], output)
+    if broken and output != "json":
+        click.echo(f"{broken} file(s) failed to import; see `tradewind dags list-import-errors`", err=True)
+
+
+@dags.command("list-import-errors")
+@OUTPUT_OPTION
+@click.pass_obj
+def list_import_errors(settings: Settings, output: str) -> None:
+    """List DAG files that failed to import, one line each; exit 1 if there are any."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.metastore import import_errors
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings) as factory, session_scope(factory) as session:
+        rows = [
+            {"filepath": e.filename, "error": e.stacktrace.splitlines()[0] if e.stacktrace else "",
+             "timestamp": e.timestamp}
+            for e in import_errors.list_import_errors(session)
+        ]
+    emit(rows, ["filepath", "error"], output)
+    if rows:
+        sys.exit(1)
+
+
+@dags.command("show")
+@click.argument("dag_id")
+@click.pass_obj
+def show(settings: Settings, dag_id: str) -> None:
+    """Print the DAG's graph in DOT (render it with Graphviz: `| dot -Tpng > dag.png`)."""
+    from tradewind.cli.dag_graph import to_dot
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.errors import DagNotFound
+    from tradewind.metastore import dags as dag_rows
+    from tradewind.metastore.engine import session_scope
+    from tradewind.sdk.serialization import deserialize_dag
+
+    with open_metastore(settings) as factory, session_scope(factory) as session:
+        data = dag_rows.get_serialized(session, dag_id)
+    if data is None:
+        raise DagNotFound(f"DAG {dag_id!r} not found in {settings.resolved_dags_folder}")
+    click.echo(to_dot(deserialize_dag(data)))
+
+
+@dags.command("list-runs")
+@click.option("-d", "--dag-id", required=True, help="The DAG whose runs to list.")
+@click.option("--state", help="Only runs in this state (queued, running, success, failed).")
+@OUTPUT_OPTION
+@click.pass_obj
+def list_runs(settings: Settings, dag_id: str, state: str | None, output: str) -> None:
+    """List the runs of a DAG, newest first."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.errors import DagNotFound
+    from tradewind.metastore import dags as dag_rows
+    from tradewind.metastore import runs
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+        if dag_rows.get_dag(session, dag_id) is None:
+            raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+        rows = [
+            {"dag_id": r.dag_id, "run_id": r.run_id, "state": r.state, "run_type": r.run_type,
+             "logical_date": r.logical_date, "start_date": r.start_date, "end_date": r.end_date}
+            for r in runs.list_runs(session, dag_id, states=[state] if state else None)
+        ]
+    emit(rows, ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"], output)
+
+
+@dags.command("test")
+@click.argument("dag_id")
+@click.argument("logical_date", required=False)
+@click.option("--conf", "-c", help="The run's conf, a JSON object (overrides the DAG's params).")
+@click.option("--quiet", "-q", is_flag=True, help="Do not show the tasks' logs, only the result.")
+@click.pass_obj
+def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | None, quiet: bool) -> None:
+    """Run one DAG run in this process and print each task's final state.
+
+    Exits 1 when the run failed. The run is recorded in the metastore like any other.
+    """
+    from tradewind.cli.dag_test_runner import run_dag_in_process
+    from tradewind.cli.metastore_access import load_live_dag, open_metastore
+
+    conf_value = parse_conf(conf)
+    date = parse_date(logical_date)
+    with open_metastore(settings) as factory:
+        dag = load_live_dag(settings, factory, dag_id)
+
+    def echo(line: str) -> None:
+        click.echo(line, nl=False)
+
+    result = run_dag_in_process(dag, logical_date=date, conf=conf_value, settings=settings,
+                                echo=None if quiet else echo)
+    click.echo("")
+    emit([{"task_id": t.task_id, "state": t.state, "tries": t.try_number} for t in result.tasks],
+         ["task_id", "state", "tries"], "table")
+    click.echo(f"\nDAG run {result.run_id} of {dag_id}: {result.state} in {result.seconds:.2f} s")
+    if result.state != "success":
+        sys.exit(1)

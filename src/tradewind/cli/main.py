@@ -1,0 +1,65 @@
+"""The ``tradewind`` click group. Commands import their role modules inside the function, so
+``tradewind --help`` and ``dags list`` start fast."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from tradewind import __version__
+from tradewind.cli.output import fail
+from tradewind.errors import TradewindException
+from tradewind.settings import Settings
+
+
+class _Group(click.Group):
+    """Turns tradewind's own errors into one clear line and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TradewindException as exc:
+            fail(str(exc))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="tradewind")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """tradewind: write DAGs the Airflow way; run them on a cluster with millisecond hand-offs.
+
+    Settings come from TRADEWIND_* environment variables (see `tradewind info`); with none set,
+    an SQLite metastore and the DAG folder live under ~/tradewind.
+    """
+    try:
+        settings = Settings.from_env()
+    except TradewindException as exc:
+        fail(str(exc))
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Library chatter (e.g. Alembic's "Context impl" lines) would drown the commands' own output.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = settings
+
+
+def _register() -> None:
+    from tradewind.cli import dags, db, info, tasks
+
+    cli.add_command(db.db)
+    cli.add_command(dags.dags)
+    cli.add_command(tasks.tasks)
+    cli.add_command(info.version)
+    cli.add_command(info.info)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="tradewind")
+
+
+if __name__ == "__main__":
+    main()

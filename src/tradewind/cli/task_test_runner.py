@@ -1,0 +1,42 @@
+"""``tradewind tasks test``: run one task in this process, with nothing written anywhere.
+
+Like Airflow's ``tasks test``: dependencies are ignored, the log goes to the terminal, XCom
+stays in memory, and the task instance's state in the metastore is not touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from tradewind.sdk.context import RunInfo
+from tradewind.sdk.runtime import InMemoryXComBackend
+from tradewind.sdk.schedules import manual_run_interval
+from tradewind.settings import Settings
+from tradewind.worker.outcome import Outcome
+from tradewind.worker.task_process import LOG_FORMAT, TryRequest, run_try
+
+
+def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, conf: dict[str, Any],
+                   settings: Settings) -> Outcome:
+    task = dag.get_task(task_id)
+    logical_date = logical_date or datetime.now(UTC)
+    interval = manual_run_interval(dag.schedule, logical_date)
+    run = RunInfo(
+        dag_id=dag.dag_id, run_id=f"__tradewind_tasks_test__{logical_date.isoformat()}", run_type="manual",
+        logical_date=logical_date, data_interval_start=interval.start, data_interval_end=interval.end,
+        conf=conf, start_date=datetime.now(UTC), external_trigger=True,
+    )
+    request = TryRequest(task=task, run=run, try_number=1, max_tries=0, map_index=-1, hostname="",
+                         first_poke_at=None, xcom_max_bytes=settings.xcom_max_bytes)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    task_logger = logging.getLogger("tradewind.task")
+    task_logger.addHandler(handler)
+    task_logger.setLevel(logging.INFO)
+    try:
+        return run_try(request, InMemoryXComBackend(task_id), lambda rendered: None, lambda: None)
+    finally:
+        task_logger.removeHandler(handler)

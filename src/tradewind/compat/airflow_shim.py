@@ -1,0 +1,269 @@
+"""Lets DAG files written for Airflow 2 run unchanged: ``import airflow.*`` gives tradewind's classes.
+
+``install()`` puts a meta-path finder in front of the import system that serves the module names in
+``SUPPORTED_MODULES``, unless the real Airflow is installed. Each served module is created when it
+is first imported and resolves its names on first use, so importing ``airflow.operators.bash`` loads
+the bash operator and nothing else. Any other ``airflow.*`` name is a ``ModuleNotFoundError`` that
+names the module and says tradewind does not provide it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+#: The Airflow release whose DAG-authoring API the served modules follow.
+AIRFLOW_VERSION = "2.10.5"
+
+_ORIGIN = "tradewind airflow shim"
+
+
+@dataclass(frozen=True)
+class _Served:
+    """One served module: its public names, each as ``"tradewind.module:attribute"``."""
+
+    exports: Mapping[str, str] = field(default_factory=dict)
+    is_package: bool = False
+    constants: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _names(module: str, *names: str, **renamed: str) -> dict[str, str]:
+    """``names`` taken from ``module`` as they are; ``renamed`` maps a public name to its source."""
+    refs = {name: f"{module}:{name}" for name in names}
+    refs.update({public: f"{module}:{source}" for public, source in renamed.items()})
+    return refs
+
+
+def _merge(*parts: Mapping[str, str]) -> dict[str, str]:
+    return {name: ref for part in parts for name, ref in part.items()}
+
+
+_ERRORS = "tradewind.errors"
+_DAG = "tradewind.sdk.dag"
+_BASEOPERATOR = "tradewind.sdk.baseoperator"
+_DEPENDENCIES = "tradewind.sdk.dependencies"
+_PARAMS = "tradewind.sdk.params"
+_RUNTIME = "tradewind.sdk.runtime"
+_CONTEXT = "tradewind.sdk.context"
+_OPERATORS = "tradewind.sdk.operators"
+_SENSORS = "tradewind.sdk.sensors"
+_DATES = "tradewind.compat.dates"
+
+#: Airflow's exception names that tradewind raises, some under tradewind's own name.
+_EXCEPTIONS = _names(
+    _ERRORS,
+    "AirflowException",
+    "AirflowSkipException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowTaskTimeout",
+    "AirflowRescheduleException",
+    "DuplicateTaskIdFound",
+    "ParamValidationError",
+    "DagNotFound",
+    "TaskNotFound",
+    "DagRunNotFound",
+    "DagRunAlreadyExists",
+    AirflowDagCycleException="DagCycleError",
+    AirflowDagInconsistent="DagDefinitionError",
+    AirflowTimetableInvalid="InvalidScheduleError",
+    AirflowConfigException="ConfigurationError",
+)
+
+_PYTHON_OPERATORS = _names(
+    f"{_OPERATORS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"
+)
+
+_SERVED: dict[str, _Served] = {
+    "airflow": _Served(
+        _merge(_names(_DAG, "DAG"), _names(_ERRORS, "AirflowException")),
+        is_package=True,
+        constants={"__version__": AIRFLOW_VERSION},
+    ),
+    "airflow.exceptions": _Served(_EXCEPTIONS),
+    "airflow.models": _Served(
+        _merge(
+            _names(_DAG, "DAG"),
+            _names(_BASEOPERATOR, "BaseOperator"),
+            _names(_PARAMS, "Param"),
+            _names(_RUNTIME, TaskInstance="RuntimeTaskInstance"),
+            # What a task sees as ``dag_run``; enough for type hints and isinstance checks.
+            _names(_CONTEXT, DagRun="DagRunView"),
+        ),
+        is_package=True,
+    ),
+    "airflow.models.dag": _Served(_names(_DAG, "DAG", "dag")),
+    "airflow.models.dagrun": _Served(_names(_CONTEXT, DagRun="DagRunView")),
+    "airflow.models.baseoperator": _Served(
+        _merge(_names(_BASEOPERATOR, "BaseOperator"), _names(_DEPENDENCIES, "chain", "cross_downstream"))
+    ),
+    "airflow.models.param": _Served(_names(_PARAMS, "Param", "ParamsDict")),
+    "airflow.models.taskinstance": _Served(_names(_RUNTIME, TaskInstance="RuntimeTaskInstance")),
+    "airflow.models.xcom_arg": _Served(_names("tradewind.sdk.xcom_arg", "XComArg")),
+    "airflow.operators": _Served(is_package=True),
+    "airflow.operators.bash": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
+    "airflow.operators.bash_operator": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
+    "airflow.operators.python": _Served(
+        _merge(_PYTHON_OPERATORS, _names(f"{_OPERATORS}.python", "get_current_context"))
+    ),
+    "airflow.operators.python_operator": _Served(_PYTHON_OPERATORS),
+    "airflow.operators.empty": _Served(_names(f"{_OPERATORS}.empty", "EmptyOperator")),
+    "airflow.operators.dummy": _Served(_names(f"{_OPERATORS}.empty", "DummyOperator", "EmptyOperator")),
+    "airflow.operators.dummy_operator": _Served(_names(f"{_OPERATORS}.empty", "DummyOperator")),
+    "airflow.sensors": _Served(is_package=True),
+    "airflow.sensors.base": _Served(_names(f"{_SENSORS}.base", "BaseSensorOperator", "PokeReturnValue")),
+    "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
+    "airflow.sensors.filesystem": _Served(_names(f"{_SENSORS}.filesystem", "FileSensor")),
+    "airflow.sensors.time_delta": _Served(
+        _names(f"{_SENSORS}.time_delta", "TimeDeltaSensor", "TimeDeltaSensorAsync")
+    ),
+    "airflow.sensors.date_time": _Served(
+        _names(f"{_SENSORS}.date_time", "DateTimeSensor", "DateTimeSensorAsync")
+    ),
+    "airflow.decorators": _Served(
+        _merge(
+            _names(_DAG, "dag"),
+            _names("tradewind.sdk.decorators", "task"),
+            _names("tradewind.sdk.taskgroup", "task_group"),
+        ),
+        is_package=True,
+    ),
+    "airflow.utils": _Served(is_package=True),
+    "airflow.utils.task_group": _Served(_names("tradewind.sdk.taskgroup", "TaskGroup")),
+    "airflow.utils.trigger_rule": _Served(_names("tradewind.sdk.trigger_rules", "TriggerRule")),
+    "airflow.utils.dates": _Served(_names(_DATES, "days_ago", "cron_presets")),
+    "airflow.utils.helpers": _Served(_names(_DEPENDENCIES, "chain", "cross_downstream")),
+    "airflow.utils.state": _Served(
+        _merge(
+            _names("tradewind.compat.state", "State"),
+            _names("tradewind.states", "TaskInstanceState", "DagRunState"),
+        )
+    ),
+    "airflow.utils.timezone": _Served(
+        _names(
+            _DATES,
+            "utc",
+            "utcnow",
+            "datetime",
+            "make_aware",
+            "make_naive",
+            "is_localized",
+            "is_naive",
+            "convert_to_utc",
+            "parse",
+        )
+    ),
+    "airflow.utils.edgemodifier": _Served(_names("tradewind.compat.edge_labels", "Label")),
+}
+
+#: Every ``airflow.*`` module name tradewind serves (``tradewind info`` lists them).
+SUPPORTED_MODULES: tuple[str, ...] = tuple(sorted(_SERVED))
+
+
+def _is_airflow_name(fullname: str) -> bool:
+    return fullname == "airflow" or fullname.startswith("airflow.")
+
+
+def _requested_name(fullname: str) -> str:
+    """The whole name the import statement asked for, of which ``fullname`` may be a parent.
+
+    ``import airflow.providers.amazon.aws.operators.s3`` fails at its first unknown parent,
+    ``airflow.providers``; the import system's outer frames still hold the full name, and naming
+    that is what tells the author which line of the DAG file to change.
+    """
+    requested = fullname
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_find_and_load":
+            name = frame.f_locals.get("name")
+            if isinstance(name, str) and name.startswith(requested + "."):
+                requested = name
+        frame = frame.f_back  # type: ignore[assignment]
+    return requested
+
+
+class AirflowShimFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds and loads the served ``airflow.*`` modules; refuses every other ``airflow.*`` name."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not _is_airflow_name(fullname):
+            return None
+        served = _SERVED.get(fullname)
+        if served is None:
+            name = _requested_name(fullname)
+            raise ModuleNotFoundError(
+                f"No module named {name!r}: tradewind does not provide this Airflow module "
+                "(see `tradewind info` for the supported ones)",
+                name=name,
+            )
+        return importlib.machinery.ModuleSpec(fullname, self, origin=_ORIGIN, is_package=served.is_package)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        served = _SERVED[module.__name__]
+        module.__doc__ = f"Airflow's {module.__name__}, served by tradewind."
+        module.__dict__.update(served.constants)
+        module.__all__ = sorted(served.exports)  # type: ignore[attr-defined]
+        module.__getattr__ = _lazy_getattr(module, served)  # type: ignore[method-assign]
+        module.__dir__ = lambda: sorted({*module.__dict__, *served.exports})  # type: ignore[method-assign]
+
+
+def _lazy_getattr(module: ModuleType, served: _Served) -> Any:
+    """The module's ``__getattr__``: imports the tradewind module behind a name on first use."""
+
+    def __getattr__(name: str) -> Any:
+        ref = served.exports.get(name)
+        if ref is None:
+            raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+        source, _, attribute = ref.partition(":")
+        value = getattr(importlib.import_module(source), attribute)
+        setattr(module, name, value)  # later lookups no longer reach __getattr__
+        return value
+
+    return __getattr__
+
+
+_FINDER = AirflowShimFinder()
+
+
+def is_installed() -> bool:
+    """Whether ``airflow.*`` imports are currently served by tradewind."""
+    return _FINDER in sys.meta_path
+
+
+def _real_airflow_importable() -> bool:
+    module = sys.modules.get("airflow")
+    if module is not None:
+        return getattr(module, "__loader__", None) is not _FINDER
+    return importlib.util.find_spec("airflow") is not None
+
+
+def install() -> bool:
+    """Serve ``airflow.*`` from tradewind; False (and nothing done) when the real Airflow is
+    importable, in which case DAG files get the real one. Calling it again changes nothing."""
+    if is_installed():
+        return True
+    if _real_airflow_importable():
+        return False
+    sys.meta_path.insert(0, _FINDER)
+    return True
+
+
+def uninstall() -> None:
+    """Remove the finder and every ``airflow.*`` module it created (for tests)."""
+    while _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
+    for name, module in list(sys.modules.items()):
+        if _is_airflow_name(name) and getattr(module, "__loader__", None) is _FINDER:
+            del sys.modules[name]

@@ -1,0 +1,99 @@
+"""The tradewind exception family, with the Airflow names DAG authors already raise and catch."""
+
+from __future__ import annotations
+
+
+class TradewindException(Exception):
+    """Base of every error tradewind raises on purpose."""
+
+
+# Airflow's base class name, so `except AirflowException` in user code keeps working.
+AirflowException = TradewindException
+
+
+class DagDefinitionError(TradewindException):
+    """A DAG file describes something that cannot run (cycle, duplicate id, bad schedule…)."""
+
+
+class DagCycleError(DagDefinitionError):
+    """The task graph has a cycle; the message names the tasks on it."""
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Two tasks in one DAG share a task id."""
+
+
+# Airflow's name for the same error.
+DuplicateTaskIdFound = DuplicateTaskIdError
+
+
+class InvalidScheduleError(DagDefinitionError):
+    """A schedule that is not None, a preset, a valid cron string or a timedelta."""
+
+
+class TaskAlreadyInDagError(DagDefinitionError):
+    """A task was added to a second DAG."""
+
+
+class InvalidTriggerRuleError(DagDefinitionError):
+    """A trigger rule name that tradewind does not know."""
+
+
+class DagNotFound(TradewindException):
+    """No DAG with that id is known."""
+
+
+class TaskNotFound(TradewindException):
+    """No task with that id exists in the DAG."""
+
+
+class DagRunNotFound(TradewindException):
+    """No run with that id exists for the DAG."""
+
+
+class DagRunAlreadyExists(TradewindException):
+    """A run with that run id or logical date already exists."""
+
+
+class ParamValidationError(TradewindException):
+    """A param or a run's conf does not fit what the DAG declares."""
+
+
+class AirflowSkipException(TradewindException):
+    """Raised by a task to end itself as skipped."""
+
+
+class AirflowFailException(TradewindException):
+    """Raised by a task to fail at once, without using its remaining retries."""
+
+
+class AirflowSensorTimeout(AirflowFailException):
+    """A sensor waited longer than its ``timeout``; fails without retry, as in Airflow."""
+
+
+class AirflowTaskTimeout(TradewindException):
+    """A try ran longer than the task's ``execution_timeout``; it may be retried."""
+
+
+class AirflowRescheduleException(TradewindException):
+    """A reschedule-mode sensor hands back its slot until ``reschedule_date``."""
+
+    def __init__(self, reschedule_date):  # type: ignore[no-untyped-def]
+        super().__init__(f"reschedule at {reschedule_date.isoformat()}")
+        self.reschedule_date = reschedule_date
+
+
+class XComValueError(TradewindException):
+    """An XCom value that is not JSON-serialisable or larger than the configured limit."""
+
+
+class DagFileImportError(TradewindException):
+    """A DAG file could not be imported; the message names the file and the problem."""
+
+
+class MetastoreError(TradewindException):
+    """The metastore cannot be reached or is not migrated."""
+
+
+class ConfigurationError(TradewindException):
+    """A TRADEWIND_* setting has a value that cannot be used."""

@@ -1,0 +1,231 @@
+"""The pure planner: given one DAG run's structure and task-instance states, what changes now.
+
+``plan_run`` decides which task instances become scheduled, skipped or upstream_failed, whether
+the run has ended, and when something next becomes due. It reads no clock and touches no
+database; the scheduler loop reads a run's states, calls it, and writes the plan in one batch.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tradewind.errors import DagCycleError
+from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
+from tradewind.states import FAILED_STATES, UNFINISHED_STATES, DagRunState
+from tradewind.states import TaskInstanceState as TI
+
+#: Airflow's default ceiling on an exponential retry delay (``[core] max_task_retry_delay``).
+
+#: States the planner may move on; everything else (scheduled, queued, running, finished) is left alone.
+_PLANNABLE = frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE})
+#: Unfinished states in which something is still under way or due by itself, so no deadlock.
+_MOVING = frozenset(
+    {TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING}
+)
+
+TIKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class TaskNode:
+    """What the planner needs to know of one task in the DAG."""
+
+    task_id: str
+    upstream: frozenset[str]
+    trigger_rule: str
+    retries: int
+    retry_delay_s: float
+    retry_exponential_backoff: bool
+    max_retry_delay_s: float | None
+    priority_weight: int = 1
+    pool: str = "default_pool"
+    pool_slots: int = 1
+    queue: str = "default"
+
+
+@dataclass(frozen=True)
+class TIView:
+    """One task instance of the run, as read from the metastore."""
+
+    task_id: str
+    map_index: int
+    state: TI
+    try_number: int
+    max_tries: int
+    retry_at: datetime | None = None
+    next_poke_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TIDecision:
+    """A task instance that becomes ``scheduled`` (from ``from_state``) with ``try_number``."""
+
+    task_id: str
+    map_index: int
+    from_state: TI
+    try_number: int
+    priority_weight: int = 1
+    pool: str = "default_pool"
+    pool_slots: int = 1
+    queue: str = "default"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything ``plan_run`` decided for one run.
+
+    ``schedule`` is ordered highest priority weight first, then upstream before downstream.
+    ``run_state`` is None while the run goes on. ``next_wakeup`` is the earliest retry or
+    reschedule time still in the future, so the loop knows when to look again.
+    """
+
+    schedule: list[TIDecision] = field(default_factory=list)
+    skip: list[TIKey] = field(default_factory=list)
+    upstream_failed: list[TIKey] = field(default_factory=list)
+    run_state: DagRunState | None = None
+    next_wakeup: datetime | None = None
+
+
+def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime) -> RunPlan:
+    """Decide what changes in one run now.
+
+    Tasks are walked upstream first, and a task instance decided skipped or upstream_failed counts
+    as such for its downstream at once, so a skipped branch or a failure propagates down a whole
+    chain in one call. A task's upstream counts cover every task instance (all map indexes) of its
+    upstream tasks; an upstream task with no task instance in the run counts as one unfinished
+    upstream (Airflow counts upstream *tasks*, so it never finishes). Task instances of tasks that
+    are not in ``tasks`` are ignored (the loop marks them removed).
+    """
+    order = topological_order(tasks)
+    by_task: dict[str, list[TIView]] = defaultdict(list)
+    for ti in tis:
+        if ti.task_id in tasks:
+            by_task[ti.task_id].append(ti)
+    states: dict[TIKey, TI] = {(ti.task_id, ti.map_index): TI(ti.state) for ti in tis if ti.task_id in tasks}
+    ranked: list[tuple[int, int, int, TIDecision]] = []
+    skip: list[TIKey] = []
+    upstream_failed: list[TIKey] = []
+    wakeups: list[datetime] = []
+
+    for position, task_id in enumerate(order):
+        node = tasks[task_id]
+        verdict = evaluate(node.trigger_rule, _upstream_counts(node, by_task, states))
+        if verdict is Verdict.WAIT:
+            continue
+        for ti in sorted(by_task[task_id], key=lambda t: t.map_index):
+            key = (ti.task_id, ti.map_index)
+            if states[key] not in _PLANNABLE:
+                continue
+            if verdict is Verdict.SKIP:
+                states[key] = TI.SKIPPED
+                skip.append(key)
+            elif verdict is Verdict.UPSTREAM_FAILED:
+                states[key] = TI.UPSTREAM_FAILED
+                upstream_failed.append(key)
+            elif (due := _due_at(ti)) is not None and due > now:
+                wakeups.append(due)
+            else:
+                states[key] = TI.SCHEDULED
+                ranked.append((-node.priority_weight, position, ti.map_index, _decision(node, ti)))
+
+    return RunPlan(
+        schedule=[decision for *_, decision in sorted(ranked, key=lambda r: r[:3])],
+        skip=skip,
+        upstream_failed=upstream_failed,
+        run_state=_run_state(tasks, states),
+        next_wakeup=min(wakeups, default=None),
+    )
+
+
+def _upstream_counts(
+    node: TaskNode, by_task: Mapping[str, list[TIView]], states: Mapping[TIKey, TI]
+) -> UpstreamCounts:
+    upstream_states: list[TI] = []
+    for upstream_id in node.upstream:
+        upstream_tis = by_task.get(upstream_id, [])
+        if not upstream_tis:
+            upstream_states.append(TI.NONE)
+        upstream_states.extend(states[(ti.task_id, ti.map_index)] for ti in upstream_tis)
+    return UpstreamCounts.from_states(upstream_states)
+
+
+def _due_at(ti: TIView) -> datetime | None:
+    """When a waiting retry or reschedule may go again; None means now."""
+    state = TI(ti.state)
+    if state is TI.UP_FOR_RETRY:
+        return ti.retry_at
+    if state is TI.UP_FOR_RESCHEDULE:
+        return ti.next_poke_at
+    return None
+
+
+def _decision(node: TaskNode, ti: TIView) -> TIDecision:
+    # A reschedule hands back the worker slot without using up a try (as in Airflow).
+    state = TI(ti.state)
+    try_number = ti.try_number if state is TI.UP_FOR_RESCHEDULE else ti.try_number + 1
+    return TIDecision(
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        from_state=state,
+        try_number=try_number,
+        priority_weight=node.priority_weight,
+        pool=node.pool,
+        pool_slots=node.pool_slots,
+        queue=node.queue,
+    )
+
+
+def _run_state(tasks: Mapping[str, TaskNode], states: Mapping[TIKey, TI]) -> DagRunState | None:
+    """The run's end, by Airflow's ``DagRun.update_state`` rule.
+
+    - Nothing unfinished: FAILED if a leaf task instance (removed ones aside) failed or is
+      upstream_failed, else SUCCESS (leaves all success or skipped).
+    - Deadlock: task instances are unfinished but none is scheduled, queued, running, restarting or
+      waiting for a retry/reschedule time, so nothing can ever move (Airflow: "all_tasks_deadlocked"):
+      FAILED. The plan's own decisions are already applied to ``states`` here.
+    - Otherwise None: still running.
+    """
+    unfinished = [state for state in states.values() if state in UNFINISHED_STATES]
+    if not unfinished:
+        leaves = leaf_task_ids(tasks)
+        leaf_states = [s for (task_id, _), s in states.items() if task_id in leaves and s is not TI.REMOVED]
+        return DagRunState.FAILED if any(s in FAILED_STATES for s in leaf_states) else DagRunState.SUCCESS
+    if not any(state in _MOVING for state in unfinished):
+        return DagRunState.FAILED
+    return None
+
+
+def leaf_task_ids(tasks: Mapping[str, TaskNode]) -> frozenset[str]:
+    """Tasks that no other task in the DAG depends on."""
+    has_downstream = {upstream for node in tasks.values() for upstream in node.upstream}
+    return frozenset(task_id for task_id in tasks if task_id not in has_downstream)
+
+
+def topological_order(tasks: Mapping[str, TaskNode]) -> list[str]:
+    """Task ids, every upstream before its downstream; ties broken by task id for a stable plan.
+
+    Upstream ids that are not tasks of the DAG are ignored here. A cycle raises DagCycleError.
+    """
+    remaining = {task_id: len(node.upstream & tasks.keys()) for task_id, node in tasks.items()}
+    downstream: dict[str, list[str]] = defaultdict(list)
+    for task_id, node in tasks.items():
+        for upstream_id in node.upstream & tasks.keys():
+            downstream[upstream_id].append(task_id)
+    ready = [task_id for task_id, count in remaining.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        task_id = heapq.heappop(ready)
+        order.append(task_id)
+        for child in downstream[task_id]:
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                heapq.heappush(ready, child)
+    if len(order) < len(tasks):
+        stuck = sorted(task_id for task_id, count in remaining.items() if count > 0)
+        raise DagCycleError(f"the task graph has a cycle through: {', '.join(stuck)}")
+    return order

@@ -1,0 +1,87 @@
+"""Moves one DAG run forward: read its task instances, ask the pure planner, apply the plan.
+
+The scheduler loop calls this for each run it holds the lock of; ``dags test`` calls it between
+tasks. Everything it writes goes through the metastore's compare-and-set transitions in a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tradewind.master.scheduler.planner import RunPlan, TaskNode, TIView, plan_run
+from tradewind.metastore import runs, task_instances
+from tradewind.metastore.models import DagRun
+from tradewind.states import DagRunState
+from tradewind.states import TaskInstanceState as TI
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def task_nodes(dag: Any) -> dict[str, TaskNode]:
+    """The planner's view of every task of ``dag`` (a serialized or a live DAG)."""
+    return {
+        task.task_id: TaskNode(
+            task_id=task.task_id,
+            upstream=frozenset(task.upstream_task_ids),
+            trigger_rule=str(task.trigger_rule),
+            retries=int(task.retries or 0),
+            retry_delay_s=_seconds(task.retry_delay) or 0.0,
+            retry_exponential_backoff=bool(task.retry_exponential_backoff),
+            max_retry_delay_s=_seconds(task.max_retry_delay),
+            priority_weight=int(task.priority_weight or 1),
+            pool=task.pool,
+            pool_slots=int(task.pool_slots or 1),
+            queue=task.queue,
+        )
+        for task in dag.tasks
+    }
+
+
+def task_rows(dag: Any) -> list[dict[str, Any]]:
+    """One task-instance row per task, for creating a run."""
+    return [
+        {
+            "task_id": task.task_id, "map_index": -1, "operator": getattr(task, "operator_name", "?"),
+            "pool": task.pool, "pool_slots": task.pool_slots, "queue": task.queue,
+            "priority_weight": task.priority_weight, "max_tries": int(task.retries or 0),
+        }
+        for task in dag.tasks
+    ]
+
+
+def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, now: datetime) -> RunPlan:
+    """Plan ``run`` at ``now`` and write the plan: scheduled, skipped and upstream_failed task
+    instances in one batch, and the run's final state when it has one."""
+    rows = task_instances.get_tis(session, run.dag_id, run.run_id)
+    views = [
+        TIView(task_id=r.task_id, map_index=r.map_index, state=TI(r.state), try_number=r.try_number,
+               max_tries=r.max_tries, retry_at=r.retry_at, next_poke_at=r.next_poke_at)
+        for r in rows if r.task_id in nodes
+    ]
+    current = {(v.task_id, v.map_index): v.state for v in views}
+    plan = plan_run(nodes, views, now)
+    changes: list[task_instances.Change] = []
+    for decision in plan.schedule:
+        changes.append((decision.task_id, decision.map_index, decision.from_state, TI.SCHEDULED,
+                        {"try_number": decision.try_number, "retry_at": None}))
+    for task_id, map_index in plan.skip:
+        changes.append((task_id, map_index, current[(task_id, map_index)], TI.SKIPPED,
+                        {"start_date": now, "end_date": now, "duration": 0.0}))
+    for task_id, map_index in plan.upstream_failed:
+        changes.append((task_id, map_index, current[(task_id, map_index)], TI.UPSTREAM_FAILED,
+                        {"end_date": now}))
+    if changes:
+        task_instances.transition_many(session, run.dag_id, run.run_id, changes, now=now)
+    if DagRunState(run.state) == DagRunState.QUEUED:
+        runs.set_run_state(session, run, DagRunState.RUNNING, now=now)
+    if plan.run_state is not None and DagRunState(run.state) != plan.run_state:
+        runs.set_run_state(session, run, plan.run_state, now=now)
+    return plan

@@ -1,0 +1,97 @@
+"""DAGs as the dag processor last parsed them: upsert, read, pause, and retire the vanished ones."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tradewind.errors import DagNotFound
+from tradewind.metastore.models import DagModel
+from tradewind.metastore.statements import rows_changed, upsert
+
+
+def upsert_dag(
+    session: Session,
+    dag_id: str,
+    fileloc: str,
+    serialized: dict[str, Any],
+    dag_hash: str,
+    schedule_description: str | None,
+    description: str | None,
+    tags: list[str] | None,
+    owners: str | None,
+    max_active_runs: int | None,
+    max_active_tasks: int | None,
+    is_paused_upon_creation: bool,
+    *,
+    now: datetime | None = None,
+) -> DagModel:
+    """Record a parsed DAG. A new DAG starts paused or not as asked; an existing one keeps the
+    paused flag a person set. Either way it is active again, and parsed ``now``."""
+    values = {
+        "dag_id": dag_id, "fileloc": fileloc, "serialized": serialized, "dag_hash": dag_hash,
+        "schedule_description": schedule_description, "description": description, "tags": list(tags or []),
+        "owners": owners, "max_active_runs": max_active_runs, "max_active_tasks": max_active_tasks,
+        "is_active": True, "last_parsed": now or datetime.now(UTC), "has_import_errors": False,
+    }
+    # One INSERT … ON CONFLICT, so two dag processors parsing the same new file cannot collide.
+    upsert(session, DagModel, {**values, "is_paused": is_paused_upon_creation},
+           conflict_on=["dag_id"], update=[name for name in values if name != "dag_id"])
+    dag = get_dag(session, dag_id)
+    assert dag is not None
+    return dag
+
+
+def get_dag(session: Session, dag_id: str) -> DagModel | None:
+    return session.scalars(
+        select(DagModel).where(DagModel.dag_id == dag_id).execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def list_dags(
+    session: Session, *, include_inactive: bool = False, tags: Iterable[str] | None = None
+) -> list[DagModel]:
+    """DAGs by id; with ``tags``, only those carrying at least one of them."""
+    query = select(DagModel).order_by(DagModel.dag_id)
+    if not include_inactive:
+        query = query.where(DagModel.is_active.is_(True))
+    dags = list(session.scalars(query))
+    if tags:
+        # Tags are a JSON list stored as text; there are few DAGs, so filter here, the same on both backends.
+        wanted = set(tags)
+        dags = [dag for dag in dags if wanted.intersection(dag.tags or [])]
+    return dags
+
+
+def set_paused(session: Session, dag_id: str, paused: bool) -> DagModel:
+    dag = get_dag(session, dag_id)
+    if dag is None:
+        raise DagNotFound(f"no DAG with id {dag_id!r}")
+    dag.is_paused = paused
+    session.flush()
+    return dag
+
+
+def deactivate_missing(session: Session, active_filelocs: Collection[str]) -> int:
+    """Mark inactive every DAG whose file is not in ``active_filelocs``; returns how many changed."""
+    statement = update(DagModel).where(DagModel.is_active.is_(True))
+    if active_filelocs:
+        statement = statement.where(DagModel.fileloc.not_in(list(active_filelocs)))
+    statement = statement.values(is_active=False).execution_options(synchronize_session="fetch")
+    return rows_changed(session, statement)
+
+
+def deactivate(session: Session, dag_id: str) -> bool:
+    """Mark one DAG inactive (its file no longer defines it); returns whether it was active."""
+    statement = update(DagModel).where(DagModel.dag_id == dag_id, DagModel.is_active.is_(True))
+    return rows_changed(
+        session, statement.values(is_active=False).execution_options(synchronize_session="fetch")
+    ) == 1
+
+
+def get_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
+    return session.scalar(select(DagModel.serialized).where(DagModel.dag_id == dag_id))

@@ -1,0 +1,286 @@
+"""The metastore's tables as typed SQLAlchemy models, identical on PostgreSQL and SQLite.
+
+The first migration (``migrations/versions/0001_initial.py``) creates exactly these tables; a test
+compares the two. Change a model only together with a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tradewind.metastore.column_types import JsonText, UtcDateTime
+
+__all__ = [
+    "AuditLog", "Base", "Connection", "DagFile", "DagModel", "DagRun", "JsonText", "ParseImportError",
+    "SlotPool", "TaskInstance", "TaskLog", "TaskTry", "User", "UtcDateTime", "Variable", "XCom",
+]
+
+#: Stable constraint names, so a later migration can name the constraint it alters.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_LENGTH = 250
+STATE_LENGTH = 20
+DEFAULT_POOL = "default_pool"
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+def _run_fk() -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
+    )
+
+
+class DagModel(Base):
+    """A DAG as the dag processor last parsed it; the scheduler and the web UI read only this."""
+
+    __tablename__ = "dag"
+
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(sa.String(2000))
+    is_paused: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    serialized: Mapped[Any | None] = mapped_column(JsonText())
+    dag_hash: Mapped[str | None] = mapped_column(sa.String(128))
+    last_parsed: Mapped[datetime | None]
+    schedule_description: Mapped[str | None] = mapped_column(sa.String(1000))
+    description: Mapped[str | None] = mapped_column(sa.Text())
+    tags: Mapped[Any | None] = mapped_column(JsonText())
+    owners: Mapped[str | None] = mapped_column(sa.String(2000))
+    max_active_runs: Mapped[int | None]
+    max_active_tasks: Mapped[int | None]
+    next_dagrun_data_interval_start: Mapped[datetime | None]
+    next_dagrun_data_interval_end: Mapped[datetime | None]
+    next_dagrun_create_after: Mapped[datetime | None]
+    has_import_errors: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class DagFile(Base):
+    """A DAG file as the dag processor last read it: content hash, and the DAG ids it defined."""
+
+    __tablename__ = "dag_file"
+
+    filename: Mapped[str] = mapped_column(sa.String(1000), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(128))
+    #: JSON list of the DAG ids of the last good import.
+    dag_ids: Mapped[Any] = mapped_column(JsonText())
+    last_parsed: Mapped[datetime | None]
+
+
+class ParseImportError(Base):
+    """The last error importing one DAG file (Airflow's ``import_error``)."""
+
+    __tablename__ = "import_error"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(sa.String(1000), unique=True)
+    stacktrace: Mapped[str | None] = mapped_column(sa.Text())
+    timestamp: Mapped[datetime | None]
+
+
+class DagRun(Base):
+    __tablename__ = "dag_run"
+    __table_args__ = (
+        sa.UniqueConstraint("dag_id", "run_id"),
+        sa.UniqueConstraint("dag_id", "logical_date"),
+        sa.Index("ix_dag_run_dag_id_logical_date", "dag_id", "logical_date"),
+        sa.Index("ix_dag_run_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), index=True)
+    run_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH))
+    run_type: Mapped[str] = mapped_column(sa.String(50))
+    logical_date: Mapped[datetime]
+    data_interval_start: Mapped[datetime | None]
+    data_interval_end: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(sa.String(STATE_LENGTH))
+    conf: Mapped[Any | None] = mapped_column(JsonText())
+    external_trigger: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    queued_at: Mapped[datetime | None]
+    start_date: Mapped[datetime | None]
+    end_date: Mapped[datetime | None]
+    last_scheduling_decision: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+
+
+class TaskInstance(Base):
+    """One task of one run. ``state`` is ``'none'`` before scheduling, never NULL."""
+
+    __tablename__ = "task_instance"
+    __table_args__ = (
+        _run_fk(),
+        sa.Index("ix_task_instance_state", "state"),
+        sa.Index("ix_task_instance_dag_id_state", "dag_id", "state"),
+    )
+
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    task_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    map_index: Mapped[int] = mapped_column(primary_key=True, default=-1, server_default=sa.text("-1"))
+    #: The number of the current try, or of the last one; 0 until the first try is queued.
+    try_number: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    max_tries: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    state: Mapped[str] = mapped_column(sa.String(STATE_LENGTH), default="none", server_default="none")
+    operator: Mapped[str | None] = mapped_column(sa.String(1000))
+    queued_dttm: Mapped[datetime | None]
+    start_date: Mapped[datetime | None]
+    end_date: Mapped[datetime | None]
+    duration: Mapped[float | None]
+    hostname: Mapped[str | None] = mapped_column(sa.String(1000))
+    pid: Mapped[int | None]
+    last_heartbeat: Mapped[datetime | None]
+    pool: Mapped[str] = mapped_column(sa.String(256), default=DEFAULT_POOL, server_default=DEFAULT_POOL)
+    pool_slots: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
+    queue: Mapped[str | None] = mapped_column(sa.String(256))
+    priority_weight: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
+    #: A reschedule-mode sensor comes back at this time.
+    next_poke_at: Mapped[datetime | None]
+    #: A sensor's timeout counts from its first poke, across retries.
+    first_poke_at: Mapped[datetime | None]
+    #: When an up_for_retry task instance becomes due again.
+    retry_at: Mapped[datetime | None]
+    rendered_fields: Mapped[Any | None] = mapped_column(JsonText())
+    external_executor_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    updated_at: Mapped[datetime | None]
+
+
+class TaskTry(Base):
+    """The history of each try of a task instance, kept after the next try starts."""
+
+    __tablename__ = "task_try"
+    __table_args__ = (_run_fk(),)
+
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    task_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    map_index: Mapped[int] = mapped_column(primary_key=True)
+    try_number: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(STATE_LENGTH), default="none", server_default="none")
+    queued_dttm: Mapped[datetime | None]
+    start_date: Mapped[datetime | None]
+    end_date: Mapped[datetime | None]
+    duration: Mapped[float | None]
+    hostname: Mapped[str | None] = mapped_column(sa.String(1000))
+    pid: Mapped[int | None]
+    operator: Mapped[str | None] = mapped_column(sa.String(1000))
+    rendered_fields: Mapped[Any | None] = mapped_column(JsonText())
+    #: The one-line reason the try failed.
+    error: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class XCom(Base):
+    __tablename__ = "xcom"
+    __table_args__ = (_run_fk(),)
+
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    task_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    map_index: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(512), primary_key=True)
+    value: Mapped[Any | None] = mapped_column(JsonText())
+    timestamp: Mapped[datetime | None]
+
+
+class TaskLog(Base):
+    """A task try's log as numbered chunks; a reader polls for chunks after the last seq it saw."""
+
+    __tablename__ = "task_log"
+    __table_args__ = (
+        _run_fk(),
+        # Unique: two chunks with one seq would make a reader skip one of them.
+        sa.Index("ix_task_log_try_seq", "dag_id", "run_id", "task_id", "map_index", "try_number", "seq",
+                 unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH))
+    run_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH))
+    map_index: Mapped[int]
+    try_number: Mapped[int]
+    seq: Mapped[int]
+    content: Mapped[str] = mapped_column(sa.Text())
+    created_at: Mapped[datetime | None]
+
+
+class Variable(Base):
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    val: Mapped[str | None] = mapped_column(sa.Text())
+    description: Mapped[str | None] = mapped_column(sa.Text())
+    is_encrypted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class Connection(Base):
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(sa.String(500))
+    description: Mapped[str | None] = mapped_column(sa.Text())
+    host: Mapped[str | None] = mapped_column(sa.String(500))
+    schema: Mapped[str | None] = mapped_column(sa.String(500))
+    login: Mapped[str | None] = mapped_column(sa.Text())
+    password: Mapped[str | None] = mapped_column(sa.Text())
+    port: Mapped[int | None]
+    extra: Mapped[str | None] = mapped_column(sa.Text())
+    is_encrypted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    is_extra_encrypted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class SlotPool(Base):
+    __tablename__ = "slot_pool"
+
+    pool: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    slots: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    description: Mapped[str | None] = mapped_column(sa.Text())
+    include_deferred: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(sa.String(256), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(512))
+    #: Admin, Op or Viewer.
+    role: Mapped[str] = mapped_column(sa.String(32), default="Viewer", server_default="Viewer")
+    email: Mapped[str | None] = mapped_column(sa.String(512))
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_at: Mapped[datetime | None]
+    last_login: Mapped[datetime | None]
+    api_token_hash: Mapped[str | None] = mapped_column(sa.String(512), index=True)
+
+
+class AuditLog(Base):
+    """Who did what, from the UI, the API or the CLI."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dttm: Mapped[datetime] = mapped_column(index=True)
+    event: Mapped[str] = mapped_column(sa.String(100))
+    dag_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH), index=True)
+    run_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    task_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    map_index: Mapped[int | None]
+    #: A username, or 'cli'.
+    owner: Mapped[str | None] = mapped_column(sa.String(500))
+    extra: Mapped[Any | None] = mapped_column(JsonText())

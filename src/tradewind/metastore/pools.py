@@ -1,0 +1,61 @@
+"""Pools: named limits on how many task slots run at once; ``default_pool`` always exists."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tradewind.metastore.models import DEFAULT_POOL, SlotPool
+from tradewind.metastore.statements import upsert
+
+__all__ = ["DEFAULT_POOL", "delete_pool", "ensure_default_pool", "get_pool", "list_pools", "set_pool"]
+
+
+def ensure_default_pool(session: Session, slots: int = 128) -> SlotPool:
+    """Create ``default_pool`` with ``slots`` if it is missing; an existing one keeps its slots."""
+    upsert(
+        session, SlotPool,
+        {"pool": DEFAULT_POOL, "slots": slots, "description": "Default pool", "include_deferred": False},
+        conflict_on=["pool"], update=[],
+    )
+    pool = get_pool(session, DEFAULT_POOL)
+    assert pool is not None
+    return pool
+
+
+def get_pool(session: Session, name: str) -> SlotPool | None:
+    return session.scalars(
+        select(SlotPool).where(SlotPool.pool == name).execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def list_pools(session: Session) -> list[SlotPool]:
+    return list(session.scalars(select(SlotPool).order_by(SlotPool.pool)))
+
+
+def set_pool(
+    session: Session, name: str, slots: int, description: str | None = None, *, include_deferred: bool = False
+) -> SlotPool:
+    """Create the pool or change its slots (and description, when one is given)."""
+    if not name or not name.strip():
+        raise ValueError("a pool needs a name")
+    if slots < 0:
+        raise ValueError(f"pool {name!r}: slots must be 0 or more, not {slots}")
+    values = {"pool": name, "slots": slots, "description": description, "include_deferred": include_deferred}
+    update = ["slots", "include_deferred"] + (["description"] if description is not None else [])
+    upsert(session, SlotPool, values, conflict_on=["pool"], update=update)
+    pool = get_pool(session, name)
+    assert pool is not None
+    return pool
+
+
+def delete_pool(session: Session, name: str) -> bool:
+    """Delete a pool; returns whether it existed. ``default_pool`` cannot be deleted."""
+    if name == DEFAULT_POOL:
+        raise ValueError(f"{DEFAULT_POOL} cannot be deleted; change its slots instead")
+    pool = get_pool(session, name)
+    if pool is None:
+        return False
+    session.delete(pool)
+    session.flush()
+    return True

@@ -1,0 +1,189 @@
+"""DAG runs: create one with all its task instances at once, read them, and move a run's state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tradewind.errors import DagRunAlreadyExists, DagRunNotFound
+from tradewind.metastore.models import DEFAULT_POOL, DagRun, TaskInstance
+from tradewind.metastore.statements import rows_changed
+from tradewind.states import DagRunState, TaskInstanceState, can_transition_run
+
+RUN_TYPES = frozenset({"manual", "scheduled", "backfill", "dags_test"})
+_TASK_ROW_KEYS = frozenset({"task_id", "map_index", "operator", "pool", "pool_slots", "queue",
+                            "priority_weight", "max_tries"})
+
+
+def create_run(
+    session: Session,
+    *,
+    dag_id: str,
+    run_id: str,
+    run_type: str,
+    logical_date: datetime,
+    data_interval: tuple[datetime, datetime] | None = None,
+    conf: Mapping[str, Any] | None = None,
+    state: DagRunState | str = DagRunState.QUEUED,
+    external_trigger: bool = False,
+    task_rows: Sequence[Mapping[str, Any]] = (),
+    now: datetime | None = None,
+) -> DagRun:
+    """Insert the run and one task instance (state ``none``) per row of ``task_rows``, in one flush.
+
+    Raises ``DagRunAlreadyExists`` if the DAG has a run with that run id or logical date. When
+    that is found only by the flush (another process inserted the same run a moment ago), the
+    session's transaction has been rolled back, so nothing of this run was written either way.
+    """
+    if run_type not in RUN_TYPES:
+        raise ValueError(f"run_type must be one of {sorted(RUN_TYPES)}, not {run_type!r}")
+    now = now or datetime.now(UTC)
+    # Every row is checked before anything enters the session, so a bad row leaves nothing pending.
+    task_instances = [_task_instance(dag_id, run_id, row, now) for row in task_rows]
+    _refuse_duplicate_tasks(task_instances)
+    _refuse_existing(session, dag_id, run_id, logical_date)
+    state = DagRunState(state)
+    start, end = data_interval if data_interval is not None else (None, None)
+    run = DagRun(
+        dag_id=dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date,
+        data_interval_start=start, data_interval_end=end, state=state.value, conf=dict(conf or {}),
+        external_trigger=external_trigger, queued_at=now if state == DagRunState.QUEUED else None,
+        start_date=now if state == DagRunState.RUNNING else None, updated_at=now,
+    )
+    session.add(run)
+    session.add_all(task_instances)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise DagRunAlreadyExists(
+            f"DAG {dag_id!r} already has a run with run id {run_id!r} or logical date "
+            f"{logical_date.isoformat()}"
+        ) from exc
+    return run
+
+
+def _refuse_existing(session: Session, dag_id: str, run_id: str, logical_date: datetime) -> None:
+    existing = find_run(session, dag_id, run_id=run_id, logical_date=logical_date)
+    if existing is None:
+        return
+    if existing.run_id == run_id:
+        raise DagRunAlreadyExists(f"DAG {dag_id!r} already has a run with run id {run_id!r}")
+    raise DagRunAlreadyExists(
+        f"DAG {dag_id!r} already has a run with logical date {logical_date.isoformat()} "
+        f"(run id {existing.run_id!r})"
+    )
+
+
+def _refuse_duplicate_tasks(task_instances: Sequence[TaskInstance]) -> None:
+    seen: set[tuple[str, int]] = set()
+    for ti in task_instances:
+        key = (ti.task_id, ti.map_index)
+        if key in seen:
+            raise ValueError(f"task {key[0]!r} (map index {key[1]}) appears twice in the run's task rows")
+        seen.add(key)
+
+
+def _task_instance(dag_id: str, run_id: str, row: Mapping[str, Any], now: datetime) -> TaskInstance:
+    unknown = set(row) - _TASK_ROW_KEYS
+    if unknown:
+        raise ValueError(f"unknown task row keys {sorted(unknown)} for task {row.get('task_id')!r}")
+    return TaskInstance(
+        dag_id=dag_id, run_id=run_id, task_id=row["task_id"], map_index=row.get("map_index", -1),
+        state=TaskInstanceState.NONE.value, try_number=0, max_tries=row.get("max_tries", 0),
+        operator=row.get("operator"), pool=row.get("pool") or DEFAULT_POOL,
+        pool_slots=row.get("pool_slots", 1), queue=row.get("queue"),
+        priority_weight=row.get("priority_weight", 1), updated_at=now,
+    )
+
+
+def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
+    run = session.scalars(
+        select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if run is None:
+        raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
+    return run
+
+
+def find_run(
+    session: Session, dag_id: str, *, run_id: str | None = None, logical_date: datetime | None = None
+) -> DagRun | None:
+    """The DAG's run with that run id, else the one at that logical date, else None."""
+    conditions = []
+    if run_id is not None:
+        conditions.append(DagRun.run_id == run_id)
+    if logical_date is not None:
+        conditions.append(DagRun.logical_date == logical_date)
+    if not conditions:
+        raise ValueError("find_run needs a run_id or a logical_date")
+    query = select(DagRun).where(DagRun.dag_id == dag_id, or_(*conditions))
+    found = session.scalars(query.execution_options(populate_existing=True)).all()
+    return next((run for run in found if run.run_id == run_id), found[0] if found else None)
+
+
+def delete_run(session: Session, run: DagRun) -> None:
+    """Delete the run; the database cascades to its task instances, tries, XComs and logs."""
+    session.delete(run)
+    session.flush()
+
+
+def list_runs(
+    session: Session,
+    dag_id: str,
+    *,
+    states: Iterable[DagRunState | str] | None = None,
+    limit: int | None = None,
+    newest_first: bool = True,
+) -> list[DagRun]:
+    """The DAG's runs ordered by logical date."""
+    query = select(DagRun).where(DagRun.dag_id == dag_id).execution_options(populate_existing=True)
+    if states is not None:
+        query = query.where(DagRun.state.in_([DagRunState(s).value for s in states]))
+    order = DagRun.logical_date.desc() if newest_first else DagRun.logical_date.asc()
+    query = query.order_by(order, DagRun.id.desc() if newest_first else DagRun.id.asc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def latest_run(session: Session, dag_id: str) -> DagRun | None:
+    """The run with the latest logical date, or None."""
+    runs = list_runs(session, dag_id, limit=1)
+    return runs[0] if runs else None
+
+
+def set_run_state(
+    session: Session, run: DagRun, target: DagRunState | str, *, now: datetime | None = None
+) -> bool:
+    """Move ``run`` from the state it was read in to ``target``, only if it is still in that state.
+
+    Raises ``ValueError`` for a move the state machine forbids. Returns whether this call made the
+    change; either way ``run`` is refreshed to what the database now holds.
+    """
+    current, target = DagRunState(run.state), DagRunState(target)
+    if not can_transition_run(current, target):
+        raise ValueError(f"run {run.dag_id}/{run.run_id} cannot go from {current} to {target}")
+    now = now or datetime.now(UTC)
+    values: dict[str, Any] = {"state": target.value, "updated_at": now}
+    if target == DagRunState.QUEUED:
+        # A cleared run starts over, as in Airflow.
+        values.update(queued_at=now, start_date=None, end_date=None, last_scheduling_decision=None)
+    elif target == DagRunState.RUNNING:
+        values.update(end_date=None)
+        if current == DagRunState.QUEUED or run.start_date is None:
+            values.update(start_date=now)
+    else:
+        values.update(end_date=now)
+    changed = rows_changed(
+        session,
+        update(DagRun).where(DagRun.id == run.id, DagRun.state == current.value).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(run)
+    return changed == 1

@@ -1,0 +1,207 @@
+"""Task instances: reads, the one compare-and-set that changes their state, and the history of tries.
+
+Every state change of a task instance goes through ``transition`` (or ``transition_many``): it
+checks ``states.can_transition`` and updates the row only if it still holds the state (and try)
+the caller read, so two schedulers or two workers racing cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from tradewind.metastore.models import TaskInstance, TaskTry
+from tradewind.metastore.statements import rows_changed, upsert
+from tradewind.states import TaskInstanceState, can_transition
+
+_KEY_COLUMNS = frozenset({"dag_id", "run_id", "task_id", "map_index"})
+_SETTABLE = frozenset(TaskInstance.__table__.columns.keys()) - _KEY_COLUMNS - {"state", "updated_at"}
+_TRY_COPIED = ("state", "queued_dttm", "start_date", "end_date", "duration", "hostname", "pid", "operator",
+               "rendered_fields")
+_TRY_PK = ["dag_id", "run_id", "task_id", "map_index", "try_number"]
+
+
+@dataclass(frozen=True)
+class TIKey:
+    """Identifies one task instance; what crosses the queue, and what every function here takes."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+
+#: (task_id, map_index, expected_state, target_state, fields)
+Change = tuple[str, int, TaskInstanceState | str, TaskInstanceState | str, Mapping[str, Any]]
+
+
+def get_tis(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
+    return list(session.scalars(
+        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        .order_by(TaskInstance.task_id, TaskInstance.map_index).execution_options(populate_existing=True)
+    ))
+
+
+def get_ti(
+    session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+) -> TaskInstance | None:
+    """The row as the database holds it now (not a copy cached in the session)."""
+    return session.scalars(
+        select(TaskInstance).where(*_where(TIKey(dag_id, run_id, task_id, map_index)))
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def transition(
+    session: Session,
+    key: TIKey,
+    *,
+    expected_state: TaskInstanceState | str,
+    target_state: TaskInstanceState | str,
+    expected_try: int | None = None,
+    manual: bool = False,
+    now: datetime | None = None,
+    **fields: Any,
+) -> bool:
+    """Move one task instance from ``expected_state`` to ``target_state`` and set ``fields``, only
+    if the row is still in ``expected_state`` (and at ``expected_try`` when given).
+
+    Raises ``ValueError`` for a transition the state machine forbids, ``TypeError`` for a field
+    that is not a settable column. Returns whether this call changed the row.
+    """
+    expected, target = _checked(expected_state, target_state, manual)
+    values = _values(fields, target, now)
+    statement = update(TaskInstance).where(*_where(key), TaskInstance.state == expected.value)
+    if expected_try is not None:
+        statement = statement.where(TaskInstance.try_number == expected_try)
+    changed = rows_changed(session, statement.values(**values).execution_options(synchronize_session=False))
+    _expire_cached(session, [key])
+    return changed == 1
+
+
+def transition_many(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    changes: Sequence[Change],
+    *,
+    manual: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Apply many compare-and-set transitions in one run; returns how many rows changed.
+
+    Changes with the same expected state, target state and fields go in one UPDATE. Every
+    transition is checked before anything is written.
+    """
+    now = now or datetime.now(UTC)
+    groups: dict[Hashable, list[tuple[str, int]]] = defaultdict(list)
+    payloads: dict[Hashable, tuple[TaskInstanceState, dict[str, Any]]] = {}
+    for index, (task_id, map_index, expected_state, target_state, fields) in enumerate(changes):
+        expected, target = _checked(expected_state, target_state, manual)
+        values = _values(fields, target, now)
+        group = _group_key(expected, values, index)
+        groups[group].append((task_id, map_index))
+        payloads[group] = (expected, values)
+    changed = 0
+    for group, tis in groups.items():
+        expected, values = payloads[group]
+        changed += rows_changed(
+            session,
+            update(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+                TaskInstance.state == expected.value,
+                tuple_(TaskInstance.task_id, TaskInstance.map_index).in_(tis),
+            ).values(**values).execution_options(synchronize_session=False)
+        )
+    _expire_cached(session, [TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index, *_ in changes])
+    return changed
+
+
+def record_try(session: Session, ti_row: TaskInstance, *, error: str | None = None) -> None:
+    """Copy the task instance's current try into its history (insert or update that try's row)."""
+    if ti_row.try_number < 1:
+        raise ValueError(f"{ti_row.dag_id}/{ti_row.run_id}/{ti_row.task_id} has not started a try yet")
+    values = {name: getattr(ti_row, name) for name in _TRY_COPIED}
+    update_columns = list(values) + (["error"] if error is not None else [])
+    row = {**_key_values(ti_row), "try_number": ti_row.try_number, **values, "error": error}
+    upsert(session, TaskTry, row, conflict_on=_TRY_PK, update=update_columns)
+
+
+def set_rendered_fields(session: Session, key: TIKey, try_number: int, rendered: Mapping[str, Any]) -> None:
+    """Store a try's rendered template values on the task instance (while that try is current) and
+    in the try's history row."""
+    session.execute(
+        update(TaskInstance).where(*_where(key), TaskInstance.try_number == try_number)
+        .values(rendered_fields=dict(rendered)).execution_options(synchronize_session=False)
+    )
+    _expire_cached(session, [key])
+    upsert(session, TaskTry,
+           {**_key_values(key), "try_number": try_number, "rendered_fields": dict(rendered)},
+           conflict_on=_TRY_PK, update=["rendered_fields"])
+
+
+def list_tries(session: Session, key: TIKey) -> list[TaskTry]:
+    """The task instance's recorded tries, oldest first."""
+    return list(session.scalars(
+        select(TaskTry).where(
+            TaskTry.dag_id == key.dag_id, TaskTry.run_id == key.run_id,
+            TaskTry.task_id == key.task_id, TaskTry.map_index == key.map_index,
+        ).order_by(TaskTry.try_number).execution_options(populate_existing=True)
+    ))
+
+
+def _checked(
+    expected_state: TaskInstanceState | str, target_state: TaskInstanceState | str, manual: bool
+) -> tuple[TaskInstanceState, TaskInstanceState]:
+    expected, target = TaskInstanceState(expected_state), TaskInstanceState(target_state)
+    if not can_transition(expected, target, manual=manual):
+        hint = ""
+        if not manual and can_transition(expected, target, manual=True):
+            hint = " (only a person's clear or mark may: manual=True)"
+        raise ValueError(f"a task instance cannot go from {expected} to {target}{hint}")
+    return expected, target
+
+
+def _values(fields: Mapping[str, Any], target: TaskInstanceState, now: datetime | None) -> dict[str, Any]:
+    unknown = set(fields) - _SETTABLE
+    if unknown:
+        raise TypeError(f"cannot set {sorted(unknown)} on a task instance; settable: {sorted(_SETTABLE)}")
+    return {**fields, "state": target.value, "updated_at": now or datetime.now(UTC)}
+
+
+def _group_key(expected: TaskInstanceState, values: Mapping[str, Any], index: int) -> Hashable:
+    key = (expected, tuple(sorted(values.items())))
+    try:
+        hash(key)
+    except TypeError:
+        # A dict or list value (rendered_fields) cannot be grouped by; it gets its own statement.
+        return ("unhashable", index)
+    return key
+
+
+def _where(key: TIKey) -> tuple[Any, ...]:
+    return (
+        TaskInstance.dag_id == key.dag_id, TaskInstance.run_id == key.run_id,
+        TaskInstance.task_id == key.task_id, TaskInstance.map_index == key.map_index,
+    )
+
+
+def _key_values(key: TIKey | TaskInstance) -> dict[str, Any]:
+    return {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "map_index": key.map_index}
+
+
+def _expire_cached(session: Session, keys: Sequence[TIKey]) -> None:
+    # The UPDATEs bypass the session's objects; expire any loaded copy so it reloads from the row.
+    for key in keys:
+        cached = session.identity_map.get(
+            identity_key(TaskInstance, (key.dag_id, key.run_id, key.task_id, key.map_index))
+        )
+        if cached is not None:
+            session.expire(cached)

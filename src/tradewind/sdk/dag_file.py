@@ -1,0 +1,193 @@
+"""Importing DAG files: find them in a folder, import one, collect and validate its DAGs.
+
+Any failure — a syntax error, a cycle, a bad cron, an Airflow module tradewind does not provide —
+becomes a one-line message naming the file, plus the traceback for the UI; it never escapes to
+take down the caller. This module runs user code, so only workers, the dag processor's child and
+CLI commands that run tasks call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradewind.errors import DagFileImportError, TradewindException
+from tradewind.sdk import dag_context
+from tradewind.sdk.dag import DAG
+
+IGNORE_FILES = (".tradewindignore", ".airflowignore")
+
+
+@dataclass
+class DagFileResult:
+    """What importing one file gave: its DAGs, or the error that stopped it."""
+
+    path: str
+    dags: list[DAG] = field(default_factory=list)
+    error: str | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+
+
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def list_dag_files(folder: str | Path, *, safe_mode: bool = True) -> list[Path]:
+    """``.py`` files under ``folder`` that may hold DAGs, minus those an ignore file excludes.
+
+    In safe mode (Airflow's default) a file must mention "dag" to be imported at all.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    found: list[Path] = []
+    for path in _walk(root, root, []):
+        if safe_mode:
+            try:
+                if b"dag" not in path.read_bytes().lower():
+                    continue
+            except OSError:
+                continue
+        found.append(path)
+    return sorted(found)
+
+
+def _walk(root: Path, folder: Path, patterns: list[re.Pattern[str]]) -> Iterator[Path]:
+    patterns = patterns + _ignore_patterns(folder)
+    for entry in sorted(folder.iterdir()):
+        relative = entry.relative_to(root).as_posix()
+        if entry.name.startswith((".", "__")) or any(p.search(relative) for p in patterns):
+            continue
+        if entry.is_dir():
+            yield from _walk(root, entry, patterns)
+        elif entry.suffix == ".py":
+            yield entry
+
+
+def _ignore_patterns(folder: Path) -> list[re.Pattern[str]]:
+    patterns: list[re.Pattern[str]] = []
+    for name in IGNORE_FILES:
+        ignore = folder / name
+        if not ignore.is_file():
+            continue
+        for line in ignore.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                try:
+                    patterns.append(re.compile(line))
+                except re.error:
+                    continue
+    return patterns
+
+
+def load_dag_file(path: str | Path, *, timeout: float | None = None, dags_folder: str | Path | None = None,
+                  ) -> DagFileResult:
+    """Import ``path`` and return its validated DAGs, or a one-line error naming the file."""
+    from tradewind.compat import airflow_shim
+
+    path = Path(path).resolve()
+    result = DagFileResult(path=str(path))
+    started = time.monotonic()
+    airflow_shim.install()
+    if dags_folder is not None and str(dags_folder) not in sys.path:
+        # DAG files import their helper modules from the DAG folder, as in Airflow.
+        sys.path.append(str(dags_folder))
+    dag_context.reset()
+    module_name = "tradewind_dagfile_" + hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    try:
+        with _time_limit(timeout, path):
+            module = _import(path, module_name)
+        dags = _collect(module)
+        _check(dags, path)
+        result.dags = dags
+    except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        result.error = describe_error(path, exc)
+        result.traceback = "".join(traceback.format_exception(exc))
+        sys.modules.pop(module_name, None)
+    finally:
+        dag_context.reset()
+        result.duration = time.monotonic() - started
+    return result
+
+
+def _import(path: Path, module_name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise DagFileImportError(f"{path}: cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _collect(module: Any) -> list[DAG]:
+    found: list[DAG] = []
+    for dag in [*dag_context.collect_registered(), *vars(module).values()]:
+        if isinstance(dag, DAG) and not any(d is dag for d in found):
+            found.append(dag)
+    return found
+
+
+def _check(dags: list[DAG], path: Path) -> None:
+    seen: set[str] = set()
+    for dag in dags:
+        if dag.dag_id in seen:
+            raise DagFileImportError(f"the DAG id {dag.dag_id!r} is defined twice in this file")
+        seen.add(dag.dag_id)
+        dag.fileloc = str(path)
+        dag.validate()
+
+
+def describe_error(path: Path, exc: BaseException) -> str:
+    """One line: the file, where, and what is wrong."""
+    if isinstance(exc, SyntaxError):
+        return f"{path}:{exc.lineno}: SyntaxError: {exc.msg}"
+    if isinstance(exc, TradewindException):
+        return f"{path}: {type(exc).__name__}: {exc}"
+    line = _user_line(path, exc)
+    where = f"{path}:{line}" if line else str(path)
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{where}: {type(exc).__name__}: {message}".rstrip(": ")
+
+
+def _user_line(path: Path, exc: BaseException) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+@contextmanager
+def _time_limit(seconds: float | None, path: Path) -> Iterator[None]:
+    """Stop an import that takes longer than ``seconds`` (main thread only: it uses SIGALRM)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise DagFileImportError(f"importing the file took longer than {seconds:g} s (dagbag_import_timeout)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,54 @@
+"""``FileSensor``: wait until a file, a glob match or a non-empty directory exists.
+
+``fs_conn_id`` is accepted for Airflow compatibility but not looked up yet: the path is taken as
+absolute or relative to the worker's current directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from tradewind.sdk.sensors.base import BaseSensorOperator
+
+log = logging.getLogger("tradewind.task.operators")
+
+
+class FileSensor(BaseSensorOperator):
+    """Done when ``filepath`` (a path or glob pattern) matches a file, or a directory that holds
+    at least one file somewhere below it — an empty directory does not count (Airflow's rule)."""
+
+    template_fields: ClassVar[Sequence[str]] = ("filepath",)
+    ui_color: ClassVar[str] = "#91818a"
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        fs_conn_id: str = "fs_default",
+        recursive: bool = False,
+        deferrable: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filepath = filepath
+        self.fs_conn_id = fs_conn_id
+        self.recursive = recursive
+        # Deferrable mode needs a triggerer; the sensor pokes instead, with the same outcome.
+        self.deferrable = deferrable
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        path_pattern = os.fspath(self.filepath)
+        log.info("Poking for file %s", path_pattern)
+        for path in glob.glob(path_pattern, recursive=self.recursive):
+            if os.path.isfile(path):
+                log.info("Found file %s", path)
+                return True
+            for _, _, files in os.walk(path):
+                if files:
+                    log.info("Found files in directory %s", path)
+                    return True
+        return False

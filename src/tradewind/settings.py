@@ -1,0 +1,103 @@
+"""One typed ``Settings`` object, built by entry points from ``TRADEWIND_*`` environment variables.
+
+No module reads the environment at import time: the CLI (or a test) calls ``Settings.from_env()``
+once and passes the result along. With nothing set, tradewind uses an SQLite metastore under the
+home folder and the DAG folder beside it, so ``tradewind standalone`` works with no server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tradewind.errors import ConfigurationError
+
+ENV_PREFIX = "TRADEWIND_"
+
+
+def option(default: Any, help_text: str) -> Any:
+    """A settings field: its default and the one-line description ``tradewind info`` shows."""
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option has a default, a one-line description and a ``TRADEWIND_<NAME>`` variable."""
+
+    home: Path = field(
+        default_factory=lambda: Path.home() / "tradewind",
+        metadata={"help": "Folder for the embedded metastore, logs and the default DAG folder."},
+    )
+    dags_folder: Path | None = option(None, "Folder scanned for DAG files (default: HOME/dags).")
+    database_url: str | None = option(None, "SQLAlchemy URL of the metastore (default: SQLite under HOME).")
+    broker_url: str | None = option(None, "Celery broker URL, e.g. redis://127.0.0.1:6379/0 (default: embedded).")
+    catchup_by_default: bool = option(False, "Catchup for DAGs that do not say (Airflow 2 used True).")
+    dags_are_paused_at_creation: bool = option(True, "New DAGs start paused unless they say otherwise.")
+    xcom_max_bytes: int = option(1_048_576, "Largest XCom value, in bytes of JSON.")
+    dagbag_import_timeout: float = option(30.0, "Seconds a DAG file may take to import.")
+    default_pool_slots: int = option(128, "Slots of default_pool when the metastore is created.")
+    parallelism: int = option(32, "Task instances running at once, per scheduler.")
+    secret_key: str = option("", "Secret for web sessions (set it in a cluster).")
+    fernet_key: str = option("", "Fernet key encrypting connection passwords and variables.")
+    log_level: str = option("INFO", "Logging level of tradewind's own processes.")
+    sql_echo: bool = option(False, "Log every SQL statement (debugging).")
+
+    @property
+    def resolved_dags_folder(self) -> Path:
+        return self.dags_folder if self.dags_folder is not None else self.home / "dags"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'tradewind.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``TRADEWIND_*`` variables; a value that cannot be used is a clear error."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw)
+        return cls(**values)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str]]:
+        """(variable name, description) for every option, for ``--help`` and the env example."""
+        return [(ENV_PREFIX + f.name.upper(), f.metadata.get("help", "")) for f in fields(cls)]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    variable = ENV_PREFIX + name.upper()
+    if "Path" in type_name:
+        return Path(raw).expanduser()
+    if type_name == "bool":
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigurationError(f"{variable}={raw!r} is not a boolean (use true or false)")
+    if type_name in ("int", "float"):
+        try:
+            return int(raw) if type_name == "int" else float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{variable}={raw!r} is not a number") from None
+    return raw

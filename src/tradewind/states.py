@@ -1,0 +1,96 @@
+"""Task-instance and DAG-run states, and the transitions allowed between them.
+
+Every role changes a state only through a transition that this module allows; the metastore's
+compare-and-set update checks ``ALLOWED_TRANSITIONS`` before it writes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskInstanceState(StrEnum):
+    """The life of one task instance (Airflow 2 names). ``NONE`` is stored as SQL NULL-free 'none'."""
+
+    NONE = "none"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    UP_FOR_RETRY = "up_for_retry"
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
+    SKIPPED = "skipped"
+    UPSTREAM_FAILED = "upstream_failed"
+    REMOVED = "removed"
+    RESTARTING = "restarting"
+
+
+class DagRunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+TI = TaskInstanceState
+
+#: States a task instance never leaves by itself (only a person clearing it does).
+FINISHED_STATES: frozenset[TaskInstanceState] = frozenset(
+    {TI.SUCCESS, TI.FAILED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}
+)
+#: States in which the task holds (or is about to hold) a worker slot.
+ACTIVE_STATES: frozenset[TaskInstanceState] = frozenset({TI.QUEUED, TI.RUNNING})
+#: States that still wait for something to happen before the run can end.
+UNFINISHED_STATES: frozenset[TaskInstanceState] = frozenset(
+    {TI.NONE, TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING}
+)
+#: States that count as "failed" for trigger rules and for the run's outcome.
+FAILED_STATES: frozenset[TaskInstanceState] = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
+
+_ANY = frozenset(TaskInstanceState)
+
+#: from-state -> states it may move to. A person's clear (-> none) and mark (-> success/failed)
+#: are allowed from every state; they are listed here so that the one rule covers them too.
+ALLOWED_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
+    TI.NONE: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
+    TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
+    TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.REMOVED}),
+    TI.RUNNING: frozenset(
+        {TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.SKIPPED, TI.RESTARTING}
+    ),
+    TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
+    TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
+    TI.RESTARTING: frozenset({TI.NONE, TI.SCHEDULED}),
+    TI.SUCCESS: frozenset(),
+    TI.FAILED: frozenset(),
+    TI.SKIPPED: frozenset(),
+    TI.UPSTREAM_FAILED: frozenset(),
+    TI.REMOVED: frozenset({TI.NONE}),
+}
+
+#: Transitions a person may force from any state (clear, mark success, mark failed).
+MANUAL_TARGETS: frozenset[TaskInstanceState] = frozenset({TI.NONE, TI.SUCCESS, TI.FAILED, TI.SKIPPED})
+
+RUN_ALLOWED_TRANSITIONS: dict[DagRunState, frozenset[DagRunState]] = {
+    DagRunState.QUEUED: frozenset({DagRunState.RUNNING, DagRunState.SUCCESS, DagRunState.FAILED}),
+    DagRunState.RUNNING: frozenset({DagRunState.SUCCESS, DagRunState.FAILED, DagRunState.QUEUED}),
+    DagRunState.SUCCESS: frozenset({DagRunState.QUEUED, DagRunState.RUNNING, DagRunState.FAILED}),
+    DagRunState.FAILED: frozenset({DagRunState.QUEUED, DagRunState.RUNNING, DagRunState.SUCCESS}),
+}
+
+
+def can_transition(current: TaskInstanceState | str, target: TaskInstanceState | str, *, manual: bool = False) -> bool:
+    """Whether a task instance may move from ``current`` to ``target``.
+
+    ``manual`` is a person's action (clear / mark), which may start from any state.
+    """
+    current, target = TaskInstanceState(current), TaskInstanceState(target)
+    if manual and target in MANUAL_TARGETS:
+        return True
+    return target in ALLOWED_TRANSITIONS[current]
+
+
+def can_transition_run(current: DagRunState | str, target: DagRunState | str) -> bool:
+    """Whether a DAG run may move from ``current`` to ``target``."""
+    return DagRunState(target) in RUN_ALLOWED_TRANSITIONS[DagRunState(current)]

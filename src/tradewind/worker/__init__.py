@@ -1,0 +1,1 @@
+"""The worker role: claims a task instance, runs it in a child process, reports what happened."""

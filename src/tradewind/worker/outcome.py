@@ -1,0 +1,110 @@
+"""What a finished try means: the pure decision from "how did it end" to the next state.
+
+Both the task's child process (which knows the exception) and the worker (which only sees a
+child that died) come here, so retries, skips, timeouts and reschedules follow one rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tradewind.errors import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+)
+from tradewind.retries import decide_failure
+from tradewind.states import TaskInstanceState as TI
+
+
+@dataclass
+class Outcome:
+    """The end of one try, as sent from the task's process to the worker (JSON)."""
+
+    state: TI
+    error: str | None = None
+    retry_at: datetime | None = None
+    next_poke_at: datetime | None = None
+    first_poke_at: datetime | None = None
+    skip_task_ids: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = str(self.state)
+        for name in ("retry_at", "next_poke_at", "first_poke_at"):
+            value = data[name]
+            data[name] = value.isoformat() if value is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        values = dict(data)
+        values["state"] = TI(values["state"])
+        for name in ("retry_at", "next_poke_at", "first_poke_at"):
+            if values.get(name):
+                values[name] = datetime.fromisoformat(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class _Policy:
+    retry_delay_s: float
+    retry_exponential_backoff: bool
+    max_retry_delay_s: float | None
+
+
+def retry_policy(task: Any) -> _Policy:
+    """The retry settings of a live task (its delays are timedeltas)."""
+    def seconds(value: Any) -> float | None:
+        if value is None:
+            return None
+        return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+    return _Policy(seconds(task.retry_delay) or 0.0, bool(task.retry_exponential_backoff),
+                   seconds(task.max_retry_delay))
+
+
+def success(skip_task_ids: list[str] | None = None, first_poke_at: datetime | None = None) -> Outcome:
+    return Outcome(TI.SUCCESS, skip_task_ids=list(skip_task_ids or []), first_poke_at=first_poke_at)
+
+
+def from_exception(
+    exc: BaseException, *, task: Any, try_number: int, max_tries: int, now: datetime,
+    first_poke_at: datetime | None = None,
+) -> Outcome:
+    """The outcome of a try that raised ``exc``."""
+    message = describe(exc)
+    if isinstance(exc, AirflowSkipException):
+        return Outcome(TI.SKIPPED, error=message or None, first_poke_at=first_poke_at)
+    if isinstance(exc, AirflowRescheduleException):
+        return Outcome(TI.UP_FOR_RESCHEDULE, next_poke_at=exc.reschedule_date, first_poke_at=first_poke_at)
+    fail_fast = isinstance(exc, AirflowFailException)
+    state, retry_at = decide_failure(retry_policy(task), try_number, max_tries, now, fail_fast=fail_fast)
+    return Outcome(state, error=message, retry_at=retry_at, first_poke_at=first_poke_at)
+
+
+def from_crash(
+    exit_code: int | None, *, task: Any, try_number: int, max_tries: int, now: datetime, reason: str | None = None,
+) -> Outcome:
+    """The outcome of a try whose process ended without saying how (killed, crashed, timed out)."""
+    if reason is None:
+        if exit_code is not None and exit_code < 0:
+            reason = f"the task's process was killed by signal {-exit_code}"
+            if exit_code == -9:
+                reason += " (SIGKILL: out of memory, or killed from outside)"
+        else:
+            reason = f"the task's process exited with code {exit_code} without reporting a result"
+    state, retry_at = decide_failure(retry_policy(task), try_number, max_tries, now, fail_fast=False)
+    return Outcome(state, error=reason, retry_at=retry_at)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, AirflowSkipException | AirflowRescheduleException):
+        return text
+    if isinstance(exc, AirflowTaskTimeout):
+        return f"AirflowTaskTimeout: {text}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,176 @@
+"""The child process that runs one try of a task: context, templates, execute, XCom, outcome.
+
+It runs in a forked child so a crash, a leak or a timeout ends only the child. Its stdout and
+stderr are the task's log; its last act is to write the ``Outcome`` as JSON to the result pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tradewind.errors import AirflowTaskTimeout
+from tradewind.sdk.context import RunInfo, build_context, set_current_context
+from tradewind.sdk.params import merge_params
+from tradewind.sdk.runtime import RuntimeTaskInstance, XComBackend
+from tradewind.sdk.templating import render_task_fields
+from tradewind.sdk.xcom import RETURN_VALUE_KEY
+from tradewind.sdk.xcom_arg import resolve_xcom_args
+from tradewind.worker import outcome as outcomes
+from tradewind.worker.outcome import Outcome
+
+LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
+
+
+@dataclass
+class TryRequest:
+    """Everything the child needs to run one try, read by the parent before it forks."""
+
+    task: Any
+    run: RunInfo
+    try_number: int
+    max_tries: int
+    map_index: int
+    hostname: str
+    first_poke_at: datetime | None
+    xcom_max_bytes: int
+
+
+def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_xcom: Any) -> Outcome:
+    """Run one try in this process and return how it ended (never raises)."""
+    task = request.task
+    now = datetime.now(UTC)
+    ti = RuntimeTaskInstance(
+        task=task, dag_id=request.run.dag_id, run_id=request.run.run_id, try_number=request.try_number,
+        max_tries=request.max_tries, xcom=xcom, map_index=request.map_index,
+        xcom_max_bytes=request.xcom_max_bytes, hostname=request.hostname, start_date=now,
+        logical_date=request.run.logical_date,
+    )
+    ti.first_poke_at = request.first_poke_at  # type: ignore[attr-defined]
+    log = logging.getLogger("tradewind.task")
+    try:
+        params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
+        context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params,
+                                conf=dict(request.run.conf))
+        clear_own_xcom()
+        with set_current_context(context), _execution_timeout(task):
+            rendered = render_task_fields(task, context)
+            for name in task.template_fields:
+                setattr(task, name, resolve_xcom_args(getattr(task, name, None), context))
+            on_rendered(rendered)
+            task.pre_execute(context)
+            log.info("Running %s, try %s of %s", task.task_id, request.try_number, request.max_tries + 1)
+            result = task.execute(context)
+            if task.do_xcom_push and result is not None:
+                ti.xcom_push(RETURN_VALUE_KEY, result)
+            task.post_execute(context, result)
+        outcome = outcomes.success(sorted(ti.skip_requests), _first_poke(ti))
+        log.info("Marking task as SUCCESS.")
+        _callback(task, "on_success_callback", context)
+        return outcome
+    except BaseException as exc:  # noqa: BLE001 - a task may raise anything; it must end in a state
+        if isinstance(exc, AirflowTaskTimeout):
+            _safe(task.on_kill)
+        outcome = outcomes.from_exception(
+            exc, task=task, try_number=request.try_number, max_tries=request.max_tries,
+            now=datetime.now(UTC), first_poke_at=_first_poke(ti),
+        )
+        _log_end(log, exc, outcome)
+        if outcome.state == "failed":
+            _callback(task, "on_failure_callback", locals().get("context"))
+        elif outcome.state == "up_for_retry":
+            _callback(task, "on_retry_callback", locals().get("context"))
+        # A branch that failed prunes nothing.
+        outcome.skip_task_ids = sorted(ti.skip_requests) if outcome.state == "skipped" else []
+        return outcome
+
+
+def _first_poke(ti: Any) -> datetime | None:
+    return getattr(ti, "first_poke_at", None)
+
+
+def _log_end(log: logging.Logger, exc: BaseException, outcome: Outcome) -> None:
+    if outcome.state == "skipped":
+        log.info("Marking task as SKIPPED. %s", outcome.error or "")
+    elif outcome.state == "up_for_reschedule":
+        log.info("Rescheduling task; next poke at %s", outcome.next_poke_at)
+    else:
+        log.error("Task failed with exception\n%s", "".join(traceback.format_exception(exc)).rstrip())
+        log.info("Marking task as %s.", str(outcome.state).upper())
+
+
+def _callback(task: Any, name: str, context: Any) -> None:
+    callback = getattr(task, name, None)
+    if not callback or context is None:
+        return
+    callbacks = callback if isinstance(callback, list | tuple) else [callback]
+    for fn in callbacks:
+        try:
+            fn(context)
+        except Exception:  # noqa: BLE001 - a broken callback must not change the task's state
+            logging.getLogger("tradewind.task").exception("%s of %s failed", name, task.task_id)
+
+
+def _safe(fn: Any) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001
+        logging.getLogger("tradewind.task").exception("on_kill failed")
+
+
+@contextmanager
+def _execution_timeout(task: Any) -> Iterator[None]:
+    timeout = task.execution_timeout
+    seconds = timeout.total_seconds() if timeout is not None else None
+    if not seconds:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise AirflowTaskTimeout(f"Timeout, PID: {os.getpid()}; execution_timeout of {seconds:g} s exceeded")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def child_main(request: TryRequest, log_fd: int, result_fd: int, make_backend: Any) -> None:
+    """Entry point of the forked child: route output to the log pipe, run, report, exit."""
+    code = 0
+    try:
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        xcom, on_rendered, clear_own = make_backend()
+        outcome = run_try(request, xcom, on_rendered, clear_own)
+        with os.fdopen(result_fd, "w") as result:
+            result.write(json.dumps(outcome.to_json()))
+    except BaseException:  # noqa: BLE001 - the parent treats a silent child as crashed
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)

@@ -1,0 +1,560 @@
+"""The metastore's query functions, as the scheduler, workers and web UI use them — on both backends."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from tradewind.errors import DagNotFound, DagRunAlreadyExists, DagRunNotFound
+from tradewind.metastore import (
+    audit,
+    dag_files,
+    dags,
+    import_errors,
+    logs,
+    pools,
+    runs,
+    task_instances,
+    xcoms,
+)
+from tradewind.metastore.engine import session_scope
+from tradewind.metastore.models import AuditLog, DagRun, TaskInstance, TaskLog, TaskTry, XCom
+from tradewind.metastore.task_instances import TIKey
+from tradewind.states import DagRunState, TaskInstanceState
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+TASKS = [
+    {"task_id": "extract", "operator": "PythonOperator", "max_tries": 2},
+    {"task_id": "load", "operator": "BashOperator", "pool": "db", "pool_slots": 2, "priority_weight": 5},
+]
+
+
+def _create_run(session: Session, run_id: str = "manual__1", logical_date: datetime = T0,
+                task_rows: list[dict] | None = None) -> DagRun:
+    return runs.create_run(
+        session, dag_id="etl", run_id=run_id, run_type="manual", logical_date=logical_date,
+        data_interval=(logical_date, logical_date + timedelta(days=1)), conf={"full": True},
+        state=DagRunState.QUEUED, external_trigger=True, task_rows=TASKS if task_rows is None else task_rows,
+    )
+
+
+@pytest.fixture
+def run_id(session_factory: sessionmaker[Session]) -> str:
+    with session_scope(session_factory) as session:
+        return _create_run(session).run_id
+
+
+def _queue_first_try(session_factory: sessionmaker[Session], key: TIKey) -> None:
+    with session_scope(session_factory) as session:
+        assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
+        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
+                                         try_number=1, queued_dttm=T0)
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+def test_a_new_run_has_one_task_instance_per_task_all_in_state_none(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        run = _create_run(session)
+        assert run.id is not None
+
+    with session_scope(session_factory) as session:
+        run = runs.get_run(session, "etl", "manual__1")
+        tis = task_instances.get_tis(session, "etl", "manual__1")
+
+    assert (run.state, run.run_type, run.conf) == ("queued", "manual", {"full": True})
+    assert run.external_trigger is True
+    assert run.logical_date == T0 and run.data_interval_end == T0 + timedelta(days=1)
+    assert run.queued_at is not None and run.start_date is None
+    assert [(ti.task_id, ti.map_index, ti.state, ti.try_number) for ti in tis] == [
+        ("extract", -1, "none", 0), ("load", -1, "none", 0)
+    ]
+    load = tis[1]
+    assert (load.pool, load.pool_slots, load.priority_weight, load.operator) == ("db", 2, 5, "BashOperator")
+    assert tis[0].pool == pools.DEFAULT_POOL and tis[0].max_tries == 2
+
+
+def test_a_duplicate_run_id_is_refused_and_nothing_is_half_written(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    with session_scope(session_factory) as session, pytest.raises(DagRunAlreadyExists) as raised:
+        _create_run(session, run_id=run_id, logical_date=T0 + timedelta(days=7),
+                    task_rows=[{"task_id": "extract"}, {"task_id": "brand_new"}])
+    assert "'etl'" in str(raised.value) and "'manual__1'" in str(raised.value)
+
+    with session_scope(session_factory) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(DagRun)) == 1
+        assert [ti.task_id for ti in task_instances.get_tis(session, "etl", run_id)] == ["extract", "load"]
+
+
+def test_a_second_run_for_the_same_logical_date_is_refused_naming_the_date(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    with session_scope(session_factory) as session, pytest.raises(DagRunAlreadyExists, match="2024-03-01"):
+        _create_run(session, run_id="scheduled__other")
+
+    with session_scope(session_factory) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(TaskInstance)) == 2
+
+
+def test_a_run_inserted_by_someone_else_between_check_and_flush_leaves_nothing_behind(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(session_factory) as session:
+        _create_run(session)
+    # Simulate the race: the pre-check sees nothing, the unique constraint catches the duplicate.
+    monkeypatch.setattr(runs, "_refuse_existing", lambda *args: None)
+
+    session = session_factory()
+    try:
+        with pytest.raises(DagRunAlreadyExists):
+            _create_run(session, task_rows=[{"task_id": "other"}])
+        session.rollback()
+        assert session.scalar(sa.select(sa.func.count()).select_from(TaskInstance)) == 2
+    finally:
+        session.close()
+
+
+def test_find_run_looks_up_by_run_id_first_then_by_logical_date(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    with session_scope(session_factory) as session:
+        _create_run(session, run_id="later", logical_date=T0 + timedelta(days=1), task_rows=[])
+        assert runs.find_run(session, "etl", run_id="later", logical_date=T0).run_id == "later"
+        assert runs.find_run(session, "etl", run_id="nope", logical_date=T0).run_id == run_id
+        assert runs.find_run(session, "etl", logical_date=T0 + timedelta(days=9)) is None
+        assert runs.find_run(session, "other", run_id=run_id) is None
+
+
+@pytest.mark.parametrize("bad_rows", [
+    [{"task_id": "a"}, {"task_id": "a"}],
+    [{"task_id": "a"}, {"task_id": "b", "retries": 3}],
+])
+def test_bad_task_rows_are_refused_before_anything_enters_the_session(
+    session_factory: sessionmaker[Session], bad_rows: list[dict]
+) -> None:
+    with session_scope(session_factory) as session:
+        with pytest.raises(ValueError):
+            _create_run(session, task_rows=bad_rows)
+        assert not session.new
+        _create_run(session, run_id="good", task_rows=[{"task_id": "a"}])
+
+    with session_scope(session_factory) as session:
+        assert [r.run_id for r in runs.list_runs(session, "etl")] == ["good"]
+
+
+def test_get_run_of_an_unknown_run_raises(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session, pytest.raises(DagRunNotFound, match="'etl'.*'nope'"):
+        runs.get_run(session, "etl", "nope")
+
+
+def test_runs_are_listed_newest_first_filtered_by_state(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session:
+        for day in range(3):
+            _create_run(session, run_id=f"r{day}", logical_date=T0 + timedelta(days=day), task_rows=[])
+        runs.set_run_state(session, runs.get_run(session, "etl", "r1"), DagRunState.RUNNING)
+
+    with session_scope(session_factory) as session:
+        assert [r.run_id for r in runs.list_runs(session, "etl")] == ["r2", "r1", "r0"]
+        assert [r.run_id for r in runs.list_runs(session, "etl", newest_first=False, limit=2)] == ["r0", "r1"]
+        assert [r.run_id for r in runs.list_runs(session, "etl", states=["running"])] == ["r1"]
+        assert runs.latest_run(session, "etl").run_id == "r2"
+        assert runs.latest_run(session, "other") is None
+
+
+def test_run_state_changes_set_dates_and_lose_to_a_concurrent_change(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    with session_scope(session_factory) as session:
+        run = runs.get_run(session, "etl", run_id)
+        assert runs.set_run_state(session, run, DagRunState.RUNNING, now=T0)
+        assert (run.state, run.start_date, run.end_date) == ("running", T0, None)
+
+    stale = session_factory()
+    stale_run = runs.get_run(stale, "etl", run_id)
+    with session_scope(session_factory) as session:
+        fresh = runs.get_run(session, "etl", run_id)
+        assert runs.set_run_state(session, fresh, "success", now=T0 + timedelta(days=1))
+    try:
+        # Read as running, but it is success now: the compare-and-set refuses and shows the truth.
+        assert not runs.set_run_state(stale, stale_run, DagRunState.FAILED)
+        assert stale_run.state == "success" and stale_run.end_date == T0 + timedelta(days=1)
+        with pytest.raises(ValueError, match="success to success"):
+            runs.set_run_state(stale, stale_run, DagRunState.SUCCESS)
+    finally:
+        stale.close()
+
+
+# --- task instances ---------------------------------------------------------------------------------
+
+def test_two_workers_racing_to_claim_the_same_try_only_one_wins(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    barrier = threading.Barrier(2)
+    won: dict[str, bool] = {}
+
+    def claim(worker: str) -> None:
+        with session_scope(session_factory) as session:
+            barrier.wait()
+            won[worker] = task_instances.transition(
+                session, key, expected_state="queued", target_state="running", expected_try=1,
+                hostname=worker, start_date=T0,
+            )
+
+    threads = [threading.Thread(target=claim, args=(name,)) for name in ("worker-a", "worker-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(won.values()) == [False, True]
+    winner = next(name for name, ok in won.items() if ok)
+    with session_scope(session_factory) as session:
+        ti = task_instances.get_ti(session, "etl", run_id, "extract")
+        assert (ti.state, ti.hostname, ti.try_number) == ("running", winner, 1)
+
+
+def test_a_stale_worker_with_an_old_try_cannot_overwrite_the_retry(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    with session_scope(session_factory) as session:
+        # Try 1 was declared a zombie and retried; try 2 is running on another worker.
+        assert task_instances.transition(session, key, expected_state="queued", target_state="running",
+                                         expected_try=1)
+        assert task_instances.transition(session, key, expected_state="running", target_state="up_for_retry")
+        assert task_instances.transition(session, key, expected_state="up_for_retry", target_state="queued",
+                                         try_number=2)
+        assert task_instances.transition(session, key, expected_state="queued", target_state="running",
+                                         expected_try=2, hostname="new-worker")
+
+    with session_scope(session_factory) as session:
+        assert not task_instances.transition(session, key, expected_state="running", target_state="success",
+                                             expected_try=1, hostname="old-worker")
+        ti = task_instances.get_ti(session, "etl", run_id, "extract")
+        assert (ti.state, ti.try_number, ti.hostname) == ("running", 2, "new-worker")
+
+
+def test_a_transition_the_state_machine_forbids_raises_before_writing(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    with session_scope(session_factory) as session:
+        with pytest.raises(ValueError, match="none to running"):
+            task_instances.transition(session, key, expected_state="none", target_state="running")
+        with pytest.raises(TypeError, match="task_id"):
+            task_instances.transition(session, key, expected_state="none", target_state="scheduled",
+                                      task_id="renamed")
+        assert task_instances.get_ti(session, "etl", run_id, "extract").state == "none"
+
+
+def test_a_person_may_mark_a_task_from_any_state(session_factory: sessionmaker[Session], run_id: str) -> None:
+    key = TIKey("etl", run_id, "load")
+    with session_scope(session_factory) as session:
+        with pytest.raises(ValueError, match="manual=True"):
+            task_instances.transition(session, key, expected_state="none", target_state="success")
+        assert task_instances.transition(session, key, expected_state="none", target_state="success",
+                                         manual=True)
+        assert task_instances.get_ti(session, "etl", run_id, "load").state == TaskInstanceState.SUCCESS
+
+
+def test_transition_many_moves_a_batch_and_skips_rows_not_in_the_expected_state(
+    session_factory: sessionmaker[Session],
+) -> None:
+    rows = [{"task_id": "a"}, {"task_id": "b"}, {"task_id": "c"}] + [
+        {"task_id": "mapped", "map_index": i} for i in range(3)
+    ]
+    with session_scope(session_factory) as session:
+        _create_run(session, task_rows=rows)
+        loaded = task_instances.get_ti(session, "etl", "manual__1", "a")
+        task_instances.transition(session, TIKey("etl", "manual__1", "c"), expected_state="none",
+                                  target_state="removed")
+        changed = task_instances.transition_many(session, "etl", "manual__1", [
+            ("a", -1, "none", "scheduled", {}),
+            ("b", -1, "none", "scheduled", {}),
+            ("c", -1, "none", "scheduled", {}),  # already removed: not changed
+            ("mapped", 0, "none", "scheduled", {"priority_weight": 9}),
+            ("mapped", 2, "none", "upstream_failed", {"rendered_fields": {"x": [1]}}),
+        ])
+        assert changed == 4
+        assert loaded.state == "scheduled", "a copy loaded before the batch is not left stale"
+
+    with session_scope(session_factory) as session:
+        states = {(ti.task_id, ti.map_index): (ti.state, ti.priority_weight)
+                  for ti in task_instances.get_tis(session, "etl", "manual__1")}
+    assert states == {
+        ("a", -1): ("scheduled", 1), ("b", -1): ("scheduled", 1), ("c", -1): ("removed", 1),
+        ("mapped", 0): ("scheduled", 9), ("mapped", 1): ("none", 1), ("mapped", 2): ("upstream_failed", 1),
+    }
+
+
+def test_transition_many_checks_every_change_before_writing_any(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    with session_scope(session_factory) as session:
+        with pytest.raises(ValueError):
+            task_instances.transition_many(session, "etl", run_id, [
+                ("extract", -1, "none", "scheduled", {}), ("load", -1, "none", "running", {}),
+            ])
+        assert {ti.state for ti in task_instances.get_tis(session, "etl", run_id)} == {"none"}
+
+
+def test_each_try_keeps_its_own_history_and_rendered_fields(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    with session_scope(session_factory) as session:
+        task_instances.transition(session, key, expected_state="queued", target_state="running",
+                                  expected_try=1, hostname="w1", pid=11, start_date=T0)
+        task_instances.set_rendered_fields(session, key, 1, {"bash_command": "echo 1"})
+        task_instances.transition(session, key, expected_state="running", target_state="up_for_retry",
+                                  expected_try=1, end_date=T0 + timedelta(seconds=3), duration=3.0)
+        task_instances.record_try(session, task_instances.get_ti(session, *_args(key)), error="boom")
+        task_instances.transition(session, key, expected_state="up_for_retry", target_state="queued",
+                                  try_number=2)
+        task_instances.transition(session, key, expected_state="queued", target_state="running",
+                                  expected_try=2, hostname="w2")
+        task_instances.set_rendered_fields(session, key, 2, {"bash_command": "echo 2"})
+        task_instances.set_rendered_fields(session, key, 1, {"bash_command": "late write from try 1"})
+        task_instances.record_try(session, task_instances.get_ti(session, *_args(key)))
+
+    with session_scope(session_factory) as session:
+        tries = task_instances.list_tries(session, key)
+        ti = task_instances.get_ti(session, *_args(key))
+    assert [(t.try_number, t.state, t.hostname, t.error) for t in tries] == [
+        (1, "up_for_retry", "w1", "boom"), (2, "running", "w2", None)
+    ]
+    assert tries[0].rendered_fields == {"bash_command": "late write from try 1"}
+    assert tries[0].duration == 3.0 and tries[0].start_date == T0
+    assert ti.rendered_fields == {"bash_command": "echo 2"}, "an old try cannot overwrite the current one"
+
+
+def _args(key: TIKey) -> tuple[str, str, str, int]:
+    return key.dag_id, key.run_id, key.task_id, key.map_index
+
+
+def test_deleting_a_run_deletes_its_task_instances_tries_xcoms_and_logs(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    with session_scope(session_factory) as session:
+        task_instances.record_try(session, task_instances.get_ti(session, *_args(key)))
+        xcoms.set_xcom(session, key, "return_value", 1)
+        logs.append_log(session, key, 1, "hello\n")
+    with session_scope(session_factory) as session:
+        runs.delete_run(session, runs.get_run(session, "etl", run_id))
+
+    with session_scope(session_factory) as session:
+        for model in (TaskInstance, TaskTry, XCom, TaskLog):
+            assert session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model.__tablename__
+
+
+# --- xcom, logs ---------------------------------------------------------------------------------------
+
+def test_xcom_is_upserted_read_by_task_and_cleared_per_task_instance(
+    session_factory: sessionmaker[Session],
+) -> None:
+    fan = [{"task_id": "fan", "map_index": i} for i in (1, 0)]
+    rows = [{"task_id": "extract"}, {"task_id": "load"}, *fan]
+    with session_scope(session_factory) as session:
+        _create_run(session, task_rows=rows)
+        extract = TIKey("etl", "manual__1", "extract")
+        xcoms.set_xcom(session, extract, "return_value", {"rows": 1})
+        xcoms.set_xcom(session, extract, "return_value", {"rows": 2, "names": ["a", "é"]})
+        xcoms.set_xcom(session, extract, "count", 7)
+        xcoms.set_xcom(session, TIKey("etl", "manual__1", "load"), "return_value", None)
+        for i, value in ((1, "one"), (0, "zero")):
+            xcoms.set_xcom(session, TIKey("etl", "manual__1", "fan", i), "return_value", value)
+
+    with session_scope(session_factory) as session:
+        assert xcoms.get_xcom(session, "etl", "manual__1", "extract", "return_value") == {
+            "rows": 2, "names": ["a", "é"]
+        }
+        assert xcoms.get_xcom(session, "etl", "manual__1", "extract", "count") == 7
+        assert xcoms.get_xcom(session, "etl", "manual__1", "load", "return_value", default="x") is None
+        assert xcoms.get_xcom(session, "etl", "manual__1", "load", "missing", default="x") == "x"
+        assert xcoms.find_xcom(session, "etl", "manual__1", "load", "return_value") == (True, None)
+        assert xcoms.find_xcom(session, "etl", "manual__1", "load", "missing") == (False, None)
+        assert xcoms.get_xcom(session, "etl", "manual__1", "fan", "return_value", map_index=1) == "one"
+        assert xcoms.get_xcoms_for_tasks(session, "etl", "manual__1", ["extract", "fan", "nobody"],
+                                         "return_value") == {"extract": {"rows": 2, "names": ["a", "é"]},
+                                                             "fan": ["zero", "one"]}
+        assert xcoms.clear_xcoms(session, TIKey("etl", "manual__1", "extract")) == 2
+
+    with session_scope(session_factory) as session:
+        assert [(x.task_id, x.map_index, x.key) for x in xcoms.list_xcoms(session, "etl", "manual__1")] == [
+            ("fan", 0, "return_value"), ("fan", 1, "return_value"), ("load", -1, "return_value")
+        ]
+        fan_values = [x.value for x in xcoms.list_xcoms(session, "etl", "manual__1", task_id="fan")]
+        assert fan_values == ["zero", "one"]
+
+
+def test_a_log_is_appended_in_chunks_and_read_from_after_the_last_seq_seen(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    with session_scope(session_factory) as session:
+        assert logs.append_log(session, key, 1, "line 1\n") == 0
+        assert logs.append_log(session, key, 1, "line 2\n") == 1
+        assert logs.append_log(session, key, 2, "try 2\n") == 0
+
+    with session_scope(session_factory) as session:
+        assert logs.read_log(session, key, 1) == ("line 1\nline 2\n", 1)
+        assert logs.read_log(session, key, 1, after_seq=0) == ("line 2\n", 1)
+        assert logs.read_log(session, key, 1, after_seq=1) == ("", 1)
+        assert logs.read_log(session, key, 2) == ("try 2\n", 0)
+        assert logs.read_log(session, key, 3) == ("", -1)
+
+
+# --- pools, audit, dags, import errors ---------------------------------------------------------------
+
+def test_the_default_pool_exists_and_cannot_be_deleted(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session:
+        assert pools.get_pool(session, "default_pool").slots == 128
+        with pytest.raises(ValueError, match="default_pool cannot be deleted"):
+            pools.delete_pool(session, "default_pool")
+        pools.set_pool(session, "db", 4, "the warehouse")
+        pools.set_pool(session, "db", 2)
+        with pytest.raises(ValueError, match="slots"):
+            pools.set_pool(session, "db", -1)
+
+    with session_scope(session_factory) as session:
+        assert [(p.pool, p.slots, p.description) for p in pools.list_pools(session)] == [
+            ("db", 2, "the warehouse"), ("default_pool", 128, "Default pool")
+        ]
+        assert pools.ensure_default_pool(session, 5).slots == 128, "an existing pool keeps its slots"
+        assert pools.delete_pool(session, "db") is True
+        assert pools.delete_pool(session, "db") is False
+        assert [p.pool for p in pools.list_pools(session)] == ["default_pool"]
+
+
+def test_audit_events_are_recorded_and_listed_newest_first(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session:
+        audit.record(session, "trigger", owner="alice", dag_id="etl", run_id="manual__1", extra={"conf": {}},
+                     now=T0)
+        audit.record(session, "pause", owner="cli", dag_id="etl", now=T0 + timedelta(minutes=1))
+        audit.record(session, "clear", owner="bob", dag_id="other", task_id="t", map_index=3,
+                     now=T0 + timedelta(minutes=2))
+
+    with session_scope(session_factory) as session:
+        assert [(e.event, e.owner) for e in audit.list_events(session)] == [
+            ("clear", "bob"), ("pause", "cli"), ("trigger", "alice")
+        ]
+        etl = audit.list_events(session, dag_id="etl", limit=1)
+        assert [(e.event, e.dttm) for e in etl] == [("pause", T0 + timedelta(minutes=1))]
+        assert session.scalar(sa.select(AuditLog.extra).where(AuditLog.event == "trigger")) == {"conf": {}}
+
+
+def _upsert_etl(session: Session, *, paused_upon_creation: bool, fileloc: str = "/dags/etl.py",
+                dag_id: str = "etl", tags: list[str] | None = None) -> None:
+    dags.upsert_dag(session, dag_id, fileloc, {"dag_id": dag_id, "tasks": []}, "h1", "0 3 * * *", "nightly",
+                    tags or ["finance"], "data-team", 1, 16, paused_upon_creation)
+
+
+def test_a_reparsed_dag_keeps_the_paused_flag_a_person_set(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session:
+        _upsert_etl(session, paused_upon_creation=True)
+        dags.set_paused(session, "etl", False)
+        _upsert_etl(session, paused_upon_creation=True)
+        with pytest.raises(DagNotFound):
+            dags.set_paused(session, "nope", True)
+
+    with session_scope(session_factory) as session:
+        dag = dags.get_dag(session, "etl")
+        assert (dag.is_paused, dag.is_active, dag.schedule_description, dag.tags) == (
+            False, True, "0 3 * * *", ["finance"]
+        )
+        assert dag.last_parsed.tzinfo is not None
+        assert dags.get_serialized(session, "etl") == {"dag_id": "etl", "tasks": []}
+        assert dags.get_serialized(session, "nope") is None
+
+
+def test_dags_whose_file_vanished_are_deactivated_and_listed_only_on_request(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        _upsert_etl(session, paused_upon_creation=False)
+        _upsert_etl(session, paused_upon_creation=False, dag_id="gone", fileloc="/dags/gone.py", tags=["ops"])
+        assert dags.deactivate_missing(session, ["/dags/etl.py"]) == 1
+
+    with session_scope(session_factory) as session:
+        assert [d.dag_id for d in dags.list_dags(session)] == ["etl"]
+        assert [d.dag_id for d in dags.list_dags(session, include_inactive=True)] == ["etl", "gone"]
+        assert [d.dag_id for d in dags.list_dags(session, include_inactive=True, tags=["ops"])] == ["gone"]
+        _upsert_etl(session, paused_upon_creation=False, dag_id="gone", fileloc="/dags/gone.py")
+        assert dags.get_dag(session, "gone").is_active
+        assert dags.deactivate(session, "gone") is True
+        assert dags.deactivate(session, "gone") is False
+        assert [d.dag_id for d in dags.list_dags(session)] == ["etl"]
+
+
+def test_dag_files_remember_hashes_and_the_dag_ids_of_the_last_good_import(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        dag_files.record_file(session, "/dags/a.py", "h1", dag_ids=["b_dag", "a_dag"])
+        dag_files.record_file(session, "/dags/gone.py", "h9", dag_ids=[])
+        dag_files.record_file(session, "/dags/a.py", "h2", dag_ids=None)  # broken now: ids kept
+
+    with session_scope(session_factory) as session:
+        assert dag_files.get_hashes(session) == {"/dags/a.py": "h2", "/dags/gone.py": "h9"}
+        assert dag_files.dag_ids_of(session, "/dags/a.py") == ["a_dag", "b_dag"]
+        assert dag_files.dag_ids_of(session, "/dags/unknown.py") == []
+        assert dag_files.forget_missing(session, ["/dags/a.py"]) == ["/dags/gone.py"]
+        assert list(dag_files.get_hashes(session)) == ["/dags/a.py"]
+
+
+def test_an_import_error_is_replaced_on_reparse_and_cleared_when_the_file_imports(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        _upsert_etl(session, paused_upon_creation=False)
+        import_errors.record_import_error(session, "/dags/etl.py", "SyntaxError: one")
+        import_errors.record_import_error(session, "/dags/etl.py", "SyntaxError: two")
+        import_errors.record_import_error(session, "/dags/other.py", "NameError")
+
+    with session_scope(session_factory) as session:
+        assert [(e.filename, e.stacktrace) for e in import_errors.list_import_errors(session)] == [
+            ("/dags/etl.py", "SyntaxError: two"), ("/dags/other.py", "NameError")
+        ]
+        assert dags.get_dag(session, "etl").has_import_errors
+        assert import_errors.clear_import_error(session, "/dags/etl.py") is True
+        assert import_errors.clear_import_error(session, "/dags/etl.py") is False
+        assert not dags.get_dag(session, "etl").has_import_errors
+        assert [e.filename for e in import_errors.list_import_errors(session)] == ["/dags/other.py"]
+
+
+# --- column types ------------------------------------------------------------------------------------
+
+def test_timestamps_come_back_timezone_aware_in_utc(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    paris_summer = datetime(2024, 7, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
+    with session_scope(session_factory) as session:
+        task_instances.transition(session, TIKey("etl", run_id, "extract"), expected_state="none",
+                                  target_state="scheduled", next_poke_at=paris_summer)
+
+    with session_scope(session_factory) as session:
+        value = task_instances.get_ti(session, "etl", run_id, "extract").next_poke_at
+        raw = session.scalar(sa.text("SELECT next_poke_at FROM task_instance WHERE task_id = 'extract'"))
+    assert value == paris_summer
+    assert value.utcoffset() == timedelta(0) and value.hour == 12
+    if session_factory.kw["bind"].dialect.name == "sqlite":
+        assert str(raw).startswith("2024-07-01 12:30:00"), "SQLite stores the UTC wall time"
+
+
+def test_a_naive_timestamp_is_refused(session_factory: sessionmaker[Session], run_id: str) -> None:
+    with session_scope(session_factory) as session, pytest.raises(sa.exc.StatementError, match="naive"):
+        task_instances.transition(session, TIKey("etl", run_id, "extract"), expected_state="none",
+                                  target_state="scheduled", next_poke_at=datetime(2024, 1, 1))

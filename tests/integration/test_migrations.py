@@ -1,0 +1,200 @@
+"""The metastore schema: created from empty, upgraded in place, reset, checked — on both backends."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from tradewind.errors import MetastoreError
+from tradewind.metastore import pools
+from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+from tradewind.metastore.migrate import (
+    check,
+    current_revision,
+    ensure_migrated,
+    head_revision,
+    migrate,
+    reset,
+)
+from tradewind.metastore.models import Base, DagModel, Variable
+from tradewind.settings import Settings
+
+
+def _tables(settings: Settings) -> set[str]:
+    engine = create_engine_from_settings(settings)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _revision(settings: Settings) -> str | None:
+    engine = create_engine_from_settings(settings)
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def _pool_slots(settings: Settings) -> int | None:
+    engine = create_engine_from_settings(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            pool = pools.get_pool(session, pools.DEFAULT_POOL)
+            return None if pool is None else pool.slots
+    finally:
+        engine.dispose()
+
+
+def test_migrate_creates_every_table_and_the_default_pool_from_an_empty_database(
+    empty_metastore_settings: Settings,
+) -> None:
+    settings = empty_metastore_settings.with_overrides(default_pool_slots=16)
+    assert _revision(settings) is None
+
+    assert migrate(settings) == head_revision() == "0001"
+
+    assert _tables(settings) == set(Base.metadata.tables) | {"alembic_version"}
+    assert _pool_slots(settings) == 16, "the Settings value applies at the first migrate"
+
+
+def test_migrating_twice_is_a_no_op_that_keeps_data_and_pool_changes(
+    empty_metastore_settings: Settings,
+) -> None:
+    settings = empty_metastore_settings
+    migrate(settings)
+    engine = create_engine_from_settings(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            session.add(Variable(key="answer", val="42"))
+            pools.set_pool(session, pools.DEFAULT_POOL, 3)
+    finally:
+        engine.dispose()
+
+    assert migrate(settings.with_overrides(default_pool_slots=99)) == "0001"
+
+    engine = create_engine_from_settings(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            assert session.get(Variable, "answer").val == "42"
+            assert pools.get_pool(session, pools.DEFAULT_POOL).slots == 3, "a person's change is kept"
+    finally:
+        engine.dispose()
+
+
+def test_reset_drops_all_data_and_recreates_the_schema_at_head(empty_metastore_settings: Settings) -> None:
+    settings = empty_metastore_settings
+    migrate(settings)
+    engine = create_engine_from_settings(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            session.add(DagModel(dag_id="doomed", fileloc="/dags/doomed.py"))
+    finally:
+        engine.dispose()
+
+    assert reset(settings) == "0001"
+
+    engine = create_engine_from_settings(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            assert session.scalars(sa.select(DagModel)).all() == []
+            assert pools.get_pool(session, pools.DEFAULT_POOL) is not None
+    finally:
+        engine.dispose()
+    assert _revision(settings) == "0001"
+
+
+def test_ensure_migrated_migrates_an_empty_database_once_through_the_callers_engine(
+    empty_metastore_settings: Settings,
+) -> None:
+    engine = create_engine_from_settings(empty_metastore_settings)
+    try:
+        assert ensure_migrated(engine, empty_metastore_settings) == "0001"
+        assert ensure_migrated(engine, empty_metastore_settings) == "0001"
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+    assert _pool_slots(empty_metastore_settings) == 128
+
+
+def test_check_reports_a_reachable_metastore_at_head(empty_metastore_settings: Settings) -> None:
+    migrate(empty_metastore_settings)
+
+    status = check(empty_metastore_settings)
+
+    assert status.startswith("metastore at ")
+    assert status.endswith("is reachable and at revision 0001 (head)")
+    assert "\n" not in status
+
+
+def test_check_on_an_empty_database_asks_for_migrate(empty_metastore_settings: Settings) -> None:
+    with pytest.raises(MetastoreError, match=r"not migrated: run `tradewind db migrate`"):
+        check(empty_metastore_settings)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@127.0.0.1:1/nope", "postgresql://postgres:s3cret@127.0.0.1:1/nope"]
+)
+@pytest.mark.parametrize("action", [check, migrate])
+def test_an_unreachable_database_gives_a_clear_error_naming_the_host_without_the_password(
+    url: str, action: object, tmp_path: object
+) -> None:
+    settings = Settings(home=tmp_path, database_url=url)
+
+    with pytest.raises(MetastoreError) as raised:
+        action(settings)  # type: ignore[operator]
+
+    message = str(raised.value)
+    assert message.startswith("cannot reach the metastore at postgresql")
+    assert "127.0.0.1:1/nope" in message
+    assert "s3cret" not in message
+    if ":s3cret@" in url:
+        assert "postgres:***@" in message
+
+
+def test_the_models_match_the_migrated_schema(empty_metastore_settings: Settings) -> None:
+    migrate(empty_metastore_settings)
+    engine = create_engine_from_settings(empty_metastore_settings)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_the_sqlite_file_folder_is_created_when_missing(tmp_path: object) -> None:
+    settings = Settings(home=tmp_path / "not" / "yet" / "there")  # type: ignore[operator]
+
+    migrate(settings)
+
+    assert (settings.home / "tradewind.db").is_file()
+    assert "reachable" in check(settings)
+
+
+def test_three_processes_migrating_at_once_do_not_race(empty_metastore_settings: Settings) -> None:
+    settings = empty_metastore_settings
+    barrier = threading.Barrier(3)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(migrate(settings))
+        except Exception as exc:  # the assertion below shows what went wrong
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert outcomes == ["0001", "0001", "0001"]
+    assert _pool_slots(settings) == settings.default_pool_slots

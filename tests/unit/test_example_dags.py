@@ -1,0 +1,35 @@
+"""The example DAGs import cleanly, and tests/dags/expected_states.py names exactly their tasks."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tradewind.sdk.dag_file import load_dag_file
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples" / "dags").glob("*.py"))
+
+
+def _expected_states() -> dict:
+    path = ROOT / "tests" / "dags" / "expected_states.py"
+    spec = importlib.util.spec_from_file_location("expected_states", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EXPECTED_STATES
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_dag_imports_and_matches_its_expected_states(path):
+    result = load_dag_file(path)
+    assert result.error is None, result.traceback
+    assert [dag.dag_id for dag in result.dags] == [path.stem]
+    expected = _expected_states()[path.stem]
+    assert sorted(result.dags[0].task_ids) == sorted(expected["tasks"])
+    assert expected["run_state"] in {"success", "failed"}
+
+
+def test_every_expected_dag_has_an_example_file():
+    assert sorted(_expected_states()) == sorted(path.stem for path in EXAMPLES)
