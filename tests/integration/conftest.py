@@ -48,12 +48,15 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def _pg_admin() -> Iterator[Engine]:
     engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    problem = None
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
+        problem = str(exc.orig).strip().splitlines()[0]
+    if problem is not None:
         engine.dispose()
-        _unavailable(f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable; CI needs it ({exc.orig})")
+        _unavailable(f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable; CI needs it ({problem})")
     yield engine
     engine.dispose()
 
@@ -152,9 +155,9 @@ def _redis_db() -> int:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=3) as sock:
             reply = _redis_command(sock, "PING")
     except OSError as exc:
-        _unavailable(f"Redis at {REDIS_HOST}:{REDIS_PORT} is not reachable; CI needs it ({exc})")
+        reply = f"{exc}".encode()
     if not reply.startswith(b"+PONG"):
-        _unavailable(f"Redis at {REDIS_HOST}:{REDIS_PORT} answered PING with {reply!r}; CI needs it")
+        _unavailable(f"Redis at {REDIS_HOST}:{REDIS_PORT} is not reachable; CI needs it ({reply.decode().strip()})")
     return db
 
 

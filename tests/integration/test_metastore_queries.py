@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -21,7 +22,7 @@ from tradewind.metastore import (
     task_instances,
     xcoms,
 )
-from tradewind.metastore.engine import session_scope
+from tradewind.metastore.engine import dispose_after_fork, session_scope
 from tradewind.metastore.models import AuditLog, DagRun, TaskInstance, TaskLog, TaskTry, XCom
 from tradewind.metastore.task_instances import TIKey
 from tradewind.states import DagRunState, TaskInstanceState
@@ -558,3 +559,29 @@ def test_a_naive_timestamp_is_refused(session_factory: sessionmaker[Session], ru
     with session_scope(session_factory) as session, pytest.raises(sa.exc.StatementError, match="naive"):
         task_instances.transition(session, TIKey("etl", run_id, "extract"), expected_state="none",
                                   target_state="scheduled", next_poke_at=datetime(2024, 1, 1))
+
+
+# --- engine --------------------------------------------------------------------------------------------
+
+def test_a_forked_child_gets_its_own_connections_and_leaves_the_parents_intact(
+    session_factory: sessionmaker[Session],
+) -> None:
+    engine = session_factory.kw["bind"]
+    with session_scope(session_factory) as session:
+        pools.set_pool(session, "before_fork", 1)  # the parent's pool now holds a live connection
+
+    pid = os.fork()
+    if pid == 0:  # the child: what a worker does before running a task
+        code = 1
+        try:
+            dispose_after_fork(engine)
+            with session_scope(session_factory) as session:
+                pools.set_pool(session, "from_child", 2)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    with session_scope(session_factory) as session:
+        assert pools.get_pool(session, "from_child").slots == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -9,18 +10,18 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from tradewind.errors import MetastoreError
+from tradewind.errors import ConfigurationError, MetastoreError
 from tradewind.metastore import pools
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.migrate import (
     check,
     current_revision,
-    ensure_migrated,
     head_revision,
     migrate,
     reset,
 )
 from tradewind.metastore.models import Base, DagModel, Variable
+from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.settings import Settings
 
 
@@ -154,6 +155,19 @@ def test_an_unreachable_database_gives_a_clear_error_naming_the_host_without_the
     assert "s3cret" not in message
     if ":s3cret@" in url:
         assert "postgres:***@" in message
+
+
+@pytest.mark.parametrize("url, message", [
+    ("mysql://u:hunter2@db/tw", "runs on PostgreSQL or SQLite, not mysql: mysql://u:***@db/tw"),
+    ("postgresql+asyncpg://u:hunter2@db/tw", "driver that is not installed"),
+    ("::not a url::", "not a valid SQLAlchemy URL"),
+])
+def test_a_database_url_tradewind_cannot_use_is_a_configuration_error(
+    url: str, message: str, tmp_path: object
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as raised:
+        check(Settings(home=tmp_path, database_url=url))
+    assert "hunter2" not in str(raised.value)
 
 
 def test_the_models_match_the_migrated_schema(empty_metastore_settings: Settings) -> None:

@@ -14,7 +14,7 @@ def open_metastore(settings: Settings, *, sync: bool = True) -> Iterator[Any]:
     """A session factory on a migrated metastore whose DAGs match the DAG folder."""
     from tradewind.master.scheduler.dag_processor import sync_dag_folder
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
-    from tradewind.metastore.migrate import ensure_migrated
+    from tradewind.metastore.schema_version import ensure_migrated
 
     engine = create_engine_from_settings(settings)
     try:

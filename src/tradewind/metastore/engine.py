@@ -34,24 +34,30 @@ def create_engine_from_settings(settings: Settings) -> Engine:
     if url.drivername in ("postgresql", "postgres"):
         # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; tradewind ships psycopg2.
         url = url.set(drivername="postgresql+psycopg2")
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(f"the metastore runs on PostgreSQL or SQLite, not {backend}: {redact(url)}")
     try:
-        if url.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             return _sqlite_engine(url, settings.sql_echo)
         connect_args: dict[str, Any] = {}
         if url.get_driver_name() == "psycopg2" and "connect_timeout" not in url.query:
             # A host that drops packets would otherwise hang the CLI for minutes before failing.
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
         return sa.create_engine(url, echo=settings.sql_echo, pool_pre_ping=True, connect_args=connect_args)
-    except NoSuchModuleError:
+    except (NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(
-            f"TRADEWIND_DATABASE_URL names a database driver that is not installed: {redact(url)}"
+            f"TRADEWIND_DATABASE_URL names a database driver that is not installed ({exc}): {redact(url)}"
         ) from None
 
 
 def _sqlite_engine(url: URL, echo: bool) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MetastoreError(f"cannot create the folder of the metastore at {redact(url)}: {exc}") from exc
     # The scheduler, workers and webserver share one file from several threads and processes.
     engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _set_sqlite_pragmas)
@@ -115,12 +121,14 @@ def dispose_after_fork(engine: Engine) -> None:
 
 
 def redact(url: URL | str) -> str:
-    """The URL as text with its password replaced by ``***``."""
+    """The URL as text with its password replaced by ``***``, spelled as people write it."""
     if isinstance(url, str):
         try:
             url = sa.make_url(url)
         except ArgumentError:
             return "<unparseable URL>"
+    if url.drivername == "postgresql+psycopg2":
+        url = url.set(drivername="postgresql")  # the driver tradewind picks for postgresql:// anyway
     return url.render_as_string(hide_password=True)
 
 

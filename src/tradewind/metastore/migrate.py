@@ -68,19 +68,11 @@ def migrate(settings: Settings) -> str:
     recreate it if it is missing, and never change slots a person set. Returns the revision.
     """
     with _engine(settings) as engine:
-        return _upgrade(engine, settings.default_pool_slots)
+        return upgrade_engine(engine, settings.default_pool_slots)
 
 
-def ensure_migrated(engine: Engine, settings: Settings) -> str:
-    """Migrate through the caller's engine, only if not at head (``standalone``, ``dags test``)."""
-    check_connection(engine)
-    current = current_revision(engine)
-    if current == head_revision():
-        return current
-    return _upgrade(engine, settings.default_pool_slots)
-
-
-def _upgrade(engine: Engine, default_pool_slots: int) -> str:
+def upgrade_engine(engine: Engine, default_pool_slots: int) -> str:
+    """Upgrade through an engine the caller owns (it stays open)."""
     with engine.begin() as connection, _migration_lock(connection):
         before = current_revision(connection)
         command.upgrade(alembic_config(connection), "head")

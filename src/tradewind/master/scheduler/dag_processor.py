@@ -11,19 +11,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore import dag_files, dags, import_errors
 from tradewind.metastore.engine import session_scope
-from tradewind.sdk.dag_file import DagFileResult, file_hash, list_dag_files, load_dag_file
-from tradewind.sdk.serialization import dag_hash, serialize_dag
+from tradewind.sdk.dag_folder import file_hash, list_dag_files
 from tradewind.settings import Settings
+
+if TYPE_CHECKING:
+    from tradewind.sdk.dag_file import DagFileResult
 
 logger = logging.getLogger(__name__)
 
 #: Imports one file and gives back its result; in-process by default, a child process in the scheduler.
-FileLoader = Callable[[Path, Settings], DagFileResult]
+FileLoader = Callable[[Path, Settings], "DagFileResult"]
 
 
 @dataclass
@@ -36,6 +39,8 @@ class SyncReport:
 
 
 def load_in_process(path: Path, settings: Settings) -> DagFileResult:
+    from tradewind.sdk.dag_file import load_dag_file
+
     return load_dag_file(path, timeout=settings.dagbag_import_timeout, dags_folder=settings.resolved_dags_folder)
 
 
@@ -67,6 +72,8 @@ def sync_dag_folder(factory: sessionmaker[Session], settings: Settings, *, force
 
 def _store(session: Session, settings: Settings, path: Path, content_hash: str, result: DagFileResult,
            report: SyncReport) -> None:
+    from tradewind.sdk.serialization import dag_hash, serialize_dag
+
     filename = str(path)
     if result.error is not None:
         logger.warning("import error in %s", result.error)
