@@ -21,7 +21,7 @@ from tradewind.metastore.migrate import (
     reset,
 )
 from tradewind.metastore.models import Base, DagModel, Variable
-from tradewind.metastore.schema_version import ensure_migrated
+from tradewind.metastore.schema_version import HEAD_REVISION, ensure_migrated
 from tradewind.settings import Settings
 
 
@@ -57,7 +57,7 @@ def test_migrate_creates_every_table_and_the_default_pool_from_an_empty_database
     settings = empty_metastore_settings.with_overrides(default_pool_slots=16)
     assert _revision(settings) is None
 
-    assert migrate(settings) == head_revision() == "0001"
+    assert migrate(settings) == head_revision() == HEAD_REVISION
 
     assert _tables(settings) == set(Base.metadata.tables) | {"alembic_version"}
     assert _pool_slots(settings) == 16, "the Settings value applies at the first migrate"
@@ -76,7 +76,7 @@ def test_migrating_twice_is_a_no_op_that_keeps_data_and_pool_changes(
     finally:
         engine.dispose()
 
-    assert migrate(settings.with_overrides(default_pool_slots=99)) == "0001"
+    assert migrate(settings.with_overrides(default_pool_slots=99)) == HEAD_REVISION
 
     engine = create_engine_from_settings(settings)
     try:
@@ -97,7 +97,7 @@ def test_reset_drops_all_data_and_recreates_the_schema_at_head(empty_metastore_s
     finally:
         engine.dispose()
 
-    assert reset(settings) == "0001"
+    assert reset(settings) == HEAD_REVISION
 
     engine = create_engine_from_settings(settings)
     try:
@@ -106,7 +106,7 @@ def test_reset_drops_all_data_and_recreates_the_schema_at_head(empty_metastore_s
             assert pools.get_pool(session, pools.DEFAULT_POOL) is not None
     finally:
         engine.dispose()
-    assert _revision(settings) == "0001"
+    assert _revision(settings) == HEAD_REVISION
 
 
 def test_ensure_migrated_migrates_an_empty_database_once_through_the_callers_engine(
@@ -114,9 +114,9 @@ def test_ensure_migrated_migrates_an_empty_database_once_through_the_callers_eng
 ) -> None:
     engine = create_engine_from_settings(empty_metastore_settings)
     try:
-        assert ensure_migrated(engine, empty_metastore_settings) == "0001"
-        assert ensure_migrated(engine, empty_metastore_settings) == "0001"
-        assert current_revision(engine) == "0001"
+        assert ensure_migrated(engine, empty_metastore_settings) == HEAD_REVISION
+        assert ensure_migrated(engine, empty_metastore_settings) == HEAD_REVISION
+        assert current_revision(engine) == HEAD_REVISION
     finally:
         engine.dispose()
     assert _pool_slots(empty_metastore_settings) == 128
@@ -128,7 +128,7 @@ def test_check_reports_a_reachable_metastore_at_head(empty_metastore_settings: S
     status = check(empty_metastore_settings)
 
     assert status.startswith("metastore at ")
-    assert status.endswith("is reachable and at revision 0001 (head)")
+    assert status.endswith(f"is reachable and at revision {HEAD_REVISION} (head)")
     assert "\n" not in status
 
 
@@ -210,5 +210,26 @@ def test_three_processes_migrating_at_once_do_not_race(empty_metastore_settings:
     for thread in threads:
         thread.join(timeout=60)
 
-    assert outcomes == ["0001", "0001", "0001"]
+    assert outcomes == [HEAD_REVISION, HEAD_REVISION, HEAD_REVISION]
     assert _pool_slots(settings) == settings.default_pool_slots
+
+
+def test_upgrade_from_the_first_schema_keeps_existing_data(empty_metastore_settings):
+    """A metastore created by an older tradewind upgrades in place; its DAGs and pools survive."""
+    from alembic import command
+
+    from tradewind.metastore.migrate import alembic_config
+
+    engine = create_engine_from_settings(empty_metastore_settings)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.exec_driver_sql(
+                "INSERT INTO slot_pool (pool, slots, description, include_deferred) VALUES ('etl', 3, '', false)"
+            )
+        assert current_revision(engine) == "0001"
+        assert migrate(empty_metastore_settings) == HEAD_REVISION
+        with session_scope(make_session_factory(engine)) as session:
+            assert pools.get_pool(session, "etl").slots == 3
+    finally:
+        engine.dispose()

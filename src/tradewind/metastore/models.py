@@ -1,7 +1,7 @@
 """The metastore's tables as typed SQLAlchemy models, identical on PostgreSQL and SQLite.
 
-The first migration (``migrations/versions/0001_initial.py``) creates exactly these tables; a test
-compares the two. Change a model only together with a new migration.
+The migrations in ``migrations/versions/`` create exactly these tables; a test compares the two.
+Change a model only together with a new migration.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from tradewind.metastore.column_types import JsonText, UtcDateTime
 
 __all__ = [
-    "AuditLog", "Base", "Connection", "DagFile", "DagModel", "DagRun", "JsonText", "ParseImportError",
-    "SlotPool", "TaskInstance", "TaskLog", "TaskTry", "User", "UtcDateTime", "Variable", "XCom",
+    "AuditLog", "Base", "Connection", "DagFile", "DagModel", "DagRun", "Job", "JsonText", "ParseImportError",
+    "SlotPool", "TaskInstance", "TaskLog", "TaskTry", "User", "UtcDateTime", "Variable", "Worker", "XCom",
 ]
 
 #: Stable constraint names, so a later migration can name the constraint it alters.
@@ -284,3 +284,36 @@ class AuditLog(Base):
     #: A username, or 'cli'.
     owner: Mapped[str | None] = mapped_column(sa.String(500))
     extra: Mapped[Any | None] = mapped_column(JsonText())
+
+
+class Job(Base):
+    """A long-running master process (a scheduler) and its heartbeat; liveness for `jobs check`."""
+
+    __tablename__ = "job"
+    __table_args__ = (sa.Index(None, "job_type", "state", "latest_heartbeat"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_type: Mapped[str] = mapped_column(sa.String(30))
+    state: Mapped[str] = mapped_column(sa.String(STATE_LENGTH))
+    hostname: Mapped[str] = mapped_column(sa.String(ID_LENGTH))
+    pid: Mapped[int] = mapped_column(sa.Integer)
+    start_date: Mapped[datetime] = mapped_column()
+    end_date: Mapped[datetime | None] = mapped_column()
+    latest_heartbeat: Mapped[datetime] = mapped_column()
+    #: What the job counted (zombies found, task instances sent again, loop time…), for metrics.
+    counters: Mapped[Any] = mapped_column(JsonText, default=dict)
+
+
+class Worker(Base):
+    """A worker process that registered itself; live while its heartbeat is fresh."""
+
+    __tablename__ = "worker"
+
+    hostname: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(STATE_LENGTH))
+    queues: Mapped[Any] = mapped_column(JsonText, default=list)
+    concurrency: Mapped[int] = mapped_column(sa.Integer)
+    pid: Mapped[int] = mapped_column(sa.Integer)
+    version: Mapped[str] = mapped_column(sa.String(50))
+    started_at: Mapped[datetime] = mapped_column()
+    last_heartbeat: Mapped[datetime] = mapped_column()
