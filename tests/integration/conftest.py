@@ -6,6 +6,8 @@ where they fail: CI must prove the integration, not skip it.
 
 - ``pg_url``: a fresh, uniquely named PostgreSQL database for the whole test session.
 - ``fresh_pg_url``: a fresh empty PostgreSQL database for one test.
+- ``module_pg_url``: a fresh empty PostgreSQL database shared by the tests of one module.
+- ``new_pg_url``: makes fresh empty PostgreSQL databases on demand, for fixtures of any scope.
 - ``pg_settings`` / ``sqlite_settings``: ``Settings`` for those databases, home in ``tmp_path``.
 - ``metastore_settings``: parametrized over both backends; migrated and holding nothing but
   ``default_pool`` (the shared PostgreSQL database is truncated before each test).
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,26 @@ def pg_url(_pg_admin: Engine) -> Iterator[str]:
 
 @pytest.fixture
 def fresh_pg_url(_pg_admin: Engine) -> Iterator[str]:
+    name = _create_database(_pg_admin)
+    yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    _drop_database(_pg_admin, name)
+
+
+@pytest.fixture(scope="session")
+def new_pg_url(_pg_admin: Engine) -> Iterator[Callable[[], str]]:
+    names: list[str] = []
+
+    def create() -> str:
+        names.append(_create_database(_pg_admin))
+        return f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{names[-1]}"
+
+    yield create
+    for name in names:
+        _drop_database(_pg_admin, name)
+
+
+@pytest.fixture(scope="module")
+def module_pg_url(_pg_admin: Engine) -> Iterator[str]:
     name = _create_database(_pg_admin)
     yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
     _drop_database(_pg_admin, name)

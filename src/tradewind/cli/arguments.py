@@ -6,7 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import click
+from tradewind.errors import TradewindException
+
+
+class BadArgument(TradewindException):
+    """A command-line value that cannot be used; shown as one line, exit code 1."""
 
 
 def parse_date(value: str | None, name: str = "logical date") -> datetime | None:
@@ -16,7 +20,7 @@ def parse_date(value: str | None, name: str = "logical date") -> datetime | None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(
+        raise BadArgument(
             f"invalid {name} {value!r}: use ISO 8601 such as 2024-01-01 or 2024-01-01T06:00:00+00:00"
         ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
@@ -29,9 +33,9 @@ def parse_conf(value: str | None) -> dict[str, Any]:
     try:
         conf = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"--conf is not valid JSON: {exc}") from None
+        raise BadArgument(f"--conf is not valid JSON: {exc}") from None
     if not isinstance(conf, dict):
-        raise click.BadParameter(
+        raise BadArgument(
             f"--conf must be a JSON object such as '{{\"key\": 1}}', got a {type(conf).__name__}"
         )
     return conf

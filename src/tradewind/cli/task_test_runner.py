@@ -36,7 +36,10 @@ def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, con
     task_logger = logging.getLogger("tradewind.task")
     task_logger.addHandler(handler)
     task_logger.setLevel(logging.INFO)
+    # The terminal gets each line once, from this handler, not again through the root logger.
+    task_logger.propagate = False
     try:
         return run_try(request, InMemoryXComBackend(task_id), lambda rendered: None, lambda: None)
     finally:
         task_logger.removeHandler(handler)
+        task_logger.propagate = True

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
     )
     ti.first_poke_at = request.first_poke_at  # type: ignore[attr-defined]
     log = logging.getLogger("tradewind.task")
+    _stop_on_sigterm(task)
     try:
         params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
         context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params,
@@ -92,6 +94,21 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
         # A branch that failed prunes nothing.
         outcome.skip_task_ids = sorted(ti.skip_requests) if outcome.state == "skipped" else []
         return outcome
+
+
+def _stop_on_sigterm(task: Any) -> None:
+    """When the worker stops this try (cleared or marked from outside, or past its hard time
+    limit) the task's own ``on_kill`` runs first, so a subprocess it started dies with it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        logging.getLogger("tradewind.task").warning("Received SIGTERM: stopping the task")
+        _safe(task.on_kill)
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def _first_poke(ti: Any) -> datetime | None:

@@ -127,6 +127,12 @@ class BashOperator(BaseOperator):
                 line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
                 print(line, file=sys.stdout, flush=True)
             process.wait()
+        except BaseException:
+            # An execution_timeout (SIGALRM) lands here mid-read. The finally below forgets the
+            # process before the caller's on_kill runs, and the command's own session is out of
+            # reach of the worker's kill, so stop it now or it outlives the task.
+            self.on_kill()
+            raise
         finally:
             process.stdout.close()
             self._process = None
