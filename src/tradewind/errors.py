@@ -97,3 +97,11 @@ class MetastoreError(TradewindException):
 
 class ConfigurationError(TradewindException):
     """A TRADEWIND_* setting has a value that cannot be used."""
+
+
+class UserNotFound(TradewindException):
+    """No web user with that name exists."""
+
+
+class UserAlreadyExists(TradewindException):
+    """A web user with that name exists already."""

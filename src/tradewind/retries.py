@@ -18,9 +18,15 @@ DEFAULT_MAX_RETRY_DELAY_S = 24 * 60 * 60.0
 class RetryPolicy(Protocol):
     """What decides retries (the planner's TaskNode has these attributes)."""
 
-    retry_delay_s: float
-    retry_exponential_backoff: bool
-    max_retry_delay_s: float | None
+    # Read-only properties, so frozen dataclasses (TaskNode) fit the protocol too.
+    @property
+    def retry_delay_s(self) -> float: ...
+
+    @property
+    def retry_exponential_backoff(self) -> bool: ...
+
+    @property
+    def max_retry_delay_s(self) -> float | None: ...
 
 
 def retry_delay_for(node: RetryPolicy, try_number: int) -> float:

@@ -39,11 +39,36 @@ class Settings:
     xcom_max_bytes: int = option(1_048_576, "Largest XCom value, in bytes of JSON.")
     dagbag_import_timeout: float = option(30.0, "Seconds a DAG file may take to import.")
     default_pool_slots: int = option(128, "Slots of default_pool when the metastore is created.")
-    parallelism: int = option(32, "Task instances running at once, per scheduler.")
+    parallelism: int = option(32, "Task instances queued or running at once, all schedulers together.")
+    scheduler_heartbeat_sec: float = option(1.0, "Seconds between a scheduler's job heartbeats.")
+    dag_dir_list_interval: float = option(2.0, "Seconds between scans of the DAG folder for new, changed, gone files.")
+    zombie_threshold: float = option(30.0, "Seconds without a heartbeat before a running task instance is a zombie.")
+    task_queued_timeout: float = option(60.0, "Seconds a task instance stays queued before it is sent again, same try.")
+    scheduler_idle_sleep: float = option(1.0, "Longest a scheduler sleeps when no event wakes it (the timer fallback).")
+    max_dagruns_per_loop: int = option(50, "DAG runs a scheduler examines in one loop.")
+    worker_heartbeat_interval: float = option(5.0, "Seconds between a running task's heartbeats (workers).")
     secret_key: str = option("", "Secret for web sessions (set it in a cluster).")
     fernet_key: str = option("", "Fernet key encrypting connection passwords and variables.")
     log_level: str = option("INFO", "Logging level of tradewind's own processes.")
     sql_echo: bool = option(False, "Log every SQL statement (debugging).")
+    webserver_host: str = option("0.0.0.0", "Address the web UI and REST API listen on.")
+    webserver_port: int = option(8080, "Port of the web UI and REST API.")
+    webserver_workers: int = option(2, "Gunicorn worker processes of the webserver.")
+    webserver_worker_threads: int = option(4, "Threads per webserver worker process.")
+    webserver_cookie_secure: bool = option(False, "Send the session cookie over HTTPS only (set behind TLS).")
+    webserver_session_minutes: int = option(720, "Minutes a web login lasts.")
+    webserver_max_request_bytes: int = option(1_048_576, "Largest request body the webserver accepts.")
+    api_token_ttl_days: int = option(90, "Days an API token from `users create --token` is valid (0: no expiry).")
+    health_check_threshold: float = option(30.0, "Seconds after which a scheduler or worker heartbeat is stale.")
+
+    def __post_init__(self) -> None:
+        # A task instance must miss a few heartbeats before it is called a zombie; a threshold near
+        # the interval would kill healthy tasks whose heartbeat was merely a little late.
+        if self.zombie_threshold < 3 * self.worker_heartbeat_interval:
+            raise ConfigurationError(
+                f"TRADEWIND_ZOMBIE_THRESHOLD ({self.zombie_threshold:g} s) must be at least three times "
+                f"TRADEWIND_WORKER_HEARTBEAT_INTERVAL ({self.worker_heartbeat_interval:g} s)"
+            )
 
     @property
     def resolved_dags_folder(self) -> Path:

@@ -54,14 +54,17 @@ _ANY = frozenset(TaskInstanceState)
 #: are allowed from every state; they are listed here so that the one rule covers them too.
 ALLOWED_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
     TI.NONE: frozenset({TI.SCHEDULED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
-    TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
-    TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.REMOVED}),
+    # scheduled -> failed: a task that can never run (its pool does not exist).
+    TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.FAILED}),
+    # queued/restarting -> skipped: a run past its dagrun_timeout skips everything unfinished (as Airflow).
+    TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.REMOVED, TI.SKIPPED}),
+    # running -> running: a worker's heartbeat, a compare-and-set on the state and the try.
     TI.RUNNING: frozenset(
-        {TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.SKIPPED, TI.RESTARTING}
+        {TI.RUNNING, TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.SKIPPED, TI.RESTARTING}
     ),
     TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
     TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
-    TI.RESTARTING: frozenset({TI.NONE, TI.SCHEDULED}),
+    TI.RESTARTING: frozenset({TI.NONE, TI.SCHEDULED, TI.SKIPPED}),
     TI.SUCCESS: frozenset(),
     TI.FAILED: frozenset(),
     TI.SKIPPED: frozenset(),

@@ -131,3 +131,105 @@ def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | 
     click.echo(f"\nDAG run {result.run_id} of {dag_id}: {result.state} in {result.seconds:.2f} s")
     if result.state != "success":
         sys.exit(1)
+
+
+def _wake_schedulers(settings: Settings, dag_id: str, run_ids: list[str]) -> None:
+    """Tell running schedulers at once (Redis pub/sub); without Redis they notice on their timer."""
+    from tradewind.queue.events import make_event_bus
+
+    bus = make_event_bus(settings.broker_url)
+    try:
+        for run_id in run_ids or [""]:
+            bus.publish_state_changed(dag_id, run_id)
+    finally:
+        bus.close()
+
+
+@dags.command("trigger")
+@click.argument("dag_id")
+@click.option("--conf", "-c", help="The run's conf, a JSON object (checked against the DAG's params).")
+@click.option("--run-id", "-r", help="The run id.  [default: manual__<logical date>]")
+@click.option("--logical-date", "-e", "logical_date", help="The run's logical date, ISO 8601.  [default: now]")
+@OUTPUT_OPTION
+@click.pass_obj
+def trigger(settings: Settings, dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None,
+            output: str) -> None:
+    """Create a run of a DAG now; a scheduler runs it (it waits while the DAG is paused)."""
+    import json
+
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.master.actions.trigger import trigger_dag
+    from tradewind.metastore import dags as dag_rows
+    from tradewind.metastore.engine import session_scope
+
+    conf_value = parse_conf(conf)
+    date = parse_date(logical_date)
+    with open_metastore(settings) as factory, session_scope(factory) as session:
+        run = trigger_dag(session, dag_id, conf=conf_value, run_id=run_id, logical_date=date, owner="cli",
+                          source="cli")
+        row = dag_rows.get_dag(session, dag_id)
+        paused = row is not None and row.is_paused
+        result = {"dag_id": run.dag_id, "run_id": run.run_id, "logical_date": run.logical_date.isoformat(),
+                  "state": run.state}
+    _wake_schedulers(settings, dag_id, [result["run_id"]])
+    if output == "json":
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"Created run {result['run_id']} of {dag_id} ({result['state']}, logical date "
+                   f"{result['logical_date']})")
+    if paused:
+        click.echo(f"DAG {dag_id} is paused: the run waits until `tradewind dags unpause {dag_id}`", err=True)
+
+
+def _set_paused(settings: Settings, dag_id: str, paused: bool) -> None:
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.metastore import dag_actions
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings) as factory, session_scope(factory) as session:
+        dag_actions.set_paused(session, dag_id, paused, owner="cli", source="cli")
+    if not paused:
+        _wake_schedulers(settings, dag_id, [])
+    click.echo(f"Dag: {dag_id}, paused: {paused}")
+
+
+@dags.command("pause")
+@click.argument("dag_id")
+@click.pass_obj
+def pause(settings: Settings, dag_id: str) -> None:
+    """Pause a DAG: no new runs, and its runs' tasks are not queued until it is unpaused."""
+    _set_paused(settings, dag_id, True)
+
+
+@dags.command("unpause")
+@click.argument("dag_id")
+@click.pass_obj
+def unpause(settings: Settings, dag_id: str) -> None:
+    """Unpause a DAG: the scheduler creates its due runs (all missed ones with catchup)."""
+    _set_paused(settings, dag_id, False)
+
+
+@dags.command("backfill")
+@click.argument("dag_id")
+@click.option("--start-date", "-s", required=True, help="First logical date, ISO 8601 (inclusive).")
+@click.option("--end-date", "-e", required=True, help="Last logical date, ISO 8601 (inclusive).")
+@click.pass_obj
+def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) -> None:
+    """Create a run for every scheduled interval whose logical date is in [START, END] and has no run
+    yet; a scheduler runs them, at most max_active_runs at a time."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.master.actions.trigger import backfill_dag
+    from tradewind.metastore.engine import session_scope
+
+    start = parse_date(start_date, "start date")
+    end = parse_date(end_date, "end date")
+    assert start is not None and end is not None
+    if end < start:
+        raise click.BadParameter(f"the end date {end_date} is before the start date {start_date}")
+    with open_metastore(settings) as factory, session_scope(factory) as session:
+        created, existing = backfill_dag(session, dag_id, start, end, owner="cli", source="cli")
+        run_ids = [run.run_id for run in created]
+    _wake_schedulers(settings, dag_id, run_ids[:1])
+    note = f" ({existing} interval(s) already had a run)" if existing else ""
+    click.echo(f"Created {len(run_ids)} backfill run(s) of {dag_id} from {start.isoformat()} to "
+               f"{end.isoformat()}{note}")

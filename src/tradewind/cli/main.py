@@ -45,13 +45,20 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from tradewind.cli import dags, db, info, tasks
+    from tradewind.cli import dags, db, info, jobs, scheduler, standalone, tasks, users, webserver, worker
 
     cli.add_command(db.db)
     cli.add_command(dags.dags)
     cli.add_command(tasks.tasks)
     cli.add_command(info.version)
     cli.add_command(info.info)
+    cli.add_command(scheduler.scheduler)
+    cli.add_command(jobs.jobs)
+    cli.add_command(worker.worker)
+    cli.add_command(worker.workers)
+    cli.add_command(users.users)
+    cli.add_command(webserver.webserver)
+    cli.add_command(standalone.standalone)
 
 
 _register()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import click
 
@@ -93,3 +96,119 @@ def states_for_dag_run(settings: Settings, dag_id: str, run_id: str, output: str
             for t in task_instances.get_tis(session, dag_id, run_id)
         ]
     emit(rows, ["task_id", "map_index", "state", "try_number", "start_date", "end_date"], output)
+
+
+@tasks.command("clear")
+@click.argument("dag_id")
+@click.option("--task-regex", "-t", help="Clear the tasks whose id matches this regex (searched).  [default: all]")
+@click.option("--start-date", "-s", help="Runs with a logical date from this one on, ISO 8601.")
+@click.option("--end-date", "-e", help="Runs with a logical date up to this one, ISO 8601.")
+@click.option("--upstream", "-u", is_flag=True, help="Also every task upstream of the chosen ones.")
+@click.option("--downstream", "-d", is_flag=True, help="Also every task downstream of the chosen ones.")
+@click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def clear(settings: Settings, dag_id: str, task_regex: str | None, start_date: str | None, end_date: str | None,
+          upstream: bool, downstream: bool, only_failed: bool, yes: bool) -> None:
+    """Clear task instances so they run again with a fresh set of tries; their finished runs go back
+    to queued. A running task instance is stopped by its worker and runs again."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.metastore.engine import session_scope
+
+    start = parse_date(start_date, "start date")
+    end = parse_date(end_date, "end date")
+    options = ClearOptions(task_regex, start, end, upstream, downstream, only_failed)
+    with open_metastore(settings, sync=False) as factory:
+        with session_scope(factory) as session:
+            plan = _plan_clear(session, dag_id, options, lock=False)
+        if not plan.targets:
+            click.echo("No task instances to clear.")
+            return
+        emit([{"run_id": t.run_id, "task_id": t.task_id, "map_index": t.map_index, "state": t.from_state}
+              for t in plan.targets], ["run_id", "task_id", "map_index", "state"], "table")
+        if not yes:
+            click.confirm(f"\nClear these {len(plan.targets)} task instance(s)?", abort=True)
+        with session_scope(factory) as session:
+            # Planned again under the runs' locks: what is cleared is what the rows hold now.
+            plan = _plan_clear(session, dag_id, options, lock=True)
+            cleared = _apply_clear(session, dag_id, plan, options)
+            run_ids = sorted({t.run_id for t in plan.targets})
+    from tradewind.cli.dags import _wake_schedulers
+
+    _wake_schedulers(settings, dag_id, run_ids)
+    click.echo(f"Cleared {cleared} task instance(s) in {len(run_ids)} run(s) of {dag_id}.")
+
+
+@dataclass(frozen=True)
+class ClearOptions:
+    task_regex: str | None
+    start: datetime | None
+    end: datetime | None
+    upstream: bool
+    downstream: bool
+    only_failed: bool
+
+
+def _plan_clear(session: Any, dag_id: str, options: ClearOptions, *, lock: bool) -> Any:
+    from tradewind.master.actions import clear as clearing_plan
+    from tradewind.master.actions.trigger import load_dag
+    from tradewind.metastore import clearing
+
+    dag = load_dag(session, dag_id)
+    try:
+        task_ids = clearing_plan.select_task_ids(dag, task_regex=options.task_regex, upstream=options.upstream,
+                                                 downstream=options.downstream)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    runs = [clearing_plan.RunRef(r.run_id, r.logical_date, r.state)
+            for r in clearing.runs_between(session, dag_id, start=options.start, end=options.end, lock=lock)]
+    tis = [clearing_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
+           for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in runs])]
+    return clearing_plan.plan_clear(dag, runs, tis, task_ids=task_ids, only_failed=options.only_failed)
+
+
+def _apply_clear(session: Any, dag_id: str, plan: Any, options: ClearOptions) -> int:
+    from tradewind.metastore import audit, clearing
+
+    cleared = clearing.apply_clear(session, dag_id, plan.targets, plan.requeue_run_ids)
+    audit.record(session, "clear", owner="cli", dag_id=dag_id, extra={
+        "source": "cli", "cleared": cleared, "task_regex": options.task_regex,
+        "start": options.start.isoformat() if options.start else None,
+        "end": options.end.isoformat() if options.end else None, "upstream": options.upstream,
+        "downstream": options.downstream, "only_failed": options.only_failed,
+    })
+    return cleared
+
+
+@tasks.command("state")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("run_id")
+@click.option("--map-index", type=int, default=-1, show_default=True, help="The mapped task instance's index.")
+@click.pass_obj
+def state(settings: Settings, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+    """Print the state of one task instance (RUN_ID may also be the run's logical date)."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.errors import DagRunNotFound, TaskNotFound
+    from tradewind.metastore import runs, task_instances
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+        run = runs.find_run(session, dag_id, run_id=run_id)
+        if run is None:
+            date = _as_date(run_id)
+            run = runs.find_run(session, dag_id, logical_date=date) if date is not None else None
+        if run is None:
+            raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
+        ti = task_instances.get_ti(session, dag_id, run.run_id, task_id, map_index)
+        if ti is None:
+            raise TaskNotFound(f"run {run.run_id} of {dag_id!r} has no task instance {task_id!r}"
+                               + (f" [{map_index}]" if map_index >= 0 else ""))
+        click.echo(ti.state)
+
+
+def _as_date(value: str) -> Any:
+    try:
+        return parse_date(value)
+    except click.BadParameter:
+        return None

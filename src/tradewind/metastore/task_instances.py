@@ -124,6 +124,44 @@ def transition_many(
     return changed
 
 
+#: (key, expected_try, expected_state, target_state, fields)
+KeyedChange = tuple[TIKey, int, TaskInstanceState | str, TaskInstanceState | str, Mapping[str, Any]]
+
+
+def transition_each(
+    session: Session, changes: Sequence[KeyedChange], *, manual: bool = False, now: datetime | None = None,
+) -> list[TIKey]:
+    """Many compare-and-set transitions, each on its own key *and try*, across runs; returns the keys
+    this call moved (the others were no longer in the expected state and try).
+
+    Changes with the same run, states and fields go in one UPDATE … RETURNING, so the caller learns
+    exactly which task instances it won (the scheduler sends a message only for those).
+    """
+    now = now or datetime.now(UTC)
+    groups: dict[Hashable, list[tuple[str, int, int]]] = defaultdict(list)
+    payloads: dict[Hashable, tuple[str, str, TaskInstanceState, dict[str, Any]]] = {}
+    for index, (key, expected_try, expected_state, target_state, fields) in enumerate(changes):
+        expected, target = _checked(expected_state, target_state, manual)
+        values = _values(fields, target, now)
+        group = (key.dag_id, key.run_id, _group_key(expected, values, index))
+        groups[group].append((key.task_id, key.map_index, expected_try))
+        payloads[group] = (key.dag_id, key.run_id, expected, values)
+    moved: list[TIKey] = []
+    for group, rows in groups.items():
+        dag_id, run_id, expected, values = payloads[group]
+        result = session.execute(
+            update(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+                TaskInstance.state == expected.value,
+                tuple_(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.try_number).in_(rows),
+            ).values(**values).returning(TaskInstance.task_id, TaskInstance.map_index)
+            .execution_options(synchronize_session=False)
+        )
+        moved.extend(TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index in result.all())
+    _expire_cached(session, [key for key, *_ in changes])
+    return moved
+
+
 def record_try(session: Session, ti_row: TaskInstance, *, error: str | None = None) -> None:
     """Copy the task instance's current try into its history (insert or update that try's row)."""
     if ti_row.try_number < 1:

@@ -170,7 +170,9 @@ class BaseOperator(DependencyMixin):
         self.retries = int(retries or 0)
         if self.retries < 0:
             raise DagDefinitionError(f"task {self.task_id!r}: retries cannot be negative")
-        self.retry_delay = _as_timedelta("retry_delay", retry_delay) or DEFAULT_RETRY_DELAY
+        # `or` would turn an explicit timedelta(0) (retry at once, which Airflow allows) into the default.
+        delay = _as_timedelta("retry_delay", retry_delay)
+        self.retry_delay = delay if delay is not None else DEFAULT_RETRY_DELAY
         self.retry_exponential_backoff = bool(retry_exponential_backoff)
         self.max_retry_delay = _as_timedelta("max_retry_delay", max_retry_delay)
         self.start_date = start_date

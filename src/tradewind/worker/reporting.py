@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradewind.metastore import logs, task_instances, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
+from tradewind.retries import RetryPolicy, decide_failure
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.outcome import Outcome
 
@@ -97,6 +98,32 @@ class Reporter:
 
     def _key_args(self) -> tuple[str, str, str, int]:
         return self.key.dag_id, self.key.run_id, self.key.task_id, self.key.map_index
+
+
+def end_unrunnable(
+    factory: sessionmaker[Session], key: TIKey, try_number: int, reason: str, *, hostname: str, pid: int,
+    policy: RetryPolicy | None,
+) -> Outcome | None:
+    """End a try that cannot start (its DAG file is gone or broken, its task removed) instead of
+    leaving it queued forever: claim it like any try, write ``reason`` into its log, and end it
+    up_for_retry while tries remain under ``policy``, else failed (failed at once without a policy).
+    None when the try was not ours to claim."""
+    reporter = Reporter(factory, key, try_number)
+    if not reporter.claim(hostname=hostname, pid=pid):
+        return None
+    now = utcnow()
+    with session_scope(factory) as session:
+        row = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
+        max_tries = row.max_tries if row is not None else 0
+    if policy is None:
+        state, retry_at = TI.FAILED, None
+    else:
+        state, retry_at = decide_failure(policy, try_number, max_tries, now, fail_fast=False)
+    reporter.append_log(f"[{now.isoformat()}] ERROR - the task could not be loaded: {reason}\n"
+                        f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n")
+    outcome = Outcome(state, error=reason, retry_at=retry_at)
+    reporter.finish(outcome)
+    return outcome
 
 
 def skip_downstream(session: Session, key: TIKey, task_ids: list[str]) -> None:

@@ -7,6 +7,7 @@ ends as failed (or up for retry) with the reason in the log.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -32,6 +33,8 @@ from tradewind.worker.reporting import MetastoreXComBackend, Reporter
 from tradewind.worker.task_process import TryRequest, child_main
 
 logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 #: Extra time a task's process gets past its execution_timeout before it is killed outright.
 KILL_GRACE_SECONDS = 10.0
@@ -90,11 +93,13 @@ def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], Non
     result_read, result_write = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(log_read)
         os.close(result_read)
         os.setpgid(0, 0)
+        _die_with_parent(parent)
         engine_reset()
 
         def make_backend() -> tuple[Any, Any, Any]:
@@ -105,6 +110,24 @@ def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], Non
     os.close(log_write)
     os.close(result_write)
     return _supervise(pid, log_read, result_read, request, reporter, options)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel SIGKILL this child when the worker process that forked it dies.
+
+    The child has its own process group (so killing it takes its subprocesses too), which also
+    takes it out of reach of the signals that end its worker. Without this, a worker killed from
+    outside would leave the try running unseen while the scheduler retries it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(1)
 
 
 def _supervise(pid: int, log_fd: int, result_fd: int, request: TryRequest, reporter: Reporter,

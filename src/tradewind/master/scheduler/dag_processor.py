@@ -8,10 +8,11 @@ become inactive. The scheduler and the web UI read only what this writes.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +23,38 @@ from tradewind.settings import Settings
 
 if TYPE_CHECKING:
     from tradewind.sdk.dag_file import DagFileResult
+    from tradewind.sdk.serialization import SerializedDAG
 
 logger = logging.getLogger(__name__)
 
-#: Imports one file and gives back its result; in-process by default, a child process in the scheduler.
-FileLoader = Callable[[Path, Settings], "DagFileResult"]
+#: Imports one file and gives back what it defined; in-process by default, a child process in the scheduler.
+FileLoader = Callable[[Path, Settings], "ParsedFile"]
+
+
+@dataclass
+class ParsedFile:
+    """One imported DAG file as plain data: its DAGs serialized, or the error that stopped it.
+
+    Plain data, so a child process that imported the file can send it back as JSON.
+    """
+
+    path: str
+    dags: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    traceback: str | None = None
+
+    @classmethod
+    def from_result(cls, result: DagFileResult) -> ParsedFile:
+        """The plain form of an in-process import (serializing may fail too: that is the file's error)."""
+        from tradewind.sdk.serialization import serialize_dag
+
+        if result.error is not None:
+            return cls(path=result.path, error=result.error, traceback=result.traceback)
+        try:
+            return cls(path=result.path, dags=[serialize_dag(dag) for dag in result.dags])
+        except Exception as exc:  # noqa: BLE001 - a DAG whose attributes cannot be serialized
+            return cls(path=result.path, error=f"{result.path}: the DAG cannot be serialized: {exc}",
+                       traceback=traceback.format_exc())
 
 
 @dataclass
@@ -38,10 +66,11 @@ class SyncReport:
     removed_files: list[str] = field(default_factory=list)
 
 
-def load_in_process(path: Path, settings: Settings) -> DagFileResult:
+def load_in_process(path: Path, settings: Settings) -> ParsedFile:
     from tradewind.sdk.dag_file import load_dag_file
 
-    return load_dag_file(path, timeout=settings.dagbag_import_timeout, dags_folder=settings.resolved_dags_folder)
+    result = load_dag_file(path, timeout=settings.dagbag_import_timeout, dags_folder=settings.resolved_dags_folder)
+    return ParsedFile.from_result(result)
 
 
 def sync_dag_folder(factory: sessionmaker[Session], settings: Settings, *, force: bool = False,
@@ -57,32 +86,38 @@ def sync_dag_folder(factory: sessionmaker[Session], settings: Settings, *, force
         if not force and known.get(str(path)) == current_hash:
             report.unchanged.append(str(path))
             continue
-        result = loader(path, settings)
+        parsed = loader(path, settings)
         report.parsed.append(str(path))
         with session_scope(factory) as session:
-            _store(session, settings, path, current_hash, result, report)
+            store_parsed_file(session, settings, path, current_hash, parsed, report)
     with session_scope(factory) as session:
-        present = [str(p) for p in files]
-        report.removed_files = dag_files.forget_missing(session, present)
-        for filename in report.removed_files:
-            import_errors.clear_import_error(session, filename)
-        dags.deactivate_missing(session, present)
+        forget_removed_files(session, [str(p) for p in files], report)
     return report
 
 
-def _store(session: Session, settings: Settings, path: Path, content_hash: str, result: DagFileResult,
-           report: SyncReport) -> None:
-    from tradewind.sdk.serialization import dag_hash, serialize_dag
+def forget_removed_files(session: Session, present: list[str], report: SyncReport) -> None:
+    """Forget files no longer in the folder: their hashes, their import errors, their DAGs."""
+    report.removed_files = dag_files.forget_missing(session, present)
+    for filename in report.removed_files:
+        import_errors.clear_import_error(session, filename)
+    dags.deactivate_missing(session, present)
+
+
+def store_parsed_file(session: Session, settings: Settings, path: Path, content_hash: str, parsed: ParsedFile,
+                      report: SyncReport) -> None:
+    """Record one imported file: its DAGs (serialized) or its import error, and its content hash."""
+    from tradewind.sdk.serialization import dag_hash, deserialize_dag
 
     filename = str(path)
-    if result.error is not None:
-        logger.warning("import error in %s", result.error)
-        report.errors[filename] = result.error
-        import_errors.record_import_error(session, filename, _stacktrace(result))
+    if parsed.error is not None:
+        logger.warning("import error in %s", parsed.error)
+        report.errors[filename] = parsed.error
+        import_errors.record_import_error(session, filename, _stacktrace(parsed))
         dag_files.record_file(session, filename, content_hash, dag_ids=None)
         return
     stored: list[str] = []
-    for dag in result.dags:
+    for serialized in parsed.dags:
+        dag = deserialize_dag(serialized)
         owner = dags.get_dag(session, dag.dag_id)
         if owner is not None and owner.is_active and owner.fileloc != filename and Path(owner.fileloc).exists():
             message = (f"{filename}: DAG id {dag.dag_id!r} is already defined in {owner.fileloc}; "
@@ -90,12 +125,11 @@ def _store(session: Session, settings: Settings, path: Path, content_hash: str, 
             report.errors[filename] = message
             import_errors.record_import_error(session, filename, message)
             continue
-        serialized = serialize_dag(dag)
         paused = dag.is_paused_upon_creation
         dags.upsert_dag(
             session, dag_id=dag.dag_id, fileloc=filename, serialized=serialized, dag_hash=dag_hash(serialized),
             schedule_description=dag.schedule.description, description=dag.description, tags=dag.tags,
-            owners=dag.owner, max_active_runs=dag.max_active_runs, max_active_tasks=dag.max_active_tasks,
+            owners=_owners(dag), max_active_runs=dag.max_active_runs, max_active_tasks=dag.max_active_tasks,
             is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
         )
         stored.append(dag.dag_id)
@@ -108,6 +142,11 @@ def _store(session: Session, settings: Settings, path: Path, content_hash: str, 
     report.dag_ids.extend(stored)
 
 
-def _stacktrace(result: DagFileResult) -> str:
+def _owners(dag: SerializedDAG) -> str:
+    """As the live DAG's ``owner``: the task owners, sorted and joined."""
+    return ", ".join(sorted({str(t.data.get("owner")) for t in dag.tasks})) if dag.tasks else "airflow"
+
+
+def _stacktrace(parsed: ParsedFile) -> str:
     """The one-line reason first (what lists show), then the traceback (what the UI opens)."""
-    return f"{result.error}\n\n{result.traceback or ''}".rstrip() + "\n"
+    return f"{parsed.error}\n\n{parsed.traceback or ''}".rstrip() + "\n"

@@ -25,8 +25,40 @@ def _seconds(value: Any) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def priority_weights(dag: Any) -> dict[str, int]:
+    """Each task's effective priority weight under its ``weight_rule``, as Airflow computes it:
+    ``downstream`` (the default) adds the weights of every task below it, ``upstream`` of every task
+    above it, ``absolute`` is its own weight only. So by default the head of a long chain goes first."""
+    tasks = {task.task_id: task for task in dag.tasks}
+
+    def relatives(task_id: str, direction: str) -> set[str]:
+        found: set[str] = set()
+        stack = [task_id]
+        while stack:
+            for other in getattr(tasks[stack.pop()], direction):
+                if other in tasks and other not in found:
+                    found.add(other)
+                    stack.append(other)
+        return found
+
+    def own(task_id: str) -> int:
+        weight = tasks[task_id].priority_weight
+        return int(weight) if weight is not None else 1
+
+    weights: dict[str, int] = {}
+    for task_id, task in tasks.items():
+        rule = str(getattr(task, "weight_rule", None) or "downstream")
+        if rule == "absolute":
+            weights[task_id] = own(task_id)
+            continue
+        direction = "upstream_task_ids" if rule == "upstream" else "downstream_task_ids"
+        weights[task_id] = own(task_id) + sum(own(other) for other in relatives(task_id, direction))
+    return weights
+
+
 def task_nodes(dag: Any) -> dict[str, TaskNode]:
     """The planner's view of every task of ``dag`` (a serialized or a live DAG)."""
+    weights = priority_weights(dag)
     return {
         task.task_id: TaskNode(
             task_id=task.task_id,
@@ -36,7 +68,7 @@ def task_nodes(dag: Any) -> dict[str, TaskNode]:
             retry_delay_s=_seconds(task.retry_delay) or 0.0,
             retry_exponential_backoff=bool(task.retry_exponential_backoff),
             max_retry_delay_s=_seconds(task.max_retry_delay),
-            priority_weight=int(task.priority_weight or 1),
+            priority_weight=weights[task.task_id],
             pool=task.pool,
             pool_slots=int(task.pool_slots or 1),
             queue=task.queue,
@@ -47,11 +79,12 @@ def task_nodes(dag: Any) -> dict[str, TaskNode]:
 
 def task_rows(dag: Any) -> list[dict[str, Any]]:
     """One task-instance row per task, for creating a run."""
+    weights = priority_weights(dag)
     return [
         {
             "task_id": task.task_id, "map_index": -1, "operator": getattr(task, "operator_name", "?"),
             "pool": task.pool, "pool_slots": task.pool_slots, "queue": task.queue,
-            "priority_weight": task.priority_weight, "max_tries": int(task.retries or 0),
+            "priority_weight": weights[task.task_id], "max_tries": int(task.retries or 0),
         }
         for task in dag.tasks
     ]

@@ -1,0 +1,63 @@
+"""The scheduler's memory of serialized DAGs, keyed by their hash, so a tick reads a DAG's JSON
+only when the dag processor stored a new version of it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from tradewind.master.scheduler.planner import TaskNode
+from tradewind.master.scheduler.run_driver import task_nodes
+from tradewind.metastore import scheduling
+from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
+
+logger = logging.getLogger(__name__)
+
+#: Operators that do nothing: the scheduler marks them success itself, as Airflow does.
+EMPTY_OPERATORS = frozenset({"EmptyOperator", "DummyOperator"})
+
+
+@dataclass(frozen=True)
+class CachedDag:
+    dag: SerializedDAG
+    dag_hash: str | None
+    nodes: dict[str, TaskNode]
+    #: Tasks the scheduler may finish without a worker: empty operators without callbacks.
+    empty_task_ids: frozenset[str]
+
+    @classmethod
+    def build(cls, dag: SerializedDAG, dag_hash: str | None) -> CachedDag:
+        empty = frozenset(
+            task_id for task_id, task in dag.task_dict.items()
+            if task.operator_name in EMPTY_OPERATORS and not task.data.get("callbacks")
+        )
+        return cls(dag=dag, dag_hash=dag_hash, nodes=task_nodes(dag), empty_task_ids=empty)
+
+
+class DagCache:
+    def __init__(self) -> None:
+        self._dags: dict[str, CachedDag] = {}
+        #: dag_id -> hash of a stored version that could not be read (logged once, not retried).
+        self._unreadable: dict[str, str | None] = {}
+
+    def get_many(self, session: Session, dag_ids: Collection[str]) -> dict[str, CachedDag]:
+        """The named DAGs as currently stored (DAGs never parsed, or unreadable, are left out)."""
+        hashes = scheduling.dag_hashes(session, dag_ids)
+        stale = [dag_id for dag_id, dag_hash in hashes.items()
+                 if (dag_id not in self._dags or self._dags[dag_id].dag_hash != dag_hash)
+                 and (dag_id not in self._unreadable or self._unreadable[dag_id] != dag_hash)]
+        for dag_id, (dag_hash, data) in scheduling.serialized_dags(session, stale).items():
+            try:
+                self._dags[dag_id] = CachedDag.build(deserialize_dag(data), dag_hash)
+                self._unreadable.pop(dag_id, None)
+            except Exception:  # noqa: BLE001 - one unreadable DAG must not stop the others
+                logger.exception("the stored DAG %s cannot be read; its runs wait for a good version", dag_id)
+                self._dags.pop(dag_id, None)
+                self._unreadable[dag_id] = dag_hash
+        return {dag_id: self._dags[dag_id] for dag_id in hashes if dag_id in self._dags}
+
+    def get(self, session: Session, dag_id: str) -> CachedDag | None:
+        return self.get_many(session, [dag_id]).get(dag_id)

@@ -1,0 +1,179 @@
+"""Imports changed DAG files in child processes without ever blocking the scheduler's loop.
+
+User code never runs in the scheduler process: each changed file is imported by a forked child
+with a time limit (``dagbag_import_timeout``, enforced by the child's alarm and, should that fail,
+by the parent killing it). The child sends back the file's serialized DAGs or its error as JSON.
+``scan`` finds new, changed and removed files; ``poll`` collects finished children and stores what
+they found, so a file that hangs or crashes becomes an import error for that file alone while
+the scheduler keeps scheduling everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import signal
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tradewind.master.scheduler.dag_processor import (
+    ParsedFile,
+    SyncReport,
+    forget_removed_files,
+    store_parsed_file,
+)
+from tradewind.metastore import dag_files
+from tradewind.metastore.engine import session_scope
+from tradewind.sdk.dag_folder import file_hash, list_dag_files
+from tradewind.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Files imported at once (Airflow's ``parsing_processes``).
+PARSING_PROCESSES = 2
+#: Extra seconds a child gets past the import timeout before the parent kills it.
+KILL_GRACE_S = 2.0
+
+
+@dataclass
+class _Child:
+    path: Path
+    content_hash: str
+    process: Any
+    conn: Connection
+    timeout: float
+    deadline: float
+
+
+class DagFileParser:
+    def __init__(self, settings: Settings, *, processes: int = PARSING_PROCESSES) -> None:
+        self.settings = settings
+        self.processes = processes
+        self._children: dict[str, _Child] = {}
+        #: path -> content hash still to import, oldest first
+        self._waiting: dict[str, tuple[Path, str]] = {}
+        self._context = multiprocessing.get_context("fork")
+
+    @property
+    def busy(self) -> bool:
+        """Whether files are being imported or wait to be."""
+        return bool(self._children or self._waiting)
+
+    def scan(self, factory: sessionmaker[Session]) -> SyncReport:
+        """Queue new and changed files for import; forget removed ones (their DAGs become inactive)."""
+        report = SyncReport()
+        files = list_dag_files(self.settings.resolved_dags_folder)
+        with session_scope(factory) as session:
+            known = dag_files.get_hashes(session)
+            forget_removed_files(session, [str(p) for p in files], report)
+        for path in files:
+            try:
+                current = file_hash(path)
+            except OSError:
+                continue  # removed while scanning; the next scan forgets it
+            name = str(path)
+            child = self._children.get(name)
+            if known.get(name) == current or (child is not None and child.content_hash == current):
+                report.unchanged.append(name)
+                continue
+            self._waiting[name] = (path, current)
+        self._start_waiting()
+        return report
+
+    def poll(self, factory: sessionmaker[Session]) -> SyncReport:
+        """Store what finished children found; kill those past their time limit; start waiting files."""
+        report = SyncReport()
+        for name, child in list(self._children.items()):
+            parsed = self._collect(child)
+            if parsed is None:
+                continue
+            del self._children[name]
+            if not child.path.exists():
+                continue
+            report.parsed.append(name)
+            with session_scope(factory) as session:
+                store_parsed_file(session, self.settings, child.path, child.content_hash, parsed, report)
+        self._start_waiting()
+        return report
+
+    def close(self) -> None:
+        """Kill every child still importing (the scheduler is stopping)."""
+        for child in self._children.values():
+            _stop(child)
+        self._children.clear()
+        self._waiting.clear()
+
+    def _start_waiting(self) -> None:
+        for name in list(self._waiting):
+            if len(self._children) >= self.processes:
+                return
+            if name in self._children:
+                continue
+            path, content_hash = self._waiting.pop(name)
+            self._children[name] = self._start(path, content_hash)
+
+    def _start(self, path: Path, content_hash: str) -> _Child:
+        timeout = float(self.settings.dagbag_import_timeout)
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_child_main, args=(str(path), timeout, str(self.settings.resolved_dags_folder), writer),
+            name=f"tradewind-dag-file-{path.name}", daemon=True,
+        )
+        process.start()
+        writer.close()
+        return _Child(path=path, content_hash=content_hash, process=process, conn=reader, timeout=timeout,
+                      deadline=time.monotonic() + timeout + KILL_GRACE_S)
+
+    def _collect(self, child: _Child) -> ParsedFile | None:
+        """The child's result once it has one (an error if it died or ran out of time), else None."""
+        if child.conn.poll():
+            try:
+                data = json.loads(child.conn.recv_bytes())
+                _stop(child)
+                return ParsedFile(**data)
+            except (EOFError, OSError, ValueError, TypeError):
+                _stop(child)
+                code = child.process.exitcode
+                return ParsedFile(path=str(child.path), error=(
+                    f"{child.path}: the process importing the file died (exit code {code}) before it finished"))
+        if time.monotonic() > child.deadline:
+            _stop(child)
+            return ParsedFile(path=str(child.path), error=(
+                f"{child.path}: DagFileImportError: importing the file took longer than {child.timeout:g} s "
+                "(dagbag_import_timeout); the import was killed"))
+        return None
+
+
+def _stop(child: _Child) -> None:
+    child.conn.close()
+    if child.process.is_alive():
+        child.process.kill()
+    child.process.join(timeout=5)
+    try:
+        child.process.close()
+    except ValueError:
+        pass  # still running after SIGKILL and 5 s: leave it to the OS
+
+
+def _child_main(path: str, timeout: float, dags_folder: str, conn: Connection) -> None:
+    """In the child: import the file, send back its serialized DAGs or error as JSON, exit."""
+    # The scheduler's own handlers (stop the loop) must not keep a child alive that is told to stop.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        from tradewind.sdk.dag_file import load_dag_file
+
+        result = load_dag_file(path, timeout=timeout, dags_folder=dags_folder)
+        parsed = ParsedFile.from_result(result)
+        payload = json.dumps(asdict(parsed), default=str)
+    except BaseException as exc:  # noqa: BLE001 - anything at all becomes this file's import error
+        payload = json.dumps({"path": path, "dags": [], "error": f"{path}: {type(exc).__name__}: {exc}",
+                              "traceback": None})
+    conn.send_bytes(payload.encode())
+    conn.close()

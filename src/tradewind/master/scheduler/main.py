@@ -1,0 +1,95 @@
+"""``tradewind scheduler``'s entry point: check the metastore and the broker, then run the loop until
+SIGTERM or SIGINT, and end the scheduler job cleanly.
+
+On SQLite a file lock makes sure only one scheduler runs; on PostgreSQL any number may.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from tradewind.master.executor.celery_executor import CeleryExecutor
+from tradewind.master.scheduler.loop import Scheduler
+from tradewind.master.scheduler.single_scheduler import SchedulerLock
+from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, redact
+from tradewind.metastore.schema_version import ensure_migrated
+from tradewind.queue.events import make_event_bus
+from tradewind.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Seconds to wait for the broker at start before giving up with a clear error.
+BROKER_CHECK_TIMEOUT_S = 5.0
+
+
+def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) -> int:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the exit code. Raises a
+    ``TradewindException`` with one line when another scheduler holds SQLite, or the metastore or
+    the broker cannot be reached."""
+    from tradewind.queue.app import make_celery_app
+
+    lock = SchedulerLock(settings) if settings.is_sqlite else None
+    if lock is not None:
+        lock.acquire()
+    engine = create_engine_from_settings(settings)
+    executor: CeleryExecutor | None = None
+    events = None
+    try:
+        ensure_migrated(engine, settings)
+        app = make_celery_app(settings)
+        check_broker(app, settings)
+        executor = CeleryExecutor(app)
+        events = make_event_bus(settings.broker_url, subscribe=True)
+        scheduler = Scheduler(settings, make_session_factory(engine), executor, events)
+        stop = stop or threading.Event()
+        _stop_on_signals(stop)
+        logger.info("scheduler running: metastore %s, broker %s, DAG folder %s",
+                    redact(settings.resolved_database_url), redact(settings.broker_url or "filesystem://"),
+                    settings.resolved_dags_folder)
+        scheduler.run(stop)
+        return 0
+    finally:
+        if executor is not None:
+            executor.close()
+        if events is not None:
+            events.close()
+        engine.dispose()
+        if lock is not None:
+            lock.release()
+
+
+def check_broker(app: Any, settings: Settings) -> None:
+    """Connect to the broker once; a ``BrokerUnreachable`` naming the URL (password hidden) if not."""
+    from tradewind.queue.app import BrokerUnreachable, broker_url_for
+
+    url = broker_url_for(settings)
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
+                                         timeout=BROKER_CHECK_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "cannot reach the broker"
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        password = urlsplit(url).password
+        if password:
+            reason = reason.replace(password, "***")
+        raise BrokerUnreachable(f"cannot reach the broker at {redact(url)}: {reason}") from None
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        logger.info("received %s; stopping after this tick", signal.Signals(signum).name)
+        stop.set()
+        # A second signal stops at once.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

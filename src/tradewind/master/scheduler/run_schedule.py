@@ -1,0 +1,50 @@
+"""Which scheduled runs a DAG gets now: the pure rule behind the run-creation duty.
+
+Airflow 2.2+ data intervals: a run is created once its interval has ended (``run_after <= now``),
+one per missed interval with catchup, only the latest without; never more than
+``max_active_runs`` queued or running at once. An interval whose logical date already has a run
+(triggered by hand or by a backfill) is passed over, as Airflow does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tradewind.sdk.schedules import DagRunInfo, DataInterval, next_dagrun_info
+
+#: Intervals passed over (they already have a run) in one call at most; the rest wait for the next tick.
+MAX_PASSED_OVER = 1000
+
+
+@dataclass(frozen=True)
+class NewRuns:
+    #: Runs to create now, oldest first.
+    create: list[DagRunInfo] = field(default_factory=list)
+    #: The next run still to create (not due yet, or held back by max_active_runs); None: no more runs.
+    next_run: DagRunInfo | None = None
+
+
+def plan_new_runs(
+    dag: Any, *, catchup: bool, last_interval: tuple[datetime, datetime] | None, active_runs: int,
+    taken: Collection[datetime], now: datetime,
+) -> NewRuns:
+    """The scheduled runs ``dag`` (its schedule, start_date, end_date, max_active_runs) gets at
+    ``now``, after its last scheduled run covered ``last_interval``; ``active_runs`` are queued or
+    running; ``taken`` are logical dates that already have a run."""
+    budget = max(0, int(dag.max_active_runs or 0) - active_runs)
+    interval = DataInterval(*last_interval) if last_interval is not None else None
+    create: list[DagRunInfo] = []
+    for _ in range(budget + MAX_PASSED_OVER + 1):
+        info = next_dagrun_info(dag.schedule, start_date=dag.start_date, end_date=dag.end_date, catchup=catchup,
+                                last_automated_interval=interval, now=now)
+        if info is None or info.run_after > now:
+            return NewRuns(create, info)
+        if info.logical_date not in taken:
+            if len(create) >= budget:
+                return NewRuns(create, info)
+            create.append(info)
+        interval = info.data_interval
+    return NewRuns(create, info)

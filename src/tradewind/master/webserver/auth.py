@@ -1,0 +1,212 @@
+"""Who is asking and what they may do: the login and logout pages, the identity of every request,
+and the decorators a view uses to demand a role.
+
+Every route needs a logged-in user unless its view is marked ``@public`` (the login page,
+``/health``, static files): ``authenticate`` runs before each request, so a view that forgets a
+decorator stays closed. Pages use the session cookie set by the login form; paths under ``/api/``
+also take HTTP basic auth or an API token (``Authorization: Bearer tw1.…``). Roles are ranked
+Viewer < Op < Admin (``metastore.users.ROLES``); ``@require_role("Op")`` admits Op and Admin.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
+
+from tradewind.master.webserver import csrf
+from tradewind.master.webserver.db import get_session
+from tradewind.metastore import users
+from tradewind.metastore.models import User
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+API_PATH_PREFIX = "/api/"
+SESSION_COOKIE_NAME = "tradewind_session"
+PUBLIC_ATTRIBUTE = "tradewind_public"
+PUBLIC_ENDPOINTS = frozenset({"static"})
+_SESSION_USER = "user_id"
+_SESSION_PASSWORD = "password_fingerprint"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    username: str
+    role: str
+    #: How the request proved who it is: "session", "basic" or "token".
+    via: str
+
+    def has_role(self, role: str) -> bool:
+        return users.role_rank(self.role) >= users.role_rank(role)
+
+
+def current_user() -> CurrentUser | None:
+    """The user making this request (None on public routes and for anonymous requests)."""
+    user: CurrentUser | None = g.get("user")
+    return user
+
+
+def public(view: F) -> F:
+    """Let anyone reach this view without logging in (put it below ``@bp.route``)."""
+    setattr(view, PUBLIC_ATTRIBUTE, True)
+    return view
+
+
+def require_role(role: str) -> Callable[[F], F]:
+    """Admit only users whose role is ``role`` or above: 401/login for nobody, 403 for too low a role."""
+    users.check_role(role)
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return unauthenticated()
+            if not user.has_role(role):
+                abort(403, description=f"This needs the {role} role; {user.username} is {user.role}.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+#: Any logged-in user; every non-public route is this already, the decorator says so explicitly.
+login_required = require_role("Viewer")
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PATH_PREFIX)
+
+
+def unauthenticated() -> ResponseReturnValue:
+    """401 for the API (never a Basic challenge: browsers would then cache and replay basic
+    credentials, which is what makes basic auth open to CSRF); the login page for pages."""
+    if is_api_request():
+        raise Unauthorized(
+            "Log in, or send HTTP basic auth or an API token (Authorization: Bearer <token>).",
+            www_authenticate=WWWAuthenticate("bearer", {"realm": "tradewind"}),
+        )
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(authenticate)
+
+
+def authenticate() -> ResponseReturnValue | None:
+    """Before every request: find the user; refuse anonymous requests to non-public routes and
+    session-authenticated state changes without the CSRF token."""
+    g.user = None
+    endpoint = request.endpoint
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    if view is None or endpoint in PUBLIC_ENDPOINTS or getattr(view, PUBLIC_ATTRIBUTE, False):
+        return None
+    user = _identify()
+    if user is None:
+        return unauthenticated()
+    g.user = user
+    if request.method in csrf.UNSAFE_METHODS and user.via == "session":
+        csrf.check()
+    return None
+
+
+def _identify() -> CurrentUser | None:
+    if is_api_request() and "Authorization" in request.headers:
+        return _from_authorization_header()
+    user_id = session.get(_SESSION_USER)
+    if user_id is None:
+        return None
+    row = users.get_user(get_session(), int(user_id))
+    if row is None or not row.active or session.get(_SESSION_PASSWORD) != _password_fingerprint(row):
+        # Deleted, deactivated, or the password changed since this login: the session is over.
+        session.pop(_SESSION_USER, None)
+        session.pop(_SESSION_PASSWORD, None)
+        return None
+    return CurrentUser(row.id, row.username, row.role, "session")
+
+
+def _from_authorization_header() -> CurrentUser | None:
+    credentials = request.authorization
+    if credentials is None:
+        return None
+    db = get_session()
+    if credentials.type == "basic" and credentials.username and credentials.password:
+        row = users.verify_password(db, credentials.username, credentials.password)
+        return CurrentUser(row.id, row.username, row.role, "basic") if row is not None else None
+    if credentials.type == "bearer" and credentials.token:
+        row = users.verify_api_token(db, credentials.token)
+        return CurrentUser(row.id, row.username, row.role, "token") if row is not None else None
+    return None
+
+
+def _password_fingerprint(user: User) -> str:
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def local_url(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None (no open redirect to another host)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> ResponseReturnValue:
+    next_url = local_url(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("auth/login.html", next_url=next_url, error=None, username="")
+    csrf.check()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    db = get_session()
+    user = users.verify_password(db, username, password) if username and password else None
+    if user is None:
+        logger.info("failed login for %r from %s", username, request.remote_addr)
+        return render_template("auth/login.html", next_url=next_url, username=username,
+                               error="Invalid username or password."), 401
+    users.touch_last_login(db, user)
+    db.commit()
+    # A new session at login, so a session fixed by someone else before it is worth nothing after.
+    session.clear()
+    session.permanent = True
+    session[_SESSION_USER] = user.id
+    session[_SESSION_PASSWORD] = _password_fingerprint(user)
+    return redirect(next_url or url_for("dags.dag_list"))
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,1 @@
+"""The page blueprints, one module per resource; their templates live in templates/<blueprint>/."""

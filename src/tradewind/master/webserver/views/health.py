@@ -1,0 +1,64 @@
+"""``/health`` (no login): is the metastore answering, is a scheduler heartbeating, which workers
+are alive. 200 whenever the metastore answers, even with no scheduler running; 503 when it does
+not, so a load balancer takes a webserver with a dead database out of rotation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from tradewind.master.webserver.auth import public
+from tradewind.master.webserver.db import get_session, get_settings
+from tradewind.metastore import health as health_queries
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+
+
+@bp.get("/health")
+@public
+def health() -> ResponseReturnValue:
+    report, status = health_report()
+    return jsonify(report), status
+
+
+def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
+    """The health document and its HTTP status (shared by /health and /api/v1/health)."""
+    now = now or datetime.now(UTC)
+    threshold = timedelta(seconds=get_settings().health_check_threshold)
+    session = get_session()
+    try:
+        health_queries.ping(session)
+        heartbeat = health_queries.scheduler_heartbeat(session)
+        workers = health_queries.live_workers(session, within=threshold, now=now)
+    except SQLAlchemyError as exc:
+        # The reason is logged, not shown: /health is public and should not describe the network.
+        logger.warning("health check: the metastore does not answer: %s", exc)
+        return {
+            "metastore": {"status": UNHEALTHY},
+            "scheduler": {"status": UNHEALTHY, "latest_heartbeat": None, "age_seconds": None},
+            "workers": [],
+        }, 503
+    age = (now - heartbeat).total_seconds() if heartbeat is not None else None
+    return {
+        "metastore": {"status": HEALTHY},
+        "scheduler": {
+            "status": HEALTHY if age is not None and age <= threshold.total_seconds() else UNHEALTHY,
+            "latest_heartbeat": heartbeat.isoformat() if heartbeat is not None else None,
+            "age_seconds": round(age, 3) if age is not None else None,
+        },
+        "workers": [
+            {"hostname": w.hostname, "queues": w.queues, "last_heartbeat": w.last_heartbeat.isoformat(),
+             "running": w.running}
+            for w in workers
+        ],
+    }, 200

@@ -1,0 +1,60 @@
+"""``run_worker``: check the metastore and the broker, then run a Celery worker in this process.
+
+The worker is Celery's own (prefork pool, ``-O fair``, no gossip or mingle so it starts in about
+a second), consuming only the given queues. Shutdown is Celery's, checked against Celery 5.x:
+
+- SIGTERM (``docker stop``, Kubernetes) or a first Ctrl+C (SIGINT): *warm* shutdown. The worker
+  stops taking messages, lets the tries that are running finish and write their state, and gives
+  back the messages it had reserved but not started (late acks: unacknowledged messages are
+  restored to Redis when the channel closes). Then it marks itself offline. Send SIGTERM to the
+  main process only (as Docker does): the pool processes reset SIGTERM to its default action.
+- A second Ctrl+C, or SIGQUIT: *cold* shutdown; running tries are killed and end as zombies that
+  the scheduler retries. Do not set ``REMAP_SIGTERM=SIGQUIT`` (billiard), which makes SIGTERM cold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from tradewind.metastore.engine import create_engine_from_settings
+from tradewind.metastore.schema_version import ensure_migrated
+from tradewind.queue.app import check_broker, make_celery_app
+from tradewind.settings import Settings
+from tradewind.worker.celery_task import register
+from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S, WorkerRegistration
+
+logger = logging.getLogger(__name__)
+
+NODE_PREFIX = "tradewind@"
+
+
+def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int, hostname: str,
+               loglevel: str = "INFO", heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S) -> int:
+    """Run a worker until it is shut down; returns Celery's exit code. Raises a ``TradewindException``
+    with one line naming the URL when the metastore or the broker cannot be reached."""
+    check_metastore(settings)
+    app = make_celery_app(settings, worker=True)
+    check_broker(app, settings)
+    register(app, settings, hostname=hostname)
+    registration = WorkerRegistration(settings, hostname=hostname, queues=queues, concurrency=concurrency,
+                                      heartbeat_interval=heartbeat_interval)
+    registration.connect_signals()
+    worker = app.Worker(
+        hostname=NODE_PREFIX + hostname, pool_cls="prefork", concurrency=concurrency, queues=list(queues),
+        loglevel=loglevel.upper(), optimization="fair", without_gossip=True, without_mingle=True,
+        # Liveness is the metastore heartbeat (registry); Celery's event heartbeat would only add traffic.
+        without_heartbeat=True,
+    )
+    worker.start()
+    return int(worker.exitcode or 0)
+
+
+def check_metastore(settings: Settings) -> None:
+    """Reachable and migrated; the engine is disposed before the pool forks."""
+    engine = create_engine_from_settings(settings)
+    try:
+        ensure_migrated(engine, settings)
+    finally:
+        engine.dispose()
+

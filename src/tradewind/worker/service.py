@@ -1,0 +1,172 @@
+"""What a warm worker process holds between tasks, and what it does with one message.
+
+Each Celery pool process builds its own services after the fork (``worker_process_init``): its
+own engine and event-bus connection, never the parent's sockets, and a ``DagLoader`` that keeps
+DAG modules imported between tasks (once per file version). Each try still runs in a forked
+child of its own (``runner.run_task_instance``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
+from tradewind.metastore import dags, task_instances
+from tradewind.metastore.engine import (
+    create_engine_from_settings,
+    dispose_after_fork,
+    make_session_factory,
+    session_scope,
+)
+from tradewind.metastore.task_instances import TIKey
+from tradewind.queue.events import EventBus, make_event_bus
+from tradewind.queue.messages import TaskMessage
+from tradewind.settings import Settings
+from tradewind.states import TaskInstanceState as TI
+from tradewind.worker.dag_loader import DagLoader
+from tradewind.worker.outcome import Outcome
+from tradewind.worker.reporting import end_unrunnable
+from tradewind.worker.runner import RunnerOptions, run_task_instance
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerServices:
+    """One pool process's connections and caches."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    loader: DagLoader
+    events: EventBus
+    options: RunnerOptions
+
+    def reset_after_fork(self) -> None:
+        """Called in each task's forked child: it must open its own database connections."""
+        dispose_after_fork(self.engine)
+
+    def close(self) -> None:
+        self.events.close()
+        self.engine.dispose()
+
+
+def create_services(settings: Settings, hostname: str) -> WorkerServices:
+    engine = create_engine_from_settings(settings)
+    return WorkerServices(
+        settings=settings, engine=engine, factory=make_session_factory(engine),
+        loader=DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout),
+        events=make_event_bus(settings.broker_url),
+        options=RunnerOptions(hostname=hostname, xcom_max_bytes=settings.xcom_max_bytes),
+    )
+
+
+class ProcessServices:
+    """The services of the current process, built once per process after the fork."""
+
+    def __init__(self, settings: Settings, hostname: str) -> None:
+        self.settings = settings
+        self.hostname = hostname
+        self._services: WorkerServices | None = None
+        self._pid = 0
+
+    def get(self) -> WorkerServices:
+        if self._services is not None and self._pid != os.getpid():
+            # Inherited through a fork: drop the parent's pooled sockets without closing them.
+            dispose_after_fork(self._services.engine)
+            self._services = None
+        if self._services is None:
+            self._services = create_services(self.settings, self.hostname)
+            self._pid = os.getpid()
+        return self._services
+
+    def connect_signals(self) -> None:
+        from celery.signals import worker_process_init, worker_process_shutdown  # type: ignore[import-untyped]
+
+        # weak=False: these are bound methods of an object nothing else may keep alive.
+        worker_process_init.connect(self._on_process_init, weak=False)
+        worker_process_shutdown.connect(self._on_process_shutdown, weak=False)
+
+    def _on_process_init(self, sender: Any = None, **kwargs: Any) -> None:
+        self.get()
+
+    def _on_process_shutdown(self, sender: Any = None, **kwargs: Any) -> None:
+        if self._services is not None and self._pid == os.getpid():
+            self._services.close()
+            self._services = None
+
+
+@dataclass
+class RetrySettings:
+    """A task's retry settings as the serialized DAG records them (a ``retries.RetryPolicy``)."""
+
+    retry_delay_s: float
+    retry_exponential_backoff: bool
+    max_retry_delay_s: float | None
+
+
+def retry_settings_from_serialized(serialized: Mapping[str, Any] | None, task_id: str) -> RetrySettings | None:
+    """The retry settings of ``task_id`` in a serialized DAG; None when the task is not in it."""
+    if not serialized:
+        return None
+    from tradewind.sdk.serialization import deserialize_dag
+
+    try:
+        task = deserialize_dag(dict(serialized)).get_task(task_id)
+    except Exception:  # noqa: BLE001 - an unreadable or older picture just means "no retry settings"
+        return None
+    # SerializedTask sets its plain fields with setattr, so they are read the same way.
+    backoff = bool(getattr(task, "retry_exponential_backoff", False))
+    return RetrySettings(float(task.retry_delay or 0.0), backoff,
+                         None if task.max_retry_delay is None else float(task.max_retry_delay))
+
+
+def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | None:
+    """Run the try ``message`` names, or end it when its task cannot be loaded; None when the try
+    was not this worker's to run (a duplicate, stale or already claimed message)."""
+    key = TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
+    with session_scope(services.factory) as session:
+        ti = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
+        if ti is None or ti.state != TI.QUEUED or ti.try_number != message.try_number:
+            # A cheap early drop that spares importing the DAG; the claim below is what guarantees it.
+            found = "missing" if ti is None else f"{ti.state}, try {ti.try_number}"
+            logger.info("%s: nothing to claim (task instance is %s); dropping", message.describe(), found)
+            return None
+        dag_row = dags.get_dag(session, key.dag_id)
+        fileloc = dag_row.fileloc if dag_row is not None else None
+        serialized = dag_row.serialized if dag_row is not None else None
+    task, problem = _load_task(services.loader, fileloc, message)
+    if problem is not None:
+        logger.error("%s cannot run: %s", message.describe(), problem)
+        outcome = end_unrunnable(
+            services.factory, key, message.try_number, problem, hostname=services.options.hostname,
+            pid=os.getpid(), policy=retry_settings_from_serialized(serialized, key.task_id),
+        )
+    else:
+        outcome = run_task_instance(services.factory, services.reset_after_fork, task, key,
+                                    message.try_number, services.options)
+    if outcome is not None:
+        logger.info("%s ended %s", message.describe(), outcome.state)
+        services.events.publish_task_ended(key.dag_id, key.run_id)
+    return outcome
+
+
+def _load_task(loader: DagLoader, fileloc: str | None, message: TaskMessage) -> tuple[Any, str | None]:
+    """(the live task, None) or (None, why it cannot be loaded)."""
+    if not fileloc:
+        return None, f"DAG {message.dag_id!r} is not in the metastore (or has no file)"
+    try:
+        return loader.get_dag(fileloc, message.dag_id).get_task(message.task_id), None
+    except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the reason, the try must not stay queued
+        logger.exception("loading %s from %s failed", message.describe(), fileloc)
+        return None, "".join(traceback.format_exception_only(exc)).strip()

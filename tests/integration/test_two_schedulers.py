@@ -1,0 +1,152 @@
+"""Two schedulers on one PostgreSQL metastore, ticking the same 20 runs at once, never send the same
+try of a task instance twice and bring every run to its end (ARCHITECTURE.md, invariant 5)."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tradewind.master.executor.base import QueueItem
+from tradewind.master.scheduler.dag_processor import sync_dag_folder
+from tradewind.master.scheduler.loop import Scheduler
+from tradewind.master.scheduler.run_driver import task_rows
+from tradewind.metastore import dags, runs, task_instances
+from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+from tradewind.metastore.migrate import migrate
+from tradewind.metastore.task_instances import TIKey
+from tradewind.queue.messages import TaskMessage
+from tradewind.sdk.serialization import deserialize_dag
+from tradewind.settings import Settings
+from tradewind.states import TaskInstanceState as TI
+
+pytestmark = pytest.mark.integration
+
+RUNS = 20
+DAG_FILE = """
+from datetime import datetime, timezone
+from tradewind import BashOperator, DAG, EmptyOperator
+
+with DAG("fan", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), max_active_runs=100,
+         max_active_tasks=1000):
+    tasks = [BashOperator(task_id=f"part_{i}", bash_command="true") for i in range(3)]
+    tasks >> BashOperator(task_id="merge", bash_command="true") >> EmptyOperator(task_id="done")
+"""
+
+
+class RecordingExecutor:
+    """Hands every message to the shared fake worker queue and records who sent what."""
+
+    def __init__(self, name: str, log: list[tuple[str, TaskMessage]], lock: threading.Lock) -> None:
+        self.name, self.log, self.lock = name, log, lock
+
+    def send(self, items: Sequence[QueueItem]) -> list[TaskMessage]:
+        with self.lock:
+            self.log.extend((self.name, message) for message, _ in items)
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def settings(fresh_pg_url: str, tmp_path: Path) -> Settings:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "fan.py").write_text(textwrap.dedent(DAG_FILE))
+    settings = Settings(home=tmp_path, database_url=fresh_pg_url, dags_folder=folder,
+                        dags_are_paused_at_creation=False, max_dagruns_per_loop=4, parallelism=1000)
+    migrate(settings)
+    return settings
+
+
+@pytest.fixture
+def engines(settings: Settings) -> Iterator[list[sessionmaker[Session]]]:
+    created = [create_engine_from_settings(settings) for _ in range(3)]
+    yield [make_session_factory(engine) for engine in created]
+    for engine in created:
+        engine.dispose()
+
+
+def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
+    settings: Settings, engines: list[sessionmaker[Session]],
+):
+    worker_factory, *scheduler_factories = engines
+    sync_dag_folder(worker_factory, settings)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with session_scope(worker_factory) as session:
+        dag = deserialize_dag(dags.get_serialized(session, "fan"))
+        for i in range(RUNS):
+            runs.create_run(session, dag_id="fan", run_id=f"manual__{i}", run_type="manual",
+                            logical_date=start + timedelta(hours=i), task_rows=task_rows(dag))
+
+    sent: list[tuple[str, TaskMessage]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    schedulers = [
+        Scheduler(settings, factory, RecordingExecutor(name, sent, lock))
+        for name, factory in zip(("a", "b"), scheduler_factories, strict=True)
+    ]
+
+    def tick_until_stopped(scheduler: Scheduler) -> None:
+        try:
+            while not stop.is_set():
+                scheduler.tick(datetime.now(UTC))
+                time.sleep(0.002)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    def work_until_stopped() -> None:
+        """The fake worker: claims and finishes whatever was sent, as a worker would."""
+        done = 0
+        try:
+            while not stop.is_set():
+                with lock:
+                    batch = sent[done:]
+                done += len(batch)
+                for _, message in batch:
+                    key = TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
+                    with session_scope(worker_factory) as session:
+                        if task_instances.transition(session, key, expected_state=TI.QUEUED,
+                                                     target_state=TI.RUNNING, expected_try=message.try_number):
+                            task_instances.transition(session, key, expected_state=TI.RUNNING,
+                                                      target_state=TI.SUCCESS, expected_try=message.try_number)
+                time.sleep(0.002)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tick_until_stopped, args=(s,)) for s in schedulers]
+    threads.append(threading.Thread(target=work_until_stopped))
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not errors:
+            with session_scope(worker_factory) as session:
+                states = [r.state for r in runs.list_runs(session, "fan")]
+            if states.count("success") == RUNS:
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        for scheduler in schedulers:
+            scheduler.close()
+
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads)
+    assert states.count("success") == RUNS, Counter(states)
+    tries = Counter((m.run_id, m.task_id, m.try_number) for _, m in sent)
+    assert [key for key, count in tries.items() if count > 1] == [], "a try was sent twice"
+    assert len(tries) == RUNS * 4, "part_0..2 and merge of every run, each sent once; done needs no worker"
+    senders = Counter(name for name, _ in sent)
+    assert set(senders) == {"a", "b"}, f"both schedulers took part: {senders}"

@@ -1,0 +1,81 @@
+"""The Celery app's delivery settings, the embedded broker and the queue helpers — no sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradewind.queue.app import (
+    DEFAULT_QUEUE,
+    EMBEDDED_BROKER_URL,
+    broker_url_for,
+    make_celery_app,
+    queue_names,
+)
+from tradewind.queue.messages import RUN_TASK_INSTANCE
+from tradewind.settings import Settings
+
+REDIS = "redis://:secret@redis.example:6379/0"
+
+
+def test_delivery_settings_never_lose_a_task_nor_run_a_try_twice(tmp_path: Path):
+    conf = make_celery_app(Settings(home=tmp_path, broker_url=REDIS)).conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is False
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == "json"
+    assert list(conf.accept_content) == ["json"]
+    assert conf.task_ignore_result is True
+    assert conf.result_backend is None
+    assert conf.task_default_queue == DEFAULT_QUEUE
+    assert conf.worker_cancel_long_running_tasks_on_connection_loss is False
+    assert conf.broker_connection_retry_on_startup is True
+
+
+def test_redis_transport_has_timeouts_keepalive_and_a_visibility_timeout(tmp_path: Path):
+    conf = make_celery_app(Settings(home=tmp_path, broker_url=REDIS)).conf
+    options = conf.broker_transport_options
+    assert conf.broker_url == REDIS
+    assert options["socket_timeout"] > 0
+    assert options["socket_connect_timeout"] > 0
+    assert options["socket_keepalive"] is True
+    assert options["health_check_interval"] > 0
+    assert options["visibility_timeout"] >= 60
+    assert not (tmp_path / "broker").exists()
+
+
+def test_worker_app_retries_the_broker_connection_forever(tmp_path: Path):
+    settings = Settings(home=tmp_path, broker_url=REDIS)
+    assert make_celery_app(settings, worker=True).conf.broker_connection_max_retries is None
+    assert make_celery_app(settings).conf.broker_connection_max_retries is not None
+
+
+def test_no_task_is_registered_by_the_shared_app(tmp_path: Path):
+    app = make_celery_app(Settings(home=tmp_path, broker_url=REDIS))
+    assert RUN_TASK_INSTANCE not in app.tasks
+
+
+def test_embedded_broker_folders_are_created_under_home(tmp_path: Path):
+    settings = Settings(home=tmp_path / "home")
+    conf = make_celery_app(settings).conf
+    options = conf.broker_transport_options
+    assert broker_url_for(settings) == EMBEDDED_BROKER_URL == conf.broker_url
+    broker = tmp_path / "home" / "broker"
+    assert options["data_folder_in"] == options["data_folder_out"]
+    for name in ("data_folder_in", "processed_folder", "control_folder"):
+        folder = Path(options[name])
+        assert folder.is_dir()
+        assert folder.parent == broker
+    assert options["polling_interval"] <= 0.1
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, ["default"]),
+    ("", ["default"]),
+    (" , ", ["default"]),
+    ("q2", ["q2"]),
+    ("a, b,,a", ["a", "b"]),
+])
+def test_queue_names(value, expected):
+    assert queue_names(value) == expected
