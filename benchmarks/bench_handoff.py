@@ -9,8 +9,9 @@ times three workloads:
   bench_bash_chain  10 BashOperator tasks running `true` in a line
 
 For each it prints trigger-to-end seconds (run created -> last task ended), the median and p95
-hand-off in ms (a task's start minus the end of the last of its upstream tasks), and task
-instances per second. Each workload runs once to warm the worker, then --runs times; the figures
+hand-off in ms (a task's start minus the end of the last of its upstream tasks), task instances
+per second, and the CPU seconds one run cost the scheduler, the worker (with its tasks' processes)
+and PostgreSQL. Each workload runs once to warm the worker, then --runs times; the figures
 are the median over those runs.
 
     .venv/bin/python benchmarks/bench_handoff.py [--runs 3]
@@ -107,6 +108,41 @@ def measure(factory, dag_id: str, run_id: str) -> dict[str, float]:
             "tis_per_s": len(tis) / seconds}
 
 
+def session_cpu_seconds(session_id: int) -> float:
+    """CPU seconds (user + system) used so far by every live process of a session."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == session_id:
+            # utime, stime, and the waited-for children's cutime, cstime (the tasks' processes)
+            total += sum(int(f) for f in fields[11:15])
+    return total / ticks
+
+
+def postgres_cpu_seconds() -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"postgres" not in (entry / "cmdline").read_bytes()[:200]:
+                continue
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += sum(int(f) for f in fields[11:13])
+    return total / ticks
+
+
 def wait(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -168,13 +204,17 @@ def main() -> None:
         print(f"tradewind hand-off benchmark: 1 scheduler + 1 worker (concurrency 8), Postgres + Redis, "
               f"{os.cpu_count()} cores; median of {options.runs} runs after a warm-up\n")
         header = f"{'workload':18} {'trigger-to-end s':>17} {'median hand-off ms':>19} {'p95 hand-off ms':>16} " \
-                 f"{'TI/s':>8}   Airflow 2.11 here"
+                 f"{'TI/s':>8}   {'CPU s: sched/worker/pg':>22}   Airflow 2.11 here"
         print(header)
         print("-" * len(header))
         for dag_id in DAGS:
             wait(lambda d=dag_id: dag_known(d), 60, f"{dag_id} to be parsed")
             figures = []
+            cpu_before: tuple[float, float, float] | None = None
             for attempt in range(options.runs + 1):
+                if attempt == 1:
+                    cpu_before = (session_cpu_seconds(processes[0].pid), session_cpu_seconds(processes[1].pid),
+                                  postgres_cpu_seconds())
                 run_id = trigger(dag_id)
                 state = wait(lambda d=dag_id, r=run_id: finished(d, r), 300, f"{dag_id} run {run_id}")
                 if state != "success":
@@ -182,8 +222,13 @@ def main() -> None:
                 if attempt > 0:
                     figures.append(measure(factory, dag_id, run_id))
             med = {k: statistics.median(f[k] for f in figures) for k in figures[0]}
+            assert cpu_before is not None
+            cpu = [(now - before) / options.runs for now, before in zip(
+                (session_cpu_seconds(processes[0].pid), session_cpu_seconds(processes[1].pid),
+                 postgres_cpu_seconds()), cpu_before, strict=True)]
+            cpu_text = "/".join(f"{c:.2f}" for c in cpu)
             print(f"{dag_id:18} {med['seconds']:17.3f} {med['median_ms']:19.1f} {med['p95_ms']:16.1f} "
-                  f"{med['tis_per_s']:8.1f}   {AIRFLOW_FIGURES[dag_id]}")
+                  f"{med['tis_per_s']:8.1f}   {cpu_text:>22}   {AIRFLOW_FIGURES[dag_id]}")
     finally:
         for process in processes:
             if process.poll() is None:

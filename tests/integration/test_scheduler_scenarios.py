@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradewind.master.actions import clear as clear_plan
 from tradewind.master.executor.base import QueueItem
 from tradewind.master.scheduler.loop import Scheduler
-from tradewind.master.scheduler.run_driver import task_nodes, task_rows
 from tradewind.metastore import clearing, dags, import_errors, jobs, logs, pools, runs, task_instances
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import TaskMessage
 from tradewind.retries import decide_failure
+from tradewind.scheduling.run_driver import task_nodes, task_rows
 from tradewind.sdk.serialization import deserialize_dag
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tradewind.errors import DagCycleError
-from tradewind.master.scheduler.planner import (
+from tradewind.retries import decide_failure, retry_delay_for
+from tradewind.scheduling.planner import (
     RunPlan,
     TaskNode,
     TIView,
@@ -15,7 +16,6 @@ from tradewind.master.scheduler.planner import (
     plan_run,
     topological_order,
 )
-from tradewind.retries import decide_failure, retry_delay_for
 from tradewind.states import DagRunState
 from tradewind.states import TaskInstanceState as TI
 

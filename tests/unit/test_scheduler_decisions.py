@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from tradewind.master.actions.clear import RunRef, TIRef, plan_clear, select_runs, select_task_ids
-from tradewind.master.scheduler.admission import Candidate, Limits, Usage, admit
-from tradewind.master.scheduler.run_driver import priority_weights
 from tradewind.master.scheduler.run_schedule import plan_new_runs
+from tradewind.scheduling.admission import Candidate, Limits, Usage, admit
+from tradewind.scheduling.run_driver import priority_weights
 from tradewind.sdk.schedules import normalize_schedule
 
 D = [datetime(2024, 3, day, tzinfo=UTC) for day in range(1, 10)]

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradewind.errors import DagRunAlreadyExists
-from tradewind.master.scheduler.run_driver import advance_run, task_nodes, task_rows
 from tradewind.metastore import dags, runs, task_instances
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.metastore.task_instances import TIKey
+from tradewind.scheduling.run_driver import advance_run, task_nodes, task_rows
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.schedules import manual_run_interval
 from tradewind.sdk.serialization import dag_hash, serialize_dag

@@ -52,6 +52,11 @@ def get_dag(session: Session, dag_id: str) -> DagModel | None:
     ).one_or_none()
 
 
+def get_fileloc(session: Session, dag_id: str) -> str | None:
+    """Only the DAG's file path: what a worker needs per task, without the serialized DAG."""
+    return session.scalar(select(DagModel.fileloc).where(DagModel.dag_id == dag_id))
+
+
 def list_dags(
     session: Session, *, include_inactive: bool = False, tags: Iterable[str] | None = None
 ) -> list[DagModel]:

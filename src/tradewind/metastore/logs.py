@@ -12,21 +12,30 @@ from tradewind.metastore.task_instances import TIKey
 
 
 def append_log(
-    session: Session, key: TIKey, try_number: int, text: str, *, now: datetime | None = None
+    session: Session, key: TIKey, try_number: int, text: str, *, now: datetime | None = None,
+    seq: int | None = None,
 ) -> int:
     """Append a chunk to the try's log; returns its seq (0, 1, 2 … per try).
 
     One writer per try (its worker) is assumed; a unique index turns a second, racing writer's
     chunk into an IntegrityError instead of two chunks with one seq.
     """
-    last = session.scalar(select(func.max(TaskLog.seq)).where(*_where(key, try_number)))
-    seq = 0 if last is None else last + 1
+    if seq is None:
+        # A writer that keeps count (the worker running the try) passes ``seq`` and spares the read.
+        last = session.scalar(select(func.max(TaskLog.seq)).where(*_where(key, try_number)))
+        seq = 0 if last is None else last + 1
     session.add(TaskLog(
         dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id, map_index=key.map_index,
         try_number=try_number, seq=seq, content=text, created_at=now or datetime.now(UTC),
     ))
     session.flush()
     return seq
+
+
+def next_seq(session: Session, key: TIKey, try_number: int) -> int:
+    """The seq the try's next chunk gets (a rescheduled sensor's try goes on writing its log)."""
+    last = session.scalar(select(func.max(TaskLog.seq)).where(*_where(key, try_number)))
+    return 0 if last is None else last + 1
 
 
 def read_log(session: Session, key: TIKey, try_number: int, *, after_seq: int = -1) -> tuple[str, int]:

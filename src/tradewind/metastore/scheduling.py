@@ -159,6 +159,7 @@ def count_running_runs(session: Session, dag_ids: Collection[str]) -> dict[str, 
 
 def lock_runs_to_examine(
     session: Session, *, named: Collection[tuple[str, str]], limit: int, decided_before: datetime,
+    only_named: bool = False,
 ) -> list[DagRun]:
     """Up to ``limit`` queued or running runs of unpaused, active DAGs, locked for this transaction
     (runs another scheduler holds are skipped): the ``named`` ones first, then those whose last
@@ -176,7 +177,7 @@ def lock_runs_to_examine(
             base.where(tuple_(DagRun.dag_id, DagRun.run_id).in_(list(named)))
             .order_by(DagRun.logical_date).limit(limit)
         ))
-    remaining = limit - len(found)
+    remaining = 0 if only_named else limit - len(found)
     if remaining > 0:
         query = base.where(or_(DagRun.last_scheduling_decision.is_(None),
                                DagRun.last_scheduling_decision <= decided_before))
@@ -274,7 +275,8 @@ class Schedulable:
     logical_date: datetime
 
 
-def lock_schedulable(session: Session, *, limit: int, skip_pools: Iterable[str] = ()) -> list[Schedulable]:
+def lock_schedulable(session: Session, *, limit: int, skip_pools: Iterable[str] = (),
+                     run: tuple[str, str] | None = None) -> list[Schedulable]:
     """Scheduled task instances of running runs of unpaused DAGs, highest priority weight first, then
     oldest run; locked for this transaction (rows another scheduler holds are skipped)."""
     query = (
@@ -287,6 +289,8 @@ def lock_schedulable(session: Session, *, limit: int, skip_pools: Iterable[str] 
     skip = list(skip_pools)
     if skip:
         query = query.where(TaskInstance.pool.not_in(skip))
+    if run is not None:
+        query = query.where(TaskInstance.dag_id == run[0], TaskInstance.run_id == run[1])
     query = (
         query.order_by(TaskInstance.priority_weight.desc(), DagRun.logical_date, TaskInstance.dag_id,
                        TaskInstance.run_id, TaskInstance.map_index, TaskInstance.task_id)

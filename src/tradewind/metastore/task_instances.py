@@ -172,6 +172,28 @@ def record_try(session: Session, ti_row: TaskInstance, *, error: str | None = No
     upsert(session, TaskTry, row, conflict_on=_TRY_PK, update=update_columns)
 
 
+def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str]) -> dict[str, list[str]]:
+    """task_id -> the states of its task instances in the run (one light query, no ORM rows)."""
+    found: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(TaskInstance.task_id, TaskInstance.state)
+        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(list(task_ids)))
+    )
+    for task_id, state in rows:
+        found.setdefault(task_id, []).append(state)
+    return found
+
+
+def update_try(session: Session, key: TIKey, try_number: int, **values: Any) -> None:
+    """Set columns of one try's history row (which ``record_try`` created when the try started)."""
+    session.execute(
+        update(TaskTry).where(
+            TaskTry.dag_id == key.dag_id, TaskTry.run_id == key.run_id, TaskTry.task_id == key.task_id,
+            TaskTry.map_index == key.map_index, TaskTry.try_number == try_number,
+        ).values(**values).execution_options(synchronize_session=False)
+    )
+
+
 def set_rendered_fields(session: Session, key: TIKey, try_number: int, rendered: Mapping[str, Any]) -> None:
     """Store a try's rendered template values on the task instance (while that try is current) and
     in the try's history row."""

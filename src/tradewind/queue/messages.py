@@ -50,3 +50,7 @@ class TaskMessage:
     def describe(self) -> str:
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return f"{self.dag_id}.{self.task_id}{index} {self.run_id} try {self.try_number}"
+
+
+#: A message and the Celery queue it goes to (the task's ``queue``).
+QueueItem = tuple[TaskMessage, str]

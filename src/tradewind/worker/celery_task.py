@@ -7,11 +7,12 @@ that cannot be decoded is logged and dropped, never retried: retrying cannot mak
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery  # type: ignore[import-untyped]
 
-from tradewind.queue.messages import RUN_TASK_INSTANCE, MessageError, TaskMessage
+from tradewind.queue.messages import RUN_TASK_INSTANCE, MessageError, QueueItem, TaskMessage
 from tradewind.settings import Settings
 from tradewind.worker.runner import default_hostname
 from tradewind.worker.service import ProcessServices, handle_message
@@ -27,9 +28,15 @@ def decode_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskMessage:
     return TaskMessage.decode(args[0])
 
 
-def register(app: Celery, settings: Settings, *, hostname: str | None = None) -> Any:
+def register(app: Celery, settings: Settings, *, hostname: str | None = None,
+             queues: Sequence[str] = ("default",)) -> Any:
     """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are built in each pool process."""
-    services = ProcessServices(settings, hostname or default_hostname())
+
+    def send(items: Sequence[QueueItem]) -> None:
+        for message, queue in items:
+            app.send_task(RUN_TASK_INSTANCE, args=[message.encode()], queue=queue)
+
+    services = ProcessServices(settings, hostname or default_hostname(), queues=queues, sender=send)
     services.connect_signals()
 
     # *args/**kwargs: a message of the wrong shape must reach our decoder, not fail in Celery's call.

@@ -36,7 +36,7 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int, h
     check_metastore(settings)
     app = make_celery_app(settings, worker=True)
     check_broker(app, settings)
-    register(app, settings, hostname=hostname)
+    register(app, settings, hostname=hostname, queues=queues)
     registration = WorkerRegistration(settings, hostname=hostname, queues=queues, concurrency=concurrency,
                                       heartbeat_interval=heartbeat_interval)
     registration.connect_signals()

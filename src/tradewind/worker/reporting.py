@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.metastore import logs, task_instances, xcoms
+from tradewind.metastore import dags, logs, runs, task_instances, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.retries import RetryPolicy, decide_failure
@@ -27,16 +28,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class ClaimedTry:
+    """What the claim read in the same transaction: what the task's process needs to start."""
+
+    max_tries: int
+    first_poke_at: datetime | None
+    run_type: str
+    logical_date: datetime
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    conf: dict[str, Any]
+    run_start_date: datetime | None
+    external_trigger: bool
+    start_date: datetime
+    fileloc: str | None = None
+
+
 class Reporter:
-    """Writes what one try of one task instance does, each write in its own short transaction."""
+    """Writes what one try of one task instance does, in as few short transactions as it can:
+    one to claim, one to finish, and while a long task runs, one per log flush and heartbeat."""
 
     def __init__(self, factory: sessionmaker[Session], key: TIKey, try_number: int) -> None:
         self.factory = factory
         self.key = key
         self.try_number = try_number
+        self.started_at: datetime | None = None
+        # This try's log has one writer, this reporter: it counts the chunks instead of asking.
+        self._log_seq = 0
 
-    def claim(self, *, hostname: str, pid: int) -> bool:
-        """queued → running for this try; False when someone else already has it."""
+    def claim(self, *, hostname: str, pid: int) -> ClaimedTry | None:
+        """queued → running for this try, then (same transaction) record the try, drop XCom left by
+        earlier tries (a new try starts with none, as in Airflow) and read what the run needs.
+        None when someone else already has it."""
         now = utcnow()
         with session_scope(self.factory) as session:
             claimed = task_instances.transition(
@@ -44,10 +68,23 @@ class Reporter:
                 expected_try=self.try_number, start_date=now, end_date=None, duration=None,
                 hostname=hostname, pid=pid, last_heartbeat=now,
             )
-            if claimed:
-                row = task_instances.get_ti(session, *self._key_args())
-                task_instances.record_try(session, row)
-        return claimed
+            if not claimed:
+                return None
+            row = task_instances.get_ti(session, *self._key_args())
+            task_instances.record_try(session, row)
+            xcoms.clear_xcoms(session, self.key)
+            run = runs.get_run(session, self.key.dag_id, self.key.run_id)
+            self.started_at = now
+            # A sensor rescheduled keeps its try number: its log goes on after the earlier pokes'.
+            rescheduled = row.first_poke_at is not None or row.next_poke_at is not None
+            self._log_seq = logs.next_seq(session, self.key, self.try_number) if rescheduled else 0
+            return ClaimedTry(
+                max_tries=row.max_tries, first_poke_at=row.first_poke_at, run_type=run.run_type,
+                logical_date=run.logical_date, data_interval_start=run.data_interval_start,
+                data_interval_end=run.data_interval_end, conf=dict(run.conf or {}),
+                run_start_date=run.start_date, external_trigger=bool(run.external_trigger), start_date=now,
+                fileloc=dags.get_fileloc(session, self.key.dag_id),
+            )
 
     def heartbeat(self) -> bool:
         """Refresh the heartbeat; False when the task instance is no longer this running try
@@ -62,26 +99,47 @@ class Reporter:
         if not text:
             return
         with session_scope(self.factory) as session:
-            logs.append_log(session, self.key, self.try_number, text)
+            self._write_log(session, text)
+
+    def _write_log(self, session: Session, text: str) -> None:
+        logs.append_log(session, self.key, self.try_number, text, seq=self._log_seq)
+        self._log_seq += 1
+
+    def flush(self, *, log_text: str = "", rendered: dict[str, Any] | None = None) -> None:
+        """While the task runs: its new log lines and, once, its rendered template fields."""
+        if not log_text and rendered is None:
+            return
+        with session_scope(self.factory) as session:
+            if log_text:
+                self._write_log(session, log_text)
+            if rendered is not None:
+                task_instances.set_rendered_fields(session, self.key, self.try_number, rendered)
 
     def set_rendered_fields(self, rendered: dict[str, Any]) -> None:
-        with session_scope(self.factory) as session:
-            task_instances.set_rendered_fields(session, self.key, self.try_number, rendered)
+        self.flush(rendered=rendered)
 
-    def finish(self, outcome: Outcome) -> bool:
-        """Write the try's final state (running → outcome) and skip the tasks a branch pruned."""
+    def finish(self, outcome: Outcome, *, log_text: str = "", rendered: dict[str, Any] | None = None,
+               pushed: list[tuple[str, Any]] | None = None) -> bool:
+        """In one transaction: running → the outcome's state for this try, the XCom the try pushed,
+        the rest of its log and rendered fields, the try's history row, and the skips a branch asked
+        for. Nothing of the try's XCom is written when it lost its claim."""
         now = utcnow()
         with session_scope(self.factory) as session:
-            row = task_instances.get_ti(session, *self._key_args())
-            started = row.start_date if row is not None else None
+            started = self.started_at
+            if started is None:
+                row = task_instances.get_ti(session, *self._key_args())
+                started = row.start_date if row is not None else None
+            duration = (now - started).total_seconds() if started else None
             fields: dict[str, Any] = {
-                "end_date": now,
-                "duration": (now - started).total_seconds() if started else None,
-                "retry_at": outcome.retry_at,
+                "end_date": now, "duration": duration, "retry_at": outcome.retry_at,
                 "next_poke_at": outcome.next_poke_at,
             }
             if outcome.first_poke_at is not None:
                 fields["first_poke_at"] = outcome.first_poke_at
+            if rendered is not None:
+                fields["rendered_fields"] = rendered
+            if log_text:
+                self._write_log(session, log_text)
             written = task_instances.transition(
                 session, self.key, expected_state=TI.RUNNING, target_state=outcome.state,
                 expected_try=self.try_number, **fields,
@@ -90,8 +148,13 @@ class Reporter:
                 logger.warning("%s try %s: result %s not written, the task instance moved on",
                                self.key, self.try_number, outcome.state)
                 return False
-            row = task_instances.get_ti(session, *self._key_args())
-            task_instances.record_try(session, row, error=outcome.error)
+            for xcom_key, value in pushed or []:
+                xcoms.set_xcom(session, self.key, xcom_key, value, now=now)
+            history: dict[str, Any] = {"state": str(outcome.state), "end_date": now, "duration": duration,
+                                       "error": outcome.error}
+            if rendered is not None:
+                history["rendered_fields"] = rendered
+            task_instances.update_try(session, self.key, self.try_number, **history)
             if outcome.skip_task_ids:
                 skip_downstream(session, self.key, outcome.skip_task_ids)
         return True
@@ -109,20 +172,24 @@ def end_unrunnable(
     up_for_retry while tries remain under ``policy``, else failed (failed at once without a policy).
     None when the try was not ours to claim."""
     reporter = Reporter(factory, key, try_number)
-    if not reporter.claim(hostname=hostname, pid=pid):
+    claimed = reporter.claim(hostname=hostname, pid=pid)
+    if claimed is None:
         return None
+    return end_claimed(reporter, claimed, reason, policy)
+
+
+def end_claimed(reporter: Reporter, claimed: ClaimedTry, reason: str, policy: RetryPolicy | None) -> Outcome:
+    """End a claimed try that cannot start, as ``end_unrunnable`` describes."""
     now = utcnow()
-    with session_scope(factory) as session:
-        row = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        max_tries = row.max_tries if row is not None else 0
+    try_number = reporter.try_number
+    max_tries = claimed.max_tries
     if policy is None:
         state, retry_at = TI.FAILED, None
     else:
         state, retry_at = decide_failure(policy, try_number, max_tries, now, fail_fast=False)
-    reporter.append_log(f"[{now.isoformat()}] ERROR - the task could not be loaded: {reason}\n"
-                        f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n")
     outcome = Outcome(state, error=reason, retry_at=retry_at)
-    reporter.finish(outcome)
+    reporter.finish(outcome, log_text=f"[{now.isoformat()}] ERROR - the task could not be loaded: {reason}\n"
+                                      f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n")
     return outcome
 
 

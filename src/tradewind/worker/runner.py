@@ -17,19 +17,17 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.metastore import runs, task_instances
-from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.reporting import MetastoreXComBackend, Reporter
+from tradewind.worker.reporting import ClaimedTry, MetastoreXComBackend, Reporter
 from tradewind.worker.task_process import TryRequest, child_main
 
 logger = logging.getLogger(__name__)
@@ -61,34 +59,49 @@ def run_task_instance(
     """Run try ``try_number`` of ``key``; None when the try was not ours to run (already claimed)."""
     hostname = options.hostname or default_hostname()
     reporter = Reporter(factory, key, try_number)
-    if not reporter.claim(hostname=hostname, pid=os.getpid()):
+    claimed = reporter.claim(hostname=hostname, pid=os.getpid())
+    if claimed is None:
         logger.info("%s try %s: already claimed or no longer queued; dropping", key, try_number)
         return None
-    request = _read_request(factory, task, key, try_number, hostname, options)
-    outcome = _run_in_child(factory, engine_reset, request, reporter, key, options)
-    reporter.finish(outcome)
-    return outcome
+    return run_claimed(factory, engine_reset, task, reporter, claimed, options)
 
 
-def _read_request(factory: sessionmaker[Session], task: Any, key: TIKey, try_number: int, hostname: str,
-                  options: RunnerOptions) -> TryRequest:
-    with session_scope(factory) as session:
-        run = runs.get_run(session, key.dag_id, key.run_id)
-        ti = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        assert ti is not None
-        info = RunInfo(
-            dag_id=run.dag_id, run_id=run.run_id, run_type=run.run_type, logical_date=run.logical_date,
-            data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
-            conf=dict(run.conf or {}), start_date=run.start_date, external_trigger=run.external_trigger,
-        )
-        return TryRequest(
-            task=task, run=info, try_number=try_number, max_tries=ti.max_tries, map_index=key.map_index,
-            hostname=hostname, first_poke_at=ti.first_poke_at, xcom_max_bytes=options.xcom_max_bytes,
-        )
+def run_claimed(factory: sessionmaker[Session], engine_reset: Callable[[], None], task: Any, reporter: Reporter,
+                claimed: ClaimedTry, options: RunnerOptions) -> Outcome:
+    """Run a try this worker has already claimed, to its end."""
+    key = reporter.key
+    hostname = options.hostname or default_hostname()
+    request = _request(task, key, reporter.try_number, hostname, claimed, options)
+    result = _run_in_child(factory, engine_reset, request, reporter, key, options)
+    reporter.finish(result.outcome, log_text=result.log_text, rendered=result.rendered, pushed=result.pushed)
+    return result.outcome
+
+
+def _request(task: Any, key: TIKey, try_number: int, hostname: str, claimed: ClaimedTry,
+             options: RunnerOptions) -> TryRequest:
+    info = RunInfo(
+        dag_id=key.dag_id, run_id=key.run_id, run_type=claimed.run_type, logical_date=claimed.logical_date,
+        data_interval_start=claimed.data_interval_start, data_interval_end=claimed.data_interval_end,
+        conf=claimed.conf, start_date=claimed.run_start_date, external_trigger=claimed.external_trigger,
+    )
+    return TryRequest(
+        task=task, run=info, try_number=try_number, max_tries=claimed.max_tries, map_index=key.map_index,
+        hostname=hostname, first_poke_at=claimed.first_poke_at, xcom_max_bytes=options.xcom_max_bytes,
+    )
+
+
+@dataclass
+class _ChildResult:
+    """What the task's process reported, for the worker to write in the try's final transaction."""
+
+    outcome: Outcome
+    log_text: str = ""
+    rendered: dict[str, Any] | None = None
+    pushed: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], None], request: TryRequest,
-                  reporter: Reporter, key: TIKey, options: RunnerOptions) -> Outcome:
+                  reporter: Reporter, key: TIKey, options: RunnerOptions) -> _ChildResult:
     log_read, log_write = os.pipe()
     result_read, result_write = os.pipe()
     sys.stdout.flush()
@@ -100,13 +113,9 @@ def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], Non
         os.close(result_read)
         os.setpgid(0, 0)
         _die_with_parent(parent)
+        # The parent's pooled connections stay the parent's; a pull opens the child's own, lazily.
         engine_reset()
-
-        def make_backend() -> tuple[Any, Any, Any]:
-            xcom = MetastoreXComBackend(factory, key)
-            return xcom, reporter.set_rendered_fields, xcom.clear_own
-
-        child_main(request, log_write, result_write, make_backend)
+        child_main(request, log_write, result_write, MetastoreXComBackend(factory, key))
     os.close(log_write)
     os.close(result_write)
     return _supervise(pid, log_read, result_read, request, reporter, options)
@@ -131,23 +140,23 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _supervise(pid: int, log_fd: int, result_fd: int, request: TryRequest, reporter: Reporter,
-               options: RunnerOptions) -> Outcome:
-    """Stream the child's log, heartbeat, enforce the hard time limit, and collect its outcome."""
+               options: RunnerOptions) -> _ChildResult:
+    """Stream the child's log, heartbeat, enforce the hard time limit, and collect its reports.
+
+    A short task's log, rendered fields and XCom all reach the metastore in the try's final
+    transaction; a long one's log and rendered fields are flushed every ``log_flush_interval``.
+    """
     timeout = request.task.execution_timeout
     deadline = (time.monotonic() + timeout.total_seconds() + KILL_GRACE_SECONDS) if timeout else None
-    next_heartbeat = time.monotonic() + options.heartbeat_interval
-    pending = b""
-    result = b""
+    started = time.monotonic()
+    next_heartbeat = started + options.heartbeat_interval
+    next_flush = started + options.log_flush_interval
+    pending = {log_fd: b"", result_fd: b""}
     open_fds = {log_fd, result_fd}
-    last_flush = time.monotonic()
     kill_reason: str | None = None
     buffer: list[str] = []
-
-    def flush() -> None:
-        if buffer:
-            text = "".join(buffer)
-            buffer.clear()
-            reporter.append_log(text)
+    result = _ChildResult(outcome=None)  # type: ignore[arg-type]
+    rendered_written = False
 
     while open_fds:
         ready, _, _ = select.select(list(open_fds), [], [], options.log_flush_interval)
@@ -156,20 +165,21 @@ def _supervise(pid: int, log_fd: int, result_fd: int, request: TryRequest, repor
             if not chunk:
                 open_fds.discard(fd)
                 continue
-            if fd == result_fd:
-                result += chunk
-                continue
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
+            *lines, pending[fd] = (pending[fd] + chunk).split(b"\n")
             for line in lines:
+                if fd == result_fd:
+                    _take_report(result, line)
+                    continue
                 text = line.decode("utf-8", "replace") + "\n"
                 buffer.append(text)
                 if options.echo:
                     options.echo(text)
         now = time.monotonic()
-        if now - last_flush >= options.log_flush_interval:
-            flush()
-            last_flush = now
+        if now >= next_flush and open_fds:
+            next_flush = now + options.log_flush_interval
+            reporter.flush(log_text="".join(buffer), rendered=None if rendered_written else result.rendered)
+            buffer.clear()
+            rendered_written = rendered_written or result.rendered is not None
         if now >= next_heartbeat:
             next_heartbeat = now + options.heartbeat_interval
             if not reporter.heartbeat() and kill_reason is None:
@@ -178,23 +188,42 @@ def _supervise(pid: int, log_fd: int, result_fd: int, request: TryRequest, repor
         if deadline is not None and now > deadline and kill_reason is None:
             kill_reason = f"the task ran past its execution_timeout of {timeout} and did not stop; killed"
             _kill_group(pid)
-    if pending:
-        buffer.append(pending.decode("utf-8", "replace") + "\n")
-    flush()
+    if pending[log_fd]:
+        buffer.append(pending[log_fd].decode("utf-8", "replace") + "\n")
+    if pending[result_fd]:
+        _take_report(result, pending[result_fd])
     os.close(log_fd)
     os.close(result_fd)
     _, status = os.waitpid(pid, 0)
     exit_code = os.waitstatus_to_exitcode(status)
-    if result and kill_reason is None:
-        return Outcome.from_json(json.loads(result))
-    reason = kill_reason
-    now_utc = datetime.now(UTC)
-    outcome = outcomes.from_crash(exit_code, task=request.task, try_number=request.try_number,
-                                  max_tries=request.max_tries, now=now_utc, reason=reason)
-    reporter.append_log(f"[{now_utc.isoformat()}] ERROR - {outcome.error}\n")
-    if options.echo:
-        options.echo(f"ERROR - {outcome.error}\n")
-    return outcome
+    if rendered_written:
+        result.rendered = None
+    if result.outcome is None or kill_reason is not None:
+        now_utc = datetime.now(UTC)
+        result.outcome = outcomes.from_crash(exit_code, task=request.task, try_number=request.try_number,
+                                             max_tries=request.max_tries, now=now_utc, reason=kill_reason)
+        buffer.append(f"[{now_utc.isoformat()}] ERROR - {result.outcome.error}\n")
+        if options.echo:
+            options.echo(f"ERROR - {result.outcome.error}\n")
+    result.log_text = "".join(buffer)
+    return result
+
+
+def _take_report(result: _ChildResult, line: bytes) -> None:
+    if not line.strip():
+        return
+    try:
+        report = json.loads(line)
+    except ValueError:
+        logger.warning("unreadable report from a task process: %r", line[:200])
+        return
+    if "outcome" in report:
+        result.outcome = Outcome.from_json(report["outcome"])
+    elif "rendered" in report:
+        result.rendered = report["rendered"]
+    elif "xcom" in report:
+        key, value = report["xcom"]
+        result.pushed = [(k, v) for k, v in result.pushed if k != key] + [(key, value)]
 
 
 def _kill_group(pid: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
-from tradewind.metastore import dags, task_instances
+from tradewind.metastore import dags
 from tradewind.metastore.engine import (
     create_engine_from_settings,
     dispose_after_fork,
@@ -30,11 +30,12 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.events import EventBus, make_event_bus
 from tradewind.queue.messages import TaskMessage
 from tradewind.settings import Settings
-from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.dag_loader import DagLoader
+from tradewind.worker.follow_up import FollowUp, Sender
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.reporting import end_unrunnable
-from tradewind.worker.runner import RunnerOptions, run_task_instance
+from tradewind.worker.reporting import Reporter, end_claimed
+from tradewind.worker.runner import RunnerOptions, run_claimed
+from tradewind.worker.task_process import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class WorkerServices:
     loader: DagLoader
     events: EventBus
     options: RunnerOptions
+    #: Follows up on a finished try's run (PostgreSQL with a broker to send to); None otherwise.
+    follow_up: FollowUp | None = None
+    #: The live task of the try handled last (what its follow-up looks downstream of).
+    last_task: Any = None
 
     def reset_after_fork(self) -> None:
         """Called in each task's forked child: it must open its own database connections."""
@@ -59,22 +64,32 @@ class WorkerServices:
         self.engine.dispose()
 
 
-def create_services(settings: Settings, hostname: str) -> WorkerServices:
+def create_services(settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",),
+                    sender: Sender | None = None) -> WorkerServices:
+    warm_up()
     engine = create_engine_from_settings(settings)
+    factory = make_session_factory(engine)
+    follow = None
+    if sender is not None and engine.dialect.name == "postgresql":
+        follow = FollowUp(factory, settings, queues, sender)
     return WorkerServices(
-        settings=settings, engine=engine, factory=make_session_factory(engine),
+        settings=settings, engine=engine, factory=factory,
         loader=DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout),
         events=make_event_bus(settings.broker_url),
         options=RunnerOptions(hostname=hostname, xcom_max_bytes=settings.xcom_max_bytes),
+        follow_up=follow,
     )
 
 
 class ProcessServices:
     """The services of the current process, built once per process after the fork."""
 
-    def __init__(self, settings: Settings, hostname: str) -> None:
+    def __init__(self, settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",),
+                 sender: Sender | None = None) -> None:
         self.settings = settings
         self.hostname = hostname
+        self.queues = list(queues)
+        self.sender = sender
         self._services: WorkerServices | None = None
         self._pid = 0
 
@@ -84,7 +99,8 @@ class ProcessServices:
             dispose_after_fork(self._services.engine)
             self._services = None
         if self._services is None:
-            self._services = create_services(self.settings, self.hostname)
+            self._services = create_services(self.settings, self.hostname, queues=self.queues,
+                                             sender=self.sender)
             self._pid = os.getpid()
         return self._services
 
@@ -130,32 +146,48 @@ def retry_settings_from_serialized(serialized: Mapping[str, Any] | None, task_id
 
 
 def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | None:
-    """Run the try ``message`` names, or end it when its task cannot be loaded; None when the try
+    """Run the try ``message`` names (or end it when its task cannot be loaded), then each task its
+    follow-up hands back, one after the other. Returns the first try's outcome; None when that try
     was not this worker's to run (a duplicate, stale or already claimed message)."""
-    key = TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
-    with session_scope(services.factory) as session:
-        ti = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        if ti is None or ti.state != TI.QUEUED or ti.try_number != message.try_number:
-            # A cheap early drop that spares importing the DAG; the claim below is what guarantees it.
-            found = "missing" if ti is None else f"{ti.state}, try {ti.try_number}"
-            logger.info("%s: nothing to claim (task instance is %s); dropping", message.describe(), found)
-            return None
-        dag_row = dags.get_dag(session, key.dag_id)
-        fileloc = dag_row.fileloc if dag_row is not None else None
-        serialized = dag_row.serialized if dag_row is not None else None
-    task, problem = _load_task(services.loader, fileloc, message)
+    first = outcome = _handle_one(message, services)
+    while outcome is not None:
+        following = None
+        if services.follow_up is not None:
+            following = services.follow_up.next_message(_key(message), state=str(outcome.state),
+                                                        task=services.last_task)
+        # Published after the follow-up took its run, so a woken scheduler finds the run decided.
+        services.events.publish_task_ended(message.dag_id, message.run_id)
+        if following is None:
+            break
+        message = following
+        outcome = _handle_one(message, services)
+    return first
+
+
+def _key(message: TaskMessage) -> TIKey:
+    return TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
+
+
+def _handle_one(message: TaskMessage, services: WorkerServices) -> Outcome | None:
+    """Claim the try (one transaction that also reads what the try needs), then run it — or end
+    it, when its task cannot be loaded. None when the try was not this worker's to claim."""
+    key = _key(message)
+    reporter = Reporter(services.factory, key, message.try_number)
+    claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
+    if claimed is None:
+        logger.info("%s: nothing to claim (a duplicate, stale or already claimed message); dropping",
+                    message.describe())
+        return None
+    task, problem = _load_task(services.loader, claimed.fileloc, message)
+    services.last_task = task
     if problem is not None:
         logger.error("%s cannot run: %s", message.describe(), problem)
-        outcome = end_unrunnable(
-            services.factory, key, message.try_number, problem, hostname=services.options.hostname,
-            pid=os.getpid(), policy=retry_settings_from_serialized(serialized, key.task_id),
-        )
+        with session_scope(services.factory) as session:
+            serialized = dags.get_serialized(session, key.dag_id)
+        outcome = end_claimed(reporter, claimed, problem, retry_settings_from_serialized(serialized, key.task_id))
     else:
-        outcome = run_task_instance(services.factory, services.reset_after_fork, task, key,
-                                    message.try_number, services.options)
-    if outcome is not None:
-        logger.info("%s ended %s", message.describe(), outcome.state)
-        services.events.publish_task_ended(key.dag_id, key.run_id)
+        outcome = run_claimed(services.factory, services.reset_after_fork, task, reporter, claimed, services.options)
+    logger.info("%s ended %s", message.describe(), outcome.state)
     return outcome
 
 

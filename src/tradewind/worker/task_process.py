@@ -164,7 +164,44 @@ def _execution_timeout(task: Any) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def child_main(request: TryRequest, log_fd: int, result_fd: int, make_backend: Any) -> None:
+class ResultChannel:
+    """The child's side of the result pipe: one JSON object per line — its rendered fields, each
+    XCom it pushes, and last its outcome. The worker writes them to the metastore, so the task's
+    process needs no database connection of its own unless it pulls XCom."""
+
+    def __init__(self, fd: int) -> None:
+        self._file = os.fdopen(fd, "w", buffering=1)
+
+    def send(self, kind: str, value: Any) -> None:
+        self._file.write(json.dumps({kind: value}) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ChildXComBackend:
+    """XCom inside the task's process: pushes go to the worker through the result pipe (written
+    together with the try's final state); pulls read the metastore, this try's own pushes first."""
+
+    def __init__(self, channel: ResultChannel, reader: Any) -> None:
+        self._channel = channel
+        self._reader = reader
+        self._own: dict[str, Any] = {}
+        self.task_id: str | None = None
+
+    def push(self, key: str, value_json: str) -> None:
+        value = json.loads(value_json)
+        self._own[key] = value
+        self._channel.send("xcom", [key, value])
+
+    def pull(self, task_id: str | None, key: str, map_index: int | None) -> tuple[bool, Any]:
+        if task_id == self.task_id and key in self._own:
+            return True, self._own[key]
+        return self._reader.pull(task_id, key, map_index)
+
+
+def child_main(request: TryRequest, log_fd: int, result_fd: int, xcom_reader: Any) -> None:
     """Entry point of the forked child: route output to the log pipe, run, report, exit."""
     code = 0
     try:
@@ -179,10 +216,12 @@ def child_main(request: TryRequest, log_fd: int, result_fd: int, make_backend: A
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
-        xcom, on_rendered, clear_own = make_backend()
-        outcome = run_try(request, xcom, on_rendered, clear_own)
-        with os.fdopen(result_fd, "w") as result:
-            result.write(json.dumps(outcome.to_json()))
+        channel = ResultChannel(result_fd)
+        xcom = ChildXComBackend(channel, xcom_reader)
+        xcom.task_id = request.task.task_id
+        outcome = run_try(request, xcom, lambda rendered: channel.send("rendered", rendered), lambda: None)
+        channel.send("outcome", outcome.to_json())
+        channel.close()
     except BaseException:  # noqa: BLE001 - the parent treats a silent child as crashed
         traceback.print_exc()
         code = 1
@@ -191,3 +230,13 @@ def child_main(request: TryRequest, log_fd: int, result_fd: int, make_backend: A
         sys.stderr.flush()
         logging.shutdown()
         os._exit(code)
+
+
+def warm_up() -> None:
+    """Import, in the long-lived worker process, what every task's process would otherwise import
+    again after each fork (Jinja's extensions and sandbox, JSON Schema validators)."""
+    from tradewind.sdk.params import Param
+    from tradewind.sdk.templating import make_environment
+
+    make_environment(None).from_string("{{ 1 }}").render()
+    Param(1, type="integer").resolve()

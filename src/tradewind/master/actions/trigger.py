@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tradewind.errors import DagNotFound, ParamValidationError
-from tradewind.master.scheduler.run_driver import task_rows
 from tradewind.metastore import audit, dags, runs, scheduling
 from tradewind.metastore.models import DagRun
+from tradewind.scheduling.run_driver import task_rows
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.schedules import DagRunInfo, intervals_between, manual_run_interval
 from tradewind.sdk.serialization import SerializedDAG, deserialize_dag

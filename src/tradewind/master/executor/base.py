@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from tradewind.queue.messages import TaskMessage
+from tradewind.queue.messages import QueueItem, TaskMessage
 
-#: A message and the queue it goes to.
-QueueItem = tuple[TaskMessage, str]
+__all__ = ["Executor", "QueueItem"]
 
 
 class Executor(Protocol):

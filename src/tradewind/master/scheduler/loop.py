@@ -24,16 +24,16 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.master.executor.base import Executor, QueueItem
-from tradewind.master.scheduler.dag_cache import DagCache
 from tradewind.master.scheduler.dag_file_parser import DagFileParser
 from tradewind.master.scheduler.duties.dag_files import DagFilesDuty
 from tradewind.master.scheduler.duties.liveness import check_liveness
-from tradewind.master.scheduler.duties.queueing import queue_task_instances
 from tradewind.master.scheduler.duties.run_creation import create_scheduled_runs
-from tradewind.master.scheduler.duties.run_progress import RunKey, progress_runs
 from tradewind.metastore import jobs
 from tradewind.metastore.engine import session_scope
 from tradewind.queue.events import Event, EventBus, TimerOnlyBus
+from tradewind.scheduling.dag_cache import DagCache
+from tradewind.scheduling.queueing import queue_task_instances
+from tradewind.scheduling.run_progress import RunKey, progress_runs
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)

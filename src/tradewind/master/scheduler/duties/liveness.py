@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from tradewind.master.executor.base import QueueItem
-from tradewind.master.scheduler.dag_cache import DagCache
-from tradewind.master.scheduler.duties.queueing import message_for
 from tradewind.metastore import logs, scheduling, task_instances
 from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.task_instances import TIKey
 from tradewind.retries import decide_failure
+from tradewind.scheduling.dag_cache import DagCache
+from tradewind.scheduling.queueing import message_for
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 

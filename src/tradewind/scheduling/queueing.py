@@ -1,4 +1,4 @@
-"""The queueing duty: move the scheduled task instances the limits allow to ``queued``, and say
+"""Queueing: move the scheduled task instances the limits allow to ``queued``, and say
 which messages to send.
 
 The whole duty is a critical section (a PostgreSQL advisory lock; another scheduler inside it means
@@ -17,12 +17,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tradewind.master.executor.base import QueueItem
-from tradewind.master.scheduler.admission import Candidate, Limits, Usage, admit
-from tradewind.master.scheduler.dag_cache import DagCache
 from tradewind.metastore import logs, pools, scheduling, task_instances
 from tradewind.metastore.task_instances import TIKey
-from tradewind.queue.messages import TaskMessage
+from tradewind.queue.messages import QueueItem, TaskMessage
+from tradewind.scheduling.admission import Candidate, Limits, Usage, admit
+from tradewind.scheduling.dag_cache import DagCache
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 
@@ -47,7 +46,10 @@ def message_for(key: TIKey, try_number: int, queue: str | None) -> QueueItem:
     return (TaskMessage(key.dag_id, key.run_id, key.task_id, key.map_index, try_number), queue or DEFAULT_QUEUE)
 
 
-def queue_task_instances(session: Session, cache: DagCache, settings: Settings, now: datetime) -> QueueingReport:
+def queue_task_instances(session: Session, cache: DagCache, settings: Settings, now: datetime, *,
+                         run: tuple[str, str] | None = None) -> QueueingReport:
+    """``run`` limits the candidates to one run's task instances (a worker following up on its run);
+    the limits still count every queued and running task instance."""
     report = QueueingReport()
     if not scheduling.try_lock_queueing(session):
         report.busy = True
@@ -60,7 +62,7 @@ def queue_task_instances(session: Session, cache: DagCache, settings: Settings, 
     if free <= 0:
         return report
     rows = scheduling.lock_schedulable(session, limit=min(MAX_CANDIDATES, free * 4 + 16),
-                                       skip_pools=limits.full_pools(usage))
+                                       skip_pools=limits.full_pools(usage), run=run)
     dags = cache.get_many(session, {row.key.dag_id for row in rows})
     limits = Limits(limits.parallelism, limits.pools,
                     {dag_id: int(cached.dag.max_active_tasks or 0) for dag_id, cached in dags.items()})

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from tradewind.master.scheduler.dag_cache import CachedDag, DagCache
-from tradewind.master.scheduler.planner import RunPlan, TIDecision
-from tradewind.master.scheduler.run_driver import advance_run, task_rows
 from tradewind.metastore import runs, scheduling, task_instances
 from tradewind.metastore.models import DagRun
+from tradewind.scheduling.dag_cache import CachedDag, DagCache
+from tradewind.scheduling.planner import RunPlan, TIDecision
+from tradewind.scheduling.run_driver import advance_run, task_rows
 from tradewind.settings import Settings
 from tradewind.states import UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -50,15 +50,17 @@ class ProgressReport:
 
 def progress_runs(
     session: Session, cache: DagCache, settings: Settings, now: datetime, *, named: Collection[RunKey] = (),
-    checked: dict[RunKey, str | None] | None = None,
+    checked: dict[RunKey, str | None] | None = None, only_named: bool = False,
 ) -> ProgressReport:
-    """``checked`` remembers, per run, the DAG version its task instances were last matched against;
+    """``only_named`` examines just the ``named`` runs (a worker following up on its own run).
+    ``checked`` remembers, per run, the DAG version its task instances were last matched against;
     a run is matched again (new tasks added, vanished ones removed) when its DAG changes."""
     report = ProgressReport()
     checked = {} if checked is None else checked
     limit = max(1, settings.max_dagruns_per_loop)
     batch = scheduling.lock_runs_to_examine(
-        session, named=named, limit=limit, decided_before=now - timedelta(seconds=settings.scheduler_idle_sleep))
+        session, named=named, limit=limit, decided_before=now - timedelta(seconds=settings.scheduler_idle_sleep),
+        only_named=only_named)
     report.examined, report.full = len(batch), len(batch) >= limit
     dags = cache.get_many(session, {run.dag_id for run in batch})
     startable = _startable(session, [r for r in batch if r.state == DagRunState.QUEUED and r.dag_id in dags], dags)

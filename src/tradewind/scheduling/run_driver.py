@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tradewind.master.scheduler.planner import RunPlan, TaskNode, TIView, plan_run
 from tradewind.metastore import runs, task_instances
 from tradewind.metastore.models import DagRun
+from tradewind.scheduling.planner import RunPlan, TaskNode, TIView, plan_run
 from tradewind.states import DagRunState
 from tradewind.states import TaskInstanceState as TI
 
