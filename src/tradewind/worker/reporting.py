@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,30 +62,35 @@ class Reporter:
         """queued → running for this try, then (same transaction) record the try, drop XCom left by
         earlier tries (a new try starts with none, as in Airflow) and read what the run needs.
         None when someone else already has it."""
-        now = utcnow()
         with session_scope(self.factory) as session:
-            claimed = task_instances.transition(
-                session, self.key, expected_state=TI.QUEUED, target_state=TI.RUNNING,
-                expected_try=self.try_number, start_date=now, end_date=None, duration=None,
-                hostname=hostname, pid=pid, last_heartbeat=now,
-            )
-            if not claimed:
-                return None
-            row = task_instances.get_ti(session, *self._key_args())
-            task_instances.record_try(session, row)
-            xcoms.clear_xcoms(session, self.key)
-            run = runs.get_run(session, self.key.dag_id, self.key.run_id)
-            self.started_at = now
-            # A sensor rescheduled keeps its try number: its log goes on after the earlier pokes'.
-            rescheduled = row.first_poke_at is not None or row.next_poke_at is not None
-            self._log_seq = logs.next_seq(session, self.key, self.try_number) if rescheduled else 0
-            return ClaimedTry(
-                max_tries=row.max_tries, first_poke_at=row.first_poke_at, run_type=run.run_type,
-                logical_date=run.logical_date, data_interval_start=run.data_interval_start,
-                data_interval_end=run.data_interval_end, conf=dict(run.conf or {}),
-                run_start_date=run.start_date, external_trigger=bool(run.external_trigger), start_date=now,
-                fileloc=dags.get_fileloc(session, self.key.dag_id),
-            )
+            return self.claim_in(session, hostname=hostname, pid=pid)
+
+    def claim_in(self, session: Session, *, hostname: str, pid: int) -> ClaimedTry | None:
+        """``claim`` inside the caller's transaction (a follow-up claims the next task in the
+        transaction that ends the previous one)."""
+        now = utcnow()
+        claimed = task_instances.transition(
+            session, self.key, expected_state=TI.QUEUED, target_state=TI.RUNNING,
+            expected_try=self.try_number, start_date=now, end_date=None, duration=None,
+            hostname=hostname, pid=pid, last_heartbeat=now,
+        )
+        if not claimed:
+            return None
+        row = task_instances.get_ti(session, *self._key_args())
+        task_instances.record_try(session, row)
+        xcoms.clear_xcoms(session, self.key)
+        run = runs.get_run(session, self.key.dag_id, self.key.run_id)
+        self.started_at = now
+        # A sensor rescheduled keeps its try number: its log goes on after the earlier pokes'.
+        rescheduled = row.first_poke_at is not None or row.next_poke_at is not None
+        self._log_seq = logs.next_seq(session, self.key, self.try_number) if rescheduled else 0
+        return ClaimedTry(
+            max_tries=row.max_tries, first_poke_at=row.first_poke_at, run_type=run.run_type,
+            logical_date=run.logical_date, data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end, conf=dict(run.conf or {}),
+            run_start_date=run.start_date, external_trigger=bool(run.external_trigger), start_date=now,
+            fileloc=dags.get_fileloc(session, self.key.dag_id),
+        )
 
     def heartbeat(self) -> bool:
         """Refresh the heartbeat; False when the task instance is no longer this running try
@@ -119,10 +125,15 @@ class Reporter:
         self.flush(rendered=rendered)
 
     def finish(self, outcome: Outcome, *, log_text: str = "", rendered: dict[str, Any] | None = None,
-               pushed: list[tuple[str, Any]] | None = None) -> bool:
+               pushed: list[tuple[str, Any]] | None = None,
+               then: Callable[[Session, Outcome], Any] | None = None) -> tuple[bool, Any]:
         """In one transaction: running → the outcome's state for this try, the XCom the try pushed,
         the rest of its log and rendered fields, the try's history row, and the skips a branch asked
-        for. Nothing of the try's XCom is written when it lost its claim."""
+        for. Nothing of the try's XCom is written when it lost its claim.
+
+        ``then(session, outcome)`` runs last in the same transaction, under a savepoint — a failure there rolls
+        back only its own work, never the try's end. Returns (whether the end was written, what
+        ``then`` returned)."""
         now = utcnow()
         with session_scope(self.factory) as session:
             started = self.started_at
@@ -147,7 +158,7 @@ class Reporter:
             if not written:
                 logger.warning("%s try %s: result %s not written, the task instance moved on",
                                self.key, self.try_number, outcome.state)
-                return False
+                return False, None
             for xcom_key, value in pushed or []:
                 xcoms.set_xcom(session, self.key, xcom_key, value, now=now)
             history: dict[str, Any] = {"state": str(outcome.state), "end_date": now, "duration": duration,
@@ -157,10 +168,20 @@ class Reporter:
             task_instances.update_try(session, self.key, self.try_number, **history)
             if outcome.skip_task_ids:
                 skip_downstream(session, self.key, outcome.skip_task_ids)
-        return True
+            followed = _in_savepoint(session, lambda s: then(s, outcome)) if then is not None else None
+        return True, followed
 
     def _key_args(self) -> tuple[str, str, str, int]:
         return self.key.dag_id, self.key.run_id, self.key.task_id, self.key.map_index
+
+
+def _in_savepoint(session: Session, work: Callable[[Session], Any]) -> Any:
+    try:
+        with session.begin_nested():
+            return work(session)
+    except Exception:  # noqa: BLE001 - only the follow-up is lost; the scheduler does it instead
+        logger.exception("following up in the try's final transaction failed; left to the scheduler")
+        return None
 
 
 def end_unrunnable(

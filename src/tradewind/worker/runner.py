@@ -63,18 +63,21 @@ def run_task_instance(
     if claimed is None:
         logger.info("%s try %s: already claimed or no longer queued; dropping", key, try_number)
         return None
-    return run_claimed(factory, engine_reset, task, reporter, claimed, options)
+    return run_claimed(factory, engine_reset, task, reporter, claimed, options)[0]
 
 
 def run_claimed(factory: sessionmaker[Session], engine_reset: Callable[[], None], task: Any, reporter: Reporter,
-                claimed: ClaimedTry, options: RunnerOptions) -> Outcome:
-    """Run a try this worker has already claimed, to its end."""
+                claimed: ClaimedTry, options: RunnerOptions,
+                then: Callable[[Session, Outcome], Any] | None = None) -> tuple[Outcome, Any]:
+    """Run a try this worker has already claimed, to its end; ``then`` runs in the final
+    transaction (see ``Reporter.finish``). Returns the outcome and what ``then`` returned."""
     key = reporter.key
     hostname = options.hostname or default_hostname()
     request = _request(task, key, reporter.try_number, hostname, claimed, options)
     result = _run_in_child(factory, engine_reset, request, reporter, key, options)
-    reporter.finish(result.outcome, log_text=result.log_text, rendered=result.rendered, pushed=result.pushed)
-    return result.outcome
+    _, followed = reporter.finish(result.outcome, log_text=result.log_text, rendered=result.rendered,
+                                  pushed=result.pushed, then=then)
+    return result.outcome, followed
 
 
 def _request(task: Any, key: TIKey, try_number: int, hostname: str, claimed: ClaimedTry,

@@ -8,6 +8,7 @@ child of its own (``runner.run_task_instance``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import traceback
@@ -31,9 +32,9 @@ from tradewind.queue.events import EventBus, make_event_bus
 from tradewind.queue.messages import TaskMessage
 from tradewind.settings import Settings
 from tradewind.worker.dag_loader import DagLoader
-from tradewind.worker.follow_up import FollowUp, Sender
+from tradewind.worker.follow_up import Followed, FollowUp, Sender
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.reporting import Reporter, end_claimed
+from tradewind.worker.reporting import ClaimedTry, Reporter, end_claimed
 from tradewind.worker.runner import RunnerOptions, run_claimed
 from tradewind.worker.task_process import warm_up
 
@@ -52,8 +53,6 @@ class WorkerServices:
     options: RunnerOptions
     #: Follows up on a finished try's run (PostgreSQL with a broker to send to); None otherwise.
     follow_up: FollowUp | None = None
-    #: The live task of the try handled last (what its follow-up looks downstream of).
-    last_task: Any = None
 
     def reset_after_fork(self) -> None:
         """Called in each task's forked child: it must open its own database connections."""
@@ -147,20 +146,24 @@ def retry_settings_from_serialized(serialized: Mapping[str, Any] | None, task_id
 
 def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | None:
     """Run the try ``message`` names (or end it when its task cannot be loaded), then each task its
-    follow-up hands back, one after the other. Returns the first try's outcome; None when that try
-    was not this worker's to run (a duplicate, stale or already claimed message)."""
-    first = outcome = _handle_one(message, services)
-    while outcome is not None:
-        following = None
-        if services.follow_up is not None:
-            following = services.follow_up.next_message(_key(message), state=str(outcome.state),
-                                                        task=services.last_task)
+    follow-up claimed for this worker, one after the other. Returns the first try's outcome; None
+    when that try was not this worker's to run (a duplicate, stale or already claimed message)."""
+    first: Outcome | None = None
+    reporter: Reporter | None = None
+    claimed: ClaimedTry | None = None
+    for step in itertools.count():
+        outcome, followed = _handle_one(message, services, reporter, claimed)
+        if step == 0:
+            first = outcome
+        if outcome is None:
+            break
+        if followed is not None and services.follow_up is not None:
+            services.follow_up.send(followed.rest)
         # Published after the follow-up took its run, so a woken scheduler finds the run decided.
         services.events.publish_task_ended(message.dag_id, message.run_id)
-        if following is None:
+        if followed is None or followed.local is None:
             break
-        message = following
-        outcome = _handle_one(message, services)
+        message, reporter, claimed = followed.local, followed.reporter, followed.claimed
     return first
 
 
@@ -168,27 +171,36 @@ def _key(message: TaskMessage) -> TIKey:
     return TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
 
 
-def _handle_one(message: TaskMessage, services: WorkerServices) -> Outcome | None:
-    """Claim the try (one transaction that also reads what the try needs), then run it — or end
-    it, when its task cannot be loaded. None when the try was not this worker's to claim."""
+def _handle_one(message: TaskMessage, services: WorkerServices, reporter: Reporter | None = None,
+                claimed: ClaimedTry | None = None) -> tuple[Outcome | None, Followed | None]:
+    """Claim the try unless a follow-up already did (one transaction that also reads what the try
+    needs), then run it — or end it, when its task cannot be loaded. (None, None) when the try was
+    not this worker's to claim."""
     key = _key(message)
-    reporter = Reporter(services.factory, key, message.try_number)
-    claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
+    if reporter is None or claimed is None:
+        reporter = Reporter(services.factory, key, message.try_number)
+        claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
     if claimed is None:
         logger.info("%s: nothing to claim (a duplicate, stale or already claimed message); dropping",
                     message.describe())
-        return None
+        return None, None
     task, problem = _load_task(services.loader, claimed.fileloc, message)
-    services.last_task = task
     if problem is not None:
         logger.error("%s cannot run: %s", message.describe(), problem)
         with session_scope(services.factory) as session:
             serialized = dags.get_serialized(session, key.dag_id)
         outcome = end_claimed(reporter, claimed, problem, retry_settings_from_serialized(serialized, key.task_id))
-    else:
-        outcome = run_claimed(services.factory, services.reset_after_fork, task, reporter, claimed, services.options)
+        return outcome, None
+    follow_up = services.follow_up
+    then = None
+    if follow_up is not None:
+        def then(session: Session, ended: Outcome) -> Followed | None:
+            return follow_up.plan_in(session, key, ended, task, hostname=services.options.hostname, pid=os.getpid())
+
+    outcome, followed = run_claimed(services.factory, services.reset_after_fork, task, reporter, claimed,
+                                    services.options, then=then)
     logger.info("%s ended %s", message.describe(), outcome.state)
-    return outcome
+    return outcome, followed
 
 
 def _load_task(loader: DagLoader, fileloc: str | None, message: TaskMessage) -> tuple[Any, str | None]:
