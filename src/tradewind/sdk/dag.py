@@ -20,6 +20,7 @@ from tradewind.errors import (
     TaskNotFound,
 )
 from tradewind.sdk import dag_context
+from tradewind.sdk.graph_order import topological_order
 from tradewind.sdk.params import ParamsDict
 from tradewind.sdk.schedules import NoSchedule, normalize_schedule
 from tradewind.sdk.taskgroup import TaskGroup
@@ -199,16 +200,8 @@ class DAG:
     def topological_sort(self) -> list[BaseOperator]:
         """Tasks ordered so every task comes after its upstream tasks (stable by insertion)."""
         self.check_cycle()
-        order: list[BaseOperator] = []
-        remaining = {t.task_id: set(t.upstream_task_ids) for t in self.tasks}
-        while remaining:
-            ready = [tid for tid, ups in remaining.items() if not ups]
-            for tid in ready:
-                del remaining[tid]
-                order.append(self.task_dict[tid])
-            for ups in remaining.values():
-                ups.difference_update(ready)
-        return order
+        upstream = {task_id: task.upstream_task_ids for task_id, task in self.task_dict.items()}
+        return [self.task_dict[task_id] for task_id in topological_order(upstream)]
 
     # -- validation ----------------------------------------------------------------------------
 

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import signal
 import sys
-import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,7 @@ from tradewind.errors import DagFileImportError, TradewindException
 from tradewind.sdk import dag_context
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_folder import file_hash, list_dag_files  # noqa: F401 - re-exported
+from tradewind.sdk.time_limit import time_limit
 
 
 @dataclass
@@ -120,20 +117,7 @@ def _user_line(path: Path, exc: BaseException) -> int | None:
     return line
 
 
-@contextmanager
-def _time_limit(seconds: float | None, path: Path) -> Iterator[None]:
-    """Stop an import that takes longer than ``seconds`` (main thread only: it uses SIGALRM)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise DagFileImportError(f"importing the file took longer than {seconds:g} s (dagbag_import_timeout)")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _time_limit(seconds: float | None, path: Path) -> Any:
+    """Stop an import that takes longer than ``seconds``."""
+    return time_limit(seconds, lambda: DagFileImportError(
+        f"importing the file took longer than {seconds:g} s (dagbag_import_timeout)"))

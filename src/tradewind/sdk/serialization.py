@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tradewind.sdk.graph_order import topological_order
 from tradewind.sdk.params import ParamsDict
 from tradewind.sdk.schedules import schedule_from_json
 from tradewind.sdk.xcom_arg import ArgReference, XComArg
@@ -300,18 +301,11 @@ class SerializedDAG:
         return [t for t in self.tasks if not t.downstream_task_ids]
 
     def topological_sort(self) -> list[SerializedTask]:
-        order: list[SerializedTask] = []
-        remaining = {t.task_id: set(t.upstream_task_ids) for t in self.tasks}
-        while remaining:
-            ready = sorted(tid for tid, ups in remaining.items() if not ups)
-            if not ready:
-                raise ValueError(f"serialized DAG {self.dag_id!r} has a cycle")
-            for tid in ready:
-                del remaining[tid]
-                order.append(self.task_dict[tid])
-            for ups in remaining.values():
-                ups.difference_update(ready)
-        return order
+        upstream = {t: self.task_dict[t].upstream_task_ids for t in sorted(self.task_dict)}
+        try:
+            return [self.task_dict[t] for t in topological_order(upstream)]
+        except ValueError as exc:
+            raise ValueError(f"serialized DAG {self.dag_id!r}: {exc}") from None
 
     def resolved_catchup(self, catchup_by_default: bool) -> bool:
         return self.catchup if self.catchup is not None else catchup_by_default

@@ -13,8 +13,6 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +22,7 @@ from tradewind.sdk.context import RunInfo, build_context, set_current_context
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.runtime import RuntimeTaskInstance, XComBackend
 from tradewind.sdk.templating import render_task_fields
+from tradewind.sdk.time_limit import time_limit
 from tradewind.sdk.xcom import RETURN_VALUE_KEY
 from tradewind.sdk.xcom_arg import resolve_xcom_args
 from tradewind.worker import outcome as outcomes
@@ -144,24 +143,11 @@ def _safe(fn: Any) -> None:
         logging.getLogger("tradewind.task").exception("on_kill failed")
 
 
-@contextmanager
-def _execution_timeout(task: Any) -> Iterator[None]:
+def _execution_timeout(task: Any) -> Any:
     timeout = task.execution_timeout
     seconds = timeout.total_seconds() if timeout is not None else None
-    if not seconds:
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise AirflowTaskTimeout(f"Timeout, PID: {os.getpid()}; execution_timeout of {seconds:g} s exceeded")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    return time_limit(seconds, lambda: AirflowTaskTimeout(
+        f"Timeout, PID: {os.getpid()}; execution_timeout of {seconds:g} s exceeded"))
 
 
 class ResultChannel:

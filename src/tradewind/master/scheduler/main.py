@@ -10,7 +10,6 @@ import logging
 import signal
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 from tradewind.master.executor.celery_executor import CeleryExecutor
 from tradewind.master.scheduler.loop import Scheduler
@@ -23,14 +22,13 @@ from tradewind.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: Seconds to wait for the broker at start before giving up with a clear error.
-BROKER_CHECK_TIMEOUT_S = 5.0
 
 
 def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) -> int:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the exit code. Raises a
     ``TradewindException`` with one line when another scheduler holds SQLite, or the metastore or
     the broker cannot be reached."""
-    from tradewind.queue.app import make_celery_app
+    from tradewind.queue.app import check_broker, make_celery_app
 
     lock = SchedulerLock(settings) if settings.is_sqlite else None
     if lock is not None:
@@ -60,24 +58,6 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         engine.dispose()
         if lock is not None:
             lock.release()
-
-
-def check_broker(app: Any, settings: Settings) -> None:
-    """Connect to the broker once; a ``BrokerUnreachable`` naming the URL (password hidden) if not."""
-    from tradewind.queue.app import BrokerUnreachable, broker_url_for
-
-    url = broker_url_for(settings)
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
-                                         timeout=BROKER_CHECK_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - any failure here means "cannot reach the broker"
-        text = str(exc).strip()
-        reason = text.splitlines()[0] if text else type(exc).__name__
-        password = urlsplit(url).password
-        if password:
-            reason = reason.replace(password, "***")
-        raise BrokerUnreachable(f"cannot reach the broker at {redact(url)}: {reason}") from None
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
