@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from tradewind.metastore.column_types import JsonText, UtcDateTime
 
 __all__ = [
-    "AuditLog", "Base", "Connection", "DagFile", "DagModel", "DagRun", "Job", "JsonText", "ParseImportError",
+    "AuditLog", "Base", "Connection", "DagCode", "DagFile", "DagModel", "DagRun", "Job", "JsonText", "ParseImportError",
     "SlotPool", "TaskInstance", "TaskLog", "TaskTry", "User", "UtcDateTime", "Variable", "Worker", "XCom",
 ]
 
@@ -81,6 +81,17 @@ class DagFile(Base):
     #: JSON list of the DAG ids of the last good import.
     dag_ids: Mapped[Any] = mapped_column(JsonText())
     last_parsed: Mapped[datetime | None]
+
+
+class DagCode(Base):
+    """The source text of a DAG file, as the dag processor last read it (the webserver has no DAG folder)."""
+
+    __tablename__ = "dag_code"
+
+    fileloc: Mapped[str] = mapped_column(sa.String(1000), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.Text())
+    source_hash: Mapped[str] = mapped_column(sa.String(128))
+    last_updated: Mapped[datetime]
 
 
 class ParseImportError(Base):

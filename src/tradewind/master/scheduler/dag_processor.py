@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.metastore import dag_files, dags, import_errors
+from tradewind.metastore import dag_code, dag_files, dags, import_errors
 from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import file_hash, list_dag_files
 from tradewind.settings import Settings
@@ -101,6 +101,7 @@ def forget_removed_files(session: Session, present: list[str], report: SyncRepor
     for filename in report.removed_files:
         import_errors.clear_import_error(session, filename)
     dags.deactivate_missing(session, present)
+    dag_code.forget_missing(session, present)
 
 
 def store_parsed_file(session: Session, settings: Settings, path: Path, content_hash: str, parsed: ParsedFile,
@@ -139,7 +140,18 @@ def store_parsed_file(session: Session, settings: Settings, path: Path, content_
     for gone in set(previous) - set(stored):
         dags.deactivate(session, gone)
     dag_files.record_file(session, filename, content_hash, dag_ids=stored)
+    _store_source(session, path, content_hash)
     report.dag_ids.extend(stored)
+
+
+def _store_source(session: Session, path: Path, content_hash: str) -> None:
+    """Keep the file's text for the web UI's code view (reading is not importing)."""
+    try:
+        source = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        logger.warning("could not read %s to store its source: %s", path, exc)
+        return
+    dag_code.set_code(session, str(path), source, content_hash)
 
 
 def _owners(dag: SerializedDAG) -> str:

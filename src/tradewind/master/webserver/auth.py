@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 API_PATH_PREFIX = "/api/"
+#: Paths outside /api/ that also take an API token or basic auth (a Prometheus scraper).
+CREDENTIAL_PATHS = frozenset({"/metrics"})
 SESSION_COOKIE_NAME = "tradewind_session"
 PUBLIC_ATTRIBUTE = "tradewind_public"
 PUBLIC_ENDPOINTS = frozenset({"static"})
@@ -139,7 +141,7 @@ def authenticate() -> ResponseReturnValue | None:
 
 
 def _identify() -> CurrentUser | None:
-    if is_api_request() and "Authorization" in request.headers:
+    if (is_api_request() or request.path in CREDENTIAL_PATHS) and "Authorization" in request.headers:
         return _from_authorization_header()
     user_id = session.get(_SESSION_USER)
     if user_id is None:

@@ -1,0 +1,130 @@
+"""What a person's action on task instances changes: clear, mark success, mark failed, decided purely.
+
+``plan_action`` is the one entry point the web pages, the REST API and the CLI preview and apply:
+it picks the tasks (the chosen ones plus their upstream/downstream, as clear does) in the chosen
+runs (one run plus its past/future by logical date, or all given), and says for each task
+instance the state it goes from and to. A clear is ``clear.plan_clear``; a mark sets the state
+itself and sends touched finished runs back to ``running`` so a scheduler re-decides them
+(downstream tasks start or become upstream_failed, and the run ends again as its leaves say).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tradewind.master.actions.clear import (
+    RunRef,
+    TIRef,
+    plan_clear,
+    select_runs,
+    select_task_ids,
+)
+from tradewind.states import FAILED_STATES, DagRunState
+from tradewind.states import TaskInstanceState as TI
+
+#: The kinds of action and, for a mark, the state it sets.
+KINDS = ("clear", "success", "failed")
+MARK_STATES = {"success": TI.SUCCESS, "failed": TI.FAILED}
+
+
+class _Dag(Protocol):
+    @property
+    def dag_id(self) -> str: ...
+
+    @property
+    def task_dict(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ActionOptions:
+    """What to act on. ``task_ids`` None means every task of the DAG; ``run_id`` None every run given.
+
+    ``map_index`` narrows the chosen tasks (not their relatives) to one mapped instance.
+    ``recursive`` is accepted for Airflow's form but changes nothing: relatives are always followed
+    transitively, and actions never cross into other DAGs.
+    """
+
+    task_ids: tuple[str, ...] | None = None
+    run_id: str | None = None
+    map_index: int | None = None
+    upstream: bool = False
+    downstream: bool = False
+    recursive: bool = False
+    past: bool = False
+    future: bool = False
+    only_failed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task_ids": list(self.task_ids) if self.task_ids is not None else None, "run_id": self.run_id,
+                "map_index": self.map_index, "upstream": self.upstream, "downstream": self.downstream,
+                "recursive": self.recursive, "past": self.past, "future": self.future,
+                "only_failed": self.only_failed}
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    run_id: str
+    task_id: str
+    map_index: int
+    from_state: str
+    to_state: str
+    #: The new ``max_tries`` of a cleared task instance; None for a mark.
+    max_tries: int | None = None
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    kind: str
+    changes: list[PlannedChange] = field(default_factory=list)
+    #: Finished runs that go back to queued (clear) or running (mark).
+    reopen_run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return sorted({change.run_id for change in self.changes})
+
+    @property
+    def reopen_state(self) -> DagRunState:
+        return DagRunState.QUEUED if self.kind == "clear" else DagRunState.RUNNING
+
+
+def plan_action(kind: str, dag: _Dag, runs: Sequence[RunRef], tis: Sequence[TIRef],
+                options: ActionOptions) -> ActionPlan:
+    """The changes ``kind`` (clear / success / failed) makes with ``options``; raises ValueError
+    for an unknown kind or task."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown action {kind!r}; one of {', '.join(KINDS)}")
+    unknown = sorted(set(options.task_ids or ()) - set(dag.task_dict))
+    if unknown:
+        raise ValueError(f"DAG {dag.dag_id!r} has no task {', '.join(map(repr, unknown))}")
+    task_ids = select_task_ids(dag, task_ids=options.task_ids, upstream=options.upstream,
+                               downstream=options.downstream)
+    chosen_runs = select_runs(runs, run_id=options.run_id, past=options.past, future=options.future) \
+        if options.run_id is not None else list(runs)
+    tis = [ti for ti in tis if _in_map_selection(ti, options)]
+    if kind == "clear":
+        plan = plan_clear(dag, chosen_runs, tis, task_ids=task_ids, only_failed=options.only_failed)
+        return ActionPlan("clear", [
+            PlannedChange(t.run_id, t.task_id, t.map_index, t.from_state, t.to_state, t.max_tries)
+            for t in plan.targets
+        ], list(plan.requeue_run_ids))
+    target = MARK_STATES[kind]
+    run_ids = {run.run_id for run in chosen_runs}
+    changes = [
+        PlannedChange(ti.run_id, ti.task_id, ti.map_index, ti.state, target.value)
+        for ti in sorted(tis, key=lambda t: (t.run_id, t.task_id, t.map_index))
+        if ti.run_id in run_ids and ti.task_id in task_ids and TI(ti.state) is not target
+        and (not options.only_failed or TI(ti.state) in FAILED_STATES)
+    ]
+    touched = {change.run_id for change in changes}
+    finished = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
+    reopen = [run.run_id for run in chosen_runs if run.run_id in touched and run.state in finished]
+    return ActionPlan(kind, changes, reopen)
+
+
+def _in_map_selection(ti: TIRef, options: ActionOptions) -> bool:
+    if options.map_index is None or options.task_ids is None or ti.task_id not in options.task_ids:
+        return True
+    return ti.map_index == options.map_index

@@ -1,0 +1,251 @@
+"""The action pages: clear, mark success / failed (of task instances or whole runs) and trigger.
+
+Each action is a GET that shows what it will change (anyone may look) and a POST that changes it
+(Op and above, with the CSRF token). Both compute the change with ``metastore.actions.plan``,
+which the REST API calls too, so a preview and what is applied never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
+
+from tradewind.errors import DagRunAlreadyExists, ParamValidationError
+from tradewind.master.actions.mark import ActionOptions, ActionPlan
+from tradewind.master.actions.trigger import load_dag, trigger_dag
+from tradewind.master.webserver.auth import current_user, require_role
+from tradewind.master.webserver.db import get_session, get_settings
+from tradewind.master.webserver.navigation import route_exists
+from tradewind.metastore import actions
+from tradewind.sdk.params import NOTSET
+from tradewind.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("actions", __name__)
+
+#: The checkboxes of a task instance's clear / mark form.
+OPTION_FLAGS = ("upstream", "downstream", "recursive", "past", "future", "only_failed")
+_TRUE = frozenset({"true", "on", "1", "yes"})
+_VERB = {"clear": "cleared", "success": "marked success", "failed": "marked failed"}
+
+
+def parse_options(values: MultiDict[str, str], *, run_id: str | None = None, whole_run: bool = False) -> ActionOptions:
+    """The action's options from a query string or form (``run_id``, ``task_id``, ``map_index``
+    and the flags); 400 for a malformed one."""
+    task_ids = tuple(t for t in values.getlist("task_id") if t) or None
+    if whole_run:
+        task_ids = None
+    raw_index = values.get("map_index", "")
+    try:
+        map_index = int(raw_index) if raw_index != "" else None
+    except ValueError:
+        abort(400, description=f"map_index must be a whole number, not {raw_index!r}")
+    flags = {name: values.get(name, "").lower() in _TRUE for name in OPTION_FLAGS}
+    if whole_run:
+        flags = {name: False for name in OPTION_FLAGS} | {"only_failed": flags["only_failed"]}
+    return ActionOptions(task_ids=task_ids, run_id=run_id or values.get("run_id") or None,
+                         map_index=map_index if task_ids else None, **flags)
+
+
+def mark_state(values: MultiDict[str, str]) -> str:
+    state = values.get("state", "")
+    if state not in ("success", "failed"):
+        abort(400, description=f"state must be success or failed, not {state!r}")
+    return state
+
+
+def preview(dag_id: str, kind: str, options: ActionOptions) -> ActionPlan:
+    """The plan for the page; 404 for an unknown DAG or run, 400 for an unknown task."""
+    session = get_session()
+    try:
+        return actions.plan(session, load_dag(session, dag_id), kind, options)
+    except ValueError as exc:
+        abort(400, description=str(exc))
+
+
+def run_action(dag_id: str, kind: str, options: ActionOptions, *, source: str) -> tuple[ActionPlan, int]:
+    """Plan under the runs' locks, apply, commit and wake the schedulers; (plan, changed count)."""
+    user = current_user()
+    assert user is not None
+    session = get_session()
+    try:
+        plan = actions.plan(session, load_dag(session, dag_id), kind, options, lock=True)
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    changed = actions.apply(session, dag_id, plan, options, owner=user.username, source=source)
+    session.commit()
+    wake_schedulers(get_settings(), dag_id, plan.run_ids)
+    return plan, changed
+
+
+def wake_schedulers(settings: Settings, dag_id: str, run_ids: Sequence[str]) -> None:
+    """Best effort: a scheduler that misses it acts on its timer anyway."""
+    if not settings.broker_url or not settings.broker_url.startswith(("redis://", "rediss://")):
+        return
+    from tradewind.queue.events import make_event_bus
+
+    try:
+        bus = make_event_bus(settings.broker_url)
+        try:
+            for run_id in run_ids or [""]:
+                bus.publish_state_changed(dag_id, run_id)
+        finally:
+            bus.close()
+    except Exception:  # noqa: BLE001 - the action is committed; waking is only a speed-up
+        logger.warning("could not wake the schedulers for %s", dag_id, exc_info=True)
+
+
+def after_action_url(dag_id: str) -> str:
+    for path in (f"/dags/{dag_id}/grid", f"/dags/{dag_id}/runs"):
+        if route_exists(path):
+            return path
+    return url_for("dags.dag_list")
+
+
+def _confirm_page(dag_id: str, kind: str, options: ActionOptions, *, action_url: str, whole_run: bool) -> str:
+    plan = preview(dag_id, kind, options)
+    user = current_user()
+    hidden: list[tuple[str, str]] = [("task_id", t) for t in options.task_ids or ()]
+    if options.run_id and not whole_run:
+        hidden.append(("run_id", options.run_id))
+    if options.map_index is not None:
+        hidden.append(("map_index", str(options.map_index)))
+    if kind != "clear":
+        hidden.append(("state", kind))
+    flags = {name: getattr(options, name) for name in OPTION_FLAGS}
+    if whole_run:
+        flags = {"only_failed": options.only_failed}
+    return render_template(
+        "actions/confirm.html", dag_id=dag_id, kind=kind, verb=_VERB[kind], options=options, plan=plan,
+        hidden=hidden, flags=flags, action_url=action_url, whole_run=whole_run,
+        can_act=user is not None and user.has_role("Op"),
+    )
+
+
+def _done(dag_id: str, kind: str, changed: int) -> ResponseReturnValue:
+    flash(f"{_VERB[kind]} {changed} task instances", "info")
+    return redirect(after_action_url(dag_id))
+
+
+@bp.get("/dags/<dag_id>/clear")
+def clear_preview(dag_id: str) -> ResponseReturnValue:
+    options = parse_options(request.args)
+    return _confirm_page(dag_id, "clear", options, action_url=request.path, whole_run=False)
+
+
+@bp.post("/dags/<dag_id>/clear")
+@require_role("Op")
+def clear_apply(dag_id: str) -> ResponseReturnValue:
+    _plan, changed = run_action(dag_id, "clear", parse_options(request.form), source="ui")
+    return _done(dag_id, "clear", changed)
+
+
+@bp.get("/dags/<dag_id>/mark")
+def mark_preview(dag_id: str) -> ResponseReturnValue:
+    state = mark_state(request.args)
+    return _confirm_page(dag_id, state, parse_options(request.args), action_url=request.path, whole_run=False)
+
+
+@bp.post("/dags/<dag_id>/mark")
+@require_role("Op")
+def mark_apply(dag_id: str) -> ResponseReturnValue:
+    state = mark_state(request.form)
+    _plan, changed = run_action(dag_id, state, parse_options(request.form), source="ui")
+    return _done(dag_id, state, changed)
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/clear")
+def run_clear_preview(dag_id: str, run_id: str) -> ResponseReturnValue:
+    options = parse_options(request.args, run_id=run_id, whole_run=True)
+    return _confirm_page(dag_id, "clear", options, action_url=request.path, whole_run=True)
+
+
+@bp.post("/dags/<dag_id>/runs/<run_id>/clear")
+@require_role("Op")
+def run_clear_apply(dag_id: str, run_id: str) -> ResponseReturnValue:
+    options = parse_options(request.form, run_id=run_id, whole_run=True)
+    _plan, changed = run_action(dag_id, "clear", options, source="ui")
+    return _done(dag_id, "clear", changed)
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/mark")
+def run_mark_preview(dag_id: str, run_id: str) -> ResponseReturnValue:
+    state = mark_state(request.args)
+    options = parse_options(request.args, run_id=run_id, whole_run=True)
+    return _confirm_page(dag_id, state, options, action_url=request.path, whole_run=True)
+
+
+@bp.post("/dags/<dag_id>/runs/<run_id>/mark")
+@require_role("Op")
+def run_mark_apply(dag_id: str, run_id: str) -> ResponseReturnValue:
+    state = mark_state(request.form)
+    user = current_user()
+    assert user is not None
+    session = get_session()
+    changed = actions.set_run_state(session, dag_id, run_id, state, owner=user.username, source="ui")
+    session.commit()
+    wake_schedulers(get_settings(), dag_id, [run_id])
+    return _done(dag_id, state, changed)
+
+
+# --- trigger ----------------------------------------------------------------------------------------
+
+def param_defaults(dag: Any) -> dict[str, Any]:
+    """The DAG's params with a default, as the trigger form's starting conf."""
+    return {name: param.value for name, param in dag.params.items() if param.value is not NOTSET}
+
+
+def parse_conf(text: str) -> dict[str, Any]:
+    """A conf typed into the form; ``ParamValidationError`` when it is not a JSON object."""
+    if not text.strip():
+        return {}
+    try:
+        conf = json.loads(text)
+    except ValueError as exc:
+        raise ParamValidationError(f"conf is not valid JSON: {exc}") from None
+    if not isinstance(conf, dict):
+        raise ParamValidationError(f"conf must be a JSON object, not {type(conf).__name__}")
+    return conf
+
+
+def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str | None) -> str:
+    user = current_user()
+    return render_template("actions/trigger.html", dag_id=dag_id, conf_text=conf_text, run_id=run_id, error=error,
+                           params=[(name, param.description) for name, param in dag.params.items()],
+                           can_act=user is not None and user.has_role("Op"))
+
+
+@bp.get("/dags/<dag_id>/trigger")
+def trigger_form(dag_id: str) -> ResponseReturnValue:
+    dag = load_dag(get_session(), dag_id)
+    conf_text = json.dumps(param_defaults(dag), indent=2, sort_keys=True, default=str)
+    return _trigger_form(dag_id, dag, conf_text, "", None)
+
+
+@bp.post("/dags/<dag_id>/trigger")
+@require_role("Op")
+def trigger_submit(dag_id: str) -> ResponseReturnValue:
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    conf_text = request.form.get("conf", "")
+    run_id = request.form.get("run_id", "").strip()
+    user = current_user()
+    assert user is not None
+    try:
+        run = trigger_dag(session, dag_id, conf=parse_conf(conf_text), run_id=run_id or None,
+                          owner=user.username, source="ui")
+    except (ParamValidationError, DagRunAlreadyExists) as exc:
+        session.rollback()
+        status = 409 if isinstance(exc, DagRunAlreadyExists) else 400
+        return _trigger_form(dag_id, dag, conf_text, run_id, str(exc)), status
+    session.commit()
+    wake_schedulers(get_settings(), dag_id, [run.run_id])
+    flash(f"triggered {dag_id}: run {run.run_id}", "info")
+    return redirect(after_action_url(dag_id))

@@ -1,0 +1,24 @@
+"""The code view: the source of a DAG's file, as the dag processor stored it in the metastore."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask.typing import ResponseReturnValue
+
+from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.views.dag_common import load_dag, tabs
+from tradewind.metastore import dag_code, dags
+
+bp = Blueprint("code", __name__)
+
+
+@bp.get("/dags/<dag_id>/code")
+def code_view(dag_id: str) -> ResponseReturnValue:
+    session = get_session()
+    load_dag(session, dag_id)
+    fileloc = dags.get_fileloc(session, dag_id)
+    if fileloc is None:
+        abort(404, description=f"There is no DAG {dag_id!r}.")
+    code = dag_code.get_code(session, fileloc)
+    return render_template("dag_pages/code.html", dag_id=dag_id, tabs=tabs(dag_id, "code"), fileloc=fileloc,
+                           code=code, lines=code.source.splitlines() if code is not None else [])

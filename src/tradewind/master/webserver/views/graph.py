@@ -1,0 +1,64 @@
+"""The graph of one run: the DAG laid out left to right on the server (``graph_layout``), drawn as
+inline SVG, nodes coloured by their task instance's state and linked to the task-instance panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+
+from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.graph_layout import Box, layout
+from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, tabs
+from tradewind.metastore import grid, runs
+from tradewind.sdk.serialization import SerializedDAG, SerializedTaskGroup
+
+bp = Blueprint("graph", __name__)
+
+
+@dataclass(frozen=True)
+class Node:
+    task_id: str
+    box: Box
+    state: str
+    operator: str
+    url: str | None
+
+
+@bp.get("/dags/<dag_id>/graph")
+def graph_view(dag_id: str) -> ResponseReturnValue:
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    run_id = request.args.get("run_id")
+    run = runs.get_run(session, dag_id, run_id) if run_id else runs.latest_run(session, dag_id)
+    cells = grid.task_states(session, dag_id, [run.run_id]) if run is not None else {}
+    ordered = [task.task_id for task in dag.topological_sort()]
+    drawn = layout(ordered, [(up, task.task_id) for task in dag.tasks for up in sorted(task.upstream_task_ids)],
+                   group_members(dag))
+    nodes = []
+    for task_id in ordered:
+        cell = cells.get((task_id, run.run_id)) if run is not None else None
+        nodes.append(Node(task_id, drawn.nodes[task_id], cell.state if cell else "none",
+                          dag.get_task(task_id).operator_name,
+                          dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None))
+    return render_template(
+        "dag_pages/graph.html", dag_id=dag_id, tabs=tabs(dag_id, "graph", run.run_id if run else None), run=run,
+        layout=drawn, nodes=nodes,
+        recent_runs=[r.run_id for r in runs.list_runs(session, dag_id, limit=25)],
+        clear_run_url=action_url(dag_path(dag_id, "runs", run.run_id, "clear")) if run else None,
+    )
+
+
+def group_members(dag: SerializedDAG) -> dict[str, list[str]]:
+    """group id -> the task ids under it at any depth, for every group but the root."""
+    found: dict[str, list[str]] = {}
+
+    def walk(group: SerializedTaskGroup) -> None:
+        for child in group.children.values():
+            if isinstance(child, SerializedTaskGroup):
+                found[child.group_id or ""] = [t.task_id for t in child.iter_tasks()]
+                walk(child)
+
+    walk(dag.task_group)
+    return found

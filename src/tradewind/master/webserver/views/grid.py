@@ -1,0 +1,116 @@
+"""The grid of one DAG: its runs as columns, its tasks (and task groups) as rows, a box per task
+instance coloured by state; and the JSON the page polls to recolour its boxes while runs are active."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+
+from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, load_dag, tabs, task_rows
+from tradewind.metastore import grid
+from tradewind.metastore.grid import GridPage, GridRun
+
+bp = Blueprint("grid", __name__)
+
+RUNS_PER_PAGE = 25
+ACTIVE_RUN_STATES = frozenset({"queued", "running"})
+
+
+@dataclass(frozen=True)
+class Box:
+    state: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Column:
+    run: GridRun
+    #: The bar's height in pixels, relative to the longest run shown.
+    bar_height: int
+    graph_url: str
+
+
+@dataclass(frozen=True)
+class Row:
+    task: TaskRow
+    boxes: list[Box]
+
+
+@bp.get("/dags/<dag_id>/grid")
+def grid_view(dag_id: str) -> ResponseReturnValue:
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    before = _before()
+    page = grid.grid_page(session, dag_id, limit=RUNS_PER_PAGE, before=before)
+    rows = task_rows(dag)
+    longest = max((run.duration or 0 for run in page.runs), default=0) or 1
+    columns = [Column(run, max(2, int(40 * (run.duration or 0) / longest)),
+                      f"{dag_path(dag_id, 'graph')}?run_id={_q(run.run_id)}") for run in page.runs]
+    return render_template(
+        "dag_pages/grid.html", dag=dag, dag_id=dag_id, tabs=tabs(dag_id, "grid"), columns=columns,
+        rows=[Row(row, _boxes(dag_id, row, page)) for row in rows],
+        active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
+        data_url=dag_path(dag_id, "grid", "data") + (f"?before={_q(before.isoformat())}" if before else ""),
+        older_url=(f"{dag_path(dag_id, 'grid')}?before={_q(page.runs[0].logical_date.isoformat())}"
+                   if page.has_older and page.runs else None),
+        newest_url=dag_path(dag_id, "grid") if before else None,
+        trigger_url=action_url(dag_path(dag_id, "trigger")),
+    )
+
+
+@bp.get("/dags/<dag_id>/grid/data")
+def grid_data(dag_id: str) -> ResponseReturnValue:
+    """``{"runs": [...], "rows": [{"id", "is_group", "states": [state per run]}], "active"}``."""
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    page = grid.grid_page(session, dag_id, limit=RUNS_PER_PAGE, before=_before())
+    return jsonify(
+        runs=[{"run_id": run.run_id, "state": run.state, "run_type": run.run_type,
+               "logical_date": run.logical_date.isoformat(),
+               "start_date": run.start_date.isoformat() if run.start_date else None,
+               "end_date": run.end_date.isoformat() if run.end_date else None,
+               "duration": run.duration} for run in page.runs],
+        rows=[{"id": row.row_id, "is_group": row.is_group, "states": [box.state for box in _boxes(dag_id, row, page)]}
+              for row in task_rows(dag)],
+        active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
+    )
+
+
+def _boxes(dag_id: str, row: TaskRow, page: GridPage) -> list[Box]:
+    boxes = []
+    for run in page.runs:
+        if row.is_group:
+            state = grid.summary_state(page.cells[(t, run.run_id)].state for t in row.members
+                                       if (t, run.run_id) in page.cells) or "none"
+            boxes.append(Box(state, f"Group: {row.row_id}\nRun: {run.run_id}\nState: {state}", None))
+            continue
+        cell = page.cells.get((row.row_id, run.run_id))
+        if cell is None:
+            boxes.append(Box("none", f"Task: {row.row_id}\nRun: {run.run_id}\nno task instance", None))
+            continue
+        title = f"Task: {row.row_id}\nRun: {run.run_id}\nState: {cell.state}\nTry: {cell.try_number}"
+        if cell.mapped:
+            title += f"\nMapped instances: {cell.mapped}"
+        url = dag_path(dag_id, "runs", run.run_id, "tasks", row.row_id)
+        boxes.append(Box(cell.state, title, f"{url}?map_index={cell.map_index}" if cell.mapped else url))
+    return boxes
+
+
+def _before() -> datetime | None:
+    value = request.args.get("before")
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        abort(400, description=f"before must be an ISO date and time, not {value!r}")
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")

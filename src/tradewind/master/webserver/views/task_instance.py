@@ -1,0 +1,165 @@
+"""The task-instance panel: details, every try, the chosen try's log (whole, downloadable, or
+tailed as JSON), XCom, rendered template fields, and why the task instance is not running yet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, tabs
+from tradewind.metastore import logs, runs, task_instances, xcoms
+from tradewind.metastore.models import TaskInstance, TaskTry
+from tradewind.metastore.task_instances import TIKey
+from tradewind.sdk.serialization import SerializedDAG, SerializedTask
+from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
+
+bp = Blueprint("task_instance", __name__)
+
+#: States in which a task instance has not started its work, so "why not running" is worth saying.
+WAITING_STATES = frozenset({"none", "scheduled", "queued", "up_for_retry", "up_for_reschedule"})
+RUNNING_STATES = frozenset({"running", "queued", "restarting"})
+_VERDICT_TEXT = {
+    Verdict.READY: "its trigger rule is met; it waits for the scheduler to queue it (or for a free slot).",
+    Verdict.WAIT: "its trigger rule is not met yet: some upstream tasks have not finished.",
+    Verdict.SKIP: "its trigger rule can no longer be met; the scheduler will skip it.",
+    Verdict.UPSTREAM_FAILED: "an upstream failure makes its trigger rule impossible; it will be upstream_failed.",
+}
+
+
+@dataclass(frozen=True)
+class WhyNotRunning:
+    trigger_rule: str
+    verdict: str
+    explanation: str
+    #: (upstream task id, its states in this run)
+    upstream: list[tuple[str, str]]
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>")
+def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
+    session = get_session()
+    dag, task, ti = _find(session, dag_id, run_id, task_id)
+    key = TIKey(dag_id, run_id, task_id, ti.map_index)
+    tries = task_instances.list_tries(session, key)
+    try_number = _try_number(ti, tries)
+    chosen = next((t for t in tries if t.try_number == try_number), None)
+    log_text, last_seq = logs.read_log(session, key, try_number) if try_number > 0 else ("", -1)
+    rendered = chosen.rendered_fields if chosen is not None else None
+    if rendered is None and try_number == ti.try_number:
+        rendered = ti.rendered_fields
+    base = dag_path(dag_id, "runs", run_id, "tasks", task_id)
+    query = f"?map_index={ti.map_index}&try={try_number}"
+    return render_template(
+        "dag_pages/task_instance.html", dag_id=dag_id, run_id=run_id, task=task, ti=ti, tabs=tabs(dag_id, "", run_id),
+        tries=tries, try_number=try_number,
+        try_urls={t.try_number: f"{base}?map_index={ti.map_index}&try={t.try_number}" for t in tries},
+        log_text=log_text, last_seq=last_seq, tailing=ti.state in RUNNING_STATES and try_number == ti.try_number,
+        log_url=f"{base}/log{query}", download_url=f"{base}/log{query}&download=1", tail_url=f"{base}/log/tail{query}",
+        xcoms=[(x.key, _pretty(x.value)) for x in xcoms.list_xcoms(session, dag_id, run_id, task_id)
+               if x.map_index == ti.map_index],
+        rendered=[(name, _pretty(value)) for name, value in sorted((rendered or {}).items())],
+        why=_why_not_running(session, dag, task, ti) if ti.state in WAITING_STATES else None,
+        grid_url=dag_path(dag_id, "grid"),
+        graph_url=f"{dag_path(dag_id, 'graph')}?run_id={run_id}",
+        actions=_actions(dag_id, run_id, task_id, ti.map_index),
+    )
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>/log")
+def log(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
+    """The try's whole log as text/plain; ``?download=1`` makes it an attachment."""
+    session = get_session()
+    _, _, ti = _find(session, dag_id, run_id, task_id)
+    key = TIKey(dag_id, run_id, task_id, ti.map_index)
+    try_number = _try_number(ti, None)
+    text, _ = logs.read_log(session, key, try_number)
+    response = Response(text, mimetype="text/plain")
+    if request.args.get("download") in ("1", "true"):
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{dag_id}__{run_id}__{task_id}")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe}__{try_number}.log"'
+    return response
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>/log/tail")
+def log_tail(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
+    """``{"text", "last_seq", "state", "running"}``: the log after chunk ``after_seq``."""
+    session = get_session()
+    _, _, ti = _find(session, dag_id, run_id, task_id)
+    try:
+        after_seq = int(request.args.get("after_seq", "-1"))
+    except ValueError:
+        abort(400, description="after_seq must be an integer")
+    try_number = _try_number(ti, None)
+    text, last_seq = logs.read_log(session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number,
+                                   after_seq=after_seq)
+    return jsonify(text=text, last_seq=last_seq, state=ti.state,
+                   running=ti.state in RUNNING_STATES and try_number == ti.try_number)
+
+
+def _find(session: Session, dag_id: str, run_id: str,
+          task_id: str) -> tuple[SerializedDAG, SerializedTask, TaskInstance]:
+    dag = load_dag(session, dag_id)
+    runs.get_run(session, dag_id, run_id)
+    if not dag.has_task(task_id):
+        abort(404, description=f"DAG {dag_id!r} has no task {task_id!r}.")
+    try:
+        map_index = int(request.args.get("map_index", "-1"))
+    except ValueError:
+        abort(400, description="map_index must be an integer")
+    ti = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
+    if ti is None:
+        abort(404, description=f"Run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} "
+                               f"(map index {map_index}).")
+    return dag, dag.get_task(task_id), ti
+
+
+def _try_number(ti: TaskInstance, tries: list[TaskTry] | None) -> int:
+    value = request.args.get("try")
+    if not value:
+        return ti.try_number
+    try:
+        number = int(value)
+    except ValueError:
+        abort(400, description=f"try must be an integer, not {value!r}")
+    if number < 1 or number > max(ti.try_number, max((t.try_number for t in tries or []), default=0)):
+        abort(404, description=f"Task instance {ti.task_id!r} has no try {number}.")
+    return number
+
+
+def _why_not_running(session: Session, dag: SerializedDAG, task: SerializedTask, ti: TaskInstance) -> WhyNotRunning:
+    upstream_ids = sorted(task.upstream_task_ids)
+    found = task_instances.states_of(session, ti.dag_id, ti.run_id, upstream_ids)
+    states = [state for task_id in upstream_ids for state in found.get(task_id, [])]
+    rule = str(getattr(task, "trigger_rule", None) or "all_success")
+    verdict = evaluate(rule, UpstreamCounts.from_states(states))
+    if ti.state == "queued":
+        explanation = "it is queued: it waits for a worker to pick it up."
+    elif ti.state == "up_for_retry":
+        explanation = f"it waits for its retry{f' at {ti.retry_at:%Y-%m-%d %H:%M:%S}' if ti.retry_at else ''}."
+    elif ti.state == "up_for_reschedule":
+        explanation = "it is a sensor in reschedule mode, waiting for its next poke."
+    else:
+        explanation = _VERDICT_TEXT[verdict]
+    upstream = [(task_id, ", ".join(found.get(task_id, [])) or "no task instance") for task_id in upstream_ids]
+    return WhyNotRunning(rule, verdict.value, explanation, upstream)
+
+
+def _actions(dag_id: str, run_id: str, task_id: str, map_index: int) -> list[tuple[str, str]]:
+    found = [
+        ("Clear", action_url(dag_path(dag_id, "clear"), run_id=run_id, task_id=task_id, map_index=map_index)),
+        ("Mark success", action_url(dag_path(dag_id, "mark"), state="success", run_id=run_id, task_id=task_id)),
+        ("Mark failed", action_url(dag_path(dag_id, "mark"), state="failed", run_id=run_id, task_id=task_id)),
+    ]
+    return [(label, url) for label, url in found if url]
+
+
+def _pretty(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,31 @@
+"""The source of DAG files: written by the dag processor when it parses a file, read by the web UI,
+which never reads user code from disk."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tradewind.metastore.models import DagCode
+from tradewind.metastore.statements import upsert
+
+
+def set_code(session: Session, fileloc: str, source: str, source_hash: str, *, now: datetime | None = None) -> None:
+    upsert(session, DagCode, {"fileloc": fileloc, "source": source, "source_hash": source_hash,
+                              "last_updated": now or datetime.now(UTC)},
+           conflict_on=["fileloc"], update=["source", "source_hash", "last_updated"])
+
+
+def get_code(session: Session, fileloc: str) -> DagCode | None:
+    return session.scalars(
+        select(DagCode).where(DagCode.fileloc == fileloc).execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def forget_missing(session: Session, present: Collection[str]) -> None:
+    """Drop the source of every file not in ``present``."""
+    session.execute(delete(DagCode).where(DagCode.fileloc.not_in(list(present)))
+                    .execution_options(synchronize_session=False))

@@ -1,0 +1,277 @@
+"""Clear, mark and trigger from the pages and the REST API, the audit log and /metrics, over a real
+PostgreSQL metastore: every action previews exactly what it changes, then changes it."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+from web_helpers import T0, basic_auth, csrf_token, make_dag, store_dag, store_run
+
+from tradewind import DAG, BashOperator
+from tradewind.metastore import dags, logs, runs, task_instances, users
+from tradewind.metastore.models import AuditLog, DagRun, TaskInstance
+from tradewind.sdk.params import Param
+from tradewind.sdk.serialization import serialize_dag
+
+pytest_plugins = ["web_fixtures"]
+
+DAG_ID = "etl"
+TASKS = ("task_0", "task_1", "task_2", "task_3")
+EVIL = "<script>x</script>"
+
+
+@pytest.fixture
+def two_runs(web_db: Session) -> None:
+    """A chain task_0 >> task_1 >> task_2 >> task_3; run_1 succeeded, run_2 failed at task_1."""
+    store_dag(web_db, make_dag(DAG_ID, tasks=4))
+    store_run(web_db, DAG_ID, "run_1", "success", logical_date=T0, task_states={t: "success" for t in TASKS})
+    store_run(web_db, DAG_ID, "run_2", "failed", logical_date=T0 + timedelta(days=1),
+              task_states={"task_0": "success", "task_1": "failed", "task_2": "upstream_failed",
+                           "task_3": "upstream_failed"})
+    web_db.commit()
+
+
+def _states(web_db: Session, run_id: str) -> dict[str, str]:
+    web_db.expire_all()
+    return {ti.task_id: ti.state for ti in task_instances.get_tis(web_db, DAG_ID, run_id)}
+
+
+def _run_state(web_db: Session, run_id: str) -> str:
+    web_db.expire_all()
+    return runs.get_run(web_db, DAG_ID, run_id).state
+
+
+def _affected(html: str) -> list[str]:
+    return re.findall(r'<td class="task-id">([^<]*)</td>', html)
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+def test_clear_preview_lists_exactly_the_affected_task_instances_and_changes_nothing(
+        client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    page = client_as("Viewer").get(f"/dags/{DAG_ID}/clear?run_id=run_2&task_id=task_1&map_index=-1&downstream=true")
+    assert page.status_code == 200
+    assert _affected(page.text) == ["task_1", "task_2", "task_3"]
+    assert "3 task instances will be cleared" in page.text
+    assert "Confirm" not in page.text  # a Viewer may look, not act
+    assert _states(web_db, "run_2")["task_1"] == "failed"
+
+
+def test_confirming_a_clear_applies_it_and_requeues_the_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    preview = client.get(f"/dags/{DAG_ID}/clear?run_id=run_2&task_id=task_1&downstream=true")
+    assert "Confirm" in preview.text
+    response = client.post(f"/dags/{DAG_ID}/clear", data={
+        "csrf_token": csrf_token(client), "run_id": "run_2", "task_id": "task_1", "map_index": "-1",
+        "downstream": "true"})
+    assert response.status_code == 302
+    assert _states(web_db, "run_2") == {"task_0": "success", "task_1": "none", "task_2": "none", "task_3": "none"}
+    assert _run_state(web_db, "run_2") == "queued"
+    assert "cleared 3 task instances" in client.get(response.headers["Location"], follow_redirects=True).text
+
+
+def test_a_viewer_cannot_confirm_and_a_post_without_csrf_is_refused(client_as, two_runs: None,  # type: ignore[no-untyped-def]
+                                                                     web_db: Session) -> None:
+    viewer = client_as("Viewer")
+    form = {"run_id": "run_2", "task_id": "task_1"}
+    assert viewer.post(f"/dags/{DAG_ID}/clear", data={**form, "csrf_token": csrf_token(viewer)}).status_code == 403
+    assert client_as("Op").post(f"/dags/{DAG_ID}/clear", data=form).status_code == 403
+    assert _states(web_db, "run_2")["task_1"] == "failed"
+
+
+def test_mark_failed_with_downstream_reopens_the_run_and_changes_its_descendants(
+        client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    preview = client.get(f"/dags/{DAG_ID}/mark?state=failed&run_id=run_1&task_id=task_2&downstream=true")
+    assert _affected(preview.text) == ["task_2", "task_3"]
+    response = client.post(f"/dags/{DAG_ID}/mark", data={
+        "csrf_token": csrf_token(client), "state": "failed", "run_id": "run_1", "task_id": "task_2",
+        "downstream": "true"})
+    assert response.status_code == 302
+    assert _states(web_db, "run_1") == {"task_0": "success", "task_1": "success", "task_2": "failed",
+                                        "task_3": "failed"}
+    assert _run_state(web_db, "run_1") == "running"
+
+
+def test_clearing_only_the_failed_tasks_of_a_whole_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    assert _affected(client.get(f"/dags/{DAG_ID}/runs/run_2/clear?only_failed=true").text) == [
+        "task_1", "task_2", "task_3"]
+    client.post(f"/dags/{DAG_ID}/runs/run_2/clear", data={"csrf_token": csrf_token(client), "only_failed": "true"})
+    assert _states(web_db, "run_2")["task_0"] == "success"
+    assert _states(web_db, "run_2")["task_1"] == "none"
+
+
+def test_marking_a_whole_run_success(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    client.post(f"/dags/{DAG_ID}/runs/run_2/mark", data={"csrf_token": csrf_token(client), "state": "success"})
+    assert set(_states(web_db, "run_2").values()) == {"success"}
+    assert _run_state(web_db, "run_2") == "success"
+
+
+def test_a_task_id_with_script_in_a_preview_is_escaped(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    with DAG("xss", schedule=None, start_date=T0) as dag:
+        BashOperator(task_id="ok", bash_command="true")
+    # The SDK refuses such an id; a metastore written by anything else must still be shown safely.
+    serialized = json.loads(json.dumps(serialize_dag(dag)).replace('"ok"', json.dumps(EVIL)))
+    dags.upsert_dag(web_db, "xss", "/dags/xss.py", serialized, "hash", None, None, [], "me", 16, 16, False)
+    store_run(web_db, "xss", "r1", "success", logical_date=T0, task_states={EVIL: "success"})
+    web_db.commit()
+    page = client_as("Viewer").get("/dags/xss/runs/r1/clear")
+    assert page.status_code == 200
+    assert EVIL not in page.text
+    assert "&lt;script&gt;x&lt;/script&gt;" in page.text
+
+
+# --- trigger ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def params_dag(web_db: Session) -> str:
+    with DAG("with_params", schedule=None, start_date=T0,
+             params={"rows": Param(10, type="integer", minimum=1)}) as dag:
+        BashOperator(task_id="t", bash_command="true")
+    store_dag(web_db, dag)
+    web_db.commit()
+    return "with_params"
+
+
+def _run_count(web_db: Session, dag_id: str) -> int:
+    return web_db.scalar(sa.select(sa.func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id)) or 0
+
+
+def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(client_as, params_dag: str,  # type: ignore[no-untyped-def]
+                                                                     web_db: Session) -> None:
+    client = client_as("Op")
+    form = client.get(f"/dags/{params_dag}/trigger")
+    assert form.status_code == 200 and "&#34;rows&#34;: 10" in form.text
+    for conf, message in (("{not json", "not valid JSON"), ("[1]", "must be a JSON object"),
+                          ('{"rows": 0}', "rows")):
+        response = client.post(f"/dags/{params_dag}/trigger", data={"csrf_token": csrf_token(client), "conf": conf})
+        assert response.status_code == 400, conf
+        assert message in response.text
+    assert _run_count(web_db, params_dag) == 0
+    ok = client.post(f"/dags/{params_dag}/trigger",
+                     data={"csrf_token": csrf_token(client), "conf": '{"rows": 3}', "run_id": "mine"})
+    assert ok.status_code == 302
+    assert runs.get_run(web_db, params_dag, "mine").conf == {"rows": 3}
+
+
+# --- API --------------------------------------------------------------------------------------------
+
+def test_api_trigger_then_conflict_then_bad_conf(web_app: Flask, params_dag: str) -> None:
+    client, auth = web_app.test_client(), basic_auth("Op")
+    url = f"/api/v1/dags/{params_dag}/dagRuns"
+    created = client.post(url, json={"conf": {"rows": 2}, "dag_run_id": "api_run"}, auth=auth)
+    assert created.status_code == 200, created.text
+    assert created.get_json()["dag_run_id"] == "api_run" and created.get_json()["state"] == "queued"
+    assert client.post(url, json={"dag_run_id": "api_run"}, auth=auth).status_code == 409
+    bad = client.post(url, json={"conf": {"rows": "many"}}, auth=auth)
+    assert bad.status_code == 400 and bad.get_json()["status"] == 400
+    assert client.post(url, json={}, auth=basic_auth("Viewer")).status_code == 403
+    listed = client.get(f"{url}?state=queued", auth=basic_auth("Viewer")).get_json()
+    assert [r["dag_run_id"] for r in listed["dag_runs"]] == ["api_run"]
+    assert client.get(f"{url}/nope", auth=auth).status_code == 404
+
+
+def test_api_clear_is_a_dry_run_by_default(web_app: Flask, two_runs: None, web_db: Session) -> None:
+    client, auth = web_app.test_client(), basic_auth("Op")
+    body = {"task_ids": ["task_1"], "dag_run_id": "run_2", "include_downstream": True}
+    dry = client.post(f"/api/v1/dags/{DAG_ID}/clearTaskInstances", json=body, auth=auth).get_json()
+    assert dry["dry_run"] is True
+    assert [ti["task_id"] for ti in dry["task_instances"]] == ["task_1", "task_2", "task_3"]
+    assert _states(web_db, "run_2")["task_1"] == "failed"
+    done = client.post(f"/api/v1/dags/{DAG_ID}/clearTaskInstances", json={**body, "dry_run": False}, auth=auth)
+    assert done.get_json()["changed"] == 3
+    assert _states(web_db, "run_2")["task_1"] == "none"
+    run_clear = client.post(f"/api/v1/dags/{DAG_ID}/dagRuns/run_1/clear", json={}, auth=auth).get_json()
+    assert run_clear["total_entries"] == 4 and _run_state(web_db, "run_1") == "success"
+
+
+def test_api_patch_task_instance_state_and_run_state(web_app: Flask, two_runs: None, web_db: Session) -> None:
+    client, auth = web_app.test_client(), basic_auth("Op")
+    url = f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/taskInstances/task_1"
+    patched = client.patch(url, json={"new_state": "success"}, auth=auth)
+    assert patched.status_code == 200, patched.text
+    assert [ti["task_id"] for ti in patched.get_json()["task_instances"]] == ["task_1"]
+    assert client.get(url, auth=auth).get_json()["state"] == "success"
+    assert _run_state(web_db, "run_2") == "running"
+    assert client.patch(url, json={"new_state": "running"}, auth=auth).status_code == 400
+    run = client.patch(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2", json={"state": "failed"}, auth=auth)
+    assert run.get_json()["state"] == "failed"
+    listed = client.get(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/taskInstances", auth=auth).get_json()
+    assert {ti["state"] for ti in listed["task_instances"]} == {"failed"}
+
+
+def test_api_logs_xcoms_and_pools(web_app: Flask, two_runs: None, web_db: Session) -> None:
+    key = task_instances.TIKey(DAG_ID, "run_1", "task_0")
+    web_db.execute(sa.update(TaskInstance).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == "run_1")
+                   .values(try_number=1))
+    logs.append_log(web_db, key, 1, "hello <world>\n")
+    web_db.commit()
+    client, auth = web_app.test_client(), basic_auth("Viewer")
+    url = f"/api/v1/dags/{DAG_ID}/dagRuns/run_1/taskInstances/task_0"
+    text = client.get(f"{url}/logs/1", auth=auth)
+    assert text.mimetype == "text/plain" and text.text == "hello <world>\n"
+    assert client.get(f"{url}/logs/1?full_content=true", auth=auth).get_json()["content"] == "hello <world>\n"
+    assert client.get(f"{url}/logs/7", auth=auth).status_code == 404
+    assert client.get(f"{url}/xcomEntries", auth=auth).get_json()["total_entries"] == 0
+    assert "default_pool" in [p["name"] for p in client.get("/api/v1/pools", auth=auth).get_json()["pools"]]
+
+
+def test_event_logs_show_the_actions_with_the_username(web_app: Flask, client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+    page_client = client_as("Op")
+    page_client.post(f"/dags/{DAG_ID}/mark", data={"csrf_token": csrf_token(page_client), "state": "success",
+                                                  "run_id": "run_2", "task_id": "task_1"})
+    api = web_app.test_client()
+    api.post(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/clear", json={"dry_run": False}, auth=basic_auth("Admin"))
+    events = api.get(f"/api/v1/eventLogs?dag_id={DAG_ID}", auth=basic_auth("Viewer")).get_json()["event_logs"]
+    assert [(e["event"], e["owner"], e["extra"]["source"]) for e in events] == [
+        ("clear", "admin", "api"), ("mark_success", "op", "ui")]
+    assert events[1]["extra"]["count"] == 1 and events[1]["task_id"] == "task_1"
+
+
+def test_metrics_need_credentials_and_name_every_metric(web_app: Flask, two_runs: None, web_db: Session) -> None:
+    client = web_app.test_client()
+    anonymous = client.get("/metrics")
+    assert anonymous.status_code == 302
+    token = users.issue_api_token(web_db, "viewer")
+    web_db.commit()
+    scraped = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert scraped.status_code == 200 and scraped.mimetype == "text/plain"
+    for name in ("tradewind_task_instances", "tradewind_dag_runs", "tradewind_queue_depth",
+                 "tradewind_scheduler_loop_seconds", "tradewind_handoff_latency_seconds_bucket"):
+        assert name in scraped.text
+    assert 'tradewind_task_instances{state="success"} 5.0' in scraped.text
+    assert client.get("/metrics", headers={"Authorization": "Bearer tw1.wrong"}).status_code == 302
+
+
+def test_every_action_is_in_the_audit_table(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    client.post(f"/dags/{DAG_ID}/runs/run_2/clear", data={"csrf_token": csrf_token(client)})
+    rows = list(web_db.scalars(sa.select(AuditLog)))
+    assert [(r.event, r.owner, r.run_id) for r in rows] == [("clear", "op", "run_2")]
+
+
+# --- browse pages -----------------------------------------------------------------------------------
+
+def test_runs_list_filters_by_state_and_links_each_runs_actions(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Viewer")
+    every = client.get("/runs").text
+    assert re.findall(r'<td class="run-id">([^<]*)</td>', every) == ["run_2", "run_1"]
+    failed = client.get(f"/dags/{DAG_ID}/runs?state=failed").text
+    assert re.findall(r'<td class="run-id">([^<]*)</td>', failed) == ["run_2"]
+    assert f'href="/dags/{DAG_ID}/runs/run_2/clear?only_failed=true"' in failed
+
+
+def test_audit_log_page_shows_who_did_what(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+    op = client_as("Op")
+    op.post(f"/dags/{DAG_ID}/runs/run_2/clear", data={"csrf_token": csrf_token(op)})
+    page = client_as("Viewer").get(f"/audit-log?dag_id={DAG_ID}").text
+    assert re.findall(r'<td class="owner">([^<]*)</td><td class="event">([^<]*)</td>', page) == [("op", "clear")]
+    assert client_as("Viewer").get("/audit-log?dag_id=other").text.count('class="audit-row"') == 0
