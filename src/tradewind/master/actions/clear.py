@@ -20,7 +20,9 @@ from tradewind.states import FAILED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
 
-class _Dag(Protocol):
+class DagShape(Protocol):
+    """What the selection needs of a DAG (a serialized or a live one)."""
+
     @property
     def dag_id(self) -> str: ...
 
@@ -65,7 +67,7 @@ class ClearPlan:
 
 
 def select_task_ids(
-    dag: _Dag, *, task_ids: Iterable[str] | None = None, task_regex: str | None = None,
+    dag: DagShape, *, task_ids: Iterable[str] | None = None, task_regex: str | None = None,
     upstream: bool = False, downstream: bool = False,
 ) -> set[str]:
     """The tasks to clear: the named ones (or all, when neither ids nor a regex is given) and, with
@@ -121,7 +123,7 @@ def select_runs(
 
 
 def plan_clear(
-    dag: _Dag, runs: Sequence[RunRef], tis: Sequence[TIRef], *, task_ids: Collection[str],
+    dag: DagShape, runs: Sequence[RunRef], tis: Sequence[TIRef], *, task_ids: Collection[str],
     only_failed: bool = False,
 ) -> ClearPlan:
     """The task instances of ``runs`` whose task is in ``task_ids`` (and failed, with ``only_failed``)

@@ -10,11 +10,12 @@ itself and sends touched finished runs back to ``running`` so a scheduler re-dec
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from tradewind.master.actions.clear import (
+    DagShape,
     RunRef,
     TIRef,
     plan_clear,
@@ -27,14 +28,6 @@ from tradewind.states import TaskInstanceState as TI
 #: The kinds of action and, for a mark, the state it sets.
 KINDS = ("clear", "success", "failed")
 MARK_STATES = {"success": TI.SUCCESS, "failed": TI.FAILED}
-
-
-class _Dag(Protocol):
-    @property
-    def dag_id(self) -> str: ...
-
-    @property
-    def task_dict(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +83,7 @@ class ActionPlan:
         return DagRunState.QUEUED if self.kind == "clear" else DagRunState.RUNNING
 
 
-def plan_action(kind: str, dag: _Dag, runs: Sequence[RunRef], tis: Sequence[TIRef],
+def plan_action(kind: str, dag: DagShape, runs: Sequence[RunRef], tis: Sequence[TIRef],
                 options: ActionOptions) -> ActionPlan:
     """The changes ``kind`` (clear / success / failed) makes with ``options``; raises ValueError
     for an unknown kind or task."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from flask import abort
+from flask import abort, request
 from sqlalchemy.orm import Session
 
 from tradewind.master.webserver.auth import current_user
 from tradewind.master.webserver.navigation import route_exists
-from tradewind.metastore import dags
+from tradewind.metastore import dags, runs
+from tradewind.metastore.models import DagRun
 from tradewind.sdk.serialization import SerializedDAG, SerializedTask, SerializedTaskGroup, deserialize_dag
 
 TABS: tuple[tuple[str, str], ...] = (("Grid", "grid"), ("Graph", "graph"), ("Gantt", "gantt"), ("Code", "code"))
@@ -46,6 +47,12 @@ def load_dag(session: Session, dag_id: str) -> SerializedDAG:
         return deserialize_dag(serialized)
     except (KeyError, ValueError):
         abort(404, description=f"DAG {dag_id!r} has not been parsed into a form this webserver reads.")
+
+
+def selected_run(session: Session, dag_id: str) -> DagRun | None:
+    """The run named by ``?run_id=`` (404 when unknown), or the DAG's latest run."""
+    run_id = request.args.get("run_id")
+    return runs.get_run(session, dag_id, run_id) if run_id else runs.latest_run(session, dag_id)
 
 
 def dag_path(dag_id: str, *parts: str) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.dag_common import dag_path, load_dag, tabs
-from tradewind.metastore import grid, runs, task_instances
+from tradewind.master.webserver.views.dag_common import dag_path, load_dag, selected_run, tabs
+from tradewind.metastore import grid, task_instances
 
 bp = Blueprint("gantt", __name__)
 
@@ -46,8 +46,7 @@ class _Span:
 def gantt_view(dag_id: str) -> ResponseReturnValue:
     session = get_session()
     dag = load_dag(session, dag_id)
-    run_id = request.args.get("run_id")
-    run = runs.get_run(session, dag_id, run_id) if run_id else runs.latest_run(session, dag_id)
+    run = selected_run(session, dag_id)
     rows: list[GanttRow] = []
     axis: tuple[datetime, datetime] | None = None
     if run is not None:

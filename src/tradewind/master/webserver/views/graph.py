@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.graph_layout import Box, layout
-from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, tabs
+from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, selected_run, tabs
 from tradewind.metastore import grid, runs
 from tradewind.sdk.serialization import SerializedDAG, SerializedTaskGroup
 
@@ -30,8 +30,7 @@ class Node:
 def graph_view(dag_id: str) -> ResponseReturnValue:
     session = get_session()
     dag = load_dag(session, dag_id)
-    run_id = request.args.get("run_id")
-    run = runs.get_run(session, dag_id, run_id) if run_id else runs.latest_run(session, dag_id)
+    run = selected_run(session, dag_id)
     cells = grid.task_states(session, dag_id, [run.run_id]) if run is not None else {}
     ordered = [task.task_id for task in dag.topological_sort()]
     drawn = layout(ordered, [(up, task.task_id) for task in dag.tasks for up in sorted(task.upstream_task_ids)],
