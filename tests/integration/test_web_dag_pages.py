@@ -347,6 +347,17 @@ def test_graph_draws_nodes_coloured_by_state_inside_group_boxes(client_as, pipel
     assert client_as("Viewer").get(f"/dags/{DAG_ID}/graph?run_id=run_1").text.count("<polyline") == 3
 
 
+def test_graph_of_an_active_run_polls_its_states_to_recolour_nodes_without_reload(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
+    viewer = client_as("Viewer")
+    page = viewer.get(f"/dags/{DAG_ID}/graph?run_id=run_1").text
+    assert f'data-url="/dags/{DAG_ID}/runs/run_1/states"' in page and "graph.js" in page
+    states = viewer.get(f"/dags/{DAG_ID}/runs/run_1/states").get_json()
+    assert states["tasks"] == {"extract": "success", "transform.clean": "running", "transform.enrich": "none",
+                               "load": "none"}
+    assert states["active"] is (states["state"] in ("queued", "running"))
+    assert viewer.get(f"/dags/{DAG_ID}/runs/nope/states").status_code == 404
+
+
 def test_gantt_draws_every_try_with_its_queued_and_running_parts(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/gantt?run_id=run_1")
     assert page.status_code == 200

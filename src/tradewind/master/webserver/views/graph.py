@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, render_template
+from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
@@ -47,6 +47,18 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
         recent_runs=[r.run_id for r in runs.list_runs(session, dag_id, limit=25)],
         clear_run_url=action_url(dag_path(dag_id, "runs", run.run_id, "clear")) if run else None,
     )
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/states")
+def run_states(dag_id: str, run_id: str) -> ResponseReturnValue:
+    """``{"state": run state, "active": bool, "tasks": {task_id: state}}`` — what the graph view
+    polls to recolour its nodes while the run goes on."""
+    session = get_session()
+    load_dag(session, dag_id)
+    run = runs.get_run(session, dag_id, run_id)
+    cells = grid.task_states(session, dag_id, [run_id])
+    return jsonify(state=run.state, active=run.state in ("queued", "running"),
+                   tasks={task_id: cell.state for (task_id, _), cell in cells.items()})
 
 
 def group_members(dag: SerializedDAG) -> dict[str, list[str]]:
