@@ -105,3 +105,15 @@ class UserNotFound(TradewindException):
 
 class UserAlreadyExists(TradewindException):
     """A web user with that name exists already."""
+
+
+class VariableNotFound(TradewindException):
+    """No variable with that key exists."""
+
+
+class ConnectionNotFound(TradewindException):
+    """No connection with that id exists."""
+
+
+class PoolNotFound(TradewindException):
+    """No pool with that name exists."""

@@ -253,8 +253,8 @@ def test_trigger_button_links_ops_to_the_trigger_page(three_dags: None, client_a
 
 def test_menus_link_only_to_pages_that_exist(client_as) -> None:  # type: ignore[no-untyped-def]
     admin = client_as("Admin").get("/").text
-    assert '<span class="unavailable" title="not available yet">Users</span>' in admin
-    assert 'href="/users"' not in admin and 'href="/runs"' in admin
+    assert '<span class="unavailable" title="not available yet">Task instances</span>' in admin
+    assert 'href="/task-instances"' not in admin and 'href="/runs"' in admin and 'href="/users"' in admin
     assert "<summary>Admin</summary>" not in client_as("Op").get("/").text
     assert '<span class="username">op</span>' in client_as("Op").get("/").text
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tradewind.metastore.models import DEFAULT_POOL, SlotPool
+from tradewind.metastore.models import DEFAULT_POOL, SlotPool, TaskInstance
 from tradewind.metastore.statements import upsert
 
-__all__ = ["DEFAULT_POOL", "delete_pool", "ensure_default_pool", "get_pool", "list_pools", "set_pool"]
+__all__ = ["DEFAULT_POOL", "PoolUsage", "delete_pool", "ensure_default_pool", "get_pool", "list_pools", "pool_usage",
+           "set_pool"]
 
 
 def ensure_default_pool(session: Session, slots: int = 128) -> SlotPool:
@@ -59,3 +62,29 @@ def delete_pool(session: Session, name: str) -> bool:
     session.delete(pool)
     session.flush()
     return True
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """A pool with the slots its running and queued task instances take."""
+
+    pool: SlotPool
+    running: int
+    queued: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.pool.slots - self.running - self.queued)
+
+
+def pool_usage(session: Session) -> list[PoolUsage]:
+    """Every pool with its used (running) and queued slots, by name (two queries)."""
+    taken: dict[tuple[str, str], int] = {
+        (pool, state): int(slots) for pool, state, slots in session.execute(
+            select(TaskInstance.pool, TaskInstance.state, func.coalesce(func.sum(TaskInstance.pool_slots), 0))
+            .where(TaskInstance.state.in_(["running", "queued"]))
+            .group_by(TaskInstance.pool, TaskInstance.state)
+        )
+    }
+    return [PoolUsage(p, taken.get((p.pool, "running"), 0), taken.get((p.pool, "queued"), 0))
+            for p in list_pools(session)]

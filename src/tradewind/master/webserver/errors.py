@@ -17,14 +17,17 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from tradewind.errors import (
+    ConnectionNotFound,
     DagNotFound,
     DagRunAlreadyExists,
     DagRunNotFound,
     MetastoreError,
     ParamValidationError,
+    PoolNotFound,
     TaskNotFound,
     UserAlreadyExists,
     UserNotFound,
+    VariableNotFound,
 )
 from tradewind.master.webserver.auth import is_api_request
 from tradewind.master.webserver.db import metastore
@@ -41,6 +44,9 @@ STATUS_OF: dict[type[Exception], int] = {
     DagRunNotFound: 404,
     TaskNotFound: 404,
     UserNotFound: 404,
+    VariableNotFound: 404,
+    ConnectionNotFound: 404,
+    PoolNotFound: 404,
     DagRunAlreadyExists: 409,
     UserAlreadyExists: 409,
     ParamValidationError: 400,

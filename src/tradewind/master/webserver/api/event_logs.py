@@ -1,4 +1,4 @@
-"""``/api/v1/pools`` and ``/api/v1/eventLogs``: the slot pools, and the audit log of every action."""
+"""``/api/v1/eventLogs``: the audit log of every action (pools moved to ``pools.py``)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.api import API_PREFIX, DEFAULT_LIMIT, MAX_LIMIT, problem_response, query_int
 from tradewind.master.webserver.db import get_session
-from tradewind.metastore import audit, pools
+from tradewind.metastore import audit
 
 bp = Blueprint("api_event_logs", __name__, url_prefix=API_PREFIX)
-
-
-@bp.get("/pools")
-def list_pools() -> ResponseReturnValue:
-    rows = pools.list_pools(get_session())
-    return jsonify(pools=[{"name": p.pool, "slots": p.slots, "description": p.description,
-                           "include_deferred": p.include_deferred} for p in rows], total_entries=len(rows))
 
 
 @bp.get("/eventLogs")
@@ -39,7 +32,6 @@ def _get(op_id: str, summary: str, params: list[dict[str, Any]]) -> dict[str, An
 
 
 OPENAPI_PATHS: dict[str, Any] = {
-    f"{API_PREFIX}/pools": _get("get_pools", "List the slot pools", []),
     f"{API_PREFIX}/eventLogs": _get("get_event_logs", "The audit log, latest first (?dag_id, ?limit)", [
         {"name": "dag_id", "in": "query", "required": False, "schema": {"type": "string"}},
         {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},

@@ -1,0 +1,110 @@
+"""Connections: how DAGs reach other systems (type, host, port, schema, login, password, extra).
+
+The password and the extra go through ``_encode`` on the way in and ``_decode`` on the way out
+(see ``secret_values``), so encrypting them later changes those two functions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tradewind.errors import ConnectionNotFound
+from tradewind.metastore import secret_values
+from tradewind.metastore.models import ID_LENGTH, Connection
+
+
+@dataclass(frozen=True)
+class ConnectionValue:
+    conn_id: str
+    conn_type: str
+    description: str | None = None
+    host: str | None = None
+    schema: str | None = None
+    login: str | None = None
+    password: str | None = None
+    port: int | None = None
+    extra: str | None = None
+
+
+#: The fields a caller may set (everything but the id).
+FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ConnectionValue) if f.name != "conn_id")
+
+
+def list_connections(session: Session) -> list[ConnectionValue]:
+    return [_decode(row) for row in session.scalars(select(Connection).order_by(Connection.conn_id))]
+
+
+def get_connection(session: Session, conn_id: str) -> ConnectionValue:
+    """The connection; raises ``ConnectionNotFound``."""
+    return _decode(_existing(session, conn_id))
+
+
+def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) -> ConnectionValue:
+    """Create the connection or change the fields named in ``values`` (a new one needs ``conn_type``)."""
+    conn_id = _check_id(conn_id)
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"connection {conn_id!r}: unknown fields {', '.join(unknown)}")
+    row = session.get(Connection, conn_id)
+    current = _decode(row) if row is not None else ConnectionValue(conn_id, "")
+    merged = {name: getattr(current, name) for name in FIELDS} | dict(values)
+    _check_fields(conn_id, merged)
+    if row is None:
+        row = Connection(conn_id=conn_id)
+        session.add(row)
+    for name in ("conn_type", "description", "host", "schema", "login", "port"):
+        setattr(row, name, merged[name])
+    row.password, row.is_encrypted = _encode(merged["password"])
+    row.extra, row.is_extra_encrypted = _encode(merged["extra"])
+    session.flush()
+    return _decode(row)
+
+
+def delete_connection(session: Session, conn_id: str) -> None:
+    """Delete the connection; raises ``ConnectionNotFound``."""
+    session.delete(_existing(session, conn_id))
+    session.flush()
+
+
+def _existing(session: Session, conn_id: str) -> Connection:
+    row = session.get(Connection, conn_id, populate_existing=True)
+    if row is None:
+        raise ConnectionNotFound(f"no connection with id {conn_id!r}")
+    return row
+
+
+def _check_id(conn_id: str) -> str:
+    conn_id = (conn_id or "").strip()
+    if not conn_id:
+        raise ValueError("a connection needs an id")
+    if len(conn_id) > ID_LENGTH or not conn_id.isprintable():
+        raise ValueError(f"connection id {conn_id!r} must be at most {ID_LENGTH} printable characters")
+    return conn_id
+
+
+def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:
+    if not isinstance(values["conn_type"], str) or not values["conn_type"].strip():
+        raise ValueError(f"connection {conn_id!r} needs a conn_type")
+    port = values["port"]
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        raise ValueError(f"connection {conn_id!r}: port must be a whole number from 1 to 65535, not {port!r}")
+    for name in FIELDS:
+        if name != "port" and values[name] is not None and not isinstance(values[name], str):
+            raise ValueError(f"connection {conn_id!r}: {name} must be text")
+
+
+def _encode(value: str | None) -> tuple[str | None, bool]:
+    return secret_values.encode(value)
+
+
+def _decode(row: Connection) -> ConnectionValue:
+    return ConnectionValue(
+        conn_id=row.conn_id, conn_type=row.conn_type, description=row.description, host=row.host,
+        schema=row.schema, login=row.login, password=secret_values.decode(row.password, row.is_encrypted),
+        port=row.port, extra=secret_values.decode(row.extra, row.is_extra_encrypted),
+    )
