@@ -154,7 +154,7 @@ class Cluster:
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, describe: Callable[[], str] | None = None,
-               interval: float = 0.1) -> Any:
+               interval: float = 0.05) -> Any:
     """Poll ``condition`` until it returns something truthy; fail with ``describe()`` on timeout."""
     deadline = time.monotonic() + timeout
     while True:

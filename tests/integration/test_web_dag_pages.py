@@ -4,8 +4,6 @@ metastore, seeded the way the dag processor, the scheduler and the workers write
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
-from web_helpers import T0, make_dag, store_dag, store_run
+from web_helpers import T0, counting_queries, make_dag, store_dag, store_run
 
 from tradewind import DAG, BashOperator, TaskGroup
 from tradewind.master.scheduler.dag_processor import sync_dag_folder
@@ -152,19 +150,6 @@ def test_a_mapped_task_shows_one_box_with_its_most_urgent_state(client_as, web_d
     assert client_as("Viewer").get("/dags/mapped/runs/r/tasks/task_0?map_index=1").status_code == 200
 
 
-@contextmanager
-def _count_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = metastore(app).engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def test_grid_of_25_runs_by_100_tasks_takes_a_constant_small_number_of_queries(  # type: ignore[no-untyped-def]
@@ -180,9 +165,9 @@ def test_grid_of_25_runs_by_100_tasks_takes_a_constant_small_number_of_queries( 
     web_db.commit()
     client = client_as("Viewer")
     client.get("/dags/small/grid")
-    with _count_queries(web_app) as small_queries:
+    with counting_queries(web_app) as small_queries:
         assert client.get("/dags/small/grid").status_code == 200
-    with _count_queries(web_app) as big_queries:
+    with counting_queries(web_app) as big_queries:
         page = client.get("/dags/big/grid")
     assert page.status_code == 200
     assert page.text.count('class="box state-success"') == 2500

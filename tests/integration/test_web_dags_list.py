@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from web_helpers import (
     SECRET_KEY,
     T0,
     basic_auth,
+    counting_queries,
     csrf_token,
     make_dag,
     store_dag,
@@ -24,7 +24,7 @@ from web_helpers import (
 )
 
 from tradewind.master.webserver.app import create_app
-from tradewind.master.webserver.db import dispose, metastore
+from tradewind.master.webserver.db import dispose
 from tradewind.master.webserver.state_colours import STATE_COLOURS, TASK_STATE_ORDER
 from tradewind.metastore import audit, dag_overview, dags, jobs, workers
 from tradewind.metastore.health import SCHEDULER_JOB_TYPE
@@ -179,19 +179,6 @@ def test_dag_stats_aggregates_the_last_run_and_all_runs(web_db: Session) -> None
     assert stats["b"] == dag_overview.DagStats()
 
 
-@contextmanager
-def _counting_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = metastore(app).engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def test_the_list_reads_a_fixed_number_of_queries_however_many_dags(web_app: Flask, client_as,  # type: ignore[no-untyped-def]
@@ -199,7 +186,7 @@ def test_the_list_reads_a_fixed_number_of_queries_however_many_dags(web_app: Fla
     client = client_as("Viewer")
 
     def queries_for_list() -> int:
-        with _counting_queries(web_app) as statements:
+        with counting_queries(web_app) as statements:
             assert client.get("/").status_code == 200
         return len(statements)
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner
+from cluster import wait_until
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.cli.main import cli
@@ -288,18 +288,6 @@ def received(pubsub: Any) -> list[dict[str, str]]:
 
 def executions(queued: Queued) -> list[str]:
     return queued.side_effects.read_text().split() if queued.side_effects.exists() else []
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, describe: Callable[[], str] | None = None,
-               interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(describe() if describe else f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 # -- the tests -----------------------------------------------------------------------------------------

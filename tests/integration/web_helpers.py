@@ -5,16 +5,19 @@ The fixtures using them are in ``web_fixtures.py``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tradewind import DAG, BashOperator
+from tradewind.master.webserver.db import metastore
 from tradewind.metastore import dags, import_errors, pools, runs
 from tradewind.metastore.engine import create_engine_from_settings
 from tradewind.metastore.models import Base, TaskInstance
@@ -121,3 +124,18 @@ def store_run(session: Session, dag_id: str, run_id: str, state: str, *, logical
 def store_import_error(session: Session, filename: str, stacktrace: str) -> None:
     import_errors.record_import_error(session, filename, stacktrace)
 
+
+@contextmanager
+def counting_queries(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine runs inside the block (to check a page's query count)."""
+    statements: list[str] = []
+    engine = metastore(app).engine
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
