@@ -171,8 +171,9 @@ def _redis_command(sock: socket.socket, *args: str) -> bytes:
 @pytest.fixture(scope="session")
 def _redis_db() -> int:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    # Database 0 is left to people; each xdist worker gets one of 1..15.
-    db = 1 + int(worker.removeprefix("gw") or 0) % 15
+    # Database 0 is left to people; each xdist worker gets one of 1..15, unless
+    # TRADEWIND_TEST_REDIS_DB names one (for test sessions running side by side).
+    db = int(os.environ.get("TRADEWIND_TEST_REDIS_DB") or 1 + int(worker.removeprefix("gw") or 0) % 15)
     try:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=3) as sock:
             reply = _redis_command(sock, "PING")
