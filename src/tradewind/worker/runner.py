@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
+from tradewind.sdk import task_metastore
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, MetastoreXComBackend, Reporter
@@ -118,6 +119,7 @@ def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], Non
         _die_with_parent(parent)
         # The parent's pooled connections stay the parent's; a pull opens the child's own, lazily.
         engine_reset()
+        task_metastore.bind(factory)
         child_main(request, log_write, result_write, MetastoreXComBackend(factory, key))
     os.close(log_write)
     os.close(result_write)
