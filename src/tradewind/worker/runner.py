@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore.task_instances import TIKey
-from tradewind.sdk.context import RunInfo
 from tradewind.sdk import task_metastore
+from tradewind.sdk.context import RunInfo
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, MetastoreXComBackend, Reporter
