@@ -107,12 +107,20 @@ class UserAlreadyExists(TradewindException):
     """A web user with that name exists already."""
 
 
-class VariableNotFound(TradewindException):
+class AirflowNotFoundException(TradewindException):
+    """Something named by the caller (a connection, a variable) is not defined; Airflow's name."""
+
+
+class VariableNotFound(AirflowNotFoundException):
     """No variable with that key exists."""
 
 
-class ConnectionNotFound(TradewindException):
+class ConnectionNotFound(AirflowNotFoundException):
     """No connection with that id exists."""
+
+
+class SecretDecryptionError(ConfigurationError):
+    """A stored secret value cannot be decrypted with TRADEWIND_FERNET_KEY; the message names its row."""
 
 
 class PoolNotFound(TradewindException):

@@ -92,6 +92,13 @@ def test_every_supported_module_imports_and_all_its_names_resolve(shim, module_n
         ("airflow.exceptions:ParamValidationError", "tradewind.errors:ParamValidationError"),
         ("airflow.exceptions:AirflowDagCycleException", "tradewind.errors:DagCycleError"),
         ("airflow.exceptions:AirflowTimetableInvalid", "tradewind.errors:InvalidScheduleError"),
+        ("airflow.exceptions:AirflowNotFoundException", "tradewind.errors:AirflowNotFoundException"),
+        ("airflow.models:Connection", "tradewind.sdk.connection:Connection"),
+        ("airflow.models:Variable", "tradewind.sdk.variable:Variable"),
+        ("airflow.models.connection:Connection", "tradewind.sdk.connection:Connection"),
+        ("airflow.models.variable:Variable", "tradewind.sdk.variable:Variable"),
+        ("airflow.hooks.base:BaseHook", "tradewind.sdk.hooks.base:BaseHook"),
+        ("airflow.utils.log.secrets_masker:mask_secret", "tradewind.secrets.masker:mask_secret"),
     ],
 )
 def test_airflow_name_is_the_tradewind_object(shim, airflow_ref, tradewind_ref):

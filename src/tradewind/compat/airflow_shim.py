@@ -55,6 +55,8 @@ _CONTEXT = "tradewind.sdk.context"
 _OPERATORS = "tradewind.sdk.operators"
 _SENSORS = "tradewind.sdk.sensors"
 _DATES = "tradewind.compat.dates"
+_CONNECTION = "tradewind.sdk.connection"
+_VARIABLE = "tradewind.sdk.variable"
 
 #: Airflow's exception names that tradewind raises, some under tradewind's own name.
 _EXCEPTIONS = _names(
@@ -71,6 +73,7 @@ _EXCEPTIONS = _names(
     "TaskNotFound",
     "DagRunNotFound",
     "DagRunAlreadyExists",
+    "AirflowNotFoundException",
     AirflowDagCycleException="DagCycleError",
     AirflowDagInconsistent="DagDefinitionError",
     AirflowTimetableInvalid="InvalidScheduleError",
@@ -96,9 +99,15 @@ _SERVED: dict[str, _Served] = {
             _names(_RUNTIME, TaskInstance="RuntimeTaskInstance"),
             # What a task sees as ``dag_run``; enough for type hints and isinstance checks.
             _names(_CONTEXT, DagRun="DagRunView"),
+            _names(_CONNECTION, "Connection"),
+            _names(_VARIABLE, "Variable"),
         ),
         is_package=True,
     ),
+    "airflow.models.connection": _Served(_names(_CONNECTION, "Connection")),
+    "airflow.models.variable": _Served(_names(_VARIABLE, "Variable")),
+    "airflow.hooks": _Served(is_package=True),
+    "airflow.hooks.base": _Served(_names("tradewind.sdk.hooks.base", "BaseHook")),
     "airflow.models.dag": _Served(_names(_DAG, "DAG", "dag")),
     "airflow.models.dagrun": _Served(_names(_CONTEXT, DagRun="DagRunView")),
     "airflow.models.baseoperator": _Served(
@@ -161,6 +170,10 @@ _SERVED: dict[str, _Served] = {
         )
     ),
     "airflow.utils.edgemodifier": _Served(_names("tradewind.compat.edge_labels", "Label")),
+    "airflow.utils.log": _Served(is_package=True),
+    "airflow.utils.log.secrets_masker": _Served(
+        _names("tradewind.secrets.masker", "mask_secret", "redact", "should_hide_value_for_key")
+    ),
 }
 
 #: Every ``airflow.*`` module name tradewind serves (``tradewind info`` lists them).

@@ -1,0 +1,177 @@
+"""Keeps secret values out of task logs and command output, as Airflow's secrets masker does.
+
+Every secret fetched in a process (a connection's password, a sensitive extra field, the value of a
+variable whose key looks secret, anything passed to ``mask_secret``) is registered here; ``redact``
+replaces each registered value with ``***``. A task's process installs ``MaskingFilter`` on its log
+handlers and wraps ``sys.stdout``/``sys.stderr`` in ``MaskingStream``, which is where its log (and
+what a BashOperator's command prints) goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+from urllib.parse import quote
+
+REDACTED = "***"
+
+#: Airflow's ``sensitive_var_conn_names`` defaults: a key containing one of these is secret.
+SENSITIVE_NAMES: frozenset[str] = frozenset({
+    "access_token", "api_key", "apikey", "authorization", "passphrase", "passwd", "password",
+    "private_key", "secret", "token", "keyfile_dict", "service_account",
+})
+
+#: Shorter values are not masked (Airflow's ``min_length_masked_secret``): hiding every "a" or
+#: "123" in a log would make it unreadable and protect nothing.
+MIN_SECRET_LENGTH = 5
+
+
+def should_hide_value_for_key(name: Any) -> bool:
+    """Whether a variable key or field name marks its value as secret."""
+    return isinstance(name, str) and any(word in name.lower() for word in SENSITIVE_NAMES)
+
+
+class SecretsMasker:
+    """The secrets registered in one process and the pattern that finds them."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add_mask(self, secret: Any, name: str | None = None) -> None:
+        """Register ``secret``: text is masked when ``name`` is absent or secret; a mapping's values
+        are registered under their keys; other collections item by item."""
+        if isinstance(secret, Mapping):
+            for key, value in secret.items():
+                self.add_mask(value, key)
+        elif isinstance(secret, str):
+            if name is None or should_hide_value_for_key(name):
+                self._add_text(secret)
+        elif isinstance(secret, Iterable) and not isinstance(secret, bytes | bytearray):
+            for item in secret:
+                self.add_mask(item, name)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``***``."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def redact_value(self, value: Any, name: str | None = None) -> Any:
+        """A copy of ``value`` for display: text of a secret ``name`` becomes ``***``, registered
+        secrets inside other text too; mappings and lists are walked."""
+        if isinstance(value, Mapping):
+            return {key: self.redact_value(item, key) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_value(item, name) for item in value]
+        if isinstance(value, str):
+            return REDACTED if should_hide_value_for_key(name) and value else self.redact(value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._secrets.clear()
+            self._pattern = None
+
+    def _add_text(self, secret: str) -> None:
+        # The stream masks line by line, so each line of a multi-line secret (a private key) counts too.
+        forms = {secret, secret.strip(), quote(secret, safe=""), *secret.splitlines()}
+        forms = {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+        with self._lock:
+            if forms <= self._secrets:
+                return
+            self._secrets |= forms
+            longest_first = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(form) for form in longest_first))
+
+
+_masker = SecretsMasker()
+
+
+def mask_secret(secret: Any, name: str | None = None) -> None:
+    """Airflow's ``mask_secret``: hide ``secret`` from every log line this process writes from now on."""
+    _masker.add_mask(secret, name)
+
+
+def redact(text: str) -> str:
+    return _masker.redact(text)
+
+
+def redact_value(value: Any, name: str | None = None) -> Any:
+    return _masker.redact_value(value, name)
+
+
+def process_masker() -> SecretsMasker:
+    """The masker of this process."""
+    return _masker
+
+
+class MaskingFilter(logging.Filter):
+    """Rewrites each record's message (and its traceback) with the registered secrets masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is logging's error to report, not ours
+            return True
+        masked = _masker.redact(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _masker.redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = _masker.redact(record.exc_text)
+        return True
+
+
+class MaskingStream:
+    """A text stream that writes whole lines to ``target`` with the registered secrets masked.
+
+    Output is held until a newline (or ``flush``) so a secret written in pieces, as ``print`` does
+    with its arguments, is still found.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._pending = ""
+        self._lock = threading.RLock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                complete, _, self._pending = self._pending.rpartition("\n")
+                self._target.write(_masker.redact(complete + "\n"))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._target.write(_masker.redact(self._pending))
+                self._pending = ""
+            self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+def install(root: logging.Logger | None = None) -> None:
+    """Mask this process's ``sys.stdout``/``sys.stderr`` and the log handlers of ``root``."""
+    import sys
+
+    if not isinstance(sys.stdout, MaskingStream):
+        sys.stdout = MaskingStream(sys.stdout)  # type: ignore[assignment]
+    if not isinstance(sys.stderr, MaskingStream):
+        sys.stderr = MaskingStream(sys.stderr)  # type: ignore[assignment]
+    for handler in (root or logging.getLogger()).handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
