@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from tradewind.errors import DagCycleError
+from tradewind.scheduling.past_dependencies import PastDependency
 from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
 from tradewind.states import FAILED_STATES, UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -45,6 +46,8 @@ class TaskNode:
     pool: str = "default_pool"
     pool_slots: int = 1
     queue: str = "default"
+    #: How the task depends on the DAG's previous run (``depends_on_past``); None: it does not.
+    past: PastDependency | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ class RunPlan:
     next_wakeup: datetime | None = None
 
 
-def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime) -> RunPlan:
+def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime, *,
+             held: Collection[str] = ()) -> RunPlan:
     """Decide what changes in one run now.
 
     Tasks are walked upstream first, and a task instance decided skipped or upstream_failed counts
@@ -98,7 +102,8 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
     chain in one call. A task's upstream counts cover every task instance (all map indexes) of its
     upstream tasks; an upstream task with no task instance in the run counts as one unfinished
     upstream (Airflow counts upstream *tasks*, so it never finishes). Task instances of tasks that
-    are not in ``tasks`` are ignored (the loop marks them removed).
+    are not in ``tasks`` are ignored (the loop marks them removed). Task instances of the ``held``
+    tasks (``depends_on_past`` not met yet) are not scheduled and count as waiting, not deadlocked.
     """
     order = topological_order(tasks)
     by_task: dict[str, list[TIView]] = defaultdict(list)
@@ -110,6 +115,7 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
     skip: list[TIKey] = []
     upstream_failed: list[TIKey] = []
     wakeups: list[datetime] = []
+    waiting_on_past = False
 
     for position, task_id in enumerate(order):
         node = tasks[task_id]
@@ -128,6 +134,8 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
                 upstream_failed.append(key)
             elif (due := _due_at(ti)) is not None and due > now:
                 wakeups.append(due)
+            elif task_id in held:
+                waiting_on_past = True
             else:
                 states[key] = TI.SCHEDULED
                 ranked.append((-node.priority_weight, position, ti.map_index, _decision(node, ti)))
@@ -136,7 +144,7 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
         schedule=[decision for *_, decision in sorted(ranked, key=lambda r: r[:3])],
         skip=skip,
         upstream_failed=upstream_failed,
-        run_state=_run_state(tasks, states),
+        run_state=_run_state(tasks, states, waiting_on_past=waiting_on_past),
         next_wakeup=min(wakeups, default=None),
     )
 
@@ -179,7 +187,8 @@ def _decision(node: TaskNode, ti: TIView) -> TIDecision:
     )
 
 
-def _run_state(tasks: Mapping[str, TaskNode], states: Mapping[TIKey, TI]) -> DagRunState | None:
+def _run_state(tasks: Mapping[str, TaskNode], states: Mapping[TIKey, TI], *,
+               waiting_on_past: bool = False) -> DagRunState | None:
     """The run's end, by Airflow's ``DagRun.update_state`` rule.
 
     - Nothing unfinished: FAILED if a leaf task instance (removed ones aside) failed or is
@@ -194,7 +203,7 @@ def _run_state(tasks: Mapping[str, TaskNode], states: Mapping[TIKey, TI]) -> Dag
         leaves = leaf_task_ids(tasks)
         leaf_states = [s for (task_id, _), s in states.items() if task_id in leaves and s is not TI.REMOVED]
         return DagRunState.FAILED if any(s in FAILED_STATES for s in leaf_states) else DagRunState.SUCCESS
-    if not any(state in _MOVING for state in unfinished):
+    if not waiting_on_past and not any(state in _MOVING for state in unfinished):
         return DagRunState.FAILED
     return None
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.metastore import runs, task_instances
 from tradewind.metastore.models import DagRun
+from tradewind.scheduling.past_dependencies import held_back_for_run, past_dependency
 from tradewind.scheduling.planner import RunPlan, TaskNode, TIView, plan_run
 from tradewind.states import DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -72,6 +73,7 @@ def task_nodes(dag: Any) -> dict[str, TaskNode]:
             pool=task.pool,
             pool_slots=int(task.pool_slots or 1),
             queue=task.queue,
+            past=past_dependency(dag, task),
         )
         for task in dag.tasks
     }
@@ -100,7 +102,7 @@ def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, no
         for r in rows if r.task_id in nodes
     ]
     current = {(v.task_id, v.map_index): v.state for v in views}
-    plan = plan_run(nodes, views, now)
+    plan = plan_run(nodes, views, now, held=held_back_for_run(session, nodes, run, views))
     changes: list[task_instances.Change] = []
     for decision in plan.schedule:
         changes.append((decision.task_id, decision.map_index, decision.from_state, TI.SCHEDULED,

@@ -116,6 +116,7 @@ class BaseOperator(DependencyMixin):
         end_date: datetime | None = None,
         depends_on_past: bool = False,
         wait_for_downstream: bool = False,
+        ignore_first_depends_on_past: bool = True,
         dag: DAG | None = None,
         params: dict[str, Any] | None = None,
         default_args: dict[str, Any] | None = None,
@@ -181,6 +182,7 @@ class BaseOperator(DependencyMixin):
         self.wait_for_downstream = wait_for_downstream
         if wait_for_downstream:
             self.depends_on_past = True
+        self.ignore_first_depends_on_past = bool(ignore_first_depends_on_past)
         self.params: dict[str, Any] = dict(params or {})
         self.priority_weight = int(priority_weight)
         self.weight_rule = weight_rule

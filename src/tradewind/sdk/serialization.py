@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 _TASK_FIELDS = (
     "task_id", "label", "owner", "trigger_rule", "retries", "retry_exponential_backoff", "pool",
     "pool_slots", "queue", "priority_weight", "weight_rule", "depends_on_past", "wait_for_downstream",
+    "ignore_first_depends_on_past",
     "do_xcom_push", "doc_md", "ui_color", "ui_fgcolor", "is_sensor", "max_active_tis_per_dag",
 )
 _SENSOR_FIELDS = ("mode", "soft_fail", "exponential_backoff")
