@@ -40,6 +40,10 @@ _LAZY: dict[str, str] = {
     "TimeDeltaSensorAsync": "tradewind.sdk.sensors.time_delta",
     "DateTimeSensor": "tradewind.sdk.sensors.date_time",
     "DateTimeSensorAsync": "tradewind.sdk.sensors.date_time",
+    "ExternalTaskSensor": "tradewind.sdk.sensors.external_task",
+    "ExternalTaskMarker": "tradewind.sdk.sensors.external_task",
+    "TriggerDagRunOperator": "tradewind.sdk.operators.trigger_dagrun",
+    "LatestOnlyOperator": "tradewind.sdk.operators.latest_only",
     "TriggerRule": "tradewind.sdk.trigger_rules",
     "Param": "tradewind.sdk.params",
     "chain": "tradewind.sdk.dependencies",
@@ -53,6 +57,7 @@ __all__ = [
     "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "EmptyOperator",
     "DummyOperator", "BaseSensorOperator", "PokeReturnValue", "PythonSensor", "FileSensor",
     "TimeDeltaSensor", "TimeDeltaSensorAsync", "DateTimeSensor", "DateTimeSensorAsync",
+    "ExternalTaskSensor", "ExternalTaskMarker", "TriggerDagRunOperator", "LatestOnlyOperator",
     "TriggerRule", "Param", "chain", "cross_downstream", "XComArg", "get_current_context",
     "AirflowException", "AirflowFailException", "AirflowRescheduleException",
     "AirflowSensorTimeout", "AirflowSkipException", "AirflowTaskTimeout", "TradewindException",
@@ -81,10 +86,13 @@ if TYPE_CHECKING:
     from tradewind.sdk.dependencies import chain, cross_downstream
     from tradewind.sdk.operators.bash import BashOperator
     from tradewind.sdk.operators.empty import DummyOperator, EmptyOperator
+    from tradewind.sdk.operators.latest_only import LatestOnlyOperator
     from tradewind.sdk.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+    from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
     from tradewind.sdk.params import Param
     from tradewind.sdk.sensors.base import BaseSensorOperator, PokeReturnValue
     from tradewind.sdk.sensors.date_time import DateTimeSensor, DateTimeSensorAsync
+    from tradewind.sdk.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
     from tradewind.sdk.sensors.filesystem import FileSensor
     from tradewind.sdk.sensors.python import PythonSensor
     from tradewind.sdk.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync

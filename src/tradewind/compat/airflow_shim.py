@@ -126,6 +126,8 @@ _SERVED: dict[str, _Served] = {
     "airflow.operators.empty": _Served(_names(f"{_OPERATORS}.empty", "EmptyOperator")),
     "airflow.operators.dummy": _Served(_names(f"{_OPERATORS}.empty", "DummyOperator", "EmptyOperator")),
     "airflow.operators.dummy_operator": _Served(_names(f"{_OPERATORS}.empty", "DummyOperator")),
+    "airflow.operators.trigger_dagrun": _Served(_names(f"{_OPERATORS}.trigger_dagrun", "TriggerDagRunOperator")),
+    "airflow.operators.latest_only": _Served(_names(f"{_OPERATORS}.latest_only", "LatestOnlyOperator")),
     "airflow.sensors": _Served(is_package=True),
     "airflow.sensors.base": _Served(_names(f"{_SENSORS}.base", "BaseSensorOperator", "PokeReturnValue")),
     "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
@@ -135,6 +137,9 @@ _SERVED: dict[str, _Served] = {
     ),
     "airflow.sensors.date_time": _Served(
         _names(f"{_SENSORS}.date_time", "DateTimeSensor", "DateTimeSensorAsync")
+    ),
+    "airflow.sensors.external_task": _Served(
+        _names(f"{_SENSORS}.external_task", "ExternalTaskSensor", "ExternalTaskMarker")
     ),
     "airflow.decorators": _Served(
         _merge(

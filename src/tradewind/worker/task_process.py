@@ -69,6 +69,7 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
                 setattr(task, name, resolve_xcom_args(getattr(task, name, None), context))
             on_rendered(rendered)
             task.pre_execute(context)
+            _callback(task, "on_execute_callback", context)
             log.info("Running %s, try %s of %s", task.task_id, request.try_number, request.max_tries + 1)
             result = task.execute(context)
             if task.do_xcom_push and result is not None:
