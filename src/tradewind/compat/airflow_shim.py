@@ -84,6 +84,38 @@ _PYTHON_OPERATORS = _names(
     f"{_OPERATORS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"
 )
 
+_SQL_HOOKS = "tradewind.sdk.hooks"
+_SQL_OPERATOR = f"{_OPERATORS}.sql"
+_SQL_SENSOR = _names(f"{_SENSORS}.sql", "SqlSensor")
+
+#: The SQL providers: hooks, SQLExecuteQueryOperator, SqlSensor and GenericTransfer under their Airflow paths.
+_SQL_SERVED: dict[str, _Served] = {
+    **{name: _Served(is_package=True) for name in (
+        "airflow.providers", "airflow.providers.common", "airflow.providers.common.sql",
+        "airflow.providers.common.sql.hooks", "airflow.providers.common.sql.operators",
+        "airflow.providers.common.sql.sensors", "airflow.providers.postgres", "airflow.providers.postgres.hooks",
+        "airflow.providers.postgres.operators", "airflow.providers.sqlite", "airflow.providers.sqlite.hooks",
+        "airflow.providers.sqlite.operators", "airflow.providers.mysql", "airflow.providers.mysql.hooks",
+    )},
+    "airflow.providers.common.sql.hooks.sql": _Served(
+        _names(f"{_SQL_HOOKS}.sql", "DbApiHook", "fetch_all_handler", "fetch_one_handler",
+               "return_single_query_results")
+    ),
+    "airflow.providers.common.sql.operators.sql": _Served(
+        _names(_SQL_OPERATOR, "SQLExecuteQueryOperator", "BaseSQLOperator")
+    ),
+    "airflow.providers.common.sql.sensors.sql": _Served(_SQL_SENSOR),
+    "airflow.providers.postgres.hooks.postgres": _Served(_names(f"{_SQL_HOOKS}.postgres", "PostgresHook")),
+    "airflow.providers.postgres.operators.postgres": _Served(_names(_SQL_OPERATOR, "PostgresOperator")),
+    "airflow.providers.sqlite.hooks.sqlite": _Served(_names(f"{_SQL_HOOKS}.sqlite", "SqliteHook")),
+    "airflow.providers.sqlite.operators.sqlite": _Served(_names(_SQL_OPERATOR, "SqliteOperator")),
+    "airflow.providers.mysql.hooks.mysql": _Served(_names(f"{_SQL_HOOKS}.mysql", "MySqlHook")),
+    "airflow.hooks.dbapi": _Served(_names(f"{_SQL_HOOKS}.sql", "DbApiHook")),
+    "airflow.operators.generic_transfer": _Served(_names(f"{_OPERATORS}.generic_transfer", "GenericTransfer")),
+    "airflow.sensors.sql": _Served(_SQL_SENSOR),
+    "airflow.sensors.sql_sensor": _Served(_SQL_SENSOR),
+}
+
 _SERVED: dict[str, _Served] = {
     "airflow": _Served(
         _merge(_names(_DAG, "DAG"), _names(_ERRORS, "AirflowException")),
@@ -179,6 +211,7 @@ _SERVED: dict[str, _Served] = {
     "airflow.utils.log.secrets_masker": _Served(
         _names("tradewind.secrets.masker", "mask_secret", "redact", "should_hide_value_for_key")
     ),
+    **_SQL_SERVED,
 }
 
 #: Every ``airflow.*`` module name tradewind serves (``tradewind info`` lists them).
@@ -193,7 +226,7 @@ def _requested_name(fullname: str) -> str:
     """The whole name the import statement asked for, of which ``fullname`` may be a parent.
 
     ``import airflow.providers.amazon.aws.operators.s3`` fails at its first unknown parent,
-    ``airflow.providers``; the import system's outer frames still hold the full name, and naming
+    ``airflow.providers.amazon``; the import system's outer frames still hold the full name, and naming
     that is what tells the author which line of the DAG file to change.
     """
     requested = fullname

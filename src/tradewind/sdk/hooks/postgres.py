@@ -1,0 +1,96 @@
+"""``PostgresHook``: ``DbApiHook`` on psycopg2, as ``airflow.providers.postgres.hooks.postgres``.
+
+Postgres adds a server-side (named) cursor for streaming reads, batched inserts in few round trips,
+``ON CONFLICT`` upserts for ``insert_rows(replace=True)`` and ``COPY`` through ``copy_expert``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from contextlib import closing
+from typing import Any, ClassVar
+
+from tradewind.sdk.hooks.sql import DbApiHook
+
+
+class PostgresHook(DbApiHook):
+    """``PostgresHook(postgres_conn_id="postgres_default", database=None)``."""
+
+    conn_name_attr: ClassVar[str] = "postgres_conn_id"  # type: ignore[misc]
+    default_conn_name: ClassVar[str] = "postgres_default"  # type: ignore[misc]
+    conn_type: ClassVar[str] = "postgres"  # type: ignore[misc]
+    hook_name: ClassVar[str] = "Postgres"  # type: ignore[misc]
+    placeholder: ClassVar[str | None] = "%s"
+    extra_arguments: ClassVar[tuple[str, ...]] = ("database", "options", "enable_log_db_messages")
+
+    @property
+    def database(self) -> str | None:
+        return self.hook_kwargs.get("database") or self._schema
+
+    def _streaming_cursor(self, conn: Any, batch_size: int) -> Any:
+        # A named cursor keeps the result on the server; fetchmany pulls batch_size rows at a time.
+        cursor = conn.cursor(name=f"tradewind_stream_{uuid.uuid4().hex}")
+        cursor.itersize = batch_size
+        return cursor
+
+    def _execute_batch(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
+        from psycopg2.extras import execute_batch
+
+        # psycopg2's executemany makes one round trip per row; execute_batch sends them together.
+        execute_batch(cursor, statement, values, page_size=max(len(values), 1))
+
+    def _serialize_cell(self, cell: Any, conn: Any) -> Any:
+        if isinstance(cell, dict):
+            from psycopg2.extras import Json
+
+            return Json(cell)
+        return cell
+
+    def _insert_clauses(self, table: str, target_fields: list[str] | None, replace: bool,
+                        **kwargs: Any) -> tuple[str, str]:
+        replace_index = kwargs.pop("replace_index", None)
+        head, _ = super()._insert_clauses(table, target_fields, False, **kwargs)
+        if not replace:
+            return head, ""
+        if not target_fields:
+            raise ValueError("PostgreSQL ON CONFLICT upsert syntax requires column names (target_fields)")
+        if not replace_index:
+            raise ValueError("PostgreSQL ON CONFLICT upsert syntax requires a unique index (replace_index)")
+        index = [replace_index] if isinstance(replace_index, str) else list(replace_index)
+        updates = [f"{column} = excluded.{column}" for column in target_fields if column not in index]
+        action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        return head, f" ON CONFLICT ({', '.join(index)}) {action}"
+
+    def copy_expert(self, sql: str, filename: str) -> None:
+        """Run a ``COPY … FROM STDIN`` or ``COPY … TO STDOUT`` statement with ``filename`` as its
+        input or output (created when missing)."""
+        if not os.path.isfile(filename):
+            open(filename, "w").close()
+        with open(filename, "r+") as file, closing(self.get_conn()) as conn, closing(conn.cursor()) as cursor:
+            self.log.info("Running copy expert: %s, filename: %s", sql, filename)
+            cursor.copy_expert(sql, file)
+            file.truncate(file.tell())
+            conn.commit()
+
+    def bulk_load(self, table: str, tmp_file: str) -> None:
+        """Load a tab-delimited file into ``table``."""
+        self.copy_expert(f"COPY {table} FROM STDIN", tmp_file)
+
+    def bulk_dump(self, table: str, tmp_file: str) -> None:
+        """Write ``table`` to a tab-delimited file."""
+        self.copy_expert(f"COPY {table} TO STDOUT", tmp_file)
+
+    def get_table_primary_key(self, table: str, schema: str | None = "public") -> Sequence[str] | None:
+        """The primary key columns of ``table``, in key order, or None when it has none."""
+        sql = """
+            SELECT kcu.column_name
+            FROM information_schema.table_constraints tco
+            JOIN information_schema.key_column_usage kcu
+              ON kcu.constraint_name = tco.constraint_name AND kcu.constraint_schema = tco.constraint_schema
+            WHERE tco.constraint_type = 'PRIMARY KEY' AND kcu.table_schema = %s AND kcu.table_name = %s
+            ORDER BY kcu.ordinal_position
+        """
+        rows = self.get_records(sql, (schema, table))
+        return [row[0] for row in rows] or None
