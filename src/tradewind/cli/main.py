@@ -45,7 +45,21 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from tradewind.cli import dags, db, info, jobs, scheduler, standalone, tasks, users, webserver, worker
+    from tradewind.cli import (
+        connections,
+        dags,
+        db,
+        fernet_key,
+        info,
+        jobs,
+        scheduler,
+        standalone,
+        tasks,
+        users,
+        variables,
+        webserver,
+        worker,
+    )
 
     cli.add_command(db.db)
     cli.add_command(dags.dags)
@@ -59,6 +73,9 @@ def _register() -> None:
     cli.add_command(users.users)
     cli.add_command(webserver.webserver)
     cli.add_command(standalone.standalone)
+    cli.add_command(connections.connections)
+    cli.add_command(variables.variables)
+    cli.add_command(fernet_key.rotate_fernet_key)
 
 
 _register()

@@ -1,7 +1,7 @@
 """Connections: how DAGs reach other systems (type, host, port, schema, login, password, extra).
 
-The password and the extra go through ``_encode`` on the way in and ``_decode`` on the way out
-(see ``secret_values``), so encrypting them later changes those two functions only.
+The password and the extra are stored encrypted with the Fernet key of the session's engine (see
+``secret_values``).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ConnectionValue) if f.nam
 
 
 def list_connections(session: Session) -> list[ConnectionValue]:
-    return [_decode(row) for row in session.scalars(select(Connection).order_by(Connection.conn_id))]
+    keyring = secret_values.keyring_for(session)
+    return [_decode(keyring, row) for row in session.scalars(select(Connection).order_by(Connection.conn_id))]
 
 
 def get_connection(session: Session, conn_id: str) -> ConnectionValue:
     """The connection; raises ``ConnectionNotFound``."""
-    return _decode(_existing(session, conn_id))
+    return _decode(secret_values.keyring_for(session), _existing(session, conn_id))
 
 
 def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) -> ConnectionValue:
@@ -50,8 +51,9 @@ def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) ->
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise ValueError(f"connection {conn_id!r}: unknown fields {', '.join(unknown)}")
+    keyring = secret_values.keyring_for(session)
     row = session.get(Connection, conn_id)
-    current = _decode(row) if row is not None else ConnectionValue(conn_id, "")
+    current = _decode(keyring, row) if row is not None else ConnectionValue(conn_id, "")
     merged = {name: getattr(current, name) for name in FIELDS} | dict(values)
     _check_fields(conn_id, merged)
     if row is None:
@@ -59,10 +61,10 @@ def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) ->
         session.add(row)
     for name in ("conn_type", "description", "host", "schema", "login", "port"):
         setattr(row, name, merged[name])
-    row.password, row.is_encrypted = _encode(merged["password"])
-    row.extra, row.is_extra_encrypted = _encode(merged["extra"])
+    row.password, row.is_encrypted = secret_values.encode(keyring, merged["password"])
+    row.extra, row.is_extra_encrypted = secret_values.encode(keyring, merged["extra"])
     session.flush()
-    return _decode(row)
+    return _decode(keyring, row)
 
 
 def delete_connection(session: Session, conn_id: str) -> None:
@@ -98,13 +100,11 @@ def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:
             raise ValueError(f"connection {conn_id!r}: {name} must be text")
 
 
-def _encode(value: str | None) -> tuple[str | None, bool]:
-    return secret_values.encode(value)
-
-
-def _decode(row: Connection) -> ConnectionValue:
+def _decode(keyring: secret_values.Keyring, row: Connection) -> ConnectionValue:
+    name = f"connection {row.conn_id!r}"
     return ConnectionValue(
         conn_id=row.conn_id, conn_type=row.conn_type, description=row.description, host=row.host,
-        schema=row.schema, login=row.login, password=secret_values.decode(row.password, row.is_encrypted),
-        port=row.port, extra=secret_values.decode(row.extra, row.is_extra_encrypted),
+        schema=row.schema, login=row.login,
+        password=secret_values.decode(keyring, row.password, row.is_encrypted, f"the password of {name}"),
+        port=row.port, extra=secret_values.decode(keyring, row.extra, row.is_extra_encrypted, f"the extra of {name}"),
     )

@@ -26,7 +26,16 @@ POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
 def create_engine_from_settings(settings: Settings) -> Engine:
-    """The engine for ``settings.resolved_database_url``, tuned for the backend it names."""
+    """The engine for ``settings.resolved_database_url``, tuned for the backend it names; its sessions
+    encrypt secret values with ``settings.fernet_key``."""
+    from tradewind.metastore import secret_values
+
+    engine = _create_engine(settings)
+    secret_values.use_keys(engine, settings.fernet_key)
+    return engine
+
+
+def _create_engine(settings: Settings) -> Engine:
     try:
         url = sa.make_url(settings.resolved_database_url)
     except ArgumentError:

@@ -1,7 +1,6 @@
 """Variables: named values that DAGs read at run time, each with an optional description.
 
-Values go through ``_encode`` on the way in and ``_decode`` on the way out (see
-``secret_values``), so encrypting them later changes those two functions only.
+Values are stored encrypted with the Fernet key of the session's engine (see ``secret_values``).
 """
 
 from __future__ import annotations
@@ -24,12 +23,13 @@ class VariableValue:
 
 
 def list_variables(session: Session) -> list[VariableValue]:
-    return [_decode(row) for row in session.scalars(select(Variable).order_by(Variable.key))]
+    keyring = secret_values.keyring_for(session)
+    return [_decode(keyring, row) for row in session.scalars(select(Variable).order_by(Variable.key))]
 
 
 def get_variable(session: Session, key: str) -> VariableValue:
     """The variable; raises ``VariableNotFound``."""
-    return _decode(_existing(session, key))
+    return _decode(secret_values.keyring_for(session), _existing(session, key))
 
 
 def set_variable(session: Session, key: str, value: str, description: str | None = None) -> VariableValue:
@@ -41,11 +41,12 @@ def set_variable(session: Session, key: str, value: str, description: str | None
     if row is None:
         row = Variable(key=key)
         session.add(row)
-    row.val, row.is_encrypted = _encode(value)
+    keyring = secret_values.keyring_for(session)
+    row.val, row.is_encrypted = secret_values.encode(keyring, value)
     if description is not None:
         row.description = description or None
     session.flush()
-    return _decode(row)
+    return _decode(keyring, row)
 
 
 def delete_variable(session: Session, key: str) -> None:
@@ -70,9 +71,6 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _encode(value: str | None) -> tuple[str | None, bool]:
-    return secret_values.encode(value)
-
-
-def _decode(row: Variable) -> VariableValue:
-    return VariableValue(row.key, secret_values.decode(row.val, row.is_encrypted), row.description)
+def _decode(keyring: secret_values.Keyring, row: Variable) -> VariableValue:
+    value = secret_values.decode(keyring, row.val, row.is_encrypted, f"the value of variable {row.key!r}")
+    return VariableValue(row.key, value, row.description)

@@ -154,8 +154,10 @@ class Connection:
         if uri.count("://") > 2:
             raise AirflowException(f"invalid connection URI {_redacted(uri)!r}: more than two '://'")
         parts = urlsplit(uri)
-        if not parts.scheme:
-            raise AirflowException(f"invalid connection URI {_redacted(uri)!r}: it needs a type, as in postgres://")
+        if not parts.scheme or not uri.startswith(f"{parts.scheme}://"):
+            raise AirflowException(
+                f"invalid connection URI {_redacted(uri)!r}: use type://login:password@host:port/schema?extra"
+            )
         self.conn_type = parts.scheme.replace("-", "_")
         rest = uri[len(parts.scheme) + 3:]
         protocol = None

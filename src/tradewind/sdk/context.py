@@ -15,6 +15,7 @@ from typing import Any
 
 from tradewind.errors import TradewindException
 from tradewind.sdk.macros import macros
+from tradewind.sdk.template_accessors import ConnectionAccessor, VariableAccessors
 
 try:
     import pendulum
@@ -186,6 +187,8 @@ def build_context(
         inlets=list(getattr(task, "inlets", None) or []),
         outlets=list(getattr(task, "outlets", None) or []),
         expanded_ti_count=None,
+        var=VariableAccessors(),
+        conn=ConnectionAccessor(),
     )
     context.update(extra_macros or {})
     return context

@@ -164,14 +164,17 @@ class MaskingStream:
         return getattr(self._target, name)
 
 
-def install(root: logging.Logger | None = None) -> None:
-    """Mask this process's ``sys.stdout``/``sys.stderr`` and the log handlers of ``root``."""
+def mask_standard_streams() -> None:
+    """Wrap this process's ``sys.stdout`` and ``sys.stderr`` so what they write is masked."""
     import sys
 
     if not isinstance(sys.stdout, MaskingStream):
         sys.stdout = MaskingStream(sys.stdout)  # type: ignore[assignment]
     if not isinstance(sys.stderr, MaskingStream):
         sys.stderr = MaskingStream(sys.stderr)  # type: ignore[assignment]
-    for handler in (root or logging.getLogger()).handlers:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter())
+
+
+def mask_handler(handler: logging.Handler) -> None:
+    """Mask the records ``handler`` writes."""
+    if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+        handler.addFilter(MaskingFilter())

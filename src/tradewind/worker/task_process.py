@@ -25,6 +25,7 @@ from tradewind.sdk.templating import render_task_fields
 from tradewind.sdk.time_limit import time_limit
 from tradewind.sdk.xcom import RETURN_VALUE_KEY
 from tradewind.sdk.xcom_arg import resolve_xcom_args
+from tradewind.secrets import masker
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
 
@@ -196,11 +197,14 @@ def child_main(request: TryRequest, log_fd: int, result_fd: int, xcom_reader: An
         os.dup2(log_fd, 2)
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        # The task's log never shows a secret the task fetched (a password, a secret variable).
+        masker.mask_standard_streams()
         root = logging.getLogger()
         for handler in list(root.handlers):
             root.removeHandler(handler)
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        masker.mask_handler(handler)
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         channel = ResultChannel(result_fd)

@@ -1,0 +1,47 @@
+"""Reading and writing the files that ``connections`` and ``variables`` export and import
+(``-`` is stdin or stdout), with one-line errors for a missing file or bad JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tradewind.cli.arguments import BadArgument
+
+
+def read_text(file: str) -> str:
+    """The text of ``file``, or of stdin for ``-``."""
+    if file == "-":
+        return sys.stdin.read()
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadArgument(f"no such file: {file}") from None
+    except (OSError, UnicodeError) as exc:
+        raise BadArgument(f"cannot read {file}: {exc}") from None
+
+
+def read_json_object(file: str, shape: str) -> dict[str, Any]:
+    """The JSON object in ``file``; ``shape`` describes what is expected, for the error."""
+    text = read_text(file)
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise BadArgument(f"{'stdin' if file == '-' else file} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadArgument(f"{'stdin' if file == '-' else file} must hold a JSON object: {shape}")
+    return value
+
+
+def write_text(file: str, text: str) -> None:
+    """Write ``text`` to ``file``, or to stdout for ``-``."""
+    if file == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadArgument(f"cannot write {file}: {exc}") from None

@@ -1,0 +1,98 @@
+"""The secrets masker: what is registered, how text, log records and streams are masked."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from tradewind.secrets.masker import (
+    MaskingFilter,
+    MaskingStream,
+    SecretsMasker,
+    should_hide_value_for_key,
+)
+
+
+@pytest.mark.parametrize("name", ["password", "DB_PASSWORD", "api_key", "my_secret_x", "access_token",
+                                  "service_account_json", "keyfile_dict", "Authorization", "passphrase"])
+def test_secret_looking_names(name):
+    assert should_hide_value_for_key(name)
+
+
+@pytest.mark.parametrize("name", ["host", "bucket", "region", None, 3])
+def test_ordinary_names(name):
+    assert not should_hide_value_for_key(name)
+
+
+def test_registered_secret_and_its_url_encoded_form_are_masked():
+    masker = SecretsMasker()
+    masker.add_mask("p@ss/word!")
+    masked = masker.redact("uri postgres://u:p%40ss%2Fword%21@h and p@ss/word! end")
+    assert masked == "uri postgres://u:***@h and *** end"
+
+
+def test_longer_secret_wins_over_a_secret_it_contains():
+    masker = SecretsMasker()
+    masker.add_mask("abcde")
+    masker.add_mask("abcdefgh")
+    assert masker.redact("abcdefgh abcde") == "*** ***"
+
+
+def test_short_values_and_non_secret_names_are_not_registered():
+    masker = SecretsMasker()
+    masker.add_mask("abc")
+    masker.add_mask("eu-west-1", name="region")
+    masker.add_mask({"password": "hunter22", "host": "db.example.com", "nested": {"token": "t0k3n-x"}})
+    assert masker.redact("abc eu-west-1 hunter22 db.example.com t0k3n-x") == "abc eu-west-1 *** db.example.com ***"
+
+
+def test_each_line_of_a_multiline_secret_is_masked():
+    masker = SecretsMasker()
+    masker.add_mask("-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----")
+    assert "MIIEvQIBADANBg" not in masker.redact("line: MIIEvQIBADANBg")
+
+
+def test_redact_value_masks_values_of_secret_keys_for_display():
+    masker = SecretsMasker()
+    assert masker.redact_value({"api_key": "k", "region": "eu", "auth": {"password": "x"}}) == {
+        "api_key": "***", "region": "eu", "auth": {"password": "***"}}
+    assert masker.redact_value("value", "db_password") == "***"
+
+
+def test_stream_masks_a_secret_written_in_pieces():
+    from tradewind.secrets import masker as process
+
+    process.mask_secret("piecewise-secret")
+    target = io.StringIO()
+    stream = MaskingStream(target)
+    print("the secret is", "piecewise-", end="", file=stream)
+    print("secret", file=stream)
+    stream.write("unfinished piecewise-secret")
+    assert target.getvalue() == "the secret is ***\n"
+    stream.flush()
+    assert target.getvalue() == "the secret is ***\nunfinished ***"
+
+
+def test_filter_masks_message_arguments_and_tracebacks():
+    from tradewind.secrets import masker as process
+
+    process.mask_secret("filter-secret-1")
+    output = io.StringIO()
+    handler = logging.StreamHandler(output)
+    handler.addFilter(MaskingFilter())
+    log = logging.getLogger("test.masker")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("connecting with %s", "filter-secret-1")
+        try:
+            raise ValueError("bad password filter-secret-1")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    assert "filter-secret-1" not in output.getvalue()
+    assert "connecting with ***\n" in output.getvalue()
+    assert "ValueError: bad password ***\n" in output.getvalue()
