@@ -113,7 +113,9 @@ def sqlite_path(conn: ConnectionFields, database: str | None = None) -> str:
 def _sqlite_url(conn: ConnectionFields, database: str | None, extra: Mapping[str, Any]) -> URL:
     path = sqlite_path(conn, database)
     options = _options(extra, SQLITE_EXTRA_OPTIONS)
-    if not options or path == ":memory:":
+    if path == ":memory:":
+        return URL.create("sqlite")
+    if not options:
         return URL.create("sqlite", database=path)
     # URI parameters such as mode=ro need SQLite's own file: URI form.
     return URL.create("sqlite", database=f"file:{path}", query={**options, "uri": "true"})
