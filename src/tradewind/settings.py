@@ -37,6 +37,7 @@ class Settings:
     catchup_by_default: bool = option(False, "Catchup for DAGs that do not say (Airflow 2 used True).")
     dags_are_paused_at_creation: bool = option(True, "New DAGs start paused unless they say otherwise.")
     xcom_max_bytes: int = option(1_048_576, "Largest XCom value, in bytes of JSON.")
+    max_map_length: int = option(1024, "Most task instances one mapped task may expand into (max_map_length).")
     dagbag_import_timeout: float = option(30.0, "Seconds a DAG file may take to import.")
     default_pool_slots: int = option(128, "Slots of default_pool when the metastore is created.")
     parallelism: int = option(32, "Task instances queued or running at once, all schedulers together.")

@@ -1,8 +1,26 @@
 """The final states ``tradewind dags test`` must reach for each example DAG in examples/dags/.
 
 ``{dag_id: {"run_state": ..., "tasks": {task_id: state}}}``, the same table each example's
-docstring gives. ``"tries"``, where present, is the ``try_number`` a task must end with.
+docstring gives. A mapped task that was expanded has the list of its task instances' states in
+map-index order instead of one state (one that mapped over nothing has the state of its one
+unexpanded task instance). ``"tries"``, where present, is the ``try_number`` a task must end with.
+``states_by_task`` turns task-instance rows into that form.
 """
+
+from collections.abc import Iterable
+
+
+def states_by_task(rows: Iterable[tuple[str, int, str]]) -> dict:
+    """``{task_id: state}`` from (task_id, map_index, state) rows; a list of states for the task
+    instances of a mapped task (map index 0, 1, ...)."""
+    found: dict = {}
+    for task_id, map_index, state in sorted(rows, key=lambda row: (row[0], row[1])):
+        if map_index < 0:
+            found[task_id] = state
+        else:
+            found.setdefault(task_id, []).append(state)
+    return found
+
 
 EXPECTED_STATES = {
     "example_bash_python": {
@@ -95,6 +113,21 @@ EXPECTED_STATES = {
             "after_flaky": "success",
         },
         "tries": {"flaky": 2},
+    },
+    "example_dynamic_task_mapping": {
+        "run_state": "success",
+        "tasks": {
+            "make_numbers": "success",
+            "add_one": ["success"] * 3,
+            "total": "success",
+            "echo_each": ["success"] * 2,
+            "echo_with_env": ["success"] * 2,
+            "multiply": ["success"] * 4,
+            "regions": "success",
+            "describe_region": ["success"] * 2,
+            "make_nothing": "success",
+            "handle_nothing": "skipped",
+        },
     },
     "example_airflow_compat": {
         "run_state": "success",

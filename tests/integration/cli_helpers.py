@@ -37,13 +37,22 @@ RUN_ID = "manual__2024-01-01T00:00:00+00:00"
 _SUMMARY = re.compile(r"^DAG run (?P<run_id>\S+) of (?P<dag_id>\S+): (?P<state>\w+) in (?P<seconds>\d+\.\d+) s$")
 
 
-def expected_states() -> dict[str, Any]:
-    """tests/dags/expected_states.py's table (tests/dags is not a package)."""
+def _expected_states_module() -> Any:
     spec = importlib.util.spec_from_file_location("expected_states", TEST_DAGS / "expected_states.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.EXPECTED_STATES
+    return module
+
+
+def expected_states() -> dict[str, Any]:
+    """tests/dags/expected_states.py's table (tests/dags is not a package)."""
+    return _expected_states_module().EXPECTED_STATES
+
+
+def states_by_task(rows: Any) -> dict[str, Any]:
+    """{task_id: state}, with a list of states for a mapped task (expected_states.py's form)."""
+    return _expected_states_module().states_by_task(rows)
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,17 @@ class Cluster:
             session.expunge_all()
             return {row.task_id: row for row in rows}
 
-    def states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        return {task_id: row.state for task_id, row in self.task_rows(dag_id, run_id).items()}
+    def states(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """task_id -> state; for a mapped task the list of its task instances' states by map index."""
+        with session_scope(self.factory) as session:
+            rows = task_instances.get_tis(session, dag_id, run_id)
+            found: dict[str, Any] = {}
+            for row in sorted(rows, key=lambda r: (r.task_id, r.map_index)):
+                if row.map_index < 0:
+                    found[row.task_id] = row.state
+                else:
+                    found.setdefault(row.task_id, []).append(row.state)
+            return found
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 60) -> str:
         state = wait_until(lambda: (s := self.run_state(dag_id, run_id)) in ("success", "failed") and s, timeout,

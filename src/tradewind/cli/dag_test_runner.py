@@ -103,7 +103,7 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
         runs.create_run(
             session, dag_id=dag.dag_id, run_id=run_id, run_type=TEST_RUN_TYPE, logical_date=logical_date,
             data_interval=(interval.start, interval.end), conf=conf, state=DagRunState.RUNNING,
-            external_trigger=True, task_rows=task_rows(dag),
+            external_trigger=True, task_rows=task_rows(dag, max_map_length=settings.max_map_length),
         )
     return run_id
 
@@ -116,12 +116,12 @@ def _drive(factory: Any, engine_reset: Callable[[], None], dag: Any, run_id: str
         now = datetime.now(UTC)
         with session_scope(factory) as session:
             run = runs.get_run(session, dag.dag_id, run_id)
-            plan = advance_run(session, nodes, run, now)
+            plan = advance_run(session, nodes, run, now, max_map_length=settings.max_map_length)
             if plan.run_state is not None:
                 return
             ready = sorted(
                 (t for t in task_instances.get_tis(session, dag.dag_id, run_id) if t.state == TI.SCHEDULED),
-                key=lambda t: (-t.priority_weight, t.task_id),
+                key=lambda t: (-t.priority_weight, t.task_id, t.map_index),
             )
         for ti in ready:
             key = TIKey(dag.dag_id, run_id, ti.task_id, ti.map_index)

@@ -126,8 +126,11 @@ def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | 
     result = run_dag_in_process(dag, logical_date=date, conf=conf_value, settings=settings,
                                 echo=None if quiet else echo)
     click.echo("")
-    emit([{"task_id": t.task_id, "state": t.state, "tries": t.try_number} for t in result.tasks],
-         ["task_id", "state", "tries"], "table")
+    # A map_index column appears when the DAG has mapped task instances (-1: not mapped).
+    columns = ["task_id", "map_index", "state", "tries"] if any(t.map_index >= 0 for t in result.tasks) \
+        else ["task_id", "state", "tries"]
+    emit([{"task_id": t.task_id, "map_index": t.map_index, "state": t.state, "tries": t.try_number}
+          for t in result.tasks], columns, "table")
     click.echo(f"\nDAG run {result.run_id} of {dag_id}: {result.state} in {result.seconds:.2f} s")
     if result.state != "success":
         sys.exit(1)

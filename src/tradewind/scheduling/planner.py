@@ -12,11 +12,13 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from tradewind.errors import DagCycleError
+from tradewind.errors import DagCycleError, TradewindException
 from tradewind.scheduling.past_dependencies import PastDependency
+from tradewind.sdk.expand_input import SourceKey, json_sources, map_length
 from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
-from tradewind.states import FAILED_STATES, UNFINISHED_STATES, DagRunState
+from tradewind.states import FAILED_STATES, FINISHED_STATES, UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
 #: Airflow's default ceiling on an exponential retry delay (``[core] max_task_retry_delay``).
@@ -29,6 +31,9 @@ _MOVING = frozenset(
 )
 
 TIKey = tuple[str, int]
+
+#: Airflow's default ``[core] max_map_length``: the most task instances one mapped task may have.
+DEFAULT_MAX_MAP_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class TaskNode:
     queue: str = "default"
     #: How the task depends on the DAG's previous run (``depends_on_past``); None: it does not.
     past: PastDependency | None = None
+    #: What a mapped task maps over (``ExpandInput.to_json``); None when the task is not mapped.
+    expand_input: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,24 @@ class TIDecision:
 
 
 @dataclass(frozen=True)
+class MapExpansion:
+    """Mapped task ``task_id`` gets task instances 0..``length``-1 (replacing its unexpanded one,
+    adding missing indexes, removing those past the end)."""
+
+    task_id: str
+    length: int
+
+
+@dataclass(frozen=True)
+class MapFailure:
+    """Mapped task ``task_id`` cannot be expanded; its task instances ``map_indexes`` fail."""
+
+    task_id: str
+    map_indexes: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class RunPlan:
     """Everything ``plan_run`` decided for one run.
 
@@ -91,10 +116,13 @@ class RunPlan:
     upstream_failed: list[TIKey] = field(default_factory=list)
     run_state: DagRunState | None = None
     next_wakeup: datetime | None = None
+    expand: list[MapExpansion] = field(default_factory=list)
+    map_failed: list[MapFailure] = field(default_factory=list)
 
 
 def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime, *,
-             held: Collection[str] = ()) -> RunPlan:
+             held: Collection[str] = (), pushed: Mapping[SourceKey, Any] | None = None,
+             max_map_length: int = DEFAULT_MAX_MAP_LENGTH) -> RunPlan:
     """Decide what changes in one run now.
 
     Tasks are walked upstream first, and a task instance decided skipped or upstream_failed counts
@@ -104,6 +132,12 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
     upstream (Airflow counts upstream *tasks*, so it never finishes). Task instances of tasks that
     are not in ``tasks`` are ignored (the loop marks them removed). Task instances of the ``held``
     tasks (``depends_on_past`` not met yet) are not scheduled and count as waiting, not deadlocked.
+
+    A mapped task whose task instances have not started is expanded once its trigger rule lets it
+    run and every task it maps over has finished: ``pushed`` holds the values those tasks pushed
+    ((task_id, key) -> value). The plan then says how many task instances it gets (``expand``;
+    the caller writes them and plans again), skips it when it maps over nothing, or fails it
+    (``map_failed``) when a value cannot be mapped over or has more than ``max_map_length`` elements.
     """
     order = topological_order(tasks)
     by_task: dict[str, list[TIView]] = defaultdict(list)
@@ -116,12 +150,27 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
     upstream_failed: list[TIKey] = []
     wakeups: list[datetime] = []
     waiting_on_past = False
+    expand: list[MapExpansion] = []
+    map_failed: list[MapFailure] = []
 
     for position, task_id in enumerate(order):
         node = tasks[task_id]
         verdict = evaluate(node.trigger_rule, _upstream_counts(node, by_task, states))
         if verdict is Verdict.WAIT:
             continue
+        if verdict is Verdict.READY and node.expand_input is not None and _not_started(by_task[task_id], states):
+            mapping = _map_decision(node, by_task, states, pushed or {}, max_map_length)
+            if isinstance(mapping, MapFailure):
+                map_failed.append(mapping)
+                states.update({(task_id, index): TI.FAILED for index in mapping.map_indexes})
+                continue
+            if isinstance(mapping, MapExpansion):
+                expand.append(mapping)
+                continue
+            if mapping is Verdict.WAIT:
+                continue
+            if mapping is Verdict.SKIP:
+                verdict = Verdict.SKIP
         for ti in sorted(by_task[task_id], key=lambda t: t.map_index):
             key = (ti.task_id, ti.map_index)
             if states[key] not in _PLANNABLE:
@@ -144,9 +193,42 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
         schedule=[decision for *_, decision in sorted(ranked, key=lambda r: r[:3])],
         skip=skip,
         upstream_failed=upstream_failed,
-        run_state=_run_state(tasks, states, waiting_on_past=waiting_on_past),
+        # Task instances about to be written change the run's outlook: it is planned again first.
+        run_state=None if expand else _run_state(tasks, states, waiting_on_past=waiting_on_past),
         next_wakeup=min(wakeups, default=None),
+        expand=expand,
+        map_failed=map_failed,
     )
+
+
+def _not_started(task_tis: Sequence[TIView], states: Mapping[TIKey, TI]) -> bool:
+    """No task instance of the task has been scheduled since it was created or cleared."""
+    current = [states[(ti.task_id, ti.map_index)] for ti in task_tis]
+    return TI.NONE in current and all(state in (TI.NONE, TI.REMOVED) for state in current)
+
+
+def _map_decision(
+    node: TaskNode, by_task: Mapping[str, list[TIView]], states: Mapping[TIKey, TI],
+    pushed: Mapping[SourceKey, Any], max_map_length: int,
+) -> MapExpansion | MapFailure | Verdict | None:
+    """What a mapped task that may run needs first: WAIT while a task it maps over is unfinished,
+    an expansion to its length, SKIP for length 0, a failure, or None when it is expanded already."""
+    assert node.expand_input is not None
+    for source_task, _ in json_sources(node.expand_input):
+        source_tis = by_task.get(source_task, [])
+        if not source_tis or any(states[(t.task_id, t.map_index)] not in FINISHED_STATES for t in source_tis):
+            return Verdict.WAIT
+    waiting = tuple(sorted(t.map_index for t in by_task[node.task_id]
+                           if states[(t.task_id, t.map_index)] is TI.NONE))
+    try:
+        length = map_length(node.task_id, node.expand_input, pushed, max_map_length)
+    except TradewindException as exc:
+        return MapFailure(node.task_id, waiting, str(exc))
+    if length == 0:
+        return Verdict.SKIP
+    if waiting != tuple(range(length)):
+        return MapExpansion(node.task_id, length)
+    return None
 
 
 def _upstream_counts(

@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tradewind.metastore import runs, task_instances
+from tradewind.errors import TradewindException
+from tradewind.metastore import runs, task_instances, task_maps
 from tradewind.metastore.models import DagRun
 from tradewind.scheduling.past_dependencies import held_back_for_run, past_dependency
-from tradewind.scheduling.planner import RunPlan, TaskNode, TIView, plan_run
-from tradewind.states import DagRunState
+from tradewind.scheduling.planner import DEFAULT_MAX_MAP_LENGTH, RunPlan, TaskNode, TIView, plan_run
+from tradewind.sdk.expand_input import SourceKey, json_sources, map_length
+from tradewind.states import FINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
 
@@ -74,35 +76,73 @@ def task_nodes(dag: Any) -> dict[str, TaskNode]:
             pool_slots=int(task.pool_slots or 1),
             queue=task.queue,
             past=past_dependency(dag, task),
+            expand_input=getattr(task, "expand_input_json", None),
         )
         for task in dag.tasks
     }
 
 
-def task_rows(dag: Any) -> list[dict[str, Any]]:
-    """One task-instance row per task, for creating a run."""
+def task_rows(dag: Any, *, max_map_length: int = DEFAULT_MAX_MAP_LENGTH) -> list[dict[str, Any]]:
+    """The task-instance rows of a new run: one per task, and one per element for a task mapped
+    over literal values only (one that maps over another task's output is expanded by the planner
+    once that task has pushed it; so is a literal mapping that is empty or too long, to be skipped
+    or failed with its reason)."""
     weights = priority_weights(dag)
-    return [
-        {
+    rows: list[dict[str, Any]] = []
+    for task in dag.tasks:
+        row = {
             "task_id": task.task_id, "map_index": -1, "operator": getattr(task, "operator_name", "?"),
             "pool": task.pool, "pool_slots": task.pool_slots, "queue": task.queue,
             "priority_weight": weights[task.task_id], "max_tries": int(task.retries or 0),
         }
-        for task in dag.tasks
-    ]
+        length = _literal_length(task, max_map_length)
+        rows.extend([{**row, "map_index": index} for index in range(length)] if length else [row])
+    return rows
 
 
-def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, now: datetime) -> RunPlan:
+def _literal_length(task: Any, max_map_length: int) -> int:
+    expand_input = getattr(task, "expand_input_json", None)
+    if expand_input is None or json_sources(expand_input):
+        return 0
+    try:
+        return map_length(task.task_id, expand_input, {}, max_map_length)
+    except TradewindException:
+        return 0  # too long: the planner fails the task, saying why
+
+
+#: Rounds of "expand mapped tasks, plan again" in one call; each round expands at least one task.
+_EXPANSION_ROUNDS = 8
+
+
+def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, now: datetime, *,
+                max_map_length: int = DEFAULT_MAX_MAP_LENGTH) -> RunPlan:
     """Plan ``run`` at ``now`` and write the plan: scheduled, skipped and upstream_failed task
-    instances in one batch, and the run's final state when it has one."""
-    rows = task_instances.get_tis(session, run.dag_id, run.run_id)
-    views = [
-        TIView(task_id=r.task_id, map_index=r.map_index, state=TI(r.state), try_number=r.try_number,
-               max_tries=r.max_tries, retry_at=r.retry_at, next_poke_at=r.next_poke_at)
-        for r in rows if r.task_id in nodes
-    ]
+    instances in one batch, and the run's final state when it has one. Mapped tasks the plan
+    expands get their task instances first, and the run is planned again, so they are scheduled
+    in the same call."""
+    pushed: dict[SourceKey, Any] = {}
+    read: set[SourceKey] = set()
+    for _ in range(_EXPANSION_ROUNDS):
+        rows = task_instances.get_tis(session, run.dag_id, run.run_id)
+        views = [
+            TIView(task_id=r.task_id, map_index=r.map_index, state=TI(r.state), try_number=r.try_number,
+                   max_tries=r.max_tries, retry_at=r.retry_at, next_poke_at=r.next_poke_at)
+            for r in rows if r.task_id in nodes
+        ]
+        wanted = _map_sources_to_read(nodes, views) - read
+        if wanted:
+            pushed.update(task_maps.pushed_values(session, run.dag_id, run.run_id, wanted))
+            read |= wanted
+        plan = plan_run(nodes, views, now, held=held_back_for_run(session, nodes, run, views), pushed=pushed,
+                        max_map_length=max_map_length)
+        if not plan.expand:
+            break
+        for expansion in plan.expand:
+            task_maps.expand_task(session, run.dag_id, run.run_id, expansion.task_id, expansion.length, now)
+    for failure in plan.map_failed:
+        task_maps.fail_unmappable(session, run.dag_id, run.run_id, failure.task_id, failure.map_indexes,
+                                  failure.reason, now)
     current = {(v.task_id, v.map_index): v.state for v in views}
-    plan = plan_run(nodes, views, now, held=held_back_for_run(session, nodes, run, views))
     changes: list[task_instances.Change] = []
     for decision in plan.schedule:
         changes.append((decision.task_id, decision.map_index, decision.from_state, TI.SCHEDULED,
@@ -120,3 +160,22 @@ def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, no
     if plan.run_state is not None and DagRunState(run.state) != plan.run_state:
         runs.set_run_state(session, run, plan.run_state, now=now)
     return plan
+
+
+def _map_sources_to_read(nodes: Mapping[str, TaskNode], views: list[TIView]) -> set[SourceKey]:
+    """The XComs that mapped tasks not started yet map over, of tasks that have finished."""
+    states: dict[str, list[TI]] = {}
+    for view in views:
+        states.setdefault(view.task_id, []).append(TI(view.state))
+    wanted: set[SourceKey] = set()
+    for node in nodes.values():
+        if node.expand_input is None:
+            continue
+        own = states.get(node.task_id, [])
+        if TI.NONE not in own or any(s not in (TI.NONE, TI.REMOVED) for s in own):
+            continue
+        for source in json_sources(node.expand_input):
+            source_states = states.get(source[0], [])
+            if source_states and all(s in FINISHED_STATES for s in source_states):
+                wanted.add(source)
+    return wanted

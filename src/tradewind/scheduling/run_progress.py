@@ -81,12 +81,13 @@ def progress_runs(
                         cached.dag.dagrun_timeout)
             continue
         if checked.get(key, "") != cached.dag_hash:
-            added, removed = scheduling.sync_task_instances(session, run.dag_id, run.run_id, task_rows(cached.dag), now)
+            rows = task_rows(cached.dag, max_map_length=settings.max_map_length)
+            added, removed = scheduling.sync_task_instances(session, run.dag_id, run.run_id, rows, now)
             if added or removed:
                 logger.info("run %s of %s follows its DAG's new version: tasks added %s, removed %s",
                             run.run_id, run.dag_id, added, removed)
             checked[key] = cached.dag_hash
-        plan = _advance(session, cached, run, now, report)
+        plan = _advance(session, cached, run, now, report, settings.max_map_length)
         if plan.run_state is not None:
             checked.pop(key, None)
             report.finished[key] = plan.run_state.value
@@ -128,8 +129,9 @@ def _time_out(session: Session, run: DagRun, now: datetime) -> None:
     runs.set_run_state(session, run, DagRunState.FAILED, now=now)
 
 
-def _advance(session: Session, cached: CachedDag, run: DagRun, now: datetime, report: ProgressReport) -> RunPlan:
-    plan = advance_run(session, cached.nodes, run, now)
+def _advance(session: Session, cached: CachedDag, run: DagRun, now: datetime, report: ProgressReport,
+             max_map_length: int) -> RunPlan:
+    plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length)
     report.scheduled += len(plan.schedule)
     for _ in range(len(cached.nodes)):
         empties = [d for d in plan.schedule if d.task_id in cached.empty_task_ids]
@@ -137,7 +139,7 @@ def _advance(session: Session, cached: CachedDag, run: DagRun, now: datetime, re
             break
         _finish_empty(session, run, empties, now)
         report.empty_done += len(empties)
-        plan = advance_run(session, cached.nodes, run, now)
+        plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length)
         report.scheduled += len(plan.schedule)
     return plan
 

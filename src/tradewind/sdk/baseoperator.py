@@ -306,6 +306,14 @@ class BaseOperator(DependencyMixin):
 
     # -- running -------------------------------------------------------------------------------
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """The fixed arguments of a mapped task; ``.expand(...)`` or ``.expand_kwargs(...)`` on the
+        result creates it (Airflow's dynamic task mapping)."""
+        from tradewind.sdk.mapped_operator import make_partial
+
+        return make_partial(cls, kwargs)
+
     @property
     def output(self) -> XComArg:
         """This task's return value, as an argument for another task."""

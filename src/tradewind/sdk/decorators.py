@@ -272,11 +272,18 @@ class TaskDecorator:
             self.decorator_name,
         )
 
-    def expand(self, **kwargs: Any) -> Any:
-        raise NotImplementedError("dynamic task mapping (.expand) is not supported by tradewind yet")
+    def expand(self, **kwargs: Any) -> XComArg:
+        """One task instance per element of the mapped arguments (dynamic task mapping)."""
+        return self.partial().expand(**kwargs)
+
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+        return self.partial().expand_kwargs(kwargs, strict=strict)
 
     def partial(self, **kwargs: Any) -> Any:
-        raise NotImplementedError("dynamic task mapping (.partial) is not supported by tradewind yet")
+        """Fix some of the function's arguments for ``.expand(...)``."""
+        from tradewind.sdk.mapped_operator import TaskflowPartial
+
+        return TaskflowPartial(self, kwargs)
 
     def __repr__(self) -> str:
         return f"<@{self.decorator_name} {self.function.__qualname__}>"

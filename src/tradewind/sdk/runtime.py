@@ -24,6 +24,11 @@ class XComBackend(Protocol):
         means the most recent push of ``key`` by any task of the run."""
         ...
 
+    def pull_mapped(self, task_id: str, key: str) -> list[Any]:
+        """The values of ``key`` pushed by the task instances of mapped task ``task_id``, in
+        map-index order."""
+        ...
+
 
 class InMemoryXComBackend:
     """XCom in a dict, for unit tests and ``tasks test`` without a metastore."""
@@ -45,6 +50,10 @@ class InMemoryXComBackend:
         if (task_id, key) in self.store:
             return True, self.store[(task_id, key)]
         return False, None
+
+    def pull_mapped(self, task_id: str, key: str) -> list[Any]:
+        value = self.store.get((task_id, key))
+        return list(value) if isinstance(value, list) else []
 
 
 class RuntimeTaskInstance:
@@ -118,12 +127,25 @@ class RuntimeTaskInstance:
             single = False
         values: list[Any] = []
         for task_id in task_ids:
+            if map_indexes is None and self._is_mapped(task_id):
+                # A mapped task's value is the list of its task instances' values (as in Airflow).
+                mapped = self._xcom.pull_mapped(task_id, key)
+                if single:
+                    return mapped
+                values.append(mapped)
+                continue
             found, value = self._xcom.pull(task_id, key, map_index)
             if single:
                 return value if found else default
             if found:
                 values.append(value)
         return values
+
+    def _is_mapped(self, task_id: str) -> bool:
+        dag = getattr(self.task, "dag", None)
+        if dag is None or not dag.has_task(task_id):
+            return False
+        return bool(getattr(dag.get_task(task_id), "is_mapped", False))
 
     def request_skip(self, task_ids: Iterable[str]) -> None:
         self.skip_requests.update(task_ids)

@@ -83,6 +83,9 @@ def serialize_task(task: Any) -> dict[str, Any]:
         name for name in _CALLBACKS
         if getattr(task, name, None) or getattr(task, "has_" + name, False)
     )
+    expand_input = getattr(task, "expand_input_json", None)
+    if expand_input is not None:
+        data["expand_input"] = expand_input
     group = getattr(task, "task_group", None)
     data["task_group_id"] = group.group_id if group is not None else None
     if data["is_sensor"]:
@@ -192,6 +195,9 @@ class SerializedTask:
         for name in _CALLBACKS:
             setattr(self, "has_" + name, name in data["callbacks"])
         self.task_group_id: str | None = data["task_group_id"]
+        #: What a mapped task maps over (``ExpandInput.to_json``); None for a task that is not mapped.
+        self.expand_input_json: dict[str, Any] | None = data.get("expand_input")
+        self.is_mapped = self.expand_input_json is not None
         self.task_group: SerializedTaskGroup | None = None
         if data.get("is_sensor"):
             for name in _SENSOR_FIELDS:

@@ -242,6 +242,11 @@ class MetastoreXComBackend:
                 map_index=-1 if map_index is None else map_index,
             )
 
+    def pull_mapped(self, task_id: str, key: str) -> list[Any]:
+        with session_scope(self.factory) as session:
+            value = xcoms.get_xcoms_for_tasks(session, self.key.dag_id, self.key.run_id, [task_id], key).get(task_id)
+        return value if isinstance(value, list) else []
+
     def clear_own(self) -> None:
         with session_scope(self.factory) as session:
             xcoms.clear_xcoms(session, self.key)

@@ -63,6 +63,11 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
         params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
         context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params,
                                 conf=dict(request.run.conf))
+        if getattr(task, "is_mapped", False):
+            # A mapped task instance runs the operator built from its own element.
+            task = task.unmap_for(context)
+            ti.task = context["task"] = task
+            _stop_on_sigterm(task)
         clear_own_xcom()
         with set_current_context(context), _execution_timeout(task):
             rendered = render_task_fields(task, context)
@@ -187,6 +192,9 @@ class ChildXComBackend:
         if task_id == self.task_id and key in self._own:
             return True, self._own[key]
         return self._reader.pull(task_id, key, map_index)
+
+    def pull_mapped(self, task_id: str, key: str) -> list[Any]:
+        return self._reader.pull_mapped(task_id, key)
 
 
 def child_main(request: TryRequest, log_fd: int, result_fd: int, xcom_reader: Any) -> None:

@@ -49,7 +49,8 @@ def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings,
             run = runs.create_run(
                 session, dag_id=dag_id, run_id=scheduled_run_id(info.logical_date), run_type="scheduled",
                 logical_date=info.logical_date, data_interval=(info.data_interval.start, info.data_interval.end),
-                state=DagRunState.QUEUED, task_rows=task_rows(cached.dag) if cached else (), now=now,
+                state=DagRunState.QUEUED, now=now,
+                task_rows=task_rows(cached.dag, max_map_length=settings.max_map_length) if cached else (),
             )
             report.created.append((dag_id, run.run_id))
             logger.info("created run %s of %s", run.run_id, dag_id)

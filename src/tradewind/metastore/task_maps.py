@@ -1,0 +1,113 @@
+"""Mapped task instances: expanding a mapped task into map indexes 0..n-1, and failing one that
+cannot be expanded, with the reason in its log.
+
+The caller holds the run's row lock (the scheduler's or a worker's follow-up), so no second
+planner writes the same run's task instances meanwhile; each write is still conditional on the
+state it expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from tradewind.metastore import logs, task_instances
+from tradewind.metastore.models import TaskInstance
+from tradewind.metastore.statements import rows_changed
+from tradewind.metastore.task_instances import TIKey
+from tradewind.metastore.xcoms import get_xcoms_for_tasks
+from tradewind.states import TaskInstanceState as TI
+
+#: Columns a new map index copies from the task instance it expands.
+_COPIED = ("max_tries", "operator", "pool", "pool_slots", "queue", "priority_weight")
+
+
+def expand_task(session: Session, dag_id: str, run_id: str, task_id: str, length: int, now: datetime) -> bool:
+    """Give mapped task ``task_id`` the task instances 0..``length``-1, all in state ``none``.
+
+    The unexpanded task instance (map index -1) is replaced; missing indexes are added, removed ones
+    within the length come back, unstarted ones past it are marked removed (a cleared mapped task
+    whose upstream now pushes a shorter list). Returns False when nothing could be done because
+    the task instances are no longer as read (another writer moved them).
+    """
+    rows = {row.map_index: row for row in session.scalars(
+        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+                                   TaskInstance.task_id == task_id).execution_options(populate_existing=True))}
+    if not rows:
+        return False
+    template = rows.get(-1) or next(iter(rows.values()))
+    copied = {name: getattr(template, name) for name in _COPIED}
+    if -1 in rows:
+        gone = rows_changed(session, delete(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
+            TaskInstance.map_index == -1, TaskInstance.state == TI.NONE.value,
+        ).execution_options(synchronize_session=False))
+        if gone != 1:
+            return False
+        session.expire(rows.pop(-1))
+    missing = [index for index in range(length) if index not in rows]
+    if missing:
+        session.execute(insert(TaskInstance), [
+            {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": index, "state": TI.NONE.value,
+             "try_number": 0, "updated_at": now, **copied}
+            for index in missing
+        ])
+    changes: list[task_instances.Change] = [
+        (task_id, index, TI.REMOVED, TI.NONE, {}) for index, row in rows.items()
+        if index < length and row.state == TI.REMOVED.value
+    ] + [
+        (task_id, index, TI.NONE, TI.REMOVED, {}) for index, row in rows.items()
+        if index >= length and row.state == TI.NONE.value
+    ]
+    if changes:
+        task_instances.transition_many(session, dag_id, run_id, changes, now=now)
+    return True
+
+
+def fail_unmappable(session: Session, dag_id: str, run_id: str, task_id: str, map_indexes: Collection[int],
+                    reason: str, now: datetime) -> None:
+    """Fail task instances of a mapped task that cannot be expanded, saying why in their log
+    (each goes through ``scheduled`` into its first try, so it has a log and a try to show)."""
+    rows = {row.map_index: row for row in task_instances.get_tis(session, dag_id, run_id)
+            if row.task_id == task_id and row.map_index in map_indexes and row.state == TI.NONE.value}
+    for map_index, row in rows.items():
+        key = TIKey(dag_id, run_id, task_id, map_index)
+        try_number = row.try_number + 1
+        if not task_instances.transition(session, key, expected_state=TI.NONE, target_state=TI.SCHEDULED,
+                                         now=now, try_number=try_number):
+            continue
+        task_instances.transition(session, key, expected_state=TI.SCHEDULED, target_state=TI.FAILED, now=now,
+                                  start_date=now, end_date=now, duration=0.0)
+        logs.append_log(session, key, try_number,
+                        f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
+                        now=now)
+        current = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
+        if current is not None:
+            task_instances.record_try(session, current, error=reason)
+
+
+def pushed_values(session: Session, dag_id: str, run_id: str, sources: Collection[tuple[str, str]]
+                  ) -> dict[tuple[str, str], Any]:
+    """(task_id, key) -> the value pushed, for the sources that pushed one; a mapped source's value
+    is the list of its task instances' values in map-index order."""
+    by_key: dict[str, set[str]] = {}
+    for task_id, key in sources:
+        by_key.setdefault(key, set()).add(task_id)
+    found: dict[tuple[str, str], Any] = {}
+    for key, task_ids in by_key.items():
+        for task_id, value in get_xcoms_for_tasks(session, dag_id, run_id, sorted(task_ids), key).items():
+            found[(task_id, key)] = value
+    return found
+
+
+def mapped_counts(rows: Collection[Any]) -> Mapping[str, int]:
+    """task_id -> number of mapped task instances (map index >= 0, removed ones aside)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.map_index >= 0 and row.state != TI.REMOVED.value:
+            counts[row.task_id] = counts.get(row.task_id, 0) + 1
+    return counts
