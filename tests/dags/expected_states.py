@@ -4,7 +4,9 @@
 docstring gives. A mapped task that was expanded has the list of its task instances' states in
 map-index order instead of one state (one that mapped over nothing has the state of its one
 unexpanded task instance). ``"tries"``, where present, is the ``try_number`` a task must end with.
-``states_by_task`` turns task-instance rows into that form.
+``states_by_task`` turns task-instance rows into that form. ``"needs"``, where present, names the
+DAGs whose run at the same logical date the example waits for (an ExternalTaskSensor) or looks up
+(a TriggerDagRunOperator needs its target DAG known): the tests run those first, at that date.
 """
 
 from collections.abc import Iterable
@@ -140,5 +142,60 @@ EXPECTED_STATES = {
             "report.publish": "success",
             "end": "success",
         },
+    },
+    "example_external_task_upstream": {
+        "run_state": "success",
+        "tasks": {
+            "extract": "success",
+            "load": "success",
+        },
+    },
+    "example_external_task_sensor": {
+        "run_state": "success",
+        "tasks": {
+            "wait_for_load": "success",
+            "wait_for_upstream_run": "success",
+            "report": "success",
+        },
+        "needs": ["example_external_task_upstream"],
+    },
+    "example_trigger_target": {
+        "run_state": "success",
+        "tasks": {
+            "show_conf": "success",
+        },
+    },
+    "example_trigger_dagrun": {
+        "run_state": "success",
+        "tasks": {
+            "trigger_target": "success",
+            "check_trigger": "success",
+        },
+        "needs": ["example_trigger_target"],
+    },
+    "example_latest_only": {
+        "run_state": "success",
+        "tasks": {
+            "latest_only": "success",
+            "notify_dashboard": "success",
+            "refresh_cache": "success",
+            "archive_day": "success",
+        },
+    },
+    "example_depends_on_past": {
+        "run_state": "success",
+        "tasks": {
+            "load_increment": "success",
+            "compact_table": "success",
+            "publish": "success",
+        },
+    },
+    "example_callbacks": {
+        "run_state": "success",
+        "tasks": {
+            "flaky": "success",
+            "summarize": "success",
+        },
+        "tries": {"flaky": 2},
     },
 }

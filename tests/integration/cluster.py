@@ -108,10 +108,12 @@ class Cluster:
             raise AssertionError(f"tradewind {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, logical_date: str | None = None) -> str:
         args = ["dags", "trigger", dag_id, "-o", "json"]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
+        if logical_date is not None:
+            args += ["--logical-date", logical_date]
         return json.loads(self.cli(*args).stdout)["run_id"]
 
     # -- metastore reads -----------------------------------------------------------------------

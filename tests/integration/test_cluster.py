@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,15 @@ def test_every_example_dag_ends_as_in_airflow_with_xcom_crossing_workers(cluster
     cluster.start_worker("w2", queues="default,only_w2")
     for dag_id in [*EXPECTED, "xcom_across_workers"]:
         cluster.wait_for_dag(dag_id)
-    run_ids = {dag_id: cluster.trigger(dag_id) for dag_id in [*EXPECTED, "xcom_across_workers"]}
+    run_ids = {dag_id: cluster.trigger(dag_id) for dag_id in ["xcom_across_workers"]}
+    # An example that needs another DAG's run at its own logical date gets both at a date of its own.
+    for index, (dag_id, expected) in enumerate(EXPECTED.items()):
+        when = None
+        if expected.get("needs"):
+            when = (datetime.now(UTC) - timedelta(days=400 + index)).isoformat()
+            for needed in expected["needs"]:
+                cluster.trigger(needed, logical_date=when)
+        run_ids[dag_id] = cluster.trigger(dag_id, logical_date=when)
 
     for dag_id, expected in EXPECTED.items():
         assert cluster.wait_for_run(dag_id, run_ids[dag_id], timeout=90) == expected["run_state"], dag_id

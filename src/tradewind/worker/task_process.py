@@ -93,6 +93,8 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             now=datetime.now(UTC), first_poke_at=_first_poke(ti),
         )
         _log_end(log, exc, outcome)
+        if locals().get("context") is not None:
+            context["exception"] = exc  # as in Airflow, failure and retry callbacks see the error
         if outcome.state == "failed":
             _callback(task, "on_failure_callback", locals().get("context"))
         elif outcome.state == "up_for_retry":
