@@ -242,6 +242,8 @@ def _parse_import(file: str) -> list[Any]:
                 raise BadArgument(f"{file}: connection {conn_id!r} must be an object of fields or a URI")
             parsed.append(Connection.from_fields(conn_id, fields))
         return parsed
+    except BadArgument:
+        raise
     except AirflowException as exc:
         raise BadArgument(f"{file}: {exc}") from None
 
