@@ -25,6 +25,17 @@ def states_by_task(rows: Iterable[tuple[str, int, str]]) -> dict:
 
 
 EXPECTED_STATES = {
+    "example_sql_transfer": {
+        "run_state": "success",
+        "tasks": {
+            "create_orders": "success",
+            "fill_orders": "success",
+            "wait_for_orders": "success",
+            "copy_totals": "success",
+            "report": "success",
+            "check_report": "success",
+        },
+    },
     "example_bash_python": {
         "run_state": "success",
         "tasks": {
@@ -32,6 +43,10 @@ EXPECTED_STATES = {
             "greet": "success",
             "inspect_context": "success",
         },
+    },
+    "example_parallel_fanout": {
+        "run_state": "success",
+        "tasks": {**{f"work_{index:02d}": "success" for index in range(30)}, "all_done": "success"},
     },
     "example_xcom": {
         "run_state": "success",
