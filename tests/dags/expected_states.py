@@ -25,6 +25,15 @@ def states_by_task(rows: Iterable[tuple[str, int, str]]) -> dict:
 
 
 EXPECTED_STATES = {
+    "example_connections_variables": {
+        "run_state": "success",
+        "tasks": {
+            "record_run": "success",
+            "read_variables": "success",
+            "render_templates": "success",
+            "call_api": "success",
+        },
+    },
     "example_sql_transfer": {
         "run_state": "success",
         "tasks": {

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -82,7 +83,7 @@ def test_without_a_key_values_are_stored_readable_with_a_warning(cli: Cli):
 def test_rotation_re_encrypts_every_row_with_the_new_key(cli: Cli):
     assert cli("variables", "set", "partner_api_key", API_KEY).returncode == 0
     assert cli("connections", "add", "warehouse", "--conn-uri",
-               f"postgres://etl:{PASSWORD.replace('@', '%40').replace(':', '%3A').replace('/', '%2F')}@wh/dw"
+               f"postgres://etl:{quote(PASSWORD, safe='')}@wh/dw"
                ).returncode == 0
     before = _raw(cli, "SELECT val FROM variable") + _raw(cli, "SELECT password FROM connection")
 
@@ -360,3 +361,25 @@ def keyed_worker(worker_stack):
     yield process
     stop_worker(process)
 
+
+
+def test_tasks_test_prints_the_password_as_stars(cli: Cli):
+    (cli.dags_folder / "uses_secret.py").write_text('''
+import pendulum
+from airflow import DAG
+from airflow.hooks.base import BaseHook
+from airflow.operators.bash import BashOperator
+from airflow.operators.python import PythonOperator
+
+def show():
+    print("password:", BaseHook.get_connection("warehouse").password)
+
+with DAG("uses_secret", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None):
+    PythonOperator(task_id="show", python_callable=show)
+    BashOperator(task_id="echo", bash_command="echo bash: {{ conn.warehouse.password }}")
+''')
+    with_conn = cli.with_env(TRADEWIND_CONN_WAREHOUSE=f"postgres://etl:{quote(PASSWORD, safe='')}@wh/dw")
+    for task_id, line in (("show", "password: ***"), ("echo", "bash: ***")):
+        result = with_conn("tasks", "test", "uses_secret", task_id, "2024-01-01")
+        assert result.returncode == 0, result
+        assert line in result.stdout.splitlines() and PASSWORD not in result.stdout + result.stderr, result

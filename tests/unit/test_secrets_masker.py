@@ -96,3 +96,16 @@ def test_filter_masks_message_arguments_and_tracebacks():
     assert "filter-secret-1" not in output.getvalue()
     assert "connecting with ***\n" in output.getvalue()
     assert "ValueError: bad password ***\n" in output.getvalue()
+
+
+def test_masked_standard_streams_wraps_and_restores(capsys):
+    import sys
+
+    from tradewind.secrets import masker as process
+
+    process.mask_secret("stream-secret-2")
+    before = sys.stdout
+    with process.masked_standard_streams():
+        print("value stream-secret-2")
+    assert sys.stdout is before
+    assert capsys.readouterr().out == "value ***\n"

@@ -14,6 +14,7 @@ from typing import Any
 from tradewind.sdk.context import RunInfo
 from tradewind.sdk.runtime import InMemoryXComBackend
 from tradewind.sdk.schedules import manual_run_interval
+from tradewind.secrets import masker
 from tradewind.settings import Settings
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.task_process import LOG_FORMAT, TryRequest, run_try
@@ -33,13 +34,16 @@ def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, con
                          first_poke_at=None, xcom_max_bytes=settings.xcom_max_bytes)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    masker.mask_handler(handler)
     task_logger = logging.getLogger("tradewind.task")
     task_logger.addHandler(handler)
     task_logger.setLevel(logging.INFO)
     # The terminal gets each line once, from this handler, not again through the root logger.
     task_logger.propagate = False
     try:
-        return run_try(request, InMemoryXComBackend(task_id), lambda rendered: None, lambda: None)
+        # Like a worker's task log, the terminal never shows a secret the task fetched.
+        with masker.masked_standard_streams():
+            return run_try(request, InMemoryXComBackend(task_id), lambda rendered: None, lambda: None)
     finally:
         task_logger.removeHandler(handler)
         task_logger.propagate = True

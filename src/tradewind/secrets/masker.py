@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -172,6 +173,21 @@ def mask_standard_streams() -> None:
         sys.stdout = MaskingStream(sys.stdout)  # type: ignore[assignment]
     if not isinstance(sys.stderr, MaskingStream):
         sys.stderr = MaskingStream(sys.stderr)  # type: ignore[assignment]
+
+
+@contextmanager
+def masked_standard_streams() -> Iterator[None]:
+    """Mask ``sys.stdout`` and ``sys.stderr`` for the block (a task run in the command's own process)."""
+    import sys
+
+    saved = sys.stdout, sys.stderr
+    mask_standard_streams()
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
 
 
 def mask_handler(handler: logging.Handler) -> None:
