@@ -6,6 +6,7 @@ however many runs and tasks the page shows; the Gantt chart takes one query for 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +46,8 @@ class GridCell:
     mapped: int
     #: The lowest map index (-1 when not mapped): the instance a click on the box opens.
     map_index: int = -1
+    #: For a mapped task: (state, how many of its instances hold it), most instances first.
+    state_counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ def _summary(values: list[tuple[str, int, int]]) -> GridCell:
         return GridCell(values[0][0], values[0][1], 0)
     state = summary_state(state for state, _, _ in values)
     assert state is not None
-    return GridCell(state, max(t for _, t, _ in values), len(values), min(m for _, _, m in values))
+    counts = Counter(state for state, _, _ in values)
+    return GridCell(state, max(t for _, t, _ in values), len(values), min(m for _, _, m in values),
+                    tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))))
 
 
 def run_tries(session: Session, dag_id: str, run_id: str) -> list[TaskTry]:

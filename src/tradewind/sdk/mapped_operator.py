@@ -160,12 +160,12 @@ class TaskflowPartial:
         self.fixed = fixed
 
     def expand(self, **mapped: Any) -> XComArg:
-        return self._documented(self._partial(list(mapped)).expand(**mapped))
+        return self._documented(self._partial(list(mapped), from_expand=True).expand(**mapped))
 
     def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
         names = [n for element in kwargs for n in element] if isinstance(kwargs, list | tuple) else []
         names = [n for n in names if isinstance(n, str)]
-        return self._documented(self._partial(names).expand_kwargs(kwargs, strict=strict))
+        return self._documented(self._partial(names, from_expand=False).expand_kwargs(kwargs, strict=strict))
 
     def _documented(self, output: XComArg) -> XComArg:
         operator = output.operator
@@ -173,7 +173,7 @@ class TaskflowPartial:
             operator.doc_md = self.decorator.function.__doc__
         return output
 
-    def _partial(self, mapped_names: list[str]) -> OperatorPartial:
+    def _partial(self, mapped_names: list[str], *, from_expand: bool) -> OperatorPartial:
         from tradewind.sdk.decorators import _check_call, get_unique_task_id
 
         decorator = self.decorator
@@ -183,9 +183,22 @@ class TaskflowPartial:
                 f"@{decorator.decorator_name} function {function.__name__!r} was expanded outside a DAG; "
                 "call .expand() inside `with DAG(...)` or a @dag function")
         params = inspect.signature(function).parameters
-        known = [n for n in mapped_names if n in params or any(p.kind is p.VAR_KEYWORD for p in params.values())]
-        # The call must bind once the mapped values are there, as a plain call would.
-        _check_call(function, [], {**self.fixed, **{name: None for name in known if name not in self.fixed}})
+        what = f"task {decorator.kwargs['task_id']!r}"
+        if from_expand and not mapped_names:
+            raise TypeError(f"{what}: expand() needs at least one argument to map over")
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        for name in mapped_names:
+            if name not in params and not takes_any:
+                raise TypeError(f"{what}: expand() got an unexpected keyword argument {name!r}")
+            if name in self.fixed:
+                raise ValueError(f"{what}: argument {name!r} is given to both partial() and expand()")
+        # The call must bind once the mapped values are there, as a plain call would (the keyword
+        # sets of expand_kwargs are known only element by element, and checked when each runs).
+        try:
+            if from_expand:
+                _check_call(function, [], {**self.fixed, **{name: None for name in mapped_names}})
+        except TypeError as exc:
+            raise TypeError(f"{what}: {exc}") from None
         kwargs = dict(decorator.kwargs)
         kwargs["task_id"] = get_unique_task_id(kwargs["task_id"], kwargs.get("dag"), kwargs.get("task_group"))
         kwargs.update(python_callable=function, op_args=[], op_kwargs=dict(self.fixed),

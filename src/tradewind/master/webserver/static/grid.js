@@ -49,7 +49,16 @@
         if (index !== undefined && boxes[position]) {
           recolour(boxes[position], row.states[index]);
           var title = boxes[position].getAttribute("title") || "";
-          boxes[position].setAttribute("title", title.replace(/State: [a-z_]+/, "State: " + row.states[index]));
+          title = title.replace(/State: [a-z_]+/, "State: " + row.states[index]);
+          var mapped = row.mapped && row.mapped[index];
+          if (mapped) {
+            var counts = Object.keys(row.mapped_states[index]).map(function (state) {
+              return state + " " + row.mapped_states[index][state];
+            }).join(", ");
+            var line = "Mapped instances: " + mapped + " (" + counts + ")";
+            title = /Mapped instances: .*/.test(title) ? title.replace(/Mapped instances: .*/, line) : title + "\n" + line;
+          }
+          boxes[position].setAttribute("title", title);
         }
       });
     });

@@ -16,6 +16,7 @@ from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, load_dag, tabs, task_rows
 from tradewind.metastore import grid
 from tradewind.metastore.grid import GridPage, GridRun
+from tradewind.sdk.serialization import SerializedDAG
 
 bp = Blueprint("grid", __name__)
 
@@ -73,6 +74,7 @@ def grid_view(dag_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/grid.html", dag=dag, dag_id=dag_id, tabs=tabs(dag_id, "grid"), columns=columns,
         rows=[Row(row, _boxes(row, page, run_urls)) for row in rows],
+        mapped_ids=mapped_task_ids(dag),
         active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
         data_url=dag_path(dag_id, "grid", "data") + (f"?before={_q(before.isoformat())}" if before else ""),
         older_url=(f"{dag_path(dag_id, 'grid')}?before={_q(page.runs[0].logical_date.isoformat())}"
@@ -84,19 +86,38 @@ def grid_view(dag_id: str) -> ResponseReturnValue:
 
 @bp.get("/dags/<dag_id>/grid/data")
 def grid_data(dag_id: str) -> ResponseReturnValue:
-    """``{"runs": [...], "rows": [{"id", "is_group", "states": [state per run]}], "active"}``."""
+    """``{"runs": [...], "rows": [{"id", "is_group", "is_mapped", "states": [state per run],
+    "mapped": [...], "mapped_states": [...]}], "active"}``; for a mapped task, ``mapped`` holds the
+    number of its task instances in each run (None before it is expanded) and ``mapped_states``
+    how many of them are in each state, while ``states`` holds the state that sums them up."""
     session = get_session()
     dag = load_dag(session, dag_id)
     page = grid.grid_page(session, dag_id, limit=RUNS_PER_PAGE, before=_before())
+    mapped = mapped_task_ids(dag)
     return jsonify(
         runs=[{"run_id": run.run_id, "state": run.state, "run_type": run.run_type,
                "logical_date": run.logical_date.isoformat(),
                "start_date": run.start_date.isoformat() if run.start_date else None,
                "end_date": run.end_date.isoformat() if run.end_date else None,
                "duration": run.duration} for run in page.runs],
-        rows=[{"id": row.row_id, "is_group": row.is_group, "states": _states(row, page)} for row in task_rows(dag)],
+        rows=[{"id": row.row_id, "is_group": row.is_group, "is_mapped": row.row_id in mapped,
+               "states": _states(row, page), **(_mapped(row, page) if row.row_id in mapped else {})}
+              for row in task_rows(dag)],
         active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
     )
+
+
+def mapped_task_ids(dag: SerializedDAG) -> frozenset[str]:
+    return frozenset(task.task_id for task in dag.tasks if getattr(task, "is_mapped", False))
+
+
+def _mapped(row: TaskRow, page: GridPage) -> dict[str, list]:
+    """A mapped task's instance count and state counts per run (None where it is not expanded)."""
+    cells = [page.cells.get((row.row_id, run.run_id)) for run in page.runs]
+    return {
+        "mapped": [cell.mapped if cell is not None and cell.mapped else None for cell in cells],
+        "mapped_states": [dict(cell.state_counts) if cell is not None and cell.mapped else None for cell in cells],
+    }
 
 
 def _task_url_prefixes(dag_id: str, page: GridPage) -> dict[str, str]:
@@ -132,7 +153,8 @@ def _boxes(row: TaskRow, page: GridPage, run_urls: dict[str, str]) -> list[Box]:
             continue
         title = f"Task: {row.row_id}\nRun: {run.run_id}\nState: {cell.state}\nTry: {cell.try_number}"
         if cell.mapped:
-            title += f"\nMapped instances: {cell.mapped}"
+            counts = ", ".join(f"{state} {count}" for state, count in cell.state_counts)
+            title += f"\nMapped instances: {cell.mapped} ({counts})"
         url = run_urls[run.run_id] + quoted_task
         boxes.append(Box(cell.state, title, f"{url}?map_index={cell.map_index}" if cell.mapped else url))
     return boxes
