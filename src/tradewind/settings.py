@@ -49,7 +49,8 @@ class Settings:
     max_dagruns_per_loop: int = option(50, "DAG runs a scheduler examines in one loop.")
     worker_heartbeat_interval: float = option(5.0, "Seconds between a running task's heartbeats (workers).")
     secret_key: str = option("", "Secret for web sessions (set it in a cluster).")
-    fernet_key: str = option("", "Fernet key encrypting connection passwords and variables.")
+    fernet_key: str = option("", "Fernet key(s) encrypting connection passwords and variables; comma-separated: "
+                                 "the first encrypts, any decrypts (see `tradewind rotate-fernet-key`).")
     log_level: str = option("INFO", "Logging level of tradewind's own processes.")
     sql_echo: bool = option(False, "Log every SQL statement (debugging).")
     webserver_host: str = option("0.0.0.0", "Address the web UI and REST API listen on.")

@@ -383,3 +383,14 @@ with DAG("uses_secret", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), sche
         result = with_conn("tasks", "test", "uses_secret", task_id, "2024-01-01")
         assert result.returncode == 0, result
         assert line in result.stdout.splitlines() and PASSWORD not in result.stdout + result.stderr, result
+
+
+def test_get_shows_what_tasks_see_the_environment_first(cli: Cli):
+    assert cli("variables", "set", "region", "from-metastore").returncode == 0
+    assert cli("connections", "add", "db", "--conn-uri", "postgres://a@metastore-host/db").returncode == 0
+    env = cli.with_env(AIRFLOW_VAR_REGION="from-env", TRADEWIND_CONN_DB="postgres://b:env-secret-pw@env-host/db")
+    assert env("variables", "get", "region").stdout == "from-env\n"
+    shown = env("connections", "get", "db", "-o", "json")
+    assert (shown.json()[0]["host"], shown.json()[0]["password"]) == ("env-host", "***")
+    assert "env-secret-pw" not in shown.stdout
+    assert cli("connections", "get", "db", "-o", "json").json()[0]["host"] == "metastore-host"

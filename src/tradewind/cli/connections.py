@@ -16,7 +16,7 @@ import click
 from tradewind.cli.arguments import BadArgument
 from tradewind.cli.exchange_files import read_json_object, read_text, write_text
 from tradewind.cli.output import OUTPUT_OPTION, emit
-from tradewind.errors import ConnectionNotFound
+from tradewind.errors import AirflowException, ConnectionNotFound
 from tradewind.settings import Settings
 
 COLUMNS = ("conn_id", "conn_type", "description", "host", "schema", "login", "password", "port", "extra", "uri")
@@ -68,11 +68,18 @@ def add(settings: Settings, conn_id: str, conn_uri: str | None, conn_json: str |
 @OUTPUT_OPTION
 @click.pass_obj
 def get(settings: Settings, conn_id: str, output: str) -> None:
-    """Show connection CONN_ID from the metastore (password masked)."""
+    """Show connection CONN_ID as tasks see it: from TRADEWIND_CONN_<ID>/AIRFLOW_CONN_<ID>, else from
+    the metastore (password masked)."""
     from tradewind.metastore import connections as rows
+    from tradewind.secrets.environment import connection_from_env
 
-    with _session(settings) as session:
-        connection = _to_connection(rows.get_connection(session, conn_id))
+    try:
+        connection = connection_from_env(conn_id)
+    except AirflowException as exc:
+        raise BadArgument(f"the environment's connection {conn_id!r}: {exc}") from None
+    if connection is None:
+        with _session(settings) as session:
+            connection = _to_connection(rows.get_connection(session, conn_id))
     emit([display_row(connection)], COLUMNS, output)
 
 
@@ -182,7 +189,6 @@ def _display_uri(connection: Any) -> str:
 
 def _connection_from_options(conn_id: str, conn_uri: str | None, conn_json: str | None, conn_type: str | None,
                              fields: dict[str, str | None]) -> Any:
-    from tradewind.errors import AirflowException
     from tradewind.sdk.connection import Connection
 
     given = [name for name, value in (("--conn-uri", conn_uri), ("--conn-json", conn_json),
@@ -217,7 +223,6 @@ def _check_extra(extra: str, where: str) -> None:
 
 
 def _parse_import(file: str) -> list[Any]:
-    from tradewind.errors import AirflowException
     from tradewind.sdk.connection import Connection
     from tradewind.secrets.environment import parse_connection
 

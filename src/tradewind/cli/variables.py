@@ -54,17 +54,21 @@ def set_(settings: Settings, key: str, value: str, description: str | None, seri
               help="Decode the value as JSON and print it as indented JSON.")
 @click.pass_obj
 def get(settings: Settings, key: str, default: str | None, deserialize_json: bool) -> None:
-    """Print the value of variable KEY from the metastore (`***` when its key looks secret)."""
+    """Print the value of variable KEY as tasks see it: from TRADEWIND_VAR_<KEY>/AIRFLOW_VAR_<KEY>, else
+    from the metastore (`***` when its key looks secret; `export` writes the real value)."""
     from tradewind.metastore import variables as rows
+    from tradewind.secrets.environment import variable_from_env
     from tradewind.secrets.masker import redact_value
 
-    with _session(settings) as session:
-        try:
-            value: Any = rows.get_variable(session, key).value
-        except VariableNotFound:
-            if default is None:
-                raise BadArgument(f"Variable {key} does not exist") from None
-            value = default
+    value: Any = variable_from_env(key)
+    if value is None:
+        with _session(settings) as session:
+            try:
+                value = rows.get_variable(session, key).value
+            except VariableNotFound:
+                if default is None:
+                    raise BadArgument(f"Variable {key} does not exist") from None
+                value = default
     if deserialize_json and value is not None:
         value = json.dumps(redact_value(_json_value(value, f"variable {key}"), key), indent=2)
     else:
