@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from tradewind.errors import TradewindException
 from tradewind.sdk.context import RunInfo
 from tradewind.sdk.runtime import InMemoryXComBackend
 from tradewind.sdk.schedules import manual_run_interval
@@ -21,8 +22,15 @@ from tradewind.worker.task_process import LOG_FORMAT, TryRequest, run_try
 
 
 def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, conf: dict[str, Any],
-                   settings: Settings) -> Outcome:
+                   settings: Settings, map_index: int = -1) -> Outcome:
+    """Run ``task_id`` once; a mapped task runs the element ``map_index`` of what it maps over
+    (another task's output is empty here, so only literal mappings have elements)."""
     task = dag.get_task(task_id)
+    mapped = bool(getattr(task, "is_mapped", False))
+    if mapped and map_index < 0:
+        raise TradewindException(f"task {task_id!r} is mapped: give --map-index to test one of its task instances")
+    if not mapped and map_index >= 0:
+        raise TradewindException(f"task {task_id!r} is not mapped: --map-index applies to mapped tasks only")
     logical_date = logical_date or datetime.now(UTC)
     interval = manual_run_interval(dag.schedule, logical_date)
     run = RunInfo(
@@ -30,7 +38,7 @@ def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, con
         logical_date=logical_date, data_interval_start=interval.start, data_interval_end=interval.end,
         conf=conf, start_date=datetime.now(UTC), external_trigger=True,
     )
-    request = TryRequest(task=task, run=run, try_number=1, max_tries=0, map_index=-1, hostname="",
+    request = TryRequest(task=task, run=run, try_number=1, max_tries=0, map_index=map_index, hostname="",
                          first_poke_at=None, xcom_max_bytes=settings.xcom_max_bytes)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))

@@ -24,7 +24,7 @@ def tasks() -> None:
 @click.option("--tree", "-t", is_flag=True, help="Show each task under its upstream tasks.")
 @click.pass_obj
 def list_tasks(settings: Settings, dag_id: str, tree: bool) -> None:
-    """List the task ids of a DAG, upstream tasks first."""
+    """List the task ids of a DAG, upstream tasks first (``--tree`` marks mapped tasks <Mapped(...)>)."""
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.errors import DagNotFound
     from tradewind.metastore import dags
@@ -43,7 +43,8 @@ def list_tasks(settings: Settings, dag_id: str, tree: bool) -> None:
 
     def show(task_id: str, depth: int) -> None:
         task = dag.get_task(task_id)
-        click.echo(f"{'    ' * depth}<Task({task.operator_name}): {task_id}>")
+        kind = "Mapped" if task.is_mapped else "Task"
+        click.echo(f"{'    ' * depth}<{kind}({task.operator_name}): {task_id}>")
         for child in sorted(task.downstream_task_ids):
             show(child, depth + 1)
 
@@ -56,8 +57,11 @@ def list_tasks(settings: Settings, dag_id: str, tree: bool) -> None:
 @click.argument("task_id")
 @click.argument("logical_date", required=False)
 @click.option("--task-params", help="Params for this test, a JSON object.")
+@click.option("--map-index", type=int, default=-1, show_default=True,
+              help="For a mapped task: which element to run (its task instance's map index).")
 @click.pass_obj
-def test(settings: Settings, dag_id: str, task_id: str, logical_date: str | None, task_params: str | None) -> None:
+def test(settings: Settings, dag_id: str, task_id: str, logical_date: str | None, task_params: str | None,
+         map_index: int) -> None:
     """Run one task in this process, ignoring its dependencies; nothing is recorded.
 
     XCom it pulls from other tasks is empty unless they ran in the same process.
@@ -70,7 +74,7 @@ def test(settings: Settings, dag_id: str, task_id: str, logical_date: str | None
     conf = parse_conf(task_params)
     with open_metastore(settings) as factory:
         dag = load_live_dag(settings, factory, dag_id)
-    outcome = run_task_alone(dag, task_id, logical_date=date, conf=conf, settings=settings)
+    outcome = run_task_alone(dag, task_id, logical_date=date, conf=conf, settings=settings, map_index=map_index)
     click.echo(f"\nTask {task_id}: {outcome.state}" + (f" ({outcome.error})" if outcome.error else ""))
     if outcome.state not in ("success", "skipped"):
         sys.exit(1)

@@ -29,6 +29,7 @@ from tradewind.master.webserver.api import (
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.actions import preview, run_action, wake_schedulers
+from tradewind.master.webserver.views.dag_common import load_dag
 from tradewind.metastore import actions, logs, runs, task_instances, xcoms
 from tradewind.metastore.models import DagRun, TaskInstance
 from tradewind.states import DagRunState
@@ -157,18 +158,45 @@ def list_task_instances(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
     return jsonify(task_instances=[ti_json(ti) for ti in rows], total_entries=len(rows))
 
 
-def _ti(dag_id: str, run_id: str, task_id: str) -> TaskInstance:
+def _ti(dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> TaskInstance:
     session = get_session()
     runs.get_run(session, dag_id, run_id)
-    ti = task_instances.get_ti(session, dag_id, run_id, task_id, query_int("map_index", -1, minimum=-1))
+    if map_index is None:
+        map_index = query_int("map_index", -1, minimum=-1)
+    ti = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
     if ti is None:
-        raise TaskNotFound(f"run {run_id!r} of {dag_id!r} has no task instance {task_id!r}")
+        which = f" with map index {map_index}" if map_index >= 0 else ""
+        raise TaskNotFound(f"run {run_id!r} of {dag_id!r} has no task instance {task_id!r}{which}")
     return ti
 
 
 @bp.get("/dagRuns/<dag_run_id>/taskInstances/<task_id>")
 def get_task_instance(dag_id: str, dag_run_id: str, task_id: str) -> ResponseReturnValue:
     return jsonify(ti_json(_ti(dag_id, dag_run_id, task_id)))
+
+
+@bp.get("/dagRuns/<dag_run_id>/taskInstances/<task_id>/<int:map_index>")
+def get_mapped_task_instance(dag_id: str, dag_run_id: str, task_id: str, map_index: int) -> ResponseReturnValue:
+    """One mapped task instance (Airflow's ``get_mapped_task_instance``)."""
+    return jsonify(ti_json(_ti(dag_id, dag_run_id, task_id, map_index)))
+
+
+@bp.get("/dagRuns/<dag_run_id>/taskInstances/<task_id>/listMapped")
+def list_mapped_task_instances(dag_id: str, dag_run_id: str, task_id: str) -> ResponseReturnValue:
+    """The task instances of a mapped task by map index (``?state``, ``limit``, ``offset``), as
+    Airflow's ``get_mapped_task_instances``; 404 for a task that is not mapped."""
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    if not dag.has_task(task_id):
+        raise TaskNotFound(f"DAG {dag_id!r} has no task {task_id!r}")
+    if not getattr(dag.get_task(task_id), "is_mapped", False):
+        abort(404, description=f"task {task_id!r} of DAG {dag_id!r} is not mapped")
+    runs.get_run(session, dag_id, dag_run_id)
+    limit, offset = page_args()
+    states = set(request.args.getlist("state"))
+    rows = [ti for ti in task_instances.get_tis(session, dag_id, dag_run_id)
+            if ti.task_id == task_id and ti.map_index >= 0 and (not states or ti.state in states)]
+    return jsonify(task_instances=[ti_json(ti) for ti in rows[offset:offset + limit]], total_entries=len(rows))
 
 
 @bp.patch("/dagRuns/<dag_run_id>/taskInstances/<task_id>")
@@ -242,6 +270,7 @@ _PATH = {"name": "dag_id", "in": "path", "required": True, "schema": {"type": "s
 _RUN = {"name": "dag_run_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _TASK = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _TRY = {"name": "try_number", "in": "path", "required": True, "schema": {"type": "integer"}}
+_MAP = {"name": "map_index", "in": "path", "required": True, "schema": {"type": "integer"}}
 _OBJ = {"application/json": {"schema": {"type": "object"}}}
 _TEXT = {"text/plain": {"schema": {"type": "string"}}, **_OBJ}
 
@@ -288,6 +317,14 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": _op("get_task_instance", "Read a task instance", [_PATH, _RUN, _TASK]),
         "patch": _op("patch_task_instance", "Mark a task instance success or failed", [_PATH, _RUN, _TASK],
                      body=True, write=True),
+    },
+    f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/listMapped": {
+        "get": _op("get_mapped_task_instances", "List a mapped task's task instances (?state)",
+                   [_PATH, _RUN, _TASK, LIMIT_PARAMETER, OFFSET_PARAMETER,
+                    {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}}]),
+    },
+    f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/{{map_index}}": {
+        "get": _op("get_mapped_task_instance", "Read one mapped task instance", [_PATH, _RUN, _TASK, _MAP]),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/logs/{{try_number}}": {
         "get": _op("get_log", "A try's log (text, or JSON with ?full_content)", [_PATH, _RUN, _TASK, _TRY],

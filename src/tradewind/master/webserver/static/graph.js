@@ -7,18 +7,22 @@
 
   function recolour(group, state) {
     var rect = group.querySelector("rect.node");
-    var text = group.querySelector("text");
     if (!rect) { return; }
     rect.setAttribute("class", rect.getAttribute("class").replace(/\bstate-[a-z_]+/g, "").trim() + " state-" + state);
     rect.setAttribute("fill", "var(--state-" + state + ")");
     rect.setAttribute("stroke", "var(--state-" + state + "-border)");
-    if (text) { text.setAttribute("fill", "var(--state-" + state + "-text)"); }
+    group.querySelectorAll("text").forEach(function (text) {
+      text.setAttribute("fill", "var(--state-" + state + "-text)");
+    });
   }
 
   function apply(data) {
     svg.querySelectorAll("g.node-group").forEach(function (group) {
       var state = data.tasks[group.dataset.taskId];
       if (state) { recolour(group, state); }
+      var count = group.querySelector("text.mapped-count");
+      var mapped = data.mapped && data.mapped[group.dataset.taskId];
+      if (count && mapped) { count.textContent = "[" + mapped + "]"; }
     });
     svg.dataset.active = data.active ? "true" : "false";
   }

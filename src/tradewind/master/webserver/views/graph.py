@@ -24,6 +24,8 @@ class Node:
     state: str
     operator: str
     url: str | None
+    #: A mapped task's mark: "[n]" with its number of task instances, "[ ]" before it is expanded.
+    mapped: str = ""
 
 
 @bp.get("/dags/<dag_id>/graph")
@@ -38,9 +40,10 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
     nodes = []
     for task_id in ordered:
         cell = cells.get((task_id, run.run_id)) if run is not None else None
-        nodes.append(Node(task_id, drawn.nodes[task_id], cell.state if cell else "none",
-                          dag.get_task(task_id).operator_name,
-                          dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None))
+        task = dag.get_task(task_id)
+        nodes.append(Node(task_id, drawn.nodes[task_id], cell.state if cell else "none", task.operator_name,
+                          dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None,
+                          mapped_mark(cell) if getattr(task, "is_mapped", False) else ""))
     return render_template(
         "dag_pages/graph.html", dag_id=dag_id, tabs=tabs(dag_id, "graph", run.run_id if run else None), run=run,
         layout=drawn, nodes=nodes,
@@ -58,7 +61,12 @@ def run_states(dag_id: str, run_id: str) -> ResponseReturnValue:
     run = runs.get_run(session, dag_id, run_id)
     cells = grid.task_states(session, dag_id, [run_id])
     return jsonify(state=run.state, active=run.state in ("queued", "running"),
-                   tasks={task_id: cell.state for (task_id, _), cell in cells.items()})
+                   tasks={task_id: cell.state for (task_id, _), cell in cells.items()},
+                   mapped={task_id: cell.mapped for (task_id, _), cell in cells.items() if cell.mapped})
+
+
+def mapped_mark(cell: grid.GridCell | None) -> str:
+    return f"[{cell.mapped}]" if cell is not None and cell.mapped else "[ ]"
 
 
 def group_members(dag: SerializedDAG) -> dict[str, list[str]]:

@@ -68,6 +68,8 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
         grid_url=dag_path(dag_id, "grid"),
         graph_url=f"{dag_path(dag_id, 'graph')}?run_id={run_id}",
         actions=_actions(dag_id, run_id, task_id, ti.map_index),
+        mapped=_mapped_instances(session, task, ti, base),
+        mapped_actions=_mapped_actions(dag_id, run_id, task_id) if getattr(task, "is_mapped", False) else [],
     )
 
 
@@ -113,6 +115,10 @@ def _find(session: Session, dag_id: str, run_id: str,
     except ValueError:
         abort(400, description="map_index must be an integer")
     ti = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
+    if ti is None and "map_index" not in request.args:
+        # A mapped task that was expanded: its first instance (the panel lists them all).
+        ti = next((row for row in task_instances.get_tis(session, dag_id, run_id)
+                   if row.task_id == task_id and row.map_index >= 0), None)
     if ti is None:
         abort(404, description=f"Run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} "
                                f"(map index {map_index}).")
@@ -151,12 +157,49 @@ def _why_not_running(session: Session, dag: SerializedDAG, task: SerializedTask,
 
 
 def _actions(dag_id: str, run_id: str, task_id: str, map_index: int) -> list[tuple[str, str]]:
+    """Clear and mark this task instance (one mapped instance, when it is one)."""
+    one = {"map_index": map_index} if map_index >= 0 else {}
+    suffix = f" [{map_index}]" if map_index >= 0 else ""
     found = [
-        ("Clear", action_url(dag_path(dag_id, "clear"), run_id=run_id, task_id=task_id, map_index=map_index)),
-        ("Mark success", action_url(dag_path(dag_id, "mark"), state="success", run_id=run_id, task_id=task_id)),
-        ("Mark failed", action_url(dag_path(dag_id, "mark"), state="failed", run_id=run_id, task_id=task_id)),
+        (f"Clear{suffix}", action_url(dag_path(dag_id, "clear"), run_id=run_id, task_id=task_id, map_index=map_index)),
+        (f"Mark{suffix} success", action_url(dag_path(dag_id, "mark"), state="success", run_id=run_id,
+                                             task_id=task_id, **one)),
+        (f"Mark{suffix} failed", action_url(dag_path(dag_id, "mark"), state="failed", run_id=run_id,
+                                            task_id=task_id, **one)),
     ]
     return [(label, url) for label, url in found if url]
+
+
+def _mapped_actions(dag_id: str, run_id: str, task_id: str) -> list[tuple[str, str]]:
+    """Clear and mark every mapped instance of the task in the run at once."""
+    found = [
+        ("Clear all mapped", action_url(dag_path(dag_id, "clear"), run_id=run_id, task_id=task_id)),
+        ("Mark all success", action_url(dag_path(dag_id, "mark"), state="success", run_id=run_id, task_id=task_id)),
+        ("Mark all failed", action_url(dag_path(dag_id, "mark"), state="failed", run_id=run_id, task_id=task_id)),
+    ]
+    return [(label, url) for label, url in found if url]
+
+
+@dataclass(frozen=True)
+class MappedInstance:
+    map_index: int
+    state: str
+    try_number: int
+    duration: float | None
+    url: str
+    log_url: str
+
+
+def _mapped_instances(session: Session, task: SerializedTask, ti: TaskInstance, base: str) -> list[MappedInstance]:
+    """Every task instance of a mapped task in the run, by map index, with links to each one's log."""
+    if not getattr(task, "is_mapped", False):
+        return []
+    return [
+        MappedInstance(row.map_index, row.state, row.try_number, row.duration, f"{base}?map_index={row.map_index}",
+                       f"{base}/log?map_index={row.map_index}&try={row.try_number}" if row.try_number else "")
+        for row in task_instances.get_tis(session, ti.dag_id, ti.run_id)
+        if row.task_id == ti.task_id and row.map_index >= 0
+    ]
 
 
 def _pretty(value: Any) -> str:
