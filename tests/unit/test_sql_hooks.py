@@ -177,7 +177,7 @@ def test_hook_takes_its_conn_id_positionally_by_its_own_name_or_by_default():
 def test_postgres_replace_is_an_on_conflict_upsert():
     hook = PostgresHook("pg")
     sql = hook._generate_insert_sql("t", 3, ["id", "a", "b"], True, replace_index="id")
-    assert sql == ("INSERT INTO t (id, a, b) VALUES (%s, %s, %s) "
+    assert sql == ("INSERT INTO t (id, a, b) VALUES %s "
                    "ON CONFLICT (id) DO UPDATE SET a = excluded.a, b = excluded.b")
     with pytest.raises(ValueError, match="requires column names"):
         hook._generate_insert_sql("t", 3, None, True, replace_index="id")

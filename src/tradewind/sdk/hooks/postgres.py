@@ -35,11 +35,23 @@ class PostgresHook(DbApiHook):
         cursor.itersize = batch_size
         return cursor
 
-    def _execute_batch(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
-        from psycopg2.extras import execute_batch
+    def _generate_insert_sql(self, table: str, width: int, target_fields: list[str] | None, replace: bool,
+                             **kwargs: Any) -> str:
+        if target_fields is not None and len(target_fields) != width:
+            raise ValueError(f"insert into {table}: {len(target_fields)} target fields but rows have {width} values")
+        head, tail = self._insert_clauses(table, target_fields, replace, **kwargs)
+        # One multi-row VALUES list per batch (psycopg2's execute_values fills in the single %s).
+        return f"{head} VALUES %s{tail}"
 
-        # psycopg2's executemany makes one round trip per row; execute_batch sends them together.
-        execute_batch(cursor, statement, values, page_size=max(len(values), 1))
+    def _execute_batch(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
+        from psycopg2.extras import execute_values
+
+        # psycopg2's executemany makes one round trip per row; this sends the batch as one statement.
+        execute_values(cursor, statement, values, page_size=max(len(values), 1))
+
+    def _serialize_row(self, row: Sequence[Any], conn: Any) -> tuple[Any, ...]:
+        # psycopg2 adapts every other Python value itself; only dicts need wrapping as JSON.
+        return tuple(self._serialize_cell(cell, conn) if type(cell) is dict else cell for cell in row)
 
     def _serialize_cell(self, cell: Any, conn: Any) -> Any:
         if isinstance(cell, dict):

@@ -262,7 +262,7 @@ class DbApiHook(BaseHook):
                 statement: str | None = None
                 width = 0
                 for batch in batched(rows, batch_size):
-                    values = [tuple(self._serialize_cell(cell, conn) for cell in row) for row in batch]
+                    values = [self._serialize_row(row, conn) for row in batch]
                     if statement is None:
                         width = len(values[0])
                         statement = self._generate_insert_sql(table, width, fields, replace, **kwargs)
@@ -317,6 +317,9 @@ class DbApiHook(BaseHook):
 
     def _execute_batch(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
         cursor.executemany(statement, values)
+
+    def _serialize_row(self, row: Sequence[Any], conn: Any) -> tuple[Any, ...]:
+        return tuple(self._serialize_cell(cell, conn) for cell in row)
 
     def _serialize_cell(self, cell: Any, conn: Any) -> Any:
         """A value as the driver should receive it; drivers that need conversions override this."""

@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ from tradewind.sdk.hooks.base import BaseHook
 from tradewind.sdk.hooks.sql import DbApiHook
 
 SQLITE_DEFAULT_CONN_ID = "sqlite_default"
+_BINDABLE = frozenset({int, float, str, bytes, type(None)})
 
 
 class SqliteHook(DbApiHook):
@@ -46,6 +48,10 @@ class SqliteHook(DbApiHook):
     def set_autocommit(self, conn: Any, autocommit: bool) -> None:
         # sqlite3 before Python 3.12 has no autocommit attribute: no isolation level means autocommit.
         conn.isolation_level = None if autocommit else ""
+
+    def _serialize_row(self, row: Sequence[Any], conn: Any) -> tuple[Any, ...]:
+        # Most cells are already what sqlite3 binds; checking the exact type first keeps bulk inserts fast.
+        return tuple(cell if type(cell) in _BINDABLE else sqlite_cell(cell) for cell in row)
 
     def _serialize_cell(self, cell: Any, conn: Any) -> Any:
         return sqlite_cell(cell)
