@@ -17,7 +17,7 @@ from cli_helpers import Cli, metastore_session
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
-from tradewind.metastore import connections, variables
+from tradewind.metastore import connections, task_instances, variables
 from tradewind.metastore.migrate import migrate
 
 pytestmark = pytest.mark.integration
@@ -246,6 +246,7 @@ from airflow.hooks.base import BaseHook
 from airflow.models import Variable
 from airflow.operators.bash import BashOperator
 from airflow.operators.python import PythonOperator
+from airflow.utils.log.secrets_masker import mask_secret
 
 
 def use_secrets():
@@ -253,6 +254,8 @@ def use_secrets():
     print("python print:", conn.password)
     logging.getLogger("user.code").info("logged uri %s", conn.get_uri())
     print("api key", Variable.get("partner_api_key"), "region", Variable.get("region", default_var="none"))
+    mask_secret("my-custom-value-42")
+    print("custom value", "my-custom-value-42")
 
 
 with DAG({dag_id!r}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None) as dag:
@@ -282,6 +285,10 @@ def test_a_task_run_by_a_worker_logs_the_password_as_stars(worker_stack, keyed_w
     assert "logged uri postgres://etl:***@wh.internal" in texts["work"]
     assert "api key *** region none" in texts["work"]
     assert "bash says *** at wh.internal" in texts["bash"]
+    assert "custom value ***" in texts["work"]
+    with metastore_session(stack.settings) as session:
+        rendered = task_instances.get_ti(session, keys[1].dag_id, keys[1].run_id, "bash", -1).rendered_fields
+    assert rendered["bash_command"] == "echo bash says *** at wh.internal", rendered
 
 
 def _queue_both(stack, dag_id: str) -> list:

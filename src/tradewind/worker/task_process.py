@@ -73,7 +73,8 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             rendered = render_task_fields(task, context)
             for name in task.template_fields:
                 setattr(task, name, resolve_xcom_args(getattr(task, name, None), context))
-            on_rendered(rendered)
+            # What the UI shows as the rendered template: secrets the rendering fetched are masked.
+            on_rendered(masker.redact_value(rendered))
             task.pre_execute(context)
             _callback(task, "on_execute_callback", context)
             log.info("Running %s, try %s of %s", task.task_id, request.try_number, request.max_tries + 1)
