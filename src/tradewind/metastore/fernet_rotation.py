@@ -38,6 +38,7 @@ def rotate_fernet_key(session: Session) -> RotationResult:
             keyring, conn.password, conn.is_encrypted, f"the password of {name}")
         conn.extra, conn.is_extra_encrypted = secret_values.reencrypt(
             keyring, conn.extra, conn.is_extra_encrypted, f"the extra of {name}")
-        connections += conn.password is not None or conn.extra is not None
+        if conn.password is not None or conn.extra is not None:
+            connections += 1
     session.flush()
     return RotationResult(variables, connections)

@@ -39,10 +39,6 @@ class Keyring:
     fernet: MultiFernet | None
     key_count: int
 
-    @property
-    def encrypts(self) -> bool:
-        return self.fernet is not None
-
 
 @lru_cache(maxsize=16)
 def parse_keys(setting: str) -> Keyring:
