@@ -39,6 +39,8 @@ class Settings:
     xcom_max_bytes: int = option(1_048_576, "Largest XCom value, in bytes of JSON.")
     max_map_length: int = option(1024, "Most task instances one mapped task may expand into (max_map_length).")
     dagbag_import_timeout: float = option(30.0, "Seconds a DAG file may take to import.")
+    dag_callback_timeout: float = option(
+        60.0, "Seconds a DAG's on_success/on_failure callback may take (in a child process of the scheduler).")
     default_pool_slots: int = option(128, "Slots of default_pool when the metastore is created.")
     parallelism: int = option(32, "Task instances queued or running at once, all schedulers together.")
     scheduler_heartbeat_sec: float = option(1.0, "Seconds between a scheduler's job heartbeats.")

@@ -7,6 +7,7 @@ tasks. Everything it writes goes through the metastore's compare-and-set transit
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,11 +116,12 @@ _EXPANSION_ROUNDS = 8
 
 
 def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, now: datetime, *,
-                max_map_length: int = DEFAULT_MAX_MAP_LENGTH) -> RunPlan:
+                max_map_length: int = DEFAULT_MAX_MAP_LENGTH, may_end: bool = True) -> RunPlan:
     """Plan ``run`` at ``now`` and write the plan: scheduled, skipped and upstream_failed task
     instances in one batch, and the run's final state when it has one. Mapped tasks the plan
     expands get their task instances first, and the run is planned again, so they are scheduled
-    in the same call."""
+    in the same call. With ``may_end`` False the run is left running (its end is for a scheduler
+    to write) and the plan says so."""
     pushed: dict[SourceKey, Any] = {}
     read: set[SourceKey] = set()
     for _ in range(_EXPANSION_ROUNDS):
@@ -157,6 +159,8 @@ def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, no
         task_instances.transition_many(session, run.dag_id, run.run_id, changes, now=now)
     if DagRunState(run.state) == DagRunState.QUEUED:
         runs.set_run_state(session, run, DagRunState.RUNNING, now=now)
+    if plan.run_state is not None and not may_end:
+        return replace(plan, run_state=None)
     if plan.run_state is not None and DagRunState(run.state) != plan.run_state:
         runs.set_run_state(session, run, plan.run_state, now=now)
     return plan

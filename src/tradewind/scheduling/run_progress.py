@@ -24,6 +24,7 @@ from tradewind.metastore.models import DagRun
 from tradewind.scheduling.dag_cache import CachedDag, DagCache
 from tradewind.scheduling.planner import RunPlan, TIDecision
 from tradewind.scheduling.run_driver import advance_run, task_rows
+from tradewind.scheduling.run_ends import RunEnd, has_dag_callbacks, run_end
 from tradewind.settings import Settings
 from tradewind.states import UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -46,13 +47,18 @@ class ProgressReport:
     wakeups: dict[RunKey, datetime] = field(default_factory=dict)
     #: The batch was full: more runs may be waiting.
     full: bool = False
+    #: Runs this call ended whose DAG has a callback for that end (the caller runs it after commit).
+    ended: list[RunEnd] = field(default_factory=list)
 
 
 def progress_runs(
     session: Session, cache: DagCache, settings: Settings, now: datetime, *, named: Collection[RunKey] = (),
-    checked: dict[RunKey, str | None] | None = None, only_named: bool = False,
+    checked: dict[RunKey, str | None] | None = None, only_named: bool = False, end_runs_with_callbacks: bool = True,
 ) -> ProgressReport:
     """``only_named`` examines just the ``named`` runs (a worker following up on its own run).
+    Without ``end_runs_with_callbacks`` a run whose DAG has a DAG-level callback is moved on but
+    never ended here: a scheduler ends it, so the process that ran the callback is the one that
+    wrote the end.
     ``checked`` remembers, per run, the DAG version its task instances were last matched against;
     a run is matched again (new tasks added, vanished ones removed) when its DAG changes."""
     report = ProgressReport()
@@ -73,8 +79,13 @@ def progress_runs(
             if run.id not in startable:
                 continue
             report.started.append(key)
-        elif _timed_out(run, cached, now):
+        may_end = end_runs_with_callbacks or not has_dag_callbacks(cached.dag)
+        if run.state != DagRunState.QUEUED and _timed_out(run, cached, now):
+            if not may_end:
+                continue
             _time_out(session, run, now)
+            if (end := run_end(cached.dag, run.run_id, DagRunState.FAILED.value, timed_out=True)) is not None:
+                report.ended.append(end)
             report.timed_out.append(key)
             report.finished[key] = DagRunState.FAILED.value
             logger.info("run %s of %s failed: past its dagrun_timeout of %s s", run.run_id, run.dag_id,
@@ -87,10 +98,12 @@ def progress_runs(
                 logger.info("run %s of %s follows its DAG's new version: tasks added %s, removed %s",
                             run.run_id, run.dag_id, added, removed)
             checked[key] = cached.dag_hash
-        plan = _advance(session, cached, run, now, report, settings.max_map_length)
+        plan = _advance(session, cached, run, now, report, settings.max_map_length, may_end)
         if plan.run_state is not None:
             checked.pop(key, None)
             report.finished[key] = plan.run_state.value
+            if (end := run_end(cached.dag, run.run_id, plan.run_state.value)) is not None:
+                report.ended.append(end)
             logger.info("run %s of %s ended: %s", run.run_id, run.dag_id, plan.run_state.value)
         elif plan.next_wakeup is not None:
             report.wakeups[key] = plan.next_wakeup
@@ -130,8 +143,8 @@ def _time_out(session: Session, run: DagRun, now: datetime) -> None:
 
 
 def _advance(session: Session, cached: CachedDag, run: DagRun, now: datetime, report: ProgressReport,
-             max_map_length: int) -> RunPlan:
-    plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length)
+             max_map_length: int, may_end: bool = True) -> RunPlan:
+    plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length, may_end=may_end)
     report.scheduled += len(plan.schedule)
     for _ in range(len(cached.nodes)):
         empties = [d for d in plan.schedule if d.task_id in cached.empty_task_ids]
@@ -139,7 +152,7 @@ def _advance(session: Session, cached: CachedDag, run: DagRun, now: datetime, re
             break
         _finish_empty(session, run, empties, now)
         report.empty_done += len(empties)
-        plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length)
+        plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length, may_end=may_end)
         report.scheduled += len(plan.schedule)
     return plan
 

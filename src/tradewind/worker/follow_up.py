@@ -56,8 +56,9 @@ class FollowUp:
         run = (key.dag_id, key.run_id)
         if len(self.checked) > 10_000:
             self.checked.clear()
+        # A run whose DAG has a DAG-level callback is ended by a scheduler, which runs the callback.
         report = progress_runs(session, self.cache, self.settings, now, named=[run], checked=self.checked,
-                               only_named=True)
+                               only_named=True, end_runs_with_callbacks=False)
         if report.examined == 0 or report.finished:
             return None  # a scheduler holds the run, or it is over, paused or not the cluster's
         items = list(queue_task_instances(session, self.cache, self.settings, now, run=run).messages)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.master.executor.base import Executor, QueueItem
+from tradewind.master.scheduler.dag_callbacks import DagCallbackRunner
 from tradewind.master.scheduler.dag_file_parser import DagFileParser
 from tradewind.master.scheduler.duties.dag_files import DagFilesDuty
 from tradewind.master.scheduler.duties.liveness import check_liveness
@@ -62,6 +63,7 @@ class Scheduler:
         self.clock = clock
         self.cache = DagCache()
         self.dag_files = DagFilesDuty(settings, parser or DagFileParser(settings))
+        self.dag_callbacks = DagCallbackRunner(settings)
         self.job_id: int | None = None
         #: What this scheduler did since it started (the job's counters).
         self.counters: dict[str, float] = {
@@ -88,8 +90,9 @@ class Scheduler:
         logger.info("scheduler job %s started", self.job_id)
 
     def close(self) -> None:
-        """Stop importing DAG files and end the job (idempotent)."""
+        """Stop importing DAG files and running DAG callbacks, and end the job (idempotent)."""
         self.dag_files.close()
+        self.dag_callbacks.close()
         if self.job_id is not None:
             try:
                 with session_scope(self.factory) as session:
@@ -130,6 +133,9 @@ class Scheduler:
         created, next_due = self._create_runs(now)
         deadlines += next_due
         hurry = self._progress(now, self._named_runs(now, events, created))
+        self._duty("dag callbacks", self.dag_callbacks.poll)
+        if self.dag_callbacks.busy:
+            deadlines.append(now + timedelta(seconds=PARSE_POLL_S))
         queued = self._in_session("queueing", lambda s: queue_task_instances(s, self.cache, self.settings, now))
         if queued is not None:
             self.counters["tis_queued"] += len(queued.messages)
@@ -175,6 +181,8 @@ class Scheduler:
         if report is None:
             return False
         self.counters["empty_done"] += report.empty_done
+        # The transaction that ended these runs has committed: their callbacks are owed, once.
+        self._duty("dag callbacks", lambda: self.dag_callbacks.launch(report.ended))
         for key in report.finished:
             self._wakeups.pop(key, None)
         self._wakeups.update(report.wakeups)

@@ -1,0 +1,157 @@
+"""The child process that runs a DAG's ``on_success_callback`` / ``on_failure_callback`` for one
+end of a run: import the DAG file, build Airflow's callback context, call each callback.
+
+It runs forked from the scheduler, so user code never runs in the scheduler itself; it opens its
+own connection to the metastore (the context's ``ti`` pulls XCom, ``Variable.get`` works), keeps
+to a time limit, logs each callback's failure with its traceback, and sends back one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import traceback
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from tradewind.errors import AirflowTaskTimeout
+from tradewind.scheduling.run_ends import RunEnd
+from tradewind.sdk.context import DagRunView
+
+logger = logging.getLogger("tradewind.dag_callbacks")
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """How the callbacks of one run end went: ``success``, ``error``, ``skipped`` (none to call)."""
+
+    outcome: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class EndedDagRun(DagRunView):
+    """``context["dag_run"]`` in a DAG callback: the run as it ended."""
+
+    state: str = ""
+    end_date: datetime | None = None
+
+
+def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
+    """Import the DAG, build the context and call its callbacks for ``end`` (in this process)."""
+    from tradewind.metastore import dags, runs, task_instances
+    from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+    from tradewind.sdk import task_metastore
+    from tradewind.sdk.dag_file import load_dag_file
+    from tradewind.sdk.time_limit import time_limit
+
+    engine = create_engine_from_settings(settings)
+    factory = make_session_factory(engine)
+    task_metastore.bind(factory)
+    try:
+        with session_scope(factory) as session:
+            fileloc = dags.get_fileloc(session, end.dag_id)
+            run = runs.get_run(session, end.dag_id, end.run_id)
+            tis = [t for t in task_instances.get_tis(session, end.dag_id, end.run_id) if t.state != "removed"]
+            session.expunge_all()
+        if not fileloc:
+            return CallbackResult("skipped", f"DAG {end.dag_id} has no file any more")
+        with time_limit(timeout, lambda: AirflowTaskTimeout(
+                f"the {end.callback_name} of DAG {end.dag_id} took longer than {timeout:g} s")):
+            loaded = load_dag_file(fileloc, timeout=None, dags_folder=str(settings.resolved_dags_folder))
+            dag = next((d for d in loaded.dags if d.dag_id == end.dag_id), None)
+            if dag is None:
+                return CallbackResult("skipped", f"{fileloc} no longer defines DAG {end.dag_id}: {loaded.error or ''}")
+            callbacks = getattr(dag, end.callback_name, None)
+            if not callbacks:
+                return CallbackResult("skipped", f"DAG {end.dag_id} has no {end.callback_name} any more")
+            context = callback_context(dag, run, tis, end.reason, factory)
+            failures = []
+            for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
+                logger.info("Executing dag callback function: %s", getattr(callback, "__qualname__", callback))
+                try:
+                    callback(context)
+                except AirflowTaskTimeout:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a broken callback changes no state
+                    logger.exception("failed to invoke dag state update callback of %s", end.dag_id)
+                    failures.append(f"{type(exc).__name__}: {exc}")
+        if failures:
+            return CallbackResult("error", "; ".join(failures))
+        return CallbackResult("success")
+    finally:
+        task_metastore.bind(None)
+        engine.dispose()
+
+
+def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: Any) -> dict[str, Any]:
+    """Airflow's DAG-callback context: the template context of the run's last task instance, plus
+    ``reason``."""
+    from tradewind.sdk.context import RunInfo, build_context
+    from tradewind.sdk.params import merge_params
+    from tradewind.sdk.runtime import RuntimeTaskInstance
+
+    def aware(value: datetime | None) -> datetime | None:
+        return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    info = RunInfo(
+        dag_id=run.dag_id, run_id=run.run_id, run_type=run.run_type, logical_date=aware(run.logical_date),
+        data_interval_start=aware(run.data_interval_start), data_interval_end=aware(run.data_interval_end),
+        conf=dict(run.conf or {}), start_date=aware(run.start_date), external_trigger=bool(run.external_trigger),
+    )
+    known = [t for t in tis if dag.has_task(t.task_id)]
+    last = known[-1] if known else None
+    task = dag.get_task(last.task_id) if last is not None else (dag.tasks[-1] if dag.tasks else None)
+    ti = None
+    if task is not None:
+        ti = RuntimeTaskInstance(
+            task=task, dag_id=run.dag_id, run_id=run.run_id, try_number=last.try_number if last else 0,
+            max_tries=last.max_tries if last else 0, xcom=_RunXComReader(factory, run.dag_id, run.run_id),
+            map_index=last.map_index if last else -1, logical_date=info.logical_date,
+        )
+        ti.state = last.state if last else "none"
+    params = merge_params(dag.params, getattr(task, "params", {}) or {}, info.conf)
+    context = build_context(dag=dag, task=task, run=info, ti=ti, params=params, conf=dict(info.conf))
+    view = context["dag_run"]
+    context["dag_run"] = EndedDagRun(**{f.name: getattr(view, f.name) for f in fields(view)},
+                                     state=run.state, end_date=aware(run.end_date))
+    context["reason"] = reason
+    return context
+
+
+class _RunXComReader:
+    """XCom of the run, read-only: a DAG callback may pull what its tasks pushed."""
+
+    def __init__(self, factory: Any, dag_id: str, run_id: str) -> None:
+        self.factory, self.dag_id, self.run_id = factory, dag_id, run_id
+
+    def push(self, key: str, value_json: str) -> None:
+        raise RuntimeError("a DAG callback cannot push XCom: its run has ended")
+
+    def pull(self, task_id: str | None, key: str, map_index: int | None) -> tuple[bool, Any]:
+        from tradewind.metastore import xcoms
+        from tradewind.metastore.engine import session_scope
+
+        if task_id is None:
+            return False, None
+        with session_scope(self.factory) as session:
+            return xcoms.find_xcom(session, self.dag_id, self.run_id, task_id, key,
+                                   map_index=-1 if map_index is None else map_index)
+
+
+def child_main(end: RunEnd, settings: Any, timeout: float, conn: Any) -> None:
+    """Entry point of the forked child: run the callbacks, send the result as JSON, exit."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        result = run_callbacks(end, settings, timeout)
+    except AirflowTaskTimeout as exc:
+        result = CallbackResult("timeout", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, never raised
+        logger.error("the %s of DAG %s could not run:\n%s", end.callback_name, end.dag_id,
+                     "".join(traceback.format_exception(exc)).rstrip())
+        result = CallbackResult("error", f"{type(exc).__name__}: {exc}")
+    conn.send_bytes(json.dumps(asdict(result)).encode())
+    conn.close()

@@ -1,0 +1,142 @@
+"""DAG-level callbacks, run by the scheduler that ended the run, each in a forked child process.
+
+The scheduler hands over the run ends its run-progress transaction committed (only that scheduler
+ended those runs, under their row locks, so each end is handed over once). ``launch`` forks a child
+per end (``dag_callback_process``) and returns at once; ``poll`` collects finished children, kills
+those past the time limit, and logs how each went. A callback that raises, hangs or crashes the
+child is logged and changes nothing else; the scheduler never waits for one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from tradewind.master.scheduler.dag_callback_process import CallbackResult, child_main
+from tradewind.scheduling.run_ends import RunEnd
+from tradewind.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Extra seconds a child gets past the time limit before the parent kills it.
+KILL_GRACE_S = 2.0
+#: Run ends whose callbacks wait for a free child slot, at most (older ones are dropped, logged).
+MAX_WAITING = 10_000
+
+
+@dataclass
+class _Child:
+    end: RunEnd
+    process: Any
+    conn: Connection
+    deadline: float
+
+
+@dataclass
+class CallbackReport:
+    """What ``poll`` found: (run end, result) of each child that finished or was stopped."""
+
+    finished: list[tuple[RunEnd, CallbackResult]] = field(default_factory=list)
+
+
+class DagCallbackRunner:
+    def __init__(self, settings: Settings, *, processes: int = 2) -> None:
+        self.settings = settings
+        self.processes = processes
+        self.timeout = float(settings.dag_callback_timeout)
+        self._children: list[_Child] = []
+        self._waiting: list[RunEnd] = []
+        self._context = multiprocessing.get_context("fork")
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._children or self._waiting)
+
+    def launch(self, ends: Iterable[RunEnd]) -> None:
+        """Start the callbacks of ``ends`` (queued while ``processes`` children are running)."""
+        for end in ends:
+            if len(self._waiting) >= MAX_WAITING:
+                logger.error("too many DAG callbacks waiting; the %s of run %s of %s is dropped",
+                             end.callback_name, end.run_id, end.dag_id)
+                continue
+            self._waiting.append(end)
+        self._start_waiting()
+
+    def poll(self) -> CallbackReport:
+        report = CallbackReport()
+        for child in list(self._children):
+            result = self._collect(child)
+            if result is None:
+                continue
+            self._children.remove(child)
+            report.finished.append((child.end, result))
+            _log(child.end, result)
+        self._start_waiting()
+        return report
+
+    def close(self) -> None:
+        """Kill the children still running (the scheduler is stopping)."""
+        for child in self._children:
+            _stop(child)
+            logger.warning("the %s of run %s of %s was stopped: the scheduler is stopping",
+                           child.end.callback_name, child.end.run_id, child.end.dag_id)
+        self._children.clear()
+        self._waiting.clear()
+
+    def _start_waiting(self) -> None:
+        while self._waiting and len(self._children) < self.processes:
+            end = self._waiting.pop(0)
+            try:
+                self._children.append(self._start(end))
+            except OSError:
+                logger.exception("could not start a process for the %s of run %s of %s",
+                                 end.callback_name, end.run_id, end.dag_id)
+
+    def _start(self, end: RunEnd) -> _Child:
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=child_main, args=(end, self.settings, self.timeout, writer),
+                                        name=f"tradewind-dag-callback-{end.dag_id}", daemon=True)
+        process.start()
+        writer.close()
+        logger.info("running the %s of run %s of %s (%s) in process %s", end.callback_name, end.run_id,
+                    end.dag_id, end.reason, process.pid)
+        return _Child(end=end, process=process, conn=reader, deadline=time.monotonic() + self.timeout + KILL_GRACE_S)
+
+    def _collect(self, child: _Child) -> CallbackResult | None:
+        if child.conn.poll():
+            try:
+                data = json.loads(child.conn.recv_bytes())
+                _stop(child)
+                return CallbackResult(**data)
+            except (EOFError, OSError, ValueError, TypeError):
+                _stop(child)
+                return CallbackResult("error", f"the callback's process died (exit code {child.process.exitcode})")
+        if time.monotonic() > child.deadline:
+            _stop(child)
+            return CallbackResult("timeout", f"killed after {self.timeout:g} s (dag_callback_timeout)")
+        return None
+
+
+def _log(end: RunEnd, result: CallbackResult) -> None:
+    what = f"the {end.callback_name} of run {end.run_id} of {end.dag_id}"
+    if result.outcome in ("success", "skipped"):
+        logger.info("%s: %s%s", what, result.outcome, f" ({result.message})" if result.message else "")
+    else:
+        logger.error("%s failed (%s): %s", what, result.outcome, result.message)
+
+
+def _stop(child: _Child) -> None:
+    child.conn.close()
+    if child.process.is_alive():
+        child.process.kill()
+    child.process.join(timeout=5)
+    try:
+        child.process.close()
+    except ValueError:
+        pass  # still running after SIGKILL and 5 s: leave it to the OS

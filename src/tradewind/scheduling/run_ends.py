@@ -1,0 +1,46 @@
+"""Which ends of runs owe a DAG-level callback (``on_success_callback`` / ``on_failure_callback``).
+
+Decided purely from the serialized DAG's flags and how the run ended; the scheduler that wrote the
+end runs the callback (``master/scheduler/dag_callbacks.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: Airflow's ``context["reason"]`` for each way a run ends.
+REASON_SUCCESS = "success"
+REASON_TASK_FAILURE = "task_failure"
+REASON_TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """One end of a run whose DAG has a callback for it."""
+
+    dag_id: str
+    run_id: str
+    #: success or failed.
+    state: str
+    #: Airflow's ``context["reason"]``: success, task_failure, timed_out.
+    reason: str
+
+    @property
+    def callback_name(self) -> str:
+        return "on_success_callback" if self.state == "success" else "on_failure_callback"
+
+
+def has_dag_callbacks(dag: Any) -> bool:
+    """Whether the (serialized) DAG has any DAG-level run callback."""
+    return bool(getattr(dag, "has_on_success_callback", False) or getattr(dag, "has_on_failure_callback", False))
+
+
+def run_end(dag: Any, run_id: str, state: str, *, timed_out: bool = False) -> RunEnd | None:
+    """The callback owed when ``run_id`` of ``dag`` ends in ``state``; None when the DAG has none for it."""
+    if state == "success":
+        wanted, reason = getattr(dag, "has_on_success_callback", False), REASON_SUCCESS
+    else:
+        wanted = getattr(dag, "has_on_failure_callback", False)
+        reason = REASON_TIMED_OUT if timed_out else REASON_TASK_FAILURE
+    return RunEnd(dag.dag_id, run_id, state, reason) if wanted else None
