@@ -155,7 +155,9 @@ def test_unmapping_builds_the_real_operator_in_the_mapped_tasks_place():
     add = dag.get_task("add")
     ti = RuntimeTaskInstance(task=add, dag_id="mapping", run_id="r", try_number=1, max_tries=0, xcom=xcom,
                              map_index=2)
-    operator = add.unmap_for({"ti": ti})
+    context = {"ti": ti}
+    operator = add.unmap_for(context)
+    assert context["expanded_ti_count"] == 3
     assert not isinstance(operator, MappedOperator)
     assert (operator.task_id, operator.op_kwargs, operator.dag) == ("add", {"offset": 10, "x": 3}, dag)
     assert dag.get_task("add") is add  # the DAG still holds the mapped task

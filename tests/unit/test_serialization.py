@@ -116,3 +116,30 @@ def test_each_operator_kind_round_trips_alone():
             factory()
         data = serialize_dag(dag)
         assert serialize_dag(deserialize_dag(data)) == data, data["tasks"][0]["operator"]
+
+
+def test_mapped_operators_round_trip_with_what_they_map_over():
+    with DAG("mapped", start_date=START, schedule=None) as dag:
+        @task
+        def numbers():
+            return [1, 2]
+
+        @task
+        def double(x):
+            return 2 * x
+
+        double.expand(x=numbers())
+        BashOperator.partial(task_id="echo", retries=3).expand(bash_command=["echo a", "echo b"])
+        BashOperator.partial(task_id="kwargs").expand_kwargs(numbers.override(task_id="sets")())
+        PythonSensor.partial(task_id="wait", mode="reschedule").expand(python_callable=[_noop])
+    data = serialize_dag(dag)
+    json.dumps(data)
+    tasks = {t["task_id"]: t for t in data["tasks"]}
+    assert tasks["double"]["expand_input"]["args"]["x"] == {"source": {"task_id": "numbers", "key": "return_value"}}
+    assert (tasks["echo"]["operator"], tasks["echo"]["retries"]) == ("BashOperator", 3)
+    assert tasks["kwargs"]["expand_input"] == {"kind": "list_of_dicts",
+                                               "source": {"task_id": "sets", "key": "return_value"}}
+    assert (tasks["wait"]["is_sensor"], tasks["wait"]["mode"]) == (True, "reschedule")
+    again = deserialize_dag(data)
+    assert serialize_dag(again) == data
+    assert [t.task_id for t in again.tasks if t.is_mapped] == ["double", "echo", "kwargs", "wait"]

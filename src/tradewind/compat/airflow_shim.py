@@ -122,7 +122,10 @@ _SERVED: dict[str, _Served] = {
         is_package=True,
         constants={"__version__": AIRFLOW_VERSION},
     ),
-    "airflow.exceptions": _Served(_EXCEPTIONS),
+    "airflow.exceptions": _Served(_merge(
+        _EXCEPTIONS,
+        _names("tradewind.sdk.expand_input", "UnmappableXComTypePushed", "UnmappableXComLengthPushed"),
+    )),
     "airflow.models": _Served(
         _merge(
             _names(_DAG, "DAG"),
@@ -148,6 +151,8 @@ _SERVED: dict[str, _Served] = {
     "airflow.models.param": _Served(_names(_PARAMS, "Param", "ParamsDict")),
     "airflow.models.taskinstance": _Served(_names(_RUNTIME, TaskInstance="RuntimeTaskInstance")),
     "airflow.models.xcom_arg": _Served(_names("tradewind.sdk.xcom_arg", "XComArg")),
+    "airflow.models.mappedoperator": _Served(_names("tradewind.sdk.mapped_operator", "MappedOperator",
+                                                    "OperatorPartial")),
     "airflow.operators": _Served(is_package=True),
     "airflow.operators.bash": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
     "airflow.operators.bash_operator": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),

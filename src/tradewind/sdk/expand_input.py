@@ -183,6 +183,14 @@ def element_kwargs(task_id: str, kind: str, resolved: Any, map_index: int) -> di
     return {name: chosen[name] for name in sequences}
 
 
+def resolved_length(kind: str, resolved: Any) -> int:
+    """The number of task instances, from the values resolved at run time (checked by
+    ``element_kwargs`` already)."""
+    if kind == LIST_OF_DICTS:
+        return len(resolved)
+    return math.prod(len(value) for value in resolved.values())
+
+
 def _check_index(task_id: str, map_index: int, length: int) -> None:
     if not 0 <= map_index < length:
         raise IndexError(

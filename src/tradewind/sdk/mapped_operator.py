@@ -10,14 +10,21 @@ Arguments are checked when the DAG file is parsed, so a mistake is an import err
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tradewind.errors import DagDefinitionError
 from tradewind.sdk import dag_context
 from tradewind.sdk.baseoperator import _INIT_DONE, BaseOperator
-from tradewind.sdk.expand_input import DICT_OF_LISTS, LIST_OF_DICTS, ExpandInput, check_mappable, element_kwargs
+from tradewind.sdk.expand_input import (
+    DICT_OF_LISTS,
+    LIST_OF_DICTS,
+    ExpandInput,
+    check_mappable,
+    element_kwargs,
+    resolved_length,
+)
 from tradewind.sdk.xcom_arg import XComArg, resolve_xcom_args
 
 if TYPE_CHECKING:
@@ -268,9 +275,12 @@ class MappedOperator(BaseOperator):
         return self.expand_input.to_json()
 
     def unmap_for(self, context: Mapping[str, Any]) -> BaseOperator:
-        """The real operator of the task instance ``context['ti']`` (its map_index's element)."""
+        """The real operator of the task instance ``context['ti']`` (its map_index's element); a
+        mutable context also gets ``expanded_ti_count``, the number of the task's instances."""
         resolved = resolve_xcom_args(self.expand_input.value, context)
         element = element_kwargs(self.task_id, self.expand_input.kind, resolved, context["ti"].map_index)
+        if isinstance(context, MutableMapping):
+            context["expanded_ti_count"] = resolved_length(self.expand_input.kind, resolved)
         return self.unmap(element)
 
     def unmap(self, element: Mapping[str, Any]) -> BaseOperator:
