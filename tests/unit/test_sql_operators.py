@@ -251,3 +251,26 @@ def test_sensor_in_poke_mode_returns_once_a_row_appears(db):
 def test_sensor_rejects_a_success_that_is_not_callable():
     with pytest.raises(AirflowException, match="success must be a callable"):
         _sensor(sql="SELECT 1", success=True)
+
+
+# -- serialization ----------------------------------------------------------------------------
+
+def test_sql_tasks_survive_serialization_with_their_templated_fields():
+    from tradewind.sdk.serialization import deserialize_dag, serialize_dag
+
+    with _dag("sql_serialized") as dag:
+        query = SQLExecuteQueryOperator(task_id="q", conn_id="shop", sql=["SELECT {{ ds }}", "SELECT 2"],
+                                        parameters={"a": 1})
+        move = GenericTransfer(task_id="t", source_conn_id="a", destination_conn_id="b", destination_table="x",
+                               sql="SELECT 1", preoperator="DELETE FROM x", insert_args={"commit_every": 10})
+        wait = SqlSensor(task_id="w", conn_id="shop", sql="SELECT 1", mode="reschedule", poke_interval=5)
+        query >> move >> wait
+    data = serialize_dag(dag)
+    restored = deserialize_dag(data)
+    assert serialize_dag(restored) == data
+    assert restored.get_task("q").template_values["sql"] == ["SELECT {{ ds }}", "SELECT 2"]
+    assert restored.get_task("q").template_ext == (".sql", ".json")
+    assert restored.get_task("t").template_values["insert_args"] == {"commit_every": 10}
+    sensor = restored.get_task("w")
+    assert sensor.is_sensor and sensor.mode == "reschedule"
+    assert restored.get_task("t").upstream_task_ids == {"q"}
