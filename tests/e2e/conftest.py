@@ -164,3 +164,8 @@ def _wait_for_health(cluster: Cluster, base_url: str, timeout: float = 30) -> No
             return False
 
     wait_until(answers, timeout, lambda: "the webserver never answered /health\n" + cluster.tail_logs())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The compose cluster test runs last: it is the slowest, and it starts its own Docker engine."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/test_compose_cluster.py"))
