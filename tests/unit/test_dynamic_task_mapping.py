@@ -275,3 +275,12 @@ def test_taskflow_expand_kwargs_over_another_tasks_output():
         "kind": "list_of_dicts", "source": {"task_id": "settings", "key": "return_value"}}
     assert combine_task.upstream_task_ids == {"settings"}
     assert combine_task.unmap({"x": 2, "y": 5}).op_kwargs == {"x": 2, "y": 5}
+
+
+@pytest.mark.parametrize(("source_state", "expected"), [(TI.FAILED, "upstream_failed"), (TI.SKIPPED, "skipped")])
+def test_a_mapped_task_run_by_all_done_follows_an_upstream_that_pushed_nothing(source_state: TI, expected: str):
+    tasks = {"make": node("make"), "mapped": node("mapped", "make", expand_input=SOURCE, rule="all_done")}
+    plan = plan_run(tasks, [ti("make", source_state, try_number=1), ti("mapped")], NOW)
+    decided = {"upstream_failed": plan.upstream_failed, "skipped": plan.skip}
+    assert decided[expected] == [("mapped", -1)]
+    assert plan.map_failed == [] and plan.schedule == []

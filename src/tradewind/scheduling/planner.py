@@ -16,7 +16,7 @@ from typing import Any
 
 from tradewind.errors import DagCycleError, TradewindException
 from tradewind.scheduling.past_dependencies import PastDependency
-from tradewind.sdk.expand_input import SourceKey, json_sources, map_length
+from tradewind.sdk.expand_input import MissingMapSource, SourceKey, json_sources, map_length
 from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
 from tradewind.states import FAILED_STATES, FINISHED_STATES, UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -169,8 +169,8 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
                 continue
             if mapping is Verdict.WAIT:
                 continue
-            if mapping is Verdict.SKIP:
-                verdict = Verdict.SKIP
+            if mapping in (Verdict.SKIP, Verdict.UPSTREAM_FAILED):
+                verdict = mapping
         for ti in sorted(by_task[task_id], key=lambda t: t.map_index):
             key = (ti.task_id, ti.map_index)
             if states[key] not in _PLANNABLE:
@@ -222,6 +222,16 @@ def _map_decision(
                            if states[(t.task_id, t.map_index)] is TI.NONE))
     try:
         length = map_length(node.task_id, node.expand_input, pushed, max_map_length)
+    except MissingMapSource as exc:
+        # Nothing to map over because the upstream did not succeed (a trigger rule such as
+        # all_done let the mapped task go on): it follows that upstream, as a plain task would.
+        source_states = {states[(t.task_id, t.map_index)] for source_task, _ in json_sources(node.expand_input)
+                         for t in by_task.get(source_task, [])} - {TI.REMOVED}
+        if source_states & FAILED_STATES:
+            return Verdict.UPSTREAM_FAILED
+        if source_states and source_states <= {TI.SKIPPED}:
+            return Verdict.SKIP
+        return MapFailure(node.task_id, waiting, str(exc))
     except TradewindException as exc:
         return MapFailure(node.task_id, waiting, str(exc))
     if length == 0:
