@@ -219,3 +219,15 @@ def test_sql_operator_results_reach_xcom_and_the_next_task(dag_cli: Cli):
             ["a", 12.5, "2024-01-01T00:00:00"], ["b", 3, "2024-01-02T00:00:00"],
         ]
         assert xcoms.get_xcom(session, "sql_xcom", run_id, "setup", xcoms.RETURN_VALUE, default=None) is None
+
+
+def test_postgres_hook_options_and_database_reach_the_server(warehouse: DbApiHook):
+    from tradewind.sdk.hooks.postgres import PostgresHook
+
+    warehouse.run(["CREATE SCHEMA sales", "CREATE TABLE sales.regions (name text)",
+                   "INSERT INTO sales.regions VALUES ('north')"])
+    hook = PostgresHook("warehouse", options="-c search_path=sales")
+    assert hook.get_records("SELECT name FROM regions") == [("north",)]
+    assert hook.get_table_primary_key("orders") == ["id"]
+    other = PostgresHook("warehouse", database="postgres")
+    assert other.get_first("SELECT current_database()") == ("postgres",)

@@ -12,22 +12,31 @@ from collections.abc import Sequence
 from contextlib import closing
 from typing import Any, ClassVar
 
+from sqlalchemy.engine import URL
+
 from tradewind.sdk.hooks.sql import DbApiHook
 
 
 class PostgresHook(DbApiHook):
-    """``PostgresHook(postgres_conn_id="postgres_default", database=None)``."""
+    """``PostgresHook(postgres_conn_id="postgres_default", database=None, options=None)``."""
 
     conn_name_attr: ClassVar[str] = "postgres_conn_id"  # type: ignore[misc]
     default_conn_name: ClassVar[str] = "postgres_default"  # type: ignore[misc]
     conn_type: ClassVar[str] = "postgres"  # type: ignore[misc]
     hook_name: ClassVar[str] = "Postgres"  # type: ignore[misc]
     placeholder: ClassVar[str | None] = "%s"
-    extra_arguments: ClassVar[tuple[str, ...]] = ("database", "options", "enable_log_db_messages")
+    extra_arguments: ClassVar[tuple[str, ...]] = ("database", "options")
 
     @property
     def database(self) -> str | None:
         return self.hook_kwargs.get("database") or self._schema
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        """The connection's URL; the hook's ``options`` (``"-c search_path=sales"``) win over the extra's."""
+        url = super().sqlalchemy_url
+        options = self.hook_kwargs.get("options")
+        return url.update_query_dict({"options": options}) if options else url
 
     def _streaming_cursor(self, conn: Any, batch_size: int) -> Any:
         # A named cursor keeps the result on the server; fetchmany pulls batch_size rows at a time.
