@@ -231,3 +231,16 @@ def test_postgres_hook_options_and_database_reach_the_server(warehouse: DbApiHoo
     assert hook.get_table_primary_key("orders") == ["id"]
     other = PostgresHook("warehouse", database="postgres")
     assert other.get_first("SELECT current_database()") == ("postgres",)
+
+
+def test_postgres_bulk_dump_and_load_go_through_copy(warehouse: DbApiHook, tmp_path: Path):
+    from tradewind.sdk.hooks.postgres import PostgresHook
+
+    hook = PostgresHook("warehouse")
+    dump = tmp_path / "orders.tsv"
+    hook.bulk_dump("orders", str(dump))
+    assert len(dump.read_text().splitlines()) == ROWS
+    hook.run("CREATE TABLE orders_loaded (LIKE orders)")
+    hook.bulk_load("orders_loaded", str(dump))
+    assert hook.get_first("SELECT COUNT(*), SUM(amount) FROM orders_loaded") == \
+        hook.get_first("SELECT COUNT(*), SUM(amount) FROM orders")
