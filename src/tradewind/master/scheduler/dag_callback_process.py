@@ -40,8 +40,8 @@ class EndedDagRun(DagRunView):
 
 
 def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
-    """Import the DAG, build the context and call its callbacks for ``end`` (in this process)."""
-    from tradewind.metastore import dags, runs, task_instances
+    """Import the DAG and call its callbacks for ``end`` (in this process, within ``timeout``)."""
+    from tradewind.metastore import dags
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
     from tradewind.sdk import task_metastore
     from tradewind.sdk.dag_file import load_dag_file
@@ -53,9 +53,6 @@ def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
     try:
         with session_scope(factory) as session:
             fileloc = dags.get_fileloc(session, end.dag_id)
-            run = runs.get_run(session, end.dag_id, end.run_id)
-            tis = [t for t in task_instances.get_tis(session, end.dag_id, end.run_id) if t.state != "removed"]
-            session.expunge_all()
         if not fileloc:
             return CallbackResult("skipped", f"DAG {end.dag_id} has no file any more")
         with time_limit(timeout, lambda: AirflowTaskTimeout(
@@ -64,26 +61,39 @@ def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
             dag = next((d for d in loaded.dags if d.dag_id == end.dag_id), None)
             if dag is None:
                 return CallbackResult("skipped", f"{fileloc} no longer defines DAG {end.dag_id}: {loaded.error or ''}")
-            callbacks = getattr(dag, end.callback_name, None)
-            if not callbacks:
-                return CallbackResult("skipped", f"DAG {end.dag_id} has no {end.callback_name} any more")
-            context = callback_context(dag, run, tis, end.reason, factory)
-            failures = []
-            for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
-                logger.info("Executing dag callback function: %s", getattr(callback, "__qualname__", callback))
-                try:
-                    callback(context)
-                except AirflowTaskTimeout:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a broken callback changes no state
-                    logger.exception("failed to invoke dag state update callback of %s", end.dag_id)
-                    failures.append(f"{type(exc).__name__}: {exc}")
-        if failures:
-            return CallbackResult("error", "; ".join(failures))
-        return CallbackResult("success")
+            return call_dag_callbacks(dag, end, factory)
     finally:
         task_metastore.bind(None)
         engine.dispose()
+
+
+def call_dag_callbacks(dag: Any, end: RunEnd, factory: Any) -> CallbackResult:
+    """Call the callbacks of the live ``dag`` for ``end``: each one's exception is logged, never raised
+    (a time limit's ``AirflowTaskTimeout`` aside)."""
+    from tradewind.metastore import runs, task_instances
+    from tradewind.metastore.engine import session_scope
+
+    callbacks = getattr(dag, end.callback_name, None)
+    if not callbacks:
+        return CallbackResult("skipped", f"DAG {end.dag_id} has no {end.callback_name} any more")
+    with session_scope(factory) as session:
+        run = runs.get_run(session, end.dag_id, end.run_id)
+        tis = [t for t in task_instances.get_tis(session, end.dag_id, end.run_id) if t.state != "removed"]
+        session.expunge_all()
+    context = callback_context(dag, run, tis, end.reason, factory)
+    failures = []
+    for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
+        logger.info("Executing dag callback function: %s", getattr(callback, "__qualname__", callback))
+        try:
+            callback(context)
+        except AirflowTaskTimeout:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken callback changes no state
+            logger.exception("failed to invoke dag state update callback of %s", end.dag_id)
+            failures.append(f"{type(exc).__name__}: {exc}")
+    if failures:
+        return CallbackResult("error", "; ".join(failures))
+    return CallbackResult("success")
 
 
 def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: Any) -> dict[str, Any]:
@@ -139,6 +149,14 @@ class _RunXComReader:
         with session_scope(self.factory) as session:
             return xcoms.find_xcom(session, self.dag_id, self.run_id, task_id, key,
                                    map_index=-1 if map_index is None else map_index)
+
+    def pull_mapped(self, task_id: str, key: str) -> list[Any]:
+        from tradewind.metastore import xcoms
+        from tradewind.metastore.engine import session_scope
+
+        with session_scope(self.factory) as session:
+            value = xcoms.get_xcoms_for_tasks(session, self.dag_id, self.run_id, [task_id], key).get(task_id)
+        return value if isinstance(value, list) else []
 
 
 def child_main(end: RunEnd, settings: Any, timeout: float, conn: Any) -> None:
