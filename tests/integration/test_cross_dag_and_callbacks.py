@@ -314,3 +314,26 @@ def test_dag_failure_callback_runs_once_per_run_end_and_a_raising_callback_only_
     # The schedulers keep scheduling after the broken callback.
     after = cluster.trigger("succeeds_with_broken_callback")
     assert cluster.wait_for_run("succeeds_with_broken_callback", after) == "success"
+
+
+def test_dags_test_calls_the_dag_callback_of_the_runs_end_once(cluster: Cluster, tmp_path: Path):
+    marker = tmp_path / "dags_test_callbacks.txt"
+    write_dag(cluster, "tested", f'''
+        from datetime import datetime, timezone
+        from tradewind import DAG, BashOperator
+
+        def record(context):
+            with open({str(marker)!r}, "a") as f:
+                f.write(f"{{context['dag_run'].run_id}} {{context['reason']}}\\n")
+
+        with DAG("tested", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+                 params={{"code": 0}}, on_success_callback=record, on_failure_callback=record):
+            BashOperator(task_id="t", bash_command="exit {{{{ params.code }}}}")
+    ''')
+
+    assert cluster.cli("dags", "test", "tested", "2024-01-01", "-q", check=False).returncode == 0
+    assert cluster.cli("dags", "test", "tested", "2024-01-02", "-q", "--conf", '{"code": 4}',
+                       check=False).returncode == 1
+
+    assert marker.read_text().splitlines() == [
+        "manual__2024-01-01T00:00:00+00:00 success", "manual__2024-01-02T00:00:00+00:00 task_failure"]

@@ -64,6 +64,7 @@ def run_dag_in_process(
         started = time.monotonic()
         run_id = _create_run(factory, settings, dag, logical_date, conf)
         _drive(factory, lambda: engine.dispose(close=False), dag, run_id, settings, echo)
+        _run_dag_callbacks(factory, dag, run_id)
         with session_scope(factory) as session:
             run = runs.get_run(session, dag.dag_id, run_id)
             tis = task_instances.get_tis(session, dag.dag_id, run_id)
@@ -73,6 +74,19 @@ def run_dag_in_process(
             )
     finally:
         engine.dispose()
+
+
+def _run_dag_callbacks(factory: Any, dag: Any, run_id: str) -> None:
+    """The DAG's on_success/on_failure callback for the run's end, in this process, as Airflow's
+    ``dags test`` calls them; a failing callback is logged and changes nothing."""
+    from tradewind.master.scheduler.dag_callback_process import call_dag_callbacks
+    from tradewind.scheduling.run_ends import run_end
+
+    with session_scope(factory) as session:
+        state = runs.get_run(session, dag.dag_id, run_id).state
+    end = run_end(dag, run_id, state)
+    if end is not None:
+        call_dag_callbacks(dag, end, factory)
 
 
 def _aware(value: datetime) -> datetime:

@@ -31,16 +31,21 @@ class RunEnd:
         return "on_success_callback" if self.state == "success" else "on_failure_callback"
 
 
+def _has(dag: Any, name: str) -> bool:
+    """Whether ``dag`` (serialized: a ``has_…`` flag; live: the callback itself) has callback ``name``."""
+    return bool(getattr(dag, f"has_{name}", False) or getattr(dag, name, None))
+
+
 def has_dag_callbacks(dag: Any) -> bool:
-    """Whether the (serialized) DAG has any DAG-level run callback."""
-    return bool(getattr(dag, "has_on_success_callback", False) or getattr(dag, "has_on_failure_callback", False))
+    """Whether the DAG has any DAG-level run callback."""
+    return _has(dag, "on_success_callback") or _has(dag, "on_failure_callback")
 
 
 def run_end(dag: Any, run_id: str, state: str, *, timed_out: bool = False) -> RunEnd | None:
     """The callback owed when ``run_id`` of ``dag`` ends in ``state``; None when the DAG has none for it."""
     if state == "success":
-        wanted, reason = getattr(dag, "has_on_success_callback", False), REASON_SUCCESS
+        wanted, reason = _has(dag, "on_success_callback"), REASON_SUCCESS
     else:
-        wanted = getattr(dag, "has_on_failure_callback", False)
+        wanted = _has(dag, "on_failure_callback")
         reason = REASON_TIMED_OUT if timed_out else REASON_TASK_FAILURE
     return RunEnd(dag.dag_id, run_id, state, reason) if wanted else None
