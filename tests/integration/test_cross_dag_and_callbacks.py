@@ -337,3 +337,51 @@ def test_dags_test_calls_the_dag_callback_of_the_runs_end_once(cluster: Cluster,
 
     assert marker.read_text().splitlines() == [
         "manual__2024-01-01T00:00:00+00:00 success", "manual__2024-01-02T00:00:00+00:00 task_failure"]
+
+
+def test_task_callbacks_fire_at_their_moments_and_a_raising_one_is_only_logged(cluster: Cluster, tmp_path: Path):
+    marker = tmp_path / "task_callbacks.txt"
+    write_dag(cluster, "task_callbacks", f'''
+        from datetime import datetime, timedelta, timezone
+        from tradewind import DAG, PythonOperator
+
+        def note(kind):
+            def callback(context):
+                with open({str(marker)!r}, "a") as f:
+                    error = type(context.get("exception")).__name__ if context.get("exception") else "-"
+                    f.write(f"{{context['ti'].task_id}} {{kind}} {{context['ti'].try_number}} {{error}}\\n")
+            return callback
+
+        def fail_until(third):
+            def work(ti):
+                if not third or ti.try_number < 3:
+                    raise RuntimeError(f"try {{ti.try_number}} fails")
+            return work
+
+        def broken(context):
+            raise KeyError("broken callback")
+
+        callbacks = {{name: note(name) for name in ("execute", "success", "retry", "failure")}}
+        with DAG("task_callbacks", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+                 default_args={{"retry_delay": timedelta(0), "on_execute_callback": callbacks["execute"],
+                                "on_success_callback": callbacks["success"], "on_retry_callback": callbacks["retry"],
+                                "on_failure_callback": callbacks["failure"]}}):
+            PythonOperator(task_id="flaky", python_callable=fail_until(True), retries=2)
+            PythonOperator(task_id="doomed", python_callable=fail_until(False), retries=1)
+            PythonOperator(task_id="noisy", python_callable=lambda: "fine", on_success_callback=broken)
+    ''')
+
+    result = cluster.cli("dags", "test", "task_callbacks", "2024-01-01", "-q", check=False)
+
+    assert result.returncode == 1, result.stderr
+    lines = marker.read_text().splitlines()
+    assert [line for line in lines if line.startswith("flaky")] == [
+        "flaky execute 1 -", "flaky retry 1 RuntimeError", "flaky execute 2 -", "flaky retry 2 RuntimeError",
+        "flaky execute 3 -", "flaky success 3 -"]
+    assert [line for line in lines if line.startswith("doomed")] == [
+        "doomed execute 1 -", "doomed retry 1 RuntimeError", "doomed execute 2 -", "doomed failure 2 RuntimeError"]
+    assert [line for line in lines if line.startswith("noisy")] == ["noisy execute 1 -"]
+    run_id = "manual__2024-01-01T00:00:00+00:00"
+    assert cluster.states("task_callbacks", run_id) == {"flaky": "success", "doomed": "failed", "noisy": "success"}
+    noisy_log = task_log(cluster, "task_callbacks", run_id, "noisy")
+    assert "on_success_callback of noisy failed" in noisy_log and "KeyError: 'broken callback'" in noisy_log

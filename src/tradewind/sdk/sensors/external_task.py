@@ -132,6 +132,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         execution_delta: timedelta | None = None,
         execution_date_fn: Callable[..., Any] | None = None,
         check_existence: bool = False,
+        poll_interval: float = 2.0,
         deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -175,6 +176,8 @@ class ExternalTaskSensor(BaseSensorOperator):
         self.execution_delta = execution_delta
         self.execution_date_fn = execution_date_fn
         self.check_existence = check_existence
+        #: Airflow's polling period of the deferred sensor; tradewind pokes every ``poke_interval``.
+        self.poll_interval = poll_interval
         self.deferrable = deferrable
         self._has_checked_existence = False
 
