@@ -93,3 +93,17 @@ def test_missing_variable_or_connection_in_a_template_fails_naming_it(sqlite_met
         env.from_string("{{ var.value.absent }}").render(context)
     with pytest.raises(AirflowNotFoundException, match="`absent_conn` isn't defined"):
         env.from_string("{{ conn.absent_conn.host }}").render(context)
+
+
+def test_the_task_context_offers_var_and_conn_and_builds_without_a_metastore():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from tradewind.sdk.context import RunInfo, build_context
+
+    when = datetime(2024, 3, 5, tzinfo=UTC)
+    run = RunInfo(dag_id="etl", run_id="r", run_type="manual", logical_date=when, data_interval_start=when,
+                  data_interval_end=when, conf={})
+    context = build_context(dag=SimpleNamespace(dag_id="etl"), task=SimpleNamespace(task_id="t"), run=run,
+                            ti=SimpleNamespace(try_number=1, map_index=-1), params={}, conf={})
+    assert isinstance(context["var"], VariableAccessors) and isinstance(context["conn"], ConnectionAccessor)
