@@ -118,3 +118,10 @@ def test_missing_connection_names_its_id(sqlite_metastore):
 
     with pytest.raises(AirflowNotFoundException, match="`nowhere` isn't defined"):
         BaseHook.get_connection("nowhere")
+
+
+def test_a_connection_built_in_task_code_hides_its_password_and_secret_extra():
+    from tradewind.secrets.masker import redact
+
+    Connection(conn_id="x", uri="http://u:built-pw-123@h/?api_key=built-key-456&region=eu-west-1")
+    assert redact("built-pw-123 built-key-456 eu-west-1") == "*** *** eu-west-1"

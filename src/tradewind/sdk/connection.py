@@ -43,14 +43,20 @@ class Connection:
             if any(value is not None for value in (conn_type, host, login, password, schema, port, extra)):
                 raise AirflowException("a connection takes either a URI or separate fields, not both")
             self._parse_uri(uri)
-            return
-        self.conn_type = conn_type
-        self.host = host
-        self.login = login
-        self.password = password
-        self.schema = schema
-        self.port = _port(port)
-        self.extra = _extra_text(extra)
+        else:
+            self.conn_type = conn_type
+            self.host = host
+            self.login = login
+            self.password = password
+            self.schema = schema
+            self.port = _port(port)
+            self.extra = _extra_text(extra)
+        # As in Airflow, a connection's secrets are hidden from this process's task log once it exists.
+        from tradewind.secrets.masker import mask_secret
+
+        if self.password:
+            mask_secret(self.password)
+        mask_secret(self.extra_dejson)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The lookup order for connections and variables, as in Airflow: environment, then metastore.
 
-What is found is registered with the process's secrets masker before it is returned, so a password
-or a secret variable read by task code never shows in the task's log.
+A secret variable's value is registered with the process's secrets masker before it is returned (a
+``Connection`` registers its own password), so neither shows in the task's log.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ def find_connection(conn_id: str) -> Connection:
             f"The conn_id `{conn_id}` isn't defined: add it with `tradewind connections add {conn_id} ...` "
             f"or set {environment.CONNECTION_PREFIXES[0]}{conn_id.upper()}"
         )
-    mask_connection(connection)
     return connection
 
 
@@ -32,13 +31,6 @@ def find_variable(key: str) -> str | None:
     if value is not None and should_hide_value_for_key(key):
         mask_secret(value)
     return value
-
-
-def mask_connection(connection: Connection) -> None:
-    """Register the connection's password and the secret fields of its extra with the masker."""
-    if connection.password:
-        mask_secret(connection.password)
-    mask_secret(connection.extra_dejson)
 
 
 def _connection_from_metastore(conn_id: str) -> Connection | None:
