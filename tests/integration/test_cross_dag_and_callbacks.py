@@ -385,3 +385,79 @@ def test_task_callbacks_fire_at_their_moments_and_a_raising_one_is_only_logged(c
     assert cluster.states("task_callbacks", run_id) == {"flaky": "success", "doomed": "failed", "noisy": "success"}
     noisy_log = task_log(cluster, "task_callbacks", run_id, "noisy")
     assert "on_success_callback of noisy failed" in noisy_log and "KeyError: 'broken callback'" in noisy_log
+
+
+def test_latest_only_skips_downstream_in_older_catchup_runs_but_not_in_the_latest(cluster: Cluster):
+    write_dag(cluster, "latest", '''
+        from datetime import datetime, timedelta, timezone
+        from tradewind import DAG, BashOperator, LatestOnlyOperator
+
+        START = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+
+        with DAG("latest", schedule="@daily", start_date=START, catchup=True, max_active_runs=3):
+            latest = LatestOnlyOperator(task_id="latest_only")
+            notify = BashOperator(task_id="notify", bash_command="echo notify")
+            latest >> notify >> BashOperator(task_id="after_notify", bash_command="echo after")
+            BashOperator(task_id="always", bash_command="echo always")
+    ''')
+    cluster.start_scheduler()
+    cluster.start_worker("w1")
+
+    ended = wait_for_runs(cluster, "latest", 3)
+
+    assert [state for _, state in ended] == ["success"] * 3
+    skipped = {"latest_only": "success", "notify": "skipped", "after_notify": "skipped", "always": "success"}
+    ran = {"latest_only": "success", "notify": "success", "after_notify": "success", "always": "success"}
+    assert [cluster.states("latest", run_id) for run_id, _ in ended] == [skipped, skipped, ran]
+    assert "Not latest execution, skipping downstream." in task_log(cluster, "latest", ended[0][0], "latest_only")
+
+
+def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_skipped_states(cluster: Cluster):
+    write_dag(cluster, "producer", '''
+        from datetime import datetime, timezone
+        from tradewind import DAG, AirflowSkipException, PythonOperator, TaskGroup
+
+        def skip():
+            raise AirflowSkipException("nothing today")
+
+        with DAG("producer", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
+            with TaskGroup("ingest"):
+                PythonOperator(task_id="a", python_callable=lambda: 1)
+                PythonOperator(task_id="b", python_callable=lambda: 2)
+            PythonOperator(task_id="optional", python_callable=skip)
+    ''')
+    write_dag(cluster, "consumer", '''
+        from datetime import datetime, timedelta, timezone
+        from tradewind import DAG, ExternalTaskSensor
+
+        with DAG("consumer", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
+            common = dict(external_dag_id="producer", poke_interval=0.2, timeout=3)
+            ExternalTaskSensor(task_id="group", external_task_group_id="ingest", **common)
+            ExternalTaskSensor(task_id="tasks", external_task_ids=["ingest.a", "ingest.b"], **common)
+            ExternalTaskSensor(task_id="yesterday", external_task_id="ingest.a",
+                               execution_delta=timedelta(days=1), **common)
+            ExternalTaskSensor(task_id="by_fn", external_task_id=None,
+                               execution_date_fn=lambda dt, **_: dt - timedelta(days=1), **common)
+            ExternalTaskSensor(task_id="skips", external_task_id="optional", skipped_states=["skipped"],
+                               execution_delta=timedelta(days=1), **common)
+            ExternalTaskSensor(task_id="missing_group", external_task_group_id="nope", check_existence=True,
+                               **common)
+            ExternalTaskSensor(task_id="no_run_yet", external_task_id="ingest.a",
+                               execution_delta=timedelta(days=-30), **common)
+    ''')
+
+    assert cluster.cli("dags", "test", "producer", "2024-01-01", "-q", check=False).returncode == 0
+    result = cluster.cli("dags", "test", "consumer", "2024-01-02", "-q", check=False)
+
+    assert result.returncode == 1, result.stderr
+    run_id = "manual__2024-01-02T00:00:00+00:00"
+    assert cluster.states("consumer", run_id) == {
+        "group": "failed", "tasks": "failed", "yesterday": "success", "by_fn": "success", "skips": "skipped",
+        "missing_group": "failed", "no_run_yet": "failed"}
+    assert "The external task group 'nope' in DAG 'producer' does not exist." in task_log(
+        cluster, "consumer", run_id, "missing_group")
+    assert "Sensor has timed out" in task_log(cluster, "consumer", run_id, "no_run_yet")
+    # The same day as the producer's run: the group and the listed tasks are found.
+    again = cluster.cli("dags", "test", "consumer", "2024-01-01", "-q", check=False)
+    states = cluster.states("consumer", "manual__2024-01-01T00:00:00+00:00")
+    assert (states["group"], states["tasks"], again.returncode) == ("success", "success", 1)
