@@ -6,7 +6,9 @@ has pushed its list, and ``total`` receives the list of their results in map-ind
 ``echo_each`` maps a classic BashOperator over literal commands, ``echo_with_env`` takes whole
 keyword-argument sets with ``expand_kwargs``, ``multiply`` maps over the cross product of two
 lists, ``describe_region`` over a dict (each element a ``(key, value)`` pair), and
-``handle_nothing`` over an empty list, which leaves it skipped.
+``handle_nothing`` over an empty list, which leaves it skipped. ``per_city`` is a mapped task
+group: both of its tasks get one task instance per city, and ``report`` [i] waits only for
+``measure`` [i] and pulls that one's value.
 
 Expected final states (the run: success):
 
@@ -20,11 +22,13 @@ Expected final states (the run: success):
     describe_region  success x2
     make_nothing     success
     handle_nothing   skipped
+    per_city.measure success x2
+    per_city.report  success x2
 """
 
 import pendulum
 
-from tradewind import dag, task
+from tradewind import dag, task, task_group
 from tradewind.sdk.operators.bash import BashOperator
 
 
@@ -88,6 +92,22 @@ def example_dynamic_task_mapping():
         raise RuntimeError(f"mapped over an empty list, so this never runs (got {item!r})")
 
     handle_nothing.expand(item=make_nothing())
+
+    @task_group
+    def per_city(city):
+        @task
+        def measure(city):
+            return len(city)
+
+        @task
+        def report(length, city):
+            if length != len(city):
+                raise ValueError(f"{city}: got the length {length} of another map index")
+            return f"{city} has {length} letters"
+
+        report(measure(city), city)
+
+    per_city.expand(city=["Oslo", "Lima"])
 
 
 example_dynamic_task_mapping()

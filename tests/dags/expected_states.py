@@ -153,6 +153,8 @@ EXPECTED_STATES = {
             "describe_region": ["success"] * 2,
             "make_nothing": "success",
             "handle_nothing": "skipped",
+            "per_city.measure": ["success"] * 2,
+            "per_city.report": ["success"] * 2,
         },
     },
     "example_airflow_compat": {

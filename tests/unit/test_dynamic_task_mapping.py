@@ -284,3 +284,116 @@ def test_a_mapped_task_run_by_all_done_follows_an_upstream_that_pushed_nothing(s
     decided = {"upstream_failed": plan.upstream_failed, "skipped": plan.skip}
     assert decided[expected] == [("mapped", -1)]
     assert plan.map_failed == [] and plan.schedule == []
+
+
+# -- mapped task groups --------------------------------------------------------------------------
+
+
+def group_dag() -> DAG:
+    from tradewind import task_group
+
+    with DAG("group_mapping", start_date=START, schedule=None) as dag:
+        @task
+        def files():
+            return ["a", "b"]
+
+        @task
+        def load(name, prefix):
+            return prefix + name
+
+        @task
+        def check(loaded):
+            return len(loaded)
+
+        @task_group
+        def per_file(name, prefix):
+            return check(load(name, prefix))
+
+        @task
+        def summary(values):
+            return list(values)
+
+        summary(per_file.partial(prefix="raw/").expand(name=files()))
+    return dag
+
+
+def test_every_task_of_a_mapped_task_group_is_mapped_with_the_group():
+    dag = group_dag()
+    data = {t["task_id"]: t for t in serialize_dag(dag)["tasks"]}
+    source = {"kind": "dict_of_lists", "args": {"name": {"source": {"task_id": "files", "key": "return_value"}}}}
+    for task_id in ("per_file.load", "per_file.check"):
+        assert (data[task_id]["expand_input"], data[task_id]["mapped_group"]) == (source, "per_file")
+    assert "mapped_group" not in data["summary"] and "expand_input" not in data["summary"]
+    assert dag.get_task("per_file.load").upstream_task_ids == {"files"}
+    assert dag.get_task("summary").upstream_task_ids == {"per_file.check"}
+    nodes = task_nodes(deserialize_dag(serialize_dag(dag)))
+    assert nodes["per_file.check"].mapped_group == "per_file" and nodes["summary"].mapped_group is None
+
+
+def test_a_task_of_a_mapped_group_pulls_its_own_map_index_and_resolves_its_element():
+    dag = group_dag()
+    store = {("files", "return_value"): ["a", "b"], ("per_file.load", "return_value"): "raw/b"}
+
+    class Backend(InMemoryXComBackend):
+        def pull(self, task_id, key, map_index):  # type: ignore[no-untyped-def]
+            assert (task_id, map_index) == ("per_file.load", 1)
+            return True, store[(task_id, key)]
+
+    check = dag.get_task("per_file.check")
+    ti = RuntimeTaskInstance(task=check, dag_id="group_mapping", run_id="r", try_number=1, max_tries=0,
+                             xcom=Backend("per_file.check", store), map_index=1)
+    assert ti.xcom_pull(task_ids="per_file.load") == "raw/b"
+    load = dag.get_task("per_file.load")
+    name = load.op_args[0]
+    load_ti = RuntimeTaskInstance(task=load, dag_id="group_mapping", run_id="r", try_number=1, max_tries=0,
+                                  xcom=InMemoryXComBackend("per_file.load", store), map_index=1)
+    assert name.resolve({"ti": load_ti}) == "b"
+
+
+def test_within_a_mapped_group_each_task_instance_waits_for_its_own_map_index_only():
+    source = {"kind": "dict_of_lists", "args": {"x": {"source": {"task_id": "make", "key": "return_value"}}}}
+    tasks = {n.task_id: n for n in (
+        node("make"),
+        TaskNode("g.a", frozenset({"make"}), "all_success", 0, 0.0, False, None, expand_input=source,
+                 mapped_group="g"),
+        TaskNode("g.b", frozenset({"g.a"}), "all_success", 0, 0.0, False, None, expand_input=source,
+                 mapped_group="g"),
+        node("after", "g.b"),
+    )}
+    unexpanded = [ti("make", TI.SUCCESS, try_number=1), ti("g.a"), ti("g.b"), ti("after")]
+    plan = plan_run(tasks, unexpanded, NOW, pushed={("make", "return_value"): [1, 2, 3]})
+    assert plan.expand == [MapExpansion("g.a", 3), MapExpansion("g.b", 3)]
+    tis = [ti("make", TI.SUCCESS, try_number=1),
+           ti("g.a", TI.SUCCESS, 0, 1), ti("g.a", TI.FAILED, 1, 1), ti("g.a", TI.RUNNING, 2, 1),
+           *(ti("g.b", map_index=i) for i in range(3)), ti("after")]
+    plan = plan_run(tasks, tis, NOW, pushed={("make", "return_value"): [1, 2, 3]})
+    assert [(d.task_id, d.map_index) for d in plan.schedule] == [("g.b", 0)]
+    assert plan.upstream_failed == [("g.b", 1), ("after", -1)]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('grp.expand(missing=[1])', "task group 'grp': expand() got an unexpected keyword argument 'missing'"),
+    ('inner.expand(x=[1])', "is mapped with the group; it cannot be expanded again"),
+])
+def test_mapped_task_group_mistakes_are_import_errors(tmp_path: Path, body: str, message: str):
+    path = tmp_path / "bad_group.py"
+    path.write_text(dedent('''
+        from datetime import datetime, timezone
+        from tradewind import DAG, task, task_group
+
+        @task
+        def double(x):
+            return 2 * x
+
+        @task_group
+        def grp(x):
+            double(x)
+
+        @task_group
+        def inner(x):
+            double.expand(x=[x])
+
+        with DAG("bad_group", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), schedule=None):
+    ''') + "    " + body + "\n")
+    result = load_dag_file(path)
+    assert result.dags == [] and message in (result.error or "")

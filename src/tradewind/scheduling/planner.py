@@ -55,6 +55,8 @@ class TaskNode:
     past: PastDependency | None = None
     #: What a mapped task maps over (``ExpandInput.to_json``); None when the task is not mapped.
     expand_input: Mapping[str, Any] | None = field(default=None, compare=False)
+    #: The mapped task group the task is mapped with (its tasks share map indexes), if any.
+    mapped_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,10 +157,14 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
 
     for position, task_id in enumerate(order):
         node = tasks[task_id]
-        verdict = evaluate(node.trigger_rule, _upstream_counts(node, by_task, states))
+        # A task of a mapped task group waits on its upstream tasks in the group element by element,
+        # so its verdict is per task instance; any other task's is one for all its task instances.
+        in_group = node.mapped_group is not None
+        verdict = None if in_group else evaluate(node.trigger_rule, _upstream_counts(node, by_task, states))
         if verdict is Verdict.WAIT:
             continue
-        if verdict is Verdict.READY and node.expand_input is not None and _not_started(by_task[task_id], states):
+        if ((in_group or verdict is Verdict.READY) and node.expand_input is not None
+                and _not_started(by_task[task_id], states)):
             mapping = _map_decision(node, by_task, states, pushed or {}, max_map_length)
             if isinstance(mapping, MapFailure):
                 map_failed.append(mapping)
@@ -175,10 +181,14 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
             key = (ti.task_id, ti.map_index)
             if states[key] not in _PLANNABLE:
                 continue
-            if verdict is Verdict.SKIP:
+            ti_verdict = verdict or evaluate(
+                node.trigger_rule, _upstream_counts(node, by_task, states, tasks=tasks, map_index=ti.map_index))
+            if ti_verdict is Verdict.WAIT:
+                continue
+            if ti_verdict is Verdict.SKIP:
                 states[key] = TI.SKIPPED
                 skip.append(key)
-            elif verdict is Verdict.UPSTREAM_FAILED:
+            elif ti_verdict is Verdict.UPSTREAM_FAILED:
                 states[key] = TI.UPSTREAM_FAILED
                 upstream_failed.append(key)
             elif (due := _due_at(ti)) is not None and due > now:
@@ -242,11 +252,18 @@ def _map_decision(
 
 
 def _upstream_counts(
-    node: TaskNode, by_task: Mapping[str, list[TIView]], states: Mapping[TIKey, TI]
+    node: TaskNode, by_task: Mapping[str, list[TIView]], states: Mapping[TIKey, TI], *,
+    tasks: Mapping[str, TaskNode] | None = None, map_index: int | None = None,
 ) -> UpstreamCounts:
+    """The states of the upstream task instances of ``node`` (of its task instance ``map_index``:
+    an upstream task in the same mapped task group counts with that map index only)."""
     upstream_states: list[TI] = []
     for upstream_id in node.upstream:
         upstream_tis = by_task.get(upstream_id, [])
+        upstream_node = tasks.get(upstream_id) if tasks is not None else None
+        if (map_index is not None and map_index >= 0 and upstream_node is not None
+                and upstream_node.mapped_group == node.mapped_group):
+            upstream_tis = [t for t in upstream_tis if t.map_index == map_index]
         if not upstream_tis:
             upstream_states.append(TI.NONE)
         upstream_states.extend(states[(ti.task_id, ti.map_index)] for ti in upstream_tis)

@@ -78,6 +78,7 @@ def task_nodes(dag: Any) -> dict[str, TaskNode]:
             queue=task.queue,
             past=past_dependency(dag, task),
             expand_input=getattr(task, "expand_input_json", None),
+            mapped_group=getattr(task, "mapped_group_id", None),
         )
         for task in dag.tasks
     }

@@ -125,6 +125,12 @@ class OperatorPartial:
     def _create(self, expand_input: ExpandInput) -> XComArg:
         if self._expanded:
             raise DagDefinitionError(f"{self._what}: a partial() can be expanded only once")
+        from tradewind.sdk.mapped_task_group import mapped_group_of
+
+        if (group := mapped_group_of(self.task_group)) is not None:
+            raise DagDefinitionError(
+                f"{self._what}: a task inside the mapped task group {group.group_id!r} is mapped with the group; "
+                "it cannot be expanded again")
         self._expanded = True
         operator = MappedOperator(
             operator_class=self.operator_class, partial_kwargs=self.kwargs, expand_input=expand_input,

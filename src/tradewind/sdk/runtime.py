@@ -127,6 +127,14 @@ class RuntimeTaskInstance:
             single = False
         values: list[Any] = []
         for task_id in task_ids:
+            if map_indexes is None and self._in_my_mapped_group(task_id):
+                # Within a mapped task group, the task instance of the same map index (as in Airflow).
+                found, value = self._xcom.pull(task_id, key, self.map_index)
+                if single:
+                    return value if found else default
+                if found:
+                    values.append(value)
+                continue
             if map_indexes is None and self._is_mapped(task_id):
                 # A mapped task's value is the list of its task instances' values (as in Airflow).
                 mapped = self._xcom.pull_mapped(task_id, key)
@@ -146,6 +154,13 @@ class RuntimeTaskInstance:
         if dag is None or not dag.has_task(task_id):
             return False
         return bool(getattr(dag.get_task(task_id), "is_mapped", False))
+
+    def _in_my_mapped_group(self, task_id: str) -> bool:
+        group_id = getattr(self.task, "mapped_group_id", None)
+        dag = getattr(self.task, "dag", None)
+        if group_id is None or dag is None or not dag.has_task(task_id):
+            return False
+        return getattr(dag.get_task(task_id), "mapped_group_id", None) == group_id
 
     def request_skip(self, task_ids: Iterable[str]) -> None:
         self.skip_requests.update(task_ids)

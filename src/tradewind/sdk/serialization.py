@@ -86,6 +86,8 @@ def serialize_task(task: Any) -> dict[str, Any]:
     expand_input = getattr(task, "expand_input_json", None)
     if expand_input is not None:
         data["expand_input"] = expand_input
+    if getattr(task, "mapped_group_id", None) is not None:
+        data["mapped_group"] = task.mapped_group_id
     group = getattr(task, "task_group", None)
     data["task_group_id"] = group.group_id if group is not None else None
     if data["is_sensor"]:
@@ -198,6 +200,8 @@ class SerializedTask:
         #: What a mapped task maps over (``ExpandInput.to_json``); None for a task that is not mapped.
         self.expand_input_json: dict[str, Any] | None = data.get("expand_input")
         self.is_mapped = self.expand_input_json is not None
+        #: The mapped task group the task is mapped with, if that is how it is mapped.
+        self.mapped_group_id: str | None = data.get("mapped_group")
         self.task_group: SerializedTaskGroup | None = None
         if data.get("is_sensor"):
             for name in _SENSOR_FIELDS:

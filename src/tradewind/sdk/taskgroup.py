@@ -164,6 +164,15 @@ def task_group(
                 result = fn(*args, **kwargs)
             return result if result is not None else group
 
+        def partial(**fixed: Any) -> Any:
+            """Fix some arguments of a mapped task group's function (``.partial(...).expand(...)``)."""
+            from tradewind.sdk.mapped_task_group import TaskGroupPartial
+
+            return TaskGroupPartial(fn, dict(group_kwargs), fixed)
+
+        build.partial = partial  # type: ignore[attr-defined]
+        build.expand = lambda **mapped: partial().expand(**mapped)  # type: ignore[attr-defined]
+        build.expand_kwargs = lambda kwargs, **options: partial().expand_kwargs(kwargs, **options)  # type: ignore[attr-defined]
         return build
 
     if python_callable is not None:
