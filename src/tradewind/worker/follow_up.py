@@ -90,6 +90,8 @@ class FollowUp:
         downstream = [task.dag.get_task(t) for t in task.downstream_task_ids] if task.dag is not None else []
         if state != "success" or not downstream or any(str(d.trigger_rule) != "all_success" for d in downstream):
             return False
+        if any(getattr(d, "mapped_group_id", None) is not None for d in downstream):
+            return False  # in a mapped task group one map index may go on while the others still run
         upstream = {u for d in downstream for u in d.upstream_task_ids}
         states = task_instances.states_of(session, key.dag_id, key.run_id, sorted(upstream))
         return all(
