@@ -53,6 +53,9 @@ class Settings:
     secret_key: str = option("", "Secret for web sessions (set it in a cluster).")
     fernet_key: str = option("", "Fernet key(s) encrypting connection passwords and variables; comma-separated: "
                                  "the first encrypts, any decrypts (see `tradewind rotate-fernet-key`).")
+    secrets_backend: str = option("", "Import path of a secrets backend class asked for connections and variables "
+                                      "before the environment and the metastore (Airflow's [secrets] backend).")
+    secrets_backend_kwargs: str = option("", "JSON object of keyword arguments for TRADEWIND_SECRETS_BACKEND.")
     log_level: str = option("INFO", "Logging level of tradewind's own processes.")
     sql_echo: bool = option(False, "Log every SQL statement (debugging).")
     webserver_host: str = option("0.0.0.0", "Address the web UI and REST API listen on.")

@@ -401,3 +401,18 @@ def test_get_shows_what_tasks_see_the_environment_first(cli: Cli):
     assert (shown.json()[0]["host"], shown.json()[0]["password"]) == ("env-host", "***")
     assert "env-secret-pw" not in shown.stdout
     assert cli("connections", "get", "db", "-o", "json").json()[0]["host"] == "metastore-host"
+
+
+def test_get_asks_the_secrets_backend_first(cli: Cli, tmp_path: Path):
+    (tmp_path / "vars.json").write_text(json.dumps({"region": "from-file"}))
+    (tmp_path / "conns.env").write_text("db=postgres://u:file-pw-1234@file-host/db\n")
+    backend = cli.with_env(
+        TRADEWIND_SECRETS_BACKEND="airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        TRADEWIND_SECRETS_BACKEND_KWARGS=json.dumps({"variables_file_path": str(tmp_path / "vars.json"),
+                                                     "connections_file_path": str(tmp_path / "conns.env")}),
+        TRADEWIND_VAR_REGION="from-env")
+    assert backend("variables", "get", "region").stdout == "from-file\n"
+    shown = backend("connections", "get", "db", "-o", "json")
+    assert shown.json()[0]["host"] == "file-host" and "file-pw-1234" not in shown.stdout
+    broken = cli.with_env(TRADEWIND_SECRETS_BACKEND="no_such.Backend")("variables", "get", "region")
+    assert broken.error_line.startswith("Error: TRADEWIND_SECRETS_BACKEND='no_such.Backend' cannot be imported")

@@ -123,6 +123,9 @@ def test_every_supported_module_imports_and_all_its_names_resolve(shim, module_n
         ("airflow.sensors.sql:SqlSensor", "tradewind.sdk.sensors.sql:SqlSensor"),
         ("airflow.sensors.sql_sensor:SqlSensor", "tradewind.sdk.sensors.sql:SqlSensor"),
         ("airflow.utils.log.secrets_masker:mask_secret", "tradewind.secrets.masker:mask_secret"),
+        ("airflow.secrets:BaseSecretsBackend", "tradewind.secrets.backend:BaseSecretsBackend"),
+        ("airflow.secrets.local_filesystem:LocalFilesystemBackend",
+         "tradewind.secrets.local_filesystem:LocalFilesystemBackend"),
     ],
 )
 def test_airflow_name_is_the_tradewind_object(shim, airflow_ref, tradewind_ref):

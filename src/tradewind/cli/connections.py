@@ -16,7 +16,7 @@ import click
 from tradewind.cli.arguments import BadArgument
 from tradewind.cli.exchange_files import read_json_object, read_text, write_text
 from tradewind.cli.output import OUTPUT_OPTION, emit
-from tradewind.errors import AirflowException, ConnectionNotFound
+from tradewind.errors import AirflowException, ConfigurationError, ConnectionNotFound
 from tradewind.settings import Settings
 
 COLUMNS = ("conn_id", "conn_type", "description", "host", "schema", "login", "password", "port", "extra", "uri")
@@ -68,15 +68,17 @@ def add(settings: Settings, conn_id: str, conn_uri: str | None, conn_json: str |
 @OUTPUT_OPTION
 @click.pass_obj
 def get(settings: Settings, conn_id: str, output: str) -> None:
-    """Show connection CONN_ID as tasks see it: from TRADEWIND_CONN_<ID>/AIRFLOW_CONN_<ID>, else from
-    the metastore (password masked)."""
+    """Show connection CONN_ID as tasks see it: from the secrets backend, TRADEWIND_CONN_<ID> or
+    AIRFLOW_CONN_<ID>, else from the metastore (password masked)."""
     from tradewind.metastore import connections as rows
-    from tradewind.secrets.environment import connection_from_env
+    from tradewind.secrets.lookup import connection_outside_metastore
 
     try:
-        connection = connection_from_env(conn_id)
+        connection = connection_outside_metastore(conn_id, settings)
+    except ConfigurationError:
+        raise
     except AirflowException as exc:
-        raise BadArgument(f"the environment's connection {conn_id!r}: {exc}") from None
+        raise BadArgument(f"connection {conn_id!r} outside the metastore: {exc}") from None
     if connection is None:
         with _session(settings) as session:
             connection = _to_connection(rows.get_connection(session, conn_id))

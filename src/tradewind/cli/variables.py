@@ -54,13 +54,14 @@ def set_(settings: Settings, key: str, value: str, description: str | None, seri
               help="Decode the value as JSON and print it as indented JSON.")
 @click.pass_obj
 def get(settings: Settings, key: str, default: str | None, deserialize_json: bool) -> None:
-    """Print the value of variable KEY as tasks see it: from TRADEWIND_VAR_<KEY>/AIRFLOW_VAR_<KEY>, else
-    from the metastore (`***` when its key looks secret; `export` writes the real value)."""
+    """Print the value of variable KEY as tasks see it: from the secrets backend, TRADEWIND_VAR_<KEY> or
+    AIRFLOW_VAR_<KEY>, else from the metastore (`***` when its key looks secret; `export` writes the
+    real value)."""
     from tradewind.metastore import variables as rows
-    from tradewind.secrets.environment import variable_from_env
+    from tradewind.secrets.lookup import variable_outside_metastore
     from tradewind.secrets.masker import redact_value
 
-    value: Any = variable_from_env(key)
+    value: Any = variable_outside_metastore(key, settings)
     if value is None:
         with _session(settings) as session:
             try:

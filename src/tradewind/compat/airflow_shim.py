@@ -143,6 +143,10 @@ _SERVED: dict[str, _Served] = {
     "airflow.models.variable": _Served(_names(_VARIABLE, "Variable")),
     "airflow.hooks": _Served(is_package=True),
     "airflow.hooks.base": _Served(_names("tradewind.sdk.hooks.base", "BaseHook")),
+    "airflow.secrets": _Served(_names("tradewind.secrets.backend", "BaseSecretsBackend"), is_package=True),
+    "airflow.secrets.local_filesystem": _Served(
+        _names("tradewind.secrets.local_filesystem", "LocalFilesystemBackend")
+    ),
     "airflow.models.dag": _Served(_names(_DAG, "DAG", "dag")),
     "airflow.models.dagrun": _Served(_names(_CONTEXT, DagRun="DagRunView")),
     "airflow.models.baseoperator": _Served(

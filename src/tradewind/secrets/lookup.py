@@ -1,4 +1,5 @@
-"""The lookup order for connections and variables, as in Airflow: environment, then metastore.
+"""The lookup order for connections and variables, as in Airflow: the configured secrets backend
+(``TRADEWIND_SECRETS_BACKEND``, if any), then the environment, then the metastore.
 
 A secret variable's value is registered with the process's secrets masker before it is returned (a
 ``Connection`` registers its own password), so neither shows in the task's log.
@@ -6,15 +7,24 @@ A secret variable's value is registered with the process's secrets masker before
 
 from __future__ import annotations
 
-from tradewind.errors import AirflowNotFoundException, ConnectionNotFound, VariableNotFound
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from tradewind.errors import AirflowNotFoundException, ConfigurationError, ConnectionNotFound, VariableNotFound
 from tradewind.sdk.connection import Connection
 from tradewind.secrets import environment
+from tradewind.secrets.backend import BaseSecretsBackend, configured_backend
 from tradewind.secrets.masker import mask_secret, should_hide_value_for_key
+from tradewind.settings import Settings
+
+_LOG = logging.getLogger("tradewind.task.secrets")
+T = TypeVar("T")
 
 
 def find_connection(conn_id: str) -> Connection:
     """The connection ``conn_id``; raises ``AirflowNotFoundException`` naming it when it is not defined."""
-    connection = environment.connection_from_env(conn_id) or _connection_from_metastore(conn_id)
+    connection = connection_outside_metastore(conn_id, Settings.from_env()) or _connection_from_metastore(conn_id)
     if connection is None:
         raise AirflowNotFoundException(
             f"The conn_id `{conn_id}` isn't defined: add it with `tradewind connections add {conn_id} ...` "
@@ -25,12 +35,39 @@ def find_connection(conn_id: str) -> Connection:
 
 def find_variable(key: str) -> str | None:
     """The value of variable ``key``, or ``None`` when it is not defined."""
-    value = environment.variable_from_env(key)
+    value = variable_outside_metastore(key, Settings.from_env())
     if value is None:
         value = _variable_from_metastore(key)
     if value is not None and should_hide_value_for_key(key):
         mask_secret(value)
     return value
+
+
+def connection_outside_metastore(conn_id: str, settings: Settings) -> Connection | None:
+    """The connection from the secrets backend or the environment, or ``None``."""
+    return (_from_backend(settings, "connection", conn_id, lambda backend: backend.get_connection(conn_id))
+            or environment.connection_from_env(conn_id))
+
+
+def variable_outside_metastore(key: str, settings: Settings) -> str | None:
+    """The variable's value from the secrets backend or the environment, or ``None``."""
+    value = _from_backend(settings, "variable", key, lambda backend: backend.get_variable(key))
+    return value if value is not None else environment.variable_from_env(key)
+
+
+def _from_backend(settings: Settings, kind: str, name: str, ask: Callable[[BaseSecretsBackend], T | None]) -> T | None:
+    """What the configured backend holds; a backend that fails is logged and skipped, as in Airflow."""
+    backend = configured_backend(settings.secrets_backend, settings.secrets_backend_kwargs)
+    if backend is None:
+        return None
+    try:
+        return ask(backend)
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken backend must not hide the environment and metastore
+        _LOG.warning("Unable to retrieve %s %r from secrets backend %s (%s); checking the environment and "
+                     "the metastore", kind, name, type(backend).__name__, exc)
+        return None
 
 
 def _connection_from_metastore(conn_id: str) -> Connection | None:
