@@ -21,6 +21,7 @@ from tradewind.metastore import connections, task_instances, variables
 from tradewind.metastore.migrate import migrate
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["web_fixtures"]
 
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 PASSWORD = "Wh-p@ss:w/rd!9z"
@@ -416,3 +417,21 @@ def test_get_asks_the_secrets_backend_first(cli: Cli, tmp_path: Path):
     assert shown.json()[0]["host"] == "file-host" and "file-pw-1234" not in shown.stdout
     broken = cli.with_env(TRADEWIND_SECRETS_BACKEND="no_such.Backend")("variables", "get", "region")
     assert broken.error_line.startswith("Error: TRADEWIND_SECRETS_BACKEND='no_such.Backend' cannot be imported")
+
+
+# -- the web UI and API with a key that cannot decrypt -------------------------------------------------
+
+
+def test_web_page_and_api_name_the_variable_a_wrong_key_cannot_decrypt(web_app, web_settings, client_as):
+    with metastore_session(web_settings.with_overrides(fernet_key=OLD_KEY)) as session:
+        variables.set_variable(session, "partner_api_key", API_KEY)
+    admin = client_as("Admin")
+    page = admin.get("/variables")
+    assert page.status_code == 500
+    assert ("the value of variable &#39;partner_api_key&#39; is encrypted but TRADEWIND_FERNET_KEY is not set"
+            in page.text)
+    api = admin.get("/api/v1/variables")
+    assert api.status_code == 500
+    assert api.json["detail"] == ("the value of variable 'partner_api_key' is encrypted but "
+                                  "TRADEWIND_FERNET_KEY is not set")
+    assert API_KEY not in page.text + api.text

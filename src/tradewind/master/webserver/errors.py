@@ -3,7 +3,8 @@ an HTML page everywhere else.
 
 A view raises (``abort(404, description=...)``, or one of tradewind's own errors) and never builds
 an error response itself. tradewind's errors map to statuses here once: an unknown DAG or run is
-404, a run that exists already 409, a bad param 400, an unreachable metastore 503.
+404, a run that exists already 409, a bad param 400, an unreachable metastore 503, a stored secret the
+Fernet key cannot decrypt 500 naming the variable or connection.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tradewind.errors import (
     MetastoreError,
     ParamValidationError,
     PoolNotFound,
+    SecretDecryptionError,
     TaskNotFound,
     UserAlreadyExists,
     UserNotFound,
@@ -50,6 +52,8 @@ STATUS_OF: dict[type[Exception], int] = {
     DagRunAlreadyExists: 409,
     UserAlreadyExists: 409,
     ParamValidationError: 400,
+    # A stored secret the configured TRADEWIND_FERNET_KEY cannot decrypt: the message names the row.
+    SecretDecryptionError: 500,
 }
 
 
