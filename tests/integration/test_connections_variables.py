@@ -129,6 +129,10 @@ def test_connections_commands_end_to_end(cli: Cli, tmp_path: Path):
     assert cli("connections", "add", "api", "--conn-uri", "http://https%3A%2F%2Fapi.example.com").returncode == 0
     assert cli("connections", "add", "js", "--conn-json", '{"conn_type": "http", "host": "h", "port": 81}'
                ).returncode == 0
+    assert cli("connections", "add", "uri_extra", "--conn-uri", "mysql://u@h/db?charset=latin1",
+               "--conn-extra", '{"charset": "utf8mb4"}').returncode == 0
+    assert cli("connections", "get", "uri_extra", "-o", "json").json()[0]["extra"] == '{"charset": "utf8mb4"}'
+    assert cli("connections", "delete", "uri_extra").returncode == 0
 
     shown = cli("connections", "get", "warehouse", "-o", "json").json()[0]
     assert (shown["host"], shown["port"], shown["login"], shown["password"]) == ("db.internal", 5432, "etl", "***")
@@ -166,6 +170,10 @@ def test_connections_commands_end_to_end(cli: Cli, tmp_path: Path):
     (("connections", "add", "x", "--conn-uri", "nope"), "Error: invalid connection URI 'nope'"),
     (("connections", "add", "x", "--conn-uri", "http://h", "--conn-host", "h"),
      "Error: --conn-uri describes the whole connection; --conn-host cannot be added to it"),
+    (("connections", "add", "x", "--conn-json", '{"conn_type": "http"}', "--conn-extra", "{}"),
+     "Error: --conn-json describes the whole connection; --conn-extra cannot be added to it"),
+    (("connections", "add", "x", "--conn-uri", "http://h", "--conn-json", "{}"),
+     "Error: --conn-uri and --conn-json cannot be used together"),
     (("connections", "add", "x", "--conn-type", "http", "--conn-port", "eighty"),
      "Error: a connection's port must be a whole number, not 'eighty'"),
     (("connections", "add", "x", "--conn-type", "http", "--conn-extra", "{bad"),

@@ -199,17 +199,22 @@ def _connection_from_options(conn_id: str, conn_uri: str | None, conn_json: str 
         raise BadArgument("give the connection with --conn-uri, --conn-json or --conn-type")
     if len(given) > 1:
         raise BadArgument(f"{' and '.join(given)} cannot be used together: give one of them")
-    separate = sorted(f"--conn-{name}" for name, value in fields.items() if value is not None)
+    # As in Airflow, --conn-extra may replace the extra of a --conn-uri; nothing else is added to a whole connection.
+    separate = sorted(f"--conn-{name}" for name, value in fields.items()
+                      if value is not None and not (name == "extra" and conn_uri is not None))
     if conn_type is None and separate:
         raise BadArgument(f"{given[0]} describes the whole connection; {', '.join(separate)} cannot be added to it")
     try:
-        if conn_uri is not None:
-            return Connection(conn_id=conn_id, uri=conn_uri)
-        if conn_json is not None:
-            return Connection.from_json(conn_json, conn_id=conn_id)
         extra = fields["extra"]
         if extra is not None:
             _check_extra(extra, "--conn-extra")
+        if conn_uri is not None:
+            connection = Connection(conn_id=conn_id, uri=conn_uri)
+            if extra is not None:
+                connection.extra = extra
+            return connection
+        if conn_json is not None:
+            return Connection.from_json(conn_json, conn_id=conn_id)
         return Connection(conn_id=conn_id, conn_type=conn_type, **fields)  # type: ignore[arg-type]
     except AirflowException as exc:
         raise BadArgument(str(exc)) from None
