@@ -2,8 +2,8 @@
 
 A connection is built from fields, from a URI (``postgres://user:pa%40ss@db:5432/sales?sslmode=require``)
 or from the JSON form Airflow 2.3+ accepts in environment variables, and turns back into either.
-``Connection.get_connection_from_secrets`` looks it up where Airflow does: the environment first
-(``TRADEWIND_CONN_<ID>`` or ``AIRFLOW_CONN_<ID>``), then the metastore.
+``Connection.get_connection_from_secrets`` looks it up where Airflow does: the secrets backend, the
+environment (``TRADEWIND_CONN_<ID>`` or ``AIRFLOW_CONN_<ID>``), then the metastore.
 """
 
 from __future__ import annotations
