@@ -1,7 +1,7 @@
 """``Variable``: named values task code and DAG files read at run time, with Airflow's API.
 
-``Variable.get`` looks in the environment first (``TRADEWIND_VAR_<KEY>`` or ``AIRFLOW_VAR_<KEY>``),
-then in the metastore; ``set``, ``update`` and ``delete`` change the metastore. The value of a
+``Variable.get`` asks the secrets backend, then the environment (``TRADEWIND_VAR_<KEY>`` or
+``AIRFLOW_VAR_<KEY>``), then the metastore; ``set``, ``update`` and ``delete`` change the metastore. The value of a
 variable whose key looks secret (``password``, ``api_key``, ``token``…) is masked in task logs.
 """
 
