@@ -61,10 +61,12 @@ class Variable:
         """Create or change the variable in the metastore (as JSON when ``serialize_json``)."""
         from tradewind.metastore import variables
         from tradewind.sdk.task_metastore import task_session
-        from tradewind.secrets import environment
+        from tradewind.secrets.lookup import variable_outside_metastore
+        from tradewind.settings import Settings
 
-        if environment.variable_from_env(key) is not None:
-            _LOG.warning("Variable %s is also set in the environment, which wins when it is read", key)
+        if variable_outside_metastore(key, Settings.from_env()) is not None:
+            _LOG.warning("Variable %s is also defined in the secrets backend or the environment, which win when "
+                         "it is read", key)
         text = json.dumps(value, indent=2) if serialize_json else str(value)
         with task_session() as session:
             variables.set_variable(session, key, text, description)
