@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,11 @@ class SqliteHook(DbApiHook):
         except AirflowNotFoundException:
             if conn_id != SQLITE_DEFAULT_CONN_ID:
                 raise
-            return default_sqlite_connection()
+            connection = default_sqlite_connection()
+            logging.getLogger("tradewind.task.hooks").info(
+                "Connection '%s' is not defined; using the SQLite file %s", conn_id, connection.host
+            )
+            return connection
 
     def get_autocommit(self, conn: Any) -> bool:
         return conn.isolation_level is None
