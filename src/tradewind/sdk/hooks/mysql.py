@@ -33,3 +33,17 @@ class MySqlHook(DbApiHook):
             setter(autocommit)
         else:
             conn.autocommit = autocommit
+
+    def _streaming_cursor(self, conn: Any, batch_size: int) -> Any:
+        # mysqlclient and PyMySQL buffer a whole result client-side unless asked for their
+        # unbuffered SSCursor; mysql-connector's default cursor is already unbuffered.
+        driver = type(conn).__module__.split(".")[0]
+        if driver == "MySQLdb":
+            from MySQLdb.cursors import SSCursor
+
+            return conn.cursor(SSCursor)
+        if driver == "pymysql":
+            from pymysql.cursors import SSCursor as PyMySQLSSCursor
+
+            return conn.cursor(PyMySQLSSCursor)
+        return conn.cursor()
