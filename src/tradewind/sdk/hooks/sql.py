@@ -39,7 +39,7 @@ __all__ = [
 #: Rows fetched per round trip when streaming, and rows per insert batch by default.
 DEFAULT_BATCH_SIZE = 1000
 
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1", "named": ":p"}
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 class DbApiHook(BaseHook):
@@ -311,7 +311,7 @@ class DbApiHook(BaseHook):
         if self.placeholder is not None:
             return self.placeholder
         style = getattr(self.dialect, "paramstyle", None) or "format"
-        if style not in ("qmark", "format", "pyformat"):
+        if style not in _PLACEHOLDERS:
             raise AirflowException(f"insert_rows does not support the {style!r} parameter style")
         return _PLACEHOLDERS[style]
 
