@@ -174,6 +174,7 @@ EXPECTED_STATES = {
         "tasks": {
             "extract": "success",
             "load": "success",
+            "mark_sensor": "success",
         },
     },
     "example_external_task_sensor": {
