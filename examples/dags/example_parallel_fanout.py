@@ -12,7 +12,6 @@ Expected final states (the run: success):
 """
 
 import pendulum
-
 from airflow import DAG
 from airflow.operators.bash import BashOperator
 from airflow.operators.empty import EmptyOperator
