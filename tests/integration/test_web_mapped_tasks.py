@@ -140,3 +140,19 @@ def test_marking_one_mapped_instance_or_all_of_them(client_as, mapped_run: None,
     client.post(f"/dags/{DAG_ID}/mark", data={
         "csrf_token": csrf_token(client), "state": "failed", "run_id": RUN_ID, "task_id": "work"})
     assert _work_states(web_db) == ["failed"] * 4
+
+
+def test_api_clears_chosen_mapped_instances_by_task_id_and_map_index(web_app, mapped_run: None,  # type: ignore[no-untyped-def]
+                                                                     web_db: Session):
+    client = web_app.test_client()
+    url = f"/api/v1/dags/{DAG_ID}/clearTaskInstances"
+    body = {"dag_run_id": RUN_ID, "task_ids": [["work", 2], ["work", 0]], "dry_run": True}
+    preview = client.post(url, json=body, auth=basic_auth("Op")).get_json()
+    assert sorted((t["task_id"], t["map_index"]) for t in preview["task_instances"]) == [("work", 0), ("work", 2)]
+    assert _work_states(web_db) == STATES
+    done = client.post(url, json={**body, "dry_run": False}, auth=basic_auth("Op"))
+    assert done.status_code == 200, done.text
+    assert _work_states(web_db) == ["none", "success", "none", "running"]
+    bad = client.post(url, json={"task_ids": [["work", "x"]]}, auth=basic_auth("Op"))
+    assert bad.status_code == 400
+    assert "task_ids must be a list of task ids or [task_id, map_index] pairs" in bad.text

@@ -34,7 +34,9 @@ MARK_STATES = {"success": TI.SUCCESS, "failed": TI.FAILED}
 class ActionOptions:
     """What to act on. ``task_ids`` None means every task of the DAG; ``run_id`` None every run given.
 
-    ``map_index`` narrows the chosen tasks (not their relatives) to one mapped instance.
+    ``map_index`` narrows the chosen tasks (not their relatives) to one mapped instance;
+    ``map_indexes`` narrows each task it names to the listed (task_id, map_index) instances (the
+    REST API's ``[task_id, map_index]`` entries of ``task_ids``).
     ``recursive`` is accepted for Airflow's form but changes nothing: relatives are always followed
     transitively, and actions never cross into other DAGs.
     """
@@ -48,12 +50,13 @@ class ActionOptions:
     past: bool = False
     future: bool = False
     only_failed: bool = False
+    map_indexes: tuple[tuple[str, int], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"task_ids": list(self.task_ids) if self.task_ids is not None else None, "run_id": self.run_id,
                 "map_index": self.map_index, "upstream": self.upstream, "downstream": self.downstream,
                 "recursive": self.recursive, "past": self.past, "future": self.future,
-                "only_failed": self.only_failed}
+                "only_failed": self.only_failed, "map_indexes": [list(pair) for pair in self.map_indexes]}
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,8 @@ def plan_action(kind: str, dag: DagShape, runs: Sequence[RunRef], tis: Sequence[
 
 
 def _in_map_selection(ti: TIRef, options: ActionOptions) -> bool:
+    if options.map_indexes and ti.task_id in {task_id for task_id, _ in options.map_indexes}:
+        return (ti.task_id, ti.map_index) in options.map_indexes
     if options.map_index is None or options.task_ids is None or ti.task_id not in options.task_ids:
         return True
     return ti.map_index == options.map_index

@@ -119,19 +119,36 @@ def clear_dag_run(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
 @require_role("Op")
 def clear_task_instances(dag_id: str) -> ResponseReturnValue:
     body = json_object()
-    task_ids = body.get("task_ids")
-    if task_ids is not None and (not isinstance(task_ids, list) or not all(isinstance(t, str) for t in task_ids)):
-        abort(400, description="task_ids must be a list of task ids")
+    task_ids, map_indexes = _task_ids_and_map_indexes(body.get("task_ids"))
     run_id = body.get("dag_run_id")
     if run_id is not None and not isinstance(run_id, str):
         abort(400, description="dag_run_id must be a string")
     options = ActionOptions(
-        task_ids=tuple(task_ids) if task_ids else None, run_id=run_id,
+        task_ids=task_ids, run_id=run_id, map_indexes=map_indexes,
         upstream=_bool(body, "include_upstream", False), downstream=_bool(body, "include_downstream", False),
         past=_bool(body, "include_past", False), future=_bool(body, "include_future", False),
         only_failed=_bool(body, "only_failed", False),
     )
     return _act(dag_id, "clear", options, dry_run=_bool(body, "dry_run", True))
+
+
+def _task_ids_and_map_indexes(value: Any) -> tuple[tuple[str, ...] | None, tuple[tuple[str, int], ...]]:
+    """Airflow's ``task_ids``: task ids, or ``[task_id, map_index]`` pairs for mapped task instances."""
+    if value is None or value == []:
+        return None, ()
+
+    def is_pair(item: Any) -> bool:
+        return (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], int) and not isinstance(item[1], bool))
+
+    if not isinstance(value, list) or not all(isinstance(t, str) or is_pair(t) for t in value):
+        abort(400, description="task_ids must be a list of task ids or [task_id, map_index] pairs")
+    pairs = tuple((t[0], t[1]) for t in value if not isinstance(t, str))
+    whole = {t for t in value if isinstance(t, str)}
+    if whole & {task_id for task_id, _ in pairs}:
+        abort(400, description="task_ids names a task both whole and by map index")
+    ids = tuple(dict.fromkeys(t if isinstance(t, str) else t[0] for t in value))
+    return ids, pairs
 
 
 def _act(dag_id: str, kind: str, options: ActionOptions, *, dry_run: bool) -> ResponseReturnValue:
