@@ -192,10 +192,13 @@ def get_task_instance(dag_id: str, dag_run_id: str, task_id: str) -> ResponseRet
     return jsonify(ti_json(_ti(dag_id, dag_run_id, task_id)))
 
 
-@bp.get("/dagRuns/<dag_run_id>/taskInstances/<task_id>/<int:map_index>")
-def get_mapped_task_instance(dag_id: str, dag_run_id: str, task_id: str, map_index: int) -> ResponseReturnValue:
+@bp.get("/dagRuns/<dag_run_id>/taskInstances/<task_id>/<map_index>")
+def get_mapped_task_instance(dag_id: str, dag_run_id: str, task_id: str, map_index: str) -> ResponseReturnValue:
     """One mapped task instance (Airflow's ``get_mapped_task_instance``)."""
-    return jsonify(ti_json(_ti(dag_id, dag_run_id, task_id, map_index)))
+    # A string in the route, so that a bad map index is a 404 after the login check, not before it.
+    if not map_index.isdigit():
+        abort(404, description=f"map_index must be a whole number, not {map_index!r}")
+    return jsonify(ti_json(_ti(dag_id, dag_run_id, task_id, int(map_index))))
 
 
 @bp.get("/dagRuns/<dag_run_id>/taskInstances/<task_id>/listMapped")
