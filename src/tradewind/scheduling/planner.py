@@ -259,11 +259,12 @@ def _upstream_counts(
     an upstream task in the same mapped task group counts with that map index only)."""
     upstream_states: list[TI] = []
     for upstream_id in node.upstream:
-        upstream_tis = by_task.get(upstream_id, [])
         upstream_node = tasks.get(upstream_id) if tasks is not None else None
         if (map_index is not None and map_index >= 0 and upstream_node is not None
-                and upstream_node.mapped_group == node.mapped_group):
-            upstream_tis = [t for t in upstream_tis if t.map_index == map_index]
+                and node.mapped_group is not None and upstream_node.mapped_group == node.mapped_group):
+            upstream_states.append(states.get((upstream_id, map_index), TI.NONE))
+            continue
+        upstream_tis = by_task.get(upstream_id, [])
         if not upstream_tis:
             upstream_states.append(TI.NONE)
         upstream_states.extend(states[(ti.task_id, ti.map_index)] for ti in upstream_tis)
