@@ -85,6 +85,7 @@ class OperatorPartial:
         for name, value in mapped.items():
             self._check_name(name, "expand")
             check_mappable(self.kwargs["task_id"], "expand", name, value)
+        self._check_required(set(mapped), "expand()")
         return self._create(ExpandInput(DICT_OF_LISTS, dict(mapped)))
 
     def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
@@ -101,7 +102,19 @@ class OperatorPartial:
                     f"{self._what}: expand_kwargs() element {index} is a {type(element).__name__}, not a dict")
             for name in element:
                 self._check_name(name, "expand_kwargs")
+            self._check_required(set(element), f"expand_kwargs() element {index}")
         return self._create(ExpandInput(LIST_OF_DICTS, [dict(element) for element in kwargs]))
+
+    def _check_required(self, mapped: set[str], method: str) -> None:
+        """Every argument the operator requires comes from partial() or the mapping."""
+        if self.callable_params is not None:
+            return  # a TaskFlow call is checked against the function's signature instead
+        missing = [name for name, param in _init_parameters(self.operator_class).items()
+                   if param.default is param.empty and name not in self.kwargs and name not in mapped]
+        if missing:
+            raise TypeError(
+                f"{self._what}: {self.operator_class.__name__} needs {', '.join(repr(n) for n in missing)}, "
+                f"given neither to partial() nor to {method}")
 
     def _check_name(self, name: str, method: str) -> None:
         if self.callable_params is not None:
