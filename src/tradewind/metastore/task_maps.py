@@ -8,7 +8,7 @@ state it expects.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -103,11 +103,3 @@ def pushed_values(session: Session, dag_id: str, run_id: str, sources: Collectio
             found[(task_id, key)] = value
     return found
 
-
-def mapped_counts(rows: Collection[Any]) -> Mapping[str, int]:
-    """task_id -> number of mapped task instances (map index >= 0, removed ones aside)."""
-    counts: dict[str, int] = {}
-    for row in rows:
-        if row.map_index >= 0 and row.state != TI.REMOVED.value:
-            counts[row.task_id] = counts.get(row.task_id, 0) + 1
-    return counts

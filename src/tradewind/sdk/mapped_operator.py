@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tradewind.sdk.decorators import TaskDecorator
     from tradewind.sdk.taskgroup import TaskGroup
 
-#: Arguments read by the scheduler before a task instance runs: given to ``partial``, never mapped.
+#: Sensor settings the serialized task shows: from ``partial`` or the operator's default.
 _SENSOR_FIELDS = ("mode", "soft_fail", "exponential_backoff", "poke_interval", "timeout")
 
 
