@@ -461,3 +461,46 @@ def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_s
     again = cluster.cli("dags", "test", "consumer", "2024-01-01", "-q", check=False)
     states = cluster.states("consumer", "manual__2024-01-01T00:00:00+00:00")
     assert (states["group"], states["tasks"], again.returncode) == ("success", "success", 1)
+
+
+def test_a_zombies_retry_callback_is_run_once_by_the_scheduler_and_logged_in_its_try(
+    cluster: Cluster, tmp_path: Path,
+):
+    marker = tmp_path / "zombie_callbacks.txt"
+    started = tmp_path / "started"
+    write_dag(cluster, "zombie", f'''
+        import time
+        from datetime import datetime, timedelta, timezone
+        from pathlib import Path
+        from tradewind import DAG, PythonOperator
+
+        def note(kind):
+            def callback(context):
+                print(f"{{kind}} callback for try {{context['ti'].try_number}}")
+                with open({str(marker)!r}, "a") as f:
+                    f.write(f"{{kind}} {{context['ti'].try_number}} {{context['exception']}}\\n")
+            return callback
+
+        def work(ti):
+            if ti.try_number == 1:
+                Path({str(started)!r}).touch()
+                time.sleep(120)
+
+        with DAG("zombie", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
+            PythonOperator(task_id="work", python_callable=work, retries=1, retry_delay=timedelta(0),
+                           on_retry_callback=note("retry"), on_failure_callback=note("failure"))
+    ''')
+    cluster.start_scheduler()
+    cluster.start_worker("doomed")
+    cluster.wait_for_dag("zombie")
+    run_id = cluster.trigger("zombie")
+    wait_until(started.exists, 30, cluster.tail_logs)
+    cluster.kill("doomed")  # the task's process dies without a word: no callback of its own
+    cluster.start_worker("survivor")
+
+    assert cluster.wait_for_run("zombie", run_id, timeout=90) == "success"
+    wait_until(marker.exists, 30, cluster.tail_logs)
+    time.sleep(1)
+    lines = marker.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("retry 1 zombie: no heartbeat"), lines
+    assert "retry callback for try 1" in task_log(cluster, "zombie", run_id, "work", 1)

@@ -1,5 +1,6 @@
 """The child process that runs a DAG's ``on_success_callback`` / ``on_failure_callback`` for one
-end of a run: import the DAG file, build Airflow's callback context, call each callback.
+end of a run — or a task's ``on_failure_callback`` / ``on_retry_callback`` for a try whose process
+died (a zombie) — : import the DAG file, build Airflow's callback context, call each callback.
 
 It runs forked from the scheduler, so user code never runs in the scheduler itself; it opens its
 own connection to the metastore (the context's ``ti`` pulls XCom, ``Variable.get`` works), keeps
@@ -8,16 +9,19 @@ to a time limit, logs each callback's failure with its traceback, and sends back
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import signal
+import sys
 import traceback
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from tradewind.errors import AirflowTaskTimeout
-from tradewind.scheduling.run_ends import RunEnd
+from tradewind.scheduling.run_ends import RunEnd, ZombieEnd
 from tradewind.sdk.context import DagRunView
 
 logger = logging.getLogger("tradewind.dag_callbacks")
@@ -67,6 +71,83 @@ def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
         engine.dispose()
 
 
+def run_zombie_callbacks(end: ZombieEnd, settings: Any, timeout: float) -> CallbackResult:
+    """Import the DAG and call the task's callbacks for a zombie's try; what they log goes to that
+    try's log too."""
+    from tradewind.metastore import dags, logs
+    from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+    from tradewind.metastore.task_instances import TIKey
+    from tradewind.sdk import task_metastore
+    from tradewind.sdk.dag_file import load_dag_file
+    from tradewind.sdk.time_limit import time_limit
+
+    engine = create_engine_from_settings(settings)
+    factory = make_session_factory(engine)
+    task_metastore.bind(factory)
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        with session_scope(factory) as session:
+            fileloc = dags.get_fileloc(session, end.dag_id)
+        if not fileloc:
+            return CallbackResult("skipped", f"DAG {end.dag_id} has no file any more")
+        with time_limit(timeout, lambda: AirflowTaskTimeout(
+                f"the {end.callback_name} of {end.dag_id}.{end.task_id} took longer than {timeout:g} s")):
+            loaded = load_dag_file(fileloc, timeout=None, dags_folder=str(settings.resolved_dags_folder))
+            dag = next((d for d in loaded.dags if d.dag_id == end.dag_id), None)
+            if dag is None or not dag.has_task(end.task_id):
+                return CallbackResult("skipped", f"{fileloc} no longer defines {end.dag_id}.{end.task_id}")
+            # What the callbacks print goes to the try's log too, as it would in the task's process.
+            with contextlib.redirect_stdout(_Tee(captured, sys.stdout)):
+                return _call_task_callbacks(dag, dag.get_task(end.task_id), end, factory)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        text = captured.getvalue()
+        if text:
+            with session_scope(factory) as session:
+                logs.append_log(session, TIKey(end.dag_id, end.run_id, end.task_id, end.map_index), end.try_number,
+                                text)
+        task_metastore.bind(None)
+        engine.dispose()
+
+
+class _Tee(io.TextIOBase):
+    """Writes to two streams."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def write(self, text: str) -> int:
+        self.first.write(text)
+        self.second.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.second.flush()
+
+
+def _call_task_callbacks(dag: Any, task: Any, end: ZombieEnd, factory: Any) -> CallbackResult:
+    from tradewind.metastore import runs, task_instances
+    from tradewind.metastore.engine import session_scope
+
+    callbacks = getattr(task, end.callback_name, None)
+    if not callbacks:
+        return CallbackResult("skipped", f"{end.dag_id}.{end.task_id} has no {end.callback_name} any more")
+    with session_scope(factory) as session:
+        run = runs.get_run(session, end.dag_id, end.run_id)
+        row = task_instances.get_ti(session, end.dag_id, end.run_id, end.task_id, end.map_index)
+        session.expunge_all()
+    context = callback_context(dag, run, [row] if row is not None else [], end.reason, factory)
+    if context["ti"] is not None:
+        context["ti"].try_number = end.try_number
+        context["try_number"] = end.try_number
+    context["exception"] = end.reason
+    logger.info("Executing %s of %s for try %s: %s", end.callback_name, end.task_id, end.try_number, end.reason)
+    return _call_each(callbacks, context, f"{end.callback_name} of {end.task_id}")
+
+
 def call_dag_callbacks(dag: Any, end: RunEnd, factory: Any) -> CallbackResult:
     """Call the callbacks of the live ``dag`` for ``end``: each one's exception is logged, never raised
     (a time limit's ``AirflowTaskTimeout`` aside)."""
@@ -81,15 +162,19 @@ def call_dag_callbacks(dag: Any, end: RunEnd, factory: Any) -> CallbackResult:
         tis = [t for t in task_instances.get_tis(session, end.dag_id, end.run_id) if t.state != "removed"]
         session.expunge_all()
     context = callback_context(dag, run, tis, end.reason, factory)
+    return _call_each(callbacks, context, f"dag state update callback of {end.dag_id}")
+
+
+def _call_each(callbacks: Any, context: dict[str, Any], what: str) -> CallbackResult:
     failures = []
     for callback in callbacks if isinstance(callbacks, list | tuple) else [callbacks]:
-        logger.info("Executing dag callback function: %s", getattr(callback, "__qualname__", callback))
+        logger.info("Executing callback function: %s", getattr(callback, "__qualname__", callback))
         try:
             callback(context)
         except AirflowTaskTimeout:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken callback changes no state
-            logger.exception("failed to invoke dag state update callback of %s", end.dag_id)
+            logger.exception("failed to invoke %s", what)
             failures.append(f"{type(exc).__name__}: {exc}")
     if failures:
         return CallbackResult("error", "; ".join(failures))
@@ -159,12 +244,15 @@ class _RunXComReader:
         return value if isinstance(value, list) else []
 
 
-def child_main(end: RunEnd, settings: Any, timeout: float, conn: Any) -> None:
+def child_main(end: RunEnd | ZombieEnd, settings: Any, timeout: float, conn: Any) -> None:
     """Entry point of the forked child: run the callbacks, send the result as JSON, exit."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
-        result = run_callbacks(end, settings, timeout)
+        if isinstance(end, ZombieEnd):
+            result = run_zombie_callbacks(end, settings, timeout)
+        else:
+            result = run_callbacks(end, settings, timeout)
     except AirflowTaskTimeout as exc:
         result = CallbackResult("timeout", str(exc))
     except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, never raised

@@ -1,7 +1,10 @@
-"""DAG-level callbacks, run by the scheduler that ended the run, each in a forked child process.
+"""DAG-level callbacks, run by the scheduler that ended the run, each in a forked child process —
+and the failure / retry callbacks of tasks whose try's process died (zombies), which the scheduler
+that found the zombie runs the same way.
 
 The scheduler hands over the run ends its run-progress transaction committed (only that scheduler
-ended those runs, under their row locks, so each end is handed over once). ``launch`` forks a child
+ended those runs, under their row locks, so each end is handed over once), and the zombies its
+liveness transaction ended (each by compare-and-set on its try). ``launch`` forks a child
 per end (``dag_callback_process``) and returns at once; ``poll`` collects finished children, kills
 those past the time limit, and logs how each went. A callback that raises, hangs or crashes the
 child is logged and changes nothing else; the scheduler never waits for one.
@@ -19,8 +22,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from tradewind.master.scheduler.dag_callback_process import CallbackResult, child_main
-from tradewind.scheduling.run_ends import RunEnd
+from tradewind.scheduling.run_ends import RunEnd, ZombieEnd
 from tradewind.settings import Settings
+
+#: What a child runs the callbacks of: a run's end, or a zombie's try.
+Ending = RunEnd | ZombieEnd
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ MAX_WAITING = 10_000
 
 @dataclass
 class _Child:
-    end: RunEnd
+    end: Ending
     process: Any
     conn: Connection
     deadline: float
@@ -42,7 +48,7 @@ class _Child:
 class CallbackReport:
     """What ``poll`` found: (run end, result) of each child that finished or was stopped."""
 
-    finished: list[tuple[RunEnd, CallbackResult]] = field(default_factory=list)
+    finished: list[tuple[Ending, CallbackResult]] = field(default_factory=list)
 
 
 class DagCallbackRunner:
@@ -51,14 +57,14 @@ class DagCallbackRunner:
         self.processes = processes
         self.timeout = float(settings.dag_callback_timeout)
         self._children: list[_Child] = []
-        self._waiting: list[RunEnd] = []
+        self._waiting: list[Ending] = []
         self._context = multiprocessing.get_context("fork")
 
     @property
     def busy(self) -> bool:
         return bool(self._children or self._waiting)
 
-    def launch(self, ends: Iterable[RunEnd]) -> None:
+    def launch(self, ends: Iterable[Ending]) -> None:
         """Start the callbacks of ``ends`` (queued while ``processes`` children are running)."""
         for end in ends:
             if len(self._waiting) >= MAX_WAITING:
@@ -98,7 +104,7 @@ class DagCallbackRunner:
                 logger.exception("could not start a process for the %s of run %s of %s",
                                  end.callback_name, end.run_id, end.dag_id)
 
-    def _start(self, end: RunEnd) -> _Child:
+    def _start(self, end: Ending) -> _Child:
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(target=child_main, args=(end, self.settings, self.timeout, writer),
                                         name=f"tradewind-dag-callback-{end.dag_id}", daemon=True)
@@ -123,8 +129,9 @@ class DagCallbackRunner:
         return None
 
 
-def _log(end: RunEnd, result: CallbackResult) -> None:
-    what = f"the {end.callback_name} of run {end.run_id} of {end.dag_id}"
+def _log(end: Ending, result: CallbackResult) -> None:
+    task = f"task {end.task_id} (try {end.try_number}) in " if isinstance(end, ZombieEnd) else ""
+    what = f"the {end.callback_name} of {task}run {end.run_id} of {end.dag_id}"
     if result.outcome in ("success", "skipped"):
         logger.info("%s: %s%s", what, result.outcome, f" ({result.message})" if result.message else "")
     else:

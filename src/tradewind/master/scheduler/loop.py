@@ -197,6 +197,7 @@ class Scheduler:
         self.counters["resent"] += len(report.resend)
         self.counters["restarted"] += len(report.restarted)
         self._send(report.resend)
+        self._duty("dag callbacks", lambda: self.dag_callbacks.launch(report.callbacks))
         # A zombie's retry or a restart is decided by examining its run: next tick, first.
         touched = [*(key for key, _, _ in report.zombies), *report.restarted]
         for key in touched:

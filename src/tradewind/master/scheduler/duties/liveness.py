@@ -25,6 +25,7 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.retries import decide_failure
 from tradewind.scheduling.dag_cache import DagCache
 from tradewind.scheduling.queueing import message_for
+from tradewind.scheduling.run_ends import ZombieEnd, zombie_end
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 
@@ -41,6 +42,8 @@ class LivenessReport:
     #: Messages to send again (same try).
     resend: list[QueueItem] = field(default_factory=list)
     restarted: list[TIKey] = field(default_factory=list)
+    #: Zombies whose task has a failure / retry callback its dead process never called.
+    callbacks: list[ZombieEnd] = field(default_factory=list)
 
 
 def check_liveness(session: Session, cache: DagCache, settings: Settings, now: datetime) -> LivenessReport:
@@ -81,6 +84,10 @@ def _zombies(session: Session, cache: DagCache, settings: Settings, now: datetim
             task_instances.record_try(session, fresh, error=reason)
         logger.warning("%s.%s %s try %s: %s; now %s", key.dag_id, key.task_id, key.run_id, try_number, reason, state)
         report.zombies.append((key, try_number, str(state)))
+        task = cached.dag.task_dict.get(row.task_id) if cached is not None else None
+        if task is not None and (end := zombie_end(task, key.dag_id, key.run_id, key.map_index, try_number,
+                                                   str(state), reason)) is not None:
+            report.callbacks.append(end)
 
 
 def _stale_queued(session: Session, settings: Settings, now: datetime, report: LivenessReport) -> None:
