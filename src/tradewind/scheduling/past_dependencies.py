@@ -132,6 +132,7 @@ def held_back_in(session: Session, dependencies: Mapping[str, PastDependency], r
                  current_states: Mapping[str, Collection[str]]) -> dict[str, str]:
     """Read what ``held_back`` needs for ``run`` and ask it; no query when no task depends on the past
     or none of those is ready to be scheduled."""
+    # Imported here so that the pure planner, which imports this module, stays free of the ORM.
     from tradewind.metastore import previous_runs
 
     waiting = candidates(dependencies, current_states)
