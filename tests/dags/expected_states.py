@@ -7,6 +7,8 @@ unexpanded task instance). ``"tries"``, where present, is the ``try_number`` a t
 ``states_by_task`` turns task-instance rows into that form. ``"needs"``, where present, names the
 DAGs whose run at the same logical date the example waits for (an ExternalTaskSensor) or looks up
 (a TriggerDagRunOperator needs its target DAG known): the tests run those first, at that date.
+``"conf"``, where present, is the conf ``dags test`` gets: ``dags test`` runs tasks one after
+another, so the fan-out's thirty one-second sleeps are made zero-second ones there.
 """
 
 from collections.abc import Iterable
@@ -55,6 +57,7 @@ EXPECTED_STATES = {
     },
     "example_parallel_fanout": {
         "run_state": "success",
+        "conf": {"seconds": 0},
         "tasks": {**{f"work_{index:02d}": "success" for index in range(30)}, "all_done": "success"},
     },
     "example_xcom": {

@@ -6,6 +6,7 @@ prints. The examples run from a copy of examples/dags, since example_sensor writ
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,11 @@ def _copy_examples(folder: Path) -> Path:
     return folder
 
 
+def _conf_args(dag_id: str) -> list[str]:
+    conf = EXPECTED[dag_id].get("conf")
+    return ["--conf", json.dumps(conf)] if conf is not None else []
+
+
 def _exit_code(run_state: str) -> int:
     return 0 if run_state == "success" else 1
 
@@ -57,7 +63,7 @@ def pg_run(pg_cli: Cli) -> Callable[[str], CliResult]:
         for needed in EXPECTED[dag_id].get("needs", []):
             run(needed)
         if dag_id not in results:
-            results[dag_id] = pg_cli("dags", "test", dag_id, LOGICAL_DATE, "-q")
+            results[dag_id] = pg_cli("dags", "test", dag_id, LOGICAL_DATE, "-q", *_conf_args(dag_id))
         return results[dag_id]
 
     return run
@@ -147,7 +153,7 @@ def test_dags_test_of_an_example_ends_in_its_documented_states_on_zero_config_sq
     for needed in expected.get("needs", []):
         assert sqlite_cli("dags", "test", needed, LOGICAL_DATE, "-q").returncode == 0
 
-    result = sqlite_cli("dags", "test", dag_id, LOGICAL_DATE, "-q")
+    result = sqlite_cli("dags", "test", dag_id, LOGICAL_DATE, "-q", *_conf_args(dag_id))
 
     assert result.returncode == _exit_code(expected["run_state"]), result
     assert result.summary["run_id"] == RUN_ID
