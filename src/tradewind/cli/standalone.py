@@ -140,7 +140,9 @@ def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:
     click.echo("stopping: " + ", ".join(children))
     for process in children.values():
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            # The role's main process only: a worker's pool processes take SIGTERM as "die now",
+            # which would kill the tasks a warm shutdown lets finish. Each role stops its own children.
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for name, process in children.items():
         try:
