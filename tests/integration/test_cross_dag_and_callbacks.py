@@ -431,7 +431,7 @@ def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_s
         from tradewind import DAG, ExternalTaskSensor
 
         with DAG("consumer", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
-            common = dict(external_dag_id="producer", poke_interval=0.2, timeout=3)
+            common = dict(external_dag_id="producer", poke_interval=0.2, timeout=1)
             ExternalTaskSensor(task_id="group", external_task_group_id="ingest", **common)
             ExternalTaskSensor(task_id="tasks", external_task_ids=["ingest.a", "ingest.b"], **common)
             ExternalTaskSensor(task_id="yesterday", external_task_id="ingest.a",
