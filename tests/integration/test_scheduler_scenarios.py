@@ -340,6 +340,26 @@ def test_a_dag_file_that_hangs_at_import_becomes_an_import_error_while_the_sched
     assert time.monotonic() - started < 5
 
 
+def test_a_dag_file_that_kills_its_importing_process_is_an_import_error_naming_the_signal(
+    harness: Harness, dags_folder: Path,
+):
+    # A native extension that crashes, or a file calling os._exit, ends the process before it can answer.
+    (dags_folder / "crashes.py").write_text(
+        "import os, signal\nfrom tradewind import DAG\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    write_dag(dags_folder, "healthy", """
+        with DAG("healthy", schedule=None, start_date=START):
+            BashOperator(task_id="work", bash_command="echo hi")
+    """)
+    harness.settle()
+    with session_scope(harness.factory) as session:
+        (error,) = import_errors.list_import_errors(session)
+    assert error.filename.endswith("crashes.py")
+    assert "the process importing the file died (exit code -9) before it finished" in error.stacktrace
+    harness.trigger("healthy")
+    harness.tick(seconds=1)
+    assert harness.executor.sent_tasks() == [("work", 1)]
+
+
 def test_a_running_run_follows_its_dag_file_when_tasks_are_added_or_removed(harness: Harness, dags_folder: Path):
     write_dag(dags_folder, "growing", """
         with DAG("growing", schedule=None, start_date=START):

@@ -12,16 +12,12 @@ child is logged and changes nothing else; the scheduler never waits for one.
 
 from __future__ import annotations
 
-import json
 import logging
-import multiprocessing
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from typing import Any
 
 from tradewind.master.scheduler.dag_callback_process import CallbackResult, child_main
+from tradewind.master.scheduler.timed_child import TimedChild
 from tradewind.scheduling.run_ends import RunEnd, ZombieEnd
 from tradewind.settings import Settings
 
@@ -30,8 +26,6 @@ Ending = RunEnd | ZombieEnd
 
 logger = logging.getLogger(__name__)
 
-#: Extra seconds a child gets past the time limit before the parent kills it.
-KILL_GRACE_S = 2.0
 #: Run ends whose callbacks wait for a free child slot, at most (older ones are dropped, logged).
 MAX_WAITING = 10_000
 
@@ -39,9 +33,7 @@ MAX_WAITING = 10_000
 @dataclass
 class _Child:
     end: Ending
-    process: Any
-    conn: Connection
-    deadline: float
+    child: TimedChild
 
 
 @dataclass
@@ -58,7 +50,6 @@ class DagCallbackRunner:
         self.timeout = float(settings.dag_callback_timeout)
         self._children: list[_Child] = []
         self._waiting: list[Ending] = []
-        self._context = multiprocessing.get_context("fork")
 
     @property
     def busy(self) -> bool:
@@ -89,7 +80,7 @@ class DagCallbackRunner:
     def close(self) -> None:
         """Kill the children still running (the scheduler is stopping)."""
         for child in self._children:
-            _stop(child)
+            child.child.stop()
             logger.warning("the %s of run %s of %s was stopped: the scheduler is stopping",
                            child.end.callback_name, child.end.run_id, child.end.dag_id)
         self._children.clear()
@@ -105,28 +96,24 @@ class DagCallbackRunner:
                                  end.callback_name, end.run_id, end.dag_id)
 
     def _start(self, end: Ending) -> _Child:
-        reader, writer = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=child_main, args=(end, self.settings, self.timeout, writer),
-                                        name=f"tradewind-dag-callback-{end.dag_id}", daemon=True)
-        process.start()
-        writer.close()
+        child = TimedChild.start(child_main, (end, self.settings, self.timeout),
+                                 name=f"tradewind-dag-callback-{end.dag_id}", timeout=self.timeout)
         logger.info("running the %s of run %s of %s (%s) in process %s", end.callback_name, end.run_id,
-                    end.dag_id, end.reason, process.pid)
-        return _Child(end=end, process=process, conn=reader, deadline=time.monotonic() + self.timeout + KILL_GRACE_S)
+                    end.dag_id, end.reason, child.pid)
+        return _Child(end=end, child=child)
 
     def _collect(self, child: _Child) -> CallbackResult | None:
-        if child.conn.poll():
-            try:
-                data = json.loads(child.conn.recv_bytes())
-                _stop(child)
-                return CallbackResult(**data)
-            except (EOFError, OSError, ValueError, TypeError):
-                _stop(child)
-                return CallbackResult("error", f"the callback's process died (exit code {child.process.exitcode})")
-        if time.monotonic() > child.deadline:
-            _stop(child)
+        ended = child.child.collect()
+        if ended is None:
+            return None
+        if ended.timed_out:
             return CallbackResult("timeout", f"killed after {self.timeout:g} s (dag_callback_timeout)")
-        return None
+        if ended.payload is not None:
+            try:
+                return CallbackResult(**ended.payload)
+            except TypeError:
+                pass
+        return CallbackResult("error", f"the callback's process died (exit code {ended.exit_code})")
 
 
 def _log(end: Ending, result: CallbackResult) -> None:
@@ -137,13 +124,3 @@ def _log(end: Ending, result: CallbackResult) -> None:
     else:
         logger.error("%s failed (%s): %s", what, result.outcome, result.message)
 
-
-def _stop(child: _Child) -> None:
-    child.conn.close()
-    if child.process.is_alive():
-        child.process.kill()
-    child.process.join(timeout=5)
-    try:
-        child.process.close()
-    except ValueError:
-        pass  # still running after SIGKILL and 5 s: leave it to the OS

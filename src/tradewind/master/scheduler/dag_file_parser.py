@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import signal
-import time
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +25,7 @@ from tradewind.master.scheduler.dag_processor import (
     forget_removed_files,
     store_parsed_file,
 )
+from tradewind.master.scheduler.timed_child import TimedChild
 from tradewind.metastore import dag_files
 from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import file_hash, list_dag_files
@@ -37,18 +35,13 @@ logger = logging.getLogger(__name__)
 
 #: Files imported at once (Airflow's ``parsing_processes``).
 PARSING_PROCESSES = 2
-#: Extra seconds a child gets past the import timeout before the parent kills it.
-KILL_GRACE_S = 2.0
 
 
 @dataclass
 class _Child:
     path: Path
     content_hash: str
-    process: Any
-    conn: Connection
-    timeout: float
-    deadline: float
+    child: TimedChild
 
 
 class DagFileParser:
@@ -58,7 +51,6 @@ class DagFileParser:
         self._children: dict[str, _Child] = {}
         #: path -> content hash still to import, oldest first
         self._waiting: dict[str, tuple[Path, str]] = {}
-        self._context = multiprocessing.get_context("fork")
 
     @property
     def busy(self) -> bool:
@@ -105,7 +97,7 @@ class DagFileParser:
     def close(self) -> None:
         """Kill every child still importing (the scheduler is stopping)."""
         for child in self._children.values():
-            _stop(child)
+            child.child.stop()
         self._children.clear()
         self._waiting.clear()
 
@@ -120,45 +112,26 @@ class DagFileParser:
 
     def _start(self, path: Path, content_hash: str) -> _Child:
         timeout = float(self.settings.dagbag_import_timeout)
-        reader, writer = self._context.Pipe(duplex=False)
-        process = self._context.Process(
-            target=_child_main, args=(str(path), timeout, str(self.settings.resolved_dags_folder), writer),
-            name=f"tradewind-dag-file-{path.name}", daemon=True,
-        )
-        process.start()
-        writer.close()
-        return _Child(path=path, content_hash=content_hash, process=process, conn=reader, timeout=timeout,
-                      deadline=time.monotonic() + timeout + KILL_GRACE_S)
+        child = TimedChild.start(_child_main, (str(path), timeout, str(self.settings.resolved_dags_folder)),
+                                 name=f"tradewind-dag-file-{path.name}", timeout=timeout)
+        return _Child(path=path, content_hash=content_hash, child=child)
 
     def _collect(self, child: _Child) -> ParsedFile | None:
         """The child's result once it has one (an error if it died or ran out of time), else None."""
-        if child.conn.poll():
-            try:
-                data = json.loads(child.conn.recv_bytes())
-                _stop(child)
-                return ParsedFile(**data)
-            except (EOFError, OSError, ValueError, TypeError):
-                _stop(child)
-                code = child.process.exitcode
-                return ParsedFile(path=str(child.path), error=(
-                    f"{child.path}: the process importing the file died (exit code {code}) before it finished"))
-        if time.monotonic() > child.deadline:
-            _stop(child)
+        ended = child.child.collect()
+        if ended is None:
+            return None
+        if ended.timed_out:
             return ParsedFile(path=str(child.path), error=(
-                f"{child.path}: DagFileImportError: importing the file took longer than {child.timeout:g} s "
+                f"{child.path}: DagFileImportError: importing the file took longer than {child.child.timeout:g} s "
                 "(dagbag_import_timeout); the import was killed"))
-        return None
-
-
-def _stop(child: _Child) -> None:
-    child.conn.close()
-    if child.process.is_alive():
-        child.process.kill()
-    child.process.join(timeout=5)
-    try:
-        child.process.close()
-    except ValueError:
-        pass  # still running after SIGKILL and 5 s: leave it to the OS
+        if ended.payload is not None:
+            try:
+                return ParsedFile(**ended.payload)
+            except TypeError:
+                pass
+        return ParsedFile(path=str(child.path), error=(
+            f"{child.path}: the process importing the file died (exit code {ended.exit_code}) before it finished"))
 
 
 def _child_main(path: str, timeout: float, dags_folder: str, conn: Connection) -> None:
