@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -43,74 +44,82 @@ class EndedDagRun(DagRunView):
     end_date: datetime | None = None
 
 
-def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
-    """Import the DAG and call its callbacks for ``end`` (in this process, within ``timeout``)."""
-    from tradewind.metastore import dags
-    from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+@contextlib.contextmanager
+def _bound_metastore(settings: Any) -> Iterator[Any]:
+    """A session factory of this child's own, bound for task code (``Variable.get``, XCom pulls)."""
+    from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
     from tradewind.sdk import task_metastore
-    from tradewind.sdk.dag_file import load_dag_file
-    from tradewind.sdk.time_limit import time_limit
 
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
     task_metastore.bind(factory)
     try:
-        with session_scope(factory) as session:
-            fileloc = dags.get_fileloc(session, end.dag_id)
-        if not fileloc:
-            return CallbackResult("skipped", f"DAG {end.dag_id} has no file any more")
-        with time_limit(timeout, lambda: AirflowTaskTimeout(
-                f"the {end.callback_name} of DAG {end.dag_id} took longer than {timeout:g} s")):
-            loaded = load_dag_file(fileloc, timeout=None, dags_folder=str(settings.resolved_dags_folder))
-            dag = next((d for d in loaded.dags if d.dag_id == end.dag_id), None)
-            if dag is None:
-                return CallbackResult("skipped", f"{fileloc} no longer defines DAG {end.dag_id}: {loaded.error or ''}")
-            return call_dag_callbacks(dag, end, factory)
+        yield factory
     finally:
         task_metastore.bind(None)
         engine.dispose()
+
+
+def _import_dag(factory: Any, settings: Any, dag_id: str) -> tuple[Any | None, str]:
+    """(the live DAG, "") from the file the metastore names, or (None, why it is not there)."""
+    from tradewind.metastore import dags
+    from tradewind.metastore.engine import session_scope
+    from tradewind.sdk.dag_file import load_dag_file
+
+    with session_scope(factory) as session:
+        fileloc = dags.get_fileloc(session, dag_id)
+    if not fileloc:
+        return None, f"DAG {dag_id} has no file any more"
+    loaded = load_dag_file(fileloc, timeout=None, dags_folder=str(settings.resolved_dags_folder))
+    dag = next((d for d in loaded.dags if d.dag_id == dag_id), None)
+    if dag is None:
+        return None, f"{fileloc} no longer defines DAG {dag_id}: {loaded.error or ''}"
+    return dag, ""
+
+
+def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
+    """Import the DAG and call its callbacks for ``end`` (in this process, within ``timeout``)."""
+    from tradewind.sdk.time_limit import time_limit
+
+    with _bound_metastore(settings) as factory, time_limit(timeout, lambda: AirflowTaskTimeout(
+            f"the {end.callback_name} of DAG {end.dag_id} took longer than {timeout:g} s")):
+        dag, missing = _import_dag(factory, settings, end.dag_id)
+        if dag is None:
+            return CallbackResult("skipped", missing)
+        return call_dag_callbacks(dag, end, factory)
 
 
 def run_zombie_callbacks(end: ZombieEnd, settings: Any, timeout: float) -> CallbackResult:
     """Import the DAG and call the task's callbacks for a zombie's try; what they log goes to that
     try's log too."""
-    from tradewind.metastore import dags, logs
-    from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+    from tradewind.metastore import logs
+    from tradewind.metastore.engine import session_scope
     from tradewind.metastore.task_instances import TIKey
-    from tradewind.sdk import task_metastore
-    from tradewind.sdk.dag_file import load_dag_file
     from tradewind.sdk.time_limit import time_limit
 
-    engine = create_engine_from_settings(settings)
-    factory = make_session_factory(engine)
-    task_metastore.bind(factory)
     captured = io.StringIO()
     handler = logging.StreamHandler(captured)
     handler.setFormatter(logging.Formatter("[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"))
-    logging.getLogger().addHandler(handler)
-    try:
-        with session_scope(factory) as session:
-            fileloc = dags.get_fileloc(session, end.dag_id)
-        if not fileloc:
-            return CallbackResult("skipped", f"DAG {end.dag_id} has no file any more")
-        with time_limit(timeout, lambda: AirflowTaskTimeout(
-                f"the {end.callback_name} of {end.dag_id}.{end.task_id} took longer than {timeout:g} s")):
-            loaded = load_dag_file(fileloc, timeout=None, dags_folder=str(settings.resolved_dags_folder))
-            dag = next((d for d in loaded.dags if d.dag_id == end.dag_id), None)
-            if dag is None or not dag.has_task(end.task_id):
-                return CallbackResult("skipped", f"{fileloc} no longer defines {end.dag_id}.{end.task_id}")
-            # What the callbacks print goes to the try's log too, as it would in the task's process.
-            with contextlib.redirect_stdout(_Tee(captured, sys.stdout)):
-                return _call_task_callbacks(dag, dag.get_task(end.task_id), end, factory)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        text = captured.getvalue()
-        if text:
-            with session_scope(factory) as session:
-                logs.append_log(session, TIKey(end.dag_id, end.run_id, end.task_id, end.map_index), end.try_number,
-                                text)
-        task_metastore.bind(None)
-        engine.dispose()
+    with _bound_metastore(settings) as factory:
+        logging.getLogger().addHandler(handler)
+        try:
+            with time_limit(timeout, lambda: AirflowTaskTimeout(
+                    f"the {end.callback_name} of {end.dag_id}.{end.task_id} took longer than {timeout:g} s")):
+                dag, missing = _import_dag(factory, settings, end.dag_id)
+                if dag is None:
+                    return CallbackResult("skipped", missing)
+                if not dag.has_task(end.task_id):
+                    return CallbackResult("skipped", f"DAG {end.dag_id} no longer has task {end.task_id}")
+                # What the callbacks print goes to the try's log too, as it would in the task's process.
+                with contextlib.redirect_stdout(_Tee(captured, sys.stdout)):
+                    return _call_task_callbacks(dag, dag.get_task(end.task_id), end, factory)
+        finally:
+            logging.getLogger().removeHandler(handler)
+            text = captured.getvalue()
+            if text:
+                with session_scope(factory) as session:
+                    logs.append_log(session, TIKey(end.dag_id, end.run_id, end.task_id, end.map_index),
+                                    end.try_number, text)
 
 
 class _Tee(io.TextIOBase):
