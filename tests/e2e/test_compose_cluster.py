@@ -116,10 +116,12 @@ def cluster(request: pytest.FixtureRequest, steps: Steps) -> Iterator[ComposeClu
         pytest.skip(f"compose cluster test skipped: {exc}")
     with steps.step("local Debian base image"):
         ensure_debian_base()
-    if HOST_CA_BUNDLE.exists():
+    build_ca = REPO / "deploy" / "build-ca" / "ca-certificates.crt"
+    copied_ca = HOST_CA_BUNDLE.exists() and not build_ca.exists()
+    if copied_ca:
         # The build stage trusts this machine's CA bundle (its TLS to PyPI is intercepted); the
-        # file is git-ignored and never reaches the image that runs.
-        shutil.copyfile(HOST_CA_BUNDLE, REPO / "deploy" / "build-ca" / "ca-certificates.crt")
+        # file is git-ignored, never reaches the image that runs, and is removed again below.
+        shutil.copyfile(HOST_CA_BUNDLE, build_ca)
     password = secrets.token_urlsafe(12)
     project = f"tradewind-e2e-{secrets.token_hex(3)}"
     port = _free_port()
@@ -147,6 +149,8 @@ def cluster(request: pytest.FixtureRequest, steps: Steps) -> Iterator[ComposeClu
         finally:
             engine.stop()
             shutil.rmtree(workdir, ignore_errors=True)
+            if copied_ca:
+                build_ca.unlink(missing_ok=True)
 
 
 def _hosts_by_state(cluster: ComposeCluster, run_id: str) -> dict[str, set[str]]:
