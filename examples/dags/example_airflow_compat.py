@@ -3,10 +3,12 @@
 Tradewind serves these ``airflow`` modules itself (see ``tradewind info`` for the list), so a DAG
 file written for Airflow 2 runs as it is. This one uses the ``with DAG(...)`` context manager,
 ``default_args``, Bash and Python operators passing a value through XCom, a TaskGroup,
-``chain`` and a TriggerRule.
+``chain``, a TriggerRule, and a custom branch operator (a ``BaseBranchOperator`` subclass typed
+with ``Context`` that reads the run's ``DagRunType``).
 
 ``transform`` adds up the numbers the two extract tasks echoed and raises unless it gets 5;
-``report.render`` prints the total it returned.
+``report.render`` prints the total it returned. ``choose_load`` follows ``incremental_load`` in a
+scheduled run and ``full_reload`` in any other (a manual trigger, ``dags test``), skipping the other.
 
 Expected final states (the run: success):
 
@@ -16,6 +18,9 @@ Expected final states (the run: success):
     transform           success
     report.render       success
     report.publish      success
+    choose_load         success
+    full_reload         success   (incremental_load in a scheduled run)
+    incremental_load    skipped   (full_reload in a scheduled run)
     end                 success
 """
 
@@ -25,10 +30,13 @@ import pendulum
 from airflow import DAG
 from airflow.models.baseoperator import chain
 from airflow.operators.bash import BashOperator
+from airflow.operators.branch import BaseBranchOperator
 from airflow.operators.empty import EmptyOperator
 from airflow.operators.python import PythonOperator
+from airflow.utils.context import Context
 from airflow.utils.task_group import TaskGroup
 from airflow.utils.trigger_rule import TriggerRule
+from airflow.utils.types import DagRunType
 
 default_args = {
     "owner": "airflow",
@@ -43,6 +51,15 @@ def transform(ti):
     if total != 5:
         raise ValueError(f"expected 3 orders + 2 refunds = 5, got {orders} + {refunds}")
     return total
+
+
+class LoadKindBranch(BaseBranchOperator):
+    """Scheduled runs load incrementally; a run started by hand reloads everything."""
+
+    def choose_branch(self, context: Context) -> str:
+        if context["dag_run"].run_type == DagRunType.SCHEDULED:
+            return "incremental_load"
+        return "full_reload"
 
 
 with DAG(
@@ -67,6 +84,9 @@ with DAG(
         publish = EmptyOperator(task_id="publish")
         render >> publish
 
+    choose_load = LoadKindBranch(task_id="choose_load")
+    loads = [EmptyOperator(task_id="full_reload"), EmptyOperator(task_id="incremental_load")]
+
     end = EmptyOperator(task_id="end", trigger_rule=TriggerRule.NONE_FAILED)
 
-    chain(start, [extract_orders, extract_refunds], add_up, report, end)
+    chain(start, [extract_orders, extract_refunds], add_up, report, choose_load, loads, end)

@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "PythonOperator": "tradewind.sdk.operators.python",
     "BranchPythonOperator": "tradewind.sdk.operators.python",
     "ShortCircuitOperator": "tradewind.sdk.operators.python",
+    "BaseBranchOperator": "tradewind.sdk.operators.branch",
     "EmptyOperator": "tradewind.sdk.operators.empty",
     "DummyOperator": "tradewind.sdk.operators.empty",
     "BaseSensorOperator": "tradewind.sdk.sensors.base",
@@ -54,7 +55,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "DAG", "dag", "task", "TaskGroup", "task_group", "BaseOperator", "BashOperator",
-    "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "EmptyOperator",
+    "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator", "BaseBranchOperator", "EmptyOperator",
     "DummyOperator", "BaseSensorOperator", "PokeReturnValue", "PythonSensor", "FileSensor",
     "TimeDeltaSensor", "TimeDeltaSensorAsync", "DateTimeSensor", "DateTimeSensorAsync",
     "ExternalTaskSensor", "ExternalTaskMarker", "TriggerDagRunOperator", "LatestOnlyOperator",
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
     from tradewind.sdk.decorators import task
     from tradewind.sdk.dependencies import chain, cross_downstream
     from tradewind.sdk.operators.bash import BashOperator
+    from tradewind.sdk.operators.branch import BaseBranchOperator
     from tradewind.sdk.operators.empty import DummyOperator, EmptyOperator
     from tradewind.sdk.operators.latest_only import LatestOnlyOperator
     from tradewind.sdk.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator

@@ -83,6 +83,9 @@ def test_every_supported_module_imports_and_all_its_names_resolve(shim, module_n
          "tradewind.sdk.operators.trigger_dagrun:TriggerDagRunOperator"),
         ("airflow.operators.latest_only:LatestOnlyOperator",
          "tradewind.sdk.operators.latest_only:LatestOnlyOperator"),
+        ("airflow.operators.branch:BaseBranchOperator", "tradewind.sdk.operators.branch:BaseBranchOperator"),
+        ("airflow.utils.context:Context", "tradewind.sdk.context:Context"),
+        ("airflow.utils.types:DagRunType", "tradewind.compat.run_types:DagRunType"),
         ("airflow.decorators:dag", "tradewind.sdk.dag:dag"),
         ("airflow.decorators:task", "tradewind.sdk.decorators:task"),
         ("airflow.decorators:task_group", "tradewind.sdk.taskgroup:task_group"),
@@ -386,3 +389,14 @@ def test_state_constants_match_tradewind_states(shim):
     assert State.failed_states == {"failed", "upstream_failed"}
     assert State.success_states == {"success", "skipped"}
     assert "running" in State.unfinished
+
+
+def test_dag_run_type_compares_with_the_run_types_tradewind_records(shim):
+    from airflow.utils.types import DagRunType
+
+    assert DagRunType.MANUAL == "manual" and DagRunType.SCHEDULED == "scheduled"
+    assert DagRunType.BACKFILL_JOB == "backfill"
+    assert DagRunType.from_run_id("scheduled__2024-01-01T00:00:00+00:00") is DagRunType.SCHEDULED
+    assert DagRunType.from_run_id("my_own_run_id") is DagRunType.MANUAL
+    assert DagRunType.SCHEDULED.generate_run_id(datetime(2024, 1, 1, tzinfo=UTC)) == (
+        "scheduled__2024-01-01T00:00:00+00:00")

@@ -33,3 +33,20 @@ def test_example_dag_imports_and_matches_its_expected_states(path):
 
 def test_every_expected_dag_has_an_example_file():
     assert sorted(_expected_states()) == sorted(path.stem for path in EXAMPLES)
+
+
+@pytest.mark.parametrize(("run_type", "followed"), [("scheduled", "incremental_load"), ("manual", "full_reload")])
+def test_the_airflow_compat_example_branches_on_the_run_type(run_type, followed):
+    from types import SimpleNamespace
+
+    from tradewind.sdk.runtime import InMemoryXComBackend, RuntimeTaskInstance
+
+    (dag,) = load_dag_file(ROOT / "examples" / "dags" / "example_airflow_compat.py").dags
+    branch = dag.get_task("choose_load")
+    ti = RuntimeTaskInstance(task=branch, dag_id=dag.dag_id, run_id=f"{run_type}__1", try_number=1, max_tries=0,
+                             xcom=InMemoryXComBackend(branch.task_id))
+    context = {"ti": ti, "task_instance": ti, "task": branch, "dag": dag,
+               "dag_run": SimpleNamespace(run_type=run_type)}
+
+    assert branch.execute(context) == followed
+    assert ti.skip_requests == {"full_reload", "incremental_load"} - {followed}

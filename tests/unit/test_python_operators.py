@@ -1,4 +1,5 @@
-"""PythonOperator, BranchPythonOperator and ShortCircuitOperator as a DAG author uses them."""
+"""PythonOperator, BranchPythonOperator, BaseBranchOperator and ShortCircuitOperator as a DAG
+author uses them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from tradewind import (
     DAG,
+    BaseBranchOperator,
     BranchPythonOperator,
     EmptyOperator,
     PythonOperator,
@@ -124,6 +126,29 @@ def test_branch_skips_the_direct_downstream_it_does_not_follow():
     assert branch.execute(context) == "a"
     # Only direct downstream tasks: the scheduler propagates the skip further.
     assert context["ti"].skip_requests == {"b", "c"}
+
+
+class WeekdayBranch(BaseBranchOperator):
+    """The kind of subclass Airflow 2 users write: the choice is a method reading the context."""
+
+    def choose_branch(self, context):
+        return ["weekday_load"] if context["ds"] == "2024-01-01" else "weekend_load"
+
+
+def test_a_base_branch_operator_subclass_follows_what_choose_branch_returns():
+    with _dag("subclassed_branch"):
+        branch = WeekdayBranch(task_id="which_day")
+        branch >> [EmptyOperator(task_id="weekday_load"), EmptyOperator(task_id="weekend_load")]
+    context = _context(branch)
+    assert branch.execute(context) == ["weekday_load"]
+    assert context["ti"].skip_requests == {"weekend_load"}
+
+
+def test_a_base_branch_operator_without_choose_branch_says_what_is_missing():
+    with _dag("unfinished_branch"):
+        branch = BaseBranchOperator(task_id="unfinished")
+    with pytest.raises(NotImplementedError, match="BaseBranchOperator must implement choose_branch"):
+        branch.execute(_context(branch))
 
 
 def test_branch_to_a_list_and_to_none():

@@ -169,6 +169,7 @@ _SERVED: dict[str, _Served] = {
     "airflow.operators.dummy_operator": _Served(_names(f"{_OPERATORS}.empty", "DummyOperator")),
     "airflow.operators.trigger_dagrun": _Served(_names(f"{_OPERATORS}.trigger_dagrun", "TriggerDagRunOperator")),
     "airflow.operators.latest_only": _Served(_names(f"{_OPERATORS}.latest_only", "LatestOnlyOperator")),
+    "airflow.operators.branch": _Served(_names(f"{_OPERATORS}.branch", "BaseBranchOperator")),
     "airflow.sensors": _Served(is_package=True),
     "airflow.sensors.base": _Served(_names(f"{_SENSORS}.base", "BaseSensorOperator", "PokeReturnValue")),
     "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
@@ -215,6 +216,8 @@ _SERVED: dict[str, _Served] = {
             "parse",
         )
     ),
+    "airflow.utils.context": _Served(_names(_CONTEXT, "Context")),
+    "airflow.utils.types": _Served(_names("tradewind.compat.run_types", "DagRunType")),
     "airflow.utils.edgemodifier": _Served(_names("tradewind.compat.edge_labels", "Label")),
     "airflow.utils.log": _Served(is_package=True),
     "airflow.utils.log.secrets_masker": _Served(
