@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from tradewind import (
     DAG,
+    BaseBranchOperator,
     BashOperator,
     BranchPythonOperator,
     DateTimeSensor,
@@ -27,6 +28,11 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 def _noop(**_):
     return True
+
+
+class _AlwaysFirst(BaseBranchOperator):
+    def choose_branch(self, context):
+        return "t"
 
 
 def _every_kind_of_dag() -> DAG:
@@ -106,6 +112,7 @@ def test_each_operator_kind_round_trips_alone():
         lambda: BashOperator(task_id="t", bash_command="true"),
         lambda: PythonOperator(task_id="t", python_callable=_noop),
         lambda: BranchPythonOperator(task_id="t", python_callable=_noop),
+        lambda: _AlwaysFirst(task_id="t"),
         lambda: ShortCircuitOperator(task_id="t", python_callable=_noop),
         lambda: PythonSensor(task_id="t", python_callable=_noop),
         lambda: FileSensor(task_id="t", filepath="x"),
