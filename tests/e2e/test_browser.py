@@ -3,7 +3,8 @@
 Headless Chromium (Debian's package) driven by Playwright logs in through the form, finds the DAG
 in the list, triggers it through the trigger form, watches the grid turn green without a reload,
 opens the graph and clicks a node, reads the task's log, clears the task and sees it re-run with
-try 2, then marks one task failed and sees its downstream become upstream_failed. Each page is
+try 2, then marks one task failed and sees its downstream become upstream_failed; last, a run
+started from the CLI appears on the open grid by itself, a collapsed group staying collapsed. Each page is
 saved as a full-page screenshot under ``test-artifacts/screenshots/`` (printed with ``-s``).
 
 The DAG is ``example_task_groups``: start >> ingest(sources(from_api, from_files) >> merge)
@@ -206,4 +207,17 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     to_warehouse = page.locator('svg#graph g.node-group[data-task-id="publish.to_warehouse"] rect.node')
     assert "state-upstream_failed" in to_warehouse.get_attribute("class")
     story.shot("graph-after-mark-failed")
+
+    # 10. With the grid open and nothing running, a run started elsewhere (the CLI here) appears on
+    #     its own, and the group collapsed before it came stays collapsed.
+    page.goto(f"/dags/{DAG_ID}/grid")
+    toggle = page.locator('#grid button.group-toggle[data-group="publish"]')
+    toggle.click()
+    assert page.locator('#grid tr.grid-row[data-row-id="publish.notify"]').is_hidden()
+    started_elsewhere = cluster.trigger(DAG_ID)
+    page.locator(f'#grid th.run-col[data-run-id="{started_elsewhere}"]').wait_for(state="attached", timeout=30_000)
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert page.locator('#grid tr.grid-row[data-row-id="publish.notify"]').is_hidden()
+    story.wait_grid(started_elsewhere, {"start": "success", "end": "success"})
+    story.shot("grid-with-a-run-started-elsewhere")
     print(f"{story.shots} screenshots in {story.folder}")

@@ -1,9 +1,33 @@
 // The grid page: collapse and expand task groups, and while a shown run is queued or running,
-// poll the grid's JSON every 3 s and recolour the boxes in place.
+// poll the grid's JSON every 3 s and recolour the boxes in place. On the newest page it also
+// polls every 10 s while nothing runs, and reloads itself when a run it does not show has started
+// (a schedule, another person, the CLI), keeping the groups that were collapsed.
 (function () {
   "use strict";
   var table = document.getElementById("grid");
   if (!table) { return; }
+  var newestPage = !/[?&]before=/.test(table.dataset.url);
+  var collapsedKey = "tradewind-grid-collapsed:" + window.location.pathname;
+
+  function collapsedGroups() {
+    var groups = [];
+    table.querySelectorAll("button.group-toggle").forEach(function (button) {
+      if (button.getAttribute("aria-expanded") === "false") { groups.push(button.dataset.group); }
+    });
+    return groups;
+  }
+
+  function restoreCollapsed() {
+    var saved;
+    try { saved = JSON.parse(window.sessionStorage.getItem(collapsedKey) || "[]"); } catch (e) { saved = []; }
+    window.sessionStorage.removeItem(collapsedKey);
+    table.querySelectorAll("button.group-toggle").forEach(function (button) {
+      if (saved.indexOf(button.dataset.group) >= 0) {
+        button.setAttribute("aria-expanded", "false");
+        button.textContent = "\u25B8";
+      }
+    });
+  }
 
   function setHidden() {
     var collapsed = {};
@@ -29,8 +53,19 @@
     element.className = element.className.replace(/\bstate-[a-z_]+/g, "").trim() + " state-" + state;
   }
 
+  function showsEveryRun(data, headers) {
+    var shown = {};
+    headers.forEach(function (th) { shown[th.dataset.runId] = true; });
+    return data.runs.every(function (run) { return shown[run.run_id]; });
+  }
+
   function apply(data) {
     var headers = table.querySelectorAll("thead th.run-col");
+    if (newestPage && !showsEveryRun(data, headers)) {
+      window.sessionStorage.setItem(collapsedKey, JSON.stringify(collapsedGroups()));
+      window.location.reload();
+      return false;
+    }
     var columnOf = {};
     data.runs.forEach(function (run, index) { columnOf[run.run_id] = index; });
     headers.forEach(function (th) {
@@ -63,15 +98,23 @@
       });
     });
     table.dataset.active = data.active ? "true" : "false";
+    return true;
+  }
+
+  function nextPoll() {
+    if (table.dataset.active === "true") { window.setTimeout(poll, 3000); }
+    else if (newestPage) { window.setTimeout(poll, 10000); }
   }
 
   function poll() {
-    if (table.dataset.active !== "true") { return; }
     fetch(table.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (data) { if (data) { apply(data); } })
-      .catch(function () {})
-      .then(function () { if (table.dataset.active === "true") { window.setTimeout(poll, 3000); } });
+      .then(function (data) { return data ? apply(data) : true; })
+      .catch(function () { return true; })
+      .then(function (goOn) { if (goOn) { nextPoll(); } });
   }
-  window.setTimeout(poll, 3000);
+
+  restoreCollapsed();
+  setHidden();
+  nextPoll();
 })();
