@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tradewind.master.webserver.graph_layout import layout
+from tradewind.master.webserver.graph_layout import GROUP_LABEL_HEIGHT, Box, layout
 
 
 def _assert_no_overlap(boxes: dict) -> None:  # type: ignore[type-arg]
@@ -63,6 +63,28 @@ def test_group_boxes_enclose_their_members_and_nested_groups() -> None:
     outer, inner = boxes["g"], boxes["g.inner"]
     assert outer.x < inner.x and inner.right < outer.right and outer.y < inner.y and inner.bottom < outer.bottom
     _assert_no_overlap(drawn.nodes)
+
+
+def test_each_group_label_has_a_band_of_its_own_above_what_the_group_holds() -> None:
+    # example_task_groups' shape: ingest holds ingest.sources, whose tasks start the group.
+    nodes = ["start", "ingest.sources.from_api", "ingest.sources.from_files", "ingest.merge",
+             "publish.to_warehouse", "publish.notify", "end"]
+    edges = [("start", "ingest.sources.from_api"), ("start", "ingest.sources.from_files"),
+             ("ingest.sources.from_api", "ingest.merge"), ("ingest.sources.from_files", "ingest.merge"),
+             ("ingest.merge", "publish.to_warehouse"), ("publish.to_warehouse", "publish.notify"),
+             ("publish.notify", "end")]
+    groups = {"ingest": ["ingest.sources.from_api", "ingest.sources.from_files", "ingest.merge"],
+              "ingest.sources": ["ingest.sources.from_api", "ingest.sources.from_files"],
+              "publish": ["publish.to_warehouse", "publish.notify"]}
+    drawn = layout(nodes, edges, groups)
+    for group in drawn.groups:
+        band = Box(group.box.x, group.box.y, group.box.width, GROUP_LABEL_HEIGHT)
+        for node_id, node in drawn.nodes.items():
+            assert not band.overlaps(node), f"the label of {group.group_id} lies on {node_id}"
+        for other in drawn.groups:
+            if other.group_id != group.group_id:
+                other_band = Box(other.box.x, other.box.y, other.box.width, GROUP_LABEL_HEIGHT)
+                assert not band.overlaps(other_band), f"the labels of {group.group_id} and {other.group_id} meet"
 
 
 def test_a_cycle_or_an_unknown_node_is_refused() -> None:

@@ -16,6 +16,8 @@ LAYER_GAP = 60
 ROW_GAP = 18
 MARGIN = 20
 GROUP_PADDING = 10
+#: The band at the top of a group box that holds its label, above everything inside it.
+GROUP_LABEL_HEIGHT = 14
 SWEEPS = 4
 
 
@@ -82,16 +84,17 @@ def layout(nodes: Sequence[str], edges: Iterable[tuple[str, str]],
     layer_of = _layers(nodes, upstream, downstream)
     order = _order(nodes, layer_of, upstream, downstream)
     boxes: dict[str, Box] = {}
-    depth_pad = GROUP_PADDING * (1 + _max_group_depth(groups or {}))
+    # One padding more than the deepest nesting needs, so edges turn outside the group boxes.
+    side_pad, top_pad = (pad + GROUP_PADDING for pad in _pads(_max_group_depth(groups or {})))
     for layer, members in enumerate(order):
         for row, node in enumerate(members):
-            boxes[node] = Box(MARGIN + depth_pad + layer * (NODE_WIDTH + LAYER_GAP + 2 * depth_pad),
-                              MARGIN + depth_pad + row * (NODE_HEIGHT + ROW_GAP + 2 * depth_pad),
+            boxes[node] = Box(MARGIN + side_pad + layer * (NODE_WIDTH + LAYER_GAP + 2 * side_pad),
+                              MARGIN + top_pad + row * (NODE_HEIGHT + ROW_GAP + top_pad + side_pad),
                               NODE_WIDTH, NODE_HEIGHT)
     drawn_edges = [_edge(boxes[s], boxes[t], s, t) for s, t in edge_list]
     group_boxes = _group_boxes(groups or {}, boxes)
-    width = max((b.right for b in boxes.values()), default=0) + MARGIN + depth_pad
-    height = max((b.bottom for b in boxes.values()), default=0) + MARGIN + depth_pad
+    width = max((b.right for b in boxes.values()), default=0) + MARGIN + side_pad
+    height = max((b.bottom for b in boxes.values()), default=0) + MARGIN + side_pad
     return Layout(boxes, layer_of, drawn_edges, group_boxes, width, height)
 
 
@@ -151,12 +154,18 @@ def _group_boxes(groups: Mapping[str, Sequence[str]], boxes: Mapping[str, Box]) 
             continue
         inner = max((depths[g] for g, ms in groups.items() if g != group_id and set(ms) < set(members)),
                     default=depths[group_id]) - depths[group_id]
-        pad = GROUP_PADDING * (1 + inner)
-        left, top = min(b.x for b in placed) - pad, min(b.y for b in placed) - pad
+        pad, top_pad = _pads(1 + inner)
+        left, top = min(b.x for b in placed) - pad, min(b.y for b in placed) - top_pad
         right, bottom = max(b.right for b in placed) + pad, max(b.bottom for b in placed) + pad
         found.append(GroupBox(group_id, Box(left, top, right - left, bottom - top), depths[group_id]))
     found.sort(key=lambda g: g.depth)
     return found
+
+
+def _pads(levels: int) -> tuple[int, int]:
+    """(side and bottom, top) space ``levels`` nested group boxes take around a node: each level's
+    top holds its label too, so a nested group's label never lies on its parent's."""
+    return GROUP_PADDING * levels, (GROUP_PADDING + GROUP_LABEL_HEIGHT) * levels
 
 
 def _group_depths(groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
