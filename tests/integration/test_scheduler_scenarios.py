@@ -298,12 +298,17 @@ def test_a_new_dag_file_appears_after_the_next_dag_folder_scan(harness: Harness,
         assert row is not None and row.is_active
 
 
-def test_a_broken_dag_file_is_an_import_error_and_other_dags_go_on(harness: Harness, dags_folder: Path):
-    (dags_folder / "broken.py").write_text("from tradewind import DAG\nwith DAG('broken' as dag:\n    pass\n")
+def _write_healthy_dag(dags_folder: Path) -> None:
+    """A good DAG beside the bad file a test writes: scheduling it shows the scheduler went on."""
     write_dag(dags_folder, "healthy", """
         with DAG("healthy", schedule=None, start_date=START):
             BashOperator(task_id="work", bash_command="echo hi")
     """)
+
+
+def test_a_broken_dag_file_is_an_import_error_and_other_dags_go_on(harness: Harness, dags_folder: Path):
+    (dags_folder / "broken.py").write_text("from tradewind import DAG\nwith DAG('broken' as dag:\n    pass\n")
+    _write_healthy_dag(dags_folder)
     harness.settle()
     with session_scope(harness.factory) as session:
         (error,) = import_errors.list_import_errors(session)
@@ -316,10 +321,7 @@ def test_a_broken_dag_file_is_an_import_error_and_other_dags_go_on(harness: Harn
 def test_a_dag_file_that_hangs_at_import_becomes_an_import_error_while_the_scheduler_keeps_ticking(
     harness: Harness, dags_folder: Path,
 ):
-    write_dag(dags_folder, "healthy", """
-        with DAG("healthy", schedule=None, start_date=START):
-            BashOperator(task_id="work", bash_command="echo hi")
-    """)
+    _write_healthy_dag(dags_folder)
     harness.settle()
     harness.make(harness.settings.with_overrides(dagbag_import_timeout=1.0))
     (dags_folder / "hangs.py").write_text("import time\nfrom tradewind import DAG\ntime.sleep(60)\n")
@@ -346,10 +348,7 @@ def test_a_dag_file_that_kills_its_importing_process_is_an_import_error_naming_t
     # A native extension that crashes, or a file calling os._exit, ends the process before it can answer.
     (dags_folder / "crashes.py").write_text(
         "import os, signal\nfrom tradewind import DAG\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    write_dag(dags_folder, "healthy", """
-        with DAG("healthy", schedule=None, start_date=START):
-            BashOperator(task_id="work", bash_command="echo hi")
-    """)
+    _write_healthy_dag(dags_folder)
     harness.settle()
     with session_scope(harness.factory) as session:
         (error,) = import_errors.list_import_errors(session)

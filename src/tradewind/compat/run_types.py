@@ -17,11 +17,10 @@ class DagRunType(StrEnum):
     @staticmethod
     def from_run_id(run_id: str) -> DagRunType:
         """The type a run id's prefix names (``scheduled__…``); manual when it names none."""
-        prefix = run_id.split("__", 1)[0]
-        for run_type in DagRunType:
-            if run_type.value == prefix:
-                return run_type
-        return DagRunType.MANUAL
+        try:
+            return DagRunType(run_id.split("__", 1)[0])
+        except ValueError:
+            return DagRunType.MANUAL
 
     def generate_run_id(self, logical_date: object) -> str:
         """``<type>__<logical date in ISO 8601>``, the form run ids take."""

@@ -33,7 +33,7 @@ MAX_WAITING = 10_000
 @dataclass
 class _Child:
     end: Ending
-    child: TimedChild
+    process: TimedChild
 
 
 @dataclass
@@ -80,7 +80,7 @@ class DagCallbackRunner:
     def close(self) -> None:
         """Kill the children still running (the scheduler is stopping)."""
         for child in self._children:
-            child.child.stop()
+            child.process.stop()
             logger.warning("the %s of run %s of %s was stopped: the scheduler is stopping",
                            child.end.callback_name, child.end.run_id, child.end.dag_id)
         self._children.clear()
@@ -100,10 +100,10 @@ class DagCallbackRunner:
                                  name=f"tradewind-dag-callback-{end.dag_id}", timeout=self.timeout)
         logger.info("running the %s of run %s of %s (%s) in process %s", end.callback_name, end.run_id,
                     end.dag_id, end.reason, child.pid)
-        return _Child(end=end, child=child)
+        return _Child(end=end, process=child)
 
     def _collect(self, child: _Child) -> CallbackResult | None:
-        ended = child.child.collect()
+        ended = child.process.collect()
         if ended is None:
             return None
         if ended.timed_out:

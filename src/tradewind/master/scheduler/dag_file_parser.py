@@ -41,7 +41,7 @@ PARSING_PROCESSES = 2
 class _Child:
     path: Path
     content_hash: str
-    child: TimedChild
+    process: TimedChild
 
 
 class DagFileParser:
@@ -97,7 +97,7 @@ class DagFileParser:
     def close(self) -> None:
         """Kill every child still importing (the scheduler is stopping)."""
         for child in self._children.values():
-            child.child.stop()
+            child.process.stop()
         self._children.clear()
         self._waiting.clear()
 
@@ -114,16 +114,16 @@ class DagFileParser:
         timeout = float(self.settings.dagbag_import_timeout)
         child = TimedChild.start(_child_main, (str(path), timeout, str(self.settings.resolved_dags_folder)),
                                  name=f"tradewind-dag-file-{path.name}", timeout=timeout)
-        return _Child(path=path, content_hash=content_hash, child=child)
+        return _Child(path=path, content_hash=content_hash, process=child)
 
     def _collect(self, child: _Child) -> ParsedFile | None:
         """The child's result once it has one (an error if it died or ran out of time), else None."""
-        ended = child.child.collect()
+        ended = child.process.collect()
         if ended is None:
             return None
         if ended.timed_out:
             return ParsedFile(path=str(child.path), error=(
-                f"{child.path}: DagFileImportError: importing the file took longer than {child.child.timeout:g} s "
+                f"{child.path}: DagFileImportError: importing the file took longer than {child.process.timeout:g} s "
                 "(dagbag_import_timeout); the import was killed"))
         if ended.payload is not None:
             try:

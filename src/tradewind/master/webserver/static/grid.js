@@ -22,18 +22,18 @@
     try { saved = JSON.parse(window.sessionStorage.getItem(collapsedKey) || "[]"); } catch (e) { saved = []; }
     window.sessionStorage.removeItem(collapsedKey);
     table.querySelectorAll("button.group-toggle").forEach(function (button) {
-      if (saved.indexOf(button.dataset.group) >= 0) {
-        button.setAttribute("aria-expanded", "false");
-        button.textContent = "\u25B8";
-      }
+      if (saved.indexOf(button.dataset.group) >= 0) { setOpen(button, false); }
     });
+  }
+
+  function setOpen(button, open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.textContent = open ? "\u25BE" : "\u25B8";
   }
 
   function setHidden() {
     var collapsed = {};
-    table.querySelectorAll("button.group-toggle").forEach(function (button) {
-      if (button.getAttribute("aria-expanded") === "false") { collapsed[button.dataset.group] = true; }
-    });
+    collapsedGroups().forEach(function (group) { collapsed[group] = true; });
     table.querySelectorAll("tr.grid-row").forEach(function (row) {
       var groups = row.dataset.groups ? row.dataset.groups.split(" ") : [];
       row.hidden = groups.some(function (g) { return collapsed[g]; });
@@ -43,9 +43,7 @@
   table.addEventListener("click", function (event) {
     var button = event.target.closest("button.group-toggle");
     if (!button) { return; }
-    var open = button.getAttribute("aria-expanded") !== "false";
-    button.setAttribute("aria-expanded", open ? "false" : "true");
-    button.textContent = open ? "\u25B8" : "\u25BE";
+    setOpen(button, button.getAttribute("aria-expanded") === "false");
     setHidden();
   });
 
