@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from web_helpers import T0, basic_auth, csrf_token, make_dag, store_dag, store_run
 
 from tradewind import DAG, BashOperator
-from tradewind.metastore import dags, logs, runs, task_instances, users
+from tradewind.metastore import dags, logs, runs, task_instances, users, workers
 from tradewind.metastore.models import AuditLog, DagRun, TaskInstance
 from tradewind.sdk.params import Param
 from tradewind.sdk.serialization import serialize_dag
@@ -249,6 +249,21 @@ def test_metrics_need_credentials_and_name_every_metric(web_app: Flask, two_runs
         assert name in scraped.text
     assert 'tradewind_task_instances{state="success"} 5.0' in scraped.text
     assert client.get("/metrics", headers={"Authorization": "Bearer tw1.wrong"}).status_code == 302
+
+
+def test_metrics_count_each_workers_broker_reconnects_and_say_whether_it_can_work(
+        web_app: Flask, web_db: Session) -> None:
+    now = datetime.now(UTC)
+    for hostname, problem, reconnects in (("worker-ok", None, 2), ("worker-cut-off", "cannot reach the broker", 5)):
+        workers.register(web_db, hostname, queues=["default"], concurrency=4, pid=1, version="0.1.0", now=now)
+        workers.heartbeat(web_db, hostname, now=now, problem=problem, broker_reconnects=reconnects)
+    token = users.issue_api_token(web_db, "viewer")
+    web_db.commit()
+    text = web_app.test_client().get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert 'tradewind_worker_broker_reconnects_total{worker="worker-ok"} 2.0' in text
+    assert 'tradewind_worker_broker_reconnects_total{worker="worker-cut-off"} 5.0' in text
+    assert 'tradewind_worker_healthy{worker="worker-ok"} 1.0' in text
+    assert 'tradewind_worker_healthy{worker="worker-cut-off"} 0.0' in text
 
 
 def test_every_action_is_in_the_audit_table(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]

@@ -289,8 +289,19 @@ def test_health_reports_the_scheduler_heartbeat_age_and_live_workers(web_app: Fl
         assert body["scheduler"]["status"] == "healthy"
         assert 4.5 <= body["scheduler"]["age_seconds"] < 60
         assert datetime.fromisoformat(body["scheduler"]["latest_heartbeat"]) == now - timedelta(seconds=5)
-        assert body["workers"] == [{"hostname": "worker-a", "queues": ["default"],
-                                    "last_heartbeat": now.isoformat(), "running": 2}]
+        assert body["workers"] == [{"hostname": "worker-a", "status": "healthy", "problem": None,
+                                    "queues": ["default"], "last_heartbeat": now.isoformat(), "running": 2,
+                                    "broker_reconnects": 0}]
+
+
+def test_health_lists_a_worker_that_cannot_reach_its_broker_as_unhealthy(web_app: Flask, web_db: Session) -> None:
+    now = datetime.now(UTC)
+    workers.register(web_db, "worker-cut-off", queues=["default"], concurrency=4, pid=2, version="0.1.0", now=now)
+    workers.heartbeat(web_db, "worker-cut-off", now=now, problem="cannot reach the broker", broker_reconnects=3)
+    web_db.commit()
+    (worker,) = web_app.test_client().get("/health").get_json()["workers"]
+    assert (worker["status"], worker["problem"], worker["broker_reconnects"]) == (
+        "unhealthy", "cannot reach the broker", 3)
 
 
 def test_a_stale_scheduler_heartbeat_is_unhealthy(web_app: Flask, web_db: Session) -> None:

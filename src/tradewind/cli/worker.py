@@ -14,7 +14,8 @@ from tradewind.settings import Settings
 
 #: A worker whose heartbeat is older than this is not listed as live (it beats every 5 s).
 LIVE_WITHIN = timedelta(seconds=30)
-COLUMNS = ["hostname", "state", "queues", "concurrency", "last_heartbeat", "running", "running_tasks"]
+COLUMNS = ["hostname", "state", "problem", "queues", "concurrency", "last_heartbeat", "broker_reconnects", "running",
+           "running_tasks"]
 
 
 @click.command()
@@ -50,7 +51,10 @@ def workers() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also workers that are offline or stopped heartbeating.")
 @click.pass_obj
 def list_workers(settings: Settings, output: str, show_all: bool) -> None:
-    """List live workers (heartbeat younger than 30 s) and the task instances they run."""
+    """List live workers (heartbeat younger than 30 s), their health and the task instances they run.
+
+    A worker's state is online, unhealthy (it cannot reach its broker, or it stopped consuming while
+    messages wait for it: see the problem column), stale (no heartbeat for 30 s) or offline."""
     from tradewind.metastore import workers as worker_rows
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
     from tradewind.metastore.schema_version import ensure_migrated
@@ -73,9 +77,12 @@ def _row(worker_row: Any, running: list[Any], now: datetime) -> dict[str, Any]:
     state = worker_row.state
     if state == "online" and (heartbeat is None or now - heartbeat > LIVE_WITHIN):
         state = "stale"
+    elif state == "online" and worker_row.problem:
+        state = "unhealthy"
     return {
-        "hostname": worker_row.hostname, "state": state, "queues": list(worker_row.queues or []),
-        "concurrency": worker_row.concurrency, "last_heartbeat": heartbeat, "running": len(running),
+        "hostname": worker_row.hostname, "state": state, "problem": worker_row.problem,
+        "queues": list(worker_row.queues or []), "concurrency": worker_row.concurrency, "last_heartbeat": heartbeat,
+        "broker_reconnects": worker_row.broker_reconnects, "running": len(running),
         "running_tasks": sorted(_describe(ti) for ti in running),
     }
 

@@ -22,6 +22,9 @@ class WorkerHealth:
     queues: list[str]
     last_heartbeat: datetime
     running: int
+    #: Why it cannot work (None: healthy), as the worker judged itself at its last heartbeat.
+    problem: str | None = None
+    broker_reconnects: int = 0
 
 
 def ping(session: Session) -> None:
@@ -48,5 +51,6 @@ def live_workers(session: Session, *, within: timedelta, now: datetime | None = 
             .group_by(TaskInstance.hostname)
         )
     }
-    return [WorkerHealth(w.hostname, list(w.queues or []), w.last_heartbeat, running.get(w.hostname, 0))
+    return [WorkerHealth(w.hostname, list(w.queues or []), w.last_heartbeat, running.get(w.hostname, 0), w.problem,
+                         w.broker_reconnects or 0)
             for w in alive]

@@ -169,6 +169,9 @@ class TaskInstance(Base):
     retry_at: Mapped[datetime | None]
     rendered_fields: Mapped[Any | None] = mapped_column(JsonText())
     external_executor_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    #: The try whose processes may still be running on ``hostname``: set by the claim, cleared by the
+    #: worker once it saw them all gone. While set and heartbeating, no other try is queued or claimed.
+    live_try: Mapped[int | None]
     updated_at: Mapped[datetime | None]
 
 
@@ -328,3 +331,7 @@ class Worker(Base):
     version: Mapped[str] = mapped_column(sa.String(50))
     started_at: Mapped[datetime] = mapped_column()
     last_heartbeat: Mapped[datetime] = mapped_column()
+    #: Why the worker cannot do its work right now (broker unreachable, not consuming); NULL: healthy.
+    problem: Mapped[str | None] = mapped_column(sa.String(1000))
+    #: How often the worker's consumer reconnected to the broker since the worker started.
+    broker_reconnects: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))

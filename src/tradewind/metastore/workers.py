@@ -20,14 +20,18 @@ def register(session: Session, hostname: str, *, queues: Sequence[str], concurre
     now = now or datetime.now(UTC)
     values = {
         "hostname": hostname, "state": ONLINE, "queues": list(queues), "concurrency": concurrency, "pid": pid,
-        "version": version, "started_at": now, "last_heartbeat": now,
+        "version": version, "started_at": now, "last_heartbeat": now, "problem": None, "broker_reconnects": 0,
     }
     upsert(session, Worker, values, conflict_on=["hostname"], update=[k for k in values if k != "hostname"])
 
 
-def heartbeat(session: Session, hostname: str, *, now: datetime | None = None) -> None:
-    session.execute(update(Worker).where(Worker.hostname == hostname)
-                    .values(last_heartbeat=now or datetime.now(UTC), state=ONLINE))
+def heartbeat(session: Session, hostname: str, *, now: datetime | None = None, problem: str | None = None,
+              broker_reconnects: int | None = None) -> None:
+    """The worker is alive; ``problem`` says why it cannot work (None: healthy)."""
+    values: dict[str, object] = {"last_heartbeat": now or datetime.now(UTC), "state": ONLINE, "problem": problem}
+    if broker_reconnects is not None:
+        values["broker_reconnects"] = broker_reconnects
+    session.execute(update(Worker).where(Worker.hostname == hostname).values(**values))
 
 
 def unregister(session: Session, hostname: str) -> None:

@@ -38,10 +38,15 @@ leaves its task instance ``queued`` in the metastore, and the scheduler sends it
   ``running`` and is dropped).
 - ``worker_enable_remote_control=False``: no pidbox queues per worker; stopping a task goes
   through the metastore (the runner's heartbeat sees the task instance changed and kills it).
+- ``broker_transport``: kombu's Redis transport with one repair (``redis_transport.py``): an
+  acknowledgement that fails because Redis is gone still gives back the prefetch credit, so the
+  worker's consumer keeps polling, meets the dead connection and reconnects by itself instead of
+  idling forever once ``concurrency`` acks have failed.
 """
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +66,9 @@ HEALTH_CHECK_INTERVAL_S = 10
 #: How often the embedded (filesystem) broker looks for new messages.
 EMBEDDED_POLLING_INTERVAL_S = 0.05
 EMBEDDED_BROKER_URL = "filesystem://"
+#: kombu's Redis transport with acknowledgements that cannot wedge the consumer (named, not imported:
+#: only a process that connects to Redis loads it).
+REDIS_TRANSPORT = "tradewind.queue.redis_transport:Transport"
 
 
 class BrokerUnreachable(TradewindException):
@@ -70,6 +78,10 @@ class BrokerUnreachable(TradewindException):
 def broker_url_for(settings: Settings) -> str:
     """The broker URL the app uses: the configured one, or the embedded filesystem broker."""
     return settings.broker_url or EMBEDDED_BROKER_URL
+
+
+def is_redis_url(url: str | None) -> bool:
+    return bool(url) and urlsplit(url or "").scheme in ("redis", "rediss")
 
 
 def queue_names(value: str | None) -> list[str]:
@@ -136,6 +148,11 @@ def celery_config(settings: Settings, *, worker: bool = False) -> dict[str, Any]
                                       "interval_max": 1},
         "enable_utc": True,
     }
+    if is_redis_url(settings.broker_url):
+        config["broker_transport"] = REDIS_TRANSPORT
+        if urlsplit(settings.broker_url or "").scheme == "rediss":
+            # Naming the transport skips kombu's own rediss:// handling, which would turn TLS on.
+            config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     if worker:
         config["broker_connection_max_retries"] = None
     return config

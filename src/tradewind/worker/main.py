@@ -22,11 +22,16 @@ from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.queue.app import check_broker, make_celery_app
 from tradewind.settings import Settings
 from tradewind.worker.celery_task import register
+from tradewind.worker.consumer import CONSUMER_PATH, broker_link
+from tradewind.worker.monitor import WorkerHealthMonitor
 from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S, WorkerRegistration
 
 logger = logging.getLogger(__name__)
 
 NODE_PREFIX = "tradewind@"
+#: Messages waiting beside a free slot for this many heartbeats, with nothing received, is a stall.
+STALL_AFTER_HEARTBEATS = 3
+MIN_STALL_AFTER_S = 5.0
 
 
 def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int, hostname: str,
@@ -35,10 +40,14 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int, h
     with one line naming the URL when the metastore or the broker cannot be reached."""
     check_metastore(settings)
     app = make_celery_app(settings, worker=True)
+    app.conf.worker_consumer = CONSUMER_PATH
     check_broker(app, settings)
     register(app, settings, hostname=hostname, queues=queues)
+    monitor = WorkerHealthMonitor(settings, broker_link(app), queues=queues, concurrency=concurrency,
+                                  stall_after=max(STALL_AFTER_HEARTBEATS * heartbeat_interval, MIN_STALL_AFTER_S))
+    monitor.connect_signals()
     registration = WorkerRegistration(settings, hostname=hostname, queues=queues, concurrency=concurrency,
-                                      heartbeat_interval=heartbeat_interval)
+                                      heartbeat_interval=heartbeat_interval, monitor=monitor)
     registration.connect_signals()
     worker = app.Worker(
         hostname=NODE_PREFIX + hostname, pool_cls="prefork", concurrency=concurrency, queues=list(queues),

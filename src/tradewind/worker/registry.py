@@ -1,9 +1,10 @@
 """The worker's row in the metastore: registered when Celery is ready, heartbeated by a daemon
 thread, marked offline on shutdown. Runs in the main Celery process, never in a pool process.
 
-The row is what ``tradewind workers list`` and the web UI show; the scheduler's zombie detection
-uses the task instances' own heartbeats, so a missed worker heartbeat only makes the worker look
-stale, it never fails a task.
+The row is what ``tradewind workers list``, ``/health`` and ``/metrics`` show: each heartbeat
+carries the health monitor's verdict (``problem``, NULL while healthy) and the count of broker
+reconnects. The scheduler's zombie detection uses the task instances' own heartbeats, so a missed
+worker heartbeat only makes the worker look stale, it never fails a task.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tradewind.metastore.engine import (
     session_scope,
 )
 from tradewind.settings import Settings
+from tradewind.worker.monitor import WorkerHealthMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,10 @@ class WorkerRegistration:
     """Registers one worker and keeps its heartbeat fresh while the worker runs."""
 
     def __init__(self, settings: Settings, *, hostname: str, queues: Sequence[str], concurrency: int,
-                 heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S) -> None:
+                 heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+                 monitor: WorkerHealthMonitor | None = None) -> None:
         self.hostname = hostname
+        self.monitor = monitor
         self.queues = list(queues)
         self.concurrency = concurrency
         self.heartbeat_interval = heartbeat_interval
@@ -81,6 +85,8 @@ class WorkerRegistration:
             logger.info("worker %s unregistered", self.hostname)
         except Exception as exc:  # noqa: BLE001 - shutting down: its heartbeat will simply go stale
             logger.warning("worker %s could not mark itself offline: %s", self.hostname, exc)
+        if self.monitor is not None:
+            self.monitor.close()
         self.engine.dispose()
 
     def _beat(self) -> None:
@@ -89,8 +95,11 @@ class WorkerRegistration:
                 if not self._registered:
                     self.register()
                     continue
+                report = self.monitor.check() if self.monitor is not None else None
                 with session_scope(self.factory) as session:
-                    workers.heartbeat(session, self.hostname)
+                    workers.heartbeat(session, self.hostname,
+                                      problem=report.problem if report is not None else None,
+                                      broker_reconnects=report.broker_reconnects if report is not None else None)
             except Exception as exc:  # noqa: BLE001 - a Postgres blip: try again next beat
                 logger.warning("worker heartbeat failed (%s); retrying in %g s", exc, self.heartbeat_interval)
 

@@ -1,6 +1,8 @@
 """``/health`` (no login): is the metastore answering, is a scheduler heartbeating, which workers
-are alive. 200 whenever the metastore answers, even with no scheduler running; 503 when it does
-not, so a load balancer takes a webserver with a dead database out of rotation."""
+are alive and whether each can work (a worker that cannot reach its broker, or stopped consuming
+while messages wait for it, is listed as unhealthy with its problem). 200 whenever the metastore
+answers, even with no scheduler running; 503 when it does not, so a load balancer takes a
+webserver with a dead database out of rotation."""
 
 from __future__ import annotations
 
@@ -57,8 +59,9 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
             "age_seconds": round(age, 3) if age is not None else None,
         },
         "workers": [
-            {"hostname": w.hostname, "queues": w.queues, "last_heartbeat": w.last_heartbeat.isoformat(),
-             "running": w.running}
+            {"hostname": w.hostname, "status": UNHEALTHY if w.problem else HEALTHY, "problem": w.problem,
+             "queues": w.queues, "last_heartbeat": w.last_heartbeat.isoformat(), "running": w.running,
+             "broker_reconnects": w.broker_reconnects}
             for w in workers
         ],
     }, 200

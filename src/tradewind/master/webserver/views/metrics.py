@@ -6,13 +6,19 @@ It needs a login like every page; a Prometheus scraper sends an API token
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from tradewind.master.webserver.db import get_session
-from tradewind.metastore import metrics
+from tradewind.master.webserver.db import get_session, get_settings
+from tradewind.metastore import health, metrics
 from tradewind.states import DagRunState, TaskInstanceState
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 bp = Blueprint("metrics", __name__)
 
@@ -41,5 +47,19 @@ def prometheus_metrics() -> ResponseReturnValue:
                         buckets=HANDOFF_BUCKETS, registry=registry)
     for seconds in metrics.handoff_latencies(session):
         handoff.observe(max(seconds, 0.0))
+    _worker_health(session, registry)
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
                     headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _worker_health(session: Session, registry: CollectorRegistry) -> None:
+    healthy = Gauge("tradewind_worker_healthy",
+                    "1 for a live worker that can work, 0 for one that cannot reach its broker or stopped consuming.",
+                    ["worker"], registry=registry)
+    reconnects = Counter("tradewind_worker_broker_reconnects",
+                         "Times a live worker's consumer reconnected to the broker since the worker started.",
+                         ["worker"], registry=registry)
+    within = timedelta(seconds=get_settings().health_check_threshold)
+    for worker in health.live_workers(session, within=within):
+        healthy.labels(worker=worker.hostname).set(0 if worker.problem else 1)
+        reconnects.labels(worker=worker.hostname).inc(worker.broker_reconnects)
