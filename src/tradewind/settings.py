@@ -50,6 +50,9 @@ class Settings:
     scheduler_idle_sleep: float = option(1.0, "Longest a scheduler sleeps when no event wakes it (the timer fallback).")
     max_dagruns_per_loop: int = option(50, "DAG runs a scheduler examines in one loop.")
     worker_heartbeat_interval: float = option(5.0, "Seconds between a running task's heartbeats (workers).")
+    killed_task_cleanup_time: float = option(
+        60.0, "Seconds a task stopped from outside (cleared, marked, past its execution_timeout) gets for its "
+              "on_kill before it and every process it started are killed.")
     secret_key: str = option("", "Secret for web sessions (set it in a cluster).")
     fernet_key: str = option("", "Fernet key(s) encrypting connection passwords and variables; comma-separated: "
                                  "the first encrypts, any decrypts (see `tradewind rotate-fernet-key`).")

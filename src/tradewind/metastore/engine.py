@@ -23,6 +23,13 @@ logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
+#: libpq options bounding how long a dead or unreachable PostgreSQL can hold up a caller.
+POSTGRES_SOCKET_OPTIONS: dict[str, int] = {
+    "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    # Data unacknowledged this long (ms) closes the connection: a partition fails a query in seconds.
+    "tcp_user_timeout": 20_000,
+}
 
 
 def create_engine_from_settings(settings: Settings) -> Engine:
@@ -50,9 +57,12 @@ def _create_engine(settings: Settings) -> Engine:
         if backend == "sqlite":
             return _sqlite_engine(url, settings.sql_echo)
         connect_args: dict[str, Any] = {}
-        if url.get_driver_name() == "psycopg2" and "connect_timeout" not in url.query:
-            # A host that drops packets would otherwise hang the CLI for minutes before failing.
-            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        if url.get_driver_name() == "psycopg2":
+            # A host that drops packets would otherwise hang a connect for minutes, and a query on a
+            # connection whose peer vanished for a quarter of an hour (TCP's retransmission limit).
+            for name, value in POSTGRES_SOCKET_OPTIONS.items():
+                if name not in url.query:
+                    connect_args[name] = value
         return sa.create_engine(url, echo=settings.sql_echo, pool_pre_ping=True, connect_args=connect_args)
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(

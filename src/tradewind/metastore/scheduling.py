@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tradewind.metastore import task_instances
 from tradewind.metastore.models import DagModel, DagRun, TaskInstance
 from tradewind.metastore.statements import rows_changed, upsert
-from tradewind.metastore.task_instances import TIKey
+from tradewind.metastore.task_instances import TIKey, no_live_try
 from tradewind.states import ACTIVE_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
@@ -275,16 +275,19 @@ class Schedulable:
     logical_date: datetime
 
 
-def lock_schedulable(session: Session, *, limit: int, skip_pools: Iterable[str] = (),
+def lock_schedulable(session: Session, *, limit: int, live_stale_before: datetime, skip_pools: Iterable[str] = (),
                      run: tuple[str, str] | None = None) -> list[Schedulable]:
     """Scheduled task instances of running runs of unpaused DAGs, highest priority weight first, then
-    oldest run; locked for this transaction (rows another scheduler holds are skipped)."""
+    oldest run; locked for this transaction (rows another scheduler holds are skipped). A task instance
+    an earlier try of which may still have processes alive (heartbeating since ``live_stale_before``)
+    waits until they are gone."""
     query = (
         select(TaskInstance, DagRun.logical_date)
         .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
         .join(DagModel, DagModel.dag_id == TaskInstance.dag_id)
         .where(TaskInstance.state == TI.SCHEDULED.value, DagRun.state == DagRunState.RUNNING.value,
-               DagRun.run_type != IN_PROCESS_RUN_TYPE, DagModel.is_paused.is_(False))
+               DagRun.run_type != IN_PROCESS_RUN_TYPE, DagModel.is_paused.is_(False),
+               no_live_try(live_stale_before))
     )
     skip = list(skip_pools)
     if skip:
@@ -327,10 +330,12 @@ def stale_queued(session: Session, *, queued_before: datetime, limit: int) -> li
 
 
 def stale_restarting(session: Session, *, heartbeat_before: datetime, limit: int) -> list[TaskInstance]:
-    """Restarting task instances whose old try's last heartbeat is older than ``heartbeat_before``."""
+    """Restarting task instances whose old try is gone: released by its worker, or silent since before
+    ``heartbeat_before`` (its worker died, or fenced the try)."""
     seen = func.coalesce(TaskInstance.last_heartbeat, TaskInstance.updated_at)
     return list(session.scalars(
-        select(TaskInstance).where(TaskInstance.state == TI.RESTARTING.value, seen < heartbeat_before)
+        select(TaskInstance).where(TaskInstance.state == TI.RESTARTING.value,
+                                   or_(TaskInstance.live_try.is_(None), seen < heartbeat_before))
         .order_by(seen).limit(limit).execution_options(populate_existing=True)
     ))
 

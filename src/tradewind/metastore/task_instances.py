@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import ColumnElement, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -68,10 +68,12 @@ def transition(
     expected_try: int | None = None,
     manual: bool = False,
     now: datetime | None = None,
+    only_if: ColumnElement[bool] | None = None,
     **fields: Any,
 ) -> bool:
     """Move one task instance from ``expected_state`` to ``target_state`` and set ``fields``, only
-    if the row is still in ``expected_state`` (and at ``expected_try`` when given).
+    if the row is still in ``expected_state`` (and at ``expected_try`` when given, and ``only_if``
+    holds when given).
 
     Raises ``ValueError`` for a transition the state machine forbids, ``TypeError`` for a field
     that is not a settable column. Returns whether this call changed the row.
@@ -81,6 +83,8 @@ def transition(
     statement = update(TaskInstance).where(*_where(key), TaskInstance.state == expected.value)
     if expected_try is not None:
         statement = statement.where(TaskInstance.try_number == expected_try)
+    if only_if is not None:
+        statement = statement.where(only_if)
     changed = rows_changed(session, statement.values(**values).execution_options(synchronize_session=False))
     _expire_cached(session, [key])
     return changed == 1
@@ -160,6 +164,37 @@ def transition_each(
         moved.extend(TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index in result.all())
     _expire_cached(session, [key for key, *_ in changes])
     return moved
+
+
+# --- the try whose processes may still be alive ------------------------------------------------------
+
+def no_live_try(stale_before: datetime) -> ColumnElement[bool]:
+    """True for a task instance no earlier try of which may still have a process alive: none is
+    recorded as live, or the live one's worker has not heartbeated since ``stale_before`` (a worker
+    that cannot heartbeat kills its own tries well within the zombie threshold)."""
+    return or_(TaskInstance.live_try.is_(None), TaskInstance.last_heartbeat.is_(None),
+               TaskInstance.last_heartbeat < stale_before)
+
+
+def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetime) -> tuple[str, int] | None:
+    """Refresh the heartbeat of try ``try_number`` while its processes may be alive (whatever the
+    task instance's state: a try being stopped keeps heartbeating until its processes are gone).
+    Returns the task instance's (state, try number), or None when the try is no longer the live one."""
+    row = session.execute(
+        update(TaskInstance).where(*_where(key), TaskInstance.live_try == try_number)
+        .values(last_heartbeat=now).returning(TaskInstance.state, TaskInstance.try_number)
+        .execution_options(synchronize_session=False)
+    ).first()
+    _expire_cached(session, [key])
+    return (str(row[0]), int(row[1])) if row is not None else None
+
+
+def release_try(session: Session, key: TIKey, try_number: int) -> bool:
+    """Every process of try ``try_number`` is gone: another try may be queued and claimed."""
+    changed = rows_changed(session, update(TaskInstance).where(*_where(key), TaskInstance.live_try == try_number)
+                           .values(live_try=None).execution_options(synchronize_session=False))
+    _expire_cached(session, [key])
+    return changed == 1
 
 
 def record_try(session: Session, ti_row: TaskInstance, *, error: str | None = None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,7 @@ def queue_task_instances(session: Session, cache: DagCache, settings: Settings, 
     if free <= 0:
         return report
     rows = scheduling.lock_schedulable(session, limit=min(MAX_CANDIDATES, free * 4 + 16),
+                                       live_stale_before=now - timedelta(seconds=settings.zombie_threshold),
                                        skip_pools=limits.full_pools(usage), run=run)
     dags = cache.get_many(session, {row.key.dag_id for row in rows})
     limits = Limits(limits.parallelism, limits.pools,

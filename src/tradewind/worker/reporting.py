@@ -1,16 +1,20 @@
 """The worker's only metastore writes: claim, heartbeat, log lines, XCom, rendered fields, result.
 
 Every state write is a compare-and-set on (state, try number), so a duplicate message finds
-nothing to claim and a worker declared dead cannot overwrite the retry that replaced it.
+nothing to claim and a worker declared dead cannot overwrite the retry that replaced it. The claim
+also records the try as the task instance's *live* one (``live_try``), and succeeds only when no
+earlier try may still have a process alive; the try's end releases it once its guardian has seen
+every process of the try gone (``guardian.py``).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,22 +50,41 @@ class ClaimedTry:
     fileloc: str | None = None
 
 
+class Standing(enum.Enum):
+    """Where a running try stands, as its heartbeat finds out."""
+
+    #: Still the task instance's running try.
+    RUNNING = "running"
+    #: Cleared, marked or timed out from outside: stop it (its processes still count as live).
+    CHANGED = "changed"
+    #: No longer the live try (declared a zombie, and a retry may already be starting): kill it now.
+    LOST = "lost"
+
+
+#: Zombie threshold a ``Reporter`` assumes when it is not told one (the settings' default).
+DEFAULT_ZOMBIE_THRESHOLD_S = 30.0
+
+
 class Reporter:
     """Writes what one try of one task instance does, in as few short transactions as it can:
     one to claim, one to finish, and while a long task runs, one per log flush and heartbeat."""
 
-    def __init__(self, factory: sessionmaker[Session], key: TIKey, try_number: int) -> None:
+    def __init__(self, factory: sessionmaker[Session], key: TIKey, try_number: int, *,
+                 zombie_threshold: float = DEFAULT_ZOMBIE_THRESHOLD_S) -> None:
         self.factory = factory
         self.key = key
         self.try_number = try_number
+        #: An earlier try's processes count as gone once its heartbeat is this old (seconds).
+        self.zombie_threshold = zombie_threshold
         self.started_at: datetime | None = None
         # This try's log has one writer, this reporter: it counts the chunks instead of asking.
         self._log_seq = 0
 
     def claim(self, *, hostname: str, pid: int) -> ClaimedTry | None:
-        """queued → running for this try, then (same transaction) record the try, drop XCom left by
-        earlier tries (a new try starts with none, as in Airflow) and read what the run needs.
-        None when someone else already has it."""
+        """queued → running for this try — only when no earlier try of the task instance may still
+        have a process alive — then (same transaction) record the try, drop XCom left by earlier
+        tries (a new try starts with none, as in Airflow) and read what the run needs. None when
+        someone else already has it, or an earlier try is still being stopped."""
         with session_scope(self.factory) as session:
             return self.claim_in(session, hostname=hostname, pid=pid)
 
@@ -72,7 +95,8 @@ class Reporter:
         claimed = task_instances.transition(
             session, self.key, expected_state=TI.QUEUED, target_state=TI.RUNNING,
             expected_try=self.try_number, start_date=now, end_date=None, duration=None,
-            hostname=hostname, pid=pid, last_heartbeat=now,
+            hostname=hostname, pid=pid, last_heartbeat=now, live_try=self.try_number,
+            only_if=task_instances.no_live_try(now - timedelta(seconds=self.zombie_threshold)),
         )
         if not claimed:
             return None
@@ -92,14 +116,15 @@ class Reporter:
             fileloc=dags.get_fileloc(session, self.key.dag_id),
         )
 
-    def heartbeat(self) -> bool:
-        """Refresh the heartbeat; False when the task instance is no longer this running try
-        (cleared, marked from the UI, or declared a zombie) and the task must be stopped."""
+    def heartbeat(self) -> Standing:
+        """Refresh the heartbeat of this try, and say where it stands: still running, changed from
+        outside (cleared, marked, its run timed out — stop it), or no longer the live try."""
         with session_scope(self.factory) as session:
-            return task_instances.transition(
-                session, self.key, expected_state=TI.RUNNING, target_state=TI.RUNNING,
-                expected_try=self.try_number, last_heartbeat=utcnow(),
-            )
+            found = task_instances.heartbeat_try(session, self.key, self.try_number, now=utcnow())
+        if found is None:
+            return Standing.LOST
+        state, try_number = found
+        return Standing.RUNNING if (state, try_number) == (TI.RUNNING.value, self.try_number) else Standing.CHANGED
 
     def append_log(self, text: str) -> None:
         if not text:
@@ -129,7 +154,9 @@ class Reporter:
                then: Callable[[Session, Outcome], Any] | None = None) -> tuple[bool, Any]:
         """In one transaction: running → the outcome's state for this try, the XCom the try pushed,
         the rest of its log and rendered fields, the try's history row, and the skips a branch asked
-        for. Nothing of the try's XCom is written when it lost its claim.
+        for; and the try is no longer live (call this once every process of the try is gone). Nothing
+        of the try's XCom is written when it lost its claim; a try cleared while it ran goes back to
+        ``none`` so it runs again.
 
         ``then(session, outcome)`` runs last in the same transaction, under a savepoint — a failure there rolls
         back only its own work, never the try's end. Returns (whether the end was written, what
@@ -149,16 +176,21 @@ class Reporter:
                 fields["first_poke_at"] = outcome.first_poke_at
             if rendered is not None:
                 fields["rendered_fields"] = rendered
-            if log_text:
-                self._write_log(session, log_text)
             written = task_instances.transition(
                 session, self.key, expected_state=TI.RUNNING, target_state=outcome.state,
-                expected_try=self.try_number, **fields,
+                expected_try=self.try_number, live_try=None, **fields,
             )
             if not written:
+                # Someone else wrote to the try's log meanwhile (the scheduler, saying it is a zombie).
+                self._log_seq = logs.next_seq(session, self.key, self.try_number)
+                if log_text:
+                    self._write_log(session, log_text)
+                self._release(session, now)
                 logger.warning("%s try %s: result %s not written, the task instance moved on",
                                self.key, self.try_number, outcome.state)
                 return False, None
+            if log_text:
+                self._write_log(session, log_text)
             for xcom_key, value in pushed or []:
                 xcoms.set_xcom(session, self.key, xcom_key, value, now=now)
             history: dict[str, Any] = {"state": str(outcome.state), "end_date": now, "duration": duration,
@@ -170,6 +202,15 @@ class Reporter:
                 skip_downstream(session, self.key, outcome.skip_task_ids)
             followed = _in_savepoint(session, lambda s: then(s, outcome)) if then is not None else None
         return True, followed
+
+    def _release(self, session: Session, now: datetime) -> None:
+        """The try lost its claim but its processes are gone now: no longer live, and when it was
+        cleared while it ran, back to ``none`` so it runs again at once."""
+        task_instances.release_try(session, self.key, self.try_number)
+        if task_instances.transition(session, self.key, expected_state=TI.RESTARTING, target_state=TI.NONE,
+                                     expected_try=self.try_number):
+            self._write_log(session, f"[{now.isoformat()}] INFO - cleared while running: try {self.try_number} "
+                                     "was stopped and every process it started is gone; the task runs again\n")
 
     def _key_args(self) -> tuple[str, str, str, int]:
         return self.key.dag_id, self.key.run_id, self.key.task_id, self.key.map_index
@@ -184,23 +225,10 @@ def _in_savepoint(session: Session, work: Callable[[Session], Any]) -> Any:
         return None
 
 
-def end_unrunnable(
-    factory: sessionmaker[Session], key: TIKey, try_number: int, reason: str, *, hostname: str, pid: int,
-    policy: RetryPolicy | None,
-) -> Outcome | None:
-    """End a try that cannot start (its DAG file is gone or broken, its task removed) instead of
-    leaving it queued forever: claim it like any try, write ``reason`` into its log, and end it
-    up_for_retry while tries remain under ``policy``, else failed (failed at once without a policy).
-    None when the try was not ours to claim."""
-    reporter = Reporter(factory, key, try_number)
-    claimed = reporter.claim(hostname=hostname, pid=pid)
-    if claimed is None:
-        return None
-    return end_claimed(reporter, claimed, reason, policy)
-
-
 def end_claimed(reporter: Reporter, claimed: ClaimedTry, reason: str, policy: RetryPolicy | None) -> Outcome:
-    """End a claimed try that cannot start, as ``end_unrunnable`` describes."""
+    """End a claimed try that cannot start (its DAG file is gone or broken, its task removed) instead
+    of leaving it queued forever: write ``reason`` into its log, and end it up_for_retry while tries
+    remain under ``policy``, else failed (failed at once without a policy)."""
     now = utcnow()
     try_number = reporter.try_number
     max_tries = claimed.max_tries

@@ -6,8 +6,10 @@
 - A task instance queued longer than ``task_queued_timeout`` was lost on the way (Redis flushed,
   a publish failed, a scheduler died between commit and send): it is sent again with the same try.
   A duplicate message is harmless: the worker's claim is a compare-and-set on the try.
-- A ``restarting`` task instance (cleared while it ran) whose old try has stopped heartbeating
-  long enough for its worker to have noticed and killed it goes to ``none``, and runs again.
+- A ``restarting`` task instance (cleared while it ran) goes to ``none``, and runs again, once its
+  old try is gone: its worker normally does that itself when every process of the try has ended;
+  here is the fallback for a worker that died, or fenced the try, and went silent for longer than
+  ``zombie_threshold``.
 """
 
 from __future__ import annotations
@@ -101,12 +103,11 @@ def _stale_queued(session: Session, settings: Settings, now: datetime, report: L
 
 
 def _restarting(session: Session, settings: Settings, now: datetime, report: LivenessReport) -> None:
-    # The worker notices a clear at its next heartbeat and kills the try; two intervals is surely past that.
-    cutoff = now - timedelta(seconds=2 * settings.worker_heartbeat_interval + 1)
+    cutoff = now - timedelta(seconds=settings.zombie_threshold)
     for row in scheduling.stale_restarting(session, heartbeat_before=cutoff, limit=BATCH):
         key, try_number = _key(row), row.try_number
         if task_instances.transition(session, key, expected_state=TI.RESTARTING, target_state=TI.NONE,
-                                     expected_try=try_number):
+                                     expected_try=try_number, live_try=None):
             logs.append_log(session, key, try_number,
                             f"[{now.isoformat()}] INFO - cleared while running: try {try_number} was stopped; "
                             "the task runs again\n", now=now)

@@ -1,0 +1,246 @@
+"""A try's guardian: the process between the worker and the task's process that makes sure every
+process the try starts dies with the try, before the worker reports the try's end.
+
+    worker pool process ── guardian (own session, child subreaper) ── task process ── commands …
+
+- The guardian starts a session of its own, so a signal to the worker's session or process group
+  (``kill -9 -<pgid>``, Ctrl-C, a cold shutdown) does not reach it, and becomes a child subreaper,
+  so every orphan of the try — a command BashOperator started in its own session, a daemon that
+  double-forked — becomes its child instead of init's.
+- The task process dies with the guardian (``PR_SET_PDEATHSIG``).
+- When the task process ends, however it ends (it returned, crashed, was SIGKILLed by the OOM
+  killer), the guardian reports its exit status, gives what it left behind ``leftover_grace``
+  seconds after a SIGTERM, SIGKILLs the rest, and exits only when it has no child left — which,
+  for a subreaper, means no process of the try is left. The worker waits for that exit before it
+  writes the try's end, so no other try of the task instance can start beside a survivor.
+- The worker asks it to stop the try (``terminate``: SIGTERM to the task process, whose
+  ``on_kill`` runs, then SIGKILL to everything after the grace; ``kill``: SIGKILL at once).
+- When the worker process dies (SIGKILL, OOM), the guardian sees its control pipe close and stops
+  the try by itself within ``orphan_grace`` seconds, long before the scheduler declares the try a
+  zombie and retries it elsewhere.
+
+What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
+a command that started its own session would then live on (the README says where which guarantee
+holds). The guardian is tiny and idle, so the OOM killer picks the task process first.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tradewind.worker.process_tree import become_subreaper, die_with_parent, kill_descendants, reap_children
+
+#: How often the guardian reaps orphans that ended while the task runs.
+_REAP_INTERVAL_S = 1.0
+
+
+@dataclass
+class GuardianReport:
+    """What the guardian said about the try's processes."""
+
+    #: The task process's exit code (negative: killed by that signal); None if the guardian never said.
+    exit_code: int | None = None
+    #: Processes the task left behind that the guardian had to stop.
+    leftovers: int = 0
+    #: How the guardian itself ended (its wait status), once it has.
+    guardian_status: int | None = None
+    _pending: bytes = field(default=b"", repr=False)
+
+    def take(self, chunk: bytes) -> None:
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        for line in lines:
+            word, _, value = line.decode("ascii", "replace").partition(" ")
+            if word == "exit" and value.lstrip("-").isdigit():
+                self.exit_code = int(value)
+            elif word == "leftovers" and value.isdigit():
+                self.leftovers = int(value)
+
+
+@dataclass
+class GuardedTry:
+    """The worker's side of one try's guardian."""
+
+    pid: int
+    #: Readable ends of the task process's log and result pipes.
+    log_fd: int
+    result_fd: int
+    #: Readable end of the guardian's own reports; EOF once it has exited.
+    status_fd: int
+    control_fd: int
+    report: GuardianReport = field(default_factory=GuardianReport)
+    stopping: str | None = None
+
+    def terminate(self, grace: float) -> None:
+        """SIGTERM the task process (its on_kill runs); SIGKILL everything after ``grace`` seconds."""
+        if self.stopping is None:
+            self.stopping = "terminate"
+            self._send(f"term {max(grace, 0.0):.3f}\n")
+
+    def kill(self) -> None:
+        """SIGKILL the task process and everything it started, now."""
+        if self.stopping != "kill":
+            self.stopping = "kill"
+            self._send("kill\n")
+
+    def read_status(self) -> bool:
+        """Read what the guardian reported; True once it has exited (and is reaped)."""
+        try:
+            chunk = os.read(self.status_fd, 4096)
+        except BlockingIOError:
+            return False
+        if chunk:
+            self.report.take(chunk)
+            return False
+        _, status = os.waitpid(self.pid, 0)
+        self.report.guardian_status = status
+        return True
+
+    def close(self) -> None:
+        for fd in (self.log_fd, self.result_fd, self.status_fd, self.control_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _send(self, command: str) -> None:
+        try:
+            os.write(self.control_fd, command.encode())
+        except (BrokenPipeError, OSError):
+            pass  # the guardian is already gone: nothing left to stop
+
+
+def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float) -> GuardedTry:
+    """Fork the guardian, which forks the task process running ``task_main(log_fd, result_fd)``
+    (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``."""
+    log_read, log_write = os.pipe()
+    result_read, result_write = os.pipe()
+    control_read, control_write = os.pipe()
+    status_read, status_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the guardian
+        code = 1
+        try:
+            for fd in (log_read, result_read, control_write, status_read):
+                os.close(fd)
+            code = _guardian_main(task_main, log_write, result_write, control_read, status_write,
+                                  orphan_grace=orphan_grace, leftover_grace=leftover_grace)
+        finally:
+            os._exit(code)
+    for fd in (log_write, result_write, control_read, status_write):
+        os.close(fd)
+    os.set_blocking(status_read, False)
+    return GuardedTry(pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read,
+                      control_fd=control_write)
+
+
+def _guardian_main(task_main: Callable[[int, int], None], log_write: int, result_write: int, control_read: int,
+                   status_write: int, *, orphan_grace: float, leftover_grace: float) -> int:
+    # The worker's own handlers (and ignored signals, which a command would inherit) end here.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP,
+                signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    os.setsid()
+    become_subreaper()
+    guardian = os.getpid()
+    task_pid = os.fork()
+    if task_pid == 0:  # the task process
+        try:
+            os.close(control_read)
+            os.close(status_write)
+            die_with_parent(guardian)
+            os.setpgid(0, 0)
+            task_main(log_write, result_write)
+        finally:
+            os._exit(1)
+    os.close(log_write)
+    os.close(result_write)
+    watch = _Watch(task_pid, control_read, orphan_grace=orphan_grace)
+    signal.signal(signal.SIGTERM, lambda signum, frame: watch.stop(orphan_grace))
+    status = watch.wait_for_task()
+    _say(status_write, f"exit {os.waitstatus_to_exitcode(status)}\n")
+    grace = 0.0 if watch.killed else min(leftover_grace, watch.remaining())
+    _say(status_write, f"leftovers {kill_descendants(grace)}\n")
+    return 0
+
+
+class _Watch:
+    """The guardian's loop while the task process runs: its commands, its deadline, its end."""
+
+    def __init__(self, task_pid: int, control_fd: int, *, orphan_grace: float) -> None:
+        self.task_pid = task_pid
+        self.control_fd: int | None = control_fd
+        self.orphan_grace = orphan_grace
+        self.deadline: float | None = None
+        self.killed = False
+        self._pidfd: int | None
+        try:
+            self._pidfd = os.pidfd_open(task_pid)
+        except (AttributeError, OSError):
+            self._pidfd = None  # an old kernel: poll instead
+
+    def wait_for_task(self) -> int:
+        while True:
+            for pid, status in reap_children()[0]:
+                if pid == self.task_pid:
+                    return status
+            if self.deadline is not None and time.monotonic() >= self.deadline and not self.killed:
+                self.kill()
+            watched = [fd for fd in (self.control_fd, self._pidfd) if fd is not None]
+            timeout = _REAP_INTERVAL_S if self._pidfd is not None else 0.05
+            if self.deadline is not None:
+                timeout = min(timeout, max(0.0, self.deadline - time.monotonic()))
+            try:
+                ready, _, _ = select.select(watched, [], [], timeout)
+            except InterruptedError:
+                continue
+            if self.control_fd is not None and self.control_fd in ready:
+                self._command()
+
+    def _command(self) -> None:
+        assert self.control_fd is not None
+        data = os.read(self.control_fd, 4096)
+        if not data:  # the worker process died: stop the try before anyone retries it
+            os.close(self.control_fd)
+            self.control_fd = None
+            self.stop(self.orphan_grace)
+            return
+        for line in data.decode("ascii", "replace").splitlines():
+            word, _, value = line.partition(" ")
+            if word == "kill":
+                self.kill()
+            elif word == "term":
+                self.stop(float(value or 0))
+
+    def stop(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        if self.deadline is None:
+            _signal(self.task_pid, signal.SIGTERM)
+        if self.deadline is None or deadline < self.deadline:
+            self.deadline = deadline
+
+    def kill(self) -> None:
+        self.killed = True
+        self.deadline = time.monotonic()
+        _signal(self.task_pid, signal.SIGKILL)
+
+    def remaining(self) -> float:
+        return float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _say(fd: int, line: str) -> None:
+    try:
+        os.write(fd, line.encode())
+    except OSError:
+        pass  # the worker is gone; the try's processes are stopped all the same

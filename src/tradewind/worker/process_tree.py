@@ -1,0 +1,125 @@
+"""Linux process-tree tools for keeping a try's processes together: the ``prctl`` flags that tie a
+process to its parent, a reading of ``/proc`` that finds every descendant of a process, and
+``kill_descendants``, which leaves a child subreaper with no descendants at all.
+
+The guardian of a try (``guardian.py``) is a child subreaper: every orphan in the try's tree —
+a daemon that double-forked, a command started in its own session — is re-parented to it rather
+than to init. So "the guardian has no children left" means "no process of the try is left".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable, Mapping
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+_PR_SET_CHILD_SUBREAPER = 36
+
+#: How often ``kill_descendants`` looks again while waiting for a process that ignored SIGTERM.
+_POLL_S = 0.02
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies (and exit now if the parent
+    ``parent`` already died before the request took effect)."""
+    if _prctl(_PR_SET_PDEATHSIG, int(sig)) and os.getppid() != parent:
+        os._exit(1)
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants of this process its children instead of init's (Linux 3.4+)."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def parent_map(proc: str = "/proc") -> dict[int, int]:
+    """pid -> parent pid of every living process visible in ``proc`` (zombies are only waiting to be
+    reaped, and have no children: their children were re-parented when they died)."""
+    parents: dict[int, int] = {}
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # gone between the listing and the read
+        # The command name may hold spaces and parentheses: the fields start after the last ')'.
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if fields[0] != b"Z":
+            parents[int(name)] = int(fields[1])
+    return parents
+
+
+def descendants(root: int, parents: Mapping[int, int]) -> list[int]:
+    """Every process below ``root`` in ``parents`` (pid -> parent pid), parents before children."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found: list[int] = []
+    frontier = sorted(children.get(root, []))
+    while frontier:
+        found.extend(frontier)
+        frontier = sorted(child for pid in frontier for child in children.get(pid, []) if child != root)
+    return found
+
+
+def signal_all(pids: Iterable[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def reap_children() -> tuple[list[tuple[int, int]], bool]:
+    """Reap every child that has exited; returns (pid, wait status) of each and whether any child is
+    left (alive or not yet reaped)."""
+    reaped: list[tuple[int, int]] = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped, False
+        if pid == 0:
+            return reaped, True
+        reaped.append((pid, status))
+
+
+def kill_descendants(grace: float = 0.0) -> int:
+    """Stop every descendant of this process (a child subreaper) and reap them all: SIGTERM first
+    when ``grace`` > 0, SIGKILL to whatever is left after ``grace`` seconds. Returns how many
+    processes were found. Returns only when this process has no children left."""
+    me = os.getpid()
+    found: set[int] = set()
+    if grace > 0:
+        victims = descendants(me, parent_map())
+        found.update(victims)
+        signal_all(victims, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not reap_children()[1]:
+                return len(found)
+            time.sleep(_POLL_S)
+    while True:
+        _, left = reap_children()
+        if not left:
+            return len(found)
+        # Children of a killed process are re-parented here and show up on the next reading.
+        victims = descendants(me, parent_map())
+        found.update(victims)
+        signal_all(victims, signal.SIGKILL)
+        time.sleep(_POLL_S)

@@ -1,0 +1,208 @@
+"""The supervisor of one running try, in the worker process: it reads the task process's log and
+reports, hands them to the try's heartbeat thread, and decides when the try must be stopped.
+
+The try ends when its guardian exits — that is, once the task process has ended *and* every
+process it started is gone (``guardian.py``) — never on the pipes' end of file, which a background
+child that inherited the task's stdout could hold open forever. Reasons to stop a running try:
+
+- its heartbeat finds the task instance changed from outside (cleared, marked, its run timed out):
+  SIGTERM, so ``on_kill`` runs, then SIGKILL after ``killed_task_cleanup_time``;
+- it ran past ``execution_timeout`` plus a grace without stopping itself: the same, with a short grace;
+- its heartbeat finds the try is no longer the live one, or no heartbeat has reached the metastore
+  for ``fence_after`` seconds (half the zombie threshold): SIGKILL at once. This is self-fencing: a
+  worker cut off from the metastore stops its own tries before the scheduler declares them zombies
+  and retries them elsewhere, so the old try and the retry never run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tradewind.worker import outcome as outcomes
+from tradewind.worker.guardian import GuardedTry
+from tradewind.worker.outcome import Outcome
+from tradewind.worker.reporting import Reporter, Standing
+from tradewind.worker.task_process import TryRequest
+from tradewind.worker.try_heartbeat import TryHeartbeat
+
+logger = logging.getLogger(__name__)
+
+#: Extra time a task's process gets past its execution_timeout before it is stopped from outside.
+KILL_GRACE_SECONDS = 10.0
+#: How long the try's end waits for its heartbeat thread to finish a metastore call in flight.
+HEARTBEAT_JOIN_S = 60.0
+
+
+@dataclass
+class SupervisorOptions:
+    """The timings of supervision (``RunnerOptions`` builds them from the settings)."""
+
+    heartbeat_interval: float
+    log_flush_interval: float
+    #: Seconds without a heartbeat reaching the metastore after which the worker kills the try itself.
+    fence_after: float
+    #: Seconds a try stopped from outside gets for its on_kill before everything is SIGKILLed.
+    killed_task_cleanup_time: float
+    echo: Any = None
+
+
+@dataclass
+class ChildResult:
+    """What the task's process reported, for the worker to write in the try's final transaction."""
+
+    outcome: Outcome
+    log_text: str = ""
+    rendered: dict[str, Any] | None = None
+    pushed: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, options: SupervisorOptions) -> ChildResult:
+    """Run the try to its end (see the module docstring) and return what it reported."""
+    beat = TryHeartbeat(reporter, heartbeat_interval=options.heartbeat_interval,
+                        flush_interval=options.log_flush_interval)
+    beat.start()
+    reader = _PipeReader(guarded, options.echo, beat)
+    timeout = request.task.execution_timeout
+    deadline = (time.monotonic() + timeout.total_seconds() + KILL_GRACE_SECONDS) if timeout else None
+    kill_reason: str | None = None
+    #: Whether the task had reported how it ended before it was stopped (then that report stands).
+    reported_before_stop = False
+    try:
+        while not reader.guardian_gone:
+            reader.read(options.log_flush_interval)
+            now = time.monotonic()
+            reason = _fence_reason(beat, now, options.fence_after)
+            if reason is not None and guarded.stopping != "kill":
+                guarded.kill()
+            elif kill_reason is None and beat.standing is Standing.CHANGED:
+                reason = "the task instance was changed from outside (cleared or marked); stopped"
+                guarded.terminate(options.killed_task_cleanup_time)
+            elif kill_reason is None and deadline is not None and now > deadline:
+                reason = f"the task ran past its execution_timeout of {timeout} and did not stop; killed"
+                guarded.terminate(min(options.killed_task_cleanup_time, KILL_GRACE_SECONDS))
+            else:
+                continue
+            if kill_reason is None:
+                reported_before_stop = reader.result.outcome is not None
+            kill_reason = reason
+            logger.warning("%s try %s: %s", reporter.key, reporter.try_number, reason)
+        reader.drain()
+    finally:
+        guarded.close()
+    text, rendered = beat.stop(HEARTBEAT_JOIN_S)
+    result = reader.result
+    if rendered is not None:
+        result.rendered = rendered
+    elif reader.rendered_sent:
+        result.rendered = None  # written while the try ran
+    lines = [text] if text else []
+    report = guarded.report
+    now_utc = datetime.now(UTC)
+    if report.leftovers:
+        lines.append(f"[{now_utc.isoformat()}] INFO - the task left {report.leftovers} process(es) running; "
+                     "they were stopped with it\n")
+    if result.outcome is None or (kill_reason is not None and not reported_before_stop):
+        exit_code = report.exit_code if report.exit_code is not None else _guardian_exit(report.guardian_status)
+        result.outcome = outcomes.from_crash(exit_code, task=request.task, try_number=request.try_number,
+                                             max_tries=request.max_tries, now=now_utc, reason=kill_reason)
+        lines.append(f"[{now_utc.isoformat()}] ERROR - {result.outcome.error}\n")
+        if options.echo:
+            options.echo(f"ERROR - {result.outcome.error}\n")
+    result.log_text = "".join(lines)
+    return result
+
+
+def _fence_reason(beat: TryHeartbeat, now: float, fence_after: float) -> str | None:
+    if beat.standing is Standing.LOST:
+        return ("the task instance is no longer this try's (declared a zombie, and maybe retried); the worker "
+                "stopped the try at once")
+    silent = beat.silent_for(now)
+    if silent > fence_after:
+        return (f"no heartbeat reached the metastore for {silent:.0f} s (the worker fences its tries after "
+                f"{fence_after:g} s, half the zombie threshold); the worker killed the try so that a retry "
+                "elsewhere cannot run beside it")
+    return None
+
+
+def _guardian_exit(status: int | None) -> int:
+    """The exit code to blame when the guardian died without reporting the task process's."""
+    return os.waitstatus_to_exitcode(status) if status is not None else -9
+
+
+class _PipeReader:
+    """Reads the task process's log and result pipes and the guardian's reports."""
+
+    def __init__(self, guarded: GuardedTry, echo: Any, beat: TryHeartbeat) -> None:
+        self.guarded = guarded
+        self.echo = echo
+        self.beat = beat
+        self.result = ChildResult(outcome=None)  # type: ignore[arg-type]
+        self.rendered_sent = False
+        self.guardian_gone = False
+        self._pending = {guarded.log_fd: b"", guarded.result_fd: b""}
+        self._open = {guarded.log_fd, guarded.result_fd}
+
+    def read(self, timeout: float) -> None:
+        watched = [*self._open, self.guarded.status_fd]
+        ready, _, _ = select.select(watched, [], [], timeout)
+        for fd in ready:
+            if fd == self.guarded.status_fd:
+                self.guardian_gone = self.guarded.read_status() or self.guardian_gone
+            else:
+                self._read(fd)
+
+    def drain(self) -> None:
+        """After the guardian's exit no writer is left; read what is still in the pipes."""
+        while self._open:
+            ready, _, _ = select.select(list(self._open), [], [], 0)
+            if not ready:
+                break  # a writer escaped the guardian (another PID namespace): do not wait for it
+            for fd in ready:
+                self._read(fd)
+        for fd, rest in self._pending.items():
+            if rest:
+                self._lines(fd, [rest])
+
+    def _read(self, fd: int) -> None:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            self._open.discard(fd)
+            return
+        *lines, self._pending[fd] = (self._pending[fd] + chunk).split(b"\n")
+        self._lines(fd, lines)
+
+    def _lines(self, fd: int, lines: list[bytes]) -> None:
+        if fd == self.guarded.result_fd:
+            for line in lines:
+                self._take_report(line)
+            return
+        text = "".join(line.decode("utf-8", "replace") + "\n" for line in lines)
+        if text:
+            self.beat.add_log(text)
+            if self.echo:
+                self.echo(text)
+
+    def _take_report(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            report = json.loads(line)
+        except ValueError:
+            logger.warning("unreadable report from a task process: %r", line[:200])
+            return
+        result = self.result
+        if "outcome" in report:
+            result.outcome = Outcome.from_json(report["outcome"])
+        elif "rendered" in report:
+            self.beat.set_rendered(report["rendered"])
+            self.rendered_sent = True
+        elif "xcom" in report:
+            key, value = report["xcom"]
+            result.pushed = [(k, v) for k, v in result.pushed if k != key] + [(key, value)]

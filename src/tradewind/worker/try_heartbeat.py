@@ -1,0 +1,127 @@
+"""A running try's link to the metastore: heartbeats and log flushes on a thread of their own.
+
+The supervisor (``supervisor.py``) reads the task's pipes and decides when to stop the try; it must
+never wait on the metastore, because a worker cut off from its metastore has to notice and stop
+its tries itself (self-fencing) before the scheduler declares them zombies and retries them
+elsewhere. So every metastore write of a running try happens here, and the supervisor only reads
+``standing`` (is the try still running, changed from outside, or lost) and ``last_ok`` (when a
+heartbeat last got through).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from tradewind.worker.reporting import Reporter, Standing
+
+logger = logging.getLogger(__name__)
+
+#: Seconds before a failed heartbeat is tried again (a healthy one waits the heartbeat interval).
+RETRY_S = 1.0
+#: Log text held while the metastore does not answer; past this the middle is dropped, and said so.
+MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024
+
+
+class TryHeartbeat:
+    def __init__(self, reporter: Reporter, *, heartbeat_interval: float, flush_interval: float) -> None:
+        self.reporter = reporter
+        self.heartbeat_interval = heartbeat_interval
+        self.flush_interval = flush_interval
+        #: Monotonic time of the last heartbeat that reached the metastore (the claim counts as one).
+        self.last_ok = time.monotonic()
+        self.standing = Standing.RUNNING
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._dropped = 0
+        self._rendered: dict[str, Any] | None = None
+        self._rendered_written = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tradewind-try-heartbeat", daemon=True)
+        self._failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add_log(self, text: str) -> None:
+        with self._lock:
+            self._pending.append(text)
+            self._pending_bytes += len(text)
+            while self._pending_bytes > MAX_PENDING_LOG_BYTES and len(self._pending) > 1:
+                dropped = self._pending.pop(len(self._pending) // 2)
+                self._pending_bytes -= len(dropped)
+                self._dropped += len(dropped)
+
+    def set_rendered(self, rendered: dict[str, Any]) -> None:
+        with self._lock:
+            if not self._rendered_written:
+                self._rendered = rendered
+
+    def silent_for(self, now: float) -> float:
+        """Seconds since a heartbeat last reached the metastore."""
+        return now - self.last_ok
+
+    def stop(self, timeout: float) -> tuple[str, dict[str, Any] | None]:
+        """Stop the thread; returns the log text and rendered fields it has not written yet."""
+        self._stop.set()
+        self._thread.join(timeout)
+        with self._lock:
+            return self._take()
+
+    def _take(self) -> tuple[str, dict[str, Any] | None]:
+        text = "".join(self._pending)
+        if self._dropped:
+            text = (f"[… {self._dropped} bytes of this log were dropped while the metastore did not answer …]\n"
+                    + text)
+        self._pending, self._pending_bytes, self._dropped = [], 0, 0
+        rendered, self._rendered = self._rendered, None
+        return text, rendered
+
+    def _run(self) -> None:
+        next_beat = time.monotonic() + self.heartbeat_interval
+        while not self._stop.wait(self.flush_interval):
+            self._flush()
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + (self.heartbeat_interval if self._beat() else RETRY_S)
+
+    def _flush(self) -> None:
+        with self._lock:
+            text, rendered = self._take()
+        if not text and rendered is None:
+            return
+        try:
+            self.reporter.flush(log_text=text, rendered=rendered)
+        except Exception as exc:  # noqa: BLE001 - the metastore is away: keep the text for the next flush
+            with self._lock:
+                self._pending.insert(0, text)
+                self._pending_bytes += len(text)
+                if rendered is not None and self._rendered is None:
+                    self._rendered = rendered
+            self._warn("log flush", exc)
+            return
+        if rendered is not None:
+            with self._lock:
+                self._rendered_written = True
+
+    def _beat(self) -> bool:
+        try:
+            standing = self.reporter.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - the supervisor fences the try if this goes on
+            self._warn("heartbeat", exc)
+            return False
+        self.last_ok = time.monotonic()
+        self.standing = standing
+        if self._failures:
+            logger.info("%s try %s: the metastore answers again", self.reporter.key, self.reporter.try_number)
+        self._failures = 0
+        return True
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning("%s try %s: %s failed (%s); trying again every %g s", self.reporter.key,
+                           self.reporter.try_number, what, str(exc).strip().splitlines()[0] if str(exc) else
+                           type(exc).__name__, RETRY_S)
