@@ -29,6 +29,8 @@ from tradewind.scheduling.run_driver import task_nodes, task_rows
 from tradewind.sdk.serialization import deserialize_dag
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
+from tradewind.worker.outcome import Outcome
+from tradewind.worker.reporting import Reporter
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +82,7 @@ class FakeExecutor:
             return task_instances.transition(
                 session, _key(message), expected_state=TI.QUEUED, target_state=TI.RUNNING,
                 expected_try=message.try_number, start_date=now, hostname="fake-worker", pid=4242,
-                last_heartbeat=now)
+                last_heartbeat=now, live_try=message.try_number)
 
     def finish(self, message: TaskMessage, now: datetime, *, ok: bool = True) -> str:
         """End the running try: success, or failed/up_for_retry by the task's retry rules."""
@@ -92,7 +94,7 @@ class FakeExecutor:
                 state, retry_at = decide_failure(node, message.try_number, row.max_tries, now, fail_fast=False)
             assert task_instances.transition(
                 session, _key(message), expected_state=TI.RUNNING, target_state=state,
-                expected_try=message.try_number, end_date=now, retry_at=retry_at)
+                expected_try=message.try_number, end_date=now, retry_at=retry_at, live_try=None)
             return str(state)
 
     def run(self, message: TaskMessage, now: datetime, *, ok: bool = True) -> str:
@@ -181,6 +183,11 @@ class Harness:
         """The fake worker starts a try (and keeps it running)."""
         self._ran.add((message.task_id, message.run_id, message.try_number))
         return self.executor.claim(message, self.clock.now)
+
+    def heartbeat(self, message: TaskMessage) -> None:
+        """The fake worker's heartbeat for a try whose processes may still be alive."""
+        with session_scope(self.factory) as session:
+            assert task_instances.heartbeat_try(session, _key(message), message.try_number, now=self.clock.now)
 
     def run_all_sent(self, *, ok: bool = True) -> int:
         """Run every message sent and not yet run; returns how many."""
@@ -601,7 +608,8 @@ def test_clear_runs_a_task_again_with_a_new_try_and_puts_its_run_back(harness: H
     assert harness.states("cleared") == {"a": ("success", 2), "b": ("success", 1)}
 
 
-def test_a_cleared_running_task_is_restarted_once_its_worker_has_stopped_it(harness: Harness, dags_folder: Path):
+def test_a_cleared_running_task_runs_again_once_its_worker_has_stopped_every_process_of_it(
+        harness: Harness, dags_folder: Path):
     write_dag(dags_folder, "restart", """
         with DAG("restart", schedule=None, start_date=START):
             BashOperator(task_id="long", bash_command="sleep 100")
@@ -609,13 +617,42 @@ def test_a_cleared_running_task_is_restarted_once_its_worker_has_stopped_it(harn
     harness.settle()
     harness.trigger("restart")
     harness.tick(seconds=1)
-    assert harness.claim(harness.executor.sent[0])
+    first = harness.executor.sent[0]
+    assert harness.claim(first)
     assert _clear(harness, "restart") == 1
     assert harness.states("restart")["long"] == ("restarting", 1)
-    # The old try's worker notices at its next heartbeat (every 5 s) and kills it; then it runs again.
+    # The worker notices at its next heartbeat and stops the try; while its processes may live,
+    # the task instance stays restarting, however long on_kill takes.
     harness.tick(seconds=5)
+    harness.heartbeat(first)
+    harness.tick(seconds=20)
     assert harness.states("restart")["long"] == ("restarting", 1)
-    harness.tick(seconds=7)
+    # Every process of the try is gone: the worker's end of the try puts it back to none.
+    with session_scope(harness.factory) as session:
+        assert task_instances.get_ti(session, "restart", first.run_id, "long").live_try == 1
+    written, _ = Reporter(harness.factory, _key(first), 1).finish(Outcome(TI.FAILED, error="stopped"))
+    assert not written
+    assert harness.states("restart")["long"] == ("none", 1)
     harness.tick(seconds=1)
     assert harness.executor.sent_tasks() == [("long", 1), ("long", 2)]
     assert drive_to_end(harness, "restart") == "success"
+
+
+def test_a_cleared_task_whose_worker_went_silent_runs_again_after_the_zombie_threshold(
+        harness: Harness, dags_folder: Path):
+    write_dag(dags_folder, "silent", """
+        with DAG("silent", schedule=None, start_date=START):
+            BashOperator(task_id="long", bash_command="sleep 100")
+    """)
+    harness.settle()
+    harness.trigger("silent")
+    harness.tick(seconds=1)
+    assert harness.claim(harness.executor.sent[0])
+    assert _clear(harness, "silent") == 1
+    # A silent worker fenced its try (or died, and its guardian stopped it) within half the threshold.
+    harness.tick(seconds=29)
+    assert harness.states("silent")["long"] == ("restarting", 1)
+    harness.tick(seconds=2)
+    assert harness.states("silent")["long"] == ("none", 1)
+    harness.tick(seconds=1)
+    assert harness.executor.sent_tasks() == [("long", 1), ("long", 2)]
