@@ -184,6 +184,10 @@ def good_cli(new_pg_url: Callable[[], str], tmp_path_factory: pytest.TempPathFac
                  id="list-runs-of-unknown-dag"),
     pytest.param(["tasks", "states-for-dag-run", "good", "nope", "-o", "json"], r"DAG 'good' has no run 'nope'",
                  id="unknown-run"),
+    pytest.param(["db", "clean", "--clean-before-timestamp", "yesterday", "--yes"],
+                 r"invalid --clean-before-timestamp 'yesterday'.*ISO 8601", id="db-clean-bad-timestamp"),
+    pytest.param(["db", "clean", "--clean-before-timestamp", LOGICAL_DATE, "--tables", "dag_runs", "--yes"],
+                 r"unknown table\(s\) for --tables: dag_runs; valid: .*dag_run", id="db-clean-unknown-table"),
 ])
 def test_a_bad_command_line_value_is_refused_with_one_error_line_and_no_run_is_created(
     good_cli: Cli, args: list[str], says: str,
@@ -212,7 +216,8 @@ def test_errors_of_tradewind_itself_are_the_only_line_on_stderr(good_cli: Cli) -
 DEAD_URL = "postgresql://postgres:secret@127.0.0.1:1/nope"
 
 
-@pytest.mark.parametrize("args", [["dags", "list"], ["dags", "test", "good", LOGICAL_DATE], ["db", "migrate"]],
+@pytest.mark.parametrize("args", [["dags", "list"], ["dags", "test", "good", LOGICAL_DATE], ["db", "migrate"],
+                                  ["db", "clean", "--clean-before-timestamp", LOGICAL_DATE, "--yes"]],
                          ids=" ".join)
 def test_a_dead_metastore_is_one_line_naming_host_and_port_without_the_password(
     tmp_path: Path, args: list[str],
