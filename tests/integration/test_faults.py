@@ -13,6 +13,8 @@ import json
 import re
 import signal
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from faults import (
     TcpProxy,
     alive,
     assert_tries_never_overlapped,
+    free_port,
     ledger_command,
     sigkill,
     task_process_pid,
@@ -291,3 +294,69 @@ def test_a_worker_cut_off_from_the_metastore_kills_its_own_try_before_the_retry_
         cut_off.stop_all()
         cluster.stop_all()
         proxy.close()
+
+
+# --- every role heals ---------------------------------------------------------------------------------
+
+def health_of(port: int) -> tuple[int, dict]:
+    """The webserver's /health as (HTTP status, document); (0, {}) when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+    except OSError:
+        return 0, {}
+
+
+def test_every_role_goes_on_by_itself_after_postgres_and_then_redis_were_gone(
+        tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path) -> None:
+    write_dag(dags_folder, "steady", '''
+        from datetime import datetime, timedelta, timezone
+        from tradewind import DAG, BashOperator
+
+        with DAG("steady", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+                 default_args={"retries": 3, "retry_delay": timedelta(seconds=0)}):
+            BashOperator(task_id="one", bash_command="sleep 1") >> BashOperator(task_id="two", bash_command="true")
+    ''')
+    postgres = TcpProxy(5432)
+    port = free_port()
+    cluster = Cluster(tmp_path / "home", postgres.url_for(fresh_pg_url, 5432), own_redis.url, dags_folder,
+                      extra_env={"TRADEWIND_SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
+                                 "TRADEWIND_WEBSERVER_WORKERS": "1"})
+    try:
+        cluster.cli("db", "migrate")
+        cluster.start_scheduler()
+        cluster.start_worker("w1")
+        cluster.start("web", "webserver", "--port", str(port))
+        cluster.wait_for_dag("steady")
+        wait_until(lambda: health_of(port)[0] == 200, 60,
+                   lambda: "the webserver never answered\n" + cluster.tail_logs())
+        before = cluster.trigger("steady")
+
+        postgres.refuse()  # PostgreSQL is gone: every connection reset, every new one refused
+        wait_until(lambda: health_of(port)[0] == 503, 30, lambda: f"/health said {health_of(port)} without Postgres")
+        time.sleep(20)  # the outage itself
+        postgres.heal()
+
+        assert cluster.wait_for_run("steady", before, timeout=120) == "success"
+        wait_until(lambda: health_of(port)[1].get("scheduler", {}).get("status") == "healthy", 30,
+                   lambda: f"the scheduler did not heartbeat again: {health_of(port)}\n" + cluster.tail_logs())
+        after_postgres = cluster.trigger("steady")
+        assert cluster.wait_for_run("steady", after_postgres, timeout=60) == "success"
+
+        own_redis.shutdown_nosave()
+        during = cluster.trigger("steady")  # the scheduler cannot send it yet; it waits queued
+        assert health_of(port)[0] == 200, "the webserver needs no Redis to answer"
+        time.sleep(20)
+        own_redis.start()
+        assert cluster.wait_for_run("steady", during, timeout=120) == "success"
+        after_redis = cluster.trigger("steady")
+        assert cluster.wait_for_run("steady", after_redis, timeout=60) == "success"
+        for name in ("scheduler", "w1", "web"):
+            assert cluster.processes[name].poll() is None, f"{name} exited\n{cluster.log_of(name)[-3000:]}"
+        status, document = health_of(port)
+        assert status == 200 and document["workers"][0]["status"] == "healthy"
+    finally:
+        cluster.stop_all()
+        postgres.close()
