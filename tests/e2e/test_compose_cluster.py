@@ -8,9 +8,13 @@ The story, each step timed and printed:
 4. ``docker kill`` a worker while it runs tasks: they are retried on other workers and the run
    succeeds; ``/health`` stops listing the dead worker;
 5. ``restart redis`` in the middle of a run: the run succeeds, and so does the next one;
-6. ``up -d --scale worker=3`` in the middle of a run: the workers being stopped shut down warm,
+6. ``docker network disconnect`` a busy worker for longer than the zombie threshold, then
+   reconnect it: the run succeeds, the cut-off worker killed its own tries (self-fencing) before
+   their retries started elsewhere — a ledger the tasks append to shows no two tries of a task
+   ever ticking at once — and the worker takes tasks again once it is back;
+7. ``up -d --scale worker=3`` in the middle of a run: the workers being stopped shut down warm,
    finishing their tasks (no retry);
-7. the web UI answers on its port and ``/health`` lists the live workers.
+8. the web UI answers on its port and ``/health`` lists the live workers.
 
 It needs a Docker engine (started here if the machine has ``dockerd`` and we are root) and, with
 no registry reachable, builds Postgres and Redis stand-ins from a local Debian base. If no engine
@@ -38,6 +42,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 DAG_ID = "example_parallel_fanout"
 WIDTH = 30
+ZOMBIE_THRESHOLD = 10
+LEDGER_DAG_ID = "partition_ledger"
+#: Tasks that tick "<try> <time>" into /ledger/<task_id> every 0.1 s for about 30 s.
+LEDGER_DAG = f"""
+from datetime import datetime, timedelta, timezone
+from tradewind import DAG, BashOperator
+
+with DAG("{LEDGER_DAG_ID}", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+         default_args={{"retries": 2, "retry_delay": timedelta(seconds=0)}}):
+    for i in range(8):
+        BashOperator(task_id=f"tick_{{i}}", bash_command=(
+            'for n in $(seq 1 300); do echo "{{{{ ti.try_number }}}} $(date +%s.%N)" >> /ledger/{{{{ ti.task_id }}}}; '
+            'sleep 0.1; done'))
+"""
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
@@ -87,12 +105,33 @@ def _env_file(folder: Path, dags: Path, port: int, password: str, image_tag: str
         # The DAG is triggered as soon as it appears; a lost worker is noticed within seconds.
         "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false",
         "TRADEWIND_WORKER_HEARTBEAT_INTERVAL": "2",
-        "TRADEWIND_ZOMBIE_THRESHOLD": "10",
+        "TRADEWIND_ZOMBIE_THRESHOLD": str(ZOMBIE_THRESHOLD),
         "TRADEWIND_HEALTH_CHECK_THRESHOLD": "15",
     }
     path = folder / "cluster.env"
     path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
     return path
+
+
+def _ledger_override(folder: Path) -> Path:
+    """A compose override giving every worker a folder the test reads: the tasks' ledger."""
+    ledger = folder / "ledger"
+    ledger.mkdir()
+    ledger.chmod(0o777)  # the image's user (uid 50000) writes there
+    override = folder / "ledger.override.yml"
+    override.write_text(f"services:\n  worker:\n    volumes:\n      - {ledger}:/ledger\n")
+    return override
+
+
+def _ledger_ticks(folder: Path) -> dict[str, dict[int, list[float]]]:
+    """task_id -> try -> the times it ticked."""
+    found: dict[str, dict[int, list[float]]] = {}
+    for path in folder.glob("tick_*"):
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                found.setdefault(path.name, {}).setdefault(int(parts[0]), []).append(float(parts[1]))
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +167,7 @@ def cluster(request: pytest.FixtureRequest, steps: Steps) -> Iterator[ComposeClu
     cluster = ComposeCluster(
         project=project,
         env_file=_env_file(workdir, dags, port, password, image_tag="e2e"),
-        files=(REPO / "docker-compose.yml", REPO / "deploy" / "compose.local-images.yml"),
+        files=(REPO / "docker-compose.yml", REPO / "deploy" / "compose.local-images.yml", _ledger_override(workdir)),
         web_port=port, username="admin", password=password,
     )
     failed_before = request.session.testsfailed
@@ -225,6 +264,46 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
         cluster.compose("restart", "redis")
         _assert_run_succeeded(cluster, run_id, 300)
         _assert_run_succeeded(cluster, cluster.trigger(DAG_ID, {"seconds": 1}), 300)
+
+    with steps.step("network partition of a busy worker past the zombie threshold: it fences itself"):
+        ledger = cluster.env_file.parent / "ledger"
+        dag_file = cluster.env_file.parent / "dags" / f"{LEDGER_DAG_ID}.py"
+        dag_file.write_text(LEDGER_DAG)
+        dag_file.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        poll("the ledger DAG to be parsed",
+             lambda: cluster.request("GET", f"/api/v1/dags/{LEDGER_DAG_ID}")[0] == 200, 120)
+        run_id = cluster.trigger(LEDGER_DAG_ID, {})
+        poll("every ledger task ticking", lambda: len(_ledger_ticks(ledger)) == 8 or None, 120, interval=0.5)
+        on_host = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances(LEDGER_DAG_ID, run_id)
+                   if ti["state"] == "running"}
+        cut_off = sorted(set(on_host.values()))[0]
+        cut_container = next(c for c in cluster.container_ids("worker") if cluster.container_hostname(c) == cut_off)
+        cut_tasks = {task for task, host in on_host.items() if host == cut_off}
+        network = f"{cluster.project}_default"
+        run(["docker", "network", "disconnect", network, cut_container], timeout=60)
+        cut_at = time.time()
+        time.sleep(2.5 * ZOMBIE_THRESHOLD)  # the partition itself
+        run(["docker", "network", "connect", network, cut_container], timeout=60)
+        state = cluster.wait_for_run(LEDGER_DAG_ID, run_id, 300)
+        assert state == "success", f"the run ended {state}"
+        ticks = _ledger_ticks(ledger)
+        for task, tries in ticks.items():
+            numbers = sorted(tries)
+            for earlier, later in zip(numbers, numbers[1:], strict=False):
+                assert max(tries[earlier]) < min(tries[later]), f"{task}: try {earlier} overlapped try {later}"
+        for task in cut_tasks:
+            assert len(ticks[task]) >= 2, f"{task} of the cut-off worker was not retried: {sorted(ticks[task])}"
+            # Killed by its own worker after half the threshold, before the scheduler gave up on it.
+            assert max(ticks[task][1]) < cut_at + ZOMBIE_THRESHOLD, task
+        cut_log = run(["docker", "logs", cut_container], timeout=60)
+        assert "the worker killed the try so that a retry elsewhere cannot run beside it" in (
+            cut_log.stdout + cut_log.stderr)
+        poll(f"{cut_off} healthy in /health again",
+             lambda: any(w["hostname"] == cut_off and w["status"] == "healthy" for w in cluster.health()["workers"]),
+             120)
+        poll(f"{cut_off} to run tasks again",
+             lambda: cut_off in {ti["hostname"] for ti in _assert_run_succeeded(
+                 cluster, cluster.trigger(DAG_ID, {"seconds": 2}), 300)}, 600, interval=0)
 
     with steps.step("scale down to 3 mid-run: the stopped workers finish their tasks first"):
         run_id = cluster.trigger(DAG_ID, {"seconds": 8})
