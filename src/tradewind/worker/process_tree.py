@@ -10,6 +10,7 @@ than to init. So "the guardian has no children left" means "no process of the tr
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -23,13 +24,21 @@ _PR_SET_CHILD_SUBREAPER = 36
 _POLL_S = 0.02
 
 
-def _prctl(option: int, value: int) -> bool:
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(option, value, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _prctl(option: int, value: int) -> bool:
+    libc = _libc()
+    try:
+        return libc is not None and int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except AttributeError:
         return False
 
 
@@ -105,6 +114,8 @@ def kill_descendants(grace: float = 0.0) -> int:
     processes were found. Returns only when this process has no children left."""
     me = os.getpid()
     found: set[int] = set()
+    if not reap_children()[1]:
+        return 0  # the usual case: the task left nothing behind, and /proc need not be read
     if grace > 0:
         victims = descendants(me, parent_map())
         found.update(victims)
