@@ -8,8 +8,10 @@ from dataclasses import replace
 
 import pytest
 
+from tradewind.settings import Settings
 from tradewind.worker.consumer import BrokerLink
 from tradewind.worker.health import HealthJudge, HealthSample
+from tradewind.worker.monitor import HealthReport, WorkerHealthMonitor
 
 IDLE = HealthSample(now=100.0, broker_error=None, consumer_connected=True, waiting=0, busy=0, concurrency=4,
                     last_received=None)
@@ -75,3 +77,43 @@ def test_the_broker_link_counts_reconnects_after_the_first_connection():
     link.on_lost(ConnectionError(""))
     link.on_connected()
     assert (link.connected, link.reconnects, link.last_error) == (True, 2, None)
+
+
+class FakeProbe:
+    """A broker that answers with the queue depths the test sets, or fails with ``error``."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.error: Exception | None = None
+
+    def depths(self, queues: list[str]) -> dict[str, int]:
+        if self.error is not None:
+            raise self.error
+        return {queue: self.waiting for queue in queues}
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_monitor_reports_a_worker_that_stops_receiving_while_messages_wait_and_its_recovery():
+    clock = [100.0]
+    probe = FakeProbe()
+    link = BrokerLink()
+    link.on_connected()
+    monitor = WorkerHealthMonitor(Settings(), link, queues=["default"], concurrency=4, stall_after=15,
+                                  probe=probe, clock=lambda: clock[0], busy=lambda: 0)
+    assert monitor.check() == HealthReport(None, 0)
+    probe.waiting = 7
+    for clock[0] in (105.0, 110.0):
+        assert monitor.check().problem is None
+    clock[0] = 121.0
+    assert monitor.check().problem.startswith("not consuming: 7 message(s) wait")
+    clock[0] = 122.0
+    monitor._on_received()
+    assert monitor.check().problem is None
+    probe.error = ConnectionError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
+    link.on_lost(probe.error)
+    assert monitor.check().problem == "cannot reach the broker"
+    probe.error = None
+    link.on_connected()
+    assert monitor.check() == HealthReport(None, 1)

@@ -52,8 +52,8 @@ class BrokerLink:
             self.connected = False
             self.last_error = str(error) or type(error).__name__
 
-    def on_received(self) -> None:
-        self.last_received = time.monotonic()
+    def on_received(self, when: float | None = None) -> None:
+        self.last_received = time.monotonic() if when is None else when
 
 
 def broker_link(app: Any) -> BrokerLink:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tradewind.queue.depth import QueueDepthProbe
 from tradewind.settings import Settings
@@ -18,6 +18,12 @@ from tradewind.worker.consumer import BrokerLink
 from tradewind.worker.health import HealthJudge, HealthSample
 
 logger = logging.getLogger(__name__)
+
+
+class DepthProbe(Protocol):
+    def depths(self, queues: Sequence[str]) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,15 @@ class HealthReport:
 
 class WorkerHealthMonitor:
     def __init__(self, settings: Settings, link: BrokerLink, *, queues: Sequence[str], concurrency: int,
-                 stall_after: float) -> None:
+                 stall_after: float, probe: DepthProbe | None = None, clock: Callable[[], float] = time.monotonic,
+                 busy: Callable[[], int] | None = None) -> None:
         self.link = link
         self.queues = list(queues)
         self.concurrency = concurrency
         self.judge = HealthJudge(stall_after)
-        self.probe = QueueDepthProbe(settings)
+        self.probe: DepthProbe = probe if probe is not None else QueueDepthProbe(settings)
+        self.clock = clock
+        self.busy = busy or _busy
         self._last_problem: str | None = None
 
     def connect_signals(self) -> None:
@@ -50,8 +59,8 @@ class WorkerHealthMonitor:
             broker_error = str(exc) or type(exc).__name__
             self.probe.close()
         sample = HealthSample(
-            now=time.monotonic(), broker_error=broker_error, consumer_connected=self.link.connected,
-            waiting=waiting, busy=_busy(), concurrency=self.concurrency, last_received=self.link.last_received,
+            now=self.clock(), broker_error=broker_error, consumer_connected=self.link.connected,
+            waiting=waiting, busy=self.busy(), concurrency=self.concurrency, last_received=self.link.last_received,
         )
         problem = self.judge.judge(sample)
         self._log_change(problem, broker_error)
@@ -69,7 +78,7 @@ class WorkerHealthMonitor:
         self._last_problem = problem
 
     def _on_received(self, sender: Any = None, **kwargs: Any) -> None:
-        self.link.on_received()
+        self.link.on_received(self.clock())
 
 
 def _busy() -> int:
