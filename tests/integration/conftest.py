@@ -14,6 +14,7 @@ where they fail: CI must prove the integration, not skip it.
 - ``empty_metastore_settings``: parametrized over both backends; never migrated.
 - ``metastore_engine`` / ``session_factory``: for ``metastore_settings``.
 - ``redis_url``: redis://127.0.0.1:6379/<db>, a database of its own per xdist worker, flushed per test.
+- ``dags_folder``: an empty DAG folder in ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def module_pg_url(_pg_admin: Engine) -> Iterator[str]:
     name = _create_database(_pg_admin)
     yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
     _drop_database(_pg_admin, name)
+
+
+@pytest.fixture
+def dags_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    return folder
 
 
 @pytest.fixture

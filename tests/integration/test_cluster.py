@@ -40,13 +40,6 @@ def cluster_redis(_redis_db: int) -> Iterator[str]:
 
 
 @pytest.fixture
-def dags_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def cluster(tmp_path: Path, fresh_pg_url: str, cluster_redis: str, dags_folder: Path) -> Iterator[Cluster]:
     home = tmp_path / "home"
     cluster = Cluster(home, fresh_pg_url, cluster_redis, dags_folder)

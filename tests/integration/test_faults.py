@@ -51,13 +51,6 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-def dags_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def cluster(tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path) -> Iterator[Cluster]:
     cluster = Cluster(tmp_path / "home", fresh_pg_url, own_redis.url, dags_folder,
                       extra_env={"TRADEWIND_KILLED_TASK_CLEANUP_TIME": "3"})
@@ -77,6 +70,19 @@ def ledger_dag(folder: Path, dag_id: str, ledger: Path, *, seconds: float, retri
             BashOperator(task_id="tick", queue={queue!r},
                          bash_command={ledger_command(ledger, seconds, trap_term=trap_term)!r})
     ''')
+
+
+def start_ticking(cluster: Cluster, dags_folder: Path, dag_id: str, ledger: Path, *, seconds: float,
+                  retries: int = 1, trap_term: bool = False) -> str:
+    """Write a ledger DAG, start the scheduler and worker w1, trigger it; returns the run id once its
+    first try has ticked a few times."""
+    ledger_dag(dags_folder, dag_id, ledger, seconds=seconds, retries=retries, trap_term=trap_term)
+    cluster.start_scheduler()
+    cluster.start_worker("w1")
+    cluster.wait_for_dag(dag_id)
+    run_id = cluster.trigger(dag_id)
+    wait_until(lambda: len(ticks_by_try(ledger).get(1, [])) >= 5, 30, cluster.tail_logs)
+    return run_id
 
 
 def try_log(cluster: Cluster, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
@@ -144,12 +150,7 @@ def test_redis_shut_down_for_30_s_and_started_empty_heals_every_run_without_rest
 def test_the_task_process_killed_with_sigkill_leaves_nothing_running_beside_its_retry(
         cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
-    ledger_dag(dags_folder, "oom_victim", ledger, seconds=40)
-    cluster.start_scheduler()
-    cluster.start_worker("w1")
-    cluster.wait_for_dag("oom_victim")
-    run_id = cluster.trigger("oom_victim")
-    wait_until(lambda: len(ticks_by_try(ledger).get(1, [])) >= 5, 30, cluster.tail_logs)
+    run_id = start_ticking(cluster, dags_folder, "oom_victim", ledger, seconds=40)
 
     sigkill(task_process_pid(ledger, 1))  # what the OOM killer does
     wait_until(lambda: 2 in ticks_by_try(ledger), 60,
@@ -164,12 +165,7 @@ def test_the_task_process_killed_with_sigkill_leaves_nothing_running_beside_its_
 def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
         cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
-    ledger_dag(dags_folder, "worker_dies", ledger, seconds=40)
-    cluster.start_scheduler()
-    cluster.start_worker("w1")
-    cluster.wait_for_dag("worker_dies")
-    run_id = cluster.trigger("worker_dies")
-    wait_until(lambda: len(ticks_by_try(ledger).get(1, [])) >= 5, 30, cluster.tail_logs)
+    run_id = start_ticking(cluster, dags_folder, "worker_dies", ledger, seconds=40)
     command = task_process_pid(ledger, 1)
 
     killed_at = time.time()
@@ -187,12 +183,7 @@ def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
 def test_clearing_a_running_task_whose_command_ignores_sigterm_reruns_it_only_after_the_command_is_gone(
         cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
-    ledger_dag(dags_folder, "stubborn", ledger, seconds=40, retries=0, trap_term=True)
-    cluster.start_scheduler()
-    cluster.start_worker("w1")
-    cluster.wait_for_dag("stubborn")
-    run_id = cluster.trigger("stubborn")
-    wait_until(lambda: len(ticks_by_try(ledger).get(1, [])) >= 5, 30, cluster.tail_logs)
+    run_id = start_ticking(cluster, dags_folder, "stubborn", ledger, seconds=40, retries=0, trap_term=True)
 
     cluster.cli("tasks", "clear", "stubborn", "-t", "^tick$", "--yes")
     wait_until(lambda: 2 in ticks_by_try(ledger), 60,

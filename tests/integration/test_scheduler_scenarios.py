@@ -109,13 +109,6 @@ def _key(message: TaskMessage) -> TIKey:
 # --- fixtures and helpers ---------------------------------------------------------------------------
 
 @pytest.fixture
-def dags_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def settings(metastore_settings: Settings, dags_folder: Path) -> Settings:
     return metastore_settings.with_overrides(dags_folder=dags_folder, dags_are_paused_at_creation=False,
                                              dagbag_import_timeout=5.0)
