@@ -13,7 +13,7 @@ process the try starts dies with the try, before the worker reports the try's en
   seconds after a SIGTERM, SIGKILLs the rest, and exits only when it has no child left — which,
   for a subreaper, means no process of the try is left. The worker waits for that exit before it
   writes the try's end, so no other try of the task instance can start beside a survivor.
-- The worker asks it to stop the try (``terminate``: SIGTERM to the task process, whose
+- The worker asks it to stop the try (``terminate``: SIGTERM to the task process's group, whose
   ``on_kill`` runs, then SIGKILL to everything after the grace; ``kill``: SIGKILL at once).
 - When the worker process dies (SIGKILL, OOM), the guardian sees its control pipe close and stops
   the try by itself within ``orphan_grace`` seconds, long before the scheduler declares the try a
@@ -233,10 +233,15 @@ class _Watch:
 
 
 def _signal(pid: int, sig: int) -> None:
+    """Signal the task process's group (itself and what it started without a group of its own, as
+    Airflow's task runner does); the rest of the try's tree is stopped once the task process ended."""
     try:
-        os.kill(pid, sig)
+        os.killpg(pid, sig)
     except ProcessLookupError:
-        pass
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _say(fd: int, line: str) -> None:
