@@ -125,7 +125,9 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
 def _drive(factory: Any, engine_reset: Callable[[], None], dag: Any, run_id: str, settings: Settings,
            echo: Callable[[str], None] | None) -> None:
     nodes = task_nodes(dag)
-    options = RunnerOptions(xcom_max_bytes=settings.xcom_max_bytes, echo=echo)
+    # The terminal shows every line; the metastore keeps the try's log within its cap, as a worker does.
+    options = RunnerOptions(xcom_max_bytes=settings.xcom_max_bytes, log_max_bytes=settings.task_log_max_bytes,
+                            echo=echo)
     while True:
         now = datetime.now(UTC)
         with session_scope(factory) as session:

@@ -68,7 +68,8 @@ class FollowUp:
             item = items.pop(mine)
             message = item[0]
             reporter = Reporter(self.factory, TIKey(message.dag_id, message.run_id, message.task_id,
-                                                    message.map_index), message.try_number)
+                                                    message.map_index), message.try_number,
+                                log_max_bytes=self.settings.task_log_max_bytes)
             claimed = reporter.claim_in(session, hostname=hostname, pid=pid)
             if claimed is not None:
                 followed.local, followed.reporter, followed.claimed = message, reporter, claimed

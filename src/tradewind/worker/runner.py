@@ -27,6 +27,7 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk import task_metastore
 from tradewind.sdk.context import RunInfo
 from tradewind.worker import outcome as outcomes
+from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, MetastoreXComBackend, Reporter
 from tradewind.worker.task_process import TryRequest, child_main
@@ -45,6 +46,9 @@ class RunnerOptions:
     heartbeat_interval: float = 5.0
     log_flush_interval: float = 0.2
     xcom_max_bytes: int = 1_048_576
+    #: The cap on each try's stored log (TRADEWIND_TASK_LOG_MAX_BYTES); also the most log text
+    #: held unwritten, so a task that prints fast cannot fill the worker's memory between flushes.
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     #: Write each log line to this callable too (``dags test`` shows logs on the terminal).
     echo: Callable[[str], None] | None = None
 
@@ -59,7 +63,7 @@ def run_task_instance(
 ) -> Outcome | None:
     """Run try ``try_number`` of ``key``; None when the try was not ours to run (already claimed)."""
     hostname = options.hostname or default_hostname()
-    reporter = Reporter(factory, key, try_number)
+    reporter = Reporter(factory, key, try_number, log_max_bytes=options.log_max_bytes)
     claimed = reporter.claim(hostname=hostname, pid=os.getpid())
     if claimed is None:
         logger.info("%s try %s: already claimed or no longer queued; dropping", key, try_number)
@@ -160,6 +164,7 @@ def _supervise(pid: int, log_fd: int, result_fd: int, request: TryRequest, repor
     open_fds = {log_fd, result_fd}
     kill_reason: str | None = None
     buffer: list[str] = []
+    buffered = 0
     result = _ChildResult(outcome=None)  # type: ignore[arg-type]
     rendered_written = False
 
@@ -177,13 +182,15 @@ def _supervise(pid: int, log_fd: int, result_fd: int, request: TryRequest, repor
                     continue
                 text = line.decode("utf-8", "replace") + "\n"
                 buffer.append(text)
+                buffered += len(text)
                 if options.echo:
                     options.echo(text)
         now = time.monotonic()
-        if now >= next_flush and open_fds:
+        if (now >= next_flush or buffered >= options.log_max_bytes) and open_fds:
             next_flush = now + options.log_flush_interval
             reporter.flush(log_text="".join(buffer), rendered=None if rendered_written else result.rendered)
             buffer.clear()
+            buffered = 0
             rendered_written = rendered_written or result.rendered is not None
         if now >= next_heartbeat:
             next_heartbeat = now + options.heartbeat_interval

@@ -75,7 +75,8 @@ def create_services(settings: Settings, hostname: str, *, queues: Sequence[str] 
         settings=settings, engine=engine, factory=factory,
         loader=DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout),
         events=make_event_bus(settings.broker_url),
-        options=RunnerOptions(hostname=hostname, xcom_max_bytes=settings.xcom_max_bytes),
+        options=RunnerOptions(hostname=hostname, xcom_max_bytes=settings.xcom_max_bytes,
+                              log_max_bytes=settings.task_log_max_bytes),
         follow_up=follow,
     )
 
@@ -178,7 +179,7 @@ def _handle_one(message: TaskMessage, services: WorkerServices, reporter: Report
     not this worker's to claim."""
     key = _key(message)
     if reporter is None or claimed is None:
-        reporter = Reporter(services.factory, key, message.try_number)
+        reporter = Reporter(services.factory, key, message.try_number, log_max_bytes=services.options.log_max_bytes)
         claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
     if claimed is None:
         logger.info("%s: nothing to claim (a duplicate, stale or already claimed message); dropping",
