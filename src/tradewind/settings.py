@@ -16,6 +16,7 @@ from typing import Any
 from tradewind.errors import ConfigurationError
 
 ENV_PREFIX = "TRADEWIND_"
+MIN_TASK_LOG_MAX_BYTES = 1024
 
 
 def option(default: Any, help_text: str) -> Any:
@@ -37,6 +38,8 @@ class Settings:
     catchup_by_default: bool = option(False, "Catchup for DAGs that do not say (Airflow 2 used True).")
     dags_are_paused_at_creation: bool = option(True, "New DAGs start paused unless they say otherwise.")
     xcom_max_bytes: int = option(1_048_576, "Largest XCom value, in bytes of JSON.")
+    task_log_max_bytes: int = option(
+        4_194_304, "Most bytes of one try's log kept in the metastore: its beginning and its end, cut between.")
     max_map_length: int = option(1024, "Most task instances one mapped task may expand into (max_map_length).")
     dagbag_import_timeout: float = option(30.0, "Seconds a DAG file may take to import.")
     dag_callback_timeout: float = option(
@@ -72,6 +75,9 @@ class Settings:
     health_check_threshold: float = option(30.0, "Seconds after which a scheduler or worker heartbeat is stale.")
 
     def __post_init__(self) -> None:
+        if self.task_log_max_bytes < MIN_TASK_LOG_MAX_BYTES:
+            raise ConfigurationError(f"TRADEWIND_TASK_LOG_MAX_BYTES ({self.task_log_max_bytes}) must be at least "
+                                     f"{MIN_TASK_LOG_MAX_BYTES}, room for the lines kept and the note of what was cut")
         # A task instance must miss a few heartbeats before it is called a zombie; a threshold near
         # the interval would kill healthy tasks whose heartbeat was merely a little late.
         if self.zombie_threshold < 3 * self.worker_heartbeat_interval:

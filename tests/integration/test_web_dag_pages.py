@@ -236,9 +236,54 @@ def test_log_tail_returns_only_chunks_after_after_seq(client_as, pipeline: Sessi
     page = client.get(base).text
     assert 'data-tailing="true"' in page and 'data-after-seq="2"' in page and "log_tail.js" in page
     tail = client.get(f"{base}/log/tail?try=1&after_seq=0").get_json()
-    assert tail == {"text": "two\nthree\n", "last_seq": 2, "state": "running", "running": True}
+    assert tail == {"text": "two\nthree\n", "last_seq": 2, "skipped": False, "state": "running", "running": True}
     assert client.get(f"{base}/log/tail?try=1&after_seq=2").get_json()["text"] == ""
     assert client.get(f"{base}/log/tail?try=1&after_seq=x").status_code == 400
+
+
+def test_panel_shows_the_end_of_a_long_log_and_pages_back_to_its_start(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
+    key = TIKey(DAG_ID, "run_1", "extract")
+    lines = [f"line {i:07d}\n" for i in range(300_000)]
+    logs.append_log(pipeline, key, 2, "".join(lines))  # 3.6 MB in one chunk, as logs were stored before the cap
+    pipeline.commit()
+    client = client_as("Viewer")
+    base = f"/dags/{DAG_ID}/runs/run_1/tasks/extract"
+    page = client.get(base)
+    assert page.status_code == 200 and len(page.data) < 400_000
+    assert "line 0299999" in page.text and "line 0000000" not in page.text
+    found = re.search(r'data-before-seq="(\d+)" data-before-offset="(\d+)"', page.text)
+    assert found is not None and "Load earlier output" in page.text
+    shown = re.search(r'<pre class="log" id="log"[^>]*>(.*?)</pre>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    parts, before = [shown], found.groups()
+    while True:
+        earlier = client.get(f"{base}/log/page?try=2&before_seq={before[0]}&before_offset={before[1]}").get_json()
+        assert 0 < len(earlier["text"].encode()) <= 256 * 1024 and earlier["text"].startswith("line ")
+        parts.append(earlier["text"])
+        before = (earlier["start_seq"], earlier["start_offset"])
+        if earlier["at_start"]:
+            break
+    assert "".join(reversed(parts)) == "".join(lines)
+    assert client.get(f"{base}?try=1").text.count("Load earlier output") == 0
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    ("log/page?try=2&before_seq=x", 400),
+    ("log/page?try=2&before_seq=-1", 400),
+    ("log/page?try=2&before_offset=1.5", 400),
+    ("log/page?try=2&before_seq=99999999999999999999", 400),
+    ("log/page?try=3", 404),
+    ("log/page?try=0", 404),
+    ("log/page?try=2&map_index=x", 400),
+    ("log/tail?try=2&after_seq=-2", 400),
+    ("log/tail?try=2&after_seq=99999999999999999999", 400),
+    ("log/tail?try=9", 404),
+    ("log?try=9", 404),
+    ("log?try=two&download=1", 400),
+    ("log?try=2&map_index=5", 404),
+])
+def test_log_pages_answer_bad_input_with_a_4xx(client_as, pipeline: Session, query: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    response = client_as("Viewer").get(f"/dags/{DAG_ID}/runs/run_1/tasks/extract/{query}")
+    assert response.status_code == status, response.text
 
 
 def test_panel_shows_xcom_and_rendered_fields_of_the_try(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]

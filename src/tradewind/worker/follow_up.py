@@ -28,6 +28,7 @@ from tradewind.scheduling.run_progress import progress_runs
 from tradewind.settings import Settings
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, Reporter
+from tradewind.worker.runner import RunnerOptions
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,10 @@ class FollowUp:
     """One pool process's follow-up: its DAG cache and what it knows of each run's DAG version."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings, queues: Sequence[str],
-                 sender: Sender) -> None:
+                 sender: Sender, options: RunnerOptions) -> None:
         self.factory = factory
         self.settings = settings
+        self.options = options
         self.queues = set(queues)
         self.sender = sender
         self.cache = DagCache()
@@ -67,9 +69,8 @@ class FollowUp:
         if mine is not None:
             item = items.pop(mine)
             message = item[0]
-            reporter = Reporter(self.factory, TIKey(message.dag_id, message.run_id, message.task_id,
-                                                    message.map_index), message.try_number,
-                                zombie_threshold=self.settings.zombie_threshold)
+            reporter = self.options.reporter(self.factory, TIKey(message.dag_id, message.run_id, message.task_id,
+                                                                 message.map_index), message.try_number)
             claimed = reporter.claim_in(session, hostname=hostname, pid=pid)
             if claimed is not None:
                 followed.local, followed.reporter, followed.claimed = message, reporter, claimed

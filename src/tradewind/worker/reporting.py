@@ -24,6 +24,8 @@ from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.retries import RetryPolicy, decide_failure
 from tradewind.states import TaskInstanceState as TI
+from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
+from tradewind.worker.log_cap import LogCap
 from tradewind.worker.outcome import Outcome
 
 logger = logging.getLogger(__name__)
@@ -70,15 +72,19 @@ class Reporter:
     one to claim, one to finish, and while a long task runs, one per log flush and heartbeat."""
 
     def __init__(self, factory: sessionmaker[Session], key: TIKey, try_number: int, *,
-                 zombie_threshold: float = DEFAULT_ZOMBIE_THRESHOLD_S) -> None:
+                 zombie_threshold: float = DEFAULT_ZOMBIE_THRESHOLD_S,
+                 log_max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
         self.factory = factory
         self.key = key
         self.try_number = try_number
         #: An earlier try's processes count as gone once its heartbeat is this old (seconds).
         self.zombie_threshold = zombie_threshold
         self.started_at: datetime | None = None
-        # This try's log has one writer, this reporter: it counts the chunks instead of asking.
+        # This try's log has one writer, this reporter: it counts the chunks instead of asking
+        # (from this seq on: past 0 for a rescheduled sensor; ``LogCap`` keeps the count).
         self._log_seq = 0
+        self.log_max_bytes = log_max_bytes
+        self._log_cap: LogCap | None = None
 
     def claim(self, *, hostname: str, pid: int) -> ClaimedTry | None:
         """queued → running for this try — only when no earlier try of the task instance may still
@@ -133,8 +139,18 @@ class Reporter:
             self._write_log(session, text)
 
     def _write_log(self, session: Session, text: str) -> None:
-        logs.append_log(session, self.key, self.try_number, text, seq=self._log_seq)
-        self._log_seq += 1
+        """Append ``text`` to the try's stored log, within its cap (``log_cap`` decides what stays)."""
+        if self._log_cap is None:
+            # A rescheduled sensor's try starts past seq 0 and goes on with what its pokes stored.
+            stored = logs.chunk_summaries(session, self.key, self.try_number) if self._log_seq else []
+            self._log_cap = LogCap.resume(self.log_max_bytes, stored, next_seq=self._log_seq)
+        writes, self._log_cap = self._log_cap.add(text)
+        if writes.marker is not None:
+            logs.put_log_chunk(session, self.key, self.try_number, *writes.marker)
+        if writes.delete_between is not None:
+            low, high = writes.delete_between
+            logs.delete_log_chunks(session, self.key, self.try_number, after_seq=low, before_seq=high)
+        logs.append_log_chunks(session, self.key, self.try_number, writes.inserts)
 
     def flush(self, *, log_text: str = "", rendered: dict[str, Any] | None = None) -> None:
         """While the task runs: its new log lines and, once, its rendered template fields."""
@@ -181,8 +197,10 @@ class Reporter:
                 expected_try=self.try_number, live_try=None, **fields,
             )
             if not written:
-                # Someone else wrote to the try's log meanwhile (the scheduler, saying it is a zombie).
+                # Someone else may have written to the try's log meanwhile (the scheduler, saying it
+                # is a zombie): go on after what is stored now.
                 self._log_seq = logs.next_seq(session, self.key, self.try_number)
+                self._log_cap = None
                 if log_text:
                     self._write_log(session, log_text)
                 self._release(session, now)

@@ -26,6 +26,7 @@ from tradewind.sdk import task_metastore
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.worker.guardian import start_guarded
+from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import DEFAULT_ZOMBIE_THRESHOLD_S, ClaimedTry, MetastoreXComBackend, Reporter
 from tradewind.worker.supervisor import ChildResult, SupervisorOptions, supervise
@@ -52,6 +53,8 @@ class RunnerOptions:
     xcom_max_bytes: int = 1_048_576
     zombie_threshold: float = DEFAULT_ZOMBIE_THRESHOLD_S
     killed_task_cleanup_time: float = 60.0
+    #: The cap on each try's stored log (TRADEWIND_TASK_LOG_MAX_BYTES).
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     #: Write each log line to this callable too (``dags test`` shows logs on the terminal).
     echo: Callable[[str], None] | None = None
 
@@ -60,8 +63,14 @@ class RunnerOptions:
         return cls(**{
             "heartbeat_interval": settings.worker_heartbeat_interval, "xcom_max_bytes": settings.xcom_max_bytes,
             "zombie_threshold": settings.zombie_threshold,
-            "killed_task_cleanup_time": settings.killed_task_cleanup_time, **overrides,
+            "killed_task_cleanup_time": settings.killed_task_cleanup_time,
+            "log_max_bytes": settings.task_log_max_bytes, **overrides,
         })
+
+    def reporter(self, factory: sessionmaker[Session], key: TIKey, try_number: int) -> Reporter:
+        """The writer of one try's metastore rows, with these options' zombie threshold and log cap."""
+        return Reporter(factory, key, try_number, zombie_threshold=self.zombie_threshold,
+                        log_max_bytes=self.log_max_bytes)
 
     def supervision(self) -> SupervisorOptions:
         return SupervisorOptions(
@@ -81,7 +90,7 @@ def run_task_instance(
 ) -> Outcome | None:
     """Run try ``try_number`` of ``key``; None when the try was not ours to run (already claimed)."""
     hostname = options.hostname or default_hostname()
-    reporter = Reporter(factory, key, try_number, zombie_threshold=options.zombie_threshold)
+    reporter = options.reporter(factory, key, try_number)
     claimed = reporter.claim(hostname=hostname, pid=os.getpid())
     if claimed is None:
         logger.info("%s try %s: already claimed or no longer queued; dropping", key, try_number)

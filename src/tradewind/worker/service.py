@@ -68,14 +68,15 @@ def create_services(settings: Settings, hostname: str, *, queues: Sequence[str] 
     warm_up()
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
+    options = RunnerOptions.from_settings(settings, hostname=hostname)
     follow = None
     if sender is not None and engine.dialect.name == "postgresql":
-        follow = FollowUp(factory, settings, queues, sender)
+        follow = FollowUp(factory, settings, queues, sender, options)
     return WorkerServices(
         settings=settings, engine=engine, factory=factory,
         loader=DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout),
         events=make_event_bus(settings.broker_url),
-        options=RunnerOptions.from_settings(settings, hostname=hostname),
+        options=options,
         follow_up=follow,
     )
 
@@ -178,8 +179,7 @@ def _handle_one(message: TaskMessage, services: WorkerServices, reporter: Report
     not this worker's to claim."""
     key = _key(message)
     if reporter is None or claimed is None:
-        reporter = Reporter(services.factory, key, message.try_number,
-                            zombie_threshold=services.settings.zombie_threshold)
+        reporter = services.options.reporter(services.factory, key, message.try_number)
         claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
     if claimed is None:
         logger.info("%s: nothing to claim (a duplicate, stale or already claimed message); dropping",

@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds before a failed heartbeat is tried again (a healthy one waits the heartbeat interval).
 RETRY_S = 1.0
-#: Log text held while the metastore does not answer; past this the middle is dropped, and said so.
-MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024
+#: Longest the supervisor waits for the log to drain when the task prints faster than it is written.
+BACKPRESSURE_S = 0.5
 
 
 class TryHeartbeat:
@@ -33,12 +33,16 @@ class TryHeartbeat:
         #: Monotonic time of the last heartbeat that reached the metastore (the claim counts as one).
         self.last_ok = time.monotonic()
         self.standing = Standing.RUNNING
+        #: Log text held before a flush is due at once; twice this and the supervisor waits, briefly.
+        self.flush_bytes = max(reporter.log_max_bytes, 64 * 1024)
         self._pending: list[str] = []
         self._pending_bytes = 0
         self._dropped = 0
         self._rendered: dict[str, Any] | None = None
         self._rendered_written = False
         self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tradewind-try-heartbeat", daemon=True)
         self._failures = 0
@@ -47,10 +51,17 @@ class TryHeartbeat:
         self._thread.start()
 
     def add_log(self, text: str) -> None:
+        """Queue log text for the next flush. A task printing faster than the metastore takes its log
+        is slowed down (the supervisor stops reading its pipe for a moment); while the metastore does
+        not answer at all, what exceeds twice the log cap is dropped from the middle, and said so."""
         with self._lock:
             self._pending.append(text)
             self._pending_bytes += len(text)
-            while self._pending_bytes > MAX_PENDING_LOG_BYTES and len(self._pending) > 1:
+            if self._pending_bytes >= self.flush_bytes:
+                self._wake.set()
+            if self._pending_bytes >= 2 * self.flush_bytes:
+                self._drained.wait_for(lambda: self._pending_bytes < 2 * self.flush_bytes, BACKPRESSURE_S)
+            while self._pending_bytes >= 2 * self.flush_bytes and len(self._pending) > 1:
                 dropped = self._pending.pop(len(self._pending) // 2)
                 self._pending_bytes -= len(dropped)
                 self._dropped += len(dropped)
@@ -67,6 +78,7 @@ class TryHeartbeat:
     def stop(self, timeout: float) -> tuple[str, dict[str, Any] | None]:
         """Stop the thread; returns the log text and rendered fields it has not written yet."""
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
         with self._lock:
             return self._take()
@@ -74,15 +86,20 @@ class TryHeartbeat:
     def _take(self) -> tuple[str, dict[str, Any] | None]:
         text = "".join(self._pending)
         if self._dropped:
-            text = (f"[… {self._dropped} bytes of this log were dropped while the metastore did not answer …]\n"
+            text = (f"[… {self._dropped} bytes of this log were dropped while the metastore did not take it …]\n"
                     + text)
         self._pending, self._pending_bytes, self._dropped = [], 0, 0
+        self._drained.notify_all()
         rendered, self._rendered = self._rendered, None
         return text, rendered
 
     def _run(self) -> None:
         next_beat = time.monotonic() + self.heartbeat_interval
-        while not self._stop.wait(self.flush_interval):
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             self._flush()
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + (self.heartbeat_interval if self._beat() else RETRY_S)

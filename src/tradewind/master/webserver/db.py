@@ -8,10 +8,11 @@ back) when the request ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, stream_with_context
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +48,22 @@ def get_session() -> Session:
         g.db_session = metastore(current_app).factory()
     session: Session = g.db_session
     return session
+
+
+def streamed(read: Callable[[Session], Iterator[str]]) -> Iterator[str]:
+    """What ``read(session)`` yields, as a response body streamed with the request's context. The
+    stream gets a session of its own, closed when it ends: Flask tears the request's session down
+    as soon as the view returns, before the body is sent."""
+    factory = metastore(current_app).factory
+
+    def generate() -> Iterator[str]:
+        session = factory()
+        try:
+            yield from read(session)
+        finally:
+            session.close()
+
+    return stream_with_context(generate())
 
 
 def metastore(app: Flask) -> AppMetastore:

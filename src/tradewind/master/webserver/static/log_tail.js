@@ -1,19 +1,72 @@
-// The task-instance panel: while the shown try runs, fetch the log chunks after the last one
-// shown every 3 s and append them as text (never as markup).
+// The task-instance panel's log: it opens on the log's last page, scrolled to the end. "Load
+// earlier output" fetches the page before the first one shown; while the shown try runs, the
+// chunks after the last one shown are fetched every 3 s and appended. All of it as text, never
+// as markup. A page left open on a try that prints without end keeps only the newest 1 MiB of
+// what it appended, so the browser stays fast.
 (function () {
   "use strict";
   var pre = document.getElementById("log");
-  if (!pre || pre.dataset.tailing !== "true") { return; }
+  if (!pre) { return; }
+  var LIVE_LIMIT = 1024 * 1024;
+  var live = [];
+  var liveChars = 0;
+  var hiddenNote = null;
+  pre.scrollTop = pre.scrollHeight;
+
+  function getJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; });
+  }
+
+  var earlier = document.getElementById("log-earlier");
+  if (earlier) {
+    earlier.addEventListener("click", function () {
+      earlier.disabled = true;
+      var url = earlier.dataset.pageUrl + "&before_seq=" + encodeURIComponent(earlier.dataset.beforeSeq) +
+        "&before_offset=" + encodeURIComponent(earlier.dataset.beforeOffset);
+      getJson(url)
+        .then(function (data) {
+          if (!data) { return; }
+          var fromBottom = pre.scrollHeight - pre.scrollTop;
+          pre.insertBefore(document.createTextNode(data.text), pre.firstChild);
+          pre.scrollTop = pre.scrollHeight - fromBottom;
+          earlier.dataset.beforeSeq = String(data.start_seq);
+          earlier.dataset.beforeOffset = String(data.start_offset);
+          if (data.at_start) { earlier.parentNode.remove(); }
+        })
+        .catch(function () {})
+        .then(function () { earlier.disabled = false; });
+    });
+  }
+
+  function append(text) {
+    var node = document.createTextNode(text);
+    pre.appendChild(node);
+    live.push(node);
+    liveChars += text.length;
+    if (liveChars <= LIVE_LIMIT) { return; }
+    if (!hiddenNote) {
+      hiddenNote = document.createTextNode(
+        "[… older output hidden here to keep this page fast; reload the page or open Plain text …]\n");
+      pre.insertBefore(hiddenNote, live[0]);
+    }
+    while (liveChars > LIVE_LIMIT && live.length > 1) {
+      var oldest = live.shift();
+      liveChars -= oldest.data.length;
+      oldest.remove();
+    }
+  }
 
   function poll() {
-    var url = pre.dataset.tailUrl + "&after_seq=" + encodeURIComponent(pre.dataset.afterSeq);
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
+    getJson(pre.dataset.tailUrl + "&after_seq=" + encodeURIComponent(pre.dataset.afterSeq))
       .then(function (data) {
         if (!data) { return; }
         if (data.text) {
           var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-          pre.appendChild(document.createTextNode(data.text));
+          if (data.skipped) {
+            append("[… output not shown here: cut by the log's size limit, or too much to show at once …]\n");
+          }
+          append(data.text);
           if (atBottom) { pre.scrollTop = pre.scrollHeight; }
         }
         pre.dataset.afterSeq = String(data.last_seq);
@@ -22,5 +75,5 @@
       .catch(function () {})
       .then(function () { if (pre.dataset.tailing === "true") { window.setTimeout(poll, 3000); } });
   }
-  window.setTimeout(poll, 3000);
+  if (pre.dataset.tailing === "true") { window.setTimeout(poll, 3000); }
 })();

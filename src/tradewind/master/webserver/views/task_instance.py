@@ -1,5 +1,6 @@
-"""The task-instance panel: details, every try, the chosen try's log (whole, downloadable, or
-tailed as JSON), XCom, rendered template fields, and why the task instance is not running yet."""
+"""The task-instance panel: details, every try, the chosen try's log (its last page, earlier pages
+and new lines as JSON, the whole stored log streamed as text or a download), XCom, rendered
+template fields, and why the task instance is not running yet."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.api import query_int
+from tradewind.master.webserver.db import get_session, streamed
 from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, tabs
 from tradewind.metastore import logs, runs, task_instances, xcoms
 from tradewind.metastore.models import TaskInstance, TaskTry
@@ -24,6 +26,11 @@ bp = Blueprint("task_instance", __name__)
 #: States in which a task instance has not started its work, so "why not running" is worth saying.
 WAITING_STATES = frozenset({"none", "scheduled", "queued", "up_for_retry", "up_for_reschedule"})
 RUNNING_STATES = frozenset({"running", "queued", "restarting"})
+#: Most of a log the panel shows at once, and sends per "earlier output" click or poll.
+LOG_PAGE_BYTES = 256 * 1024
+#: Larger query integers are refused: the metastore's integer columns cannot hold them, and
+#: SQLite cannot even compare them.
+_MAX_INT = 2**31 - 1
 _VERDICT_TEXT = {
     Verdict.READY: "its trigger rule is met; it waits for the scheduler to queue it (or for a free slot).",
     Verdict.WAIT: "its trigger rule is not met yet: some upstream tasks have not finished.",
@@ -49,7 +56,7 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
     tries = task_instances.list_tries(session, key)
     try_number = _try_number(ti, tries)
     chosen = next((t for t in tries if t.try_number == try_number), None)
-    log_text, last_seq = logs.read_log(session, key, try_number) if try_number > 0 else ("", -1)
+    log_page = logs.read_log_page(session, key, try_number, max_bytes=LOG_PAGE_BYTES) if try_number > 0 else None
     rendered = chosen.rendered_fields if chosen is not None else None
     if rendered is None and try_number == ti.try_number:
         rendered = ti.rendered_fields
@@ -59,8 +66,10 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
         "dag_pages/task_instance.html", dag_id=dag_id, run_id=run_id, task=task, ti=ti, tabs=tabs(dag_id, "", run_id),
         tries=tries, try_number=try_number,
         try_urls={t.try_number: f"{base}?map_index={ti.map_index}&try={t.try_number}" for t in tries},
-        log_text=log_text, last_seq=last_seq, tailing=ti.state in RUNNING_STATES and try_number == ti.try_number,
+        log_page=log_page, log_page_kib=LOG_PAGE_BYTES // 1024,
+        tailing=ti.state in RUNNING_STATES and try_number == ti.try_number,
         log_url=f"{base}/log{query}", download_url=f"{base}/log{query}&download=1", tail_url=f"{base}/log/tail{query}",
+        page_url=f"{base}/log/page{query}",
         xcoms=[(x.key, _pretty(x.value)) for x in xcoms.list_xcoms(session, dag_id, run_id, task_id)
                if x.map_index == ti.map_index],
         rendered=[(name, _pretty(value)) for name, value in sorted((rendered or {}).items())],
@@ -75,13 +84,13 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
 
 @bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>/log")
 def log(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
-    """The try's whole log as text/plain; ``?download=1`` makes it an attachment."""
+    """The try's whole stored log as text/plain, streamed as it is read; ``?download=1`` makes it
+    an attachment."""
     session = get_session()
     _, _, ti = _find(session, dag_id, run_id, task_id)
     key = TIKey(dag_id, run_id, task_id, ti.map_index)
     try_number = _try_number(ti, None)
-    text, _ = logs.read_log(session, key, try_number)
-    response = Response(text, mimetype="text/plain")
+    response = Response(streamed(lambda stream: logs.iter_log(stream, key, try_number)), mimetype="text/plain")
     if request.args.get("download") in ("1", "true"):
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{dag_id}__{run_id}__{task_id}")
         response.headers["Content-Disposition"] = f'attachment; filename="{safe}__{try_number}.log"'
@@ -90,18 +99,31 @@ def log(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
 
 @bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>/log/tail")
 def log_tail(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
-    """``{"text", "last_seq", "state", "running"}``: the log after chunk ``after_seq``."""
+    """``{"text", "last_seq", "skipped", "state", "running"}``: the log after chunk ``after_seq``
+    (its last page when there is more; ``skipped`` when some of it is not in ``text``)."""
     session = get_session()
     _, _, ti = _find(session, dag_id, run_id, task_id)
-    try:
-        after_seq = int(request.args.get("after_seq", "-1"))
-    except ValueError:
-        abort(400, description="after_seq must be an integer")
+    after_seq = query_int("after_seq", -1, minimum=-1, maximum=_MAX_INT)
     try_number = _try_number(ti, None)
-    text, last_seq = logs.read_log(session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number,
-                                   after_seq=after_seq)
-    return jsonify(text=text, last_seq=last_seq, state=ti.state,
+    update = logs.read_log_after(session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number, after_seq,
+                                 max_bytes=LOG_PAGE_BYTES)
+    return jsonify(text=update.text, last_seq=update.last_seq, skipped=update.skipped, state=ti.state,
                    running=ti.state in RUNNING_STATES and try_number == ti.try_number)
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>/log/page")
+def log_page(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
+    """``{"text", "start_seq", "start_offset", "at_start"}``: the page of the log before the
+    position ``before_seq``/``before_offset`` (a page's start), to show earlier output."""
+    session = get_session()
+    _, _, ti = _find(session, dag_id, run_id, task_id)
+    before = logs.LogPosition(query_int("before_seq", _MAX_INT, maximum=_MAX_INT),
+                              query_int("before_offset", 0, maximum=_MAX_INT))
+    try_number = _try_number(ti, None)
+    page = logs.read_log_page(session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number,
+                              max_bytes=LOG_PAGE_BYTES, before=before)
+    start = page.start or before
+    return jsonify(text=page.text, start_seq=start.seq, start_offset=start.offset, at_start=page.at_start)
 
 
 def _find(session: Session, dag_id: str, run_id: str,
