@@ -78,11 +78,12 @@ class Settings:
         if self.task_log_max_bytes < MIN_TASK_LOG_MAX_BYTES:
             raise ConfigurationError(f"TRADEWIND_TASK_LOG_MAX_BYTES ({self.task_log_max_bytes}) must be at least "
                                      f"{MIN_TASK_LOG_MAX_BYTES}, room for the lines kept and the note of what was cut")
-        # A task instance must miss a few heartbeats before it is called a zombie; a threshold near
-        # the interval would kill healthy tasks whose heartbeat was merely a little late.
-        if self.zombie_threshold < 3 * self.worker_heartbeat_interval:
+        # A worker kills its own tries after half the threshold without a heartbeat getting through
+        # (self-fencing): that must be at least two heartbeats, or one late heartbeat would kill
+        # healthy tries.
+        if self.zombie_threshold < 4 * self.worker_heartbeat_interval:
             raise ConfigurationError(
-                f"TRADEWIND_ZOMBIE_THRESHOLD ({self.zombie_threshold:g} s) must be at least three times "
+                f"TRADEWIND_ZOMBIE_THRESHOLD ({self.zombie_threshold:g} s) must be at least four times "
                 f"TRADEWIND_WORKER_HEARTBEAT_INTERVAL ({self.worker_heartbeat_interval:g} s)"
             )
 

@@ -45,14 +45,14 @@ def _cli(settings: Settings) -> Cli:
 
 
 def _add_run(session: Any, dag_id: str, run_id: str, *, run_type: str, logical_date: datetime, started: datetime,
-             state: str = "success", ti_state: str | None = None) -> None:
+             state: str = "success", ti_state: str | None = None, live_try: int | None = None) -> None:
     """A run with one task instance, its try, an XCom and a log chunk, all dated ``started``."""
     session.add(DagRun(dag_id=dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date, state=state,
                        external_trigger=run_type == "manual", start_date=started))
     session.flush()
     key = {"dag_id": dag_id, "run_id": run_id, "task_id": "work", "map_index": -1}
     ti_state = ti_state or state
-    session.add(TaskInstance(**key, state=ti_state, try_number=1, start_date=started))
+    session.add(TaskInstance(**key, state=ti_state, try_number=1, start_date=started, live_try=live_try))
     session.add(TaskTry(**key, try_number=1, state=ti_state, start_date=started))
     session.add(XCom(**key, key="return_value", value=1, timestamp=started))
     session.add(TaskLog(**key, try_number=1, seq=0, content="hello", created_at=started))
@@ -73,6 +73,9 @@ def _seed(settings: Settings) -> None:
         _add_run(session, "etl", "manual__new", run_type="manual", logical_date=NEW, started=NEW)
         _add_run(session, "etl", "manual__failed_while_queued", run_type="manual",
                  logical_date=datetime(2023, 5, 4, tzinfo=UTC), started=OLD, state="failed", ti_state="queued")
+        # Marked failed while it ran: its worker is still stopping the try's processes, and will write.
+        _add_run(session, "etl", "manual__marked_while_stopping", run_type="manual",
+                 logical_date=datetime(2023, 5, 5, tzinfo=UTC), started=OLD, state="failed", live_try=1)
         _add_run(session, "other", "scheduled__only", run_type="scheduled",
                  logical_date=datetime(2023, 1, 1, tzinfo=UTC), started=OLD)
         session.add_all([
@@ -124,7 +127,7 @@ def test_old_history_goes_and_unfinished_runs_and_each_dags_latest_scheduled_run
     assert _deleted(result) == {"task_log": 2, "xcom": 2, "task_instance_history": 2, "task_instance": 2,
                                 "dag_run": 2, "log": 1, "import_error": 1, "job": 2, "worker": 1, "dag": 1}
     kept = {"scheduled__latest", "manual__still_running", "manual__failed_while_queued", "manual__new",
-            "scheduled__only"}
+            "manual__marked_while_stopping", "scheduled__only"}
     assert _run_ids(seeded) == kept
     for model in RUN_TABLES:
         assert _run_ids(seeded, model) == kept, f"{model.__tablename__} keeps the rows of the kept runs"
@@ -180,12 +183,12 @@ def test_a_cutoff_in_the_future_still_keeps_live_schedulers_workers_active_runs_
 
     assert _deleted(result)["dag_run"] == 3
     assert _run_ids(seeded) == {"scheduled__latest", "manual__still_running", "manual__failed_while_queued",
-                                "scheduled__only"}
+                                "manual__marked_while_stopping", "scheduled__only"}
     with metastore_session(seeded) as session:
         assert set(session.scalars(sa.select(Job.hostname))) == {"c"}
         assert set(session.scalars(sa.select(Worker.hostname))) == {"live"}
         assert set(session.scalars(sa.select(DagModel.dag_id))) == {"etl"}
-        assert set(session.scalars(sa.select(TaskInstance.state))) == {"success", "running", "queued"}
+        assert set(session.scalars(sa.select(TaskInstance.state))) == {"success", "running", "queued", "failed"}
 
 
 def test_small_batches_delete_the_same_rows_as_one_big_one(seeded: Settings) -> None:

@@ -192,7 +192,7 @@ def test_clearing_a_running_task_whose_command_ignores_sigterm_reruns_it_only_af
     ticks = assert_tries_never_overlapped(ledger)
     assert len(ticks[1]) < 300
     first_log = try_log(cluster, "stubborn", run_id, "tick", 1)
-    assert "changed from outside (cleared or marked)" in first_log
+    assert "changed from outside (cleared, marked, or its run timed out); stopped" in first_log
     assert "every process it started is gone; the task runs again" in first_log
 
 

@@ -26,6 +26,8 @@ from tradewind.metastore.engine import dispose_after_fork, session_scope
 from tradewind.metastore.models import AuditLog, DagRun, TaskInstance, TaskLog, TaskTry, XCom
 from tradewind.metastore.task_instances import TIKey
 from tradewind.states import DagRunState, TaskInstanceState
+from tradewind.worker.outcome import Outcome
+from tradewind.worker.reporting import Reporter, Standing
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 TASKS = [
@@ -585,3 +587,51 @@ def test_a_forked_child_gets_its_own_connections_and_leaves_the_parents_intact(
     assert os.waitstatus_to_exitcode(status) == 0
     with session_scope(session_factory) as session:
         assert pools.get_pool(session, "from_child").slots == 2
+
+
+# --- the live try -----------------------------------------------------------------------------------
+
+def _requeue(session_factory: sessionmaker[Session], key: TIKey, from_state: str, try_number: int) -> None:
+    """A person clears the task instance and the scheduler queues its next try."""
+    with session_scope(session_factory) as session:
+        assert task_instances.transition(session, key, expected_state=from_state, target_state="none", manual=True)
+        assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
+        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
+                                         try_number=try_number, queued_dttm=datetime.now(UTC))
+
+
+def test_no_try_is_claimed_while_an_earlier_try_may_still_have_processes_alive(
+    session_factory: sessionmaker[Session], run_id: str,
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    first = Reporter(session_factory, key, 1, zombie_threshold=30)
+    assert first.claim(hostname="w1", pid=1) is not None
+    with session_scope(session_factory) as session:  # marked failed while its worker still runs it
+        assert task_instances.transition(session, key, expected_state="running", target_state="failed", manual=True)
+    _requeue(session_factory, key, "failed", 2)
+
+    second = Reporter(session_factory, key, 2, zombie_threshold=30)
+    assert second.claim(hostname="w2", pid=2) is None
+    assert "an earlier try (1) may still have processes alive on w1" in second.why_not_claimed()
+    assert first.heartbeat() is Standing.LOST
+    # Every process of the first try is gone: its end, refused, releases it.
+    assert first.finish(Outcome(TaskInstanceState.FAILED, error="stopped")) == (False, None)
+    assert second.claim(hostname="w2", pid=2) is not None
+
+
+def test_a_try_whose_worker_went_silent_past_the_zombie_threshold_no_longer_holds_the_task_instance(
+    session_factory: sessionmaker[Session], run_id: str,
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    assert Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w1", pid=1) is not None
+    with session_scope(session_factory) as session:
+        assert task_instances.transition(session, key, expected_state="running", target_state="up_for_retry",
+                                         last_heartbeat=datetime.now(UTC) - timedelta(seconds=31))
+        assert task_instances.transition(session, key, expected_state="up_for_retry", target_state="scheduled")
+        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
+                                         try_number=2)
+    assert Reporter(session_factory, key, 2, zombie_threshold=30).claim(hostname="w2", pid=2) is not None
+    with session_scope(session_factory) as session:
+        assert task_instances.get_ti(session, "etl", run_id, "extract").live_try == 2

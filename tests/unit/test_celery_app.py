@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from tradewind.queue.app import (
     DEFAULT_QUEUE,
     EMBEDDED_BROKER_URL,
+    REDIS_TRANSPORT,
     broker_url_for,
     make_celery_app,
     queue_names,
@@ -79,3 +81,22 @@ def test_embedded_broker_folders_are_created_under_home(tmp_path: Path):
 ])
 def test_queue_names(value, expected):
     assert queue_names(value) == expected
+
+
+def test_a_redis_broker_uses_the_transport_whose_acks_cannot_wedge_a_worker(tmp_path: Path):
+    conf = make_celery_app(Settings(home=tmp_path, broker_url=REDIS)).conf
+    assert conf.broker_transport == REDIS_TRANSPORT
+    embedded = make_celery_app(Settings(home=tmp_path)).conf
+    assert embedded.broker_transport is None
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", ssl.CERT_REQUIRED),
+    ("?ssl_cert_reqs=none", ssl.CERT_NONE),
+    ("?ssl_cert_reqs=CERT_OPTIONAL", ssl.CERT_OPTIONAL),
+    ("?ssl_cert_reqs=nonsense", ssl.CERT_REQUIRED),
+])
+def test_a_tls_redis_broker_checks_the_servers_certificate_unless_the_url_says_otherwise(
+        tmp_path: Path, query: str, expected: ssl.VerifyMode):
+    conf = make_celery_app(Settings(home=tmp_path, broker_url=f"rediss://redis.example:6380/0{query}")).conf
+    assert conf.broker_use_ssl == {"ssl_cert_reqs": expected}

@@ -62,6 +62,22 @@ def pids_in(text: str) -> list[int]:
     return [int(word) for word in text.split()]
 
 
+def read_until(fd: int, enough: Callable[[bytes], bool], timeout: float = 10) -> bytes:
+    """Read ``fd`` until ``enough(what was read)``; fail if the writer ends first or time runs out."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not enough(data):
+        left = deadline - time.monotonic()
+        assert left > 0, f"only {data!r} arrived in time"
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 100)
+            assert chunk, f"the writer ended after {data!r}"
+            data += chunk
+    return data
+
+
 def leave_children(result_fd: int) -> None:
     """A task that starts a child, a child in its own session and a double-forked daemon, then ends."""
     plain = subprocess.Popen(["sleep", "60"])
@@ -105,10 +121,7 @@ def test_a_task_process_killed_with_sigkill_takes_everything_it_started_with_it(
         time.sleep(60)
 
     guarded = start_guarded(task, orphan_grace=5, leftover_grace=0.5)
-    os.set_blocking(guarded.result_fd, True)
-    words = b""
-    while len(words.split()) < 4:
-        words += os.read(guarded.result_fd, 100)
+    words = read_until(guarded.result_fd, lambda data: len(data.split()) >= 4)
     *children, task_pid = pids_in(words.decode())
     os.kill(task_pid, signal.SIGKILL)
     run_to_end(guarded)
@@ -123,8 +136,7 @@ def test_terminate_gives_on_kill_its_grace_then_kills_a_task_that_ignores_sigter
         time.sleep(60)
 
     guarded = start_guarded(task, orphan_grace=5, leftover_grace=0.5)
-    os.set_blocking(guarded.result_fd, True)
-    assert os.read(guarded.result_fd, 5) == b"ready"
+    assert read_until(guarded.result_fd, lambda data: data == b"ready") == b"ready"
     asked = time.monotonic()
     guarded.terminate(0.5)
     run_to_end(guarded)
@@ -137,19 +149,19 @@ def test_a_guardian_whose_worker_died_stops_the_try_by_itself():
     report_read, report_write = os.pipe()
     worker = os.fork()
     if worker == 0:
-        def task(log_fd: int, result_fd: int) -> None:
-            child = subprocess.Popen(["sleep", "60"], start_new_session=True)
-            os.write(report_write, f"{os.getpid()} {child.pid}\n".encode())
-            time.sleep(60)
+        try:
+            def task(log_fd: int, result_fd: int) -> None:
+                child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+                os.write(report_write, f"{os.getpid()} {child.pid}\n".encode())
+                time.sleep(60)
 
-        guarded = start_guarded(task, orphan_grace=0.5, leftover_grace=0.5)
-        os.write(report_write, f"{guarded.pid}\n".encode())
-        time.sleep(60)
-        os._exit(0)
+            guarded = start_guarded(task, orphan_grace=0.5, leftover_grace=0.5)
+            os.write(report_write, f"{guarded.pid}\n".encode())
+            time.sleep(60)
+        finally:
+            os._exit(0)
     os.close(report_write)
-    text = b""
-    while text.count(b"\n") < 2:
-        text += os.read(report_read, 100)
+    text = read_until(report_read, lambda data: data.count(b"\n") >= 2)
     pids = pids_in(text.decode())
     os.kill(worker, signal.SIGKILL)
     os.waitpid(worker, 0)

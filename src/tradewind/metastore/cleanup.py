@@ -49,11 +49,12 @@ class Batch:
 
 def _kept_run(run: FromClause) -> ColumnElement[bool]:
     """Runs kept with all their rows: queued or running ones, finished ones a task instance of which
-    has not finished (a worker may still be writing to it), and each DAG's latest scheduled run (its
-    schedule continues from it)."""
+    has not finished or still has a try whose processes a worker is stopping (that worker may still
+    be writing to it), and each DAG's latest scheduled run (its schedule continues from it)."""
     unfinished = TaskInstance.__table__.alias("unfinished_ti")
     has_unfinished = exists().where(unfinished.c.dag_id == run.c.dag_id, unfinished.c.run_id == run.c.run_id,
-                                    unfinished.c.state.in_(_UNFINISHED_TI_STATES))
+                                    or_(unfinished.c.state.in_(_UNFINISHED_TI_STATES),
+                                        unfinished.c.live_try.is_not(None)))
     newer = DagRun.__table__.alias("newer_run")
     latest_scheduled = and_(
         run.c.run_type == "scheduled",

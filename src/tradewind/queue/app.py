@@ -49,11 +49,12 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from celery import Celery  # type: ignore[import-untyped]
 
 from tradewind.errors import TradewindException
+from tradewind.queue.redis_keys import is_redis_url
 from tradewind.settings import Settings
 
 DEFAULT_QUEUE = "default"
@@ -78,10 +79,6 @@ class BrokerUnreachable(TradewindException):
 def broker_url_for(settings: Settings) -> str:
     """The broker URL the app uses: the configured one, or the embedded filesystem broker."""
     return settings.broker_url or EMBEDDED_BROKER_URL
-
-
-def is_redis_url(url: str | None) -> bool:
-    return bool(url) and urlsplit(url or "").scheme in ("redis", "rediss")
 
 
 def queue_names(value: str | None) -> list[str]:
@@ -124,6 +121,16 @@ def transport_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+_CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+
+
+def _cert_reqs(url: str) -> ssl.VerifyMode:
+    """``ssl_cert_reqs`` of a ``rediss://`` URL's query (required, optional or none; as Celery reads
+    it), or required: a server's certificate is checked unless the URL says otherwise."""
+    value = dict(parse_qsl(urlsplit(url).query)).get("ssl_cert_reqs", "required").lower()
+    return _CERT_REQS.get(value.removeprefix("cert_"), ssl.CERT_REQUIRED)
+
+
 def celery_config(settings: Settings, *, worker: bool = False) -> dict[str, Any]:
     """The Celery settings described in the module docstring."""
     config: dict[str, Any] = {
@@ -152,7 +159,7 @@ def celery_config(settings: Settings, *, worker: bool = False) -> dict[str, Any]
         config["broker_transport"] = REDIS_TRANSPORT
         if urlsplit(settings.broker_url or "").scheme == "rediss":
             # Naming the transport skips kombu's own rediss:// handling, which would turn TLS on.
-            config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+            config["broker_use_ssl"] = {"ssl_cert_reqs": _cert_reqs(settings.broker_url or "")}
     if worker:
         config["broker_connection_max_retries"] = None
     return config

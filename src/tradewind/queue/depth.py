@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tradewind.queue.app import embedded_broker_folders, is_redis_url
+from tradewind.queue.app import embedded_broker_folders
+from tradewind.queue.redis_keys import is_redis_url
 from tradewind.settings import Settings
 
 #: Seconds a depth probe may take before the broker counts as unreachable.

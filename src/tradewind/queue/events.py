@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tradewind.queue.redis_keys import STATE_CHANGED_CHANNEL, TASK_ENDED_CHANNEL
+from tradewind.queue.redis_keys import STATE_CHANGED_CHANNEL, TASK_ENDED_CHANNEL, is_redis_url
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,6 @@ def _decode(message: dict[str, Any]) -> Event:
 
 def make_event_bus(broker_url: str | None, *, subscribe: bool = False) -> EventBus:
     """Redis pub/sub when the broker is Redis; the timer alone otherwise."""
-    if broker_url and broker_url.startswith(("redis://", "rediss://")):
+    if is_redis_url(broker_url):
         return RedisEventBus(broker_url, subscribe=subscribe)
     return TimerOnlyBus()

@@ -47,6 +47,8 @@ class GuardianReport:
     exit_code: int | None = None
     #: Processes the task left behind that the guardian had to stop.
     leftovers: int = 0
+    #: Processes SIGKILL did not end in seconds (another user's, or stuck in the kernel).
+    stuck: list[int] = field(default_factory=list)
     #: How the guardian itself ended (its wait status), once it has.
     guardian_status: int | None = None
     _pending: bytes = field(default=b"", repr=False)
@@ -59,6 +61,8 @@ class GuardianReport:
                 self.exit_code = int(value)
             elif word == "leftovers" and value.isdigit():
                 self.leftovers = int(value)
+            elif word == "stuck":
+                self.stuck = [int(pid) for pid in value.split() if pid.isdigit()]
 
 
 @dataclass
@@ -164,7 +168,11 @@ def _guardian_main(task_main: Callable[[int, int], None], log_write: int, result
     status = watch.wait_for_task()
     _say(status_write, f"exit {os.waitstatus_to_exitcode(status)}\n")
     grace = 0.0 if watch.killed else min(leftover_grace, watch.remaining())
-    _say(status_write, f"leftovers {kill_descendants(grace)}\n")
+
+    def stuck(pids: list[int]) -> None:
+        _say(status_write, f"stuck {' '.join(map(str, pids))}\n")
+
+    _say(status_write, f"leftovers {kill_descendants(grace, on_stuck=stuck)}\n")
     return 0
 
 

@@ -63,7 +63,7 @@ class WorkerHealthMonitor:
             waiting=waiting, busy=self.busy(), concurrency=self.concurrency, last_received=self.link.last_received,
         )
         problem = self.judge.judge(sample)
-        self._log_change(problem, broker_error)
+        self._log_change(problem, broker_error or (None if self.link.connected else self.link.last_error))
         return HealthReport(problem, self.link.reconnects)
 
     def close(self) -> None:

@@ -15,13 +15,16 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 _PR_SET_CHILD_SUBREAPER = 36
 
 #: How often ``kill_descendants`` looks again while waiting for a process that ignored SIGTERM.
 _POLL_S = 0.02
+#: After this long, processes that SIGKILL did not end (another user's, or stuck in the kernel) are
+#: reported, and looked at once a second from then on.
+STUCK_AFTER_S = 10.0
 
 
 @functools.cache
@@ -108,10 +111,11 @@ def reap_children() -> tuple[list[tuple[int, int]], bool]:
         reaped.append((pid, status))
 
 
-def kill_descendants(grace: float = 0.0) -> int:
+def kill_descendants(grace: float = 0.0, on_stuck: Callable[[list[int]], None] | None = None) -> int:
     """Stop every descendant of this process (a child subreaper) and reap them all: SIGTERM first
     when ``grace`` > 0, SIGKILL to whatever is left after ``grace`` seconds. Returns how many
-    processes were found. Returns only when this process has no children left."""
+    processes were found. Returns only when this process has no children left: a process SIGKILL
+    cannot end keeps it waiting, and is passed to ``on_stuck`` once, after ``STUCK_AFTER_S``."""
     me = os.getpid()
     found: set[int] = set()
     if not reap_children()[1]:
@@ -125,6 +129,7 @@ def kill_descendants(grace: float = 0.0) -> int:
             if not reap_children()[1]:
                 return len(found)
             time.sleep(_POLL_S)
+    stuck_at = time.monotonic() + STUCK_AFTER_S
     while True:
         _, left = reap_children()
         if not left:
@@ -133,4 +138,8 @@ def kill_descendants(grace: float = 0.0) -> int:
         victims = descendants(me, parent_map())
         found.update(victims)
         signal_all(victims, signal.SIGKILL)
-        time.sleep(_POLL_S)
+        if stuck_at is not None and time.monotonic() > stuck_at:
+            stuck_at = None
+            if on_stuck is not None:
+                on_stuck(victims)
+        time.sleep(_POLL_S if stuck_at is not None else 1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,9 +58,10 @@ class Standing(enum.Enum):
 
     #: Still the task instance's running try.
     RUNNING = "running"
-    #: Cleared, marked or timed out from outside: stop it (its processes still count as live).
+    #: Cleared, marked, declared a zombie or timed out from outside: stop it (its processes still
+    #: count as live, so no other try starts meanwhile).
     CHANGED = "changed"
-    #: No longer the live try (declared a zombie, and a retry may already be starting): kill it now.
+    #: Another try of the task instance was queued or claimed (this one's heartbeat went stale): kill it now.
     LOST = "lost"
 
 
@@ -85,6 +87,10 @@ class Reporter:
         self._log_seq = 0
         self.log_max_bytes = log_max_bytes
         self._log_cap: LogCap | None = None
+        # The try's log and rendered fields are written from the supervisor's heartbeat thread while
+        # it runs, then by ``finish``: one writer at a time, and nothing after the end.
+        self._write_lock = threading.Lock()
+        self._finished = False
 
     def claim(self, *, hostname: str, pid: int) -> ClaimedTry | None:
         """queued → running for this try — only when no earlier try of the task instance may still
@@ -122,21 +128,26 @@ class Reporter:
             fileloc=dags.get_fileloc(session, self.key.dag_id),
         )
 
+    def why_not_claimed(self) -> str:
+        """Why ``claim`` found nothing, in words for the worker's log (one read, on that path only)."""
+        with session_scope(self.factory) as session:
+            row = task_instances.get_ti(session, *self._key_args())
+            if row is None:
+                return "the task instance no longer exists"
+            if (row.state, row.try_number) != (TI.QUEUED.value, self.try_number):
+                return (f"nothing to claim: the task instance is {row.state} at try {row.try_number} "
+                        "(a duplicate, late or already claimed message)")
+            return (f"an earlier try ({row.live_try}) may still have processes alive on {row.hostname}; "
+                    "the scheduler sends it again after the queued timeout")
+
     def heartbeat(self) -> Standing:
         """Refresh the heartbeat of this try, and say where it stands: still running, changed from
-        outside (cleared, marked, its run timed out — stop it), or no longer the live try."""
+        outside (cleared, marked, its run timed out — stop it), or no longer the task instance's try."""
         with session_scope(self.factory) as session:
             found = task_instances.heartbeat_try(session, self.key, self.try_number, now=utcnow())
-        if found is None:
+        if found is None or found[1] != self.try_number:
             return Standing.LOST
-        state, try_number = found
-        return Standing.RUNNING if (state, try_number) == (TI.RUNNING.value, self.try_number) else Standing.CHANGED
-
-    def append_log(self, text: str) -> None:
-        if not text:
-            return
-        with session_scope(self.factory) as session:
-            self._write_log(session, text)
+        return Standing.RUNNING if found[0] == TI.RUNNING.value else Standing.CHANGED
 
     def _write_log(self, session: Session, text: str) -> None:
         """Append ``text`` to the try's stored log, within its cap (``log_cap`` decides what stays)."""
@@ -152,18 +163,20 @@ class Reporter:
             logs.delete_log_chunks(session, self.key, self.try_number, after_seq=low, before_seq=high)
         logs.append_log_chunks(session, self.key, self.try_number, writes.inserts)
 
-    def flush(self, *, log_text: str = "", rendered: dict[str, Any] | None = None) -> None:
-        """While the task runs: its new log lines and, once, its rendered template fields."""
+    def flush(self, *, log_text: str = "", rendered: dict[str, Any] | None = None) -> bool:
+        """While the task runs: its new log lines and, once, its rendered template fields. False (and
+        nothing written) once the try's end is being written: the end carries what is left."""
         if not log_text and rendered is None:
-            return
-        with session_scope(self.factory) as session:
-            if log_text:
-                self._write_log(session, log_text)
-            if rendered is not None:
-                task_instances.set_rendered_fields(session, self.key, self.try_number, rendered)
-
-    def set_rendered_fields(self, rendered: dict[str, Any]) -> None:
-        self.flush(rendered=rendered)
+            return True
+        with self._write_lock:
+            if self._finished:
+                return False
+            with session_scope(self.factory) as session:
+                if log_text:
+                    self._write_log(session, log_text)
+                if rendered is not None:
+                    task_instances.set_rendered_fields(session, self.key, self.try_number, rendered)
+        return True
 
     def finish(self, outcome: Outcome, *, log_text: str = "", rendered: dict[str, Any] | None = None,
                pushed: list[tuple[str, Any]] | None = None,
@@ -177,6 +190,13 @@ class Reporter:
         ``then(session, outcome)`` runs last in the same transaction, under a savepoint — a failure there rolls
         back only its own work, never the try's end. Returns (whether the end was written, what
         ``then`` returned)."""
+        with self._write_lock:
+            self._finished = True
+            return self._finish(outcome, log_text, rendered, pushed, then)
+
+    def _finish(self, outcome: Outcome, log_text: str, rendered: dict[str, Any] | None,
+                pushed: list[tuple[str, Any]] | None, then: Callable[[Session, Outcome], Any] | None,
+                ) -> tuple[bool, Any]:
         now = utcnow()
         with session_scope(self.factory) as session:
             started = self.started_at

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -25,10 +26,11 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk import task_metastore
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
+from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.guardian import start_guarded
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.reporting import DEFAULT_ZOMBIE_THRESHOLD_S, ClaimedTry, MetastoreXComBackend, Reporter
+from tradewind.worker.reporting import DEFAULT_ZOMBIE_THRESHOLD_S, ClaimedTry, MetastoreXComBackend, Reporter, Standing
 from tradewind.worker.supervisor import ChildResult, SupervisorOptions, supervise
 from tradewind.worker.task_process import TryRequest, child_main
 
@@ -106,9 +108,24 @@ def run_claimed(factory: sessionmaker[Session], engine_reset: Callable[[], None]
     key = reporter.key
     hostname = options.hostname or default_hostname()
     request = _request(task, key, reporter.try_number, hostname, claimed, options)
-    result = _run_in_child(factory, engine_reset, request, reporter, key, options)
+    # Loading the DAG, or sending a follow-up's other messages, may have taken a while since the
+    # claim: start the task only while the try is still the task instance's running one.
+    standing = reporter.heartbeat()
+    if standing is Standing.RUNNING:
+        result = _run_in_child(factory, engine_reset, request, reporter, key, options, last_ok=time.monotonic())
+    else:
+        result = _not_started(standing)
     _, followed = _finish(reporter, result, then, patience=options.zombie_threshold)
     return result.outcome, followed
+
+
+def _not_started(standing: Standing) -> ChildResult:
+    why = ("was changed from outside" if standing is Standing.CHANGED
+           else "was given to another try (its heartbeat had gone stale)")
+    error = f"the task instance {why} before this try's task process started; it did not start"
+    logger.warning("%s", error)
+    return ChildResult(outcome=Outcome(TI.FAILED, error=error),
+                       log_text=f"[{datetime.now(UTC).isoformat()}] WARNING - {error}\n")
 
 
 def _finish(reporter: Reporter, result: ChildResult, then: Callable[[Session, Outcome], Any] | None, *,
@@ -148,7 +165,7 @@ def _request(task: Any, key: TIKey, try_number: int, hostname: str, claimed: Cla
 
 
 def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], None], request: TryRequest,
-                  reporter: Reporter, key: TIKey, options: RunnerOptions) -> ChildResult:
+                  reporter: Reporter, key: TIKey, options: RunnerOptions, *, last_ok: float) -> ChildResult:
     sys.stdout.flush()
     sys.stderr.flush()
 
@@ -161,4 +178,4 @@ def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], Non
     guarded = start_guarded(task_main, orphan_grace=min(options.killed_task_cleanup_time,
                                                         options.zombie_threshold * ORPHAN_GRACE_FRACTION),
                             leftover_grace=LEFTOVER_GRACE_S)
-    return supervise(guarded, request, reporter, options.supervision())
+    return supervise(guarded, request, reporter, options.supervision(), last_ok=last_ok)

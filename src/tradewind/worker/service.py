@@ -182,8 +182,7 @@ def _handle_one(message: TaskMessage, services: WorkerServices, reporter: Report
         reporter = services.options.reporter(services.factory, key, message.try_number)
         claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
     if claimed is None:
-        logger.info("%s: nothing to claim (a duplicate, stale or already claimed message); dropping",
-                    message.describe())
+        logger.info("%s: %s; dropping the message", message.describe(), reporter.why_not_claimed())
         return None, None
     task, problem = _load_task(services.loader, claimed.fileloc, message)
     if problem is not None:

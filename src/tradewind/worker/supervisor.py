@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 KILL_GRACE_SECONDS = 10.0
 #: How long the try's end waits for its heartbeat thread to finish a metastore call in flight.
 HEARTBEAT_JOIN_S = 60.0
+#: How long a supervisor that failed waits for the killed try's guardian to exit.
+GUARDIAN_EXIT_WAIT_S = 30.0
 
 
 @dataclass
@@ -63,40 +65,80 @@ class ChildResult:
     pushed: list[tuple[str, Any]] = field(default_factory=list)
 
 
-def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, options: SupervisorOptions) -> ChildResult:
-    """Run the try to its end (see the module docstring) and return what it reported."""
+@dataclass
+class _Stop:
+    """Why the try was stopped from outside, if it was."""
+
+    reason: str | None = None
+    #: Whether the task had reported how it ended before it was stopped (then that report stands).
+    reported_before: bool = False
+
+
+def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, options: SupervisorOptions, *,
+              last_ok: float) -> ChildResult:
+    """Run the try to its end (see the module docstring) and return what it reported. ``last_ok``
+    is when a heartbeat last reached the metastore (the one just before the task process started)."""
     beat = TryHeartbeat(reporter, heartbeat_interval=options.heartbeat_interval,
-                        flush_interval=options.log_flush_interval)
+                        flush_interval=options.log_flush_interval, last_ok=last_ok)
     beat.start()
     reader = _PipeReader(guarded, options.echo, beat)
+    stop = _Stop()
+    try:
+        try:
+            _watch(guarded, reader, beat, request, reporter, options, stop)
+            reader.drain()
+        except Exception as exc:  # noqa: BLE001 - whatever broke here, the try ends killed and reported
+            logger.exception("%s try %s: supervising the try failed; killing it", reporter.key, reporter.try_number)
+            stop.reason = f"the worker failed while supervising the try ({type(exc).__name__}: {exc}); killed"
+            stop.reported_before = False
+            guarded.kill()
+            _await_guardian(guarded, reader)
+    finally:
+        # Also on the way out of a worker that is shutting down: the closed control pipe stops the try.
+        guarded.close()
+        text, rendered = beat.stop(HEARTBEAT_JOIN_S)
+    return _result(reader, guarded, request, options, stop, text, rendered)
+
+
+def _watch(guarded: GuardedTry, reader: _PipeReader, beat: TryHeartbeat, request: TryRequest, reporter: Reporter,
+           options: SupervisorOptions, stop: _Stop) -> None:
+    """Read the pipes until the guardian exits, stopping the try when one of the reasons comes."""
     timeout = request.task.execution_timeout
     deadline = (time.monotonic() + timeout.total_seconds() + KILL_GRACE_SECONDS) if timeout else None
-    kill_reason: str | None = None
-    #: Whether the task had reported how it ended before it was stopped (then that report stands).
-    reported_before_stop = False
-    try:
-        while not reader.guardian_gone:
-            reader.read(options.log_flush_interval)
-            now = time.monotonic()
-            reason = _fence_reason(beat, now, options.fence_after)
-            if reason is not None and guarded.stopping != "kill":
-                guarded.kill()
-            elif kill_reason is None and beat.standing is Standing.CHANGED:
-                reason = "the task instance was changed from outside (cleared or marked); stopped"
-                guarded.terminate(options.killed_task_cleanup_time)
-            elif kill_reason is None and deadline is not None and now > deadline:
-                reason = f"the task ran past its execution_timeout of {timeout} and did not stop; killed"
-                guarded.terminate(min(options.killed_task_cleanup_time, KILL_GRACE_SECONDS))
-            else:
-                continue
-            if kill_reason is None:
-                reported_before_stop = reader.result.outcome is not None
-            kill_reason = reason
-            logger.warning("%s try %s: %s", reporter.key, reporter.try_number, reason)
-        reader.drain()
-    finally:
-        guarded.close()
-    text, rendered = beat.stop(HEARTBEAT_JOIN_S)
+    while not reader.guardian_gone:
+        reader.read(options.log_flush_interval)
+        now = time.monotonic()
+        reason = _fence_reason(beat, now, options.fence_after)
+        if reason is not None and guarded.stopping != "kill":
+            guarded.kill()
+        elif stop.reason is None and beat.standing is Standing.CHANGED:
+            reason = "the task instance was changed from outside (cleared, marked, or its run timed out); stopped"
+            guarded.terminate(options.killed_task_cleanup_time)
+        elif stop.reason is None and deadline is not None and now > deadline:
+            reason = f"the task ran past its execution_timeout of {timeout} and did not stop; killed"
+            guarded.terminate(min(options.killed_task_cleanup_time, KILL_GRACE_SECONDS))
+        else:
+            continue
+        if stop.reason is None:
+            stop.reported_before = reader.result.outcome is not None
+        stop.reason = reason
+        logger.warning("%s try %s: %s", reporter.key, reporter.try_number, reason)
+
+
+def _await_guardian(guarded: GuardedTry, reader: _PipeReader) -> None:
+    """After a failure: wait (bounded) for the killed try's guardian to exit."""
+    deadline = time.monotonic() + GUARDIAN_EXIT_WAIT_S
+    while not reader.guardian_gone and time.monotonic() < deadline:
+        try:
+            reader.read(0.1)
+        except Exception:  # noqa: BLE001 - the pipes themselves may be what broke; poll the exit instead
+            if os.waitpid(guarded.pid, os.WNOHANG)[0]:
+                return
+            time.sleep(0.1)
+
+
+def _result(reader: _PipeReader, guarded: GuardedTry, request: TryRequest, options: SupervisorOptions, stop: _Stop,
+            text: str, rendered: dict[str, Any] | None) -> ChildResult:
     result = reader.result
     if rendered is not None:
         result.rendered = rendered
@@ -108,10 +150,10 @@ def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, opti
     if report.leftovers:
         lines.append(f"[{now_utc.isoformat()}] INFO - the task left {report.leftovers} process(es) running; "
                      "they were stopped with it\n")
-    if result.outcome is None or (kill_reason is not None and not reported_before_stop):
+    if result.outcome is None or (stop.reason is not None and not stop.reported_before):
         exit_code = report.exit_code if report.exit_code is not None else _guardian_exit(report.guardian_status)
         result.outcome = outcomes.from_crash(exit_code, task=request.task, try_number=request.try_number,
-                                             max_tries=request.max_tries, now=now_utc, reason=kill_reason)
+                                             max_tries=request.max_tries, now=now_utc, reason=stop.reason)
         lines.append(f"[{now_utc.isoformat()}] ERROR - {result.outcome.error}\n")
         if options.echo:
             options.echo(f"ERROR - {result.outcome.error}\n")
@@ -121,8 +163,8 @@ def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, opti
 
 def _fence_reason(beat: TryHeartbeat, now: float, fence_after: float) -> str | None:
     if beat.standing is Standing.LOST:
-        return ("the task instance is no longer this try's (declared a zombie, and maybe retried); the worker "
-                "stopped the try at once")
+        return ("another try of the task instance was queued or started (this one's heartbeat had gone stale); "
+                "the worker killed this one at once")
     silent = beat.silent_for(now)
     if silent > fence_after:
         return (f"no heartbeat reached the metastore for {silent:.0f} s (the worker fences its tries after "
@@ -154,7 +196,13 @@ class _PipeReader:
         ready, _, _ = select.select(watched, [], [], timeout)
         for fd in ready:
             if fd == self.guarded.status_fd:
+                stuck = list(self.guarded.report.stuck)
                 self.guardian_gone = self.guarded.read_status() or self.guardian_gone
+                if self.guarded.report.stuck and self.guarded.report.stuck != stuck:
+                    self.beat.add_log(
+                        f"[{datetime.now(UTC).isoformat()}] WARNING - processes {self.guarded.report.stuck} of this "
+                        "try did not end on SIGKILL (another user's, or stuck in the kernel); the try counts as "
+                        "running until they do, so no other try of it starts\n")
             else:
                 self._read(fd)
 

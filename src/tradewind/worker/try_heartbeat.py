@@ -26,12 +26,14 @@ BACKPRESSURE_S = 0.5
 
 
 class TryHeartbeat:
-    def __init__(self, reporter: Reporter, *, heartbeat_interval: float, flush_interval: float) -> None:
+    def __init__(self, reporter: Reporter, *, heartbeat_interval: float, flush_interval: float,
+                 last_ok: float) -> None:
         self.reporter = reporter
         self.heartbeat_interval = heartbeat_interval
         self.flush_interval = flush_interval
-        #: Monotonic time of the last heartbeat that reached the metastore (the claim counts as one).
-        self.last_ok = time.monotonic()
+        #: Monotonic time of the last heartbeat that reached the metastore (the one just before the
+        #: task process started, to begin with).
+        self.last_ok = last_ok
         self.standing = Standing.RUNNING
         #: Log text held before a flush is due at once; twice this and the supervisor waits, briefly.
         self.flush_bytes = max(reporter.log_max_bytes, 64 * 1024)
@@ -94,15 +96,16 @@ class TryHeartbeat:
         return text, rendered
 
     def _run(self) -> None:
-        next_beat = time.monotonic() + self.heartbeat_interval
+        next_beat = self.last_ok + self.heartbeat_interval
         while True:
-            self._wake.wait(self.flush_interval)
+            self._wake.wait(min(self.flush_interval, max(0.0, next_beat - time.monotonic())))
             self._wake.clear()
             if self._stop.is_set():
                 return
-            self._flush()
+            # The heartbeat first: a long flush (a backlog after a blip) must not make it late.
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + (self.heartbeat_interval if self._beat() else RETRY_S)
+            self._flush()
 
     def _flush(self) -> None:
         with self._lock:
@@ -110,7 +113,7 @@ class TryHeartbeat:
         if not text and rendered is None:
             return
         try:
-            self.reporter.flush(log_text=text, rendered=rendered)
+            written = self.reporter.flush(log_text=text, rendered=rendered)
         except Exception as exc:  # noqa: BLE001 - the metastore is away: keep the text for the next flush
             with self._lock:
                 self._pending.insert(0, text)
@@ -119,7 +122,7 @@ class TryHeartbeat:
                     self._rendered = rendered
             self._warn("log flush", exc)
             return
-        if rendered is not None:
+        if rendered is not None and written:
             with self._lock:
                 self._rendered_written = True
 

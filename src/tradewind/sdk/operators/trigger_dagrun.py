@@ -181,10 +181,11 @@ def _wake_schedulers(dag_id: str, run_id: str) -> None:
     """Best effort: tell the schedulers of the new run at once; they find it on their timer anyway."""
     try:
         from tradewind.queue.events import make_event_bus
+        from tradewind.queue.redis_keys import is_redis_url
         from tradewind.settings import Settings
 
         broker = Settings.from_env().broker_url
-        if not broker or not broker.startswith(("redis://", "rediss://")):
+        if not is_redis_url(broker):
             return
         bus = make_event_bus(broker)
         try:

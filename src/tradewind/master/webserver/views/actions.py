@@ -87,10 +87,11 @@ def run_action(dag_id: str, kind: str, options: ActionOptions, *, source: str) -
 
 def wake_schedulers(settings: Settings, dag_id: str, run_ids: Sequence[str]) -> None:
     """Best effort: a scheduler that misses it acts on its timer anyway."""
-    if not settings.broker_url or not settings.broker_url.startswith(("redis://", "rediss://")):
-        return
     from tradewind.queue.events import make_event_bus
+    from tradewind.queue.redis_keys import is_redis_url
 
+    if not is_redis_url(settings.broker_url):
+        return
     try:
         bus = make_event_bus(settings.broker_url)
         try:
