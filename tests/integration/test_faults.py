@@ -210,7 +210,8 @@ def test_a_task_that_leaves_background_children_ends_when_its_own_process_ends(
                 plain = subprocess.Popen(["sleep", "120"])
                 own_session = subprocess.Popen(["sleep", "121"], start_new_session=True)
                 # A daemon: double fork, new session, stdout still the task's log.
-                if os.fork() == 0:
+                first = os.fork()
+                if first == 0:
                     os.setsid()
                     if os.fork() == 0:
                         with open({str(pids)!r} + ".daemon", "w") as f:
@@ -218,6 +219,7 @@ def test_a_task_that_leaves_background_children_ends_when_its_own_process_ends(
                         import time
                         time.sleep(122)
                     os._exit(0)
+                os.waitpid(first, 0)
                 with open({str(pids)!r}, "w") as f:
                     f.write(f"{{plain.pid}} {{own_session.pid}}")
                 return "started"
