@@ -13,6 +13,7 @@ import enum
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,8 @@ class Reporter:
         #: An earlier try's processes count as gone once its heartbeat is this old (seconds).
         self.zombie_threshold = zombie_threshold
         self.started_at: datetime | None = None
+        #: Monotonic time of the claim, which set the try's first heartbeat.
+        self.claimed_at: float | None = None
         # This try's log has one writer, this reporter: it counts the chunks instead of asking
         # (from this seq on: past 0 for a rescheduled sensor; ``LogCap`` keeps the count).
         self._log_seq = 0
@@ -117,6 +120,7 @@ class Reporter:
         xcoms.clear_xcoms(session, self.key)
         run = runs.get_run(session, self.key.dag_id, self.key.run_id)
         self.started_at = now
+        self.claimed_at = time.monotonic()
         # A sensor rescheduled keeps its try number: its log goes on after the earlier pokes'.
         rescheduled = row.first_poke_at is not None or row.next_poke_at is not None
         self._log_seq = logs.next_seq(session, self.key, self.try_number) if rescheduled else 0

@@ -109,10 +109,14 @@ def run_claimed(factory: sessionmaker[Session], engine_reset: Callable[[], None]
     hostname = options.hostname or default_hostname()
     request = _request(task, key, reporter.try_number, hostname, claimed, options)
     # Loading the DAG, or sending a follow-up's other messages, may have taken a while since the
-    # claim: start the task only while the try is still the task instance's running one.
-    standing = reporter.heartbeat()
+    # claim (itself a heartbeat): after that long, start the task only if a heartbeat says the try
+    # is still the task instance's running one.
+    last_ok = reporter.claimed_at or 0.0
+    standing = Standing.RUNNING
+    if time.monotonic() - last_ok > options.heartbeat_interval:
+        standing, last_ok = reporter.heartbeat(), time.monotonic()
     if standing is Standing.RUNNING:
-        result = _run_in_child(factory, engine_reset, request, reporter, key, options, last_ok=time.monotonic())
+        result = _run_in_child(factory, engine_reset, request, reporter, key, options, last_ok=last_ok)
     else:
         result = _not_started(standing)
     _, followed = _finish(reporter, result, then, patience=options.zombie_threshold)
