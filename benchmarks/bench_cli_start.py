@@ -34,8 +34,11 @@ def _time_once(command: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--tradewind", default=str(Path(sys.executable).with_name("tradewind")),
-                        help="the tradewind console script (default: the one beside this Python)")
+    parser.add_argument(
+        "--tradewind",
+        default=str(Path(sys.executable).with_name("tradewind")),
+        help="the tradewind console script (default: the one beside this Python)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tradewind-bench-") as tmp:
@@ -44,15 +47,22 @@ def main() -> None:
         dags.mkdir()
         for path in EXAMPLE_DAGS.glob("*.py"):
             shutil.copy(path, dags)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "LANG": "C.UTF-8",
-               "TRADEWIND_HOME": tmp, "TRADEWIND_DAGS_FOLDER": str(dags)}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "LANG": "C.UTF-8",
+            "TRADEWIND_HOME": tmp,
+            "TRADEWIND_DAGS_FOLDER": str(dags),
+        }
         _time_once([args.tradewind, "dags", "list"], env)  # migrate and parse once, untimed
 
         print(f"tradewind start-up, median of {args.runs} runs ({len(list(dags.glob('*.py')))} example DAGs, SQLite)")
         for command in COMMANDS:
             times = [_time_once([args.tradewind, *command], env) for _ in range(args.runs)]
-            print(f"  tradewind {' '.join(command):12} {statistics.median(times):7.1f} ms"
-                  f"   (min {min(times):.1f}, max {max(times):.1f})")
+            print(
+                f"  tradewind {' '.join(command):12} {statistics.median(times):7.1f} ms"
+                f"   (min {min(times):.1f}, max {max(times):.1f})"
+            )
 
 
 if __name__ == "__main__":

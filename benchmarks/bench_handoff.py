@@ -43,11 +43,14 @@ from tradewind.settings import Settings
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS_DB = 14
 TRADEWIND = shutil.which("tradewind") or str(Path(sys.executable).parent / "tradewind")
-AIRFLOW_FIGURES = {"bench_chain": "about 22 s (about 1 s per hop)", "bench_fanout": "80-90 s",
-                   "bench_bash_chain": "13 s"}
+AIRFLOW_FIGURES = {
+    "bench_chain": "about 22 s (about 1 s per hop)",
+    "bench_fanout": "80-90 s",
+    "bench_bash_chain": "13 s",
+}
 
 DAGS = {
-    "bench_chain": '''
+    "bench_chain": """
         from datetime import datetime, timezone
         from tradewind import DAG, PythonOperator, chain
 
@@ -57,8 +60,8 @@ DAGS = {
         with DAG("bench_chain", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  max_active_runs=1):
             chain(*[PythonOperator(task_id=f"t{i:02d}", python_callable=noop) for i in range(20)])
-    ''',
-    "bench_fanout": '''
+    """,
+    "bench_fanout": """
         from datetime import datetime, timezone
         from tradewind import DAG, PythonOperator
 
@@ -71,15 +74,15 @@ DAGS = {
             last = PythonOperator(task_id="last", python_callable=noop)
             for i in range(200):
                 first >> PythonOperator(task_id=f"middle_{i:03d}", python_callable=noop) >> last
-    ''',
-    "bench_bash_chain": '''
+    """,
+    "bench_bash_chain": """
         from datetime import datetime, timezone
         from tradewind import DAG, BashOperator, chain
 
         with DAG("bench_bash_chain", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  max_active_runs=1):
             chain(*[BashOperator(task_id=f"t{i:02d}", bash_command="true") for i in range(10)])
-    ''',
+    """,
 }
 
 
@@ -93,19 +96,27 @@ def measure(factory, dag_id: str, run_id: str) -> dict[str, float]:
     with session_scope(factory) as session:
         run = runs.get_run(session, dag_id, run_id)
         tis = {t.task_id: t for t in task_instances.get_tis(session, dag_id, run_id)}
-        serialized = json.loads(json.dumps(session.execute(
-            sa.text("SELECT serialized FROM dag WHERE dag_id = :d"), {"d": dag_id}).scalar()))
-    upstream = {t["task_id"]: t["upstream_task_ids"] for t in
-                (serialized if isinstance(serialized, dict) else json.loads(serialized))["tasks"]}
+        serialized = json.loads(
+            json.dumps(session.execute(sa.text("SELECT serialized FROM dag WHERE dag_id = :d"), {"d": dag_id}).scalar())
+        )
+    upstream = {
+        t["task_id"]: t["upstream_task_ids"]
+        for t in (serialized if isinstance(serialized, dict) else json.loads(serialized))["tasks"]
+    }
     handoffs = [
         (ti.start_date - max(tis[u].end_date for u in upstream[ti.task_id])).total_seconds() * 1000
-        for ti in tis.values() if upstream[ti.task_id]
+        for ti in tis.values()
+        if upstream[ti.task_id]
     ]
     created = run.queued_at or run.start_date
     ended = max(ti.end_date for ti in tis.values())
     seconds = (ended - created).total_seconds()
-    return {"seconds": seconds, "median_ms": statistics.median(handoffs), "p95_ms": percentile(handoffs, 0.95),
-            "tis_per_s": len(tis) / seconds}
+    return {
+        "seconds": seconds,
+        "median_ms": statistics.median(handoffs),
+        "p95_ms": percentile(handoffs, 0.95),
+        "tis_per_s": len(tis) / seconds,
+    }
 
 
 def session_cpu_seconds(session_id: int) -> float:
@@ -119,7 +130,7 @@ def session_cpu_seconds(session_id: int) -> float:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[3]) == session_id:
             # utime, stime, and the waited-for children's cutime, cstime (the tasks' processes)
             total += sum(int(f) for f in fields[11:15])
@@ -138,7 +149,7 @@ def postgres_cpu_seconds() -> float:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         total += sum(int(f) for f in fields[11:13])
     return total / ticks
 
@@ -169,11 +180,16 @@ def main() -> None:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
     redis.Redis(db=REDIS_DB).flushdb()
-    env = {**os.environ, "TRADEWIND_HOME": str(work), "TRADEWIND_DAGS_FOLDER": str(dags_folder),
-           "TRADEWIND_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
-           "TRADEWIND_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-           "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false", "TRADEWIND_LOG_LEVEL": "WARNING",
-           "TRADEWIND_PARALLELISM": "256"}
+    env = {
+        **os.environ,
+        "TRADEWIND_HOME": str(work),
+        "TRADEWIND_DAGS_FOLDER": str(dags_folder),
+        "TRADEWIND_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+        "TRADEWIND_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false",
+        "TRADEWIND_LOG_LEVEL": "WARNING",
+        "TRADEWIND_PARALLELISM": "256",
+    }
     settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("TRADEWIND_")})
     processes: list[subprocess.Popen[bytes]] = []
     engine = None
@@ -181,19 +197,30 @@ def main() -> None:
         subprocess.run([TRADEWIND, "db", "migrate"], env=env, check=True, capture_output=True)
         logs = open(work / "processes.log", "wb")  # noqa: SIM115
         for args in (["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"]):
-            processes.append(subprocess.Popen([TRADEWIND, *args], env=env, stdout=logs, stderr=subprocess.STDOUT,
-                                              start_new_session=True))
+            processes.append(
+                subprocess.Popen(
+                    [TRADEWIND, *args], env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
         engine = create_engine_from_settings(settings)
         factory = make_session_factory(engine)
 
         def dag_known(dag_id: str) -> bool:
             with engine.connect() as connection:
-                return bool(connection.execute(sa.text("SELECT 1 FROM dag WHERE dag_id = :d AND is_active"),
-                                               {"d": dag_id}).scalar())
+                return bool(
+                    connection.execute(
+                        sa.text("SELECT 1 FROM dag WHERE dag_id = :d AND is_active"), {"d": dag_id}
+                    ).scalar()
+                )
 
         def trigger(dag_id: str) -> str:
-            result = subprocess.run([TRADEWIND, "dags", "trigger", dag_id, "-o", "json"], env=env,
-                                    capture_output=True, text=True, check=True)
+            result = subprocess.run(
+                [TRADEWIND, "dags", "trigger", dag_id, "-o", "json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return json.loads(result.stdout)["run_id"]
 
         def finished(dag_id: str, run_id: str) -> str | None:
@@ -201,10 +228,14 @@ def main() -> None:
                 state = runs.get_run(session, dag_id, run_id).state
             return state if state in ("success", "failed") else None
 
-        print(f"tradewind hand-off benchmark: 1 scheduler + 1 worker (concurrency 8), Postgres + Redis, "
-              f"{os.cpu_count()} cores; median of {options.runs} runs after a warm-up\n")
-        header = f"{'workload':18} {'trigger-to-end s':>17} {'median hand-off ms':>19} {'p95 hand-off ms':>16} " \
-                 f"{'TI/s':>8}   {'CPU s: sched/worker/pg':>22}   Airflow 2.11 here"
+        print(
+            f"tradewind hand-off benchmark: 1 scheduler + 1 worker (concurrency 8), Postgres + Redis, "
+            f"{os.cpu_count()} cores; median of {options.runs} runs after a warm-up\n"
+        )
+        header = (
+            f"{'workload':18} {'trigger-to-end s':>17} {'median hand-off ms':>19} {'p95 hand-off ms':>16} "
+            f"{'TI/s':>8}   {'CPU s: sched/worker/pg':>22}   Airflow 2.11 here"
+        )
         print(header)
         print("-" * len(header))
         for dag_id in DAGS:
@@ -213,8 +244,11 @@ def main() -> None:
             cpu_before: tuple[float, float, float] | None = None
             for attempt in range(options.runs + 1):
                 if attempt == 1:
-                    cpu_before = (session_cpu_seconds(processes[0].pid), session_cpu_seconds(processes[1].pid),
-                                  postgres_cpu_seconds())
+                    cpu_before = (
+                        session_cpu_seconds(processes[0].pid),
+                        session_cpu_seconds(processes[1].pid),
+                        postgres_cpu_seconds(),
+                    )
                 run_id = trigger(dag_id)
                 state = wait(lambda d=dag_id, r=run_id: finished(d, r), 300, f"{dag_id} run {run_id}")
                 if state != "success":
@@ -223,12 +257,23 @@ def main() -> None:
                     figures.append(measure(factory, dag_id, run_id))
             med = {k: statistics.median(f[k] for f in figures) for k in figures[0]}
             assert cpu_before is not None
-            cpu = [(now - before) / options.runs for now, before in zip(
-                (session_cpu_seconds(processes[0].pid), session_cpu_seconds(processes[1].pid),
-                 postgres_cpu_seconds()), cpu_before, strict=True)]
+            cpu = [
+                (now - before) / options.runs
+                for now, before in zip(
+                    (
+                        session_cpu_seconds(processes[0].pid),
+                        session_cpu_seconds(processes[1].pid),
+                        postgres_cpu_seconds(),
+                    ),
+                    cpu_before,
+                    strict=True,
+                )
+            ]
             cpu_text = "/".join(f"{c:.2f}" for c in cpu)
-            print(f"{dag_id:18} {med['seconds']:17.3f} {med['median_ms']:19.1f} {med['p95_ms']:16.1f} "
-                  f"{med['tis_per_s']:8.1f}   {cpu_text:>22}   {AIRFLOW_FIGURES[dag_id]}")
+            print(
+                f"{dag_id:18} {med['seconds']:17.3f} {med['median_ms']:19.1f} {med['p95_ms']:16.1f} "
+                f"{med['tis_per_s']:8.1f}   {cpu_text:>22}   {AIRFLOW_FIGURES[dag_id]}"
+            )
     finally:
         for process in processes:
             if process.poll() is None:

@@ -48,9 +48,14 @@ def _transfer(source: str, destination: str, table: str, preoperator: list[str],
 
     with DAG(f"bench_{uuid.uuid4().hex}", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)):
         return GenericTransfer(
-            task_id="transfer", source_conn_id=source, destination_conn_id=destination, destination_table=table,
-            sql=f"SELECT {COLUMNS} FROM orders", preoperator=preoperator,
-            insert_args={"commit_every": batch}, page_size=batch,
+            task_id="transfer",
+            source_conn_id=source,
+            destination_conn_id=destination,
+            destination_table=table,
+            sql=f"SELECT {COLUMNS} FROM orders",
+            preoperator=preoperator,
+            insert_args={"commit_every": batch},
+            page_size=batch,
         )
 
 
@@ -61,9 +66,10 @@ def child(scenario: str, batch: int) -> None:
     from tradewind.sdk.hooks.sql import hook_for_connection
 
     logging.disable(logging.INFO)
-    sqlite_table = ["DROP TABLE IF EXISTS orders",
-                    "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, amount NUMERIC, placed_at TEXT, "
-                    "note TEXT)"]
+    sqlite_table = [
+        "DROP TABLE IF EXISTS orders",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, amount NUMERIC, placed_at TEXT, note TEXT)",
+    ]
     warehouse = hook_for_connection("bench_warehouse")
     local = hook_for_connection("bench_local")
     warehouse.get_first("SELECT 1")  # load the drivers before measuring
@@ -76,9 +82,13 @@ def child(scenario: str, batch: int) -> None:
         _transfer("bench_warehouse", "bench_local", "orders", sqlite_table, batch).execute({})
         rows = local.get_first("SELECT COUNT(*) FROM orders")[0]
     elif scenario == "sqlite_to_pg":
-        _transfer("bench_local", "bench_warehouse", "orders_back",
-                  ["DROP TABLE IF EXISTS orders_back", "CREATE TABLE orders_back (LIKE orders INCLUDING ALL)"],
-                  batch).execute({})
+        _transfer(
+            "bench_local",
+            "bench_warehouse",
+            "orders_back",
+            ["DROP TABLE IF EXISTS orders_back", "CREATE TABLE orders_back (LIKE orders INCLUDING ALL)"],
+            batch,
+        ).execute({})
         rows = warehouse.get_first("SELECT COUNT(*) FROM orders_back")[0]
     else:
         local.run(sqlite_table)
@@ -127,8 +137,13 @@ def _drop_database(admin_url: str, url: str) -> None:
 
 
 def _run_child(scenario: str, batch: int, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--child", scenario, "--batch", str(batch)],
-                          env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", scenario, "--batch", str(batch)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{scenario} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -149,8 +164,12 @@ def main() -> None:
     url = _create_database(args.pg_admin_url, args.rows)
     try:
         with tempfile.TemporaryDirectory(prefix="tradewind-bench-") as tmp:
-            env = {**os.environ, "TRADEWIND_HOME": tmp, "TRADEWIND_CONN_BENCH_WAREHOUSE": url,
-                   "TRADEWIND_CONN_BENCH_LOCAL": f"sqlite:///{Path(tmp) / 'local.db'}"}
+            env = {
+                **os.environ,
+                "TRADEWIND_HOME": tmp,
+                "TRADEWIND_CONN_BENCH_WAREHOUSE": url,
+                "TRADEWIND_CONN_BENCH_LOCAL": f"sqlite:///{Path(tmp) / 'local.db'}",
+            }
             print(f"{args.rows:,} rows, batches of {args.batch:,}, median of {args.runs} runs")
             print(f"{'transfer':<62} {'rows/s':>10} {'peak MB':>8}")
             for scenario, title in SCENARIOS.items():

@@ -77,10 +77,18 @@ def small_dag(index: int) -> DAG:
 def store(session: Any, dag: DAG) -> None:
     serialized = serialize_dag(dag)
     dags.upsert_dag(
-        session, dag_id=dag.dag_id, fileloc=f"/dags/{dag.dag_id}.py", serialized=serialized,
-        dag_hash=dag_hash(serialized), schedule_description=dag.schedule.description,
-        description=dag.description, tags=dag.tags, owners=dag.owner, max_active_runs=dag.max_active_runs,
-        max_active_tasks=dag.max_active_tasks, is_paused_upon_creation=False,
+        session,
+        dag_id=dag.dag_id,
+        fileloc=f"/dags/{dag.dag_id}.py",
+        serialized=serialized,
+        dag_hash=dag_hash(serialized),
+        schedule_description=dag.schedule.description,
+        description=dag.description,
+        tags=dag.tags,
+        owners=dag.owner,
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        is_paused_upon_creation=False,
     )
 
 
@@ -103,9 +111,15 @@ def seed(settings: Settings) -> tuple[str, str]:
                 logical = T0 + timedelta(days=r)
                 run_id = f"scheduled__{logical.isoformat()}"
                 failed_run = r % 6 == 5
-                run = runs.create_run(session, dag_id=BIG_DAG, run_id=run_id, run_type="scheduled",
-                                      logical_date=logical, data_interval=(logical, logical + timedelta(days=1)),
-                                      state="failed" if failed_run else "success")
+                run = runs.create_run(
+                    session,
+                    dag_id=BIG_DAG,
+                    run_id=run_id,
+                    run_type="scheduled",
+                    logical_date=logical,
+                    data_interval=(logical, logical + timedelta(days=1)),
+                    state="failed" if failed_run else "success",
+                )
                 run_start = logical + timedelta(days=1, minutes=1)
                 clock = run_start
                 for task_id in task_ids:
@@ -122,23 +136,45 @@ def seed(settings: Settings) -> tuple[str, str]:
                     clock += timedelta(seconds=rng.uniform(0, 3))
                     ran = state in ("success", "failed")
                     tries = 2 if state == "failed" else 1
-                    ti_rows.append({
-                        "dag_id": BIG_DAG, "run_id": run_id, "task_id": task_id, "map_index": -1,
-                        "try_number": tries if ran else 0, "max_tries": 1, "state": state,
-                        "operator": "BashOperator", "queued_dttm": queued if ran else None,
-                        "start_date": started if ran else None, "end_date": ended,
-                        "duration": (ended - started).total_seconds() if ran else None,
-                        "hostname": f"worker-{rng.randint(1, 4)}" if ran else None, "pool": "default_pool",
-                        "pool_slots": 1, "queue": "default", "priority_weight": 1, "updated_at": ended,
-                    })
-                    for number in range(1, tries + 1) if ran else ():
-                        try_rows.append({
-                            "dag_id": BIG_DAG, "run_id": run_id, "task_id": task_id, "map_index": -1,
-                            "try_number": number, "state": state if number == tries else "failed",
-                            "queued_dttm": queued, "start_date": started, "end_date": ended,
-                            "duration": (ended - started).total_seconds(), "hostname": "worker-1",
+                    ti_rows.append(
+                        {
+                            "dag_id": BIG_DAG,
+                            "run_id": run_id,
+                            "task_id": task_id,
+                            "map_index": -1,
+                            "try_number": tries if ran else 0,
+                            "max_tries": 1,
+                            "state": state,
                             "operator": "BashOperator",
-                        })
+                            "queued_dttm": queued if ran else None,
+                            "start_date": started if ran else None,
+                            "end_date": ended,
+                            "duration": (ended - started).total_seconds() if ran else None,
+                            "hostname": f"worker-{rng.randint(1, 4)}" if ran else None,
+                            "pool": "default_pool",
+                            "pool_slots": 1,
+                            "queue": "default",
+                            "priority_weight": 1,
+                            "updated_at": ended,
+                        }
+                    )
+                    for number in range(1, tries + 1) if ran else ():
+                        try_rows.append(
+                            {
+                                "dag_id": BIG_DAG,
+                                "run_id": run_id,
+                                "task_id": task_id,
+                                "map_index": -1,
+                                "try_number": number,
+                                "state": state if number == tries else "failed",
+                                "queued_dttm": queued,
+                                "start_date": started,
+                                "end_date": ended,
+                                "duration": (ended - started).total_seconds(),
+                                "hostname": "worker-1",
+                                "operator": "BashOperator",
+                            }
+                        )
                 run.start_date, run.end_date = run_start, clock + timedelta(seconds=60)
                 session.flush()
             # create_run wrote the task instances as "none": replace them by the finished ones in bulk.
@@ -184,13 +220,18 @@ def main() -> None:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
         with tempfile.TemporaryDirectory() as home:
-            settings = Settings(home=Path(home), database_url=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
-                                secret_key="bench-web-secret-key-0123456789abcdef")
+            settings = Settings(
+                home=Path(home),
+                database_url=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+                secret_key="bench-web-secret-key-0123456789abcdef",
+            )
             migrate(settings)
             started = time.perf_counter()
             run_id, task_id = seed(settings)
-            print(f"seeded {GROUPS * TASKS_PER_GROUP} tasks x {RUNS} runs + {SMALL_DAGS} DAGs "
-                  f"in {time.perf_counter() - started:.1f} s")
+            print(
+                f"seeded {GROUPS * TASKS_PER_GROUP} tasks x {RUNS} runs + {SMALL_DAGS} DAGs "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
             run_benchmark(settings, run_id, task_id, args.requests, args.profile)
     finally:
         with admin.connect() as connection:

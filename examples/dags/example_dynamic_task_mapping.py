@@ -61,10 +61,12 @@ def example_dynamic_task_mapping():
         bash_command=["echo 'map index {{ ti.map_index }}: one'", "echo 'map index {{ ti.map_index }}: two'"],
     )
 
-    BashOperator.partial(task_id="echo_with_env").expand_kwargs([
-        {"bash_command": 'test "$WORD" = alpha && echo "$WORD"', "env": {"WORD": "alpha"}},
-        {"bash_command": 'test "$WORD" = beta && echo "$WORD"', "env": {"WORD": "beta"}},
-    ])
+    BashOperator.partial(task_id="echo_with_env").expand_kwargs(
+        [
+            {"bash_command": 'test "$WORD" = alpha && echo "$WORD"', "env": {"WORD": "alpha"}},
+            {"bash_command": 'test "$WORD" = beta && echo "$WORD"', "env": {"WORD": "beta"}},
+        ]
+    )
 
     @task
     def multiply(x, y):

@@ -33,7 +33,8 @@ with DAG(
     extract = BashOperator(task_id="extract", bash_command="echo extracting the rows of {{ ds }}")
     load_rows = PythonOperator(task_id="load", python_callable=load)
 
-    mark = ExternalTaskMarker(task_id="mark_sensor", external_dag_id="example_external_task_sensor",
-                              external_task_id="wait_for_load")
+    mark = ExternalTaskMarker(
+        task_id="mark_sensor", external_dag_id="example_external_task_sensor", external_task_id="wait_for_load"
+    )
 
     extract >> load_rows >> mark

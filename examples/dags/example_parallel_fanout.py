@@ -30,7 +30,10 @@ with DAG(
 ) as dag:
     all_done = EmptyOperator(task_id="all_done")
     for index in range(WIDTH):
-        BashOperator(
-            task_id=f"work_{index:02d}",
-            bash_command='sleep "{{ params.seconds }}"; echo "ran on $(hostname)"',
-        ) >> all_done
+        (
+            BashOperator(
+                task_id=f"work_{index:02d}",
+                bash_command='sleep "{{ params.seconds }}"; echo "ran on $(hostname)"',
+            )
+            >> all_done
+        )

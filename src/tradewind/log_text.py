@@ -43,7 +43,7 @@ def pieces(data: bytes, max_bytes: int) -> list[bytes]:
     found = []
     start = 0
     while start < len(data):
-        end = start + prefix_end(data[start:start + max_bytes + 1], max_bytes)
+        end = start + prefix_end(data[start : start + max_bytes + 1], max_bytes)
         if end == start:  # a character wider than max_bytes: take it whole rather than loop
             end = _char_boundary_at_or_after(data, start + 1)
         found.append(data[start:end])

@@ -37,26 +37,48 @@ CLEAN_TABLES: tuple[CleanTable, ...] = (
     CleanTable("xcom", "xcom", "timestamp", _RUN_ROWS_KEPT),
     CleanTable("task_instance_history", "task_try", "start_date", _RUN_ROWS_KEPT),
     CleanTable("task_instance", "task_instance", "start_date", _RUN_ROWS_KEPT),
-    CleanTable("dag_run", "dag_run", "start_date",
-               "queued and running runs; runs with an unfinished task instance; each DAG's latest scheduled run "
-               "(its schedule goes on from it)"),
+    CleanTable(
+        "dag_run",
+        "dag_run",
+        "start_date",
+        "queued and running runs; runs with an unfinished task instance; each DAG's latest scheduled run "
+        "(its schedule goes on from it)",
+    ),
     CleanTable("log", "audit_log", "dttm", "nothing"),
-    CleanTable("import_error", "import_error", "timestamp",
-               "errors of files still in the DAG folder (still true: a file is read again only when it changes)"),
+    CleanTable(
+        "import_error",
+        "import_error",
+        "timestamp",
+        "errors of files still in the DAG folder (still true: a file is read again only when it changes)",
+    ),
     CleanTable("job", "job", "latest_heartbeat", "running jobs with a fresh heartbeat (live schedulers)"),
     CleanTable("worker", "worker", "last_heartbeat", "online workers with a fresh heartbeat"),
-    CleanTable("dag", "dag", "last_parsed",
-               "DAGs still in the DAG folder (last_parsed dates the file's last change, not its last sighting)"),
+    CleanTable(
+        "dag",
+        "dag",
+        "last_parsed",
+        "DAGs still in the DAG folder (last_parsed dates the file's last change, not its last sighting)",
+    ),
 )
 
 #: tradewind's own table names, accepted for the Airflow names above.
 ALIASES: dict[str, str] = {"audit_log": "log", "task_try": "task_instance_history"}
 
 #: Tables Airflow's ``db clean`` knows that tradewind does not have.
-AIRFLOW_ONLY: frozenset[str] = frozenset({
-    "callback_request", "celery_taskmeta", "celery_tasksetmeta", "dataset_event", "rendered_task_instance_fields",
-    "session", "sla_miss", "task_fail", "task_reschedule", "trigger",
-})
+AIRFLOW_ONLY: frozenset[str] = frozenset(
+    {
+        "callback_request",
+        "celery_taskmeta",
+        "celery_tasksetmeta",
+        "dataset_event",
+        "rendered_task_instance_fields",
+        "session",
+        "sla_miss",
+        "task_fail",
+        "task_reschedule",
+        "trigger",
+    }
+)
 
 _BY_NAME = {table.name: table for table in CLEAN_TABLES}
 
@@ -101,8 +123,9 @@ class CleanPlan:
     alive_since: datetime
 
 
-def plan_clean(before: datetime, tables: str | None, *, batch_size: int, now: datetime,
-               alive_for: timedelta) -> CleanPlan:
+def plan_clean(
+    before: datetime, tables: str | None, *, batch_size: int, now: datetime, alive_for: timedelta
+) -> CleanPlan:
     """The plan for a cutoff (time-zone aware), a ``--tables`` value and a batch size.
 
     ``alive_for`` is how recent a heartbeat must be for a job or worker to count as alive (the

@@ -39,11 +39,13 @@ class Settings:
     dags_are_paused_at_creation: bool = option(True, "New DAGs start paused unless they say otherwise.")
     xcom_max_bytes: int = option(1_048_576, "Largest XCom value, in bytes of JSON.")
     task_log_max_bytes: int = option(
-        4_194_304, "Most bytes of one try's log kept in the metastore: its beginning and its end, cut between.")
+        4_194_304, "Most bytes of one try's log kept in the metastore: its beginning and its end, cut between."
+    )
     max_map_length: int = option(1024, "Most task instances one mapped task may expand into (max_map_length).")
     dagbag_import_timeout: float = option(30.0, "Seconds a DAG file may take to import.")
     dag_callback_timeout: float = option(
-        60.0, "Seconds a DAG's on_success/on_failure callback may take (in a child process of the scheduler).")
+        60.0, "Seconds a DAG's on_success/on_failure callback may take (in a child process of the scheduler)."
+    )
     default_pool_slots: int = option(128, "Slots of default_pool when the metastore is created.")
     parallelism: int = option(32, "Task instances queued or running at once, all schedulers together.")
     scheduler_heartbeat_sec: float = option(1.0, "Seconds between a scheduler's job heartbeats.")
@@ -54,13 +56,21 @@ class Settings:
     max_dagruns_per_loop: int = option(50, "DAG runs a scheduler examines in one loop.")
     worker_heartbeat_interval: float = option(5.0, "Seconds between a running task's heartbeats (workers).")
     killed_task_cleanup_time: float = option(
-        60.0, "Seconds a task stopped from outside (cleared, marked, past its execution_timeout) gets for its "
-              "on_kill before it and every process it started are killed.")
+        60.0,
+        "Seconds a task stopped from outside (cleared, marked, past its execution_timeout) gets for its "
+        "on_kill before it and every process it started are killed.",
+    )
     secret_key: str = option("", "Secret for web sessions (set it in a cluster).")
-    fernet_key: str = option("", "Fernet key(s) encrypting connection passwords and variables; comma-separated: "
-                                 "the first encrypts, any decrypts (see `tradewind rotate-fernet-key`).")
-    secrets_backend: str = option("", "Import path of a secrets backend class asked for connections and variables "
-                                      "before the environment and the metastore (Airflow's [secrets] backend).")
+    fernet_key: str = option(
+        "",
+        "Fernet key(s) encrypting connection passwords and variables; comma-separated: "
+        "the first encrypts, any decrypts (see `tradewind rotate-fernet-key`).",
+    )
+    secrets_backend: str = option(
+        "",
+        "Import path of a secrets backend class asked for connections and variables "
+        "before the environment and the metastore (Airflow's [secrets] backend).",
+    )
     secrets_backend_kwargs: str = option("", "JSON object of keyword arguments for TRADEWIND_SECRETS_BACKEND.")
     log_level: str = option("INFO", "Logging level of tradewind's own processes.")
     sql_echo: bool = option(False, "Log every SQL statement (debugging).")
@@ -76,8 +86,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.task_log_max_bytes < MIN_TASK_LOG_MAX_BYTES:
-            raise ConfigurationError(f"TRADEWIND_TASK_LOG_MAX_BYTES ({self.task_log_max_bytes}) must be at least "
-                                     f"{MIN_TASK_LOG_MAX_BYTES}, room for the lines kept and the note of what was cut")
+            raise ConfigurationError(
+                f"TRADEWIND_TASK_LOG_MAX_BYTES ({self.task_log_max_bytes}) must be at least "
+                f"{MIN_TASK_LOG_MAX_BYTES}, room for the lines kept and the note of what was cut"
+            )
         # A worker kills its own tries after half the threshold without a heartbeat getting through
         # (self-fencing): that must be at least two heartbeats, or one late heartbeat would kill
         # healthy tries.

@@ -49,8 +49,10 @@ def poll(what: str, probe: Callable[[], T | None], timeout: float, interval: flo
         except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
             last_error = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}"
-                                 + (f" (last error: {last_error})" if last_error else ""))
+            raise AssertionError(
+                f"timed out after {timeout:.0f} s waiting for {what}"
+                + (f" (last error: {last_error})" if last_error else "")
+            )
         time.sleep(interval)
 
 
@@ -72,8 +74,19 @@ class ComposeCluster:
         return run([*command, *args], timeout=timeout).stdout
 
     def container_ids(self, service: str) -> list[str]:
-        ids = run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={self.project}",
-                   "--filter", f"label=com.docker.compose.service={service}"], timeout=30).stdout.split()
+        ids = run(
+            [
+                "docker",
+                "ps",
+                "-q",
+                "--no-trunc",
+                "--filter",
+                f"label=com.docker.compose.project={self.project}",
+                "--filter",
+                f"label=com.docker.compose.service={service}",
+            ],
+            timeout=30,
+        ).stdout.split()
         return sorted(ids)
 
     def container_hostname(self, container_id: str) -> str:
@@ -87,8 +100,12 @@ class ComposeCluster:
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url(path), data=data, method=method,
-                                     headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url(path),
+            data=data,
+            method=method,
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=15) as response:
                 raw = response.read()
@@ -125,6 +142,8 @@ class ComposeCluster:
         return list(self.api("GET", f"/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=1000")["task_instances"])
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
-        return poll(f"run {run_id} of {dag_id} to end",
-                    lambda: (lambda s: s if s in ("success", "failed") else None)(self.run_state(dag_id, run_id)),
-                    timeout)
+        return poll(
+            f"run {run_id} of {dag_id} to end",
+            lambda: (lambda s: s if s in ("success", "failed") else None)(self.run_state(dag_id, run_id)),
+            timeout,
+        )

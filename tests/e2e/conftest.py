@@ -36,8 +36,14 @@ from cluster import Cluster, kill_session, wait_until  # noqa: E402
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 12
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 EXAMPLE_DAGS = ("example_bash_python.py", "example_task_groups.py")
 USERNAME, PASSWORD = "op", "op-password-e2e"
 SECRET_KEY = "e2e-browser-test-secret-key-0123456789abcdef"
@@ -123,9 +129,13 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
     dags.mkdir()
     for example in EXAMPLE_DAGS:
         shutil.copy(REPO / "examples" / "dags" / example, dags / example)
-    cluster = Cluster(home, f"postgresql://postgres@127.0.0.1:5432/{name}",
-                      f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}", dags,
-                      extra_env={"TRADEWIND_SECRET_KEY": SECRET_KEY, "TRADEWIND_WEBSERVER_WORKERS": "2"})
+    cluster = Cluster(
+        home,
+        f"postgresql://postgres@127.0.0.1:5432/{name}",
+        f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
+        dags,
+        extra_env={"TRADEWIND_SECRET_KEY": SECRET_KEY, "TRADEWIND_WEBSERVER_WORKERS": "2"},
+    )
     try:
         cluster.cli("db", "migrate")
         cluster.cli("users", "create", "--username", USERNAME, "--password", PASSWORD, "--role", "Op")

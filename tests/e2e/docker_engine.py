@@ -31,12 +31,19 @@ class EngineUnavailable(RuntimeError):
     """This machine cannot run a Docker engine; the message says why in one line."""
 
 
-def run(args: list[str], *, timeout: float = 600, check: bool = True, input_bytes: bytes | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str],
+    *,
+    timeout: float = 600,
+    check: bool = True,
+    input_bytes: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise with its output in the message."""
     result = subprocess.run(args, capture_output=True, timeout=timeout, input=input_bytes, env=env)
-    completed = subprocess.CompletedProcess(args, result.returncode, result.stdout.decode(errors="replace"),
-                                            result.stderr.decode(errors="replace"))
+    completed = subprocess.CompletedProcess(
+        args, result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
+    )
     if check and completed.returncode != 0:
         output = (completed.stdout + completed.stderr).strip()[-3000:]
         raise RuntimeError(f"`{' '.join(args)}` exited with {completed.returncode}:\n{output}")
@@ -135,8 +142,9 @@ def ensure_debian_base(image: str = BASE_IMAGE) -> bool:
         run(["debootstrap", "--variant=minbase", "bookworm", root, apt_mirror()], timeout=900)
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         try:
-            imported = subprocess.run(["docker", "import", "-", image], stdin=tar.stdout, capture_output=True,
-                                      timeout=300)
+            imported = subprocess.run(
+                ["docker", "import", "-", image], stdin=tar.stdout, capture_output=True, timeout=300
+            )
         finally:
             assert tar.stdout is not None
             tar.stdout.close()

@@ -23,8 +23,15 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "example_task_groups"
-TASKS = ("start", "ingest.sources.from_api", "ingest.sources.from_files", "ingest.merge",
-         "publish.to_warehouse", "publish.notify", "end")
+TASKS = (
+    "start",
+    "ingest.sources.from_api",
+    "ingest.sources.from_files",
+    "ingest.merge",
+    "publish.to_warehouse",
+    "publish.notify",
+    "end",
+)
 
 #: [row id, state] of every grid row in the column of one run, read from the boxes' classes.
 GRID_COLUMN_JS = """(runId) => {
@@ -71,7 +78,9 @@ class Story:
         """Click the grid box of ``task_id`` in ``run_id``'s column: the task instance panel opens."""
         index = self.page.evaluate(
             "(runId) => [...document.querySelectorAll('#grid thead th.run-col')]"
-            ".findIndex((th) => th.dataset.runId === runId)", run_id)
+            ".findIndex((th) => th.dataset.runId === runId)",
+            run_id,
+        )
         row = self.page.locator(f'#grid tbody tr.grid-row[data-row-id="{task_id}"]')
         row.locator(".box").nth(index).click()
         self.page.wait_for_url(re.compile(rf"/runs/[^/]+/tasks/{re.escape(task_id)}"))
@@ -143,8 +152,11 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     all_green = {row: "success" for row in first_seen}  # the tasks and their groups' rows
     story.wait_grid(run_id, all_green)
     assert page.evaluate("window.__notReloaded === true"), "the grid reloaded itself"
-    assert page.locator(f'#grid th.run-col[data-run-id="{run_id}"] .run-bar').get_attribute("class").endswith(
-        "state-success")
+    assert (
+        page.locator(f'#grid th.run-col[data-run-id="{run_id}"] .run-bar')
+        .get_attribute("class")
+        .endswith("state-success")
+    )
     story.shot("grid-all-success")
     print(f"run {run_id}: grid went from {sorted(set(first_seen.values()), key=str)} to all success in place")
 
@@ -194,9 +206,17 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     page.get_by_role("button", name="Update the list").click()
     story.confirm("Clear", ["publish.to_warehouse", "publish.notify", "end"])
     page.evaluate("window.__notReloaded = true")
-    final = story.wait_grid(run_id, {"ingest.merge": "failed", "publish.to_warehouse": "upstream_failed",
-                                     "publish.notify": "upstream_failed", "end": "upstream_failed",
-                                     "start": "success", "ingest.sources.from_api": "success"})
+    final = story.wait_grid(
+        run_id,
+        {
+            "ingest.merge": "failed",
+            "publish.to_warehouse": "upstream_failed",
+            "publish.notify": "upstream_failed",
+            "end": "upstream_failed",
+            "start": "success",
+            "ingest.sources.from_api": "success",
+        },
+    )
     assert page.evaluate("window.__notReloaded === true"), "the grid reloaded itself"
     story.shot("grid-after-mark-failed")
     assert cluster.states(DAG_ID, run_id) == {task: state for task, state in final.items() if task in TASKS}

@@ -168,7 +168,9 @@ def cluster(request: pytest.FixtureRequest, steps: Steps) -> Iterator[ComposeClu
         project=project,
         env_file=_env_file(workdir, dags, port, password, image_tag="e2e"),
         files=(REPO / "docker-compose.yml", REPO / "deploy" / "compose.local-images.yml", _ledger_override(workdir)),
-        web_port=port, username="admin", password=password,
+        web_port=port,
+        username="admin",
+        password=password,
     )
     failed_before = request.session.testsfailed
     try:
@@ -213,12 +215,14 @@ def _assert_run_succeeded(cluster: ComposeCluster, run_id: str, timeout: float) 
     return work
 
 
-def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: ComposeCluster,
-                                                                        steps: Steps) -> None:
+def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: ComposeCluster, steps: Steps) -> None:
     with steps.step("up -d --scale worker=3, until /health lists 3 workers"):
         cluster.compose("up", "-d", "--scale", "worker=3")
-        first_workers = poll("3 live workers in /health",
-                             lambda: (lambda w: w if len(w) == 3 else None)(cluster.live_worker_hostnames()), 180)
+        first_workers = poll(
+            "3 live workers in /health",
+            lambda: (lambda w: w if len(w) == 3 else None)(cluster.live_worker_hostnames()),
+            180,
+        )
         assert {cluster.container_hostname(c) for c in cluster.container_ids("worker")} == first_workers
 
     with steps.step("add the 30-task DAG, trigger it: all succeed on all 3 workers"):
@@ -233,8 +237,11 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
 
     with steps.step("up -d --scale worker=5: the new workers take tasks of the next run"):
         cluster.compose("up", "-d", "--scale", "worker=5")
-        all_workers = poll("5 live workers in /health",
-                           lambda: (lambda w: w if len(w) == 5 else None)(cluster.live_worker_hostnames()), 180)
+        all_workers = poll(
+            "5 live workers in /health",
+            lambda: (lambda w: w if len(w) == 5 else None)(cluster.live_worker_hostnames()),
+            180,
+        )
         new_workers = all_workers - first_workers
         run_id = cluster.trigger(DAG_ID, {"seconds": 3})
         work = _assert_run_succeeded(cluster, run_id, 240)
@@ -243,20 +250,26 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
 
     with steps.step("docker kill a busy worker mid-run: its tasks retry elsewhere, the run succeeds"):
         run_id = cluster.trigger(DAG_ID, {"seconds": 12})
-        running = poll("tasks running on the workers",
-                       lambda: _hosts_by_state(cluster, run_id).get("running"), 120, interval=0.5)
+        running = poll(
+            "tasks running on the workers", lambda: _hosts_by_state(cluster, run_id).get("running"), 120, interval=0.5
+        )
         victim = sorted(running)[0]
-        victim_container = next(c for c in cluster.container_ids("worker")
-                                if cluster.container_hostname(c) == victim)
-        lost = {ti["task_id"] for ti in _work_instances(cluster, run_id)
-                if ti["hostname"] == victim and ti["state"] == "running"}
+        victim_container = next(c for c in cluster.container_ids("worker") if cluster.container_hostname(c) == victim)
+        lost = {
+            ti["task_id"]
+            for ti in _work_instances(cluster, run_id)
+            if ti["hostname"] == victim and ti["state"] == "running"
+        }
         run(["docker", "kill", victim_container], timeout=60)
         work = _assert_run_succeeded(cluster, run_id, 300)
         for ti in work:
             if ti["task_id"] in lost:
                 assert ti["try_number"] >= 2 and ti["hostname"] != victim, ti
-        poll(f"/health to stop listing the killed worker {victim}",
-             lambda: victim not in cluster.live_worker_hostnames(), 120)
+        poll(
+            f"/health to stop listing the killed worker {victim}",
+            lambda: victim not in cluster.live_worker_hostnames(),
+            120,
+        )
 
     with steps.step("restart redis mid-run: this run and the next succeed"):
         run_id = cluster.trigger(DAG_ID, {"seconds": 4})
@@ -270,12 +283,18 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
         dag_file = cluster.env_file.parent / "dags" / f"{LEDGER_DAG_ID}.py"
         dag_file.write_text(LEDGER_DAG)
         dag_file.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
-        poll("the ledger DAG to be parsed",
-             lambda: cluster.request("GET", f"/api/v1/dags/{LEDGER_DAG_ID}")[0] == 200, 120)
+        poll(
+            "the ledger DAG to be parsed",
+            lambda: cluster.request("GET", f"/api/v1/dags/{LEDGER_DAG_ID}")[0] == 200,
+            120,
+        )
         run_id = cluster.trigger(LEDGER_DAG_ID, {})
         poll("every ledger task ticking", lambda: len(_ledger_ticks(ledger)) == 8 or None, 120, interval=0.5)
-        on_host = {ti["task_id"]: ti["hostname"] for ti in cluster.task_instances(LEDGER_DAG_ID, run_id)
-                   if ti["state"] == "running"}
+        on_host = {
+            ti["task_id"]: ti["hostname"]
+            for ti in cluster.task_instances(LEDGER_DAG_ID, run_id)
+            if ti["state"] == "running"
+        }
         cut_off = sorted(set(on_host.values()))[0]
         cut_container = next(c for c in cluster.container_ids("worker") if cluster.container_hostname(c) == cut_off)
         cut_tasks = {task for task, host in on_host.items() if host == cut_off}
@@ -297,13 +316,25 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
             assert max(ticks[task][1]) < cut_at + ZOMBIE_THRESHOLD, task
         cut_log = run(["docker", "logs", cut_container], timeout=60)
         assert "the worker killed the try so that a retry elsewhere cannot run beside it" in (
-            cut_log.stdout + cut_log.stderr)
-        poll(f"{cut_off} healthy in /health again",
-             lambda: any(w["hostname"] == cut_off and w["status"] == "healthy" for w in cluster.health()["workers"]),
-             120)
-        poll(f"{cut_off} to run tasks again",
-             lambda: cut_off in {ti["hostname"] for ti in _assert_run_succeeded(
-                 cluster, cluster.trigger(DAG_ID, {"seconds": 2}), 300)}, 600, interval=0)
+            cut_log.stdout + cut_log.stderr
+        )
+        poll(
+            f"{cut_off} healthy in /health again",
+            lambda: any(w["hostname"] == cut_off and w["status"] == "healthy" for w in cluster.health()["workers"]),
+            120,
+        )
+        poll(
+            f"{cut_off} to run tasks again",
+            lambda: (
+                cut_off
+                in {
+                    ti["hostname"]
+                    for ti in _assert_run_succeeded(cluster, cluster.trigger(DAG_ID, {"seconds": 2}), 300)
+                }
+            ),
+            600,
+            interval=0,
+        )
 
     with steps.step("scale down to 3 mid-run: the stopped workers finish their tasks first"):
         run_id = cluster.trigger(DAG_ID, {"seconds": 8})
@@ -323,5 +354,4 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
         assert status == 200 and "tradewind" in str(page).lower()
         health = cluster.health()
         assert health["scheduler"]["status"] == "healthy"
-        poll("/health to list exactly the running workers",
-             lambda: cluster.live_worker_hostnames() == remaining, 60)
+        poll("/health to list exactly the running workers", lambda: cluster.live_worker_hostnames() == remaining, 60)

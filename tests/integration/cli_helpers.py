@@ -64,8 +64,10 @@ class CliResult:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"$ tradewind {' '.join(self.args)}\nexit code {self.returncode} after {self.seconds:.2f} s\n"
-                f"--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}")
+        return (
+            f"$ tradewind {' '.join(self.args)}\nexit code {self.returncode} after {self.seconds:.2f} s\n"
+            f"--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+        )
 
     def json(self) -> Any:
         return json.loads(self.stdout)
@@ -93,7 +95,7 @@ class CliResult:
             if " | " in line and set(lines[i + 1]) <= {"-", "+"}:
                 columns = [c.strip() for c in line.split("|")]
                 rows = []
-                for row in lines[i + 2:]:
+                for row in lines[i + 2 :]:
                     if not row.strip():
                         break
                     rows.append(dict(zip(columns, (c.strip() for c in row.split("|")), strict=True)))
@@ -133,8 +135,15 @@ class Cli:
     def __call__(self, *args: str, timeout: float = 120) -> CliResult:
         assert TRADEWIND.exists(), f"the tradewind console script is not installed at {TRADEWIND}"
         started = time.monotonic()
-        done = subprocess.run([str(TRADEWIND), *args], env=self.env, cwd=self.home, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [str(TRADEWIND), *args],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         return CliResult(tuple(args), done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 

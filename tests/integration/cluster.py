@@ -38,16 +38,20 @@ FAST_SETTINGS = {
 
 
 class Cluster:
-    def __init__(self, home: Path, database_url: str, broker_url: str, dags_folder: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, database_url: str, broker_url: str, dags_folder: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.home = home
         self.dags_folder = dags_folder
         self.logs = home / "process-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = {
-            **os.environ, **FAST_SETTINGS,
-            "TRADEWIND_HOME": str(home), "TRADEWIND_DATABASE_URL": database_url,
-            "TRADEWIND_BROKER_URL": broker_url, "TRADEWIND_DAGS_FOLDER": str(dags_folder),
+            **os.environ,
+            **FAST_SETTINGS,
+            "TRADEWIND_HOME": str(home),
+            "TRADEWIND_DATABASE_URL": database_url,
+            "TRADEWIND_BROKER_URL": broker_url,
+            "TRADEWIND_DAGS_FOLDER": str(dags_folder),
             **(extra_env or {}),
         }
         self.settings = Settings.from_env({k: v for k, v in self.env.items() if k.startswith("TRADEWIND_")})
@@ -59,8 +63,9 @@ class Cluster:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen([TRADEWIND, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [TRADEWIND, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes[name] = process
         return process
 
@@ -68,8 +73,9 @@ class Cluster:
         return self.start(name, "scheduler")
 
     def start_worker(self, hostname: str, *, concurrency: int = 4, queues: str = "default") -> subprocess.Popen[bytes]:
-        return self.start(hostname, "worker", "--hostname", hostname, "--concurrency", str(concurrency),
-                          "--queues", queues)
+        return self.start(
+            hostname, "worker", "--hostname", hostname, "--concurrency", str(concurrency), "--queues", queues
+        )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill every process of ``name``'s session: the worker, its pool and its tasks' children."""
@@ -141,9 +147,11 @@ class Cluster:
             return found
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 60) -> str:
-        state = wait_until(lambda: (s := self.run_state(dag_id, run_id)) in ("success", "failed") and s, timeout,
-                           lambda: f"run {dag_id}/{run_id} did not finish; states {self.states(dag_id, run_id)}\n"
-                                   + self.tail_logs())
+        state = wait_until(
+            lambda: (s := self.run_state(dag_id, run_id)) in ("success", "failed") and s,
+            timeout,
+            lambda: f"run {dag_id}/{run_id} did not finish; states {self.states(dag_id, run_id)}\n" + self.tail_logs(),
+        )
         return str(state)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 30) -> None:
@@ -164,8 +172,9 @@ class Cluster:
         return "\n".join(parts)
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, describe: Callable[[], str] | None = None,
-               interval: float = 0.05) -> Any:
+def wait_until(
+    condition: Callable[[], Any], timeout: float, describe: Callable[[], str] | None = None, interval: float = 0.05
+) -> Any:
     """Poll ``condition`` until it returns something truthy; fail with ``describe()`` on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -186,7 +195,7 @@ def kill_session(session_id: int, sig: int) -> None:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[3]) == session_id:
             try:
                 os.kill(int(entry.name), sig)

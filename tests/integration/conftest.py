@@ -148,8 +148,9 @@ def _truncate(settings: Settings) -> None:
     engine = create_engine_from_settings(settings)
     try:
         with engine.begin() as connection:
-            tables = ", ".join(connection.dialect.identifier_preparer.quote(table.name)
-                               for table in Base.metadata.sorted_tables)
+            tables = ", ".join(
+                connection.dialect.identifier_preparer.quote(table.name) for table in Base.metadata.sorted_tables
+            )
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
             session = Session(bind=connection)
             pools.ensure_default_pool(session, settings.default_pool_slots)

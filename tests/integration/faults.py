@@ -44,8 +44,22 @@ class OwnRedis:
     def start(self) -> None:
         log = open(self.folder / f"redis-{self.port}.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=log, stderr=subprocess.STDOUT)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(self.answers, 10, lambda: f"redis-server on port {self.port} did not start")
 
     def answers(self) -> bool:
@@ -190,7 +204,7 @@ def _unregister(selector: selectors.BaseSelector, sock: socket.socket) -> None:
 #: A bash loop that appends "<try> <epoch seconds>" to LEDGER every 0.1 s for about SECONDS seconds,
 #: after writing its parent's pid (the task's process) to LEDGER.pid.<try>.
 LEDGER_COMMAND = (
-    'echo $PPID > {ledger}.pid.{{{{ ti.try_number }}}}; '
+    "echo $PPID > {ledger}.pid.{{{{ ti.try_number }}}}; "
     'for i in $(seq 1 {ticks}); do echo "{{{{ ti.try_number }}}} $(date +%s.%N)" >> {ledger}; sleep 0.1; done'
 )
 
@@ -218,14 +232,18 @@ def assert_tries_never_overlapped(ledger: Path) -> dict[int, list[float]]:
     for earlier, later in zip(tries, tries[1:], strict=False):
         assert max(ticks[earlier]) < min(ticks[later]), (
             f"try {earlier} was still ticking at {max(ticks[earlier]):.3f}, after try {later} started at "
-            f"{min(ticks[later]):.3f}")
+            f"{min(ticks[later]):.3f}"
+        )
     return ticks
 
 
 def task_process_pid(ledger: Path, try_number: int, timeout: float = 30) -> int:
     path = Path(f"{ledger}.pid.{try_number}")
-    wait_until(lambda: path.exists() and path.read_text().strip(), timeout,
-               lambda: f"try {try_number} never started its command")
+    wait_until(
+        lambda: path.exists() and path.read_text().strip(),
+        timeout,
+        lambda: f"try {try_number} never started its command",
+    )
     return int(path.read_text().strip())
 
 

@@ -115,7 +115,8 @@ def test_list_import_errors_has_exactly_one_entry_per_broken_file_and_exits_1(
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_an_import_error_is_one_line_naming_the_file_and_the_problem(
-    broken_folder: dict[str, Any], name: str,
+    broken_folder: dict[str, Any],
+    name: str,
 ) -> None:
     path = str(broken_folder["cli"].dags_folder / f"{name}.py")
     error = {row["filepath"]: row["error"] for row in broken_folder["errors"].json()}[path]
@@ -127,7 +128,8 @@ def test_an_import_error_is_one_line_naming_the_file_and_the_problem(
 
 
 def test_fixing_a_broken_file_clears_its_import_error_on_the_next_dags_list(
-    fresh_pg_url: str, tmp_path: Path,
+    fresh_pg_url: str,
+    tmp_path: Path,
 ) -> None:
     cli = Cli(home=tmp_path, dags_folder=_dag_folder(tmp_path), database_url=fresh_pg_url)
     assert len(_import_errors(cli)) == len(BROKEN)
@@ -144,8 +146,11 @@ def test_fixing_a_broken_file_clears_its_import_error_on_the_next_dags_list(
 
 
 def test_deleting_a_dag_file_makes_its_dag_disappear_from_dags_list(fresh_pg_url: str, tmp_path: Path) -> None:
-    cli = Cli(home=tmp_path, dags_folder=_dag_folder(tmp_path, broken=False, good=("good", "doomed")),
-              database_url=fresh_pg_url)
+    cli = Cli(
+        home=tmp_path,
+        dags_folder=_dag_folder(tmp_path, broken=False, good=("good", "doomed")),
+        database_url=fresh_pg_url,
+    )
     assert _dag_ids(cli) == ["doomed", "good"]
 
     (cli.dags_folder / "doomed.py").unlink()
@@ -168,29 +173,52 @@ def good_cli(new_pg_url: Callable[[], str], tmp_path_factory: pytest.TempPathFac
     return cli
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    pytest.param(["dags", "test", "good", LOGICAL_DATE, "--conf", "[1]"], r"--conf must be a JSON object",
-                 id="conf-not-an-object"),
-    pytest.param(["dags", "test", "good", LOGICAL_DATE, "--conf", "{bad"], r"--conf is not valid JSON",
-                 id="conf-not-json"),
-    pytest.param(["dags", "test", "good", LOGICAL_DATE, "--conf", '{"n": "five"}'],
-                 r"param 'n'.*'five'.*integer", id="conf-breaks-a-param-schema"),
-    pytest.param(["dags", "test", "good", "01/02/2024"], r"'01/02/2024'.*ISO 8601", id="bad-logical-date"),
-    pytest.param(["dags", "test", "x"], r"DAG 'x' not found", id="unknown-dag"),
-    pytest.param(["tasks", "test", "good", "nope", LOGICAL_DATE], r"DAG 'good' has no task 'nope'",
-                 id="unknown-task"),
-    pytest.param(["dags", "show", "x"], r"DAG 'x' not found", id="show-unknown-dag"),
-    pytest.param(["dags", "list-runs", "-d", "x", "-o", "json"], r"DAG 'x' not found",
-                 id="list-runs-of-unknown-dag"),
-    pytest.param(["tasks", "states-for-dag-run", "good", "nope", "-o", "json"], r"DAG 'good' has no run 'nope'",
-                 id="unknown-run"),
-    pytest.param(["db", "clean", "--clean-before-timestamp", "yesterday", "--yes"],
-                 r"invalid --clean-before-timestamp 'yesterday'.*ISO 8601", id="db-clean-bad-timestamp"),
-    pytest.param(["db", "clean", "--clean-before-timestamp", LOGICAL_DATE, "--tables", "dag_runs", "--yes"],
-                 r"unknown table\(s\) for --tables: dag_runs; valid: .*dag_run", id="db-clean-unknown-table"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        pytest.param(
+            ["dags", "test", "good", LOGICAL_DATE, "--conf", "[1]"],
+            r"--conf must be a JSON object",
+            id="conf-not-an-object",
+        ),
+        pytest.param(
+            ["dags", "test", "good", LOGICAL_DATE, "--conf", "{bad"], r"--conf is not valid JSON", id="conf-not-json"
+        ),
+        pytest.param(
+            ["dags", "test", "good", LOGICAL_DATE, "--conf", '{"n": "five"}'],
+            r"param 'n'.*'five'.*integer",
+            id="conf-breaks-a-param-schema",
+        ),
+        pytest.param(["dags", "test", "good", "01/02/2024"], r"'01/02/2024'.*ISO 8601", id="bad-logical-date"),
+        pytest.param(["dags", "test", "x"], r"DAG 'x' not found", id="unknown-dag"),
+        pytest.param(
+            ["tasks", "test", "good", "nope", LOGICAL_DATE], r"DAG 'good' has no task 'nope'", id="unknown-task"
+        ),
+        pytest.param(["dags", "show", "x"], r"DAG 'x' not found", id="show-unknown-dag"),
+        pytest.param(
+            ["dags", "list-runs", "-d", "x", "-o", "json"], r"DAG 'x' not found", id="list-runs-of-unknown-dag"
+        ),
+        pytest.param(
+            ["tasks", "states-for-dag-run", "good", "nope", "-o", "json"],
+            r"DAG 'good' has no run 'nope'",
+            id="unknown-run",
+        ),
+        pytest.param(
+            ["db", "clean", "--clean-before-timestamp", "yesterday", "--yes"],
+            r"invalid --clean-before-timestamp 'yesterday'.*ISO 8601",
+            id="db-clean-bad-timestamp",
+        ),
+        pytest.param(
+            ["db", "clean", "--clean-before-timestamp", LOGICAL_DATE, "--tables", "dag_runs", "--yes"],
+            r"unknown table\(s\) for --tables: dag_runs; valid: .*dag_run",
+            id="db-clean-unknown-table",
+        ),
+    ],
+)
 def test_a_bad_command_line_value_is_refused_with_one_error_line_and_no_run_is_created(
-    good_cli: Cli, args: list[str], says: str,
+    good_cli: Cli,
+    args: list[str],
+    says: str,
 ) -> None:
     result = good_cli(*args)
 
@@ -216,11 +244,19 @@ def test_errors_of_tradewind_itself_are_the_only_line_on_stderr(good_cli: Cli) -
 DEAD_URL = "postgresql://postgres:secret@127.0.0.1:1/nope"
 
 
-@pytest.mark.parametrize("args", [["dags", "list"], ["dags", "test", "good", LOGICAL_DATE], ["db", "migrate"],
-                                  ["db", "clean", "--clean-before-timestamp", LOGICAL_DATE, "--yes"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dags", "list"],
+        ["dags", "test", "good", LOGICAL_DATE],
+        ["db", "migrate"],
+        ["db", "clean", "--clean-before-timestamp", LOGICAL_DATE, "--yes"],
+    ],
+    ids=" ".join,
+)
 def test_a_dead_metastore_is_one_line_naming_host_and_port_without_the_password(
-    tmp_path: Path, args: list[str],
+    tmp_path: Path,
+    args: list[str],
 ) -> None:
     cli = Cli(home=tmp_path, dags_folder=_dag_folder(tmp_path, broken=False), database_url=DEAD_URL)
 
@@ -242,7 +278,8 @@ def _tables(settings: Settings) -> list[str]:
 
 
 def test_db_check_says_an_empty_database_is_not_migrated_and_db_migrate_twice_succeeds(
-    fresh_pg_url: str, tmp_path: Path,
+    fresh_pg_url: str,
+    tmp_path: Path,
 ) -> None:
     cli = Cli(home=tmp_path, dags_folder=tmp_path / "dags", database_url=fresh_pg_url)
 

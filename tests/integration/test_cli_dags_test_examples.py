@@ -71,7 +71,9 @@ def pg_run(pg_cli: Cli) -> Callable[[str], CliResult]:
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dags_test_of_an_example_ends_in_its_documented_states_on_postgres(
-    pg_cli: Cli, pg_run: Callable[[str], CliResult], dag_id: str,
+    pg_cli: Cli,
+    pg_run: Callable[[str], CliResult],
+    dag_id: str,
 ) -> None:
     expected = EXPECTED[dag_id]
     result = pg_run(dag_id)
@@ -102,13 +104,15 @@ def test_dags_test_of_an_example_ends_in_its_documented_states_on_postgres(
 
 
 def test_the_flaky_example_task_fails_once_then_succeeds_on_its_second_try(
-    pg_cli: Cli, pg_run: Callable[[str], CliResult],
+    pg_cli: Cli,
+    pg_run: Callable[[str], CliResult],
 ) -> None:
     assert pg_run("example_retries").returncode == 0
 
     shown = pg_cli("tasks", "states-for-dag-run", "example_retries", RUN_ID, "-o", "json").json()
     assert {r["task_id"]: (r["state"], r["try_number"]) for r in shown} == {
-        "flaky": ("success", 2), "after_flaky": ("success", 1),
+        "flaky": ("success", 2),
+        "after_flaky": ("success", 1),
     }
     key = TIKey("example_retries", RUN_ID, "flaky")
     with metastore_session(pg_cli.settings()) as session:
@@ -121,7 +125,8 @@ def test_the_flaky_example_task_fails_once_then_succeeds_on_its_second_try(
 
 
 def test_xcom_values_cross_from_the_pushing_tasks_to_the_checking_tasks(
-    pg_cli: Cli, pg_run: Callable[[str], CliResult],
+    pg_cli: Cli,
+    pg_run: Callable[[str], CliResult],
 ) -> None:
     # check_in_python and check_in_bash fail on any mismatch, so success is the proof; the stored
     # values and the checker's log show what crossed.
@@ -146,7 +151,8 @@ def sqlite_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dags_test_of_an_example_ends_in_its_documented_states_on_zero_config_sqlite(
-    sqlite_cli: Cli, dag_id: str,
+    sqlite_cli: Cli,
+    dag_id: str,
 ) -> None:
     assert "TRADEWIND_DATABASE_URL" not in sqlite_cli.env
     expected = EXPECTED[dag_id]

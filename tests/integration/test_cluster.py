@@ -54,10 +54,14 @@ def write_dag(folder: Path, name: str, source: str) -> Path:
     return path
 
 
-def side_effect_dag(folder: Path, dag_id: str, record: Path, *, tasks: int = 3, sleep: float = 0.0,
-                    retries: int = 1) -> None:
+def side_effect_dag(
+    folder: Path, dag_id: str, record: Path, *, tasks: int = 3, sleep: float = 0.0, retries: int = 1
+) -> None:
     """A chain of tasks that each append "<run_id> <task_id> <try>" to ``record``."""
-    write_dag(folder, dag_id, f'''
+    write_dag(
+        folder,
+        dag_id,
+        f'''
         import time
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, PythonOperator
@@ -77,7 +81,8 @@ def side_effect_dag(folder: Path, dag_id: str, record: Path, *, tasks: int = 3, 
                 if previous is not None:
                     previous >> step
                 previous = step
-    ''')
+    ''',
+    )
 
 
 def done_lines(record: Path) -> Counter[tuple[str, str]]:
@@ -94,7 +99,10 @@ def started_tries(record: Path) -> Counter[tuple[str, str, str]]:
 def test_every_example_dag_ends_as_in_airflow_with_xcom_crossing_workers(cluster: Cluster, dags_folder: Path):
     for path in EXAMPLES.glob("*.py"):
         shutil.copy(path, dags_folder / path.name)
-    write_dag(dags_folder, "xcom_across_workers", '''
+    write_dag(
+        dags_folder,
+        "xcom_across_workers",
+        """
         from datetime import datetime, timezone
         from tradewind import DAG, task
 
@@ -109,7 +117,8 @@ def test_every_example_dag_ends_as_in_airflow_with_xcom_crossing_workers(cluster
                 return value["rows"]
 
             consume(produce())
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1", queues="default,only_w1")
     cluster.start_worker("w2", queues="default,only_w2")
@@ -137,7 +146,10 @@ def test_every_example_dag_ends_as_in_airflow_with_xcom_crossing_workers(cluster
 
 
 def test_retries_timeouts_reschedule_sensors_and_catchup_behave_as_in_airflow(cluster: Cluster, dags_folder: Path):
-    write_dag(dags_folder, "behaviour", '''
+    write_dag(
+        dags_folder,
+        "behaviour",
+        """
         from datetime import datetime, timedelta, timezone
         from pathlib import Path
         from tradewind import DAG, BashOperator, PythonSensor, task
@@ -162,21 +174,30 @@ def test_retries_timeouts_reschedule_sensors_and_catchup_behave_as_in_airflow(cl
             sensor = PythonSensor(task_id="sensor", python_callable=third_poke, mode="reschedule",
                                   poke_interval=0.5, timeout=60)
             flaky()
-    ''')
-    write_dag(dags_folder, "daily_catchup", '''
+    """,
+    )
+    write_dag(
+        dags_folder,
+        "daily_catchup",
+        """
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, EmptyOperator, BashOperator
         start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
         with DAG("daily_catchup", schedule="@daily", start_date=start, catchup=True, max_active_runs=5):
             BashOperator(task_id="echo", bash_command="echo {{ ds }}")
-    ''')
-    write_dag(dags_folder, "daily_no_catchup", '''
+    """,
+    )
+    write_dag(
+        dags_folder,
+        "daily_no_catchup",
+        """
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, BashOperator
         start = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
         with DAG("daily_no_catchup", schedule="@daily", start_date=start, catchup=False):
             BashOperator(task_id="echo", bash_command="echo {{ ds }}")
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
     cluster.wait_for_dag("behaviour")
@@ -197,14 +218,20 @@ def test_retries_timeouts_reschedule_sensors_and_catchup_behave_as_in_airflow(cl
             return [r.state for r in runs.list_runs(session, dag_id)]
 
     # Three complete daily intervals have passed since start_date: catchup creates all three.
-    assert wait_until(lambda: runs_of("daily_catchup") == ["success"] * 3, 60,
-                      lambda: f"catchup runs: {runs_of('daily_catchup')}")
-    assert wait_until(lambda: runs_of("daily_no_catchup") == ["success"], 30,
-                      lambda: f"no-catchup runs: {runs_of('daily_no_catchup')}")
+    assert wait_until(
+        lambda: runs_of("daily_catchup") == ["success"] * 3, 60, lambda: f"catchup runs: {runs_of('daily_catchup')}"
+    )
+    assert wait_until(
+        lambda: runs_of("daily_no_catchup") == ["success"],
+        30,
+        lambda: f"no-catchup runs: {runs_of('daily_no_catchup')}",
+    )
 
 
 def test_a_worker_killed_mid_task_loses_nothing_and_the_task_is_retried_elsewhere(
-    cluster: Cluster, dags_folder: Path, tmp_path: Path,
+    cluster: Cluster,
+    dags_folder: Path,
+    tmp_path: Path,
 ):
     record = tmp_path / "executions.txt"
     side_effect_dag(dags_folder, "killed_worker", record, tasks=2, sleep=4.0, retries=1)
@@ -225,7 +252,9 @@ def test_a_worker_killed_mid_task_loses_nothing_and_the_task_is_retried_elsewher
 
 
 def test_two_schedulers_run_every_task_instance_of_20_runs_exactly_once(
-    cluster: Cluster, dags_folder: Path, tmp_path: Path,
+    cluster: Cluster,
+    dags_folder: Path,
+    tmp_path: Path,
 ):
     record = tmp_path / "executions.txt"
     side_effect_dag(dags_folder, "twenty_runs", record, tasks=3, retries=0)
@@ -243,7 +272,10 @@ def test_two_schedulers_run_every_task_instance_of_20_runs_exactly_once(
 
 
 def test_flushed_redis_and_a_restarted_scheduler_lose_no_run_and_repeat_no_try(
-    cluster: Cluster, dags_folder: Path, tmp_path: Path, cluster_redis: str,
+    cluster: Cluster,
+    dags_folder: Path,
+    tmp_path: Path,
+    cluster_redis: str,
 ):
     record = tmp_path / "executions.txt"
     side_effect_dag(dags_folder, "survivor_runs", record, tasks=4, sleep=0.5, retries=0)
@@ -268,11 +300,15 @@ def test_a_broken_dag_file_appearing_is_an_import_error_and_other_dags_go_on(clu
     cluster.start_scheduler()
     cluster.start_worker("w1")
     cluster.wait_for_dag("example_bash_python")
-    write_dag(dags_folder, "broken", '''
+    write_dag(
+        dags_folder,
+        "broken",
+        """
         from tradewind import DAG
         with DAG("broken", schedule="61 * * * *") as dag:
             pass
-    ''')
+    """,
+    )
 
     def import_errors() -> list[str]:
         result = cluster.cli("dags", "list-import-errors", "-o", "json", check=False)

@@ -51,15 +51,25 @@ def keyed_session(cli: Cli) -> Iterator[Session]:
 
 
 def test_stored_password_extra_and_value_are_not_readable_in_the_raw_tables(cli: Cli, keyed_session: Session):
-    connections.set_connection(keyed_session, "warehouse", {
-        "conn_type": "postgres", "host": "wh", "login": "etl", "password": PASSWORD,
-        "extra": json.dumps({"api_key": API_KEY})})
+    connections.set_connection(
+        keyed_session,
+        "warehouse",
+        {
+            "conn_type": "postgres",
+            "host": "wh",
+            "login": "etl",
+            "password": PASSWORD,
+            "extra": json.dumps({"api_key": API_KEY}),
+        },
+    )
     variables.set_variable(keyed_session, "partner_api_key", API_KEY)
     keyed_session.commit()
 
     [(password, extra, is_encrypted, is_extra_encrypted)] = _raw(
-        cli, "SELECT password, extra, is_encrypted, is_extra_encrypted FROM connection WHERE conn_id = :id",
-        id="warehouse")
+        cli,
+        "SELECT password, extra, is_encrypted, is_extra_encrypted FROM connection WHERE conn_id = :id",
+        id="warehouse",
+    )
     assert is_encrypted and is_extra_encrypted
     assert PASSWORD not in password and API_KEY not in extra
     [(val, var_encrypted)] = _raw(cli, "SELECT val, is_encrypted FROM variable WHERE key = :k", k="partner_api_key")
@@ -83,16 +93,20 @@ def test_without_a_key_values_are_stored_readable_with_a_warning(cli: Cli):
 
 def test_rotation_re_encrypts_every_row_with_the_new_key(cli: Cli):
     assert cli("variables", "set", "partner_api_key", API_KEY).returncode == 0
-    assert cli("connections", "add", "warehouse", "--conn-uri",
-               f"postgres://etl:{quote(PASSWORD, safe='')}@wh/dw"
-               ).returncode == 0
+    assert (
+        cli(
+            "connections", "add", "warehouse", "--conn-uri", f"postgres://etl:{quote(PASSWORD, safe='')}@wh/dw"
+        ).returncode
+        == 0
+    )
     before = _raw(cli, "SELECT val FROM variable") + _raw(cli, "SELECT password FROM connection")
 
     rotating = cli.with_env(TRADEWIND_FERNET_KEY=f"{NEW_KEY},{OLD_KEY}")
     result = rotating("rotate-fernet-key")
     assert result.returncode == 0, result
-    assert result.stdout == ("Re-encrypted 1 variable(s) and 1 connection(s) with the first key of "
-                             "TRADEWIND_FERNET_KEY.\n")
+    assert result.stdout == (
+        "Re-encrypted 1 variable(s) and 1 connection(s) with the first key of TRADEWIND_FERNET_KEY.\n"
+    )
     after = _raw(cli, "SELECT val FROM variable") + _raw(cli, "SELECT password FROM connection")
     new = Fernet(NEW_KEY.encode())
     assert [new.decrypt(v.encode()).decode() for (v,) in after] == [API_KEY, PASSWORD]
@@ -121,24 +135,54 @@ def test_a_malformed_key_is_one_line(cli: Cli):
 
 
 def test_connections_commands_end_to_end(cli: Cli, tmp_path: Path):
-    added = cli("connections", "add", "warehouse", "--conn-type", "postgres", "--conn-host", "db.internal",
-                "--conn-port", "5432", "--conn-login", "etl", "--conn-password", PASSWORD, "--conn-schema", "dw",
-                "--conn-extra", json.dumps({"sslmode": "require", "api_key": API_KEY}))
+    added = cli(
+        "connections",
+        "add",
+        "warehouse",
+        "--conn-type",
+        "postgres",
+        "--conn-host",
+        "db.internal",
+        "--conn-port",
+        "5432",
+        "--conn-login",
+        "etl",
+        "--conn-password",
+        PASSWORD,
+        "--conn-schema",
+        "dw",
+        "--conn-extra",
+        json.dumps({"sslmode": "require", "api_key": API_KEY}),
+    )
     assert added.returncode == 0, added
     assert added.stdout.startswith("Successfully added `conn_id`=warehouse : postgres://etl:***@db.internal:5432/dw")
     assert cli("connections", "add", "api", "--conn-uri", "http://https%3A%2F%2Fapi.example.com").returncode == 0
-    assert cli("connections", "add", "js", "--conn-json", '{"conn_type": "http", "host": "h", "port": 81}'
-               ).returncode == 0
-    assert cli("connections", "add", "uri_extra", "--conn-uri", "mysql://u@h/db?charset=latin1",
-               "--conn-extra", '{"charset": "utf8mb4"}').returncode == 0
+    assert (
+        cli("connections", "add", "js", "--conn-json", '{"conn_type": "http", "host": "h", "port": 81}').returncode == 0
+    )
+    assert (
+        cli(
+            "connections",
+            "add",
+            "uri_extra",
+            "--conn-uri",
+            "mysql://u@h/db?charset=latin1",
+            "--conn-extra",
+            '{"charset": "utf8mb4"}',
+        ).returncode
+        == 0
+    )
     assert cli("connections", "get", "uri_extra", "-o", "json").json()[0]["extra"] == '{"charset": "utf8mb4"}'
     assert cli("connections", "delete", "uri_extra").returncode == 0
 
     shown = cli("connections", "get", "warehouse", "-o", "json").json()[0]
     assert (shown["host"], shown["port"], shown["login"], shown["password"]) == ("db.internal", 5432, "etl", "***")
     assert json.loads(shown["extra"]) == {"sslmode": "require", "api_key": "***"}
-    for command in (("connections", "get", "warehouse"), ("connections", "list"),
-                    ("connections", "list", "-o", "json")):
+    for command in (
+        ("connections", "get", "warehouse"),
+        ("connections", "list"),
+        ("connections", "list", "-o", "json"),
+    ):
         result = cli(*command)
         assert PASSWORD not in result.stdout and API_KEY not in result.stdout, result
     assert [row["conn_id"] for row in cli("connections", "list").table()] == ["api", "js", "warehouse"]
@@ -165,27 +209,40 @@ def test_connections_commands_end_to_end(cli: Cli, tmp_path: Path):
     assert (stored.password, json.loads(stored.extra)["api_key"], stored.port) == (PASSWORD, API_KEY, 5432)
 
 
-@pytest.mark.parametrize("args,message", [
-    (("connections", "add", "x"), "Error: give the connection with --conn-uri, --conn-json or --conn-type"),
-    (("connections", "add", "x", "--conn-uri", "nope"), "Error: invalid connection URI 'nope'"),
-    (("connections", "add", "x", "--conn-uri", "http://h", "--conn-host", "h"),
-     "Error: --conn-uri describes the whole connection; --conn-host cannot be added to it"),
-    (("connections", "add", "x", "--conn-json", '{"conn_type": "http"}', "--conn-extra", "{}"),
-     "Error: --conn-json describes the whole connection; --conn-extra cannot be added to it"),
-    (("connections", "add", "x", "--conn-uri", "http://h", "--conn-json", "{}"),
-     "Error: --conn-uri and --conn-json cannot be used together"),
-    (("connections", "add", "x", "--conn-type", "http", "--conn-port", "eighty"),
-     "Error: a connection's port must be a whole number, not 'eighty'"),
-    (("connections", "add", "x", "--conn-type", "http", "--conn-extra", "{bad"),
-     "Error: --conn-extra is not valid JSON"),
-    (("connections", "get", "absent"), "Error: no connection with id 'absent'"),
-    (("connections", "delete", "absent"), "Error: no connection with id 'absent'"),
-    (("connections", "import", "/no/such/file.json"), "Error: no such file: /no/such/file.json"),
-    (("variables", "get", "absent"), "Error: Variable absent does not exist"),
-    (("variables", "delete", "absent"), "Error: no variable with key 'absent'"),
-    (("variables", "set", "k", "{bad", "--json"), "Error: the value of k is not valid JSON"),
-    (("variables", "import", "/no/such/file.json"), "Error: no such file: /no/such/file.json"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("connections", "add", "x"), "Error: give the connection with --conn-uri, --conn-json or --conn-type"),
+        (("connections", "add", "x", "--conn-uri", "nope"), "Error: invalid connection URI 'nope'"),
+        (
+            ("connections", "add", "x", "--conn-uri", "http://h", "--conn-host", "h"),
+            "Error: --conn-uri describes the whole connection; --conn-host cannot be added to it",
+        ),
+        (
+            ("connections", "add", "x", "--conn-json", '{"conn_type": "http"}', "--conn-extra", "{}"),
+            "Error: --conn-json describes the whole connection; --conn-extra cannot be added to it",
+        ),
+        (
+            ("connections", "add", "x", "--conn-uri", "http://h", "--conn-json", "{}"),
+            "Error: --conn-uri and --conn-json cannot be used together",
+        ),
+        (
+            ("connections", "add", "x", "--conn-type", "http", "--conn-port", "eighty"),
+            "Error: a connection's port must be a whole number, not 'eighty'",
+        ),
+        (
+            ("connections", "add", "x", "--conn-type", "http", "--conn-extra", "{bad"),
+            "Error: --conn-extra is not valid JSON",
+        ),
+        (("connections", "get", "absent"), "Error: no connection with id 'absent'"),
+        (("connections", "delete", "absent"), "Error: no connection with id 'absent'"),
+        (("connections", "import", "/no/such/file.json"), "Error: no such file: /no/such/file.json"),
+        (("variables", "get", "absent"), "Error: Variable absent does not exist"),
+        (("variables", "delete", "absent"), "Error: no variable with key 'absent'"),
+        (("variables", "set", "k", "{bad", "--json"), "Error: the value of k is not valid JSON"),
+        (("variables", "import", "/no/such/file.json"), "Error: no such file: /no/such/file.json"),
+    ],
+)
 def test_bad_input_is_one_error_line(cli: Cli, args: tuple[str, ...], message: str):
     result = cli(*args)
     assert result.returncode == 1
@@ -201,7 +258,8 @@ def test_adding_an_existing_connection_is_refused_and_keeps_it(cli: Cli):
 
 def test_variables_commands_end_to_end(cli: Cli, tmp_path: Path):
     assert cli("variables", "set", "region", "eu-west-1", "--description", "where we run").stdout == (
-        "Variable region created\n")
+        "Variable region created\n"
+    )
     assert cli("variables", "set", "db_password", PASSWORD).returncode == 0
     assert cli("variables", "set", "tables", '["a", "b"]', "--json").returncode == 0
 
@@ -212,13 +270,15 @@ def test_variables_commands_end_to_end(cli: Cli, tmp_path: Path):
     listed = cli("variables", "list")
     assert PASSWORD not in listed.stdout
     assert [(r["key"], r["value"], r["description"]) for r in listed.table()] == [
-        ("db_password", "***", ""), ("region", "eu-west-1", "where we run"), ("tables", '["a", "b"]', "")]
+        ("db_password", "***", ""),
+        ("region", "eu-west-1", "where we run"),
+        ("tables", '["a", "b"]', ""),
+    ]
 
     export_file = tmp_path / "variables.json"
     exported = cli("variables", "export", str(export_file))
     assert exported.stdout == f"3 variables successfully exported to {export_file}\n"
-    assert json.loads(export_file.read_text()) == {"db_password": PASSWORD, "region": "eu-west-1",
-                                                   "tables": ["a", "b"]}
+    assert json.loads(export_file.read_text()) == {"db_password": PASSWORD, "region": "eu-west-1", "tables": ["a", "b"]}
     for key in ("db_password", "region", "tables"):
         assert cli("variables", "delete", key).stdout == f"Variable {key} deleted\n"
     assert cli("variables", "list", "-o", "json").json() == []
@@ -239,15 +299,23 @@ def test_variables_import_from_stdin(cli: Cli):
 
     from cli_helpers import TRADEWIND
 
-    done = subprocess.run([str(TRADEWIND), "variables", "import", "-"], input='{"from_stdin": "yes"}',
-                          env=cli.env, cwd=cli.home, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(TRADEWIND), "variables", "import", "-"],
+        input='{"from_stdin": "yes"}',
+        env=cli.env,
+        cwd=cli.home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert cli("variables", "get", "from_stdin").stdout == "yes\n"
 
 
 # -- a task run by a real worker ------------------------------------------------------------------------
 
-_MASKING_DAG = '''
+_MASKING_DAG = """
 import logging
 import pendulum
 from airflow import DAG
@@ -271,7 +339,7 @@ with DAG({dag_id!r}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedul
     PythonOperator(task_id="work", python_callable=use_secrets)
     BashOperator(task_id="bash",
                  bash_command="echo bash says {{{{ conn.warehouse.password }}}} at {{{{ conn.warehouse.host }}}}")
-'''
+"""
 
 
 def test_a_task_run_by_a_worker_logs_the_password_as_stars(worker_stack, keyed_worker):
@@ -279,8 +347,9 @@ def test_a_task_run_by_a_worker_logs_the_password_as_stars(worker_stack, keyed_w
 
     stack = worker_stack
     with metastore_session(stack.settings) as session:
-        connections.set_connection(session, "warehouse", {"conn_type": "postgres", "host": "wh.internal",
-                                                          "login": "etl", "password": PASSWORD})
+        connections.set_connection(
+            session, "warehouse", {"conn_type": "postgres", "host": "wh.internal", "login": "etl", "password": PASSWORD}
+        )
         variables.set_variable(session, "partner_api_key", API_KEY)
     keys = _queue_both(stack, f"secrets_{uuid.uuid4().hex[:8]}")
     texts = {}
@@ -321,15 +390,28 @@ def _queue_both(stack, dag_id: str) -> list:
     run_id = f"manual__{T0.isoformat()}"
     keys = [TIKey(dag_id, run_id, task_id) for task_id in ("work", "bash")]
     with session_scope(stack.factory) as session:
-        dags.upsert_dag(session, dag_id, str(path), serialized, dag_hash(serialized), None, None, [], None,
-                        None, None, False)
-        runs.create_run(session, dag_id=dag_id, run_id=run_id, run_type="manual", logical_date=T0,
-                        state="running", task_rows=[{"task_id": key.task_id, "operator": "x", "max_tries": 0}
-                                                    for key in keys])
+        dags.upsert_dag(
+            session, dag_id, str(path), serialized, dag_hash(serialized), None, None, [], None, None, None, False
+        )
+        runs.create_run(
+            session,
+            dag_id=dag_id,
+            run_id=run_id,
+            run_type="manual",
+            logical_date=T0,
+            state="running",
+            task_rows=[{"task_id": key.task_id, "operator": "x", "max_tries": 0} for key in keys],
+        )
         for key in keys:
             assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
-            assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
-                                             try_number=1, queued_dttm=datetime.now(UTC))
+            assert task_instances.transition(
+                session,
+                key,
+                expected_state="scheduled",
+                target_state="queued",
+                try_number=1,
+                queued_dttm=datetime.now(UTC),
+            )
     for key in keys:
         send(stack, TaskMessage(dag_id, run_id, key.task_id, -1, 1).encode(), MAIN_QUEUE)
     return keys
@@ -348,15 +430,24 @@ def worker_stack(module_pg_url: str, _redis_db: int, tmp_path_factory: pytest.Te
     home = tmp_path_factory.mktemp("secrets-worker-home")
     (home / "dags").mkdir()
     (home / "process-logs").mkdir()
-    settings = Settings(home=home, database_url=module_pg_url, broker_url=module_redis_url,
-                        dags_folder=home / "dags", fernet_key=OLD_KEY)
+    settings = Settings(
+        home=home,
+        database_url=module_pg_url,
+        broker_url=module_redis_url,
+        dags_folder=home / "dags",
+        fernet_key=OLD_KEY,
+    )
     migrate(settings)
     engine = create_engine_from_settings(settings)
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWIND_", "AIRFLOW_"))}
     env = {
-        **inherited, "HOME": str(home), "TRADEWIND_HOME": str(home),
-        "TRADEWIND_DATABASE_URL": module_pg_url, "TRADEWIND_BROKER_URL": module_redis_url,
-        "TRADEWIND_DAGS_FOLDER": str(home / "dags"), "TRADEWIND_FERNET_KEY": OLD_KEY,
+        **inherited,
+        "HOME": str(home),
+        "TRADEWIND_HOME": str(home),
+        "TRADEWIND_DATABASE_URL": module_pg_url,
+        "TRADEWIND_BROKER_URL": module_redis_url,
+        "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
+        "TRADEWIND_FERNET_KEY": OLD_KEY,
         "TRADEWIND_WORKER_HEARTBEAT_INTERVAL": "1",
     }
     app = make_celery_app(settings)
@@ -378,9 +469,8 @@ def keyed_worker(worker_stack):
     stop_worker(process)
 
 
-
 def test_tasks_test_prints_the_password_as_stars(cli: Cli):
-    (cli.dags_folder / "uses_secret.py").write_text('''
+    (cli.dags_folder / "uses_secret.py").write_text("""
 import pendulum
 from airflow import DAG
 from airflow.hooks.base import BaseHook
@@ -393,7 +483,7 @@ def show():
 with DAG("uses_secret", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None):
     PythonOperator(task_id="show", python_callable=show)
     BashOperator(task_id="echo", bash_command="echo bash: {{ conn.warehouse.password }}")
-''')
+""")
     with_conn = cli.with_env(TRADEWIND_CONN_WAREHOUSE=f"postgres://etl:{quote(PASSWORD, safe='')}@wh/dw")
     for task_id, line in (("show", "password: ***"), ("echo", "bash: ***")):
         result = with_conn("tasks", "test", "uses_secret", task_id, "2024-01-01")
@@ -417,9 +507,11 @@ def test_get_asks_the_secrets_backend_first(cli: Cli, tmp_path: Path):
     (tmp_path / "conns.env").write_text("db=postgres://u:file-pw-1234@file-host/db\n")
     backend = cli.with_env(
         TRADEWIND_SECRETS_BACKEND="airflow.secrets.local_filesystem.LocalFilesystemBackend",
-        TRADEWIND_SECRETS_BACKEND_KWARGS=json.dumps({"variables_file_path": str(tmp_path / "vars.json"),
-                                                     "connections_file_path": str(tmp_path / "conns.env")}),
-        TRADEWIND_VAR_REGION="from-env")
+        TRADEWIND_SECRETS_BACKEND_KWARGS=json.dumps(
+            {"variables_file_path": str(tmp_path / "vars.json"), "connections_file_path": str(tmp_path / "conns.env")}
+        ),
+        TRADEWIND_VAR_REGION="from-env",
+    )
     assert backend("variables", "get", "region").stdout == "from-file\n"
     shown = backend("connections", "get", "db", "-o", "json")
     assert shown.json()[0]["host"] == "file-host" and "file-pw-1234" not in shown.stdout
@@ -436,10 +528,12 @@ def test_web_page_and_api_name_the_variable_a_wrong_key_cannot_decrypt(web_app, 
     admin = client_as("Admin")
     page = admin.get("/variables")
     assert page.status_code == 500
-    assert ("the value of variable &#39;partner_api_key&#39; is encrypted but TRADEWIND_FERNET_KEY is not set"
-            in page.text)
+    assert (
+        "the value of variable &#39;partner_api_key&#39; is encrypted but TRADEWIND_FERNET_KEY is not set" in page.text
+    )
     api = admin.get("/api/v1/variables")
     assert api.status_code == 500
-    assert api.json["detail"] == ("the value of variable 'partner_api_key' is encrypted but "
-                                  "TRADEWIND_FERNET_KEY is not set")
+    assert api.json["detail"] == (
+        "the value of variable 'partner_api_key' is encrypted but TRADEWIND_FERNET_KEY is not set"
+    )
     assert API_KEY not in page.text + api.text

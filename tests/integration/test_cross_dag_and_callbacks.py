@@ -21,6 +21,7 @@ from tradewind.metastore.task_instances import TIKey
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture
 def cluster(tmp_path: Path, fresh_pg_url: str, redis_url: str) -> Iterator[Cluster]:
     folder = tmp_path / "dags"
@@ -42,6 +43,7 @@ def run_states(cluster: Cluster, dag_id: str) -> dict[datetime, str]:
 
 def wait_for_runs(cluster: Cluster, dag_id: str, count: int, timeout: float = 90) -> list[tuple[str, str]]:
     """(run_id, state) of the DAG's runs once ``count`` of them have ended, oldest first."""
+
     def ended() -> list[tuple[str, str]] | None:
         with session_scope(cluster.factory) as session:
             found = [(r.run_id, r.state) for r in runs.list_runs(session, dag_id, newest_first=False)]
@@ -60,11 +62,15 @@ def task_log(cluster: Cluster, dag_id: str, run_id: str, task_id: str, try_numbe
 def test_external_task_sensor_waits_for_the_upstream_run_at_its_date_and_fails_when_it_fails(cluster: Cluster):
     # Two scheduled DAGs with the same daily schedule: two runs each. The upstream's `produce` takes
     # a few seconds and fails on the second day; the sensor waits for it at the same logical date.
-    common = '''
+    common = """
         from datetime import datetime, timedelta, timezone
         START = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
-    '''
-    write_dag(cluster, "upstream", common + '''
+    """
+    write_dag(
+        cluster,
+        "upstream",
+        common
+        + """
         import time
         from tradewind import DAG, PythonOperator
 
@@ -75,8 +81,13 @@ def test_external_task_sensor_waits_for_the_upstream_run_at_its_date_and_fails_w
 
         with DAG("upstream", schedule="@daily", start_date=START, catchup=True, max_active_runs=2):
             PythonOperator(task_id="produce", python_callable=produce)
-    ''')
-    write_dag(cluster, "downstream", common + '''
+    """,
+    )
+    write_dag(
+        cluster,
+        "downstream",
+        common
+        + """
         from tradewind import DAG, BashOperator, ExternalTaskSensor
 
         with DAG("downstream", schedule="@daily", start_date=START, catchup=True, max_active_runs=2):
@@ -84,7 +95,8 @@ def test_external_task_sensor_waits_for_the_upstream_run_at_its_date_and_fails_w
                                       failed_states=["failed"], check_existence=True, mode="reschedule",
                                       poke_interval=0.5, timeout=120)
             wait >> BashOperator(task_id="use", bash_command="echo using {{ ds }}")
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
 
@@ -105,14 +117,18 @@ def test_external_task_sensor_waits_for_the_upstream_run_at_its_date_and_fails_w
 
 
 def test_external_task_sensor_with_check_existence_fails_at_once_for_a_missing_dag(cluster: Cluster):
-    write_dag(cluster, "lonely", '''
+    write_dag(
+        cluster,
+        "lonely",
+        """
         from datetime import datetime, timezone
         from tradewind import DAG, ExternalTaskSensor
 
         with DAG("lonely", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
             ExternalTaskSensor(task_id="wait", external_dag_id="no_such_dag", external_task_id="x",
                                check_existence=True, poke_interval=0.5, timeout=300)
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
     cluster.wait_for_dag("lonely")
@@ -123,10 +139,14 @@ def test_external_task_sensor_with_check_existence_fails_at_once_for_a_missing_d
 
 
 def test_trigger_dag_run_operator_waits_for_the_triggered_run_and_reports_its_failure(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster,
+    tmp_path: Path,
 ):
     record = tmp_path / "target_conf.txt"
-    write_dag(cluster, "target", f'''
+    write_dag(
+        cluster,
+        "target",
+        f"""
         from datetime import datetime, timezone
         from tradewind import DAG, PythonOperator
 
@@ -138,8 +158,12 @@ def test_trigger_dag_run_operator_waits_for_the_triggered_run_and_reports_its_fa
 
         with DAG("target", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
             PythonOperator(task_id="work", python_callable=work)
-    ''')
-    write_dag(cluster, "controller", '''
+    """,
+    )
+    write_dag(
+        cluster,
+        "controller",
+        """
         from datetime import datetime, timezone
         from tradewind import DAG, TriggerDagRunOperator
 
@@ -151,7 +175,8 @@ def test_trigger_dag_run_operator_waits_for_the_triggered_run_and_reports_its_fa
             TriggerDagRunOperator(task_id="run_failing_target", trigger_dag_id="target",
                                   conf={"size": 0, "fail": True}, wait_for_completion=True, poke_interval=0.5)
             TriggerDagRunOperator(task_id="run_missing", trigger_dag_id="{{ 'no_such_' ~ 'dag' }}")
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
     cluster.wait_for_dag("target")
@@ -173,7 +198,10 @@ def test_trigger_dag_run_operator_waits_for_the_triggered_run_and_reports_its_fa
     assert "DAG 'no_such_dag' not found" in task_log(cluster, "controller", run_id, "run_missing")
 
     # The same run id again is refused, clearly, unless reset_dag_run.
-    write_dag(cluster, "again", f'''
+    write_dag(
+        cluster,
+        "again",
+        f"""
         from datetime import datetime, timezone
         from tradewind import DAG, TriggerDagRunOperator
 
@@ -182,7 +210,8 @@ def test_trigger_dag_run_operator_waits_for_the_triggered_run_and_reports_its_fa
             TriggerDagRunOperator(task_id="reset", trigger_dag_id="target", trigger_run_id={triggered!r},
                                   conf={{"size": 9}}, reset_dag_run=True, wait_for_completion=True,
                                   poke_interval=0.5)
-    ''')
+    """,
+    )
     cluster.wait_for_dag("again")
     again = cluster.trigger("again")
     assert cluster.wait_for_run("again", again, timeout=90) == "failed"
@@ -193,10 +222,14 @@ def test_trigger_dag_run_operator_waits_for_the_triggered_run_and_reports_its_fa
 
 
 def test_depends_on_past_holds_each_catchup_run_back_until_the_previous_run_succeeded(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster,
+    tmp_path: Path,
 ):
     record = tmp_path / "steps.txt"
-    write_dag(cluster, "incremental", f'''
+    write_dag(
+        cluster,
+        "incremental",
+        f"""
         import time
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, PythonOperator
@@ -212,7 +245,8 @@ def test_depends_on_past_holds_each_catchup_run_back_until_the_previous_run_succ
 
         with DAG("incremental", schedule="@daily", start_date=START, catchup=True, max_active_runs=3):
             PythonOperator(task_id="step", python_callable=step, depends_on_past=True)
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1", concurrency=4)
 
@@ -229,7 +263,10 @@ def test_depends_on_past_holds_each_catchup_run_back_until_the_previous_run_succ
 
 
 def test_depends_on_past_keeps_a_task_waiting_while_the_previous_run_failed(cluster: Cluster):
-    write_dag(cluster, "blocked", '''
+    write_dag(
+        cluster,
+        "blocked",
+        """
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, PythonOperator
 
@@ -241,12 +278,16 @@ def test_depends_on_past_keeps_a_task_waiting_while_the_previous_run_failed(clus
 
         with DAG("blocked", schedule="@daily", start_date=START, catchup=True, max_active_runs=2):
             PythonOperator(task_id="load", python_callable=load, depends_on_past=True)
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
 
-    first = wait_until(lambda: [s for s in run_states(cluster, "blocked").values()][:1] == ["failed"], 60,
-                       lambda: f"{run_states(cluster, 'blocked')}\n{cluster.tail_logs()}")
+    first = wait_until(
+        lambda: [s for s in run_states(cluster, "blocked").values()][:1] == ["failed"],
+        60,
+        lambda: f"{run_states(cluster, 'blocked')}\n{cluster.tail_logs()}",
+    )
     assert first
     time.sleep(3)  # several scheduler ticks
     states = list(run_states(cluster, "blocked").values())
@@ -257,10 +298,14 @@ def test_depends_on_past_keeps_a_task_waiting_while_the_previous_run_failed(clus
 
 
 def test_dag_failure_callback_runs_once_per_run_end_and_a_raising_callback_only_logs(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster,
+    tmp_path: Path,
 ):
     marker = tmp_path / "callbacks.txt"
-    write_dag(cluster, "fails_with_callback", f'''
+    write_dag(
+        cluster,
+        "fails_with_callback",
+        f"""
         import os
         from datetime import datetime, timezone
         from tradewind import DAG, BashOperator
@@ -273,8 +318,12 @@ def test_dag_failure_callback_runs_once_per_run_end_and_a_raising_callback_only_
         with DAG("fails_with_callback", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  on_failure_callback=on_failure, on_success_callback=lambda context: 1 / 0):
             BashOperator(task_id="first", bash_command="echo ok") >> BashOperator(task_id="boom", bash_command="exit 3")
-    ''')
-    write_dag(cluster, "succeeds_with_broken_callback", '''
+    """,
+    )
+    write_dag(
+        cluster,
+        "succeeds_with_broken_callback",
+        """
         from datetime import datetime, timezone
         from tradewind import DAG, BashOperator
 
@@ -284,7 +333,8 @@ def test_dag_failure_callback_runs_once_per_run_end_and_a_raising_callback_only_
         with DAG("succeeds_with_broken_callback", schedule=None,
                  start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), on_success_callback=broken):
             BashOperator(task_id="only", bash_command="echo fine")
-    ''')
+    """,
+    )
     # Two schedulers and a worker that follows up on its own runs: each end still gets one callback.
     cluster.start_scheduler("scheduler_a")
     cluster.start_scheduler("scheduler_b")
@@ -298,8 +348,11 @@ def test_dag_failure_callback_runs_once_per_run_end_and_a_raising_callback_only_
         assert cluster.wait_for_run("fails_with_callback", run_id) == "failed"
     assert cluster.wait_for_run("succeeds_with_broken_callback", broken) == "success"
     wait_until(lambda: marker.exists() and len(marker.read_text().splitlines()) >= 3, 30, cluster.tail_logs)
-    wait_until(lambda: "this callback is broken" in cluster.log_of("scheduler_a") + cluster.log_of("scheduler_b"),
-               30, cluster.tail_logs)
+    wait_until(
+        lambda: "this callback is broken" in cluster.log_of("scheduler_a") + cluster.log_of("scheduler_b"),
+        30,
+        cluster.tail_logs,
+    )
     time.sleep(2)  # time for a wrong second call to show up
     lines = [line.split() for line in marker.read_text().splitlines()]
     assert sorted(line[0] for line in lines) == sorted(failing)  # exactly once per run end
@@ -318,7 +371,10 @@ def test_dag_failure_callback_runs_once_per_run_end_and_a_raising_callback_only_
 
 def test_dags_test_calls_the_dag_callback_of_the_runs_end_once(cluster: Cluster, tmp_path: Path):
     marker = tmp_path / "dags_test_callbacks.txt"
-    write_dag(cluster, "tested", f'''
+    write_dag(
+        cluster,
+        "tested",
+        f"""
         from datetime import datetime, timezone
         from tradewind import DAG, BashOperator
 
@@ -329,19 +385,26 @@ def test_dags_test_calls_the_dag_callback_of_the_runs_end_once(cluster: Cluster,
         with DAG("tested", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  params={{"code": 0}}, on_success_callback=record, on_failure_callback=record):
             BashOperator(task_id="t", bash_command="exit {{{{ params.code }}}}")
-    ''')
+    """,
+    )
 
     assert cluster.cli("dags", "test", "tested", "2024-01-01", "-q", check=False).returncode == 0
-    assert cluster.cli("dags", "test", "tested", "2024-01-02", "-q", "--conf", '{"code": 4}',
-                       check=False).returncode == 1
+    assert (
+        cluster.cli("dags", "test", "tested", "2024-01-02", "-q", "--conf", '{"code": 4}', check=False).returncode == 1
+    )
 
     assert marker.read_text().splitlines() == [
-        "manual__2024-01-01T00:00:00+00:00 success", "manual__2024-01-02T00:00:00+00:00 task_failure"]
+        "manual__2024-01-01T00:00:00+00:00 success",
+        "manual__2024-01-02T00:00:00+00:00 task_failure",
+    ]
 
 
 def test_task_callbacks_fire_at_their_moments_and_a_raising_one_is_only_logged(cluster: Cluster, tmp_path: Path):
     marker = tmp_path / "task_callbacks.txt"
-    write_dag(cluster, "task_callbacks", f'''
+    write_dag(
+        cluster,
+        "task_callbacks",
+        f"""
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, PythonOperator
 
@@ -369,17 +432,27 @@ def test_task_callbacks_fire_at_their_moments_and_a_raising_one_is_only_logged(c
             PythonOperator(task_id="flaky", python_callable=fail_until(True), retries=2)
             PythonOperator(task_id="doomed", python_callable=fail_until(False), retries=1)
             PythonOperator(task_id="noisy", python_callable=lambda: "fine", on_success_callback=broken)
-    ''')
+    """,
+    )
 
     result = cluster.cli("dags", "test", "task_callbacks", "2024-01-01", "-q", check=False)
 
     assert result.returncode == 1, result.stderr
     lines = marker.read_text().splitlines()
     assert [line for line in lines if line.startswith("flaky")] == [
-        "flaky execute 1 -", "flaky retry 1 RuntimeError", "flaky execute 2 -", "flaky retry 2 RuntimeError",
-        "flaky execute 3 -", "flaky success 3 -"]
+        "flaky execute 1 -",
+        "flaky retry 1 RuntimeError",
+        "flaky execute 2 -",
+        "flaky retry 2 RuntimeError",
+        "flaky execute 3 -",
+        "flaky success 3 -",
+    ]
     assert [line for line in lines if line.startswith("doomed")] == [
-        "doomed execute 1 -", "doomed retry 1 RuntimeError", "doomed execute 2 -", "doomed failure 2 RuntimeError"]
+        "doomed execute 1 -",
+        "doomed retry 1 RuntimeError",
+        "doomed execute 2 -",
+        "doomed failure 2 RuntimeError",
+    ]
     assert [line for line in lines if line.startswith("noisy")] == ["noisy execute 1 -"]
     run_id = "manual__2024-01-01T00:00:00+00:00"
     assert cluster.states("task_callbacks", run_id) == {"flaky": "success", "doomed": "failed", "noisy": "success"}
@@ -388,7 +461,10 @@ def test_task_callbacks_fire_at_their_moments_and_a_raising_one_is_only_logged(c
 
 
 def test_latest_only_skips_downstream_in_older_catchup_runs_but_not_in_the_latest(cluster: Cluster):
-    write_dag(cluster, "latest", '''
+    write_dag(
+        cluster,
+        "latest",
+        """
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, BashOperator, LatestOnlyOperator
 
@@ -399,7 +475,8 @@ def test_latest_only_skips_downstream_in_older_catchup_runs_but_not_in_the_lates
             notify = BashOperator(task_id="notify", bash_command="echo notify")
             latest >> notify >> BashOperator(task_id="after_notify", bash_command="echo after")
             BashOperator(task_id="always", bash_command="echo always")
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
 
@@ -413,7 +490,10 @@ def test_latest_only_skips_downstream_in_older_catchup_runs_but_not_in_the_lates
 
 
 def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_skipped_states(cluster: Cluster):
-    write_dag(cluster, "producer", '''
+    write_dag(
+        cluster,
+        "producer",
+        """
         from datetime import datetime, timezone
         from tradewind import DAG, AirflowSkipException, PythonOperator, TaskGroup
 
@@ -425,8 +505,12 @@ def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_s
                 PythonOperator(task_id="a", python_callable=lambda: 1)
                 PythonOperator(task_id="b", python_callable=lambda: 2)
             PythonOperator(task_id="optional", python_callable=skip)
-    ''')
-    write_dag(cluster, "consumer", '''
+    """,
+    )
+    write_dag(
+        cluster,
+        "consumer",
+        """
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, ExternalTaskSensor
 
@@ -444,7 +528,8 @@ def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_s
                                **common)
             ExternalTaskSensor(task_id="no_run_yet", external_task_id="ingest.a",
                                execution_delta=timedelta(days=-30), **common)
-    ''')
+    """,
+    )
 
     assert cluster.cli("dags", "test", "producer", "2024-01-01", "-q", check=False).returncode == 0
     result = cluster.cli("dags", "test", "consumer", "2024-01-02", "-q", check=False)
@@ -452,10 +537,17 @@ def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_s
     assert result.returncode == 1, result.stderr
     run_id = "manual__2024-01-02T00:00:00+00:00"
     assert cluster.states("consumer", run_id) == {
-        "group": "failed", "tasks": "failed", "yesterday": "success", "by_fn": "success", "skips": "skipped",
-        "missing_group": "failed", "no_run_yet": "failed"}
+        "group": "failed",
+        "tasks": "failed",
+        "yesterday": "success",
+        "by_fn": "success",
+        "skips": "skipped",
+        "missing_group": "failed",
+        "no_run_yet": "failed",
+    }
     assert "The external task group 'nope' in DAG 'producer' does not exist." in task_log(
-        cluster, "consumer", run_id, "missing_group")
+        cluster, "consumer", run_id, "missing_group"
+    )
     assert "Sensor has timed out" in task_log(cluster, "consumer", run_id, "no_run_yet")
     # The same day as the producer's run: the group and the listed tasks are found.
     again = cluster.cli("dags", "test", "consumer", "2024-01-01", "-q", check=False)
@@ -464,11 +556,15 @@ def test_external_task_sensor_over_task_groups_several_tasks_shifted_dates_and_s
 
 
 def test_a_zombies_retry_callback_is_run_once_by_the_scheduler_and_logged_in_its_try(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster,
+    tmp_path: Path,
 ):
     marker = tmp_path / "zombie_callbacks.txt"
     started = tmp_path / "started"
-    write_dag(cluster, "zombie", f'''
+    write_dag(
+        cluster,
+        "zombie",
+        f"""
         import time
         from datetime import datetime, timedelta, timezone
         from pathlib import Path
@@ -489,7 +585,8 @@ def test_a_zombies_retry_callback_is_run_once_by_the_scheduler_and_logged_in_its
         with DAG("zombie", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
             PythonOperator(task_id="work", python_callable=work, retries=1, retry_delay=timedelta(0),
                            on_retry_callback=note("retry"), on_failure_callback=note("failure"))
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("doomed")
     cluster.wait_for_dag("zombie")

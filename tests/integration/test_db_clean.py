@@ -44,11 +44,30 @@ def _cli(settings: Settings) -> Cli:
     return Cli(home=settings.home, dags_folder=settings.home / "dags", database_url=settings.database_url)
 
 
-def _add_run(session: Any, dag_id: str, run_id: str, *, run_type: str, logical_date: datetime, started: datetime,
-             state: str = "success", ti_state: str | None = None, live_try: int | None = None) -> None:
+def _add_run(
+    session: Any,
+    dag_id: str,
+    run_id: str,
+    *,
+    run_type: str,
+    logical_date: datetime,
+    started: datetime,
+    state: str = "success",
+    ti_state: str | None = None,
+    live_try: int | None = None,
+) -> None:
     """A run with one task instance, its try, an XCom and a log chunk, all dated ``started``."""
-    session.add(DagRun(dag_id=dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date, state=state,
-                       external_trigger=run_type == "manual", start_date=started))
+    session.add(
+        DagRun(
+            dag_id=dag_id,
+            run_id=run_id,
+            run_type=run_type,
+            logical_date=logical_date,
+            state=state,
+            external_trigger=run_type == "manual",
+            start_date=started,
+        )
+    )
     session.flush()
     key = {"dag_id": dag_id, "run_id": run_id, "task_id": "work", "map_index": -1}
     ti_state = ti_state or state
@@ -62,47 +81,138 @@ def _seed(settings: Settings) -> None:
     """One DAG's history across the cutoff, and what the system is using now."""
     now = datetime.now(UTC)
     with metastore_session(settings) as session:
-        _add_run(session, "etl", "scheduled__old", run_type="scheduled", logical_date=datetime(2023, 5, 1, tzinfo=UTC),
-                 started=OLD)
-        _add_run(session, "etl", "scheduled__latest", run_type="scheduled",
-                 logical_date=datetime(2023, 5, 2, tzinfo=UTC), started=OLD)
-        _add_run(session, "etl", "manual__old", run_type="manual", logical_date=datetime(2023, 5, 3, tzinfo=UTC),
-                 started=OLD, state="failed")
-        _add_run(session, "etl", "manual__still_running", run_type="manual",
-                 logical_date=datetime(2023, 4, 1, tzinfo=UTC), started=OLD, state="running")
+        _add_run(
+            session,
+            "etl",
+            "scheduled__old",
+            run_type="scheduled",
+            logical_date=datetime(2023, 5, 1, tzinfo=UTC),
+            started=OLD,
+        )
+        _add_run(
+            session,
+            "etl",
+            "scheduled__latest",
+            run_type="scheduled",
+            logical_date=datetime(2023, 5, 2, tzinfo=UTC),
+            started=OLD,
+        )
+        _add_run(
+            session,
+            "etl",
+            "manual__old",
+            run_type="manual",
+            logical_date=datetime(2023, 5, 3, tzinfo=UTC),
+            started=OLD,
+            state="failed",
+        )
+        _add_run(
+            session,
+            "etl",
+            "manual__still_running",
+            run_type="manual",
+            logical_date=datetime(2023, 4, 1, tzinfo=UTC),
+            started=OLD,
+            state="running",
+        )
         _add_run(session, "etl", "manual__new", run_type="manual", logical_date=NEW, started=NEW)
-        _add_run(session, "etl", "manual__failed_while_queued", run_type="manual",
-                 logical_date=datetime(2023, 5, 4, tzinfo=UTC), started=OLD, state="failed", ti_state="queued")
+        _add_run(
+            session,
+            "etl",
+            "manual__failed_while_queued",
+            run_type="manual",
+            logical_date=datetime(2023, 5, 4, tzinfo=UTC),
+            started=OLD,
+            state="failed",
+            ti_state="queued",
+        )
         # Marked failed while it ran: its worker is still stopping the try's processes, and will write.
-        _add_run(session, "etl", "manual__marked_while_stopping", run_type="manual",
-                 logical_date=datetime(2023, 5, 5, tzinfo=UTC), started=OLD, state="failed", live_try=1)
-        _add_run(session, "other", "scheduled__only", run_type="scheduled",
-                 logical_date=datetime(2023, 1, 1, tzinfo=UTC), started=OLD)
-        session.add_all([
-            AuditLog(dttm=OLD, event="pause", owner="admin"), AuditLog(dttm=NEW, event="trigger", owner="admin"),
-            DagFile(filename="/dags/broken.py", content_hash="h", dag_ids=[], last_parsed=OLD),
-            ParseImportError(filename="/dags/broken.py", stacktrace="SyntaxError", timestamp=OLD),
-            ParseImportError(filename="/dags/deleted.py", stacktrace="SyntaxError", timestamp=OLD),
-            Job(job_type="scheduler", state="success", hostname="a", pid=1, start_date=OLD, end_date=OLD,
-                latest_heartbeat=OLD, counters={}),
-            Job(job_type="scheduler", state="running", hostname="b", pid=2, start_date=OLD, latest_heartbeat=OLD,
-                counters={}),
-            Job(job_type="scheduler", state="running", hostname="c", pid=3, start_date=now, latest_heartbeat=now,
-                counters={}),
-            Worker(hostname="gone", state="offline", queues=["default"], concurrency=1, pid=4, version="1",
-                   started_at=OLD, last_heartbeat=OLD),
-            Worker(hostname="live", state="online", queues=["default"], concurrency=1, pid=5, version="1",
-                   started_at=now, last_heartbeat=now),
-            DagModel(dag_id="etl", fileloc="/dags/etl.py", is_active=True, last_parsed=OLD),
-            DagModel(dag_id="retired", fileloc="/dags/retired.py", is_active=False, last_parsed=OLD),
-            DagModel(dag_id="retired_lately", fileloc="/dags/lately.py", is_active=False, last_parsed=NEW),
-        ])
+        _add_run(
+            session,
+            "etl",
+            "manual__marked_while_stopping",
+            run_type="manual",
+            logical_date=datetime(2023, 5, 5, tzinfo=UTC),
+            started=OLD,
+            state="failed",
+            live_try=1,
+        )
+        _add_run(
+            session,
+            "other",
+            "scheduled__only",
+            run_type="scheduled",
+            logical_date=datetime(2023, 1, 1, tzinfo=UTC),
+            started=OLD,
+        )
+        session.add_all(
+            [
+                AuditLog(dttm=OLD, event="pause", owner="admin"),
+                AuditLog(dttm=NEW, event="trigger", owner="admin"),
+                DagFile(filename="/dags/broken.py", content_hash="h", dag_ids=[], last_parsed=OLD),
+                ParseImportError(filename="/dags/broken.py", stacktrace="SyntaxError", timestamp=OLD),
+                ParseImportError(filename="/dags/deleted.py", stacktrace="SyntaxError", timestamp=OLD),
+                Job(
+                    job_type="scheduler",
+                    state="success",
+                    hostname="a",
+                    pid=1,
+                    start_date=OLD,
+                    end_date=OLD,
+                    latest_heartbeat=OLD,
+                    counters={},
+                ),
+                Job(
+                    job_type="scheduler",
+                    state="running",
+                    hostname="b",
+                    pid=2,
+                    start_date=OLD,
+                    latest_heartbeat=OLD,
+                    counters={},
+                ),
+                Job(
+                    job_type="scheduler",
+                    state="running",
+                    hostname="c",
+                    pid=3,
+                    start_date=now,
+                    latest_heartbeat=now,
+                    counters={},
+                ),
+                Worker(
+                    hostname="gone",
+                    state="offline",
+                    queues=["default"],
+                    concurrency=1,
+                    pid=4,
+                    version="1",
+                    started_at=OLD,
+                    last_heartbeat=OLD,
+                ),
+                Worker(
+                    hostname="live",
+                    state="online",
+                    queues=["default"],
+                    concurrency=1,
+                    pid=5,
+                    version="1",
+                    started_at=now,
+                    last_heartbeat=now,
+                ),
+                DagModel(dag_id="etl", fileloc="/dags/etl.py", is_active=True, last_parsed=OLD),
+                DagModel(dag_id="retired", fileloc="/dags/retired.py", is_active=False, last_parsed=OLD),
+                DagModel(dag_id="retired_lately", fileloc="/dags/lately.py", is_active=False, last_parsed=NEW),
+            ]
+        )
 
 
 def _row_counts(settings: Settings) -> dict[str, int]:
     with metastore_session(settings) as session:
-        return {model.__tablename__: session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
-                for model in ALL_TABLES}
+        return {
+            model.__tablename__: session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+            for model in ALL_TABLES
+        }
 
 
 def _run_ids(settings: Settings, model: Any = DagRun) -> set[str]:
@@ -124,10 +234,26 @@ def seeded(metastore_settings: Settings) -> Settings:
 def test_old_history_goes_and_unfinished_runs_and_each_dags_latest_scheduled_run_stay(seeded: Settings) -> None:
     result = _cli(seeded)("db", "clean", "--clean-before-timestamp", BEFORE, "--yes", "-o", "json")
 
-    assert _deleted(result) == {"task_log": 2, "xcom": 2, "task_instance_history": 2, "task_instance": 2,
-                                "dag_run": 2, "log": 1, "import_error": 1, "job": 2, "worker": 1, "dag": 1}
-    kept = {"scheduled__latest", "manual__still_running", "manual__failed_while_queued", "manual__new",
-            "manual__marked_while_stopping", "scheduled__only"}
+    assert _deleted(result) == {
+        "task_log": 2,
+        "xcom": 2,
+        "task_instance_history": 2,
+        "task_instance": 2,
+        "dag_run": 2,
+        "log": 1,
+        "import_error": 1,
+        "job": 2,
+        "worker": 1,
+        "dag": 1,
+    }
+    kept = {
+        "scheduled__latest",
+        "manual__still_running",
+        "manual__failed_while_queued",
+        "manual__new",
+        "manual__marked_while_stopping",
+        "scheduled__only",
+    }
     assert _run_ids(seeded) == kept
     for model in RUN_TABLES:
         assert _run_ids(seeded, model) == kept, f"{model.__tablename__} keeps the rows of the kept runs"
@@ -136,8 +262,9 @@ def test_old_history_goes_and_unfinished_runs_and_each_dags_latest_scheduled_run
         assert set(session.scalars(sa.select(Job.hostname))) == {"c"}
         assert set(session.scalars(sa.select(Worker.hostname))) == {"live"}
         assert set(session.scalars(sa.select(DagModel.dag_id))) == {"etl", "retired_lately"}
-        events = list(session.execute(sa.select(AuditLog.event, AuditLog.owner, AuditLog.extra)
-                                      .order_by(AuditLog.dttm)))
+        events = list(
+            session.execute(sa.select(AuditLog.event, AuditLog.owner, AuditLog.extra).order_by(AuditLog.dttm))
+        )
     assert [event for event, _, _ in events] == ["trigger", "db_clean"]
     _, owner, extra = events[-1]
     assert owner == "cli" and extra["deleted"]["dag_run"] == 2
@@ -182,8 +309,13 @@ def test_a_cutoff_in_the_future_still_keeps_live_schedulers_workers_active_runs_
     result = _cli(seeded)("db", "clean", "--clean-before-timestamp", tomorrow, "--yes", "-o", "json")
 
     assert _deleted(result)["dag_run"] == 3
-    assert _run_ids(seeded) == {"scheduled__latest", "manual__still_running", "manual__failed_while_queued",
-                                "manual__marked_while_stopping", "scheduled__only"}
+    assert _run_ids(seeded) == {
+        "scheduled__latest",
+        "manual__still_running",
+        "manual__failed_while_queued",
+        "manual__marked_while_stopping",
+        "scheduled__only",
+    }
     with metastore_session(seeded) as session:
         assert set(session.scalars(sa.select(Job.hostname))) == {"c"}
         assert set(session.scalars(sa.select(Worker.hostname))) == {"live"}
@@ -192,8 +324,9 @@ def test_a_cutoff_in_the_future_still_keeps_live_schedulers_workers_active_runs_
 
 
 def test_small_batches_delete_the_same_rows_as_one_big_one(seeded: Settings) -> None:
-    result = _cli(seeded)("db", "clean", "--clean-before-timestamp", BEFORE, "--batch-size", "1", "--yes",
-                          "--verbose", "-o", "json")
+    result = _cli(seeded)(
+        "db", "clean", "--clean-before-timestamp", BEFORE, "--batch-size", "1", "--yes", "--verbose", "-o", "json"
+    )
 
     assert _deleted(result)["dag_run"] == 2
     assert "dag_run: batch 2: 1 row(s) deleted" in result.stderr
@@ -201,8 +334,9 @@ def test_small_batches_delete_the_same_rows_as_one_big_one(seeded: Settings) -> 
 
 
 def test_skip_archive_is_accepted_from_airflow_scripts_and_the_rows_are_simply_deleted(seeded: Settings) -> None:
-    result = _cli(seeded)("db", "clean", "--clean-before-timestamp", BEFORE, "-t", "log", "--skip-archive", "-y",
-                          "-o", "json")
+    result = _cli(seeded)(
+        "db", "clean", "--clean-before-timestamp", BEFORE, "-t", "log", "--skip-archive", "-y", "-o", "json"
+    )
 
     assert _deleted(result) == {"log": 1}
     with metastore_session(seeded) as session:
@@ -215,8 +349,16 @@ def test_skip_archive_is_accepted_from_airflow_scripts_and_the_rows_are_simply_d
 
 def _clean_with_input(settings: Settings, answer: str) -> subprocess.CompletedProcess[str]:
     cli = _cli(settings)
-    return subprocess.run([str(TRADEWIND), "db", "clean", "--clean-before-timestamp", BEFORE], input=answer,
-                          env=cli.env, cwd=cli.home, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(TRADEWIND), "db", "clean", "--clean-before-timestamp", BEFORE],
+        input=answer,
+        env=cli.env,
+        cwd=cli.home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("answer", ["y\n", "no\n", ""], ids=["y", "no", "end-of-input"])
@@ -234,17 +376,29 @@ def test_without_yes_only_typing_delete_rows_deletes_anything(seeded: Settings, 
     assert _row_counts(seeded)["dag_run"] == before["dag_run"] - 2
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    pytest.param(["--clean-before-timestamp", "last tuesday"],
-                 r"^Error: invalid --clean-before-timestamp 'last tuesday': use ISO 8601", id="bad-timestamp"),
-    pytest.param(["--clean-before-timestamp", BEFORE, "--tables", "dag_run,xcoms"],
-                 r"^Error: unknown table\(s\) for --tables: xcoms; valid: task_log, xcom, .*, dag$",
-                 id="unknown-table"),
-    pytest.param(["--clean-before-timestamp", BEFORE, "--tables", "sla_miss"],
-                 r"sla_miss: Airflow's, tradewind has no such table", id="airflow-only-table"),
-    pytest.param(["--clean-before-timestamp", BEFORE, "--tables", ""], r"--tables names no table",
-                 id="empty-tables"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        pytest.param(
+            ["--clean-before-timestamp", "last tuesday"],
+            r"^Error: invalid --clean-before-timestamp 'last tuesday': use ISO 8601",
+            id="bad-timestamp",
+        ),
+        pytest.param(
+            ["--clean-before-timestamp", BEFORE, "--tables", "dag_run,xcoms"],
+            r"^Error: unknown table\(s\) for --tables: xcoms; valid: task_log, xcom, .*, dag$",
+            id="unknown-table",
+        ),
+        pytest.param(
+            ["--clean-before-timestamp", BEFORE, "--tables", "sla_miss"],
+            r"sla_miss: Airflow's, tradewind has no such table",
+            id="airflow-only-table",
+        ),
+        pytest.param(
+            ["--clean-before-timestamp", BEFORE, "--tables", ""], r"--tables names no table", id="empty-tables"
+        ),
+    ],
+)
 def test_bad_input_is_one_error_line_and_nothing_is_deleted(seeded: Settings, args: list[str], says: str) -> None:
     import re
 
@@ -269,8 +423,14 @@ def pg_history(fresh_pg_url: str, tmp_path: Path) -> Settings:
     migrate(settings)
     with metastore_session(settings) as session:
         for day in range(1, 6):
-            _add_run(session, "etl", f"manual__{day}", run_type="manual",
-                     logical_date=datetime(2023, 5, day, tzinfo=UTC), started=OLD)
+            _add_run(
+                session,
+                "etl",
+                f"manual__{day}",
+                run_type="manual",
+                logical_date=datetime(2023, 5, day, tzinfo=UTC),
+                started=OLD,
+            )
     return settings
 
 
@@ -288,17 +448,23 @@ def holder(pg_history: Settings) -> Iterator[sa.Connection]:
 
 
 def test_a_run_a_scheduler_holds_is_passed_over_with_its_rows_and_the_clean_does_not_wait(
-    pg_history: Settings, holder: sa.Connection,
+    pg_history: Settings,
+    holder: sa.Connection,
 ) -> None:
     held = holder.execute(sa.select(DagRun.id).where(DagRun.run_id == "manual__3").with_for_update()).scalar_one()
 
-    result = _cli(pg_history)("db", "clean", "--clean-before-timestamp", BEFORE, "--batch-size", "2", "--yes",
-                              "-o", "json", timeout=60)
+    result = _cli(pg_history)(
+        "db", "clean", "--clean-before-timestamp", BEFORE, "--batch-size", "2", "--yes", "-o", "json", timeout=60
+    )
 
     assert result.seconds < 20, f"db clean waited for the held run\n{result}"
     deleted = _deleted(result)
-    assert {table: deleted[table] for table in ("dag_run", "task_instance", "xcom", "task_log")} == \
-        {"dag_run": 4, "task_instance": 4, "xcom": 4, "task_log": 4}
+    assert {table: deleted[table] for table in ("dag_run", "task_instance", "xcom", "task_log")} == {
+        "dag_run": 4,
+        "task_instance": 4,
+        "xcom": 4,
+        "task_log": 4,
+    }
     for model in (DagRun, *RUN_TABLES):
         assert _run_ids(pg_history, model) == {"manual__3"}, f"{model.__tablename__} keeps the held run's rows"
     holder.execute(sa.update(DagRun).where(DagRun.id == held).values(last_scheduling_decision=datetime.now(UTC)))
@@ -308,12 +474,14 @@ def test_a_run_a_scheduler_holds_is_passed_over_with_its_rows_and_the_clean_does
 
 
 def test_a_task_instance_held_too_long_stops_that_table_with_a_clear_error_and_the_rest_is_cleaned(
-    pg_history: Settings, holder: sa.Connection,
+    pg_history: Settings,
+    holder: sa.Connection,
 ) -> None:
     holder.execute(sa.select(TaskInstance.task_id).where(TaskInstance.run_id == "manual__2").with_for_update())
 
-    result = _cli(pg_history)("db", "clean", "--clean-before-timestamp", BEFORE, "--batch-size", "10", "--yes",
-                              "-o", "json", timeout=60)
+    result = _cli(pg_history)(
+        "db", "clean", "--clean-before-timestamp", BEFORE, "--batch-size", "10", "--yes", "-o", "json", timeout=60
+    )
 
     assert result.returncode == 1, result
     assert result.seconds < 30, result

@@ -52,16 +52,32 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 @pytest.fixture
 def cluster(tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path / "home", fresh_pg_url, own_redis.url, dags_folder,
-                      extra_env={"TRADEWIND_KILLED_TASK_CLEANUP_TIME": "3"})
+    cluster = Cluster(
+        tmp_path / "home",
+        fresh_pg_url,
+        own_redis.url,
+        dags_folder,
+        extra_env={"TRADEWIND_KILLED_TASK_CLEANUP_TIME": "3"},
+    )
     cluster.cli("db", "migrate")
     yield cluster
     cluster.stop_all()
 
 
-def ledger_dag(folder: Path, dag_id: str, ledger: Path, *, seconds: float, retries: int = 1,
-               trap_term: bool = False, queue: str = "default") -> None:
-    write_dag(folder, dag_id, f'''
+def ledger_dag(
+    folder: Path,
+    dag_id: str,
+    ledger: Path,
+    *,
+    seconds: float,
+    retries: int = 1,
+    trap_term: bool = False,
+    queue: str = "default",
+) -> None:
+    write_dag(
+        folder,
+        dag_id,
+        f'''
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, BashOperator
 
@@ -69,11 +85,20 @@ def ledger_dag(folder: Path, dag_id: str, ledger: Path, *, seconds: float, retri
                  default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}):
             BashOperator(task_id="tick", queue={queue!r},
                          bash_command={ledger_command(ledger, seconds, trap_term=trap_term)!r})
-    ''')
+    ''',
+    )
 
 
-def start_ticking(cluster: Cluster, dags_folder: Path, dag_id: str, ledger: Path, *, seconds: float,
-                  retries: int = 1, trap_term: bool = False) -> str:
+def start_ticking(
+    cluster: Cluster,
+    dags_folder: Path,
+    dag_id: str,
+    ledger: Path,
+    *,
+    seconds: float,
+    retries: int = 1,
+    trap_term: bool = False,
+) -> str:
     """Write a ledger DAG, start the scheduler and worker w1, trigger it; returns the run id once its
     first try has ticked a few times."""
     ledger_dag(dags_folder, dag_id, ledger, seconds=seconds, retries=retries, trap_term=trap_term)
@@ -97,10 +122,15 @@ def worker_row(cluster: Cluster, hostname: str) -> dict:
 
 # --- the broker goes away ---------------------------------------------------------------------------
 
+
 def test_redis_shut_down_for_30_s_and_started_empty_heals_every_run_without_restarting_a_worker(
-        cluster: Cluster, dags_folder: Path, own_redis: OwnRedis, tmp_path: Path) -> None:
+    cluster: Cluster, dags_folder: Path, own_redis: OwnRedis, tmp_path: Path
+) -> None:
     record = tmp_path / "record.txt"
-    write_dag(dags_folder, "fan_out", f'''
+    write_dag(
+        dags_folder,
+        "fan_out",
+        f"""
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, PythonOperator
 
@@ -115,18 +145,25 @@ def test_redis_shut_down_for_30_s_and_started_empty_heals_every_run_without_rest
             first = PythonOperator(task_id="first", python_callable=step)
             for i in range(5):
                 first >> PythonOperator(task_id=f"branch_{{i}}", python_callable=step)
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     worker = cluster.start_worker("w1", concurrency=4)
     cluster.wait_for_dag("fan_out")
     run_ids = [cluster.trigger("fan_out") for _ in range(8)]
     # Messages must be waiting in Redis when it dies: more branches are queued than the worker runs.
-    wait_until(lambda: sum(s == "queued" for r in run_ids for s in cluster.states("fan_out", r).values()) >= 6, 60,
-               lambda: "no backlog of queued task instances built up\n" + cluster.tail_logs())
+    wait_until(
+        lambda: sum(s == "queued" for r in run_ids for s in cluster.states("fan_out", r).values()) >= 6,
+        60,
+        lambda: "no backlog of queued task instances built up\n" + cluster.tail_logs(),
+    )
 
     own_redis.shutdown_nosave()
-    wait_until(lambda: worker_row(cluster, "w1")["state"] == "unhealthy", 20,
-               lambda: f"w1 never reported the broker outage: {worker_row(cluster, 'w1')}")
+    wait_until(
+        lambda: worker_row(cluster, "w1")["state"] == "unhealthy",
+        20,
+        lambda: f"w1 never reported the broker outage: {worker_row(cluster, 'w1')}",
+    )
     assert worker_row(cluster, "w1")["problem"] == "cannot reach the broker"
     time.sleep(30)  # the outage itself: nothing to poll for
     own_redis.start()
@@ -139,22 +176,30 @@ def test_redis_shut_down_for_30_s_and_started_empty_heals_every_run_without_rest
     assert cluster.processes["w1"] is worker
     lines = record.read_text().splitlines()
     assert len(lines) == len(set(lines)), "a try of a task instance ran twice"
-    wait_until(lambda: worker_row(cluster, "w1")["state"] == "online", 20,
-               lambda: f"w1 never said it was healthy again: {worker_row(cluster, 'w1')}")
+    wait_until(
+        lambda: worker_row(cluster, "w1")["state"] == "online",
+        20,
+        lambda: f"w1 never said it was healthy again: {worker_row(cluster, 'w1')}",
+    )
     assert worker_row(cluster, "w1")["broker_reconnects"] >= 1
     print(f"every run succeeded {healed_after:.1f} s after Redis came back")
 
 
 # --- processes of a try die with the try -------------------------------------------------------------
 
+
 def test_the_task_process_killed_with_sigkill_leaves_nothing_running_beside_its_retry(
-        cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
+    cluster: Cluster, dags_folder: Path, tmp_path: Path
+) -> None:
     ledger = tmp_path / "ledger"
     run_id = start_ticking(cluster, dags_folder, "oom_victim", ledger, seconds=40)
 
     sigkill(task_process_pid(ledger, 1))  # what the OOM killer does
-    wait_until(lambda: 2 in ticks_by_try(ledger), 60,
-               lambda: f"no retry started; states {cluster.states('oom_victim', run_id)}\n{cluster.tail_logs()}")
+    wait_until(
+        lambda: 2 in ticks_by_try(ledger),
+        60,
+        lambda: f"no retry started; states {cluster.states('oom_victim', run_id)}\n{cluster.tail_logs()}",
+    )
     ticks = assert_tries_never_overlapped(ledger)
     assert len(ticks[1]) < 300, "the first try's command ran to its end instead of dying with its task"
     first_log = try_log(cluster, "oom_victim", run_id, "tick", 1)
@@ -163,7 +208,8 @@ def test_the_task_process_killed_with_sigkill_leaves_nothing_running_beside_its_
 
 
 def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
-        cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
+    cluster: Cluster, dags_folder: Path, tmp_path: Path
+) -> None:
     ledger = tmp_path / "ledger"
     run_id = start_ticking(cluster, dags_folder, "worker_dies", ledger, seconds=40)
     command = task_process_pid(ledger, 1)
@@ -171,8 +217,11 @@ def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
     killed_at = time.time()
     cluster.kill("w1")  # SIGKILL to every process of the worker's session: main, pool, task process
     cluster.start_worker("w2")
-    wait_until(lambda: 2 in ticks_by_try(ledger), 60,
-               lambda: f"no retry started; states {cluster.states('worker_dies', run_id)}\n{cluster.tail_logs()}")
+    wait_until(
+        lambda: 2 in ticks_by_try(ledger),
+        60,
+        lambda: f"no retry started; states {cluster.states('worker_dies', run_id)}\n{cluster.tail_logs()}",
+    )
     ticks = assert_tries_never_overlapped(ledger)
     # The try's guardian outlives the worker and stops the command long before the zombie threshold.
     assert max(ticks[1]) < killed_at + ZOMBIE_THRESHOLD / 2
@@ -181,14 +230,19 @@ def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
 
 
 def test_clearing_a_running_task_whose_command_ignores_sigterm_reruns_it_only_after_the_command_is_gone(
-        cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
+    cluster: Cluster, dags_folder: Path, tmp_path: Path
+) -> None:
     ledger = tmp_path / "ledger"
     run_id = start_ticking(cluster, dags_folder, "stubborn", ledger, seconds=40, retries=0, trap_term=True)
 
     cluster.cli("tasks", "clear", "stubborn", "-t", "^tick$", "--yes")
-    wait_until(lambda: 2 in ticks_by_try(ledger), 60,
-               lambda: f"the cleared task never ran again; states {cluster.states('stubborn', run_id)}\n"
-                       + cluster.tail_logs())
+    wait_until(
+        lambda: 2 in ticks_by_try(ledger),
+        60,
+        lambda: (
+            f"the cleared task never ran again; states {cluster.states('stubborn', run_id)}\n" + cluster.tail_logs()
+        ),
+    )
     ticks = assert_tries_never_overlapped(ledger)
     assert len(ticks[1]) < 300
     first_log = try_log(cluster, "stubborn", run_id, "tick", 1)
@@ -197,9 +251,13 @@ def test_clearing_a_running_task_whose_command_ignores_sigterm_reruns_it_only_af
 
 
 def test_a_task_that_leaves_background_children_ends_when_its_own_process_ends(
-        cluster: Cluster, dags_folder: Path, tmp_path: Path) -> None:
+    cluster: Cluster, dags_folder: Path, tmp_path: Path
+) -> None:
     pids = tmp_path / "children"
-    write_dag(dags_folder, "leaves_children", f'''
+    write_dag(
+        dags_folder,
+        "leaves_children",
+        f"""
         import os, subprocess
         from datetime import datetime, timezone
         from tradewind import DAG, task
@@ -225,7 +283,8 @@ def test_a_task_that_leaves_background_children_ends_when_its_own_process_ends(
                 return "started"
 
             start_and_return()
-    ''')
+    """,
+    )
     cluster.start_scheduler()
     cluster.start_worker("w1")
     cluster.wait_for_dag("leaves_children")
@@ -243,17 +302,23 @@ def test_a_task_that_leaves_background_children_ends_when_its_own_process_ends(
 
 # --- a worker cut off from the metastore fences itself ------------------------------------------------
 
+
 def test_a_worker_cut_off_from_the_metastore_kills_its_own_try_before_the_retry_starts_elsewhere(
-        tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path) -> None:
+    tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path
+) -> None:
     ledger = tmp_path / "ledger"
     ledger_dag(dags_folder, "partitioned", ledger, seconds=40, queue="cut")
-    write_dag(dags_folder, "after_heal", '''
+    write_dag(
+        dags_folder,
+        "after_heal",
+        """
         from datetime import datetime, timezone
         from tradewind import DAG, BashOperator
 
         with DAG("after_heal", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
             BashOperator(task_id="echo", queue="cut", bash_command="echo healed")
-    ''')
+    """,
+    )
     proxy = TcpProxy(5432)
     cluster = Cluster(tmp_path / "home", fresh_pg_url, own_redis.url, dags_folder)
     cut_off = Cluster(tmp_path / "home", proxy.url_for(fresh_pg_url, 5432), own_redis.url, dags_folder)
@@ -268,9 +333,11 @@ def test_a_worker_cut_off_from_the_metastore_kills_its_own_try_before_the_retry_
         proxy.cut()  # w1 can no longer reach Postgres; its Redis link and its task run on
         cut_at = time.time()
         cluster.start_worker("w2", queues="cut")
-        wait_until(lambda: 2 in ticks_by_try(ledger), 60,
-                   lambda: f"no retry started; states {cluster.states('partitioned', run_id)}\n"
-                           + cluster.tail_logs())
+        wait_until(
+            lambda: 2 in ticks_by_try(ledger),
+            60,
+            lambda: f"no retry started; states {cluster.states('partitioned', run_id)}\n" + cluster.tail_logs(),
+        )
         ticks = assert_tries_never_overlapped(ledger)
         # w1 stopped its own try after half the zombie threshold; the scheduler only then retried it.
         assert max(ticks[1]) < cut_at + ZOMBIE_THRESHOLD
@@ -291,6 +358,7 @@ def test_a_worker_cut_off_from_the_metastore_kills_its_own_try_before_the_retry_
 
 # --- every role heals ---------------------------------------------------------------------------------
 
+
 def health_of(port: int) -> tuple[int, dict]:
     """The webserver's /health as (HTTP status, document); (0, {}) when nothing answers."""
     try:
@@ -303,28 +371,41 @@ def health_of(port: int) -> tuple[int, dict]:
 
 
 def test_every_role_goes_on_by_itself_after_postgres_and_then_redis_were_gone(
-        tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path) -> None:
-    write_dag(dags_folder, "steady", '''
+    tmp_path: Path, fresh_pg_url: str, own_redis: OwnRedis, dags_folder: Path
+) -> None:
+    write_dag(
+        dags_folder,
+        "steady",
+        """
         from datetime import datetime, timedelta, timezone
         from tradewind import DAG, BashOperator
 
         with DAG("steady", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  default_args={"retries": 3, "retry_delay": timedelta(seconds=0)}):
             BashOperator(task_id="one", bash_command="sleep 1") >> BashOperator(task_id="two", bash_command="true")
-    ''')
+    """,
+    )
     postgres = TcpProxy(5432)
     port = free_port()
-    cluster = Cluster(tmp_path / "home", postgres.url_for(fresh_pg_url, 5432), own_redis.url, dags_folder,
-                      extra_env={"TRADEWIND_SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
-                                 "TRADEWIND_WEBSERVER_WORKERS": "1"})
+    cluster = Cluster(
+        tmp_path / "home",
+        postgres.url_for(fresh_pg_url, 5432),
+        own_redis.url,
+        dags_folder,
+        extra_env={
+            "TRADEWIND_SECRET_KEY": "fault-test-secret-key-0123456789abcdef",
+            "TRADEWIND_WEBSERVER_WORKERS": "1",
+        },
+    )
     try:
         cluster.cli("db", "migrate")
         cluster.start_scheduler()
         cluster.start_worker("w1")
         cluster.start("web", "webserver", "--port", str(port))
         cluster.wait_for_dag("steady")
-        wait_until(lambda: health_of(port)[0] == 200, 60,
-                   lambda: "the webserver never answered\n" + cluster.tail_logs())
+        wait_until(
+            lambda: health_of(port)[0] == 200, 60, lambda: "the webserver never answered\n" + cluster.tail_logs()
+        )
         before = cluster.trigger("steady")
 
         postgres.refuse()  # PostgreSQL is gone: every connection reset, every new one refused
@@ -333,8 +414,11 @@ def test_every_role_goes_on_by_itself_after_postgres_and_then_redis_were_gone(
         postgres.heal()
 
         assert cluster.wait_for_run("steady", before, timeout=120) == "success"
-        wait_until(lambda: health_of(port)[1].get("scheduler", {}).get("status") == "healthy", 30,
-                   lambda: f"the scheduler did not heartbeat again: {health_of(port)}\n" + cluster.tail_logs())
+        wait_until(
+            lambda: health_of(port)[1].get("scheduler", {}).get("status") == "healthy",
+            30,
+            lambda: f"the scheduler did not heartbeat again: {health_of(port)}\n" + cluster.tail_logs(),
+        )
         after_postgres = cluster.trigger("steady")
         assert cluster.wait_for_run("steady", after_postgres, timeout=60) == "success"
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 LIMIT = 600
 
-MAPPING_DAG = '''
+MAPPING_DAG = """
 from datetime import datetime, timezone
 from tradewind import DAG, task
 
@@ -65,7 +65,7 @@ with DAG("map_bad_type", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=t
         return values
 
     after(use.expand(item=not_a_list()))
-'''
+"""
 
 
 @pytest.fixture
@@ -73,8 +73,9 @@ def cluster(tmp_path: Path, fresh_pg_url: str, redis_url: str) -> Iterator[Clust
     dags_folder = tmp_path / "dags"
     dags_folder.mkdir()
     (dags_folder / "mapping.py").write_text(textwrap.dedent(MAPPING_DAG))
-    cluster = Cluster(tmp_path / "home", fresh_pg_url, redis_url, dags_folder,
-                      extra_env={"TRADEWIND_MAX_MAP_LENGTH": str(LIMIT)})
+    cluster = Cluster(
+        tmp_path / "home", fresh_pg_url, redis_url, dags_folder, extra_env={"TRADEWIND_MAX_MAP_LENGTH": str(LIMIT)}
+    )
     cluster.cli("db", "migrate")
     cluster.start_scheduler()
     cluster.start_worker("w1", concurrency=4)
@@ -92,8 +93,10 @@ def log_of(cluster: Cluster, dag_id: str, run_id: str, task_id: str, map_index: 
 
 
 def test_mapping_over_500_1_and_0_elements_and_past_the_limit(cluster: Cluster):
-    runs = {n: cluster.trigger("map_sizes", {"n": n}, logical_date=f"2024-02-{day:02d}T00:00:00+00:00")
-            for day, n in enumerate([500, 1, 0, LIMIT + 1], start=1)}
+    runs = {
+        n: cluster.trigger("map_sizes", {"n": n}, logical_date=f"2024-02-{day:02d}T00:00:00+00:00")
+        for day, n in enumerate([500, 1, 0, LIMIT + 1], start=1)
+    }
 
     big = runs[500]
     assert cluster.wait_for_run("map_sizes", big, timeout=240) == "success"
@@ -102,7 +105,7 @@ def test_mapping_over_500_1_and_0_elements_and_past_the_limit(cluster: Cluster):
     assert (states["make"], states["collect"], states["finish"]) == ("success", "success", "success")
     with session_scope(cluster.factory) as session:
         assert xcoms.get_xcom(session, "map_sizes", big, "collect") == 500
-        assert xcoms.get_xcom(session, "map_sizes", big, "square", map_index=499) == 499 ** 2
+        assert xcoms.get_xcom(session, "map_sizes", big, "square", map_index=499) == 499**2
         rows = [r for r in task_instances.get_tis(session, "map_sizes", big) if r.task_id == "square"]
     assert sorted(r.map_index for r in rows) == list(range(500))
     assert {r.hostname for r in rows} == {"w1", "w2"}
@@ -115,15 +118,25 @@ def test_mapping_over_500_1_and_0_elements_and_past_the_limit(cluster: Cluster):
     none = runs[0]
     assert cluster.wait_for_run("map_sizes", none) == "success"
     assert cluster.states("map_sizes", none) == {
-        "make": "success", "square": "skipped", "collect": "skipped", "finish": "success"}
+        "make": "success",
+        "square": "skipped",
+        "collect": "skipped",
+        "finish": "success",
+    }
 
     # Past the limit the mapped task fails; the run ends as its leaf (all_done) does, as in Airflow.
     too_many = runs[LIMIT + 1]
     assert cluster.wait_for_run("map_sizes", too_many) == "success"
     assert cluster.states("map_sizes", too_many) == {
-        "make": "success", "square": "failed", "collect": "upstream_failed", "finish": "success"}
-    assert (f"mapped task 'square' would expand into {LIMIT + 1} task instances, more than the limit of "
-            f"{LIMIT} (TRADEWIND_MAX_MAP_LENGTH)") in log_of(cluster, "map_sizes", too_many, "square")
+        "make": "success",
+        "square": "failed",
+        "collect": "upstream_failed",
+        "finish": "success",
+    }
+    assert (
+        f"mapped task 'square' would expand into {LIMIT + 1} task instances, more than the limit of "
+        f"{LIMIT} (TRADEWIND_MAX_MAP_LENGTH)"
+    ) in log_of(cluster, "map_sizes", too_many, "square")
 
     grid = grid_data(cluster, "map_sizes", big)
     assert grid["square"]["is_mapped"] and not grid["collect"]["is_mapped"]
@@ -137,9 +150,14 @@ def test_mapping_over_a_value_that_is_not_a_list_fails_the_mapped_task(cluster: 
     run_id = cluster.trigger("map_bad_type")
     assert cluster.wait_for_run("map_bad_type", run_id) == "failed"
     assert cluster.states("map_bad_type", run_id) == {
-        "not_a_list": "success", "use": "failed", "after": "upstream_failed"}
-    assert ("mapped task 'use' cannot map 'item' over the XCom 'return_value' of task 'not_a_list': it is a "
-            "int (42), and mapping needs a list or a dict") in log_of(cluster, "map_bad_type", run_id, "use")
+        "not_a_list": "success",
+        "use": "failed",
+        "after": "upstream_failed",
+    }
+    assert (
+        "mapped task 'use' cannot map 'item' over the XCom 'return_value' of task 'not_a_list': it is a "
+        "int (42), and mapping needs a list or a dict"
+    ) in log_of(cluster, "map_bad_type", run_id, "use")
 
 
 def grid_data(cluster: Cluster, dag_id: str, run_id: str) -> dict[str, dict]:
@@ -160,7 +178,12 @@ def grid_data(cluster: Cluster, dag_id: str, run_id: str) -> dict[str, dict]:
         assert page.status_code == 200 and "Mapped instances: 500 (success 500)" in page.text
     finally:
         dispose(app)
-    return {row["id"]: {"state": row["states"][column], "is_mapped": row["is_mapped"],
-                        "mapped_count": row["mapped"][column] if row["is_mapped"] else None,
-                        "mapped_states": row["mapped_states"][column] if row["is_mapped"] else None}
-            for row in data["rows"]}
+    return {
+        row["id"]: {
+            "state": row["states"][column],
+            "is_mapped": row["is_mapped"],
+            "mapped_count": row["mapped"][column] if row["is_mapped"] else None,
+            "mapped_states": row["mapped_states"][column] if row["is_mapped"] else None,
+        }
+        for row in data["rows"]
+    }

@@ -36,12 +36,20 @@ TASKS = [
 ]
 
 
-def _create_run(session: Session, run_id: str = "manual__1", logical_date: datetime = T0,
-                task_rows: list[dict] | None = None) -> DagRun:
+def _create_run(
+    session: Session, run_id: str = "manual__1", logical_date: datetime = T0, task_rows: list[dict] | None = None
+) -> DagRun:
     return runs.create_run(
-        session, dag_id="etl", run_id=run_id, run_type="manual", logical_date=logical_date,
-        data_interval=(logical_date, logical_date + timedelta(days=1)), conf={"full": True},
-        state=DagRunState.QUEUED, external_trigger=True, task_rows=TASKS if task_rows is None else task_rows,
+        session,
+        dag_id="etl",
+        run_id=run_id,
+        run_type="manual",
+        logical_date=logical_date,
+        data_interval=(logical_date, logical_date + timedelta(days=1)),
+        conf={"full": True},
+        state=DagRunState.QUEUED,
+        external_trigger=True,
+        task_rows=TASKS if task_rows is None else task_rows,
     )
 
 
@@ -54,11 +62,13 @@ def run_id(session_factory: sessionmaker[Session]) -> str:
 def _queue_first_try(session_factory: sessionmaker[Session], key: TIKey) -> None:
     with session_scope(session_factory) as session:
         assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
-        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
-                                         try_number=1, queued_dttm=T0)
+        assert task_instances.transition(
+            session, key, expected_state="scheduled", target_state="queued", try_number=1, queued_dttm=T0
+        )
 
 
 # --- runs -----------------------------------------------------------------------------------------
+
 
 def test_a_new_run_has_one_task_instance_per_task_all_in_state_none(
     session_factory: sessionmaker[Session],
@@ -76,7 +86,8 @@ def test_a_new_run_has_one_task_instance_per_task_all_in_state_none(
     assert run.logical_date == T0 and run.data_interval_end == T0 + timedelta(days=1)
     assert run.queued_at is not None and run.start_date is None
     assert [(ti.task_id, ti.map_index, ti.state, ti.try_number) for ti in tis] == [
-        ("extract", -1, "none", 0), ("load", -1, "none", 0)
+        ("extract", -1, "none", 0),
+        ("load", -1, "none", 0),
     ]
     load = tis[1]
     assert (load.pool, load.pool_slots, load.priority_weight, load.operator) == ("db", 2, 5, "BashOperator")
@@ -87,8 +98,12 @@ def test_a_duplicate_run_id_is_refused_and_nothing_is_half_written(
     session_factory: sessionmaker[Session], run_id: str
 ) -> None:
     with session_scope(session_factory) as session, pytest.raises(DagRunAlreadyExists) as raised:
-        _create_run(session, run_id=run_id, logical_date=T0 + timedelta(days=7),
-                    task_rows=[{"task_id": "extract"}, {"task_id": "brand_new"}])
+        _create_run(
+            session,
+            run_id=run_id,
+            logical_date=T0 + timedelta(days=7),
+            task_rows=[{"task_id": "extract"}, {"task_id": "brand_new"}],
+        )
     assert "'etl'" in str(raised.value) and "'manual__1'" in str(raised.value)
 
     with session_scope(session_factory) as session:
@@ -135,10 +150,13 @@ def test_find_run_looks_up_by_run_id_first_then_by_logical_date(
         assert runs.find_run(session, "other", run_id=run_id) is None
 
 
-@pytest.mark.parametrize("bad_rows", [
-    [{"task_id": "a"}, {"task_id": "a"}],
-    [{"task_id": "a"}, {"task_id": "b", "retries": 3}],
-])
+@pytest.mark.parametrize(
+    "bad_rows",
+    [
+        [{"task_id": "a"}, {"task_id": "a"}],
+        [{"task_id": "a"}, {"task_id": "b", "retries": 3}],
+    ],
+)
 def test_bad_task_rows_are_refused_before_anything_enters_the_session(
     session_factory: sessionmaker[Session], bad_rows: list[dict]
 ) -> None:
@@ -196,6 +214,7 @@ def test_run_state_changes_set_dates_and_lose_to_a_concurrent_change(
 
 # --- task instances ---------------------------------------------------------------------------------
 
+
 def test_two_workers_racing_to_claim_the_same_try_only_one_wins(
     session_factory: sessionmaker[Session], run_id: str
 ) -> None:
@@ -208,8 +227,13 @@ def test_two_workers_racing_to_claim_the_same_try_only_one_wins(
         with session_scope(session_factory) as session:
             barrier.wait()
             won[worker] = task_instances.transition(
-                session, key, expected_state="queued", target_state="running", expected_try=1,
-                hostname=worker, start_date=T0,
+                session,
+                key,
+                expected_state="queued",
+                target_state="running",
+                expected_try=1,
+                hostname=worker,
+                start_date=T0,
             )
 
     threads = [threading.Thread(target=claim, args=(name,)) for name in ("worker-a", "worker-b")]
@@ -232,17 +256,19 @@ def test_a_stale_worker_with_an_old_try_cannot_overwrite_the_retry(
     _queue_first_try(session_factory, key)
     with session_scope(session_factory) as session:
         # Try 1 was declared a zombie and retried; try 2 is running on another worker.
-        assert task_instances.transition(session, key, expected_state="queued", target_state="running",
-                                         expected_try=1)
+        assert task_instances.transition(session, key, expected_state="queued", target_state="running", expected_try=1)
         assert task_instances.transition(session, key, expected_state="running", target_state="up_for_retry")
-        assert task_instances.transition(session, key, expected_state="up_for_retry", target_state="queued",
-                                         try_number=2)
-        assert task_instances.transition(session, key, expected_state="queued", target_state="running",
-                                         expected_try=2, hostname="new-worker")
+        assert task_instances.transition(
+            session, key, expected_state="up_for_retry", target_state="queued", try_number=2
+        )
+        assert task_instances.transition(
+            session, key, expected_state="queued", target_state="running", expected_try=2, hostname="new-worker"
+        )
 
     with session_scope(session_factory) as session:
-        assert not task_instances.transition(session, key, expected_state="running", target_state="success",
-                                             expected_try=1, hostname="old-worker")
+        assert not task_instances.transition(
+            session, key, expected_state="running", target_state="success", expected_try=1, hostname="old-worker"
+        )
         ti = task_instances.get_ti(session, "etl", run_id, "extract")
         assert (ti.state, ti.try_number, ti.hostname) == ("running", 2, "new-worker")
 
@@ -255,8 +281,7 @@ def test_a_transition_the_state_machine_forbids_raises_before_writing(
         with pytest.raises(ValueError, match="none to running"):
             task_instances.transition(session, key, expected_state="none", target_state="running")
         with pytest.raises(TypeError, match="task_id"):
-            task_instances.transition(session, key, expected_state="none", target_state="scheduled",
-                                      task_id="renamed")
+            task_instances.transition(session, key, expected_state="none", target_state="scheduled", task_id="renamed")
         assert task_instances.get_ti(session, "etl", run_id, "extract").state == "none"
 
 
@@ -265,8 +290,7 @@ def test_a_person_may_mark_a_task_from_any_state(session_factory: sessionmaker[S
     with session_scope(session_factory) as session:
         with pytest.raises(ValueError, match="manual=True"):
             task_instances.transition(session, key, expected_state="none", target_state="success")
-        assert task_instances.transition(session, key, expected_state="none", target_state="success",
-                                         manual=True)
+        assert task_instances.transition(session, key, expected_state="none", target_state="success", manual=True)
         assert task_instances.get_ti(session, "etl", run_id, "load").state == TaskInstanceState.SUCCESS
 
 
@@ -279,24 +303,36 @@ def test_transition_many_moves_a_batch_and_skips_rows_not_in_the_expected_state(
     with session_scope(session_factory) as session:
         _create_run(session, task_rows=rows)
         loaded = task_instances.get_ti(session, "etl", "manual__1", "a")
-        task_instances.transition(session, TIKey("etl", "manual__1", "c"), expected_state="none",
-                                  target_state="removed")
-        changed = task_instances.transition_many(session, "etl", "manual__1", [
-            ("a", -1, "none", "scheduled", {}),
-            ("b", -1, "none", "scheduled", {}),
-            ("c", -1, "none", "scheduled", {}),  # already removed: not changed
-            ("mapped", 0, "none", "scheduled", {"priority_weight": 9}),
-            ("mapped", 2, "none", "upstream_failed", {"rendered_fields": {"x": [1]}}),
-        ])
+        task_instances.transition(
+            session, TIKey("etl", "manual__1", "c"), expected_state="none", target_state="removed"
+        )
+        changed = task_instances.transition_many(
+            session,
+            "etl",
+            "manual__1",
+            [
+                ("a", -1, "none", "scheduled", {}),
+                ("b", -1, "none", "scheduled", {}),
+                ("c", -1, "none", "scheduled", {}),  # already removed: not changed
+                ("mapped", 0, "none", "scheduled", {"priority_weight": 9}),
+                ("mapped", 2, "none", "upstream_failed", {"rendered_fields": {"x": [1]}}),
+            ],
+        )
         assert changed == 4
         assert loaded.state == "scheduled", "a copy loaded before the batch is not left stale"
 
     with session_scope(session_factory) as session:
-        states = {(ti.task_id, ti.map_index): (ti.state, ti.priority_weight)
-                  for ti in task_instances.get_tis(session, "etl", "manual__1")}
+        states = {
+            (ti.task_id, ti.map_index): (ti.state, ti.priority_weight)
+            for ti in task_instances.get_tis(session, "etl", "manual__1")
+        }
     assert states == {
-        ("a", -1): ("scheduled", 1), ("b", -1): ("scheduled", 1), ("c", -1): ("removed", 1),
-        ("mapped", 0): ("scheduled", 9), ("mapped", 1): ("none", 1), ("mapped", 2): ("upstream_failed", 1),
+        ("a", -1): ("scheduled", 1),
+        ("b", -1): ("scheduled", 1),
+        ("c", -1): ("removed", 1),
+        ("mapped", 0): ("scheduled", 9),
+        ("mapped", 1): ("none", 1),
+        ("mapped", 2): ("upstream_failed", 1),
     }
 
 
@@ -305,9 +341,15 @@ def test_transition_many_checks_every_change_before_writing_any(
 ) -> None:
     with session_scope(session_factory) as session:
         with pytest.raises(ValueError):
-            task_instances.transition_many(session, "etl", run_id, [
-                ("extract", -1, "none", "scheduled", {}), ("load", -1, "none", "running", {}),
-            ])
+            task_instances.transition_many(
+                session,
+                "etl",
+                run_id,
+                [
+                    ("extract", -1, "none", "scheduled", {}),
+                    ("load", -1, "none", "running", {}),
+                ],
+            )
         assert {ti.state for ti in task_instances.get_tis(session, "etl", run_id)} == {"none"}
 
 
@@ -317,16 +359,31 @@ def test_each_try_keeps_its_own_history_and_rendered_fields(
     key = TIKey("etl", run_id, "extract")
     _queue_first_try(session_factory, key)
     with session_scope(session_factory) as session:
-        task_instances.transition(session, key, expected_state="queued", target_state="running",
-                                  expected_try=1, hostname="w1", pid=11, start_date=T0)
+        task_instances.transition(
+            session,
+            key,
+            expected_state="queued",
+            target_state="running",
+            expected_try=1,
+            hostname="w1",
+            pid=11,
+            start_date=T0,
+        )
         task_instances.set_rendered_fields(session, key, 1, {"bash_command": "echo 1"})
-        task_instances.transition(session, key, expected_state="running", target_state="up_for_retry",
-                                  expected_try=1, end_date=T0 + timedelta(seconds=3), duration=3.0)
+        task_instances.transition(
+            session,
+            key,
+            expected_state="running",
+            target_state="up_for_retry",
+            expected_try=1,
+            end_date=T0 + timedelta(seconds=3),
+            duration=3.0,
+        )
         task_instances.record_try(session, task_instances.get_ti(session, *_args(key)), error="boom")
-        task_instances.transition(session, key, expected_state="up_for_retry", target_state="queued",
-                                  try_number=2)
-        task_instances.transition(session, key, expected_state="queued", target_state="running",
-                                  expected_try=2, hostname="w2")
+        task_instances.transition(session, key, expected_state="up_for_retry", target_state="queued", try_number=2)
+        task_instances.transition(
+            session, key, expected_state="queued", target_state="running", expected_try=2, hostname="w2"
+        )
         task_instances.set_rendered_fields(session, key, 2, {"bash_command": "echo 2"})
         task_instances.set_rendered_fields(session, key, 1, {"bash_command": "late write from try 1"})
         task_instances.record_try(session, task_instances.get_ti(session, *_args(key)))
@@ -335,7 +392,8 @@ def test_each_try_keeps_its_own_history_and_rendered_fields(
         tries = task_instances.list_tries(session, key)
         ti = task_instances.get_ti(session, *_args(key))
     assert [(t.try_number, t.state, t.hostname, t.error) for t in tries] == [
-        (1, "up_for_retry", "w1", "boom"), (2, "running", "w2", None)
+        (1, "up_for_retry", "w1", "boom"),
+        (2, "running", "w2", None),
     ]
     assert tries[0].rendered_fields == {"bash_command": "late write from try 1"}
     assert tries[0].duration == 3.0 and tries[0].start_date == T0
@@ -365,6 +423,7 @@ def test_deleting_a_run_deletes_its_task_instances_tries_xcoms_and_logs(
 
 # --- xcom, logs ---------------------------------------------------------------------------------------
 
+
 def test_xcom_is_upserted_read_by_task_and_cleared_per_task_instance(
     session_factory: sessionmaker[Session],
 ) -> None:
@@ -382,7 +441,8 @@ def test_xcom_is_upserted_read_by_task_and_cleared_per_task_instance(
 
     with session_scope(session_factory) as session:
         assert xcoms.get_xcom(session, "etl", "manual__1", "extract", "return_value") == {
-            "rows": 2, "names": ["a", "é"]
+            "rows": 2,
+            "names": ["a", "é"],
         }
         assert xcoms.get_xcom(session, "etl", "manual__1", "extract", "count") == 7
         assert xcoms.get_xcom(session, "etl", "manual__1", "load", "return_value", default="x") is None
@@ -390,14 +450,17 @@ def test_xcom_is_upserted_read_by_task_and_cleared_per_task_instance(
         assert xcoms.find_xcom(session, "etl", "manual__1", "load", "return_value") == (True, None)
         assert xcoms.find_xcom(session, "etl", "manual__1", "load", "missing") == (False, None)
         assert xcoms.get_xcom(session, "etl", "manual__1", "fan", "return_value", map_index=1) == "one"
-        assert xcoms.get_xcoms_for_tasks(session, "etl", "manual__1", ["extract", "fan", "nobody"],
-                                         "return_value") == {"extract": {"rows": 2, "names": ["a", "é"]},
-                                                             "fan": ["zero", "one"]}
+        assert xcoms.get_xcoms_for_tasks(session, "etl", "manual__1", ["extract", "fan", "nobody"], "return_value") == {
+            "extract": {"rows": 2, "names": ["a", "é"]},
+            "fan": ["zero", "one"],
+        }
         assert xcoms.clear_xcoms(session, TIKey("etl", "manual__1", "extract")) == 2
 
     with session_scope(session_factory) as session:
         assert [(x.task_id, x.map_index, x.key) for x in xcoms.list_xcoms(session, "etl", "manual__1")] == [
-            ("fan", 0, "return_value"), ("fan", 1, "return_value"), ("load", -1, "return_value")
+            ("fan", 0, "return_value"),
+            ("fan", 1, "return_value"),
+            ("load", -1, "return_value"),
         ]
         fan_values = [x.value for x in xcoms.list_xcoms(session, "etl", "manual__1", task_id="fan")]
         assert fan_values == ["zero", "one"]
@@ -422,6 +485,7 @@ def test_a_log_is_appended_in_chunks_and_read_from_after_the_last_seq_seen(
 
 # --- pools, audit, dags, import errors ---------------------------------------------------------------
 
+
 def test_the_default_pool_exists_and_cannot_be_deleted(session_factory: sessionmaker[Session]) -> None:
     with session_scope(session_factory) as session:
         assert pools.get_pool(session, "default_pool").slots == 128
@@ -434,7 +498,8 @@ def test_the_default_pool_exists_and_cannot_be_deleted(session_factory: sessionm
 
     with session_scope(session_factory) as session:
         assert [(p.pool, p.slots, p.description) for p in pools.list_pools(session)] == [
-            ("db", 2, "the warehouse"), ("default_pool", 128, "Default pool")
+            ("db", 2, "the warehouse"),
+            ("default_pool", 128, "Default pool"),
         ]
         assert pools.ensure_default_pool(session, 5).slots == 128, "an existing pool keeps its slots"
         assert pools.delete_pool(session, "db") is True
@@ -444,25 +509,45 @@ def test_the_default_pool_exists_and_cannot_be_deleted(session_factory: sessionm
 
 def test_audit_events_are_recorded_and_listed_newest_first(session_factory: sessionmaker[Session]) -> None:
     with session_scope(session_factory) as session:
-        audit.record(session, "trigger", owner="alice", dag_id="etl", run_id="manual__1", extra={"conf": {}},
-                     now=T0)
+        audit.record(session, "trigger", owner="alice", dag_id="etl", run_id="manual__1", extra={"conf": {}}, now=T0)
         audit.record(session, "pause", owner="cli", dag_id="etl", now=T0 + timedelta(minutes=1))
-        audit.record(session, "clear", owner="bob", dag_id="other", task_id="t", map_index=3,
-                     now=T0 + timedelta(minutes=2))
+        audit.record(
+            session, "clear", owner="bob", dag_id="other", task_id="t", map_index=3, now=T0 + timedelta(minutes=2)
+        )
 
     with session_scope(session_factory) as session:
         assert [(e.event, e.owner) for e in audit.list_events(session)] == [
-            ("clear", "bob"), ("pause", "cli"), ("trigger", "alice")
+            ("clear", "bob"),
+            ("pause", "cli"),
+            ("trigger", "alice"),
         ]
         etl = audit.list_events(session, dag_id="etl", limit=1)
         assert [(e.event, e.dttm) for e in etl] == [("pause", T0 + timedelta(minutes=1))]
         assert session.scalar(sa.select(AuditLog.extra).where(AuditLog.event == "trigger")) == {"conf": {}}
 
 
-def _upsert_etl(session: Session, *, paused_upon_creation: bool, fileloc: str = "/dags/etl.py",
-                dag_id: str = "etl", tags: list[str] | None = None) -> None:
-    dags.upsert_dag(session, dag_id, fileloc, {"dag_id": dag_id, "tasks": []}, "h1", "0 3 * * *", "nightly",
-                    tags or ["finance"], "data-team", 1, 16, paused_upon_creation)
+def _upsert_etl(
+    session: Session,
+    *,
+    paused_upon_creation: bool,
+    fileloc: str = "/dags/etl.py",
+    dag_id: str = "etl",
+    tags: list[str] | None = None,
+) -> None:
+    dags.upsert_dag(
+        session,
+        dag_id,
+        fileloc,
+        {"dag_id": dag_id, "tasks": []},
+        "h1",
+        "0 3 * * *",
+        "nightly",
+        tags or ["finance"],
+        "data-team",
+        1,
+        16,
+        paused_upon_creation,
+    )
 
 
 def test_a_reparsed_dag_keeps_the_paused_flag_a_person_set(session_factory: sessionmaker[Session]) -> None:
@@ -476,7 +561,10 @@ def test_a_reparsed_dag_keeps_the_paused_flag_a_person_set(session_factory: sess
     with session_scope(session_factory) as session:
         dag = dags.get_dag(session, "etl")
         assert (dag.is_paused, dag.is_active, dag.schedule_description, dag.tags) == (
-            False, True, "0 3 * * *", ["finance"]
+            False,
+            True,
+            "0 3 * * *",
+            ["finance"],
         )
         assert dag.last_parsed.tzinfo is not None
         assert dags.get_serialized(session, "etl") == {"dag_id": "etl", "tasks": []}
@@ -529,7 +617,8 @@ def test_an_import_error_is_replaced_on_reparse_and_cleared_when_the_file_import
 
     with session_scope(session_factory) as session:
         assert [(e.filename, e.stacktrace) for e in import_errors.list_import_errors(session)] == [
-            ("/dags/etl.py", "SyntaxError: two"), ("/dags/other.py", "NameError")
+            ("/dags/etl.py", "SyntaxError: two"),
+            ("/dags/other.py", "NameError"),
         ]
         assert dags.get_dag(session, "etl").has_import_errors
         assert import_errors.clear_import_error(session, "/dags/etl.py") is True
@@ -540,13 +629,17 @@ def test_an_import_error_is_replaced_on_reparse_and_cleared_when_the_file_import
 
 # --- column types ------------------------------------------------------------------------------------
 
-def test_timestamps_come_back_timezone_aware_in_utc(
-    session_factory: sessionmaker[Session], run_id: str
-) -> None:
+
+def test_timestamps_come_back_timezone_aware_in_utc(session_factory: sessionmaker[Session], run_id: str) -> None:
     paris_summer = datetime(2024, 7, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
     with session_scope(session_factory) as session:
-        task_instances.transition(session, TIKey("etl", run_id, "extract"), expected_state="none",
-                                  target_state="scheduled", next_poke_at=paris_summer)
+        task_instances.transition(
+            session,
+            TIKey("etl", run_id, "extract"),
+            expected_state="none",
+            target_state="scheduled",
+            next_poke_at=paris_summer,
+        )
 
     with session_scope(session_factory) as session:
         value = task_instances.get_ti(session, "etl", run_id, "extract").next_poke_at
@@ -559,11 +652,17 @@ def test_timestamps_come_back_timezone_aware_in_utc(
 
 def test_a_naive_timestamp_is_refused(session_factory: sessionmaker[Session], run_id: str) -> None:
     with session_scope(session_factory) as session, pytest.raises(sa.exc.StatementError, match="naive"):
-        task_instances.transition(session, TIKey("etl", run_id, "extract"), expected_state="none",
-                                  target_state="scheduled", next_poke_at=datetime(2024, 1, 1))
+        task_instances.transition(
+            session,
+            TIKey("etl", run_id, "extract"),
+            expected_state="none",
+            target_state="scheduled",
+            next_poke_at=datetime(2024, 1, 1),
+        )
 
 
 # --- engine --------------------------------------------------------------------------------------------
+
 
 def test_a_forked_child_gets_its_own_connections_and_leaves_the_parents_intact(
     session_factory: sessionmaker[Session],
@@ -591,17 +690,25 @@ def test_a_forked_child_gets_its_own_connections_and_leaves_the_parents_intact(
 
 # --- the live try -----------------------------------------------------------------------------------
 
+
 def _requeue(session_factory: sessionmaker[Session], key: TIKey, from_state: str, try_number: int) -> None:
     """A person clears the task instance and the scheduler queues its next try."""
     with session_scope(session_factory) as session:
         assert task_instances.transition(session, key, expected_state=from_state, target_state="none", manual=True)
         assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
-        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
-                                         try_number=try_number, queued_dttm=datetime.now(UTC))
+        assert task_instances.transition(
+            session,
+            key,
+            expected_state="scheduled",
+            target_state="queued",
+            try_number=try_number,
+            queued_dttm=datetime.now(UTC),
+        )
 
 
 def test_no_try_is_claimed_while_an_earlier_try_may_still_have_processes_alive(
-    session_factory: sessionmaker[Session], run_id: str,
+    session_factory: sessionmaker[Session],
+    run_id: str,
 ) -> None:
     key = TIKey("etl", run_id, "extract")
     _queue_first_try(session_factory, key)
@@ -621,17 +728,22 @@ def test_no_try_is_claimed_while_an_earlier_try_may_still_have_processes_alive(
 
 
 def test_a_try_whose_worker_went_silent_past_the_zombie_threshold_no_longer_holds_the_task_instance(
-    session_factory: sessionmaker[Session], run_id: str,
+    session_factory: sessionmaker[Session],
+    run_id: str,
 ) -> None:
     key = TIKey("etl", run_id, "extract")
     _queue_first_try(session_factory, key)
     assert Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w1", pid=1) is not None
     with session_scope(session_factory) as session:
-        assert task_instances.transition(session, key, expected_state="running", target_state="up_for_retry",
-                                         last_heartbeat=datetime.now(UTC) - timedelta(seconds=31))
+        assert task_instances.transition(
+            session,
+            key,
+            expected_state="running",
+            target_state="up_for_retry",
+            last_heartbeat=datetime.now(UTC) - timedelta(seconds=31),
+        )
         assert task_instances.transition(session, key, expected_state="up_for_retry", target_state="scheduled")
-        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
-                                         try_number=2)
+        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued", try_number=2)
     assert Reporter(session_factory, key, 2, zombie_threshold=30).claim(hostname="w2", pid=2) is not None
     with session_scope(session_factory) as session:
         assert task_instances.get_ti(session, "etl", run_id, "extract").live_try == 2

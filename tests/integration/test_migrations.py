@@ -157,14 +157,15 @@ def test_an_unreachable_database_gives_a_clear_error_naming_the_host_without_the
         assert "postgres:***@" in message
 
 
-@pytest.mark.parametrize("url, message", [
-    ("mysql://u:hunter2@db/tw", "runs on PostgreSQL or SQLite, not mysql: mysql://u:***@db/tw"),
-    ("postgresql+asyncpg://u:hunter2@db/tw", "driver that is not installed"),
-    ("::not a url::", "not a valid SQLAlchemy URL"),
-])
-def test_a_database_url_tradewind_cannot_use_is_a_configuration_error(
-    url: str, message: str, tmp_path: object
-) -> None:
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("mysql://u:hunter2@db/tw", "runs on PostgreSQL or SQLite, not mysql: mysql://u:***@db/tw"),
+        ("postgresql+asyncpg://u:hunter2@db/tw", "driver that is not installed"),
+        ("::not a url::", "not a valid SQLAlchemy URL"),
+    ],
+)
+def test_a_database_url_tradewind_cannot_use_is_a_configuration_error(url: str, message: str, tmp_path: object) -> None:
     with pytest.raises(ConfigurationError, match=re.escape(message)) as raised:
         check(Settings(home=tmp_path, database_url=url))
     assert "hunter2" not in str(raised.value)

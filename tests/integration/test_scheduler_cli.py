@@ -49,9 +49,13 @@ class Env:
         self.dags_folder = home / "dags"
         self.dags_folder.mkdir(parents=True, exist_ok=True)
         (self.dags_folder / "etl.py").write_text(textwrap.dedent(DAG_FILE))
-        self.vars = {"TRADEWIND_HOME": str(home), "TRADEWIND_DAGS_FOLDER": str(self.dags_folder),
-                     "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false", "TRADEWIND_LOG_LEVEL": "WARNING",
-                     **(extra or {})}
+        self.vars = {
+            "TRADEWIND_HOME": str(home),
+            "TRADEWIND_DAGS_FOLDER": str(self.dags_folder),
+            "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false",
+            "TRADEWIND_LOG_LEVEL": "WARNING",
+            **(extra or {}),
+        }
         self.settings = Settings.from_env(self.vars)
         self.engine = create_engine_from_settings(self.settings)
         self.factory: sessionmaker[Session] = make_session_factory(self.engine)
@@ -79,6 +83,7 @@ def one_line(result: Result) -> str:
 
 # --- dags trigger / pause / unpause / backfill -------------------------------------------------------
 
+
 def test_trigger_refuses_a_conf_that_is_not_an_object_or_breaks_the_params_and_writes_nothing(env: Env):
     not_object = env.run("dags", "trigger", "etl", "--conf", "[1, 2]")
     assert not_object.exit_code != 0 and "must be a JSON object" in one_line(not_object)
@@ -99,11 +104,16 @@ def test_trigger_creates_a_queued_run_with_its_conf_and_prints_its_run_id_as_jso
         run = runs.get_run(session, "etl", "nightly_fix")
         assert (run.state, run.run_type, run.conf, run.external_trigger) == ("queued", "manual", {"rows": 5}, True)
         assert {t.task_id: t.state for t in task_instances.get_tis(session, "etl", "nightly_fix")} == {
-            "extract": "none", "load": "none", "report": "none"}
+            "extract": "none",
+            "load": "none",
+            "report": "none",
+        }
         dated_run = runs.get_run(session, "etl", "manual__2024-02-01T12:00:00+00:00")
         # A daily DAG triggered at noon covers the last complete day, as in Airflow.
         assert (dated_run.data_interval_start, dated_run.data_interval_end) == (
-            datetime(2024, 1, 31, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC))
+            datetime(2024, 1, 31, tzinfo=UTC),
+            datetime(2024, 2, 1, tzinfo=UTC),
+        )
         events = [(e.event, e.owner, e.run_id) for e in audit.list_events(session, "etl")]
     assert ("trigger", "cli", "nightly_fix") in events
     again = env.run("dags", "trigger", "etl", "--run-id", "nightly_fix")
@@ -131,20 +141,28 @@ def test_backfill_creates_one_run_per_interval_and_skips_dates_that_already_have
         backfills = [r for r in runs.list_runs(session, "etl", newest_first=False) if r.run_type == "backfill"]
     assert [r.logical_date.day for r in backfills] == [1, 2, 4, 5]
     assert {(r.state, r.data_interval_end - r.data_interval_start) for r in backfills} == {
-        ("queued", timedelta(days=1))}
+        ("queued", timedelta(days=1))
+    }
     again = env.run("dags", "backfill", "etl", "-s", "2024-01-01", "-e", "2024-01-05")
     assert "Created 0 backfill run(s)" in again.stdout
 
 
 # --- tasks clear / state ----------------------------------------------------------------------------
 
+
 def _finished_run(env: Env) -> str:
     run_id = json.loads(env.run("dags", "trigger", "etl", "-o", "json").stdout)["run_id"]
     with session_scope(env.factory) as session:
         for task_id, final in (("extract", TI.SUCCESS), ("load", TI.FAILED), ("report", TI.UPSTREAM_FAILED)):
             key = TIKey("etl", run_id, task_id)
-            task_instances.transition(session, key, expected_state=TI.NONE, target_state=final, manual=True,
-                                      try_number=1 if final != TI.UPSTREAM_FAILED else 0)
+            task_instances.transition(
+                session,
+                key,
+                expected_state=TI.NONE,
+                target_state=final,
+                manual=True,
+                try_number=1 if final != TI.UPSTREAM_FAILED else 0,
+            )
         run = runs.get_run(session, "etl", run_id)
         runs.set_run_state(session, run, "failed")
     return run_id
@@ -175,6 +193,7 @@ def test_tasks_clear_shows_what_it_will_clear_asks_and_then_reruns_the_failed_ta
 
 # --- jobs check -------------------------------------------------------------------------------------
 
+
 def test_jobs_check_exits_0_only_while_a_scheduler_heartbeat_is_fresh(env: Env):
     never = env.run("jobs", "check")
     assert never.exit_code == 1 and "no scheduler has ever run" in one_line(never)
@@ -193,16 +212,21 @@ def test_jobs_check_exits_0_only_while_a_scheduler_heartbeat_is_fresh(env: Env):
 
 # --- tradewind scheduler ----------------------------------------------------------------------------
 
+
 def test_a_dead_metastore_or_broker_stops_the_scheduler_with_one_line_naming_it_without_its_password(env: Env):
-    dead_db = CliRunner().invoke(cli, ["scheduler"], env={
-        **env.vars, "TRADEWIND_DATABASE_URL": "postgresql://postgres:s3cret@127.0.0.1:1/tradewind"})
+    dead_db = CliRunner().invoke(
+        cli,
+        ["scheduler"],
+        env={**env.vars, "TRADEWIND_DATABASE_URL": "postgresql://postgres:s3cret@127.0.0.1:1/tradewind"},
+    )
     assert dead_db.exit_code == 1
     line = one_line(dead_db)
     assert "cannot reach the metastore at postgresql://postgres:***@127.0.0.1:1/tradewind" in line
     assert "s3cret" not in dead_db.output
 
-    dead_broker = CliRunner().invoke(cli, ["scheduler"], env={
-        **env.vars, "TRADEWIND_BROKER_URL": "redis://:s3cret@127.0.0.1:1/0"})
+    dead_broker = CliRunner().invoke(
+        cli, ["scheduler"], env={**env.vars, "TRADEWIND_BROKER_URL": "redis://:s3cret@127.0.0.1:1/0"}
+    )
     assert dead_broker.exit_code == 1
     line = one_line(dead_broker)
     assert "cannot reach the broker at redis://:***@127.0.0.1:1/0" in line and "s3cret" not in dead_broker.output
@@ -218,15 +242,23 @@ def test_a_second_scheduler_on_sqlite_is_refused_with_one_line(env: Env):
 
 def test_the_scheduler_process_queues_a_triggered_run_refuses_a_twin_and_stops_cleanly_on_sigterm(env: Env):
     env.run("db", "migrate")
-    scheduler = subprocess.Popen([str(TRADEWIND), "scheduler"], env=env.process_env(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+    scheduler = subprocess.Popen(
+        [str(TRADEWIND), "scheduler"],
+        env=env.process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _wait_for(lambda: (env.home / "scheduler.lock").exists() and _job(env.factory) is not None, 20, scheduler)
-        twin = subprocess.run([str(TRADEWIND), "scheduler"], env=env.process_env(), capture_output=True, text=True,
-                              timeout=30)
+        twin = subprocess.run(
+            [str(TRADEWIND), "scheduler"], env=env.process_env(), capture_output=True, text=True, timeout=30
+        )
         assert twin.returncode == 1
         assert [line for line in twin.stderr.splitlines() if line.strip()] == [
-            line for line in twin.stderr.splitlines() if "already running" in line and f"pid {scheduler.pid}" in line]
+            line for line in twin.stderr.splitlines() if "already running" in line and f"pid {scheduler.pid}" in line
+        ]
 
         run_id = json.loads(env.run("dags", "trigger", "etl", "-o", "json").stdout)["run_id"]
         _wait_for(lambda: _state(env.factory, run_id, "extract") == "queued", 20, scheduler)

@@ -80,9 +80,17 @@ class FakeExecutor:
     def claim(self, message: TaskMessage, now: datetime) -> bool:
         with session_scope(self.factory) as session:
             return task_instances.transition(
-                session, _key(message), expected_state=TI.QUEUED, target_state=TI.RUNNING,
-                expected_try=message.try_number, start_date=now, hostname="fake-worker", pid=4242,
-                last_heartbeat=now, live_try=message.try_number)
+                session,
+                _key(message),
+                expected_state=TI.QUEUED,
+                target_state=TI.RUNNING,
+                expected_try=message.try_number,
+                start_date=now,
+                hostname="fake-worker",
+                pid=4242,
+                last_heartbeat=now,
+                live_try=message.try_number,
+            )
 
     def finish(self, message: TaskMessage, now: datetime, *, ok: bool = True) -> str:
         """End the running try: success, or failed/up_for_retry by the task's retry rules."""
@@ -93,8 +101,15 @@ class FakeExecutor:
                 row = task_instances.get_ti(session, message.dag_id, message.run_id, message.task_id)
                 state, retry_at = decide_failure(node, message.try_number, row.max_tries, now, fail_fast=False)
             assert task_instances.transition(
-                session, _key(message), expected_state=TI.RUNNING, target_state=state,
-                expected_try=message.try_number, end_date=now, retry_at=retry_at, live_try=None)
+                session,
+                _key(message),
+                expected_state=TI.RUNNING,
+                target_state=state,
+                expected_try=message.try_number,
+                end_date=now,
+                retry_at=retry_at,
+                live_try=None,
+            )
             return str(state)
 
     def run(self, message: TaskMessage, now: datetime, *, ok: bool = True) -> str:
@@ -108,10 +123,12 @@ def _key(message: TaskMessage) -> TIKey:
 
 # --- fixtures and helpers ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def settings(metastore_settings: Settings, dags_folder: Path) -> Settings:
-    return metastore_settings.with_overrides(dags_folder=dags_folder, dags_are_paused_at_creation=False,
-                                             dagbag_import_timeout=5.0)
+    return metastore_settings.with_overrides(
+        dags_folder=dags_folder, dags_are_paused_at_creation=False, dagbag_import_timeout=5.0
+    )
 
 
 @pytest.fixture
@@ -155,9 +172,17 @@ class Harness:
     def trigger(self, dag_id: str, run_id: str = "manual__1", logical_date: datetime = T0) -> str:
         with session_scope(self.factory) as session:
             dag = deserialize_dag(dags.get_serialized(session, dag_id))
-            runs.create_run(session, dag_id=dag_id, run_id=run_id, run_type="manual", logical_date=logical_date,
-                            data_interval=(logical_date, logical_date), task_rows=task_rows(dag),
-                            external_trigger=True, now=self.clock.now)
+            runs.create_run(
+                session,
+                dag_id=dag_id,
+                run_id=run_id,
+                run_type="manual",
+                logical_date=logical_date,
+                data_interval=(logical_date, logical_date),
+                task_rows=task_rows(dag),
+                external_trigger=True,
+                now=self.clock.now,
+            )
         return run_id
 
     def states(self, dag_id: str, run_id: str = "manual__1") -> dict[str, tuple[str, int]]:
@@ -225,13 +250,19 @@ def drive_to_end(h: Harness, dag_id: str, run_id: str = "manual__1", steps: int 
 
 # --- run creation -----------------------------------------------------------------------------------
 
+
 def test_a_daily_dag_with_catchup_gets_one_run_per_missed_interval_up_to_max_active_runs(
-    harness: Harness, dags_folder: Path,
+    harness: Harness,
+    dags_folder: Path,
 ):
-    write_dag(dags_folder, "daily", """
+    write_dag(
+        dags_folder,
+        "daily",
+        """
         with DAG("daily", schedule="@daily", start_date=START, catchup=True, max_active_runs=3):
             BashOperator(task_id="work", bash_command="echo {{ ds }}")
-    """)
+    """,
+    )
     harness.settle()
     harness.tick()
     # Five days have ended by 2024-03-06 06:00; three runs may be active at once.
@@ -257,20 +288,28 @@ def test_a_daily_dag_with_catchup_gets_one_run_per_missed_interval_up_to_max_act
 
 
 def test_catchup_false_creates_only_the_latest_interval(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "latest_only", """
+    write_dag(
+        dags_folder,
+        "latest_only",
+        """
         with DAG("latest_only", schedule="@daily", start_date=START, catchup=False):
             BashOperator(task_id="work", bash_command="echo hi")
-    """)
+    """,
+    )
     harness.settle()
     harness.tick()
     assert harness.run_ids("latest_only") == ["scheduled__2024-03-05T00:00:00+00:00"]
 
 
 def test_a_paused_dag_gets_no_runs_until_it_is_unpaused(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "paused", """
+    write_dag(
+        dags_folder,
+        "paused",
+        """
         with DAG("paused", schedule="@daily", start_date=START, catchup=False, is_paused_upon_creation=True):
             BashOperator(task_id="work", bash_command="echo hi")
-    """)
+    """,
+    )
     harness.settle()
     harness.tick(seconds=5)
     assert harness.run_ids("paused") == []
@@ -282,12 +321,17 @@ def test_a_paused_dag_gets_no_runs_until_it_is_unpaused(harness: Harness, dags_f
 
 # --- DAG files --------------------------------------------------------------------------------------
 
+
 def test_a_new_dag_file_appears_after_the_next_dag_folder_scan(harness: Harness, dags_folder: Path):
     harness.settle()
-    write_dag(dags_folder, "newcomer", """
+    write_dag(
+        dags_folder,
+        "newcomer",
+        """
         with DAG("newcomer", schedule=None, start_date=START):
             BashOperator(task_id="work", bash_command="echo hi")
-    """)
+    """,
+    )
     harness.settle()
     with session_scope(harness.factory) as session:
         assert dags.get_dag(session, "newcomer") is None, "scanned before dag_dir_list_interval passed"
@@ -300,10 +344,14 @@ def test_a_new_dag_file_appears_after_the_next_dag_folder_scan(harness: Harness,
 
 def _write_healthy_dag(dags_folder: Path) -> None:
     """A good DAG beside the bad file a test writes: scheduling it shows the scheduler went on."""
-    write_dag(dags_folder, "healthy", """
+    write_dag(
+        dags_folder,
+        "healthy",
+        """
         with DAG("healthy", schedule=None, start_date=START):
             BashOperator(task_id="work", bash_command="echo hi")
-    """)
+    """,
+    )
 
 
 def test_a_broken_dag_file_is_an_import_error_and_other_dags_go_on(harness: Harness, dags_folder: Path):
@@ -319,7 +367,8 @@ def test_a_broken_dag_file_is_an_import_error_and_other_dags_go_on(harness: Harn
 
 
 def test_a_dag_file_that_hangs_at_import_becomes_an_import_error_while_the_scheduler_keeps_ticking(
-    harness: Harness, dags_folder: Path,
+    harness: Harness,
+    dags_folder: Path,
 ):
     _write_healthy_dag(dags_folder)
     harness.settle()
@@ -343,11 +392,13 @@ def test_a_dag_file_that_hangs_at_import_becomes_an_import_error_while_the_sched
 
 
 def test_a_dag_file_that_kills_its_importing_process_is_an_import_error_naming_the_signal(
-    harness: Harness, dags_folder: Path,
+    harness: Harness,
+    dags_folder: Path,
 ):
     # A native extension that crashes, or a file calling os._exit, ends the process before it can answer.
     (dags_folder / "crashes.py").write_text(
-        "import os, signal\nfrom tradewind import DAG\nos.kill(os.getpid(), signal.SIGKILL)\n")
+        "import os, signal\nfrom tradewind import DAG\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     _write_healthy_dag(dags_folder)
     harness.settle()
     with session_scope(harness.factory) as session:
@@ -360,17 +411,25 @@ def test_a_dag_file_that_kills_its_importing_process_is_an_import_error_naming_t
 
 
 def test_a_running_run_follows_its_dag_file_when_tasks_are_added_or_removed(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "growing", """
+    write_dag(
+        dags_folder,
+        "growing",
+        """
         with DAG("growing", schedule=None, start_date=START):
             BashOperator(task_id="first", bash_command="true") >> BashOperator(task_id="old", bash_command="true")
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("growing")
     harness.tick(seconds=1)
-    write_dag(dags_folder, "growing", """
+    write_dag(
+        dags_folder,
+        "growing",
+        """
         with DAG("growing", schedule=None, start_date=START):
             BashOperator(task_id="first", bash_command="true") >> BashOperator(task_id="new", bash_command="true")
-    """)
+    """,
+    )
     harness.clock.advance(seconds=harness.settings.dag_dir_list_interval)
     harness.settle()
     harness.run_all_sent()
@@ -380,17 +439,23 @@ def test_a_running_run_follows_its_dag_file_when_tasks_are_added_or_removed(harn
 
 # --- task instances ---------------------------------------------------------------------------------
 
+
 def test_a_chain_runs_task_after_task_and_empty_operators_finish_without_a_worker(
-    harness: Harness, dags_folder: Path,
+    harness: Harness,
+    dags_folder: Path,
 ):
-    write_dag(dags_folder, "chain", """
+    write_dag(
+        dags_folder,
+        "chain",
+        """
         with DAG("chain", schedule=None, start_date=START):
             start = EmptyOperator(task_id="start")
             a = BashOperator(task_id="a", bash_command="echo a")
             b = BashOperator(task_id="b", bash_command="echo b", queue="special")
             done = EmptyOperator(task_id="done")
             start >> a >> b >> done
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("chain")
     harness.tick(seconds=1)
@@ -403,15 +468,23 @@ def test_a_chain_runs_task_after_task_and_empty_operators_finish_without_a_worke
     harness.run_all_sent()
     harness.tick(seconds=1)
     assert harness.run_state("chain") == "success"
-    assert harness.states("chain") == {"start": ("success", 1), "a": ("success", 1), "b": ("success", 1),
-                                       "done": ("success", 1)}
+    assert harness.states("chain") == {
+        "start": ("success", 1),
+        "a": ("success", 1),
+        "b": ("success", 1),
+        "done": ("success", 1),
+    }
 
 
 def test_a_failed_try_comes_back_after_its_retry_delay_by_the_clock(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "retrying", """
+    write_dag(
+        dags_folder,
+        "retrying",
+        """
         with DAG("retrying", schedule=None, start_date=START):
             BashOperator(task_id="flaky", bash_command="exit 1", retries=1, retry_delay=timedelta(minutes=5))
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("retrying")
     harness.tick(seconds=1)
@@ -429,7 +502,10 @@ def test_a_failed_try_comes_back_after_its_retry_delay_by_the_clock(harness: Har
 
 
 def test_parallelism_and_pool_slots_are_respected_highest_priority_first(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "wide", """
+    write_dag(
+        dags_folder,
+        "wide",
+        """
         with DAG("wide", schedule=None, start_date=START, max_active_tasks=100):
             for i in range(6):
                 BashOperator(task_id=f"t{i}", bash_command="true", priority_weight=i, weight_rule="absolute")
@@ -437,7 +513,8 @@ def test_parallelism_and_pool_slots_are_respected_highest_priority_first(harness
                 BashOperator(task_id=f"db{i}", bash_command="true", pool="db", pool_slots=2, priority_weight=10 + i,
                              weight_rule="absolute")
             BashOperator(task_id="lost", bash_command="true", pool="no_such_pool")
-    """)
+    """,
+    )
     with session_scope(harness.factory) as session:
         pools.set_pool(session, "db", 3)
     harness.make(harness.settings.with_overrides(parallelism=4))
@@ -458,13 +535,17 @@ def test_parallelism_and_pool_slots_are_respected_highest_priority_first(harness
 
 
 def test_max_active_tasks_and_max_active_tis_per_dag_are_respected(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "narrow", """
+    write_dag(
+        dags_folder,
+        "narrow",
+        """
         with DAG("narrow", schedule=None, start_date=START, max_active_tasks=3, max_active_runs=5):
             for i in range(5):
                 BashOperator(task_id=f"t{i}", bash_command="true")
         with DAG("one_at_a_time", schedule=None, start_date=START, max_active_runs=5):
             BashOperator(task_id="only", bash_command="true", max_active_tis_per_dag=1)
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("narrow")
     harness.trigger("one_at_a_time", "manual__1")
@@ -481,11 +562,16 @@ def test_max_active_tasks_and_max_active_tis_per_dag_are_respected(harness: Harn
 
 # --- liveness ---------------------------------------------------------------------------------------
 
+
 def test_a_zombie_is_retried_and_then_failed_with_the_reason_in_its_log(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "zombie", """
+    write_dag(
+        dags_folder,
+        "zombie",
+        """
         with DAG("zombie", schedule=None, start_date=START):
             BashOperator(task_id="sleepy", bash_command="sleep 1000", retries=1, retry_delay=timedelta(0))
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("zombie")
     harness.tick(seconds=1)
@@ -514,10 +600,14 @@ def test_a_zombie_is_retried_and_then_failed_with_the_reason_in_its_log(harness:
 
 
 def test_a_queued_task_instance_nobody_claims_is_sent_again_with_the_same_try(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "lost", """
+    write_dag(
+        dags_folder,
+        "lost",
+        """
         with DAG("lost", schedule=None, start_date=START):
             BashOperator(task_id="work", bash_command="true")
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("lost")
     harness.executor.broker_down = True
@@ -538,13 +628,18 @@ def test_a_queued_task_instance_nobody_claims_is_sent_again_with_the_same_try(ha
 
 
 def test_a_run_past_its_dagrun_timeout_fails_and_its_unfinished_tasks_are_skipped(
-    harness: Harness, dags_folder: Path,
+    harness: Harness,
+    dags_folder: Path,
 ):
-    write_dag(dags_folder, "slow", """
+    write_dag(
+        dags_folder,
+        "slow",
+        """
         with DAG("slow", schedule=None, start_date=START, dagrun_timeout=timedelta(minutes=10)):
             long = BashOperator(task_id="long", bash_command="sleep 3600")
             long >> BashOperator(task_id="after", bash_command="true")
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("slow")
     harness.tick(seconds=1)
@@ -554,8 +649,13 @@ def test_a_run_past_its_dagrun_timeout_fails_and_its_unfinished_tasks_are_skippe
         harness.clock.advance(**delta)
         with session_scope(harness.factory) as session:
             assert task_instances.transition(
-                session, TIKey("slow", "manual__1", "long"), expected_state=TI.RUNNING, target_state=TI.RUNNING,
-                expected_try=1, last_heartbeat=harness.clock.now)
+                session,
+                TIKey("slow", "manual__1", "long"),
+                expected_state=TI.RUNNING,
+                target_state=TI.RUNNING,
+                expected_try=1,
+                last_heartbeat=harness.clock.now,
+            )
         harness.tick()
 
     for _ in range(9):
@@ -568,23 +668,32 @@ def test_a_run_past_its_dagrun_timeout_fails_and_its_unfinished_tasks_are_skippe
 
 # --- clearing ---------------------------------------------------------------------------------------
 
+
 def _clear(h: Harness, dag_id: str, task_regex: str | None = None, *, only_failed: bool = False) -> int:
     with session_scope(h.factory) as session:
         dag = deserialize_dag(dags.get_serialized(session, dag_id))
         task_ids = clear_plan.select_task_ids(dag, task_regex=task_regex)
-        run_refs = [clear_plan.RunRef(r.run_id, r.logical_date, r.state)
-                    for r in clearing.runs_between(session, dag_id, lock=True)]
-        tis = [clear_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
-               for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in run_refs])]
+        run_refs = [
+            clear_plan.RunRef(r.run_id, r.logical_date, r.state)
+            for r in clearing.runs_between(session, dag_id, lock=True)
+        ]
+        tis = [
+            clear_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
+            for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in run_refs])
+        ]
         plan = clear_plan.plan_clear(dag, run_refs, tis, task_ids=task_ids, only_failed=only_failed)
         return clearing.apply_clear(session, dag_id, plan.targets, plan.requeue_run_ids, now=h.clock.now)
 
 
 def test_clear_runs_a_task_again_with_a_new_try_and_puts_its_run_back(harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "cleared", """
+    write_dag(
+        dags_folder,
+        "cleared",
+        """
         with DAG("cleared", schedule=None, start_date=START):
             BashOperator(task_id="a", bash_command="true", retries=1) >> BashOperator(task_id="b", bash_command="true")
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("cleared")
     assert drive_to_end(harness, "cleared") == "success"
@@ -602,11 +711,16 @@ def test_clear_runs_a_task_again_with_a_new_try_and_puts_its_run_back(harness: H
 
 
 def test_a_cleared_running_task_runs_again_once_its_worker_has_stopped_every_process_of_it(
-        harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "restart", """
+    harness: Harness, dags_folder: Path
+):
+    write_dag(
+        dags_folder,
+        "restart",
+        """
         with DAG("restart", schedule=None, start_date=START):
             BashOperator(task_id="long", bash_command="sleep 100")
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("restart")
     harness.tick(seconds=1)
@@ -632,11 +746,16 @@ def test_a_cleared_running_task_runs_again_once_its_worker_has_stopped_every_pro
 
 
 def test_a_cleared_task_whose_worker_went_silent_runs_again_after_the_zombie_threshold(
-        harness: Harness, dags_folder: Path):
-    write_dag(dags_folder, "silent", """
+    harness: Harness, dags_folder: Path
+):
+    write_dag(
+        dags_folder,
+        "silent",
+        """
         with DAG("silent", schedule=None, start_date=START):
             BashOperator(task_id="long", bash_command="sleep 100")
-    """)
+    """,
+    )
     harness.settle()
     harness.trigger("silent")
     harness.tick(seconds=1)

@@ -58,8 +58,14 @@ def warehouse(new_pg_url: Callable[[], str], monkeypatch: pytest.MonkeyPatch, tm
 
 
 def _context(task: Any) -> dict[str, Any]:
-    ti = RuntimeTaskInstance(task=task, dag_id=task.dag_id, run_id="manual__1", try_number=1, max_tries=0,
-                             xcom=InMemoryXComBackend(task.task_id))
+    ti = RuntimeTaskInstance(
+        task=task,
+        dag_id=task.dag_id,
+        run_id="manual__1",
+        try_number=1,
+        max_tries=0,
+        xcom=InMemoryXComBackend(task.task_id),
+    )
     return {"ti": ti, "task_instance": ti, "task": task, "dag": task.dag, "params": {}}
 
 
@@ -101,17 +107,25 @@ def test_100k_rows_go_to_sqlite_and_back_in_bounded_memory_with_matching_checksu
     del rows
 
     to_sqlite = _transfer(
-        "to_sqlite", source_conn_id="warehouse", destination_conn_id="local_copy", destination_table="orders",
+        "to_sqlite",
+        source_conn_id="warehouse",
+        destination_conn_id="local_copy",
+        destination_table="orders",
         sql="SELECT id, customer, amount, placed_at, note FROM orders",
-        preoperator=["DROP TABLE IF EXISTS orders",
-                     "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, amount NUMERIC, "
-                     "placed_at TEXT, note TEXT)"],
-        insert_args={"commit_every": 1000}, page_size=1000,
+        preoperator=[
+            "DROP TABLE IF EXISTS orders",
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, amount NUMERIC, placed_at TEXT, note TEXT)",
+        ],
+        insert_args={"commit_every": 1000},
+        page_size=1000,
     )
     streaming_out, _ = _peak_bytes(lambda: to_sqlite.execute(_context(to_sqlite)))
 
     back = _transfer(
-        "back", source_conn_id="local_copy", destination_conn_id="warehouse", destination_table="orders_back",
+        "back",
+        source_conn_id="local_copy",
+        destination_conn_id="warehouse",
+        destination_table="orders_back",
         sql="SELECT id, customer, amount, placed_at, note FROM orders",
         preoperator="CREATE TABLE orders_back (LIKE orders INCLUDING ALL)",
         insert_args={"commit_every": 1000, "target_fields": ["id", "customer", "amount", "placed_at", "note"]},
@@ -119,8 +133,10 @@ def test_100k_rows_go_to_sqlite_and_back_in_bounded_memory_with_matching_checksu
     )
     streaming_back, _ = _peak_bytes(lambda: back.execute(_context(back)))
 
-    print(f"holding all rows: {holding_all / 1e6:.1f} MB; streaming to SQLite: {streaming_out / 1e6:.1f} MB; "
-          f"back: {streaming_back / 1e6:.1f} MB")
+    print(
+        f"holding all rows: {holding_all / 1e6:.1f} MB; streaming to SQLite: {streaming_out / 1e6:.1f} MB; "
+        f"back: {streaming_back / 1e6:.1f} MB"
+    )
     # Batches of a thousand rows hold about 1% of the result; a tenth is a generous ceiling.
     assert streaming_out < holding_all / 10, (streaming_out, holding_all)
     assert streaming_back < holding_all / 10, (streaming_back, holding_all)
@@ -137,7 +153,10 @@ def test_transfer_within_postgres_upserts_with_replace(warehouse: DbApiHook):
     warehouse.run("CREATE TABLE totals (customer text PRIMARY KEY, amount numeric)")
     warehouse.insert_rows("totals", [("customer 1", 0), ("nobody", 5)], target_fields=["customer", "amount"])
     task = _transfer(
-        "upsert", source_conn_id="warehouse", destination_conn_id="warehouse", destination_table="totals",
+        "upsert",
+        source_conn_id="warehouse",
+        destination_conn_id="warehouse",
+        destination_table="totals",
         sql="SELECT customer, SUM(amount) FROM orders GROUP BY customer",
         insert_args={"target_fields": ["customer", "amount"], "replace": True, "replace_index": "customer"},
     )
@@ -151,9 +170,15 @@ def test_transfer_within_postgres_upserts_with_replace(warehouse: DbApiHook):
 def test_sql_sensor_succeeds_once_a_row_appears(warehouse: DbApiHook):
     warehouse.run("CREATE TABLE arrivals (batch text, rows_loaded int)")
     with DAG("sql_sensor_pg", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)):
-        sensor = SqlSensor(task_id="wait", conn_id="warehouse", poke_interval=0.2, timeout=30,
-                           sql="SELECT rows_loaded FROM arrivals WHERE batch = %(batch)s",
-                           parameters={"batch": "b1"}, success=lambda rows: rows >= 10)
+        sensor = SqlSensor(
+            task_id="wait",
+            conn_id="warehouse",
+            poke_interval=0.2,
+            timeout=30,
+            sql="SELECT rows_loaded FROM arrivals WHERE batch = %(batch)s",
+            parameters={"batch": "b1"},
+            success=lambda rows: rows >= 10,
+        )
     pokes: list[float] = []
     original_poke = sensor.poke
 
@@ -188,7 +213,8 @@ def dag_cli(module_pg_url: str, new_pg_url: Callable[[], str], tmp_path: Path) -
 
 
 def test_sql_operator_results_reach_xcom_and_the_next_task(dag_cli: Cli):
-    (dag_cli.dags_folder / "sql_xcom.py").write_text(textwrap.dedent('''
+    (dag_cli.dags_folder / "sql_xcom.py").write_text(
+        textwrap.dedent("""
         from datetime import datetime, timezone
         from airflow import DAG
         from airflow.operators.python import PythonOperator
@@ -210,13 +236,15 @@ def test_sql_operator_results_reach_xcom_and_the_next_task(dag_cli: Cli):
                 parameters={"day": "{{ ds }}"},
             )
             setup >> totals >> PythonOperator(task_id="check", python_callable=check)
-    '''))
+    """)
+    )
     result = dag_cli("dags", "test", "sql_xcom", "2024-01-03", "-q")
     assert result.returncode == 0, result
     with metastore_session(dag_cli.settings()) as session:
         run_id = RUN_ID.replace(LOGICAL_DATE, "2024-01-03")
         assert xcoms.get_xcom(session, "sql_xcom", run_id, "totals", xcoms.RETURN_VALUE) == [
-            ["a", 12.5, "2024-01-01T00:00:00"], ["b", 3, "2024-01-02T00:00:00"],
+            ["a", 12.5, "2024-01-01T00:00:00"],
+            ["b", 3, "2024-01-02T00:00:00"],
         ]
         assert xcoms.get_xcom(session, "sql_xcom", run_id, "setup", xcoms.RETURN_VALUE, default=None) is None
 
@@ -224,8 +252,9 @@ def test_sql_operator_results_reach_xcom_and_the_next_task(dag_cli: Cli):
 def test_postgres_hook_options_and_database_reach_the_server(warehouse: DbApiHook):
     from tradewind.sdk.hooks.postgres import PostgresHook
 
-    warehouse.run(["CREATE SCHEMA sales", "CREATE TABLE sales.regions (name text)",
-                   "INSERT INTO sales.regions VALUES ('north')"])
+    warehouse.run(
+        ["CREATE SCHEMA sales", "CREATE TABLE sales.regions (name text)", "INSERT INTO sales.regions VALUES ('north')"]
+    )
     hook = PostgresHook("warehouse", options="-c search_path=sales")
     assert hook.get_records("SELECT name FROM regions") == [("north",)]
     assert hook.get_table_primary_key("orders") == ["id"]
@@ -242,5 +271,6 @@ def test_postgres_bulk_dump_and_load_go_through_copy(warehouse: DbApiHook, tmp_p
     assert len(dump.read_text().splitlines()) == ROWS
     hook.run("CREATE TABLE orders_loaded (LIKE orders)")
     hook.bulk_load("orders_loaded", str(dump))
-    assert hook.get_first("SELECT COUNT(*), SUM(amount) FROM orders_loaded") == \
-        hook.get_first("SELECT COUNT(*), SUM(amount) FROM orders")
+    assert hook.get_first("SELECT COUNT(*), SUM(amount) FROM orders_loaded") == hook.get_first(
+        "SELECT COUNT(*), SUM(amount) FROM orders"
+    )

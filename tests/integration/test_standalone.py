@@ -76,8 +76,13 @@ def standalone(tmp_path: Path) -> Iterator[Standalone]:
     env.update(TRADEWIND_HOME=str(home), TRADEWIND_DAGS_FOLDER=str(dags))
     log_path = tmp_path / "standalone.log"
     with open(log_path, "wb") as output:
-        process = subprocess.Popen([TRADEWIND, "standalone", "--port", "18793"], env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [TRADEWIND, "standalone", "--port", "18793"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     running = Standalone(process, log_path, env, home)
     try:
         wait_until(lambda: "is running" in running.log(), 60, running.log)
@@ -93,7 +98,7 @@ def _session_of(proc: Path) -> int | None:
         stat = (proc / "stat").read_text()
     except OSError:
         return None
-    return int(stat[stat.rindex(")") + 2:].split()[3])
+    return int(stat[stat.rindex(")") + 2 :].split()[3])
 
 
 def _assert_nothing_left_running(standalone: Standalone) -> None:
@@ -120,7 +125,9 @@ def test_standalone_runs_an_example_dag_and_stops_cleanly_on_ctrl_c(standalone: 
 
     assert wait_until(finished, 90, standalone.log) == "success"
     assert standalone.task_states("example_bash_python", run_id) == {
-        "print_date": "success", "greet": "success", "inspect_context": "success",
+        "print_date": "success",
+        "greet": "success",
+        "inspect_context": "success",
     }
     assert (standalone.home / "tradewind.db").exists() and (standalone.home / "broker").is_dir()
 
@@ -135,8 +142,12 @@ def test_standalone_runs_an_example_dag_and_stops_cleanly_on_ctrl_c(standalone: 
 
 def test_ctrl_c_while_a_task_runs_lets_it_finish_before_standalone_exits(standalone: Standalone) -> None:
     run_id = standalone.trigger("standalone_slow")
-    wait_until(lambda: standalone.task_states("standalone_slow", run_id).get("slow") == "running", 60,
-               standalone.log, interval=0.2)
+    wait_until(
+        lambda: standalone.task_states("standalone_slow", run_id).get("slow") == "running",
+        60,
+        standalone.log,
+        interval=0.2,
+    )
 
     code, _ = standalone.ctrl_c()
 

@@ -22,7 +22,7 @@ from tradewind.metastore import logs, task_instances, xcoms
 from tradewind.metastore.models import DagRun, TaskInstance, XCom
 from tradewind.metastore.task_instances import TIKey
 
-DAG_FILE = '''\
+DAG_FILE = """\
 import os
 import time
 from datetime import timedelta
@@ -36,7 +36,7 @@ from tradewind import (DAG, AirflowFailException, AirflowSkipException, BashOper
 with DAG({dag_id!r}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None,
          params={params!r}) as dag:
 {body}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +75,19 @@ def tries(cli: Cli, dag_id: str, task_id: str) -> list[tuple[int, str]]:
 # --- bash ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "state", "run_exit", "logged"), [
-    (3, "failed", 1, "The command returned a non-zero exit code 3."),
-    (99, "skipped", 0, "Bash command returned exit code 99. Skipping."),
-])
+@pytest.mark.parametrize(
+    ("code", "state", "run_exit", "logged"),
+    [
+        (3, "failed", 1, "The command returned a non-zero exit code 3."),
+        (99, "skipped", 0, "Bash command returned exit code 99. Skipping."),
+    ],
+)
 def test_a_bash_exit_code_fails_the_task_or_with_99_skips_it(
-    cli: Cli, code: int, state: str, run_exit: int, logged: str,
+    cli: Cli,
+    code: int,
+    state: str,
+    run_exit: int,
+    logged: str,
 ) -> None:
     dag_id = f"bash_exit_{code}"
     result = run_dag(cli, dag_id, f'BashOperator(task_id="cmd", bash_command="echo before the exit; exit {code}")')
@@ -93,17 +100,20 @@ def test_a_bash_exit_code_fails_the_task_or_with_99_skips_it(
 
 
 def test_execution_timeout_stops_a_long_command_long_before_it_would_end(cli: Cli) -> None:
-    result = run_dag(cli, "timeout_once", """
+    result = run_dag(
+        cli,
+        "timeout_once",
+        """
         BashOperator(task_id="sleepy", bash_command="sleep 30; echo tw-marker-timeout-once",
                      execution_timeout=timedelta(seconds=1))
-    """)
+    """,
+    )
 
     assert result.returncode == 1, result
     assert result.seconds < 10, "the 1 s limit stopped the task; it did not wait for the 30 s sleep"
     assert states(cli, "timeout_once") == {"sleepy": ("failed", 1)}
     assert "execution_timeout of 1 s exceeded" in task_log(cli, "timeout_once", "sleepy")
-    still_running = [p for p in Path("/proc").glob("[0-9]*/cmdline")
-                     if b"tw-marker-timeout-once" in _read(p)]
+    still_running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"tw-marker-timeout-once" in _read(p)]
     assert still_running == [], "the timed-out command was stopped, not left behind"
 
 
@@ -115,10 +125,14 @@ def _read(path: Path) -> bytes:
 
 
 def test_a_timed_out_task_with_one_retry_is_tried_twice(cli: Cli) -> None:
-    result = run_dag(cli, "timeout_retry", """
+    result = run_dag(
+        cli,
+        "timeout_retry",
+        """
         BashOperator(task_id="sleepy", bash_command="sleep 30", execution_timeout=timedelta(seconds=1),
                      retries=1, retry_delay=timedelta(seconds=1))
-    """)
+    """,
+    )
 
     assert result.returncode == 1, result
     assert states(cli, "timeout_retry") == {"sleepy": ("failed", 2)}
@@ -133,34 +147,44 @@ def test_a_timed_out_task_with_one_retry_is_tried_twice(cli: Cli) -> None:
 
 
 def test_a_task_returning_a_set_fails_because_xcom_is_json_only(cli: Cli) -> None:
-    result = run_dag(cli, "xcom_set", """
+    result = run_dag(
+        cli,
+        "xcom_set",
+        """
         @task
         def make_set():
             return {1, 2, 3}
 
         make_set()
-    """)
+    """,
+    )
 
     assert result.returncode == 1, result
     assert states(cli, "xcom_set") == {"make_set": ("failed", 1)}
     assert "pushed XCom 'return_value' that is not JSON (value: a set is not JSON-serialisable)" in task_log(
-        cli, "xcom_set", "make_set")
+        cli, "xcom_set", "make_set"
+    )
     _assert_nothing_pushed(cli, "xcom_set", "make_set")
 
 
 def test_a_return_value_over_the_xcom_size_limit_fails_naming_the_limit(cli: Cli) -> None:
-    result = run_dag(cli.with_env(TRADEWIND_XCOM_MAX_BYTES="1000"), "xcom_too_big", """
+    result = run_dag(
+        cli.with_env(TRADEWIND_XCOM_MAX_BYTES="1000"),
+        "xcom_too_big",
+        """
         @task
         def make_big():
             return "x" * 2000
 
         make_big()
-    """)
+    """,
+    )
 
     assert result.returncode == 1, result
     assert states(cli, "xcom_too_big") == {"make_big": ("failed", 1)}
     assert "larger than the limit of 1,000 bytes (TRADEWIND_XCOM_MAX_BYTES)" in task_log(
-        cli, "xcom_too_big", "make_big")
+        cli, "xcom_too_big", "make_big"
+    )
     _assert_nothing_pushed(cli, "xcom_too_big", "make_big")
 
 
@@ -173,13 +197,17 @@ def _assert_nothing_pushed(cli: Cli, dag_id: str, task_id: str) -> None:
 
 
 def test_airflow_fail_exception_fails_at_once_without_using_the_retries(cli: Cli) -> None:
-    result = run_dag(cli, "fail_fast", """
+    result = run_dag(
+        cli,
+        "fail_fast",
+        """
         @task(retries=3, retry_delay=timedelta(seconds=1))
         def give_up():
             raise AirflowFailException("the input is wrong; retrying cannot help")
 
         give_up()
-    """)
+    """,
+    )
 
     assert result.returncode == 1, result
     assert states(cli, "fail_fast") == {"give_up": ("failed", 1)}
@@ -188,13 +216,17 @@ def test_airflow_fail_exception_fails_at_once_without_using_the_retries(cli: Cli
 
 
 def test_airflow_skip_exception_skips_the_task_and_its_all_success_downstream(cli: Cli) -> None:
-    result = run_dag(cli, "skip", """
+    result = run_dag(
+        cli,
+        "skip",
+        """
         @task
         def nothing_to_do():
             raise AirflowSkipException("no new files today")
 
         nothing_to_do() >> EmptyOperator(task_id="process")
-    """)
+    """,
+    )
 
     assert result.returncode == 0, result
     assert result.summary["state"] == "success"
@@ -206,9 +238,13 @@ def test_airflow_skip_exception_skips_the_task_and_its_all_success_downstream(cl
 
 
 def test_the_rendered_bash_command_is_stored_on_the_task_instance_and_its_try(cli: Cli) -> None:
-    result = run_dag(cli, "templated", """
+    result = run_dag(
+        cli,
+        "templated",
+        """
         BashOperator(task_id="report", bash_command="echo 'report for {{ ds }} of {{ dag.dag_id }}'")
-    """)
+    """,
+    )
 
     assert result.returncode == 0, result
     rendered = "echo 'report for 2024-01-01 of templated'"
@@ -222,7 +258,10 @@ def test_the_rendered_bash_command_is_stored_on_the_task_instance_and_its_try(cl
 
 
 def test_a_task_killed_by_a_signal_fails_with_the_signal_in_its_log_and_the_run_goes_on(cli: Cli) -> None:
-    result = run_dag(cli, "killed", """
+    result = run_dag(
+        cli,
+        "killed",
+        """
         @task(priority_weight=10)
         def crash():
             os.kill(os.getpid(), 9)
@@ -234,7 +273,8 @@ def test_a_task_killed_by_a_signal_fails_with_the_signal_in_its_log_and_the_run_
         crashed = crash()
         crashed >> EmptyOperator(task_id="after_crash")
         [crashed, unrelated()] >> EmptyOperator(task_id="cleanup", trigger_rule="all_done")
-    """)
+    """,
+    )
 
     assert result.returncode == 1, result
     assert states(cli, "killed") == {
@@ -252,7 +292,10 @@ def test_a_task_killed_by_a_signal_fails_with_the_signal_in_its_log_and_the_run_
 
 def test_a_reschedule_mode_sensor_passes_on_its_third_poke_within_one_try(cli: Cli) -> None:
     counter = cli.dags_folder / ".reschedule_pokes"
-    result = run_dag(cli, "reschedule", f"""
+    result = run_dag(
+        cli,
+        "reschedule",
+        f"""
         def third_time_lucky():
             counter = Path({str(counter)!r})
             pokes = int(counter.read_text()) + 1 if counter.exists() else 1
@@ -262,7 +305,8 @@ def test_a_reschedule_mode_sensor_passes_on_its_third_poke_within_one_try(cli: C
 
         PythonSensor(task_id="wait", python_callable=third_time_lucky, mode="reschedule",
                      poke_interval=0.2, timeout=30)
-    """)
+    """,
+    )
 
     assert result.returncode == 0, result
     assert states(cli, "reschedule") == {"wait": ("success", 1)}
@@ -274,10 +318,14 @@ def test_a_reschedule_mode_sensor_passes_on_its_third_poke_within_one_try(cli: C
 
 
 def test_a_sensor_that_never_passes_times_out_and_with_soft_fail_is_skipped(cli: Cli) -> None:
-    result = run_dag(cli, "soft_fail", """
+    result = run_dag(
+        cli,
+        "soft_fail",
+        """
         PythonSensor(task_id="wait", python_callable=lambda: False, poke_interval=0.2, timeout=1,
                      soft_fail=True)
-    """)
+    """,
+    )
 
     assert result.returncode == 0, result
     assert states(cli, "soft_fail") == {"wait": ("skipped", 1)}
@@ -285,7 +333,10 @@ def test_a_sensor_that_never_passes_times_out_and_with_soft_fail_is_skipped(cli:
 
 
 def test_conf_overrides_params_and_the_task_sees_it_in_params_and_dag_run_conf(cli: Cli) -> None:
-    result = run_dag(cli, "with_conf", """
+    result = run_dag(
+        cli,
+        "with_conf",
+        """
         @task
         def use_n(params=None, dag_run=None):
             print(f"params n={params['n']}, dag_run.conf={dag_run.conf}")
@@ -294,7 +345,11 @@ def test_conf_overrides_params_and_the_task_sees_it_in_params_and_dag_run_conf(c
 
         use_n()
         BashOperator(task_id="echo_n", bash_command="echo n is {{ params.n }}")
-    """, "--conf", '{"n": 5}', params={"n": 1})
+    """,
+        "--conf",
+        '{"n": 5}',
+        params={"n": 1},
+    )
 
     assert result.returncode == 0, result
     assert states(cli, "with_conf") == {"use_n": ("success", 1), "echo_n": ("success", 1)}

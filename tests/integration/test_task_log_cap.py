@@ -48,8 +48,11 @@ from tradewind.worker.reporting import Reporter
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
-MARKER = re.compile(r"^\[tradewind\] ([\d,]+) bytes \([^,]*, ([\d,]+) lines?\) of this try's output were cut here: "
-                    r".*TRADEWIND_TASK_LOG_MAX_BYTES.*$", re.M)
+MARKER = re.compile(
+    r"^\[tradewind\] ([\d,]+) bytes \([^,]*, ([\d,]+) lines?\) of this try's output were cut here: "
+    r".*TRADEWIND_TASK_LOG_MAX_BYTES.*$",
+    re.M,
+)
 #: The marker line is the only thing stored beyond the cap.
 MARKER_ROOM = 300
 
@@ -68,7 +71,7 @@ def split_at_marker(text: str) -> tuple[str, re.Match[str], str]:
     markers = list(MARKER.finditer(text))
     assert len(markers) == 1, f"{len(markers)} markers"
     found = markers[0]
-    return text[:found.start()], found, text[found.end() + 1:]
+    return text[: found.start()], found, text[found.end() + 1 :]
 
 
 def as_int(digits: str) -> int:
@@ -84,31 +87,40 @@ CAP = 64 * 1024
 @pytest.fixture
 def work_key(session_factory: sessionmaker[Session]) -> TIKey:
     with session_scope(session_factory) as session:
-        runs.create_run(session, dag_id="logs", run_id="manual__1", run_type="manual", logical_date=T0,
-                        state="running", task_rows=[{"task_id": "work"}])
+        runs.create_run(
+            session,
+            dag_id="logs",
+            run_id="manual__1",
+            run_type="manual",
+            logical_date=T0,
+            state="running",
+            task_rows=[{"task_id": "work"}],
+        )
     return TIKey("logs", "manual__1", "work")
 
 
 def test_a_long_log_is_kept_within_its_cap_with_its_newest_lines_always_stored(
-    session_factory: sessionmaker[Session], work_key: TIKey,
+    session_factory: sessionmaker[Session],
+    work_key: TIKey,
 ) -> None:
     reporter = Reporter(session_factory, work_key, 1, log_max_bytes=CAP)
     lines = numbered(0, 20_000)  # 1 MB, sixteen times the cap
     for start in range(0, len(lines), 700):
-        reporter.flush(log_text="".join(lines[start:start + 700]))
+        reporter.flush(log_text="".join(lines[start : start + 700]))
         stored = read_whole(session_factory, work_key)
         assert stored.endswith(lines[min(start + 700, len(lines)) - 1]), "a live reader sees the newest line"
         assert len(stored.encode()) <= CAP + MARKER_ROOM
 
     head, marker, tail = split_at_marker(stored)
-    assert head == "".join(lines[:len(head) // 51]) and len(head) > CAP // 4 - 51
-    assert tail == "".join(lines[-(len(tail) // 51):])
+    assert head == "".join(lines[: len(head) // 51]) and len(head) > CAP // 4 - 51
+    assert tail == "".join(lines[-(len(tail) // 51) :])
     assert as_int(marker.group(1)) == 51 * len(lines) - len(head) - len(tail)
     assert as_int(marker.group(2)) == len(lines) - (len(head) + len(tail)) // 51
 
 
 def test_a_rescheduled_sensor_goes_on_capping_the_log_of_its_earlier_pokes(
-    session_factory: sessionmaker[Session], work_key: TIKey,
+    session_factory: sessionmaker[Session],
+    work_key: TIKey,
 ) -> None:
     with session_scope(session_factory) as session:
         assert task_instances.transition(session, work_key, expected_state="none", target_state="scheduled")
@@ -116,11 +128,12 @@ def test_a_rescheduled_sensor_goes_on_capping_the_log_of_its_earlier_pokes(
     for poke in range(3):
         waiting = TI.UP_FOR_RESCHEDULE if poke else TI.SCHEDULED
         with session_scope(session_factory) as session:
-            assert task_instances.transition(session, work_key, expected_state=waiting, target_state=TI.QUEUED,
-                                             try_number=1)
+            assert task_instances.transition(
+                session, work_key, expected_state=waiting, target_state=TI.QUEUED, try_number=1
+            )
         reporter = Reporter(session_factory, work_key, 1, log_max_bytes=CAP)
         assert reporter.claim(hostname="sensor-host", pid=1) is not None
-        part = lines[poke * 2000:(poke + 1) * 2000]
+        part = lines[poke * 2000 : (poke + 1) * 2000]
         reporter.flush(log_text="".join(part[:1000]))
         outcome = Outcome(TI.UP_FOR_RESCHEDULE, next_poke_at=T0 + timedelta(minutes=poke + 1), first_poke_at=T0)
         assert reporter.finish(outcome, log_text="".join(part[1000:]))[0]
@@ -142,16 +155,18 @@ def _shapes() -> dict[str, Shape]:
     lines = numbered(0, 4_000)
     wide = [f"{i:05d} {'日本語' * (i % 40)}\n" for i in range(3_000)]
     return {
-        "chunks-of-a-few-lines": Shape(["".join(lines[i:i + 7]) for i in range(0, len(lines), 7)], True),
+        "chunks-of-a-few-lines": Shape(["".join(lines[i : i + 7]) for i in range(0, len(lines), 7)], True),
         "one-chunk-of-200-kb": Shape(["".join(lines)], True),
-        "multi-byte-lines": Shape(["".join(wide[i:i + 50]) for i in range(0, len(wide), 50)], True),
+        "multi-byte-lines": Shape(["".join(wide[i : i + 50]) for i in range(0, len(wide), 50)], True),
         "one-line-longer-than-a-page": Shape(["start\n", "y" * 50_000 + "\n", "end\n"], False),
     }
 
 
 @pytest.mark.parametrize("shape", list(_shapes()))
 def test_paging_back_from_the_end_reads_the_whole_log_a_bounded_page_at_a_time(
-    session_factory: sessionmaker[Session], work_key: TIKey, shape: str,
+    session_factory: sessionmaker[Session],
+    work_key: TIKey,
+    shape: str,
 ) -> None:
     chunks = _shapes()[shape].chunks
     with session_scope(session_factory) as session:
@@ -181,7 +196,8 @@ def test_a_try_without_a_log_has_an_empty_page(session_factory: sessionmaker[Ses
 
 
 def test_a_tailing_reader_gets_the_newest_output_and_is_told_when_some_was_cut(
-    session_factory: sessionmaker[Session], work_key: TIKey,
+    session_factory: sessionmaker[Session],
+    work_key: TIKey,
 ) -> None:
     reporter = Reporter(session_factory, work_key, 1, log_max_bytes=CAP)
     reporter.flush(log_text="".join(numbered(0, 10)))
@@ -209,7 +225,8 @@ def test_a_tailing_reader_gets_the_newest_output_and_is_told_when_some_was_cut(
 
 
 def test_the_whole_log_is_streamed_in_pieces_of_bounded_size(
-    session_factory: sessionmaker[Session], work_key: TIKey,
+    session_factory: sessionmaker[Session],
+    work_key: TIKey,
 ) -> None:
     chunks = ["small\n"] * 5 + ["z" * 10_000 + "\n"] + ["".join(numbered(i, 3)) for i in range(0, 3_000, 3)]
     with session_scope(session_factory) as session:
@@ -225,18 +242,25 @@ def test_the_whole_log_is_streamed_in_pieces_of_bounded_size(
 
 
 def test_dags_test_shows_every_line_on_the_terminal_and_stores_the_log_within_the_cap(
-    module_pg_url: str, tmp_path: Path,
+    module_pg_url: str,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "dags").mkdir()
-    (tmp_path / "dags" / "chatty.py").write_text(textwrap.dedent('''
+    (tmp_path / "dags" / "chatty.py").write_text(
+        textwrap.dedent("""
         import pendulum
         from tradewind import DAG, BashOperator
 
         with DAG("chatty", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None) as dag:
             BashOperator(task_id="talk", bash_command="for i in $(seq 1 3000); do echo talk line $i; done")
-    '''))
-    cli = Cli(home=tmp_path, dags_folder=tmp_path / "dags", database_url=module_pg_url,
-              extra_env={"TRADEWIND_TASK_LOG_MAX_BYTES": "4096"})
+    """)
+    )
+    cli = Cli(
+        home=tmp_path,
+        dags_folder=tmp_path / "dags",
+        database_url=module_pg_url,
+        extra_env={"TRADEWIND_TASK_LOG_MAX_BYTES": "4096"},
+    )
     result = cli("dags", "test", "chatty", LOGICAL_DATE)
 
     assert result.returncode == 0, result
@@ -257,7 +281,7 @@ PAUSE_AT = 600_000
 CHECKPOINT = "tw-checkpoint: 30 MB printed, waiting for the test\n"
 PAGE_LIMIT = 256 * 1024
 
-BIG_DAG = '''
+BIG_DAG = """
 import os, sys, time
 import pendulum
 from tradewind import DAG
@@ -279,7 +303,7 @@ def shout():
 
 with DAG({dag_id!r}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None) as dag:
     PythonOperator(task_id="shout", python_callable=shout)
-'''
+"""
 
 
 @dataclass
@@ -299,29 +323,39 @@ def big_run(module_pg_url: str, _redis_db: int, tmp_path: Path) -> Iterator[BigR
     queue = f"tw-test-{uuid.uuid4().hex[:8]}-logs"
     home = tmp_path / "home"
     (home / "dags").mkdir(parents=True)
-    settings = Settings(home=home, dags_folder=home / "dags", database_url=module_pg_url, broker_url=broker,
-                        task_log_max_bytes=BIG_CAP)
+    settings = Settings(
+        home=home, dags_folder=home / "dags", database_url=module_pg_url, broker_url=broker, task_log_max_bytes=BIG_CAP
+    )
     migrate(settings)
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
     dag_id = f"big_{uuid.uuid4().hex[:8]}"
     go = tmp_path / "go"
     path = home / "dags" / f"{dag_id}.py"
-    path.write_text(BIG_DAG.format(lines=BIG_LINES, pause_at=PAUSE_AT, checkpoint=CHECKPOINT, go=str(go),
-                                   dag_id=dag_id))
+    path.write_text(
+        BIG_DAG.format(lines=BIG_LINES, pause_at=PAUSE_AT, checkpoint=CHECKPOINT, go=str(go), dag_id=dag_id)
+    )
     key = _queue(factory, path, dag_id)
     worker_log = tmp_path / "worker.log"
-    env = {**os.environ, "TRADEWIND_HOME": str(home), "TRADEWIND_DATABASE_URL": module_pg_url,
-           "TRADEWIND_BROKER_URL": broker, "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
-           "TRADEWIND_TASK_LOG_MAX_BYTES": str(BIG_CAP)}
+    env = {
+        **os.environ,
+        "TRADEWIND_HOME": str(home),
+        "TRADEWIND_DATABASE_URL": module_pg_url,
+        "TRADEWIND_BROKER_URL": broker,
+        "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
+        "TRADEWIND_TASK_LOG_MAX_BYTES": str(BIG_CAP),
+    }
     with open(worker_log, "ab") as out:
-        worker = subprocess.Popen([str(TRADEWIND), "worker", "--hostname", "log-cap-worker", "--queues", queue,
-                                   "--concurrency", "1"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        worker = subprocess.Popen(
+            [str(TRADEWIND), "worker", "--hostname", "log-cap-worker", "--queues", queue, "--concurrency", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     app = make_celery_app(settings)
     try:
-        app.send_task(RUN_TASK_INSTANCE, args=[TaskMessage(dag_id, key.run_id, "shout", -1, 1).encode()],
-                      queue=queue)
+        app.send_task(RUN_TASK_INSTANCE, args=[TaskMessage(dag_id, key.run_id, "shout", -1, 1).encode()], queue=queue)
         yield BigRun(settings, factory, key, go, worker, worker_log)
     finally:
         go.touch()
@@ -340,13 +374,22 @@ def _queue(factory: sessionmaker[Session], path: Path, dag_id: str) -> TIKey:
     serialized = serialize_dag(loaded.dags[0])
     key = TIKey(dag_id, f"manual__{T0.isoformat()}", "shout")
     with session_scope(factory) as session:
-        dags.upsert_dag(session, dag_id, str(path), serialized, dag_hash(serialized), None, None, [], None,
-                        None, None, False)
-        runs.create_run(session, dag_id=dag_id, run_id=key.run_id, run_type="manual", logical_date=T0,
-                        state="running", task_rows=[{"task_id": "shout", "operator": "PythonOperator"}])
+        dags.upsert_dag(
+            session, dag_id, str(path), serialized, dag_hash(serialized), None, None, [], None, None, None, False
+        )
+        runs.create_run(
+            session,
+            dag_id=dag_id,
+            run_id=key.run_id,
+            run_type="manual",
+            logical_date=T0,
+            state="running",
+            task_rows=[{"task_id": "shout", "operator": "PythonOperator"}],
+        )
         assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
-        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
-                                         try_number=1, queued_dttm=datetime.now(UTC))
+        assert task_instances.transition(
+            session, key, expected_state="scheduled", target_state="queued", try_number=1, queued_dttm=datetime.now(UTC)
+        )
     return key
 
 
@@ -387,7 +430,8 @@ def _describe(run: BigRun) -> str:
 
 
 def test_a_task_printing_50_mb_keeps_a_capped_log_that_the_panel_tails_and_pages_through(
-    big_run: BigRun, web: tuple[Flask, FlaskClient],
+    big_run: BigRun,
+    web: tuple[Flask, FlaskClient],
 ) -> None:
     app, client = web
     key = big_run.key

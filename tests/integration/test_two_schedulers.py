@@ -61,8 +61,14 @@ def settings(fresh_pg_url: str, tmp_path: Path) -> Settings:
     folder = tmp_path / "dags"
     folder.mkdir()
     (folder / "fan.py").write_text(textwrap.dedent(DAG_FILE))
-    settings = Settings(home=tmp_path, database_url=fresh_pg_url, dags_folder=folder,
-                        dags_are_paused_at_creation=False, max_dagruns_per_loop=4, parallelism=1000)
+    settings = Settings(
+        home=tmp_path,
+        database_url=fresh_pg_url,
+        dags_folder=folder,
+        dags_are_paused_at_creation=False,
+        max_dagruns_per_loop=4,
+        parallelism=1000,
+    )
     migrate(settings)
     return settings
 
@@ -76,7 +82,8 @@ def engines(settings: Settings) -> Iterator[list[sessionmaker[Session]]]:
 
 
 def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
-    settings: Settings, engines: list[sessionmaker[Session]],
+    settings: Settings,
+    engines: list[sessionmaker[Session]],
 ):
     worker_factory, *scheduler_factories = engines
     sync_dag_folder(worker_factory, settings)
@@ -84,8 +91,14 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
     with session_scope(worker_factory) as session:
         dag = deserialize_dag(dags.get_serialized(session, "fan"))
         for i in range(RUNS):
-            runs.create_run(session, dag_id="fan", run_id=f"manual__{i}", run_type="manual",
-                            logical_date=start + timedelta(hours=i), task_rows=task_rows(dag))
+            runs.create_run(
+                session,
+                dag_id="fan",
+                run_id=f"manual__{i}",
+                run_type="manual",
+                logical_date=start + timedelta(hours=i),
+                task_rows=task_rows(dag),
+            )
 
     sent: list[tuple[str, TaskMessage]] = []
     lock = threading.Lock()
@@ -115,10 +128,20 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
                 for _, message in batch:
                     key = TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
                     with session_scope(worker_factory) as session:
-                        if task_instances.transition(session, key, expected_state=TI.QUEUED,
-                                                     target_state=TI.RUNNING, expected_try=message.try_number):
-                            task_instances.transition(session, key, expected_state=TI.RUNNING,
-                                                      target_state=TI.SUCCESS, expected_try=message.try_number)
+                        if task_instances.transition(
+                            session,
+                            key,
+                            expected_state=TI.QUEUED,
+                            target_state=TI.RUNNING,
+                            expected_try=message.try_number,
+                        ):
+                            task_instances.transition(
+                                session,
+                                key,
+                                expected_state=TI.RUNNING,
+                                target_state=TI.SUCCESS,
+                                expected_try=message.try_number,
+                            )
                 time.sleep(0.002)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

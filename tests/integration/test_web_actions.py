@@ -31,9 +31,14 @@ def two_runs(web_db: Session) -> None:
     """A chain task_0 >> task_1 >> task_2 >> task_3; run_1 succeeded, run_2 failed at task_1."""
     store_dag(web_db, make_dag(DAG_ID, tasks=4))
     store_run(web_db, DAG_ID, "run_1", "success", logical_date=T0, task_states={t: "success" for t in TASKS})
-    store_run(web_db, DAG_ID, "run_2", "failed", logical_date=T0 + timedelta(days=1),
-              task_states={"task_0": "success", "task_1": "failed", "task_2": "upstream_failed",
-                           "task_3": "upstream_failed"})
+    store_run(
+        web_db,
+        DAG_ID,
+        "run_2",
+        "failed",
+        logical_date=T0 + timedelta(days=1),
+        task_states={"task_0": "success", "task_1": "failed", "task_2": "upstream_failed", "task_3": "upstream_failed"},
+    )
     web_db.commit()
 
 
@@ -53,8 +58,10 @@ def _affected(html: str) -> list[str]:
 
 # --- pages -----------------------------------------------------------------------------------------
 
+
 def test_clear_preview_lists_exactly_the_affected_task_instances_and_changes_nothing(
-        client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client_as, two_runs: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/clear?run_id=run_2&task_id=task_1&map_index=-1&downstream=true")
     assert page.status_code == 200
     assert _affected(page.text) == ["task_1", "task_2", "task_3"]
@@ -67,17 +74,27 @@ def test_confirming_a_clear_applies_it_and_requeues_the_run(client_as, two_runs:
     client = client_as("Op")
     preview = client.get(f"/dags/{DAG_ID}/clear?run_id=run_2&task_id=task_1&downstream=true")
     assert "Confirm" in preview.text
-    response = client.post(f"/dags/{DAG_ID}/clear", data={
-        "csrf_token": csrf_token(client), "run_id": "run_2", "task_id": "task_1", "map_index": "-1",
-        "downstream": "true"})
+    response = client.post(
+        f"/dags/{DAG_ID}/clear",
+        data={
+            "csrf_token": csrf_token(client),
+            "run_id": "run_2",
+            "task_id": "task_1",
+            "map_index": "-1",
+            "downstream": "true",
+        },
+    )
     assert response.status_code == 302
     assert _states(web_db, "run_2") == {"task_0": "success", "task_1": "none", "task_2": "none", "task_3": "none"}
     assert _run_state(web_db, "run_2") == "queued"
     assert "cleared 3 task instances" in client.get(response.headers["Location"], follow_redirects=True).text
 
 
-def test_a_viewer_cannot_confirm_and_a_post_without_csrf_is_refused(client_as, two_runs: None,  # type: ignore[no-untyped-def]
-                                                                     web_db: Session) -> None:
+def test_a_viewer_cannot_confirm_and_a_post_without_csrf_is_refused(
+    client_as,
+    two_runs: None,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
     viewer = client_as("Viewer")
     form = {"run_id": "run_2", "task_id": "task_1"}
     assert viewer.post(f"/dags/{DAG_ID}/clear", data={**form, "csrf_token": csrf_token(viewer)}).status_code == 403
@@ -86,23 +103,38 @@ def test_a_viewer_cannot_confirm_and_a_post_without_csrf_is_refused(client_as, t
 
 
 def test_mark_failed_with_downstream_reopens_the_run_and_changes_its_descendants(
-        client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    client_as, two_runs: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Op")
     preview = client.get(f"/dags/{DAG_ID}/mark?state=failed&run_id=run_1&task_id=task_2&downstream=true")
     assert _affected(preview.text) == ["task_2", "task_3"]
-    response = client.post(f"/dags/{DAG_ID}/mark", data={
-        "csrf_token": csrf_token(client), "state": "failed", "run_id": "run_1", "task_id": "task_2",
-        "downstream": "true"})
+    response = client.post(
+        f"/dags/{DAG_ID}/mark",
+        data={
+            "csrf_token": csrf_token(client),
+            "state": "failed",
+            "run_id": "run_1",
+            "task_id": "task_2",
+            "downstream": "true",
+        },
+    )
     assert response.status_code == 302
-    assert _states(web_db, "run_1") == {"task_0": "success", "task_1": "success", "task_2": "failed",
-                                        "task_3": "failed"}
+    assert _states(web_db, "run_1") == {
+        "task_0": "success",
+        "task_1": "success",
+        "task_2": "failed",
+        "task_3": "failed",
+    }
     assert _run_state(web_db, "run_1") == "running"
 
 
 def test_clearing_only_the_failed_tasks_of_a_whole_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Op")
     assert _affected(client.get(f"/dags/{DAG_ID}/runs/run_2/clear?only_failed=true").text) == [
-        "task_1", "task_2", "task_3"]
+        "task_1",
+        "task_2",
+        "task_3",
+    ]
     client.post(f"/dags/{DAG_ID}/runs/run_2/clear", data={"csrf_token": csrf_token(client), "only_failed": "true"})
     assert _states(web_db, "run_2")["task_0"] == "success"
     assert _states(web_db, "run_2")["task_1"] == "none"
@@ -131,10 +163,10 @@ def test_a_task_id_with_script_in_a_preview_is_escaped(client_as, web_db: Sessio
 
 # --- trigger ----------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def params_dag(web_db: Session) -> str:
-    with DAG("with_params", schedule=None, start_date=T0,
-             params={"rows": Param(10, type="integer", minimum=1)}) as dag:
+    with DAG("with_params", schedule=None, start_date=T0, params={"rows": Param(10, type="integer", minimum=1)}) as dag:
         BashOperator(task_id="t", bash_command="true")
     store_dag(web_db, dag)
     web_db.commit()
@@ -145,24 +177,28 @@ def _run_count(web_db: Session, dag_id: str) -> int:
     return web_db.scalar(sa.select(sa.func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id)) or 0
 
 
-def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(client_as, params_dag: str,  # type: ignore[no-untyped-def]
-                                                                     web_db: Session) -> None:
+def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(
+    client_as,
+    params_dag: str,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
     client = client_as("Op")
     form = client.get(f"/dags/{params_dag}/trigger")
     assert form.status_code == 200 and "&#34;rows&#34;: 10" in form.text
-    for conf, message in (("{not json", "not valid JSON"), ("[1]", "must be a JSON object"),
-                          ('{"rows": 0}', "rows")):
+    for conf, message in (("{not json", "not valid JSON"), ("[1]", "must be a JSON object"), ('{"rows": 0}', "rows")):
         response = client.post(f"/dags/{params_dag}/trigger", data={"csrf_token": csrf_token(client), "conf": conf})
         assert response.status_code == 400, conf
         assert message in response.text
     assert _run_count(web_db, params_dag) == 0
-    ok = client.post(f"/dags/{params_dag}/trigger",
-                     data={"csrf_token": csrf_token(client), "conf": '{"rows": 3}', "run_id": "mine"})
+    ok = client.post(
+        f"/dags/{params_dag}/trigger", data={"csrf_token": csrf_token(client), "conf": '{"rows": 3}', "run_id": "mine"}
+    )
     assert ok.status_code == 302
     assert runs.get_run(web_db, params_dag, "mine").conf == {"rows": 3}
 
 
 # --- API --------------------------------------------------------------------------------------------
+
 
 def test_api_trigger_then_conflict_then_bad_conf(web_app: Flask, params_dag: str) -> None:
     client, auth = web_app.test_client(), basic_auth("Op")
@@ -210,8 +246,11 @@ def test_api_patch_task_instance_state_and_run_state(web_app: Flask, two_runs: N
 
 def test_api_logs_xcoms_and_pools(web_app: Flask, two_runs: None, web_db: Session) -> None:
     key = task_instances.TIKey(DAG_ID, "run_1", "task_0")
-    web_db.execute(sa.update(TaskInstance).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == "run_1")
-                   .values(try_number=1))
+    web_db.execute(
+        sa.update(TaskInstance)
+        .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == "run_1")
+        .values(try_number=1)
+    )
     logs.append_log(web_db, key, 1, "hello <world>\n")
     web_db.commit()
     client, auth = web_app.test_client(), basic_auth("Viewer")
@@ -226,13 +265,17 @@ def test_api_logs_xcoms_and_pools(web_app: Flask, two_runs: None, web_db: Sessio
 
 def test_event_logs_show_the_actions_with_the_username(web_app: Flask, client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
     page_client = client_as("Op")
-    page_client.post(f"/dags/{DAG_ID}/mark", data={"csrf_token": csrf_token(page_client), "state": "success",
-                                                  "run_id": "run_2", "task_id": "task_1"})
+    page_client.post(
+        f"/dags/{DAG_ID}/mark",
+        data={"csrf_token": csrf_token(page_client), "state": "success", "run_id": "run_2", "task_id": "task_1"},
+    )
     api = web_app.test_client()
     api.post(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/clear", json={"dry_run": False}, auth=basic_auth("Admin"))
     events = api.get(f"/api/v1/eventLogs?dag_id={DAG_ID}", auth=basic_auth("Viewer")).get_json()["event_logs"]
     assert [(e["event"], e["owner"], e["extra"]["source"]) for e in events] == [
-        ("clear", "admin", "api"), ("mark_success", "op", "ui")]
+        ("clear", "admin", "api"),
+        ("mark_success", "op", "ui"),
+    ]
     assert events[1]["extra"]["count"] == 1 and events[1]["task_id"] == "task_1"
 
 
@@ -244,15 +287,21 @@ def test_metrics_need_credentials_and_name_every_metric(web_app: Flask, two_runs
     web_db.commit()
     scraped = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert scraped.status_code == 200 and scraped.mimetype == "text/plain"
-    for name in ("tradewind_task_instances", "tradewind_dag_runs", "tradewind_queue_depth",
-                 "tradewind_scheduler_loop_seconds", "tradewind_handoff_latency_seconds_bucket"):
+    for name in (
+        "tradewind_task_instances",
+        "tradewind_dag_runs",
+        "tradewind_queue_depth",
+        "tradewind_scheduler_loop_seconds",
+        "tradewind_handoff_latency_seconds_bucket",
+    ):
         assert name in scraped.text
     assert 'tradewind_task_instances{state="success"} 5.0' in scraped.text
     assert client.get("/metrics", headers={"Authorization": "Bearer tw1.wrong"}).status_code == 302
 
 
 def test_metrics_count_each_workers_broker_reconnects_and_say_whether_it_can_work(
-        web_app: Flask, web_db: Session) -> None:
+    web_app: Flask, web_db: Session
+) -> None:
     now = datetime.now(UTC)
     for hostname, problem, reconnects in (("worker-ok", None, 2), ("worker-cut-off", "cannot reach the broker", 5)):
         workers.register(web_db, hostname, queues=["default"], concurrency=4, pid=1, version="0.1.0", now=now)
@@ -274,6 +323,7 @@ def test_every_action_is_in_the_audit_table(client_as, two_runs: None, web_db: S
 
 
 # --- browse pages -----------------------------------------------------------------------------------
+
 
 def test_runs_list_filters_by_state_and_links_each_runs_actions(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Viewer")

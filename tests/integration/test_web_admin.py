@@ -15,27 +15,53 @@ pytest_plugins = ["web_fixtures"]
 SECRET = "s3cr3t-hunter2"
 
 #: (method, path, JSON body) of every admin route; each needs Admin.
-PAGES = [("GET", "/users"), ("POST", "/users"), ("POST", "/users/op/delete"), ("GET", "/pools"),
-         ("POST", "/pools"), ("POST", "/pools/p1/delete"), ("GET", "/variables"), ("POST", "/variables"),
-         ("POST", "/variables/v1/delete"), ("GET", "/connections"), ("POST", "/connections"),
-         ("POST", "/connections/c1/delete")]
-API = [("GET", "/api/v1/variables", None), ("GET", "/api/v1/variables/v1", None),
-       ("POST", "/api/v1/variables", {"key": "v2", "value": "x"}), ("PATCH", "/api/v1/variables/v1", {"value": "y"}),
-       ("DELETE", "/api/v1/variables/v1", None),
-       ("GET", "/api/v1/connections", None), ("GET", "/api/v1/connections/c1", None),
-       ("POST", "/api/v1/connections", {"conn_id": "c2", "conn_type": "http"}),
-       ("PATCH", "/api/v1/connections/c1", {"host": "h"}), ("DELETE", "/api/v1/connections/c1", None),
-       ("POST", "/api/v1/pools", {"name": "p2", "slots": 1}), ("PATCH", "/api/v1/pools/p1", {"slots": 4}),
-       ("DELETE", "/api/v1/pools/p1", None)]
+PAGES = [
+    ("GET", "/users"),
+    ("POST", "/users"),
+    ("POST", "/users/op/delete"),
+    ("GET", "/pools"),
+    ("POST", "/pools"),
+    ("POST", "/pools/p1/delete"),
+    ("GET", "/variables"),
+    ("POST", "/variables"),
+    ("POST", "/variables/v1/delete"),
+    ("GET", "/connections"),
+    ("POST", "/connections"),
+    ("POST", "/connections/c1/delete"),
+]
+API = [
+    ("GET", "/api/v1/variables", None),
+    ("GET", "/api/v1/variables/v1", None),
+    ("POST", "/api/v1/variables", {"key": "v2", "value": "x"}),
+    ("PATCH", "/api/v1/variables/v1", {"value": "y"}),
+    ("DELETE", "/api/v1/variables/v1", None),
+    ("GET", "/api/v1/connections", None),
+    ("GET", "/api/v1/connections/c1", None),
+    ("POST", "/api/v1/connections", {"conn_id": "c2", "conn_type": "http"}),
+    ("PATCH", "/api/v1/connections/c1", {"host": "h"}),
+    ("DELETE", "/api/v1/connections/c1", None),
+    ("POST", "/api/v1/pools", {"name": "p2", "slots": 1}),
+    ("PATCH", "/api/v1/pools/p1", {"slots": 4}),
+    ("DELETE", "/api/v1/pools/p1", None),
+]
 
 
 @pytest.fixture
 def seeded(web_db: Session) -> None:
     variables.set_variable(web_db, "v1", "plain")
     variables.set_variable(web_db, "db_password", SECRET)
-    connections.set_connection(web_db, "c1", {"conn_type": "postgres", "host": "db", "login": "etl",
-                                              "password": SECRET, "port": 5432,
-                                              "extra": f'{{"api_key": "{SECRET}", "region": "eu"}}'})
+    connections.set_connection(
+        web_db,
+        "c1",
+        {
+            "conn_type": "postgres",
+            "host": "db",
+            "login": "etl",
+            "password": SECRET,
+            "port": 5432,
+            "extra": f'{{"api_key": "{SECRET}", "region": "eu"}}',
+        },
+    )
     pools.set_pool(web_db, "p1", 2)
     web_db.commit()
 
@@ -85,8 +111,13 @@ def test_a_connection_password_never_appears_in_any_response(client_as, web_app:
     for path in ("/api/v1/connections", "/api/v1/connections/c1"):
         bodies.append(client.get(path, auth=basic_auth("Admin")).text)
     bodies.append(client.patch("/api/v1/connections/c1", json={"password": SECRET}, auth=basic_auth("Admin")).text)
-    bodies.append(client.post("/api/v1/connections", json={"conn_id": "c3", "conn_type": "http",
-                                                           "password": SECRET}, auth=basic_auth("Admin")).text)
+    bodies.append(
+        client.post(
+            "/api/v1/connections",
+            json={"conn_id": "c3", "conn_type": "http", "password": SECRET},
+            auth=basic_auth("Admin"),
+        ).text
+    )
     for body in bodies:
         assert SECRET not in body
         assert "***" in body
@@ -101,8 +132,7 @@ def test_the_stored_values_are_the_ones_given(web_db: Session, seeded: None) -> 
 
 def test_default_pool_cannot_be_deleted(client_as, web_app: Flask, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Admin")
-    response = client.post("/pools/default_pool/delete", data={"csrf_token": csrf_token(client)},
-                           follow_redirects=True)
+    response = client.post("/pools/default_pool/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
     assert "cannot be deleted" in response.text
     api = web_app.test_client().delete("/api/v1/pools/default_pool", auth=basic_auth("Admin"))
     assert api.status_code == 409 and "cannot be deleted" in api.get_json()["detail"]
@@ -118,9 +148,12 @@ def test_pool_slots_can_be_set_from_the_page(client_as, web_db: Session) -> None
 
 def test_admin_forms_need_the_csrf_token(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Admin")
-    for path, data in (("/variables", {"key": "k", "value": "v"}), ("/pools", {"name": "x", "slots": "1"}),
-                       ("/users", {"username": "u", "password": "p", "role": "Viewer"}),
-                       ("/connections", {"conn_id": "c", "conn_type": "http"})):
+    for path, data in (
+        ("/variables", {"key": "k", "value": "v"}),
+        ("/pools", {"name": "x", "slots": "1"}),
+        ("/users", {"username": "u", "password": "p", "role": "Viewer"}),
+        ("/connections", {"conn_id": "c", "conn_type": "http"}),
+    ):
         assert client.post(path, data=data).status_code == 403, path
     web_db.expire_all()
     assert variables.list_variables(web_db) == [] and users.get_user_by_name(web_db, "u") is None
@@ -128,8 +161,9 @@ def test_admin_forms_need_the_csrf_token(client_as, web_db: Session) -> None:  #
 
 def test_a_user_is_created_with_a_role_and_deleted(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Admin")
-    client.post("/users", data={"csrf_token": csrf_token(client), "username": "newbie", "password": "pw-123",
-                                "role": "Op"})
+    client.post(
+        "/users", data={"csrf_token": csrf_token(client), "username": "newbie", "password": "pw-123", "role": "Op"}
+    )
     created = users.get_user_by_name(web_db, "newbie")
     assert created is not None and created.role == "Op"
     assert "newbie" in client.get("/users").text

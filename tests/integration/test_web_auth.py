@@ -129,8 +129,11 @@ def test_api_permission_matrix(role: str | None, web_app: Flask, one_dag: str) -
         else:
             expected = 401 if role is None else 403
             assert response.status_code == expected, (method, path, role, response.status_code)
-            assert response.get_json() == {"title": "Unauthorized" if role is None else "Forbidden",
-                                           "detail": response.get_json()["detail"], "status": expected}
+            assert response.get_json() == {
+                "title": "Unauthorized" if role is None else "Forbidden",
+                "detail": response.get_json()["detail"],
+                "status": expected,
+            }
             assert response.mimetype == "application/problem+json"
 
 
@@ -155,6 +158,7 @@ def test_every_route_but_the_public_ones_refuses_anonymous_requests(web_app: Fla
 
 
 # --- login, logout, sessions ---------------------------------------------------------------------
+
 
 def test_login_with_a_wrong_password_fails_with_a_message(web_app: Flask) -> None:
     client = web_app.test_client()
@@ -237,9 +241,13 @@ def test_pages_send_headers_against_framing_sniffing_and_caching(client_as) -> N
 
 # --- CSRF ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["missing", "wrong"])
 def test_a_form_post_without_the_sessions_csrf_token_is_refused(
-    token: str | None, client_as, one_dag: str, web_db: Session  # type: ignore[no-untyped-def]
+    token: str | None,
+    client_as,
+    one_dag: str,
+    web_db: Session,  # type: ignore[no-untyped-def]
 ) -> None:
     client = client_as("Op")
     data = {"is_paused": "true"} | ({"csrf_token": token} if token else {})
@@ -260,25 +268,29 @@ def test_an_api_call_by_browser_session_needs_the_csrf_header(client_as, one_dag
     assert refused.status_code == 403
     assert "X-CSRFToken" in refused.get_json()["detail"]
     assert _paused(web_db) is False
-    accepted = client.patch(f"/api/v1/dags/{DAG_ID}", json={"is_paused": True},
-                            headers={"X-CSRFToken": csrf_token(client)})
+    accepted = client.patch(
+        f"/api/v1/dags/{DAG_ID}", json={"is_paused": True}, headers={"X-CSRFToken": csrf_token(client)}
+    )
     assert accepted.status_code == 200
     assert _paused(web_db) is True
 
 
-def test_an_api_call_with_basic_auth_or_a_token_needs_no_csrf_token(web_app: Flask, one_dag: str,
-                                                                    web_db: Session) -> None:
+def test_an_api_call_with_basic_auth_or_a_token_needs_no_csrf_token(
+    web_app: Flask, one_dag: str, web_db: Session
+) -> None:
     client = web_app.test_client()
     assert client.patch(f"/api/v1/dags/{DAG_ID}", json={"is_paused": True}, auth=basic_auth("Op")).status_code == 200
     token = users.issue_api_token(web_db, "op")
     web_db.commit()
-    response = client.patch(f"/api/v1/dags/{DAG_ID}", json={"is_paused": False},
-                            headers={"Authorization": f"Bearer {token}"})
+    response = client.patch(
+        f"/api/v1/dags/{DAG_ID}", json={"is_paused": False}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200
     assert _paused(web_db) is False
 
 
 # --- API credentials -----------------------------------------------------------------------------
+
 
 def test_api_takes_basic_auth_and_refuses_a_wrong_password(web_app: Flask) -> None:
     client = web_app.test_client()
@@ -320,10 +332,10 @@ SCRIPT = "<script>alert('x')</script>"
 
 
 def test_script_in_a_dag_id_tag_owner_or_traceback_is_shown_as_text(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
-    store_raw_dag(web_db, f"evil{SCRIPT}", tags=[f"tag{SCRIPT}"], owners=f"owner{SCRIPT}",
-                  description=f"about{SCRIPT}")
-    store_import_error(web_db, f"/dags/broken{SCRIPT}.py",
-                       f"Traceback (most recent call last):\n  {SCRIPT}\nSyntaxError")
+    store_raw_dag(web_db, f"evil{SCRIPT}", tags=[f"tag{SCRIPT}"], owners=f"owner{SCRIPT}", description=f"about{SCRIPT}")
+    store_import_error(
+        web_db, f"/dags/broken{SCRIPT}.py", f"Traceback (most recent call last):\n  {SCRIPT}\nSyntaxError"
+    )
     web_db.commit()
     for role in ("Viewer", "Op"):
         page = client_as(role).get("/")
@@ -339,6 +351,7 @@ def test_script_in_a_search_is_shown_as_text(client_as) -> None:  # type: ignore
 
 
 # --- the secret key --------------------------------------------------------------------------------
+
 
 def test_a_cluster_webserver_refuses_to_start_without_a_secret_key(web_settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="TRADEWIND_SECRET_KEY is empty"):

@@ -42,18 +42,43 @@ def _pipeline() -> DAG:
 
 
 def _set_ti(session: Session, run_id: str, task_id: str, **values: Any) -> None:
-    session.execute(sa.update(TaskInstance).where(
-        TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
-    ).values(**values))
+    session.execute(
+        sa.update(TaskInstance)
+        .where(
+            TaskInstance.dag_id == DAG_ID,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+        )
+        .values(**values)
+    )
 
 
-def _record_try(session: Session, run_id: str, task_id: str, try_number: int, state: str, *, minutes: int = 0,
-                hostname: str = "worker-1") -> None:
+def _record_try(
+    session: Session,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    state: str,
+    *,
+    minutes: int = 0,
+    hostname: str = "worker-1",
+) -> None:
     start = T0 + timedelta(days=1, minutes=minutes)
-    _set_ti(session, run_id, task_id, try_number=try_number, state=state, queued_dttm=start - timedelta(seconds=30),
-            start_date=start, end_date=start + timedelta(minutes=2) if state != "running" else None,
-            duration=120.0 if state != "running" else None, hostname=hostname, pid=4242, queue="default",
-            max_tries=2)
+    _set_ti(
+        session,
+        run_id,
+        task_id,
+        try_number=try_number,
+        state=state,
+        queued_dttm=start - timedelta(seconds=30),
+        start_date=start,
+        end_date=start + timedelta(minutes=2) if state != "running" else None,
+        duration=120.0 if state != "running" else None,
+        hostname=hostname,
+        pid=4242,
+        queue="default",
+        max_tries=2,
+    )
     session.flush()
     ti = task_instances.get_ti(session, DAG_ID, run_id, task_id)
     assert ti is not None
@@ -65,9 +90,14 @@ def pipeline(web_db: Session) -> Session:
     """One DAG with a task group, and one run: extract succeeded (after a failed first try),
     transform.clean runs, the rest wait."""
     store_dag(web_db, _pipeline())
-    store_run(web_db, DAG_ID, "run_1", "running", logical_date=T0,
-              task_states={"extract": "success", "transform.clean": "running", "transform.enrich": "none",
-                           "load": "none"})
+    store_run(
+        web_db,
+        DAG_ID,
+        "run_1",
+        "running",
+        logical_date=T0,
+        task_states={"extract": "success", "transform.clean": "running", "transform.enrich": "none", "load": "none"},
+    )
     _record_try(web_db, "run_1", "extract", 1, "failed", minutes=0)
     _record_try(web_db, "run_1", "extract", 2, "success", minutes=3)
     _record_try(web_db, "run_1", "transform.clean", 1, "running", minutes=6)
@@ -85,6 +115,7 @@ def _box_classes(html: str) -> dict[str, list[str]]:
 
 # --- grid ------------------------------------------------------------------------------------------
 
+
 def test_grid_shows_tasks_in_group_order_with_a_box_per_task_instance(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/grid")
     assert page.status_code == 200
@@ -94,8 +125,10 @@ def test_grid_shows_tasks_in_group_order_with_a_box_per_task_instance(client_as,
     assert boxes["transform.clean"] == ["running"]
     assert boxes["transform"] == ["running"]  # the group shows its most urgent member state
     assert boxes["load"] == ["none"]
-    assert 'title="Task: extract&#10;Run: run_1&#10;State: success&#10;Try: 2"' in page.text or \
-        "Task: extract\nRun: run_1\nState: success\nTry: 2" in page.text
+    assert (
+        'title="Task: extract&#10;Run: run_1&#10;State: success&#10;Try: 2"' in page.text
+        or "Task: extract\nRun: run_1\nState: success\nTry: 2" in page.text
+    )
     assert f'href="/dags/{DAG_ID}/runs/run_1/tasks/extract"' in page.text
     assert 'data-groups="transform"' in page.text and 'data-group="transform"' in page.text
     assert 'class="run-bar state-running"' in page.text
@@ -111,8 +144,14 @@ def test_grid_tab_bar_links_every_dag_page(client_as, pipeline: Session) -> None
 def test_grid_pages_back_through_older_runs(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     store_dag(web_db, make_dag("many"))
     for day in range(30):
-        store_run(web_db, "many", f"run_{day:02d}", "success", logical_date=T0 + timedelta(days=day),
-                  task_states={"task_0": "success", "task_1": "failed" if day == 0 else "success"})
+        store_run(
+            web_db,
+            "many",
+            f"run_{day:02d}",
+            "success",
+            logical_date=T0 + timedelta(days=day),
+            task_states={"task_0": "success", "task_1": "failed" if day == 0 else "success"},
+        )
     web_db.commit()
     client = client_as("Viewer")
     first = client.get("/dags/many/grid").text
@@ -132,15 +171,27 @@ def test_grid_data_is_json_of_runs_and_the_states_matrix(client_as, pipeline: Se
     assert data["runs"][0]["state"] == "running"
     assert set(data["runs"][0]) >= {"logical_date", "start_date", "end_date", "duration"}
     states = {row["id"]: row["states"] for row in data["rows"]}
-    assert states == {"extract": ["success"], "transform": ["running"], "transform.clean": ["running"],
-                      "transform.enrich": ["none"], "load": ["none"]}
+    assert states == {
+        "extract": ["success"],
+        "transform": ["running"],
+        "transform.clean": ["running"],
+        "transform.enrich": ["none"],
+        "load": ["none"],
+    }
     assert data["active"] is True
 
 
 def test_a_mapped_task_shows_one_box_with_its_most_urgent_state(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     store_dag(web_db, make_dag("mapped", tasks=1))
-    runs.create_run(web_db, dag_id="mapped", run_id="r", run_type="manual", logical_date=T0, state="running",
-                    task_rows=[{"task_id": "task_0", "map_index": i} for i in range(3)])
+    runs.create_run(
+        web_db,
+        dag_id="mapped",
+        run_id="r",
+        run_type="manual",
+        logical_date=T0,
+        state="running",
+        task_rows=[{"task_id": "task_0", "map_index": i} for i in range(3)],
+    )
     web_db.execute(sa.update(TaskInstance).where(TaskInstance.map_index == 1).values(state="failed"))
     web_db.execute(sa.update(TaskInstance).where(TaskInstance.map_index != 1).values(state="success"))
     web_db.commit()
@@ -150,18 +201,24 @@ def test_a_mapped_task_shows_one_box_with_its_most_urgent_state(client_as, web_d
     assert client_as("Viewer").get("/dags/mapped/runs/r/tasks/task_0?map_index=1").status_code == 200
 
 
-
-
 def test_grid_of_25_runs_by_100_tasks_takes_a_constant_small_number_of_queries(  # type: ignore[no-untyped-def]
-        client_as, web_app: Flask, web_db: Session) -> None:
+    client_as, web_app: Flask, web_db: Session
+) -> None:
     store_dag(web_db, make_dag("big", tasks=100))
     small = make_dag("small", tasks=2)
     store_dag(web_db, small)
     for day in range(25):
-        store_run(web_db, "big", f"run_{day:02d}", "success", logical_date=T0 + timedelta(days=day),
-                  task_states={f"task_{i}": "success" for i in range(100)})
-    store_run(web_db, "small", "only", "success", logical_date=T0,
-              task_states={"task_0": "success", "task_1": "success"})
+        store_run(
+            web_db,
+            "big",
+            f"run_{day:02d}",
+            "success",
+            logical_date=T0 + timedelta(days=day),
+            task_states={f"task_{i}": "success" for i in range(100)},
+        )
+    store_run(
+        web_db, "small", "only", "success", logical_date=T0, task_states={"task_0": "success", "task_1": "success"}
+    )
     web_db.commit()
     client = client_as("Viewer")
     client.get("/dags/small/grid")
@@ -193,13 +250,20 @@ def test_the_dags_list_links_each_dag_to_its_grid(client_as, pipeline: Session) 
 
 # --- task instance panel -------------------------------------------------------------------------
 
+
 def test_panel_shows_details_and_every_try(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/runs/run_1/tasks/extract")
     assert page.status_code == 200
     text = page.text
     assert '<span class="state-badge state-success">success</span>' in text
-    for label, value in (("Try number", "2"), ("Max tries", "2"), ("Hostname", "worker-1"), ("PID", "4242"),
-                         ("Queue", "default"), ("Operator", "BashOperator")):
+    for label, value in (
+        ("Try number", "2"),
+        ("Max tries", "2"),
+        ("Hostname", "worker-1"),
+        ("PID", "4242"),
+        ("Queue", "default"),
+        ("Operator", "BashOperator"),
+    ):
         assert re.search(rf"<th>{label}</th><td>{value}</td>", text), label
     tries = re.findall(r'<td><a href="[^"]+try=(\d)">\d</a></td>\s*<td><span class="state-badge state-(\w+)"', text)
     assert tries == [("1", "failed"), ("2", "success")]
@@ -266,21 +330,24 @@ def test_panel_shows_the_end_of_a_long_log_and_pages_back_to_its_start(client_as
     assert client.get(f"{base}?try=1").text.count("Load earlier output") == 0
 
 
-@pytest.mark.parametrize(("query", "status"), [
-    ("log/page?try=2&before_seq=x", 400),
-    ("log/page?try=2&before_seq=-1", 400),
-    ("log/page?try=2&before_offset=1.5", 400),
-    ("log/page?try=2&before_seq=99999999999999999999", 400),
-    ("log/page?try=3", 404),
-    ("log/page?try=0", 404),
-    ("log/page?try=2&map_index=x", 400),
-    ("log/tail?try=2&after_seq=-2", 400),
-    ("log/tail?try=2&after_seq=99999999999999999999", 400),
-    ("log/tail?try=9", 404),
-    ("log?try=9", 404),
-    ("log?try=two&download=1", 400),
-    ("log?try=2&map_index=5", 404),
-])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("log/page?try=2&before_seq=x", 400),
+        ("log/page?try=2&before_seq=-1", 400),
+        ("log/page?try=2&before_offset=1.5", 400),
+        ("log/page?try=2&before_seq=99999999999999999999", 400),
+        ("log/page?try=3", 404),
+        ("log/page?try=0", 404),
+        ("log/page?try=2&map_index=x", 400),
+        ("log/tail?try=2&after_seq=-2", 400),
+        ("log/tail?try=2&after_seq=99999999999999999999", 400),
+        ("log/tail?try=9", 404),
+        ("log?try=9", 404),
+        ("log?try=two&download=1", 400),
+        ("log?try=2&map_index=5", 404),
+    ],
+)
 def test_log_pages_answer_bad_input_with_a_4xx(client_as, pipeline: Session, query: str, status: int) -> None:  # type: ignore[no-untyped-def]
     response = client_as("Viewer").get(f"/dags/{DAG_ID}/runs/run_1/tasks/extract/{query}")
     assert response.status_code == status, response.text
@@ -317,8 +384,11 @@ def test_panel_404s_for_an_unknown_run_task_or_map_index(client_as, pipeline: Se
     assert client.get(f"/dags/{DAG_ID}/graph?run_id=nope").status_code == 404
 
 
-def test_action_links_show_only_for_op_and_only_once_their_pages_exist(client_as, web_app: Flask,  # type: ignore[no-untyped-def]
-                                                                       pipeline: Session) -> None:
+def test_action_links_show_only_for_op_and_only_once_their_pages_exist(
+    client_as,
+    web_app: Flask,  # type: ignore[no-untyped-def]
+    pipeline: Session,
+) -> None:
     path = f"/dags/{DAG_ID}/runs/run_1/tasks/extract"
     viewer = client_as("Viewer").get(path).text
     assert f"/dags/{DAG_ID}/clear?" not in viewer and f"/dags/{DAG_ID}/mark?" not in viewer
@@ -355,8 +425,9 @@ def test_user_text_with_script_tags_is_escaped_everywhere(client_as, web_db: Ses
 
 
 def _record_evil_try(session: Session) -> None:
-    session.execute(sa.update(TaskInstance).where(TaskInstance.dag_id == "evil_dag")
-                    .values(try_number=1, start_date=T0))
+    session.execute(
+        sa.update(TaskInstance).where(TaskInstance.dag_id == "evil_dag").values(try_number=1, start_date=T0)
+    )
     session.flush()
     ti = task_instances.get_ti(session, "evil_dag", "run<script>", "x<script>")
     assert ti is not None
@@ -364,6 +435,7 @@ def _record_evil_try(session: Session) -> None:
 
 
 # --- graph, Gantt, code ----------------------------------------------------------------------------
+
 
 def test_graph_draws_nodes_coloured_by_state_inside_group_boxes(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/graph")
@@ -382,8 +454,12 @@ def test_graph_of_an_active_run_polls_its_states_to_recolour_nodes_without_reloa
     page = viewer.get(f"/dags/{DAG_ID}/graph?run_id=run_1").text
     assert f'data-url="/dags/{DAG_ID}/runs/run_1/states"' in page and "graph.js" in page
     states = viewer.get(f"/dags/{DAG_ID}/runs/run_1/states").get_json()
-    assert states["tasks"] == {"extract": "success", "transform.clean": "running", "transform.enrich": "none",
-                               "load": "none"}
+    assert states["tasks"] == {
+        "extract": "success",
+        "transform.clean": "running",
+        "transform.enrich": "none",
+        "load": "none",
+    }
     assert states["active"] is (states["state"] in ("queued", "running"))
     assert viewer.get(f"/dags/{DAG_ID}/runs/nope/states").status_code == 404
 
@@ -393,8 +469,12 @@ def test_gantt_draws_every_try_with_its_queued_and_running_parts(client_as, pipe
     assert page.status_code == 200
     rows = re.findall(r'<div class="gantt-row" data-task-id="([^"]+)">(.*?)</div>\s*</div>', page.text, re.S)
     bars = {task_id: re.findall(r'class="gantt-bar (\w+)-part state-(\w+)"', body) for task_id, body in rows}
-    assert bars["extract"] == [("queued", "queued"), ("running", "failed"),
-                               ("queued", "queued"), ("running", "success")]
+    assert bars["extract"] == [
+        ("queued", "queued"),
+        ("running", "failed"),
+        ("queued", "queued"),
+        ("running", "success"),
+    ]
     assert bars["transform.clean"] == [("queued", "queued"), ("running", "running")]
     assert bars["transform.enrich"] == [] and bars["load"] == []  # not queued yet: an empty track
     lefts = [float(x) for x in re.findall(r"left: ([\d.]+)%", page.text)]
@@ -411,19 +491,27 @@ def test_code_view_shows_the_stored_source_escaped_with_line_numbers(client_as, 
     assert "<script>alert" not in text
 
 
-def test_the_dag_processor_stores_the_source_the_code_view_shows(client_as, web_app: Flask,  # type: ignore[no-untyped-def]
-                                                                 web_settings: Settings, tmp_path: Path) -> None:
+def test_the_dag_processor_stores_the_source_the_code_view_shows(
+    client_as,
+    web_app: Flask,  # type: ignore[no-untyped-def]
+    web_settings: Settings,
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "dags"
     folder.mkdir()
-    source = ('from datetime import datetime\nfrom tradewind import DAG, BashOperator\n\n'
-              'with DAG("from_file", schedule=None, start_date=datetime(2024, 1, 1)):\n'
-              '    BashOperator(task_id="hello", bash_command="echo \'<b>hi</b>\'")\n')
+    source = (
+        "from datetime import datetime\nfrom tradewind import DAG, BashOperator\n\n"
+        'with DAG("from_file", schedule=None, start_date=datetime(2024, 1, 1)):\n'
+        '    BashOperator(task_id="hello", bash_command="echo \'<b>hi</b>\'")\n'
+    )
     (folder / "from_file.py").write_text(source)
     report = sync_dag_folder(metastore(web_app).factory, web_settings.with_overrides(dags_folder=folder))
     assert report.dag_ids == ["from_file"], report.errors
     text = client_as("Viewer").get("/dags/from_file/code").text
-    assert ('<span class="line">    BashOperator(task_id=&#34;hello&#34;, '
-            'bash_command=&#34;echo &#39;&lt;b&gt;hi&lt;/b&gt;&#39;&#34;)</span>') in text
+    assert (
+        '<span class="line">    BashOperator(task_id=&#34;hello&#34;, '
+        "bash_command=&#34;echo &#39;&lt;b&gt;hi&lt;/b&gt;&#39;&#34;)</span>"
+    ) in text
     (folder / "from_file.py").unlink()
     sync_dag_folder(metastore(web_app).factory, web_settings.with_overrides(dags_folder=folder))
     with metastore(web_app).factory() as session:

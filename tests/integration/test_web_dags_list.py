@@ -49,8 +49,12 @@ def three_dags(web_db: Session) -> None:
 
 # --- the list --------------------------------------------------------------------------------------
 
-def test_the_list_shows_every_active_dag_with_schedule_owner_and_tags(client_as, three_dags: None,  # type: ignore[no-untyped-def]
-                                                                      web_db: Session) -> None:
+
+def test_the_list_shows_every_active_dag_with_schedule_owner_and_tags(
+    client_as,
+    three_dags: None,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
     store_dag(web_db, make_dag("retired"))
     dags.deactivate(web_db, "retired")
     web_db.commit()
@@ -92,13 +96,17 @@ def test_paused_tabs_filter_the_list(client_as, three_dags: None) -> None:  # ty
     assert _dag_ids(client.get("/?paused=false").text) == ["ETL_customers", "etl_orders"]
 
 
-def test_the_paused_toggle_round_trip_is_recorded_in_the_audit_log(client_as, three_dags: None,  # type: ignore[no-untyped-def]
-                                                                   web_db: Session) -> None:
+def test_the_paused_toggle_round_trip_is_recorded_in_the_audit_log(
+    client_as,
+    three_dags: None,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
     client = client_as("Op")
     page = client.get("/?tags=etl").text
     assert 'title="Pause etl_orders"' in page
-    response = client.post("/dags/etl_orders/pause",
-                           data={"is_paused": "true", "csrf_token": csrf_token(client), "next": "/?tags=etl"})
+    response = client.post(
+        "/dags/etl_orders/pause", data={"is_paused": "true", "csrf_token": csrf_token(client), "next": "/?tags=etl"}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/?tags=etl"
     after = client.get("/?tags=etl").text
     assert "DAG etl_orders is paused." in after
@@ -109,8 +117,10 @@ def test_the_paused_toggle_round_trip_is_recorded_in_the_audit_log(client_as, th
     web_db.expire_all()
     assert dags.get_dag(web_db, "etl_orders").is_paused is False  # type: ignore[union-attr]
     events = [(e.event, e.dag_id, e.owner, e.extra) for e in audit.list_events(web_db, "etl_orders")]
-    assert events == [("unpause", "etl_orders", "op", {"source": "ui"}),
-                      ("pause", "etl_orders", "op", {"source": "ui"})]
+    assert events == [
+        ("unpause", "etl_orders", "op", {"source": "ui"}),
+        ("pause", "etl_orders", "op", {"source": "ui"}),
+    ]
 
 
 def test_pausing_an_unknown_dag_is_404_and_a_bad_value_400(client_as) -> None:  # type: ignore[no-untyped-def]
@@ -144,14 +154,35 @@ def test_no_banner_without_import_errors(client_as, three_dags: None) -> None:  
 
 def test_last_run_next_run_and_state_counts(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     store_dag(web_db, make_dag("counted", tasks=3))
-    store_run(web_db, "counted", "scheduled__1", "success", logical_date=T0,
-              task_states={"task_0": "success", "task_1": "success", "task_2": "success"})
-    store_run(web_db, "counted", "scheduled__2", "failed", logical_date=T0 + timedelta(days=1),
-              task_states={"task_0": "success", "task_1": "failed", "task_2": "upstream_failed"})
-    store_run(web_db, "counted", "scheduled__3", "running", logical_date=T0 + timedelta(days=2),
-              task_states={"task_0": "success", "task_1": "running", "task_2": "none"})
-    web_db.execute(sa.update(DagModel).where(DagModel.dag_id == "counted")
-               .values(next_dagrun_create_after=datetime(2024, 3, 4, 0, 0, tzinfo=UTC)))
+    store_run(
+        web_db,
+        "counted",
+        "scheduled__1",
+        "success",
+        logical_date=T0,
+        task_states={"task_0": "success", "task_1": "success", "task_2": "success"},
+    )
+    store_run(
+        web_db,
+        "counted",
+        "scheduled__2",
+        "failed",
+        logical_date=T0 + timedelta(days=1),
+        task_states={"task_0": "success", "task_1": "failed", "task_2": "upstream_failed"},
+    )
+    store_run(
+        web_db,
+        "counted",
+        "scheduled__3",
+        "running",
+        logical_date=T0 + timedelta(days=2),
+        task_states={"task_0": "success", "task_1": "running", "task_2": "none"},
+    )
+    web_db.execute(
+        sa.update(DagModel)
+        .where(DagModel.dag_id == "counted")
+        .values(next_dagrun_create_after=datetime(2024, 3, 4, 0, 0, tzinfo=UTC))
+    )
     web_db.commit()
     page = client_as("Viewer").get("/").text
     # Runs over all runs; task states over the last run only.
@@ -167,10 +198,17 @@ def test_last_run_next_run_and_state_counts(client_as, web_db: Session) -> None:
 def test_dag_stats_aggregates_the_last_run_and_all_runs(web_db: Session) -> None:
     store_dag(web_db, make_dag("a"))
     store_dag(web_db, make_dag("b"))
-    store_run(web_db, "a", "r1", "failed", logical_date=T0,
-              task_states={"task_0": "failed", "task_1": "upstream_failed"})
-    store_run(web_db, "a", "r2", "success", logical_date=T0 + timedelta(days=1),
-              task_states={"task_0": "success", "task_1": "success"})
+    store_run(
+        web_db, "a", "r1", "failed", logical_date=T0, task_states={"task_0": "failed", "task_1": "upstream_failed"}
+    )
+    store_run(
+        web_db,
+        "a",
+        "r2",
+        "success",
+        logical_date=T0 + timedelta(days=1),
+        task_states={"task_0": "success", "task_1": "success"},
+    )
     web_db.commit()
     stats = dag_overview.dag_stats(web_db, ["a", "b"])
     assert stats["a"].last_run is not None and stats["a"].last_run.run_id == "r2"
@@ -179,10 +217,11 @@ def test_dag_stats_aggregates_the_last_run_and_all_runs(web_db: Session) -> None
     assert stats["b"] == dag_overview.DagStats()
 
 
-
-
-def test_the_list_reads_a_fixed_number_of_queries_however_many_dags(web_app: Flask, client_as,  # type: ignore[no-untyped-def]
-                                                                   web_db: Session) -> None:
+def test_the_list_reads_a_fixed_number_of_queries_however_many_dags(
+    web_app: Flask,
+    client_as,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
     client = client_as("Viewer")
 
     def queries_for_list() -> int:
@@ -197,8 +236,9 @@ def test_the_list_reads_a_fixed_number_of_queries_however_many_dags(web_app: Fla
     for index in range(40):
         dag_id = f"many_{index:03d}"
         store_dag(web_db, make_dag(dag_id))
-        store_run(web_db, dag_id, "r1", "success", logical_date=T0,
-                  task_states={"task_0": "success", "task_1": "failed"})
+        store_run(
+            web_db, dag_id, "r1", "success", logical_date=T0, task_states={"task_0": "success", "task_1": "failed"}
+        )
     web_db.commit()
     assert queries_for_list() == few <= 10
 
@@ -221,8 +261,14 @@ def test_a_200_dag_list_renders_quickly(client_as, web_db: Session) -> None:  # 
         dag = make_dag(f"bulk_{index:03d}", tasks=3)
         store_dag(web_db, dag)
         if index % 2 == 0:
-            store_run(web_db, dag.dag_id, "r1", "success", logical_date=T0,
-                      task_states={"task_0": "success", "task_1": "success", "task_2": "running"})
+            store_run(
+                web_db,
+                dag.dag_id,
+                "r1",
+                "success",
+                logical_date=T0,
+                task_states={"task_0": "success", "task_1": "success", "task_2": "running"},
+            )
     web_db.commit()
     client = client_as("Viewer")
     client.get("/")
@@ -263,6 +309,7 @@ def test_unknown_page_is_an_html_404(client_as) -> None:  # type: ignore[no-unty
 
 # --- /health ---------------------------------------------------------------------------------------
 
+
 def test_health_without_a_scheduler_is_200_with_the_metastore_healthy(web_app: Flask) -> None:
     response = web_app.test_client().get("/health")
     assert response.status_code == 200
@@ -277,8 +324,15 @@ def test_health_reports_the_scheduler_heartbeat_age_and_live_workers(web_app: Fl
     now = datetime.now(UTC)
     jobs.start_job(web_db, SCHEDULER_JOB_TYPE, hostname="master", pid=1, now=now - timedelta(seconds=5))
     workers.register(web_db, "worker-a", queues=["default"], concurrency=4, pid=2, version="0.1.0", now=now)
-    workers.register(web_db, "worker-gone", queues=["default"], concurrency=4, pid=3, version="0.1.0",
-                     now=now - timedelta(minutes=10))
+    workers.register(
+        web_db,
+        "worker-gone",
+        queues=["default"],
+        concurrency=4,
+        pid=3,
+        version="0.1.0",
+        now=now - timedelta(minutes=10),
+    )
     store_dag(web_db, make_dag("busy", tasks=2))
     store_run(web_db, "busy", "r1", "running", logical_date=T0, task_states={"task_0": "running", "task_1": "running"})
     web_db.execute(sa.update(TaskInstance).values(hostname="worker-a"))
@@ -289,9 +343,17 @@ def test_health_reports_the_scheduler_heartbeat_age_and_live_workers(web_app: Fl
         assert body["scheduler"]["status"] == "healthy"
         assert 4.5 <= body["scheduler"]["age_seconds"] < 60
         assert datetime.fromisoformat(body["scheduler"]["latest_heartbeat"]) == now - timedelta(seconds=5)
-        assert body["workers"] == [{"hostname": "worker-a", "status": "healthy", "problem": None,
-                                    "queues": ["default"], "last_heartbeat": now.isoformat(), "running": 2,
-                                    "broker_reconnects": 0}]
+        assert body["workers"] == [
+            {
+                "hostname": "worker-a",
+                "status": "healthy",
+                "problem": None,
+                "queues": ["default"],
+                "last_heartbeat": now.isoformat(),
+                "running": 2,
+                "broker_reconnects": 0,
+            }
+        ]
 
 
 def test_health_lists_a_worker_that_cannot_reach_its_broker_as_unhealthy(web_app: Flask, web_db: Session) -> None:
@@ -301,12 +363,14 @@ def test_health_lists_a_worker_that_cannot_reach_its_broker_as_unhealthy(web_app
     web_db.commit()
     (worker,) = web_app.test_client().get("/health").get_json()["workers"]
     assert (worker["status"], worker["problem"], worker["broker_reconnects"]) == (
-        "unhealthy", "cannot reach the broker", 3)
+        "unhealthy",
+        "cannot reach the broker",
+        3,
+    )
 
 
 def test_a_stale_scheduler_heartbeat_is_unhealthy(web_app: Flask, web_db: Session) -> None:
-    jobs.start_job(web_db, SCHEDULER_JOB_TYPE, hostname="master", pid=1,
-                   now=datetime.now(UTC) - timedelta(seconds=120))
+    jobs.start_job(web_db, SCHEDULER_JOB_TYPE, hostname="master", pid=1, now=datetime.now(UTC) - timedelta(seconds=120))
     web_db.commit()
     scheduler = web_app.test_client().get("/health").get_json()["scheduler"]
     assert scheduler["status"] == "unhealthy" and scheduler["age_seconds"] >= 120
@@ -328,8 +392,9 @@ def test_health_is_503_when_the_metastore_is_unreachable(dead_metastore_app: Fla
         assert "hunter2" not in response.text
 
 
-def test_pages_and_api_say_503_when_the_metastore_is_unreachable(dead_metastore_app: Flask,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_pages_and_api_say_503_when_the_metastore_is_unreachable(
+    dead_metastore_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
     client = dead_metastore_app.test_client()
     client.get("/login")
     with client.session_transaction() as session:
@@ -343,6 +408,7 @@ def test_pages_and_api_say_503_when_the_metastore_is_unreachable(dead_metastore_
 
 
 # --- REST API --------------------------------------------------------------------------------------
+
 
 def test_api_lists_dags_with_tags_search_and_paging(web_app: Flask, three_dags: None) -> None:
     client = web_app.test_client()
@@ -392,10 +458,13 @@ def test_api_unknown_path_and_wrong_method_are_json(web_app: Flask) -> None:
     assert wrong.status_code == 405 and wrong.get_json()["title"] == "Method Not Allowed"
 
 
-@pytest.mark.parametrize("body", [{"is_paused": "yes"}, {"is_paused": 1}, {"is_paused": None}, {}, [True],
-                                  {"is_paused": True, "owners": "me"}])
-def test_api_patch_with_a_bad_body_is_400_and_changes_nothing(web_app: Flask, three_dags: None, web_db: Session,
-                                                             body: object) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [{"is_paused": "yes"}, {"is_paused": 1}, {"is_paused": None}, {}, [True], {"is_paused": True, "owners": "me"}],
+)
+def test_api_patch_with_a_bad_body_is_400_and_changes_nothing(
+    web_app: Flask, three_dags: None, web_db: Session, body: object
+) -> None:
     response = web_app.test_client().patch("/api/v1/dags/etl_orders", json=body, auth=basic_auth("Op"))
     assert response.status_code == 400, response.text
     assert response.get_json()["detail"]
@@ -405,24 +474,25 @@ def test_api_patch_with_a_bad_body_is_400_and_changes_nothing(web_app: Flask, th
 
 
 def test_api_patch_pauses_and_records_the_user(web_app: Flask, three_dags: None, web_db: Session) -> None:
-    response = web_app.test_client().patch("/api/v1/dags/etl_orders", json={"is_paused": True},
-                                           auth=basic_auth("Admin"))
+    response = web_app.test_client().patch(
+        "/api/v1/dags/etl_orders", json={"is_paused": True}, auth=basic_auth("Admin")
+    )
     assert response.status_code == 200 and response.get_json()["is_paused"] is True
     [event] = audit.list_events(web_db, "etl_orders")
     assert (event.event, event.owner, event.extra) == ("pause", "admin", {"source": "api"})
 
 
 def test_api_patch_without_json_is_400(web_app: Flask, three_dags: None) -> None:
-    response = web_app.test_client().patch("/api/v1/dags/etl_orders", data="is_paused=true",
-                                           auth=basic_auth("Op"))
+    response = web_app.test_client().patch("/api/v1/dags/etl_orders", data="is_paused=true", auth=basic_auth("Op"))
     assert response.status_code == 400
 
 
 def test_api_refuses_a_body_over_the_limit(web_settings: Settings, web_app: Flask, three_dags: None) -> None:
     app = create_app(web_settings.with_overrides(webserver_max_request_bytes=100))
     try:
-        response = app.test_client().patch("/api/v1/dags/etl_orders", json={"is_paused": True, "x": "y" * 200},
-                                           auth=basic_auth("Op"))
+        response = app.test_client().patch(
+            "/api/v1/dags/etl_orders", json={"is_paused": True, "x": "y" * 200}, auth=basic_auth("Op")
+        )
         assert response.status_code == 413 and response.get_json()["status"] == 413
     finally:
         dispose(app)
@@ -436,7 +506,9 @@ def test_api_lists_import_errors(web_app: Flask, web_db: Session) -> None:
     body = client.get("/api/v1/importErrors", auth=basic_auth("Viewer")).get_json()
     assert body["total_entries"] == 2
     assert [(e["filename"], e["stack_trace"]) for e in body["import_errors"]] == [
-        ("/dags/a.py", "ImportError: a\n"), ("/dags/b.py", "SyntaxError: b\n")]
+        ("/dags/a.py", "ImportError: a\n"),
+        ("/dags/b.py", "SyntaxError: b\n"),
+    ]
     assert all(e["timestamp"] and isinstance(e["import_error_id"], int) for e in body["import_errors"])
     paged = client.get("/api/v1/importErrors?limit=1&offset=1", auth=basic_auth("Viewer")).get_json()
     assert [e["filename"] for e in paged["import_errors"]] == ["/dags/b.py"]
@@ -447,16 +519,25 @@ def test_openapi_document_describes_every_api_route(web_app: Flask) -> None:
     document = response.get_json()
     assert document["openapi"].startswith("3.0.")
     assert document["info"]["title"] and document["info"]["version"]
-    documented = {(path, method) for path, item in document["paths"].items()
-                  for method in item if method in ("get", "post", "put", "patch", "delete")}
+    documented = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
     routed = set()
     for rule in web_app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
             routed |= {(path, m.lower()) for m in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
     assert documented == routed
-    assert {"/api/v1/dags", "/api/v1/dags/{dag_id}", "/api/v1/importErrors", "/api/v1/health",
-            "/api/v1/openapi.json"} <= set(document["paths"])
+    assert {
+        "/api/v1/dags",
+        "/api/v1/dags/{dag_id}",
+        "/api/v1/importErrors",
+        "/api/v1/health",
+        "/api/v1/openapi.json",
+    } <= set(document["paths"])
     _assert_refs_resolve(document, document)
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -481,6 +562,7 @@ def _assert_refs_resolve(node: object, document: dict) -> None:  # type: ignore[
 
 
 def test_app_builds_without_touching_the_database(web_settings: Settings) -> None:
-    app = create_app(web_settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/none",
-                                                 secret_key=SECRET_KEY))
+    app = create_app(
+        web_settings.with_overrides(database_url="postgresql://postgres@127.0.0.1:1/none", secret_key=SECRET_KEY)
+    )
     dispose(app)

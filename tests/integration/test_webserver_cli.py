@@ -33,16 +33,28 @@ SECRET = "cli-test-secret-key-0123456789abcdef"
 
 def _env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
-        "TRADEWIND_HOME": str(home), "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
-        "TRADEWIND_DATABASE_URL": database_url, **extra,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        "TRADEWIND_HOME": str(home),
+        "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
+        "TRADEWIND_DATABASE_URL": database_url,
+        **extra,
     }
 
 
 def _run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     # stdin is never a terminal here, so a missing password is an error rather than a prompt.
-    return subprocess.run([str(TRADEWIND), *args], env=env, cwd=env["HOME"], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(TRADEWIND), *args],
+        env=env,
+        cwd=env["HOME"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
@@ -80,9 +92,22 @@ def _verify(env: dict[str, str], username: str, password: str) -> bool:
 
 # --- tradewind users -------------------------------------------------------------------------------
 
+
 def test_users_create_list_set_password_and_delete(cli_env: dict[str, str]) -> None:
-    created = _run(cli_env, "users", "create", "--username", "ada", "--password", "first-pw", "--role", "Op",
-                   "--email", "ada@example.com", "--token")
+    created = _run(
+        cli_env,
+        "users",
+        "create",
+        "--username",
+        "ada",
+        "--password",
+        "first-pw",
+        "--role",
+        "Op",
+        "--email",
+        "ada@example.com",
+        "--token",
+    )
     assert created.returncode == 0, created.stderr
     assert "User ada created with role Op." in created.stdout
     token = created.stdout.strip().splitlines()[-1]
@@ -92,7 +117,12 @@ def test_users_create_list_set_password_and_delete(cli_env: dict[str, str]) -> N
     listed = _run(cli_env, "users", "list", "-o", "json")
     [row] = json.loads(listed.stdout)
     assert (row["username"], row["role"], row["email"], row["active"], row["has_api_token"]) == (
-        "ada", "Op", "ada@example.com", True, True)
+        "ada",
+        "Op",
+        "ada@example.com",
+        True,
+        True,
+    )
 
     again = _run(cli_env, "users", "create", "-u", "ada", "-p", "x", "-r", "Op")
     assert again.returncode == 1 and _error_lines(again) == ["Error: user 'ada' already exists"]
@@ -110,8 +140,12 @@ def test_users_create_list_set_password_and_delete(cli_env: dict[str, str]) -> N
 
 
 def test_users_create_takes_everything_from_the_environment(cli_env: dict[str, str]) -> None:
-    env = {**cli_env, "TRADEWIND_USER_NAME": "admin", "TRADEWIND_USER_PASSWORD": "from-env",
-           "TRADEWIND_USER_ROLE": "Admin"}
+    env = {
+        **cli_env,
+        "TRADEWIND_USER_NAME": "admin",
+        "TRADEWIND_USER_PASSWORD": "from-env",
+        "TRADEWIND_USER_ROLE": "Admin",
+    }
     done = _run(env, "users", "create")
     assert done.returncode == 0, done.stderr
     assert _verify(cli_env, "admin", "from-env")
@@ -127,14 +161,21 @@ def test_users_create_refuses_an_unknown_role_and_a_missing_password(cli_env: di
 
 # --- tradewind webserver ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def webserver(cli_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     port = _free_port()
     log = tmp_path / "webserver.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([str(TRADEWIND), "webserver", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=cli_env, cwd=cli_env["HOME"], stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(TRADEWIND), "webserver", "--host", "127.0.0.1", "--port", str(port)],
+            env=cli_env,
+            cwd=cli_env["HOME"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{base}/health", process, log)
@@ -183,8 +224,9 @@ def test_webserver_answers_health_a_login_and_the_api(cli_env: dict[str, str], w
         form = redirected.read().decode()
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert csrf, form
-    body = urllib.parse.urlencode({"username": "admin", "password": "admin-pw", "csrf_token": csrf.group(1),
-                                   "next": "/"}).encode()
+    body = urllib.parse.urlencode(
+        {"username": "admin", "password": "admin-pw", "csrf_token": csrf.group(1), "next": "/"}
+    ).encode()
     with browser.open(f"{base}/login", data=body, timeout=10) as home:
         page = home.read().decode()
         assert home.status == 200 and home.url == f"{base}/"

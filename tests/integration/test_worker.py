@@ -51,7 +51,7 @@ QUEUE_PREFIX = f"tw-test-{uuid.uuid4().hex[:8]}-"
 MAIN_QUEUE = QUEUE_PREFIX + "default"
 _LIVE = timedelta(seconds=30)
 
-DAG_TEMPLATE = '''
+DAG_TEMPLATE = """
 import os, sys, time
 from datetime import timedelta
 import pendulum
@@ -69,7 +69,7 @@ def record(name):
 with DAG({dag_id!r}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None,
          default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=1)}}) as dag:
     PythonOperator(task_id="work", python_callable=work)
-'''
+"""
 
 
 # -- the stack: one database and one Redis database for the module --------------------------------
@@ -103,14 +103,17 @@ def module_redis_url(_redis_db: int) -> Iterator[str]:
 def stack(module_pg_url: str, module_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("worker-home")
     (home / "dags").mkdir()
-    settings = Settings(home=home, database_url=module_pg_url, broker_url=module_redis_url,
-                        dags_folder=home / "dags")
+    settings = Settings(home=home, database_url=module_pg_url, broker_url=module_redis_url, dags_folder=home / "dags")
     migrate(settings)
     engine = create_engine_from_settings(settings)
     env = {
-        **os.environ, "TRADEWIND_HOME": str(home), "TRADEWIND_DATABASE_URL": module_pg_url,
-        "TRADEWIND_BROKER_URL": module_redis_url, "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
-        "TRADEWIND_LOG_LEVEL": "INFO", "TRADEWIND_WORKER_HEARTBEAT_INTERVAL": "1",
+        **os.environ,
+        "TRADEWIND_HOME": str(home),
+        "TRADEWIND_DATABASE_URL": module_pg_url,
+        "TRADEWIND_BROKER_URL": module_redis_url,
+        "TRADEWIND_DAGS_FOLDER": str(home / "dags"),
+        "TRADEWIND_LOG_LEVEL": "INFO",
+        "TRADEWIND_WORKER_HEARTBEAT_INTERVAL": "1",
     }
     (home / "process-logs").mkdir()
     app = make_celery_app(settings)
@@ -122,17 +125,24 @@ def stack(module_pg_url: str, module_redis_url: str, tmp_path_factory: pytest.Te
 # -- worker processes --------------------------------------------------------------------------------
 
 
-def start_worker(stack: Stack, hostname: str, *, queues: str = MAIN_QUEUE, concurrency: int = 3
-                 ) -> subprocess.Popen[bytes]:
+def start_worker(
+    stack: Stack, hostname: str, *, queues: str = MAIN_QUEUE, concurrency: int = 3
+) -> subprocess.Popen[bytes]:
     log = open(stack.logs / f"{hostname}.log", "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [TRADEWIND, "worker", "--hostname", hostname, "--queues", queues, "--concurrency", str(concurrency)],
-        env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=stack.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     log.close()
     stack.processes.append(process)
-    wait_until(lambda: is_live(stack, hostname) or process.poll() is not None, 30,
-               lambda: f"worker {hostname} did not register\n{worker_log(stack, hostname)}")
+    wait_until(
+        lambda: is_live(stack, hostname) or process.poll() is not None,
+        30,
+        lambda: f"worker {hostname} did not register\n{worker_log(stack, hostname)}",
+    )
     assert process.poll() is None, worker_log(stack, hostname)
     return process
 
@@ -164,7 +174,7 @@ def session_members(session_id: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        state, *_, sid = stat[stat.rindex(")") + 2:].split()[:4]
+        state, *_, sid = stat[stat.rindex(")") + 2 :].split()[:4]
         if int(sid) == session_id and state != "Z":
             members.append(int(entry.name))
     return members
@@ -214,8 +224,9 @@ class Queued:
 def write_dag(stack: Stack, dag_id: str, body: str, *, retries: int = 0) -> tuple[Path, Path]:
     side_effects = stack.settings.home / f"{dag_id}.side_effects"
     path = stack.dags_folder / f"{dag_id}.py"
-    path.write_text(DAG_TEMPLATE.format(side_effects=str(side_effects), body=textwrap.dedent(body),
-                                        dag_id=dag_id, retries=retries))
+    path.write_text(
+        DAG_TEMPLATE.format(side_effects=str(side_effects), body=textwrap.dedent(body), dag_id=dag_id, retries=retries)
+    )
     return path, side_effects
 
 
@@ -230,14 +241,27 @@ def queue_task(stack: Stack, body: str, *, retries: int = 0, try_number: int = 1
     run_id = f"manual__{T0.isoformat()}"
     key = TIKey(dag_id, run_id, "work")
     with session_scope(stack.factory) as session:
-        dags.upsert_dag(session, dag_id, str(path), serialized, dag_hash(serialized), None, None, [], None,
-                        None, None, False)
-        runs.create_run(session, dag_id=dag_id, run_id=run_id, run_type="manual", logical_date=T0,
-                        state="running", task_rows=[{"task_id": "work", "operator": "PythonOperator",
-                                                     "max_tries": retries}])
+        dags.upsert_dag(
+            session, dag_id, str(path), serialized, dag_hash(serialized), None, None, [], None, None, None, False
+        )
+        runs.create_run(
+            session,
+            dag_id=dag_id,
+            run_id=run_id,
+            run_type="manual",
+            logical_date=T0,
+            state="running",
+            task_rows=[{"task_id": "work", "operator": "PythonOperator", "max_tries": retries}],
+        )
         assert task_instances.transition(session, key, expected_state="none", target_state="scheduled")
-        assert task_instances.transition(session, key, expected_state="scheduled", target_state="queued",
-                                         try_number=try_number, queued_dttm=datetime.now(UTC))
+        assert task_instances.transition(
+            session,
+            key,
+            expected_state="scheduled",
+            target_state="queued",
+            try_number=try_number,
+            queued_dttm=datetime.now(UTC),
+        )
     return Queued(key, TaskMessage(dag_id, run_id, "work", -1, try_number), side_effects)
 
 
@@ -258,9 +282,11 @@ def log_text(stack: Stack, key: TIKey, try_number: int = 1) -> str:
 
 
 def wait_for_state(stack: Stack, key: TIKey, states: set[str], timeout: float = 20) -> Any:
-    return wait_until(lambda: (row := ti(stack, key)).state in states and row, timeout,
-                      lambda: f"{key} is {ti(stack, key).state}, not {states}\n"
-                              f"{worker_log(stack, MAIN_WORKER)}")
+    return wait_until(
+        lambda: (row := ti(stack, key)).state in states and row,
+        timeout,
+        lambda: f"{key} is {ti(stack, key).state}, not {states}\n{worker_log(stack, MAIN_WORKER)}",
+    )
 
 
 def wait_until_delivered(stack: Stack, queue: str = MAIN_QUEUE, timeout: float = 20) -> None:
@@ -273,8 +299,11 @@ def wait_until_delivered(stack: Stack, queue: str = MAIN_QUEUE, timeout: float =
         return sum(1 for raw in client.hvals("unacked") if json.loads(raw)[2] == queue)
 
     try:
-        wait_until(lambda: client.llen(queue) == 0 and unacked() == 0, timeout,
-                   lambda: f"{queue}: {client.llen(queue)} waiting, {unacked()} unacked")
+        wait_until(
+            lambda: client.llen(queue) == 0 and unacked() == 0,
+            timeout,
+            lambda: f"{queue}: {client.llen(queue)} waiting, {unacked()} unacked",
+        )
     finally:
         client.close()
 
@@ -294,12 +323,15 @@ def executions(queued: Queued) -> list[str]:
 
 
 def test_task_runs_and_its_state_xcom_and_log_are_in_the_metastore(stack, main_worker):
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
             print("hello from the task")
             return {"rows": 3}
-    ''')
+    """,
+    )
     events = redis.Redis.from_url(stack.settings.broker_url or "").pubsub(ignore_subscribe_messages=True)
     events.subscribe(TASK_ENDED_CHANNEL)
     send(stack, queued.message.encode())
@@ -308,8 +340,10 @@ def test_task_runs_and_its_state_xcom_and_log_are_in_the_metastore(stack, main_w
     assert row.hostname == MAIN_WORKER
     # The worker wakes the schedulers at once: a "task ended" event for the run.
     ended: list[dict[str, str]] = []
-    wait_until(lambda: ended.extend(received(events)) or {"dag_id": queued.key.dag_id,
-                                                          "run_id": queued.key.run_id} in ended, 10)
+    wait_until(
+        lambda: ended.extend(received(events)) or {"dag_id": queued.key.dag_id, "run_id": queued.key.run_id} in ended,
+        10,
+    )
     events.close()
     assert row.try_number == 1
     with session_scope(stack.factory) as session:
@@ -321,11 +355,14 @@ def test_task_runs_and_its_state_xcom_and_log_are_in_the_metastore(stack, main_w
 
 
 def test_same_message_sent_twice_executes_once(stack, main_worker):
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
             time.sleep(0.3)
-    ''')
+    """,
+    )
     send(stack, queued.message.encode())
     send(stack, queued.message.encode())
     assert wait_for_state(stack, queued.key, {"success", "failed"}).state == "success"
@@ -334,10 +371,15 @@ def test_same_message_sent_twice_executes_once(stack, main_worker):
 
 
 def test_message_for_an_old_try_is_dropped(stack, main_worker):
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
-    ''', retries=2, try_number=2)
+    """,
+        retries=2,
+        try_number=2,
+    )
     stale = TaskMessage(**{**queued.message.encode(), "try_number": 1})
     send(stack, stale.encode())
     wait_until_delivered(stack)
@@ -354,10 +396,13 @@ def test_malformed_messages_are_dropped_and_the_worker_goes_on(stack, main_worke
         send(stack, payload)
     stack.app.send_task(RUN_TASK_INSTANCE, args=[], queue=MAIN_QUEUE)
     wait_until_delivered(stack)
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
-    ''')
+    """,
+    )
     send(stack, queued.message.encode())
     assert wait_for_state(stack, queued.key, {"success", "failed"}).state == "success"
     assert "dropping a task message that cannot be decoded" in worker_log(stack, MAIN_WORKER)
@@ -366,11 +411,15 @@ def test_malformed_messages_are_dropped_and_the_worker_goes_on(stack, main_worke
 
 @pytest.mark.parametrize(("retries", "expected"), [(0, "failed"), (1, "up_for_retry")])
 def test_task_killed_by_sigkill_ends_failed_or_up_for_retry(stack, main_worker, retries, expected):
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             print("about to die", flush=True)
             os.kill(os.getpid(), 9)
-    ''', retries=retries)
+    """,
+        retries=retries,
+    )
     send(stack, queued.message.encode())
     row = wait_for_state(stack, queued.key, {"success", "failed", "up_for_retry"})
     assert row.state == expected
@@ -383,17 +432,23 @@ def test_task_killed_by_sigkill_ends_failed_or_up_for_retry(stack, main_worker, 
 
 def test_running_task_log_is_readable_before_the_task_ends(stack, main_worker):
     release = stack.settings.home / f"release-{uuid.uuid4().hex[:6]}"
-    queued = queue_task(stack, f'''
+    queued = queue_task(
+        stack,
+        f"""
         def work():
             print("first line, before the wait", flush=True)
             deadline = time.time() + 20
             while not os.path.exists({str(release)!r}) and time.time() < deadline:
                 time.sleep(0.05)
             print("released", flush=True)
-    ''')
+    """,
+    )
     send(stack, queued.message.encode())
-    wait_until(lambda: "first line, before the wait" in log_text(stack, queued.key), 20,
-               lambda: f"no log yet; {ti(stack, queued.key).state}\n{worker_log(stack, MAIN_WORKER)}")
+    wait_until(
+        lambda: "first line, before the wait" in log_text(stack, queued.key),
+        20,
+        lambda: f"no log yet; {ti(stack, queued.key).state}\n{worker_log(stack, MAIN_WORKER)}",
+    )
     assert ti(stack, queued.key).state == "running"
     release.touch()
     assert wait_for_state(stack, queued.key, {"success", "failed"}).state == "success"
@@ -401,10 +456,13 @@ def test_running_task_log_is_readable_before_the_task_ends(stack, main_worker):
 
 
 def test_dag_file_that_now_fails_to_import_fails_the_task_with_the_error_in_its_log(stack, main_worker):
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
-    ''')
+    """,
+    )
     fileloc = stack.dags_folder / f"{queued.key.dag_id}.py"
     fileloc.write_text('raise RuntimeError("the DAG file is broken now")\n')
     send(stack, queued.message.encode())
@@ -416,10 +474,14 @@ def test_dag_file_that_now_fails_to_import_fails_the_task_with_the_error_in_its_
 
 
 def test_task_removed_from_its_dag_file_is_retried_by_its_recorded_retry_settings(stack, main_worker):
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
-    ''', retries=1)
+    """,
+        retries=1,
+    )
     fileloc = stack.dags_folder / f"{queued.key.dag_id}.py"
     fileloc.write_text(fileloc.read_text().replace('task_id="work"', 'task_id="renamed"'))
     send(stack, queued.message.encode())
@@ -440,10 +502,13 @@ def test_workers_list_shows_the_live_worker_with_its_queues(stack, main_worker):
 
 def test_worker_on_queue_q2_takes_a_message_sent_to_q2(stack, main_worker, worker_factory):
     worker_factory("worker-q2", queues=QUEUE_PREFIX + "q2", concurrency=1)
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("ran")
-    ''')
+    """,
+    )
     send(stack, queued.message.encode(), queue=QUEUE_PREFIX + "q2")
     row = wait_for_state(stack, queued.key, {"success", "failed"})
     assert (row.state, row.hostname) == ("success", "worker-q2")
@@ -451,11 +516,14 @@ def test_worker_on_queue_q2_takes_a_message_sent_to_q2(stack, main_worker, worke
 
 def test_sigterm_lets_the_running_task_finish_then_the_worker_shows_offline(stack, worker_factory):
     process = worker_factory("worker-drain", queues=QUEUE_PREFIX + "drain", concurrency=1)
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             time.sleep(2)
             record("finished")
-    ''')
+    """,
+    )
     send(stack, queued.message.encode(), queue=QUEUE_PREFIX + "drain")
     wait_for_state(stack, queued.key, {"running"})
     process.send_signal(signal.SIGTERM)
@@ -471,17 +539,23 @@ def test_sigterm_lets_the_running_task_finish_then_the_worker_shows_offline(stac
 
 def test_killed_worker_leaves_no_try_running_behind(stack, worker_factory):
     process = worker_factory("worker-killed", queues=QUEUE_PREFIX + "killed", concurrency=1)
-    queued = queue_task(stack, '''
+    queued = queue_task(
+        stack,
+        """
         def work():
             record("started")
             time.sleep(3)
             record("finished")
-    ''')
+    """,
+    )
     send(stack, queued.message.encode(), queue=QUEUE_PREFIX + "killed")
     wait_until(lambda: executions(queued) == ["started"], 20, lambda: worker_log(stack, "worker-killed"))
     process.send_signal(signal.SIGKILL)  # the main process only, as the OOM killer would
-    wait_until(lambda: not session_members(process.pid), 10,
-               lambda: f"still alive in the worker's session: {session_members(process.pid)}")
+    wait_until(
+        lambda: not session_members(process.pid),
+        10,
+        lambda: f"still alive in the worker's session: {session_members(process.pid)}",
+    )
     assert executions(queued) == ["started"]
     # The try stays running with a stale heartbeat: the scheduler's zombie detection ends it.
     assert ti(stack, queued.key).state == "running"
@@ -489,8 +563,9 @@ def test_killed_worker_leaves_no_try_running_behind(stack, worker_factory):
 
 def test_worker_with_unreachable_broker_exits_with_one_line_naming_the_url(stack):
     env = {**stack.env, "TRADEWIND_BROKER_URL": "redis://:hunter2@127.0.0.1:1/0"}
-    result = subprocess.run([TRADEWIND, "worker", "--hostname", "nobroker"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [TRADEWIND, "worker", "--hostname", "nobroker"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "cannot reach the broker at redis://:***@127.0.0.1:1/0" in result.stderr

@@ -72,18 +72,32 @@ def csrf_token(client: FlaskClient) -> str:
 
 
 def login(client: FlaskClient, username: str, password: str, **extra: str) -> Any:
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_token(client), **extra})
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_token(client), **extra}
+    )
 
 
 def basic_auth(role: str) -> tuple[str, str]:
     return ACCOUNTS[role].username, ACCOUNTS[role].password
 
 
-def make_dag(dag_id: str, *, tags: list[str] | None = None, schedule: Any = "@daily", owner: str = "data-team",
-             tasks: int = 2, description: str | None = None) -> DAG:
-    with DAG(dag_id, schedule=schedule, start_date=T0, tags=tags or [], description=description,
-             default_args={"owner": owner}) as dag:
+def make_dag(
+    dag_id: str,
+    *,
+    tags: list[str] | None = None,
+    schedule: Any = "@daily",
+    owner: str = "data-team",
+    tasks: int = 2,
+    description: str | None = None,
+) -> DAG:
+    with DAG(
+        dag_id,
+        schedule=schedule,
+        start_date=T0,
+        tags=tags or [],
+        description=description,
+        default_args={"owner": owner},
+    ) as dag:
         previous = None
         for index in range(tasks):
             task = BashOperator(task_id=f"task_{index}", bash_command="echo hi")
@@ -97,28 +111,62 @@ def store_dag(session: Session, dag: DAG, *, paused: bool = False, fileloc: str 
     """Record ``dag`` as the dag processor does after parsing its file."""
     serialized = serialize_dag(dag)
     dags.upsert_dag(
-        session, dag_id=dag.dag_id, fileloc=fileloc or f"/dags/{dag.dag_id}.py", serialized=serialized,
-        dag_hash=dag_hash(serialized), schedule_description=dag.schedule.description,
-        description=dag.description, tags=dag.tags, owners=dag.owner, max_active_runs=dag.max_active_runs,
-        max_active_tasks=dag.max_active_tasks, is_paused_upon_creation=paused,
+        session,
+        dag_id=dag.dag_id,
+        fileloc=fileloc or f"/dags/{dag.dag_id}.py",
+        serialized=serialized,
+        dag_hash=dag_hash(serialized),
+        schedule_description=dag.schedule.description,
+        description=dag.description,
+        tags=dag.tags,
+        owners=dag.owner,
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        is_paused_upon_creation=paused,
     )
 
 
 def store_raw_dag(session: Session, dag_id: str, *, tags: list[str], owners: str, description: str) -> None:
     """A DAG row with any text in it (the SDK would refuse some of these ids)."""
-    dags.upsert_dag(session, dag_id, f"/dags/{dag_id}.py", {"dag_id": dag_id, "tasks": []}, "hash", "@daily",
-                    description, tags, owners, 16, 16, False)
+    dags.upsert_dag(
+        session,
+        dag_id,
+        f"/dags/{dag_id}.py",
+        {"dag_id": dag_id, "tasks": []},
+        "hash",
+        "@daily",
+        description,
+        tags,
+        owners,
+        16,
+        16,
+        False,
+    )
 
 
-def store_run(session: Session, dag_id: str, run_id: str, state: str, *, logical_date: datetime,
-              task_states: Mapping[str, str]) -> None:
+def store_run(
+    session: Session, dag_id: str, run_id: str, state: str, *, logical_date: datetime, task_states: Mapping[str, str]
+) -> None:
     """A run whose task instances are in ``task_states`` (task id -> state)."""
-    runs.create_run(session, dag_id=dag_id, run_id=run_id, run_type="scheduled", logical_date=logical_date,
-                    state=state, task_rows=[{"task_id": task_id} for task_id in task_states])
+    runs.create_run(
+        session,
+        dag_id=dag_id,
+        run_id=run_id,
+        run_type="scheduled",
+        logical_date=logical_date,
+        state=state,
+        task_rows=[{"task_id": task_id} for task_id in task_states],
+    )
     for task_id, ti_state in task_states.items():
-        session.execute(sa.update(TaskInstance).where(
-            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
-        ).values(state=ti_state))
+        session.execute(
+            sa.update(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+            )
+            .values(state=ti_state)
+        )
 
 
 def store_import_error(session: Session, filename: str, stacktrace: str) -> None:

@@ -59,13 +59,10 @@ def test_every_supported_module_imports_and_all_its_names_resolve(shim, module_n
         ("airflow.operators.bash:BashOperator", "tradewind.sdk.operators.bash:BashOperator"),
         ("airflow.operators.bash_operator:BashOperator", "tradewind.sdk.operators.bash:BashOperator"),
         ("airflow.operators.python:PythonOperator", "tradewind.sdk.operators.python:PythonOperator"),
-        ("airflow.operators.python:BranchPythonOperator",
-         "tradewind.sdk.operators.python:BranchPythonOperator"),
-        ("airflow.operators.python:ShortCircuitOperator",
-         "tradewind.sdk.operators.python:ShortCircuitOperator"),
+        ("airflow.operators.python:BranchPythonOperator", "tradewind.sdk.operators.python:BranchPythonOperator"),
+        ("airflow.operators.python:ShortCircuitOperator", "tradewind.sdk.operators.python:ShortCircuitOperator"),
         ("airflow.operators.python:get_current_context", "tradewind.sdk.context:get_current_context"),
-        ("airflow.operators.python_operator:PythonOperator",
-         "tradewind.sdk.operators.python:PythonOperator"),
+        ("airflow.operators.python_operator:PythonOperator", "tradewind.sdk.operators.python:PythonOperator"),
         ("airflow.operators.empty:EmptyOperator", "tradewind.sdk.operators.empty:EmptyOperator"),
         ("airflow.operators.dummy:DummyOperator", "tradewind.sdk.operators.empty:DummyOperator"),
         ("airflow.operators.dummy_operator:DummyOperator", "tradewind.sdk.operators.empty:DummyOperator"),
@@ -75,14 +72,13 @@ def test_every_supported_module_imports_and_all_its_names_resolve(shim, module_n
         ("airflow.sensors.filesystem:FileSensor", "tradewind.sdk.sensors.filesystem:FileSensor"),
         ("airflow.sensors.time_delta:TimeDeltaSensor", "tradewind.sdk.sensors.time_delta:TimeDeltaSensor"),
         ("airflow.sensors.date_time:DateTimeSensor", "tradewind.sdk.sensors.date_time:DateTimeSensor"),
-        ("airflow.sensors.external_task:ExternalTaskSensor",
-         "tradewind.sdk.sensors.external_task:ExternalTaskSensor"),
-        ("airflow.sensors.external_task:ExternalTaskMarker",
-         "tradewind.sdk.sensors.external_task:ExternalTaskMarker"),
-        ("airflow.operators.trigger_dagrun:TriggerDagRunOperator",
-         "tradewind.sdk.operators.trigger_dagrun:TriggerDagRunOperator"),
-        ("airflow.operators.latest_only:LatestOnlyOperator",
-         "tradewind.sdk.operators.latest_only:LatestOnlyOperator"),
+        ("airflow.sensors.external_task:ExternalTaskSensor", "tradewind.sdk.sensors.external_task:ExternalTaskSensor"),
+        ("airflow.sensors.external_task:ExternalTaskMarker", "tradewind.sdk.sensors.external_task:ExternalTaskMarker"),
+        (
+            "airflow.operators.trigger_dagrun:TriggerDagRunOperator",
+            "tradewind.sdk.operators.trigger_dagrun:TriggerDagRunOperator",
+        ),
+        ("airflow.operators.latest_only:LatestOnlyOperator", "tradewind.sdk.operators.latest_only:LatestOnlyOperator"),
         ("airflow.operators.branch:BaseBranchOperator", "tradewind.sdk.operators.branch:BaseBranchOperator"),
         ("airflow.utils.context:Context", "tradewind.sdk.context:Context"),
         ("airflow.utils.types:DagRunType", "tradewind.compat.run_types:DagRunType"),
@@ -111,24 +107,32 @@ def test_every_supported_module_imports_and_all_its_names_resolve(shim, module_n
         ("airflow.hooks.base:BaseHook", "tradewind.sdk.hooks.base:BaseHook"),
         ("airflow.providers.common.sql.hooks.sql:DbApiHook", "tradewind.sdk.hooks.sql:DbApiHook"),
         ("airflow.providers.common.sql.hooks.sql:fetch_all_handler", "tradewind.sdk.hooks.sql:fetch_all_handler"),
-        ("airflow.providers.common.sql.operators.sql:SQLExecuteQueryOperator",
-         "tradewind.sdk.operators.sql:SQLExecuteQueryOperator"),
+        (
+            "airflow.providers.common.sql.operators.sql:SQLExecuteQueryOperator",
+            "tradewind.sdk.operators.sql:SQLExecuteQueryOperator",
+        ),
         ("airflow.providers.common.sql.sensors.sql:SqlSensor", "tradewind.sdk.sensors.sql:SqlSensor"),
         ("airflow.providers.postgres.hooks.postgres:PostgresHook", "tradewind.sdk.hooks.postgres:PostgresHook"),
-        ("airflow.providers.postgres.operators.postgres:PostgresOperator",
-         "tradewind.sdk.operators.sql:PostgresOperator"),
+        (
+            "airflow.providers.postgres.operators.postgres:PostgresOperator",
+            "tradewind.sdk.operators.sql:PostgresOperator",
+        ),
         ("airflow.providers.sqlite.hooks.sqlite:SqliteHook", "tradewind.sdk.hooks.sqlite:SqliteHook"),
         ("airflow.providers.sqlite.operators.sqlite:SqliteOperator", "tradewind.sdk.operators.sql:SqliteOperator"),
         ("airflow.providers.mysql.hooks.mysql:MySqlHook", "tradewind.sdk.hooks.mysql:MySqlHook"),
         ("airflow.hooks.dbapi:DbApiHook", "tradewind.sdk.hooks.sql:DbApiHook"),
-        ("airflow.operators.generic_transfer:GenericTransfer",
-         "tradewind.sdk.operators.generic_transfer:GenericTransfer"),
+        (
+            "airflow.operators.generic_transfer:GenericTransfer",
+            "tradewind.sdk.operators.generic_transfer:GenericTransfer",
+        ),
         ("airflow.sensors.sql:SqlSensor", "tradewind.sdk.sensors.sql:SqlSensor"),
         ("airflow.sensors.sql_sensor:SqlSensor", "tradewind.sdk.sensors.sql:SqlSensor"),
         ("airflow.utils.log.secrets_masker:mask_secret", "tradewind.secrets.masker:mask_secret"),
         ("airflow.secrets:BaseSecretsBackend", "tradewind.secrets.backend:BaseSecretsBackend"),
-        ("airflow.secrets.local_filesystem:LocalFilesystemBackend",
-         "tradewind.secrets.local_filesystem:LocalFilesystemBackend"),
+        (
+            "airflow.secrets.local_filesystem:LocalFilesystemBackend",
+            "tradewind.secrets.local_filesystem:LocalFilesystemBackend",
+        ),
     ],
 )
 def test_airflow_name_is_the_tradewind_object(shim, airflow_ref, tradewind_ref):
@@ -399,4 +403,5 @@ def test_dag_run_type_compares_with_the_run_types_tradewind_records(shim):
     assert DagRunType.from_run_id("scheduled__2024-01-01T00:00:00+00:00") is DagRunType.SCHEDULED
     assert DagRunType.from_run_id("my_own_run_id") is DagRunType.MANUAL
     assert DagRunType.SCHEDULED.generate_run_id(datetime(2024, 1, 1, tzinfo=UTC)) == (
-        "scheduled__2024-01-01T00:00:00+00:00")
+        "scheduled__2024-01-01T00:00:00+00:00"
+    )

@@ -23,12 +23,23 @@ def _bash(command: str, **kwargs) -> BashOperator:
 
 def _context(task: BashOperator) -> dict:
     ti = RuntimeTaskInstance(
-        task=task, dag_id="bash_dag", run_id="manual__1", try_number=2, max_tries=3,
-        xcom=InMemoryXComBackend(task.task_id), logical_date=LOGICAL,
+        task=task,
+        dag_id="bash_dag",
+        run_id="manual__1",
+        try_number=2,
+        max_tries=3,
+        xcom=InMemoryXComBackend(task.task_id),
+        logical_date=LOGICAL,
     )
     return {
-        "ti": ti, "task_instance": ti, "task": task, "dag": task.dag, "params": {},
-        "logical_date": LOGICAL, "ds": "2024-03-05", "run_id": "manual__1",
+        "ti": ti,
+        "task_instance": ti,
+        "task": task,
+        "dag": task.dag,
+        "params": {},
+        "logical_date": LOGICAL,
+        "ds": "2024-03-05",
+        "run_id": "manual__1",
         "dag_run": SimpleNamespace(run_id="manual__1"),
     }
 
@@ -86,8 +97,10 @@ def test_env_given_is_not_modified_by_a_run():
 
 
 def test_airflow_context_variables_are_visible():
-    task = _bash('echo "$AIRFLOW_CTX_DAG_ID|$AIRFLOW_CTX_TASK_ID|$AIRFLOW_CTX_EXECUTION_DATE|'
-                 '$AIRFLOW_CTX_TRY_NUMBER|$AIRFLOW_CTX_DAG_RUN_ID"')
+    task = _bash(
+        'echo "$AIRFLOW_CTX_DAG_ID|$AIRFLOW_CTX_TASK_ID|$AIRFLOW_CTX_EXECUTION_DATE|'
+        '$AIRFLOW_CTX_TRY_NUMBER|$AIRFLOW_CTX_DAG_RUN_ID"'
+    )
     assert _run(task) == "bash_dag|run|2024-03-05T00:00:00+00:00|2|manual__1"
 
 

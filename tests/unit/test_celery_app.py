@@ -72,13 +72,16 @@ def test_embedded_broker_folders_are_created_under_home(tmp_path: Path):
     assert options["polling_interval"] <= 0.1
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (None, ["default"]),
-    ("", ["default"]),
-    (" , ", ["default"]),
-    ("q2", ["q2"]),
-    ("a, b,,a", ["a", "b"]),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ["default"]),
+        ("", ["default"]),
+        (" , ", ["default"]),
+        ("q2", ["q2"]),
+        ("a, b,,a", ["a", "b"]),
+    ],
+)
 def test_queue_names(value, expected):
     assert queue_names(value) == expected
 
@@ -90,13 +93,17 @@ def test_a_redis_broker_uses_the_transport_whose_acks_cannot_wedge_a_worker(tmp_
     assert embedded.broker_transport is None
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("", ssl.CERT_REQUIRED),
-    ("?ssl_cert_reqs=none", ssl.CERT_NONE),
-    ("?ssl_cert_reqs=CERT_OPTIONAL", ssl.CERT_OPTIONAL),
-    ("?ssl_cert_reqs=nonsense", ssl.CERT_REQUIRED),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ssl.CERT_REQUIRED),
+        ("?ssl_cert_reqs=none", ssl.CERT_NONE),
+        ("?ssl_cert_reqs=CERT_OPTIONAL", ssl.CERT_OPTIONAL),
+        ("?ssl_cert_reqs=nonsense", ssl.CERT_REQUIRED),
+    ],
+)
 def test_a_tls_redis_broker_checks_the_servers_certificate_unless_the_url_says_otherwise(
-        tmp_path: Path, query: str, expected: ssl.VerifyMode):
+    tmp_path: Path, query: str, expected: ssl.VerifyMode
+):
     conf = make_celery_app(Settings(home=tmp_path, broker_url=f"rediss://redis.example:6380/0{query}")).conf
     assert conf.broker_use_ssl == {"ssl_cert_reqs": expected}

@@ -17,13 +17,27 @@ pytest_plugins = ["metastore_fixtures"]
 def test_uri_parts_are_decoded_and_type_dashes_become_underscores():
     conn = Connection(conn_id="db", uri="google-cloud-platform://us%40er:p%40ss%2Fw%3Ard@My-Host:5432/sales%2Fdb")
     assert (conn.conn_type, conn.login, conn.password, conn.host, conn.port, conn.schema) == (
-        "google_cloud_platform", "us@er", "p@ss/w:rd", "My-Host", 5432, "sales/db")
+        "google_cloud_platform",
+        "us@er",
+        "p@ss/w:rd",
+        "My-Host",
+        5432,
+        "sales/db",
+    )
 
 
 @pytest.mark.parametrize("password", ["p@ss:w/rd?#%&=+ ", "ünïcødé", "a'b\"c\\d", "%2F", "plain"])
 def test_fields_round_trip_through_the_uri(password):
-    conn = Connection(conn_id="x", conn_type="postgres", host="db.example.com", login="us er@corp",
-                      password=password, schema="my db", port=6543, extra={"sslmode": "require", "k": "a&b=c"})
+    conn = Connection(
+        conn_id="x",
+        conn_type="postgres",
+        host="db.example.com",
+        login="us er@corp",
+        password=password,
+        schema="my db",
+        port=6543,
+        extra={"sslmode": "require", "k": "a&b=c"},
+    )
     again = Connection(conn_id="x", uri=conn.get_uri())
     assert again == conn
 
@@ -76,8 +90,14 @@ def test_json_form_with_extra_object():
     assert Connection.from_json(conn.as_json(), "db") == conn
 
 
-@pytest.mark.parametrize("text,message", [("{x", "not valid JSON"), ("[1]", "must be an object"),
-                                          ('{"conn_type": "x", "hots": "h"}', "unknown fields hots")])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("{x", "not valid JSON"),
+        ("[1]", "must be an object"),
+        ('{"conn_type": "x", "hots": "h"}', "unknown fields hots"),
+    ],
+)
 def test_bad_json_form(text, message):
     with pytest.raises(AirflowException, match=message):
         Connection.from_json(text, "db")
@@ -90,8 +110,10 @@ def test_extra_dejson_is_empty_for_missing_or_non_object_extra():
 
 
 def test_environment_connection_as_uri_or_json_tradewind_name_first():
-    env = {"AIRFLOW_CONN_MY_DB": "postgres://a@airflow-host/db",
-           "TRADEWIND_CONN_MY_DB": json.dumps({"conn_type": "postgres", "host": "tw-host"})}
+    env = {
+        "AIRFLOW_CONN_MY_DB": "postgres://a@airflow-host/db",
+        "TRADEWIND_CONN_MY_DB": json.dumps({"conn_type": "postgres", "host": "tw-host"}),
+    }
     assert environment.connection_from_env("my_db", env).host == "tw-host"
     del env["TRADEWIND_CONN_MY_DB"]
     assert environment.connection_from_env("my_db", env).host == "airflow-host"

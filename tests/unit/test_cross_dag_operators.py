@@ -30,6 +30,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 # -- which runs of the other DAG the sensor looks at ------------------------------------------------
 
+
 def test_the_sensor_looks_at_the_same_logical_date_by_default():
     assert external_logical_dates(DAY) == [DAY]
 
@@ -46,7 +47,8 @@ def test_execution_date_fn_gets_the_logical_date_and_the_context_keys_it_names()
         return logical_date - timedelta(days=1)
 
     assert external_logical_dates(DAY, execution_date_fn=previous_day, context={"ds": "2024-03-10"}) == [
-        DAY - timedelta(days=1)]
+        DAY - timedelta(days=1)
+    ]
     assert seen == {"ds": "2024-03-10", "has_context": True}
 
 
@@ -62,35 +64,46 @@ def test_execution_date_fn_returning_something_else_is_a_clear_error():
 
 # -- what a poke concludes ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("counts", "verdict"), [
-    (PokeCounts(expected=1, allowed=1), "done"),
-    (PokeCounts(expected=2, allowed=1), "waiting"),
-    (PokeCounts(expected=1, allowed=0), "waiting"),
-    (PokeCounts(expected=0, allowed=0), "waiting"),
-    (PokeCounts(expected=2, allowed=1, failed=1), "failed"),
-    (PokeCounts(expected=1, allowed=0, skipped=1), "skipped"),
-    (PokeCounts(expected=1, allowed=0, failed=1, skipped=1), "failed"),
-])
+
+@pytest.mark.parametrize(
+    ("counts", "verdict"),
+    [
+        (PokeCounts(expected=1, allowed=1), "done"),
+        (PokeCounts(expected=2, allowed=1), "waiting"),
+        (PokeCounts(expected=1, allowed=0), "waiting"),
+        (PokeCounts(expected=0, allowed=0), "waiting"),
+        (PokeCounts(expected=2, allowed=1, failed=1), "failed"),
+        (PokeCounts(expected=1, allowed=0, skipped=1), "skipped"),
+        (PokeCounts(expected=1, allowed=0, failed=1, skipped=1), "failed"),
+    ],
+)
 def test_failed_states_win_then_skipped_then_all_allowed(counts, verdict):
     assert poke_verdict(counts) == verdict
 
 
 # -- arguments ---------------------------------------------------------------------------------------
 
+
 def _sensor(**kwargs) -> ExternalTaskSensor:
     with DAG("sensing", schedule=None, start_date=START):
         return ExternalTaskSensor(task_id="wait", external_dag_id="upstream", **kwargs)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"external_task_id": "a", "external_task_ids": ["b"]}, "Only one of `external_task_id` or `external_task_ids`"),
-    ({"external_task_group_id": "g", "external_task_ids": ["b"]}, "Only one of `external_task_group_id`"),
-    ({"execution_delta": timedelta(1), "execution_date_fn": lambda dt: dt}, "not both"),
-    ({"external_task_id": "a", "allowed_states": ["success"], "failed_states": ["success"]}, "Duplicate values"),
-    ({"external_task_id": "a", "failed_states": ["broken"]}, "failed_states must be task instance states"),
-    ({"allowed_states": ["upstream_failed"]}, "allowed_states must be DAG run states"),
-    ({"external_task_ids": ["a", "a"]}, "Duplicate task_ids"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"external_task_id": "a", "external_task_ids": ["b"]},
+            "Only one of `external_task_id` or `external_task_ids`",
+        ),
+        ({"external_task_group_id": "g", "external_task_ids": ["b"]}, "Only one of `external_task_group_id`"),
+        ({"execution_delta": timedelta(1), "execution_date_fn": lambda dt: dt}, "not both"),
+        ({"external_task_id": "a", "allowed_states": ["success"], "failed_states": ["success"]}, "Duplicate values"),
+        ({"external_task_id": "a", "failed_states": ["broken"]}, "failed_states must be task instance states"),
+        ({"allowed_states": ["upstream_failed"]}, "allowed_states must be DAG run states"),
+        ({"external_task_ids": ["a", "a"]}, "Duplicate task_ids"),
+    ],
+)
 def test_contradictory_sensor_arguments_are_refused_when_the_dag_is_parsed(kwargs, message):
     with pytest.raises(DagDefinitionError, match=message):
         _sensor(**kwargs)
@@ -98,8 +111,13 @@ def test_contradictory_sensor_arguments_are_refused_when_the_dag_is_parsed(kwarg
 
 def test_a_sensor_round_trips_through_serialization_with_its_templated_fields():
     with DAG("sensing", schedule="@daily", start_date=START) as dag:
-        ExternalTaskSensor(task_id="wait", external_dag_id="upstream", external_task_ids=["a", "b"],
-                           failed_states=["failed"], mode="reschedule")
+        ExternalTaskSensor(
+            task_id="wait",
+            external_dag_id="upstream",
+            external_task_ids=["a", "b"],
+            failed_states=["failed"],
+            mode="reschedule",
+        )
         ExternalTaskMarker(task_id="mark", external_dag_id="downstream", external_task_id="wait")
     again = deserialize_dag(serialize_dag(dag))
     wait = again.get_task("wait")
@@ -124,12 +142,15 @@ def test_trigger_operator_refuses_a_conf_that_is_not_json_and_bad_states():
     assert legacy.logical_date == DAY.isoformat() == legacy.execution_date
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (None, DAY),
-    ("2024-01-05", datetime(2024, 1, 5, tzinfo=UTC)),
-    ("2024-01-05T10:00:00+02:00", datetime(2024, 1, 5, 8, tzinfo=UTC)),
-    (datetime(2024, 1, 5), datetime(2024, 1, 5, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, DAY),
+        ("2024-01-05", datetime(2024, 1, 5, tzinfo=UTC)),
+        ("2024-01-05T10:00:00+02:00", datetime(2024, 1, 5, 8, tzinfo=UTC)),
+        (datetime(2024, 1, 5), datetime(2024, 1, 5, tzinfo=UTC)),
+    ],
+)
 def test_the_triggered_logical_date_is_parsed_from_text_or_defaults_to_now(value, expected):
     assert parse_logical_date(value, DAY) == expected
 
@@ -164,11 +185,18 @@ def _run_latest_only(*, external_trigger: bool, interval_start: datetime) -> tup
     with DAG("latest", schedule="@daily", start_date=START) as dag:
         latest = LatestOnlyOperator(task_id="latest_only")
         latest >> [EmptyOperator(task_id="a"), EmptyOperator(task_id="b")]
-    run = RunInfo(dag_id="latest", run_id="r", run_type="manual" if external_trigger else "scheduled",
-                  logical_date=interval_start, data_interval_start=interval_start,
-                  data_interval_end=interval_start + timedelta(days=1), external_trigger=external_trigger)
-    ti = RuntimeTaskInstance(task=latest, dag_id="latest", run_id="r", try_number=1, max_tries=0,
-                             xcom=InMemoryXComBackend("latest_only"))
+    run = RunInfo(
+        dag_id="latest",
+        run_id="r",
+        run_type="manual" if external_trigger else "scheduled",
+        logical_date=interval_start,
+        data_interval_start=interval_start,
+        data_interval_end=interval_start + timedelta(days=1),
+        external_trigger=external_trigger,
+    )
+    ti = RuntimeTaskInstance(
+        task=latest, dag_id="latest", run_id="r", try_number=1, max_tries=0, xcom=InMemoryXComBackend("latest_only")
+    )
     context = build_context(dag=dag, task=latest, run=run, ti=ti, params={}, conf={})
     return latest.execute(context), ti.skip_requests
 

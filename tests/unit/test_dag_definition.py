@@ -56,8 +56,13 @@ def test_chain_refuses_lists_of_different_lengths():
 
 
 def test_default_args_fill_operator_arguments_but_explicit_ones_win():
-    default_args = {"retries": 3, "retry_delay": timedelta(seconds=7), "owner": "data", "queue": "etl",
-                    "bash_command": "echo from-defaults"}
+    default_args = {
+        "retries": 3,
+        "retry_delay": timedelta(seconds=7),
+        "owner": "data",
+        "queue": "etl",
+        "bash_command": "echo from-defaults",
+    }
     with DAG("defaults", start_date=START, schedule=None, default_args=default_args) as dag:
         a = BashOperator(task_id="a")
         b = BashOperator(task_id="b", bash_command="echo mine", retries=0)
@@ -102,8 +107,9 @@ def test_duplicate_task_id_is_refused():
 
 
 def test_unknown_trigger_rule_is_refused_naming_the_task():
-    with DAG("rules", start_date=START, schedule=None), pytest.raises(
-        InvalidTriggerRuleError, match=r"task 'x': unknown trigger rule 'sometimes'"
+    with (
+        DAG("rules", start_date=START, schedule=None),
+        pytest.raises(InvalidTriggerRuleError, match=r"task 'x': unknown trigger rule 'sometimes'"),
     ):
         EmptyOperator(task_id="x", trigger_rule="sometimes")
 
@@ -140,8 +146,11 @@ def test_schedule_interval_is_the_old_name_of_schedule_and_default_is_daily():
 
 
 def test_unknown_operator_argument_is_refused_with_its_name():
-    with DAG("kwargs", start_date=START, schedule=None), pytest.raises(
-        TradewindException, match=r"invalid arguments were passed to EmptyOperator \(task_id: x\): colour"
+    with (
+        DAG("kwargs", start_date=START, schedule=None),
+        pytest.raises(
+            TradewindException, match=r"invalid arguments were passed to EmptyOperator \(task_id: x\): colour"
+        ),
     ):
         EmptyOperator(task_id="x", colour="red")
 

@@ -22,10 +22,21 @@ def _names(tables: tuple[retention.CleanTable, ...]) -> list[str]:
 def test_without_tables_every_table_is_cleaned_and_a_runs_own_rows_go_before_the_runs() -> None:
     names = _names(retention.select_tables(None))
 
-    assert set(names) == {"task_log", "xcom", "task_instance_history", "task_instance", "dag_run", "log",
-                          "import_error", "job", "worker", "dag"}
-    assert max(names.index(n) for n in ("task_log", "xcom", "task_instance_history", "task_instance")) \
-        < names.index("dag_run")
+    assert set(names) == {
+        "task_log",
+        "xcom",
+        "task_instance_history",
+        "task_instance",
+        "dag_run",
+        "log",
+        "import_error",
+        "job",
+        "worker",
+        "dag",
+    }
+    assert max(names.index(n) for n in ("task_log", "xcom", "task_instance_history", "task_instance")) < names.index(
+        "dag_run"
+    )
 
 
 def test_tables_takes_airflows_comma_separated_names_in_any_order_with_spaces_and_repeats() -> None:
@@ -60,8 +71,9 @@ def test_an_empty_tables_value_is_refused_rather_than_cleaning_everything(value:
 
 
 def test_a_job_or_worker_is_alive_when_it_heartbeat_within_the_threshold() -> None:
-    plan = retention.plan_clean(datetime(2024, 1, 1, tzinfo=UTC), None, batch_size=50, now=NOW,
-                                alive_for=timedelta(seconds=30))
+    plan = retention.plan_clean(
+        datetime(2024, 1, 1, tzinfo=UTC), None, batch_size=50, now=NOW, alive_for=timedelta(seconds=30)
+    )
 
     assert plan.alive_since == NOW - timedelta(seconds=30)
     assert (plan.batch_size, plan.tables) == (50, retention.CLEAN_TABLES)
@@ -74,13 +86,16 @@ def test_a_plan_needs_an_aware_cutoff_and_a_positive_batch_size() -> None:
         retention.plan_clean(NOW, None, batch_size=0, now=NOW, alive_for=timedelta(0))
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),
-    ("2024-01-01T06:30:00", datetime(2024, 1, 1, 6, 30, tzinfo=UTC)),
-    ("2022-01-01 00:00:00+01:00", datetime(2022, 1, 1, tzinfo=timezone(timedelta(hours=1)))),
-    ("2025-04-03T12:42:04.284+0000", datetime(2025, 4, 3, 12, 42, 4, 284000, tzinfo=UTC)),
-    ("2024-01-01T00:00:00Z", datetime(2024, 1, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T06:30:00", datetime(2024, 1, 1, 6, 30, tzinfo=UTC)),
+        ("2022-01-01 00:00:00+01:00", datetime(2022, 1, 1, tzinfo=timezone(timedelta(hours=1)))),
+        ("2025-04-03T12:42:04.284+0000", datetime(2025, 4, 3, 12, 42, 4, 284000, tzinfo=UTC)),
+        ("2024-01-01T00:00:00Z", datetime(2024, 1, 1, tzinfo=UTC)),
+    ],
+)
 def test_the_cutoff_is_iso_8601_and_without_a_time_zone_it_is_utc(text: str, expected: datetime) -> None:
     parsed = parse_date(text, "--clean-before-timestamp")
 

@@ -28,6 +28,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 def mapping_dag() -> DAG:
     with DAG("mapping", start_date=START, schedule=None) as dag:
+
         @task
         def numbers():
             return [1, 2, 3]
@@ -42,8 +43,9 @@ def mapping_dag() -> DAG:
 
         total(add.partial(offset=10).expand(x=numbers()))
         BashOperator.partial(task_id="echo", retries=2).expand(bash_command=["echo a", "echo b"])
-        BashOperator.partial(task_id="by_kwargs").expand_kwargs([{"bash_command": "echo 1"},
-                                                                 {"bash_command": "echo 2", "env": {"A": "1"}}])
+        BashOperator.partial(task_id="by_kwargs").expand_kwargs(
+            [{"bash_command": "echo 1"}, {"bash_command": "echo 2", "env": {"A": "1"}}]
+        )
     return dag
 
 
@@ -62,7 +64,8 @@ def test_expand_creates_one_mapped_task_that_depends_on_what_it_maps_over():
 
 def parse_error(tmp_path: Path, body: str) -> str:
     path = tmp_path / "bad_mapping.py"
-    path.write_text(dedent('''
+    path.write_text(
+        dedent("""
         from datetime import datetime, timezone
         from tradewind import DAG, task
         from tradewind.sdk.operators.bash import BashOperator
@@ -72,35 +75,54 @@ def parse_error(tmp_path: Path, body: str) -> str:
             return x * factor
 
         with DAG("bad_mapping", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), schedule=None):
-    ''') + "    " + body + "\n")
+    """)
+        + "    "
+        + body
+        + "\n"
+    )
     result = load_dag_file(path)
     assert result.dags == [] and result.error is not None
     return result.error
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ('BashOperator.partial(task_id="t").expand(bash_comand=["a"])',
-     "task 't': BashOperator.expand() got an unexpected keyword argument 'bash_comand'"),
-    ('BashOperator.partial(task_id="t").expand(task_id=["a", "b"])',
-     "task 't': argument 'task_id' cannot be mapped"),
-    ('BashOperator.partial(task_id="t").expand(retries=[1, 2])',
-     "task 't': argument 'retries' cannot be mapped"),
-    ('BashOperator.partial(task_id="t", bash_command="x").expand(bash_command=["a"])',
-     "task 't': argument 'bash_command' is given to both partial() and expand()"),
-    ('BashOperator.partial(task_id="t").expand(bash_command="echo")',
-     "task 't': expand() got a str for 'bash_command'"),
-    ('BashOperator.partial(task_id="t").expand_kwargs([{"bash_command": "a"}, {"nope": 1}])',
-     "task 't': BashOperator.expand_kwargs() got an unexpected keyword argument 'nope'"),
-    ('BashOperator.partial(bash_command="x").expand(env=[{}])',
-     "BashOperator.partial() needs a task_id"),
-    ('BashOperator.partial(task_id="t").expand(env=[{}])',
-     "task 't': BashOperator needs 'bash_command', given neither to partial() nor to expand()"),
-    ('BashOperator.partial(task_id="t").expand_kwargs([{"bash_command": "a"}, {"env": {}}])',
-     "task 't': BashOperator needs 'bash_command', given neither to partial() nor to expand_kwargs() element 1"),
-    ('double.expand(y=[1, 2])', "task 'double': expand() got an unexpected keyword argument 'y'"),
-    ('double.partial(x=1).expand(x=[1, 2])', "argument 'x' is given to both partial() and expand()"),
-    ('double.expand()', "expand() needs at least one argument"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'BashOperator.partial(task_id="t").expand(bash_comand=["a"])',
+            "task 't': BashOperator.expand() got an unexpected keyword argument 'bash_comand'",
+        ),
+        (
+            'BashOperator.partial(task_id="t").expand(task_id=["a", "b"])',
+            "task 't': argument 'task_id' cannot be mapped",
+        ),
+        ('BashOperator.partial(task_id="t").expand(retries=[1, 2])', "task 't': argument 'retries' cannot be mapped"),
+        (
+            'BashOperator.partial(task_id="t", bash_command="x").expand(bash_command=["a"])',
+            "task 't': argument 'bash_command' is given to both partial() and expand()",
+        ),
+        (
+            'BashOperator.partial(task_id="t").expand(bash_command="echo")',
+            "task 't': expand() got a str for 'bash_command'",
+        ),
+        (
+            'BashOperator.partial(task_id="t").expand_kwargs([{"bash_command": "a"}, {"nope": 1}])',
+            "task 't': BashOperator.expand_kwargs() got an unexpected keyword argument 'nope'",
+        ),
+        ('BashOperator.partial(bash_command="x").expand(env=[{}])', "BashOperator.partial() needs a task_id"),
+        (
+            'BashOperator.partial(task_id="t").expand(env=[{}])',
+            "task 't': BashOperator needs 'bash_command', given neither to partial() nor to expand()",
+        ),
+        (
+            'BashOperator.partial(task_id="t").expand_kwargs([{"bash_command": "a"}, {"env": {}}])',
+            "task 't': BashOperator needs 'bash_command', given neither to partial() nor to expand_kwargs() element 1",
+        ),
+        ("double.expand(y=[1, 2])", "task 'double': expand() got an unexpected keyword argument 'y'"),
+        ("double.partial(x=1).expand(x=[1, 2])", "argument 'x' is given to both partial() and expand()"),
+        ("double.expand()", "expand() needs at least one argument"),
+    ],
+)
 def test_mapping_mistakes_are_one_line_import_errors(tmp_path: Path, body: str, message: str):
     error = parse_error(tmp_path, body)
     assert message in error
@@ -112,7 +134,9 @@ def test_a_mapped_operator_round_trips_through_serialization():
     data = serialize_dag(dag)
     tasks = {t["task_id"]: t for t in data["tasks"]}
     assert tasks["add"]["expand_input"] == {
-        "kind": "dict_of_lists", "args": {"x": {"source": {"task_id": "numbers", "key": "return_value"}}}}
+        "kind": "dict_of_lists",
+        "args": {"x": {"source": {"task_id": "numbers", "key": "return_value"}}},
+    }
     assert tasks["echo"]["expand_input"] == {"kind": "dict_of_lists", "args": {"bash_command": {"length": 2}}}
     assert tasks["by_kwargs"]["expand_input"] == {"kind": "list_of_dicts", "length": 2}
     assert "expand_input" not in tasks["total"]
@@ -137,8 +161,14 @@ def test_literal_mappings_are_expanded_when_the_run_is_created():
 def test_several_expand_arguments_map_over_their_cross_product_last_varying_fastest():
     resolved = {"x": [1, 2], "y": ["a", "b", "c"]}
     elements = [element_kwargs("t", "dict_of_lists", resolved, i) for i in range(6)]
-    assert elements == [{"x": 1, "y": "a"}, {"x": 1, "y": "b"}, {"x": 1, "y": "c"},
-                        {"x": 2, "y": "a"}, {"x": 2, "y": "b"}, {"x": 2, "y": "c"}]
+    assert elements == [
+        {"x": 1, "y": "a"},
+        {"x": 1, "y": "b"},
+        {"x": 1, "y": "c"},
+        {"x": 2, "y": "a"},
+        {"x": 2, "y": "b"},
+        {"x": 2, "y": "c"},
+    ]
     spec = {"kind": "dict_of_lists", "args": {"x": {"length": 2}, "y": {"length": 3}}}
     assert map_length("t", spec, {}, 1024) == 6
 
@@ -157,8 +187,7 @@ def test_unmapping_builds_the_real_operator_in_the_mapped_tasks_place():
     dag = mapping_dag()
     xcom = InMemoryXComBackend("numbers", {("numbers", "return_value"): [1, 2, 3]})
     add = dag.get_task("add")
-    ti = RuntimeTaskInstance(task=add, dag_id="mapping", run_id="r", try_number=1, max_tries=0, xcom=xcom,
-                             map_index=2)
+    ti = RuntimeTaskInstance(task=add, dag_id="mapping", run_id="r", try_number=1, max_tries=0, xcom=xcom, map_index=2)
     context = {"ti": ti}
     operator = add.unmap_for(context)
     assert context["expanded_ti_count"] == 3
@@ -172,8 +201,9 @@ def test_unmapping_builds_the_real_operator_in_the_mapped_tasks_place():
 def test_a_downstream_pull_of_a_mapped_task_gives_the_list_of_its_results():
     dag = mapping_dag()
     xcom = InMemoryXComBackend("total", {("add", "return_value"): [11, 12, 13]})
-    ti = RuntimeTaskInstance(task=dag.get_task("total"), dag_id="mapping", run_id="r", try_number=1, max_tries=0,
-                             xcom=xcom)
+    ti = RuntimeTaskInstance(
+        task=dag.get_task("total"), dag_id="mapping", run_id="r", try_number=1, max_tries=0, xcom=xcom
+    )
     assert ti.xcom_pull(task_ids="add") == [11, 12, 13]
 
 
@@ -183,8 +213,16 @@ SOURCE = {"kind": "dict_of_lists", "args": {"x": {"source": {"task_id": "make", 
 
 
 def node(task_id: str, *upstream: str, expand_input: dict | None = None, rule: str = "all_success") -> TaskNode:
-    return TaskNode(task_id=task_id, upstream=frozenset(upstream), trigger_rule=rule, retries=0, retry_delay_s=0.0,
-                    retry_exponential_backoff=False, max_retry_delay_s=None, expand_input=expand_input)
+    return TaskNode(
+        task_id=task_id,
+        upstream=frozenset(upstream),
+        trigger_rule=rule,
+        retries=0,
+        retry_delay_s=0.0,
+        retry_exponential_backoff=False,
+        max_retry_delay_s=None,
+        expand_input=expand_input,
+    )
 
 
 def ti(task_id: str, state: TI = TI.NONE, map_index: int = -1, try_number: int = 0) -> TIView:
@@ -225,13 +263,22 @@ def test_mapping_over_an_empty_list_skips_the_mapped_task_and_its_downstream_fol
     assert [d.task_id for d in plan.schedule] == ["after_all"]
 
 
-@pytest.mark.parametrize(("pushed", "reason"), [
-    ({("make", "return_value"): 42}, "mapped task 'mapped' cannot map 'x' over the XCom 'return_value' of task "
-                                     "'make': it is a int (42), and mapping needs a list or a dict"),
-    ({}, "mapped task 'mapped' maps 'x' over the XCom 'return_value' of task 'make', which pushed no value"),
-    ({("make", "return_value"): list(range(6))}, "mapped task 'mapped' would expand into 6 task instances, more "
-                                                "than the limit of 5 (TRADEWIND_MAX_MAP_LENGTH)"),
-])
+@pytest.mark.parametrize(
+    ("pushed", "reason"),
+    [
+        (
+            {("make", "return_value"): 42},
+            "mapped task 'mapped' cannot map 'x' over the XCom 'return_value' of task "
+            "'make': it is a int (42), and mapping needs a list or a dict",
+        ),
+        ({}, "mapped task 'mapped' maps 'x' over the XCom 'return_value' of task 'make', which pushed no value"),
+        (
+            {("make", "return_value"): list(range(6))},
+            "mapped task 'mapped' would expand into 6 task instances, more "
+            "than the limit of 5 (TRADEWIND_MAX_MAP_LENGTH)",
+        ),
+    ],
+)
 def test_an_unmappable_value_fails_the_mapped_task_with_its_reason(pushed: dict, reason: str):
     tis = [ti("make", TI.SUCCESS, try_number=1), ti("mapped"), ti("reduce")]
     plan = plan_run(TASKS, tis, NOW, pushed=pushed, max_map_length=5)
@@ -242,8 +289,13 @@ def test_an_unmappable_value_fails_the_mapped_task_with_its_reason(pushed: dict,
 
 def test_downstream_trigger_rules_count_every_mapped_task_instance():
     done = [ti("make", TI.SUCCESS, try_number=1)]
-    some_failed = [*done, ti("mapped", TI.SUCCESS, 0, 1), ti("mapped", TI.FAILED, 1, 1), ti("mapped", TI.RUNNING, 2, 1),
-                   ti("reduce")]
+    some_failed = [
+        *done,
+        ti("mapped", TI.SUCCESS, 0, 1),
+        ti("mapped", TI.FAILED, 1, 1),
+        ti("mapped", TI.RUNNING, 2, 1),
+        ti("reduce"),
+    ]
     plan = plan_run(TASKS, some_failed, NOW)
     assert plan.upstream_failed == [("reduce", -1)]
     all_ok = [*done, *(ti("mapped", TI.SUCCESS, i, 1) for i in range(3)), ti("reduce")]
@@ -253,18 +305,26 @@ def test_downstream_trigger_rules_count_every_mapped_task_instance():
 
 
 def test_a_cleared_mapped_task_is_resized_when_its_upstream_now_pushes_another_length():
-    cleared = [ti("make", TI.SUCCESS, try_number=2), *(ti("mapped", map_index=i, try_number=1) for i in range(3)),
-               ti("reduce")]
+    cleared = [
+        ti("make", TI.SUCCESS, try_number=2),
+        *(ti("mapped", map_index=i, try_number=1) for i in range(3)),
+        ti("reduce"),
+    ]
     plan = plan_run(TASKS, cleared, NOW, pushed={("make", "return_value"): [1, 2]})
     assert plan.expand == [MapExpansion("mapped", 2)]
     # One instance cleared alone is simply run again.
-    one = [ti("make", TI.SUCCESS, try_number=1), ti("mapped", TI.SUCCESS, 0, 1), ti("mapped", TI.NONE, 1, 1),
-           ti("reduce")]
+    one = [
+        ti("make", TI.SUCCESS, try_number=1),
+        ti("mapped", TI.SUCCESS, 0, 1),
+        ti("mapped", TI.NONE, 1, 1),
+        ti("reduce"),
+    ]
     assert [(d.task_id, d.map_index) for d in plan_run(TASKS, one, NOW).schedule] == [("mapped", 1)]
 
 
 def test_taskflow_expand_kwargs_over_another_tasks_output():
     with DAG("kwargs_mapping", start_date=START, schedule=None) as dag:
+
         @task
         def settings():
             return [{"x": 1}, {"x": 2, "y": 5}]
@@ -276,7 +336,9 @@ def test_taskflow_expand_kwargs_over_another_tasks_output():
         combine.expand_kwargs(settings())
     combine_task = dag.get_task("combine")
     assert combine_task.expand_input_json == {
-        "kind": "list_of_dicts", "source": {"task_id": "settings", "key": "return_value"}}
+        "kind": "list_of_dicts",
+        "source": {"task_id": "settings", "key": "return_value"},
+    }
     assert combine_task.upstream_task_ids == {"settings"}
     assert combine_task.unmap({"x": 2, "y": 5}).op_kwargs == {"x": 2, "y": 5}
 
@@ -297,6 +359,7 @@ def group_dag() -> DAG:
     from tradewind import task_group
 
     with DAG("group_mapping", start_date=START, schedule=None) as dag:
+
         @task
         def files():
             return ["a", "b"]
@@ -344,44 +407,72 @@ def test_a_task_of_a_mapped_group_pulls_its_own_map_index_and_resolves_its_eleme
             return True, store[(task_id, key)]
 
     check = dag.get_task("per_file.check")
-    ti = RuntimeTaskInstance(task=check, dag_id="group_mapping", run_id="r", try_number=1, max_tries=0,
-                             xcom=Backend("per_file.check", store), map_index=1)
+    ti = RuntimeTaskInstance(
+        task=check,
+        dag_id="group_mapping",
+        run_id="r",
+        try_number=1,
+        max_tries=0,
+        xcom=Backend("per_file.check", store),
+        map_index=1,
+    )
     assert ti.xcom_pull(task_ids="per_file.load") == "raw/b"
     load = dag.get_task("per_file.load")
     name = load.op_args[0]
-    load_ti = RuntimeTaskInstance(task=load, dag_id="group_mapping", run_id="r", try_number=1, max_tries=0,
-                                  xcom=InMemoryXComBackend("per_file.load", store), map_index=1)
+    load_ti = RuntimeTaskInstance(
+        task=load,
+        dag_id="group_mapping",
+        run_id="r",
+        try_number=1,
+        max_tries=0,
+        xcom=InMemoryXComBackend("per_file.load", store),
+        map_index=1,
+    )
     assert name.resolve({"ti": load_ti}) == "b"
 
 
 def test_within_a_mapped_group_each_task_instance_waits_for_its_own_map_index_only():
     source = {"kind": "dict_of_lists", "args": {"x": {"source": {"task_id": "make", "key": "return_value"}}}}
-    tasks = {n.task_id: n for n in (
-        node("make"),
-        TaskNode("g.a", frozenset({"make"}), "all_success", 0, 0.0, False, None, expand_input=source,
-                 mapped_group="g"),
-        TaskNode("g.b", frozenset({"g.a"}), "all_success", 0, 0.0, False, None, expand_input=source,
-                 mapped_group="g"),
-        node("after", "g.b"),
-    )}
+    tasks = {
+        n.task_id: n
+        for n in (
+            node("make"),
+            TaskNode(
+                "g.a", frozenset({"make"}), "all_success", 0, 0.0, False, None, expand_input=source, mapped_group="g"
+            ),
+            TaskNode(
+                "g.b", frozenset({"g.a"}), "all_success", 0, 0.0, False, None, expand_input=source, mapped_group="g"
+            ),
+            node("after", "g.b"),
+        )
+    }
     unexpanded = [ti("make", TI.SUCCESS, try_number=1), ti("g.a"), ti("g.b"), ti("after")]
     plan = plan_run(tasks, unexpanded, NOW, pushed={("make", "return_value"): [1, 2, 3]})
     assert plan.expand == [MapExpansion("g.a", 3), MapExpansion("g.b", 3)]
-    tis = [ti("make", TI.SUCCESS, try_number=1),
-           ti("g.a", TI.SUCCESS, 0, 1), ti("g.a", TI.FAILED, 1, 1), ti("g.a", TI.RUNNING, 2, 1),
-           *(ti("g.b", map_index=i) for i in range(3)), ti("after")]
+    tis = [
+        ti("make", TI.SUCCESS, try_number=1),
+        ti("g.a", TI.SUCCESS, 0, 1),
+        ti("g.a", TI.FAILED, 1, 1),
+        ti("g.a", TI.RUNNING, 2, 1),
+        *(ti("g.b", map_index=i) for i in range(3)),
+        ti("after"),
+    ]
     plan = plan_run(tasks, tis, NOW, pushed={("make", "return_value"): [1, 2, 3]})
     assert [(d.task_id, d.map_index) for d in plan.schedule] == [("g.b", 0)]
     assert plan.upstream_failed == [("g.b", 1), ("after", -1)]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ('grp.expand(missing=[1])', "task group 'grp': expand() got an unexpected keyword argument 'missing'"),
-    ('inner.expand(x=[1])', "is mapped with the group; it cannot be expanded again"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("grp.expand(missing=[1])", "task group 'grp': expand() got an unexpected keyword argument 'missing'"),
+        ("inner.expand(x=[1])", "is mapped with the group; it cannot be expanded again"),
+    ],
+)
 def test_mapped_task_group_mistakes_are_import_errors(tmp_path: Path, body: str, message: str):
     path = tmp_path / "bad_group.py"
-    path.write_text(dedent('''
+    path.write_text(
+        dedent("""
         from datetime import datetime, timezone
         from tradewind import DAG, task, task_group
 
@@ -398,6 +489,10 @@ def test_mapped_task_group_mistakes_are_import_errors(tmp_path: Path, body: str,
             double.expand(x=[x])
 
         with DAG("bad_group", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), schedule=None):
-    ''') + "    " + body + "\n")
+    """)
+        + "    "
+        + body
+        + "\n"
+    )
     result = load_dag_file(path)
     assert result.dags == [] and message in (result.error or "")

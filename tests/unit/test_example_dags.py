@@ -43,10 +43,15 @@ def test_the_airflow_compat_example_branches_on_the_run_type(run_type, followed)
 
     (dag,) = load_dag_file(ROOT / "examples" / "dags" / "example_airflow_compat.py").dags
     branch = dag.get_task("choose_load")
-    ti = RuntimeTaskInstance(task=branch, dag_id=dag.dag_id, run_id=f"{run_type}__1", try_number=1, max_tries=0,
-                             xcom=InMemoryXComBackend(branch.task_id))
-    context = {"ti": ti, "task_instance": ti, "task": branch, "dag": dag,
-               "dag_run": SimpleNamespace(run_type=run_type)}
+    ti = RuntimeTaskInstance(
+        task=branch,
+        dag_id=dag.dag_id,
+        run_id=f"{run_type}__1",
+        try_number=1,
+        max_tries=0,
+        xcom=InMemoryXComBackend(branch.task_id),
+    )
+    context = {"ti": ti, "task_instance": ti, "task": branch, "dag": dag, "dag_run": SimpleNamespace(run_type=run_type)}
 
     assert branch.execute(context) == followed
     assert ti.skip_requests == {"full_reload", "incremental_load"} - {followed}

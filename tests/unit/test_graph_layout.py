@@ -16,8 +16,14 @@ def _assert_no_overlap(boxes: dict) -> None:  # type: ignore[type-arg]
 
 def test_every_edge_points_to_a_later_layer_and_right() -> None:
     nodes = ["extract", "clean", "join", "load", "notify", "audit"]
-    edges = [("extract", "clean"), ("clean", "join"), ("extract", "join"), ("join", "load"),
-             ("load", "notify"), ("extract", "audit")]
+    edges = [
+        ("extract", "clean"),
+        ("clean", "join"),
+        ("extract", "join"),
+        ("join", "load"),
+        ("load", "notify"),
+        ("extract", "audit"),
+    ]
     drawn = layout(nodes, edges)
     for source, target in edges:
         assert drawn.layers[source] < drawn.layers[target]
@@ -67,15 +73,29 @@ def test_group_boxes_enclose_their_members_and_nested_groups() -> None:
 
 def test_each_group_label_has_a_band_of_its_own_above_what_the_group_holds() -> None:
     # example_task_groups' shape: ingest holds ingest.sources, whose tasks start the group.
-    nodes = ["start", "ingest.sources.from_api", "ingest.sources.from_files", "ingest.merge",
-             "publish.to_warehouse", "publish.notify", "end"]
-    edges = [("start", "ingest.sources.from_api"), ("start", "ingest.sources.from_files"),
-             ("ingest.sources.from_api", "ingest.merge"), ("ingest.sources.from_files", "ingest.merge"),
-             ("ingest.merge", "publish.to_warehouse"), ("publish.to_warehouse", "publish.notify"),
-             ("publish.notify", "end")]
-    groups = {"ingest": ["ingest.sources.from_api", "ingest.sources.from_files", "ingest.merge"],
-              "ingest.sources": ["ingest.sources.from_api", "ingest.sources.from_files"],
-              "publish": ["publish.to_warehouse", "publish.notify"]}
+    nodes = [
+        "start",
+        "ingest.sources.from_api",
+        "ingest.sources.from_files",
+        "ingest.merge",
+        "publish.to_warehouse",
+        "publish.notify",
+        "end",
+    ]
+    edges = [
+        ("start", "ingest.sources.from_api"),
+        ("start", "ingest.sources.from_files"),
+        ("ingest.sources.from_api", "ingest.merge"),
+        ("ingest.sources.from_files", "ingest.merge"),
+        ("ingest.merge", "publish.to_warehouse"),
+        ("publish.to_warehouse", "publish.notify"),
+        ("publish.notify", "end"),
+    ]
+    groups = {
+        "ingest": ["ingest.sources.from_api", "ingest.sources.from_files", "ingest.merge"],
+        "ingest.sources": ["ingest.sources.from_api", "ingest.sources.from_files"],
+        "publish": ["publish.to_warehouse", "publish.notify"],
+    }
     drawn = layout(nodes, edges, groups)
     for group in drawn.groups:
         band = Box(group.box.x, group.box.y, group.box.width, GROUP_LABEL_HEIGHT)

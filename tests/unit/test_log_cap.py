@@ -55,7 +55,7 @@ def without_marker(text: str) -> tuple[str, str | None]:
     found = MARKER.search(text)
     if found is None:
         return text, None
-    return text[:found.start()].rstrip("\n") + "\n" + text[found.end() + 1:], found.group(0)
+    return text[: found.start()].rstrip("\n") + "\n" + text[found.end() + 1 :], found.group(0)
 
 
 def cut_bytes(marker: str) -> int:
@@ -75,19 +75,24 @@ class Case:
 CAP = 4000  # 200 lines of 20 bytes
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(Case(lines=10, per_write=3, cut=False), id="far-under-the-cap"),
-    pytest.param(Case(lines=200, per_write=7, cut=False), id="exactly-at-the-cap-in-small-writes"),
-    pytest.param(Case(lines=200, per_write=200, cut=False), id="exactly-at-the-cap-in-one-write"),
-    pytest.param(Case(lines=201, per_write=7, cut=True), id="one-line-past-the-cap"),
-    pytest.param(Case(lines=10_000, per_write=13, cut=True), id="fifty-times-the-cap-in-small-writes"),
-    pytest.param(Case(lines=10_000, per_write=10_000, cut=True), id="fifty-times-the-cap-in-one-write"),
-    pytest.param(Case(lines=10_000, per_write=900, cut=True), id="writes-bigger-than-the-cap"),
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(Case(lines=10, per_write=3, cut=False), id="far-under-the-cap"),
+        pytest.param(Case(lines=200, per_write=7, cut=False), id="exactly-at-the-cap-in-small-writes"),
+        pytest.param(Case(lines=200, per_write=200, cut=False), id="exactly-at-the-cap-in-one-write"),
+        pytest.param(Case(lines=201, per_write=7, cut=True), id="one-line-past-the-cap"),
+        pytest.param(Case(lines=10_000, per_write=13, cut=True), id="fifty-times-the-cap-in-small-writes"),
+        pytest.param(Case(lines=10_000, per_write=10_000, cut=True), id="fifty-times-the-cap-in-one-write"),
+        pytest.param(Case(lines=10_000, per_write=900, cut=True), id="writes-bigger-than-the-cap"),
+    ],
+)
 def test_the_stored_log_keeps_its_first_and_last_lines_within_the_cap(case: Case) -> None:
     lines = numbered(case.lines)
     output = "".join(lines)
-    store, cap = run(LogCap(CAP), ["".join(lines[i:i + case.per_write]) for i in range(0, case.lines, case.per_write)])
+    store, cap = run(
+        LogCap(CAP), ["".join(lines[i : i + case.per_write]) for i in range(0, case.lines, case.per_write)]
+    )
     kept, marker = without_marker(store.text)
 
     if not case.cut:
@@ -95,7 +100,7 @@ def test_the_stored_log_keeps_its_first_and_last_lines_within_the_cap(case: Case
         return
     assert marker is not None, "a marker says where output was cut"
     assert len(store.text.encode()) <= CAP + len(marker.encode()) + 2
-    assert kept.startswith("".join(lines[:CAP // 4 // 20])), "the head is the first quarter of the cap"
+    assert kept.startswith("".join(lines[: CAP // 4 // 20])), "the head is the first quarter of the cap"
     assert kept.endswith(lines[-1]) and len(kept) >= CAP - 20 - cap.piece_bytes
     head, tail = store.text.split(marker + "\n")
     assert output.startswith(head) and output.endswith(tail), "whole lines, in order, on both sides"
@@ -114,7 +119,7 @@ def test_the_marker_is_one_line_between_head_and_tail_and_is_rewritten_as_the_cu
     seqs = sorted(store.chunks)
     marker_at = seqs.index(cap.marker_seq)
     assert all("[tradewind]" not in store.chunks[s] for s in seqs if s != cap.marker_seq)
-    assert "".join(store.chunks[s] for s in seqs[:marker_at]) == "".join(lines[:CAP // 4 // 20])
+    assert "".join(store.chunks[s] for s in seqs[:marker_at]) == "".join(lines[: CAP // 4 // 20])
     assert second.count("\n") == 1 and second.endswith("\n")
 
 
@@ -165,7 +170,7 @@ def test_the_head_ends_at_a_line_end_unless_a_line_is_longer_than_the_head() -> 
 def test_multi_byte_characters_are_never_split(char: str, line_chars: int) -> None:
     lines = [f"{i:05d}{char * line_chars}\n" for i in range(60_000 // line_chars + 1)]
     cap = LogCap(CAP + 1)  # an odd cap, so budgets fall inside characters
-    store, cap = run(cap, ["".join(lines[i:i + 5]) for i in range(0, len(lines), 5)])
+    store, cap = run(cap, ["".join(lines[i : i + 5]) for i in range(0, len(lines), 5)])
     for text in store.chunks.values():
         assert "\ufffd" not in text and text.encode().decode() == text
     _, marker = without_marker(store.text)
@@ -187,8 +192,10 @@ class Chunk:
 
 
 def stored(store: Store) -> list[Chunk]:
-    return [Chunk(seq, len(text.encode()), text.count("\n"), text[:400], text.endswith("\n"))
-            for seq, text in sorted(store.chunks.items())]
+    return [
+        Chunk(seq, len(text.encode()), text.count("\n"), text[:400], text.endswith("\n"))
+        for seq, text in sorted(store.chunks.items())
+    ]
 
 
 @pytest.mark.parametrize("pokes_before", [1, 30, 400], ids=["under-the-cap", "head-closed", "past-the-cap"])
@@ -197,7 +204,12 @@ def test_a_rescheduled_try_goes_on_capping_the_log_its_earlier_pokes_stored(poke
     store, cap = run(LogCap(CAP), pokes[:pokes_before])
     resumed = LogCap.resume(CAP, stored(store), next_seq=max(store.chunks) + 1)
     assert (resumed.head_bytes, resumed.tail_bytes, resumed.marker_seq, resumed.cut_bytes, resumed.cut_lines) == (
-        cap.head_bytes, cap.tail_bytes, cap.marker_seq, cap.cut_bytes, cap.cut_lines)
+        cap.head_bytes,
+        cap.tail_bytes,
+        cap.marker_seq,
+        cap.cut_bytes,
+        cap.cut_lines,
+    )
     assert (resumed.tail, resumed.head_open, resumed.next_seq) == (cap.tail, cap.head_open, cap.next_seq)
     store, _ = run(resumed, pokes[pokes_before:], store)
     one_go, _ = run(LogCap(CAP), pokes)
@@ -208,7 +220,7 @@ def test_a_lost_write_is_made_good_by_the_next_one() -> None:
     lines = numbered(3000)
     cap, store = LogCap(CAP), Store()
     for index in range(0, 3000, 50):
-        change, cap = cap.add("".join(lines[index:index + 50]))
+        change, cap = cap.add("".join(lines[index : index + 50]))
         if index not in (500, 1000):  # these transactions failed
             store.apply(change)
     _, marker = without_marker(store.text)
@@ -229,29 +241,44 @@ def test_a_marker_is_recognised_only_when_it_is_a_whole_chunk() -> None:
 # --- the text cuts both the worker and the web UI use --------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "max_bytes", "end"), [
-    (b"ab\ncd\n", 10, 6),
-    (b"ab\ncd\n", 6, 6),
-    (b"ab\ncd\n", 5, 3),
-    (b"abcdef", 4, 4),
-    ("aé".encode(), 2, 1),
-    (b"", 0, 0),
-    (b"ab", 0, 0),
-], ids=["fits", "exactly", "at-the-last-newline", "no-newline", "inside-a-character", "empty", "no-room"])
+@pytest.mark.parametrize(
+    ("data", "max_bytes", "end"),
+    [
+        (b"ab\ncd\n", 10, 6),
+        (b"ab\ncd\n", 6, 6),
+        (b"ab\ncd\n", 5, 3),
+        (b"abcdef", 4, 4),
+        ("aé".encode(), 2, 1),
+        (b"", 0, 0),
+        (b"ab", 0, 0),
+    ],
+    ids=["fits", "exactly", "at-the-last-newline", "no-newline", "inside-a-character", "empty", "no-room"],
+)
 def test_prefix_end(data: bytes, max_bytes: int, end: int) -> None:
     assert prefix_end(data, max_bytes) == end
 
 
-@pytest.mark.parametrize(("data", "max_bytes", "start"), [
-    (b"ab\ncd\n", 10, 0),
-    (b"ab\ncd\n", 6, 0),
-    (b"ab\ncd\n", 5, 3),
-    (b"ab\ncd\n", 3, 3),
-    (b"ab\ncdef\n", 4, 4),
-    ("éa".encode(), 2, 2),
-    (b"ab\n", 0, 3),
-], ids=["fits", "exactly", "at-a-line-start", "one-line", "mid-line-when-no-line-starts", "inside-a-character",
-        "no-room"])
+@pytest.mark.parametrize(
+    ("data", "max_bytes", "start"),
+    [
+        (b"ab\ncd\n", 10, 0),
+        (b"ab\ncd\n", 6, 0),
+        (b"ab\ncd\n", 5, 3),
+        (b"ab\ncd\n", 3, 3),
+        (b"ab\ncdef\n", 4, 4),
+        ("éa".encode(), 2, 2),
+        (b"ab\n", 0, 3),
+    ],
+    ids=[
+        "fits",
+        "exactly",
+        "at-a-line-start",
+        "one-line",
+        "mid-line-when-no-line-starts",
+        "inside-a-character",
+        "no-room",
+    ],
+)
 def test_suffix_start(data: bytes, max_bytes: int, start: int) -> None:
     assert suffix_start(data, max_bytes) == start
 
@@ -260,7 +287,7 @@ def test_pieces_end_at_line_ends_and_cover_everything() -> None:
     data = "".join(numbered(100, width=30)).encode() + ("é" * 100).encode() + b"\n"
     found = pieces(data, 64)
     assert b"".join(found) == data and all(len(p) <= 64 for p in found)
-    assert all(p.endswith(b"\n") for p in found[:100 // 2])
+    assert all(p.endswith(b"\n") for p in found[: 100 // 2])
     assert all(p.decode() for p in found)
     assert pieces("𝄞".encode(), 1) == ["𝄞".encode()]
 

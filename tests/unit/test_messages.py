@@ -8,8 +8,9 @@ import pytest
 
 from tradewind.queue.messages import SCHEMA_VERSION, MessageError, TaskMessage
 
-MESSAGE = TaskMessage(dag_id="etl", run_id="manual__2024-03-01T00:00:00+00:00", task_id="load",
-                      map_index=-1, try_number=2)
+MESSAGE = TaskMessage(
+    dag_id="etl", run_id="manual__2024-03-01T00:00:00+00:00", task_id="load", map_index=-1, try_number=2
+)
 
 
 def test_encode_decode_round_trip_through_json():

@@ -33,8 +33,10 @@ def test_a_previous_success_or_skip_lets_the_task_go(state):
 @pytest.mark.parametrize("state", ["failed", "running", "none", "upstream_failed", "up_for_retry"])
 def test_a_previous_instance_not_done_holds_the_task_back_and_says_why(state):
     held = held_back({"load": PLAIN}, previous(load=state))
-    assert held == {"load": f"depends_on_past: 'load' in the previous run 'scheduled__2024-01-01' is {state}, "
-                            "not success or skipped"}
+    assert held == {
+        "load": f"depends_on_past: 'load' in the previous run 'scheduled__2024-01-01' is {state}, "
+        "not success or skipped"
+    }
 
 
 def test_every_map_index_of_the_previous_task_must_be_done():
@@ -59,8 +61,10 @@ def test_without_ignore_first_depends_on_past_a_missing_previous_instance_waits(
 def test_wait_for_downstream_needs_the_direct_downstream_of_the_previous_run_done():
     waits = PastDependency(wait_for_downstream=True, downstream=frozenset({"report", "publish"}))
     held = held_back({"load": waits}, previous(load="success", report="success", publish="running"))
-    assert held == {"load": "wait_for_downstream: 'publish' in the previous run 'scheduled__2024-01-01' is "
-                            "running, not success or skipped"}
+    assert held == {
+        "load": "wait_for_downstream: 'publish' in the previous run 'scheduled__2024-01-01' is "
+        "running, not success or skipped"
+    }
     assert held_back({"load": waits}, previous(load="success", report="skipped", publish="success")) == {}
 
 
@@ -73,14 +77,23 @@ def test_wait_for_downstream_implies_depends_on_past_and_round_trips_through_ser
     assert load.depends_on_past is True
     for shape in (dag, deserialize_dag(serialize_dag(dag))):
         assert past_dependency(shape, shape.get_task("load")) == PastDependency(
-            wait_for_downstream=True, downstream=frozenset({"free"}), previous_scheduled_only=True)
+            wait_for_downstream=True, downstream=frozenset({"free"}), previous_scheduled_only=True
+        )
         assert past_dependency(shape, shape.get_task("free")) is None
         assert past_dependency(shape, shape.get_task("strict")).ignore_first_depends_on_past is False
 
 
 def _node(task_id: str, *upstream: str) -> TaskNode:
-    return TaskNode(task_id=task_id, upstream=frozenset(upstream), trigger_rule="all_success", retries=0,
-                    retry_delay_s=0, retry_exponential_backoff=False, max_retry_delay_s=None, past=PLAIN)
+    return TaskNode(
+        task_id=task_id,
+        upstream=frozenset(upstream),
+        trigger_rule="all_success",
+        retries=0,
+        retry_delay_s=0,
+        retry_exponential_backoff=False,
+        max_retry_delay_s=None,
+        past=PLAIN,
+    )
 
 
 def test_a_held_task_is_not_scheduled_and_its_run_is_not_deadlocked():

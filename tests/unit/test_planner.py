@@ -80,9 +80,7 @@ def test_the_next_task_is_scheduled_once_its_upstream_succeeds() -> None:
 
 def test_queued_running_and_finished_task_instances_are_left_alone() -> None:
     tasks = dag(node("a"), node("b"), node("c"), node("d"))
-    plan = plan_run(
-        tasks, [ti("a", TI.SCHEDULED), ti("b", TI.QUEUED), ti("c", TI.RUNNING), ti("d", TI.SUCCESS)], NOW
-    )
+    plan = plan_run(tasks, [ti("a", TI.SCHEDULED), ti("b", TI.QUEUED), ti("c", TI.RUNNING), ti("d", TI.SUCCESS)], NOW)
     assert plan == RunPlan()
 
 
@@ -115,9 +113,7 @@ def test_a_failure_handled_by_an_all_done_leaf_leaves_the_run_successful() -> No
     plan = plan_run(tasks, [ti("work", TI.FAILED, try_number=1), ti("cleanup")], NOW)
     assert scheduled(plan) == [("cleanup", 1)]
     assert plan.run_state is None
-    done = plan_run(
-        tasks, [ti("work", TI.FAILED, try_number=1), ti("cleanup", TI.SUCCESS, try_number=1)], NOW
-    )
+    done = plan_run(tasks, [ti("work", TI.FAILED, try_number=1), ti("cleanup", TI.SUCCESS, try_number=1)], NOW)
     assert done.run_state is DagRunState.SUCCESS
 
 
@@ -181,9 +177,7 @@ def test_a_skipped_branch_skips_an_all_success_join_and_the_run_still_succeeds()
 
 def test_one_failed_task_runs_as_soon_as_one_upstream_fails_even_while_others_run() -> None:
     tasks = dag(node("a"), node("b"), node("alert", "a", "b", rule="one_failed"))
-    plan = plan_run(
-        tasks, [ti("a", TI.FAILED, try_number=1), ti("b", TI.RUNNING, try_number=1), ti("alert")], NOW
-    )
+    plan = plan_run(tasks, [ti("a", TI.FAILED, try_number=1), ti("b", TI.RUNNING, try_number=1), ti("alert")], NOW)
     assert scheduled(plan) == [("alert", 1)]
     assert plan.run_state is None
 

@@ -25,11 +25,23 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 def _context(task, **extra) -> dict:
     ti = RuntimeTaskInstance(
-        task=task, dag_id=task.dag_id, run_id="manual__1", try_number=1, max_tries=0,
+        task=task,
+        dag_id=task.dag_id,
+        run_id="manual__1",
+        try_number=1,
+        max_tries=0,
         xcom=InMemoryXComBackend(task.task_id),
     )
-    return {"ti": ti, "task_instance": ti, "task": task, "dag": task.dag, "params": {},
-            "ds": "2024-01-01", "run_id": "manual__1", **extra}
+    return {
+        "ti": ti,
+        "task_instance": ti,
+        "task": task,
+        "dag": task.dag,
+        "params": {},
+        "ds": "2024-01-01",
+        "run_id": "manual__1",
+        **extra,
+    }
 
 
 def _dag(dag_id: str) -> DAG:
@@ -38,10 +50,12 @@ def _dag(dag_id: str) -> DAG:
 
 # -- PythonOperator ---------------------------------------------------------------------------
 
+
 def test_op_args_and_op_kwargs_reach_the_callable():
     with _dag("py_args"):
-        task = PythonOperator(task_id="t", python_callable=lambda a, b, c=0: a + b + c,
-                              op_args=[1, 2], op_kwargs={"c": 10})
+        task = PythonOperator(
+            task_id="t", python_callable=lambda a, b, c=0: a + b + c, op_args=[1, 2], op_kwargs={"c": 10}
+        )
     assert task.execute(_context(task)) == 13
 
 
@@ -77,15 +91,15 @@ def test_callable_without_context_parameters_gets_only_op_kwargs():
 
 def test_context_key_filled_by_op_args_is_not_passed_twice():
     with _dag("py_clash"):
-        task = PythonOperator(task_id="t", python_callable=lambda ds, **kw: (ds, "ds" in kw),
-                              op_args=["positional"])
+        task = PythonOperator(task_id="t", python_callable=lambda ds, **kw: (ds, "ds" in kw), op_args=["positional"])
     assert task.execute(_context(task)) == ("positional", False)
 
 
 def test_templates_dict_is_in_the_context():
     with _dag("py_templates"):
-        task = PythonOperator(task_id="t", python_callable=lambda templates_dict: templates_dict["q"],
-                              templates_dict={"q": "select 1"})
+        task = PythonOperator(
+            task_id="t", python_callable=lambda templates_dict: templates_dict["q"], templates_dict={"q": "select 1"}
+        )
     assert task.execute(_context(task)) == "select 1"
 
 
@@ -114,6 +128,7 @@ def test_xcom_args_in_op_kwargs_make_the_producer_upstream():
 
 
 # -- BranchPythonOperator ---------------------------------------------------------------------
+
 
 def test_branch_skips_the_direct_downstream_it_does_not_follow():
     with _dag("branch"):
@@ -209,10 +224,12 @@ def test_branch_result_of_wrong_type_is_an_error():
 
 # -- ShortCircuitOperator ---------------------------------------------------------------------
 
+
 def _short_circuit_dag(dag_id: str, result, ignore: bool = True):
     with _dag(dag_id):
-        check = ShortCircuitOperator(task_id="check", python_callable=lambda: result,
-                                     ignore_downstream_trigger_rules=ignore)
+        check = ShortCircuitOperator(
+            task_id="check", python_callable=lambda: result, ignore_downstream_trigger_rules=ignore
+        )
         a, b, c = (EmptyOperator(task_id=n) for n in "abc")
         check >> a >> b >> c
     return check

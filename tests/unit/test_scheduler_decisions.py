@@ -18,8 +18,9 @@ D = [datetime(2024, 3, day, tzinfo=UTC) for day in range(1, 10)]
 
 
 def daily(max_active_runs: int = 16, end_date: datetime | None = None, schedule: str = "@daily") -> SimpleNamespace:
-    return SimpleNamespace(schedule=normalize_schedule(schedule), start_date=D[0], end_date=end_date,
-                           max_active_runs=max_active_runs)
+    return SimpleNamespace(
+        schedule=normalize_schedule(schedule), start_date=D[0], end_date=end_date, max_active_runs=max_active_runs
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,20 +51,32 @@ def test_plan_new_runs(dag, catchup, last, active, taken, now, created, next_at)
     assert (plan.next_run.logical_date if plan.next_run else None) == next_at
 
 
-def cand(task_id: str, pool: str = "default_pool", slots: int = 1, dag_id: str = "d",
-         per_dag: int | None = None) -> Candidate:
-    return Candidate(dag_id=dag_id, run_id="r", task_id=task_id, map_index=-1, try_number=1, pool=pool,
-                     pool_slots=slots, queue=None, max_active_tis_per_dag=per_dag)
+def cand(
+    task_id: str, pool: str = "default_pool", slots: int = 1, dag_id: str = "d", per_dag: int | None = None
+) -> Candidate:
+    return Candidate(
+        dag_id=dag_id,
+        run_id="r",
+        task_id=task_id,
+        map_index=-1,
+        try_number=1,
+        pool=pool,
+        pool_slots=slots,
+        queue=None,
+        max_active_tis_per_dag=per_dag,
+    )
 
 
 def test_admit_respects_parallelism_pools_dag_and_task_limits_and_reports_unknown_pools():
     candidates = [
-        cand("big", pool="db", slots=3),       # does not fit db's 2 free slots: passed over
-        cand("small", pool="db", slots=2),     # fits
-        cand("lost", pool="nope"),             # unknown pool
-        cand("x1", dag_id="capped"), cand("x2", dag_id="capped"),  # capped DAG allows one more
-        cand("t", per_dag=1), cand("t2", per_dag=5),
-        cand("late"),                          # parallelism exhausted by then
+        cand("big", pool="db", slots=3),  # does not fit db's 2 free slots: passed over
+        cand("small", pool="db", slots=2),  # fits
+        cand("lost", pool="nope"),  # unknown pool
+        cand("x1", dag_id="capped"),
+        cand("x2", dag_id="capped"),  # capped DAG allows one more
+        cand("t", per_dag=1),
+        cand("t2", per_dag=5),
+        cand("late"),  # parallelism exhausted by then
     ]
     usage = Usage.from_rows([("capped", "x0", "default_pool", 1, 1), ("d", "t", "default_pool", 1, 1)])
     limits = Limits(parallelism=6, pools={"default_pool": 128, "db": 2}, max_active_tasks={"capped": 2})
@@ -74,30 +87,43 @@ def test_admit_respects_parallelism_pools_dag_and_task_limits_and_reports_unknow
     assert admit([cand("more")], usage, limits).queue == []
 
 
-def _task(task_id: str, up: set[str], down: set[str], retries: int = 0, weight: int = 1,
-          rule: str = "downstream") -> SimpleNamespace:
-    return SimpleNamespace(task_id=task_id, upstream_task_ids=up, downstream_task_ids=down, retries=retries,
-                           priority_weight=weight, weight_rule=rule)
+def _task(
+    task_id: str, up: set[str], down: set[str], retries: int = 0, weight: int = 1, rule: str = "downstream"
+) -> SimpleNamespace:
+    return SimpleNamespace(
+        task_id=task_id,
+        upstream_task_ids=up,
+        downstream_task_ids=down,
+        retries=retries,
+        priority_weight=weight,
+        weight_rule=rule,
+    )
 
 
 #: extract -> transform -> load, and report alone
-DAG = SimpleNamespace(dag_id="etl", task_dict={
-    "extract": _task("extract", set(), {"transform"}, retries=2),
-    "transform": _task("transform", {"extract"}, {"load"}),
-    "load": _task("load", {"transform"}, set(), retries=1, weight=5),
-    "report": _task("report", set(), set(), weight=0, rule="absolute"),
-})
+DAG = SimpleNamespace(
+    dag_id="etl",
+    task_dict={
+        "extract": _task("extract", set(), {"transform"}, retries=2),
+        "transform": _task("transform", {"extract"}, {"load"}),
+        "load": _task("load", {"transform"}, set(), retries=1, weight=5),
+        "report": _task("report", set(), set(), weight=0, rule="absolute"),
+    },
+)
 DAG.tasks = list(DAG.task_dict.values())
 
 
-@pytest.mark.parametrize(("kwargs", "expected"), [
-    ({}, {"extract", "transform", "load", "report"}),
-    ({"task_regex": "^trans"}, {"transform"}),
-    ({"task_regex": "^trans", "upstream": True}, {"extract", "transform"}),
-    ({"task_regex": "^trans", "downstream": True}, {"transform", "load"}),
-    ({"task_ids": ["load"], "upstream": True}, {"extract", "transform", "load"}),
-    ({"task_regex": "nothing"}, set()),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, {"extract", "transform", "load", "report"}),
+        ({"task_regex": "^trans"}, {"transform"}),
+        ({"task_regex": "^trans", "upstream": True}, {"extract", "transform"}),
+        ({"task_regex": "^trans", "downstream": True}, {"transform", "load"}),
+        ({"task_ids": ["load"], "upstream": True}, {"extract", "transform", "load"}),
+        ({"task_regex": "nothing"}, set()),
+    ],
+)
 def test_select_task_ids(kwargs, expected):  # type: ignore[no-untyped-def]
     assert select_task_ids(DAG, **kwargs) == expected
 
@@ -119,8 +145,10 @@ def test_select_runs_by_range_and_by_past_and_future_of_one_run():
 
 def test_plan_clear_gives_new_tries_restarts_running_ones_and_requeues_finished_runs():
     tis = [
-        TIRef("r0", "extract", -1, "success", 1), TIRef("r0", "load", -1, "failed", 2),
-        TIRef("r2", "extract", -1, "running", 3), TIRef("r2", "load", -1, "none", 0),
+        TIRef("r0", "extract", -1, "success", 1),
+        TIRef("r0", "load", -1, "failed", 2),
+        TIRef("r2", "extract", -1, "running", 3),
+        TIRef("r2", "load", -1, "none", 0),
         TIRef("r3", "extract", -1, "upstream_failed", 0),
     ]
     plan = plan_clear(DAG, RUNS, tis, task_ids={"extract", "load"})

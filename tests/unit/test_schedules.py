@@ -205,9 +205,7 @@ def test_catchup_false_with_a_recent_start_date_starts_from_its_alignment() -> N
 
 def test_a_run_is_not_due_before_its_interval_ends() -> None:
     now = utc(2024, 1, 1, 18)
-    info = next_dagrun_info(
-        DAILY, start_date=utc(2024, 1, 1), catchup=True, last_automated_interval=None, now=now
-    )
+    info = next_dagrun_info(DAILY, start_date=utc(2024, 1, 1), catchup=True, last_automated_interval=None, now=now)
     assert info is not None
     assert info.run_after == utc(2024, 1, 2)
     assert info.run_after > now  # the loop waits until the interval has ended
@@ -217,9 +215,7 @@ def test_end_date_stops_the_schedule() -> None:
     start, end = utc(2024, 1, 1), utc(2024, 1, 2)
     last = DataInterval(utc(2024, 1, 2), utc(2024, 1, 3))
     assert (
-        next_dagrun_info(
-            DAILY, start_date=start, end_date=end, last_automated_interval=last, now=utc(2024, 2, 1)
-        )
+        next_dagrun_info(DAILY, start_date=start, end_date=end, last_automated_interval=last, now=utc(2024, 2, 1))
         is None
     )
     # The interval that starts on the end date itself still runs (no logical date after end_date).
@@ -256,16 +252,12 @@ def test_pendulum_start_date_is_understood() -> None:
 
 def test_explicit_schedule_timezone_wins_over_the_start_date() -> None:
     schedule = normalize_schedule("0 9 * * *", timezone="Asia/Tokyo")
-    info = next_dagrun_info(
-        schedule, start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 2, 1)
-    )
+    info = next_dagrun_info(schedule, start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 2, 1))
     assert info == interval(utc(2024, 1, 1, 0), utc(2024, 1, 2, 0))  # 09:00 JST is 00:00 UTC
 
 
 def test_naive_start_date_is_taken_as_utc() -> None:
-    info = next_dagrun_info(
-        DAILY, start_date=datetime(2024, 1, 1), last_automated_interval=None, now=utc(2024, 2, 1)
-    )
+    info = next_dagrun_info(DAILY, start_date=datetime(2024, 1, 1), last_automated_interval=None, now=utc(2024, 2, 1))
     assert info == interval(utc(2024, 1, 1), utc(2024, 1, 2))
 
 
@@ -323,14 +315,10 @@ def test_relativedelta_months_do_not_drift() -> None:
 def test_once_runs_a_single_time_at_the_start_date() -> None:
     once = OnceSchedule()
     start = utc(2024, 1, 1, 12)
-    info = next_dagrun_info(
-        once, start_date=start, catchup=False, last_automated_interval=None, now=utc(2030, 1, 1)
-    )
+    info = next_dagrun_info(once, start_date=start, catchup=False, last_automated_interval=None, now=utc(2030, 1, 1))
     assert info == DagRunInfo(start, DataInterval(start, start), start)
     assert (
-        next_dagrun_info(
-            once, start_date=start, last_automated_interval=info.data_interval, now=utc(2030, 1, 1)
-        )
+        next_dagrun_info(once, start_date=start, last_automated_interval=info.data_interval, now=utc(2030, 1, 1))
         is None
     )
 
@@ -350,9 +338,7 @@ def test_once_after_end_date_never_runs() -> None:
 
 def test_none_schedule_and_missing_start_date_never_run() -> None:
     assert (
-        next_dagrun_info(
-            NoSchedule(), start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 3, 1)
-        )
+        next_dagrun_info(NoSchedule(), start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 3, 1))
         is None
     )
     assert next_dagrun_info(DAILY, start_date=None, last_automated_interval=None, now=utc(2024, 3, 1)) is None

@@ -53,8 +53,9 @@ def test_wrong_key_error_names_the_row_in_one_line():
 
 def test_encrypted_row_without_a_key_is_a_clear_error():
     stored, _ = secret_values.encode(secret_values.parse_keys(OLD), "v")
-    with pytest.raises(SecretDecryptionError, match="the password of connection 'db' is encrypted but "
-                                                    "TRADEWIND_FERNET_KEY is not set"):
+    with pytest.raises(
+        SecretDecryptionError, match="the password of connection 'db' is encrypted but TRADEWIND_FERNET_KEY is not set"
+    ):
         secret_values.decode(secret_values.parse_keys(""), stored, True, "the password of connection 'db'")
 
 
@@ -75,8 +76,9 @@ def test_rows_are_encrypted_with_the_engines_key_and_rotation_moves_them_to_the_
         variables.set_variable(session, "written_before_any_key", "clear")
     with session_scope(_factory(tmp_path, OLD)) as session:
         variables.set_variable(session, "api_token", "tok-123456")
-        connections.set_connection(session, "db", {"conn_type": "postgres", "password": "pw-123456",
-                                                   "extra": '{"a": 1}'})
+        connections.set_connection(
+            session, "db", {"conn_type": "postgres", "password": "pw-123456", "extra": '{"a": 1}'}
+        )
     with session_scope(plain) as session:
         raw = {row.key: (row.val, row.is_encrypted) for row in session.scalars(select(Variable))}
         assert raw["written_before_any_key"] == ("clear", False)

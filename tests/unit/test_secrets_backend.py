@@ -22,10 +22,14 @@ LOCAL = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
 
 def test_json_files(tmp_path):
     (tmp_path / "vars.json").write_text(json.dumps({"region": "eu", "cfg": {"a": [1]}}))
-    (tmp_path / "conns.json").write_text(json.dumps({
-        "db": "postgres://u:p%40ss@h:5432/d", "api": {"conn_type": "http", "host": "api", "extra": {"k": "v"}}}))
-    backend = LocalFilesystemBackend(variables_file_path=str(tmp_path / "vars.json"),
-                                     connections_file_path=str(tmp_path / "conns.json"))
+    (tmp_path / "conns.json").write_text(
+        json.dumps(
+            {"db": "postgres://u:p%40ss@h:5432/d", "api": {"conn_type": "http", "host": "api", "extra": {"k": "v"}}}
+        )
+    )
+    backend = LocalFilesystemBackend(
+        variables_file_path=str(tmp_path / "vars.json"), connections_file_path=str(tmp_path / "conns.json")
+    )
     assert backend.get_variable("region") == "eu"
     assert json.loads(backend.get_variable("cfg")) == {"a": [1]}
     assert backend.get_variable("absent") is None
@@ -38,19 +42,23 @@ def test_json_files(tmp_path):
 def test_env_files(tmp_path):
     (tmp_path / "vars.env").write_text("# comment\nregion=eu\n\n")
     (tmp_path / "conns.env").write_text('db=postgres://u@h/d\napi={"conn_type": "http", "host": "api"}\n')
-    backend = LocalFilesystemBackend(variables_file_path=str(tmp_path / "vars.env"),
-                                     connections_file_path=str(tmp_path / "conns.env"))
+    backend = LocalFilesystemBackend(
+        variables_file_path=str(tmp_path / "vars.env"), connections_file_path=str(tmp_path / "conns.env")
+    )
     assert backend.get_variable("region") == "eu"
     assert backend.get_connection("db").host == "h"
     assert backend.get_connection("api").conn_type == "http"
 
 
-@pytest.mark.parametrize("name,text,message", [
-    ("v.json", "[1]", "must hold a JSON object"),
-    ("v.json", "{oops", "is not valid JSON"),
-    ("v.env", "no equals sign", "line 1: expected NAME=value"),
-    ("v.env", "a=1\na=2", "line 2: a is defined twice"),
-])
+@pytest.mark.parametrize(
+    "name,text,message",
+    [
+        ("v.json", "[1]", "must hold a JSON object"),
+        ("v.json", "{oops", "is not valid JSON"),
+        ("v.env", "no equals sign", "line 1: expected NAME=value"),
+        ("v.env", "a=1\na=2", "line 2: a is defined twice"),
+    ],
+)
 def test_bad_files_are_clear_errors(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
     with pytest.raises(AirflowException, match=message):
@@ -65,8 +73,12 @@ def test_backend_comes_before_the_environment_and_the_metastore(sqlite_metastore
     monkeypatch.setenv("TRADEWIND_VAR_REGION", "from-env")
     monkeypatch.setenv("TRADEWIND_CONN_DB", "postgres://u@env-host/d")
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND", LOCAL)
-    monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND_KWARGS", json.dumps({
-        "variables_file_path": str(tmp_path / "vars.json"), "connections_file_path": str(tmp_path / "conns.json")}))
+    monkeypatch.setenv(
+        "TRADEWIND_SECRETS_BACKEND_KWARGS",
+        json.dumps(
+            {"variables_file_path": str(tmp_path / "vars.json"), "connections_file_path": str(tmp_path / "conns.json")}
+        ),
+    )
     assert Variable.get("region") == "from-file"
     assert Variable.get("only_in_metastore") == "yes"
     assert Connection.get_connection_from_secrets("db").host == "file-host"
@@ -75,7 +87,8 @@ def test_backend_comes_before_the_environment_and_the_metastore(sqlite_metastore
 
 
 def test_a_custom_backend_written_for_airflow(sqlite_metastore, tmp_path, monkeypatch):
-    (tmp_path / "my_vault.py").write_text(textwrap.dedent('''
+    (tmp_path / "my_vault.py").write_text(
+        textwrap.dedent("""
         from airflow.secrets import BaseSecretsBackend
 
         class VaultBackend(BaseSecretsBackend):
@@ -90,7 +103,8 @@ def test_a_custom_backend_written_for_airflow(sqlite_metastore, tmp_path, monkey
 
             def get_variable(self, key):
                 return None
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     from tradewind.compat import airflow_shim
 
@@ -108,14 +122,21 @@ def test_a_custom_backend_written_for_airflow(sqlite_metastore, tmp_path, monkey
         sys.modules.pop("my_vault", None)
 
 
-@pytest.mark.parametrize("path,kwargs,message", [
-    ("no_such_module.Backend", "", "cannot be imported"),
-    ("tradewind.secrets.backend.NoSuchClass", "", "names no class"),
-    (LOCAL, "{bad", "TRADEWIND_SECRETS_BACKEND_KWARGS is not valid JSON"),
-    (LOCAL, "[1]", "TRADEWIND_SECRETS_BACKEND_KWARGS must be a JSON object"),
-    ("tradewind.secrets.masker.SecretsMasker", '{"vault_url": "x"}',
-     "TRADEWIND_SECRETS_BACKEND tradewind.secrets.masker.SecretsMasker: .*unexpected keyword argument 'vault_url'"),
-])
+@pytest.mark.parametrize(
+    "path,kwargs,message",
+    [
+        ("no_such_module.Backend", "", "cannot be imported"),
+        ("tradewind.secrets.backend.NoSuchClass", "", "names no class"),
+        (LOCAL, "{bad", "TRADEWIND_SECRETS_BACKEND_KWARGS is not valid JSON"),
+        (LOCAL, "[1]", "TRADEWIND_SECRETS_BACKEND_KWARGS must be a JSON object"),
+        (
+            "tradewind.secrets.masker.SecretsMasker",
+            '{"vault_url": "x"}',
+            "TRADEWIND_SECRETS_BACKEND tradewind.secrets.masker.SecretsMasker: "
+            ".*unexpected keyword argument 'vault_url'",
+        ),
+    ],
+)
 def test_a_misconfigured_backend_is_a_configuration_error(sqlite_metastore, monkeypatch, path, kwargs, message):
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND", path)
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND_KWARGS", kwargs)

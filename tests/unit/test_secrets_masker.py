@@ -15,8 +15,20 @@ from tradewind.secrets.masker import (
 )
 
 
-@pytest.mark.parametrize("name", ["password", "DB_PASSWORD", "api_key", "my_secret_x", "access_token",
-                                  "service_account_json", "keyfile_dict", "Authorization", "passphrase"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "DB_PASSWORD",
+        "api_key",
+        "my_secret_x",
+        "access_token",
+        "service_account_json",
+        "keyfile_dict",
+        "Authorization",
+        "passphrase",
+    ],
+)
 def test_secret_looking_names(name):
     assert should_hide_value_for_key(name)
 
@@ -57,7 +69,10 @@ def test_each_line_of_a_multiline_secret_is_masked():
 def test_redact_value_masks_values_of_secret_keys_for_display():
     masker = SecretsMasker()
     assert masker.redact_value({"api_key": "k", "region": "eu", "auth": {"password": "x"}}) == {
-        "api_key": "***", "region": "eu", "auth": {"password": "***"}}
+        "api_key": "***",
+        "region": "eu",
+        "auth": {"password": "***"},
+    }
     assert masker.redact_value("value", "db_password") == "***"
 
 

@@ -73,11 +73,18 @@ def _context(task, ti: RuntimeTaskInstance | None = None, **extra) -> dict:
 
 
 def _ti(task, try_number: int = 1) -> RuntimeTaskInstance:
-    return RuntimeTaskInstance(task=task, dag_id=task.dag_id, run_id="manual__1", try_number=try_number,
-                               max_tries=2, xcom=InMemoryXComBackend(task.task_id))
+    return RuntimeTaskInstance(
+        task=task,
+        dag_id=task.dag_id,
+        run_id="manual__1",
+        try_number=try_number,
+        max_tries=2,
+        xcom=InMemoryXComBackend(task.task_id),
+    )
 
 
 # -- the poke loop ----------------------------------------------------------------------------
+
 
 def test_poke_mode_returns_once_the_condition_is_true():
     clock = FakeClock()
@@ -148,8 +155,7 @@ def test_silent_fail_treats_a_poke_error_as_not_done():
         return True
 
     with _dag("s_silent"):
-        sensor = _with_clock(PythonSensor(task_id="s", python_callable=flaky, silent_fail=True,
-                                          poke_interval=5), clock)
+        sensor = _with_clock(PythonSensor(task_id="s", python_callable=flaky, silent_fail=True, poke_interval=5), clock)
     sensor.execute(_context(sensor))
     assert len(attempts) == 2
     with _dag("s_loud"):
@@ -183,9 +189,12 @@ def test_reschedule_mode_times_out_from_the_first_poke():
 def test_exponential_backoff_doubles_the_interval_up_to_max_wait():
     clock = FakeClock()
     with _dag("s_backoff"):
-        sensor = _with_clock(CountingSensor(task_id="s", done_after=7, poke_interval=10,
-                                            exponential_backoff=True, max_wait=timedelta(seconds=100)),
-                             clock)
+        sensor = _with_clock(
+            CountingSensor(
+                task_id="s", done_after=7, poke_interval=10, exponential_backoff=True, max_wait=timedelta(seconds=100)
+            ),
+            clock,
+        )
     sensor.execute(_context(sensor))
     assert clock.sleeps == [10, 20, 40, 80, 100, 100]
 
@@ -193,8 +202,10 @@ def test_exponential_backoff_doubles_the_interval_up_to_max_wait():
 def test_exponential_backoff_in_reschedule_mode_follows_the_same_intervals():
     clock = FakeClock()
     with _dag("s_backoff_resched"):
-        sensor = _with_clock(CountingSensor(task_id="s", mode="reschedule", poke_interval=10,
-                                            exponential_backoff=True, max_wait=60), clock)
+        sensor = _with_clock(
+            CountingSensor(task_id="s", mode="reschedule", poke_interval=10, exponential_backoff=True, max_wait=60),
+            clock,
+        )
     ti = _ti(sensor)
     intervals = []
     for _ in range(5):
@@ -230,10 +241,12 @@ def test_sensor_arguments_are_checked_when_the_dag_is_parsed():
 
 # -- stock sensors ----------------------------------------------------------------------------
 
+
 def test_python_sensor_passes_op_kwargs_and_context():
     with _dag("s_python"):
-        sensor = PythonSensor(task_id="s", python_callable=lambda limit, ds: ds == limit,
-                              op_kwargs={"limit": "2024-01-01"})
+        sensor = PythonSensor(
+            task_id="s", python_callable=lambda limit, ds: ds == limit, op_kwargs={"limit": "2024-01-01"}
+        )
     assert sensor.execute(_context(sensor, ds="2024-01-01")) is None
 
 

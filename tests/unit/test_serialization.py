@@ -37,21 +37,43 @@ class _AlwaysFirst(BaseBranchOperator):
 
 def _every_kind_of_dag() -> DAG:
     with DAG(
-        "everything", schedule="0 3 * * *", start_date=START, end_date=datetime(2030, 1, 1, tzinfo=UTC),
-        catchup=True, tags=["b", "a"], params={"n": Param(5, type="integer", minimum=1), "plain": "x"},
-        max_active_runs=2, max_active_tasks=4, dagrun_timeout=timedelta(hours=1), doc_md="# doc",
+        "everything",
+        schedule="0 3 * * *",
+        start_date=START,
+        end_date=datetime(2030, 1, 1, tzinfo=UTC),
+        catchup=True,
+        tags=["b", "a"],
+        params={"n": Param(5, type="integer", minimum=1), "plain": "x"},
+        max_active_runs=2,
+        max_active_tasks=4,
+        dagrun_timeout=timedelta(hours=1),
+        doc_md="# doc",
         default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     ) as dag:
         start = EmptyOperator(task_id="start")
-        bash = BashOperator(task_id="bash", bash_command="echo {{ ds }}", env={"A": "1"},
-                            execution_timeout=timedelta(minutes=5), pool="small", pool_slots=2,
-                            priority_weight=7, queue="q1", trigger_rule="all_done")
+        bash = BashOperator(
+            task_id="bash",
+            bash_command="echo {{ ds }}",
+            env={"A": "1"},
+            execution_timeout=timedelta(minutes=5),
+            pool="small",
+            pool_slots=2,
+            priority_weight=7,
+            queue="q1",
+            trigger_rule="all_done",
+        )
         py = PythonOperator(task_id="py", python_callable=_noop, op_kwargs={"x": "{{ ds }}"})
         branch = BranchPythonOperator(task_id="branch", python_callable=lambda: "short")
         short = ShortCircuitOperator(task_id="short", python_callable=_noop, ignore_downstream_trigger_rules=False)
         with TaskGroup("sensors", tooltip="waits"):
-            PythonSensor(task_id="py_sensor", python_callable=_noop, mode="reschedule", poke_interval=5,
-                         timeout=60, soft_fail=True)
+            PythonSensor(
+                task_id="py_sensor",
+                python_callable=_noop,
+                mode="reschedule",
+                poke_interval=5,
+                timeout=60,
+                soft_fail=True,
+            )
             FileSensor(task_id="file", filepath="/tmp/x")
             TimeDeltaSensor(task_id="delta", delta=timedelta(minutes=1))
             DateTimeSensor(task_id="at", target_time="{{ data_interval_end }}")
@@ -127,6 +149,7 @@ def test_each_operator_kind_round_trips_alone():
 
 def test_mapped_operators_round_trip_with_what_they_map_over():
     with DAG("mapped", start_date=START, schedule=None) as dag:
+
         @task
         def numbers():
             return [1, 2]
@@ -144,8 +167,10 @@ def test_mapped_operators_round_trip_with_what_they_map_over():
     tasks = {t["task_id"]: t for t in data["tasks"]}
     assert tasks["double"]["expand_input"]["args"]["x"] == {"source": {"task_id": "numbers", "key": "return_value"}}
     assert (tasks["echo"]["operator"], tasks["echo"]["retries"]) == ("BashOperator", 3)
-    assert tasks["kwargs"]["expand_input"] == {"kind": "list_of_dicts",
-                                               "source": {"task_id": "sets", "key": "return_value"}}
+    assert tasks["kwargs"]["expand_input"] == {
+        "kind": "list_of_dicts",
+        "source": {"task_id": "sets", "key": "return_value"},
+    }
     assert (tasks["wait"]["is_sensor"], tasks["wait"]["mode"]) == (True, "reschedule")
     again = deserialize_dag(data)
     assert serialize_dag(again) == data

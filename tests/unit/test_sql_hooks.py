@@ -33,15 +33,19 @@ def _url(uri: str, **kwargs) -> str:
 
 # -- connection → URL -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("postgres://u:p%40ss@db.example:5433/sales", "postgresql+psycopg2://u:p%40ss@db.example:5433/sales"),
-    ("postgresql://postgres@127.0.0.1:5432/dbname", "postgresql+psycopg2://postgres@127.0.0.1:5432/dbname"),
-    ("postgres://u@h/db?sslmode=require&cursor=dictcursor", "postgresql+psycopg2://u@h/db?sslmode=require"),
-    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-    ("sqlite:///tmp/x.db", "sqlite:////tmp/x.db"),
-    ("sqlite://relative/path/to/db", "sqlite:///relative/path/to/db"),
-    ("sqlite://", "sqlite://"),
-])
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("postgres://u:p%40ss@db.example:5433/sales", "postgresql+psycopg2://u:p%40ss@db.example:5433/sales"),
+        ("postgresql://postgres@127.0.0.1:5432/dbname", "postgresql+psycopg2://postgres@127.0.0.1:5432/dbname"),
+        ("postgres://u@h/db?sslmode=require&cursor=dictcursor", "postgresql+psycopg2://u@h/db?sslmode=require"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+        ("sqlite:///tmp/x.db", "sqlite:////tmp/x.db"),
+        ("sqlite://relative/path/to/db", "sqlite:///relative/path/to/db"),
+        ("sqlite://", "sqlite://"),
+    ],
+)
 def test_connection_uri_maps_to_sqlalchemy_url(uri, expected):
     assert _url(uri) == expected
 
@@ -76,8 +80,10 @@ def test_unknown_connection_type_is_a_one_line_error():
 
 def test_mysql_without_a_driver_names_the_drivers_to_install():
     conn = Connection(conn_id="shop", uri="mysql://u:p@h:3306/shop")
-    with pytest.raises(SqlConnectionError, match="'shop' is a MySQL connection but no MySQL driver is installed; "
-                                                   "install mysqlclient or PyMySQL"):
+    with pytest.raises(
+        SqlConnectionError,
+        match="'shop' is a MySQL connection but no MySQL driver is installed; install mysqlclient or PyMySQL",
+    ):
         sqlalchemy_url(conn, driver_available=lambda module: False)
 
 
@@ -88,11 +94,13 @@ def test_mysql_uses_the_installed_driver_or_the_client_the_extra_names():
     named = Connection(conn_id="shop", conn_type="mysql", host="h", extra={"client": "mysql-connector-python"})
     assert sqlalchemy_url(named, driver_available=lambda m: True).drivername == "mysql+mysqlconnector"
     with pytest.raises(SqlConnectionError, match="unknown MySQL client 'odbc'"):
-        sqlalchemy_url(Connection(conn_id="x", conn_type="mysql", extra={"client": "odbc"}),
-                       driver_available=lambda m: True)
+        sqlalchemy_url(
+            Connection(conn_id="x", conn_type="mysql", extra={"client": "odbc"}), driver_available=lambda m: True
+        )
 
 
 # -- statements and results -------------------------------------------------------------------
+
 
 def test_split_sql_string_keeps_semicolons_inside_strings_and_bodies():
     script = """
@@ -109,12 +117,15 @@ def test_split_sql_string_keeps_semicolons_inside_strings_and_bodies():
     ]
 
 
-@pytest.mark.parametrize(("sql", "return_last", "split", "single"), [
-    ("SELECT 1", True, False, True),
-    ("SELECT 1; SELECT 2", True, True, True),
-    ("SELECT 1; SELECT 2", False, True, False),
-    (["SELECT 1"], True, False, False),
-])
+@pytest.mark.parametrize(
+    ("sql", "return_last", "split", "single"),
+    [
+        ("SELECT 1", True, False, True),
+        ("SELECT 1; SELECT 2", True, True, True),
+        ("SELECT 1; SELECT 2", False, True, False),
+        (["SELECT 1"], True, False, False),
+    ],
+)
 def test_return_single_query_results_follows_airflow(sql, return_last, split, single):
     assert return_single_query_results(sql, return_last, split) is single
 
@@ -137,20 +148,48 @@ def test_batched_reads_lazily_and_keeps_the_remainder():
 
 def test_rows_become_plain_json():
     row = (
-        1, "a", None, True, 1.5,
-        decimal.Decimal("12.50"), decimal.Decimal("3"), decimal.Decimal("123456789012345678.123456789"),
-        decimal.Decimal("NaN"), float("inf"),
-        dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC), dt.date(2024, 5, 1), dt.time(8, 15),
-        dt.timedelta(minutes=2), uuid.UUID(int=1), b"\x00\xff", {"k": (1, 2)}, [decimal.Decimal("0.1")],
+        1,
+        "a",
+        None,
+        True,
+        1.5,
+        decimal.Decimal("12.50"),
+        decimal.Decimal("3"),
+        decimal.Decimal("123456789012345678.123456789"),
+        decimal.Decimal("NaN"),
+        float("inf"),
+        dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC),
+        dt.date(2024, 5, 1),
+        dt.time(8, 15),
+        dt.timedelta(minutes=2),
+        uuid.UUID(int=1),
+        b"\x00\xff",
+        {"k": (1, 2)},
+        [decimal.Decimal("0.1")],
     )
     converted = json_safe_cell([row])
-    assert converted == [[
-        1, "a", None, True, 1.5,
-        12.5, 3, "123456789012345678.123456789",
-        "NaN", "inf",
-        "2024-05-01T12:30:00+00:00", "2024-05-01", "08:15:00",
-        120.0, "00000000-0000-0000-0000-000000000001", "AP8=", {"k": [1, 2]}, [0.1],
-    ]]
+    assert converted == [
+        [
+            1,
+            "a",
+            None,
+            True,
+            1.5,
+            12.5,
+            3,
+            "123456789012345678.123456789",
+            "NaN",
+            "inf",
+            "2024-05-01T12:30:00+00:00",
+            "2024-05-01",
+            "08:15:00",
+            120.0,
+            "00000000-0000-0000-0000-000000000001",
+            "AP8=",
+            {"k": [1, 2]},
+            [0.1],
+        ]
+    ]
     json.dumps(converted, allow_nan=False)
 
 
@@ -162,6 +201,7 @@ def test_sqlite_cells_keep_exact_values():
 
 
 # -- hook arguments ---------------------------------------------------------------------------
+
 
 def test_hook_takes_its_conn_id_positionally_by_its_own_name_or_by_default():
     assert PostgresHook("pg").postgres_conn_id == "pg"
@@ -177,8 +217,7 @@ def test_hook_takes_its_conn_id_positionally_by_its_own_name_or_by_default():
 def test_postgres_replace_is_an_on_conflict_upsert():
     hook = PostgresHook("pg")
     sql = hook._generate_insert_sql("t", 3, ["id", "a", "b"], True, replace_index="id")
-    assert sql == ("INSERT INTO t (id, a, b) VALUES %s "
-                   "ON CONFLICT (id) DO UPDATE SET a = excluded.a, b = excluded.b")
+    assert sql == ("INSERT INTO t (id, a, b) VALUES %s ON CONFLICT (id) DO UPDATE SET a = excluded.a, b = excluded.b")
     with pytest.raises(ValueError, match="requires column names"):
         hook._generate_insert_sql("t", 3, None, True, replace_index="id")
     with pytest.raises(ValueError, match="requires a unique index"):
@@ -226,6 +265,7 @@ def test_connection_stored_in_the_metastore_reaches_its_database(sqlite_metastor
 
 # -- the DbApiHook API on SQLite --------------------------------------------------------------
 
+
 @pytest.fixture
 def sqlite_hook(monkeypatch, tmp_path) -> DbApiHook:
     monkeypatch.setenv("TRADEWIND_CONN_UNIT_DB", f"sqlite:///{tmp_path}/unit.db")
@@ -254,8 +294,9 @@ def test_insert_rows_rejects_rows_of_another_width_and_keeps_earlier_batches(sql
 
 
 def test_run_with_a_list_returns_each_result_and_rolls_back_on_error(sqlite_hook):
-    results = sqlite_hook.run(["INSERT INTO items VALUES (1, 'a', 1)", "SELECT name FROM items"],
-                              handler=lambda cursor: cursor.fetchall())
+    results = sqlite_hook.run(
+        ["INSERT INTO items VALUES (1, 'a', 1)", "SELECT name FROM items"], handler=lambda cursor: cursor.fetchall()
+    )
     assert results == [[], [("a",)]]
     with pytest.raises(Exception, match="no such table"):
         sqlite_hook.run(["INSERT INTO items VALUES (2, 'b', 2)", "SELECT * FROM missing"])

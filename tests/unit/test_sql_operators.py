@@ -28,20 +28,40 @@ def db(monkeypatch, tmp_path) -> Path:
     path = tmp_path / "shop.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, total NUMERIC, placed TEXT)")
-        conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
-            (1, "ada", 10.5, "2024-03-01"), (2, "bob", 20, "2024-03-02"), (3, "ada", 5.25, "2024-03-05"),
-        ])
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?)",
+            [
+                (1, "ada", 10.5, "2024-03-01"),
+                (2, "bob", 20, "2024-03-02"),
+                (3, "ada", 5.25, "2024-03-05"),
+            ],
+        )
     conn.close()
     monkeypatch.setenv("TRADEWIND_CONN_SHOP", f"sqlite:///{path}")
     return path
 
 
 def _context(task, *, xcom_max_bytes: int = 1_048_576) -> dict:
-    ti = RuntimeTaskInstance(task=task, dag_id=task.dag_id, run_id="manual__1", try_number=1, max_tries=0,
-                             xcom=InMemoryXComBackend(task.task_id), xcom_max_bytes=xcom_max_bytes,
-                             logical_date=LOGICAL)
-    return {"ti": ti, "task_instance": ti, "task": task, "dag": task.dag, "params": {}, "run_id": "manual__1",
-            "logical_date": LOGICAL, "ds": "2024-03-05"}
+    ti = RuntimeTaskInstance(
+        task=task,
+        dag_id=task.dag_id,
+        run_id="manual__1",
+        try_number=1,
+        max_tries=0,
+        xcom=InMemoryXComBackend(task.task_id),
+        xcom_max_bytes=xcom_max_bytes,
+        logical_date=LOGICAL,
+    )
+    return {
+        "ti": ti,
+        "task_instance": ti,
+        "task": task,
+        "dag": task.dag,
+        "params": {},
+        "run_id": "manual__1",
+        "logical_date": LOGICAL,
+        "ds": "2024-03-05",
+    }
 
 
 def _run(task, **kwargs):
@@ -64,10 +84,12 @@ def _rows(path: Path, sql: str) -> list[tuple]:
 
 # -- SQLExecuteQueryOperator ------------------------------------------------------------------
 
+
 def test_query_rows_are_the_return_value_as_json_lists(db):
     with _dag("sql_select"):
         task = SQLExecuteQueryOperator(
-            task_id="q", conn_id="shop",
+            task_id="q",
+            conn_id="shop",
             sql="SELECT customer, SUM(total) FROM orders WHERE placed <= '{{ ds }}' GROUP BY customer ORDER BY 1",
         )
     assert _run(task) == [["ada", 15.75], ["bob", 20]]
@@ -76,8 +98,13 @@ def test_query_rows_are_the_return_value_as_json_lists(db):
 def test_templated_sql_file_and_parameters(db, tmp_path):
     (tmp_path / "by_customer.sql").write_text("SELECT id FROM orders WHERE customer = :who ORDER BY id")
     with _dag("sql_file", template_searchpath=str(tmp_path)):
-        task = SQLExecuteQueryOperator(task_id="q", conn_id="shop", sql="by_customer.sql",
-                                       parameters={"who": "{{ params.who }}"}, params={"who": "ada"})
+        task = SQLExecuteQueryOperator(
+            task_id="q",
+            conn_id="shop",
+            sql="by_customer.sql",
+            parameters={"who": "{{ params.who }}"},
+            params={"who": "ada"},
+        )
     context = _context(task)
     context["params"] = {"who": "ada"}
     render_task_fields(task, context)
@@ -87,7 +114,9 @@ def test_templated_sql_file_and_parameters(db, tmp_path):
 def test_list_of_statements_runs_in_one_transaction_and_returns_each_result(db):
     with _dag("sql_list"):
         task = SQLExecuteQueryOperator(
-            task_id="q", conn_id="shop", return_last=False,
+            task_id="q",
+            conn_id="shop",
+            return_last=False,
             sql=["INSERT INTO orders VALUES (4, 'cy', 1, '2024-03-06')", "SELECT COUNT(*) FROM orders"],
         )
     assert _run(task) == [None, [[4]]]
@@ -96,15 +125,20 @@ def test_list_of_statements_runs_in_one_transaction_and_returns_each_result(db):
 
 def test_split_statements_returns_the_last_result(db):
     with _dag("sql_split"):
-        task = SQLExecuteQueryOperator(task_id="q", conn_id="shop", split_statements=True,
-                                       sql="DELETE FROM orders WHERE id = 1; SELECT COUNT(*) FROM orders;")
+        task = SQLExecuteQueryOperator(
+            task_id="q",
+            conn_id="shop",
+            split_statements=True,
+            sql="DELETE FROM orders WHERE id = 1; SELECT COUNT(*) FROM orders;",
+        )
     assert _run(task) == [[2]]
 
 
 def test_failing_statement_fails_the_task_and_changes_nothing(db):
     with _dag("sql_fail"):
-        task = SQLExecuteQueryOperator(task_id="q", conn_id="shop",
-                                       sql=["DELETE FROM orders", "SELECT * FROM no_such_table"])
+        task = SQLExecuteQueryOperator(
+            task_id="q", conn_id="shop", sql=["DELETE FROM orders", "SELECT * FROM no_such_table"]
+        )
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         _run(task)
     assert _rows(db, "SELECT COUNT(*) FROM orders") == [(3,)]
@@ -130,13 +164,16 @@ def test_output_processor_and_fetch_one_handler(db):
 
     with _dag("sql_processor"):
         named = SQLExecuteQueryOperator(
-            task_id="named", conn_id="shop", sql="SELECT id, customer FROM orders ORDER BY id",
+            task_id="named",
+            conn_id="shop",
+            sql="SELECT id, customer FROM orders ORDER BY id",
             output_processor=lambda results, descriptions: [
                 [dict(zip([c[0] for c in descriptions[0]], row, strict=True)) for row in results[0]]
             ],
         )
-        first = SQLExecuteQueryOperator(task_id="first", conn_id="shop", handler=fetch_one_handler,
-                                        sql="SELECT MAX(total) FROM orders")
+        first = SQLExecuteQueryOperator(
+            task_id="first", conn_id="shop", handler=fetch_one_handler, sql="SELECT MAX(total) FROM orders"
+        )
     assert _run(named)[0] == {"id": 1, "customer": "ada"}
     assert _run(first) == [20]
 
@@ -161,25 +198,36 @@ def test_older_operator_names_map_their_conn_id():
 
 # -- GenericTransfer --------------------------------------------------------------------------
 
+
 def test_transfer_between_two_files_runs_the_preoperator_on_the_destination(db, monkeypatch, tmp_path):
     copy = tmp_path / "copy.db"
     monkeypatch.setenv("TRADEWIND_CONN_COPY", f"sqlite:///{copy}")
     with _dag("transfer_files"):
         task = GenericTransfer(
-            task_id="t", source_conn_id="shop", destination_conn_id="copy", destination_table="orders_copy",
+            task_id="t",
+            source_conn_id="shop",
+            destination_conn_id="copy",
+            destination_table="orders_copy",
             sql="SELECT id, customer, total FROM orders WHERE placed <= '{{ ds }}'",
             preoperator=["DROP TABLE IF EXISTS orders_copy", "CREATE TABLE orders_copy (id int, who text, t real)"],
-            insert_args={"commit_every": 2}, page_size=1,
+            insert_args={"commit_every": 2},
+            page_size=1,
         )
     assert _run(task) is None
-    assert _rows(copy, "SELECT * FROM orders_copy ORDER BY id") == [(1, "ada", 10.5), (2, "bob", 20.0),
-                                                                    (3, "ada", 5.25)]
+    assert _rows(copy, "SELECT * FROM orders_copy ORDER BY id") == [
+        (1, "ada", 10.5),
+        (2, "bob", 20.0),
+        (3, "ada", 5.25),
+    ]
 
 
 def test_transfer_within_one_file_copies_inside_the_database(db):
     with _dag("transfer_same"):
         task = GenericTransfer(
-            task_id="t", source_conn_id="shop", destination_conn_id="shop", destination_table="big_orders",
+            task_id="t",
+            source_conn_id="shop",
+            destination_conn_id="shop",
+            destination_table="big_orders",
             sql="SELECT id, total FROM orders WHERE total > 6;",
             preoperator="CREATE TABLE big_orders (id int, total real)",
             insert_args={"target_fields": ["id", "total"], "commit_every": 10},
@@ -191,17 +239,30 @@ def test_transfer_within_one_file_copies_inside_the_database(db):
 def test_transfer_with_bad_insert_args_fails_clearly(db, monkeypatch, tmp_path):
     monkeypatch.setenv("TRADEWIND_CONN_COPY", f"sqlite:///{tmp_path}/copy.db")
     with _dag("transfer_bad_args"):
-        task = GenericTransfer(task_id="t", source_conn_id="shop", destination_conn_id="copy",
-                               destination_table="x", sql="SELECT 1", preoperator="CREATE TABLE x (a int)",
-                               insert_args={"colour": "red"})
+        task = GenericTransfer(
+            task_id="t",
+            source_conn_id="shop",
+            destination_conn_id="copy",
+            destination_table="x",
+            sql="SELECT 1",
+            preoperator="CREATE TABLE x (a int)",
+            insert_args={"colour": "red"},
+        )
     with pytest.raises(AirflowException, match="bad insert_args: .*unexpected arguments: colour"):
         _run(task)
     with pytest.raises(AirflowException, match="page_size must be a whole number"):
-        GenericTransfer(task_id="t2", source_conn_id="a", destination_conn_id="b", destination_table="x",
-                        sql="SELECT 1", page_size=0)
+        GenericTransfer(
+            task_id="t2",
+            source_conn_id="a",
+            destination_conn_id="b",
+            destination_table="x",
+            sql="SELECT 1",
+            page_size=0,
+        )
 
 
 # -- SqlSensor --------------------------------------------------------------------------------
+
 
 def _sensor(**kwargs) -> SqlSensor:
     with _dag(f"sql_sensor_{len(kwargs)}_{id(kwargs)}"):
@@ -255,14 +316,23 @@ def test_sensor_rejects_a_success_that_is_not_callable():
 
 # -- serialization ----------------------------------------------------------------------------
 
+
 def test_sql_tasks_survive_serialization_with_their_templated_fields():
     from tradewind.sdk.serialization import deserialize_dag, serialize_dag
 
     with _dag("sql_serialized") as dag:
-        query = SQLExecuteQueryOperator(task_id="q", conn_id="shop", sql=["SELECT {{ ds }}", "SELECT 2"],
-                                        parameters={"a": 1})
-        move = GenericTransfer(task_id="t", source_conn_id="a", destination_conn_id="b", destination_table="x",
-                               sql="SELECT 1", preoperator="DELETE FROM x", insert_args={"commit_every": 10})
+        query = SQLExecuteQueryOperator(
+            task_id="q", conn_id="shop", sql=["SELECT {{ ds }}", "SELECT 2"], parameters={"a": 1}
+        )
+        move = GenericTransfer(
+            task_id="t",
+            source_conn_id="a",
+            destination_conn_id="b",
+            destination_table="x",
+            sql="SELECT 1",
+            preoperator="DELETE FROM x",
+            insert_args={"commit_every": 10},
+        )
         wait = SqlSensor(task_id="w", conn_id="shop", sql="SELECT 1", mode="reschedule", poke_interval=5)
         query >> move >> wait
     data = serialize_dag(dag)

@@ -22,10 +22,24 @@ def run_dag(the_dag: DAG, params: dict | None = None) -> tuple[dict, set[str]]:
     for t in the_dag.topological_sort():
         if t.task_id in skipped:
             continue
-        ti = RuntimeTaskInstance(task=t, dag_id=the_dag.dag_id, run_id="manual__1", try_number=1,
-                                 max_tries=0, xcom=InMemoryXComBackend(t.task_id, store))
-        context = {"ti": ti, "task_instance": ti, "task": t, "dag": the_dag, "ds": "2024-01-01",
-                   "params": dict(params or {}), "run_id": "manual__1", "logical_date": START}
+        ti = RuntimeTaskInstance(
+            task=t,
+            dag_id=the_dag.dag_id,
+            run_id="manual__1",
+            try_number=1,
+            max_tries=0,
+            xcom=InMemoryXComBackend(t.task_id, store),
+        )
+        context = {
+            "ti": ti,
+            "task_instance": ti,
+            "task": t,
+            "dag": the_dag,
+            "ds": "2024-01-01",
+            "params": dict(params or {}),
+            "run_id": "manual__1",
+            "logical_date": START,
+        }
         for name in t.template_fields:
             setattr(t, name, resolve_xcom_args(getattr(t, name), context))
         render_task_fields(t, context)

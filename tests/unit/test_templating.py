@@ -210,9 +210,7 @@ def test_missing_template_field_attribute_is_reported():
 
 def test_native_environment_returns_python_objects():
     dag = make_dag(render_template_as_native_obj=True)
-    task = make_task(
-        dag, template_fields=("items", "count"), items="{{ [ds, params.n] }}", count="{{ params.n + 1 }}"
-    )
+    task = make_task(dag, template_fields=("items", "count"), items="{{ [ds, params.n] }}", count="{{ params.n + 1 }}")
     shown = render_task_fields(task, make_context(dag, task))
     assert task.items == ["2024-03-05", 3]
     assert task.count == 4

@@ -94,11 +94,14 @@ def leave_children(result_fd: int) -> None:
     os.write(result_fd, f"{plain.pid} {own_session.pid} {daemon}".encode())
 
 
-@pytest.mark.parametrize(("parents", "root", "expected"), [
-    ({2: 1, 3: 2, 4: 3, 5: 1}, 2, [3, 4]),
-    ({2: 1, 3: 1, 4: 3, 6: 4, 7: 3}, 1, [2, 3, 4, 7, 6]),
-    ({2: 1}, 9, []),
-])
+@pytest.mark.parametrize(
+    ("parents", "root", "expected"),
+    [
+        ({2: 1, 3: 2, 4: 3, 5: 1}, 2, [3, 4]),
+        ({2: 1, 3: 1, 4: 3, 6: 4, 7: 3}, 1, [2, 3, 4, 7, 6]),
+        ({2: 1}, 9, []),
+    ],
+)
 def test_descendants_are_found_parents_before_children(parents: dict[int, int], root: int, expected: list[int]):
     assert descendants(root, parents) == expected
 
@@ -150,6 +153,7 @@ def test_a_guardian_whose_worker_died_stops_the_try_by_itself():
     worker = os.fork()
     if worker == 0:
         try:
+
             def task(log_fd: int, result_fd: int) -> None:
                 child = subprocess.Popen(["sleep", "60"], start_new_session=True)
                 os.write(report_write, f"{os.getpid()} {child.pid}\n".encode())

@@ -67,8 +67,11 @@ def test_connection_from_the_metastore_masks_its_password(sqlite_metastore):
     from tradewind.metastore.engine import session_scope
 
     with session_scope(sqlite_metastore) as session:
-        connections.set_connection(session, "warehouse", {"conn_type": "postgres", "host": "wh", "login": "etl",
-                                                          "password": "pw-from-metastore", "port": 5432})
+        connections.set_connection(
+            session,
+            "warehouse",
+            {"conn_type": "postgres", "host": "wh", "login": "etl", "password": "pw-from-metastore", "port": 5432},
+        )
     conn = Connection.get_connection_from_secrets("warehouse")
     assert (conn.host, conn.login, conn.password, conn.port) == ("wh", "etl", "pw-from-metastore", 5432)
     assert redact("password=pw-from-metastore") == "password=***"
@@ -102,8 +105,21 @@ def test_the_task_context_offers_var_and_conn_and_builds_without_a_metastore():
     from tradewind.sdk.context import RunInfo, build_context
 
     when = datetime(2024, 3, 5, tzinfo=UTC)
-    run = RunInfo(dag_id="etl", run_id="r", run_type="manual", logical_date=when, data_interval_start=when,
-                  data_interval_end=when, conf={})
-    context = build_context(dag=SimpleNamespace(dag_id="etl"), task=SimpleNamespace(task_id="t"), run=run,
-                            ti=SimpleNamespace(try_number=1, map_index=-1), params={}, conf={})
+    run = RunInfo(
+        dag_id="etl",
+        run_id="r",
+        run_type="manual",
+        logical_date=when,
+        data_interval_start=when,
+        data_interval_end=when,
+        conf={},
+    )
+    context = build_context(
+        dag=SimpleNamespace(dag_id="etl"),
+        task=SimpleNamespace(task_id="t"),
+        run=run,
+        ti=SimpleNamespace(try_number=1, map_index=-1),
+        params={},
+        conf={},
+    )
     assert isinstance(context["var"], VariableAccessors) and isinstance(context["conn"], ConnectionAccessor)

@@ -13,8 +13,9 @@ from tradewind.worker.consumer import BrokerLink
 from tradewind.worker.health import HealthJudge, HealthSample
 from tradewind.worker.monitor import HealthReport, WorkerHealthMonitor
 
-IDLE = HealthSample(now=100.0, broker_error=None, consumer_connected=True, waiting=0, busy=0, concurrency=4,
-                    last_received=None)
+IDLE = HealthSample(
+    now=100.0, broker_error=None, consumer_connected=True, waiting=0, busy=0, concurrency=4, last_received=None
+)
 
 
 def test_an_idle_worker_with_nothing_to_do_is_healthy():
@@ -48,11 +49,14 @@ def test_a_worker_that_keeps_receiving_while_messages_wait_is_not_stalled():
         assert judge.judge(replace(IDLE, now=float(now), waiting=30, busy=3, last_received=now - 1.0)) is None
 
 
-@pytest.mark.parametrize("sample", [
-    replace(IDLE, waiting=12, busy=4),  # every slot busy: waiting is expected
-    replace(IDLE, waiting=0, busy=0),  # nothing to do
-    replace(IDLE, waiting=None),  # depth unknown
-])
+@pytest.mark.parametrize(
+    "sample",
+    [
+        replace(IDLE, waiting=12, busy=4),  # every slot busy: waiting is expected
+        replace(IDLE, waiting=0, busy=0),  # nothing to do
+        replace(IDLE, waiting=None),  # depth unknown
+    ],
+)
 def test_waiting_messages_are_no_stall_when_the_worker_is_full_or_has_nothing_to_take(sample: HealthSample):
     judge = HealthJudge(stall_after=15)
     for now in (100.0, 130.0, 200.0):
@@ -100,8 +104,16 @@ def test_the_monitor_reports_a_worker_that_stops_receiving_while_messages_wait_a
     probe = FakeProbe()
     link = BrokerLink()
     link.on_connected()
-    monitor = WorkerHealthMonitor(Settings(), link, queues=["default"], concurrency=4, stall_after=15,
-                                  probe=probe, clock=lambda: clock[0], busy=lambda: 0)
+    monitor = WorkerHealthMonitor(
+        Settings(),
+        link,
+        queues=["default"],
+        concurrency=4,
+        stall_after=15,
+        probe=probe,
+        clock=lambda: clock[0],
+        busy=lambda: 0,
+    )
     assert monitor.check() == HealthReport(None, 0)
     probe.waiting = 7
     for clock[0] in (105.0, 110.0):

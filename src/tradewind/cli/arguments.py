@@ -35,7 +35,5 @@ def parse_conf(value: str | None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise BadArgument(f"--conf is not valid JSON: {exc}") from None
     if not isinstance(conf, dict):
-        raise BadArgument(
-            f"--conf must be a JSON object such as '{{\"key\": 1}}', got a {type(conf).__name__}"
-        )
+        raise BadArgument(f"--conf must be a JSON object such as '{{\"key\": 1}}', got a {type(conf).__name__}")
     return conf

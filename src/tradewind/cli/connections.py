@@ -31,7 +31,7 @@ def connections() -> None:
 @connections.command("add")
 @click.argument("conn_id")
 @click.option("--conn-uri", help="The whole connection as a URI: type://login:password@host:port/schema?extra.")
-@click.option("--conn-json", help="The whole connection as JSON: {\"conn_type\": ..., \"extra\": {...}}.")
+@click.option("--conn-json", help='The whole connection as JSON: {"conn_type": ..., "extra": {...}}.')
 @click.option("--conn-type", help="Connection type, e.g. postgres, http (needed without --conn-uri/--conn-json).")
 @click.option("--conn-host", help="Host.")
 @click.option("--conn-login", help="Login (user name).")
@@ -41,14 +41,31 @@ def connections() -> None:
 @click.option("--conn-extra", help="Extra, as a JSON object.")
 @click.option("--conn-description", help="Description.")
 @click.pass_obj
-def add(settings: Settings, conn_id: str, conn_uri: str | None, conn_json: str | None, conn_type: str | None,
-        conn_host: str | None, conn_login: str | None, conn_password: str | None, conn_schema: str | None,
-        conn_port: str | None, conn_extra: str | None, conn_description: str | None) -> None:
+def add(
+    settings: Settings,
+    conn_id: str,
+    conn_uri: str | None,
+    conn_json: str | None,
+    conn_type: str | None,
+    conn_host: str | None,
+    conn_login: str | None,
+    conn_password: str | None,
+    conn_schema: str | None,
+    conn_port: str | None,
+    conn_extra: str | None,
+    conn_description: str | None,
+) -> None:
     """Add connection CONN_ID (an existing one is an error: delete it first)."""
     from tradewind.metastore import connections as rows
 
-    fields = {"host": conn_host, "login": conn_login, "password": conn_password, "schema": conn_schema,
-              "port": conn_port, "extra": conn_extra}
+    fields = {
+        "host": conn_host,
+        "login": conn_login,
+        "password": conn_password,
+        "schema": conn_schema,
+        "port": conn_port,
+        "extra": conn_extra,
+    }
     connection = _connection_from_options(conn_id, conn_uri, conn_json, conn_type, fields)
     if conn_description is not None:
         connection.description = conn_description
@@ -113,11 +130,21 @@ def delete(settings: Settings, conn_id: str) -> None:
 
 @connections.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--file-format", "--format", "file_format", type=click.Choice(["json", "env"]), default=None,
-              help="json: {conn_id: {fields}}; env: one conn_id=URI per line. Default: from the file's "
-                   "extension, else json.")
-@click.option("--serialization-format", type=click.Choice(["uri", "json"]), default="uri", show_default=True,
-              help="How each connection is written in the env format.")
+@click.option(
+    "--file-format",
+    "--format",
+    "file_format",
+    type=click.Choice(["json", "env"]),
+    default=None,
+    help="json: {conn_id: {fields}}; env: one conn_id=URI per line. Default: from the file's extension, else json.",
+)
+@click.option(
+    "--serialization-format",
+    type=click.Choice(["uri", "json"]),
+    default="uri",
+    show_default=True,
+    help="How each connection is written in the env format.",
+)
 @click.pass_obj
 def export(settings: Settings, file: str, file_format: str | None, serialization_format: str) -> None:
     """Write every connection, with its real password, to FILE (`-` for stdout)."""
@@ -127,9 +154,7 @@ def export(settings: Settings, file: str, file_format: str | None, serialization
         found = [_to_connection(value) for value in rows.list_connections(session)]
     chosen = file_format or ("env" if file.endswith(".env") else "json")
     if chosen == "env":
-        text = "".join(
-            f"{c.conn_id}={c.get_uri() if serialization_format == 'uri' else c.as_json()}\n" for c in found
-        )
+        text = "".join(f"{c.conn_id}={c.get_uri() if serialization_format == 'uri' else c.as_json()}\n" for c in found)
     else:
         text = json.dumps({c.conn_id: c.to_dict() for c in found}, indent=2) + "\n"
     write_text(file, text)
@@ -170,10 +195,16 @@ def display_row(connection: Any) -> dict[str, Any]:
     if extra and connection.extra_dejson:
         extra = json.dumps(redact_value(connection.extra_dejson))
     return {
-        "conn_id": connection.conn_id, "conn_type": connection.conn_type, "description": connection.description,
-        "host": connection.host, "schema": connection.schema, "login": connection.login,
-        "password": REDACTED if connection.password else connection.password, "port": connection.port,
-        "extra": extra, "uri": _display_uri(connection),
+        "conn_id": connection.conn_id,
+        "conn_type": connection.conn_type,
+        "description": connection.description,
+        "host": connection.host,
+        "schema": connection.schema,
+        "login": connection.login,
+        "password": REDACTED if connection.password else connection.password,
+        "port": connection.port,
+        "extra": extra,
+        "uri": _display_uri(connection),
     }
 
 
@@ -189,19 +220,26 @@ def _display_uri(connection: Any) -> str:
     return shown.get_uri().replace("%2A%2A%2A", REDACTED)
 
 
-def _connection_from_options(conn_id: str, conn_uri: str | None, conn_json: str | None, conn_type: str | None,
-                             fields: dict[str, str | None]) -> Any:
+def _connection_from_options(
+    conn_id: str, conn_uri: str | None, conn_json: str | None, conn_type: str | None, fields: dict[str, str | None]
+) -> Any:
     from tradewind.sdk.connection import Connection
 
-    given = [name for name, value in (("--conn-uri", conn_uri), ("--conn-json", conn_json),
-                                      ("--conn-type", conn_type)) if value is not None]
+    given = [
+        name
+        for name, value in (("--conn-uri", conn_uri), ("--conn-json", conn_json), ("--conn-type", conn_type))
+        if value is not None
+    ]
     if not given:
         raise BadArgument("give the connection with --conn-uri, --conn-json or --conn-type")
     if len(given) > 1:
         raise BadArgument(f"{' and '.join(given)} cannot be used together: give one of them")
     # As in Airflow, --conn-extra may replace the extra of a --conn-uri; nothing else is added to a whole connection.
-    separate = sorted(f"--conn-{name}" for name, value in fields.items()
-                      if value is not None and not (name == "extra" and conn_uri is not None))
+    separate = sorted(
+        f"--conn-{name}"
+        for name, value in fields.items()
+        if value is not None and not (name == "extra" and conn_uri is not None)
+    )
     if conn_type is None and separate:
         raise BadArgument(f"{given[0]} describes the whole connection; {', '.join(separate)} cannot be added to it")
     try:
@@ -226,7 +264,7 @@ def _check_extra(extra: str, where: str) -> None:
     except ValueError as exc:
         raise BadArgument(f"{where} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise BadArgument(f"{where} must be a JSON object such as '{{\"sslmode\": \"require\"}}'")
+        raise BadArgument(f'{where} must be a JSON object such as \'{{"sslmode": "require"}}\'')
 
 
 def _parse_import(file: str) -> list[Any]:
@@ -244,7 +282,7 @@ def _parse_import(file: str) -> list[Any]:
                     raise BadArgument(f"{file}, line {number}: expected conn_id=URI or conn_id=JSON")
                 parsed.append(parse_connection(conn_id.strip(), value.strip()))
             return parsed
-        connections_json = read_json_object(file, "{conn_id: {\"conn_type\": ..., ...}}")
+        connections_json = read_json_object(file, '{conn_id: {"conn_type": ..., ...}}')
         parsed = []
         for conn_id, fields in connections_json.items():
             if isinstance(fields, str):
@@ -275,9 +313,17 @@ def _store(session: Any, connection: Any) -> None:
 def _to_connection(value: Any) -> Any:
     from tradewind.sdk.connection import Connection
 
-    return Connection(conn_id=value.conn_id, conn_type=value.conn_type, description=value.description,
-                      host=value.host, login=value.login, password=value.password, schema=value.schema,
-                      port=value.port, extra=value.extra)
+    return Connection(
+        conn_id=value.conn_id,
+        conn_type=value.conn_type,
+        description=value.description,
+        host=value.host,
+        login=value.login,
+        password=value.password,
+        schema=value.schema,
+        port=value.port,
+        extra=value.extra,
+    )
 
 
 @contextmanager

@@ -49,8 +49,12 @@ class DagTestResult:
 
 
 def run_dag_in_process(
-    dag: Any, *, logical_date: datetime | None = None, conf: dict[str, Any] | None = None,
-    settings: Settings | None = None, echo: Callable[[str], None] | None = None,
+    dag: Any,
+    *,
+    logical_date: datetime | None = None,
+    conf: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> DagTestResult:
     """Run every task of ``dag`` for one logical date; returns the final states."""
     settings = settings or Settings.from_env()
@@ -69,7 +73,10 @@ def run_dag_in_process(
             run = runs.get_run(session, dag.dag_id, run_id)
             tis = task_instances.get_tis(session, dag.dag_id, run_id)
             return DagTestResult(
-                dag_id=dag.dag_id, run_id=run_id, state=run.state, seconds=time.monotonic() - started,
+                dag_id=dag.dag_id,
+                run_id=run_id,
+                state=run.state,
+                seconds=time.monotonic() - started,
                 tasks=[TaskResult(t.task_id, t.map_index, t.state, t.try_number) for t in tis],
             )
     finally:
@@ -99,10 +106,17 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
     run_id = f"manual__{logical_date.isoformat()}"
     with session_scope(factory) as session:
         dags.upsert_dag(
-            session, dag_id=dag.dag_id, fileloc=dag.fileloc or "", serialized=serialized,
-            dag_hash=dag_hash(serialized), schedule_description=dag.schedule.description,
-            description=dag.description, tags=dag.tags, owners=dag.owner,
-            max_active_runs=dag.max_active_runs, max_active_tasks=dag.max_active_tasks,
+            session,
+            dag_id=dag.dag_id,
+            fileloc=dag.fileloc or "",
+            serialized=serialized,
+            dag_hash=dag_hash(serialized),
+            schedule_description=dag.schedule.description,
+            description=dag.description,
+            tags=dag.tags,
+            owners=dag.owner,
+            max_active_runs=dag.max_active_runs,
+            max_active_tasks=dag.max_active_tasks,
             is_paused_upon_creation=True if dag.is_paused_upon_creation is None else dag.is_paused_upon_creation,
         )
         existing = runs.find_run(session, dag.dag_id, run_id=run_id, logical_date=logical_date)
@@ -115,15 +129,28 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
             # A previous `dags test` of the same date is replaced, as Airflow's `dags test` does.
             runs.delete_run(session, existing)
         runs.create_run(
-            session, dag_id=dag.dag_id, run_id=run_id, run_type=TEST_RUN_TYPE, logical_date=logical_date,
-            data_interval=(interval.start, interval.end), conf=conf, state=DagRunState.RUNNING,
-            external_trigger=True, task_rows=task_rows(dag, max_map_length=settings.max_map_length),
+            session,
+            dag_id=dag.dag_id,
+            run_id=run_id,
+            run_type=TEST_RUN_TYPE,
+            logical_date=logical_date,
+            data_interval=(interval.start, interval.end),
+            conf=conf,
+            state=DagRunState.RUNNING,
+            external_trigger=True,
+            task_rows=task_rows(dag, max_map_length=settings.max_map_length),
         )
     return run_id
 
 
-def _drive(factory: Any, engine_reset: Callable[[], None], dag: Any, run_id: str, settings: Settings,
-           echo: Callable[[str], None] | None) -> None:
+def _drive(
+    factory: Any,
+    engine_reset: Callable[[], None],
+    dag: Any,
+    run_id: str,
+    settings: Settings,
+    echo: Callable[[str], None] | None,
+) -> None:
     nodes = task_nodes(dag)
     options = RunnerOptions.from_settings(settings, echo=echo)
     while True:
@@ -141,8 +168,12 @@ def _drive(factory: Any, engine_reset: Callable[[], None], dag: Any, run_id: str
             key = TIKey(dag.dag_id, run_id, ti.task_id, ti.map_index)
             with session_scope(factory) as session:
                 queued = task_instances.transition(
-                    session, key, expected_state=TI.SCHEDULED, target_state=TI.QUEUED,
-                    expected_try=ti.try_number, queued_dttm=datetime.now(UTC),
+                    session,
+                    key,
+                    expected_state=TI.SCHEDULED,
+                    target_state=TI.QUEUED,
+                    expected_try=ti.try_number,
+                    queued_dttm=datetime.now(UTC),
                 )
             if queued:
                 run_task_instance(factory, engine_reset, dag.get_task(ti.task_id), key, ti.try_number, options)

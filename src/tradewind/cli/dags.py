@@ -28,8 +28,14 @@ def list_dags(settings: Settings, output: str) -> None:
 
     with open_metastore(settings) as factory, session_scope(factory) as session:
         rows = [
-            {"dag_id": d.dag_id, "fileloc": d.fileloc, "owners": d.owners, "is_paused": d.is_paused,
-             "schedule": d.schedule_description, "tags": list(d.tags or [])}
+            {
+                "dag_id": d.dag_id,
+                "fileloc": d.fileloc,
+                "owners": d.owners,
+                "is_paused": d.is_paused,
+                "schedule": d.schedule_description,
+                "tags": list(d.tags or []),
+            }
             for d in dag_rows.list_dags(session)
         ]
         broken = len(import_errors.list_import_errors(session))
@@ -49,8 +55,11 @@ def list_import_errors(settings: Settings, output: str) -> None:
 
     with open_metastore(settings) as factory, session_scope(factory) as session:
         rows = [
-            {"filepath": e.filename, "error": e.stacktrace.splitlines()[0] if e.stacktrace else "",
-             "timestamp": e.timestamp}
+            {
+                "filepath": e.filename,
+                "error": e.stacktrace.splitlines()[0] if e.stacktrace else "",
+                "timestamp": e.timestamp,
+            }
             for e in import_errors.list_import_errors(session)
         ]
     emit(rows, ["filepath", "error"], output)
@@ -94,8 +103,15 @@ def list_runs(settings: Settings, dag_id: str, state: str | None, output: str) -
         if dag_rows.get_dag(session, dag_id) is None:
             raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
         rows = [
-            {"dag_id": r.dag_id, "run_id": r.run_id, "state": r.state, "run_type": r.run_type,
-             "logical_date": r.logical_date, "start_date": r.start_date, "end_date": r.end_date}
+            {
+                "dag_id": r.dag_id,
+                "run_id": r.run_id,
+                "state": r.state,
+                "run_type": r.run_type,
+                "logical_date": r.logical_date,
+                "start_date": r.start_date,
+                "end_date": r.end_date,
+            }
             for r in runs.list_runs(session, dag_id, states=[state] if state else None)
         ]
     emit(rows, ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"], output)
@@ -123,14 +139,24 @@ def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | 
     def echo(line: str) -> None:
         click.echo(line, nl=False)
 
-    result = run_dag_in_process(dag, logical_date=date, conf=conf_value, settings=settings,
-                                echo=None if quiet else echo)
+    result = run_dag_in_process(
+        dag, logical_date=date, conf=conf_value, settings=settings, echo=None if quiet else echo
+    )
     click.echo("")
     # A map_index column appears when the DAG has mapped task instances (-1: not mapped).
-    columns = ["task_id", "map_index", "state", "tries"] if any(t.map_index >= 0 for t in result.tasks) \
+    columns = (
+        ["task_id", "map_index", "state", "tries"]
+        if any(t.map_index >= 0 for t in result.tasks)
         else ["task_id", "state", "tries"]
-    emit([{"task_id": t.task_id, "map_index": t.map_index, "state": t.state, "tries": t.try_number}
-          for t in result.tasks], columns, "table")
+    )
+    emit(
+        [
+            {"task_id": t.task_id, "map_index": t.map_index, "state": t.state, "tries": t.try_number}
+            for t in result.tasks
+        ],
+        columns,
+        "table",
+    )
     click.echo(f"\nDAG run {result.run_id} of {dag_id}: {result.state} in {result.seconds:.2f} s")
     if result.state != "success":
         sys.exit(1)
@@ -155,8 +181,9 @@ def _wake_schedulers(settings: Settings, dag_id: str, run_ids: list[str]) -> Non
 @click.option("--logical-date", "-e", "logical_date", help="The run's logical date, ISO 8601.  [default: now]")
 @OUTPUT_OPTION
 @click.pass_obj
-def trigger(settings: Settings, dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None,
-            output: str) -> None:
+def trigger(
+    settings: Settings, dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str
+) -> None:
     """Create a run of a DAG now; a scheduler runs it (it waits while the DAG is paused)."""
     import json
 
@@ -168,18 +195,22 @@ def trigger(settings: Settings, dag_id: str, conf: str | None, run_id: str | Non
     conf_value = parse_conf(conf)
     date = parse_date(logical_date)
     with open_metastore(settings) as factory, session_scope(factory) as session:
-        run = trigger_dag(session, dag_id, conf=conf_value, run_id=run_id, logical_date=date, owner="cli",
-                          source="cli")
+        run = trigger_dag(session, dag_id, conf=conf_value, run_id=run_id, logical_date=date, owner="cli", source="cli")
         row = dag_rows.get_dag(session, dag_id)
         paused = row is not None and row.is_paused
-        result = {"dag_id": run.dag_id, "run_id": run.run_id, "logical_date": run.logical_date.isoformat(),
-                  "state": run.state}
+        result = {
+            "dag_id": run.dag_id,
+            "run_id": run.run_id,
+            "logical_date": run.logical_date.isoformat(),
+            "state": run.state,
+        }
     _wake_schedulers(settings, dag_id, [result["run_id"]])
     if output == "json":
         click.echo(json.dumps(result))
     else:
-        click.echo(f"Created run {result['run_id']} of {dag_id} ({result['state']}, logical date "
-                   f"{result['logical_date']})")
+        click.echo(
+            f"Created run {result['run_id']} of {dag_id} ({result['state']}, logical date {result['logical_date']})"
+        )
     if paused:
         click.echo(f"DAG {dag_id} is paused: the run waits until `tradewind dags unpause {dag_id}`", err=True)
 
@@ -234,5 +265,6 @@ def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) ->
         run_ids = [run.run_id for run in created]
     _wake_schedulers(settings, dag_id, run_ids[:1])
     note = f" ({existing} interval(s) already had a run)" if existing else ""
-    click.echo(f"Created {len(run_ids)} backfill run(s) of {dag_id} from {start.isoformat()} to "
-               f"{end.isoformat()}{note}")
+    click.echo(
+        f"Created {len(run_ids)} backfill run(s) of {dag_id} from {start.isoformat()} to {end.isoformat()}{note}"
+    )

@@ -65,26 +65,51 @@ def _clean_help() -> str:
 
 
 @db.command(help=_clean_help())
-@click.option("--clean-before-timestamp", required=True, metavar="TIMESTAMP",
-              help="Delete rows dated before this: ISO 8601, e.g. 2024-01-01 or '2024-01-01 00:00:00+01:00'. "
-                   "Without a time zone it is UTC (Airflow reads it in its default_timezone, UTC unless "
-                   "configured; tradewind has no such setting).")
-@click.option("--tables", "-t", metavar="NAMES",
-              help=f"Comma-separated tables to clean  [default: all: {', '.join(retention.table_names())}]")
+@click.option(
+    "--clean-before-timestamp",
+    required=True,
+    metavar="TIMESTAMP",
+    help="Delete rows dated before this: ISO 8601, e.g. 2024-01-01 or '2024-01-01 00:00:00+01:00'. "
+    "Without a time zone it is UTC (Airflow reads it in its default_timezone, UTC unless "
+    "configured; tradewind has no such setting).",
+)
+@click.option(
+    "--tables",
+    "-t",
+    metavar="NAMES",
+    help=f"Comma-separated tables to clean  [default: all: {', '.join(retention.table_names())}]",
+)
 @click.option("--dry-run", is_flag=True, help="Count, per table, the rows that would be deleted; delete nothing.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=retention.DEFAULT_BATCH_SIZE, show_default=True,
-              envvar="TRADEWIND_DB_CLEAN_BATCH_SIZE",
-              help="Rows deleted per transaction; lower it if runs have many task instances or log chunks, "
-                   "which go in the same transaction as their run.  [TRADEWIND_DB_CLEAN_BATCH_SIZE]")
-@click.option("--skip-archive", is_flag=True,
-              help="Accepted for scripts written for Airflow and changes nothing: tradewind never archives, "
-                   "deleted rows are gone (back the metastore up first if you may need them).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=retention.DEFAULT_BATCH_SIZE,
+    show_default=True,
+    envvar="TRADEWIND_DB_CLEAN_BATCH_SIZE",
+    help="Rows deleted per transaction; lower it if runs have many task instances or log chunks, "
+    "which go in the same transaction as their run.  [TRADEWIND_DB_CLEAN_BATCH_SIZE]",
+)
+@click.option(
+    "--skip-archive",
+    is_flag=True,
+    help="Accepted for scripts written for Airflow and changes nothing: tradewind never archives, "
+    "deleted rows are gone (back the metastore up first if you may need them).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Print each batch on stderr as it is deleted.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @OUTPUT_OPTION
 @click.pass_obj
-def clean(settings: Settings, clean_before_timestamp: str, tables: str | None, dry_run: bool, batch_size: int,
-          skip_archive: bool, verbose: bool, yes: bool, output: str) -> None:
+def clean(
+    settings: Settings,
+    clean_before_timestamp: str,
+    tables: str | None,
+    dry_run: bool,
+    batch_size: int,
+    skip_archive: bool,
+    verbose: bool,
+    yes: bool,
+    output: str,
+) -> None:
     from tradewind.cli import db_cleaner
     from tradewind.cli.arguments import BadArgument, parse_date
     from tradewind.cli.metastore_access import open_metastore
@@ -92,14 +117,22 @@ def clean(settings: Settings, clean_before_timestamp: str, tables: str | None, d
     before = parse_date(clean_before_timestamp, "--clean-before-timestamp")
     assert before is not None
     try:
-        plan = retention.plan_clean(before, tables, batch_size=batch_size, now=datetime.now(UTC),
-                                    alive_for=timedelta(seconds=settings.health_check_threshold))
+        plan = retention.plan_clean(
+            before,
+            tables,
+            batch_size=batch_size,
+            now=datetime.now(UTC),
+            alive_for=timedelta(seconds=settings.health_check_threshold),
+        )
     except retention.UnknownTable as exc:
         raise BadArgument(str(exc)) from None
     if verbose:
-        click.echo(f"Rows dated before {plan.before.isoformat()} from {', '.join(_names(plan))}, "
-                   f"{plan.batch_size} per batch; jobs and workers that heartbeat since "
-                   f"{plan.alive_since.isoformat()} count as alive.", err=True)
+        click.echo(
+            f"Rows dated before {plan.before.isoformat()} from {', '.join(_names(plan))}, "
+            f"{plan.batch_size} per batch; jobs and workers that heartbeat since "
+            f"{plan.alive_since.isoformat()} count as alive.",
+            err=True,
+        )
     with open_metastore(settings, sync=False) as factory:
         if dry_run:
             outcomes = db_cleaner.count(factory, plan)
@@ -110,8 +143,10 @@ def clean(settings: Settings, clean_before_timestamp: str, tables: str | None, d
     _print_outcomes(plan, outcomes, dry_run=dry_run, output=output)
     stopped = [o for o in outcomes if o.stopped]
     if stopped:
-        fail(f"{', '.join(o.table.name for o in stopped)} not finished: {stopped[0].stopped} "
-             "(what was deleted is listed above)")
+        fail(
+            f"{', '.join(o.table.name for o in stopped)} not finished: {stopped[0].stopped} "
+            "(what was deleted is listed above)"
+        )
 
 
 def _names(plan: retention.CleanPlan) -> list[str]:
@@ -119,12 +154,16 @@ def _names(plan: retention.CleanPlan) -> list[str]:
 
 
 def _confirm_clean(plan: retention.CleanPlan) -> None:
-    click.echo(f"You asked to delete every row dated before {plan.before.isoformat()} from "
-               f"{', '.join(_names(plan))}.\nThis cannot be undone: back the metastore up first, "
-               "or see what would go with --dry-run.", err=True)
+    click.echo(
+        f"You asked to delete every row dated before {plan.before.isoformat()} from "
+        f"{', '.join(_names(plan))}.\nThis cannot be undone: back the metastore up first, "
+        "or see what would go with --dry-run.",
+        err=True,
+    )
     try:
-        answer = click.prompt("Enter 'delete rows' (without quotes) to proceed", default="", show_default=False,
-                              err=True)
+        answer = click.prompt(
+            "Enter 'delete rows' (without quotes) to proceed", default="", show_default=False, err=True
+        )
     except click.Abort:
         answer = ""
     if not click.get_text_stream("stdin").isatty():
@@ -139,8 +178,18 @@ def _print_batch(table: retention.CleanTable, number: int, rows: int, seconds: f
 
 
 def _print_outcomes(plan: retention.CleanPlan, outcomes: list[TableOutcome], *, dry_run: bool, output: str) -> None:
-    rows = [{"table": o.table.name, "stored_in": o.table.table, "age_column": o.table.age_column, "rows": o.rows,
-             "dry_run": dry_run, "stopped": o.stopped, "keeps": o.table.keeps} for o in outcomes]
+    rows = [
+        {
+            "table": o.table.name,
+            "stored_in": o.table.table,
+            "age_column": o.table.age_column,
+            "rows": o.rows,
+            "dry_run": dry_run,
+            "stopped": o.stopped,
+            "keeps": o.table.keeps,
+        }
+        for o in outcomes
+    ]
     if output == "table":
         done = "would be deleted (dry run: nothing was deleted)" if dry_run else "deleted"
         click.echo(f"Rows dated before {plan.before.isoformat()} {done}:")

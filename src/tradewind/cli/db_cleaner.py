@@ -48,16 +48,22 @@ def delete(factory: sessionmaker[Session], plan: CleanPlan, on_batch: BatchRepor
 
     outcomes = [_delete_table(factory, table, plan, on_batch) for table in plan.tables]
     with _disconnects_named(factory), session_scope(factory) as session:
-        audit.record(session, "db_clean", owner="cli", extra={
-            "clean_before_timestamp": plan.before.isoformat(),
-            "deleted": {outcome.table.name: outcome.rows for outcome in outcomes},
-            "stopped": {outcome.table.name: outcome.stopped for outcome in outcomes if outcome.stopped},
-        })
+        audit.record(
+            session,
+            "db_clean",
+            owner="cli",
+            extra={
+                "clean_before_timestamp": plan.before.isoformat(),
+                "deleted": {outcome.table.name: outcome.rows for outcome in outcomes},
+                "stopped": {outcome.table.name: outcome.stopped for outcome in outcomes if outcome.stopped},
+            },
+        )
     return outcomes
 
 
-def _delete_table(factory: sessionmaker[Session], table: CleanTable, plan: CleanPlan,
-                  on_batch: BatchReport | None) -> TableOutcome:
+def _delete_table(
+    factory: sessionmaker[Session], table: CleanTable, plan: CleanPlan, on_batch: BatchReport | None
+) -> TableOutcome:
     from tradewind.metastore import cleanup
     from tradewind.metastore.engine import session_scope
 
@@ -70,8 +76,12 @@ def _delete_table(factory: sessionmaker[Session], table: CleanTable, plan: Clean
         except DBAPIError as exc:
             if not cleanup.is_lock_timeout(exc):
                 raise
-            return TableOutcome(table, total, batches, "a row it had to delete stayed locked by another "
-                                                       "transaction; run the command again later")
+            return TableOutcome(
+                table,
+                total,
+                batches,
+                "a row it had to delete stayed locked by another transaction; run the command again later",
+            )
         batches += 1
         total += batch.deleted
         if on_batch is not None:

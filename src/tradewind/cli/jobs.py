@@ -19,8 +19,12 @@ def jobs() -> None:
 
 @jobs.command("check")
 @click.option("--job-type", default="scheduler", show_default=True, help="The kind of job to look for.")
-@click.option("--threshold", type=click.FloatRange(min=0), default=None,
-              help="Seconds a heartbeat may be old.  [default: TRADEWIND_HEALTH_CHECK_THRESHOLD or 30]")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds a heartbeat may be old.  [default: TRADEWIND_HEALTH_CHECK_THRESHOLD or 30]",
+)
 @click.pass_obj
 def check(settings: Settings, job_type: str, threshold: float | None) -> None:
     """Exit 0 when a job of that type heartbeat recently, else exit 1 saying how long ago it last did."""
@@ -28,8 +32,9 @@ def check(settings: Settings, job_type: str, threshold: float | None) -> None:
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
     from tradewind.metastore.schema_version import ensure_migrated
 
-    limit = threshold if threshold is not None else float(getattr(settings, "health_check_threshold",
-                                                                  DEFAULT_THRESHOLD_S))
+    limit = (
+        threshold if threshold is not None else float(getattr(settings, "health_check_threshold", DEFAULT_THRESHOLD_S))
+    )
     now = datetime.now(UTC)
     engine = create_engine_from_settings(settings)
     try:

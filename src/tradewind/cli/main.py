@@ -37,8 +37,9 @@ def cli(ctx: click.Context) -> None:
         settings = Settings.from_env()
     except TradewindException as exc:
         fail(str(exc))
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # Library chatter (e.g. Alembic's "Context impl" lines) would drown the commands' own output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = settings

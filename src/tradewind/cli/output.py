@@ -11,8 +11,13 @@ from typing import Any, NoReturn
 import click
 
 OUTPUT_OPTION = click.option(
-    "-o", "--output", type=click.Choice(["table", "json", "plain"]), default="table", show_default=True,
-    envvar="TRADEWIND_OUTPUT", help="Output format; json is stable for scripts.",
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "plain"]),
+    default="table",
+    show_default=True,
+    envvar="TRADEWIND_OUTPUT",
+    help="Output format; json is stable for scripts.",
 )
 
 

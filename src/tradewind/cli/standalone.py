@@ -43,10 +43,14 @@ def _roles(settings: Settings, port: int, concurrency: int) -> list[_Role]:
 
 
 @click.command()
-@click.option("--port", default=8080, show_default=True, envvar="TRADEWIND_WEBSERVER_PORT",
-              help="Port of the web UI.")
-@click.option("--concurrency", default=4, show_default=True, envvar="TRADEWIND_WORKER_CONCURRENCY",
-              help="Task instances the worker runs at once.")
+@click.option("--port", default=8080, show_default=True, envvar="TRADEWIND_WEBSERVER_PORT", help="Port of the web UI.")
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    envvar="TRADEWIND_WORKER_CONCURRENCY",
+    help="Task instances the worker runs at once.",
+)
 @click.pass_obj
 def standalone(settings: Settings, port: int, concurrency: int) -> None:
     """Run the scheduler, a worker and the web UI on this machine, with no server installed."""
@@ -101,8 +105,11 @@ def _admin_login(settings: Settings, engine: object) -> str:
 
 def _spawn(role: _Role, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tradewind.cli.main", *role.args], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "tradewind.cli.main", *role.args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     threading.Thread(target=_relay, args=(role.name, process), daemon=True).start()
     return process
@@ -126,8 +133,7 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
     while not stop.is_set():
         for name, process in children.items():
             if process.poll() is not None:
-                click.echo(f"Error: the {name} stopped (exit code {process.returncode}); stopping the others",
-                           err=True)
+                click.echo(f"Error: the {name} stopped (exit code {process.returncode}); stopping the others", err=True)
                 code = 1
                 stop.set()
                 break

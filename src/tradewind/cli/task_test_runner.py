@@ -21,8 +21,15 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.task_process import LOG_FORMAT, TryRequest, run_try
 
 
-def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, conf: dict[str, Any],
-                   settings: Settings, map_index: int = -1) -> Outcome:
+def run_task_alone(
+    dag: Any,
+    task_id: str,
+    *,
+    logical_date: datetime | None,
+    conf: dict[str, Any],
+    settings: Settings,
+    map_index: int = -1,
+) -> Outcome:
     """Run ``task_id`` once; a mapped task runs the element ``map_index`` of what it maps over
     (another task's output is empty here, so only literal mappings have elements)."""
     task = dag.get_task(task_id)
@@ -34,12 +41,26 @@ def run_task_alone(dag: Any, task_id: str, *, logical_date: datetime | None, con
     logical_date = logical_date or datetime.now(UTC)
     interval = manual_run_interval(dag.schedule, logical_date)
     run = RunInfo(
-        dag_id=dag.dag_id, run_id=f"__tradewind_tasks_test__{logical_date.isoformat()}", run_type="manual",
-        logical_date=logical_date, data_interval_start=interval.start, data_interval_end=interval.end,
-        conf=conf, start_date=datetime.now(UTC), external_trigger=True,
+        dag_id=dag.dag_id,
+        run_id=f"__tradewind_tasks_test__{logical_date.isoformat()}",
+        run_type="manual",
+        logical_date=logical_date,
+        data_interval_start=interval.start,
+        data_interval_end=interval.end,
+        conf=conf,
+        start_date=datetime.now(UTC),
+        external_trigger=True,
     )
-    request = TryRequest(task=task, run=run, try_number=1, max_tries=0, map_index=map_index, hostname="",
-                         first_poke_at=None, xcom_max_bytes=settings.xcom_max_bytes)
+    request = TryRequest(
+        task=task,
+        run=run,
+        try_number=1,
+        max_tries=0,
+        map_index=map_index,
+        hostname="",
+        first_poke_at=None,
+        xcom_max_bytes=settings.xcom_max_bytes,
+    )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     masker.mask_handler(handler)

@@ -57,11 +57,17 @@ def list_tasks(settings: Settings, dag_id: str, tree: bool) -> None:
 @click.argument("task_id")
 @click.argument("logical_date", required=False)
 @click.option("--task-params", help="Params for this test, a JSON object.")
-@click.option("--map-index", type=int, default=-1, show_default=True,
-              help="For a mapped task: which element to run (its task instance's map index).")
+@click.option(
+    "--map-index",
+    type=int,
+    default=-1,
+    show_default=True,
+    help="For a mapped task: which element to run (its task instance's map index).",
+)
 @click.pass_obj
-def test(settings: Settings, dag_id: str, task_id: str, logical_date: str | None, task_params: str | None,
-         map_index: int) -> None:
+def test(
+    settings: Settings, dag_id: str, task_id: str, logical_date: str | None, task_params: str | None, map_index: int
+) -> None:
     """Run one task in this process, ignoring its dependencies; nothing is recorded.
 
     XCom it pulls from other tasks is empty unless they ran in the same process.
@@ -94,9 +100,18 @@ def states_for_dag_run(settings: Settings, dag_id: str, run_id: str, output: str
     with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
         run = runs.get_run(session, dag_id, run_id)
         rows = [
-            {"dag_id": t.dag_id, "run_id": t.run_id, "logical_date": run.logical_date, "task_id": t.task_id,
-             "map_index": t.map_index, "state": t.state, "try_number": t.try_number,
-             "start_date": t.start_date, "end_date": t.end_date, "hostname": t.hostname}
+            {
+                "dag_id": t.dag_id,
+                "run_id": t.run_id,
+                "logical_date": run.logical_date,
+                "task_id": t.task_id,
+                "map_index": t.map_index,
+                "state": t.state,
+                "try_number": t.try_number,
+                "start_date": t.start_date,
+                "end_date": t.end_date,
+                "hostname": t.hostname,
+            }
             for t in task_instances.get_tis(session, dag_id, run_id)
         ]
     emit(rows, ["task_id", "map_index", "state", "try_number", "start_date", "end_date"], output)
@@ -112,8 +127,17 @@ def states_for_dag_run(settings: Settings, dag_id: str, run_id: str, output: str
 @click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def clear(settings: Settings, dag_id: str, task_regex: str | None, start_date: str | None, end_date: str | None,
-          upstream: bool, downstream: bool, only_failed: bool, yes: bool) -> None:
+def clear(
+    settings: Settings,
+    dag_id: str,
+    task_regex: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    upstream: bool,
+    downstream: bool,
+    only_failed: bool,
+    yes: bool,
+) -> None:
     """Clear task instances so they run again with a fresh set of tries; their finished runs go back
     to queued. A running task instance is stopped by its worker and runs again."""
     from tradewind.cli.metastore_access import open_metastore
@@ -128,8 +152,14 @@ def clear(settings: Settings, dag_id: str, task_regex: str | None, start_date: s
         if not plan.targets:
             click.echo("No task instances to clear.")
             return
-        emit([{"run_id": t.run_id, "task_id": t.task_id, "map_index": t.map_index, "state": t.from_state}
-              for t in plan.targets], ["run_id", "task_id", "map_index", "state"], "table")
+        emit(
+            [
+                {"run_id": t.run_id, "task_id": t.task_id, "map_index": t.map_index, "state": t.from_state}
+                for t in plan.targets
+            ],
+            ["run_id", "task_id", "map_index", "state"],
+            "table",
+        )
         if not yes:
             click.confirm(f"\nClear these {len(plan.targets)} task instance(s)?", abort=True)
         with session_scope(factory) as session:
@@ -160,14 +190,19 @@ def _plan_clear(session: Any, dag_id: str, options: ClearOptions, *, lock: bool)
 
     dag = load_dag(session, dag_id)
     try:
-        task_ids = clearing_plan.select_task_ids(dag, task_regex=options.task_regex, upstream=options.upstream,
-                                                 downstream=options.downstream)
+        task_ids = clearing_plan.select_task_ids(
+            dag, task_regex=options.task_regex, upstream=options.upstream, downstream=options.downstream
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    runs = [clearing_plan.RunRef(r.run_id, r.logical_date, r.state)
-            for r in clearing.runs_between(session, dag_id, start=options.start, end=options.end, lock=lock)]
-    tis = [clearing_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
-           for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in runs])]
+    runs = [
+        clearing_plan.RunRef(r.run_id, r.logical_date, r.state)
+        for r in clearing.runs_between(session, dag_id, start=options.start, end=options.end, lock=lock)
+    ]
+    tis = [
+        clearing_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
+        for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in runs])
+    ]
     return clearing_plan.plan_clear(dag, runs, tis, task_ids=task_ids, only_failed=options.only_failed)
 
 
@@ -175,12 +210,22 @@ def _apply_clear(session: Any, dag_id: str, plan: Any, options: ClearOptions) ->
     from tradewind.metastore import audit, clearing
 
     cleared = clearing.apply_clear(session, dag_id, plan.targets, plan.requeue_run_ids)
-    audit.record(session, "clear", owner="cli", dag_id=dag_id, extra={
-        "source": "cli", "cleared": cleared, "task_regex": options.task_regex,
-        "start": options.start.isoformat() if options.start else None,
-        "end": options.end.isoformat() if options.end else None, "upstream": options.upstream,
-        "downstream": options.downstream, "only_failed": options.only_failed,
-    })
+    audit.record(
+        session,
+        "clear",
+        owner="cli",
+        dag_id=dag_id,
+        extra={
+            "source": "cli",
+            "cleared": cleared,
+            "task_regex": options.task_regex,
+            "start": options.start.isoformat() if options.start else None,
+            "end": options.end.isoformat() if options.end else None,
+            "upstream": options.upstream,
+            "downstream": options.downstream,
+            "only_failed": options.only_failed,
+        },
+    )
     return cleared
 
 
@@ -206,8 +251,10 @@ def state(settings: Settings, dag_id: str, task_id: str, run_id: str, map_index:
             raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
         ti = task_instances.get_ti(session, dag_id, run.run_id, task_id, map_index)
         if ti is None:
-            raise TaskNotFound(f"run {run.run_id} of {dag_id!r} has no task instance {task_id!r}"
-                               + (f" [{map_index}]" if map_index >= 0 else ""))
+            raise TaskNotFound(
+                f"run {run.run_id} of {dag_id!r} has no task instance {task_id!r}"
+                + (f" [{map_index}]" if map_index >= 0 else "")
+            )
         click.echo(ti.state)
 
 

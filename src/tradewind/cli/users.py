@@ -33,16 +33,22 @@ def _token_ttl(settings: Settings) -> timedelta | None:
 
 @users.command("create")
 @click.option("--username", "-u", required=True, envvar="TRADEWIND_USER_NAME", help="[TRADEWIND_USER_NAME]")
-@click.option("--password", "-p", envvar="TRADEWIND_USER_PASSWORD",
-              help="[TRADEWIND_USER_PASSWORD]; asked for when not given on a terminal.")
-@click.option("--role", "-r", type=ROLE_CHOICE, required=True, envvar="TRADEWIND_USER_ROLE",
-              help="[TRADEWIND_USER_ROLE]")
+@click.option(
+    "--password",
+    "-p",
+    envvar="TRADEWIND_USER_PASSWORD",
+    help="[TRADEWIND_USER_PASSWORD]; asked for when not given on a terminal.",
+)
+@click.option(
+    "--role", "-r", type=ROLE_CHOICE, required=True, envvar="TRADEWIND_USER_ROLE", help="[TRADEWIND_USER_ROLE]"
+)
 @click.option("--email", "-e", default=None, envvar="TRADEWIND_USER_EMAIL", help="[TRADEWIND_USER_EMAIL]")
 @click.option("--token", is_flag=True, help="Also issue an API token and print it (only this once).")
 @click.option("--exists-ok", is_flag=True, help="Exit 0 without changes when the user exists (init scripts).")
 @click.pass_obj
-def create(settings: Settings, username: str, password: str | None, role: str, email: str | None, token: bool,
-           exists_ok: bool) -> None:
+def create(
+    settings: Settings, username: str, password: str | None, role: str, email: str | None, token: bool, exists_ok: bool
+) -> None:
     """Add a user who can log in to the web UI and call the REST API."""
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.metastore import users as user_rows
@@ -74,8 +80,15 @@ def list_users(settings: Settings, output: str) -> None:
 
     with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
         rows = [
-            {"username": u.username, "role": u.role, "email": u.email, "active": u.active,
-             "created_at": u.created_at, "last_login": u.last_login, "has_api_token": u.api_token_hash is not None}
+            {
+                "username": u.username,
+                "role": u.role,
+                "email": u.email,
+                "active": u.active,
+                "created_at": u.created_at,
+                "last_login": u.last_login,
+                "has_api_token": u.api_token_hash is not None,
+            }
             for u in user_rows.list_users(session)
         ]
     emit(rows, ["username", "role", "email", "active", "created_at", "last_login", "has_api_token"], output)
@@ -99,8 +112,12 @@ def delete(settings: Settings, username: str) -> None:
 
 @users.command("set-password")
 @click.argument("username")
-@click.option("--password", "-p", envvar="TRADEWIND_USER_PASSWORD",
-              help="[TRADEWIND_USER_PASSWORD]; asked for when not given on a terminal.")
+@click.option(
+    "--password",
+    "-p",
+    envvar="TRADEWIND_USER_PASSWORD",
+    help="[TRADEWIND_USER_PASSWORD]; asked for when not given on a terminal.",
+)
 @click.pass_obj
 def set_password(settings: Settings, username: str, password: str | None) -> None:
     """Change a user's password (their open web sessions end)."""

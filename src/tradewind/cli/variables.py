@@ -30,8 +30,14 @@ def variables() -> None:
 @click.argument("key")
 @click.argument("value")
 @click.option("--description", help="What the variable is for.")
-@click.option("-j", "--serialize-json", "--json", "serialize_json", is_flag=True,
-              help="VALUE is JSON: check it and store it as JSON.")
+@click.option(
+    "-j",
+    "--serialize-json",
+    "--json",
+    "serialize_json",
+    is_flag=True,
+    help="VALUE is JSON: check it and store it as JSON.",
+)
 @click.pass_obj
 def set_(settings: Settings, key: str, value: str, description: str | None, serialize_json: bool) -> None:
     """Create variable KEY or change its value."""
@@ -50,8 +56,14 @@ def set_(settings: Settings, key: str, value: str, description: str | None, seri
 @variables.command("get")
 @click.argument("key")
 @click.option("-d", "--default", "default", help="Print this when the variable does not exist.")
-@click.option("-j", "--deserialize-json", "--json", "deserialize_json", is_flag=True,
-              help="Decode the value as JSON and print it as indented JSON.")
+@click.option(
+    "-j",
+    "--deserialize-json",
+    "--json",
+    "deserialize_json",
+    is_flag=True,
+    help="Decode the value as JSON and print it as indented JSON.",
+)
 @click.pass_obj
 def get(settings: Settings, key: str, default: str | None, deserialize_json: bool) -> None:
     """Print the value of variable KEY as tasks see it: from the secrets backend, TRADEWIND_VAR_<KEY> or
@@ -87,8 +99,14 @@ def list_variables(settings: Settings, output: str) -> None:
 
     with _session(settings) as session:
         found = rows.list_variables(session)
-    shown = [{"key": v.key, "value": redact_value(v.value if output == "json" else _one_line(v.value), v.key),
-              "description": v.description} for v in found]
+    shown = [
+        {
+            "key": v.key,
+            "value": redact_value(v.value if output == "json" else _one_line(v.value), v.key),
+            "description": v.description,
+        }
+        for v in found
+    ]
     emit(shown, ("key", "value", "description"), output)
 
 
@@ -121,8 +139,14 @@ def export(settings: Settings, file: str) -> None:
 
 @variables.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("-a", "--action-on-existing-key", type=click.Choice(["overwrite", "fail", "skip"]),
-              default="overwrite", show_default=True, help="What to do with a key that exists already.")
+@click.option(
+    "-a",
+    "--action-on-existing-key",
+    type=click.Choice(["overwrite", "fail", "skip"]),
+    default="overwrite",
+    show_default=True,
+    help="What to do with a key that exists already.",
+)
 @click.pass_obj
 def import_(settings: Settings, file: str, action_on_existing_key: str) -> None:
     """Set the variables of FILE (`-` for stdin): a JSON object {key: value}; non-text values are stored as JSON."""

@@ -14,30 +14,67 @@ from tradewind.settings import Settings
 
 #: A worker whose heartbeat is older than this is not listed as live (it beats every 5 s).
 LIVE_WITHIN = timedelta(seconds=30)
-COLUMNS = ["hostname", "state", "problem", "queues", "concurrency", "last_heartbeat", "broker_reconnects", "running",
-           "running_tasks"]
+COLUMNS = [
+    "hostname",
+    "state",
+    "problem",
+    "queues",
+    "concurrency",
+    "last_heartbeat",
+    "broker_reconnects",
+    "running",
+    "running_tasks",
+]
 
 
 @click.command()
-@click.option("--queues", "-q", envvar="TRADEWIND_WORKER_QUEUES", default=None,
-              help="Comma-separated queues to consume.  [default: default]")
-@click.option("--concurrency", "-c", envvar="TRADEWIND_WORKER_CONCURRENCY", type=click.IntRange(min=1),
-              default=8, show_default=True, help="Task instances this worker runs at once.")
-@click.option("--hostname", "-H", envvar="TRADEWIND_WORKER_HOSTNAME", default=None,
-              help="Name of this worker in the metastore.  [default: this machine's host name]")
-@click.option("--heartbeat-interval", envvar="TRADEWIND_WORKER_HEARTBEAT_INTERVAL",
-              type=click.FloatRange(min=0.1), default=5.0, show_default=True,
-              help="Seconds between the worker's heartbeats in the metastore.")
+@click.option(
+    "--queues",
+    "-q",
+    envvar="TRADEWIND_WORKER_QUEUES",
+    default=None,
+    help="Comma-separated queues to consume.  [default: default]",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    envvar="TRADEWIND_WORKER_CONCURRENCY",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Task instances this worker runs at once.",
+)
+@click.option(
+    "--hostname",
+    "-H",
+    envvar="TRADEWIND_WORKER_HOSTNAME",
+    default=None,
+    help="Name of this worker in the metastore.  [default: this machine's host name]",
+)
+@click.option(
+    "--heartbeat-interval",
+    envvar="TRADEWIND_WORKER_HEARTBEAT_INTERVAL",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between the worker's heartbeats in the metastore.",
+)
 @click.pass_obj
-def worker(settings: Settings, queues: str | None, concurrency: int, hostname: str | None,
-           heartbeat_interval: float) -> None:
+def worker(
+    settings: Settings, queues: str | None, concurrency: int, hostname: str | None, heartbeat_interval: float
+) -> None:
     """Run a worker: take task instances from the queue and run them (SIGTERM: finish, then stop)."""
     from tradewind.queue.app import queue_names
     from tradewind.worker.main import run_worker
 
-    code = run_worker(settings, queues=queue_names(queues), concurrency=concurrency,
-                      hostname=hostname or socket.gethostname(), loglevel=settings.log_level,
-                      heartbeat_interval=heartbeat_interval)
+    code = run_worker(
+        settings,
+        queues=queue_names(queues),
+        concurrency=concurrency,
+        hostname=hostname or socket.gethostname(),
+        loglevel=settings.log_level,
+        heartbeat_interval=heartbeat_interval,
+    )
     sys.exit(code)
 
 
@@ -80,9 +117,14 @@ def _row(worker_row: Any, running: list[Any], now: datetime) -> dict[str, Any]:
     elif state == "online" and worker_row.problem:
         state = "unhealthy"
     return {
-        "hostname": worker_row.hostname, "state": state, "problem": worker_row.problem,
-        "queues": list(worker_row.queues or []), "concurrency": worker_row.concurrency, "last_heartbeat": heartbeat,
-        "broker_reconnects": worker_row.broker_reconnects, "running": len(running),
+        "hostname": worker_row.hostname,
+        "state": state,
+        "problem": worker_row.problem,
+        "queues": list(worker_row.queues or []),
+        "concurrency": worker_row.concurrency,
+        "last_heartbeat": heartbeat,
+        "broker_reconnects": worker_row.broker_reconnects,
+        "running": len(running),
         "running_tasks": sorted(_describe(ti) for ti in running),
     }
 

@@ -80,9 +80,7 @@ _EXCEPTIONS = _names(
     AirflowConfigException="ConfigurationError",
 )
 
-_PYTHON_OPERATORS = _names(
-    f"{_OPERATORS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"
-)
+_PYTHON_OPERATORS = _names(f"{_OPERATORS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator")
 
 _SQL_HOOKS = "tradewind.sdk.hooks"
 _SQL_OPERATOR = f"{_OPERATORS}.sql"
@@ -90,16 +88,29 @@ _SQL_SENSOR = _names(f"{_SENSORS}.sql", "SqlSensor")
 
 #: The SQL providers: hooks, SQLExecuteQueryOperator, SqlSensor and GenericTransfer under their Airflow paths.
 _SQL_SERVED: dict[str, _Served] = {
-    **{name: _Served(is_package=True) for name in (
-        "airflow.providers", "airflow.providers.common", "airflow.providers.common.sql",
-        "airflow.providers.common.sql.hooks", "airflow.providers.common.sql.operators",
-        "airflow.providers.common.sql.sensors", "airflow.providers.postgres", "airflow.providers.postgres.hooks",
-        "airflow.providers.postgres.operators", "airflow.providers.sqlite", "airflow.providers.sqlite.hooks",
-        "airflow.providers.sqlite.operators", "airflow.providers.mysql", "airflow.providers.mysql.hooks",
-    )},
+    **{
+        name: _Served(is_package=True)
+        for name in (
+            "airflow.providers",
+            "airflow.providers.common",
+            "airflow.providers.common.sql",
+            "airflow.providers.common.sql.hooks",
+            "airflow.providers.common.sql.operators",
+            "airflow.providers.common.sql.sensors",
+            "airflow.providers.postgres",
+            "airflow.providers.postgres.hooks",
+            "airflow.providers.postgres.operators",
+            "airflow.providers.sqlite",
+            "airflow.providers.sqlite.hooks",
+            "airflow.providers.sqlite.operators",
+            "airflow.providers.mysql",
+            "airflow.providers.mysql.hooks",
+        )
+    },
     "airflow.providers.common.sql.hooks.sql": _Served(
-        _names(f"{_SQL_HOOKS}.sql", "DbApiHook", "fetch_all_handler", "fetch_one_handler",
-               "return_single_query_results")
+        _names(
+            f"{_SQL_HOOKS}.sql", "DbApiHook", "fetch_all_handler", "fetch_one_handler", "return_single_query_results"
+        )
     ),
     "airflow.providers.common.sql.operators.sql": _Served(
         _names(_SQL_OPERATOR, "SQLExecuteQueryOperator", "BaseSQLOperator")
@@ -122,10 +133,12 @@ _SERVED: dict[str, _Served] = {
         is_package=True,
         constants={"__version__": AIRFLOW_VERSION},
     ),
-    "airflow.exceptions": _Served(_merge(
-        _EXCEPTIONS,
-        _names("tradewind.sdk.expand_input", "UnmappableXComTypePushed", "UnmappableXComLengthPushed"),
-    )),
+    "airflow.exceptions": _Served(
+        _merge(
+            _EXCEPTIONS,
+            _names("tradewind.sdk.expand_input", "UnmappableXComTypePushed", "UnmappableXComLengthPushed"),
+        )
+    ),
     "airflow.models": _Served(
         _merge(
             _names(_DAG, "DAG"),
@@ -144,9 +157,7 @@ _SERVED: dict[str, _Served] = {
     "airflow.hooks": _Served(is_package=True),
     "airflow.hooks.base": _Served(_names("tradewind.sdk.hooks.base", "BaseHook")),
     "airflow.secrets": _Served(_names("tradewind.secrets.backend", "BaseSecretsBackend"), is_package=True),
-    "airflow.secrets.local_filesystem": _Served(
-        _names("tradewind.secrets.local_filesystem", "LocalFilesystemBackend")
-    ),
+    "airflow.secrets.local_filesystem": _Served(_names("tradewind.secrets.local_filesystem", "LocalFilesystemBackend")),
     "airflow.models.dag": _Served(_names(_DAG, "DAG", "dag")),
     "airflow.models.dagrun": _Served(_names(_CONTEXT, DagRun="DagRunView")),
     "airflow.models.baseoperator": _Served(
@@ -155,8 +166,9 @@ _SERVED: dict[str, _Served] = {
     "airflow.models.param": _Served(_names(_PARAMS, "Param", "ParamsDict")),
     "airflow.models.taskinstance": _Served(_names(_RUNTIME, TaskInstance="RuntimeTaskInstance")),
     "airflow.models.xcom_arg": _Served(_names("tradewind.sdk.xcom_arg", "XComArg")),
-    "airflow.models.mappedoperator": _Served(_names("tradewind.sdk.mapped_operator", "MappedOperator",
-                                                    "OperatorPartial")),
+    "airflow.models.mappedoperator": _Served(
+        _names("tradewind.sdk.mapped_operator", "MappedOperator", "OperatorPartial")
+    ),
     "airflow.operators": _Served(is_package=True),
     "airflow.operators.bash": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
     "airflow.operators.bash_operator": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
@@ -174,12 +186,8 @@ _SERVED: dict[str, _Served] = {
     "airflow.sensors.base": _Served(_names(f"{_SENSORS}.base", "BaseSensorOperator", "PokeReturnValue")),
     "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
     "airflow.sensors.filesystem": _Served(_names(f"{_SENSORS}.filesystem", "FileSensor")),
-    "airflow.sensors.time_delta": _Served(
-        _names(f"{_SENSORS}.time_delta", "TimeDeltaSensor", "TimeDeltaSensorAsync")
-    ),
-    "airflow.sensors.date_time": _Served(
-        _names(f"{_SENSORS}.date_time", "DateTimeSensor", "DateTimeSensorAsync")
-    ),
+    "airflow.sensors.time_delta": _Served(_names(f"{_SENSORS}.time_delta", "TimeDeltaSensor", "TimeDeltaSensorAsync")),
+    "airflow.sensors.date_time": _Served(_names(f"{_SENSORS}.date_time", "DateTimeSensor", "DateTimeSensorAsync")),
     "airflow.sensors.external_task": _Served(
         _names(f"{_SENSORS}.external_task", "ExternalTaskSensor", "ExternalTaskMarker")
     ),

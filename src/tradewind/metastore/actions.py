@@ -30,13 +30,23 @@ def plan(session: Session, dag: Any, kind: str, options: ActionOptions, *, lock:
     run_refs = [RunRef(r.run_id, r.logical_date, r.state) for r in run_rows]
     if options.run_id is not None and not (options.past or options.future):
         run_refs = [r for r in run_refs if r.run_id == options.run_id]
-    ti_refs = [TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
-               for t in clearing.task_instances_of(session, dag.dag_id, [r.run_id for r in run_refs])]
+    ti_refs = [
+        TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
+        for t in clearing.task_instances_of(session, dag.dag_id, [r.run_id for r in run_refs])
+    ]
     return plan_action(kind, dag, run_refs, ti_refs, options)
 
 
-def apply(session: Session, dag_id: str, action: ActionPlan, options: ActionOptions, *, owner: str, source: str,
-          now: datetime | None = None) -> int:
+def apply(
+    session: Session,
+    dag_id: str,
+    action: ActionPlan,
+    options: ActionOptions,
+    *,
+    owner: str,
+    source: str,
+    now: datetime | None = None,
+) -> int:
     """Write ``action`` (planned with ``lock=True`` in this transaction); returns how many task
     instances changed. Each change is a compare-and-set from the state the plan read."""
     now = now or datetime.now(UTC)
@@ -54,15 +64,23 @@ def apply(session: Session, dag_id: str, action: ActionPlan, options: ActionOpti
             runs.set_run_state(session, run, action.reopen_state, now=now)
     event = "clear" if action.kind == "clear" else f"mark_{action.kind}"
     single = options.task_ids is not None and len(options.task_ids) == 1
-    audit.record(session, event, owner=owner, dag_id=dag_id, run_id=options.run_id,
-                 task_id=options.task_ids[0] if single and options.task_ids else None,
-                 map_index=options.map_index if single else None,
-                 extra={"source": source, "count": changed, **options.as_dict()}, now=now)
+    audit.record(
+        session,
+        event,
+        owner=owner,
+        dag_id=dag_id,
+        run_id=options.run_id,
+        task_id=options.task_ids[0] if single and options.task_ids else None,
+        map_index=options.map_index if single else None,
+        extra={"source": source, "count": changed, **options.as_dict()},
+        now=now,
+    )
     return changed
 
 
-def set_run_state(session: Session, dag_id: str, run_id: str, state: str, *, owner: str, source: str,
-                  now: datetime | None = None) -> int:
+def set_run_state(
+    session: Session, dag_id: str, run_id: str, state: str, *, owner: str, source: str, now: datetime | None = None
+) -> int:
     """A whole run to ``state``: ``queued`` clears it, ``success``/``failed`` mark every task
     instance not yet in that state and set the run's state. Returns the task instances changed."""
     now = now or datetime.now(UTC)

@@ -25,8 +25,14 @@ def record(
 ) -> AuditLog:
     """Record one action; ``owner`` is the username, or ``'cli'``."""
     entry = AuditLog(
-        dttm=now or datetime.now(UTC), event=event, owner=owner, dag_id=dag_id, run_id=run_id,
-        task_id=task_id, map_index=map_index, extra=extra,
+        dttm=now or datetime.now(UTC),
+        event=event,
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index,
+        extra=extra,
     )
     session.add(entry)
     session.flush()

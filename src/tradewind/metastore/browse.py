@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from tradewind.metastore.models import AuditLog, DagRun
 
 
-def runs_page(session: Session, *, dag_id: str | None = None, state: str | None = None, limit: int = 100,
-              offset: int = 0) -> tuple[list[DagRun], int]:
+def runs_page(
+    session: Session, *, dag_id: str | None = None, state: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[DagRun], int]:
     """Runs newest first by logical date, and how many match in all."""
     query = select(DagRun)
     if dag_id is not None:
@@ -21,8 +22,9 @@ def runs_page(session: Session, *, dag_id: str | None = None, state: str | None 
     return list(rows), total
 
 
-def audit_page(session: Session, *, dag_id: str | None = None, limit: int = 100,
-               offset: int = 0) -> tuple[list[AuditLog], int]:
+def audit_page(
+    session: Session, *, dag_id: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[AuditLog], int]:
     """Audit-log rows latest first, and how many match in all."""
     query = select(AuditLog)
     if dag_id is not None:

@@ -52,14 +52,17 @@ def _kept_run(run: FromClause) -> ColumnElement[bool]:
     has not finished or still has a try whose processes a worker is stopping (that worker may still
     be writing to it), and each DAG's latest scheduled run (its schedule continues from it)."""
     unfinished = TaskInstance.__table__.alias("unfinished_ti")
-    has_unfinished = exists().where(unfinished.c.dag_id == run.c.dag_id, unfinished.c.run_id == run.c.run_id,
-                                    or_(unfinished.c.state.in_(_UNFINISHED_TI_STATES),
-                                        unfinished.c.live_try.is_not(None)))
+    has_unfinished = exists().where(
+        unfinished.c.dag_id == run.c.dag_id,
+        unfinished.c.run_id == run.c.run_id,
+        or_(unfinished.c.state.in_(_UNFINISHED_TI_STATES), unfinished.c.live_try.is_not(None)),
+    )
     newer = DagRun.__table__.alias("newer_run")
     latest_scheduled = and_(
         run.c.run_type == "scheduled",
-        ~exists().where(newer.c.dag_id == run.c.dag_id, newer.c.run_type == "scheduled",
-                        newer.c.logical_date > run.c.logical_date),
+        ~exists().where(
+            newer.c.dag_id == run.c.dag_id, newer.c.run_type == "scheduled", newer.c.logical_date > run.c.logical_date
+        ),
     )
     return or_(run.c.state.in_(_ACTIVE_RUN_STATES), has_unfinished, latest_scheduled)
 
@@ -144,7 +147,7 @@ def delete_old_rows(session: Session, table: CleanTable, plan: CleanPlan, *, aft
     target = Base.metadata.tables[table.table]
     deleted = 0
     for start in range(0, len(chosen), _KEYS_PER_STATEMENT):
-        part = chosen[start:start + _KEYS_PER_STATEMENT]
+        part = chosen[start : start + _KEYS_PER_STATEMENT]
         result: Any = session.execute(delete(target).where(_key_in(_key_columns(target, table), part)))
         deleted += result.rowcount
     return Batch(deleted=deleted, last_key=chosen[-1] if chosen else None, done=len(chosen) < plan.batch_size)

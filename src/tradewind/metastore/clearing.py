@@ -32,8 +32,15 @@ class ClearedTI(Protocol):
     max_tries: int
 
 
-def runs_between(session: Session, dag_id: str, *, start: datetime | None = None, end: datetime | None = None,
-                 run_ids: Collection[str] | None = None, lock: bool = False) -> list[DagRun]:
+def runs_between(
+    session: Session,
+    dag_id: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    run_ids: Collection[str] | None = None,
+    lock: bool = False,
+) -> list[DagRun]:
     """The DAG's runs with a logical date in ``[start, end]`` (open ends when None), or the named
     ones, oldest first. ``lock`` holds them (``FOR UPDATE``, waiting for a scheduler that is deciding
     about them) until the transaction ends, so a clear and a scheduler never act on a run at once."""
@@ -53,15 +60,22 @@ def runs_between(session: Session, dag_id: str, *, start: datetime | None = None
 def task_instances_of(session: Session, dag_id: str, run_ids: Collection[str]) -> list[TaskInstance]:
     if not run_ids:
         return []
-    return list(session.scalars(
-        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids)))
-        .order_by(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
-        .execution_options(populate_existing=True)
-    ))
+    return list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids)))
+            .order_by(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def apply_clear(
-    session: Session, dag_id: str, targets: Sequence[ClearedTI], requeue_run_ids: Collection[str], *,
+    session: Session,
+    dag_id: str,
+    targets: Sequence[ClearedTI],
+    requeue_run_ids: Collection[str],
+    *,
     now: datetime | None = None,
 ) -> int:
     """Write a planned clear; returns how many task instances it changed.
@@ -72,10 +86,15 @@ def apply_clear(
     now = now or datetime.now(UTC)
     by_run: dict[str, list[task_instances.Change]] = defaultdict(list)
     for target in targets:
-        by_run[target.run_id].append((
-            target.task_id, target.map_index, target.from_state, target.to_state,
-            {"max_tries": target.max_tries, "retry_at": None, "next_poke_at": None, "first_poke_at": None},
-        ))
+        by_run[target.run_id].append(
+            (
+                target.task_id,
+                target.map_index,
+                target.from_state,
+                target.to_state,
+                {"max_tries": target.max_tries, "retry_at": None, "next_poke_at": None, "first_poke_at": None},
+            )
+        )
     changed = 0
     for run_id, changes in by_run.items():
         changed += task_instances.transition_many(session, dag_id, run_id, changes, manual=True, now=now)

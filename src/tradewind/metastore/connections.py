@@ -103,8 +103,13 @@ def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:
 def _decode(keyring: secret_values.Keyring, row: Connection) -> ConnectionValue:
     name = f"connection {row.conn_id!r}"
     return ConnectionValue(
-        conn_id=row.conn_id, conn_type=row.conn_type, description=row.description, host=row.host,
-        schema=row.schema, login=row.login,
+        conn_id=row.conn_id,
+        conn_type=row.conn_type,
+        description=row.description,
+        host=row.host,
+        schema=row.schema,
+        login=row.login,
         password=secret_values.decode(keyring, row.password, row.is_encrypted, f"the password of {name}"),
-        port=row.port, extra=secret_values.decode(keyring, row.extra, row.is_extra_encrypted, f"the extra of {name}"),
+        port=row.port,
+        extra=secret_values.decode(keyring, row.extra, row.is_extra_encrypted, f"the extra of {name}"),
     )

@@ -22,6 +22,7 @@ def set_paused(
     Raises ``DagNotFound`` for an unknown DAG id.
     """
     dag = dags.set_paused(session, dag_id, paused)
-    audit.record(session, "pause" if paused else "unpause", owner=owner, dag_id=dag_id,
-                 extra={"source": source}, now=now)
+    audit.record(
+        session, "pause" if paused else "unpause", owner=owner, dag_id=dag_id, extra={"source": source}, now=now
+    )
     return dag

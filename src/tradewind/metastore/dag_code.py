@@ -14,9 +14,13 @@ from tradewind.metastore.statements import upsert
 
 
 def set_code(session: Session, fileloc: str, source: str, source_hash: str, *, now: datetime | None = None) -> None:
-    upsert(session, DagCode, {"fileloc": fileloc, "source": source, "source_hash": source_hash,
-                              "last_updated": now or datetime.now(UTC)},
-           conflict_on=["fileloc"], update=["source", "source_hash", "last_updated"])
+    upsert(
+        session,
+        DagCode,
+        {"fileloc": fileloc, "source": source, "source_hash": source_hash, "last_updated": now or datetime.now(UTC)},
+        conflict_on=["fileloc"],
+        update=["source", "source_hash", "last_updated"],
+    )
 
 
 def get_code(session: Session, fileloc: str) -> DagCode | None:
@@ -27,5 +31,6 @@ def get_code(session: Session, fileloc: str) -> DagCode | None:
 
 def forget_missing(session: Session, present: Collection[str]) -> None:
     """Drop the source of every file not in ``present``."""
-    session.execute(delete(DagCode).where(DagCode.fileloc.not_in(list(present)))
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        delete(DagCode).where(DagCode.fileloc.not_in(list(present))).execution_options(synchronize_session=False)
+    )

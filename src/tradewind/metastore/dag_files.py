@@ -23,12 +23,20 @@ def get_hashes(session: Session) -> dict[str, str]:
 
 
 def record_file(
-    session: Session, filename: str, content_hash: str, *, dag_ids: list[str] | None,
+    session: Session,
+    filename: str,
+    content_hash: str,
+    *,
+    dag_ids: list[str] | None,
     now: datetime | None = None,
 ) -> None:
     """Record the file's hash; ``dag_ids=None`` (it failed to import) keeps the ids it had."""
-    values = {"filename": filename, "content_hash": content_hash, "last_parsed": now or datetime.now(UTC),
-              "dag_ids": sorted(dag_ids) if dag_ids is not None else []}
+    values = {
+        "filename": filename,
+        "content_hash": content_hash,
+        "last_parsed": now or datetime.now(UTC),
+        "dag_ids": sorted(dag_ids) if dag_ids is not None else [],
+    }
     update = ["content_hash", "last_parsed"] + (["dag_ids"] if dag_ids is not None else [])
     upsert(session, DagFile, values, conflict_on=["filename"], update=update)
 
@@ -42,7 +50,5 @@ def forget_missing(session: Session, present: Collection[str]) -> list[str]:
     """Forget every file not in ``present``; returns the forgotten filenames, sorted."""
     gone = sorted(set(get_hashes(session)) - set(present))
     if gone:
-        session.execute(
-            delete(DagFile).where(DagFile.filename.in_(gone)).execution_options(synchronize_session=False)
-        )
+        session.execute(delete(DagFile).where(DagFile.filename.in_(gone)).execution_options(synchronize_session=False))
     return gone

@@ -65,13 +65,14 @@ def list_dag_page(
         query = query.where(DagModel.dag_id.ilike(f"%{_escape_like(search)}%", escape="\\"))
     wanted = {tag for tag in tags if tag}
     # Tags are a JSON list stored as text on both backends; matching them here keeps one spelling.
-    ids = [dag_id for dag_id, dag_tags in session.execute(query)
-           if not wanted or wanted.intersection(dag_tags or [])]
-    page_ids = ids[offset:offset + limit] if limit > 0 else []
+    ids = [dag_id for dag_id, dag_tags in session.execute(query) if not wanted or wanted.intersection(dag_tags or [])]
+    page_ids = ids[offset : offset + limit] if limit > 0 else []
     if not page_ids:
         return DagPage([], len(ids))
     rows = session.scalars(
-        select(DagModel).options(defer(DagModel.serialized)).where(DagModel.dag_id.in_(page_ids))
+        select(DagModel)
+        .options(defer(DagModel.serialized))
+        .where(DagModel.dag_id.in_(page_ids))
         .order_by(DagModel.dag_id)
     )
     return DagPage(list(rows), len(ids))
@@ -111,7 +112,8 @@ def dag_stats(session: Session, dag_ids: Sequence[str]) -> dict[str, DagStats]:
         task_states[dag_id][state] = count
     run_states: dict[str, dict[str, int]] = defaultdict(dict)
     for dag_id, state, count in session.execute(
-        select(DagRun.dag_id, DagRun.state, func.count()).where(DagRun.dag_id.in_(list(dag_ids)))
+        select(DagRun.dag_id, DagRun.state, func.count())
+        .where(DagRun.dag_id.in_(list(dag_ids)))
         .group_by(DagRun.dag_id, DagRun.state)
     ):
         run_states[dag_id][state] = count
@@ -122,11 +124,14 @@ def dag_stats(session: Session, dag_ids: Sequence[str]) -> dict[str, DagStats]:
 
 
 def _last_runs(dag_ids: list[str]) -> Select:  # type: ignore[type-arg]
-    rank = func.row_number().over(
-        partition_by=DagRun.dag_id, order_by=(DagRun.logical_date.desc(), DagRun.id.desc())
-    )
+    rank = func.row_number().over(partition_by=DagRun.dag_id, order_by=(DagRun.logical_date.desc(), DagRun.id.desc()))
     return select(
-        DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.logical_date, DagRun.start_date, DagRun.end_date,
+        DagRun.dag_id,
+        DagRun.run_id,
+        DagRun.state,
+        DagRun.logical_date,
+        DagRun.start_date,
+        DagRun.end_date,
         rank.label("rank"),
     ).where(DagRun.dag_id.in_(dag_ids))
 

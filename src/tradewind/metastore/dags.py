@@ -33,14 +33,28 @@ def upsert_dag(
     """Record a parsed DAG. A new DAG starts paused or not as asked; an existing one keeps the
     paused flag a person set. Either way it is active again, and parsed ``now``."""
     values = {
-        "dag_id": dag_id, "fileloc": fileloc, "serialized": serialized, "dag_hash": dag_hash,
-        "schedule_description": schedule_description, "description": description, "tags": list(tags or []),
-        "owners": owners, "max_active_runs": max_active_runs, "max_active_tasks": max_active_tasks,
-        "is_active": True, "last_parsed": now or datetime.now(UTC), "has_import_errors": False,
+        "dag_id": dag_id,
+        "fileloc": fileloc,
+        "serialized": serialized,
+        "dag_hash": dag_hash,
+        "schedule_description": schedule_description,
+        "description": description,
+        "tags": list(tags or []),
+        "owners": owners,
+        "max_active_runs": max_active_runs,
+        "max_active_tasks": max_active_tasks,
+        "is_active": True,
+        "last_parsed": now or datetime.now(UTC),
+        "has_import_errors": False,
     }
     # One INSERT … ON CONFLICT, so two dag processors parsing the same new file cannot collide.
-    upsert(session, DagModel, {**values, "is_paused": is_paused_upon_creation},
-           conflict_on=["dag_id"], update=[name for name in values if name != "dag_id"])
+    upsert(
+        session,
+        DagModel,
+        {**values, "is_paused": is_paused_upon_creation},
+        conflict_on=["dag_id"],
+        update=[name for name in values if name != "dag_id"],
+    )
     dag = get_dag(session, dag_id)
     assert dag is not None
     return dag
@@ -57,9 +71,7 @@ def get_fileloc(session: Session, dag_id: str) -> str | None:
     return session.scalar(select(DagModel.fileloc).where(DagModel.dag_id == dag_id))
 
 
-def list_dags(
-    session: Session, *, include_inactive: bool = False, tags: Iterable[str] | None = None
-) -> list[DagModel]:
+def list_dags(session: Session, *, include_inactive: bool = False, tags: Iterable[str] | None = None) -> list[DagModel]:
     """DAGs by id; with ``tags``, only those carrying at least one of them."""
     query = select(DagModel).order_by(DagModel.dag_id)
     if not include_inactive:
@@ -93,9 +105,7 @@ def deactivate_missing(session: Session, active_filelocs: Collection[str]) -> in
 def deactivate(session: Session, dag_id: str) -> bool:
     """Mark one DAG inactive (its file no longer defines it); returns whether it was active."""
     statement = update(DagModel).where(DagModel.dag_id == dag_id, DagModel.is_active.is_(True))
-    return rows_changed(
-        session, statement.values(is_active=False).execution_options(synchronize_session="fetch")
-    ) == 1
+    return rows_changed(session, statement.values(is_active=False).execution_options(synchronize_session="fetch")) == 1
 
 
 def get_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:

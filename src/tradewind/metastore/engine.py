@@ -26,7 +26,10 @@ POSTGRES_CONNECT_TIMEOUT_S = 10
 #: libpq options bounding how long a dead or unreachable PostgreSQL can hold up a caller.
 POSTGRES_SOCKET_OPTIONS: dict[str, int] = {
     "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
-    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
     # Data unacknowledged this long (ms) closes the connection: a partition fails a query in seconds.
     "tcp_user_timeout": 20_000,
 }

@@ -29,15 +29,18 @@ def rotate_fernet_key(session: Session) -> RotationResult:
     for row in session.scalars(select(Variable).order_by(Variable.key).with_for_update()):
         if row.val is not None:
             row.val, row.is_encrypted = secret_values.reencrypt(
-                keyring, row.val, row.is_encrypted, f"the value of variable {row.key!r}")
+                keyring, row.val, row.is_encrypted, f"the value of variable {row.key!r}"
+            )
             variables += 1
     connections = 0
     for conn in session.scalars(select(Connection).order_by(Connection.conn_id).with_for_update()):
         name = f"connection {conn.conn_id!r}"
         conn.password, conn.is_encrypted = secret_values.reencrypt(
-            keyring, conn.password, conn.is_encrypted, f"the password of {name}")
+            keyring, conn.password, conn.is_encrypted, f"the password of {name}"
+        )
         conn.extra, conn.is_extra_encrypted = secret_values.reencrypt(
-            keyring, conn.extra, conn.is_extra_encrypted, f"the extra of {name}")
+            keyring, conn.extra, conn.is_extra_encrypted, f"the extra of {name}"
+        )
         if conn.password is not None or conn.extra is not None:
             connections += 1
     session.flush()

@@ -17,8 +17,20 @@ from sqlalchemy.orm import Session
 from tradewind.metastore.models import DagRun, TaskInstance, TaskTry
 
 #: When a task is mapped, the state its grid box shows: the first of these its instances hold.
-_SUMMARY_ORDER = ("failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "running", "restarting",
-                  "queued", "scheduled", "none", "skipped", "success", "removed")
+_SUMMARY_ORDER = (
+    "failed",
+    "upstream_failed",
+    "up_for_retry",
+    "up_for_reschedule",
+    "running",
+    "restarting",
+    "queued",
+    "scheduled",
+    "none",
+    "skipped",
+    "success",
+    "removed",
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +73,9 @@ class GridPage:
 
 def grid_page(session: Session, dag_id: str, *, limit: int = 25, before: datetime | None = None) -> GridPage:
     """The ``limit`` newest runs with a logical date before ``before`` and all their task states."""
-    query = select(DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.logical_date, DagRun.start_date,
-                   DagRun.end_date).where(DagRun.dag_id == dag_id)
+    query = select(
+        DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.logical_date, DagRun.start_date, DagRun.end_date
+    ).where(DagRun.dag_id == dag_id)
     if before is not None:
         query = query.where(DagRun.logical_date < before)
     rows = session.execute(query.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit + 1)).all()
@@ -77,9 +90,13 @@ def task_states(session: Session, dag_id: str, run_ids: Sequence[str]) -> dict[t
         return {}
     found: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.run_id, TaskInstance.state, TaskInstance.try_number,
-               TaskInstance.map_index)
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids)))
+        select(
+            TaskInstance.task_id,
+            TaskInstance.run_id,
+            TaskInstance.state,
+            TaskInstance.try_number,
+            TaskInstance.map_index,
+        ).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids)))
     )
     for task_id, run_id, state, try_number, map_index in rows:
         found.setdefault((task_id, run_id), []).append((state, try_number, map_index))
@@ -100,13 +117,21 @@ def _summary(values: list[tuple[str, int, int]]) -> GridCell:
     state = summary_state(state for state, _, _ in values)
     assert state is not None
     counts = Counter(state for state, _, _ in values)
-    return GridCell(state, max(t for _, t, _ in values), len(values), min(m for _, _, m in values),
-                    tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))))
+    return GridCell(
+        state,
+        max(t for _, t, _ in values),
+        len(values),
+        min(m for _, _, m in values),
+        tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+    )
 
 
 def run_tries(session: Session, dag_id: str, run_id: str) -> list[TaskTry]:
     """Every recorded try of every task instance of the run, by task, map index and try."""
-    return list(session.scalars(
-        select(TaskTry).where(TaskTry.dag_id == dag_id, TaskTry.run_id == run_id)
-        .order_by(TaskTry.task_id, TaskTry.map_index, TaskTry.try_number)
-    ))
+    return list(
+        session.scalars(
+            select(TaskTry)
+            .where(TaskTry.dag_id == dag_id, TaskTry.run_id == run_id)
+            .order_by(TaskTry.task_id, TaskTry.map_index, TaskTry.try_number)
+        )
+    )

@@ -45,12 +45,21 @@ def live_workers(session: Session, *, within: timedelta, now: datetime | None = 
         return []
     hostnames = [w.hostname for w in alive]
     running: dict[str | None, int] = {
-        hostname: count for hostname, count in session.execute(
+        hostname: count
+        for hostname, count in session.execute(
             select(TaskInstance.hostname, func.count())
             .where(TaskInstance.state == "running", TaskInstance.hostname.in_(hostnames))
             .group_by(TaskInstance.hostname)
         )
     }
-    return [WorkerHealth(w.hostname, list(w.queues or []), w.last_heartbeat, running.get(w.hostname, 0), w.problem,
-                         w.broker_reconnects or 0)
-            for w in alive]
+    return [
+        WorkerHealth(
+            w.hostname,
+            list(w.queues or []),
+            w.last_heartbeat,
+            running.get(w.hostname, 0),
+            w.problem,
+            w.broker_reconnects or 0,
+        )
+        for w in alive
+    ]

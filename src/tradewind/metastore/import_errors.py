@@ -11,13 +11,15 @@ from tradewind.metastore.models import DagModel, ParseImportError
 from tradewind.metastore.statements import rows_changed, upsert
 
 
-def record_import_error(
-    session: Session, filename: str, stacktrace: str, *, now: datetime | None = None
-) -> None:
+def record_import_error(session: Session, filename: str, stacktrace: str, *, now: datetime | None = None) -> None:
     """Record (or replace) the file's error and flag the DAGs last parsed from it."""
-    upsert(session, ParseImportError,
-           {"filename": filename, "stacktrace": stacktrace, "timestamp": now or datetime.now(UTC)},
-           conflict_on=["filename"], update=["stacktrace", "timestamp"])
+    upsert(
+        session,
+        ParseImportError,
+        {"filename": filename, "stacktrace": stacktrace, "timestamp": now or datetime.now(UTC)},
+        conflict_on=["filename"],
+        update=["stacktrace", "timestamp"],
+    )
     _flag_dags(session, filename, True)
 
 
@@ -25,21 +27,26 @@ def clear_import_error(session: Session, filename: str) -> bool:
     """Forget the file's error; returns whether there was one."""
     deleted = rows_changed(
         session,
-        delete(ParseImportError).where(ParseImportError.filename == filename)
-        .execution_options(synchronize_session="fetch")
+        delete(ParseImportError)
+        .where(ParseImportError.filename == filename)
+        .execution_options(synchronize_session="fetch"),
     )
     _flag_dags(session, filename, False)
     return deleted > 0
 
 
 def list_import_errors(session: Session) -> list[ParseImportError]:
-    return list(session.scalars(
-        select(ParseImportError).order_by(ParseImportError.filename).execution_options(populate_existing=True)
-    ))
+    return list(
+        session.scalars(
+            select(ParseImportError).order_by(ParseImportError.filename).execution_options(populate_existing=True)
+        )
+    )
 
 
 def _flag_dags(session: Session, filename: str, has_errors: bool) -> None:
     session.execute(
-        update(DagModel).where(DagModel.fileloc == filename).values(has_import_errors=has_errors)
+        update(DagModel)
+        .where(DagModel.fileloc == filename)
+        .values(has_import_errors=has_errors)
         .execution_options(synchronize_session="fetch")
     )

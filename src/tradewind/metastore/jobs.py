@@ -17,15 +17,17 @@ ENDED = "success"
 
 def start_job(session: Session, job_type: str, *, hostname: str, pid: int, now: datetime | None = None) -> Job:
     now = now or datetime.now(UTC)
-    job = Job(job_type=job_type, state=RUNNING, hostname=hostname, pid=pid, start_date=now,
-              latest_heartbeat=now, counters={})
+    job = Job(
+        job_type=job_type, state=RUNNING, hostname=hostname, pid=pid, start_date=now, latest_heartbeat=now, counters={}
+    )
     session.add(job)
     session.flush()
     return job
 
 
-def heartbeat(session: Session, job_id: int, *, counters: Mapping[str, Any] | None = None,
-              now: datetime | None = None) -> None:
+def heartbeat(
+    session: Session, job_id: int, *, counters: Mapping[str, Any] | None = None, now: datetime | None = None
+) -> None:
     values: dict[str, Any] = {"latest_heartbeat": now or datetime.now(UTC)}
     if counters is not None:
         values["counters"] = dict(counters)
@@ -39,10 +41,13 @@ def end_job(session: Session, job_id: int, *, state: str = ENDED, now: datetime 
 def alive_jobs(session: Session, job_type: str, *, within: timedelta, now: datetime | None = None) -> list[Job]:
     """Running jobs of ``job_type`` whose heartbeat is younger than ``within``."""
     cutoff = (now or datetime.now(UTC)) - within
-    return list(session.scalars(
-        select(Job).where(Job.job_type == job_type, Job.state == RUNNING, Job.latest_heartbeat >= cutoff)
-        .order_by(Job.latest_heartbeat.desc())
-    ))
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.job_type == job_type, Job.state == RUNNING, Job.latest_heartbeat >= cutoff)
+            .order_by(Job.latest_heartbeat.desc())
+        )
+    )
 
 
 def latest_job(session: Session, job_type: str) -> Job | None:

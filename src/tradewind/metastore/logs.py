@@ -67,7 +67,12 @@ class ChunkSummary:
 
 
 def append_log(
-    session: Session, key: TIKey, try_number: int, text: str, *, now: datetime | None = None,
+    session: Session,
+    key: TIKey,
+    try_number: int,
+    text: str,
+    *,
+    now: datetime | None = None,
     seq: int | None = None,
 ) -> int:
     """Append a chunk to the try's log; returns its seq (0, 1, 2 … per try).
@@ -79,40 +84,72 @@ def append_log(
         # A writer that keeps count (the worker running the try) passes ``seq`` and spares the read.
         last = session.scalar(select(func.max(TaskLog.seq)).where(*_where(key, try_number)))
         seq = 0 if last is None else last + 1
-    session.add(TaskLog(
-        dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id, map_index=key.map_index,
-        try_number=try_number, seq=seq, content=text, created_at=now or datetime.now(UTC),
-    ))
+    session.add(
+        TaskLog(
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            map_index=key.map_index,
+            try_number=try_number,
+            seq=seq,
+            content=text,
+            created_at=now or datetime.now(UTC),
+        )
+    )
     session.flush()
     return seq
 
 
-def append_log_chunks(session: Session, key: TIKey, try_number: int, chunks: Sequence[tuple[int, str]], *,
-                      now: datetime | None = None) -> None:
+def append_log_chunks(
+    session: Session, key: TIKey, try_number: int, chunks: Sequence[tuple[int, str]], *, now: datetime | None = None
+) -> None:
     """Insert ``(seq, text)`` chunks in one statement (the try's one writer keeps count)."""
     if not chunks:
         return
     created = now or datetime.now(UTC)
-    session.execute(insert(TaskLog), [
-        {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "map_index": key.map_index,
-         "try_number": try_number, "seq": seq, "content": text, "created_at": created}
-        for seq, text in chunks
-    ])
+    session.execute(
+        insert(TaskLog),
+        [
+            {
+                "dag_id": key.dag_id,
+                "run_id": key.run_id,
+                "task_id": key.task_id,
+                "map_index": key.map_index,
+                "try_number": try_number,
+                "seq": seq,
+                "content": text,
+                "created_at": created,
+            }
+            for seq, text in chunks
+        ],
+    )
 
 
-def put_log_chunk(session: Session, key: TIKey, try_number: int, seq: int, text: str, *,
-                  now: datetime | None = None) -> None:
+def put_log_chunk(
+    session: Session, key: TIKey, try_number: int, seq: int, text: str, *, now: datetime | None = None
+) -> None:
     """Chunk ``seq`` of the try's log holds ``text`` from now on, whether it existed or not."""
-    statements.upsert(session, TaskLog, {
-        "dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "map_index": key.map_index,
-        "try_number": try_number, "seq": seq, "content": text, "created_at": now or datetime.now(UTC),
-    }, conflict_on=["dag_id", "run_id", "task_id", "map_index", "try_number", "seq"], update=["content"])
+    statements.upsert(
+        session,
+        TaskLog,
+        {
+            "dag_id": key.dag_id,
+            "run_id": key.run_id,
+            "task_id": key.task_id,
+            "map_index": key.map_index,
+            "try_number": try_number,
+            "seq": seq,
+            "content": text,
+            "created_at": now or datetime.now(UTC),
+        },
+        conflict_on=["dag_id", "run_id", "task_id", "map_index", "try_number", "seq"],
+        update=["content"],
+    )
 
 
 def delete_log_chunks(session: Session, key: TIKey, try_number: int, *, after_seq: int, before_seq: int) -> None:
     """Delete the try's chunks with a seq strictly between the two."""
-    session.execute(delete(TaskLog).where(*_where(key, try_number), TaskLog.seq > after_seq,
-                                          TaskLog.seq < before_seq))
+    session.execute(delete(TaskLog).where(*_where(key, try_number), TaskLog.seq > after_seq, TaskLog.seq < before_seq))
 
 
 def next_seq(session: Session, key: TIKey, try_number: int) -> int:
@@ -127,19 +164,28 @@ def chunk_summaries(session: Session, key: TIKey, try_number: int) -> list[Chunk
     content = TaskLog.content
     newlines = func.length(content) - func.length(func.replace(content, "\n", ""))
     rows = session.execute(
-        select(TaskLog.seq, _content_bytes(session), newlines, func.substr(content, 1, OPENING_CHARS),
-               func.substr(content, func.length(content), 1))
-        .where(*_where(key, try_number)).order_by(TaskLog.seq)
+        select(
+            TaskLog.seq,
+            _content_bytes(session),
+            newlines,
+            func.substr(content, 1, OPENING_CHARS),
+            func.substr(content, func.length(content), 1),
+        )
+        .where(*_where(key, try_number))
+        .order_by(TaskLog.seq)
     ).all()
-    return [ChunkSummary(seq, int(size or 0), int(lines or 0), opening or "", last == "\n")
-            for seq, size, lines, opening, last in rows]
+    return [
+        ChunkSummary(seq, int(size or 0), int(lines or 0), opening or "", last == "\n")
+        for seq, size, lines, opening, last in rows
+    ]
 
 
 def read_log(session: Session, key: TIKey, try_number: int, *, after_seq: int = -1) -> tuple[str, int]:
     """The try's log text after chunk ``after_seq``, and the last seq read (``after_seq`` if none),
     to pass back as ``after_seq`` on the next poll."""
     rows = session.execute(
-        select(TaskLog.seq, TaskLog.content).where(*_where(key, try_number), TaskLog.seq > after_seq)
+        select(TaskLog.seq, TaskLog.content)
+        .where(*_where(key, try_number), TaskLog.seq > after_seq)
         .order_by(TaskLog.seq)
     ).all()
     if not rows:
@@ -147,8 +193,9 @@ def read_log(session: Session, key: TIKey, try_number: int, *, after_seq: int = 
     return "".join(row.content for row in rows), rows[-1].seq
 
 
-def read_log_page(session: Session, key: TIKey, try_number: int, *, max_bytes: int,
-                  before: LogPosition | None = None) -> LogPage:
+def read_log_page(
+    session: Session, key: TIKey, try_number: int, *, max_bytes: int, before: LogPosition | None = None
+) -> LogPage:
     """The last at most ``max_bytes`` (UTF-8) of the try's log before ``before`` (before its end
     when None), beginning at a line start unless one line is longer than that. Reads the chunk
     sizes back from ``before`` and then only the text the page needs, however long the log."""
@@ -168,15 +215,20 @@ def read_log_page(session: Session, key: TIKey, try_number: int, *, max_bytes: i
     window = "".join(text for _, _, text in texts)
     data = window.encode()
     cut = char_index(window, data, suffix_start(data, max_bytes))
-    return LogPage(window[cut:], _position(texts, cut), at_start=wanted > 0 and cut == 0,
-                   last_seq=-1 if last_seq is None else last_seq)
+    return LogPage(
+        window[cut:],
+        _position(texts, cut),
+        at_start=wanted > 0 and cut == 0,
+        last_seq=-1 if last_seq is None else last_seq,
+    )
 
 
 def read_log_after(session: Session, key: TIKey, try_number: int, after_seq: int, *, max_bytes: int) -> LogUpdate:
     """What the try's log holds after chunk ``after_seq``: all of it, or its last ``max_bytes``
     when there is more (a reader that fell far behind needs the newest output, not all of it)."""
     sizes = session.execute(
-        select(TaskLog.seq, func.length(TaskLog.content)).where(*_where(key, try_number), TaskLog.seq > after_seq)
+        select(TaskLog.seq, func.length(TaskLog.content))
+        .where(*_where(key, try_number), TaskLog.seq > after_seq)
         .order_by(TaskLog.seq)
     ).all()
     if not sizes:
@@ -185,10 +237,13 @@ def read_log_after(session: Session, key: TIKey, try_number: int, after_seq: int
     if sum(length for _, length in sizes) > max_bytes:
         page = read_log_page(session, key, try_number, max_bytes=max_bytes, before=LogPosition(last + 1, 0))
         return LogUpdate(page.text, last, skipped=True)
-    text = "".join(session.scalars(
-        select(TaskLog.content).where(*_where(key, try_number), TaskLog.seq > after_seq, TaskLog.seq <= last)
-        .order_by(TaskLog.seq)
-    ))
+    text = "".join(
+        session.scalars(
+            select(TaskLog.content)
+            .where(*_where(key, try_number), TaskLog.seq > after_seq, TaskLog.seq <= last)
+            .order_by(TaskLog.seq)
+        )
+    )
     # Chunks right after the last one seen that are gone were cut by the log's cap meanwhile.
     return LogUpdate(text, last, skipped=sizes[0][0] != after_seq + 1)
 
@@ -200,8 +255,10 @@ def iter_log(session: Session, key: TIKey, try_number: int, *, piece_chars: int 
     after = -1
     while True:
         sizes = session.execute(
-            select(TaskLog.seq, func.length(TaskLog.content)).where(*_where(key, try_number), TaskLog.seq > after)
-            .order_by(TaskLog.seq).limit(_BATCH)
+            select(TaskLog.seq, func.length(TaskLog.content))
+            .where(*_where(key, try_number), TaskLog.seq > after)
+            .order_by(TaskLog.seq)
+            .limit(_BATCH)
         ).all()
         if not sizes:
             return
@@ -236,17 +293,25 @@ def _sizes_newest_first(session: Session, key: TIKey, try_number: int, upto: int
         upto = rows[-1][0] - 1
 
 
-def _read_spans(session: Session, key: TIKey, try_number: int,
-                spans: list[tuple[int, int, int, int]]) -> list[tuple[int, int, str]]:
+def _read_spans(
+    session: Session, key: TIKey, try_number: int, spans: list[tuple[int, int, int, int]]
+) -> list[tuple[int, int, str]]:
     """(seq, start, text) of each (seq, start, end, length) span, oldest first. Only the first and
     the last span can be part of a chunk; those in between are whole and read in one query."""
     if not spans:
         return []
     whole = [seq for seq, start, end, length in spans if start == 0 and end == length]
-    found = dict(session.execute(
-        select(TaskLog.seq, TaskLog.content).where(*_where(key, try_number), TaskLog.seq >= whole[0],
-                                                   TaskLog.seq <= whole[-1])
-    ).all()) if whole else {}
+    found = (
+        dict(
+            session.execute(
+                select(TaskLog.seq, TaskLog.content).where(
+                    *_where(key, try_number), TaskLog.seq >= whole[0], TaskLog.seq <= whole[-1]
+                )
+            ).all()
+        )
+        if whole
+        else {}
+    )
     texts = []
     for seq, start, end, length in spans:
         if start == 0 and end == length:
@@ -268,17 +333,23 @@ def _position(texts: list[tuple[int, int, str]], index: int) -> LogPosition | No
 
 
 def _read_range(session: Session, key: TIKey, try_number: int, first: int, last: int) -> str:
-    return "".join(session.scalars(
-        select(TaskLog.content).where(*_where(key, try_number), TaskLog.seq >= first, TaskLog.seq <= last)
-        .order_by(TaskLog.seq)
-    ))
+    return "".join(
+        session.scalars(
+            select(TaskLog.content)
+            .where(*_where(key, try_number), TaskLog.seq >= first, TaskLog.seq <= last)
+            .order_by(TaskLog.seq)
+        )
+    )
 
 
 def _read_slice(session: Session, key: TIKey, try_number: int, seq: int, start: int, length: int) -> str:
     """``length`` characters of chunk ``seq`` from character ``start`` (SQL counts from 1)."""
-    return session.scalar(
-        select(func.substr(TaskLog.content, start + 1, length)).where(*_where(key, try_number), TaskLog.seq == seq)
-    ) or ""
+    return (
+        session.scalar(
+            select(func.substr(TaskLog.content, start + 1, length)).where(*_where(key, try_number), TaskLog.seq == seq)
+        )
+        or ""
+    )
 
 
 def _content_bytes(session: Session) -> ColumnElement[int]:
@@ -289,6 +360,9 @@ def _content_bytes(session: Session) -> ColumnElement[int]:
 
 def _where(key: TIKey, try_number: int) -> tuple[ColumnElement[bool], ...]:
     return (
-        TaskLog.dag_id == key.dag_id, TaskLog.run_id == key.run_id, TaskLog.task_id == key.task_id,
-        TaskLog.map_index == key.map_index, TaskLog.try_number == try_number,
+        TaskLog.dag_id == key.dag_id,
+        TaskLog.run_id == key.run_id,
+        TaskLog.task_id == key.task_id,
+        TaskLog.map_index == key.map_index,
+        TaskLog.try_number == try_number,
     )

@@ -36,11 +36,23 @@ def handoff_latencies(session: Session, sample: int = HANDOFF_SAMPLE) -> list[fl
     latest-starting tries' start. The run's structure is not stored per row, so "upstream" is
     approximated by "ended before this one started" — exact for chains, a lower bound otherwise."""
     other = aliased(TaskTry)
-    recent = (select(TaskTry.dag_id, TaskTry.run_id, TaskTry.task_id, TaskTry.start_date)
-              .where(TaskTry.start_date.is_not(None)).order_by(TaskTry.start_date.desc()).limit(sample).subquery())
-    upstream_end = (select(func.max(other.end_date)).where(
-        other.dag_id == recent.c.dag_id, other.run_id == recent.c.run_id, other.task_id != recent.c.task_id,
-        other.end_date.is_not(None), other.end_date <= recent.c.start_date,
-    ).scalar_subquery())
+    recent = (
+        select(TaskTry.dag_id, TaskTry.run_id, TaskTry.task_id, TaskTry.start_date)
+        .where(TaskTry.start_date.is_not(None))
+        .order_by(TaskTry.start_date.desc())
+        .limit(sample)
+        .subquery()
+    )
+    upstream_end = (
+        select(func.max(other.end_date))
+        .where(
+            other.dag_id == recent.c.dag_id,
+            other.run_id == recent.c.run_id,
+            other.task_id != recent.c.task_id,
+            other.end_date.is_not(None),
+            other.end_date <= recent.c.start_date,
+        )
+        .scalar_subquery()
+    )
     rows = session.execute(select(recent.c.start_date, upstream_end.label("upstream_end"))).all()
     return [(row.start_date - row.upstream_end).total_seconds() for row in rows if row.upstream_end is not None]

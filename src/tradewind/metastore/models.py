@@ -15,8 +15,25 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from tradewind.metastore.column_types import JsonText, UtcDateTime
 
 __all__ = [
-    "AuditLog", "Base", "Connection", "DagCode", "DagFile", "DagModel", "DagRun", "Job", "JsonText", "ParseImportError",
-    "SlotPool", "TaskInstance", "TaskLog", "TaskTry", "User", "UtcDateTime", "Variable", "Worker", "XCom",
+    "AuditLog",
+    "Base",
+    "Connection",
+    "DagCode",
+    "DagFile",
+    "DagModel",
+    "DagRun",
+    "Job",
+    "JsonText",
+    "ParseImportError",
+    "SlotPool",
+    "TaskInstance",
+    "TaskLog",
+    "TaskTry",
+    "User",
+    "UtcDateTime",
+    "Variable",
+    "Worker",
+    "XCom",
 ]
 
 #: Stable constraint names, so a later migration can name the constraint it alters.
@@ -42,9 +59,7 @@ class Base(DeclarativeBase):
 
 
 def _run_fk() -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
-    )
+    return sa.ForeignKeyConstraint(["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE")
 
 
 class DagModel(Base):
@@ -219,8 +234,7 @@ class TaskLog(Base):
     __table_args__ = (
         _run_fk(),
         # Unique: two chunks with one seq would make a reader skip one of them.
-        sa.Index("ix_task_log_try_seq", "dag_id", "run_id", "task_id", "map_index", "try_number", "seq",
-                 unique=True),
+        sa.Index("ix_task_log_try_seq", "dag_id", "run_id", "task_id", "map_index", "try_number", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

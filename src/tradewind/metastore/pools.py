@@ -10,16 +10,26 @@ from sqlalchemy.orm import Session
 from tradewind.metastore.models import DEFAULT_POOL, SlotPool, TaskInstance
 from tradewind.metastore.statements import upsert
 
-__all__ = ["DEFAULT_POOL", "PoolUsage", "delete_pool", "ensure_default_pool", "get_pool", "list_pools", "pool_usage",
-           "set_pool"]
+__all__ = [
+    "DEFAULT_POOL",
+    "PoolUsage",
+    "delete_pool",
+    "ensure_default_pool",
+    "get_pool",
+    "list_pools",
+    "pool_usage",
+    "set_pool",
+]
 
 
 def ensure_default_pool(session: Session, slots: int = 128) -> SlotPool:
     """Create ``default_pool`` with ``slots`` if it is missing; an existing one keeps its slots."""
     upsert(
-        session, SlotPool,
+        session,
+        SlotPool,
         {"pool": DEFAULT_POOL, "slots": slots, "description": "Default pool", "include_deferred": False},
-        conflict_on=["pool"], update=[],
+        conflict_on=["pool"],
+        update=[],
     )
     pool = get_pool(session, DEFAULT_POOL)
     assert pool is not None
@@ -80,11 +90,13 @@ class PoolUsage:
 def pool_usage(session: Session) -> list[PoolUsage]:
     """Every pool with its used (running) and queued slots, by name (two queries)."""
     taken: dict[tuple[str, str], int] = {
-        (pool, state): int(slots) for pool, state, slots in session.execute(
+        (pool, state): int(slots)
+        for pool, state, slots in session.execute(
             select(TaskInstance.pool, TaskInstance.state, func.coalesce(func.sum(TaskInstance.pool_slots), 0))
             .where(TaskInstance.state.in_(["running", "queued"]))
             .group_by(TaskInstance.pool, TaskInstance.state)
         )
     }
-    return [PoolUsage(p, taken.get((p.pool, "running"), 0), taken.get((p.pool, "queued"), 0))
-            for p in list_pools(session)]
+    return [
+        PoolUsage(p, taken.get((p.pool, "running"), 0), taken.get((p.pool, "queued"), 0)) for p in list_pools(session)
+    ]

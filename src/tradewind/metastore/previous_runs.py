@@ -18,8 +18,9 @@ _IN_PROCESS_RUN_TYPE = "dags_test"
 def previous_run(session: Session, dag_id: str, logical_date: datetime, *, scheduled_only: bool) -> DagRun | None:
     """The DAG's latest run with a logical date before ``logical_date`` (manual runs left out when
     ``scheduled_only``)."""
-    query = select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date < logical_date,
-                                 DagRun.run_type != _IN_PROCESS_RUN_TYPE)
+    query = select(DagRun).where(
+        DagRun.dag_id == dag_id, DagRun.logical_date < logical_date, DagRun.run_type != _IN_PROCESS_RUN_TYPE
+    )
     if scheduled_only:
         query = query.where(DagRun.run_type != "manual")
     return session.scalars(query.order_by(DagRun.logical_date.desc()).limit(1)).first()
@@ -30,37 +31,53 @@ def task_states(session: Session, dag_id: str, run_id: str, task_ids: Sequence[s
     found: dict[str, list[str]] = {}
     if not task_ids:
         return found
-    rows = session.execute(select(TaskInstance.task_id, TaskInstance.state).where(
-        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(list(task_ids))))
+    rows = session.execute(
+        select(TaskInstance.task_id, TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(list(task_ids))
+        )
+    )
     for task_id, state in rows:
         found.setdefault(task_id, []).append(state)
     return found
 
 
-def tasks_with_earlier_instances(session: Session, dag_id: str, logical_date: datetime,
-                                 task_ids: Collection[str]) -> set[str]:
+def tasks_with_earlier_instances(
+    session: Session, dag_id: str, logical_date: datetime, task_ids: Collection[str]
+) -> set[str]:
     """Which of ``task_ids`` have an instance in a run of the DAG before ``logical_date``."""
     if not task_ids:
         return set()
-    return set(session.scalars(
-        select(TaskInstance.task_id).distinct()
-        .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id.in_(list(task_ids)),
-               DagRun.logical_date < logical_date, DagRun.run_type != _IN_PROCESS_RUN_TYPE)
-    ))
+    return set(
+        session.scalars(
+            select(TaskInstance.task_id)
+            .distinct()
+            .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.task_id.in_(list(task_ids)),
+                DagRun.logical_date < logical_date,
+                DagRun.run_type != _IN_PROCESS_RUN_TYPE,
+            )
+        )
+    )
 
 
 def runs_at(session: Session, dag_id: str, logical_dates: Sequence[datetime]) -> list[DagRun]:
     """The DAG's runs at any of ``logical_dates``."""
     if not logical_dates:
         return []
-    return list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id,
-                                                     DagRun.logical_date.in_(list(logical_dates)))
-                                .execution_options(populate_existing=True)))
+    return list(
+        session.scalars(
+            select(DagRun)
+            .where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(list(logical_dates)))
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
-def count_task_states(session: Session, dag_id: str, logical_dates: Sequence[datetime],
-                      task_ids: Sequence[str]) -> dict[str, int]:
+def count_task_states(
+    session: Session, dag_id: str, logical_dates: Sequence[datetime], task_ids: Sequence[str]
+) -> dict[str, int]:
     """state -> how many task instances of ``task_ids`` are in it, over the DAG's runs at
     ``logical_dates`` (what ``ExternalTaskSensor`` counts)."""
     if not logical_dates or not task_ids:
@@ -68,7 +85,11 @@ def count_task_states(session: Session, dag_id: str, logical_dates: Sequence[dat
     rows = session.execute(
         select(TaskInstance.state, func.count())
         .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id.in_(list(task_ids)),
-               DagRun.logical_date.in_(list(logical_dates)))
-        .group_by(TaskInstance.state))
+        .where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.task_id.in_(list(task_ids)),
+            DagRun.logical_date.in_(list(logical_dates)),
+        )
+        .group_by(TaskInstance.state)
+    )
     return {state: int(count) for state, count in rows}

@@ -16,8 +16,9 @@ from tradewind.metastore.statements import rows_changed
 from tradewind.states import DagRunState, TaskInstanceState, can_transition_run
 
 RUN_TYPES = frozenset({"manual", "scheduled", "backfill", "dags_test"})
-_TASK_ROW_KEYS = frozenset({"task_id", "map_index", "operator", "pool", "pool_slots", "queue",
-                            "priority_weight", "max_tries"})
+_TASK_ROW_KEYS = frozenset(
+    {"task_id", "map_index", "operator", "pool", "pool_slots", "queue", "priority_weight", "max_tries"}
+)
 
 
 def create_run(
@@ -50,10 +51,18 @@ def create_run(
     state = DagRunState(state)
     start, end = data_interval if data_interval is not None else (None, None)
     run = DagRun(
-        dag_id=dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date,
-        data_interval_start=start, data_interval_end=end, state=state.value, conf=dict(conf or {}),
-        external_trigger=external_trigger, queued_at=now if state == DagRunState.QUEUED else None,
-        start_date=now if state == DagRunState.RUNNING else None, updated_at=now,
+        dag_id=dag_id,
+        run_id=run_id,
+        run_type=run_type,
+        logical_date=logical_date,
+        data_interval_start=start,
+        data_interval_end=end,
+        state=state.value,
+        conf=dict(conf or {}),
+        external_trigger=external_trigger,
+        queued_at=now if state == DagRunState.QUEUED else None,
+        start_date=now if state == DagRunState.RUNNING else None,
+        updated_at=now,
     )
     session.add(run)
     session.add_all(task_instances)
@@ -61,8 +70,7 @@ def create_run(
         session.flush()
     except IntegrityError as exc:
         raise DagRunAlreadyExists(
-            f"DAG {dag_id!r} already has a run with run id {run_id!r} or logical date "
-            f"{logical_date.isoformat()}"
+            f"DAG {dag_id!r} already has a run with run id {run_id!r} or logical date {logical_date.isoformat()}"
         ) from exc
     return run
 
@@ -74,8 +82,7 @@ def _refuse_existing(session: Session, dag_id: str, run_id: str, logical_date: d
     if existing.run_id == run_id:
         raise DagRunAlreadyExists(f"DAG {dag_id!r} already has a run with run id {run_id!r}")
     raise DagRunAlreadyExists(
-        f"DAG {dag_id!r} already has a run with logical date {logical_date.isoformat()} "
-        f"(run id {existing.run_id!r})"
+        f"DAG {dag_id!r} already has a run with logical date {logical_date.isoformat()} (run id {existing.run_id!r})"
     )
 
 
@@ -93,18 +100,25 @@ def _task_instance(dag_id: str, run_id: str, row: Mapping[str, Any], now: dateti
     if unknown:
         raise ValueError(f"unknown task row keys {sorted(unknown)} for task {row.get('task_id')!r}")
     return TaskInstance(
-        dag_id=dag_id, run_id=run_id, task_id=row["task_id"], map_index=row.get("map_index", -1),
-        state=TaskInstanceState.NONE.value, try_number=0, max_tries=row.get("max_tries", 0),
-        operator=row.get("operator"), pool=row.get("pool") or DEFAULT_POOL,
-        pool_slots=row.get("pool_slots", 1), queue=row.get("queue"),
-        priority_weight=row.get("priority_weight", 1), updated_at=now,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=row["task_id"],
+        map_index=row.get("map_index", -1),
+        state=TaskInstanceState.NONE.value,
+        try_number=0,
+        max_tries=row.get("max_tries", 0),
+        operator=row.get("operator"),
+        pool=row.get("pool") or DEFAULT_POOL,
+        pool_slots=row.get("pool_slots", 1),
+        queue=row.get("queue"),
+        priority_weight=row.get("priority_weight", 1),
+        updated_at=now,
     )
 
 
 def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
     run = session.scalars(
-        select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
-        .execution_options(populate_existing=True)
+        select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id).execution_options(populate_existing=True)
     ).one_or_none()
     if run is None:
         raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
@@ -158,9 +172,7 @@ def latest_run(session: Session, dag_id: str) -> DagRun | None:
     return runs[0] if runs else None
 
 
-def set_run_state(
-    session: Session, run: DagRun, target: DagRunState | str, *, now: datetime | None = None
-) -> bool:
+def set_run_state(session: Session, run: DagRun, target: DagRunState | str, *, now: datetime | None = None) -> bool:
     """Move ``run`` from the state it was read in to ``target``, only if it is still in that state.
 
     Raises ``ValueError`` for a move the state machine forbids. Returns whether this call made the
@@ -182,8 +194,10 @@ def set_run_state(
         values.update(end_date=now)
     changed = rows_changed(
         session,
-        update(DagRun).where(DagRun.id == run.id, DagRun.state == current.value).values(**values)
-        .execution_options(synchronize_session=False)
+        update(DagRun)
+        .where(DagRun.id == run.id, DagRun.state == current.value)
+        .values(**values)
+        .execution_options(synchronize_session=False),
     )
     session.refresh(run)
     return changed == 1

@@ -23,8 +23,17 @@ from tradewind.states import TaskInstanceState, can_transition
 
 _KEY_COLUMNS = frozenset({"dag_id", "run_id", "task_id", "map_index"})
 _SETTABLE = frozenset(TaskInstance.__table__.columns.keys()) - _KEY_COLUMNS - {"state", "updated_at"}
-_TRY_COPIED = ("state", "queued_dttm", "start_date", "end_date", "duration", "hostname", "pid", "operator",
-               "rendered_fields")
+_TRY_COPIED = (
+    "state",
+    "queued_dttm",
+    "start_date",
+    "end_date",
+    "duration",
+    "hostname",
+    "pid",
+    "operator",
+    "rendered_fields",
+)
 _TRY_PK = ["dag_id", "run_id", "task_id", "map_index", "try_number"]
 
 
@@ -43,18 +52,21 @@ Change = tuple[str, int, TaskInstanceState | str, TaskInstanceState | str, Mappi
 
 
 def get_tis(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
-    return list(session.scalars(
-        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        .order_by(TaskInstance.task_id, TaskInstance.map_index).execution_options(populate_existing=True)
-    ))
+    return list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.task_id, TaskInstance.map_index)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
-def get_ti(
-    session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1
-) -> TaskInstance | None:
+def get_ti(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
     """The row as the database holds it now (not a copy cached in the session)."""
     return session.scalars(
-        select(TaskInstance).where(*_where(TIKey(dag_id, run_id, task_id, map_index)))
+        select(TaskInstance)
+        .where(*_where(TIKey(dag_id, run_id, task_id, map_index)))
         .execution_options(populate_existing=True)
     ).one_or_none()
 
@@ -118,11 +130,15 @@ def transition_many(
         expected, values = payloads[group]
         changed += rows_changed(
             session,
-            update(TaskInstance).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+            update(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
                 TaskInstance.state == expected.value,
                 tuple_(TaskInstance.task_id, TaskInstance.map_index).in_(tis),
-            ).values(**values).execution_options(synchronize_session=False)
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False),
         )
     _expire_cached(session, [TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index, *_ in changes])
     return changed
@@ -133,7 +149,11 @@ KeyedChange = tuple[TIKey, int, TaskInstanceState | str, TaskInstanceState | str
 
 
 def transition_each(
-    session: Session, changes: Sequence[KeyedChange], *, manual: bool = False, now: datetime | None = None,
+    session: Session,
+    changes: Sequence[KeyedChange],
+    *,
+    manual: bool = False,
+    now: datetime | None = None,
 ) -> list[TIKey]:
     """Many compare-and-set transitions, each on its own key *and try*, across runs; returns the keys
     this call moved (the others were no longer in the expected state and try).
@@ -154,11 +174,15 @@ def transition_each(
     for group, rows in groups.items():
         dag_id, run_id, expected, values = payloads[group]
         result = session.execute(
-            update(TaskInstance).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+            update(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
                 TaskInstance.state == expected.value,
                 tuple_(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.try_number).in_(rows),
-            ).values(**values).returning(TaskInstance.task_id, TaskInstance.map_index)
+            )
+            .values(**values)
+            .returning(TaskInstance.task_id, TaskInstance.map_index)
             .execution_options(synchronize_session=False)
         )
         moved.extend(TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index in result.all())
@@ -168,12 +192,16 @@ def transition_each(
 
 # --- the try whose processes may still be alive ------------------------------------------------------
 
+
 def no_live_try(stale_before: datetime) -> ColumnElement[bool]:
     """True for a task instance no earlier try of which may still have a process alive: none is
     recorded as live, or the live one's worker has not heartbeated since ``stale_before`` (a worker
     that cannot heartbeat kills its own tries well within the zombie threshold)."""
-    return or_(TaskInstance.live_try.is_(None), TaskInstance.last_heartbeat.is_(None),
-               TaskInstance.last_heartbeat < stale_before)
+    return or_(
+        TaskInstance.live_try.is_(None),
+        TaskInstance.last_heartbeat.is_(None),
+        TaskInstance.last_heartbeat < stale_before,
+    )
 
 
 def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetime) -> tuple[str, int] | None:
@@ -181,8 +209,10 @@ def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetim
     task instance's state: a try being stopped keeps heartbeating until its processes are gone).
     Returns the task instance's (state, try number), or None when the try is no longer the live one."""
     row = session.execute(
-        update(TaskInstance).where(*_where(key), TaskInstance.live_try == try_number)
-        .values(last_heartbeat=now).returning(TaskInstance.state, TaskInstance.try_number)
+        update(TaskInstance)
+        .where(*_where(key), TaskInstance.live_try == try_number)
+        .values(last_heartbeat=now)
+        .returning(TaskInstance.state, TaskInstance.try_number)
         .execution_options(synchronize_session=False)
     ).first()
     _expire_cached(session, [key])
@@ -191,8 +221,13 @@ def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetim
 
 def release_try(session: Session, key: TIKey, try_number: int) -> bool:
     """Every process of try ``try_number`` is gone: another try may be queued and claimed."""
-    changed = rows_changed(session, update(TaskInstance).where(*_where(key), TaskInstance.live_try == try_number)
-                           .values(live_try=None).execution_options(synchronize_session=False))
+    changed = rows_changed(
+        session,
+        update(TaskInstance)
+        .where(*_where(key), TaskInstance.live_try == try_number)
+        .values(live_try=None)
+        .execution_options(synchronize_session=False),
+    )
     _expire_cached(session, [key])
     return changed == 1
 
@@ -211,8 +246,9 @@ def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str
     """task_id -> the states of its task instances in the run (one light query, no ORM rows)."""
     found: dict[str, list[str]] = {}
     rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.state)
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(list(task_ids)))
+        select(TaskInstance.task_id, TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(list(task_ids))
+        )
     )
     for task_id, state in rows:
         found.setdefault(task_id, []).append(state)
@@ -222,10 +258,16 @@ def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str
 def update_try(session: Session, key: TIKey, try_number: int, **values: Any) -> None:
     """Set columns of one try's history row (which ``record_try`` created when the try started)."""
     session.execute(
-        update(TaskTry).where(
-            TaskTry.dag_id == key.dag_id, TaskTry.run_id == key.run_id, TaskTry.task_id == key.task_id,
-            TaskTry.map_index == key.map_index, TaskTry.try_number == try_number,
-        ).values(**values).execution_options(synchronize_session=False)
+        update(TaskTry)
+        .where(
+            TaskTry.dag_id == key.dag_id,
+            TaskTry.run_id == key.run_id,
+            TaskTry.task_id == key.task_id,
+            TaskTry.map_index == key.map_index,
+            TaskTry.try_number == try_number,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -233,23 +275,36 @@ def set_rendered_fields(session: Session, key: TIKey, try_number: int, rendered:
     """Store a try's rendered template values on the task instance (while that try is current) and
     in the try's history row."""
     session.execute(
-        update(TaskInstance).where(*_where(key), TaskInstance.try_number == try_number)
-        .values(rendered_fields=dict(rendered)).execution_options(synchronize_session=False)
+        update(TaskInstance)
+        .where(*_where(key), TaskInstance.try_number == try_number)
+        .values(rendered_fields=dict(rendered))
+        .execution_options(synchronize_session=False)
     )
     _expire_cached(session, [key])
-    upsert(session, TaskTry,
-           {**_key_values(key), "try_number": try_number, "rendered_fields": dict(rendered)},
-           conflict_on=_TRY_PK, update=["rendered_fields"])
+    upsert(
+        session,
+        TaskTry,
+        {**_key_values(key), "try_number": try_number, "rendered_fields": dict(rendered)},
+        conflict_on=_TRY_PK,
+        update=["rendered_fields"],
+    )
 
 
 def list_tries(session: Session, key: TIKey) -> list[TaskTry]:
     """The task instance's recorded tries, oldest first."""
-    return list(session.scalars(
-        select(TaskTry).where(
-            TaskTry.dag_id == key.dag_id, TaskTry.run_id == key.run_id,
-            TaskTry.task_id == key.task_id, TaskTry.map_index == key.map_index,
-        ).order_by(TaskTry.try_number).execution_options(populate_existing=True)
-    ))
+    return list(
+        session.scalars(
+            select(TaskTry)
+            .where(
+                TaskTry.dag_id == key.dag_id,
+                TaskTry.run_id == key.run_id,
+                TaskTry.task_id == key.task_id,
+                TaskTry.map_index == key.map_index,
+            )
+            .order_by(TaskTry.try_number)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def _checked(
@@ -283,8 +338,10 @@ def _group_key(expected: TaskInstanceState, values: Mapping[str, Any], index: in
 
 def _where(key: TIKey) -> tuple[Any, ...]:
     return (
-        TaskInstance.dag_id == key.dag_id, TaskInstance.run_id == key.run_id,
-        TaskInstance.task_id == key.task_id, TaskInstance.map_index == key.map_index,
+        TaskInstance.dag_id == key.dag_id,
+        TaskInstance.run_id == key.run_id,
+        TaskInstance.task_id == key.task_id,
+        TaskInstance.map_index == key.map_index,
     )
 
 

@@ -34,33 +34,59 @@ def expand_task(session: Session, dag_id: str, run_id: str, task_id: str, length
     whose upstream now pushes a shorter list). Returns False when nothing could be done because
     the task instances are no longer as read (another writer moved them).
     """
-    rows = {row.map_index: row for row in session.scalars(
-        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
-                                   TaskInstance.task_id == task_id).execution_options(populate_existing=True))}
+    rows = {
+        row.map_index: row
+        for row in session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id)
+            .execution_options(populate_existing=True)
+        )
+    }
     if not rows:
         return False
     template = rows.get(-1) or next(iter(rows.values()))
     copied = {name: getattr(template, name) for name in _COPIED}
     if -1 in rows:
-        gone = rows_changed(session, delete(TaskInstance).where(
-            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
-            TaskInstance.map_index == -1, TaskInstance.state == TI.NONE.value,
-        ).execution_options(synchronize_session=False))
+        gone = rows_changed(
+            session,
+            delete(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+                TaskInstance.map_index == -1,
+                TaskInstance.state == TI.NONE.value,
+            )
+            .execution_options(synchronize_session=False),
+        )
         if gone != 1:
             return False
         session.expire(rows.pop(-1))
     missing = [index for index in range(length) if index not in rows]
     if missing:
-        session.execute(insert(TaskInstance), [
-            {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": index, "state": TI.NONE.value,
-             "try_number": 0, "updated_at": now, **copied}
-            for index in missing
-        ])
+        session.execute(
+            insert(TaskInstance),
+            [
+                {
+                    "dag_id": dag_id,
+                    "run_id": run_id,
+                    "task_id": task_id,
+                    "map_index": index,
+                    "state": TI.NONE.value,
+                    "try_number": 0,
+                    "updated_at": now,
+                    **copied,
+                }
+                for index in missing
+            ],
+        )
     changes: list[task_instances.Change] = [
-        (task_id, index, TI.REMOVED, TI.NONE, {}) for index, row in rows.items()
+        (task_id, index, TI.REMOVED, TI.NONE, {})
+        for index, row in rows.items()
         if index < length and row.state == TI.REMOVED.value
     ] + [
-        (task_id, index, TI.NONE, TI.REMOVED, {}) for index, row in rows.items()
+        (task_id, index, TI.NONE, TI.REMOVED, {})
+        for index, row in rows.items()
         if index >= length and row.state == TI.NONE.value
     ]
     if changes:
@@ -68,30 +94,48 @@ def expand_task(session: Session, dag_id: str, run_id: str, task_id: str, length
     return True
 
 
-def fail_unmappable(session: Session, dag_id: str, run_id: str, task_id: str, map_indexes: Collection[int],
-                    reason: str, now: datetime) -> None:
+def fail_unmappable(
+    session: Session, dag_id: str, run_id: str, task_id: str, map_indexes: Collection[int], reason: str, now: datetime
+) -> None:
     """Fail task instances of a mapped task that cannot be expanded, saying why in their log
     (each goes through ``scheduled`` into its first try, so it has a log and a try to show)."""
-    rows = {row.map_index: row for row in task_instances.get_tis(session, dag_id, run_id)
-            if row.task_id == task_id and row.map_index in map_indexes and row.state == TI.NONE.value}
+    rows = {
+        row.map_index: row
+        for row in task_instances.get_tis(session, dag_id, run_id)
+        if row.task_id == task_id and row.map_index in map_indexes and row.state == TI.NONE.value
+    }
     for map_index, row in rows.items():
         key = TIKey(dag_id, run_id, task_id, map_index)
         try_number = row.try_number + 1
-        if not task_instances.transition(session, key, expected_state=TI.NONE, target_state=TI.SCHEDULED,
-                                         now=now, try_number=try_number):
+        if not task_instances.transition(
+            session, key, expected_state=TI.NONE, target_state=TI.SCHEDULED, now=now, try_number=try_number
+        ):
             continue
-        task_instances.transition(session, key, expected_state=TI.SCHEDULED, target_state=TI.FAILED, now=now,
-                                  start_date=now, end_date=now, duration=0.0)
-        logs.append_log(session, key, try_number,
-                        f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
-                        now=now)
+        task_instances.transition(
+            session,
+            key,
+            expected_state=TI.SCHEDULED,
+            target_state=TI.FAILED,
+            now=now,
+            start_date=now,
+            end_date=now,
+            duration=0.0,
+        )
+        logs.append_log(
+            session,
+            key,
+            try_number,
+            f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
+            now=now,
+        )
         current = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
         if current is not None:
             task_instances.record_try(session, current, error=reason)
 
 
-def pushed_values(session: Session, dag_id: str, run_id: str, sources: Collection[tuple[str, str]]
-                  ) -> dict[tuple[str, str], Any]:
+def pushed_values(
+    session: Session, dag_id: str, run_id: str, sources: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
     """(task_id, key) -> the value pushed, for the sources that pushed one; a mapped source's value
     is the list of its task instances' values in map-index order."""
     by_key: dict[str, set[str]] = {}
@@ -102,4 +146,3 @@ def pushed_values(session: Session, dag_id: str, run_id: str, sources: Collectio
         for task_id, value in get_xcoms_for_tasks(session, dag_id, run_id, sorted(task_ids), key).items():
             found[(task_id, key)] = value
     return found
-

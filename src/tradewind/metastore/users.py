@@ -54,8 +54,14 @@ def create_user(
     check_role(role)
     if get_user_by_name(session, username) is not None:
         raise UserAlreadyExists(f"user {username!r} already exists")
-    user = User(username=username, password_hash=_hash(password, hash_method), role=role, email=email or None,
-                active=True, created_at=now or datetime.now(UTC))
+    user = User(
+        username=username,
+        password_hash=_hash(password, hash_method),
+        role=role,
+        email=email or None,
+        active=True,
+        created_at=now or datetime.now(UTC),
+    )
     session.add(user)
     try:
         session.flush()
@@ -89,9 +95,7 @@ def verify_password(session: Session, username: str, password: str) -> User | No
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def set_password(
-    session: Session, username: str, password: str, *, hash_method: str = DEFAULT_HASH_METHOD
-) -> User:
+def set_password(session: Session, username: str, password: str, *, hash_method: str = DEFAULT_HASH_METHOD) -> User:
     user = _existing(session, username)
     user.password_hash = _hash(password, hash_method)
     session.flush()
@@ -167,8 +171,7 @@ def _check_username(username: str) -> str:
     if not name:
         raise ValueError("a user needs a username")
     if len(name) > MAX_USERNAME_LENGTH or any(ch.isspace() or not ch.isprintable() for ch in name):
-        raise ValueError(f"username {name!r} must be at most {MAX_USERNAME_LENGTH} printable characters "
-                         "without spaces")
+        raise ValueError(f"username {name!r} must be at most {MAX_USERNAME_LENGTH} printable characters without spaces")
     return name
 
 

@@ -15,18 +15,40 @@ ONLINE = "online"
 OFFLINE = "offline"
 
 
-def register(session: Session, hostname: str, *, queues: Sequence[str], concurrency: int, pid: int,
-             version: str, now: datetime | None = None) -> None:
+def register(
+    session: Session,
+    hostname: str,
+    *,
+    queues: Sequence[str],
+    concurrency: int,
+    pid: int,
+    version: str,
+    now: datetime | None = None,
+) -> None:
     now = now or datetime.now(UTC)
     values = {
-        "hostname": hostname, "state": ONLINE, "queues": list(queues), "concurrency": concurrency, "pid": pid,
-        "version": version, "started_at": now, "last_heartbeat": now, "problem": None, "broker_reconnects": 0,
+        "hostname": hostname,
+        "state": ONLINE,
+        "queues": list(queues),
+        "concurrency": concurrency,
+        "pid": pid,
+        "version": version,
+        "started_at": now,
+        "last_heartbeat": now,
+        "problem": None,
+        "broker_reconnects": 0,
     }
     upsert(session, Worker, values, conflict_on=["hostname"], update=[k for k in values if k != "hostname"])
 
 
-def heartbeat(session: Session, hostname: str, *, now: datetime | None = None, problem: str | None = None,
-              broker_reconnects: int | None = None) -> None:
+def heartbeat(
+    session: Session,
+    hostname: str,
+    *,
+    now: datetime | None = None,
+    problem: str | None = None,
+    broker_reconnects: int | None = None,
+) -> None:
     """The worker is alive; ``problem`` says why it cannot work (None: healthy)."""
     values: dict[str, object] = {"last_heartbeat": now or datetime.now(UTC), "state": ONLINE, "problem": problem}
     if broker_reconnects is not None:
@@ -38,8 +60,9 @@ def unregister(session: Session, hostname: str) -> None:
     session.execute(update(Worker).where(Worker.hostname == hostname).values(state=OFFLINE))
 
 
-def list_workers(session: Session, *, alive_within: timedelta | None = None,
-                 now: datetime | None = None) -> list[Worker]:
+def list_workers(
+    session: Session, *, alive_within: timedelta | None = None, now: datetime | None = None
+) -> list[Worker]:
     """Every registered worker, or only those alive (online, heartbeat younger than ``alive_within``)."""
     query = select(Worker).order_by(Worker.hostname)
     if alive_within is not None:

@@ -18,15 +18,31 @@ RETURN_VALUE = "return_value"
 
 def set_xcom(session: Session, key: TIKey, xcom_key: str, value: Any, *, now: datetime | None = None) -> None:
     """Push ``value`` under ``xcom_key`` for the task instance, replacing what it pushed before."""
-    upsert(session, XCom,
-           {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "map_index": key.map_index,
-            "key": xcom_key, "value": value, "timestamp": now or datetime.now(UTC)},
-           conflict_on=["dag_id", "run_id", "task_id", "map_index", "key"], update=["value", "timestamp"])
+    upsert(
+        session,
+        XCom,
+        {
+            "dag_id": key.dag_id,
+            "run_id": key.run_id,
+            "task_id": key.task_id,
+            "map_index": key.map_index,
+            "key": xcom_key,
+            "value": value,
+            "timestamp": now or datetime.now(UTC),
+        },
+        conflict_on=["dag_id", "run_id", "task_id", "map_index", "key"],
+        update=["value", "timestamp"],
+    )
 
 
 def get_xcom(
-    session: Session, dag_id: str, run_id: str, task_id: str, key: str = RETURN_VALUE,
-    map_index: int = -1, default: Any = None,
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    key: str = RETURN_VALUE,
+    map_index: int = -1,
+    default: Any = None,
 ) -> Any:
     """The pushed value, or ``default`` when nothing was pushed under that key."""
     found, value = find_xcom(session, dag_id, run_id, task_id, key, map_index=map_index)
@@ -39,8 +55,11 @@ def find_xcom(
     """(True, value) when something was pushed under that key, even None; (False, None) otherwise."""
     row = session.execute(
         select(XCom.value).where(
-            XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id,
-            XCom.map_index == map_index, XCom.key == key,
+            XCom.dag_id == dag_id,
+            XCom.run_id == run_id,
+            XCom.task_id == task_id,
+            XCom.map_index == map_index,
+            XCom.key == key,
         )
     ).first()
     return (False, None) if row is None else (True, row.value)
@@ -55,9 +74,14 @@ def get_xcoms_for_tasks(
     ``xcom_pull`` of a mapped task returns.
     """
     rows = session.execute(
-        select(XCom.task_id, XCom.map_index, XCom.value).where(
-            XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id.in_(list(task_ids)), XCom.key == key,
-        ).order_by(XCom.task_id, XCom.map_index)
+        select(XCom.task_id, XCom.map_index, XCom.value)
+        .where(
+            XCom.dag_id == dag_id,
+            XCom.run_id == run_id,
+            XCom.task_id.in_(list(task_ids)),
+            XCom.key == key,
+        )
+        .order_by(XCom.task_id, XCom.map_index)
     ).all()
     values: dict[str, Any] = {}
     for task_id, map_index, value in rows:
@@ -72,10 +96,14 @@ def clear_xcoms(session: Session, key: TIKey) -> int:
     """Delete what the task instance pushed: a new try starts with no XCom of its own, as in Airflow."""
     return rows_changed(
         session,
-        delete(XCom).where(
-            XCom.dag_id == key.dag_id, XCom.run_id == key.run_id, XCom.task_id == key.task_id,
+        delete(XCom)
+        .where(
+            XCom.dag_id == key.dag_id,
+            XCom.run_id == key.run_id,
+            XCom.task_id == key.task_id,
             XCom.map_index == key.map_index,
-        ).execution_options(synchronize_session=False)
+        )
+        .execution_options(synchronize_session=False),
     )
 
 

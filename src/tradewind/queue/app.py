@@ -151,8 +151,7 @@ def celery_config(settings: Settings, *, worker: bool = False) -> dict[str, Any]
         # A publish that cannot reach Redis fails after a few quick tries; the task instance stays
         # queued in the metastore and the scheduler sends it again.
         "task_publish_retry": True,
-        "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2,
-                                      "interval_max": 1},
+        "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 1},
         "enable_utc": True,
     }
     if is_redis_url(settings.broker_url):
@@ -179,8 +178,9 @@ def check_broker(app: Celery, settings: Settings) -> None:
     url = broker_url_for(settings)
     try:
         with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
-                                         timeout=SOCKET_CONNECT_TIMEOUT_S)
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=SOCKET_CONNECT_TIMEOUT_S
+            )
     except Exception as exc:  # noqa: BLE001 - any failure here means "cannot reach the broker"
         text = str(exc).strip()
         reason = text.splitlines()[0] if text else type(exc).__name__

@@ -38,8 +38,9 @@ class QueueDepthProbe:
         if self._client is None:
             import redis
 
-            self._client = redis.Redis.from_url(self.settings.broker_url or "", socket_timeout=PROBE_TIMEOUT_S,
-                                                socket_connect_timeout=PROBE_TIMEOUT_S)
+            self._client = redis.Redis.from_url(
+                self.settings.broker_url or "", socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
+            )
         pipe = self._client.pipeline(transaction=False)
         for queue in queues:
             pipe.llen(queue)

@@ -61,8 +61,7 @@ class RedisEventBus:
     def __init__(self, url: str, *, subscribe: bool = False) -> None:
         import redis
 
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
-                                            health_check_interval=30)
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
         self._pubsub: Any = None
         if subscribe:
             self._subscribe()

@@ -41,8 +41,11 @@ class TaskMessage:
             raise MessageError(f"task message schema version {version!r} is not {SCHEMA_VERSION}")
         try:
             return cls(
-                dag_id=str(data["dag_id"]), run_id=str(data["run_id"]), task_id=str(data["task_id"]),
-                map_index=int(data["map_index"]), try_number=int(data["try_number"]),
+                dag_id=str(data["dag_id"]),
+                run_id=str(data["run_id"]),
+                task_id=str(data["task_id"]),
+                map_index=int(data["map_index"]),
+                try_number=int(data["try_number"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MessageError(f"task message {data!r} is missing or has a bad field: {exc}") from None

@@ -31,7 +31,8 @@ class CachedDag:
     @classmethod
     def build(cls, dag: SerializedDAG, dag_hash: str | None) -> CachedDag:
         empty = frozenset(
-            task_id for task_id, task in dag.task_dict.items()
+            task_id
+            for task_id, task in dag.task_dict.items()
             if task.operator_name in EMPTY_OPERATORS and not task.data.get("callbacks")
         )
         return cls(dag=dag, dag_hash=dag_hash, nodes=task_nodes(dag), empty_task_ids=empty)
@@ -46,9 +47,12 @@ class DagCache:
     def get_many(self, session: Session, dag_ids: Collection[str]) -> dict[str, CachedDag]:
         """The named DAGs as currently stored (DAGs never parsed, or unreadable, are left out)."""
         hashes = scheduling.dag_hashes(session, dag_ids)
-        stale = [dag_id for dag_id, dag_hash in hashes.items()
-                 if (dag_id not in self._dags or self._dags[dag_id].dag_hash != dag_hash)
-                 and (dag_id not in self._unreadable or self._unreadable[dag_id] != dag_hash)]
+        stale = [
+            dag_id
+            for dag_id, dag_hash in hashes.items()
+            if (dag_id not in self._dags or self._dags[dag_id].dag_hash != dag_hash)
+            and (dag_id not in self._unreadable or self._unreadable[dag_id] != dag_hash)
+        ]
         for dag_id, (dag_hash, data) in scheduling.serialized_dags(session, stale).items():
             try:
                 self._dags[dag_id] = CachedDag.build(deserialize_dag(data), dag_hash)

@@ -57,8 +57,10 @@ class PreviousRun:
 
 
 def held_back(
-    dependencies: Mapping[str, PastDependency], previous: PreviousRun | None,
-    *, tasks_seen_before: Collection[str] = (),
+    dependencies: Mapping[str, PastDependency],
+    previous: PreviousRun | None,
+    *,
+    tasks_seen_before: Collection[str] = (),
 ) -> dict[str, str]:
     """task_id -> why it waits, for each task of ``dependencies`` the previous run holds back.
 
@@ -83,15 +85,19 @@ def _reason(task_id: str, dependency: PastDependency, previous: PreviousRun, see
         return f"depends_on_past: the previous run {previous.run_id!r} has no instance of {task_id!r}"
     unfinished = sorted({s for s in own if s not in DONE_STATES})
     if unfinished:
-        return (f"depends_on_past: {task_id!r} in the previous run {previous.run_id!r} is "
-                f"{', '.join(unfinished)}, not success or skipped")
+        return (
+            f"depends_on_past: {task_id!r} in the previous run {previous.run_id!r} is "
+            f"{', '.join(unfinished)}, not success or skipped"
+        )
     if dependency.wait_for_downstream:
         for downstream_id in sorted(dependency.downstream):
             states = previous.states.get(downstream_id) or ["none"]
             waiting = sorted({s for s in states if s not in DONE_STATES})
             if waiting:
-                return (f"wait_for_downstream: {downstream_id!r} in the previous run {previous.run_id!r} is "
-                        f"{', '.join(waiting)}, not success or skipped")
+                return (
+                    f"wait_for_downstream: {downstream_id!r} in the previous run {previous.run_id!r} is "
+                    f"{', '.join(waiting)}, not success or skipped"
+                )
     return None
 
 
@@ -128,8 +134,12 @@ def held_back_for_run(session: Session, nodes: Mapping[str, Any], run: Any, view
     return frozenset(held)
 
 
-def held_back_in(session: Session, dependencies: Mapping[str, PastDependency], run: Any,
-                 current_states: Mapping[str, Collection[str]]) -> dict[str, str]:
+def held_back_in(
+    session: Session,
+    dependencies: Mapping[str, PastDependency],
+    run: Any,
+    current_states: Mapping[str, Collection[str]],
+) -> dict[str, str]:
     """Read what ``held_back`` needs for ``run`` and ask it; no query when no task depends on the past
     or none of those is ready to be scheduled."""
     # Imported here so that the pure planner, which imports this module, stays free of the ORM.

@@ -26,9 +26,7 @@ from tradewind.states import TaskInstanceState as TI
 #: States the planner may move on; everything else (scheduled, queued, running, finished) is left alone.
 _PLANNABLE = frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE})
 #: Unfinished states in which something is still under way or due by itself, so no deadlock.
-_MOVING = frozenset(
-    {TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING}
-)
+_MOVING = frozenset({TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING})
 
 TIKey = tuple[str, int]
 
@@ -122,9 +120,15 @@ class RunPlan:
     map_failed: list[MapFailure] = field(default_factory=list)
 
 
-def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime, *,
-             held: Collection[str] = (), pushed: Mapping[SourceKey, Any] | None = None,
-             max_map_length: int = DEFAULT_MAX_MAP_LENGTH) -> RunPlan:
+def plan_run(
+    tasks: Mapping[str, TaskNode],
+    tis: Sequence[TIView],
+    now: datetime,
+    *,
+    held: Collection[str] = (),
+    pushed: Mapping[SourceKey, Any] | None = None,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+) -> RunPlan:
     """Decide what changes in one run now.
 
     Tasks are walked upstream first, and a task instance decided skipped or upstream_failed counts
@@ -163,8 +167,11 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
         verdict = None if in_group else evaluate(node.trigger_rule, _upstream_counts(node, by_task, states))
         if verdict is Verdict.WAIT:
             continue
-        if ((in_group or verdict is Verdict.READY) and node.expand_input is not None
-                and _not_started(by_task[task_id], states)):
+        if (
+            (in_group or verdict is Verdict.READY)
+            and node.expand_input is not None
+            and _not_started(by_task[task_id], states)
+        ):
             mapping = _map_decision(node, by_task, states, pushed or {}, max_map_length)
             if isinstance(mapping, MapFailure):
                 map_failed.append(mapping)
@@ -182,7 +189,8 @@ def plan_run(tasks: Mapping[str, TaskNode], tis: Sequence[TIView], now: datetime
             if states[key] not in _PLANNABLE:
                 continue
             ti_verdict = verdict or evaluate(
-                node.trigger_rule, _upstream_counts(node, by_task, states, tasks=tasks, map_index=ti.map_index))
+                node.trigger_rule, _upstream_counts(node, by_task, states, tasks=tasks, map_index=ti.map_index)
+            )
             if ti_verdict is Verdict.WAIT:
                 continue
             if ti_verdict is Verdict.SKIP:
@@ -218,8 +226,11 @@ def _not_started(task_tis: Sequence[TIView], states: Mapping[TIKey, TI]) -> bool
 
 
 def _map_decision(
-    node: TaskNode, by_task: Mapping[str, list[TIView]], states: Mapping[TIKey, TI],
-    pushed: Mapping[SourceKey, Any], max_map_length: int,
+    node: TaskNode,
+    by_task: Mapping[str, list[TIView]],
+    states: Mapping[TIKey, TI],
+    pushed: Mapping[SourceKey, Any],
+    max_map_length: int,
 ) -> MapExpansion | MapFailure | Verdict | None:
     """What a mapped task that may run needs first: WAIT while a task it maps over is unfinished,
     an expansion to its length, SKIP for length 0, a failure, or None when it is expanded already."""
@@ -228,15 +239,17 @@ def _map_decision(
         source_tis = by_task.get(source_task, [])
         if not source_tis or any(states[(t.task_id, t.map_index)] not in FINISHED_STATES for t in source_tis):
             return Verdict.WAIT
-    waiting = tuple(sorted(t.map_index for t in by_task[node.task_id]
-                           if states[(t.task_id, t.map_index)] is TI.NONE))
+    waiting = tuple(sorted(t.map_index for t in by_task[node.task_id] if states[(t.task_id, t.map_index)] is TI.NONE))
     try:
         length = map_length(node.task_id, node.expand_input, pushed, max_map_length)
     except MissingMapSource as exc:
         # Nothing to map over because the upstream did not succeed (a trigger rule such as
         # all_done let the mapped task go on): it follows that upstream, as a plain task would.
-        source_states = {states[(t.task_id, t.map_index)] for source_task, _ in json_sources(node.expand_input)
-                         for t in by_task.get(source_task, [])} - {TI.REMOVED}
+        source_states = {
+            states[(t.task_id, t.map_index)]
+            for source_task, _ in json_sources(node.expand_input)
+            for t in by_task.get(source_task, [])
+        } - {TI.REMOVED}
         if source_states & FAILED_STATES:
             return Verdict.UPSTREAM_FAILED
         if source_states and source_states <= {TI.SKIPPED}:
@@ -252,16 +265,25 @@ def _map_decision(
 
 
 def _upstream_counts(
-    node: TaskNode, by_task: Mapping[str, list[TIView]], states: Mapping[TIKey, TI], *,
-    tasks: Mapping[str, TaskNode] | None = None, map_index: int | None = None,
+    node: TaskNode,
+    by_task: Mapping[str, list[TIView]],
+    states: Mapping[TIKey, TI],
+    *,
+    tasks: Mapping[str, TaskNode] | None = None,
+    map_index: int | None = None,
 ) -> UpstreamCounts:
     """The states of the upstream task instances of ``node`` (of its task instance ``map_index``:
     an upstream task in the same mapped task group counts with that map index only)."""
     upstream_states: list[TI] = []
     for upstream_id in node.upstream:
         upstream_node = tasks.get(upstream_id) if tasks is not None else None
-        if (map_index is not None and map_index >= 0 and upstream_node is not None
-                and node.mapped_group is not None and upstream_node.mapped_group == node.mapped_group):
+        if (
+            map_index is not None
+            and map_index >= 0
+            and upstream_node is not None
+            and node.mapped_group is not None
+            and upstream_node.mapped_group == node.mapped_group
+        ):
             upstream_states.append(states.get((upstream_id, map_index), TI.NONE))
             continue
         upstream_tis = by_task.get(upstream_id, [])
@@ -297,8 +319,9 @@ def _decision(node: TaskNode, ti: TIView) -> TIDecision:
     )
 
 
-def _run_state(tasks: Mapping[str, TaskNode], states: Mapping[TIKey, TI], *,
-               waiting_on_past: bool = False) -> DagRunState | None:
+def _run_state(
+    tasks: Mapping[str, TaskNode], states: Mapping[TIKey, TI], *, waiting_on_past: bool = False
+) -> DagRunState | None:
     """The run's end, by Airflow's ``DagRun.update_state`` rule.
 
     - Nothing unfinished: FAILED if a leaf task instance (removed ones aside) failed or is

@@ -46,27 +46,39 @@ def message_for(key: TIKey, try_number: int, queue: str | None) -> QueueItem:
     return (TaskMessage(key.dag_id, key.run_id, key.task_id, key.map_index, try_number), queue or DEFAULT_QUEUE)
 
 
-def queue_task_instances(session: Session, cache: DagCache, settings: Settings, now: datetime, *,
-                         run: tuple[str, str] | None = None) -> QueueingReport:
+def queue_task_instances(
+    session: Session, cache: DagCache, settings: Settings, now: datetime, *, run: tuple[str, str] | None = None
+) -> QueueingReport:
     """``run`` limits the candidates to one run's task instances (a worker following up on its run);
     the limits still count every queued and running task instance."""
     report = QueueingReport()
     if not scheduling.try_lock_queueing(session):
         report.busy = True
         return report
-    usage = Usage.from_rows((u.dag_id, u.task_id, u.pool, u.count, u.slots)
-                            for u in scheduling.active_slot_use(session))
-    limits = Limits(parallelism=settings.parallelism, pools={p.pool: p.slots for p in pools.list_pools(session)},
-                    max_active_tasks={})
+    usage = Usage.from_rows(
+        (u.dag_id, u.task_id, u.pool, u.count, u.slots) for u in scheduling.active_slot_use(session)
+    )
+    limits = Limits(
+        parallelism=settings.parallelism,
+        pools={p.pool: p.slots for p in pools.list_pools(session)},
+        max_active_tasks={},
+    )
     free = limits.free_parallelism(usage)
     if free <= 0:
         return report
-    rows = scheduling.lock_schedulable(session, limit=min(MAX_CANDIDATES, free * 4 + 16),
-                                       live_stale_before=now - timedelta(seconds=settings.zombie_threshold),
-                                       skip_pools=limits.full_pools(usage), run=run)
+    rows = scheduling.lock_schedulable(
+        session,
+        limit=min(MAX_CANDIDATES, free * 4 + 16),
+        live_stale_before=now - timedelta(seconds=settings.zombie_threshold),
+        skip_pools=limits.full_pools(usage),
+        run=run,
+    )
     dags = cache.get_many(session, {row.key.dag_id for row in rows})
-    limits = Limits(limits.parallelism, limits.pools,
-                    {dag_id: int(cached.dag.max_active_tasks or 0) for dag_id, cached in dags.items()})
+    limits = Limits(
+        limits.parallelism,
+        limits.pools,
+        {dag_id: int(cached.dag.max_active_tasks or 0) for dag_id, cached in dags.items()},
+    )
     candidates: list[Candidate] = []
     removed: list[task_instances.KeyedChange] = []
     for row in rows:
@@ -77,21 +89,32 @@ def queue_task_instances(session: Session, cache: DagCache, settings: Settings, 
         if task is None:
             removed.append((row.key, row.try_number, TI.SCHEDULED, TI.REMOVED, {}))
             continue
-        candidates.append(Candidate(
-            dag_id=row.key.dag_id, run_id=row.key.run_id, task_id=row.key.task_id, map_index=row.key.map_index,
-            try_number=row.try_number, pool=row.pool, pool_slots=row.pool_slots, queue=row.queue,
-            max_active_tis_per_dag=task.data.get("max_active_tis_per_dag"),
-        ))
+        candidates.append(
+            Candidate(
+                dag_id=row.key.dag_id,
+                run_id=row.key.run_id,
+                task_id=row.key.task_id,
+                map_index=row.key.map_index,
+                try_number=row.try_number,
+                pool=row.pool,
+                pool_slots=row.pool_slots,
+                queue=row.queue,
+                max_active_tis_per_dag=task.data.get("max_active_tis_per_dag"),
+            )
+        )
     admission = admit(candidates, usage, limits)
     if removed:
         report.removed = task_instances.transition_each(session, removed, now=now)
     if admission.unknown_pool:
         report.unknown_pool = _fail_unknown_pool(session, admission.unknown_pool, now)
     if admission.queue:
-        moved = set(task_instances.transition_each(
-            session, [(_key(c), c.try_number, TI.SCHEDULED, TI.QUEUED, {"queued_dttm": now}) for c in admission.queue],
-            now=now,
-        ))
+        moved = set(
+            task_instances.transition_each(
+                session,
+                [(_key(c), c.try_number, TI.SCHEDULED, TI.QUEUED, {"queued_dttm": now}) for c in admission.queue],
+                now=now,
+            )
+        )
         report.messages = [message_for(_key(c), c.try_number, c.queue) for c in admission.queue if _key(c) in moved]
     return report
 
@@ -103,15 +126,20 @@ def _key(candidate: Candidate) -> TIKey:
 def _fail_unknown_pool(session: Session, candidates: list[Candidate], now: datetime) -> list[TIKey]:
     """A task instance whose pool does not exist can never run: it fails, saying why in its log."""
     failed = task_instances.transition_each(
-        session, [(_key(c), c.try_number, TI.SCHEDULED, TI.FAILED, {"end_date": now}) for c in candidates], now=now)
+        session, [(_key(c), c.try_number, TI.SCHEDULED, TI.FAILED, {"end_date": now}) for c in candidates], now=now
+    )
     by_key = {_key(c): c for c in candidates}
     for key in failed:
         candidate = by_key[key]
         reason = f"the task's pool {candidate.pool!r} does not exist; create the pool or change the task's pool"
         logger.error("%s.%s %s: %s; marked failed", key.dag_id, key.task_id, key.run_id, reason)
-        logs.append_log(session, key, candidate.try_number,
-                        f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
-                        now=now)
+        logs.append_log(
+            session,
+            key,
+            candidate.try_number,
+            f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
+            now=now,
+        )
         row = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
         if row is not None and row.try_number >= 1:
             task_instances.record_try(session, row, error=reason)

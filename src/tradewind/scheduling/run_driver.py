@@ -93,9 +93,14 @@ def task_rows(dag: Any, *, max_map_length: int = DEFAULT_MAX_MAP_LENGTH) -> list
     rows: list[dict[str, Any]] = []
     for task in dag.tasks:
         row = {
-            "task_id": task.task_id, "map_index": -1, "operator": getattr(task, "operator_name", "?"),
-            "pool": task.pool, "pool_slots": task.pool_slots, "queue": task.queue,
-            "priority_weight": weights[task.task_id], "max_tries": int(task.retries or 0),
+            "task_id": task.task_id,
+            "map_index": -1,
+            "operator": getattr(task, "operator_name", "?"),
+            "pool": task.pool,
+            "pool_slots": task.pool_slots,
+            "queue": task.queue,
+            "priority_weight": weights[task.task_id],
+            "max_tries": int(task.retries or 0),
         }
         length = _literal_length(task, max_map_length)
         rows.extend([{**row, "map_index": index} for index in range(length)] if length else [row])
@@ -116,8 +121,15 @@ def _literal_length(task: Any, max_map_length: int) -> int:
 _EXPANSION_ROUNDS = 8
 
 
-def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, now: datetime, *,
-                max_map_length: int = DEFAULT_MAX_MAP_LENGTH, may_end: bool = True) -> RunPlan:
+def advance_run(
+    session: Session,
+    nodes: Mapping[str, TaskNode],
+    run: DagRun,
+    now: datetime,
+    *,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+    may_end: bool = True,
+) -> RunPlan:
     """Plan ``run`` at ``now`` and write the plan: scheduled, skipped and upstream_failed task
     instances in one batch, and the run's final state when it has one. Mapped tasks the plan
     expands get their task instances first, and the run is planned again, so they are scheduled
@@ -128,34 +140,62 @@ def advance_run(session: Session, nodes: Mapping[str, TaskNode], run: DagRun, no
     for _ in range(_EXPANSION_ROUNDS):
         rows = task_instances.get_tis(session, run.dag_id, run.run_id)
         views = [
-            TIView(task_id=r.task_id, map_index=r.map_index, state=TI(r.state), try_number=r.try_number,
-                   max_tries=r.max_tries, retry_at=r.retry_at, next_poke_at=r.next_poke_at)
-            for r in rows if r.task_id in nodes
+            TIView(
+                task_id=r.task_id,
+                map_index=r.map_index,
+                state=TI(r.state),
+                try_number=r.try_number,
+                max_tries=r.max_tries,
+                retry_at=r.retry_at,
+                next_poke_at=r.next_poke_at,
+            )
+            for r in rows
+            if r.task_id in nodes
         ]
         wanted = _map_sources_to_read(nodes, views) - read
         if wanted:
             pushed.update(task_maps.pushed_values(session, run.dag_id, run.run_id, wanted))
             read |= wanted
-        plan = plan_run(nodes, views, now, held=held_back_for_run(session, nodes, run, views), pushed=pushed,
-                        max_map_length=max_map_length)
+        plan = plan_run(
+            nodes,
+            views,
+            now,
+            held=held_back_for_run(session, nodes, run, views),
+            pushed=pushed,
+            max_map_length=max_map_length,
+        )
         if not plan.expand:
             break
         for expansion in plan.expand:
             task_maps.expand_task(session, run.dag_id, run.run_id, expansion.task_id, expansion.length, now)
     for failure in plan.map_failed:
-        task_maps.fail_unmappable(session, run.dag_id, run.run_id, failure.task_id, failure.map_indexes,
-                                  failure.reason, now)
+        task_maps.fail_unmappable(
+            session, run.dag_id, run.run_id, failure.task_id, failure.map_indexes, failure.reason, now
+        )
     current = {(v.task_id, v.map_index): v.state for v in views}
     changes: list[task_instances.Change] = []
     for decision in plan.schedule:
-        changes.append((decision.task_id, decision.map_index, decision.from_state, TI.SCHEDULED,
-                        {"try_number": decision.try_number, "retry_at": None}))
+        changes.append(
+            (
+                decision.task_id,
+                decision.map_index,
+                decision.from_state,
+                TI.SCHEDULED,
+                {"try_number": decision.try_number, "retry_at": None},
+            )
+        )
     for task_id, map_index in plan.skip:
-        changes.append((task_id, map_index, current[(task_id, map_index)], TI.SKIPPED,
-                        {"start_date": now, "end_date": now, "duration": 0.0}))
+        changes.append(
+            (
+                task_id,
+                map_index,
+                current[(task_id, map_index)],
+                TI.SKIPPED,
+                {"start_date": now, "end_date": now, "duration": 0.0},
+            )
+        )
     for task_id, map_index in plan.upstream_failed:
-        changes.append((task_id, map_index, current[(task_id, map_index)], TI.UPSTREAM_FAILED,
-                        {"end_date": now}))
+        changes.append((task_id, map_index, current[(task_id, map_index)], TI.UPSTREAM_FAILED, {"end_date": now}))
     if changes:
         task_instances.transition_many(session, run.dag_id, run.run_id, changes, now=now)
     if DagRunState(run.state) == DagRunState.QUEUED:

@@ -73,8 +73,9 @@ class ZombieEnd:
         return "on_retry_callback" if self.state == "up_for_retry" else "on_failure_callback"
 
 
-def zombie_end(task: Any, dag_id: str, run_id: str, map_index: int, try_number: int, state: str,
-               reason: str) -> ZombieEnd | None:
+def zombie_end(
+    task: Any, dag_id: str, run_id: str, map_index: int, try_number: int, state: str, reason: str
+) -> ZombieEnd | None:
     """The callback owed for a zombie's try that ended in ``state``; None when ``task`` (serialized)
     has none for it."""
     end = ZombieEnd(dag_id, run_id, getattr(task, "task_id", ""), map_index, try_number, state, reason)

@@ -52,8 +52,15 @@ class ProgressReport:
 
 
 def progress_runs(
-    session: Session, cache: DagCache, settings: Settings, now: datetime, *, named: Collection[RunKey] = (),
-    checked: dict[RunKey, str | None] | None = None, only_named: bool = False, end_runs_with_callbacks: bool = True,
+    session: Session,
+    cache: DagCache,
+    settings: Settings,
+    now: datetime,
+    *,
+    named: Collection[RunKey] = (),
+    checked: dict[RunKey, str | None] | None = None,
+    only_named: bool = False,
+    end_runs_with_callbacks: bool = True,
 ) -> ProgressReport:
     """``only_named`` examines just the ``named`` runs (a worker following up on its own run).
     Without ``end_runs_with_callbacks`` a run whose DAG has a DAG-level callback is moved on but
@@ -65,8 +72,12 @@ def progress_runs(
     checked = {} if checked is None else checked
     limit = max(1, settings.max_dagruns_per_loop)
     batch = scheduling.lock_runs_to_examine(
-        session, named=named, limit=limit, decided_before=now - timedelta(seconds=settings.scheduler_idle_sleep),
-        only_named=only_named)
+        session,
+        named=named,
+        limit=limit,
+        decided_before=now - timedelta(seconds=settings.scheduler_idle_sleep),
+        only_named=only_named,
+    )
     report.examined, report.full = len(batch), len(batch) >= limit
     dags = cache.get_many(session, {run.dag_id for run in batch})
     startable = _startable(session, [r for r in batch if r.state == DagRunState.QUEUED and r.dag_id in dags], dags)
@@ -88,15 +99,24 @@ def progress_runs(
                 report.ended.append(end)
             report.timed_out.append(key)
             report.finished[key] = DagRunState.FAILED.value
-            logger.info("run %s of %s failed: past its dagrun_timeout of %s s", run.run_id, run.dag_id,
-                        cached.dag.dagrun_timeout)
+            logger.info(
+                "run %s of %s failed: past its dagrun_timeout of %s s",
+                run.run_id,
+                run.dag_id,
+                cached.dag.dagrun_timeout,
+            )
             continue
         if checked.get(key, "") != cached.dag_hash:
             rows = task_rows(cached.dag, max_map_length=settings.max_map_length)
             added, removed = scheduling.sync_task_instances(session, run.dag_id, run.run_id, rows, now)
             if added or removed:
-                logger.info("run %s of %s follows its DAG's new version: tasks added %s, removed %s",
-                            run.run_id, run.dag_id, added, removed)
+                logger.info(
+                    "run %s of %s follows its DAG's new version: tasks added %s, removed %s",
+                    run.run_id,
+                    run.dag_id,
+                    added,
+                    removed,
+                )
             checked[key] = cached.dag_hash
         plan = _advance(session, cached, run, now, report, settings.max_map_length, may_end)
         if plan.run_state is not None:
@@ -122,28 +142,40 @@ def _startable(session: Session, queued: list[DagRun], dags: Mapping[str, Cached
     startable: set[int] = set()
     for dag_id in locked:
         room = int(dags[dag_id].dag.max_active_runs or 0) - running.get(dag_id, 0)
-        startable.update(run.id for run in by_dag[dag_id][:max(0, room)])
+        startable.update(run.id for run in by_dag[dag_id][: max(0, room)])
     return startable
 
 
 def _timed_out(run: DagRun, cached: CachedDag, now: datetime) -> bool:
     timeout = cached.dag.dagrun_timeout
-    return (timeout is not None and run.state == DagRunState.RUNNING and run.start_date is not None
-            and now > run.start_date + timedelta(seconds=float(timeout)))
+    return (
+        timeout is not None
+        and run.state == DagRunState.RUNNING
+        and run.start_date is not None
+        and now > run.start_date + timedelta(seconds=float(timeout))
+    )
 
 
 def _time_out(session: Session, run: DagRun, now: datetime) -> None:
     changes: list[task_instances.Change] = [
         (ti.task_id, ti.map_index, ti.state, TI.SKIPPED, {"end_date": now})
-        for ti in task_instances.get_tis(session, run.dag_id, run.run_id) if TI(ti.state) in UNFINISHED_STATES
+        for ti in task_instances.get_tis(session, run.dag_id, run.run_id)
+        if TI(ti.state) in UNFINISHED_STATES
     ]
     if changes:
         task_instances.transition_many(session, run.dag_id, run.run_id, changes, now=now)
     runs.set_run_state(session, run, DagRunState.FAILED, now=now)
 
 
-def _advance(session: Session, cached: CachedDag, run: DagRun, now: datetime, report: ProgressReport,
-             max_map_length: int, may_end: bool = True) -> RunPlan:
+def _advance(
+    session: Session,
+    cached: CachedDag,
+    run: DagRun,
+    now: datetime,
+    report: ProgressReport,
+    max_map_length: int,
+    may_end: bool = True,
+) -> RunPlan:
     plan = advance_run(session, cached.nodes, run, now, max_map_length=max_map_length, may_end=may_end)
     report.scheduled += len(plan.schedule)
     for _ in range(len(cached.nodes)):

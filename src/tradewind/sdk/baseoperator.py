@@ -343,8 +343,9 @@ class BaseOperator(DependencyMixin):
     def xcom_push(self, context: dict[str, Any], key: str, value: Any) -> None:
         context["ti"].xcom_push(key=key, value=value)
 
-    def xcom_pull(self, context: dict[str, Any], task_ids: Any = None, key: str = RETURN_VALUE_KEY,
-                  **kwargs: Any) -> Any:
+    def xcom_pull(
+        self, context: dict[str, Any], task_ids: Any = None, key: str = RETURN_VALUE_KEY, **kwargs: Any
+    ) -> Any:
         return context["ti"].xcom_pull(task_ids=task_ids, key=key, **kwargs)
 
     def skip(self, context: dict[str, Any], task_ids: Sequence[str]) -> None:

@@ -80,8 +80,13 @@ class Connection:
     def to_dict(self) -> dict[str, Any]:
         """The fields as Airflow's ``connections export`` writes them (``extra`` as text)."""
         return {
-            "conn_type": self.conn_type, "description": self.description, "host": self.host,
-            "login": self.login, "password": self.password, "schema": self.schema, "port": self.port,
+            "conn_type": self.conn_type,
+            "description": self.description,
+            "host": self.host,
+            "login": self.login,
+            "password": self.password,
+            "schema": self.schema,
+            "port": self.port,
             "extra": self.extra,
         }
 
@@ -165,7 +170,7 @@ class Connection:
                 f"invalid connection URI {_redacted(uri)!r}: use type://login:password@host:port/schema?extra"
             )
         self.conn_type = parts.scheme.replace("-", "_")
-        rest = uri[len(parts.scheme) + 3:]
+        rest = uri[len(parts.scheme) + 3 :]
         protocol = None
         if "://" in rest:
             protocol, rest = rest.split("://", 1)

@@ -49,9 +49,7 @@ def _valid_id(kind: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise DagDefinitionError(f"{kind} must be a non-empty string, got {value!r}")
     if len(value) > 250 or not all(c.isalnum() or c in "-_." for c in value):
-        raise DagDefinitionError(
-            f"{kind} {value!r} may contain only letters, digits, dashes, dots and underscores"
-        )
+        raise DagDefinitionError(f"{kind} {value!r} may contain only letters, digits, dashes, dots and underscores")
     return value
 
 
@@ -227,7 +225,7 @@ class DAG:
                 if child not in color:
                     continue
                 if color[child] == grey:
-                    cycle = path[path.index(child):] + [child]
+                    cycle = path[path.index(child) :] + [child]
                     raise DagCycleError(f"DAG {self.dag_id!r} has a cycle: {' -> '.join(cycle)}")
                 if color[child] == white:
                     color[child] = grey

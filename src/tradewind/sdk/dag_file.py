@@ -35,8 +35,12 @@ class DagFileResult:
     duration: float = 0.0
 
 
-def load_dag_file(path: str | Path, *, timeout: float | None = None, dags_folder: str | Path | None = None,
-                  ) -> DagFileResult:
+def load_dag_file(
+    path: str | Path,
+    *,
+    timeout: float | None = None,
+    dags_folder: str | Path | None = None,
+) -> DagFileResult:
     """Import ``path`` and return its validated DAGs, or a one-line error naming the file."""
     from tradewind.compat import airflow_shim
 
@@ -119,5 +123,7 @@ def _user_line(path: Path, exc: BaseException) -> int | None:
 
 def _time_limit(seconds: float | None, path: Path) -> Any:
     """Stop an import that takes longer than ``seconds``."""
-    return time_limit(seconds, lambda: DagFileImportError(
-        f"importing the file took longer than {seconds:g} s (dagbag_import_timeout)"))
+    return time_limit(
+        seconds,
+        lambda: DagFileImportError(f"importing the file took longer than {seconds:g} s (dagbag_import_timeout)"),
+    )

@@ -40,17 +40,59 @@ __all__ = ["DecoratedOperator", "KNOWN_CONTEXT_KEYS", "get_unique_task_id", "tas
 log = logging.getLogger("tradewind.task.operators")
 
 #: The context keys Airflow 2 lets a TaskFlow function ask for by parameter name.
-KNOWN_CONTEXT_KEYS: frozenset[str] = frozenset({
-    "conf", "conn", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds", "ds_nodash",
-    "exception", "execution_date", "expanded_ti_count", "inlet_events", "inlets", "logical_date",
-    "macros", "map_index", "map_index_template", "next_ds", "next_ds_nodash", "next_execution_date",
-    "outlet_events", "outlets", "params", "prev_data_interval_end_success",
-    "prev_data_interval_start_success", "prev_ds", "prev_ds_nodash", "prev_end_date_success",
-    "prev_execution_date", "prev_execution_date_success", "prev_start_date_success", "reason",
-    "run_id", "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
-    "tomorrow_ds", "tomorrow_ds_nodash", "triggering_dataset_events", "try_number", "ts",
-    "ts_nodash", "ts_nodash_with_tz", "var", "yesterday_ds", "yesterday_ds_nodash",
-})
+KNOWN_CONTEXT_KEYS: frozenset[str] = frozenset(
+    {
+        "conf",
+        "conn",
+        "dag",
+        "dag_run",
+        "data_interval_end",
+        "data_interval_start",
+        "ds",
+        "ds_nodash",
+        "exception",
+        "execution_date",
+        "expanded_ti_count",
+        "inlet_events",
+        "inlets",
+        "logical_date",
+        "macros",
+        "map_index",
+        "map_index_template",
+        "next_ds",
+        "next_ds_nodash",
+        "next_execution_date",
+        "outlet_events",
+        "outlets",
+        "params",
+        "prev_data_interval_end_success",
+        "prev_data_interval_start_success",
+        "prev_ds",
+        "prev_ds_nodash",
+        "prev_end_date_success",
+        "prev_execution_date",
+        "prev_execution_date_success",
+        "prev_start_date_success",
+        "reason",
+        "run_id",
+        "task",
+        "task_instance",
+        "task_instance_key_str",
+        "templates_dict",
+        "test_mode",
+        "ti",
+        "tomorrow_ds",
+        "tomorrow_ds_nodash",
+        "triggering_dataset_events",
+        "try_number",
+        "ts",
+        "ts_nodash",
+        "ts_nodash_with_tz",
+        "var",
+        "yesterday_ds",
+        "yesterday_ds_nodash",
+    }
+)
 
 
 def get_unique_task_id(task_id: str, dag: DAG | None = None, task_group: TaskGroup | None = None) -> str:
@@ -80,12 +122,15 @@ def _check_call(function: Callable[..., Any], op_args: list[Any], op_kwargs: dic
     var_kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     parameters = list(signature.parameters.values())
     for param in parameters:
-        if (param.name in KNOWN_CONTEXT_KEYS and param.kind not in var_kinds
-                and param.default is not None and param.default is not param.empty):
+        if (
+            param.name in KNOWN_CONTEXT_KEYS
+            and param.kind not in var_kinds
+            and param.default is not None
+            and param.default is not param.empty
+        ):
             raise ValueError(f"Context key parameter {param.name} can't have a default other than None")
     filled = [
-        p.replace(default=None) if p.name in KNOWN_CONTEXT_KEYS and p.kind not in var_kinds else p
-        for p in parameters
+        p.replace(default=None) if p.name in KNOWN_CONTEXT_KEYS and p.kind not in var_kinds else p for p in parameters
     ]
     try:
         signature = signature.replace(parameters=filled)
@@ -212,6 +257,7 @@ def _infer_multiple_outputs(function: Callable[..., Any]) -> bool:
     """True when the return annotation is a mapping type (``dict``, ``Dict[str, int]`` …)."""
     if "return" not in getattr(function, "__annotations__", {}):
         return False
+
     # Only the return annotation is evaluated: a parameter's unresolvable annotation is no reason
     # to give up on it.
     def fake() -> None: ...
@@ -268,7 +314,10 @@ class TaskDecorator:
         """The same decorated function with some operator arguments changed."""
         multiple_outputs = kwargs.pop("multiple_outputs", self.multiple_outputs)
         return TaskDecorator(
-            self.function, self.operator_class, multiple_outputs, {**self.kwargs, **kwargs},
+            self.function,
+            self.operator_class,
+            multiple_outputs,
+            {**self.kwargs, **kwargs},
             self.decorator_name,
         )
 
@@ -319,7 +368,9 @@ class TaskDecoratorCollection:
     bash = staticmethod(_decorator(_BashDecoratedOperator, "task.bash", infer=False))
 
     def __call__(
-        self, python_callable: Callable[..., Any] | None = None, multiple_outputs: bool | None = None,
+        self,
+        python_callable: Callable[..., Any] | None = None,
+        multiple_outputs: bool | None = None,
         **kwargs: Any,
     ) -> Any:
         return self.python(python_callable, multiple_outputs=multiple_outputs, **kwargs)

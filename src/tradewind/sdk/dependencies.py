@@ -79,9 +79,7 @@ def chain(*elements: Any) -> None:
         right_is_list = isinstance(right, Sequence) and not isinstance(right, str)
         if left_is_list and right_is_list:
             if len(left) != len(right):
-                raise ValueError(
-                    f"chain() got lists of different lengths side by side ({len(left)} and {len(right)})"
-                )
+                raise ValueError(f"chain() got lists of different lengths side by side ({len(left)} and {len(right)})")
             for a, b in zip(left, right, strict=True):
                 for source in _flatten(a):
                     source.set_downstream(b)

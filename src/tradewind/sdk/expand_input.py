@@ -95,12 +95,12 @@ def json_sources(expand_json: Mapping[str, Any]) -> list[SourceKey]:
     if expand_json["kind"] == LIST_OF_DICTS:
         source = expand_json.get("source")
         return [(source["task_id"], source["key"])] if source else []
-    return [(arg["source"]["task_id"], arg["source"]["key"])
-            for arg in expand_json["args"].values() if "source" in arg]
+    return [(arg["source"]["task_id"], arg["source"]["key"]) for arg in expand_json["args"].values() if "source" in arg]
 
 
-def map_length(task_id: str, expand_json: Mapping[str, Any], pushed: Mapping[SourceKey, Any],
-               max_map_length: int) -> int:
+def map_length(
+    task_id: str, expand_json: Mapping[str, Any], pushed: Mapping[SourceKey, Any], max_map_length: int
+) -> int:
     """How many task instances the mapped task has, given the values of the XComs it maps over
     (``pushed``: (task_id, key) -> value; a source missing from it pushed nothing).
 
@@ -110,8 +110,9 @@ def map_length(task_id: str, expand_json: Mapping[str, Any], pushed: Mapping[Sou
     if expand_json["kind"] == LIST_OF_DICTS:
         lengths = [_one_length(task_id, "expand_kwargs", expand_json, pushed, lists_only=True)]
     else:
-        lengths = [_one_length(task_id, name, arg, pushed, lists_only=False)
-                   for name, arg in expand_json["args"].items()]
+        lengths = [
+            _one_length(task_id, name, arg, pushed, lists_only=False) for name, arg in expand_json["args"].items()
+        ]
     length = math.prod(lengths)
     if length > max_map_length:
         raise UnmappableXComLengthPushed(
@@ -121,8 +122,9 @@ def map_length(task_id: str, expand_json: Mapping[str, Any], pushed: Mapping[Sou
     return length
 
 
-def _one_length(task_id: str, name: str, arg: Mapping[str, Any], pushed: Mapping[SourceKey, Any], *,
-                lists_only: bool) -> int:
+def _one_length(
+    task_id: str, name: str, arg: Mapping[str, Any], pushed: Mapping[SourceKey, Any], *, lists_only: bool
+) -> int:
     if "length" in arg:
         return int(arg["length"])
     source = (arg["source"]["task_id"], arg["source"]["key"])
@@ -153,7 +155,8 @@ def element_kwargs(task_id: str, kind: str, resolved: Any, map_index: int) -> di
     if kind == LIST_OF_DICTS:
         if not isinstance(resolved, list | tuple):
             raise UnmappableXComTypePushed(
-                f"mapped task {task_id!r}: expand_kwargs() needs a list of dicts, got a {type(resolved).__name__}")
+                f"mapped task {task_id!r}: expand_kwargs() needs a list of dicts, got a {type(resolved).__name__}"
+            )
         _check_index(task_id, map_index, len(resolved))
         element = resolved[map_index]
         if not isinstance(element, Mapping) or not all(isinstance(k, str) for k in element):

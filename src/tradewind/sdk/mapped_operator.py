@@ -63,9 +63,16 @@ def _class_default(operator_class: type, name: str) -> Any:
 class OperatorPartial:
     """``SomeOperator.partial(task_id=..., **fixed)``: waiting for ``expand`` or ``expand_kwargs``."""
 
-    def __init__(self, operator_class: type[BaseOperator], kwargs: dict[str, Any], dag: DAG | None,
-                 task_group: TaskGroup | None, *, mapped_into: str | None = None,
-                 callable_params: Mapping[str, inspect.Parameter] | None = None) -> None:
+    def __init__(
+        self,
+        operator_class: type[BaseOperator],
+        kwargs: dict[str, Any],
+        dag: DAG | None,
+        task_group: TaskGroup | None,
+        *,
+        mapped_into: str | None = None,
+        callable_params: Mapping[str, inspect.Parameter] | None = None,
+    ) -> None:
         self.operator_class = operator_class
         self.kwargs = kwargs
         self.dag = dag
@@ -99,7 +106,8 @@ class OperatorPartial:
         for index, element in enumerate(kwargs):
             if not isinstance(element, Mapping):
                 raise TypeError(
-                    f"{self._what}: expand_kwargs() element {index} is a {type(element).__name__}, not a dict")
+                    f"{self._what}: expand_kwargs() element {index} is a {type(element).__name__}, not a dict"
+                )
             for name in element:
                 self._check_name(name, "expand_kwargs")
             self._check_required(set(element), f"expand_kwargs() element {index}")
@@ -109,28 +117,35 @@ class OperatorPartial:
         """Every argument the operator requires comes from partial() or the mapping."""
         if self.callable_params is not None:
             return  # a TaskFlow call is checked against the function's signature instead
-        missing = [name for name, param in _init_parameters(self.operator_class).items()
-                   if param.default is param.empty and name not in self.kwargs and name not in mapped]
+        missing = [
+            name
+            for name, param in _init_parameters(self.operator_class).items()
+            if param.default is param.empty and name not in self.kwargs and name not in mapped
+        ]
         if missing:
             raise TypeError(
                 f"{self._what}: {self.operator_class.__name__} needs {', '.join(repr(n) for n in missing)}, "
-                f"given neither to partial() nor to {method}")
+                f"given neither to partial() nor to {method}"
+            )
 
     def _check_name(self, name: str, method: str) -> None:
         if self.callable_params is not None:
             if name not in self.callable_params and not any(
-                    p.kind is p.VAR_KEYWORD for p in self.callable_params.values()):
+                p.kind is p.VAR_KEYWORD for p in self.callable_params.values()
+            ):
                 raise TypeError(f"{self._what}: {method}() got an unexpected keyword argument {name!r}")
             given = self.kwargs.get(self.mapped_into or "", {})
         else:
             if name not in _init_parameters(self.operator_class):
                 raise TypeError(
                     f"{self._what}: {self.operator_class.__name__}.{method}() got an unexpected keyword "
-                    f"argument {name!r}")
+                    f"argument {name!r}"
+                )
             if name in base_parameters():
                 raise ValueError(
                     f"{self._what}: argument {name!r} cannot be mapped; it says how the task is scheduled "
-                    "and goes to partial()")
+                    "and goes to partial()"
+                )
             given = self.kwargs
         if name in given:
             raise ValueError(f"{self._what}: argument {name!r} is given to both partial() and {method}()")
@@ -143,11 +158,16 @@ class OperatorPartial:
         if (group := mapped_group_of(self.task_group)) is not None:
             raise DagDefinitionError(
                 f"{self._what}: a task inside the mapped task group {group.group_id!r} is mapped with the group; "
-                "it cannot be expanded again")
+                "it cannot be expanded again"
+            )
         self._expanded = True
         operator = MappedOperator(
-            operator_class=self.operator_class, partial_kwargs=self.kwargs, expand_input=expand_input,
-            mapped_into=self.mapped_into, dag=self.dag, task_group=self.task_group,
+            operator_class=self.operator_class,
+            partial_kwargs=self.kwargs,
+            expand_input=expand_input,
+            mapped_into=self.mapped_into,
+            dag=self.dag,
+            task_group=self.task_group,
         )
         return operator.output
 
@@ -171,7 +191,8 @@ def make_partial(operator_class: type[BaseOperator], kwargs: dict[str, Any]) -> 
     if unknown:
         raise TypeError(
             f"task {kwargs['task_id']!r}: {operator_class.__name__}.partial() got unexpected keyword "
-            f"argument(s) {', '.join(repr(n) for n in unknown)}")
+            f"argument(s) {', '.join(repr(n) for n in unknown)}"
+        )
     for name in accepted:
         if name not in kwargs and name in defaults and name not in ("dag", "task_group", "default_args"):
             kwargs[name] = defaults[name]
@@ -207,7 +228,8 @@ class TaskflowPartial:
         if decorator.kwargs.get("dag") is None and dag_context.current_dag() is None:
             raise DagDefinitionError(
                 f"@{decorator.decorator_name} function {function.__name__!r} was expanded outside a DAG; "
-                "call .expand() inside `with DAG(...)` or a @dag function")
+                "call .expand() inside `with DAG(...)` or a @dag function"
+            )
         params = inspect.signature(function).parameters
         what = f"task {decorator.kwargs['task_id']!r}"
         if from_expand and not mapped_names:
@@ -227,8 +249,12 @@ class TaskflowPartial:
             raise TypeError(f"{what}: {exc}") from None
         kwargs = dict(decorator.kwargs)
         kwargs["task_id"] = get_unique_task_id(kwargs["task_id"], kwargs.get("dag"), kwargs.get("task_group"))
-        kwargs.update(python_callable=function, op_args=[], op_kwargs=dict(self.fixed),
-                      multiple_outputs=decorator.multiple_outputs)
+        kwargs.update(
+            python_callable=function,
+            op_args=[],
+            op_kwargs=dict(self.fixed),
+            multiple_outputs=decorator.multiple_outputs,
+        )
         partial = make_partial(decorator.operator_class, kwargs)
         partial.mapped_into = "op_kwargs"
         partial.callable_params = params

@@ -38,8 +38,10 @@ class MappedArgument(ArgReference):
             return element[self.name]
         if self.default is not _MISSING:
             return self.default
-        raise TypeError(f"mapped task group {self.group.group_id!r}: element {context['ti'].map_index} has no "
-                        f"value for {self.name!r}")
+        raise TypeError(
+            f"mapped task group {self.group.group_id!r}: element {context['ti'].map_index} has no "
+            f"value for {self.name!r}"
+        )
 
     def __repr__(self) -> str:
         return f"MappedArgument({self.group.group_id!r}, {self.name!r})"
@@ -101,9 +103,7 @@ class TaskGroupPartial:
             if mapped_group_of(group.parent_group) is not None:
                 raise DagDefinitionError(f"{self._what}: a mapped task group cannot be inside another one")
             group.expand_input = expand_input  # type: ignore[attr-defined]
-            arguments = {
-                name: MappedArgument(group, expand_input, name, self._default(name)) for name in names
-            }
+            arguments = {name: MappedArgument(group, expand_input, name, self._default(name)) for name in names}
             result = self.function(**self.fixed, **arguments)
         tasks = group.iter_tasks()
         if not tasks:

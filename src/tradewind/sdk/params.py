@@ -74,9 +74,7 @@ class Param:
         """Whether a default other than ``None`` was given (Airflow's meaning)."""
         return self.value is not NOTSET and self.value is not None
 
-    def resolve(
-        self, value: Any = NOTSET, *, name: str | None = None, suppress_exception: bool = False
-    ) -> Any:
+    def resolve(self, value: Any = NOTSET, *, name: str | None = None, suppress_exception: bool = False) -> Any:
         """``value`` (or the default when not given) after checking it against the schema."""
         label = f"param {name!r}" if name else "param"
         final = self.value if value is NOTSET else value

@@ -175,8 +175,7 @@ def _checked_relativedelta(value: relativedelta) -> relativedelta:
     ]
     if absolute:
         raise InvalidScheduleError(
-            f"a relativedelta schedule may use relative fields only; got {value!r} "
-            f"(sets {', '.join(absolute)})"
+            f"a relativedelta schedule may use relative fields only; got {value!r} (sets {', '.join(absolute)})"
         )
     if _CRON_EPOCH + value <= _CRON_EPOCH:
         raise InvalidScheduleError(f"a relativedelta schedule must be positive; got {value!r}")
@@ -200,9 +199,7 @@ def schedule_from_json(data: dict[str, Any]) -> Schedule:
     if kind == "cron":
         return CronSchedule(data["expression"], data.get("timezone"), data.get("preset"))
     if kind == "delta":
-        return DeltaSchedule(
-            timedelta(days=data["days"], seconds=data["seconds"], microseconds=data["microseconds"])
-        )
+        return DeltaSchedule(timedelta(days=data["days"], seconds=data["seconds"], microseconds=data["microseconds"]))
     if kind == "relativedelta":
         return DeltaSchedule(relativedelta(**{k: data[k] for k in _RELATIVE_FIELDS if k in data}))
     raise InvalidScheduleError(f"unknown serialized schedule type {kind!r}")

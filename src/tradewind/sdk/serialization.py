@@ -22,10 +22,26 @@ from tradewind.sdk.xcom_arg import ArgReference, XComArg
 FORMAT_VERSION = 1
 
 _TASK_FIELDS = (
-    "task_id", "label", "owner", "trigger_rule", "retries", "retry_exponential_backoff", "pool",
-    "pool_slots", "queue", "priority_weight", "weight_rule", "depends_on_past", "wait_for_downstream",
+    "task_id",
+    "label",
+    "owner",
+    "trigger_rule",
+    "retries",
+    "retry_exponential_backoff",
+    "pool",
+    "pool_slots",
+    "queue",
+    "priority_weight",
+    "weight_rule",
+    "depends_on_past",
+    "wait_for_downstream",
     "ignore_first_depends_on_past",
-    "do_xcom_push", "doc_md", "ui_color", "ui_fgcolor", "is_sensor", "max_active_tis_per_dag",
+    "do_xcom_push",
+    "doc_md",
+    "ui_color",
+    "ui_fgcolor",
+    "is_sensor",
+    "max_active_tis_per_dag",
 )
 _SENSOR_FIELDS = ("mode", "soft_fail", "exponential_backoff")
 _CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback", "on_retry_callback")
@@ -76,12 +92,9 @@ def serialize_task(task: Any) -> dict[str, Any]:
     data["params"] = _dump_params(task.params)
     data["template_fields"] = list(task.template_fields)
     data["template_ext"] = list(task.template_ext)
-    data["template_values"] = {
-        name: json_safe(getattr(task, name, None)) for name in task.template_fields
-    }
+    data["template_values"] = {name: json_safe(getattr(task, name, None)) for name in task.template_fields}
     data["callbacks"] = sorted(
-        name for name in _CALLBACKS
-        if getattr(task, name, None) or getattr(task, "has_" + name, False)
+        name for name in _CALLBACKS if getattr(task, name, None) or getattr(task, "has_" + name, False)
     )
     expand_input = getattr(task, "expand_input_json", None)
     if expand_input is not None:
@@ -150,10 +163,12 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
         "orientation": dag.orientation,
         "render_template_as_native_obj": dag.render_template_as_native_obj,
         "template_searchpath": dag.template_searchpath,
-        "has_on_success_callback": bool(getattr(dag, "has_on_success_callback", False)
-                                        or getattr(dag, "on_success_callback", None)),
-        "has_on_failure_callback": bool(getattr(dag, "has_on_failure_callback", False)
-                                        or getattr(dag, "on_failure_callback", None)),
+        "has_on_success_callback": bool(
+            getattr(dag, "has_on_success_callback", False) or getattr(dag, "on_success_callback", None)
+        ),
+        "has_on_failure_callback": bool(
+            getattr(dag, "has_on_failure_callback", False) or getattr(dag, "on_failure_callback", None)
+        ),
         "tasks": [serialize_task(t) for t in tasks],
         "task_group": serialize_group(dag.task_group),
     }
@@ -264,15 +279,17 @@ class SerializedDAG:
         self.template_searchpath: list[str] | None = data["template_searchpath"]
         self.has_on_success_callback: bool = data["has_on_success_callback"]
         self.has_on_failure_callback: bool = data["has_on_failure_callback"]
-        self.task_dict: dict[str, SerializedTask] = {
-            t["task_id"]: SerializedTask(t) for t in data["tasks"]
-        }
+        self.task_dict: dict[str, SerializedTask] = {t["task_id"]: SerializedTask(t) for t in data["tasks"]}
         self.task_group = self._load_group(data["task_group"])
 
     def _load_group(self, data: dict[str, Any]) -> SerializedTaskGroup:
         group = SerializedTaskGroup(
-            group_id=data["group_id"], label=data["label"], prefix_group_id=data["prefix_group_id"],
-            tooltip=data["tooltip"], ui_color=data["ui_color"], ui_fgcolor=data["ui_fgcolor"],
+            group_id=data["group_id"],
+            label=data["label"],
+            prefix_group_id=data["prefix_group_id"],
+            tooltip=data["tooltip"],
+            ui_color=data["ui_color"],
+            ui_fgcolor=data["ui_fgcolor"],
         )
         for child in data["children"]:
             if "group" in child:

@@ -146,9 +146,7 @@ class TaskGroup(DependencyMixin):
         return f"<TaskGroup {self.group_id!r}>"
 
 
-def task_group(
-    python_callable: Callable[..., Any] | None = None, **group_kwargs: Any
-) -> Any:
+def task_group(python_callable: Callable[..., Any] | None = None, **group_kwargs: Any) -> Any:
     """``@task_group``: calling the function builds its tasks inside a new group (the function's
     name is the group id unless ``group_id`` is given); what the function returns is what ``>>``
     attaches to, as in Airflow, falling back to the group itself."""

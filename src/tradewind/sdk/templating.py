@@ -202,8 +202,7 @@ def render_task_fields(task: Any, context: Mapping[str, Any]) -> dict[str, Any]:
         where = f"{getattr(task, 'task_id', '?')}.{name}"
         if not hasattr(task, name):
             raise TemplateRenderError(
-                f"cannot render {where}: {name!r} is a template field but "
-                f"{type(task).__name__} has no such attribute"
+                f"cannot render {where}: {name!r} is a template field but {type(task).__name__} has no such attribute"
             )
         value = getattr(task, name)
         if value:

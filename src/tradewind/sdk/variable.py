@@ -65,8 +65,9 @@ class Variable:
         from tradewind.settings import Settings
 
         if variable_outside_metastore(key, Settings.from_env()) is not None:
-            _LOG.warning("Variable %s is also defined in the secrets backend or the environment, which win when "
-                         "it is read", key)
+            _LOG.warning(
+                "Variable %s is also defined in the secrets backend or the environment, which win when it is read", key
+            )
         text = json.dumps(value, indent=2) if serialize_json else str(value)
         with task_session() as session:
             variables.set_variable(session, key, text, description)

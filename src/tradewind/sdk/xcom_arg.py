@@ -47,9 +47,7 @@ class XComArg(ArgReference, DependencyMixin):
         return context["ti"].xcom_pull(task_ids=self.operator.task_id, key=self.key)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        raise TypeError(
-            "an XComArg is not iterable when the DAG is parsed; its value exists only at run time"
-        )
+        raise TypeError("an XComArg is not iterable when the DAG is parsed; its value exists only at run time")
 
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, key={self.key!r})"

@@ -22,8 +22,9 @@ from tradewind.secrets.backend import BaseSecretsBackend
 
 
 class LocalFilesystemBackend(BaseSecretsBackend):
-    def __init__(self, variables_file_path: str | None = None, connections_file_path: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, variables_file_path: str | None = None, connections_file_path: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.variables_file = variables_file_path
         self.connections_file = connections_file_path

@@ -45,8 +45,9 @@ def find_variable(key: str) -> str | None:
 
 def connection_outside_metastore(conn_id: str, settings: Settings) -> Connection | None:
     """The connection from the secrets backend or the environment, or ``None``."""
-    return (_from_backend(settings, "connection", conn_id, lambda backend: backend.get_connection(conn_id))
-            or environment.connection_from_env(conn_id))
+    return _from_backend(
+        settings, "connection", conn_id, lambda backend: backend.get_connection(conn_id)
+    ) or environment.connection_from_env(conn_id)
 
 
 def variable_outside_metastore(key: str, settings: Settings) -> str | None:
@@ -65,8 +66,13 @@ def _from_backend(settings: Settings, kind: str, name: str, ask: Callable[[BaseS
     except ConfigurationError:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken backend must not hide the environment and metastore
-        _LOG.warning("Unable to retrieve %s %r from secrets backend %s (%s); checking the environment and "
-                     "the metastore", kind, name, type(backend).__name__, exc)
+        _LOG.warning(
+            "Unable to retrieve %s %r from secrets backend %s (%s); checking the environment and the metastore",
+            kind,
+            name,
+            type(backend).__name__,
+            exc,
+        )
         return None
 
 
@@ -80,8 +86,15 @@ def _connection_from_metastore(conn_id: str) -> Connection | None:
         except ConnectionNotFound:
             return None
     return Connection(
-        conn_id=stored.conn_id, conn_type=stored.conn_type, description=stored.description, host=stored.host,
-        login=stored.login, password=stored.password, schema=stored.schema, port=stored.port, extra=stored.extra,
+        conn_id=stored.conn_id,
+        conn_type=stored.conn_type,
+        description=stored.description,
+        host=stored.host,
+        login=stored.login,
+        password=stored.password,
+        schema=stored.schema,
+        port=stored.port,
+        extra=stored.extra,
     )
 
 

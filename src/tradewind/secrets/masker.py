@@ -20,10 +20,22 @@ from urllib.parse import quote
 REDACTED = "***"
 
 #: Airflow's ``sensitive_var_conn_names`` defaults: a key containing one of these is secret.
-SENSITIVE_NAMES: frozenset[str] = frozenset({
-    "access_token", "api_key", "apikey", "authorization", "passphrase", "passwd", "password",
-    "private_key", "secret", "token", "keyfile_dict", "service_account",
-})
+SENSITIVE_NAMES: frozenset[str] = frozenset(
+    {
+        "access_token",
+        "api_key",
+        "apikey",
+        "authorization",
+        "passphrase",
+        "passwd",
+        "password",
+        "private_key",
+        "secret",
+        "token",
+        "keyfile_dict",
+        "service_account",
+    }
+)
 
 #: Shorter values are not masked (Airflow's ``min_length_masked_secret``): hiding every "a" or
 #: "123" in a log would make it unreadable and protect nothing.

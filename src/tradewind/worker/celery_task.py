@@ -23,13 +23,13 @@ logger = logging.getLogger(__name__)
 def decode_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskMessage:
     """The ``TaskMessage`` of a task call: exactly one positional argument, the encoded message."""
     if len(args) != 1 or kwargs:
-        raise MessageError(f"a task message is one JSON object argument, got {len(args)} args, "
-                           f"{sorted(kwargs)} kwargs")
+        raise MessageError(f"a task message is one JSON object argument, got {len(args)} args, {sorted(kwargs)} kwargs")
     return TaskMessage.decode(args[0])
 
 
-def register(app: Celery, settings: Settings, *, hostname: str | None = None,
-             queues: Sequence[str] = ("default",)) -> Any:
+def register(
+    app: Celery, settings: Settings, *, hostname: str | None = None, queues: Sequence[str] = ("default",)
+) -> Any:
     """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are built in each pool process."""
 
     def send(items: Sequence[QueueItem]) -> None:

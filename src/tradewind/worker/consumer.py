@@ -77,13 +77,19 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
 
         def on_error(exc: BaseException, interval: float) -> None:
             link.on_lost(exc)
-            logger.error("consumer: cannot reach the broker at %s: %s; trying again in %.1f s",
-                         conn.as_uri(), exc, interval)
+            logger.error(
+                "consumer: cannot reach the broker at %s: %s; trying again in %.1f s", conn.as_uri(), exc, interval
+            )
 
         # Always retry (the worker sets broker_connection_retry*), never for long between tries.
-        conn = conn.ensure_connection(on_error, self.app.conf.broker_connection_max_retries,
-                                      interval_start=0.5, interval_step=0.5,
-                                      interval_max=RECONNECT_INTERVAL_MAX_S, callback=maybe_shutdown)
+        conn = conn.ensure_connection(
+            on_error,
+            self.app.conf.broker_connection_max_retries,
+            interval_start=0.5,
+            interval_step=0.5,
+            interval_max=RECONNECT_INTERVAL_MAX_S,
+            callback=maybe_shutdown,
+        )
         return conn
 
     def on_connection_error_after_connected(self, exc: BaseException) -> None:

@@ -38,8 +38,14 @@ Sender = Callable[[Sequence[QueueItem]], None]
 class FollowUp:
     """One pool process's follow-up: its DAG cache and what it knows of each run's DAG version."""
 
-    def __init__(self, factory: sessionmaker[Session], settings: Settings, queues: Sequence[str],
-                 sender: Sender, options: RunnerOptions) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        queues: Sequence[str],
+        sender: Sender,
+        options: RunnerOptions,
+    ) -> None:
         self.factory = factory
         self.settings = settings
         self.options = options
@@ -48,8 +54,9 @@ class FollowUp:
         self.cache = DagCache()
         self.checked: dict[tuple[str, str], Any] = {}
 
-    def plan_in(self, session: Session, key: TIKey, outcome: Outcome, task: Any, *, hostname: str,
-                pid: int) -> Followed | None:
+    def plan_in(
+        self, session: Session, key: TIKey, outcome: Outcome, task: Any, *, hostname: str, pid: int
+    ) -> Followed | None:
         """Inside the transaction that ends ``key``'s try: plan its run, queue what the limits admit,
         and claim one of those tasks for this worker. Nothing when a scheduler holds the run."""
         if task is not None and self._nothing_can_follow(session, key, str(outcome.state), task):
@@ -59,8 +66,16 @@ class FollowUp:
         if len(self.checked) > 10_000:
             self.checked.clear()
         # A run whose DAG has a DAG-level callback is ended by a scheduler, which runs the callback.
-        report = progress_runs(session, self.cache, self.settings, now, named=[run], checked=self.checked,
-                               only_named=True, end_runs_with_callbacks=False)
+        report = progress_runs(
+            session,
+            self.cache,
+            self.settings,
+            now,
+            named=[run],
+            checked=self.checked,
+            only_named=True,
+            end_runs_with_callbacks=False,
+        )
         if report.examined == 0 or report.finished:
             return None  # a scheduler holds the run, or it is over, paused or not the cluster's
         items = list(queue_task_instances(session, self.cache, self.settings, now, run=run).messages)
@@ -69,8 +84,11 @@ class FollowUp:
         if mine is not None:
             item = items.pop(mine)
             message = item[0]
-            reporter = self.options.reporter(self.factory, TIKey(message.dag_id, message.run_id, message.task_id,
-                                                                 message.map_index), message.try_number)
+            reporter = self.options.reporter(
+                self.factory,
+                TIKey(message.dag_id, message.run_id, message.task_id, message.map_index),
+                message.try_number,
+            )
             claimed = reporter.claim_in(session, hostname=hostname, pid=pid)
             if claimed is not None:
                 followed.local, followed.reporter, followed.claimed = message, reporter, claimed
@@ -97,8 +115,7 @@ class FollowUp:
         upstream = {u for d in downstream for u in d.upstream_task_ids}
         states = task_instances.states_of(session, key.dag_id, key.run_id, sorted(upstream))
         return all(
-            any(s != "success" for u in d.upstream_task_ids for s in states.get(u, ["none"]))
-            for d in downstream
+            any(s != "success" for u in d.upstream_task_ids for s in states.get(u, ["none"])) for d in downstream
         )
 
 

@@ -131,22 +131,43 @@ def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float,
         try:
             for fd in (log_read, result_read, control_write, status_read):
                 os.close(fd)
-            code = _guardian_main(task_main, log_write, result_write, control_read, status_write,
-                                  orphan_grace=orphan_grace, leftover_grace=leftover_grace)
+            code = _guardian_main(
+                task_main,
+                log_write,
+                result_write,
+                control_read,
+                status_write,
+                orphan_grace=orphan_grace,
+                leftover_grace=leftover_grace,
+            )
         finally:
             os._exit(code)
     for fd in (log_write, result_write, control_read, status_write):
         os.close(fd)
     os.set_blocking(status_read, False)
-    return GuardedTry(pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read,
-                      control_fd=control_write)
+    return GuardedTry(pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read, control_fd=control_write)
 
 
-def _guardian_main(task_main: Callable[[int, int], None], log_write: int, result_write: int, control_read: int,
-                   status_write: int, *, orphan_grace: float, leftover_grace: float) -> int:
+def _guardian_main(
+    task_main: Callable[[int, int], None],
+    log_write: int,
+    result_write: int,
+    control_read: int,
+    status_write: int,
+    *,
+    orphan_grace: float,
+    leftover_grace: float,
+) -> int:
     # The worker's own handlers (and ignored signals, which a command would inherit) end here.
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP,
-                signal.SIGCHLD):
+    for sig in (
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGHUP,
+        signal.SIGCHLD,
+    ):
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()
     become_subreaper()

@@ -46,8 +46,11 @@ class HealthJudge:
             self._waiting_since = None
             return "lost its broker connection; reconnecting"
         starved = bool(sample.waiting) and sample.busy < sample.concurrency
-        received_since = (self._waiting_since is not None and sample.last_received is not None
-                          and sample.last_received >= self._waiting_since)
+        received_since = (
+            self._waiting_since is not None
+            and sample.last_received is not None
+            and sample.last_received >= self._waiting_since
+        )
         if not starved or received_since:
             self._waiting_since = sample.now if starved else None
             return None
@@ -56,6 +59,8 @@ class HealthJudge:
         if sample.now - self._waiting_since < self.stall_after:
             return None
         free = sample.concurrency - sample.busy
-        return (f"not consuming: {sample.waiting} message(s) wait in its queues and {free} of "
-                f"{sample.concurrency} slots are free, but nothing was received for "
-                f"{sample.now - self._waiting_since:.0f} s")
+        return (
+            f"not consuming: {sample.waiting} message(s) wait in its queues and {free} of "
+            f"{sample.concurrency} slots are free, but nothing was received for "
+            f"{sample.now - self._waiting_since:.0f} s"
+        )

@@ -131,19 +131,27 @@ class LogCap:
             marker_seq = dropped[0].seq
         elif marker_seq is None:
             marker_seq, next_seq = next_seq, next_seq + 1
-        state = replace(state, marker_seq=marker_seq, next_seq=next_seq, cut_bytes=state.cut_bytes + cut_bytes,
-                        cut_lines=state.cut_lines + data.count(b"\n", 0, start) + sum(p.nlines for p in dropped))
+        state = replace(
+            state,
+            marker_seq=marker_seq,
+            next_seq=next_seq,
+            cut_bytes=state.cut_bytes + cut_bytes,
+            cut_lines=state.cut_lines + data.count(b"\n", 0, start) + sum(p.nlines for p in dropped),
+        )
         state = state._append_tail(kept, data[start:], inserts)
         keep_from = state.tail[0].seq if state.tail else state.next_seq
-        return LogWrites(marker=(marker_seq, state.marker_text()), delete_between=(marker_seq, keep_from),
-                         inserts=tuple(inserts)), state
+        return LogWrites(
+            marker=(marker_seq, state.marker_text()), delete_between=(marker_seq, keep_from), inserts=tuple(inserts)
+        ), state
 
     def marker_text(self) -> str:
         lead = "" if self.head_ends_line else "\n"
         lines = f"{self.cut_lines:,} line{'' if self.cut_lines == 1 else 's'}"
-        return (f"{lead}[tradewind] {self.cut_bytes:,} bytes ({_size(self.cut_bytes)}, {lines}) of this try's "
-                f"output were cut here: a try's stored log keeps its first and its last lines within "
-                f"{SETTING} ({self.max_bytes:,} bytes).\n")
+        return (
+            f"{lead}[tradewind] {self.cut_bytes:,} bytes ({_size(self.cut_bytes)}, {lines}) of this try's "
+            f"output were cut here: a try's stored log keeps its first and its last lines within "
+            f"{SETTING} ({self.max_bytes:,} bytes).\n"
+        )
 
     def _grow_head(self, data: bytes, inserts: list[tuple[int, str]]) -> tuple[bytes, LogCap]:
         """Take into the head what of ``data`` fits; the head closes at the first line that does not."""
@@ -162,8 +170,9 @@ class LogCap:
             for piece in pieces(head, self.piece_bytes):
                 inserts.append((seq, piece.decode()))
                 seq += 1
-            state = replace(self, next_seq=seq, head_bytes=self.head_bytes + len(head),
-                            head_ends_line=head.endswith(b"\n"))
+            state = replace(
+                self, next_seq=seq, head_bytes=self.head_bytes + len(head), head_ends_line=head.endswith(b"\n")
+            )
         if rest:
             state = replace(state, head_open=False)
         return rest, state
@@ -186,7 +195,7 @@ class LogCap:
             return cap
         marker_at = next((i for i, c in enumerate(stored) if parse_marker(c.opening, c.nbytes) is not None), None)
         if marker_at is not None:
-            head, tail = list(stored[:marker_at]), list(stored[marker_at + 1:])
+            head, tail = list(stored[:marker_at]), list(stored[marker_at + 1 :])
             cut_bytes, cut_lines = parse_marker(stored[marker_at].opening, stored[marker_at].nbytes) or (0, 0)
             cap = replace(cap, marker_seq=stored[marker_at].seq, cut_bytes=cut_bytes, cut_lines=cut_lines)
         else:
@@ -195,9 +204,13 @@ class LogCap:
                 total += stored[split].nbytes
                 split += 1
             head, tail = list(stored[:split]), list(stored[split:])
-        return replace(cap, head_bytes=sum(c.nbytes for c in head), head_open=not tail and marker_at is None,
-                       head_ends_line=head[-1].ends_line if head else True,
-                       tail=tuple(_Piece(c.seq, c.nbytes, c.nlines) for c in tail))
+        return replace(
+            cap,
+            head_bytes=sum(c.nbytes for c in head),
+            head_open=not tail and marker_at is None,
+            head_ends_line=head[-1].ends_line if head else True,
+            tail=tuple(_Piece(c.seq, c.nbytes, c.nlines) for c in tail),
+        )
 
 
 def parse_marker(opening: str, nbytes: int) -> tuple[int, int] | None:

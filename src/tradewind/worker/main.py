@@ -34,8 +34,15 @@ STALL_AFTER_HEARTBEATS = 3
 MIN_STALL_AFTER_S = 5.0
 
 
-def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int, hostname: str,
-               loglevel: str = "INFO", heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S) -> int:
+def run_worker(
+    settings: Settings,
+    *,
+    queues: Sequence[str],
+    concurrency: int,
+    hostname: str,
+    loglevel: str = "INFO",
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+) -> int:
     """Run a worker until it is shut down; returns Celery's exit code. Raises a ``TradewindException``
     with one line naming the URL when the metastore or the broker cannot be reached."""
     check_metastore(settings)
@@ -43,15 +50,32 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int, h
     app.conf.worker_consumer = CONSUMER_PATH
     check_broker(app, settings)
     register(app, settings, hostname=hostname, queues=queues)
-    monitor = WorkerHealthMonitor(settings, broker_link(app), queues=queues, concurrency=concurrency,
-                                  stall_after=max(STALL_AFTER_HEARTBEATS * heartbeat_interval, MIN_STALL_AFTER_S))
+    monitor = WorkerHealthMonitor(
+        settings,
+        broker_link(app),
+        queues=queues,
+        concurrency=concurrency,
+        stall_after=max(STALL_AFTER_HEARTBEATS * heartbeat_interval, MIN_STALL_AFTER_S),
+    )
     monitor.connect_signals()
-    registration = WorkerRegistration(settings, hostname=hostname, queues=queues, concurrency=concurrency,
-                                      heartbeat_interval=heartbeat_interval, monitor=monitor)
+    registration = WorkerRegistration(
+        settings,
+        hostname=hostname,
+        queues=queues,
+        concurrency=concurrency,
+        heartbeat_interval=heartbeat_interval,
+        monitor=monitor,
+    )
     registration.connect_signals()
     worker = app.Worker(
-        hostname=NODE_PREFIX + hostname, pool_cls="prefork", concurrency=concurrency, queues=list(queues),
-        loglevel=loglevel.upper(), optimization="fair", without_gossip=True, without_mingle=True,
+        hostname=NODE_PREFIX + hostname,
+        pool_cls="prefork",
+        concurrency=concurrency,
+        queues=list(queues),
+        loglevel=loglevel.upper(),
+        optimization="fair",
+        without_gossip=True,
+        without_mingle=True,
         # Liveness is the metastore heartbeat (registry); Celery's event heartbeat would only add traffic.
         without_heartbeat=True,
     )
@@ -66,4 +90,3 @@ def check_metastore(settings: Settings) -> None:
         ensure_migrated(engine, settings)
     finally:
         engine.dispose()
-

@@ -33,9 +33,18 @@ class HealthReport:
 
 
 class WorkerHealthMonitor:
-    def __init__(self, settings: Settings, link: BrokerLink, *, queues: Sequence[str], concurrency: int,
-                 stall_after: float, probe: DepthProbe | None = None, clock: Callable[[], float] = time.monotonic,
-                 busy: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        link: BrokerLink,
+        *,
+        queues: Sequence[str],
+        concurrency: int,
+        stall_after: float,
+        probe: DepthProbe | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        busy: Callable[[], int] | None = None,
+    ) -> None:
         self.link = link
         self.queues = list(queues)
         self.concurrency = concurrency
@@ -59,8 +68,13 @@ class WorkerHealthMonitor:
             broker_error = str(exc) or type(exc).__name__
             self.probe.close()
         sample = HealthSample(
-            now=self.clock(), broker_error=broker_error, consumer_connected=self.link.connected,
-            waiting=waiting, busy=self.busy(), concurrency=self.concurrency, last_received=self.link.last_received,
+            now=self.clock(),
+            broker_error=broker_error,
+            consumer_connected=self.link.connected,
+            waiting=waiting,
+            busy=self.busy(),
+            concurrency=self.concurrency,
+            last_received=self.link.last_received,
         )
         problem = self.judge.judge(sample)
         self._log_change(problem, broker_error or (None if self.link.connected else self.link.last_error))

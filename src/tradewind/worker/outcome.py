@@ -58,13 +58,15 @@ class _Policy:
 
 def retry_policy(task: Any) -> _Policy:
     """The retry settings of a live task (its delays are timedeltas)."""
+
     def seconds(value: Any) -> float | None:
         if value is None:
             return None
         return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
-    return _Policy(seconds(task.retry_delay) or 0.0, bool(task.retry_exponential_backoff),
-                   seconds(task.max_retry_delay))
+    return _Policy(
+        seconds(task.retry_delay) or 0.0, bool(task.retry_exponential_backoff), seconds(task.max_retry_delay)
+    )
 
 
 def success(skip_task_ids: list[str] | None = None, first_poke_at: datetime | None = None) -> Outcome:
@@ -72,7 +74,12 @@ def success(skip_task_ids: list[str] | None = None, first_poke_at: datetime | No
 
 
 def from_exception(
-    exc: BaseException, *, task: Any, try_number: int, max_tries: int, now: datetime,
+    exc: BaseException,
+    *,
+    task: Any,
+    try_number: int,
+    max_tries: int,
+    now: datetime,
     first_poke_at: datetime | None = None,
 ) -> Outcome:
     """The outcome of a try that raised ``exc``."""
@@ -87,7 +94,13 @@ def from_exception(
 
 
 def from_crash(
-    exit_code: int | None, *, task: Any, try_number: int, max_tries: int, now: datetime, reason: str | None = None,
+    exit_code: int | None,
+    *,
+    task: Any,
+    try_number: int,
+    max_tries: int,
+    now: datetime,
+    reason: str | None = None,
 ) -> Outcome:
     """The outcome of a try whose process ended without saying how (killed, crashed, timed out)."""
     if reason is None:

@@ -70,7 +70,7 @@ def parent_map(proc: str = "/proc") -> dict[int, int]:
         except OSError:
             continue  # gone between the listing and the read
         # The command name may hold spaces and parentheses: the fields start after the last ')'.
-        fields = stat[stat.rindex(b")") + 2:].split()
+        fields = stat[stat.rindex(b")") + 2 :].split()
         if fields[0] != b"Z":
             parents[int(name)] = int(fields[1])
     return parents

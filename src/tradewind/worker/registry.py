@@ -34,9 +34,16 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 5.0
 class WorkerRegistration:
     """Registers one worker and keeps its heartbeat fresh while the worker runs."""
 
-    def __init__(self, settings: Settings, *, hostname: str, queues: Sequence[str], concurrency: int,
-                 heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S,
-                 monitor: WorkerHealthMonitor | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        hostname: str,
+        queues: Sequence[str],
+        concurrency: int,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+        monitor: WorkerHealthMonitor | None = None,
+    ) -> None:
         self.hostname = hostname
         self.monitor = monitor
         self.queues = list(queues)
@@ -63,11 +70,18 @@ class WorkerRegistration:
 
     def register(self) -> None:
         with session_scope(self.factory) as session:
-            workers.register(session, self.hostname, queues=self.queues, concurrency=self.concurrency,
-                             pid=os.getpid(), version=__version__)
+            workers.register(
+                session,
+                self.hostname,
+                queues=self.queues,
+                concurrency=self.concurrency,
+                pid=os.getpid(),
+                version=__version__,
+            )
         self._registered = True
-        logger.info("worker %s registered (queues %s, concurrency %s)", self.hostname,
-                    ",".join(self.queues), self.concurrency)
+        logger.info(
+            "worker %s registered (queues %s, concurrency %s)", self.hostname, ",".join(self.queues), self.concurrency
+        )
 
     def start_heartbeat(self) -> None:
         self._stop.clear()
@@ -97,9 +111,12 @@ class WorkerRegistration:
                     continue
                 report = self.monitor.check() if self.monitor is not None else None
                 with session_scope(self.factory) as session:
-                    workers.heartbeat(session, self.hostname,
-                                      problem=report.problem if report is not None else None,
-                                      broker_reconnects=report.broker_reconnects if report is not None else None)
+                    workers.heartbeat(
+                        session,
+                        self.hostname,
+                        problem=report.problem if report is not None else None,
+                        broker_reconnects=report.broker_reconnects if report is not None else None,
+                    )
             except Exception as exc:  # noqa: BLE001 - a Postgres blip: try again next beat
                 logger.warning("worker heartbeat failed (%s); retrying in %g s", exc, self.heartbeat_interval)
 

@@ -74,9 +74,15 @@ class Reporter:
     """Writes what one try of one task instance does, in as few short transactions as it can:
     one to claim, one to finish, and while a long task runs, one per log flush and heartbeat."""
 
-    def __init__(self, factory: sessionmaker[Session], key: TIKey, try_number: int, *,
-                 zombie_threshold: float = DEFAULT_ZOMBIE_THRESHOLD_S,
-                 log_max_bytes: int = DEFAULT_LOG_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        key: TIKey,
+        try_number: int,
+        *,
+        zombie_threshold: float = DEFAULT_ZOMBIE_THRESHOLD_S,
+        log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
+    ) -> None:
         self.factory = factory
         self.key = key
         self.try_number = try_number
@@ -108,9 +114,18 @@ class Reporter:
         transaction that ends the previous one)."""
         now = utcnow()
         claimed = task_instances.transition(
-            session, self.key, expected_state=TI.QUEUED, target_state=TI.RUNNING,
-            expected_try=self.try_number, start_date=now, end_date=None, duration=None,
-            hostname=hostname, pid=pid, last_heartbeat=now, live_try=self.try_number,
+            session,
+            self.key,
+            expected_state=TI.QUEUED,
+            target_state=TI.RUNNING,
+            expected_try=self.try_number,
+            start_date=now,
+            end_date=None,
+            duration=None,
+            hostname=hostname,
+            pid=pid,
+            last_heartbeat=now,
+            live_try=self.try_number,
             only_if=task_instances.no_live_try(now - timedelta(seconds=self.zombie_threshold)),
         )
         if not claimed:
@@ -125,10 +140,16 @@ class Reporter:
         rescheduled = row.first_poke_at is not None or row.next_poke_at is not None
         self._log_seq = logs.next_seq(session, self.key, self.try_number) if rescheduled else 0
         return ClaimedTry(
-            max_tries=row.max_tries, first_poke_at=row.first_poke_at, run_type=run.run_type,
-            logical_date=run.logical_date, data_interval_start=run.data_interval_start,
-            data_interval_end=run.data_interval_end, conf=dict(run.conf or {}),
-            run_start_date=run.start_date, external_trigger=bool(run.external_trigger), start_date=now,
+            max_tries=row.max_tries,
+            first_poke_at=row.first_poke_at,
+            run_type=run.run_type,
+            logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end,
+            conf=dict(run.conf or {}),
+            run_start_date=run.start_date,
+            external_trigger=bool(run.external_trigger),
+            start_date=now,
             fileloc=dags.get_fileloc(session, self.key.dag_id),
         )
 
@@ -139,10 +160,14 @@ class Reporter:
             if row is None:
                 return "the task instance no longer exists"
             if (row.state, row.try_number) != (TI.QUEUED.value, self.try_number):
-                return (f"nothing to claim: the task instance is {row.state} at try {row.try_number} "
-                        "(a duplicate, late or already claimed message)")
-            return (f"an earlier try ({row.live_try}) may still have processes alive on {row.hostname}; "
-                    "the scheduler sends it again after the queued timeout")
+                return (
+                    f"nothing to claim: the task instance is {row.state} at try {row.try_number} "
+                    "(a duplicate, late or already claimed message)"
+                )
+            return (
+                f"an earlier try ({row.live_try}) may still have processes alive on {row.hostname}; "
+                "the scheduler sends it again after the queued timeout"
+            )
 
     def heartbeat(self) -> Standing:
         """Refresh the heartbeat of this try, and say where it stands: still running, changed from
@@ -182,9 +207,15 @@ class Reporter:
                     task_instances.set_rendered_fields(session, self.key, self.try_number, rendered)
         return True
 
-    def finish(self, outcome: Outcome, *, log_text: str = "", rendered: dict[str, Any] | None = None,
-               pushed: list[tuple[str, Any]] | None = None,
-               then: Callable[[Session, Outcome], Any] | None = None) -> tuple[bool, Any]:
+    def finish(
+        self,
+        outcome: Outcome,
+        *,
+        log_text: str = "",
+        rendered: dict[str, Any] | None = None,
+        pushed: list[tuple[str, Any]] | None = None,
+        then: Callable[[Session, Outcome], Any] | None = None,
+    ) -> tuple[bool, Any]:
         """In one transaction: running → the outcome's state for this try, the XCom the try pushed,
         the rest of its log and rendered fields, the try's history row, and the skips a branch asked
         for; and the try is no longer live (call this once every process of the try is gone). Nothing
@@ -198,9 +229,14 @@ class Reporter:
             self._finished = True
             return self._finish(outcome, log_text, rendered, pushed, then)
 
-    def _finish(self, outcome: Outcome, log_text: str, rendered: dict[str, Any] | None,
-                pushed: list[tuple[str, Any]] | None, then: Callable[[Session, Outcome], Any] | None,
-                ) -> tuple[bool, Any]:
+    def _finish(
+        self,
+        outcome: Outcome,
+        log_text: str,
+        rendered: dict[str, Any] | None,
+        pushed: list[tuple[str, Any]] | None,
+        then: Callable[[Session, Outcome], Any] | None,
+    ) -> tuple[bool, Any]:
         now = utcnow()
         with session_scope(self.factory) as session:
             started = self.started_at
@@ -209,7 +245,9 @@ class Reporter:
                 started = row.start_date if row is not None else None
             duration = (now - started).total_seconds() if started else None
             fields: dict[str, Any] = {
-                "end_date": now, "duration": duration, "retry_at": outcome.retry_at,
+                "end_date": now,
+                "duration": duration,
+                "retry_at": outcome.retry_at,
                 "next_poke_at": outcome.next_poke_at,
             }
             if outcome.first_poke_at is not None:
@@ -217,8 +255,13 @@ class Reporter:
             if rendered is not None:
                 fields["rendered_fields"] = rendered
             written = task_instances.transition(
-                session, self.key, expected_state=TI.RUNNING, target_state=outcome.state,
-                expected_try=self.try_number, live_try=None, **fields,
+                session,
+                self.key,
+                expected_state=TI.RUNNING,
+                target_state=outcome.state,
+                expected_try=self.try_number,
+                live_try=None,
+                **fields,
             )
             if not written:
                 # Someone else may have written to the try's log meanwhile (the scheduler, saying it
@@ -228,15 +271,23 @@ class Reporter:
                 if log_text:
                     self._write_log(session, log_text)
                 self._release(session, now)
-                logger.warning("%s try %s: result %s not written, the task instance moved on",
-                               self.key, self.try_number, outcome.state)
+                logger.warning(
+                    "%s try %s: result %s not written, the task instance moved on",
+                    self.key,
+                    self.try_number,
+                    outcome.state,
+                )
                 return False, None
             if log_text:
                 self._write_log(session, log_text)
             for xcom_key, value in pushed or []:
                 xcoms.set_xcom(session, self.key, xcom_key, value, now=now)
-            history: dict[str, Any] = {"state": str(outcome.state), "end_date": now, "duration": duration,
-                                       "error": outcome.error}
+            history: dict[str, Any] = {
+                "state": str(outcome.state),
+                "end_date": now,
+                "duration": duration,
+                "error": outcome.error,
+            }
             if rendered is not None:
                 history["rendered_fields"] = rendered
             task_instances.update_try(session, self.key, self.try_number, **history)
@@ -249,10 +300,14 @@ class Reporter:
         """The try lost its claim but its processes are gone now: no longer live, and when it was
         cleared while it ran, back to ``none`` so it runs again at once."""
         task_instances.release_try(session, self.key, self.try_number)
-        if task_instances.transition(session, self.key, expected_state=TI.RESTARTING, target_state=TI.NONE,
-                                     expected_try=self.try_number):
-            self._write_log(session, f"[{now.isoformat()}] INFO - cleared while running: try {self.try_number} "
-                                     "was stopped and every process it started is gone; the task runs again\n")
+        if task_instances.transition(
+            session, self.key, expected_state=TI.RESTARTING, target_state=TI.NONE, expected_try=self.try_number
+        ):
+            self._write_log(
+                session,
+                f"[{now.isoformat()}] INFO - cleared while running: try {self.try_number} "
+                "was stopped and every process it started is gone; the task runs again\n",
+            )
 
     def _key_args(self) -> tuple[str, str, str, int]:
         return self.key.dag_id, self.key.run_id, self.key.task_id, self.key.map_index
@@ -279,8 +334,11 @@ def end_claimed(reporter: Reporter, claimed: ClaimedTry, reason: str, policy: Re
     else:
         state, retry_at = decide_failure(policy, try_number, max_tries, now, fail_fast=False)
     outcome = Outcome(state, error=reason, retry_at=retry_at)
-    reporter.finish(outcome, log_text=f"[{now.isoformat()}] ERROR - the task could not be loaded: {reason}\n"
-                                      f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n")
+    reporter.finish(
+        outcome,
+        log_text=f"[{now.isoformat()}] ERROR - the task could not be loaded: {reason}\n"
+        f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n",
+    )
     return outcome
 
 
@@ -308,7 +366,11 @@ class MetastoreXComBackend:
     def pull(self, task_id: str | None, key: str, map_index: int | None) -> tuple[bool, Any]:
         with session_scope(self.factory) as session:
             return xcoms.find_xcom(
-                session, self.key.dag_id, self.key.run_id, task_id, key,
+                session,
+                self.key.dag_id,
+                self.key.run_id,
+                task_id,
+                key,
                 map_index=-1 if map_index is None else map_index,
             )
 

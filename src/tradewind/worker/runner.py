@@ -62,23 +62,30 @@ class RunnerOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> RunnerOptions:
-        return cls(**{
-            "heartbeat_interval": settings.worker_heartbeat_interval, "xcom_max_bytes": settings.xcom_max_bytes,
-            "zombie_threshold": settings.zombie_threshold,
-            "killed_task_cleanup_time": settings.killed_task_cleanup_time,
-            "log_max_bytes": settings.task_log_max_bytes, **overrides,
-        })
+        return cls(
+            **{
+                "heartbeat_interval": settings.worker_heartbeat_interval,
+                "xcom_max_bytes": settings.xcom_max_bytes,
+                "zombie_threshold": settings.zombie_threshold,
+                "killed_task_cleanup_time": settings.killed_task_cleanup_time,
+                "log_max_bytes": settings.task_log_max_bytes,
+                **overrides,
+            }
+        )
 
     def reporter(self, factory: sessionmaker[Session], key: TIKey, try_number: int) -> Reporter:
         """The writer of one try's metastore rows, with these options' zombie threshold and log cap."""
-        return Reporter(factory, key, try_number, zombie_threshold=self.zombie_threshold,
-                        log_max_bytes=self.log_max_bytes)
+        return Reporter(
+            factory, key, try_number, zombie_threshold=self.zombie_threshold, log_max_bytes=self.log_max_bytes
+        )
 
     def supervision(self) -> SupervisorOptions:
         return SupervisorOptions(
-            heartbeat_interval=self.heartbeat_interval, log_flush_interval=self.log_flush_interval,
+            heartbeat_interval=self.heartbeat_interval,
+            log_flush_interval=self.log_flush_interval,
             fence_after=self.zombie_threshold * FENCE_FRACTION,
-            killed_task_cleanup_time=self.killed_task_cleanup_time, echo=self.echo,
+            killed_task_cleanup_time=self.killed_task_cleanup_time,
+            echo=self.echo,
         )
 
 
@@ -87,8 +94,12 @@ def default_hostname() -> str:
 
 
 def run_task_instance(
-    factory: sessionmaker[Session], engine_reset: Callable[[], None], task: Any, key: TIKey,
-    try_number: int, options: RunnerOptions,
+    factory: sessionmaker[Session],
+    engine_reset: Callable[[], None],
+    task: Any,
+    key: TIKey,
+    try_number: int,
+    options: RunnerOptions,
 ) -> Outcome | None:
     """Run try ``try_number`` of ``key``; None when the try was not ours to run (already claimed)."""
     hostname = options.hostname or default_hostname()
@@ -100,9 +111,15 @@ def run_task_instance(
     return run_claimed(factory, engine_reset, task, reporter, claimed, options)[0]
 
 
-def run_claimed(factory: sessionmaker[Session], engine_reset: Callable[[], None], task: Any, reporter: Reporter,
-                claimed: ClaimedTry, options: RunnerOptions,
-                then: Callable[[Session, Outcome], Any] | None = None) -> tuple[Outcome, Any]:
+def run_claimed(
+    factory: sessionmaker[Session],
+    engine_reset: Callable[[], None],
+    task: Any,
+    reporter: Reporter,
+    claimed: ClaimedTry,
+    options: RunnerOptions,
+    then: Callable[[Session, Outcome], Any] | None = None,
+) -> tuple[Outcome, Any]:
     """Run a try this worker has already claimed, to its end; ``then`` runs in the final
     transaction (see ``Reporter.finish``). Returns the outcome and what ``then`` returned."""
     key = reporter.key
@@ -124,30 +141,41 @@ def run_claimed(factory: sessionmaker[Session], engine_reset: Callable[[], None]
 
 
 def _not_started(standing: Standing) -> ChildResult:
-    why = ("was changed from outside" if standing is Standing.CHANGED
-           else "was given to another try (its heartbeat had gone stale)")
+    why = (
+        "was changed from outside"
+        if standing is Standing.CHANGED
+        else "was given to another try (its heartbeat had gone stale)"
+    )
     error = f"the task instance {why} before this try's task process started; it did not start"
     logger.warning("%s", error)
-    return ChildResult(outcome=Outcome(TI.FAILED, error=error),
-                       log_text=f"[{datetime.now(UTC).isoformat()}] WARNING - {error}\n")
+    return ChildResult(
+        outcome=Outcome(TI.FAILED, error=error), log_text=f"[{datetime.now(UTC).isoformat()}] WARNING - {error}\n"
+    )
 
 
-def _finish(reporter: Reporter, result: ChildResult, then: Callable[[Session, Outcome], Any] | None, *,
-            patience: float) -> tuple[bool, Any]:
+def _finish(
+    reporter: Reporter, result: ChildResult, then: Callable[[Session, Outcome], Any] | None, *, patience: float
+) -> tuple[bool, Any]:
     """Write the try's end; while the metastore does not answer, try again for ``patience`` seconds
     (past that, the scheduler has declared the try a zombie and the write could only be refused)."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            return reporter.finish(result.outcome, log_text=result.log_text, rendered=result.rendered,
-                                   pushed=result.pushed, then=then)
+            return reporter.finish(
+                result.outcome, log_text=result.log_text, rendered=result.rendered, pushed=result.pushed, then=then
+            )
         except DBAPIError as exc:
             if not exc.connection_invalidated and not isinstance(exc, OperationalError | InterfaceError):
                 raise
             if time.monotonic() > deadline:
                 raise
-            logger.warning("%s try %s: cannot write its end %s (%s); trying again", reporter.key,
-                           reporter.try_number, result.outcome.state, _first_line(exc.orig or exc))
+            logger.warning(
+                "%s try %s: cannot write its end %s (%s); trying again",
+                reporter.key,
+                reporter.try_number,
+                result.outcome.state,
+                _first_line(exc.orig or exc),
+            )
             time.sleep(FINISH_RETRY_S)
 
 
@@ -155,21 +183,42 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _request(task: Any, key: TIKey, try_number: int, hostname: str, claimed: ClaimedTry,
-             options: RunnerOptions) -> TryRequest:
+def _request(
+    task: Any, key: TIKey, try_number: int, hostname: str, claimed: ClaimedTry, options: RunnerOptions
+) -> TryRequest:
     info = RunInfo(
-        dag_id=key.dag_id, run_id=key.run_id, run_type=claimed.run_type, logical_date=claimed.logical_date,
-        data_interval_start=claimed.data_interval_start, data_interval_end=claimed.data_interval_end,
-        conf=claimed.conf, start_date=claimed.run_start_date, external_trigger=claimed.external_trigger,
+        dag_id=key.dag_id,
+        run_id=key.run_id,
+        run_type=claimed.run_type,
+        logical_date=claimed.logical_date,
+        data_interval_start=claimed.data_interval_start,
+        data_interval_end=claimed.data_interval_end,
+        conf=claimed.conf,
+        start_date=claimed.run_start_date,
+        external_trigger=claimed.external_trigger,
     )
     return TryRequest(
-        task=task, run=info, try_number=try_number, max_tries=claimed.max_tries, map_index=key.map_index,
-        hostname=hostname, first_poke_at=claimed.first_poke_at, xcom_max_bytes=options.xcom_max_bytes,
+        task=task,
+        run=info,
+        try_number=try_number,
+        max_tries=claimed.max_tries,
+        map_index=key.map_index,
+        hostname=hostname,
+        first_poke_at=claimed.first_poke_at,
+        xcom_max_bytes=options.xcom_max_bytes,
     )
 
 
-def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], None], request: TryRequest,
-                  reporter: Reporter, key: TIKey, options: RunnerOptions, *, last_ok: float) -> ChildResult:
+def _run_in_child(
+    factory: sessionmaker[Session],
+    engine_reset: Callable[[], None],
+    request: TryRequest,
+    reporter: Reporter,
+    key: TIKey,
+    options: RunnerOptions,
+    *,
+    last_ok: float,
+) -> ChildResult:
     sys.stdout.flush()
     sys.stderr.flush()
 
@@ -179,7 +228,9 @@ def _run_in_child(factory: sessionmaker[Session], engine_reset: Callable[[], Non
         task_metastore.bind(factory)
         child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
 
-    guarded = start_guarded(task_main, orphan_grace=min(options.killed_task_cleanup_time,
-                                                        options.zombie_threshold * ORPHAN_GRACE_FRACTION),
-                            leftover_grace=LEFTOVER_GRACE_S)
+    guarded = start_guarded(
+        task_main,
+        orphan_grace=min(options.killed_task_cleanup_time, options.zombie_threshold * ORPHAN_GRACE_FRACTION),
+        leftover_grace=LEFTOVER_GRACE_S,
+    )
     return supervise(guarded, request, reporter, options.supervision(), last_ok=last_ok)

@@ -63,8 +63,9 @@ class WorkerServices:
         self.engine.dispose()
 
 
-def create_services(settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",),
-                    sender: Sender | None = None) -> WorkerServices:
+def create_services(
+    settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",), sender: Sender | None = None
+) -> WorkerServices:
     warm_up()
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
@@ -73,7 +74,9 @@ def create_services(settings: Settings, hostname: str, *, queues: Sequence[str] 
     if sender is not None and engine.dialect.name == "postgresql":
         follow = FollowUp(factory, settings, queues, sender, options)
     return WorkerServices(
-        settings=settings, engine=engine, factory=factory,
+        settings=settings,
+        engine=engine,
+        factory=factory,
         loader=DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout),
         events=make_event_bus(settings.broker_url),
         options=options,
@@ -84,8 +87,9 @@ def create_services(settings: Settings, hostname: str, *, queues: Sequence[str] 
 class ProcessServices:
     """The services of the current process, built once per process after the fork."""
 
-    def __init__(self, settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",),
-                 sender: Sender | None = None) -> None:
+    def __init__(
+        self, settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",), sender: Sender | None = None
+    ) -> None:
         self.settings = settings
         self.hostname = hostname
         self.queues = list(queues)
@@ -99,8 +103,7 @@ class ProcessServices:
             dispose_after_fork(self._services.engine)
             self._services = None
         if self._services is None:
-            self._services = create_services(self.settings, self.hostname, queues=self.queues,
-                                             sender=self.sender)
+            self._services = create_services(self.settings, self.hostname, queues=self.queues, sender=self.sender)
             self._pid = os.getpid()
         return self._services
 
@@ -141,8 +144,9 @@ def retry_settings_from_serialized(serialized: Mapping[str, Any] | None, task_id
         return None
     # SerializedTask sets its plain fields with setattr, so they are read the same way.
     backoff = bool(getattr(task, "retry_exponential_backoff", False))
-    return RetrySettings(float(task.retry_delay or 0.0), backoff,
-                         None if task.max_retry_delay is None else float(task.max_retry_delay))
+    return RetrySettings(
+        float(task.retry_delay or 0.0), backoff, None if task.max_retry_delay is None else float(task.max_retry_delay)
+    )
 
 
 def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | None:
@@ -172,8 +176,9 @@ def _key(message: TaskMessage) -> TIKey:
     return TIKey(message.dag_id, message.run_id, message.task_id, message.map_index)
 
 
-def _handle_one(message: TaskMessage, services: WorkerServices, reporter: Reporter | None = None,
-                claimed: ClaimedTry | None = None) -> tuple[Outcome | None, Followed | None]:
+def _handle_one(
+    message: TaskMessage, services: WorkerServices, reporter: Reporter | None = None, claimed: ClaimedTry | None = None
+) -> tuple[Outcome | None, Followed | None]:
     """Claim the try unless a follow-up already did (one transaction that also reads what the try
     needs), then run it — or end it, when its task cannot be loaded. (None, None) when the try was
     not this worker's to claim."""
@@ -194,11 +199,13 @@ def _handle_one(message: TaskMessage, services: WorkerServices, reporter: Report
     follow_up = services.follow_up
     then = None
     if follow_up is not None:
+
         def then(session: Session, ended: Outcome) -> Followed | None:
             return follow_up.plan_in(session, key, ended, task, hostname=services.options.hostname, pid=os.getpid())
 
-    outcome, followed = run_claimed(services.factory, services.reset_after_fork, task, reporter, claimed,
-                                    services.options, then=then)
+    outcome, followed = run_claimed(
+        services.factory, services.reset_after_fork, task, reporter, claimed, services.options, then=then
+    )
     logger.info("%s ended %s", message.describe(), outcome.state)
     return outcome, followed
 

@@ -74,12 +74,17 @@ class _Stop:
     reported_before: bool = False
 
 
-def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, options: SupervisorOptions, *,
-              last_ok: float) -> ChildResult:
+def supervise(
+    guarded: GuardedTry, request: TryRequest, reporter: Reporter, options: SupervisorOptions, *, last_ok: float
+) -> ChildResult:
     """Run the try to its end (see the module docstring) and return what it reported. ``last_ok``
     is when a heartbeat last reached the metastore (the one just before the task process started)."""
-    beat = TryHeartbeat(reporter, heartbeat_interval=options.heartbeat_interval,
-                        flush_interval=options.log_flush_interval, last_ok=last_ok)
+    beat = TryHeartbeat(
+        reporter,
+        heartbeat_interval=options.heartbeat_interval,
+        flush_interval=options.log_flush_interval,
+        last_ok=last_ok,
+    )
     beat.start()
     reader = _PipeReader(guarded, options.echo, beat)
     stop = _Stop()
@@ -100,8 +105,15 @@ def supervise(guarded: GuardedTry, request: TryRequest, reporter: Reporter, opti
     return _result(reader, guarded, request, options, stop, text, rendered)
 
 
-def _watch(guarded: GuardedTry, reader: _PipeReader, beat: TryHeartbeat, request: TryRequest, reporter: Reporter,
-           options: SupervisorOptions, stop: _Stop) -> None:
+def _watch(
+    guarded: GuardedTry,
+    reader: _PipeReader,
+    beat: TryHeartbeat,
+    request: TryRequest,
+    reporter: Reporter,
+    options: SupervisorOptions,
+    stop: _Stop,
+) -> None:
     """Read the pipes until the guardian exits, stopping the try when one of the reasons comes."""
     timeout = request.task.execution_timeout
     deadline = (time.monotonic() + timeout.total_seconds() + KILL_GRACE_SECONDS) if timeout else None
@@ -137,8 +149,15 @@ def _await_guardian(guarded: GuardedTry, reader: _PipeReader) -> None:
             time.sleep(0.1)
 
 
-def _result(reader: _PipeReader, guarded: GuardedTry, request: TryRequest, options: SupervisorOptions, stop: _Stop,
-            text: str, rendered: dict[str, Any] | None) -> ChildResult:
+def _result(
+    reader: _PipeReader,
+    guarded: GuardedTry,
+    request: TryRequest,
+    options: SupervisorOptions,
+    stop: _Stop,
+    text: str,
+    rendered: dict[str, Any] | None,
+) -> ChildResult:
     result = reader.result
     if rendered is not None:
         result.rendered = rendered
@@ -148,12 +167,20 @@ def _result(reader: _PipeReader, guarded: GuardedTry, request: TryRequest, optio
     report = guarded.report
     now_utc = datetime.now(UTC)
     if report.leftovers:
-        lines.append(f"[{now_utc.isoformat()}] INFO - the task left {report.leftovers} process(es) running; "
-                     "they were stopped with it\n")
+        lines.append(
+            f"[{now_utc.isoformat()}] INFO - the task left {report.leftovers} process(es) running; "
+            "they were stopped with it\n"
+        )
     if result.outcome is None or (stop.reason is not None and not stop.reported_before):
         exit_code = report.exit_code if report.exit_code is not None else _guardian_exit(report.guardian_status)
-        result.outcome = outcomes.from_crash(exit_code, task=request.task, try_number=request.try_number,
-                                             max_tries=request.max_tries, now=now_utc, reason=stop.reason)
+        result.outcome = outcomes.from_crash(
+            exit_code,
+            task=request.task,
+            try_number=request.try_number,
+            max_tries=request.max_tries,
+            now=now_utc,
+            reason=stop.reason,
+        )
         lines.append(f"[{now_utc.isoformat()}] ERROR - {result.outcome.error}\n")
         if options.echo:
             options.echo(f"ERROR - {result.outcome.error}\n")
@@ -163,13 +190,17 @@ def _result(reader: _PipeReader, guarded: GuardedTry, request: TryRequest, optio
 
 def _fence_reason(beat: TryHeartbeat, now: float, fence_after: float) -> str | None:
     if beat.standing is Standing.LOST:
-        return ("another try of the task instance was queued or started (this one's heartbeat had gone stale); "
-                "the worker killed this one at once")
+        return (
+            "another try of the task instance was queued or started (this one's heartbeat had gone stale); "
+            "the worker killed this one at once"
+        )
     silent = beat.silent_for(now)
     if silent > fence_after:
-        return (f"no heartbeat reached the metastore for {silent:.0f} s (the worker fences its tries after "
-                f"{fence_after:g} s, half the zombie threshold); the worker killed the try so that a retry "
-                "elsewhere cannot run beside it")
+        return (
+            f"no heartbeat reached the metastore for {silent:.0f} s (the worker fences its tries after "
+            f"{fence_after:g} s, half the zombie threshold); the worker killed the try so that a retry "
+            "elsewhere cannot run beside it"
+        )
     return None
 
 
@@ -202,7 +233,8 @@ class _PipeReader:
                     self.beat.add_log(
                         f"[{datetime.now(UTC).isoformat()}] WARNING - processes {self.guarded.report.stuck} of this "
                         "try did not end on SIGKILL (another user's, or stuck in the kernel); the try counts as "
-                        "running until they do, so no other try of it starts\n")
+                        "running until they do, so no other try of it starts\n"
+                    )
             else:
                 self._read(fd)
 

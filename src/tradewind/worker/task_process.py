@@ -51,9 +51,16 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
     task = request.task
     now = datetime.now(UTC)
     ti = RuntimeTaskInstance(
-        task=task, dag_id=request.run.dag_id, run_id=request.run.run_id, try_number=request.try_number,
-        max_tries=request.max_tries, xcom=xcom, map_index=request.map_index,
-        xcom_max_bytes=request.xcom_max_bytes, hostname=request.hostname, start_date=now,
+        task=task,
+        dag_id=request.run.dag_id,
+        run_id=request.run.run_id,
+        try_number=request.try_number,
+        max_tries=request.max_tries,
+        xcom=xcom,
+        map_index=request.map_index,
+        xcom_max_bytes=request.xcom_max_bytes,
+        hostname=request.hostname,
+        start_date=now,
         logical_date=request.run.logical_date,
     )
     ti.first_poke_at = request.first_poke_at  # type: ignore[attr-defined]
@@ -61,8 +68,9 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
     _stop_on_sigterm(task)
     try:
         params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
-        context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params,
-                                conf=dict(request.run.conf))
+        context = build_context(
+            dag=task.dag, task=task, run=request.run, ti=ti, params=params, conf=dict(request.run.conf)
+        )
         if hasattr(task, "unmap_for"):
             # A mapped task instance runs the operator built from its own element.
             task = task.unmap_for(context)
@@ -90,8 +98,12 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
         if isinstance(exc, AirflowTaskTimeout):
             _safe(task.on_kill)
         outcome = outcomes.from_exception(
-            exc, task=task, try_number=request.try_number, max_tries=request.max_tries,
-            now=datetime.now(UTC), first_poke_at=_first_poke(ti),
+            exc,
+            task=task,
+            try_number=request.try_number,
+            max_tries=request.max_tries,
+            now=datetime.now(UTC),
+            first_poke_at=_first_poke(ti),
         )
         _log_end(log, exc, outcome)
         if locals().get("context") is not None:
@@ -156,8 +168,9 @@ def _safe(fn: Any) -> None:
 def _execution_timeout(task: Any) -> Any:
     timeout = task.execution_timeout
     seconds = timeout.total_seconds() if timeout is not None else None
-    return time_limit(seconds, lambda: AirflowTaskTimeout(
-        f"Timeout, PID: {os.getpid()}; execution_timeout of {seconds:g} s exceeded"))
+    return time_limit(
+        seconds, lambda: AirflowTaskTimeout(f"Timeout, PID: {os.getpid()}; execution_timeout of {seconds:g} s exceeded")
+    )
 
 
 class ResultChannel:

@@ -26,8 +26,7 @@ BACKPRESSURE_S = 0.5
 
 
 class TryHeartbeat:
-    def __init__(self, reporter: Reporter, *, heartbeat_interval: float, flush_interval: float,
-                 last_ok: float) -> None:
+    def __init__(self, reporter: Reporter, *, heartbeat_interval: float, flush_interval: float, last_ok: float) -> None:
         self.reporter = reporter
         self.heartbeat_interval = heartbeat_interval
         self.flush_interval = flush_interval
@@ -88,8 +87,7 @@ class TryHeartbeat:
     def _take(self) -> tuple[str, dict[str, Any] | None]:
         text = "".join(self._pending)
         if self._dropped:
-            text = (f"[… {self._dropped} bytes of this log were dropped while the metastore did not take it …]\n"
-                    + text)
+            text = f"[… {self._dropped} bytes of this log were dropped while the metastore did not take it …]\n" + text
         self._pending, self._pending_bytes, self._dropped = [], 0, 0
         self._drained.notify_all()
         rendered, self._rendered = self._rendered, None
@@ -142,6 +140,11 @@ class TryHeartbeat:
     def _warn(self, what: str, exc: BaseException) -> None:
         self._failures += 1
         if self._failures == 1:
-            logger.warning("%s try %s: %s failed (%s); trying again every %g s", self.reporter.key,
-                           self.reporter.try_number, what, str(exc).strip().splitlines()[0] if str(exc) else
-                           type(exc).__name__, RETRY_S)
+            logger.warning(
+                "%s try %s: %s failed (%s); trying again every %g s",
+                self.reporter.key,
+                self.reporter.try_number,
+                what,
+                str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__,
+                RETRY_S,
+            )

@@ -67,8 +67,12 @@ class ClearPlan:
 
 
 def select_task_ids(
-    dag: DagShape, *, task_ids: Iterable[str] | None = None, task_regex: str | None = None,
-    upstream: bool = False, downstream: bool = False,
+    dag: DagShape,
+    *,
+    task_ids: Iterable[str] | None = None,
+    task_regex: str | None = None,
+    upstream: bool = False,
+    downstream: bool = False,
 ) -> set[str]:
     """The tasks to clear: the named ones (or all, when neither ids nor a regex is given) and, with
     ``upstream``/``downstream``, every task above/below them. An invalid regex raises ValueError."""
@@ -104,8 +108,13 @@ def _relatives(tasks: Mapping[str, Any], start: Iterable[str], direction: str) -
 
 
 def select_runs(
-    runs: Sequence[RunRef], *, start: datetime | None = None, end: datetime | None = None,
-    run_id: str | None = None, past: bool = False, future: bool = False,
+    runs: Sequence[RunRef],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    run_id: str | None = None,
+    past: bool = False,
+    future: bool = False,
 ) -> list[RunRef]:
     """Runs in ``[start, end]``; or, with ``run_id``, that run plus (``past``) every earlier and
     (``future``) every later one by logical date."""
@@ -115,15 +124,21 @@ def select_runs(
             return []
         at = anchor.logical_date
         return [
-            run for run in runs
+            run
+            for run in runs
             if run.run_id == run_id or (past and run.logical_date <= at) or (future and run.logical_date >= at)
         ]
-    return [run for run in runs
-            if (start is None or run.logical_date >= start) and (end is None or run.logical_date <= end)]
+    return [
+        run for run in runs if (start is None or run.logical_date >= start) and (end is None or run.logical_date <= end)
+    ]
 
 
 def plan_clear(
-    dag: DagShape, runs: Sequence[RunRef], tis: Sequence[TIRef], *, task_ids: Collection[str],
+    dag: DagShape,
+    runs: Sequence[RunRef],
+    tis: Sequence[TIRef],
+    *,
+    task_ids: Collection[str],
     only_failed: bool = False,
 ) -> ClearPlan:
     """The task instances of ``runs`` whose task is in ``task_ids`` (and failed, with ``only_failed``)
@@ -138,10 +153,17 @@ def plan_clear(
             continue
         retries = int(getattr(dag.task_dict[ti.task_id], "retries", 0) or 0)
         to_state = TI.RESTARTING if state is TI.RUNNING else TI.NONE
-        targets.append(ClearTarget(
-            dag_id=dag.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
-            from_state=state.value, to_state=to_state.value, max_tries=ti.try_number + retries,
-        ))
+        targets.append(
+            ClearTarget(
+                dag_id=dag.dag_id,
+                run_id=ti.run_id,
+                task_id=ti.task_id,
+                map_index=ti.map_index,
+                from_state=state.value,
+                to_state=to_state.value,
+                max_tries=ti.try_number + retries,
+            )
+        )
     touched = {target.run_id for target in targets}
     finished = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
     requeue = [run.run_id for run in runs if run.run_id in touched and run.state in finished]

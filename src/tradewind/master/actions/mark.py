@@ -53,10 +53,18 @@ class ActionOptions:
     map_indexes: tuple[tuple[str, int], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task_ids": list(self.task_ids) if self.task_ids is not None else None, "run_id": self.run_id,
-                "map_index": self.map_index, "upstream": self.upstream, "downstream": self.downstream,
-                "recursive": self.recursive, "past": self.past, "future": self.future,
-                "only_failed": self.only_failed, "map_indexes": [list(pair) for pair in self.map_indexes]}
+        return {
+            "task_ids": list(self.task_ids) if self.task_ids is not None else None,
+            "run_id": self.run_id,
+            "map_index": self.map_index,
+            "upstream": self.upstream,
+            "downstream": self.downstream,
+            "recursive": self.recursive,
+            "past": self.past,
+            "future": self.future,
+            "only_failed": self.only_failed,
+            "map_indexes": [list(pair) for pair in self.map_indexes],
+        }
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,9 @@ class ActionPlan:
         return DagRunState.QUEUED if self.kind == "clear" else DagRunState.RUNNING
 
 
-def plan_action(kind: str, dag: DagShape, runs: Sequence[RunRef], tis: Sequence[TIRef],
-                options: ActionOptions) -> ActionPlan:
+def plan_action(
+    kind: str, dag: DagShape, runs: Sequence[RunRef], tis: Sequence[TIRef], options: ActionOptions
+) -> ActionPlan:
     """The changes ``kind`` (clear / success / failed) makes with ``options``; raises ValueError
     for an unknown kind or task."""
     if kind not in KINDS:
@@ -95,23 +104,31 @@ def plan_action(kind: str, dag: DagShape, runs: Sequence[RunRef], tis: Sequence[
     unknown = sorted(set(options.task_ids or ()) - set(dag.task_dict))
     if unknown:
         raise ValueError(f"DAG {dag.dag_id!r} has no task {', '.join(map(repr, unknown))}")
-    task_ids = select_task_ids(dag, task_ids=options.task_ids, upstream=options.upstream,
-                               downstream=options.downstream)
-    chosen_runs = select_runs(runs, run_id=options.run_id, past=options.past, future=options.future) \
-        if options.run_id is not None else list(runs)
+    task_ids = select_task_ids(dag, task_ids=options.task_ids, upstream=options.upstream, downstream=options.downstream)
+    chosen_runs = (
+        select_runs(runs, run_id=options.run_id, past=options.past, future=options.future)
+        if options.run_id is not None
+        else list(runs)
+    )
     tis = [ti for ti in tis if _in_map_selection(ti, options)]
     if kind == "clear":
         plan = plan_clear(dag, chosen_runs, tis, task_ids=task_ids, only_failed=options.only_failed)
-        return ActionPlan("clear", [
-            PlannedChange(t.run_id, t.task_id, t.map_index, t.from_state, t.to_state, t.max_tries)
-            for t in plan.targets
-        ], list(plan.requeue_run_ids))
+        return ActionPlan(
+            "clear",
+            [
+                PlannedChange(t.run_id, t.task_id, t.map_index, t.from_state, t.to_state, t.max_tries)
+                for t in plan.targets
+            ],
+            list(plan.requeue_run_ids),
+        )
     target = MARK_STATES[kind]
     run_ids = {run.run_id for run in chosen_runs}
     changes = [
         PlannedChange(ti.run_id, ti.task_id, ti.map_index, ti.state, target.value)
         for ti in sorted(tis, key=lambda t: (t.run_id, t.task_id, t.map_index))
-        if ti.run_id in run_ids and ti.task_id in task_ids and TI(ti.state) is not target
+        if ti.run_id in run_ids
+        and ti.task_id in task_ids
+        and TI(ti.state) is not target
         and (not options.only_failed or TI(ti.state) in FAILED_STATES)
     ]
     touched = {change.run_id for change in changes}

@@ -34,8 +34,14 @@ class ManualRun:
     conf: dict[str, Any]
 
 
-def manual_run(dag: SerializedDAG, *, conf: Mapping[str, Any] | None, run_id: str | None,
-               logical_date: datetime | None, now: datetime) -> ManualRun:
+def manual_run(
+    dag: SerializedDAG,
+    *,
+    conf: Mapping[str, Any] | None,
+    run_id: str | None,
+    logical_date: datetime | None,
+    now: datetime,
+) -> ManualRun:
     """The run a trigger creates; raises ``ParamValidationError`` for a conf the params refuse."""
     conf = dict(conf or {})
     merge_params(dag.params, {}, conf)
@@ -48,8 +54,12 @@ def manual_run(dag: SerializedDAG, *, conf: Mapping[str, Any] | None, run_id: st
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     interval = manual_run_interval(dag.schedule, at, start_date=dag.start_date)
-    return ManualRun(run_id=run_id or f"manual__{at.isoformat()}", logical_date=at,
-                     data_interval=(interval.start, interval.end), conf=conf)
+    return ManualRun(
+        run_id=run_id or f"manual__{at.isoformat()}",
+        logical_date=at,
+        data_interval=(interval.start, interval.end),
+        conf=conf,
+    )
 
 
 def backfill_runs(dag: SerializedDAG, start: datetime, end: datetime, taken: Collection[datetime]) -> list[DagRunInfo]:
@@ -67,8 +77,15 @@ def load_dag(session: Session, dag_id: str) -> SerializedDAG:
 
 
 def trigger_dag(
-    session: Session, dag_id: str, *, conf: Mapping[str, Any] | None = None, run_id: str | None = None,
-    logical_date: datetime | None = None, owner: str, source: str, now: datetime | None = None,
+    session: Session,
+    dag_id: str,
+    *,
+    conf: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    logical_date: datetime | None = None,
+    owner: str,
+    source: str,
+    now: datetime | None = None,
 ) -> DagRun:
     """Create a queued manual run; raises ``DagNotFound``, ``ParamValidationError`` or
     ``DagRunAlreadyExists`` (same run id or logical date) with nothing written."""
@@ -76,17 +93,38 @@ def trigger_dag(
     dag = load_dag(session, dag_id)
     planned = manual_run(dag, conf=conf, run_id=run_id, logical_date=logical_date, now=now)
     run = runs.create_run(
-        session, dag_id=dag_id, run_id=planned.run_id, run_type="manual", logical_date=planned.logical_date,
-        data_interval=planned.data_interval, conf=planned.conf, state=DagRunState.QUEUED, external_trigger=True,
-        task_rows=task_rows(dag), now=now,
+        session,
+        dag_id=dag_id,
+        run_id=planned.run_id,
+        run_type="manual",
+        logical_date=planned.logical_date,
+        data_interval=planned.data_interval,
+        conf=planned.conf,
+        state=DagRunState.QUEUED,
+        external_trigger=True,
+        task_rows=task_rows(dag),
+        now=now,
     )
-    audit.record(session, "trigger", owner=owner, dag_id=dag_id, run_id=run.run_id,
-                 extra={"source": source, "conf": planned.conf}, now=now)
+    audit.record(
+        session,
+        "trigger",
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run.run_id,
+        extra={"source": source, "conf": planned.conf},
+        now=now,
+    )
     return run
 
 
 def backfill_dag(
-    session: Session, dag_id: str, start: datetime, end: datetime, *, owner: str, source: str,
+    session: Session,
+    dag_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    owner: str,
+    source: str,
     now: datetime | None = None,
 ) -> tuple[list[DagRun], int]:
     """Create a queued backfill run for every interval in ``[start, end]`` without a run; returns the
@@ -97,13 +135,24 @@ def backfill_dag(
     every = intervals_between(dag.schedule, start, end, start_date=dag.start_date, end_date=dag.end_date)
     created = [
         runs.create_run(
-            session, dag_id=dag_id, run_id=f"backfill__{info.logical_date.isoformat()}", run_type="backfill",
-            logical_date=info.logical_date, data_interval=(info.data_interval.start, info.data_interval.end),
-            state=DagRunState.QUEUED, task_rows=task_rows(dag), now=now,
+            session,
+            dag_id=dag_id,
+            run_id=f"backfill__{info.logical_date.isoformat()}",
+            run_type="backfill",
+            logical_date=info.logical_date,
+            data_interval=(info.data_interval.start, info.data_interval.end),
+            state=DagRunState.QUEUED,
+            task_rows=task_rows(dag),
+            now=now,
         )
         for info in backfill_runs(dag, start, end, taken)
     ]
-    audit.record(session, "backfill", owner=owner, dag_id=dag_id,
-                 extra={"source": source, "start": start.isoformat(), "end": end.isoformat(),
-                        "created": len(created)}, now=now)
+    audit.record(
+        session,
+        "backfill",
+        owner=owner,
+        dag_id=dag_id,
+        extra={"source": source, "start": start.isoformat(), "end": end.isoformat(), "created": len(created)},
+        now=now,
+    )
     return created, len(every) - len(created)

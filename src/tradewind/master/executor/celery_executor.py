@@ -26,12 +26,17 @@ _Job = tuple[TaskMessage, str, "Future[None]"]
 
 
 class CeleryExecutor:
-    def __init__(self, app: Any, *, publish_timeout: float = 2.0, max_retries: int = 3,
-                 retry_interval: float = 0.2) -> None:
+    def __init__(
+        self, app: Any, *, publish_timeout: float = 2.0, max_retries: int = 3, retry_interval: float = 0.2
+    ) -> None:
         self.app = app
         self.publish_timeout = publish_timeout
-        self.retry_policy = {"max_retries": max_retries, "interval_start": 0.0, "interval_step": retry_interval,
-                             "interval_max": retry_interval * 4}
+        self.retry_policy = {
+            "max_retries": max_retries,
+            "interval_start": 0.0,
+            "interval_step": retry_interval,
+            "interval_max": retry_interval * 4,
+        }
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stuck: Future[None] | None = None
@@ -41,8 +46,9 @@ class CeleryExecutor:
         if not items:
             return []
         if self._stuck is not None and not self._stuck.done():
-            logger.warning("the broker is not answering (a publish is still hanging); %d message(s) not sent",
-                           len(items))
+            logger.warning(
+                "the broker is not answering (a publish is still hanging); %d message(s) not sent", len(items)
+            )
             return [message for message, _ in items]
         self._ensure_thread()
         jobs: list[_Job] = [(message, queue_name, Future()) for message, queue_name in items]
@@ -58,11 +64,14 @@ class CeleryExecutor:
         return []
 
     def _give_up(self, jobs: list[_Job], index: int, reason: str) -> list[TaskMessage]:
-        for _, _, future in jobs[index + 1:]:
+        for _, _, future in jobs[index + 1 :]:
             future.cancel()
         failed = [message for message, _, _ in jobs[index:]]
-        logger.warning("cannot publish to the broker (%s); %d message(s) stay queued and are sent again "
-                       "after the queued timeout", reason, len(failed))
+        logger.warning(
+            "cannot publish to the broker (%s); %d message(s) stay queued and are sent again after the queued timeout",
+            reason,
+            len(failed),
+        )
         return failed
 
     def _ensure_thread(self) -> None:
@@ -81,8 +90,13 @@ class CeleryExecutor:
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
-                    self.app.send_task(RUN_TASK_INSTANCE, args=[message.encode()], queue=queue_name,
-                                       retry=True, retry_policy=self.retry_policy)
+                    self.app.send_task(
+                        RUN_TASK_INSTANCE,
+                        args=[message.encode()],
+                        queue=queue_name,
+                        retry=True,
+                        retry_policy=self.retry_policy,
+                    )
                 except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
                     future.set_exception(exc)
                 else:

@@ -81,8 +81,13 @@ def run_callbacks(end: RunEnd, settings: Any, timeout: float) -> CallbackResult:
     """Import the DAG and call its callbacks for ``end`` (in this process, within ``timeout``)."""
     from tradewind.sdk.time_limit import time_limit
 
-    with _bound_metastore(settings) as factory, time_limit(timeout, lambda: AirflowTaskTimeout(
-            f"the {end.callback_name} of DAG {end.dag_id} took longer than {timeout:g} s")):
+    with (
+        _bound_metastore(settings) as factory,
+        time_limit(
+            timeout,
+            lambda: AirflowTaskTimeout(f"the {end.callback_name} of DAG {end.dag_id} took longer than {timeout:g} s"),
+        ),
+    ):
         dag, missing = _import_dag(factory, settings, end.dag_id)
         if dag is None:
             return CallbackResult("skipped", missing)
@@ -103,8 +108,12 @@ def run_zombie_callbacks(end: ZombieEnd, settings: Any, timeout: float) -> Callb
     with _bound_metastore(settings) as factory:
         logging.getLogger().addHandler(handler)
         try:
-            with time_limit(timeout, lambda: AirflowTaskTimeout(
-                    f"the {end.callback_name} of {end.dag_id}.{end.task_id} took longer than {timeout:g} s")):
+            with time_limit(
+                timeout,
+                lambda: AirflowTaskTimeout(
+                    f"the {end.callback_name} of {end.dag_id}.{end.task_id} took longer than {timeout:g} s"
+                ),
+            ):
                 dag, missing = _import_dag(factory, settings, end.dag_id)
                 if dag is None:
                     return CallbackResult("skipped", missing)
@@ -118,8 +127,9 @@ def run_zombie_callbacks(end: ZombieEnd, settings: Any, timeout: float) -> Callb
             text = captured.getvalue()
             if text:
                 with session_scope(factory) as session:
-                    logs.append_log(session, TIKey(end.dag_id, end.run_id, end.task_id, end.map_index),
-                                    end.try_number, text)
+                    logs.append_log(
+                        session, TIKey(end.dag_id, end.run_id, end.task_id, end.map_index), end.try_number, text
+                    )
 
 
 class _Tee(io.TextIOBase):
@@ -201,9 +211,15 @@ def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: A
         return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     info = RunInfo(
-        dag_id=run.dag_id, run_id=run.run_id, run_type=run.run_type, logical_date=aware(run.logical_date),
-        data_interval_start=aware(run.data_interval_start), data_interval_end=aware(run.data_interval_end),
-        conf=dict(run.conf or {}), start_date=aware(run.start_date), external_trigger=bool(run.external_trigger),
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        run_type=run.run_type,
+        logical_date=aware(run.logical_date),
+        data_interval_start=aware(run.data_interval_start),
+        data_interval_end=aware(run.data_interval_end),
+        conf=dict(run.conf or {}),
+        start_date=aware(run.start_date),
+        external_trigger=bool(run.external_trigger),
     )
     known = [t for t in tis if dag.has_task(t.task_id)]
     last = known[-1] if known else None
@@ -211,16 +227,22 @@ def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: A
     ti = None
     if task is not None:
         ti = RuntimeTaskInstance(
-            task=task, dag_id=run.dag_id, run_id=run.run_id, try_number=last.try_number if last else 0,
-            max_tries=last.max_tries if last else 0, xcom=_RunXComReader(factory, run.dag_id, run.run_id),
-            map_index=last.map_index if last else -1, logical_date=info.logical_date,
+            task=task,
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            try_number=last.try_number if last else 0,
+            max_tries=last.max_tries if last else 0,
+            xcom=_RunXComReader(factory, run.dag_id, run.run_id),
+            map_index=last.map_index if last else -1,
+            logical_date=info.logical_date,
         )
         ti.state = last.state if last else "none"
     params = merge_params(dag.params, getattr(task, "params", {}) or {}, info.conf)
     context = build_context(dag=dag, task=task, run=info, ti=ti, params=params, conf=dict(info.conf))
     view = context["dag_run"]
-    context["dag_run"] = EndedDagRun(**{f.name: getattr(view, f.name) for f in fields(view)},
-                                     state=run.state, end_date=aware(run.end_date))
+    context["dag_run"] = EndedDagRun(
+        **{f.name: getattr(view, f.name) for f in fields(view)}, state=run.state, end_date=aware(run.end_date)
+    )
     context["reason"] = reason
     return context
 
@@ -241,8 +263,9 @@ class _RunXComReader:
         if task_id is None:
             return False, None
         with session_scope(self.factory) as session:
-            return xcoms.find_xcom(session, self.dag_id, self.run_id, task_id, key,
-                                   map_index=-1 if map_index is None else map_index)
+            return xcoms.find_xcom(
+                session, self.dag_id, self.run_id, task_id, key, map_index=-1 if map_index is None else map_index
+            )
 
     def pull_mapped(self, task_id: str, key: str) -> list[Any]:
         from tradewind.metastore import xcoms
@@ -265,8 +288,12 @@ def child_main(end: RunEnd | ZombieEnd, settings: Any, timeout: float, conn: Any
     except AirflowTaskTimeout as exc:
         result = CallbackResult("timeout", str(exc))
     except BaseException as exc:  # noqa: BLE001 - whatever happens is reported, never raised
-        logger.error("the %s of DAG %s could not run:\n%s", end.callback_name, end.dag_id,
-                     "".join(traceback.format_exception(exc)).rstrip())
+        logger.error(
+            "the %s of DAG %s could not run:\n%s",
+            end.callback_name,
+            end.dag_id,
+            "".join(traceback.format_exception(exc)).rstrip(),
+        )
         result = CallbackResult("error", f"{type(exc).__name__}: {exc}")
     conn.send_bytes(json.dumps(asdict(result)).encode())
     conn.close()

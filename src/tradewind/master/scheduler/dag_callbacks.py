@@ -59,8 +59,12 @@ class DagCallbackRunner:
         """Start the callbacks of ``ends`` (queued while ``processes`` children are running)."""
         for end in ends:
             if len(self._waiting) >= MAX_WAITING:
-                logger.error("too many DAG callbacks waiting; the %s of run %s of %s is dropped",
-                             end.callback_name, end.run_id, end.dag_id)
+                logger.error(
+                    "too many DAG callbacks waiting; the %s of run %s of %s is dropped",
+                    end.callback_name,
+                    end.run_id,
+                    end.dag_id,
+                )
                 continue
             self._waiting.append(end)
         self._start_waiting()
@@ -81,8 +85,12 @@ class DagCallbackRunner:
         """Kill the children still running (the scheduler is stopping)."""
         for child in self._children:
             child.process.stop()
-            logger.warning("the %s of run %s of %s was stopped: the scheduler is stopping",
-                           child.end.callback_name, child.end.run_id, child.end.dag_id)
+            logger.warning(
+                "the %s of run %s of %s was stopped: the scheduler is stopping",
+                child.end.callback_name,
+                child.end.run_id,
+                child.end.dag_id,
+            )
         self._children.clear()
         self._waiting.clear()
 
@@ -92,14 +100,25 @@ class DagCallbackRunner:
             try:
                 self._children.append(self._start(end))
             except OSError:
-                logger.exception("could not start a process for the %s of run %s of %s",
-                                 end.callback_name, end.run_id, end.dag_id)
+                logger.exception(
+                    "could not start a process for the %s of run %s of %s", end.callback_name, end.run_id, end.dag_id
+                )
 
     def _start(self, end: Ending) -> _Child:
-        child = TimedChild.start(child_main, (end, self.settings, self.timeout),
-                                 name=f"tradewind-dag-callback-{end.dag_id}", timeout=self.timeout)
-        logger.info("running the %s of run %s of %s (%s) in process %s", end.callback_name, end.run_id,
-                    end.dag_id, end.reason, child.pid)
+        child = TimedChild.start(
+            child_main,
+            (end, self.settings, self.timeout),
+            name=f"tradewind-dag-callback-{end.dag_id}",
+            timeout=self.timeout,
+        )
+        logger.info(
+            "running the %s of run %s of %s (%s) in process %s",
+            end.callback_name,
+            end.run_id,
+            end.dag_id,
+            end.reason,
+            child.pid,
+        )
         return _Child(end=end, process=child)
 
     def _collect(self, child: _Child) -> CallbackResult | None:
@@ -123,4 +142,3 @@ def _log(end: Ending, result: CallbackResult) -> None:
         logger.info("%s: %s%s", what, result.outcome, f" ({result.message})" if result.message else "")
     else:
         logger.error("%s failed (%s): %s", what, result.outcome, result.message)
-

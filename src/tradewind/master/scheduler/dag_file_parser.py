@@ -112,8 +112,12 @@ class DagFileParser:
 
     def _start(self, path: Path, content_hash: str) -> _Child:
         timeout = float(self.settings.dagbag_import_timeout)
-        child = TimedChild.start(_child_main, (str(path), timeout, str(self.settings.resolved_dags_folder)),
-                                 name=f"tradewind-dag-file-{path.name}", timeout=timeout)
+        child = TimedChild.start(
+            _child_main,
+            (str(path), timeout, str(self.settings.resolved_dags_folder)),
+            name=f"tradewind-dag-file-{path.name}",
+            timeout=timeout,
+        )
         return _Child(path=path, content_hash=content_hash, process=child)
 
     def _collect(self, child: _Child) -> ParsedFile | None:
@@ -122,16 +126,24 @@ class DagFileParser:
         if ended is None:
             return None
         if ended.timed_out:
-            return ParsedFile(path=str(child.path), error=(
-                f"{child.path}: DagFileImportError: importing the file took longer than {child.process.timeout:g} s "
-                "(dagbag_import_timeout); the import was killed"))
+            return ParsedFile(
+                path=str(child.path),
+                error=(
+                    f"{child.path}: DagFileImportError: importing the file took longer than "
+                    f"{child.process.timeout:g} s (dagbag_import_timeout); the import was killed"
+                ),
+            )
         if ended.payload is not None:
             try:
                 return ParsedFile(**ended.payload)
             except TypeError:
                 pass
-        return ParsedFile(path=str(child.path), error=(
-            f"{child.path}: the process importing the file died (exit code {ended.exit_code}) before it finished"))
+        return ParsedFile(
+            path=str(child.path),
+            error=(
+                f"{child.path}: the process importing the file died (exit code {ended.exit_code}) before it finished"
+            ),
+        )
 
 
 def _child_main(path: str, timeout: float, dags_folder: str, conn: Connection) -> None:
@@ -146,7 +158,8 @@ def _child_main(path: str, timeout: float, dags_folder: str, conn: Connection) -
         parsed = ParsedFile.from_result(result)
         payload = json.dumps(asdict(parsed), default=str)
     except BaseException as exc:  # noqa: BLE001 - anything at all becomes this file's import error
-        payload = json.dumps({"path": path, "dags": [], "error": f"{path}: {type(exc).__name__}: {exc}",
-                              "traceback": None})
+        payload = json.dumps(
+            {"path": path, "dags": [], "error": f"{path}: {type(exc).__name__}: {exc}", "traceback": None}
+        )
     conn.send_bytes(payload.encode())
     conn.close()

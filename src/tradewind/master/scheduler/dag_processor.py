@@ -53,8 +53,11 @@ class ParsedFile:
         try:
             return cls(path=result.path, dags=[serialize_dag(dag) for dag in result.dags])
         except Exception as exc:  # noqa: BLE001 - a DAG whose attributes cannot be serialized
-            return cls(path=result.path, error=f"{result.path}: the DAG cannot be serialized: {exc}",
-                       traceback=traceback.format_exc())
+            return cls(
+                path=result.path,
+                error=f"{result.path}: the DAG cannot be serialized: {exc}",
+                traceback=traceback.format_exc(),
+            )
 
 
 @dataclass
@@ -73,8 +76,9 @@ def load_in_process(path: Path, settings: Settings) -> ParsedFile:
     return ParsedFile.from_result(result)
 
 
-def sync_dag_folder(factory: sessionmaker[Session], settings: Settings, *, force: bool = False,
-                    loader: FileLoader = load_in_process) -> SyncReport:
+def sync_dag_folder(
+    factory: sessionmaker[Session], settings: Settings, *, force: bool = False, loader: FileLoader = load_in_process
+) -> SyncReport:
     """Bring the metastore in line with the DAG folder; returns what was done."""
     report = SyncReport()
     folder = settings.resolved_dags_folder
@@ -104,8 +108,9 @@ def forget_removed_files(session: Session, present: list[str], report: SyncRepor
     dag_code.forget_missing(session, present)
 
 
-def store_parsed_file(session: Session, settings: Settings, path: Path, content_hash: str, parsed: ParsedFile,
-                      report: SyncReport) -> None:
+def store_parsed_file(
+    session: Session, settings: Settings, path: Path, content_hash: str, parsed: ParsedFile, report: SyncReport
+) -> None:
     """Record one imported file: its DAGs (serialized) or its import error, and its content hash."""
     from tradewind.sdk.serialization import dag_hash, deserialize_dag
 
@@ -121,16 +126,25 @@ def store_parsed_file(session: Session, settings: Settings, path: Path, content_
         dag = deserialize_dag(serialized)
         owner = dags.get_dag(session, dag.dag_id)
         if owner is not None and owner.is_active and owner.fileloc != filename and Path(owner.fileloc).exists():
-            message = (f"{filename}: DAG id {dag.dag_id!r} is already defined in {owner.fileloc}; "
-                       "this file's copy is ignored")
+            message = (
+                f"{filename}: DAG id {dag.dag_id!r} is already defined in {owner.fileloc}; this file's copy is ignored"
+            )
             report.errors[filename] = message
             import_errors.record_import_error(session, filename, message)
             continue
         paused = dag.is_paused_upon_creation
         dags.upsert_dag(
-            session, dag_id=dag.dag_id, fileloc=filename, serialized=serialized, dag_hash=dag_hash(serialized),
-            schedule_description=dag.schedule.description, description=dag.description, tags=dag.tags,
-            owners=_owners(dag), max_active_runs=dag.max_active_runs, max_active_tasks=dag.max_active_tasks,
+            session,
+            dag_id=dag.dag_id,
+            fileloc=filename,
+            serialized=serialized,
+            dag_hash=dag_hash(serialized),
+            schedule_description=dag.schedule.description,
+            description=dag.description,
+            tags=dag.tags,
+            owners=_owners(dag),
+            max_active_runs=dag.max_active_runs,
+            max_active_tasks=dag.max_active_tasks,
             is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
         )
         stored.append(dag.dag_id)

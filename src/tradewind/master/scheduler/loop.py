@@ -52,8 +52,13 @@ def utcnow() -> datetime:
 
 class Scheduler:
     def __init__(
-        self, settings: Settings, factory: sessionmaker[Session], executor: Executor,
-        events: EventBus | None = None, *, clock: Callable[[], datetime] = utcnow,
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        executor: Executor,
+        events: EventBus | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
         parser: DagFileParser | None = None,
     ) -> None:
         self.settings = settings
@@ -67,8 +72,17 @@ class Scheduler:
         self.job_id: int | None = None
         #: What this scheduler did since it started (the job's counters).
         self.counters: dict[str, float] = {
-            "ticks": 0, "runs_created": 0, "tis_queued": 0, "tis_sent": 0, "send_failures": 0, "zombies": 0,
-            "resent": 0, "restarted": 0, "empty_done": 0, "dag_files_parsed": 0, "duty_errors": 0,
+            "ticks": 0,
+            "runs_created": 0,
+            "tis_queued": 0,
+            "tis_sent": 0,
+            "send_failures": 0,
+            "zombies": 0,
+            "resent": 0,
+            "restarted": 0,
+            "empty_done": 0,
+            "dag_files_parsed": 0,
+            "duty_errors": 0,
             "last_tick_ms": 0.0,
         }
         self._next_heartbeat: datetime | None = None
@@ -84,8 +98,9 @@ class Scheduler:
         if self.job_id is not None:
             return
         with session_scope(self.factory) as session:
-            job = jobs.start_job(session, JOB_TYPE, hostname=socket.gethostname(), pid=os.getpid(),
-                                 now=now or self.clock())
+            job = jobs.start_job(
+                session, JOB_TYPE, hostname=socket.gethostname(), pid=os.getpid(), now=now or self.clock()
+            )
             self.job_id = job.id
         logger.info("scheduler job %s started", self.job_id)
 
@@ -173,8 +188,10 @@ class Scheduler:
 
     def _progress(self, now: datetime, named: list[RunKey]) -> bool:
         """Move a batch of runs; True when more runs may be waiting for a decision."""
-        report = self._in_session("run progress", lambda s: progress_runs(
-            s, self.cache, self.settings, now, named=named, checked=self._checked))
+        report = self._in_session(
+            "run progress",
+            lambda s: progress_runs(s, self.cache, self.settings, now, named=named, checked=self._checked),
+        )
         if report is None or len(self._checked) > MAX_CHECKED_RUNS:
             # A rolled-back batch may have remembered runs as matched that were not: match them again.
             self._checked.clear()

@@ -45,9 +45,12 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         scheduler = Scheduler(settings, make_session_factory(engine), executor, events)
         stop = stop or threading.Event()
         _stop_on_signals(stop)
-        logger.info("scheduler running: metastore %s, broker %s, DAG folder %s",
-                    redact(settings.resolved_database_url), redact(settings.broker_url or "filesystem://"),
-                    settings.resolved_dags_folder)
+        logger.info(
+            "scheduler running: metastore %s, broker %s, DAG folder %s",
+            redact(settings.resolved_database_url),
+            redact(settings.broker_url or "filesystem://"),
+            settings.resolved_dags_folder,
+        )
         scheduler.run(stop)
         return 0
     finally:

@@ -28,8 +28,13 @@ class NewRuns:
 
 
 def plan_new_runs(
-    dag: Any, *, catchup: bool, last_interval: tuple[datetime, datetime] | None, active_runs: int,
-    taken: Collection[datetime], now: datetime,
+    dag: Any,
+    *,
+    catchup: bool,
+    last_interval: tuple[datetime, datetime] | None,
+    active_runs: int,
+    taken: Collection[datetime],
+    now: datetime,
 ) -> NewRuns:
     """The scheduled runs ``dag`` (its schedule, start_date, end_date, max_active_runs) gets at
     ``now``, after its last scheduled run covered ``last_interval``; ``active_runs`` are queued or
@@ -38,8 +43,14 @@ def plan_new_runs(
     interval = DataInterval(*last_interval) if last_interval is not None else None
     create: list[DagRunInfo] = []
     for _ in range(budget + MAX_PASSED_OVER + 1):
-        info = next_dagrun_info(dag.schedule, start_date=dag.start_date, end_date=dag.end_date, catchup=catchup,
-                                last_automated_interval=interval, now=now)
+        info = next_dagrun_info(
+            dag.schedule,
+            start_date=dag.start_date,
+            end_date=dag.end_date,
+            catchup=catchup,
+            last_automated_interval=interval,
+            now=now,
+        )
         if info is None or info.run_after > now:
             return NewRuns(create, info)
         if info.logical_date not in taken:

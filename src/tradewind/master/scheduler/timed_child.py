@@ -48,8 +48,13 @@ class TimedChild:
         process = _FORK.Process(target=target, args=(*args, writer), name=name, daemon=True)
         process.start()
         writer.close()
-        return cls(process=process, pid=int(process.pid), conn=reader, timeout=timeout,
-                   deadline=time.monotonic() + timeout + KILL_GRACE_S)
+        return cls(
+            process=process,
+            pid=int(process.pid),
+            conn=reader,
+            timeout=timeout,
+            deadline=time.monotonic() + timeout + KILL_GRACE_S,
+        )
 
     def collect(self) -> ChildEnd | None:
         """How the child ended, once it has (it is then stopped and reaped); None while it runs."""

@@ -194,8 +194,9 @@ def login() -> ResponseReturnValue:
     user = users.verify_password(db, username, password) if username and password else None
     if user is None:
         logger.info("failed login for %r from %s", username, request.remote_addr)
-        return render_template("auth/login.html", next_url=next_url, username=username,
-                               error="Invalid username or password."), 401
+        return render_template(
+            "auth/login.html", next_url=next_url, username=username, error="Invalid username or password."
+        ), 401
     users.touch_last_login(db, user)
     db.commit()
     # A new session at login, so a session fixed by someone else before it is worth nothing after.

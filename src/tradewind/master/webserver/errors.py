@@ -107,8 +107,17 @@ def _is_connection_error(exc: OperationalError) -> bool:
     # OperationalError is also raised for a lock timeout or a cancelled statement; only a failed or
     # dropped connection means the metastore is unreachable.
     text = str(getattr(exc, "orig", exc)).lower()
-    return any(words in text for words in ("could not connect", "connection refused", "server closed",
-                                           "connection to server", "timeout expired", "unable to open"))
+    return any(
+        words in text
+        for words in (
+            "could not connect",
+            "connection refused",
+            "server closed",
+            "connection to server",
+            "timeout expired",
+            "unable to open",
+        )
+    )
 
 
 def _unexpected(exc: Exception) -> Response:

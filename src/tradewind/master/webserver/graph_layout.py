@@ -37,7 +37,7 @@ class Box:
         return self.y + self.height
 
     def overlaps(self, other: Box) -> bool:
-        return (self.x < other.right and other.x < self.right and self.y < other.bottom and other.y < self.bottom)
+        return self.x < other.right and other.x < self.right and self.y < other.bottom and other.y < self.bottom
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ class Layout:
     height: float
 
 
-def layout(nodes: Sequence[str], edges: Iterable[tuple[str, str]],
-           groups: Mapping[str, Sequence[str]] | None = None) -> Layout:
+def layout(
+    nodes: Sequence[str], edges: Iterable[tuple[str, str]], groups: Mapping[str, Sequence[str]] | None = None
+) -> Layout:
     """Place ``nodes`` (in their given order as the first guess) joined by ``edges`` (upstream,
     downstream); ``groups`` maps a group id to its member nodes (nested groups list all members).
 
@@ -88,9 +89,12 @@ def layout(nodes: Sequence[str], edges: Iterable[tuple[str, str]],
     side_pad, top_pad = (pad + GROUP_PADDING for pad in _pads(_max_group_depth(groups or {})))
     for layer, members in enumerate(order):
         for row, node in enumerate(members):
-            boxes[node] = Box(MARGIN + side_pad + layer * (NODE_WIDTH + LAYER_GAP + 2 * side_pad),
-                              MARGIN + top_pad + row * (NODE_HEIGHT + ROW_GAP + top_pad + side_pad),
-                              NODE_WIDTH, NODE_HEIGHT)
+            boxes[node] = Box(
+                MARGIN + side_pad + layer * (NODE_WIDTH + LAYER_GAP + 2 * side_pad),
+                MARGIN + top_pad + row * (NODE_HEIGHT + ROW_GAP + top_pad + side_pad),
+                NODE_WIDTH,
+                NODE_HEIGHT,
+            )
     drawn_edges = [_edge(boxes[s], boxes[t], s, t) for s, t in edge_list]
     group_boxes = _group_boxes(groups or {}, boxes)
     width = max((b.right for b in boxes.values()), default=0) + MARGIN + side_pad
@@ -98,8 +102,9 @@ def layout(nodes: Sequence[str], edges: Iterable[tuple[str, str]],
     return Layout(boxes, layer_of, drawn_edges, group_boxes, width, height)
 
 
-def _layers(nodes: Sequence[str], upstream: Mapping[str, list[str]],
-            downstream: Mapping[str, list[str]]) -> dict[str, int]:
+def _layers(
+    nodes: Sequence[str], upstream: Mapping[str, list[str]], downstream: Mapping[str, list[str]]
+) -> dict[str, int]:
     pending = {n: len(upstream[n]) for n in nodes}
     ready = [n for n in nodes if pending[n] == 0]
     layer_of: dict[str, int] = {}
@@ -115,8 +120,12 @@ def _layers(nodes: Sequence[str], upstream: Mapping[str, list[str]],
     return layer_of
 
 
-def _order(nodes: Sequence[str], layer_of: Mapping[str, int], upstream: Mapping[str, list[str]],
-           downstream: Mapping[str, list[str]]) -> list[list[str]]:
+def _order(
+    nodes: Sequence[str],
+    layer_of: Mapping[str, int],
+    upstream: Mapping[str, list[str]],
+    downstream: Mapping[str, list[str]],
+) -> list[list[str]]:
     count = max(layer_of.values(), default=-1) + 1
     order: list[list[str]] = [[] for _ in range(count)]
     for node in nodes:
@@ -129,8 +138,12 @@ def _order(nodes: Sequence[str], layer_of: Mapping[str, int], upstream: Mapping[
             position = {n: i for i, n in enumerate(order[layer - 1 if forward else layer + 1])}
             current = {n: i for i, n in enumerate(order[layer])}
 
-            def barycenter(node: str, position: dict[str, int] = position, current: dict[str, int] = current,
-                           neighbours: Mapping[str, list[str]] = neighbours) -> float:
+            def barycenter(
+                node: str,
+                position: dict[str, int] = position,
+                current: dict[str, int] = current,
+                neighbours: Mapping[str, list[str]] = neighbours,
+            ) -> float:
                 placed = [position[n] for n in neighbours[node] if n in position]
                 return sum(placed) / len(placed) if placed else float(current[node])
 
@@ -152,8 +165,13 @@ def _group_boxes(groups: Mapping[str, Sequence[str]], boxes: Mapping[str, Box]) 
         placed = [boxes[m] for m in members if m in boxes]
         if not placed:
             continue
-        inner = max((depths[g] for g, ms in groups.items() if g != group_id and set(ms) < set(members)),
-                    default=depths[group_id]) - depths[group_id]
+        inner = (
+            max(
+                (depths[g] for g, ms in groups.items() if g != group_id and set(ms) < set(members)),
+                default=depths[group_id],
+            )
+            - depths[group_id]
+        )
         pad, top_pad = _pads(1 + inner)
         left, top = min(b.x for b in placed) - pad, min(b.y for b in placed) - top_pad
         right, bottom = max(b.right for b in placed) + pad, max(b.bottom for b in placed) + pad

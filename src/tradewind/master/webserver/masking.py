@@ -8,8 +8,7 @@ from typing import Any
 
 MASK = "***"
 #: A key containing one of these (any case) names a secret.
-SECRET_WORDS: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "key", "private",
-                                 "credential")
+SECRET_WORDS: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "key", "private", "credential")
 
 
 def looks_secret(name: str) -> bool:

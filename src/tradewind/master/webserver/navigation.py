@@ -41,17 +41,24 @@ class NavItem:
 
 NAV: tuple[NavLink | NavMenu, ...] = (
     NavLink("DAGs", "/"),
-    NavMenu("Browse", (
-        NavLink("DAG runs", "/runs"),
-        NavLink("Task instances", "/task-instances"),
-        NavLink("Audit log", "/audit-log"),
-    )),
-    NavMenu("Admin", (
-        NavLink("Users", "/users"),
-        NavLink("Pools", "/pools"),
-        NavLink("Variables", "/variables"),
-        NavLink("Connections", "/connections"),
-    ), role="Admin"),
+    NavMenu(
+        "Browse",
+        (
+            NavLink("DAG runs", "/runs"),
+            NavLink("Task instances", "/task-instances"),
+            NavLink("Audit log", "/audit-log"),
+        ),
+    ),
+    NavMenu(
+        "Admin",
+        (
+            NavLink("Users", "/users"),
+            NavLink("Pools", "/pools"),
+            NavLink("Variables", "/variables"),
+            NavLink("Connections", "/connections"),
+        ),
+        role="Admin",
+    ),
 )
 
 

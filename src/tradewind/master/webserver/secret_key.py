@@ -26,8 +26,9 @@ def resolve_secret_key(settings: Settings) -> tuple[str, str]:
     """(the key, where it came from); raises ``ConfigurationError`` when there is none to use."""
     if settings.secret_key:
         if len(settings.secret_key) < SHORT_KEY_LENGTH:
-            logger.warning("TRADEWIND_SECRET_KEY is shorter than %d characters; use a long random value",
-                           SHORT_KEY_LENGTH)
+            logger.warning(
+                "TRADEWIND_SECRET_KEY is shorter than %d characters; use a long random value", SHORT_KEY_LENGTH
+            )
         return settings.secret_key, "TRADEWIND_SECRET_KEY"
     path = secret_file(settings)
     if path.exists():

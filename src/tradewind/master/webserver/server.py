@@ -78,6 +78,11 @@ def check_ready(settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     check_ready(settings)
-    logger.info("tradewind webserver on http://%s:%s (%d workers × %d threads)", settings.webserver_host,
-                settings.webserver_port, settings.webserver_workers, settings.webserver_worker_threads)
+    logger.info(
+        "tradewind webserver on http://%s:%s (%d workers × %d threads)",
+        settings.webserver_host,
+        settings.webserver_port,
+        settings.webserver_workers,
+        settings.webserver_worker_threads,
+    )
     WebserverApplication(settings).run()

@@ -38,8 +38,18 @@ STATE_COLOURS: dict[str, StateColour] = {
 
 #: The order states are shown in (counts, legends): finished first, as Airflow's DAGs list does.
 TASK_STATE_ORDER: tuple[str, ...] = (
-    "success", "running", "failed", "upstream_failed", "skipped", "up_for_retry", "up_for_reschedule",
-    "queued", "none", "scheduled", "removed", "restarting",
+    "success",
+    "running",
+    "failed",
+    "upstream_failed",
+    "skipped",
+    "up_for_retry",
+    "up_for_reschedule",
+    "queued",
+    "none",
+    "scheduled",
+    "removed",
+    "restarting",
 )
 RUN_STATE_ORDER: tuple[str, ...] = ("success", "running", "failed", "queued")
 

@@ -22,8 +22,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["duration"] = format_duration
-    app.jinja_env.globals.update(csrf_token=csrf.csrf_token, csrf_field=csrf.csrf_field,
-                                 state_colours=STATE_COLOURS, tradewind_version=__version__)
+    app.jinja_env.globals.update(
+        csrf_token=csrf.csrf_token,
+        csrf_field=csrf.csrf_field,
+        state_colours=STATE_COLOURS,
+        tradewind_version=__version__,
+    )
     app.context_processor(_per_request)
 
 

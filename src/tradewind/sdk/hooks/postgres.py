@@ -44,8 +44,9 @@ class PostgresHook(DbApiHook):
         cursor.itersize = batch_size
         return cursor
 
-    def _generate_insert_sql(self, table: str, width: int, target_fields: list[str] | None, replace: bool,
-                             **kwargs: Any) -> str:
+    def _generate_insert_sql(
+        self, table: str, width: int, target_fields: list[str] | None, replace: bool, **kwargs: Any
+    ) -> str:
         if target_fields is not None and len(target_fields) != width:
             raise ValueError(f"insert into {table}: {len(target_fields)} target fields but rows have {width} values")
         head, tail = self._insert_clauses(table, target_fields, replace, **kwargs)
@@ -69,8 +70,9 @@ class PostgresHook(DbApiHook):
             return Json(cell)
         return cell
 
-    def _insert_clauses(self, table: str, target_fields: list[str] | None, replace: bool,
-                        **kwargs: Any) -> tuple[str, str]:
+    def _insert_clauses(
+        self, table: str, target_fields: list[str] | None, replace: bool, **kwargs: Any
+    ) -> tuple[str, str]:
         replace_index = kwargs.pop("replace_index", None)
         head, _ = super()._insert_clauses(table, target_fields, False, **kwargs)
         if not replace:

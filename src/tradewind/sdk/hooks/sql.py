@@ -133,8 +133,7 @@ class DbApiHook(BaseHook):
 
     def set_autocommit(self, conn: Any, autocommit: bool) -> None:
         if not self.supports_autocommit and autocommit:
-            self.log.warning("%s connection doesn't support autocommit but autocommit activated.",
-                             self.get_conn_id())
+            self.log.warning("%s connection doesn't support autocommit but autocommit activated.", self.get_conn_id())
         conn.autocommit = autocommit
 
     def test_connection(self) -> tuple[bool, str]:
@@ -196,8 +195,9 @@ class DbApiHook(BaseHook):
     def last_description(self) -> Sequence[Sequence[Any]] | None:
         return self.descriptions[-1] if self.descriptions else None
 
-    def iter_records(self, sql: str, parameters: Any = None, *,
-                     batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[tuple[Any, ...]]:
+    def iter_records(
+        self, sql: str, parameters: Any = None, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[tuple[Any, ...]]:
         """The rows of ``sql`` one by one, fetched ``batch_size`` at a time, so a result of any
         size passes through in bounded memory (a server-side cursor on Postgres)."""
         if batch_size < 1:
@@ -222,8 +222,11 @@ class DbApiHook(BaseHook):
         else:
             statements = list(sql)
         if not statements or not all(isinstance(s, str) and s.strip() for s in statements):
-            raise ValueError("List of SQL statements is empty" if not statements
-                             else "every SQL statement must be a non-empty string")
+            raise ValueError(
+                "List of SQL statements is empty"
+                if not statements
+                else "every SQL statement must be a non-empty string"
+            )
         return statements
 
     def _run_command(self, cursor: Any, sql: str, parameters: Any) -> None:
@@ -276,8 +279,9 @@ class DbApiHook(BaseHook):
         self.log.info("Done loading. Loaded a total of %s rows into %s", inserted, table)
         return inserted
 
-    def insert_from_query(self, table: str, sql: str, target_fields: Sequence[str] | None = None,
-                          replace: bool = False, **kwargs: Any) -> int:
+    def insert_from_query(
+        self, table: str, sql: str, target_fields: Sequence[str] | None = None, replace: bool = False, **kwargs: Any
+    ) -> int:
         """Insert the rows of ``sql`` into ``table`` inside this database (``INSERT … SELECT``),
         so no row leaves the server. Takes ``insert_rows``' arguments; batching ones are ignored.
         Returns the number of rows inserted, where the driver tells it."""
@@ -291,15 +295,17 @@ class DbApiHook(BaseHook):
         self.log.info("Done loading. Loaded a total of %s rows into %s", count, table)
         return int(count) if count is not None and count >= 0 else 0
 
-    def _generate_insert_sql(self, table: str, width: int, target_fields: list[str] | None, replace: bool,
-                             **kwargs: Any) -> str:
+    def _generate_insert_sql(
+        self, table: str, width: int, target_fields: list[str] | None, replace: bool, **kwargs: Any
+    ) -> str:
         if target_fields is not None and len(target_fields) != width:
             raise ValueError(f"insert into {table}: {len(target_fields)} target fields but rows have {width} values")
         head, tail = self._insert_clauses(table, target_fields, replace, **kwargs)
         return f"{head} VALUES ({', '.join([self._placeholder()] * width)}){tail}"
 
-    def _insert_clauses(self, table: str, target_fields: list[str] | None, replace: bool,
-                        **kwargs: Any) -> tuple[str, str]:
+    def _insert_clauses(
+        self, table: str, target_fields: list[str] | None, replace: bool, **kwargs: Any
+    ) -> tuple[str, str]:
         """What goes before the rows of an insert (``INSERT INTO t (a, b)``) and after them."""
         if kwargs:
             raise TypeError(f"{type(self).__name__}.insert_rows got unexpected arguments: {', '.join(sorted(kwargs))}")
@@ -341,7 +347,10 @@ def hook_class_for_type(conn_type: str | None) -> type[DbApiHook]:
     from tradewind.sdk.hooks.sqlite import SqliteHook
 
     classes: dict[str, type[DbApiHook]] = {
-        "postgres": PostgresHook, "postgresql": PostgresHook, "sqlite": SqliteHook, "mysql": MySqlHook,
+        "postgres": PostgresHook,
+        "postgresql": PostgresHook,
+        "sqlite": SqliteHook,
+        "mysql": MySqlHook,
     }
     return classes.get(normalized_type(conn_type), DbApiHook)
 

@@ -17,9 +17,21 @@ from tradewind.errors import TradewindException
 
 #: libpq options a Postgres connection's extra may carry (Airflow's PostgresHook passes them on).
 POSTGRES_EXTRA_OPTIONS = (
-    "sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "application_name",
-    "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-    "options", "target_session_attrs", "client_encoding",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslcrl",
+    "sslpassword",
+    "application_name",
+    "connect_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "options",
+    "target_session_attrs",
+    "client_encoding",
 )
 #: SQLite URI parameters a SQLite connection's extra may carry (``{"mode": "ro"}``).
 SQLITE_EXTRA_OPTIONS = ("mode", "cache", "immutable", "nolock", "vfs", "psow")
@@ -62,16 +74,19 @@ def normalized_type(conn_type: str | None) -> str:
     return (conn_type or "").strip().lower().replace("-", "_")
 
 
-def sqlalchemy_url(conn: ConnectionFields, *, database: str | None = None,
-                   driver_available: Any = None) -> URL:
+def sqlalchemy_url(conn: ConnectionFields, *, database: str | None = None, driver_available: Any = None) -> URL:
     """The SQLAlchemy URL for ``conn``; ``database`` (a hook's ``schema``/``database`` argument)
     overrides the connection's schema. ``driver_available(module)`` defaults to an import check."""
     kind = normalized_type(conn.conn_type)
     extra = _extra(conn)
     if kind in _POSTGRES_TYPES:
         return URL.create(
-            "postgresql+psycopg2", username=conn.login or None, password=conn.password or None,
-            host=conn.host or None, port=conn.port or None, database=database or conn.schema or None,
+            "postgresql+psycopg2",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=database or conn.schema or None,
             query=_options(extra, POSTGRES_EXTRA_OPTIONS),
         )
     if kind in _SQLITE_TYPES:
@@ -79,8 +94,12 @@ def sqlalchemy_url(conn: ConnectionFields, *, database: str | None = None,
     if kind in _MYSQL_TYPES:
         driver = mysql_driver(conn, extra, driver_available or _importable)
         return URL.create(
-            f"mysql+{driver}", username=conn.login or None, password=conn.password or None,
-            host=conn.host or None, port=conn.port or None, database=database or conn.schema or None,
+            f"mysql+{driver}",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=database or conn.schema or None,
             query=_options(extra, MYSQL_EXTRA_OPTIONS),
         )
     raise SqlConnectionError(

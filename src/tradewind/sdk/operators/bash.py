@@ -87,14 +87,13 @@ class BashOperator(BaseOperator):
         self._check_cwd()
         env = self.get_env(context)
         with _working_directory(self.cwd) as cwd:
-            exit_code, last_line = self._run([shutil.which("bash") or "bash", "-c", self.bash_command],
-                                             env=env, cwd=cwd)
+            exit_code, last_line = self._run(
+                [shutil.which("bash") or "bash", "-c", self.bash_command], env=env, cwd=cwd
+            )
         if exit_code in self.skip_on_exit_code:
             raise AirflowSkipException(f"Bash command returned exit code {exit_code}. Skipping.")
         if exit_code != 0:
-            raise AirflowException(
-                f"Bash command failed. The command returned a non-zero exit code {exit_code}."
-            )
+            raise AirflowException(f"Bash command failed. The command returned a non-zero exit code {exit_code}.")
         return self.output_processor(last_line) if self.output_processor else last_line
 
     def _check_cwd(self) -> None:
@@ -193,8 +192,9 @@ def context_to_env_vars(context: Mapping[str, Any]) -> dict[str, str]:
         "AIRFLOW_CTX_TASK_ID": getattr(ti, "task_id", None) or getattr(task, "task_id", None),
         "AIRFLOW_CTX_EXECUTION_DATE": getattr(ti, "execution_date", None) or context.get("logical_date"),
         "AIRFLOW_CTX_TRY_NUMBER": getattr(ti, "try_number", None),
-        "AIRFLOW_CTX_DAG_RUN_ID": (getattr(dag_run, "run_id", None) or context.get("run_id")
-                                   or getattr(ti, "run_id", None)),
+        "AIRFLOW_CTX_DAG_RUN_ID": (
+            getattr(dag_run, "run_id", None) or context.get("run_id") or getattr(ti, "run_id", None)
+        ),
     }
     return {name: _env_text(value) for name, value in values.items() if value}
 

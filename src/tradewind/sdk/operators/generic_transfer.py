@@ -23,7 +23,12 @@ class GenericTransfer(BaseOperator):
     into ``destination_table``; ``insert_args`` go to the destination hook's ``insert_rows``."""
 
     template_fields: ClassVar[tuple[str, ...]] = (
-        "source_conn_id", "destination_conn_id", "sql", "destination_table", "preoperator", "insert_args",
+        "source_conn_id",
+        "destination_conn_id",
+        "sql",
+        "destination_table",
+        "preoperator",
+        "insert_args",
     )
     template_ext: ClassVar[tuple[str, ...]] = (".sql", ".hql")
     template_fields_renderers: ClassVar[dict[str, str]] = {"preoperator": "sql"}

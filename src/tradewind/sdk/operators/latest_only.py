@@ -29,12 +29,18 @@ class LatestWindow:
     right: datetime | None = None
 
 
-def latest_window(schedule: Schedule, *, start_date: datetime | None, data_interval: DataInterval,
-                  now: datetime) -> LatestWindow:
+def latest_window(
+    schedule: Schedule, *, start_date: datetime | None, data_interval: DataInterval, now: datetime
+) -> LatestWindow:
     """Whether the run with ``data_interval`` is the latest at ``now``: the interval following it
     must contain ``now`` (left end open). With no following interval (no schedule, ``@once``) it is."""
-    following = next_dagrun_info(schedule, start_date=start_date or data_interval.start, catchup=True,
-                                 last_automated_interval=data_interval, now=now)
+    following = next_dagrun_info(
+        schedule,
+        start_date=start_date or data_interval.start,
+        catchup=True,
+        last_automated_interval=data_interval,
+        now=now,
+    )
     if following is None:
         return LatestWindow(True)
     left, right = following.data_interval.start, following.data_interval.end
@@ -54,9 +60,11 @@ class LatestOnlyOperator(BaseOperator):
             return downstream
         dag = context["dag"]
         window = latest_window(
-            dag.schedule, start_date=dag.start_date,
+            dag.schedule,
+            start_date=dag.start_date,
             data_interval=DataInterval(context["data_interval_start"], context["data_interval_end"]),
-            now=datetime.now(UTC))
+            now=datetime.now(UTC),
+        )
         if window.left is None:
             log.info("Last scheduled execution: allowing execution to proceed.")
             return downstream

@@ -75,7 +75,9 @@ class PythonOperator(BaseOperator):
 
     template_fields: ClassVar[Sequence[str]] = ("templates_dict", "op_args", "op_kwargs")
     template_fields_renderers: ClassVar[dict[str, str]] = {
-        "templates_dict": "json", "op_args": "py", "op_kwargs": "py",
+        "templates_dict": "json",
+        "op_args": "py",
+        "op_kwargs": "py",
     }
     ui_color: ClassVar[str] = "#ffefeb"
 
@@ -93,12 +95,14 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagDefinitionError(
-                f"task {kwargs.get('task_id')!r}: `python_callable` param must be callable, "
-                f"got {python_callable!r}"
+                f"task {kwargs.get('task_id')!r}: `python_callable` param must be callable, got {python_callable!r}"
             )
         if provide_context is not None:
-            warnings.warn("provide_context is deprecated as of Airflow 2.0 and is no longer required",
-                          DeprecationWarning, stacklevel=3)
+            warnings.warn(
+                "provide_context is deprecated as of Airflow 2.0 and is no longer required",
+                DeprecationWarning,
+                stacklevel=3,
+            )
         super().__init__(**kwargs)
         self.python_callable = python_callable
         self.op_args: list[Any] = list(op_args or [])
@@ -167,9 +171,7 @@ def _branch_ids(branches: Any) -> list[str]:
     ids = list(branches)
     wrong = [(b, type(b).__name__) for b in ids if not isinstance(b, str)]
     if wrong:
-        raise AirflowException(
-            f"'branch_task_ids' expected all task IDs are strings. Invalid tasks found: {wrong}."
-        )
+        raise AirflowException(f"'branch_task_ids' expected all task IDs are strings. Invalid tasks found: {wrong}.")
     return ids
 
 

@@ -123,8 +123,9 @@ class PostgresOperator(SQLExecuteQueryOperator):
 
     ui_color: ClassVar[str] = "#ededed"
 
-    def __init__(self, *, postgres_conn_id: str = "postgres_default", database: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, postgres_conn_id: str = "postgres_default", database: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(conn_id=postgres_conn_id, database=database, **kwargs)
         self.postgres_conn_id = postgres_conn_id
 

@@ -21,8 +21,13 @@ from tradewind.states import DagRunState
 
 log = logging.getLogger("tradewind.task.operators")
 
-__all__ = ["XCOM_EXECUTION_DATE_ISO", "XCOM_LOGICAL_DATE_ISO", "XCOM_RUN_ID", "TriggerDagRunOperator",
-           "parse_logical_date"]
+__all__ = [
+    "XCOM_EXECUTION_DATE_ISO",
+    "XCOM_LOGICAL_DATE_ISO",
+    "XCOM_RUN_ID",
+    "TriggerDagRunOperator",
+    "parse_logical_date",
+]
 
 XCOM_LOGICAL_DATE_ISO = "trigger_logical_date_iso"
 XCOM_EXECUTION_DATE_ISO = "trigger_execution_date_iso"
@@ -51,8 +56,9 @@ def _run_states(name: str, states: Iterable[Any] | None, default: list[str], tas
     values = [str(s.value if hasattr(s, "value") else s) for s in states]
     bad = sorted(set(values) - _RUN_STATES)
     if bad:
-        raise DagDefinitionError(f"task {task_id!r}: {name} must be DAG run states "
-                                 f"({', '.join(sorted(_RUN_STATES))}); got {bad}")
+        raise DagDefinitionError(
+            f"task {task_id!r}: {name} must be DAG run states ({', '.join(sorted(_RUN_STATES))}); got {bad}"
+        )
     return values
 
 
@@ -137,22 +143,37 @@ class TriggerDagRunOperator(BaseOperator):
         owner = f"{self.dag_id}.{self.task_id}"
         try:
             with task_session() as session:
-                run = trigger_dag(session, self.trigger_dag_id, conf=conf, run_id=self.trigger_run_id or None,
-                                  logical_date=logical_date, owner=owner, source="TriggerDagRunOperator")
+                run = trigger_dag(
+                    session,
+                    self.trigger_dag_id,
+                    conf=conf,
+                    run_id=self.trigger_run_id or None,
+                    logical_date=logical_date,
+                    owner=owner,
+                    source="TriggerDagRunOperator",
+                )
                 found = (run.run_id, run.logical_date)
         except DagRunAlreadyExists:
             if self.skip_when_already_exists:
                 raise AirflowSkipException(
-                    "Skipping due to skip_when_already_exists is set to True and DagRunAlreadyExists") from None
+                    "Skipping due to skip_when_already_exists is set to True and DagRunAlreadyExists"
+                ) from None
             if not self.reset_dag_run:
                 raise
             with task_session() as session:
-                existing = runs.find_run(session, self.trigger_dag_id, run_id=self.trigger_run_id or None,
-                                         logical_date=logical_date)
+                existing = runs.find_run(
+                    session, self.trigger_dag_id, run_id=self.trigger_run_id or None, logical_date=logical_date
+                )
                 assert existing is not None
                 log.info("Clearing %s on %s", self.trigger_dag_id, existing.logical_date.isoformat())
-                actions.set_run_state(session, self.trigger_dag_id, existing.run_id, DagRunState.QUEUED.value,
-                                      owner=owner, source="TriggerDagRunOperator")
+                actions.set_run_state(
+                    session,
+                    self.trigger_dag_id,
+                    existing.run_id,
+                    DagRunState.QUEUED.value,
+                    owner=owner,
+                    source="TriggerDagRunOperator",
+                )
                 found = (existing.run_id, existing.logical_date)
         run_id, run_date = found
         run_date = run_date if run_date.tzinfo is not None else run_date.replace(tzinfo=UTC)
@@ -165,8 +186,12 @@ class TriggerDagRunOperator(BaseOperator):
         from tradewind.sdk.task_metastore import task_session
 
         while True:
-            log.info("Waiting for %s on %s to become allowed state %s ...", self.trigger_dag_id,
-                     logical_date.isoformat(), self.allowed_states)
+            log.info(
+                "Waiting for %s on %s to become allowed state %s ...",
+                self.trigger_dag_id,
+                logical_date.isoformat(),
+                self.allowed_states,
+            )
             time.sleep(self.poke_interval)
             with task_session() as session:
                 state = runs.get_run(session, self.trigger_dag_id, run_id).state

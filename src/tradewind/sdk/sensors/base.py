@@ -54,8 +54,7 @@ def _seconds(name: str, value: Any, task_id: Any) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise DagDefinitionError(
-            f"task {task_id!r}: {name} must be a non-negative number of seconds or a timedelta, "
-            f"got {value!r}"
+            f"task {task_id!r}: {name} must be a non-negative number of seconds or a timedelta, got {value!r}"
         )
     return seconds
 
@@ -97,8 +96,7 @@ class BaseSensorOperator(BaseOperator):
             )
         if soft_fail and never_fail:
             raise DagDefinitionError(
-                f"task {task_id!r}: soft_fail and never_fail are mutually exclusive, "
-                "you can not provide both."
+                f"task {task_id!r}: soft_fail and never_fail are mutually exclusive, you can not provide both."
             )
         super().__init__(**kwargs)
         self.soft_fail = soft_fail

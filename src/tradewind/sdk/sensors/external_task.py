@@ -40,8 +40,11 @@ def _state_list(name: str, states: Iterable[Any] | None, default: Sequence[str],
 
 
 def external_logical_dates(
-    logical_date: datetime, *, execution_delta: timedelta | None = None,
-    execution_date_fn: Callable[..., Any] | None = None, context: Mapping[str, Any] | None = None,
+    logical_date: datetime,
+    *,
+    execution_delta: timedelta | None = None,
+    execution_date_fn: Callable[..., Any] | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> list[datetime]:
     """The logical dates of the other DAG's runs to look at, as Airflow computes them.
 
@@ -60,8 +63,7 @@ def external_logical_dates(
     dates = list(result) if isinstance(result, list | tuple) else [result]
     for value in dates:
         if not isinstance(value, datetime):
-            raise AirflowException(
-                f"execution_date_fn must return a datetime or a list of datetimes, got {value!r}")
+            raise AirflowException(f"execution_date_fn must return a datetime or a list of datetimes, got {value!r}")
     return [_aware(value) for value in dates]
 
 
@@ -116,7 +118,11 @@ class ExternalTaskSensor(BaseSensorOperator):
     """Wait for a task, several tasks, a task group or a whole run of another DAG."""
 
     template_fields: ClassVar[Sequence[str]] = (
-        "external_dag_id", "external_task_id", "external_task_ids", "external_task_group_id")
+        "external_dag_id",
+        "external_task_id",
+        "external_task_ids",
+        "external_task_group_id",
+    )
     ui_color: ClassVar[str] = "#4db7db"
 
     def __init__(
@@ -142,19 +148,23 @@ class ExternalTaskSensor(BaseSensorOperator):
         failed = _state_list("failed_states", failed_states, [], task_id)
         if len(set(allowed) | set(skipped) | set(failed)) < len(allowed) + len(skipped) + len(failed):
             raise DagDefinitionError(
-                f"task {task_id!r}: Duplicate values provided across allowed_states, skipped_states and failed_states.")
+                f"task {task_id!r}: Duplicate values provided across allowed_states, skipped_states and failed_states."
+            )
         if external_task_id is not None and external_task_ids:
             raise DagDefinitionError(
                 f"task {task_id!r}: Only one of `external_task_id` or `external_task_ids` may be provided to "
-                "ExternalTaskSensor; use external_task_id or external_task_ids or external_task_group_id.")
+                "ExternalTaskSensor; use external_task_id or external_task_ids or external_task_group_id."
+            )
         if external_task_group_id is not None and (external_task_id is not None or external_task_ids):
             raise DagDefinitionError(
                 f"task {task_id!r}: Only one of `external_task_group_id` or `external_task_ids` may be provided to "
-                "ExternalTaskSensor; use external_task_id or external_task_ids or external_task_group_id.")
+                "ExternalTaskSensor; use external_task_id or external_task_ids or external_task_group_id."
+            )
         if execution_delta is not None and execution_date_fn is not None:
             raise DagDefinitionError(
                 f"task {task_id!r}: Only one of `execution_delta` or `execution_date_fn` may be provided to "
-                "ExternalTaskSensor; not both.")
+                "ExternalTaskSensor; not both."
+            )
         task_ids = [external_task_id] if external_task_id is not None else list(external_task_ids or [])
         if len(set(task_ids)) != len(task_ids):
             raise DagDefinitionError(f"task {task_id!r}: Duplicate task_ids passed in external_task_ids parameter")
@@ -164,7 +174,8 @@ class ExternalTaskSensor(BaseSensorOperator):
             bad = sorted(set(states) - valid)
             if bad:
                 raise DagDefinitionError(
-                    f"task {task_id!r}: {name} must be {kind} states ({', '.join(sorted(valid))}); got {bad}")
+                    f"task {task_id!r}: {name} must be {kind} states ({', '.join(sorted(valid))}); got {bad}"
+                )
         super().__init__(**kwargs)
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id
@@ -193,8 +204,12 @@ class ExternalTaskSensor(BaseSensorOperator):
 
         if isinstance(self.external_task_ids, str):  # a template rendered the list into text
             self.external_task_ids = [self.external_task_ids]
-        dates = external_logical_dates(context["logical_date"], execution_delta=self.execution_delta,
-                                       execution_date_fn=self.execution_date_fn, context=context)
+        dates = external_logical_dates(
+            context["logical_date"],
+            execution_delta=self.execution_delta,
+            execution_date_fn=self.execution_date_fn,
+            context=context,
+        )
         shown = ", ".join(d.isoformat() for d in dates)
         log.info("Poking for %s on %s ...", self._what(), shown)
         with task_session() as session:
@@ -210,7 +225,8 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise AirflowException(message)
         if verdict == "skipped":
             raise AirflowSkipException(
-                f"The external {self._what()} reached a state in our states-to-skip-on list. Skipping.")
+                f"The external {self._what()} reached a state in our states-to-skip-on list. Skipping."
+            )
         log.info("%s of %s in allowed states %s", counts.allowed, counts.expected, self.allowed_states)
         return verdict == "done"
 
@@ -229,15 +245,15 @@ class ExternalTaskSensor(BaseSensorOperator):
                 raise AirflowException(f"The external task {task_id} in DAG {self.external_dag_id} does not exist.")
         group = self.external_task_group_id
         if group is not None and not (found.groups or {}).get(group):
-            raise AirflowException(
-                f"The external task group '{group}' in DAG '{self.external_dag_id}' does not exist.")
+            raise AirflowException(f"The external task group '{group}' in DAG '{self.external_dag_id}' does not exist.")
 
     def _counts(self, session: Any, dates: list[datetime]) -> PokeCounts:
         from tradewind.metastore import previous_runs
 
         if self.external_task_ids or self.external_task_group_id:
-            task_ids = self.external_task_ids or sorted(_group_tasks(session, self.external_dag_id,
-                                                                     self.external_task_group_id))
+            task_ids = self.external_task_ids or sorted(
+                _group_tasks(session, self.external_dag_id, self.external_task_group_id)
+            )
             by_state = previous_runs.count_task_states(session, self.external_dag_id, dates, task_ids)
             expected = len(dates) * len(task_ids)
         else:
@@ -296,12 +312,12 @@ class ExternalTaskMarker(EmptyOperator):
         **kwargs: Any,
     ) -> None:
         if not isinstance(recursion_depth, int) or recursion_depth <= 0:
-            raise DagDefinitionError(
-                f"task {kwargs.get('task_id')!r}: recursion_depth should be a positive integer")
+            raise DagDefinitionError(f"task {kwargs.get('task_id')!r}: recursion_depth should be a positive integer")
         if execution_date is not None and not isinstance(execution_date, str | datetime):
             raise DagDefinitionError(
                 f"task {kwargs.get('task_id')!r}: Expected str or datetime.datetime type for execution_date. "
-                f"Got {type(execution_date)}")
+                f"Got {type(execution_date)}"
+            )
         super().__init__(**kwargs)
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id

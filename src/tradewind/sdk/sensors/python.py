@@ -31,8 +31,7 @@ class PythonSensor(BaseSensorOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagDefinitionError(
-                f"task {kwargs.get('task_id')!r}: `python_callable` param must be callable, "
-                f"got {python_callable!r}"
+                f"task {kwargs.get('task_id')!r}: `python_callable` param must be callable, got {python_callable!r}"
             )
         super().__init__(**kwargs)
         self.python_callable = python_callable

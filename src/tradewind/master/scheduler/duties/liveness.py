@@ -73,22 +73,39 @@ def _zombies(session: Session, cache: DagCache, settings: Settings, now: datetim
         silent = (now - seen).total_seconds() if seen is not None else threshold
         duration = (now - row.start_date).total_seconds() if row.start_date is not None else None
         key, try_number, host, pid = _key(row), row.try_number, row.hostname, row.pid
-        if not task_instances.transition(session, key, expected_state=TI.RUNNING, target_state=state,
-                                         expected_try=try_number, end_date=now, duration=duration, retry_at=retry_at):
+        if not task_instances.transition(
+            session,
+            key,
+            expected_state=TI.RUNNING,
+            target_state=state,
+            expected_try=try_number,
+            end_date=now,
+            duration=duration,
+            retry_at=retry_at,
+        ):
             continue
-        reason = (f"zombie: no heartbeat from {host or 'its worker'} (pid {pid}) for {silent:.0f} s, more than "
-                  f"zombie_threshold ({threshold:g} s); the task's process or its worker is gone")
-        logs.append_log(session, key, try_number,
-                        f"[{now.isoformat()}] ERROR - {reason}\n"
-                        f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n", now=now)
+        reason = (
+            f"zombie: no heartbeat from {host or 'its worker'} (pid {pid}) for {silent:.0f} s, more than "
+            f"zombie_threshold ({threshold:g} s); the task's process or its worker is gone"
+        )
+        logs.append_log(
+            session,
+            key,
+            try_number,
+            f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n",
+            now=now,
+        )
         fresh = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
         if fresh is not None and fresh.try_number >= 1:
             task_instances.record_try(session, fresh, error=reason)
         logger.warning("%s.%s %s try %s: %s; now %s", key.dag_id, key.task_id, key.run_id, try_number, reason, state)
         report.zombies.append((key, try_number, str(state)))
         task = cached.dag.task_dict.get(row.task_id) if cached is not None else None
-        if task is not None and (end := zombie_end(task, key.dag_id, key.run_id, key.map_index, try_number,
-                                                   str(state), reason)) is not None:
+        if (
+            task is not None
+            and (end := zombie_end(task, key.dag_id, key.run_id, key.map_index, try_number, str(state), reason))
+            is not None
+        ):
             report.callbacks.append(end)
 
 
@@ -97,8 +114,14 @@ def _stale_queued(session: Session, settings: Settings, now: datetime, report: L
     for row in scheduling.stale_queued(session, queued_before=cutoff, limit=BATCH):
         key, try_number, queue = _key(row), row.try_number, row.queue
         if scheduling.mark_sent_again(session, key, try_number, sent_before=cutoff, now=now):
-            logger.warning("%s.%s %s try %s: still queued after %g s (task_queued_timeout); sending it again",
-                           key.dag_id, key.task_id, key.run_id, try_number, settings.task_queued_timeout)
+            logger.warning(
+                "%s.%s %s try %s: still queued after %g s (task_queued_timeout); sending it again",
+                key.dag_id,
+                key.task_id,
+                key.run_id,
+                try_number,
+                settings.task_queued_timeout,
+            )
             report.resend.append(message_for(key, try_number, queue))
 
 
@@ -106,9 +129,15 @@ def _restarting(session: Session, settings: Settings, now: datetime, report: Liv
     cutoff = now - timedelta(seconds=settings.zombie_threshold)
     for row in scheduling.stale_restarting(session, heartbeat_before=cutoff, limit=BATCH):
         key, try_number = _key(row), row.try_number
-        if task_instances.transition(session, key, expected_state=TI.RESTARTING, target_state=TI.NONE,
-                                     expected_try=try_number, live_try=None):
-            logs.append_log(session, key, try_number,
-                            f"[{now.isoformat()}] INFO - cleared while running: try {try_number} was stopped; "
-                            "the task runs again\n", now=now)
+        if task_instances.transition(
+            session, key, expected_state=TI.RESTARTING, target_state=TI.NONE, expected_try=try_number, live_try=None
+        ):
+            logs.append_log(
+                session,
+                key,
+                try_number,
+                f"[{now.isoformat()}] INFO - cleared while running: try {try_number} was stopped; "
+                "the task runs again\n",
+                now=now,
+            )
             report.restarted.append(key)

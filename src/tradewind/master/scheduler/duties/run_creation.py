@@ -47,16 +47,22 @@ def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings,
         plan = _plan(session, cached, settings, now) if cached is not None else NewRuns()
         for info in plan.create:
             run = runs.create_run(
-                session, dag_id=dag_id, run_id=scheduled_run_id(info.logical_date), run_type="scheduled",
-                logical_date=info.logical_date, data_interval=(info.data_interval.start, info.data_interval.end),
-                state=DagRunState.QUEUED, now=now,
+                session,
+                dag_id=dag_id,
+                run_id=scheduled_run_id(info.logical_date),
+                run_type="scheduled",
+                logical_date=info.logical_date,
+                data_interval=(info.data_interval.start, info.data_interval.end),
+                state=DagRunState.QUEUED,
+                now=now,
                 task_rows=task_rows(cached.dag, max_map_length=settings.max_map_length) if cached else (),
             )
             report.created.append((dag_id, run.run_id))
             logger.info("created run %s of %s", run.run_id, dag_id)
         following = plan.next_run
         scheduling.set_next_dagrun(
-            session, dag_id,
+            session,
+            dag_id,
             (following.data_interval.start, following.data_interval.end) if following is not None else None,
             following.run_after if following is not None else None,
         )
@@ -69,9 +75,12 @@ def _plan(session: Session, cached: CachedDag, settings: Settings, now: datetime
     last = scheduling.last_scheduled_interval(session, dag.dag_id)
     try:
         return plan_new_runs(
-            dag, catchup=dag.resolved_catchup(settings.catchup_by_default), last_interval=last,
+            dag,
+            catchup=dag.resolved_catchup(settings.catchup_by_default),
+            last_interval=last,
             active_runs=scheduling.count_active_runs(session, dag.dag_id),
-            taken=scheduling.logical_dates_since(session, dag.dag_id, last[1] if last else None), now=now,
+            taken=scheduling.logical_dates_since(session, dag.dag_id, last[1] if last else None),
+            now=now,
         )
     except Exception:  # noqa: BLE001 - a schedule that cannot be computed stops this DAG, not the duty
         logger.exception("cannot work out the next run of %s; it gets none until its file changes", dag.dag_id)

@@ -56,17 +56,29 @@ def json_object() -> dict[str, Any]:
 
 
 #: OpenAPI parameters and responses the resource modules refer to.
-LIMIT_PARAMETER = {"name": "limit", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}
-OFFSET_PARAMETER = {"name": "offset", "in": "query", "required": False,
-                    "schema": {"type": "integer", "minimum": 0, "default": 0}}
+LIMIT_PARAMETER = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+}
+OFFSET_PARAMETER = {
+    "name": "offset",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 0, "default": 0},
+}
 
 
 def problem_response(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def json_response(description: str, schema_name: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
+    }

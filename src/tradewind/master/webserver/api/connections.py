@@ -27,7 +27,7 @@ _ADMIN_NOTE = "Needs the Admin role, reading included: connections hold credenti
 def list_connections() -> ResponseReturnValue:
     limit, offset = page_args()
     rows = connections.list_connections(get_session())
-    return jsonify(connections=[connection_json(c) for c in rows[offset:offset + limit]], total_entries=len(rows))
+    return jsonify(connections=[connection_json(c) for c in rows[offset : offset + limit]], total_entries=len(rows))
 
 
 @bp.get("/<conn_id>")
@@ -74,10 +74,17 @@ def _save(conn_id: str, body: dict[str, Any]) -> ResponseReturnValue:
 
 
 def connection_json(connection: ConnectionValue) -> dict[str, Any]:
-    return {"conn_id": connection.conn_id, "conn_type": connection.conn_type,
-            "description": connection.description, "host": connection.host, "schema": connection.schema,
-            "login": connection.login, "password": masking.password(connection.password), "port": connection.port,
-            "extra": masking.extra(connection.extra)}
+    return {
+        "conn_id": connection.conn_id,
+        "conn_type": connection.conn_type,
+        "description": connection.description,
+        "host": connection.host,
+        "schema": connection.schema,
+        "login": connection.login,
+        "password": masking.password(connection.password),
+        "port": connection.port,
+        "extra": masking.extra(connection.extra),
+    }
 
 
 def _me() -> str:
@@ -91,35 +98,74 @@ _WRITE_ERRORS = {"400": "Bad input.", "403": "The user is not an Admin, or a ses
 _TEXT = {"type": "string", "nullable": True}
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Connection": {"type": "object", "properties": {
-        "conn_id": {"type": "string"}, "conn_type": {"type": "string"}, "description": _TEXT, "host": _TEXT,
-        "schema": _TEXT, "login": _TEXT,
-        "password": {"type": "string", "nullable": True, "description": "Written as given; always read as ***."},
-        "port": {"type": "integer", "nullable": True},
-        "extra": {"type": "string", "nullable": True,
-                  "description": "JSON text; values of secret-looking keys read as ***."}}},
-    "ConnectionCollection": {"type": "object", "properties": {
-        "connections": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}},
-        "total_entries": {"type": "integer"}}},
+    "Connection": {
+        "type": "object",
+        "properties": {
+            "conn_id": {"type": "string"},
+            "conn_type": {"type": "string"},
+            "description": _TEXT,
+            "host": _TEXT,
+            "schema": _TEXT,
+            "login": _TEXT,
+            "password": {"type": "string", "nullable": True, "description": "Written as given; always read as ***."},
+            "port": {"type": "integer", "nullable": True},
+            "extra": {
+                "type": "string",
+                "nullable": True,
+                "description": "JSON text; values of secret-looking keys read as ***.",
+            },
+        },
+    },
+    "ConnectionCollection": {
+        "type": "object",
+        "properties": {
+            "connections": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}},
+            "total_entries": {"type": "integer"},
+        },
+    },
 }
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{API_PREFIX}/connections": {
-        "get": operation("list_connections", f"List connections by id. {_ADMIN_NOTE}", "Connection",
-                         ("Connections, secrets masked.", "ConnectionCollection"),
-                         extra={"403": "The user is not an Admin."}),
-        "post": operation("create_connection", f"Create or replace a connection. {_ADMIN_NOTE}", "Connection",
-                          ("The connection.", "Connection"), body="Connection", extra=_WRITE_ERRORS),
+        "get": operation(
+            "list_connections",
+            f"List connections by id. {_ADMIN_NOTE}",
+            "Connection",
+            ("Connections, secrets masked.", "ConnectionCollection"),
+            extra={"403": "The user is not an Admin."},
+        ),
+        "post": operation(
+            "create_connection",
+            f"Create or replace a connection. {_ADMIN_NOTE}",
+            "Connection",
+            ("The connection.", "Connection"),
+            body="Connection",
+            extra=_WRITE_ERRORS,
+        ),
     },
     f"{API_PREFIX}/connections/{{conn_id}}": {
         "parameters": [_ID],
-        "get": operation("get_connection", f"Read a connection. {_ADMIN_NOTE}", "Connection",
-                         ("The connection.", "Connection"),
-                         extra={"403": "The user is not an Admin.", "404": "No such connection."}),
-        "patch": operation("patch_connection", f"Change fields of a connection. {_ADMIN_NOTE}", "Connection",
-                           ("The connection.", "Connection"), body="Connection",
-                           extra={**_WRITE_ERRORS, "404": "No such connection."}),
-        "delete": operation("delete_connection", f"Delete a connection. {_ADMIN_NOTE}", "Connection",
-                            ("Deleted.", ""), extra={"403": _WRITE_ERRORS["403"], "404": "No such connection."}),
+        "get": operation(
+            "get_connection",
+            f"Read a connection. {_ADMIN_NOTE}",
+            "Connection",
+            ("The connection.", "Connection"),
+            extra={"403": "The user is not an Admin.", "404": "No such connection."},
+        ),
+        "patch": operation(
+            "patch_connection",
+            f"Change fields of a connection. {_ADMIN_NOTE}",
+            "Connection",
+            ("The connection.", "Connection"),
+            body="Connection",
+            extra={**_WRITE_ERRORS, "404": "No such connection."},
+        ),
+        "delete": operation(
+            "delete_connection",
+            f"Delete a connection. {_ADMIN_NOTE}",
+            "Connection",
+            ("Deleted.", ""),
+            extra={"403": _WRITE_ERRORS["403"], "404": "No such connection."},
+        ),
     },
 }

@@ -54,6 +54,7 @@ def _username() -> str:
 
 # --- runs ------------------------------------------------------------------------------------------
 
+
 @bp.get("/dagRuns")
 def list_dag_runs(dag_id: str) -> ResponseReturnValue:
     limit, offset = page_args()
@@ -61,7 +62,7 @@ def list_dag_runs(dag_id: str) -> ResponseReturnValue:
     if state is not None and state not in {s.value for s in DagRunState}:
         abort(400, description=f"state must be one of {', '.join(s.value for s in DagRunState)}, not {state!r}")
     rows = runs.list_runs(get_session(), dag_id, states=[state] if state else None)
-    return jsonify(dag_runs=[run_json(run) for run in rows[offset:offset + limit]], total_entries=len(rows))
+    return jsonify(dag_runs=[run_json(run) for run in rows[offset : offset + limit]], total_entries=len(rows))
 
 
 @bp.get("/dagRuns/<dag_run_id>")
@@ -86,8 +87,9 @@ def trigger_dag_run(dag_id: str) -> ResponseReturnValue:
         except ValueError:
             abort(400, description=f"logical_date must be an ISO 8601 date-time, not {body['logical_date']!r}")
     session = get_session()
-    run = trigger_dag(session, dag_id, conf=conf, run_id=run_id, logical_date=logical_date, owner=_username(),
-                      source="api")
+    run = trigger_dag(
+        session, dag_id, conf=conf, run_id=run_id, logical_date=logical_date, owner=_username(), source="api"
+    )
     session.commit()
     wake_schedulers(get_settings(), dag_id, [run.run_id])
     return jsonify(run_json(run))
@@ -124,9 +126,13 @@ def clear_task_instances(dag_id: str) -> ResponseReturnValue:
     if run_id is not None and not isinstance(run_id, str):
         abort(400, description="dag_run_id must be a string")
     options = ActionOptions(
-        task_ids=task_ids, run_id=run_id, map_indexes=map_indexes,
-        upstream=_bool(body, "include_upstream", False), downstream=_bool(body, "include_downstream", False),
-        past=_bool(body, "include_past", False), future=_bool(body, "include_future", False),
+        task_ids=task_ids,
+        run_id=run_id,
+        map_indexes=map_indexes,
+        upstream=_bool(body, "include_upstream", False),
+        downstream=_bool(body, "include_downstream", False),
+        past=_bool(body, "include_past", False),
+        future=_bool(body, "include_future", False),
         only_failed=_bool(body, "only_failed", False),
     )
     return _act(dag_id, "clear", options, dry_run=_bool(body, "dry_run", True))
@@ -138,8 +144,13 @@ def _task_ids_and_map_indexes(value: Any) -> tuple[tuple[str, ...] | None, tuple
         return None, ()
 
     def is_pair(item: Any) -> bool:
-        return (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], int) and not isinstance(item[1], bool))
+        return (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+            and not isinstance(item[1], bool)
+        )
 
     if not isinstance(value, list) or not all(isinstance(t, str) or is_pair(t) for t in value):
         abort(400, description="task_ids must be a list of task ids or [task_id, map_index] pairs")
@@ -159,13 +170,25 @@ def _act(dag_id: str, kind: str, options: ActionOptions, *, dry_run: bool) -> Re
 
 
 def plan_json(dag_id: str, plan: ActionPlan, *, dry_run: bool) -> dict[str, Any]:
-    return {"dry_run": dry_run, "task_instances": [
-        {"dag_id": dag_id, "dag_run_id": c.run_id, "task_id": c.task_id, "map_index": c.map_index,
-         "state": c.from_state, "new_state": c.to_state} for c in plan.changes
-    ], "total_entries": len(plan.changes)}
+    return {
+        "dry_run": dry_run,
+        "task_instances": [
+            {
+                "dag_id": dag_id,
+                "dag_run_id": c.run_id,
+                "task_id": c.task_id,
+                "map_index": c.map_index,
+                "state": c.from_state,
+                "new_state": c.to_state,
+            }
+            for c in plan.changes
+        ],
+        "total_entries": len(plan.changes),
+    }
 
 
 # --- task instances -------------------------------------------------------------------------------
+
 
 @bp.get("/dagRuns/<dag_run_id>/taskInstances")
 def list_task_instances(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
@@ -214,9 +237,12 @@ def list_mapped_task_instances(dag_id: str, dag_run_id: str, task_id: str) -> Re
     runs.get_run(session, dag_id, dag_run_id)
     limit, offset = page_args()
     states = set(request.args.getlist("state"))
-    rows = [ti for ti in task_instances.get_tis(session, dag_id, dag_run_id)
-            if ti.task_id == task_id and ti.map_index >= 0 and (not states or ti.state in states)]
-    return jsonify(task_instances=[ti_json(ti) for ti in rows[offset:offset + limit]], total_entries=len(rows))
+    rows = [
+        ti
+        for ti in task_instances.get_tis(session, dag_id, dag_run_id)
+        if ti.task_id == task_id and ti.map_index >= 0 and (not states or ti.state in states)
+    ]
+    return jsonify(task_instances=[ti_json(ti) for ti in rows[offset : offset + limit]], total_entries=len(rows))
 
 
 @bp.patch("/dagRuns/<dag_run_id>/taskInstances/<task_id>")
@@ -228,9 +254,13 @@ def set_task_instance_state(dag_id: str, dag_run_id: str, task_id: str) -> Respo
         abort(400, description=f"new_state must be success or failed, not {state!r}")
     ti = _ti(dag_id, dag_run_id, task_id)
     options = ActionOptions(
-        task_ids=(task_id,), run_id=dag_run_id, map_index=ti.map_index,
-        upstream=_bool(body, "include_upstream", False), downstream=_bool(body, "include_downstream", False),
-        past=_bool(body, "include_past", False), future=_bool(body, "include_future", False),
+        task_ids=(task_id,),
+        run_id=dag_run_id,
+        map_index=ti.map_index,
+        upstream=_bool(body, "include_upstream", False),
+        downstream=_bool(body, "include_downstream", False),
+        past=_bool(body, "include_past", False),
+        future=_bool(body, "include_future", False),
     )
     return _act(dag_id, state, options, dry_run=_bool(body, "dry_run", False))
 
@@ -253,29 +283,60 @@ def get_log(dag_id: str, dag_run_id: str, task_id: str, try_number: str) -> Resp
 def list_xcom_entries(dag_id: str, dag_run_id: str, task_id: str) -> ResponseReturnValue:
     ti = _ti(dag_id, dag_run_id, task_id)
     rows = [x for x in xcoms.list_xcoms(get_session(), dag_id, dag_run_id, task_id) if x.map_index == ti.map_index]
-    return jsonify(xcom_entries=[
-        {"key": x.key, "value": x.value, "map_index": x.map_index, "task_id": x.task_id, "dag_id": dag_id,
-         "dag_run_id": dag_run_id, "timestamp": _iso(x.timestamp)} for x in rows
-    ], total_entries=len(rows))
+    return jsonify(
+        xcom_entries=[
+            {
+                "key": x.key,
+                "value": x.value,
+                "map_index": x.map_index,
+                "task_id": x.task_id,
+                "dag_id": dag_id,
+                "dag_run_id": dag_run_id,
+                "timestamp": _iso(x.timestamp),
+            }
+            for x in rows
+        ],
+        total_entries=len(rows),
+    )
 
 
 def run_json(run: DagRun) -> dict[str, Any]:
     return {
-        "dag_id": run.dag_id, "dag_run_id": run.run_id, "run_type": run.run_type, "state": run.state,
-        "logical_date": _iso(run.logical_date), "data_interval_start": _iso(run.data_interval_start),
-        "data_interval_end": _iso(run.data_interval_end), "conf": run.conf or {},
-        "external_trigger": run.external_trigger, "queued_at": _iso(run.queued_at),
-        "start_date": _iso(run.start_date), "end_date": _iso(run.end_date),
+        "dag_id": run.dag_id,
+        "dag_run_id": run.run_id,
+        "run_type": run.run_type,
+        "state": run.state,
+        "logical_date": _iso(run.logical_date),
+        "data_interval_start": _iso(run.data_interval_start),
+        "data_interval_end": _iso(run.data_interval_end),
+        "conf": run.conf or {},
+        "external_trigger": run.external_trigger,
+        "queued_at": _iso(run.queued_at),
+        "start_date": _iso(run.start_date),
+        "end_date": _iso(run.end_date),
     }
 
 
 def ti_json(ti: TaskInstance) -> dict[str, Any]:
     return {
-        "dag_id": ti.dag_id, "dag_run_id": ti.run_id, "task_id": ti.task_id, "map_index": ti.map_index,
-        "state": ti.state, "try_number": ti.try_number, "max_tries": ti.max_tries, "operator": ti.operator,
-        "queued_when": _iso(ti.queued_dttm), "start_date": _iso(ti.start_date), "end_date": _iso(ti.end_date),
-        "duration": ti.duration, "hostname": ti.hostname, "pid": ti.pid, "pool": ti.pool,
-        "pool_slots": ti.pool_slots, "queue": ti.queue, "priority_weight": ti.priority_weight,
+        "dag_id": ti.dag_id,
+        "dag_run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "state": ti.state,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "operator": ti.operator,
+        "queued_when": _iso(ti.queued_dttm),
+        "start_date": _iso(ti.start_date),
+        "end_date": _iso(ti.end_date),
+        "duration": ti.duration,
+        "hostname": ti.hostname,
+        "pid": ti.pid,
+        "pool": ti.pool,
+        "pool_slots": ti.pool_slots,
+        "queue": ti.queue,
+        "priority_weight": ti.priority_weight,
     }
 
 
@@ -295,18 +356,32 @@ _OBJ = {"application/json": {"schema": {"type": "object"}}}
 _TEXT = {"text/plain": {"schema": {"type": "string"}}, **_OBJ}
 
 
-def _op(op_id: str, summary: str, params: list[dict[str, Any]], *, body: bool = False, text: bool = False,
-        write: bool = False) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": _TEXT if text else _OBJ},
-                                 "401": problem_response("No or invalid credentials."),
-                                 "404": problem_response("No such DAG, run or task instance.")}
+def _op(
+    op_id: str,
+    summary: str,
+    params: list[dict[str, Any]],
+    *,
+    body: bool = False,
+    text: bool = False,
+    write: bool = False,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": _TEXT if text else _OBJ},
+        "401": problem_response("No or invalid credentials."),
+        "404": problem_response("No such DAG, run or task instance."),
+    }
     if body or write:
         responses["400"] = problem_response("Bad input.")
     if write:
         responses["403"] = problem_response("Needs the Op role.")
         responses["409"] = problem_response("Already exists.")
-    operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": ["DAGRun"],
-                                 "parameters": params, "responses": responses}
+    operation: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": ["DAGRun"],
+        "parameters": params,
+        "responses": responses,
+    }
     if body:
         operation["requestBody"] = {"required": True, "content": _OBJ}
     return operation
@@ -314,41 +389,60 @@ def _op(op_id: str, summary: str, params: list[dict[str, Any]], *, body: bool = 
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{_P}/dagRuns": {
-        "get": _op("get_dag_runs", "List a DAG's runs (?state)", [_PATH, LIMIT_PARAMETER, OFFSET_PARAMETER,
-                   {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}}]),
+        "get": _op(
+            "get_dag_runs",
+            "List a DAG's runs (?state)",
+            [
+                _PATH,
+                LIMIT_PARAMETER,
+                OFFSET_PARAMETER,
+                {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+        ),
         "post": _op("post_dag_run", "Trigger a run", [_PATH], body=True, write=True),
     },
     f"{_P}/dagRuns/{{dag_run_id}}": {
         "get": _op("get_dag_run", "Read a run", [_PATH, _RUN]),
-        "patch": _op("update_dag_run_state", "Set a run's state (success, failed, queued)", [_PATH, _RUN],
-                     body=True, write=True),
+        "patch": _op(
+            "update_dag_run_state", "Set a run's state (success, failed, queued)", [_PATH, _RUN], body=True, write=True
+        ),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/clear": {
         "post": _op("clear_dag_run", "Clear a run (dry_run by default)", [_PATH, _RUN], body=True, write=True),
     },
     f"{_P}/clearTaskInstances": {
-        "post": _op("post_clear_task_instances", "Clear task instances (dry_run by default)", [_PATH],
-                    body=True, write=True),
+        "post": _op(
+            "post_clear_task_instances", "Clear task instances (dry_run by default)", [_PATH], body=True, write=True
+        ),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances": {
         "get": _op("get_task_instances", "List a run's task instances", [_PATH, _RUN]),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}": {
         "get": _op("get_task_instance", "Read a task instance", [_PATH, _RUN, _TASK]),
-        "patch": _op("patch_task_instance", "Mark a task instance success or failed", [_PATH, _RUN, _TASK],
-                     body=True, write=True),
+        "patch": _op(
+            "patch_task_instance", "Mark a task instance success or failed", [_PATH, _RUN, _TASK], body=True, write=True
+        ),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/listMapped": {
-        "get": _op("get_mapped_task_instances", "List a mapped task's task instances (?state)",
-                   [_PATH, _RUN, _TASK, LIMIT_PARAMETER, OFFSET_PARAMETER,
-                    {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}}]),
+        "get": _op(
+            "get_mapped_task_instances",
+            "List a mapped task's task instances (?state)",
+            [
+                _PATH,
+                _RUN,
+                _TASK,
+                LIMIT_PARAMETER,
+                OFFSET_PARAMETER,
+                {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+        ),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/{{map_index}}": {
         "get": _op("get_mapped_task_instance", "Read one mapped task instance", [_PATH, _RUN, _TASK, _MAP]),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/logs/{{try_number}}": {
-        "get": _op("get_log", "A try's log (text, or JSON with ?full_content)", [_PATH, _RUN, _TASK, _TRY],
-                   text=True),
+        "get": _op("get_log", "A try's log (text, or JSON with ?full_content)", [_PATH, _RUN, _TASK, _TRY], text=True),
     },
     f"{_P}/dagRuns/{{dag_run_id}}/taskInstances/{{task_id}}/xcomEntries": {
         "get": _op("get_xcom_entries", "A task instance's XComs", [_PATH, _RUN, _TASK]),

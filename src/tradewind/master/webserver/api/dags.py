@@ -32,8 +32,12 @@ PATCHABLE = frozenset({"is_paused"})
 def list_dags() -> ResponseReturnValue:
     limit, offset = page_args()
     page = dag_overview.list_dag_page(
-        get_session(), search=request.args.get("search", "").strip() or None, tags=request.args.getlist("tags"),
-        paused=query_bool("paused"), limit=limit, offset=offset,
+        get_session(),
+        search=request.args.get("search", "").strip() or None,
+        tags=request.args.getlist("tags"),
+        paused=query_bool("paused"),
+        limit=limit,
+        offset=offset,
     )
     return jsonify(dags=[dag_json(dag) for dag in page.dags], total_entries=page.total)
 
@@ -134,12 +138,24 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "List active DAGs by id",
             "tags": ["DAG"],
             "parameters": [
-                LIMIT_PARAMETER, OFFSET_PARAMETER,
-                {"name": "tags", "in": "query", "required": False, "style": "form", "explode": True,
-                 "description": "Only DAGs carrying at least one of these tags.",
-                 "schema": {"type": "array", "items": {"type": "string"}}},
-                {"name": "search", "in": "query", "required": False,
-                 "description": "Only DAGs whose id contains this text (any case).", "schema": {"type": "string"}},
+                LIMIT_PARAMETER,
+                OFFSET_PARAMETER,
+                {
+                    "name": "tags",
+                    "in": "query",
+                    "required": False,
+                    "style": "form",
+                    "explode": True,
+                    "description": "Only DAGs carrying at least one of these tags.",
+                    "schema": {"type": "array", "items": {"type": "string"}},
+                },
+                {
+                    "name": "search",
+                    "in": "query",
+                    "required": False,
+                    "description": "Only DAGs whose id contains this text (any case).",
+                    "schema": {"type": "string"},
+                },
                 {"name": "paused", "in": "query", "required": False, "schema": {"type": "boolean"}},
             ],
             "responses": {
@@ -165,11 +181,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             "operationId": "patch_dag",
             "summary": "Pause or unpause a DAG (Op role); recorded in the audit log",
             "tags": ["DAG"],
-            "requestBody": {"required": True, "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/DAGPatch"}}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DAGPatch"}}},
+            },
             "responses": {
                 "200": json_response("The DAG after the change.", "DAG"),
-                "400": problem_response("The body is not {\"is_paused\": true|false}."),
+                "400": problem_response('The body is not {"is_paused": true|false}.'),
                 "401": problem_response("No or invalid credentials."),
                 "403": problem_response("The user's role is below Op, or a session request lacks X-CSRFToken."),
                 "404": problem_response("No DAG with that id."),

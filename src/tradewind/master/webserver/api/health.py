@@ -28,17 +28,26 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "metastore": {"type": "object", "properties": {"status": _STATUS}},
-            "scheduler": {"type": "object", "properties": {
-                "status": _STATUS,
-                "latest_heartbeat": {"type": "string", "format": "date-time", "nullable": True},
-                "age_seconds": {"type": "number", "nullable": True},
-            }},
-            "workers": {"type": "array", "items": {"type": "object", "properties": {
-                "hostname": {"type": "string"},
-                "queues": {"type": "array", "items": {"type": "string"}},
-                "last_heartbeat": {"type": "string", "format": "date-time"},
-                "running": {"type": "integer"},
-            }}},
+            "scheduler": {
+                "type": "object",
+                "properties": {
+                    "status": _STATUS,
+                    "latest_heartbeat": {"type": "string", "format": "date-time", "nullable": True},
+                    "age_seconds": {"type": "number", "nullable": True},
+                },
+            },
+            "workers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "hostname": {"type": "string"},
+                        "queues": {"type": "array", "items": {"type": "string"}},
+                        "last_heartbeat": {"type": "string", "format": "date-time"},
+                        "running": {"type": "integer"},
+                    },
+                },
+            },
         },
     },
 }

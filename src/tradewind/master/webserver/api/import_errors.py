@@ -26,8 +26,9 @@ bp = Blueprint("api_import_errors", __name__, url_prefix=f"{API_PREFIX}/importEr
 def list_import_errors() -> ResponseReturnValue:
     limit, offset = page_args()
     errors = import_errors.list_import_errors(get_session())
-    return jsonify(import_errors=[import_error_json(e) for e in errors[offset:offset + limit]],
-                   total_entries=len(errors))
+    return jsonify(
+        import_errors=[import_error_json(e) for e in errors[offset : offset + limit]], total_entries=len(errors)
+    )
 
 
 def import_error_json(error: ParseImportError) -> dict[str, Any]:

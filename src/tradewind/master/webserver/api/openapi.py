@@ -52,7 +52,7 @@ def build_document(app: Flask) -> dict[str, Any]:
                 "Monitor and steer tradewind DAGs. Authenticate with HTTP basic auth, an API token "
                 "(`tradewind users create … --token`, sent as `Authorization: Bearer <token>`), or a "
                 "browser session (which must send its CSRF token in `X-CSRFToken` on writes). "
-                "Errors are `{\"title\", \"detail\", \"status\"}`."
+                'Errors are `{"title", "detail", "status"}`.'
             ),
         },
         "servers": [{"url": "/"}],
@@ -69,15 +69,19 @@ def build_document(app: Flask) -> dict[str, Any]:
     }
 
 
-OPENAPI_PATHS: dict[str, Any] = {f"{API_PREFIX}/openapi.json": {
-    "get": {
-        "operationId": "get_openapi_document",
-        "summary": "This document",
-        "tags": ["Monitoring"],
-        "responses": {
-            "200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {
-                "type": "object"}}}},
-            "401": problem_response("No or invalid credentials."),
+OPENAPI_PATHS: dict[str, Any] = {
+    f"{API_PREFIX}/openapi.json": {
+        "get": {
+            "operationId": "get_openapi_document",
+            "summary": "This document",
+            "tags": ["Monitoring"],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "401": problem_response("No or invalid credentials."),
+            },
         },
-    },
-}}
+    }
+}

@@ -23,7 +23,7 @@ bp = Blueprint("api_pools", __name__, url_prefix=f"{API_PREFIX}/pools")
 def list_pools() -> ResponseReturnValue:
     limit, offset = page_args()
     rows = pools.pool_usage(get_session())
-    return jsonify(pools=[pool_json(p) for p in rows[offset:offset + limit]], total_entries=len(rows))
+    return jsonify(pools=[pool_json(p) for p in rows[offset : offset + limit]], total_entries=len(rows))
 
 
 @bp.get("/<name>")
@@ -93,9 +93,15 @@ def _usage(name: str) -> PoolUsage:
 
 def pool_json(usage: PoolUsage) -> dict[str, Any]:
     pool = usage.pool
-    return {"name": pool.pool, "slots": pool.slots, "description": pool.description,
-            "include_deferred": pool.include_deferred, "running_slots": usage.running,
-            "queued_slots": usage.queued, "open_slots": usage.free}
+    return {
+        "name": pool.pool,
+        "slots": pool.slots,
+        "description": pool.description,
+        "include_deferred": pool.include_deferred,
+        "running_slots": usage.running,
+        "queued_slots": usage.queued,
+        "open_slots": usage.free,
+    }
 
 
 def _me() -> str:
@@ -108,30 +114,58 @@ _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "str
 _WRITE_ERRORS = {"400": "Bad input.", "403": "The user is not an Admin, or a session request lacks X-CSRFToken."}
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Pool": {"type": "object", "properties": {
-        "name": {"type": "string"}, "slots": {"type": "integer"},
-        "description": {"type": "string", "nullable": True}, "include_deferred": {"type": "boolean"},
-        "running_slots": {"type": "integer", "readOnly": True}, "queued_slots": {"type": "integer", "readOnly": True},
-        "open_slots": {"type": "integer", "readOnly": True}}},
-    "PoolCollection": {"type": "object", "properties": {
-        "pools": {"type": "array", "items": {"$ref": "#/components/schemas/Pool"}},
-        "total_entries": {"type": "integer"}}},
+    "Pool": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "slots": {"type": "integer"},
+            "description": {"type": "string", "nullable": True},
+            "include_deferred": {"type": "boolean"},
+            "running_slots": {"type": "integer", "readOnly": True},
+            "queued_slots": {"type": "integer", "readOnly": True},
+            "open_slots": {"type": "integer", "readOnly": True},
+        },
+    },
+    "PoolCollection": {
+        "type": "object",
+        "properties": {
+            "pools": {"type": "array", "items": {"$ref": "#/components/schemas/Pool"}},
+            "total_entries": {"type": "integer"},
+        },
+    },
 }
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{API_PREFIX}/pools": {
-        "get": operation("get_pools", "List the slot pools with their slot use", "Pool",
-                         ("Pools by name.", "PoolCollection")),
-        "post": operation("create_pool", "Create a pool or set its slots (Admin)", "Pool", ("The pool.", "Pool"),
-                          body="Pool", extra=_WRITE_ERRORS),
+        "get": operation(
+            "get_pools", "List the slot pools with their slot use", "Pool", ("Pools by name.", "PoolCollection")
+        ),
+        "post": operation(
+            "create_pool",
+            "Create a pool or set its slots (Admin)",
+            "Pool",
+            ("The pool.", "Pool"),
+            body="Pool",
+            extra=_WRITE_ERRORS,
+        ),
     },
     f"{API_PREFIX}/pools/{{name}}": {
         "parameters": [_NAME],
         "get": operation("get_pool", "Read one pool", "Pool", ("The pool.", "Pool"), extra={"404": "No such pool."}),
-        "patch": operation("patch_pool", "Change a pool's slots, description or include_deferred (Admin)", "Pool",
-                           ("The pool.", "Pool"), body="Pool", extra={**_WRITE_ERRORS, "404": "No such pool."}),
-        "delete": operation("delete_pool", "Delete a pool (Admin); default_pool cannot be deleted", "Pool",
-                            ("Deleted.", ""), extra={"403": _WRITE_ERRORS["403"], "404": "No such pool.",
-                                                     "409": "default_pool cannot be deleted."}),
+        "patch": operation(
+            "patch_pool",
+            "Change a pool's slots, description or include_deferred (Admin)",
+            "Pool",
+            ("The pool.", "Pool"),
+            body="Pool",
+            extra={**_WRITE_ERRORS, "404": "No such pool."},
+        ),
+        "delete": operation(
+            "delete_pool",
+            "Delete a pool (Admin); default_pool cannot be deleted",
+            "Pool",
+            ("Deleted.", ""),
+            extra={"403": _WRITE_ERRORS["403"], "404": "No such pool.", "409": "default_pool cannot be deleted."},
+        ),
     },
 }

@@ -7,15 +7,26 @@ from typing import Any
 from tradewind.master.webserver.api import json_response, problem_response
 
 
-def operation(op_id: str, summary: str, tag: str, ok: tuple[str, str], *, body: str | None = None,
-              extra: dict[str, str] | None = None) -> dict[str, Any]:
+def operation(
+    op_id: str,
+    summary: str,
+    tag: str,
+    ok: tuple[str, str],
+    *,
+    body: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One operation: its 200 answer ``ok`` (description, schema), a JSON ``body`` schema, and the
     problem answers named in ``extra`` (status -> description) besides 401."""
-    responses: dict[str, Any] = {"200": json_response(*ok) if ok[1] else {"description": ok[0]},
-                                 "401": problem_response("No or invalid credentials.")}
+    responses: dict[str, Any] = {
+        "200": json_response(*ok) if ok[1] else {"description": ok[0]},
+        "401": problem_response("No or invalid credentials."),
+    }
     responses.update({status: problem_response(text) for status, text in (extra or {}).items()})
     found: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": responses}
     if body is not None:
-        found["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
+        found["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+        }
     return found

@@ -26,7 +26,7 @@ _ADMIN_NOTE = "Needs the Admin role, reading included: variables may hold secret
 def list_variables() -> ResponseReturnValue:
     limit, offset = page_args()
     rows = variables.list_variables(get_session())
-    return jsonify(variables=[variable_json(v) for v in rows[offset:offset + limit]], total_entries=len(rows))
+    return jsonify(variables=[variable_json(v) for v in rows[offset : offset + limit]], total_entries=len(rows))
 
 
 @bp.get("/<key>")
@@ -79,8 +79,11 @@ def _save(key: str, body: dict[str, Any]) -> ResponseReturnValue:
 
 
 def variable_json(variable: VariableValue) -> dict[str, Any]:
-    return {"key": variable.key, "value": masking.variable_value(variable.key, variable.value),
-            "description": variable.description}
+    return {
+        "key": variable.key,
+        "value": masking.variable_value(variable.key, variable.value),
+        "description": variable.description,
+    }
 
 
 def _me() -> str:
@@ -93,32 +96,68 @@ _KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "strin
 _WRITE_ERRORS = {"400": "Bad input.", "403": "The user is not an Admin, or a session request lacks X-CSRFToken."}
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Variable": {"type": "object", "properties": {
-        "key": {"type": "string"},
-        "value": {"type": "string", "description": "*** when the key looks secret (password, secret, token, "
-                                                   "key, passwd, api_key, private, credential)."},
-        "description": {"type": "string", "nullable": True}}},
-    "VariableCollection": {"type": "object", "properties": {
-        "variables": {"type": "array", "items": {"$ref": "#/components/schemas/Variable"}},
-        "total_entries": {"type": "integer"}}},
+    "Variable": {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string"},
+            "value": {
+                "type": "string",
+                "description": "*** when the key looks secret (password, secret, token, "
+                "key, passwd, api_key, private, credential).",
+            },
+            "description": {"type": "string", "nullable": True},
+        },
+    },
+    "VariableCollection": {
+        "type": "object",
+        "properties": {
+            "variables": {"type": "array", "items": {"$ref": "#/components/schemas/Variable"}},
+            "total_entries": {"type": "integer"},
+        },
+    },
 }
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{API_PREFIX}/variables": {
-        "get": operation("list_variables", f"List variables by key. {_ADMIN_NOTE}", "Variable",
-                         ("Variables, secret values masked.", "VariableCollection"),
-                         extra={"403": "The user is not an Admin."}),
-        "post": operation("create_variable", f"Create or replace a variable. {_ADMIN_NOTE}", "Variable",
-                          ("The variable.", "Variable"), body="Variable", extra=_WRITE_ERRORS),
+        "get": operation(
+            "list_variables",
+            f"List variables by key. {_ADMIN_NOTE}",
+            "Variable",
+            ("Variables, secret values masked.", "VariableCollection"),
+            extra={"403": "The user is not an Admin."},
+        ),
+        "post": operation(
+            "create_variable",
+            f"Create or replace a variable. {_ADMIN_NOTE}",
+            "Variable",
+            ("The variable.", "Variable"),
+            body="Variable",
+            extra=_WRITE_ERRORS,
+        ),
     },
     f"{API_PREFIX}/variables/{{key}}": {
         "parameters": [_KEY],
-        "get": operation("get_variable", f"Read a variable. {_ADMIN_NOTE}", "Variable", ("The variable.", "Variable"),
-                         extra={"403": "The user is not an Admin.", "404": "No such variable."}),
-        "patch": operation("patch_variable", f"Change a variable's value or description. {_ADMIN_NOTE}", "Variable",
-                           ("The variable.", "Variable"), body="Variable",
-                           extra={**_WRITE_ERRORS, "404": "No such variable."}),
-        "delete": operation("delete_variable", f"Delete a variable. {_ADMIN_NOTE}", "Variable", ("Deleted.", ""),
-                            extra={"403": _WRITE_ERRORS["403"], "404": "No such variable."}),
+        "get": operation(
+            "get_variable",
+            f"Read a variable. {_ADMIN_NOTE}",
+            "Variable",
+            ("The variable.", "Variable"),
+            extra={"403": "The user is not an Admin.", "404": "No such variable."},
+        ),
+        "patch": operation(
+            "patch_variable",
+            f"Change a variable's value or description. {_ADMIN_NOTE}",
+            "Variable",
+            ("The variable.", "Variable"),
+            body="Variable",
+            extra={**_WRITE_ERRORS, "404": "No such variable."},
+        ),
+        "delete": operation(
+            "delete_variable",
+            f"Delete a variable. {_ADMIN_NOTE}",
+            "Variable",
+            ("Deleted.", ""),
+            extra={"403": _WRITE_ERRORS["403"], "404": "No such variable."},
+        ),
     },
 }

@@ -50,8 +50,12 @@ def parse_options(values: MultiDict[str, str], *, run_id: str | None = None, who
     flags = {name: values.get(name, "").lower() in _TRUE for name in OPTION_FLAGS}
     if whole_run:
         flags = {name: False for name in OPTION_FLAGS} | {"only_failed": flags["only_failed"]}
-    return ActionOptions(task_ids=task_ids, run_id=run_id or values.get("run_id") or None,
-                         map_index=map_index if task_ids else None, **flags)
+    return ActionOptions(
+        task_ids=task_ids,
+        run_id=run_id or values.get("run_id") or None,
+        map_index=map_index if task_ids else None,
+        **flags,
+    )
 
 
 def mark_state(values: MultiDict[str, str]) -> str:
@@ -124,8 +128,16 @@ def _confirm_page(dag_id: str, kind: str, options: ActionOptions, *, action_url:
     if whole_run:
         flags = {"only_failed": options.only_failed}
     return render_template(
-        "actions/confirm.html", dag_id=dag_id, kind=kind, verb=_VERB[kind], options=options, plan=plan,
-        hidden=hidden, flags=flags, action_url=action_url, whole_run=whole_run,
+        "actions/confirm.html",
+        dag_id=dag_id,
+        kind=kind,
+        verb=_VERB[kind],
+        options=options,
+        plan=plan,
+        hidden=hidden,
+        flags=flags,
+        action_url=action_url,
+        whole_run=whole_run,
         can_act=user is not None and user.has_role("Op"),
     )
 
@@ -198,6 +210,7 @@ def run_mark_apply(dag_id: str, run_id: str) -> ResponseReturnValue:
 
 # --- trigger ----------------------------------------------------------------------------------------
 
+
 def param_defaults(dag: Any) -> dict[str, Any]:
     """The DAG's params with a default, as the trigger form's starting conf."""
     return {name: param.value for name, param in dag.params.items() if param.value is not NOTSET}
@@ -218,9 +231,15 @@ def parse_conf(text: str) -> dict[str, Any]:
 
 def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str | None) -> str:
     user = current_user()
-    return render_template("actions/trigger.html", dag_id=dag_id, conf_text=conf_text, run_id=run_id, error=error,
-                           params=[(name, param.description) for name, param in dag.params.items()],
-                           can_act=user is not None and user.has_role("Op"))
+    return render_template(
+        "actions/trigger.html",
+        dag_id=dag_id,
+        conf_text=conf_text,
+        run_id=run_id,
+        error=error,
+        params=[(name, param.description) for name, param in dag.params.items()],
+        can_act=user is not None and user.has_role("Op"),
+    )
 
 
 @bp.get("/dags/<dag_id>/trigger")
@@ -240,8 +259,9 @@ def trigger_submit(dag_id: str) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     try:
-        run = trigger_dag(session, dag_id, conf=parse_conf(conf_text), run_id=run_id or None,
-                          owner=user.username, source="ui")
+        run = trigger_dag(
+            session, dag_id, conf=parse_conf(conf_text), run_id=run_id or None, owner=user.username, source="ui"
+        )
     except (ParamValidationError, DagRunAlreadyExists) as exc:
         session.rollback()
         status = 409 if isinstance(exc, DagRunAlreadyExists) else 400

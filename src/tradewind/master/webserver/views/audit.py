@@ -31,7 +31,14 @@ def audit_log() -> ResponseReturnValue:
             query["page"] = number
         return url_for("audit.audit_log", **query)
 
-    return render_template("audit/list.html", dag_id=dag_id, events=rows, extra=extra, total=total,
-                           prev_url=url(page - 1) if page > 1 else None,
-                           next_url=url(page + 1) if page < last_page else None, page_number=page,
-                           last_page=last_page)
+    return render_template(
+        "audit/list.html",
+        dag_id=dag_id,
+        events=rows,
+        extra=extra,
+        total=total,
+        prev_url=url(page - 1) if page > 1 else None,
+        next_url=url(page + 1) if page < last_page else None,
+        page_number=page,
+        last_page=last_page,
+    )

@@ -20,5 +20,11 @@ def code_view(dag_id: str) -> ResponseReturnValue:
     if fileloc is None:
         abort(404, description=f"There is no DAG {dag_id!r}.")
     code = dag_code.get_code(session, fileloc)
-    return render_template("dag_pages/code.html", dag_id=dag_id, tabs=tabs(dag_id, "code"), fileloc=fileloc,
-                           code=code, lines=code.source.splitlines() if code is not None else [])
+    return render_template(
+        "dag_pages/code.html",
+        dag_id=dag_id,
+        tabs=tabs(dag_id, "code"),
+        fileloc=fileloc,
+        code=code,
+        lines=code.source.splitlines() if code is not None else [],
+    )

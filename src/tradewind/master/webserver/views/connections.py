@@ -20,8 +20,9 @@ bp = Blueprint("connections", __name__)
 @bp.get("/connections")
 @require_role("Admin")
 def connection_list() -> ResponseReturnValue:
-    rows = [(c, masking.password(c.password), masking.extra(c.extra))
-            for c in connections.list_connections(get_session())]
+    rows = [
+        (c, masking.password(c.password), masking.extra(c.extra)) for c in connections.list_connections(get_session())
+    ]
     return render_template("connections/list.html", connections=rows)
 
 

@@ -85,8 +85,9 @@ def task_rows(dag: SerializedDAG) -> list[TaskRow]:
     return rows
 
 
-def _walk(group: SerializedTaskGroup, order: dict[str, int], depth: int, ancestors: tuple[str, ...],
-          rows: list[TaskRow]) -> None:
+def _walk(
+    group: SerializedTaskGroup, order: dict[str, int], depth: int, ancestors: tuple[str, ...], rows: list[TaskRow]
+) -> None:
     def rank(child: SerializedTask | SerializedTaskGroup) -> int:
         if isinstance(child, SerializedTaskGroup):
             return min((order[t.task_id] for t in child.iter_tasks()), default=len(order))

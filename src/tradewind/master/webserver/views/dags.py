@@ -91,8 +91,14 @@ class DagRow:
 def dag_list() -> ResponseReturnValue:
     args = ListArgs.parse(request.args)
     session = get_session()
-    page = dag_overview.list_dag_page(session, search=args.search, tags=args.tags, paused=args.paused,
-                                      limit=PAGE_SIZE, offset=(args.page - 1) * PAGE_SIZE)
+    page = dag_overview.list_dag_page(
+        session,
+        search=args.search,
+        tags=args.tags,
+        paused=args.paused,
+        limit=PAGE_SIZE,
+        offset=(args.page - 1) * PAGE_SIZE,
+    )
     stats = dag_overview.dag_stats(session, [dag.dag_id for dag in page.dags])
     user = current_user()
     can_edit = user is not None and user.has_role("Op")
@@ -104,18 +110,24 @@ def dag_list() -> ResponseReturnValue:
     last_page = max(1, -(-page.total // PAGE_SIZE))
     return render_template(
         "dags/list.html",
-        rows=rows, total=page.total, args=args, can_edit=can_edit,
+        rows=rows,
+        total=page.total,
+        args=args,
+        can_edit=can_edit,
         import_errors=import_errors.list_import_errors(session),
         all_tags=dag_overview.all_tags(session),
-        active_tags=[Link(tag, args.url(tags=tuple(t for t in args.tags if t != tag), page=1))
-                     for tag in args.tags],
-        paused_tabs=[Link(label, args.url(paused=value, page=1)) for label, value
-                     in (("All", None), ("Active", False), ("Paused", True))],
+        active_tags=[Link(tag, args.url(tags=tuple(t for t in args.tags if t != tag), page=1)) for tag in args.tags],
+        paused_tabs=[
+            Link(label, args.url(paused=value, page=1))
+            for label, value in (("All", None), ("Active", False), ("Paused", True))
+        ],
         paused_label={None: "All", False: "Active", True: "Paused"}[args.paused],
         clear_url=url_for("dags.dag_list"),
         prev_url=args.url(page=args.page - 1) if args.page > 1 else None,
         next_url=args.url(page=args.page + 1) if args.page < last_page else None,
-        page_number=args.page, last_page=last_page, return_to=request.full_path.rstrip("?"),
+        page_number=args.page,
+        last_page=last_page,
+        return_to=request.full_path.rstrip("?"),
     )
 
 
@@ -136,10 +148,14 @@ def set_paused(dag_id: str) -> ResponseReturnValue:
 def _row(dag: DagModel, stats: DagStats, args: ListArgs, pages_available: Mapping[str, bool]) -> DagRow:
     quoted = quote(dag.dag_id, safe="")
     return DagRow(
-        dag_id=dag.dag_id, description=dag.description, schedule=dag.schedule_description,
-        is_paused=dag.is_paused, owners=dag.owners,
+        dag_id=dag.dag_id,
+        description=dag.description,
+        schedule=dag.schedule_description,
+        is_paused=dag.is_paused,
+        owners=dag.owners,
         tags=[Link(tag, args.url(tags=(tag,), page=1)) for tag in sorted(dag.tags or [])],
-        last_run=stats.last_run, next_run=dag.next_dagrun_create_after,
+        last_run=stats.last_run,
+        next_run=dag.next_dagrun_create_after,
         task_counts=ordered_counts(stats.task_states, TASK_STATE_ORDER),
         run_counts=ordered_counts(stats.run_states, RUN_STATE_ORDER),
         grid_url=GRID_PATH.format(dag_id=quoted) if pages_available["grid"] else None,

@@ -53,7 +53,8 @@ def gantt_view(dag_id: str) -> ResponseReturnValue:
         spans: dict[tuple[str, int], list[_Span]] = {}
         for t in grid.run_tries(session, dag_id, run.run_id):
             spans.setdefault((t.task_id, t.map_index), []).append(
-                _Span(t.try_number, t.state, t.queued_dttm, t.start_date, t.end_date))
+                _Span(t.try_number, t.state, t.queued_dttm, t.start_date, t.end_date)
+            )
         for ti in task_instances.get_tis(session, dag_id, run.run_id):
             listed = spans.setdefault((ti.task_id, ti.map_index), [])
             # The current try may not be in the history yet (queued, not started): show it from the row.
@@ -67,14 +68,25 @@ def gantt_view(dag_id: str) -> ResponseReturnValue:
         if moments:
             axis = (min(moments), max([*moments, now if run.state in ("running", "queued") else max(moments)]))
         order = {task.task_id: i for i, task in enumerate(dag.topological_sort())}
-        for (task_id, map_index) in sorted(spans, key=lambda k: (order.get(k[0], len(order)), k[0], k[1])):
+        for task_id, map_index in sorted(spans, key=lambda k: (order.get(k[0], len(order)), k[0], k[1])):
             if axis is None:
                 break
-            rows.append(GanttRow(task_id, map_index, dag_path(dag_id, "runs", run.run_id, "tasks", task_id)
-                                 + f"?map_index={map_index}", _segments(task_id, spans[(task_id, map_index)],
-                                                                        axis, now)))
-    return render_template("dag_pages/gantt.html", dag_id=dag_id, run=run, rows=rows, axis=axis,
-                           tabs=tabs(dag_id, "gantt", run.run_id if run else None))
+            rows.append(
+                GanttRow(
+                    task_id,
+                    map_index,
+                    dag_path(dag_id, "runs", run.run_id, "tasks", task_id) + f"?map_index={map_index}",
+                    _segments(task_id, spans[(task_id, map_index)], axis, now),
+                )
+            )
+    return render_template(
+        "dag_pages/gantt.html",
+        dag_id=dag_id,
+        run=run,
+        rows=rows,
+        axis=axis,
+        tabs=tabs(dag_id, "gantt", run.run_id if run else None),
+    )
 
 
 def _segments(task_id: str, spans: list[_Span], axis: tuple[datetime, datetime], now: datetime) -> list[Segment]:
@@ -88,11 +100,24 @@ def _segments(task_id: str, spans: list[_Span], axis: tuple[datetime, datetime],
     for span in spans:
         if span.queued and (span.start or span.end or now) > span.queued:
             until = span.start or span.end or min(now, last)
-            found.append(Segment("queued", span.state, pct(span.queued), max(pct(until) - pct(span.queued), 0.2),
-                                 f"{task_id} try {span.try_number}: queued {span.queued:%H:%M:%S} → {until:%H:%M:%S}"))
+            found.append(
+                Segment(
+                    "queued",
+                    span.state,
+                    pct(span.queued),
+                    max(pct(until) - pct(span.queued), 0.2),
+                    f"{task_id} try {span.try_number}: queued {span.queued:%H:%M:%S} → {until:%H:%M:%S}",
+                )
+            )
         if span.start:
             until = span.end or min(now, last)
-            found.append(Segment("running", span.state, pct(span.start), max(pct(until) - pct(span.start), 0.2),
-                                 f"{task_id} try {span.try_number}: {span.state} {span.start:%H:%M:%S} → "
-                                 f"{until:%H:%M:%S}"))
+            found.append(
+                Segment(
+                    "running",
+                    span.state,
+                    pct(span.start),
+                    max(pct(until) - pct(span.start), 0.2),
+                    f"{task_id} try {span.try_number}: {span.state} {span.start:%H:%M:%S} → {until:%H:%M:%S}",
+                )
+            )
     return found

@@ -35,18 +35,30 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
     run = selected_run(session, dag_id)
     cells = grid.task_states(session, dag_id, [run.run_id]) if run is not None else {}
     ordered = [task.task_id for task in dag.topological_sort()]
-    drawn = layout(ordered, [(up, task.task_id) for task in dag.tasks for up in sorted(task.upstream_task_ids)],
-                   group_members(dag))
+    drawn = layout(
+        ordered, [(up, task.task_id) for task in dag.tasks for up in sorted(task.upstream_task_ids)], group_members(dag)
+    )
     nodes = []
     for task_id in ordered:
         cell = cells.get((task_id, run.run_id)) if run is not None else None
         task = dag.get_task(task_id)
-        nodes.append(Node(task_id, drawn.nodes[task_id], cell.state if cell else "none", task.operator_name,
-                          dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None,
-                          mapped_mark(cell) if getattr(task, "is_mapped", False) else ""))
+        nodes.append(
+            Node(
+                task_id,
+                drawn.nodes[task_id],
+                cell.state if cell else "none",
+                task.operator_name,
+                dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None,
+                mapped_mark(cell) if getattr(task, "is_mapped", False) else "",
+            )
+        )
     return render_template(
-        "dag_pages/graph.html", dag_id=dag_id, tabs=tabs(dag_id, "graph", run.run_id if run else None), run=run,
-        layout=drawn, nodes=nodes,
+        "dag_pages/graph.html",
+        dag_id=dag_id,
+        tabs=tabs(dag_id, "graph", run.run_id if run else None),
+        run=run,
+        layout=drawn,
+        nodes=nodes,
         recent_runs=[r.run_id for r in runs.list_runs(session, dag_id, limit=25)],
         clear_run_url=action_url(dag_path(dag_id, "runs", run.run_id, "clear")) if run else None,
     )
@@ -60,9 +72,12 @@ def run_states(dag_id: str, run_id: str) -> ResponseReturnValue:
     load_dag(session, dag_id)
     run = runs.get_run(session, dag_id, run_id)
     cells = grid.task_states(session, dag_id, [run_id])
-    return jsonify(state=run.state, active=run.state in ("queued", "running"),
-                   tasks={task_id: cell.state for (task_id, _), cell in cells.items()},
-                   mapped={task_id: cell.mapped for (task_id, _), cell in cells.items() if cell.mapped})
+    return jsonify(
+        state=run.state,
+        active=run.state in ("queued", "running"),
+        tasks={task_id: cell.state for (task_id, _), cell in cells.items()},
+        mapped={task_id: cell.mapped for (task_id, _), cell in cells.items() if cell.mapped},
+    )
 
 
 def mapped_mark(cell: grid.GridCell | None) -> str:

@@ -53,8 +53,10 @@ class Row:
         for box in self.boxes:
             state, title = html.escape(box.state), html.escape(box.title)
             if box.url:
-                parts.append(f'<td class="cell"><a class="box state-{state}" href="{html.escape(box.url)}" '
-                             f'title="{title}"></a></td>')
+                parts.append(
+                    f'<td class="cell"><a class="box state-{state}" href="{html.escape(box.url)}" '
+                    f'title="{title}"></a></td>'
+                )
             else:
                 parts.append(f'<td class="cell"><span class="box state-{state}" title="{title}"></span></td>')
         return Markup("".join(parts))  # noqa: S704 - every part above is escaped
@@ -69,16 +71,27 @@ def grid_view(dag_id: str) -> ResponseReturnValue:
     rows = task_rows(dag)
     run_urls = _task_url_prefixes(dag_id, page)
     longest = max((run.duration or 0 for run in page.runs), default=0) or 1
-    columns = [Column(run, max(2, int(40 * (run.duration or 0) / longest)),
-                      f"{dag_path(dag_id, 'graph')}?run_id={_q(run.run_id)}") for run in page.runs]
+    columns = [
+        Column(
+            run, max(2, int(40 * (run.duration or 0) / longest)), f"{dag_path(dag_id, 'graph')}?run_id={_q(run.run_id)}"
+        )
+        for run in page.runs
+    ]
     return render_template(
-        "dag_pages/grid.html", dag=dag, dag_id=dag_id, tabs=tabs(dag_id, "grid"), columns=columns,
+        "dag_pages/grid.html",
+        dag=dag,
+        dag_id=dag_id,
+        tabs=tabs(dag_id, "grid"),
+        columns=columns,
         rows=[Row(row, _boxes(row, page, run_urls)) for row in rows],
         mapped_ids=mapped_task_ids(dag),
         active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
         data_url=dag_path(dag_id, "grid", "data") + (f"?before={_q(before.isoformat())}" if before else ""),
-        older_url=(f"{dag_path(dag_id, 'grid')}?before={_q(page.runs[0].logical_date.isoformat())}"
-                   if page.has_older and page.runs else None),
+        older_url=(
+            f"{dag_path(dag_id, 'grid')}?before={_q(page.runs[0].logical_date.isoformat())}"
+            if page.has_older and page.runs
+            else None
+        ),
         newest_url=dag_path(dag_id, "grid") if before else None,
         trigger_url=action_url(dag_path(dag_id, "trigger")),
     )
@@ -95,14 +108,28 @@ def grid_data(dag_id: str) -> ResponseReturnValue:
     page = grid.grid_page(session, dag_id, limit=RUNS_PER_PAGE, before=_before())
     mapped = mapped_task_ids(dag)
     return jsonify(
-        runs=[{"run_id": run.run_id, "state": run.state, "run_type": run.run_type,
-               "logical_date": run.logical_date.isoformat(),
-               "start_date": run.start_date.isoformat() if run.start_date else None,
-               "end_date": run.end_date.isoformat() if run.end_date else None,
-               "duration": run.duration} for run in page.runs],
-        rows=[{"id": row.row_id, "is_group": row.is_group, "is_mapped": row.row_id in mapped,
-               "states": _states(row, page), **(_mapped(row, page) if row.row_id in mapped else {})}
-              for row in task_rows(dag)],
+        runs=[
+            {
+                "run_id": run.run_id,
+                "state": run.state,
+                "run_type": run.run_type,
+                "logical_date": run.logical_date.isoformat(),
+                "start_date": run.start_date.isoformat() if run.start_date else None,
+                "end_date": run.end_date.isoformat() if run.end_date else None,
+                "duration": run.duration,
+            }
+            for run in page.runs
+        ],
+        rows=[
+            {
+                "id": row.row_id,
+                "is_group": row.is_group,
+                "is_mapped": row.row_id in mapped,
+                "states": _states(row, page),
+                **(_mapped(row, page) if row.row_id in mapped else {}),
+            }
+            for row in task_rows(dag)
+        ],
         active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
     )
 
@@ -127,16 +154,14 @@ def _task_url_prefixes(dag_id: str, page: GridPage) -> dict[str, str]:
 
 
 def _group_state(row: TaskRow, run_id: str, page: GridPage) -> str:
-    return grid.summary_state(page.cells[(t, run_id)].state for t in row.members
-                              if (t, run_id) in page.cells) or "none"
+    return grid.summary_state(page.cells[(t, run_id)].state for t in row.members if (t, run_id) in page.cells) or "none"
 
 
 def _states(row: TaskRow, page: GridPage) -> list[str]:
     if row.is_group:
         return [_group_state(row, run.run_id, page) for run in page.runs]
     cells = page.cells
-    return [cell.state if (cell := cells.get((row.row_id, run.run_id))) is not None else "none"
-            for run in page.runs]
+    return [cell.state if (cell := cells.get((row.row_id, run.run_id))) is not None else "none" for run in page.runs]
 
 
 def _boxes(row: TaskRow, page: GridPage, run_urls: dict[str, str]) -> list[Box]:

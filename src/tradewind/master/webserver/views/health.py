@@ -59,9 +59,15 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
             "age_seconds": round(age, 3) if age is not None else None,
         },
         "workers": [
-            {"hostname": w.hostname, "status": UNHEALTHY if w.problem else HEALTHY, "problem": w.problem,
-             "queues": w.queues, "last_heartbeat": w.last_heartbeat.isoformat(), "running": w.running,
-             "broker_reconnects": w.broker_reconnects}
+            {
+                "hostname": w.hostname,
+                "status": UNHEALTHY if w.problem else HEALTHY,
+                "problem": w.problem,
+                "queues": w.queues,
+                "last_heartbeat": w.last_heartbeat.isoformat(),
+                "running": w.running,
+                "broker_reconnects": w.broker_reconnects,
+            }
             for w in workers
         ],
     }, 200

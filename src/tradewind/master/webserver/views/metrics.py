@@ -38,27 +38,40 @@ def prometheus_metrics() -> ResponseReturnValue:
     for run_state in DagRunState:
         dag_runs.labels(state=run_state.value).set(run_counts.get(run_state.value, 0))
     Gauge("tradewind_queue_depth", "Task instances queued and not yet running.", registry=registry).set(
-        ti_counts.get(TaskInstanceState.QUEUED.value, 0))
+        ti_counts.get(TaskInstanceState.QUEUED.value, 0)
+    )
     loop = Gauge("tradewind_scheduler_loop_seconds", "The latest scheduler's last loop time.", registry=registry)
     loop_ms = metrics.scheduler_loop_ms(session)
     loop.set(loop_ms / 1000 if loop_ms is not None else float("nan"))
-    handoff = Histogram("tradewind_handoff_latency_seconds",
-                        "Start of a try minus the latest end before it in its run, over the latest tries.",
-                        buckets=HANDOFF_BUCKETS, registry=registry)
+    handoff = Histogram(
+        "tradewind_handoff_latency_seconds",
+        "Start of a try minus the latest end before it in its run, over the latest tries.",
+        buckets=HANDOFF_BUCKETS,
+        registry=registry,
+    )
     for seconds in metrics.handoff_latencies(session):
         handoff.observe(max(seconds, 0.0))
     _worker_health(session, registry)
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
-                    headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return Response(
+        generate_latest(registry),
+        mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+        headers={"Content-Type": CONTENT_TYPE_LATEST},
+    )
 
 
 def _worker_health(session: Session, registry: CollectorRegistry) -> None:
-    healthy = Gauge("tradewind_worker_healthy",
-                    "1 for a live worker that can work, 0 for one that cannot reach its broker or stopped consuming.",
-                    ["worker"], registry=registry)
-    reconnects = Counter("tradewind_worker_broker_reconnects",
-                         "Times a live worker's consumer reconnected to the broker since the worker started.",
-                         ["worker"], registry=registry)
+    healthy = Gauge(
+        "tradewind_worker_healthy",
+        "1 for a live worker that can work, 0 for one that cannot reach its broker or stopped consuming.",
+        ["worker"],
+        registry=registry,
+    )
+    reconnects = Counter(
+        "tradewind_worker_broker_reconnects",
+        "Times a live worker's consumer reconnected to the broker since the worker started.",
+        ["worker"],
+        registry=registry,
+    )
     within = timedelta(seconds=get_settings().health_check_threshold)
     for worker in health.live_workers(session, within=within):
         healthy.labels(worker=worker.hostname).set(0 if worker.problem else 1)

@@ -29,8 +29,9 @@ def _render(dag_id: str | None) -> str:
     if state not in STATES:
         state = None
     page = _page()
-    rows, total = browse.runs_page(get_session(), dag_id=dag_id, state=state, limit=PAGE_SIZE,
-                                   offset=(page - 1) * PAGE_SIZE)
+    rows, total = browse.runs_page(
+        get_session(), dag_id=dag_id, state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     last_page = max(1, -(-total // PAGE_SIZE))
     endpoint = "runs.dag_runs" if dag_id else "runs.all_runs"
 
@@ -43,11 +44,17 @@ def _render(dag_id: str | None) -> str:
 
     user = current_user()
     return render_template(
-        "runs/list.html", dag_id=dag_id, runs=rows, total=total, state=state,
+        "runs/list.html",
+        dag_id=dag_id,
+        runs=rows,
+        total=total,
+        state=state,
         state_tabs=[("all", url(state=None, page=1), state is None)]
         + [(s, url(state=s, page=1), state == s) for s in STATES],
         prev_url=url(page=page - 1) if page > 1 else None,
-        next_url=url(page=page + 1) if page < last_page else None, page_number=page, last_page=last_page,
+        next_url=url(page=page + 1) if page < last_page else None,
+        page_number=page,
+        last_page=last_page,
         can_act=user is not None and user.has_role("Op"),
     )
 

@@ -63,15 +63,27 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
     base = dag_path(dag_id, "runs", run_id, "tasks", task_id)
     query = f"?map_index={ti.map_index}&try={try_number}"
     return render_template(
-        "dag_pages/task_instance.html", dag_id=dag_id, run_id=run_id, task=task, ti=ti, tabs=tabs(dag_id, "", run_id),
-        tries=tries, try_number=try_number,
+        "dag_pages/task_instance.html",
+        dag_id=dag_id,
+        run_id=run_id,
+        task=task,
+        ti=ti,
+        tabs=tabs(dag_id, "", run_id),
+        tries=tries,
+        try_number=try_number,
         try_urls={t.try_number: f"{base}?map_index={ti.map_index}&try={t.try_number}" for t in tries},
-        log_page=log_page, log_page_kib=LOG_PAGE_BYTES // 1024,
+        log_page=log_page,
+        log_page_kib=LOG_PAGE_BYTES // 1024,
         tailing=ti.state in RUNNING_STATES and try_number == ti.try_number,
-        log_url=f"{base}/log{query}", download_url=f"{base}/log{query}&download=1", tail_url=f"{base}/log/tail{query}",
+        log_url=f"{base}/log{query}",
+        download_url=f"{base}/log{query}&download=1",
+        tail_url=f"{base}/log/tail{query}",
         page_url=f"{base}/log/page{query}",
-        xcoms=[(x.key, _pretty(x.value)) for x in xcoms.list_xcoms(session, dag_id, run_id, task_id)
-               if x.map_index == ti.map_index],
+        xcoms=[
+            (x.key, _pretty(x.value))
+            for x in xcoms.list_xcoms(session, dag_id, run_id, task_id)
+            if x.map_index == ti.map_index
+        ],
         rendered=[(name, _pretty(value)) for name, value in sorted((rendered or {}).items())],
         why=_why_not_running(session, dag, task, ti) if ti.state in WAITING_STATES else None,
         grid_url=dag_path(dag_id, "grid"),
@@ -105,10 +117,16 @@ def log_tail(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
     _, _, ti = _find(session, dag_id, run_id, task_id)
     after_seq = query_int("after_seq", -1, minimum=-1, maximum=_MAX_INT)
     try_number = _try_number(ti, None)
-    update = logs.read_log_after(session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number, after_seq,
-                                 max_bytes=LOG_PAGE_BYTES)
-    return jsonify(text=update.text, last_seq=update.last_seq, skipped=update.skipped, state=ti.state,
-                   running=ti.state in RUNNING_STATES and try_number == ti.try_number)
+    update = logs.read_log_after(
+        session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number, after_seq, max_bytes=LOG_PAGE_BYTES
+    )
+    return jsonify(
+        text=update.text,
+        last_seq=update.last_seq,
+        skipped=update.skipped,
+        state=ti.state,
+        running=ti.state in RUNNING_STATES and try_number == ti.try_number,
+    )
 
 
 @bp.get("/dags/<dag_id>/runs/<run_id>/tasks/<task_id>/log/page")
@@ -117,17 +135,20 @@ def log_page(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
     position ``before_seq``/``before_offset`` (a page's start), to show earlier output."""
     session = get_session()
     _, _, ti = _find(session, dag_id, run_id, task_id)
-    before = logs.LogPosition(query_int("before_seq", _MAX_INT, maximum=_MAX_INT),
-                              query_int("before_offset", 0, maximum=_MAX_INT))
+    before = logs.LogPosition(
+        query_int("before_seq", _MAX_INT, maximum=_MAX_INT), query_int("before_offset", 0, maximum=_MAX_INT)
+    )
     try_number = _try_number(ti, None)
-    page = logs.read_log_page(session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number,
-                              max_bytes=LOG_PAGE_BYTES, before=before)
+    page = logs.read_log_page(
+        session, TIKey(dag_id, run_id, task_id, ti.map_index), try_number, max_bytes=LOG_PAGE_BYTES, before=before
+    )
     start = page.start or before
     return jsonify(text=page.text, start_seq=start.seq, start_offset=start.offset, at_start=page.at_start)
 
 
-def _find(session: Session, dag_id: str, run_id: str,
-          task_id: str) -> tuple[SerializedDAG, SerializedTask, TaskInstance]:
+def _find(
+    session: Session, dag_id: str, run_id: str, task_id: str
+) -> tuple[SerializedDAG, SerializedTask, TaskInstance]:
     dag = load_dag(session, dag_id)
     runs.get_run(session, dag_id, run_id)
     if not dag.has_task(task_id):
@@ -139,11 +160,19 @@ def _find(session: Session, dag_id: str, run_id: str,
     ti = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
     if ti is None and "map_index" not in request.args:
         # A mapped task that was expanded: its first instance (the panel lists them all).
-        ti = next((row for row in task_instances.get_tis(session, dag_id, run_id)
-                   if row.task_id == task_id and row.map_index >= 0), None)
+        ti = next(
+            (
+                row
+                for row in task_instances.get_tis(session, dag_id, run_id)
+                if row.task_id == task_id and row.map_index >= 0
+            ),
+            None,
+        )
     if ti is None:
-        abort(404, description=f"Run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} "
-                               f"(map index {map_index}).")
+        abort(
+            404,
+            description=f"Run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} (map index {map_index}).",
+        )
     return dag, dag.get_task(task_id), ti
 
 
@@ -184,10 +213,14 @@ def _actions(dag_id: str, run_id: str, task_id: str, map_index: int) -> list[tup
     suffix = f" [{map_index}]" if map_index >= 0 else ""
     found = [
         (f"Clear{suffix}", action_url(dag_path(dag_id, "clear"), run_id=run_id, task_id=task_id, map_index=map_index)),
-        (f"Mark{suffix} success", action_url(dag_path(dag_id, "mark"), state="success", run_id=run_id,
-                                             task_id=task_id, **one)),
-        (f"Mark{suffix} failed", action_url(dag_path(dag_id, "mark"), state="failed", run_id=run_id,
-                                            task_id=task_id, **one)),
+        (
+            f"Mark{suffix} success",
+            action_url(dag_path(dag_id, "mark"), state="success", run_id=run_id, task_id=task_id, **one),
+        ),
+        (
+            f"Mark{suffix} failed",
+            action_url(dag_path(dag_id, "mark"), state="failed", run_id=run_id, task_id=task_id, **one),
+        ),
     ]
     return [(label, url) for label, url in found if url]
 
@@ -217,8 +250,14 @@ def _mapped_instances(session: Session, task: SerializedTask, ti: TaskInstance, 
     if not getattr(task, "is_mapped", False):
         return []
     return [
-        MappedInstance(row.map_index, row.state, row.try_number, row.duration, f"{base}?map_index={row.map_index}",
-                       f"{base}/log?map_index={row.map_index}&try={row.try_number}" if row.try_number else "")
+        MappedInstance(
+            row.map_index,
+            row.state,
+            row.try_number,
+            row.duration,
+            f"{base}?map_index={row.map_index}",
+            f"{base}/log?map_index={row.map_index}&try={row.try_number}" if row.try_number else "",
+        )
         for row in task_instances.get_tis(session, ti.dag_id, ti.run_id)
         if row.task_id == ti.task_id and row.map_index >= 0
     ]

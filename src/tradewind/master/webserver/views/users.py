@@ -25,8 +25,13 @@ def create_user() -> ResponseReturnValue:
     form = request.form
     session = get_session()
     try:
-        user = users.create_user(session, form.get("username", ""), form.get("password", ""),
-                                 form.get("role", ""), email=form.get("email") or None)
+        user = users.create_user(
+            session,
+            form.get("username", ""),
+            form.get("password", ""),
+            form.get("role", ""),
+            email=form.get("email") or None,
+        )
     except (ValueError, UserAlreadyExists) as exc:
         session.rollback()
         flash(str(exc), "error")

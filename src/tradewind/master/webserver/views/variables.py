@@ -18,8 +18,9 @@ bp = Blueprint("variables", __name__)
 @bp.get("/variables")
 @require_role("Admin")
 def variable_list() -> ResponseReturnValue:
-    rows = [(v.key, masking.variable_value(v.key, v.value), v.description)
-            for v in variables.list_variables(get_session())]
+    rows = [
+        (v.key, masking.variable_value(v.key, v.value), v.description) for v in variables.list_variables(get_session())
+    ]
     return render_template("variables/list.html", variables=rows)
 
 
@@ -28,8 +29,9 @@ def variable_list() -> ResponseReturnValue:
 def set_variable() -> ResponseReturnValue:
     session = get_session()
     try:
-        variable = variables.set_variable(session, request.form.get("key", ""), request.form.get("value", ""),
-                                          request.form.get("description") or None)
+        variable = variables.set_variable(
+            session, request.form.get("key", ""), request.form.get("value", ""), request.form.get("description") or None
+        )
     except ValueError as exc:
         flash(str(exc), "error")
         return redirect(url_for("variables.variable_list"))

@@ -32,8 +32,10 @@ DEFAULT_POOL_SLOTS = 128
 
 def _run_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"],
-        name=op.f(f"fk_{table}_dag_id_run_id_dag_run"), ondelete="CASCADE",
+        ["dag_id", "run_id"],
+        ["dag_run.dag_id", "dag_run.run_id"],
+        name=op.f(f"fk_{table}_dag_id_run_id_dag_run"),
+        ondelete="CASCADE",
     )
 
 
@@ -155,9 +157,7 @@ def upgrade() -> None:
         sa.Column("rendered_fields", JSON, nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         _run_fk("task_try"),
-        sa.PrimaryKeyConstraint(
-            "dag_id", "run_id", "task_id", "map_index", "try_number", name=op.f("pk_task_try")
-        ),
+        sa.PrimaryKeyConstraint("dag_id", "run_id", "task_id", "map_index", "try_number", name=op.f("pk_task_try")),
     )
 
     op.create_table(
@@ -188,8 +188,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task_log")),
     )
     op.create_index(
-        "ix_task_log_try_seq", "task_log",
-        ["dag_id", "run_id", "task_id", "map_index", "try_number", "seq"], unique=True,
+        "ix_task_log_try_seq",
+        "task_log",
+        ["dag_id", "run_id", "task_id", "map_index", "try_number", "seq"],
+        unique=True,
     )
 
     op.create_table(
@@ -261,12 +263,31 @@ def upgrade() -> None:
     # tradewind.metastore.migrate sets the slots from TRADEWIND_DEFAULT_POOL_SLOTS right after this.
     op.bulk_insert(
         slot_pool,
-        [{"pool": "default_pool", "slots": DEFAULT_POOL_SLOTS, "description": "Default pool",
-          "include_deferred": False}],
+        [
+            {
+                "pool": "default_pool",
+                "slots": DEFAULT_POOL_SLOTS,
+                "description": "Default pool",
+                "include_deferred": False,
+            }
+        ],
     )
 
 
 def downgrade() -> None:
-    for table in ("audit_log", "user", "slot_pool", "connection", "variable", "task_log", "xcom",
-                  "task_try", "task_instance", "dag_run", "import_error", "dag_file", "dag"):
+    for table in (
+        "audit_log",
+        "user",
+        "slot_pool",
+        "connection",
+        "variable",
+        "task_log",
+        "xcom",
+        "task_try",
+        "task_instance",
+        "dag_run",
+        "import_error",
+        "dag_file",
+        "dag",
+    ):
         op.drop_table(table)

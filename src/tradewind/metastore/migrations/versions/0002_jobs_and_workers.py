@@ -37,8 +37,7 @@ def upgrade() -> None:
         sa.Column("counters", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
     )
-    op.create_index(op.f("ix_job_job_type_state_latest_heartbeat"), "job",
-                    ["job_type", "state", "latest_heartbeat"])
+    op.create_index(op.f("ix_job_job_type_state_latest_heartbeat"), "job", ["job_type", "state", "latest_heartbeat"])
     op.create_table(
         "worker",
         sa.Column("hostname", ID, nullable=False),
