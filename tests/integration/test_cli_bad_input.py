@@ -20,6 +20,8 @@ from tradewind.metastore.migrate import head_revision
 from tradewind.metastore.models import DagRun
 from tradewind.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 GOOD_DAG = """\
 import pendulum
 

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from tradewind.metastore import logs, task_instances, xcoms
 from tradewind.metastore.task_instances import TIKey
 
+pytestmark = pytest.mark.integration
+
 EXPECTED = expected_states()
 DAG_IDS = sorted(EXPECTED)
 

@@ -29,6 +29,8 @@ from tradewind.states import DagRunState, TaskInstanceState
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import Reporter, Standing
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 TASKS = [
     {"task_id": "extract", "operator": "PythonOperator", "max_tries": 2},

@@ -24,6 +24,8 @@ from tradewind.metastore.models import Base, DagModel, Variable
 from tradewind.metastore.schema_version import HEAD_REVISION, ensure_migrated
 from tradewind.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 
 def _tables(settings: Settings) -> set[str]:
     engine = create_engine_from_settings(settings)

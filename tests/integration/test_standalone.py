@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from cluster import TRADEWIND, wait_until
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[2]
 
 SLOW_DAG = textwrap.dedent("""

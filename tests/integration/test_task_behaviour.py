@@ -22,6 +22,8 @@ from tradewind.metastore import logs, task_instances, xcoms
 from tradewind.metastore.models import DagRun, TaskInstance, XCom
 from tradewind.metastore.task_instances import TIKey
 
+pytestmark = pytest.mark.integration
+
 DAG_FILE = """\
 import os
 import time

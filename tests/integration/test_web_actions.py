@@ -19,6 +19,8 @@ from tradewind.metastore.models import AuditLog, DagRun, TaskInstance
 from tradewind.sdk.params import Param
 from tradewind.sdk.serialization import serialize_dag
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["web_fixtures"]
 
 DAG_ID = "etl"

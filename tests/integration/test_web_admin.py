@@ -10,6 +10,8 @@ from web_helpers import ROLES, basic_auth, csrf_token
 
 from tradewind.metastore import connections, pools, users, variables
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["web_fixtures"]
 
 SECRET = "s3cr3t-hunter2"

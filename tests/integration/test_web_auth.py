@@ -31,6 +31,8 @@ from tradewind.master.webserver.secret_key import secret_file
 from tradewind.metastore import dags, users
 from tradewind.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["web_fixtures"]
 
 DAG_ID = "etl_daily"

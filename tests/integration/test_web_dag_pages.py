@@ -23,6 +23,8 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.serialization import serialize_dag
 from tradewind.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["web_fixtures"]
 
 DAG_ID = "pipeline"

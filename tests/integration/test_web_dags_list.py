@@ -32,6 +32,8 @@ from tradewind.metastore.models import DagModel, TaskInstance
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["web_fixtures"]
 
 

@@ -18,6 +18,8 @@ from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.run_driver import task_rows
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["web_fixtures"]
 
 DAG_ID = "mapped_pipeline"

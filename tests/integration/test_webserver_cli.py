@@ -27,6 +27,8 @@ from tradewind.metastore import users
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 TRADEWIND = Path(sys.executable).with_name("tradewind")
 SECRET = "cli-test-secret-key-0123456789abcdef"
 

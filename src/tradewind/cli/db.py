@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -166,7 +167,7 @@ def _confirm_clean(plan: retention.CleanPlan) -> None:
         )
     except click.Abort:
         answer = ""
-    if not click.get_text_stream("stdin").isatty():
+    if not sys.stdin.isatty():
         # An answer read from a pipe is not echoed, so nothing has ended the prompt's line.
         click.echo(err=True)
     if answer.strip() != "delete rows":

@@ -112,7 +112,7 @@ def _old_rows(table: CleanTable, plan: CleanPlan) -> tuple[Select[Any], FromClau
     """The SELECT of the old rows' keys, the aliased table it reads, and the tables to lock."""
     rows = Base.metadata.tables[table.table].alias("candidate")
     query = select(*_key_columns(rows, table)).select_from(rows).where(rows.c[table.age_column] < plan.before)
-    locked = [rows]
+    locked: list[Any] = [rows]
     if table.table in _RUN_ROWS:
         run = DagRun.__table__.alias("run")
         query = query.join(run, and_(run.c.dag_id == rows.c.dag_id, run.c.run_id == rows.c.run_id))

@@ -167,9 +167,9 @@ def transition_each(
     for index, (key, expected_try, expected_state, target_state, fields) in enumerate(changes):
         expected, target = _checked(expected_state, target_state, manual)
         values = _values(fields, target, now)
-        group = (key.dag_id, key.run_id, _group_key(expected, values, index))
-        groups[group].append((key.task_id, key.map_index, expected_try))
-        payloads[group] = (key.dag_id, key.run_id, expected, values)
+        run_group = (key.dag_id, key.run_id, _group_key(expected, values, index))
+        groups[run_group].append((key.task_id, key.map_index, expected_try))
+        payloads[run_group] = (key.dag_id, key.run_id, expected, values)
     moved: list[TIKey] = []
     for group, rows in groups.items():
         dag_id, run_id, expected, values = payloads[group]

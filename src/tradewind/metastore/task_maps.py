@@ -80,15 +80,12 @@ def expand_task(session: Session, dag_id: str, run_id: str, task_id: str, length
                 for index in missing
             ],
         )
-    changes: list[task_instances.Change] = [
-        (task_id, index, TI.REMOVED, TI.NONE, {})
-        for index, row in rows.items()
-        if index < length and row.state == TI.REMOVED.value
-    ] + [
-        (task_id, index, TI.NONE, TI.REMOVED, {})
-        for index, row in rows.items()
-        if index >= length and row.state == TI.NONE.value
-    ]
+    changes: list[task_instances.Change] = []
+    for index, row in rows.items():
+        if index < length and row.state == TI.REMOVED.value:
+            changes.append((task_id, index, TI.REMOVED, TI.NONE, {}))
+        elif index >= length and row.state == TI.NONE.value:
+            changes.append((task_id, index, TI.NONE, TI.REMOVED, {}))
     if changes:
         task_instances.transition_many(session, dag_id, run_id, changes, now=now)
     return True

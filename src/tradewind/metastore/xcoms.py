@@ -50,18 +50,17 @@ def get_xcom(
 
 
 def find_xcom(
-    session: Session, dag_id: str, run_id: str, task_id: str, key: str = RETURN_VALUE, map_index: int = -1
+    session: Session, dag_id: str, run_id: str, task_id: str | None, key: str = RETURN_VALUE, map_index: int = -1
 ) -> tuple[bool, Any]:
-    """(True, value) when something was pushed under that key, even None; (False, None) otherwise."""
-    row = session.execute(
-        select(XCom.value).where(
-            XCom.dag_id == dag_id,
-            XCom.run_id == run_id,
-            XCom.task_id == task_id,
-            XCom.map_index == map_index,
-            XCom.key == key,
-        )
-    ).first()
+    """(True, value) when something was pushed under that key, even None; (False, None) otherwise.
+    ``task_id`` None: the latest push of ``key`` by any task instance of the run (as Airflow's
+    ``xcom_pull(task_ids=None)``)."""
+    query = select(XCom.value).where(XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.key == key)
+    if task_id is None:
+        query = query.order_by(XCom.timestamp.desc())
+    else:
+        query = query.where(XCom.task_id == task_id, XCom.map_index == map_index)
+    row = session.execute(query.limit(1)).first()
     return (False, None) if row is None else (True, row.value)
 
 

@@ -128,6 +128,6 @@ def _decode(message: dict[str, Any]) -> Event:
 
 def make_event_bus(broker_url: str | None, *, subscribe: bool = False) -> EventBus:
     """Redis pub/sub when the broker is Redis; the timer alone otherwise."""
-    if is_redis_url(broker_url):
+    if broker_url and is_redis_url(broker_url):
         return RedisEventBus(broker_url, subscribe=subscribe)
     return TimerOnlyBus()

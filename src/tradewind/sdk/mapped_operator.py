@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, MutableMapping
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tradewind.errors import DagDefinitionError
@@ -36,9 +35,19 @@ if TYPE_CHECKING:
 _SENSOR_FIELDS = ("mode", "soft_fail", "exponential_backoff", "poke_interval", "timeout")
 
 
-@cache
+_INIT_PARAMETERS: dict[type, dict[str, inspect.Parameter]] = {}
+
+
 def _init_parameters(operator_class: type) -> dict[str, inspect.Parameter]:
-    """Every keyword parameter of the ``__init__`` methods along ``operator_class``'s MRO."""
+    """Every keyword parameter of the ``__init__`` methods along ``operator_class``'s MRO (read once
+    per class)."""
+    found = _INIT_PARAMETERS.get(operator_class)
+    if found is None:
+        found = _INIT_PARAMETERS[operator_class] = _read_init_parameters(operator_class)
+    return found
+
+
+def _read_init_parameters(operator_class: type) -> dict[str, inspect.Parameter]:
     found: dict[str, inspect.Parameter] = {}
     for klass in operator_class.__mro__:
         init = klass.__dict__.get("__init__")
@@ -280,12 +289,16 @@ class MappedOperator(BaseOperator):
         self.partial_kwargs = partial_kwargs
         self.expand_input = expand_input
         self.mapped_into = mapped_into
-        self.template_fields = tuple(operator_class.template_fields)
-        self.template_ext = tuple(operator_class.template_ext)
-        self.template_fields_renderers = dict(operator_class.template_fields_renderers)
-        self.is_sensor = operator_class.is_sensor
-        self.ui_color = operator_class.ui_color
-        self.ui_fgcolor = operator_class.ui_fgcolor
+        # The operator class's own class-level settings, on this instance (BaseOperator's are ClassVars).
+        for name, value in {
+            "template_fields": tuple(operator_class.template_fields),
+            "template_ext": tuple(operator_class.template_ext),
+            "template_fields_renderers": dict(operator_class.template_fields_renderers),
+            "is_sensor": operator_class.is_sensor,
+            "ui_color": operator_class.ui_color,
+            "ui_fgcolor": operator_class.ui_fgcolor,
+        }.items():
+            setattr(self, name, value)
         base = {k: v for k, v in partial_kwargs.items() if k in base_parameters()}
         super().__init__(dag=dag, task_group=task_group, **base)
         for name in self.template_fields:

@@ -190,6 +190,28 @@ def _dt(value: str | None) -> datetime | None:
 class SerializedTask:
     """A task as the master sees it: its attributes, no code."""
 
+    # The plain fields (``_TASK_FIELDS``), set from the serialized data in ``__init__``.
+    task_id: str
+    label: str
+    owner: str | None
+    trigger_rule: str
+    retries: int
+    retry_exponential_backoff: bool
+    pool: str
+    pool_slots: int
+    queue: str | None
+    priority_weight: int
+    weight_rule: str
+    depends_on_past: bool
+    wait_for_downstream: bool
+    ignore_first_depends_on_past: bool
+    do_xcom_push: bool
+    doc_md: str | None
+    ui_color: str
+    ui_fgcolor: str
+    is_sensor: bool
+    max_active_tis_per_dag: int | None
+
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         for name in _TASK_FIELDS:

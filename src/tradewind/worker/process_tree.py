@@ -129,7 +129,7 @@ def kill_descendants(grace: float = 0.0, on_stuck: Callable[[list[int]], None] |
             if not reap_children()[1]:
                 return len(found)
             time.sleep(_POLL_S)
-    stuck_at = time.monotonic() + STUCK_AFTER_S
+    stuck_at: float | None = time.monotonic() + STUCK_AFTER_S
     while True:
         _, left = reap_children()
         if not left:

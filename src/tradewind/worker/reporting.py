@@ -131,6 +131,7 @@ class Reporter:
         if not claimed:
             return None
         row = task_instances.get_ti(session, *self._key_args())
+        assert row is not None  # just claimed, in this transaction
         task_instances.record_try(session, row)
         xcoms.clear_xcoms(session, self.key)
         run = runs.get_run(session, self.key.dag_id, self.key.run_id)

@@ -207,16 +207,19 @@ def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: A
     from tradewind.sdk.params import merge_params
     from tradewind.sdk.runtime import RuntimeTaskInstance
 
-    def aware(value: datetime | None) -> datetime | None:
-        return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+    def aware(value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    def aware_or_none(value: datetime | None) -> datetime | None:
+        return None if value is None else aware(value)
 
     info = RunInfo(
         dag_id=run.dag_id,
         run_id=run.run_id,
         run_type=run.run_type,
         logical_date=aware(run.logical_date),
-        data_interval_start=aware(run.data_interval_start),
-        data_interval_end=aware(run.data_interval_end),
+        data_interval_start=aware_or_none(run.data_interval_start),
+        data_interval_end=aware_or_none(run.data_interval_end),
         conf=dict(run.conf or {}),
         start_date=aware(run.start_date),
         external_trigger=bool(run.external_trigger),

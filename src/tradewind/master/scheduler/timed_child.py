@@ -48,9 +48,10 @@ class TimedChild:
         process = _FORK.Process(target=target, args=(*args, writer), name=name, daemon=True)
         process.start()
         writer.close()
+        assert process.pid is not None  # started
         return cls(
             process=process,
-            pid=int(process.pid),
+            pid=process.pid,
             conn=reader,
             timeout=timeout,
             deadline=time.monotonic() + timeout + KILL_GRACE_S,

@@ -47,7 +47,7 @@ def parse_options(values: MultiDict[str, str], *, run_id: str | None = None, who
         map_index = int(raw_index) if raw_index != "" else None
     except ValueError:
         abort(400, description=f"map_index must be a whole number, not {raw_index!r}")
-    flags = {name: values.get(name, "").lower() in _TRUE for name in OPTION_FLAGS}
+    flags: dict[str, Any] = {name: values.get(name, "").lower() in _TRUE for name in OPTION_FLAGS}
     if whole_run:
         flags = {name: False for name in OPTION_FLAGS} | {"only_failed": flags["only_failed"]}
     return ActionOptions(
