@@ -14,8 +14,8 @@ from tradewind.errors import (
     AirflowTaskTimeout,
     TradewindException,
 )
-
-__version__ = "0.1.0"
+from tradewind.sdk import runtime_services as _runtime_services
+from tradewind.version import __version__
 
 # The authoring API is imported on first use: the CLI and the master roles import this package
 # too, and should not pay for croniter, pendulum and Jinja before they need a DAG.
@@ -94,6 +94,24 @@ __all__ = [
     "TradewindException",
     "__version__",
 ]
+
+
+def _services_from_environment() -> Any:
+    from tradewind.task_services import services_from_environment
+
+    return services_from_environment()
+
+
+def _test_dag(dag: Any, logical_date: Any, conf: dict[str, Any]) -> Any:
+    from tradewind.cli.dag_test_runner import run_dag_in_process
+
+    return run_dag_in_process(dag, logical_date=logical_date, conf=conf)
+
+
+# What user code reaches beyond the SDK when no tradewind process installed anything (a script
+# running ``dag.test()``): wired here, where the SDK and the roles meet.
+_runtime_services.set_default(_services_from_environment)
+_runtime_services.set_dag_tester(_test_dag)
 
 
 def __getattr__(name: str) -> Any:

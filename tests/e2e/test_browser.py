@@ -192,7 +192,7 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     story.shot("task-panel-try-2")
 
     # 8. Mark ingest.merge failed (only it: the mark page's "downstream" would mark its descendants
-    #    *failed*, per master/actions/mark.py). Marking never re-runs finished downstream tasks, so
+    #    *failed*, per actions/plan.py). Marking never re-runs finished downstream tasks, so
     #    we then clear publish.to_warehouse with "downstream": the scheduler re-decides those tasks
     #    with merge failed, and their trigger rule (all_success) makes them upstream_failed.
     page.goto(f"/dags/{DAG_ID}/grid")

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.master.actions import clear as clear_plan
+from tradewind.actions import apply as actions
+from tradewind.actions.plan import ActionOptions
 from tradewind.master.executor.base import QueueItem
 from tradewind.master.scheduler.loop import Scheduler
-from tradewind.metastore import clearing, dags, import_errors, jobs, logs, pools, runs, task_instances
+from tradewind.metastore import dags, import_errors, jobs, logs, pools, runs, task_instances
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import TaskMessage
@@ -670,19 +671,11 @@ def test_a_run_past_its_dagrun_timeout_fails_and_its_unfinished_tasks_are_skippe
 
 
 def _clear(h: Harness, dag_id: str, task_regex: str | None = None, *, only_failed: bool = False) -> int:
+    """A person's clear, as the CLI's ``tasks clear`` applies it."""
+    options = ActionOptions(task_regex=task_regex, only_failed=only_failed)
     with session_scope(h.factory) as session:
-        dag = deserialize_dag(dags.get_serialized(session, dag_id))
-        task_ids = clear_plan.select_task_ids(dag, task_regex=task_regex)
-        run_refs = [
-            clear_plan.RunRef(r.run_id, r.logical_date, r.state)
-            for r in clearing.runs_between(session, dag_id, lock=True)
-        ]
-        tis = [
-            clear_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
-            for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in run_refs])
-        ]
-        plan = clear_plan.plan_clear(dag, run_refs, tis, task_ids=task_ids, only_failed=only_failed)
-        return clearing.apply_clear(session, dag_id, plan.targets, plan.requeue_run_ids, now=h.clock.now)
+        plan = actions.plan(session, actions.load_dag(session, dag_id), "clear", options, lock=True)
+        return actions.apply(session, dag_id, plan, options, owner="test", source="test", now=h.clock.now)
 
 
 def test_clear_runs_a_task_again_with_a_new_try_and_puts_its_run_back(harness: Harness, dags_folder: Path):

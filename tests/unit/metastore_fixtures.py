@@ -1,8 +1,8 @@
-"""An SQLite metastore in the test's folder, bound as the one task code uses (no server needed)."""
+"""An SQLite metastore in the test's folder, installed as the one task code uses (no server needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
 from tradewind.metastore.migrate import migrate
-from tradewind.sdk import task_metastore
+from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
+from tradewind.task_services import MetastoreServices
 
 
 @pytest.fixture
@@ -31,9 +32,23 @@ def sqlite_metastore(
     migrate(settings)
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
-    task_metastore.bind(factory)
+    runtime_services.install(MetastoreServices(settings, factory))
     try:
         yield factory
     finally:
-        task_metastore.bind(None)
+        runtime_services.install(None)
         engine.dispose()
+
+
+@pytest.fixture
+def restart_with_env(sqlite_metastore: sessionmaker[Session], tmp_path: Path, fernet_key: str) -> Callable[[], None]:
+    """Install the runtime services again, with settings read from the environment as it is now (on
+    the same metastore): what a process started after the environment was set would use."""
+
+    def restart() -> None:
+        settings = Settings.from_env().with_overrides(
+            home=tmp_path, database_url=f"sqlite:///{tmp_path / 'metastore.db'}", fernet_key=fernet_key
+        )
+        runtime_services.install(MetastoreServices(settings, sqlite_metastore))
+
+    return restart

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tradewind import DAG, BashOperator
-from tradewind.master.actions.clear import RunRef, TIRef
-from tradewind.master.actions.mark import ActionOptions, plan_action
+from tradewind.actions.clear import RunRef, TIRef
+from tradewind.actions.plan import ActionOptions, plan_action
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tradewind.master.actions.clear import RunRef, TIRef, plan_clear, select_runs, select_task_ids
+from tradewind.actions.clear import RunRef, TIRef, plan_clear, select_runs, select_task_ids
 from tradewind.master.scheduler.run_schedule import plan_new_runs
 from tradewind.scheduling.admission import Candidate, Limits, Usage, admit
 from tradewind.scheduling.run_driver import priority_weights

@@ -65,7 +65,9 @@ def test_bad_files_are_clear_errors(tmp_path, name, text, message):
         LocalFilesystemBackend(variables_file_path=str(tmp_path / name)).get_variable("a")
 
 
-def test_backend_comes_before_the_environment_and_the_metastore(sqlite_metastore, tmp_path, monkeypatch):
+def test_backend_comes_before_the_environment_and_the_metastore(
+    sqlite_metastore, restart_with_env, tmp_path, monkeypatch
+):
     (tmp_path / "vars.json").write_text(json.dumps({"region": "from-file", "vault_token": "file-token-123"}))
     (tmp_path / "conns.json").write_text(json.dumps({"db": "postgres://u:file-pw-123@file-host/d"}))
     Variable.set("region", "from-metastore")
@@ -79,6 +81,7 @@ def test_backend_comes_before_the_environment_and_the_metastore(sqlite_metastore
             {"variables_file_path": str(tmp_path / "vars.json"), "connections_file_path": str(tmp_path / "conns.json")}
         ),
     )
+    restart_with_env()
     assert Variable.get("region") == "from-file"
     assert Variable.get("only_in_metastore") == "yes"
     assert Connection.get_connection_from_secrets("db").host == "file-host"
@@ -86,7 +89,7 @@ def test_backend_comes_before_the_environment_and_the_metastore(sqlite_metastore
     assert redact("file-token-123 file-pw-123") == "*** ***"
 
 
-def test_a_custom_backend_written_for_airflow(sqlite_metastore, tmp_path, monkeypatch):
+def test_a_custom_backend_written_for_airflow(sqlite_metastore, restart_with_env, tmp_path, monkeypatch):
     (tmp_path / "my_vault.py").write_text(
         textwrap.dedent("""
         from airflow.secrets import BaseSecretsBackend
@@ -112,6 +115,7 @@ def test_a_custom_backend_written_for_airflow(sqlite_metastore, tmp_path, monkey
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND", "my_vault.VaultBackend")
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND_KWARGS", '{"prefix": "team"}')
     monkeypatch.setenv("TRADEWIND_CONN_BROKEN", "http://env-host")
+    restart_with_env()
     try:
         assert Connection.get_connection_from_secrets("db").host == "team.db"
         # A backend that fails is skipped with a warning; the environment still answers.
@@ -137,8 +141,11 @@ def test_a_custom_backend_written_for_airflow(sqlite_metastore, tmp_path, monkey
         ),
     ],
 )
-def test_a_misconfigured_backend_is_a_configuration_error(sqlite_metastore, monkeypatch, path, kwargs, message):
+def test_a_misconfigured_backend_is_a_configuration_error(
+    sqlite_metastore, restart_with_env, monkeypatch, path, kwargs, message
+):
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND", path)
     monkeypatch.setenv("TRADEWIND_SECRETS_BACKEND_KWARGS", kwargs)
+    restart_with_env()
     with pytest.raises(ConfigurationError, match=message):
         Variable.get("x", default_var="d")

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from tradewind.errors import AirflowException, AirflowNotFoundException
+from tradewind.sdk import runtime_services
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.hooks.mysql import MySqlHook
 from tradewind.sdk.hooks.postgres import PostgresHook
@@ -23,6 +24,7 @@ from tradewind.sdk.hooks.sql_results import (
     split_sql_string,
 )
 from tradewind.sdk.hooks.sqlite import SqliteHook, sqlite_cell
+from tradewind.task_services import MetastoreServices
 
 pytest_plugins = ["metastore_fixtures"]
 
@@ -241,7 +243,10 @@ def test_hook_for_connection_picks_the_class_by_type(monkeypatch, tmp_path):
 
 
 def test_sqlite_default_works_without_being_defined(sqlite_metastore, monkeypatch, tmp_path):
-    monkeypatch.setenv("TRADEWIND_HOME", str(tmp_path / "home"))
+    services = runtime_services.current()
+    runtime_services.install(
+        MetastoreServices(services.settings.with_overrides(home=tmp_path / "home"), sqlite_metastore)
+    )
     monkeypatch.delenv("TRADEWIND_CONN_SQLITE_DEFAULT", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SQLITE_DEFAULT", raising=False)
     hook = hook_for_connection("sqlite_default")

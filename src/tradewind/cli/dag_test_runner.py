@@ -20,12 +20,14 @@ from tradewind.metastore.engine import create_engine_from_settings, make_session
 from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.run_driver import advance_run, task_nodes, task_rows
+from tradewind.sdk import runtime_services
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.schedules import manual_run_interval
 from tradewind.sdk.serialization import dag_hash, serialize_dag
 from tradewind.settings import Settings
 from tradewind.states import DagRunState
 from tradewind.states import TaskInstanceState as TI
+from tradewind.task_services import MetastoreServices
 from tradewind.worker.runner import RunnerOptions, run_task_instance
 
 TEST_RUN_TYPE = "dags_test"
@@ -56,8 +58,9 @@ def run_dag_in_process(
     settings: Settings | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> DagTestResult:
-    """Run every task of ``dag`` for one logical date; returns the final states."""
-    settings = settings or Settings.from_env()
+    """Run every task of ``dag`` for one logical date; returns the final states. ``settings``
+    default to those of the process's runtime services."""
+    settings = settings or runtime_services.current().settings
     conf = dict(conf or {})
     merge_params(dag.params, {}, conf)  # a bad conf is refused before anything is written
     logical_date = _aware(logical_date or datetime.now(UTC))
@@ -67,8 +70,10 @@ def run_dag_in_process(
         factory = make_session_factory(engine)
         started = time.monotonic()
         run_id = _create_run(factory, settings, dag, logical_date, conf)
-        _drive(factory, lambda: engine.dispose(close=False), dag, run_id, settings, echo)
-        _run_dag_callbacks(factory, dag, run_id)
+        # The tasks' processes, forked from this one, reach this metastore through these.
+        with runtime_services.using(MetastoreServices(settings, factory)):
+            _drive(factory, lambda: engine.dispose(close=False), dag, run_id, settings, echo)
+            _run_dag_callbacks(factory, dag, run_id)
         with session_scope(factory) as session:
             run = runs.get_run(session, dag.dag_id, run_id)
             tis = task_instances.get_tis(session, dag.dag_id, run_id)

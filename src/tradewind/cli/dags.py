@@ -162,18 +162,6 @@ def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | 
         sys.exit(1)
 
 
-def _wake_schedulers(settings: Settings, dag_id: str, run_ids: list[str]) -> None:
-    """Tell running schedulers at once (Redis pub/sub); without Redis they notice on their timer."""
-    from tradewind.queue.events import make_event_bus
-
-    bus = make_event_bus(settings.broker_url)
-    try:
-        for run_id in run_ids or [""]:
-            bus.publish_state_changed(dag_id, run_id)
-    finally:
-        bus.close()
-
-
 @dags.command("trigger")
 @click.argument("dag_id")
 @click.option("--conf", "-c", help="The run's conf, a JSON object (checked against the DAG's params).")
@@ -187,8 +175,9 @@ def trigger(
     """Create a run of a DAG now; a scheduler runs it (it waits while the DAG is paused)."""
     import json
 
+    from tradewind.actions.apply import trigger_dag
+    from tradewind.actions.wake import wake_schedulers
     from tradewind.cli.metastore_access import open_metastore
-    from tradewind.master.actions.trigger import trigger_dag
     from tradewind.metastore import dags as dag_rows
     from tradewind.metastore.engine import session_scope
 
@@ -204,7 +193,7 @@ def trigger(
             "logical_date": run.logical_date.isoformat(),
             "state": run.state,
         }
-    _wake_schedulers(settings, dag_id, [result["run_id"]])
+    wake_schedulers(settings.broker_url, dag_id, [result["run_id"]])
     if output == "json":
         click.echo(json.dumps(result))
     else:
@@ -216,14 +205,15 @@ def trigger(
 
 
 def _set_paused(settings: Settings, dag_id: str, paused: bool) -> None:
+    from tradewind.actions.apply import set_paused
+    from tradewind.actions.wake import wake_schedulers
     from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore import dag_actions
     from tradewind.metastore.engine import session_scope
 
     with open_metastore(settings) as factory, session_scope(factory) as session:
-        dag_actions.set_paused(session, dag_id, paused, owner="cli", source="cli")
+        set_paused(session, dag_id, paused, owner="cli", source="cli")
     if not paused:
-        _wake_schedulers(settings, dag_id, [])
+        wake_schedulers(settings.broker_url, dag_id)
     click.echo(f"Dag: {dag_id}, paused: {paused}")
 
 
@@ -251,8 +241,9 @@ def unpause(settings: Settings, dag_id: str) -> None:
 def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) -> None:
     """Create a run for every scheduled interval whose logical date is in [START, END] and has no run
     yet; a scheduler runs them, at most max_active_runs at a time."""
+    from tradewind.actions.apply import backfill_dag
+    from tradewind.actions.wake import wake_schedulers
     from tradewind.cli.metastore_access import open_metastore
-    from tradewind.master.actions.trigger import backfill_dag
     from tradewind.metastore.engine import session_scope
 
     start = parse_date(start_date, "start date")
@@ -263,7 +254,7 @@ def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) ->
     with open_metastore(settings) as factory, session_scope(factory) as session:
         created, existing = backfill_dag(session, dag_id, start, end, owner="cli", source="cli")
         run_ids = [run.run_id for run in created]
-    _wake_schedulers(settings, dag_id, run_ids[:1])
+    wake_schedulers(settings.broker_url, dag_id, run_ids[:1])
     note = f" ({existing} interval(s) already had a run)" if existing else ""
     click.echo(
         f"Created {len(run_ids)} backfill run(s) of {dag_id} from {start.isoformat()} to {end.isoformat()}{note}"

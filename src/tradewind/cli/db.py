@@ -36,7 +36,7 @@ def migrate(settings: Settings) -> None:
 def reset(settings: Settings, yes: bool) -> None:
     """Drop every table and create the metastore anew. All history is lost."""
     from tradewind.metastore import migrate as migrations
-    from tradewind.metastore.engine import redact
+    from tradewind.redaction import redact
 
     if not yes:
         click.confirm(f"Drop all data in {redact(settings.resolved_database_url)}?", abort=True)

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from tradewind import __version__
 from tradewind.settings import Settings
+from tradewind.version import __version__
 
 
 @click.command()
@@ -22,7 +22,7 @@ def version() -> None:
 def info(settings: Settings) -> None:
     """Show versions, the settings in force and every TRADEWIND_* variable."""
     from tradewind.compat.airflow_shim import SUPPORTED_MODULES
-    from tradewind.metastore.engine import redact
+    from tradewind.redaction import redact
 
     click.echo(f"tradewind      {__version__}")
     click.echo(f"python         {sys.version.split()[0]} ({platform.platform()})")

@@ -8,10 +8,11 @@ import sys
 
 import click
 
-from tradewind import __version__
 from tradewind.cli.output import fail
 from tradewind.errors import TradewindException
+from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
+from tradewind.version import __version__
 
 
 class _Group(click.Group):
@@ -43,6 +44,14 @@ def cli(ctx: click.Context) -> None:
     # Library chatter (e.g. Alembic's "Context impl" lines) would drown the commands' own output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = settings
+    # User code a command runs (dags test, tasks test, DAG files it imports) reaches these settings' metastore.
+    runtime_services.set_default(lambda: _runtime_services_for(settings))
+
+
+def _runtime_services_for(settings: Settings) -> runtime_services.RuntimeServices:
+    from tradewind.task_services import MetastoreServices
+
+    return MetastoreServices(settings)
 
 
 def _register() -> None:

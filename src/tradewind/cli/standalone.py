@@ -54,8 +54,9 @@ def _roles(settings: Settings, port: int, concurrency: int) -> list[_Role]:
 @click.pass_obj
 def standalone(settings: Settings, port: int, concurrency: int) -> None:
     """Run the scheduler, a worker and the web UI on this machine, with no server installed."""
-    from tradewind.metastore.engine import create_engine_from_settings, redact
+    from tradewind.metastore.engine import create_engine_from_settings
     from tradewind.metastore.schema_version import ensure_migrated
+    from tradewind.redaction import redact
 
     settings.resolved_dags_folder.mkdir(parents=True, exist_ok=True)
     engine = create_engine_from_settings(settings)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import click
@@ -140,93 +138,50 @@ def clear(
 ) -> None:
     """Clear task instances so they run again with a fresh set of tries; their finished runs go back
     to queued. A running task instance is stopped by its worker and runs again."""
+    from tradewind.actions import apply as actions
+    from tradewind.actions.plan import ActionOptions
+    from tradewind.actions.wake import wake_schedulers
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.metastore.engine import session_scope
 
-    start = parse_date(start_date, "start date")
-    end = parse_date(end_date, "end date")
-    options = ClearOptions(task_regex, start, end, upstream, downstream, only_failed)
+    options = ActionOptions(
+        task_regex=task_regex,
+        start=parse_date(start_date, "start date"),
+        end=parse_date(end_date, "end date"),
+        upstream=upstream,
+        downstream=downstream,
+        only_failed=only_failed,
+    )
     with open_metastore(settings, sync=False) as factory:
         with session_scope(factory) as session:
-            plan = _plan_clear(session, dag_id, options, lock=False)
-        if not plan.targets:
+            plan = _plan_clear(session, actions, dag_id, options, lock=False)
+        if not plan.changes:
             click.echo("No task instances to clear.")
             return
         emit(
             [
-                {"run_id": t.run_id, "task_id": t.task_id, "map_index": t.map_index, "state": t.from_state}
-                for t in plan.targets
+                {"run_id": c.run_id, "task_id": c.task_id, "map_index": c.map_index, "state": c.from_state}
+                for c in plan.changes
             ],
             ["run_id", "task_id", "map_index", "state"],
             "table",
         )
         if not yes:
-            click.confirm(f"\nClear these {len(plan.targets)} task instance(s)?", abort=True)
+            click.confirm(f"\nClear these {len(plan.changes)} task instance(s)?", abort=True)
         with session_scope(factory) as session:
             # Planned again under the runs' locks: what is cleared is what the rows hold now.
-            plan = _plan_clear(session, dag_id, options, lock=True)
-            cleared = _apply_clear(session, dag_id, plan, options)
-            run_ids = sorted({t.run_id for t in plan.targets})
-    from tradewind.cli.dags import _wake_schedulers
-
-    _wake_schedulers(settings, dag_id, run_ids)
+            plan = _plan_clear(session, actions, dag_id, options, lock=True)
+            cleared = actions.apply(session, dag_id, plan, options, owner="cli", source="cli")
+            run_ids = plan.run_ids
+    wake_schedulers(settings.broker_url, dag_id, run_ids)
     click.echo(f"Cleared {cleared} task instance(s) in {len(run_ids)} run(s) of {dag_id}.")
 
 
-@dataclass(frozen=True)
-class ClearOptions:
-    task_regex: str | None
-    start: datetime | None
-    end: datetime | None
-    upstream: bool
-    downstream: bool
-    only_failed: bool
-
-
-def _plan_clear(session: Any, dag_id: str, options: ClearOptions, *, lock: bool) -> Any:
-    from tradewind.master.actions import clear as clearing_plan
-    from tradewind.master.actions.trigger import load_dag
-    from tradewind.metastore import clearing
-
-    dag = load_dag(session, dag_id)
+def _plan_clear(session: Any, actions: Any, dag_id: str, options: Any, *, lock: bool) -> Any:
     try:
-        task_ids = clearing_plan.select_task_ids(
-            dag, task_regex=options.task_regex, upstream=options.upstream, downstream=options.downstream
-        )
-    except ValueError as exc:
+        return actions.plan(session, actions.load_dag(session, dag_id), "clear", options, lock=lock)
+    except ValueError as exc:  # an invalid task regex
         raise click.BadParameter(str(exc)) from None
-    runs = [
-        clearing_plan.RunRef(r.run_id, r.logical_date, r.state)
-        for r in clearing.runs_between(session, dag_id, start=options.start, end=options.end, lock=lock)
-    ]
-    tis = [
-        clearing_plan.TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
-        for t in clearing.task_instances_of(session, dag_id, [r.run_id for r in runs])
-    ]
-    return clearing_plan.plan_clear(dag, runs, tis, task_ids=task_ids, only_failed=options.only_failed)
-
-
-def _apply_clear(session: Any, dag_id: str, plan: Any, options: ClearOptions) -> int:
-    from tradewind.metastore import audit, clearing
-
-    cleared = clearing.apply_clear(session, dag_id, plan.targets, plan.requeue_run_ids)
-    audit.record(
-        session,
-        "clear",
-        owner="cli",
-        dag_id=dag_id,
-        extra={
-            "source": "cli",
-            "cleared": cleared,
-            "task_regex": options.task_regex,
-            "start": options.start.isoformat() if options.start else None,
-            "end": options.end.isoformat() if options.end else None,
-            "upstream": options.upstream,
-            "downstream": options.downstream,
-            "only_failed": options.only_failed,
-        },
-    )
-    return cleared
 
 
 @tasks.command("state")

@@ -1,35 +1,16 @@
-"""Clearing task instances: read what a clear needs, lock the runs, and apply a planned clear.
-
-What to clear is decided purely (``tradewind.master.actions.clear``); this module reads its inputs
-and writes its outcome. A cleared task instance goes back to ``none`` (a running one to
-``restarting``, which its worker's heartbeat notices and stops) with a fresh set of tries, and a
-finished run goes back to ``queued`` so a scheduler picks it up.
-"""
+"""The reads a person's clear or mark needs: a DAG's runs (locked while the action is applied, so a
+scheduler never decides about them at the same time) and their task instances. What changes is
+decided and written by ``tradewind.actions``."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Collection
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tradewind.metastore import runs, task_instances
 from tradewind.metastore.models import DagRun, TaskInstance
-from tradewind.states import DagRunState
-
-
-class ClearedTI(Protocol):
-    """One task instance to clear, as the pure clear plan describes it."""
-
-    run_id: str
-    task_id: str
-    map_index: int
-    from_state: str
-    to_state: str
-    max_tries: int
 
 
 def runs_between(
@@ -68,37 +49,3 @@ def task_instances_of(session: Session, dag_id: str, run_ids: Collection[str]) -
             .execution_options(populate_existing=True)
         )
     )
-
-
-def apply_clear(
-    session: Session,
-    dag_id: str,
-    targets: Sequence[ClearedTI],
-    requeue_run_ids: Collection[str],
-    *,
-    now: datetime | None = None,
-) -> int:
-    """Write a planned clear; returns how many task instances it changed.
-
-    Each change is a compare-and-set from the state the plan read, so a task instance that moved
-    on meanwhile is left alone. Finished runs in ``requeue_run_ids`` go back to ``queued``.
-    """
-    now = now or datetime.now(UTC)
-    by_run: dict[str, list[task_instances.Change]] = defaultdict(list)
-    for target in targets:
-        by_run[target.run_id].append(
-            (
-                target.task_id,
-                target.map_index,
-                target.from_state,
-                target.to_state,
-                {"max_tries": target.max_tries, "retry_at": None, "next_poke_at": None, "first_poke_at": None},
-            )
-        )
-    changed = 0
-    for run_id, changes in by_run.items():
-        changed += task_instances.transition_many(session, dag_id, run_id, changes, manual=True, now=now)
-    for run in runs_between(session, dag_id, run_ids=requeue_run_ids):
-        if DagRunState(run.state) in (DagRunState.SUCCESS, DagRunState.FAILED):
-            runs.set_run_state(session, run, DagRunState.QUEUED, now=now)
-    return changed

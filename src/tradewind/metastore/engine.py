@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.errors import ConfigurationError, MetastoreError
+from tradewind.redaction import redact
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -140,18 +141,6 @@ def dispose_after_fork(engine: Engine) -> None:
     corrupts both. ``close=False`` drops the child's references without closing the parent's sockets.
     """
     engine.dispose(close=False)
-
-
-def redact(url: URL | str) -> str:
-    """The URL as text with its password replaced by ``***``, spelled as people write it."""
-    if isinstance(url, str):
-        try:
-            url = sa.make_url(url)
-        except ArgumentError:
-            return "<unparseable URL>"
-    if url.drivername == "postgresql+psycopg2":
-        url = url.set(drivername="postgresql")  # the driver tradewind picks for postgresql:// anyway
-    return url.render_as_string(hide_password=True)
 
 
 def check_connection(engine: Engine) -> None:

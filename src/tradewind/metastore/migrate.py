@@ -25,10 +25,10 @@ from tradewind.metastore import pools
 from tradewind.metastore.engine import (
     check_connection,
     create_engine_from_settings,
-    redact,
     unreachable_error,
 )
 from tradewind.metastore.models import DEFAULT_POOL, Base
+from tradewind.redaction import redact
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -173,7 +173,7 @@ def make_celery_app(settings: Settings, *, worker: bool = False) -> Celery:
 
 def check_broker(app: Celery, settings: Settings) -> None:
     """Connect to the broker once; a ``BrokerUnreachable`` naming the URL (password hidden) if not."""
-    from tradewind.metastore.engine import redact
+    from tradewind.redaction import redact
 
     url = broker_url_for(settings)
     try:

@@ -155,11 +155,11 @@ class Connection:
 
     @classmethod
     def get_connection_from_secrets(cls, conn_id: str) -> Connection:
-        """The connection named ``conn_id`` from the environment or the metastore; raises
-        ``AirflowNotFoundException`` naming it when neither has it."""
-        from tradewind.secrets.lookup import find_connection
+        """The connection named ``conn_id`` from the secrets backend, the environment or the
+        metastore; raises ``AirflowNotFoundException`` naming it when none has it."""
+        from tradewind.sdk import runtime_services
 
-        return find_connection(conn_id)
+        return runtime_services.current().get_connection(conn_id)
 
     def _parse_uri(self, uri: str) -> None:
         if uri.count("://") > 2:

@@ -279,9 +279,9 @@ class DAG:
 
     def test(self, logical_date: datetime | None = None, conf: Mapping[str, Any] | None = None) -> Any:
         """Run this DAG in-process, as ``tradewind dags test`` does (Airflow's ``dag.test()``)."""
-        from tradewind.cli.dag_test_runner import run_dag_in_process
+        from tradewind.sdk import runtime_services
 
-        return run_dag_in_process(self, logical_date=logical_date, conf=dict(conf or {}))
+        return runtime_services.dag_tester()(self, logical_date, dict(conf or {}))
 
     def __repr__(self) -> str:
         return f"<DAG: {self.dag_id}>"

@@ -11,6 +11,8 @@ import json
 import logging
 from typing import Any
 
+from tradewind.sdk import runtime_services
+
 _LOG = logging.getLogger("tradewind.task.variable")
 
 
@@ -51,26 +53,19 @@ class Variable:
 
     @classmethod
     def get_variable_from_secrets(cls, key: str) -> str | None:
-        """The value from the environment or the metastore, or ``None``."""
-        from tradewind.secrets.lookup import find_variable
-
-        return find_variable(key)
+        """The value from the secrets backend, the environment or the metastore, or ``None``."""
+        return runtime_services.current().get_variable(key)
 
     @classmethod
     def set(cls, key: str, value: Any, description: str | None = None, serialize_json: bool = False) -> None:
         """Create or change the variable in the metastore (as JSON when ``serialize_json``)."""
-        from tradewind.metastore import variables
-        from tradewind.sdk.task_metastore import task_session
-        from tradewind.secrets.lookup import variable_outside_metastore
-        from tradewind.settings import Settings
-
-        if variable_outside_metastore(key, Settings.from_env()) is not None:
+        services = runtime_services.current()
+        if services.variable_outside_metastore(key) is not None:
             _LOG.warning(
                 "Variable %s is also defined in the secrets backend or the environment, which win when it is read", key
             )
         text = json.dumps(value, indent=2) if serialize_json else str(value)
-        with task_session() as session:
-            variables.set_variable(session, key, text, description)
+        services.set_variable(key, text, description)
 
     @classmethod
     def setdefault(cls, key: str, default: Any, description: str | None = None, deserialize_json: bool = False) -> Any:
@@ -93,13 +88,4 @@ class Variable:
     @classmethod
     def delete(cls, key: str) -> int:
         """Delete the variable from the metastore; the number of variables deleted (0 or 1)."""
-        from tradewind.errors import VariableNotFound
-        from tradewind.metastore import variables
-        from tradewind.sdk.task_metastore import task_session
-
-        with task_session() as session:
-            try:
-                variables.delete_variable(session, key)
-            except VariableNotFound:
-                return 0
-        return 1
+        return 1 if runtime_services.current().delete_variable(key) else 0

@@ -1,5 +1,6 @@
 """The lookup order for connections and variables, as in Airflow: the configured secrets backend
-(``TRADEWIND_SECRETS_BACKEND``, if any), then the environment, then the metastore.
+(``TRADEWIND_SECRETS_BACKEND``, if any), then the environment, then the metastore (read through the
+session opener the caller passes).
 
 A secret variable's value is registered with the process's secrets masker before it is returned (a
 ``Connection`` registers its own password), so neither shows in the task's log.
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TypeVar
+
+from sqlalchemy.orm import Session
 
 from tradewind.errors import AirflowNotFoundException, ConfigurationError, ConnectionNotFound, VariableNotFound
 from tradewind.sdk.connection import Connection
@@ -20,11 +24,13 @@ from tradewind.settings import Settings
 
 _LOG = logging.getLogger("tradewind.task.secrets")
 T = TypeVar("T")
+#: Opens a metastore session that commits when its block ends cleanly.
+SessionOpener = Callable[[], AbstractContextManager[Session]]
 
 
-def find_connection(conn_id: str) -> Connection:
+def find_connection(conn_id: str, settings: Settings, session: SessionOpener) -> Connection:
     """The connection ``conn_id``; raises ``AirflowNotFoundException`` naming it when it is not defined."""
-    connection = connection_outside_metastore(conn_id, Settings.from_env()) or _connection_from_metastore(conn_id)
+    connection = connection_outside_metastore(conn_id, settings) or _connection_from_metastore(conn_id, session)
     if connection is None:
         raise AirflowNotFoundException(
             f"The conn_id `{conn_id}` isn't defined: add it with `tradewind connections add {conn_id} ...` "
@@ -33,11 +39,11 @@ def find_connection(conn_id: str) -> Connection:
     return connection
 
 
-def find_variable(key: str) -> str | None:
+def find_variable(key: str, settings: Settings, session: SessionOpener) -> str | None:
     """The value of variable ``key``, or ``None`` when it is not defined."""
-    value = variable_outside_metastore(key, Settings.from_env())
+    value = variable_outside_metastore(key, settings)
     if value is None:
-        value = _variable_from_metastore(key)
+        value = _variable_from_metastore(key, session)
     if value is not None and should_hide_value_for_key(key):
         mask_secret(value)
     return value
@@ -76,11 +82,10 @@ def _from_backend(settings: Settings, kind: str, name: str, ask: Callable[[BaseS
         return None
 
 
-def _connection_from_metastore(conn_id: str) -> Connection | None:
+def _connection_from_metastore(conn_id: str, session_opener: SessionOpener) -> Connection | None:
     from tradewind.metastore import connections
-    from tradewind.sdk.task_metastore import task_session
 
-    with task_session() as session:
+    with session_opener() as session:
         try:
             stored = connections.get_connection(session, conn_id)
         except ConnectionNotFound:
@@ -98,11 +103,10 @@ def _connection_from_metastore(conn_id: str) -> Connection | None:
     )
 
 
-def _variable_from_metastore(key: str) -> str | None:
+def _variable_from_metastore(key: str, session_opener: SessionOpener) -> str | None:
     from tradewind.metastore import variables
-    from tradewind.sdk.task_metastore import task_session
 
-    with task_session() as session:
+    with session_opener() as session:
         try:
             return variables.get_variable(session, key).value
         except VariableNotFound:

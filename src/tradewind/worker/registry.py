@@ -15,7 +15,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from tradewind import __version__
 from tradewind.metastore import workers
 from tradewind.metastore.engine import (
     create_engine_from_settings,
@@ -24,6 +23,7 @@ from tradewind.metastore.engine import (
     session_scope,
 )
 from tradewind.settings import Settings
+from tradewind.version import __version__
 from tradewind.worker.monitor import WorkerHealthMonitor
 
 logger = logging.getLogger(__name__)

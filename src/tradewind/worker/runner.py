@@ -23,7 +23,6 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore.task_instances import TIKey
-from tradewind.sdk import task_metastore
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
@@ -225,7 +224,6 @@ def _run_in_child(
     def task_main(log_fd: int, result_fd: int) -> None:
         # The worker's pooled connections stay the worker's; a pull opens the task's own, lazily.
         engine_reset()
-        task_metastore.bind(factory)
         child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
 
     guarded = start_guarded(

@@ -30,7 +30,9 @@ from tradewind.metastore.engine import (
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.events import EventBus, make_event_bus
 from tradewind.queue.messages import TaskMessage
+from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
+from tradewind.task_services import MetastoreServices
 from tradewind.worker.dag_loader import DagLoader
 from tradewind.worker.follow_up import Followed, FollowUp, Sender
 from tradewind.worker.outcome import Outcome
@@ -69,6 +71,8 @@ def create_services(
     warm_up()
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
+    # DAG files imported here and the tasks forked from here reach the metastore through these.
+    runtime_services.install(MetastoreServices(settings, factory))
     options = RunnerOptions.from_settings(settings, hostname=hostname)
     follow = None
     if sender is not None and engine.dialect.name == "postgresql":

@@ -46,17 +46,17 @@ class EndedDagRun(DagRunView):
 
 @contextlib.contextmanager
 def _bound_metastore(settings: Any) -> Iterator[Any]:
-    """A session factory of this child's own, bound for task code (``Variable.get``, XCom pulls)."""
+    """A session factory of this child's own, installed for task code (``Variable.get``, XCom pulls)."""
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
-    from tradewind.sdk import task_metastore
+    from tradewind.sdk import runtime_services
+    from tradewind.task_services import MetastoreServices
 
     engine = create_engine_from_settings(settings)
     factory = make_session_factory(engine)
-    task_metastore.bind(factory)
     try:
-        yield factory
+        with runtime_services.using(MetastoreServices(settings, factory)):
+            yield factory
     finally:
-        task_metastore.bind(None)
         engine.dispose()
 
 
@@ -221,7 +221,7 @@ def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: A
         data_interval_start=aware_or_none(run.data_interval_start),
         data_interval_end=aware_or_none(run.data_interval_end),
         conf=dict(run.conf or {}),
-        start_date=aware(run.start_date),
+        start_date=aware_or_none(run.start_date),
         external_trigger=bool(run.external_trigger),
     )
     known = [t for t in tis if dag.has_task(t.task_id)]
@@ -244,7 +244,7 @@ def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: A
     context = build_context(dag=dag, task=task, run=info, ti=ti, params=params, conf=dict(info.conf))
     view = context["dag_run"]
     context["dag_run"] = EndedDagRun(
-        **{f.name: getattr(view, f.name) for f in fields(view)}, state=run.state, end_date=aware(run.end_date)
+        **{f.name: getattr(view, f.name) for f in fields(view)}, state=run.state, end_date=aware_or_none(run.end_date)
     )
     context["reason"] = reason
     return context

@@ -14,9 +14,10 @@ from typing import Any
 from tradewind.master.executor.celery_executor import CeleryExecutor
 from tradewind.master.scheduler.loop import Scheduler
 from tradewind.master.scheduler.single_scheduler import SchedulerLock
-from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, redact
+from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
 from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.queue.events import make_event_bus
+from tradewind.redaction import redact
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from flask import Flask, Response
 
 from tradewind.master.webserver import auth, db, errors, templating
 from tradewind.master.webserver.secret_key import resolve_secret_key
-from tradewind.metastore.engine import redact
+from tradewind.redaction import redact
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)

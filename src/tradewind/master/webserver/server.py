@@ -59,8 +59,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 def check_ready(settings: Settings) -> None:
     """Raise ``MetastoreError`` / ``ConfigurationError`` unless the webserver can start."""
     from tradewind.master.webserver.secret_key import resolve_secret_key
-    from tradewind.metastore.engine import check_connection, create_engine_from_settings, redact
+    from tradewind.metastore.engine import check_connection, create_engine_from_settings
     from tradewind.metastore.schema_version import HEAD_REVISION, read_revision
+    from tradewind.redaction import redact
 
     resolve_secret_key(settings)  # also creates the standalone key once, before the workers fork
     engine = create_engine_from_settings(settings)

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Flask
 
-from tradewind import __version__
 from tradewind.master.webserver import csrf
 from tradewind.master.webserver.auth import current_user
 from tradewind.master.webserver.navigation import nav_for
 from tradewind.master.webserver.state_colours import STATE_COLOURS
+from tradewind.version import __version__
 
 
 def init_app(app: Flask) -> None:

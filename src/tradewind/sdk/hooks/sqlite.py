@@ -86,8 +86,8 @@ def sqlite_cell(cell: Any) -> Any:
 
 def default_sqlite_connection() -> Connection:
     """``sqlite_default`` as it is when nobody defined it: ``<home>/sqlite_default.db``."""
-    from tradewind.settings import Settings
+    from tradewind.sdk import runtime_services
 
-    home = Path(Settings.from_env().home)
+    home = Path(runtime_services.current().settings.home)
     home.mkdir(parents=True, exist_ok=True)
     return Connection(conn_id=SQLITE_DEFAULT_CONN_ID, conn_type="sqlite", host=str(home / "sqlite_default.db"))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from tradewind.errors import AirflowException, AirflowSkipException, DagDefinitionError, DagRunAlreadyExists
+from tradewind.sdk import runtime_services
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.states import DagRunState
 
@@ -136,23 +137,18 @@ class TriggerDagRunOperator(BaseOperator):
             self._wait(run_id, run_logical_date)
 
     def _trigger(self, conf: dict[str, Any] | None, logical_date: datetime) -> tuple[str, datetime]:
-        from tradewind.master.actions.trigger import trigger_dag
-        from tradewind.metastore import actions, runs
-        from tradewind.sdk.task_metastore import task_session
-
+        services = runtime_services.current()
         owner = f"{self.dag_id}.{self.task_id}"
+        run_id = self.trigger_run_id or None
         try:
-            with task_session() as session:
-                run = trigger_dag(
-                    session,
-                    self.trigger_dag_id,
-                    conf=conf,
-                    run_id=self.trigger_run_id or None,
-                    logical_date=logical_date,
-                    owner=owner,
-                    source="TriggerDagRunOperator",
-                )
-                found = (run.run_id, run.logical_date)
+            run = services.trigger_run(
+                self.trigger_dag_id,
+                conf=conf,
+                run_id=run_id,
+                logical_date=logical_date,
+                owner=owner,
+                source="TriggerDagRunOperator",
+            )
         except DagRunAlreadyExists:
             if self.skip_when_already_exists:
                 raise AirflowSkipException(
@@ -160,31 +156,21 @@ class TriggerDagRunOperator(BaseOperator):
                 ) from None
             if not self.reset_dag_run:
                 raise
-            with task_session() as session:
-                existing = runs.find_run(
-                    session, self.trigger_dag_id, run_id=self.trigger_run_id or None, logical_date=logical_date
-                )
-                assert existing is not None
-                log.info("Clearing %s on %s", self.trigger_dag_id, existing.logical_date.isoformat())
-                actions.set_run_state(
-                    session,
-                    self.trigger_dag_id,
-                    existing.run_id,
-                    DagRunState.QUEUED.value,
-                    owner=owner,
-                    source="TriggerDagRunOperator",
-                )
-                found = (existing.run_id, existing.logical_date)
-        run_id, run_date = found
-        run_date = run_date if run_date.tzinfo is not None else run_date.replace(tzinfo=UTC)
-        log.info("Triggered run %s of %s (logical date %s)", run_id, self.trigger_dag_id, run_date.isoformat())
-        _wake_schedulers(self.trigger_dag_id, run_id)
-        return run_id, run_date
+            log.info("Clearing %s on %s", self.trigger_dag_id, logical_date.isoformat())
+            run = services.reset_run(
+                self.trigger_dag_id,
+                run_id=run_id,
+                logical_date=logical_date,
+                owner=owner,
+                source="TriggerDagRunOperator",
+            )
+        log.info(
+            "Triggered run %s of %s (logical date %s)", run.run_id, self.trigger_dag_id, run.logical_date.isoformat()
+        )
+        return run.run_id, run.logical_date
 
     def _wait(self, run_id: str, logical_date: datetime) -> None:
-        from tradewind.metastore import runs
-        from tradewind.sdk.task_metastore import task_session
-
+        services = runtime_services.current()
         while True:
             log.info(
                 "Waiting for %s on %s to become allowed state %s ...",
@@ -193,29 +179,9 @@ class TriggerDagRunOperator(BaseOperator):
                 self.allowed_states,
             )
             time.sleep(self.poke_interval)
-            with task_session() as session:
-                state = runs.get_run(session, self.trigger_dag_id, run_id).state
+            state = services.run_state(self.trigger_dag_id, run_id)
             if state in self.failed_states:
                 raise AirflowException(f"{self.trigger_dag_id} failed with failed states {state}")
             if state in self.allowed_states:
                 log.info("%s finished with allowed state %s", self.trigger_dag_id, state)
                 return
-
-
-def _wake_schedulers(dag_id: str, run_id: str) -> None:
-    """Best effort: tell the schedulers of the new run at once; they find it on their timer anyway."""
-    try:
-        from tradewind.queue.events import make_event_bus
-        from tradewind.queue.redis_keys import is_redis_url
-        from tradewind.settings import Settings
-
-        broker = Settings.from_env().broker_url
-        if not is_redis_url(broker):
-            return
-        bus = make_event_bus(broker)
-        try:
-            bus.publish_state_changed(dag_id, run_id)
-        finally:
-            bus.close()
-    except Exception:  # noqa: BLE001 - the run is committed; waking is only a speed-up
-        log.debug("could not wake the schedulers for %s", dag_id, exc_info=True)

@@ -5,8 +5,8 @@ The sensor looks at the other DAG's runs at its own logical date, shifted back b
 ``execution_delta`` or computed by ``execution_date_fn``. Each poke counts the task instances (or
 runs, when no task is named) in ``failed_states`` (the task fails at once), ``skipped_states`` (it
 is skipped) and ``allowed_states`` (done when every one of them is there). The pure parts
-(``external_logical_dates``, ``poke_verdict``) are apart from the one read of the metastore,
-through ``tradewind.sdk.task_metastore``.
+(``external_logical_dates``, ``poke_verdict``) are apart from the reads of the metastore,
+through the process's runtime services (``sdk/runtime_services.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from tradewind.errors import AirflowException, AirflowSkipException, DagDefinitionError
+from tradewind.sdk import runtime_services
 from tradewind.sdk.operators.empty import EmptyOperator
+from tradewind.sdk.runtime_services import ExternalDagLink
 from tradewind.sdk.sensors.base import BaseSensorOperator
 from tradewind.states import DagRunState, TaskInstanceState
 
@@ -102,16 +104,6 @@ def poke_verdict(counts: PokeCounts) -> str:
     if counts.expected > 0 and counts.allowed >= counts.expected:
         return "done"
     return "waiting"
-
-
-@dataclass(frozen=True)
-class ExternalDagLink:
-    """The other DAG as the metastore knows it, for ``check_existence``."""
-
-    exists: bool
-    task_ids: frozenset[str] = frozenset()
-    #: task group id -> the task ids inside it (all levels).
-    groups: Mapping[str, frozenset[str]] | None = None
 
 
 class ExternalTaskSensor(BaseSensorOperator):
@@ -200,8 +192,6 @@ class ExternalTaskSensor(BaseSensorOperator):
         return f"DAG {self.external_dag_id}"
 
     def poke(self, context: dict[str, Any]) -> bool:
-        from tradewind.sdk.task_metastore import task_session
-
         if isinstance(self.external_task_ids, str):  # a template rendered the list into text
             self.external_task_ids = [self.external_task_ids]
         dates = external_logical_dates(
@@ -212,11 +202,11 @@ class ExternalTaskSensor(BaseSensorOperator):
         )
         shown = ", ".join(d.isoformat() for d in dates)
         log.info("Poking for %s on %s ...", self._what(), shown)
-        with task_session() as session:
-            if self.check_existence and not self._has_checked_existence:
-                self._check_existence(_external_dag(session, self.external_dag_id))
-                self._has_checked_existence = True
-            counts = self._counts(session, dates)
+        services = runtime_services.current()
+        if self.check_existence and not self._has_checked_existence:
+            self._check_existence(services.external_dag(self.external_dag_id))
+            self._has_checked_existence = True
+        counts = self._counts(services, dates)
         verdict = poke_verdict(counts)
         if verdict == "failed":
             message = self._failed_message()
@@ -247,19 +237,15 @@ class ExternalTaskSensor(BaseSensorOperator):
         if group is not None and not (found.groups or {}).get(group):
             raise AirflowException(f"The external task group '{group}' in DAG '{self.external_dag_id}' does not exist.")
 
-    def _counts(self, session: Any, dates: list[datetime]) -> PokeCounts:
-        from tradewind.metastore import previous_runs
-
+    def _counts(self, services: runtime_services.RuntimeServices, dates: list[datetime]) -> PokeCounts:
         if self.external_task_ids or self.external_task_group_id:
             task_ids = self.external_task_ids or sorted(
-                _group_tasks(session, self.external_dag_id, self.external_task_group_id)
+                _group_tasks(services, self.external_dag_id, self.external_task_group_id)
             )
-            by_state = previous_runs.count_task_states(session, self.external_dag_id, dates, task_ids)
+            by_state = services.count_task_states(self.external_dag_id, dates, task_ids)
             expected = len(dates) * len(task_ids)
         else:
-            by_state = {}
-            for run in previous_runs.runs_at(session, self.external_dag_id, dates):
-                by_state[run.state] = by_state.get(run.state, 0) + 1
+            by_state = services.count_run_states(self.external_dag_id, dates)
             expected = len(dates)
         return PokeCounts(
             expected=expected,
@@ -269,26 +255,8 @@ class ExternalTaskSensor(BaseSensorOperator):
         )
 
 
-def _external_dag(session: Any, dag_id: str) -> ExternalDagLink:
-    from tradewind.metastore import dags
-    from tradewind.sdk.serialization import deserialize_dag
-
-    row = dags.get_dag(session, dag_id)
-    if row is None or not row.is_active or row.serialized is None:
-        return ExternalDagLink(exists=False)
-    dag = deserialize_dag(row.serialized)
-    groups: dict[str, frozenset[str]] = {}
-    stack = [dag.task_group]
-    while stack:
-        group = stack.pop()
-        if group.group_id is not None:
-            groups[group.group_id] = frozenset(t.task_id for t in group.iter_tasks())
-        stack.extend(child for child in group.children.values() if hasattr(child, "iter_tasks"))
-    return ExternalDagLink(exists=True, task_ids=frozenset(dag.task_dict), groups=groups)
-
-
-def _group_tasks(session: Any, dag_id: str, group_id: str | None) -> frozenset[str]:
-    found = _external_dag(session, dag_id)
+def _group_tasks(services: runtime_services.RuntimeServices, dag_id: str, group_id: str | None) -> frozenset[str]:
+    found = services.external_dag(dag_id)
     tasks = (found.groups or {}).get(group_id or "", frozenset())
     if not tasks:
         raise AirflowException(f"The external task group '{group_id}' in DAG '{dag_id}' does not exist.")

@@ -1,7 +1,7 @@
 """``/api/v1/dags/<dag_id>/dagRuns`` and their task instances: list, read, trigger, set state, clear,
 logs and XComs.
 
-Clears and marks go through ``metastore.actions`` as the pages do; ``dry_run`` answers with the
+Clears and marks go through ``actions.apply`` as the pages do; ``dry_run`` answers with the
 same plan the pages preview, and changes nothing.
 """
 
@@ -13,9 +13,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from tradewind.actions import apply as actions
+from tradewind.actions.plan import ActionOptions, ActionPlan
+from tradewind.actions.wake import wake_schedulers
 from tradewind.errors import TaskNotFound
-from tradewind.master.actions.mark import ActionOptions, ActionPlan
-from tradewind.master.actions.trigger import trigger_dag
 from tradewind.master.webserver.api import (
     API_PREFIX,
     LIMIT_PARAMETER,
@@ -28,9 +29,9 @@ from tradewind.master.webserver.api import (
 )
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
-from tradewind.master.webserver.views.actions import preview, run_action, wake_schedulers
+from tradewind.master.webserver.views.actions import preview, run_action
 from tradewind.master.webserver.views.dag_common import load_dag
-from tradewind.metastore import actions, logs, runs, task_instances, xcoms
+from tradewind.metastore import logs, runs, task_instances, xcoms
 from tradewind.metastore.models import DagRun, TaskInstance
 from tradewind.states import DagRunState
 
@@ -87,11 +88,11 @@ def trigger_dag_run(dag_id: str) -> ResponseReturnValue:
         except ValueError:
             abort(400, description=f"logical_date must be an ISO 8601 date-time, not {body['logical_date']!r}")
     session = get_session()
-    run = trigger_dag(
+    run = actions.trigger_dag(
         session, dag_id, conf=conf, run_id=run_id, logical_date=logical_date, owner=_username(), source="api"
     )
     session.commit()
-    wake_schedulers(get_settings(), dag_id, [run.run_id])
+    wake_schedulers(get_settings().broker_url, dag_id, [run.run_id])
     return jsonify(run_json(run))
 
 
@@ -104,7 +105,7 @@ def set_dag_run_state(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
     session = get_session()
     actions.set_run_state(session, dag_id, dag_run_id, state, owner=_username(), source="api")
     session.commit()
-    wake_schedulers(get_settings(), dag_id, [dag_run_id])
+    wake_schedulers(get_settings().broker_url, dag_id, [dag_run_id])
     return jsonify(run_json(runs.get_run(session, dag_id, dag_run_id)))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from tradewind.actions import apply as actions
 from tradewind.errors import DagNotFound
 from tradewind.master.webserver.api import (
     API_PREFIX,
@@ -20,7 +21,7 @@ from tradewind.master.webserver.api import (
 )
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.metastore import dag_actions, dag_overview
+from tradewind.metastore import dag_overview
 from tradewind.metastore.models import DagModel
 
 bp = Blueprint("api_dags", __name__, url_prefix=f"{API_PREFIX}/dags")
@@ -62,7 +63,7 @@ def patch_dag(dag_id: str) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     session = get_session()
-    dag = dag_actions.set_paused(session, dag_id, body["is_paused"], owner=user.username, source="api")
+    dag = actions.set_paused(session, dag_id, body["is_paused"], owner=user.username, source="api")
     session.commit()
     return jsonify(dag_json(dag))
 

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from tradewind import __version__
 from tradewind.master.webserver.api import API_PREFIX, problem_response
 from tradewind.master.webserver.auth import SESSION_COOKIE_NAME
+from tradewind.version import __version__
 
 bp = Blueprint("api_openapi", __name__, url_prefix=API_PREFIX)
 

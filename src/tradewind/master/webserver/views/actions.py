@@ -1,7 +1,7 @@
 """The action pages: clear, mark success / failed (of task instances or whole runs) and trigger.
 
 Each action is a GET that shows what it will change (anyone may look) and a POST that changes it
-(Op and above, with the CSRF token). Both compute the change with ``metastore.actions.plan``,
+(Op and above, with the CSRF token). Both compute the change with ``actions.apply.plan``,
 which the REST API calls too, so a preview and what is applied never disagree.
 """
 
@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from tradewind.actions import apply as actions
+from tradewind.actions.plan import ActionOptions, ActionPlan
+from tradewind.actions.wake import wake_schedulers
 from tradewind.errors import DagRunAlreadyExists, ParamValidationError
-from tradewind.master.actions.mark import ActionOptions, ActionPlan
-from tradewind.master.actions.trigger import load_dag, trigger_dag
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.navigation import route_exists
-from tradewind.metastore import actions
 from tradewind.sdk.params import NOTSET
-from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ def preview(dag_id: str, kind: str, options: ActionOptions) -> ActionPlan:
     """The plan for the page; 404 for an unknown DAG or run, 400 for an unknown task."""
     session = get_session()
     try:
-        return actions.plan(session, load_dag(session, dag_id), kind, options)
+        return actions.plan(session, actions.load_dag(session, dag_id), kind, options)
     except ValueError as exc:
         abort(400, description=str(exc))
 
@@ -80,31 +78,13 @@ def run_action(dag_id: str, kind: str, options: ActionOptions, *, source: str) -
     assert user is not None
     session = get_session()
     try:
-        plan = actions.plan(session, load_dag(session, dag_id), kind, options, lock=True)
+        plan = actions.plan(session, actions.load_dag(session, dag_id), kind, options, lock=True)
     except ValueError as exc:
         abort(400, description=str(exc))
     changed = actions.apply(session, dag_id, plan, options, owner=user.username, source=source)
     session.commit()
-    wake_schedulers(get_settings(), dag_id, plan.run_ids)
+    wake_schedulers(get_settings().broker_url, dag_id, plan.run_ids)
     return plan, changed
-
-
-def wake_schedulers(settings: Settings, dag_id: str, run_ids: Sequence[str]) -> None:
-    """Best effort: a scheduler that misses it acts on its timer anyway."""
-    from tradewind.queue.events import make_event_bus
-    from tradewind.queue.redis_keys import is_redis_url
-
-    if not is_redis_url(settings.broker_url):
-        return
-    try:
-        bus = make_event_bus(settings.broker_url)
-        try:
-            for run_id in run_ids or [""]:
-                bus.publish_state_changed(dag_id, run_id)
-        finally:
-            bus.close()
-    except Exception:  # noqa: BLE001 - the action is committed; waking is only a speed-up
-        logger.warning("could not wake the schedulers for %s", dag_id, exc_info=True)
 
 
 def after_action_url(dag_id: str) -> str:
@@ -204,7 +184,7 @@ def run_mark_apply(dag_id: str, run_id: str) -> ResponseReturnValue:
     session = get_session()
     changed = actions.set_run_state(session, dag_id, run_id, state, owner=user.username, source="ui")
     session.commit()
-    wake_schedulers(get_settings(), dag_id, [run_id])
+    wake_schedulers(get_settings().broker_url, dag_id, [run_id])
     return _done(dag_id, state, changed)
 
 
@@ -244,7 +224,7 @@ def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str
 
 @bp.get("/dags/<dag_id>/trigger")
 def trigger_form(dag_id: str) -> ResponseReturnValue:
-    dag = load_dag(get_session(), dag_id)
+    dag = actions.load_dag(get_session(), dag_id)
     conf_text = json.dumps(param_defaults(dag), indent=2, sort_keys=True, default=str)
     return _trigger_form(dag_id, dag, conf_text, "", None)
 
@@ -253,13 +233,13 @@ def trigger_form(dag_id: str) -> ResponseReturnValue:
 @require_role("Op")
 def trigger_submit(dag_id: str) -> ResponseReturnValue:
     session = get_session()
-    dag = load_dag(session, dag_id)
+    dag = actions.load_dag(session, dag_id)
     conf_text = request.form.get("conf", "")
     run_id = request.form.get("run_id", "").strip()
     user = current_user()
     assert user is not None
     try:
-        run = trigger_dag(
+        run = actions.trigger_dag(
             session, dag_id, conf=parse_conf(conf_text), run_id=run_id or None, owner=user.username, source="ui"
         )
     except (ParamValidationError, DagRunAlreadyExists) as exc:
@@ -267,6 +247,6 @@ def trigger_submit(dag_id: str) -> ResponseReturnValue:
         status = 409 if isinstance(exc, DagRunAlreadyExists) else 400
         return _trigger_form(dag_id, dag, conf_text, run_id, str(exc)), status
     session.commit()
-    wake_schedulers(get_settings(), dag_id, [run.run_id])
+    wake_schedulers(get_settings().broker_url, dag_id, [run.run_id])
     flash(f"triggered {dag_id}: run {run.run_id}", "info")
     return redirect(after_action_url(dag_id))

@@ -16,11 +16,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from tradewind.actions import apply as actions
 from tradewind.master.webserver.auth import current_user, local_url, require_role
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.navigation import route_exists
 from tradewind.master.webserver.state_colours import RUN_STATE_ORDER, TASK_STATE_ORDER, ordered_counts
-from tradewind.metastore import dag_actions, dag_overview, import_errors
+from tradewind.metastore import dag_overview, import_errors
 from tradewind.metastore.dag_overview import DagStats, LastRun
 from tradewind.metastore.models import DagModel
 
@@ -139,7 +140,7 @@ def set_paused(dag_id: str) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     session = get_session()
-    dag_actions.set_paused(session, dag_id, paused, owner=user.username, source="ui")
+    actions.set_paused(session, dag_id, paused, owner=user.username, source="ui")
     session.commit()
     flash(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.", "info")
     return redirect(local_url(request.form.get("next")) or url_for("dags.dag_list"))

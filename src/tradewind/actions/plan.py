@@ -1,20 +1,22 @@
 """What a person's action on task instances changes: clear, mark success, mark failed, decided purely.
 
 ``plan_action`` is the one entry point the web pages, the REST API and the CLI preview and apply:
-it picks the tasks (the chosen ones plus their upstream/downstream, as clear does) in the chosen
-runs (one run plus its past/future by logical date, or all given), and says for each task
-instance the state it goes from and to. A clear is ``clear.plan_clear``; a mark sets the state
-itself and sends touched finished runs back to ``running`` so a scheduler re-decides them
-(downstream tasks start or become upstream_failed, and the run ends again as its leaves say).
+it picks the tasks (the chosen ones, by id or by a regex, plus their upstream/downstream) in the
+chosen runs (one run plus its past/future by logical date, or a date range, or all given), and
+says for each task instance the state it goes from and to. A clear is ``clear.plan_clear``; a mark
+sets the state itself and sends touched finished runs back to ``running`` so a scheduler
+re-decides them (downstream tasks start or become upstream_failed, and the run ends again as its
+leaves say).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from tradewind.master.actions.clear import (
+from tradewind.actions.clear import (
     DagShape,
     RunRef,
     TIRef,
@@ -38,10 +40,15 @@ class ActionOptions:
     ``map_indexes`` narrows each task it names to the listed (task_id, map_index) instances (the
     REST API's ``[task_id, map_index]`` entries of ``task_ids``).
     ``recursive`` is accepted for Airflow's form but changes nothing: relatives are always followed
-    transitively, and actions never cross into other DAGs.
+    transitively, and actions never cross into other DAGs. ``task_regex`` adds the tasks whose id it
+    matches (searched), and ``start``/``end`` choose the runs by logical date when no ``run_id`` is
+    given (the CLI's ``tasks clear``).
     """
 
     task_ids: tuple[str, ...] | None = None
+    task_regex: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
     run_id: str | None = None
     map_index: int | None = None
     upstream: bool = False
@@ -55,6 +62,9 @@ class ActionOptions:
     def as_dict(self) -> dict[str, Any]:
         return {
             "task_ids": list(self.task_ids) if self.task_ids is not None else None,
+            "task_regex": self.task_regex,
+            "start": self.start.isoformat() if self.start is not None else None,
+            "end": self.end.isoformat() if self.end is not None else None,
             "run_id": self.run_id,
             "map_index": self.map_index,
             "upstream": self.upstream,
@@ -98,17 +108,23 @@ def plan_action(
     kind: str, dag: DagShape, runs: Sequence[RunRef], tis: Sequence[TIRef], options: ActionOptions
 ) -> ActionPlan:
     """The changes ``kind`` (clear / success / failed) makes with ``options``; raises ValueError
-    for an unknown kind or task."""
+    for an unknown kind or task, or an invalid task regex."""
     if kind not in KINDS:
         raise ValueError(f"unknown action {kind!r}; one of {', '.join(KINDS)}")
     unknown = sorted(set(options.task_ids or ()) - set(dag.task_dict))
     if unknown:
         raise ValueError(f"DAG {dag.dag_id!r} has no task {', '.join(map(repr, unknown))}")
-    task_ids = select_task_ids(dag, task_ids=options.task_ids, upstream=options.upstream, downstream=options.downstream)
+    task_ids = select_task_ids(
+        dag,
+        task_ids=options.task_ids,
+        task_regex=options.task_regex,
+        upstream=options.upstream,
+        downstream=options.downstream,
+    )
     chosen_runs = (
         select_runs(runs, run_id=options.run_id, past=options.past, future=options.future)
         if options.run_id is not None
-        else list(runs)
+        else select_runs(runs, start=options.start, end=options.end)
     )
     tis = [ti for ti in tis if _in_map_selection(ti, options)]
     if kind == "clear":
