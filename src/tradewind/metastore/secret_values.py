@@ -69,15 +69,12 @@ def use_keys(engine: Engine, fernet_key: str) -> None:
 
 
 def keyring_for(session: Session) -> Keyring:
-    """The keys of the engine ``session`` is bound to (an engine built elsewhere reads the environment)."""
+    """The keys of the engine ``session`` is bound to (``create_engine_from_settings`` registers them;
+    an engine built any other way has none)."""
     engine = session.get_bind()
     engine = engine.engine if not isinstance(engine, Engine) else engine
     with _lock:
-        setting = _engine_keys.get(engine)
-    if setting is None:
-        from tradewind.settings import Settings
-
-        setting = Settings.from_env().fernet_key
+        setting = _engine_keys.get(engine, "")
     return parse_keys(setting)
 
 
