@@ -749,3 +749,15 @@ def test_a_try_whose_worker_went_silent_past_the_zombie_threshold_no_longer_hold
     assert Reporter(session_factory, key, 2, zombie_threshold=30).claim(hostname="w2", pid=2) is not None
     with session_scope(session_factory) as session:
         assert task_instances.get_ti(session, "etl", run_id, "extract").live_try == 2
+
+
+def test_an_xcom_pull_without_task_ids_finds_the_latest_push_of_the_key_by_any_task(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    with session_scope(session_factory) as session:
+        xcoms.set_xcom(session, TIKey("etl", run_id, "extract"), "rows", 10, now=T0)
+        xcoms.set_xcom(session, TIKey("etl", run_id, "load"), "rows", 12, now=T0 + timedelta(seconds=5))
+    with session_scope(session_factory) as session:
+        assert xcoms.find_xcom(session, "etl", run_id, None, "rows") == (True, 12)
+        assert xcoms.find_xcom(session, "etl", run_id, "extract", "rows") == (True, 10)
+        assert xcoms.find_xcom(session, "etl", run_id, None, "missing") == (False, None)
