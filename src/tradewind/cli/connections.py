@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tradewind.cli.arguments import BadArgument
+from tradewind.cli.arguments import BadArgument, json_object_argument
 from tradewind.cli.exchange_files import read_json_object, read_text, write_text
 from tradewind.cli.output import OUTPUT_OPTION, emit
 from tradewind.errors import AirflowException, ConfigurationError, ConnectionNotFound
@@ -245,7 +245,7 @@ def _connection_from_options(
     try:
         extra = fields["extra"]
         if extra is not None:
-            _check_extra(extra, "--conn-extra")
+            json_object_argument(extra, "--conn-extra", 'must be a JSON object such as \'{"sslmode": "require"}\'')
         if conn_uri is not None:
             connection = Connection(conn_id=conn_id, uri=conn_uri)
             if extra is not None:
@@ -256,15 +256,6 @@ def _connection_from_options(
         return Connection(conn_id=conn_id, conn_type=conn_type, **fields)  # type: ignore[arg-type]
     except AirflowException as exc:
         raise BadArgument(str(exc)) from None
-
-
-def _check_extra(extra: str, where: str) -> None:
-    try:
-        value = json.loads(extra)
-    except ValueError as exc:
-        raise BadArgument(f"{where} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadArgument(f'{where} must be a JSON object such as \'{{"sslmode": "require"}}\'')
 
 
 def _parse_import(file: str) -> list[Any]:
