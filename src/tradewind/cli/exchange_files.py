@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
+
 from tradewind.cli.arguments import BadArgument, json_object_argument
 
 
@@ -27,8 +29,9 @@ def read_json_object(file: str, shape: str) -> dict[str, Any]:
     return json_object_argument(read_text(file), "stdin" if file == "-" else file, f"must hold a JSON object: {shape}")
 
 
-def write_text(file: str, text: str) -> None:
-    """Write ``text`` to ``file``, or to stdout for ``-``."""
+def write_export(file: str, text: str, done: str) -> None:
+    """Write ``text`` to ``file`` and say ``done``; for ``-``, only ``text`` goes to stdout, so that it
+    can be piped into ``import``."""
     if file == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -37,3 +40,4 @@ def write_text(file: str, text: str) -> None:
         Path(file).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise BadArgument(f"cannot write {file}: {exc}") from None
+    click.echo(done)
