@@ -99,6 +99,15 @@ class ConfigurationError(TradewindException):
     """A TRADEWIND_* setting has a value that cannot be used."""
 
 
+class NotAJsonObject(TradewindException):
+    """Text that must hold a JSON object (a file, an option, a setting) does not; the message names
+    the text. ``found`` is the JSON type it holds instead, or None when it is not JSON at all."""
+
+    def __init__(self, message: str, found: str | None = None) -> None:
+        super().__init__(message)
+        self.found = found
+
+
 class UserNotFound(TradewindException):
     """No web user with that name exists."""
 

@@ -1,12 +1,12 @@
-"""Parsing of command-line values shared by commands: dates and JSON conf, with clear errors."""
+"""Parsing of command-line values shared by commands: dates, JSON objects and a run's conf, with clear errors."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from tradewind.errors import TradewindException
+from tradewind.errors import NotAJsonObject, TradewindException
+from tradewind.sdk.json_object import parse_json_object
 
 
 class BadArgument(TradewindException):
@@ -31,9 +31,14 @@ def parse_conf(value: str | None) -> dict[str, Any]:
     if value is None or value == "":
         return {}
     try:
-        conf = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise BadArgument(f"--conf is not valid JSON: {exc}") from None
-    if not isinstance(conf, dict):
-        raise BadArgument(f"--conf must be a JSON object such as '{{\"key\": 1}}', got a {type(conf).__name__}")
-    return conf
+        return parse_json_object(value, "--conf", "must be a JSON object such as '{\"key\": 1}'")
+    except NotAJsonObject as exc:
+        raise BadArgument(f"{exc}, got a {exc.found}" if exc.found else str(exc)) from None
+
+
+def json_object_argument(text: str, what: str, expected: str) -> dict[str, Any]:
+    """The JSON object ``text`` holds, or a ``BadArgument`` naming ``what`` (see ``parse_json_object``)."""
+    try:
+        return parse_json_object(text, what, expected)
+    except NotAJsonObject as exc:
+        raise BadArgument(str(exc)) from None

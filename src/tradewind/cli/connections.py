@@ -7,14 +7,13 @@ since its output is meant to be imported elsewhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from tradewind.cli.arguments import BadArgument
-from tradewind.cli.exchange_files import read_json_object, read_text, write_text
+from tradewind.cli.arguments import BadArgument, json_object_argument
+from tradewind.cli.exchange_files import read_json_object, read_text, write_export
+from tradewind.cli.metastore_access import metastore_session
 from tradewind.cli.output import OUTPUT_OPTION, emit
 from tradewind.errors import AirflowException, ConfigurationError, ConnectionNotFound
 from tradewind.settings import Settings
@@ -69,7 +68,7 @@ def add(
     connection = _connection_from_options(conn_id, conn_uri, conn_json, conn_type, fields)
     if conn_description is not None:
         connection.description = conn_description
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         try:
             rows.get_connection(session, conn_id)
         except ConnectionNotFound:
@@ -97,7 +96,7 @@ def get(settings: Settings, conn_id: str, output: str) -> None:
     except AirflowException as exc:
         raise BadArgument(f"connection {conn_id!r} outside the metastore: {exc}") from None
     if connection is None:
-        with _session(settings) as session:
+        with metastore_session(settings) as session:
             connection = _to_connection(rows.get_connection(session, conn_id))
     emit([display_row(connection)], COLUMNS, output)
 
@@ -110,7 +109,7 @@ def list_connections(settings: Settings, conn_id: str | None, output: str) -> No
     """List the connections in the metastore (passwords masked)."""
     from tradewind.metastore import connections as rows
 
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         found = [_to_connection(value) for value in rows.list_connections(session)]
     found = [c for c in found if conn_id is None or c.conn_id == conn_id]
     emit([display_row(c) for c in found], COLUMNS if output == "json" else LIST_COLUMNS, output)
@@ -123,7 +122,7 @@ def delete(settings: Settings, conn_id: str) -> None:
     """Delete connection CONN_ID."""
     from tradewind.metastore import connections as rows
 
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         rows.delete_connection(session, conn_id)
     click.echo(f"Successfully deleted connection with `conn_id`={conn_id}")
 
@@ -150,16 +149,14 @@ def export(settings: Settings, file: str, file_format: str | None, serialization
     """Write every connection, with its real password, to FILE (`-` for stdout)."""
     from tradewind.metastore import connections as rows
 
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         found = [_to_connection(value) for value in rows.list_connections(session)]
     chosen = file_format or ("env" if file.endswith(".env") else "json")
     if chosen == "env":
         text = "".join(f"{c.conn_id}={c.get_uri() if serialization_format == 'uri' else c.as_json()}\n" for c in found)
     else:
         text = json.dumps({c.conn_id: c.to_dict() for c in found}, indent=2) + "\n"
-    write_text(file, text)
-    if file != "-":
-        click.echo(f"Connections successfully exported to {file}: {len(found)} connection(s).")
+    write_export(file, text, f"Connections successfully exported to {file}: {len(found)} connection(s).")
 
 
 @connections.command("import")
@@ -172,7 +169,7 @@ def import_(settings: Settings, file: str, overwrite: bool) -> None:
 
     parsed = _parse_import(file)
     added, skipped = 0, []
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         existing = {value.conn_id for value in rows.list_connections(session)}
         for connection in parsed:
             if connection.conn_id in existing and not overwrite:
@@ -245,7 +242,7 @@ def _connection_from_options(
     try:
         extra = fields["extra"]
         if extra is not None:
-            _check_extra(extra, "--conn-extra")
+            json_object_argument(extra, "--conn-extra", 'must be a JSON object such as \'{"sslmode": "require"}\'')
         if conn_uri is not None:
             connection = Connection(conn_id=conn_id, uri=conn_uri)
             if extra is not None:
@@ -256,15 +253,6 @@ def _connection_from_options(
         return Connection(conn_id=conn_id, conn_type=conn_type, **fields)  # type: ignore[arg-type]
     except AirflowException as exc:
         raise BadArgument(str(exc)) from None
-
-
-def _check_extra(extra: str, where: str) -> None:
-    try:
-        value = json.loads(extra)
-    except ValueError as exc:
-        raise BadArgument(f"{where} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadArgument(f'{where} must be a JSON object such as \'{{"sslmode": "require"}}\'')
 
 
 def _parse_import(file: str) -> list[Any]:
@@ -324,12 +312,3 @@ def _to_connection(value: Any) -> Any:
         port=value.port,
         extra=value.extra,
     )
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Any]:
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore.engine import session_scope
-
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
-        yield session

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from tradewind.cli.arguments import BadArgument
+import click
+
+from tradewind.cli.arguments import BadArgument, json_object_argument
 
 
 def read_text(file: str) -> str:
@@ -25,18 +26,12 @@ def read_text(file: str) -> str:
 
 def read_json_object(file: str, shape: str) -> dict[str, Any]:
     """The JSON object in ``file``; ``shape`` describes what is expected, for the error."""
-    text = read_text(file)
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise BadArgument(f"{'stdin' if file == '-' else file} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadArgument(f"{'stdin' if file == '-' else file} must hold a JSON object: {shape}")
-    return value
+    return json_object_argument(read_text(file), "stdin" if file == "-" else file, f"must hold a JSON object: {shape}")
 
 
-def write_text(file: str, text: str) -> None:
-    """Write ``text`` to ``file``, or to stdout for ``-``."""
+def write_export(file: str, text: str, done: str) -> None:
+    """Write ``text`` to ``file`` and say ``done``; for ``-``, only ``text`` goes to stdout, so that it
+    can be piped into ``import``."""
     if file == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -45,3 +40,4 @@ def write_text(file: str, text: str) -> None:
         Path(file).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise BadArgument(f"cannot write {file}: {exc}") from None
+    click.echo(done)

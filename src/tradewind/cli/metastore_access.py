@@ -27,6 +27,16 @@ def open_metastore(settings: Settings, *, sync: bool = True) -> Iterator[Any]:
         engine.dispose()
 
 
+@contextmanager
+def metastore_session(settings: Settings) -> Iterator[Any]:
+    """One unit of work on the migrated metastore (the DAG folder left alone): committed when the
+    block ends, rolled back when it raises."""
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+        yield session
+
+
 def load_live_dag(settings: Settings, factory: Any, dag_id: str) -> Any:
     """The DAG object itself (user code imported), found through the metastore's picture."""
     from tradewind.errors import DagNotFound

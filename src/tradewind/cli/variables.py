@@ -8,14 +8,13 @@ imported elsewhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from tradewind.cli.arguments import BadArgument
-from tradewind.cli.exchange_files import read_json_object, write_text
+from tradewind.cli.exchange_files import read_json_object, write_export
+from tradewind.cli.metastore_access import metastore_session
 from tradewind.cli.output import OUTPUT_OPTION, emit
 from tradewind.errors import VariableNotFound
 from tradewind.settings import Settings
@@ -45,7 +44,7 @@ def set_(settings: Settings, key: str, value: str, description: str | None, seri
 
     if serialize_json:
         value = json.dumps(_json_value(value, f"the value of {key}"), indent=2)
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         try:
             rows.set_variable(session, key, value, description)
         except ValueError as exc:
@@ -75,7 +74,7 @@ def get(settings: Settings, key: str, default: str | None, deserialize_json: boo
 
     value: Any = variable_outside_metastore(key, settings)
     if value is None:
-        with _session(settings) as session:
+        with metastore_session(settings) as session:
             try:
                 value = rows.get_variable(session, key).value
             except VariableNotFound:
@@ -97,7 +96,7 @@ def list_variables(settings: Settings, output: str) -> None:
     from tradewind.metastore import variables as rows
     from tradewind.secrets.masker import redact_value
 
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         found = rows.list_variables(session)
     shown = [
         {
@@ -117,7 +116,7 @@ def delete(settings: Settings, key: str) -> None:
     """Delete variable KEY."""
     from tradewind.metastore import variables as rows
 
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         rows.delete_variable(session, key)
     click.echo(f"Variable {key} deleted")
 
@@ -129,12 +128,11 @@ def export(settings: Settings, file: str) -> None:
     """Write every variable to FILE (`-` for stdout) as one JSON object {key: value}, JSON values decoded."""
     from tradewind.metastore import variables as rows
 
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         found = rows.list_variables(session)
     exported = {v.key: _decoded_if_json(v.value) for v in found}
-    write_text(file, json.dumps(exported, indent=4, sort_keys=True) + "\n")
-    if file != "-":
-        click.echo(f"{len(exported)} variables successfully exported to {file}")
+    text = json.dumps(exported, indent=4, sort_keys=True) + "\n"
+    write_export(file, text, f"{len(exported)} variables successfully exported to {file}")
 
 
 @variables.command("import")
@@ -154,7 +152,7 @@ def import_(settings: Settings, file: str, action_on_existing_key: str) -> None:
 
     wanted = read_json_object(file, '{"key": "value", "other_key": {"any": "JSON"}}')
     texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in wanted.items()}
-    with _session(settings) as session:
+    with metastore_session(settings) as session:
         existing = {v.key for v in rows.list_variables(session)} & set(texts)
         if existing and action_on_existing_key == "fail":
             raise BadArgument(f"variables exist already: {', '.join(sorted(existing))} (nothing was imported)")
@@ -193,12 +191,3 @@ def _decoded_if_json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Any]:
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore.engine import session_scope
-
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
-        yield session

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.errors import ConnectionNotFound
 from tradewind.metastore import secret_values
-from tradewind.metastore.models import ID_LENGTH, Connection
+from tradewind.metastore.keyed_rows import KeyedRows
+from tradewind.metastore.models import Connection
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,39 @@ class ConnectionValue:
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ConnectionValue) if f.name != "conn_id")
 
 
+def _decode(keyring: secret_values.Keyring, row: Connection) -> ConnectionValue:
+    name = f"connection {row.conn_id!r}"
+    return ConnectionValue(
+        conn_id=row.conn_id,
+        conn_type=row.conn_type,
+        description=row.description,
+        host=row.host,
+        schema=row.schema,
+        login=row.login,
+        password=secret_values.decode(keyring, row.password, row.is_encrypted, f"the password of {name}"),
+        port=row.port,
+        extra=secret_values.decode(keyring, row.extra, row.is_extra_encrypted, f"the extra of {name}"),
+    )
+
+
+#: Connections by id.
+ROWS: KeyedRows[Connection, ConnectionValue] = KeyedRows(
+    Connection, key="conn_id", noun="connection", key_name="id", not_found=ConnectionNotFound, decode=_decode
+)
+
+
 def list_connections(session: Session) -> list[ConnectionValue]:
-    keyring = secret_values.keyring_for(session)
-    return [_decode(keyring, row) for row in session.scalars(select(Connection).order_by(Connection.conn_id))]
+    return ROWS.read_all(session)
 
 
 def get_connection(session: Session, conn_id: str) -> ConnectionValue:
     """The connection; raises ``ConnectionNotFound``."""
-    return _decode(secret_values.keyring_for(session), _existing(session, conn_id))
+    return ROWS.read(session, conn_id)
 
 
 def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) -> ConnectionValue:
     """Create the connection or change the fields named in ``values`` (a new one needs ``conn_type``)."""
-    conn_id = _check_id(conn_id)
+    conn_id = ROWS.checked_key(conn_id)
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise ValueError(f"connection {conn_id!r}: unknown fields {', '.join(unknown)}")
@@ -69,24 +89,7 @@ def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) ->
 
 def delete_connection(session: Session, conn_id: str) -> None:
     """Delete the connection; raises ``ConnectionNotFound``."""
-    session.delete(_existing(session, conn_id))
-    session.flush()
-
-
-def _existing(session: Session, conn_id: str) -> Connection:
-    row = session.get(Connection, conn_id, populate_existing=True)
-    if row is None:
-        raise ConnectionNotFound(f"no connection with id {conn_id!r}")
-    return row
-
-
-def _check_id(conn_id: str) -> str:
-    conn_id = (conn_id or "").strip()
-    if not conn_id:
-        raise ValueError("a connection needs an id")
-    if len(conn_id) > ID_LENGTH or not conn_id.isprintable():
-        raise ValueError(f"connection id {conn_id!r} must be at most {ID_LENGTH} printable characters")
-    return conn_id
+    ROWS.delete(session, conn_id)
 
 
 def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:
@@ -98,18 +101,3 @@ def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:
     for name in FIELDS:
         if name != "port" and values[name] is not None and not isinstance(values[name], str):
             raise ValueError(f"connection {conn_id!r}: {name} must be text")
-
-
-def _decode(keyring: secret_values.Keyring, row: Connection) -> ConnectionValue:
-    name = f"connection {row.conn_id!r}"
-    return ConnectionValue(
-        conn_id=row.conn_id,
-        conn_type=row.conn_type,
-        description=row.description,
-        host=row.host,
-        schema=row.schema,
-        login=row.login,
-        password=secret_values.decode(keyring, row.password, row.is_encrypted, f"the password of {name}"),
-        port=row.port,
-        extra=secret_values.decode(keyring, row.extra, row.is_extra_encrypted, f"the extra of {name}"),
-    )

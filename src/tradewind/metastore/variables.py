@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.errors import VariableNotFound
 from tradewind.metastore import secret_values
-from tradewind.metastore.models import ID_LENGTH, Variable
+from tradewind.metastore.keyed_rows import KeyedRows
+from tradewind.metastore.models import Variable
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,29 @@ class VariableValue:
     description: str | None
 
 
+def _decode(keyring: secret_values.Keyring, row: Variable) -> VariableValue:
+    value = secret_values.decode(keyring, row.val, row.is_encrypted, f"the value of variable {row.key!r}")
+    return VariableValue(row.key, value, row.description)
+
+
+#: Variables by key.
+ROWS: KeyedRows[Variable, VariableValue] = KeyedRows(
+    Variable, key="key", noun="variable", key_name="key", not_found=VariableNotFound, decode=_decode
+)
+
+
 def list_variables(session: Session) -> list[VariableValue]:
-    keyring = secret_values.keyring_for(session)
-    return [_decode(keyring, row) for row in session.scalars(select(Variable).order_by(Variable.key))]
+    return ROWS.read_all(session)
 
 
 def get_variable(session: Session, key: str) -> VariableValue:
     """The variable; raises ``VariableNotFound``."""
-    return _decode(secret_values.keyring_for(session), _existing(session, key))
+    return ROWS.read(session, key)
 
 
 def set_variable(session: Session, key: str, value: str, description: str | None = None) -> VariableValue:
     """Create the variable or change its value (and its description, when one is given)."""
-    key = _check_key(key)
+    key = ROWS.checked_key(key)
     if not isinstance(value, str):
         raise ValueError(f"variable {key!r}: the value must be text")
     row = session.get(Variable, key)
@@ -51,26 +61,4 @@ def set_variable(session: Session, key: str, value: str, description: str | None
 
 def delete_variable(session: Session, key: str) -> None:
     """Delete the variable; raises ``VariableNotFound``."""
-    session.delete(_existing(session, key))
-    session.flush()
-
-
-def _existing(session: Session, key: str) -> Variable:
-    row = session.get(Variable, key, populate_existing=True)
-    if row is None:
-        raise VariableNotFound(f"no variable with key {key!r}")
-    return row
-
-
-def _check_key(key: str) -> str:
-    key = (key or "").strip()
-    if not key:
-        raise ValueError("a variable needs a key")
-    if len(key) > ID_LENGTH or not key.isprintable():
-        raise ValueError(f"variable key {key!r} must be at most {ID_LENGTH} printable characters")
-    return key
-
-
-def _decode(keyring: secret_values.Keyring, row: Variable) -> VariableValue:
-    value = secret_values.decode(keyring, row.val, row.is_encrypted, f"the value of variable {row.key!r}")
-    return VariableValue(row.key, value, row.description)
+    ROWS.delete(session, key)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from tradewind.errors import AirflowException
+from tradewind.sdk.json_object import parse_json_object
 
 #: The query parameter that carries an extra which is not a flat mapping of text.
 EXTRA_KEY = "__extra__"
@@ -135,13 +136,10 @@ class Connection:
     @classmethod
     def from_json(cls, value: str, conn_id: str | None = None) -> Connection:
         """A connection from Airflow's JSON form; ``extra`` may be an object or text."""
-        try:
-            fields = json.loads(value)
-        except ValueError as exc:
-            raise AirflowException(f"connection {conn_id!r}: not valid JSON ({exc})") from None
-        if not isinstance(fields, dict):
-            raise AirflowException(f"connection {conn_id!r}: the JSON form must be an object")
-        return cls.from_fields(conn_id, fields)
+        # Bad JSON raises NotAJsonObject, an AirflowException: what callers of a connection catch.
+        return cls.from_fields(
+            conn_id, parse_json_object(value, f"the JSON form of connection {conn_id!r}", "must be an object")
+        )
 
     @classmethod
     def from_fields(cls, conn_id: str | None, fields: dict[str, Any]) -> Connection:

@@ -9,12 +9,12 @@ named in ``TRADEWIND_SECRETS_BACKEND``, with its keyword arguments as JSON in
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 from typing import Any
 
-from tradewind.errors import ConfigurationError
+from tradewind.errors import ConfigurationError, NotAJsonObject
 from tradewind.sdk.connection import Connection
+from tradewind.sdk.json_object import parse_json_object
 
 
 class BaseSecretsBackend:
@@ -80,11 +80,9 @@ def _build(path: str, kwargs_json: str) -> BaseSecretsBackend:
     if backend_class is None:
         raise ConfigurationError(f"TRADEWIND_SECRETS_BACKEND={path!r} names no class (use module.ClassName)")
     try:
-        kwargs = json.loads(kwargs_json) if kwargs_json else {}
-    except ValueError as exc:
-        raise ConfigurationError(f"TRADEWIND_SECRETS_BACKEND_KWARGS is not valid JSON: {exc}") from None
-    if not isinstance(kwargs, dict):
-        raise ConfigurationError("TRADEWIND_SECRETS_BACKEND_KWARGS must be a JSON object")
+        kwargs = parse_json_object(kwargs_json, "TRADEWIND_SECRETS_BACKEND_KWARGS") if kwargs_json else {}
+    except NotAJsonObject as exc:
+        raise ConfigurationError(str(exc)) from None
     try:
         return backend_class(**kwargs)
     except TypeError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 from tradewind.errors import AirflowException
 from tradewind.sdk.connection import Connection
+from tradewind.sdk.json_object import parse_json_object
 from tradewind.secrets.backend import BaseSecretsBackend
 
 
@@ -70,13 +71,8 @@ def _read(path: str) -> dict[str, Any]:
         return _parse_env(path, text)
     if not text.strip():
         return {}
-    try:
-        values = json.loads(text)
-    except ValueError as exc:
-        raise AirflowException(f"secrets file {path} is not valid JSON: {exc}") from None
-    if not isinstance(values, dict):
-        raise AirflowException(f"secrets file {path} must hold a JSON object")
-    return values
+    # Bad JSON raises NotAJsonObject, an AirflowException like every other error of a secrets file.
+    return parse_json_object(text, f"secrets file {path}", "must hold a JSON object")
 
 
 def _parse_env(path: str, text: str) -> dict[str, str]:

@@ -74,6 +74,13 @@ def current_user() -> CurrentUser | None:
     return user
 
 
+def current_username() -> str:
+    """The name of the user making this request, for views that ``require_role`` (so there is one)."""
+    user = current_user()
+    assert user is not None
+    return user.username
+
+
 def public(view: F) -> F:
     """Let anyone reach this view without logging in (put it below ``@bp.route``)."""
     setattr(view, PUBLIC_ATTRIBUTE, True)

@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.errors import PoolNotFound
 from tradewind.master.webserver.api import API_PREFIX, json_object, page_args
-from tradewind.master.webserver.api.resource_docs import operation
-from tradewind.master.webserver.auth import current_user, require_role
+from tradewind.master.webserver.api.resource_docs import WRITE_ERRORS, operation
+from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import audit, pools
 from tradewind.metastore.pools import PoolUsage
@@ -55,7 +55,7 @@ def delete_pool(name: str) -> ResponseReturnValue:
         abort(409, description=str(exc))
     if not deleted:
         raise PoolNotFound(f"no pool named {name!r}")
-    audit.record(session, "pool.delete", owner=_me(), extra={"pool": name, "source": "api"})
+    audit.record(session, "pool.delete", owner=current_username(), extra={"pool": name, "source": "api"})
     session.commit()
     return jsonify(deleted=name)
 
@@ -79,7 +79,9 @@ def _save(name: str, body: dict[str, Any], *, require_slots: bool) -> ResponseRe
         pool = pools.set_pool(session, name, slots, description, include_deferred=include_deferred)
     except ValueError as exc:
         abort(400, description=str(exc))
-    audit.record(session, "pool.set", owner=_me(), extra={"pool": pool.pool, "slots": pool.slots, "source": "api"})
+    audit.record(
+        session, "pool.set", owner=current_username(), extra={"pool": pool.pool, "slots": pool.slots, "source": "api"}
+    )
     session.commit()
     return jsonify(pool_json(_usage(pool.pool)))
 
@@ -104,14 +106,7 @@ def pool_json(usage: PoolUsage) -> dict[str, Any]:
     }
 
 
-def _me() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
-
-
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-_WRITE_ERRORS = {"400": "Bad input.", "403": "The user is not an Admin, or a session request lacks X-CSRFToken."}
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "Pool": {
@@ -146,7 +141,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Pool",
             ("The pool.", "Pool"),
             body="Pool",
-            extra=_WRITE_ERRORS,
+            extra=WRITE_ERRORS,
         ),
     },
     f"{API_PREFIX}/pools/{{name}}": {
@@ -158,14 +153,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Pool",
             ("The pool.", "Pool"),
             body="Pool",
-            extra={**_WRITE_ERRORS, "404": "No such pool."},
+            extra={**WRITE_ERRORS, "404": "No such pool."},
         ),
         "delete": operation(
             "delete_pool",
             "Delete a pool (Admin); default_pool cannot be deleted",
             "Pool",
             ("Deleted.", ""),
-            extra={"403": _WRITE_ERRORS["403"], "404": "No such pool.", "409": "default_pool cannot be deleted."},
+            extra={"403": WRITE_ERRORS["403"], "404": "No such pool.", "409": "default_pool cannot be deleted."},
         ),
     },
 }

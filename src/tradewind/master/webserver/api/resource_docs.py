@@ -6,6 +6,9 @@ from typing import Any
 
 from tradewind.master.webserver.api import json_response, problem_response
 
+#: The problem answers of an Admin's write.
+WRITE_ERRORS = {"400": "Bad input.", "403": "The user is not an Admin, or a session request lacks X-CSRFToken."}
+
 
 def operation(
     op_id: str,

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from tradewind.errors import ConnectionNotFound
 from tradewind.master.webserver import masking
-from tradewind.master.webserver.auth import current_user, require_role
+from tradewind.master.webserver.auth import require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.metastore import audit, connections
+from tradewind.master.webserver.views.admin_forms import delete_keyed, recorded, refused
+from tradewind.metastore import connections
 
 bp = Blueprint("connections", __name__)
+
+_LIST = "connections.connection_list"
 
 
 @bp.get("/connections")
@@ -38,30 +40,12 @@ def add_connection() -> ResponseReturnValue:
     try:
         connection = connections.set_connection(session, form.get("conn_id", ""), values)
     except ValueError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("connections.connection_list"))
-    audit.record(session, "connection.set", owner=_me(), extra={"conn_id": connection.conn_id})
-    session.commit()
-    flash(f"Connection {connection.conn_id} saved.", "info")
-    return redirect(url_for("connections.connection_list"))
+        return refused(_LIST, exc)
+    done = f"Connection {connection.conn_id} saved."
+    return recorded(_LIST, session, "connection.set", {"conn_id": connection.conn_id}, done)
 
 
 @bp.post("/connections/<conn_id>/delete")
 @require_role("Admin")
 def delete_connection(conn_id: str) -> ResponseReturnValue:
-    session = get_session()
-    try:
-        connections.delete_connection(session, conn_id)
-    except ConnectionNotFound as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("connections.connection_list"))
-    audit.record(session, "connection.delete", owner=_me(), extra={"conn_id": conn_id})
-    session.commit()
-    flash(f"Connection {conn_id} deleted.", "info")
-    return redirect(url_for("connections.connection_list"))
-
-
-def _me() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
+    return delete_keyed(_LIST, connections.ROWS, conn_id)

@@ -3,14 +3,17 @@ slots of a pool (creating it) and delete one (never ``default_pool``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from tradewind.master.webserver.auth import current_user, require_role
+from tradewind.master.webserver.auth import require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.metastore import audit, pools
+from tradewind.master.webserver.views.admin_forms import recorded, refused
+from tradewind.metastore import pools
 
 bp = Blueprint("pools", __name__)
+
+_LIST = "pools.pool_list"
 
 
 @bp.get("/pools")
@@ -29,12 +32,9 @@ def set_pool() -> ResponseReturnValue:
         slots = int(raw)
         pool = pools.set_pool(session, name, slots, request.form.get("description") or None)
     except ValueError as exc:
-        flash(str(exc) if raw.lstrip("-").isdigit() else f"slots must be a whole number, not {raw!r}", "error")
-        return redirect(url_for("pools.pool_list"))
-    audit.record(session, "pool.set", owner=_me(), extra={"pool": pool.pool, "slots": pool.slots})
-    session.commit()
-    flash(f"Pool {pool.pool} has {pool.slots} slots.", "info")
-    return redirect(url_for("pools.pool_list"))
+        return refused(_LIST, exc if raw.lstrip("-").isdigit() else f"slots must be a whole number, not {raw!r}")
+    done = f"Pool {pool.pool} has {pool.slots} slots."
+    return recorded(_LIST, session, "pool.set", {"pool": pool.pool, "slots": pool.slots}, done)
 
 
 @bp.post("/pools/<name>/delete")
@@ -44,18 +44,7 @@ def delete_pool(name: str) -> ResponseReturnValue:
     try:
         deleted = pools.delete_pool(session, name)
     except ValueError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("pools.pool_list"))
-    if deleted:
-        audit.record(session, "pool.delete", owner=_me(), extra={"pool": name})
-        session.commit()
-        flash(f"Pool {name} deleted.", "info")
-    else:
-        flash(f"There is no pool {name}.", "error")
-    return redirect(url_for("pools.pool_list"))
-
-
-def _me() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
+        return refused(_LIST, exc)
+    if not deleted:
+        return refused(_LIST, f"There is no pool {name}.")
+    return recorded(_LIST, session, "pool.delete", {"pool": name}, f"Pool {name} deleted.")

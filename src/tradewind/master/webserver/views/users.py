@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from tradewind.errors import UserAlreadyExists
-from tradewind.master.webserver.auth import current_user, require_role
+from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.metastore import audit, users
+from tradewind.master.webserver.views.admin_forms import recorded, refused
+from tradewind.metastore import users
 
 bp = Blueprint("users", __name__)
+
+_LIST = "users.user_list"
 
 
 @bp.get("/users")
@@ -34,31 +37,17 @@ def create_user() -> ResponseReturnValue:
         )
     except (ValueError, UserAlreadyExists) as exc:
         session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("users.user_list"))
-    audit.record(session, "user.create", owner=_me(), extra={"username": user.username, "role": user.role})
-    session.commit()
-    flash(f"User {user.username} created with the {user.role} role.", "info")
-    return redirect(url_for("users.user_list"))
+        return refused(_LIST, exc)
+    done = f"User {user.username} created with the {user.role} role."
+    return recorded(_LIST, session, "user.create", {"username": user.username, "role": user.role}, done)
 
 
 @bp.post("/users/<username>/delete")
 @require_role("Admin")
 def delete_user(username: str) -> ResponseReturnValue:
-    if username == _me():
-        flash("You cannot delete your own account; ask another Admin.", "error")
-        return redirect(url_for("users.user_list"))
+    if username == current_username():
+        return refused(_LIST, "You cannot delete your own account; ask another Admin.")
     session = get_session()
-    if users.delete_user(session, username):
-        audit.record(session, "user.delete", owner=_me(), extra={"username": username})
-        session.commit()
-        flash(f"User {username} deleted.", "info")
-    else:
-        flash(f"There is no user {username}.", "error")
-    return redirect(url_for("users.user_list"))
-
-
-def _me() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
+    if not users.delete_user(session, username):
+        return refused(_LIST, f"There is no user {username}.")
+    return recorded(_LIST, session, "user.delete", {"username": username}, f"User {username} deleted.")

@@ -3,16 +3,18 @@ key looks secret is shown as ``***``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from tradewind.errors import VariableNotFound
 from tradewind.master.webserver import masking
-from tradewind.master.webserver.auth import current_user, require_role
+from tradewind.master.webserver.auth import require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.metastore import audit, variables
+from tradewind.master.webserver.views.admin_forms import delete_keyed, recorded, refused
+from tradewind.metastore import variables
 
 bp = Blueprint("variables", __name__)
+
+_LIST = "variables.variable_list"
 
 
 @bp.get("/variables")
@@ -33,30 +35,11 @@ def set_variable() -> ResponseReturnValue:
             session, request.form.get("key", ""), request.form.get("value", ""), request.form.get("description") or None
         )
     except ValueError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("variables.variable_list"))
-    audit.record(session, "variable.set", owner=_me(), extra={"key": variable.key})
-    session.commit()
-    flash(f"Variable {variable.key} saved.", "info")
-    return redirect(url_for("variables.variable_list"))
+        return refused(_LIST, exc)
+    return recorded(_LIST, session, "variable.set", {"key": variable.key}, f"Variable {variable.key} saved.")
 
 
 @bp.post("/variables/<key>/delete")
 @require_role("Admin")
 def delete_variable(key: str) -> ResponseReturnValue:
-    session = get_session()
-    try:
-        variables.delete_variable(session, key)
-    except VariableNotFound as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("variables.variable_list"))
-    audit.record(session, "variable.delete", owner=_me(), extra={"key": key})
-    session.commit()
-    flash(f"Variable {key} deleted.", "info")
-    return redirect(url_for("variables.variable_list"))
-
-
-def _me() -> str:
-    user = current_user()
-    assert user is not None
-    return user.username
+    return delete_keyed(_LIST, variables.ROWS, key)
