@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind import DAG, BashOperator
 from tradewind.errors import DagNotFound, DagRunAlreadyExists, DagRunNotFound
 from tradewind.metastore import (
     audit,
@@ -25,6 +26,8 @@ from tradewind.metastore import (
 from tradewind.metastore.engine import dispose_after_fork, session_scope
 from tradewind.metastore.models import AuditLog, DagRun, TaskInstance, TaskLog, TaskTry, XCom
 from tradewind.metastore.task_instances import TIKey
+from tradewind.scheduling.failed_tries import fail_try
+from tradewind.sdk.serialization import serialize_dag
 from tradewind.states import DagRunState, TaskInstanceState
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import Reporter, Standing
@@ -273,6 +276,38 @@ def test_a_stale_worker_with_an_old_try_cannot_overwrite_the_retry(
         )
         ti = task_instances.get_ti(session, "etl", run_id, "extract")
         assert (ti.state, ti.try_number, ti.hostname) == ("running", 2, "new-worker")
+
+
+def test_a_failed_try_says_why_in_its_log_and_history_and_a_try_that_moved_on_is_left_alone(
+    session_factory: sessionmaker[Session], run_id: str
+) -> None:
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    now = T0 + timedelta(minutes=5)
+    with session_scope(session_factory) as session:
+        assert task_instances.transition(session, key, expected_state="queued", target_state="running", expected_try=1)
+        task_instances.record_try(session, task_instances.get_ti(session, *_args(key)))
+        assert not fail_try(session, key, 2, "not this try", now, expected_state=TaskInstanceState.RUNNING)
+        assert fail_try(
+            session,
+            key,
+            1,
+            "the worker is gone",
+            now,
+            expected_state=TaskInstanceState.RUNNING,
+            state=TaskInstanceState.UP_FOR_RETRY,
+            retry_at=now + timedelta(minutes=1),
+        )
+
+    with session_scope(session_factory) as session:
+        ti = task_instances.get_ti(session, *_args(key))
+        (tried,) = task_instances.list_tries(session, key)
+        text, _ = logs.read_log(session, key, 1)
+    assert (ti.state, ti.end_date, ti.retry_at) == ("up_for_retry", now, now + timedelta(minutes=1))
+    assert (tried.state, tried.error) == ("up_for_retry", "the worker is gone")
+    assert text == (
+        f"[{now.isoformat()}] ERROR - the worker is gone\n[{now.isoformat()}] INFO - Marking task as UP_FOR_RETRY.\n"
+    )
 
 
 def test_a_transition_the_state_machine_forbids_raises_before_writing(
@@ -571,6 +606,28 @@ def test_a_reparsed_dag_keeps_the_paused_flag_a_person_set(session_factory: sess
         assert dag.last_parsed.tzinfo is not None
         assert dags.get_serialized(session, "etl") == {"dag_id": "etl", "tasks": []}
         assert dags.get_serialized(session, "nope") is None
+
+
+def test_load_dag_reads_an_active_dag_and_refuses_an_unknown_retired_or_unreadable_one(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with DAG("readable", schedule=None, start_date=T0) as live:
+        BashOperator(task_id="t", bash_command="true")
+    with session_scope(session_factory) as session:
+        _upsert_etl(session, paused_upon_creation=False)
+        dags.upsert_dag(
+            session, "readable", "/dags/readable.py", serialize_dag(live), "h1", None, None, None, None, 1, 16, False
+        )
+
+    with session_scope(session_factory) as session:
+        assert list(dags.load_dag(session, "readable").task_dict) == ["t"]
+        with pytest.raises(DagNotFound, match="'nope' not found"):
+            dags.load_dag(session, "nope")
+        with pytest.raises(DagNotFound, match="'etl' has not been parsed into a form"):
+            dags.load_dag(session, "etl")
+        dags.deactivate(session, "readable")
+        with pytest.raises(DagNotFound, match="'readable' not found"):
+            dags.load_dag(session, "readable")
 
 
 def test_dags_whose_file_vanished_are_deactivated_and_listed_only_on_request(

@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
+from tradewind.decisions.retries import decide_failure
+from tradewind.decisions.task_nodes import task_nodes, task_rows
 from tradewind.master.executor.base import QueueItem
 from tradewind.master.scheduler.loop import Scheduler
 from tradewind.metastore import dags, import_errors, jobs, logs, pools, runs, task_instances
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import TaskMessage
-from tradewind.retries import decide_failure
-from tradewind.scheduling.run_driver import task_nodes, task_rows
 from tradewind.sdk.serialization import deserialize_dag
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
@@ -100,7 +100,7 @@ class FakeExecutor:
             if not ok:
                 node = task_nodes(deserialize_dag(dags.get_serialized(session, message.dag_id)))[message.task_id]
                 row = task_instances.get_ti(session, message.dag_id, message.run_id, message.task_id)
-                state, retry_at = decide_failure(node, message.try_number, row.max_tries, now, fail_fast=False)
+                state, retry_at = decide_failure(node.retry, message.try_number, row.max_tries, now, fail_fast=False)
             assert task_instances.transition(
                 session,
                 _key(message),
@@ -674,7 +674,7 @@ def _clear(h: Harness, dag_id: str, task_regex: str | None = None, *, only_faile
     """A person's clear, as the CLI's ``tasks clear`` applies it."""
     options = ActionOptions(task_regex=task_regex, only_failed=only_failed)
     with session_scope(h.factory) as session:
-        plan = actions.plan(session, actions.load_dag(session, dag_id), "clear", options, lock=True)
+        plan = actions.plan(session, dags.load_dag(session, dag_id), "clear", options, lock=True)
         return actions.apply(session, dag_id, plan, options, owner="test", source="test", now=h.clock.now)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind.decisions.task_nodes import task_rows
 from tradewind.master.executor.base import QueueItem
 from tradewind.master.scheduler.dag_processor import sync_dag_folder
 from tradewind.master.scheduler.loop import Scheduler
@@ -22,7 +23,6 @@ from tradewind.metastore.engine import create_engine_from_settings, make_session
 from tradewind.metastore.migrate import migrate
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import TaskMessage
-from tradewind.scheduling.run_driver import task_rows
 from tradewind.sdk.serialization import deserialize_dag
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from web_helpers import T0, basic_auth, csrf_token, store_dag
 
 from tradewind import DAG, task
+from tradewind.decisions.task_nodes import task_rows
 from tradewind.metastore import logs, runs
 from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.task_instances import TIKey
-from tradewind.scheduling.run_driver import task_rows
 
 pytestmark = pytest.mark.integration
 

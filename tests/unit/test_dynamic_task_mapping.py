@@ -11,8 +11,8 @@ from textwrap import dedent
 import pytest
 
 from tradewind import DAG, task
-from tradewind.scheduling.planner import MapExpansion, MapFailure, TaskNode, TIView, plan_run
-from tradewind.scheduling.run_driver import task_nodes, task_rows
+from tradewind.decisions.planner import MapExpansion, MapFailure, TaskNode, TIView, plan_run
+from tradewind.decisions.task_nodes import task_nodes, task_rows
 from tradewind.sdk.dag_file import load_dag_file
 from tradewind.sdk.expand_input import element_kwargs, map_length
 from tradewind.sdk.mapped_operator import MappedOperator
@@ -218,9 +218,6 @@ def node(task_id: str, *upstream: str, expand_input: dict | None = None, rule: s
         upstream=frozenset(upstream),
         trigger_rule=rule,
         retries=0,
-        retry_delay_s=0.0,
-        retry_exponential_backoff=False,
-        max_retry_delay_s=None,
         expand_input=expand_input,
     )
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tradewind import DAG, EmptyOperator
-from tradewind.scheduling.past_dependencies import PastDependency, PreviousRun, held_back, past_dependency
-from tradewind.scheduling.planner import TaskNode, TIView, plan_run
+from tradewind.decisions.past_dependencies import PastDependency, PreviousRun, held_back, past_dependency
+from tradewind.decisions.planner import TaskNode, TIView, plan_run
 from tradewind.sdk.serialization import deserialize_dag, serialize_dag
 from tradewind.states import DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -89,9 +89,6 @@ def _node(task_id: str, *upstream: str) -> TaskNode:
         upstream=frozenset(upstream),
         trigger_rule="all_success",
         retries=0,
-        retry_delay_s=0,
-        retry_exponential_backoff=False,
-        max_retry_delay_s=None,
         past=PLAIN,
     )
 

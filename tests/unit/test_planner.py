@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tradewind.errors import DagCycleError
-from tradewind.retries import decide_failure, retry_delay_for
-from tradewind.scheduling.planner import (
+from tradewind import DAG, BashOperator
+from tradewind.decisions.planner import (
     RunPlan,
     TaskNode,
     TIView,
@@ -16,6 +15,9 @@ from tradewind.scheduling.planner import (
     plan_run,
     topological_order,
 )
+from tradewind.decisions.retries import RetryPolicy, decide_failure, retry_delay_for
+from tradewind.errors import DagCycleError
+from tradewind.sdk.serialization import deserialize_dag, serialize_dag
 from tradewind.states import DagRunState
 from tradewind.states import TaskInstanceState as TI
 
@@ -23,12 +25,7 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def node(task_id: str, *upstream: str, rule: str = "all_success", **kwargs: object) -> TaskNode:
-    settings: dict[str, object] = {
-        "retries": 0,
-        "retry_delay_s": 300.0,
-        "retry_exponential_backoff": False,
-        "max_retry_delay_s": None,
-    }
+    settings: dict[str, object] = {"retries": 0}
     settings.update(kwargs)
     return TaskNode(task_id=task_id, upstream=frozenset(upstream), trigger_rule=rule, **settings)  # type: ignore[arg-type]
 
@@ -246,31 +243,45 @@ def test_next_wakeup_is_the_earliest_pending_time() -> None:
 
 
 def test_exponential_backoff_doubles_and_is_capped() -> None:
-    capped = node("t", retry_delay_s=60.0, retry_exponential_backoff=True, max_retry_delay_s=300.0)
+    capped = RetryPolicy(retry_delay_s=60.0, retry_exponential_backoff=True, max_retry_delay_s=300.0)
     assert [retry_delay_for(capped, n) for n in range(1, 6)] == [60.0, 120.0, 240.0, 300.0, 300.0]
 
-    default_cap = node("t", retry_delay_s=3600.0, retry_exponential_backoff=True)
+    default_cap = RetryPolicy(retry_delay_s=3600.0, retry_exponential_backoff=True)
     assert retry_delay_for(default_cap, 5) == 16 * 3600.0
     assert retry_delay_for(default_cap, 6) == 24 * 3600.0  # 32 h, capped at Airflow's 24 h
     assert retry_delay_for(default_cap, 10_000) == 24 * 3600.0  # no float overflow
 
 
 def test_without_backoff_the_retry_delay_is_constant() -> None:
-    plain = node("t", retry_delay_s=90.0, max_retry_delay_s=10.0)
+    plain = RetryPolicy(retry_delay_s=90.0, max_retry_delay_s=10.0)
     assert [retry_delay_for(plain, n) for n in (1, 2, 7)] == [90.0, 90.0, 90.0]
 
 
+def test_a_live_task_and_its_serialized_form_have_the_same_retry_policy() -> None:
+    with DAG("retrying", schedule=None, start_date=NOW) as live:
+        BashOperator(
+            task_id="t",
+            bash_command="true",
+            retry_delay=timedelta(minutes=1),
+            retry_exponential_backoff=True,
+            max_retry_delay=timedelta(minutes=10),
+        )
+    expected = RetryPolicy(retry_delay_s=60.0, retry_exponential_backoff=True, max_retry_delay_s=600.0)
+    assert RetryPolicy.from_task(live.get_task("t")) == expected
+    assert RetryPolicy.from_task(deserialize_dag(serialize_dag(live)).get_task("t")) == expected
+
+
 def test_failed_try_with_tries_left_is_retried_after_the_delay() -> None:
-    task = node("t", retries=2, retry_delay_s=60.0, retry_exponential_backoff=True)
+    task = RetryPolicy(retry_delay_s=60.0, retry_exponential_backoff=True)
     assert decide_failure(task, 1, 2, NOW, fail_fast=False) == (TI.UP_FOR_RETRY, NOW + timedelta(seconds=60))
     assert decide_failure(task, 2, 2, NOW, fail_fast=False) == (TI.UP_FOR_RETRY, NOW + timedelta(seconds=120))
     assert decide_failure(task, 3, 2, NOW, fail_fast=False) == (TI.FAILED, None)
 
 
 def test_fail_fast_and_no_retries_fail_at_once() -> None:
-    task = node("t", retries=3)
+    task = RetryPolicy(retry_delay_s=300.0)
     assert decide_failure(task, 1, 3, NOW, fail_fast=True) == (TI.FAILED, None)
-    assert decide_failure(node("t"), 1, 0, NOW, fail_fast=False) == (TI.FAILED, None)
+    assert decide_failure(task, 1, 0, NOW, fail_fast=False) == (TI.FAILED, None)
 
 
 def test_a_failed_leaf_with_retries_left_keeps_the_run_going() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tradewind import DAG, EmptyOperator
-from tradewind.scheduling.run_ends import RunEnd, ZombieEnd, has_dag_callbacks, run_end, zombie_end
+from tradewind.decisions.run_ends import RunEnd, ZombieEnd, has_dag_callbacks, run_end, zombie_end
 from tradewind.sdk.serialization import deserialize_dag, serialize_dag
 
 

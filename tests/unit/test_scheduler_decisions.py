@@ -1,5 +1,5 @@
 """The scheduler's pure decisions, table by table: which runs to create, which task instances the
-limits admit, what a clear touches, and effective priority weights."""
+limits admit, what a clear touches, the task graph's walks and effective priority weights."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from tradewind.actions.clear import RunRef, TIRef, plan_clear, select_runs, select_task_ids
-from tradewind.master.scheduler.run_schedule import plan_new_runs
-from tradewind.scheduling.admission import Candidate, Limits, Usage, admit
-from tradewind.scheduling.run_driver import priority_weights
+from tradewind.decisions.admission import Candidate, Limits, Usage, admit
+from tradewind.decisions.run_schedule import plan_new_runs
+from tradewind.decisions.task_graph import relatives
+from tradewind.decisions.task_nodes import priority_weights
 from tradewind.sdk.schedules import normalize_schedule
 
 D = [datetime(2024, 3, day, tzinfo=UTC) for day in range(1, 10)]
@@ -161,6 +162,12 @@ def test_plan_clear_gives_new_tries_restarts_running_ones_and_requeues_finished_
     assert plan.requeue_run_ids == ["r0"]
     only_failed = plan_clear(DAG, RUNS, tis, task_ids={"extract", "load"}, only_failed=True)
     assert [(t.run_id, t.task_id) for t in only_failed.targets] == [("r0", "load"), ("r3", "extract")]
+
+
+def test_relatives_are_every_task_above_or_below_the_start_and_never_the_start_itself():
+    assert relatives(DAG.task_dict, ["load"], "upstream_task_ids") == {"extract", "transform"}
+    assert relatives(DAG.task_dict, ["extract"], "downstream_task_ids") == {"transform", "load"}
+    assert relatives(DAG.task_dict, ["report"], "downstream_task_ids") == set()
 
 
 def test_priority_weights_follow_the_weight_rule():

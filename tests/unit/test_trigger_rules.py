@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tradewind.decisions.trigger_rules import UpstreamCounts, Verdict, evaluate
 from tradewind.errors import InvalidTriggerRuleError
-from tradewind.sdk.trigger_rules import TriggerRule, UpstreamCounts, Verdict, evaluate
+from tradewind.sdk.trigger_rules import TriggerRule
 from tradewind.states import TaskInstanceState as TI
 
 R = TriggerRule

@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 from tradewind.actions.clear import RunRef, TIRef
 from tradewind.actions.plan import ActionOptions, ActionPlan, plan_action
 from tradewind.actions.trigger import backfill_runs, manual_run
-from tradewind.errors import DagNotFound
+from tradewind.decisions.task_nodes import task_rows
 from tradewind.metastore import audit, clearing, dags, runs, scheduling, task_instances
+from tradewind.metastore.dags import load_dag
 from tradewind.metastore.models import DagModel, DagRun
-from tradewind.scheduling.run_driver import task_rows
 from tradewind.sdk.schedules import intervals_between
-from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
 from tradewind.states import DagRunState
 
 
@@ -108,14 +107,6 @@ def set_run_state(
     if run.state != state:
         runs.set_run_state(session, run, state, now=now)
     return changed
-
-
-def load_dag(session: Session, dag_id: str) -> SerializedDAG:
-    """The DAG as last parsed; ``DagNotFound`` when it is unknown or its file is gone."""
-    row = dags.get_dag(session, dag_id)
-    if row is None or not row.is_active or row.serialized is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
-    return deserialize_dag(row.serialized)
 
 
 def trigger_dag(

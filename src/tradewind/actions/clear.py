@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from tradewind.decisions.task_graph import relatives as _relatives
 from tradewind.states import FAILED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
@@ -94,17 +95,6 @@ def select_task_ids(
     if downstream:
         result |= _relatives(tasks, chosen, "downstream_task_ids")
     return result
-
-
-def _relatives(tasks: Mapping[str, Any], start: Iterable[str], direction: str) -> set[str]:
-    found: set[str] = set()
-    stack = list(start)
-    while stack:
-        for other in getattr(tasks[stack.pop()], direction):
-            if other in tasks and other not in found:
-                found.add(other)
-                stack.append(other)
-    return found
 
 
 def select_runs(

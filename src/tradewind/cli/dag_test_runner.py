@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tradewind.decisions.task_nodes import task_nodes, task_rows
 from tradewind.errors import DagRunAlreadyExists
 from tradewind.metastore import dags, runs, task_instances
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.metastore.task_instances import TIKey
-from tradewind.scheduling.run_driver import advance_run, task_nodes, task_rows
+from tradewind.scheduling.run_driver import advance_run
 from tradewind.sdk import runtime_services
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.schedules import manual_run_interval
@@ -91,8 +92,8 @@ def run_dag_in_process(
 def _run_dag_callbacks(factory: Any, dag: Any, run_id: str) -> None:
     """The DAG's on_success/on_failure callback for the run's end, in this process, as Airflow's
     ``dags test`` calls them; a failing callback is logged and changes nothing."""
+    from tradewind.decisions.run_ends import run_end
     from tradewind.master.scheduler.dag_callback_process import call_dag_callbacks
-    from tradewind.scheduling.run_ends import run_end
 
     with session_scope(factory) as session:
         state = runs.get_run(session, dag.dag_id, run_id).state

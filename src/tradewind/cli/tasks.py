@@ -178,8 +178,10 @@ def clear(
 
 
 def _plan_clear(session: Any, actions: Any, dag_id: str, options: Any, *, lock: bool) -> Any:
+    from tradewind.metastore.dags import load_dag
+
     try:
-        return actions.plan(session, actions.load_dag(session, dag_id), "clear", options, lock=lock)
+        return actions.plan(session, load_dag(session, dag_id), "clear", options, lock=lock)
     except ValueError as exc:  # an invalid task regex
         raise click.BadParameter(str(exc)) from None
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tradewind.errors import DagNotFound
 from tradewind.metastore.models import DagModel
 from tradewind.metastore.statements import rows_changed, upsert
+from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
 
 
 def upsert_dag(
@@ -110,3 +111,18 @@ def deactivate(session: Session, dag_id: str) -> bool:
 
 def get_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
     return session.scalar(select(DagModel.serialized).where(DagModel.dag_id == dag_id))
+
+
+def load_dag(session: Session, dag_id: str) -> SerializedDAG:
+    """The DAG as last parsed, for whoever shows or acts on it (the web UI, the API, the CLI, a
+    person's actions). ``DagNotFound`` when it is unknown, its file is gone (inactive) or its stored
+    form is one this version cannot read."""
+    row = get_dag(session, dag_id)
+    if row is None or not row.is_active or row.serialized is None:
+        raise DagNotFound(
+            f"DAG {dag_id!r} not found. There is no DAG of that id, or its file is gone; see `tradewind dags list`"
+        )
+    try:
+        return deserialize_dag(row.serialized)
+    except (KeyError, ValueError):
+        raise DagNotFound(f"DAG {dag_id!r} has not been parsed into a form this version of tradewind reads") from None

@@ -1,5 +1,5 @@
-"""Mapped task instances: expanding a mapped task into map indexes 0..n-1, and failing one that
-cannot be expanded, with the reason in its log.
+"""Mapped task instances: expanding a mapped task into map indexes 0..n-1, and reading the values
+it maps over. Failing one that cannot be expanded is the run driver's (``scheduling.run_driver``).
 
 The caller holds the run's row lock (the scheduler's or a worker's follow-up), so no second
 planner writes the same run's task instances meanwhile; each write is still conditional on the
@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from tradewind.metastore import logs, task_instances
+from tradewind.metastore import task_instances
 from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.statements import rows_changed
-from tradewind.metastore.task_instances import TIKey
 from tradewind.metastore.xcoms import get_xcoms_for_tasks
 from tradewind.states import TaskInstanceState as TI
 
@@ -89,45 +88,6 @@ def expand_task(session: Session, dag_id: str, run_id: str, task_id: str, length
     if changes:
         task_instances.transition_many(session, dag_id, run_id, changes, now=now)
     return True
-
-
-def fail_unmappable(
-    session: Session, dag_id: str, run_id: str, task_id: str, map_indexes: Collection[int], reason: str, now: datetime
-) -> None:
-    """Fail task instances of a mapped task that cannot be expanded, saying why in their log
-    (each goes through ``scheduled`` into its first try, so it has a log and a try to show)."""
-    rows = {
-        row.map_index: row
-        for row in task_instances.get_tis(session, dag_id, run_id)
-        if row.task_id == task_id and row.map_index in map_indexes and row.state == TI.NONE.value
-    }
-    for map_index, row in rows.items():
-        key = TIKey(dag_id, run_id, task_id, map_index)
-        try_number = row.try_number + 1
-        if not task_instances.transition(
-            session, key, expected_state=TI.NONE, target_state=TI.SCHEDULED, now=now, try_number=try_number
-        ):
-            continue
-        task_instances.transition(
-            session,
-            key,
-            expected_state=TI.SCHEDULED,
-            target_state=TI.FAILED,
-            now=now,
-            start_date=now,
-            end_date=now,
-            duration=0.0,
-        )
-        logs.append_log(
-            session,
-            key,
-            try_number,
-            f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
-            now=now,
-        )
-        current = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
-        if current is not None:
-            task_instances.record_try(session, current, error=reason)
 
 
 def pushed_values(

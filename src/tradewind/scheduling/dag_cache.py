@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from tradewind.decisions.planner import TaskNode
+from tradewind.decisions.task_nodes import task_nodes
 from tradewind.metastore import scheduling
-from tradewind.scheduling.planner import TaskNode
-from tradewind.scheduling.run_driver import task_nodes
 from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
 
 logger = logging.getLogger(__name__)

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from tradewind.metastore import logs, pools, scheduling, task_instances
+from tradewind.decisions.admission import Candidate, Limits, Usage, admit
+from tradewind.metastore import pools, scheduling, task_instances
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import QueueItem, TaskMessage
-from tradewind.scheduling.admission import Candidate, Limits, Usage, admit
 from tradewind.scheduling.dag_cache import DagCache
+from tradewind.scheduling.failed_tries import fail_try
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 
@@ -125,22 +126,9 @@ def _key(candidate: Candidate) -> TIKey:
 
 def _fail_unknown_pool(session: Session, candidates: list[Candidate], now: datetime) -> list[TIKey]:
     """A task instance whose pool does not exist can never run: it fails, saying why in its log."""
-    failed = task_instances.transition_each(
-        session, [(_key(c), c.try_number, TI.SCHEDULED, TI.FAILED, {"end_date": now}) for c in candidates], now=now
-    )
-    by_key = {_key(c): c for c in candidates}
-    for key in failed:
-        candidate = by_key[key]
+    failed: list[TIKey] = []
+    for candidate in candidates:
         reason = f"the task's pool {candidate.pool!r} does not exist; create the pool or change the task's pool"
-        logger.error("%s.%s %s: %s; marked failed", key.dag_id, key.task_id, key.run_id, reason)
-        logs.append_log(
-            session,
-            key,
-            candidate.try_number,
-            f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as FAILED.\n",
-            now=now,
-        )
-        row = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        if row is not None and row.try_number >= 1:
-            task_instances.record_try(session, row, error=reason)
+        if fail_try(session, _key(candidate), candidate.try_number, reason, now, expected_state=TI.SCHEDULED):
+            failed.append(_key(candidate))
     return failed

@@ -19,12 +19,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from tradewind.decisions.planner import RunPlan, TIDecision
+from tradewind.decisions.run_ends import RunEnd, has_dag_callbacks, run_end
+from tradewind.decisions.task_nodes import task_rows
 from tradewind.metastore import runs, scheduling, task_instances
 from tradewind.metastore.models import DagRun
 from tradewind.scheduling.dag_cache import CachedDag, DagCache
-from tradewind.scheduling.planner import RunPlan, TIDecision
-from tradewind.scheduling.run_driver import advance_run, task_rows
-from tradewind.scheduling.run_ends import RunEnd, has_dag_callbacks, run_end
+from tradewind.scheduling.run_driver import advance_run
 from tradewind.settings import Settings
 from tradewind.states import UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI

@@ -7,16 +7,16 @@ child that died) come here, so retries, skips, timeouts and reschedules follow o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from tradewind.decisions.retries import RetryPolicy, decide_failure
 from tradewind.errors import (
     AirflowFailException,
     AirflowRescheduleException,
     AirflowSkipException,
     AirflowTaskTimeout,
 )
-from tradewind.retries import decide_failure
 from tradewind.states import TaskInstanceState as TI
 
 
@@ -49,26 +49,6 @@ class Outcome:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class _Policy:
-    retry_delay_s: float
-    retry_exponential_backoff: bool
-    max_retry_delay_s: float | None
-
-
-def retry_policy(task: Any) -> _Policy:
-    """The retry settings of a live task (its delays are timedeltas)."""
-
-    def seconds(value: Any) -> float | None:
-        if value is None:
-            return None
-        return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-    return _Policy(
-        seconds(task.retry_delay) or 0.0, bool(task.retry_exponential_backoff), seconds(task.max_retry_delay)
-    )
-
-
 def success(skip_task_ids: list[str] | None = None, first_poke_at: datetime | None = None) -> Outcome:
     return Outcome(TI.SUCCESS, skip_task_ids=list(skip_task_ids or []), first_poke_at=first_poke_at)
 
@@ -89,7 +69,7 @@ def from_exception(
     if isinstance(exc, AirflowRescheduleException):
         return Outcome(TI.UP_FOR_RESCHEDULE, next_poke_at=exc.reschedule_date, first_poke_at=first_poke_at)
     fail_fast = isinstance(exc, AirflowFailException)
-    state, retry_at = decide_failure(retry_policy(task), try_number, max_tries, now, fail_fast=fail_fast)
+    state, retry_at = decide_failure(RetryPolicy.from_task(task), try_number, max_tries, now, fail_fast=fail_fast)
     return Outcome(state, error=message, retry_at=retry_at, first_poke_at=first_poke_at)
 
 
@@ -110,7 +90,7 @@ def from_crash(
                 reason += " (SIGKILL: out of memory, or killed from outside)"
         else:
             reason = f"the task's process exited with code {exit_code} without reporting a result"
-    state, retry_at = decide_failure(retry_policy(task), try_number, max_tries, now, fail_fast=False)
+    state, retry_at = decide_failure(RetryPolicy.from_task(task), try_number, max_tries, now, fail_fast=False)
     return Outcome(state, error=reason, retry_at=retry_at)
 
 

@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind.decisions.retries import RetryPolicy, decide_failure
 from tradewind.metastore import dags, logs, runs, task_instances, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
-from tradewind.retries import RetryPolicy, decide_failure
+from tradewind.scheduling.failed_tries import fail_try
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.log_cap import LogCap
@@ -329,17 +330,29 @@ def end_claimed(reporter: Reporter, claimed: ClaimedTry, reason: str, policy: Re
     remain under ``policy``, else failed (failed at once without a policy)."""
     now = utcnow()
     try_number = reporter.try_number
-    max_tries = claimed.max_tries
     if policy is None:
         state, retry_at = TI.FAILED, None
     else:
-        state, retry_at = decide_failure(policy, try_number, max_tries, now, fail_fast=False)
+        state, retry_at = decide_failure(policy, try_number, claimed.max_tries, now, fail_fast=False)
     outcome = Outcome(state, error=reason, retry_at=retry_at)
-    reporter.finish(
-        outcome,
-        log_text=f"[{now.isoformat()}] ERROR - the task could not be loaded: {reason}\n"
-        f"[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n",
-    )
+    why = f"the task could not be loaded: {reason}"
+    with session_scope(reporter.factory) as session:
+        ended = fail_try(
+            session,
+            reporter.key,
+            try_number,
+            why,
+            now,
+            expected_state=TI.RUNNING,
+            state=state,
+            retry_at=retry_at,
+            next_poke_at=None,
+            duration=(now - claimed.start_date).total_seconds(),
+            live_try=None,
+        )
+    if not ended:
+        # Cleared or marked since the claim: the reporter releases the try as it does any lost end.
+        reporter.finish(outcome, log_text=f"[{now.isoformat()}] ERROR - {why}\n")
     return outcome
 
 

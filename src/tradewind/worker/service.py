@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind.decisions.retries import RetryPolicy
 from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
 from tradewind.metastore import dags
 from tradewind.metastore.engine import (
@@ -127,16 +128,7 @@ class ProcessServices:
             self._services = None
 
 
-@dataclass
-class RetrySettings:
-    """A task's retry settings as the serialized DAG records them (a ``retries.RetryPolicy``)."""
-
-    retry_delay_s: float
-    retry_exponential_backoff: bool
-    max_retry_delay_s: float | None
-
-
-def retry_settings_from_serialized(serialized: Mapping[str, Any] | None, task_id: str) -> RetrySettings | None:
+def retry_policy_from_serialized(serialized: Mapping[str, Any] | None, task_id: str) -> RetryPolicy | None:
     """The retry settings of ``task_id`` in a serialized DAG; None when the task is not in it."""
     if not serialized:
         return None
@@ -146,11 +138,7 @@ def retry_settings_from_serialized(serialized: Mapping[str, Any] | None, task_id
         task = deserialize_dag(dict(serialized)).get_task(task_id)
     except Exception:  # noqa: BLE001 - an unreadable or older picture just means "no retry settings"
         return None
-    # SerializedTask sets its plain fields with setattr, so they are read the same way.
-    backoff = bool(getattr(task, "retry_exponential_backoff", False))
-    return RetrySettings(
-        float(task.retry_delay or 0.0), backoff, None if task.max_retry_delay is None else float(task.max_retry_delay)
-    )
+    return RetryPolicy.from_task(task)
 
 
 def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | None:
@@ -198,7 +186,7 @@ def _handle_one(
         logger.error("%s cannot run: %s", message.describe(), problem)
         with session_scope(services.factory) as session:
             serialized = dags.get_serialized(session, key.dag_id)
-        outcome = end_claimed(reporter, claimed, problem, retry_settings_from_serialized(serialized, key.task_id))
+        outcome = end_claimed(reporter, claimed, problem, retry_policy_from_serialized(serialized, key.task_id))
         return outcome, None
     follow_up = services.follow_up
     then = None

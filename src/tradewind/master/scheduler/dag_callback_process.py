@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from tradewind.decisions.run_ends import RunEnd, ZombieEnd
 from tradewind.errors import AirflowTaskTimeout
-from tradewind.scheduling.run_ends import RunEnd, ZombieEnd
 from tradewind.sdk.context import DagRunView
 
 logger = logging.getLogger("tradewind.dag_callbacks")

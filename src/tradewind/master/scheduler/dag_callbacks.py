@@ -16,9 +16,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tradewind.decisions.run_ends import RunEnd, ZombieEnd
 from tradewind.master.scheduler.dag_callback_process import CallbackResult, child_main
 from tradewind.master.scheduler.timed_child import TimedChild
-from tradewind.scheduling.run_ends import RunEnd, ZombieEnd
 from tradewind.settings import Settings
 
 #: What a child runs the callbacks of: a run's end, or a zombie's try.

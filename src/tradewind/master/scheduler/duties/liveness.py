@@ -2,7 +2,8 @@
 
 - A running task instance whose heartbeat is older than ``zombie_threshold`` is a zombie: its
   process or worker is gone. It goes up_for_retry or failed by the task's retry rules
-  (``retries.decide_failure``), by compare-and-set on its try, with the reason in its log.
+  (``decisions.retries.decide_failure``), by compare-and-set on its try, with the reason in its log
+  (``scheduling.failed_tries``).
 - A task instance queued longer than ``task_queued_timeout`` was lost on the way (Redis flushed,
   a publish failed, a scheduler died between commit and send): it is sent again with the same try.
   A duplicate message is harmless: the worker's claim is a compare-and-set on the try.
@@ -20,14 +21,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from tradewind.decisions.retries import decide_failure
+from tradewind.decisions.run_ends import ZombieEnd, zombie_end
 from tradewind.master.executor.base import QueueItem
 from tradewind.metastore import logs, scheduling, task_instances
 from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.task_instances import TIKey
-from tradewind.retries import decide_failure
 from tradewind.scheduling.dag_cache import DagCache
+from tradewind.scheduling.failed_tries import fail_try
 from tradewind.scheduling.queueing import message_for
-from tradewind.scheduling.run_ends import ZombieEnd, zombie_end
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 
@@ -66,39 +68,29 @@ def _zombies(session: Session, cache: DagCache, settings: Settings, now: datetim
         cached = cache.get(session, row.dag_id)
         node = cached.nodes.get(row.task_id) if cached is not None else None
         if node is not None:
-            state, retry_at = decide_failure(node, row.try_number, row.max_tries, now, fail_fast=False)
+            state, retry_at = decide_failure(node.retry, row.try_number, row.max_tries, now, fail_fast=False)
         else:
             state, retry_at = TI.FAILED, None
         seen = row.last_heartbeat or row.start_date or row.updated_at
         silent = (now - seen).total_seconds() if seen is not None else threshold
         duration = (now - row.start_date).total_seconds() if row.start_date is not None else None
         key, try_number, host, pid = _key(row), row.try_number, row.hostname, row.pid
-        if not task_instances.transition(
-            session,
-            key,
-            expected_state=TI.RUNNING,
-            target_state=state,
-            expected_try=try_number,
-            end_date=now,
-            duration=duration,
-            retry_at=retry_at,
-        ):
-            continue
         reason = (
             f"zombie: no heartbeat from {host or 'its worker'} (pid {pid}) for {silent:.0f} s, more than "
             f"zombie_threshold ({threshold:g} s); the task's process or its worker is gone"
         )
-        logs.append_log(
+        if not fail_try(
             session,
             key,
             try_number,
-            f"[{now.isoformat()}] ERROR - {reason}\n[{now.isoformat()}] INFO - Marking task as {str(state).upper()}.\n",
-            now=now,
-        )
-        fresh = task_instances.get_ti(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        if fresh is not None and fresh.try_number >= 1:
-            task_instances.record_try(session, fresh, error=reason)
-        logger.warning("%s.%s %s try %s: %s; now %s", key.dag_id, key.task_id, key.run_id, try_number, reason, state)
+            reason,
+            now,
+            expected_state=TI.RUNNING,
+            state=state,
+            duration=duration,
+            retry_at=retry_at,
+        ):
+            continue
         report.zombies.append((key, try_number, str(state)))
         task = cached.dag.task_dict.get(row.task_id) if cached is not None else None
         if (

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tradewind.master.scheduler.run_schedule import NewRuns, plan_new_runs
+from tradewind.decisions.run_schedule import NewRuns, plan_new_runs
+from tradewind.decisions.task_nodes import task_rows
 from tradewind.metastore import runs, scheduling
 from tradewind.scheduling.dag_cache import CachedDag, DagCache
-from tradewind.scheduling.run_driver import task_rows
 from tradewind.settings import Settings
 from tradewind.states import DagRunState
 

@@ -30,8 +30,8 @@ from tradewind.master.webserver.api import (
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.actions import preview, run_action
-from tradewind.master.webserver.views.dag_common import load_dag
 from tradewind.metastore import logs, runs, task_instances, xcoms
+from tradewind.metastore.dags import load_dag
 from tradewind.metastore.models import DagRun, TaskInstance
 from tradewind.states import DagRunState
 

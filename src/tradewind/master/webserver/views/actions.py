@@ -22,6 +22,7 @@ from tradewind.errors import DagRunAlreadyExists, ParamValidationError
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.navigation import route_exists
+from tradewind.metastore import dags
 from tradewind.sdk.params import NOTSET
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def preview(dag_id: str, kind: str, options: ActionOptions) -> ActionPlan:
     """The plan for the page; 404 for an unknown DAG or run, 400 for an unknown task."""
     session = get_session()
     try:
-        return actions.plan(session, actions.load_dag(session, dag_id), kind, options)
+        return actions.plan(session, dags.load_dag(session, dag_id), kind, options)
     except ValueError as exc:
         abort(400, description=str(exc))
 
@@ -78,7 +79,7 @@ def run_action(dag_id: str, kind: str, options: ActionOptions, *, source: str) -
     assert user is not None
     session = get_session()
     try:
-        plan = actions.plan(session, actions.load_dag(session, dag_id), kind, options, lock=True)
+        plan = actions.plan(session, dags.load_dag(session, dag_id), kind, options, lock=True)
     except ValueError as exc:
         abort(400, description=str(exc))
     changed = actions.apply(session, dag_id, plan, options, owner=user.username, source=source)
@@ -224,7 +225,7 @@ def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str
 
 @bp.get("/dags/<dag_id>/trigger")
 def trigger_form(dag_id: str) -> ResponseReturnValue:
-    dag = actions.load_dag(get_session(), dag_id)
+    dag = dags.load_dag(get_session(), dag_id)
     conf_text = json.dumps(param_defaults(dag), indent=2, sort_keys=True, default=str)
     return _trigger_form(dag_id, dag, conf_text, "", None)
 
@@ -233,7 +234,7 @@ def trigger_form(dag_id: str) -> ResponseReturnValue:
 @require_role("Op")
 def trigger_submit(dag_id: str) -> ResponseReturnValue:
     session = get_session()
-    dag = actions.load_dag(session, dag_id)
+    dag = dags.load_dag(session, dag_id)
     conf_text = request.form.get("conf", "")
     run_id = request.form.get("run_id", "").strip()
     user = current_user()

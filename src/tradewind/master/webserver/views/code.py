@@ -6,8 +6,9 @@ from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.dag_common import load_dag, tabs
+from tradewind.master.webserver.views.dag_common import tabs
 from tradewind.metastore import dag_code, dags
+from tradewind.metastore.dags import load_dag
 
 bp = Blueprint("code", __name__)
 

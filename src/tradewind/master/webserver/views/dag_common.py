@@ -1,19 +1,20 @@
-"""What every page of one DAG shares: loading its serialized structure (404 when unknown), the tab
-bar, links to the action pages another blueprint provides, and the task rows in group order."""
+"""What every page of one DAG shares: the tab bar, links to the action pages another blueprint
+provides, and the task rows in group order. (The DAG itself comes from ``metastore.dags.load_dag``:
+an unknown DAG is a 404.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from flask import abort, request
+from flask import request
 from sqlalchemy.orm import Session
 
 from tradewind.master.webserver.auth import current_user
 from tradewind.master.webserver.navigation import route_exists
-from tradewind.metastore import dags, runs
+from tradewind.metastore import runs
 from tradewind.metastore.models import DagRun
-from tradewind.sdk.serialization import SerializedDAG, SerializedTask, SerializedTaskGroup, deserialize_dag
+from tradewind.sdk.serialization import SerializedDAG, SerializedTask, SerializedTaskGroup
 
 TABS: tuple[tuple[str, str], ...] = (("Grid", "grid"), ("Graph", "graph"), ("Gantt", "gantt"), ("Code", "code"))
 
@@ -37,16 +38,6 @@ class TaskRow:
     ancestors: tuple[str, ...]
     #: For a group: the task ids under it, at any depth.
     members: tuple[str, ...] = ()
-
-
-def load_dag(session: Session, dag_id: str) -> SerializedDAG:
-    serialized = dags.get_serialized(session, dag_id)
-    if not serialized:
-        abort(404, description=f"There is no DAG {dag_id!r}.")
-    try:
-        return deserialize_dag(serialized)
-    except (KeyError, ValueError):
-        abort(404, description=f"DAG {dag_id!r} has not been parsed into a form this webserver reads.")
 
 
 def selected_run(session: Session, dag_id: str) -> DagRun | None:

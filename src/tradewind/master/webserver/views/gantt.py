@@ -10,8 +10,9 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.dag_common import dag_path, load_dag, selected_run, tabs
+from tradewind.master.webserver.views.dag_common import dag_path, selected_run, tabs
 from tradewind.metastore import grid, task_instances
+from tradewind.metastore.dags import load_dag
 
 bp = Blueprint("gantt", __name__)
 

@@ -10,8 +10,9 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.graph_layout import Box, layout
-from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, selected_run, tabs
+from tradewind.master.webserver.views.dag_common import action_url, dag_path, selected_run, tabs
 from tradewind.metastore import grid, runs
+from tradewind.metastore.dags import load_dag
 from tradewind.sdk.serialization import SerializedDAG, SerializedTaskGroup
 
 bp = Blueprint("graph", __name__)

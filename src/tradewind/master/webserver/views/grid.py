@@ -13,8 +13,9 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, load_dag, tabs, task_rows
+from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, tabs, task_rows
 from tradewind.metastore import grid
+from tradewind.metastore.dags import load_dag
 from tradewind.metastore.grid import GridPage, GridRun
 from tradewind.sdk.serialization import SerializedDAG
 

@@ -12,14 +12,15 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
+from tradewind.decisions.trigger_rules import UpstreamCounts, Verdict, evaluate
 from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.db import get_session, streamed
-from tradewind.master.webserver.views.dag_common import action_url, dag_path, load_dag, tabs
+from tradewind.master.webserver.views.dag_common import action_url, dag_path, tabs
 from tradewind.metastore import logs, runs, task_instances, xcoms
+from tradewind.metastore.dags import load_dag
 from tradewind.metastore.models import TaskInstance, TaskTry
 from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.serialization import SerializedDAG, SerializedTask
-from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
 
 bp = Blueprint("task_instance", __name__)
 

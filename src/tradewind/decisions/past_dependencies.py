@@ -1,10 +1,10 @@
 """``depends_on_past`` and ``wait_for_downstream``: whether a task of a run must wait for the same
 task (and its direct downstream tasks) in the DAG's previous run.
 
-``held_back`` decides purely, from the previous run's task-instance states; ``held_back_in`` reads
-those states (one query, only when a task that depends on the past is about to be scheduled) and
-asks it. The planner leaves held-back task instances where they are and counts them as waiting,
-not deadlocked, as Airflow does. Airflow's rules (``PrevDagrunDep``):
+``held_back`` decides purely, from the previous run's task-instance states
+(``tradewind.scheduling.previous_run`` reads them, one query, only when a task that depends
+on the past is about to be scheduled). The planner leaves held-back task instances where they are
+and counts them as waiting, not deadlocked, as Airflow does. Airflow's rules (``PrevDagrunDep``):
 
 - the previous run is the latest one with an earlier logical date — only scheduled (non-manual)
   runs count when the DAG catches up; with no previous run the task is free (its first run);
@@ -17,17 +17,9 @@ not deadlocked, as Airflow does. Airflow's rules (``PrevDagrunDep``):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy.orm import Session
-
-logger = logging.getLogger(__name__)
-
-#: Runs of `tradewind dags test` run every task without looking at earlier runs.
-IN_PROCESS_RUN_TYPE = "dags_test"
 
 #: What a previous task instance must have ended in for the task to go on.
 DONE_STATES = frozenset({"success", "skipped"})
@@ -117,47 +109,3 @@ def past_dependency(dag: Any, task: Any) -> PastDependency | None:
         downstream=frozenset(task.downstream_task_ids),
         previous_scheduled_only=bool(getattr(dag, "catchup", False)),
     )
-
-
-def held_back_for_run(session: Session, nodes: Mapping[str, Any], run: Any, views: Sequence[Any]) -> frozenset[str]:
-    """The tasks of ``run`` the previous run holds back now (``nodes``: the planner's task nodes,
-    ``views``: the run's task instances). Runs of ``dags test`` ignore the past, as Airflow's does."""
-    dependencies = {task_id: node.past for task_id, node in nodes.items() if node.past is not None}
-    if not dependencies or run.run_type == IN_PROCESS_RUN_TYPE:
-        return frozenset()
-    current: dict[str, set[str]] = {}
-    for view in views:
-        current.setdefault(view.task_id, set()).add(str(view.state))
-    held = held_back_in(session, dependencies, run, current)
-    for task_id, reason in held.items():
-        logger.debug("%s of run %s of %s waits: %s", task_id, run.run_id, run.dag_id, reason)
-    return frozenset(held)
-
-
-def held_back_in(
-    session: Session,
-    dependencies: Mapping[str, PastDependency],
-    run: Any,
-    current_states: Mapping[str, Collection[str]],
-) -> dict[str, str]:
-    """Read what ``held_back`` needs for ``run`` and ask it; no query when no task depends on the past
-    or none of those is ready to be scheduled."""
-    # Imported here so that the pure planner, which imports this module, stays free of the ORM.
-    from tradewind.metastore import previous_runs
-
-    waiting = candidates(dependencies, current_states)
-    if not waiting:
-        return {}
-    relevant = {task_id: dependencies[task_id] for task_id in waiting}
-    scheduled_only = any(d.previous_scheduled_only for d in relevant.values())
-    previous = previous_runs.previous_run(session, run.dag_id, run.logical_date, scheduled_only=scheduled_only)
-    if previous is None:
-        return {}
-    needed = set(relevant)
-    for dependency in relevant.values():
-        if dependency.wait_for_downstream:
-            needed |= dependency.downstream
-    states = previous_runs.task_states(session, run.dag_id, previous.run_id, sorted(needed))
-    absent = [task_id for task_id in relevant if task_id not in states]
-    seen = previous_runs.tasks_with_earlier_instances(session, run.dag_id, run.logical_date, absent)
-    return held_back(relevant, PreviousRun(previous.run_id, states), tasks_seen_before=seen)

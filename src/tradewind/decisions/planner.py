@@ -2,7 +2,8 @@
 
 ``plan_run`` decides which task instances become scheduled, skipped or upstream_failed, whether
 the run has ended, and when something next becomes due. It reads no clock and touches no
-database; the scheduler loop reads a run's states, calls it, and writes the plan in one batch.
+database; ``tradewind.scheduling.run_driver`` reads a run's states, calls it, and writes the plan
+in one batch.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tradewind.decisions.past_dependencies import PastDependency
+from tradewind.decisions.retries import RetryPolicy
+from tradewind.decisions.trigger_rules import UpstreamCounts, Verdict, evaluate
 from tradewind.errors import DagCycleError, TradewindException
-from tradewind.scheduling.past_dependencies import PastDependency
 from tradewind.sdk.expand_input import MissingMapSource, SourceKey, json_sources, map_length
-from tradewind.sdk.trigger_rules import UpstreamCounts, Verdict, evaluate
 from tradewind.states import FAILED_STATES, FINISHED_STATES, UNFINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
-
-#: Airflow's default ceiling on an exponential retry delay (``[core] max_task_retry_delay``).
 
 #: States the planner may move on; everything else (scheduled, queued, running, finished) is left alone.
 _PLANNABLE = frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE})
@@ -42,9 +42,7 @@ class TaskNode:
     upstream: frozenset[str]
     trigger_rule: str
     retries: int
-    retry_delay_s: float
-    retry_exponential_backoff: bool
-    max_retry_delay_s: float | None
+    retry: RetryPolicy = RetryPolicy()
     priority_weight: int = 1
     pool: str = "default_pool"
     pool_slots: int = 1
@@ -217,6 +215,25 @@ def plan_run(
         expand=expand,
         map_failed=map_failed,
     )
+
+
+def map_sources_to_read(nodes: Mapping[str, TaskNode], views: Sequence[TIView]) -> set[SourceKey]:
+    """The XComs that mapped tasks not started yet map over, of tasks that have finished."""
+    states: dict[str, list[TI]] = {}
+    for view in views:
+        states.setdefault(view.task_id, []).append(TI(view.state))
+    wanted: set[SourceKey] = set()
+    for node in nodes.values():
+        if node.expand_input is None:
+            continue
+        own = states.get(node.task_id, [])
+        if TI.NONE not in own or any(s not in (TI.NONE, TI.REMOVED) for s in own):
+            continue
+        for source in json_sources(node.expand_input):
+            source_states = states.get(source[0], [])
+            if source_states and all(s in FINISHED_STATES for s in source_states):
+                wanted.add(source)
+    return wanted
 
 
 def _not_started(task_tis: Sequence[TIView], states: Mapping[TIKey, TI]) -> bool:
