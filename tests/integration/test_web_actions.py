@@ -246,6 +246,36 @@ def test_api_patch_task_instance_state_and_run_state(web_app: Flask, two_runs: N
     assert {ti["state"] for ti in listed["task_instances"]} == {"failed"}
 
 
+def test_api_delete_run_removes_it_with_its_task_instances_and_logs_and_frees_its_date(
+    web_app: Flask, two_runs: None, web_db: Session
+) -> None:
+    key = task_instances.TIKey(DAG_ID, "run_2", "task_1")
+    logs.append_log(web_db, key, 1, "it failed\n")
+    web_db.commit()
+    client, url = web_app.test_client(), f"/api/v1/dags/{DAG_ID}/dagRuns/run_2"
+    assert client.delete(url, auth=basic_auth("Viewer")).status_code == 403
+    deleted = client.delete(url, auth=basic_auth("Op"))
+    assert deleted.status_code == 204 and deleted.data == b""
+    assert client.get(url, auth=basic_auth("Op")).status_code == 404
+    again = client.delete(url, auth=basic_auth("Op"))
+    assert again.status_code == 404 and "run_2" in again.get_json()["detail"]
+    web_db.expire_all()
+    assert (
+        web_db.scalar(sa.select(sa.func.count()).select_from(TaskInstance).where(TaskInstance.run_id == "run_2")) == 0
+    )
+    assert logs.read_log(web_db, key, 1)[0] == ""
+    assert _states(web_db, "run_1") == {t: "success" for t in TASKS}
+    events = client.get(f"/api/v1/eventLogs?dag_id={DAG_ID}", auth=basic_auth("Viewer")).get_json()["event_logs"]
+    assert [(e["event"], e["run_id"], e["extra"]["source"]) for e in events] == [("delete_run", "run_2", "api")]
+    # The logical date is free again: a run for that day can be triggered anew.
+    retrigger = client.post(
+        f"/api/v1/dags/{DAG_ID}/dagRuns",
+        json={"dag_run_id": "run_2", "logical_date": (T0 + timedelta(days=1)).isoformat()},
+        auth=basic_auth("Op"),
+    )
+    assert retrigger.status_code == 200, retrigger.text
+
+
 def test_api_logs_xcoms_and_pools(web_app: Flask, two_runs: None, web_db: Session) -> None:
     key = task_instances.TIKey(DAG_ID, "run_1", "task_0")
     web_db.execute(

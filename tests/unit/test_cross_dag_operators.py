@@ -143,6 +143,17 @@ def test_trigger_operator_refuses_a_conf_that_is_not_json_and_bad_states():
 
 
 @pytest.mark.parametrize(
+    ("rendered", "message"),
+    [("{not json", "conf is not valid JSON"), ("[1, 2]", "conf must render to a JSON object")],
+)
+def test_a_templated_conf_that_renders_to_no_json_object_fails_the_task_before_any_run_is_made(rendered, message):
+    with DAG("triggering", schedule=None, start_date=START):
+        trigger = TriggerDagRunOperator(task_id="t", trigger_dag_id="other", conf=rendered)
+    with pytest.raises(AirflowException, match=message):
+        trigger.execute({})
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         (None, DAY),

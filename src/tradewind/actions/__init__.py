@@ -1,5 +1,5 @@
-"""A person's actions — clear, mark task instances or a run success or failed, trigger, backfill,
-pause — with one plan and one apply each, shared by the web pages, the REST API, the CLI and
+"""A person's actions — clear, mark task instances or a run success or failed, delete a run, trigger,
+backfill, pause — with one plan and one apply each, shared by the web pages, the REST API, the CLI and
 ``TriggerDagRunOperator``.
 
 - ``clear``, ``plan`` and ``trigger``: what an action changes, decided purely from the DAG's shape

@@ -5,8 +5,8 @@ transaction, with one audit-log row each. The caller commits, then wakes the sch
 - clear / mark task instances: ``plan`` reads the runs and task instances (locking the runs when
   the plan is about to be applied, so a scheduler never decides about them at the same time), the
   pure ``plan.plan_action`` decides, ``apply`` writes;
-- a whole run: ``set_run_state``; a trigger: ``trigger_dag``; a backfill: ``backfill_dag``;
-  pause / unpause: ``set_paused``.
+- a whole run: ``set_run_state`` and ``delete_run``; a trigger: ``trigger_dag``; a backfill:
+  ``backfill_dag``; pause / unpause: ``set_paused``.
 """
 
 from __future__ import annotations
@@ -107,6 +107,27 @@ def set_run_state(
     if run.state != state:
         runs.set_run_state(session, run, state, now=now)
     return changed
+
+
+def delete_run(
+    session: Session, dag_id: str, run_id: str, *, owner: str, source: str, now: datetime | None = None
+) -> None:
+    """Delete the run with its task instances, tries, XComs and logs; raises ``DagRunNotFound``.
+
+    A try still running finds its row gone at its next heartbeat and is stopped by its worker, as
+    in Airflow. The run's logical date is free again for a new run."""
+    run = runs.get_run(session, dag_id, run_id)
+    run_type, logical_date = run.run_type, run.logical_date
+    runs.delete_run(session, run)
+    audit.record(
+        session,
+        "delete_run",
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run_id,
+        extra={"source": source, "run_type": run_type, "logical_date": logical_date.isoformat()},
+        now=now,
+    )
 
 
 def trigger_dag(

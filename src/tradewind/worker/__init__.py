@@ -1,1 +1,8 @@
-"""The worker role: claims a task instance, runs it in a child process, reports what happened."""
+"""The worker role: claims a task instance, runs it in a child process, reports what happened.
+
+Where the worker meets the metastore, each in one place: ``reporting.py`` writes everything about
+a try (claim, heartbeat, logs, XCom, rendered fields, its end); ``follow_up.py`` moves the try's run
+on with the scheduler's own code (``tradewind.scheduling``); ``registry.py`` keeps the worker's own
+row; ``service.py`` reads the serialized DAG a message names. The task's child process reaches the
+metastore only through the runtime services (``tradewind.task_services``).
+"""

@@ -1,4 +1,4 @@
-"""The worker's only metastore writes: claim, heartbeat, log lines, XCom, rendered fields, result.
+"""Every metastore write about a try: claim, heartbeat, log lines, XCom, rendered fields, its end.
 
 Every state write is a compare-and-set on (state, try number), so a duplicate message finds
 nothing to claim and a worker declared dead cannot overwrite the retry that replaced it. The claim

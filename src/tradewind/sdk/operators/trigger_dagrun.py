@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from tradewind.errors import AirflowException, AirflowSkipException, DagDefinitionError, DagRunAlreadyExists
 from tradewind.sdk import runtime_services
 from tradewind.sdk.baseoperator import BaseOperator
+from tradewind.sdk.json_object import parse_json_object
 from tradewind.states import DagRunState
 
 log = logging.getLogger("tradewind.task.operators")
@@ -121,10 +122,8 @@ class TriggerDagRunOperator(BaseOperator):
     def execute(self, context: dict[str, Any]) -> None:
         conf = self.conf
         if isinstance(conf, str):
-            try:
-                conf = json.loads(conf) if conf.strip() else None
-            except ValueError:
-                raise AirflowException(f"conf must render to a JSON object, got {conf!r}") from None
+            # NotAJsonObject is an AirflowException, as Airflow's own error here is.
+            conf = parse_json_object(conf, "conf", "must render to a JSON object") if conf.strip() else None
         if conf is not None and not isinstance(conf, dict):
             raise AirflowException(f"conf must be a JSON object, got {type(conf).__name__}")
         logical_date = parse_logical_date(self.logical_date, datetime.now(UTC))

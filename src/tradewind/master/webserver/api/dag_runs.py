@@ -1,5 +1,5 @@
 """``/api/v1/dags/<dag_id>/dagRuns`` and their task instances: list, read, trigger, set state, clear,
-logs and XComs.
+delete, logs and XComs.
 
 Clears and marks go through ``actions.apply`` as the pages do; ``dry_run`` answers with the
 same plan the pages preview, and changes nothing.
@@ -107,6 +107,18 @@ def set_dag_run_state(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
     session.commit()
     wake_schedulers(get_settings().broker_url, dag_id, [dag_run_id])
     return jsonify(run_json(runs.get_run(session, dag_id, dag_run_id)))
+
+
+@bp.delete("/dagRuns/<dag_run_id>")
+@require_role("Op")
+def delete_dag_run(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
+    """As Airflow: 204 and no body; 404 when there is no such run."""
+    session = get_session()
+    actions.delete_run(session, dag_id, dag_run_id, owner=_username(), source="api")
+    session.commit()
+    # A deleted running try frees its pool slot and its run's place under max_active_runs.
+    wake_schedulers(get_settings().broker_url, dag_id, [])
+    return Response(status=204)
 
 
 @bp.post("/dagRuns/<dag_run_id>/clear")

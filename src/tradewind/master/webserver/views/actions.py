@@ -18,11 +18,12 @@ from werkzeug.datastructures import MultiDict
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions, ActionPlan
 from tradewind.actions.wake import wake_schedulers
-from tradewind.errors import DagRunAlreadyExists, ParamValidationError
+from tradewind.errors import DagRunAlreadyExists, NotAJsonObject, ParamValidationError
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.navigation import route_exists
 from tradewind.metastore import dags
+from tradewind.sdk.json_object import parse_json_object
 from tradewind.sdk.params import NOTSET
 
 logger = logging.getLogger(__name__)
@@ -202,12 +203,9 @@ def parse_conf(text: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        conf = json.loads(text)
-    except ValueError as exc:
-        raise ParamValidationError(f"conf is not valid JSON: {exc}") from None
-    if not isinstance(conf, dict):
-        raise ParamValidationError(f"conf must be a JSON object, not {type(conf).__name__}")
-    return conf
+        return parse_json_object(text, "conf")
+    except NotAJsonObject as exc:
+        raise ParamValidationError(f"{exc}, not {exc.found}" if exc.found else str(exc)) from None
 
 
 def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str | None) -> str:
