@@ -26,12 +26,10 @@ from tradewind.sdk.params import merge_params
 from tradewind.sdk.schedules import manual_run_interval
 from tradewind.sdk.serialization import dag_hash, serialize_dag
 from tradewind.settings import Settings
-from tradewind.states import DagRunState
+from tradewind.states import DagRunState, DagRunType
 from tradewind.states import TaskInstanceState as TI
 from tradewind.task_services import MetastoreServices
 from tradewind.worker.runner import RunnerOptions, run_task_instance
-
-TEST_RUN_TYPE = "dags_test"
 
 
 @dataclass
@@ -127,7 +125,7 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
         )
         existing = runs.find_run(session, dag.dag_id, run_id=run_id, logical_date=logical_date)
         if existing is not None:
-            if existing.run_type != TEST_RUN_TYPE:
+            if existing.run_type != DagRunType.DAGS_TEST:
                 raise DagRunAlreadyExists(
                     f"DAG {dag.dag_id!r} already has a {existing.run_type} run ({existing.run_id}) at "
                     f"{logical_date.isoformat()}; give `dags test` another logical date"
@@ -138,7 +136,7 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
             session,
             dag_id=dag.dag_id,
             run_id=run_id,
-            run_type=TEST_RUN_TYPE,
+            run_type=DagRunType.DAGS_TEST,
             logical_date=logical_date,
             data_interval=(interval.start, interval.end),
             conf=conf,

@@ -10,16 +10,16 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.models import DagRun, TaskInstance
+from tradewind.states import DagRunType
 
 #: Runs of `tradewind dags test` stand alone: they are nobody's previous run.
-_IN_PROCESS_RUN_TYPE = "dags_test"
 
 
 def previous_run(session: Session, dag_id: str, logical_date: datetime, *, scheduled_only: bool) -> DagRun | None:
     """The DAG's latest run with a logical date before ``logical_date`` (manual runs left out when
     ``scheduled_only``)."""
     query = select(DagRun).where(
-        DagRun.dag_id == dag_id, DagRun.logical_date < logical_date, DagRun.run_type != _IN_PROCESS_RUN_TYPE
+        DagRun.dag_id == dag_id, DagRun.logical_date < logical_date, DagRun.run_type != DagRunType.DAGS_TEST
     )
     if scheduled_only:
         query = query.where(DagRun.run_type != "manual")
@@ -56,7 +56,7 @@ def tasks_with_earlier_instances(
                 TaskInstance.dag_id == dag_id,
                 TaskInstance.task_id.in_(list(task_ids)),
                 DagRun.logical_date < logical_date,
-                DagRun.run_type != _IN_PROCESS_RUN_TYPE,
+                DagRun.run_type != DagRunType.DAGS_TEST,
             )
         )
     )

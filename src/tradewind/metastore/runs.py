@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from tradewind.errors import DagRunAlreadyExists, DagRunNotFound
 from tradewind.metastore.models import DEFAULT_POOL, DagRun, TaskInstance
 from tradewind.metastore.statements import rows_changed
-from tradewind.states import DagRunState, TaskInstanceState, can_transition_run
+from tradewind.states import DagRunState, DagRunType, TaskInstanceState, can_transition_run
 
-RUN_TYPES = frozenset({"manual", "scheduled", "backfill", "dags_test"})
+RUN_TYPES = frozenset(DagRunType)
 _TASK_ROW_KEYS = frozenset(
     {"task_id", "map_index", "operator", "pool", "pool_slots", "queue", "priority_weight", "max_tries"}
 )

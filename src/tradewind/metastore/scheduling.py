@@ -20,13 +20,12 @@ from tradewind.metastore import task_instances
 from tradewind.metastore.models import DagModel, DagRun, TaskInstance
 from tradewind.metastore.statements import rows_changed, upsert
 from tradewind.metastore.task_instances import TIKey, no_live_try
-from tradewind.states import ACTIVE_STATES, DagRunState
+from tradewind.states import ACTIVE_STATES, DagRunState, DagRunType
 from tradewind.states import TaskInstanceState as TI
 
 #: Any constant: the key of the PostgreSQL advisory lock around the queueing critical section.
 QUEUEING_LOCK_KEY = 0x7472_6164_6577
 #: Runs of `tradewind dags test` are driven by that command in its own process, never by a scheduler.
-IN_PROCESS_RUN_TYPE = "dags_test"
 
 
 def is_postgres(session: Session) -> bool:
@@ -219,7 +218,7 @@ def lock_runs_to_examine(
         .join(DagModel, DagModel.dag_id == DagRun.dag_id)
         .where(
             DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]),
-            DagRun.run_type != IN_PROCESS_RUN_TYPE,
+            DagRun.run_type != DagRunType.DAGS_TEST,
             DagModel.is_paused.is_(False),
             DagModel.is_active.is_(True),
         )
@@ -389,7 +388,7 @@ def lock_schedulable(
         .where(
             TaskInstance.state == TI.SCHEDULED.value,
             DagRun.state == DagRunState.RUNNING.value,
-            DagRun.run_type != IN_PROCESS_RUN_TYPE,
+            DagRun.run_type != DagRunType.DAGS_TEST,
             DagModel.is_paused.is_(False),
             no_live_try(live_stale_before),
         )
@@ -449,7 +448,7 @@ def stale_queued(session: Session, *, queued_before: datetime, limit: int) -> li
         session.scalars(
             select(TaskInstance)
             .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
-            .where(TaskInstance.state == TI.QUEUED.value, sent < queued_before, DagRun.run_type != IN_PROCESS_RUN_TYPE)
+            .where(TaskInstance.state == TI.QUEUED.value, sent < queued_before, DagRun.run_type != DagRunType.DAGS_TEST)
             .order_by(sent)
             .limit(limit)
             .execution_options(populate_existing=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.decisions.past_dependencies import PastDependency, PreviousRun, candidates, held_back
 from tradewind.metastore import previous_runs
-from tradewind.metastore.scheduling import IN_PROCESS_RUN_TYPE
+from tradewind.states import DagRunType
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def held_back_for_run(session: Session, nodes: Mapping[str, Any], run: Any, view
     """The tasks of ``run`` the previous run holds back now (``nodes``: the planner's task nodes,
     ``views``: the run's task instances). Runs of ``dags test`` ignore the past, as Airflow's does."""
     dependencies = {task_id: node.past for task_id, node in nodes.items() if node.past is not None}
-    if not dependencies or run.run_type == IN_PROCESS_RUN_TYPE:
+    if not dependencies or run.run_type == DagRunType.DAGS_TEST:
         return frozenset()
     current: dict[str, set[str]] = {}
     for view in views:

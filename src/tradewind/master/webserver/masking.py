@@ -1,27 +1,22 @@
 """What the UI and the API show of secret values: a variable whose key looks secret, a
-connection's password, and the secret-looking keys of a connection's extra, all as ``***``."""
+connection's password, and the secret-looking keys of a connection's extra, all as ``***``.
+
+Which names look secret is the secrets masker's rule (Airflow's ``sensitive_var_conn_names``), the
+same one that masks task logs and the CLI's output."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-MASK = "***"
-#: A key containing one of these (any case) names a secret.
-SECRET_WORDS: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "key", "private", "credential")
-
-
-def looks_secret(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_WORDS)
+from tradewind.secrets.masker import REDACTED, redact_value, should_hide_value_for_key
 
 
 def variable_value(key: str, value: str | None) -> str | None:
-    return MASK if value is not None and looks_secret(key) else value
+    return REDACTED if value is not None and should_hide_value_for_key(key) else value
 
 
 def password(value: str | None) -> str | None:
-    return MASK if value else None
+    return REDACTED if value else None
 
 
 def extra(value: str | None) -> str | None:
@@ -32,13 +27,5 @@ def extra(value: str | None) -> str | None:
     try:
         parsed = json.loads(value)
     except ValueError:
-        return MASK
-    return json.dumps(_mask_json(parsed))
-
-
-def _mask_json(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: MASK if looks_secret(str(k)) else _mask_json(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_mask_json(item) for item in node]
-    return node
+        return REDACTED
+    return json.dumps(redact_value(parsed))
