@@ -81,6 +81,7 @@ class Settings:
     webserver_cookie_secure: bool = option(False, "Send the session cookie over HTTPS only (set behind TLS).")
     webserver_session_minutes: int = option(720, "Minutes a web login lasts.")
     webserver_max_request_bytes: int = option(1_048_576, "Largest request body the webserver accepts.")
+    webserver_test_connection: bool = option(False, "Let Admins test a connection from the webserver (REST API).")
     api_token_ttl_days: int = option(90, "Days an API token from `users create --token` is valid (0: no expiry).")
     health_check_threshold: float = option(30.0, "Seconds after which a scheduler or worker heartbeat is stale.")
 

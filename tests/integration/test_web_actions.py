@@ -234,12 +234,20 @@ def test_api_clear_is_a_dry_run_by_default(web_app: Flask, two_runs: None, web_d
 def test_api_patch_task_instance_state_and_run_state(web_app: Flask, two_runs: None, web_db: Session) -> None:
     client, auth = web_app.test_client(), basic_auth("Op")
     url = f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/taskInstances/task_1"
-    patched = client.patch(url, json={"new_state": "success"}, auth=auth)
+    # As in Airflow, a PATCH without "dry_run": false only answers which task instance it would set.
+    dry = client.patch(url, json={"new_state": "success"}, auth=auth)
+    assert dry.status_code == 200, dry.text
+    assert client.get(url, auth=auth).get_json()["state"] == "failed"
+    patched = client.patch(url, json={"new_state": "success", "dry_run": False}, auth=auth)
     assert patched.status_code == 200, patched.text
-    assert [ti["task_id"] for ti in patched.get_json()["task_instances"]] == ["task_1"]
+    assert {k: patched.get_json()[k] for k in ("dag_id", "dag_run_id", "task_id")} == {
+        "dag_id": DAG_ID,
+        "dag_run_id": "run_2",
+        "task_id": "task_1",
+    }
     assert client.get(url, auth=auth).get_json()["state"] == "success"
     assert _run_state(web_db, "run_2") == "running"
-    assert client.patch(url, json={"new_state": "running"}, auth=auth).status_code == 400
+    assert client.patch(url, json={"new_state": "running", "dry_run": False}, auth=auth).status_code == 400
     run = client.patch(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2", json={"state": "failed"}, auth=auth)
     assert run.get_json()["state"] == "failed"
     listed = client.get(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/taskInstances", auth=auth).get_json()
@@ -266,7 +274,9 @@ def test_api_delete_run_removes_it_with_its_task_instances_and_logs_and_frees_it
     assert logs.read_log(web_db, key, 1)[0] == ""
     assert _states(web_db, "run_1") == {t: "success" for t in TASKS}
     events = client.get(f"/api/v1/eventLogs?dag_id={DAG_ID}", auth=basic_auth("Viewer")).get_json()["event_logs"]
-    assert [(e["event"], e["run_id"], e["extra"]["source"]) for e in events] == [("delete_run", "run_2", "api")]
+    assert [(e["event"], e["run_id"], json.loads(e["extra"])["source"]) for e in events] == [
+        ("delete_run", "run_2", "api")
+    ]
     # The logical date is free again: a run for that day can be triggered anew.
     retrigger = client.post(
         f"/api/v1/dags/{DAG_ID}/dagRuns",
@@ -289,7 +299,8 @@ def test_api_logs_xcoms_and_pools(web_app: Flask, two_runs: None, web_db: Sessio
     url = f"/api/v1/dags/{DAG_ID}/dagRuns/run_1/taskInstances/task_0"
     text = client.get(f"{url}/logs/1", auth=auth)
     assert text.mimetype == "text/plain" and text.text == "hello <world>\n"
-    assert client.get(f"{url}/logs/1?full_content=true", auth=auth).get_json()["content"] == "hello <world>\n"
+    as_json = client.get(f"{url}/logs/1?full_content=true", auth=auth, headers={"Accept": "application/json"})
+    assert as_json.get_json()["content"] == "hello <world>\n"
     assert client.get(f"{url}/logs/7", auth=auth).status_code == 404
     assert client.get(f"{url}/xcomEntries", auth=auth).get_json()["total_entries"] == 0
     assert "default_pool" in [p["name"] for p in client.get("/api/v1/pools", auth=auth).get_json()["pools"]]
@@ -304,11 +315,12 @@ def test_event_logs_show_the_actions_with_the_username(web_app: Flask, client_as
     api = web_app.test_client()
     api.post(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/clear", json={"dry_run": False}, auth=basic_auth("Admin"))
     events = api.get(f"/api/v1/eventLogs?dag_id={DAG_ID}", auth=basic_auth("Viewer")).get_json()["event_logs"]
-    assert [(e["event"], e["owner"], e["extra"]["source"]) for e in events] == [
-        ("clear", "admin", "api"),
+    # Oldest first, as Airflow orders the event log by default.
+    assert [(e["event"], e["owner"], json.loads(e["extra"])["source"]) for e in events] == [
         ("mark_success", "op", "ui"),
+        ("clear", "admin", "api"),
     ]
-    assert events[1]["extra"]["count"] == 1 and events[1]["task_id"] == "task_1"
+    assert json.loads(events[0]["extra"])["count"] == 1 and events[0]["task_id"] == "task_1"
 
 
 def test_metrics_need_credentials_and_name_every_metric(web_app: Flask, two_runs: None, web_db: Session) -> None:

@@ -156,7 +156,8 @@ def test_every_route_but_the_public_ones_refuses_anonymous_requests(web_app: Fla
             else:
                 assert response.status_code == 302, (method, rule.rule)
                 assert response.headers["Location"].startswith("/login?next="), (method, rule.rule)
-    assert public == {"/login", "/health", "/api/v1/health", "/static/<path:filename>"}
+    # /api/v1/version needs no login, as in Airflow.
+    assert public == {"/login", "/health", "/api/v1/health", "/api/v1/version", "/static/<path:filename>"}
 
 
 # --- login, logout, sessions ---------------------------------------------------------------------

@@ -316,8 +316,10 @@ def test_health_without_a_scheduler_is_200_with_the_metastore_healthy(web_app: F
     response = web_app.test_client().get("/health")
     assert response.status_code == 200
     assert response.get_json() == {
-        "metastore": {"status": "healthy"},
-        "scheduler": {"status": "unhealthy", "latest_heartbeat": None, "age_seconds": None},
+        "metadatabase": {"status": "healthy"},
+        "scheduler": {"status": "unhealthy", "latest_scheduler_heartbeat": None, "age_seconds": None},
+        "triggerer": {"status": None, "latest_triggerer_heartbeat": None},
+        "dag_processor": {"status": None, "latest_dag_processor_heartbeat": None},
         "workers": [],
     }
 
@@ -341,10 +343,10 @@ def test_health_reports_the_scheduler_heartbeat_age_and_live_workers(web_app: Fl
     web_db.commit()
     for path in ("/health", "/api/v1/health"):
         body = web_app.test_client().get(path).get_json()
-        assert body["metastore"] == {"status": "healthy"}
+        assert body["metadatabase"] == {"status": "healthy"}
         assert body["scheduler"]["status"] == "healthy"
         assert 4.5 <= body["scheduler"]["age_seconds"] < 60
-        assert datetime.fromisoformat(body["scheduler"]["latest_heartbeat"]) == now - timedelta(seconds=5)
+        assert datetime.fromisoformat(body["scheduler"]["latest_scheduler_heartbeat"]) == now - timedelta(seconds=5)
         assert body["workers"] == [
             {
                 "hostname": "worker-a",
@@ -390,7 +392,7 @@ def test_health_is_503_when_the_metastore_is_unreachable(dead_metastore_app: Fla
     for path in ("/health", "/api/v1/health"):
         response = dead_metastore_app.test_client().get(path)
         assert response.status_code == 503
-        assert response.get_json()["metastore"] == {"status": "unhealthy"}
+        assert response.get_json()["metadatabase"] == {"status": "unhealthy"}
         assert "hunter2" not in response.text
 
 
@@ -422,7 +424,8 @@ def test_api_lists_dags_with_tags_search_and_paging(web_app: Flask, three_dags: 
     assert ids("") == (["ETL_customers", "etl_orders", "report_weekly"], 3)
     assert ids("?tags=etl") == (["ETL_customers", "etl_orders"], 2)
     assert ids("?tags=sales&tags=reports") == (["etl_orders", "report_weekly"], 2)
-    assert ids("?search=ORDERS") == (["etl_orders"], 1)
+    assert ids("?dag_id_pattern=ORDERS") == (["etl_orders"], 1)
+    assert ids("?order_by=-dag_id&limit=1") == (["report_weekly"], 3)
     assert ids("?limit=1&offset=1") == (["etl_orders"], 3)
     assert ids("?paused=true") == (["report_weekly"], 1)
 
@@ -505,7 +508,7 @@ def test_api_lists_import_errors(web_app: Flask, web_db: Session) -> None:
     store_import_error(web_db, "/dags/a.py", "ImportError: a\n")
     web_db.commit()
     client = web_app.test_client()
-    body = client.get("/api/v1/importErrors", auth=basic_auth("Viewer")).get_json()
+    body = client.get("/api/v1/importErrors?order_by=filename", auth=basic_auth("Viewer")).get_json()
     assert body["total_entries"] == 2
     assert [(e["filename"], e["stack_trace"]) for e in body["import_errors"]] == [
         ("/dags/a.py", "ImportError: a\n"),
@@ -513,7 +516,7 @@ def test_api_lists_import_errors(web_app: Flask, web_db: Session) -> None:
     ]
     assert all(e["timestamp"] and isinstance(e["import_error_id"], int) for e in body["import_errors"])
     paged = client.get("/api/v1/importErrors?limit=1&offset=1", auth=basic_auth("Viewer")).get_json()
-    assert [e["filename"] for e in paged["import_errors"]] == ["/dags/b.py"]
+    assert [e["filename"] for e in paged["import_errors"]] == ["/dags/a.py"]  # by id, as Airflow
 
 
 def test_openapi_document_describes_every_api_route(web_app: Flask) -> None:

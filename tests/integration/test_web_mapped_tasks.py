@@ -197,7 +197,7 @@ def test_api_clears_chosen_mapped_instances_by_task_id_and_map_index(
 ):
     client = web_app.test_client()
     url = f"/api/v1/dags/{DAG_ID}/clearTaskInstances"
-    body = {"dag_run_id": RUN_ID, "task_ids": [["work", 2], ["work", 0]], "dry_run": True}
+    body = {"dag_run_id": RUN_ID, "task_ids": [["work", 2], ["work", 0]], "dry_run": True, "only_failed": False}
     preview = client.post(url, json=body, auth=basic_auth("Op")).get_json()
     assert sorted((t["task_id"], t["map_index"]) for t in preview["task_instances"]) == [("work", 0), ("work", 2)]
     assert _work_states(web_db) == STATES
@@ -206,4 +206,4 @@ def test_api_clears_chosen_mapped_instances_by_task_id_and_map_index(
     assert _work_states(web_db) == ["none", "success", "none", "running"]
     bad = client.post(url, json={"task_ids": [["work", "x"]]}, auth=basic_auth("Op"))
     assert bad.status_code == 400
-    assert "task_ids must be a list of task ids or [task_id, map_index] pairs" in bad.text
+    assert "is not a task id nor a [task_id, map_index] pair" in bad.text

@@ -217,7 +217,7 @@ def test_webserver_answers_health_a_login_and_the_api(cli_env: dict[str, str], w
     base, log, process = webserver
 
     status, health = _get_json(f"{base}/health", {})
-    assert status == 200 and health["metastore"] == {"status": "healthy"}
+    assert status == 200 and health["metadatabase"] == {"status": "healthy"}
 
     jar = http.cookiejar.CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from api_contract import watch_answers
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -30,15 +31,18 @@ def web_settings(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Setti
 
 @pytest.fixture
 def web_app(web_settings: Settings) -> Iterator[Flask]:
-    """The app over an emptied metastore holding default_pool and the three ACCOUNTS."""
+    """The app over an emptied metastore holding default_pool and the three ACCOUNTS; every API
+    answer it gives is checked against its OpenAPI document (``api_contract``)."""
     empty_metastore(web_settings)
     app = create_app(web_settings)
     app.config["TESTING"] = True
+    mismatches = watch_answers(app)
     with session_scope(metastore(app).factory) as session:
         for account in ACCOUNTS.values():
             users.create_user(session, account.username, account.password, account.role, hash_method=FAST_HASH)
     yield app
     dispose(app)
+    assert not mismatches, "answers that do not match the OpenAPI document:\n" + "\n".join(mismatches)
 
 
 @pytest.fixture

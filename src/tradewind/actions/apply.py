@@ -6,7 +6,7 @@ transaction, with one audit-log row each. The caller commits, then wakes the sch
   the plan is about to be applied, so a scheduler never decides about them at the same time), the
   pure ``plan.plan_action`` decides, ``apply`` writes;
 - a whole run: ``set_run_state`` and ``delete_run``; a trigger: ``trigger_dag``; a backfill:
-  ``backfill_dag``; pause / unpause: ``set_paused``.
+  ``backfill_dag``; pause / unpause: ``set_paused``; a note on a run or task instance: ``set_note``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tradewind.actions.clear import RunRef, TIRef
 from tradewind.actions.plan import ActionOptions, ActionPlan, plan_action
 from tradewind.actions.trigger import backfill_runs, manual_run
 from tradewind.decisions.task_nodes import task_rows
+from tradewind.errors import TaskNotFound
 from tradewind.metastore import audit, clearing, dags, runs, scheduling, task_instances
 from tradewind.metastore.dags import load_dag
 from tradewind.metastore.models import DagModel, DagRun
@@ -210,6 +211,42 @@ def backfill_dag(
         now=now,
     )
     return created, len(every) - len(created)
+
+
+def set_note(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    note: str | None,
+    *,
+    task_id: str | None = None,
+    map_index: int = -1,
+    owner: str,
+    source: str,
+    now: datetime | None = None,
+) -> None:
+    """Write a note on a run, or (``task_id``) on one of its task instances; raises
+    ``DagRunNotFound`` / ``TaskNotFound``."""
+    run = runs.get_run(session, dag_id, run_id)
+    if task_id is None:
+        runs.set_note(session, run, note)
+    else:
+        ti = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
+        if ti is None:
+            which = f" with map index {map_index}" if map_index >= 0 else ""
+            raise TaskNotFound(f"run {run_id!r} of {dag_id!r} has no task instance {task_id!r}{which}")
+        task_instances.set_note(session, ti, note)
+    audit.record(
+        session,
+        "set_note",
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index if task_id is not None else None,
+        extra={"source": source, "note": note},
+        now=now,
+    )
 
 
 def set_paused(

@@ -1,4 +1,4 @@
-"""What a person's action on task instances changes: clear, mark success, mark failed, decided purely.
+"""What a person's action on task instances changes: clear, mark success, failed or skipped, decided purely.
 
 ``plan_action`` is the one entry point the web pages, the REST API and the CLI preview and apply:
 it picks the tasks (the chosen ones, by id or by a regex, plus their upstream/downstream) in the
@@ -28,8 +28,8 @@ from tradewind.states import FAILED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
 #: The kinds of action and, for a mark, the state it sets.
-KINDS = ("clear", "success", "failed")
-MARK_STATES = {"success": TI.SUCCESS, "failed": TI.FAILED}
+KINDS = ("clear", "success", "failed", "skipped")
+MARK_STATES = {"success": TI.SUCCESS, "failed": TI.FAILED, "skipped": TI.SKIPPED}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class ActionOptions:
     future: bool = False
     only_failed: bool = False
     map_indexes: tuple[tuple[str, int], ...] = ()
+    #: Act only on task instances that are running (the REST API's ``only_running``).
+    only_running: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class ActionOptions:
             "future": self.future,
             "only_failed": self.only_failed,
             "map_indexes": [list(pair) for pair in self.map_indexes],
+            "only_running": self.only_running,
         }
 
 
@@ -126,7 +129,9 @@ def plan_action(
         if options.run_id is not None
         else select_runs(runs, start=options.start, end=options.end)
     )
-    tis = [ti for ti in tis if _in_map_selection(ti, options)]
+    tis = [
+        ti for ti in tis if _in_map_selection(ti, options) and (not options.only_running or TI(ti.state) is TI.RUNNING)
+    ]
     if kind == "clear":
         plan = plan_clear(dag, chosen_runs, tis, task_ids=task_ids, only_failed=options.only_failed)
         return ActionPlan(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.models import AuditLog
@@ -45,3 +46,51 @@ def list_events(session: Session, dag_id: str | None = None, limit: int = 100) -
     if dag_id is not None:
         query = query.where(AuditLog.dag_id == dag_id)
     return list(session.scalars(query))
+
+
+#: The columns an event search may match exactly or order by.
+EVENT_COLUMNS = {
+    "event_log_id": AuditLog.id,
+    "when": AuditLog.dttm,
+    "dag_id": AuditLog.dag_id,
+    "task_id": AuditLog.task_id,
+    "run_id": AuditLog.run_id,
+    "map_index": AuditLog.map_index,
+    "event": AuditLog.event,
+    "owner": AuditLog.owner,
+}
+
+
+def get_event(session: Session, event_id: int) -> AuditLog | None:
+    return session.get(AuditLog, event_id)
+
+
+def search_events(
+    session: Session,
+    *,
+    equal: Mapping[str, Any],
+    before: datetime | None = None,
+    after: datetime | None = None,
+    included: Collection[str] = (),
+    excluded: Collection[str] = (),
+    order: str = "event_log_id",
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AuditLog], int]:
+    """(one page of events, how many matched): ``equal`` maps a column of ``EVENT_COLUMNS`` to
+    the value it must hold; ``order`` names one, ``-`` before it for descending."""
+    query = select(AuditLog)
+    for name, value in equal.items():
+        query = query.where(EVENT_COLUMNS[name] == value)
+    if before is not None:
+        query = query.where(AuditLog.dttm < before)
+    if after is not None:
+        query = query.where(AuditLog.dttm > after)
+    if included:
+        query = query.where(AuditLog.event.in_(list(included)))
+    if excluded:
+        query = query.where(AuditLog.event.not_in(list(excluded)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    column = EVENT_COLUMNS[order.lstrip("-")]
+    ordered = query.order_by(column.desc() if order.startswith("-") else column.asc(), AuditLog.id)
+    return list(session.scalars(ordered.limit(limit).offset(offset))), total

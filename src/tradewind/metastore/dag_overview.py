@@ -54,9 +54,12 @@ def list_dag_page(
     limit: int = 100,
     offset: int = 0,
     include_inactive: bool = False,
+    descending: bool = False,
 ) -> DagPage:
-    """Active DAGs by id whose id contains ``search`` (any case), carrying at least one of ``tags``."""
-    query = select(DagModel.dag_id, DagModel.tags).order_by(DagModel.dag_id)
+    """Active DAGs by id (``descending``: z to a) whose id contains ``search`` (any case), carrying
+    at least one of ``tags``."""
+    order = DagModel.dag_id.desc() if descending else DagModel.dag_id
+    query = select(DagModel.dag_id, DagModel.tags).order_by(order)
     if not include_inactive:
         query = query.where(DagModel.is_active.is_(True))
     if paused is not None:
@@ -70,10 +73,7 @@ def list_dag_page(
     if not page_ids:
         return DagPage([], len(ids))
     rows = session.scalars(
-        select(DagModel)
-        .options(defer(DagModel.serialized))
-        .where(DagModel.dag_id.in_(page_ids))
-        .order_by(DagModel.dag_id)
+        select(DagModel).options(defer(DagModel.serialized)).where(DagModel.dag_id.in_(page_ids)).order_by(order)
     )
     return DagPage(list(rows), len(ids))
 

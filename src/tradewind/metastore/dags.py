@@ -113,6 +113,14 @@ def get_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
     return session.scalar(select(DagModel.serialized).where(DagModel.dag_id == dag_id))
 
 
+def serialized_of(session: Session, dag_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """dag_id -> its stored serialized form, for the DAGs of ``dag_ids`` that have one (one query)."""
+    if not dag_ids:
+        return {}
+    query = select(DagModel.dag_id, DagModel.serialized).where(DagModel.dag_id.in_(list(dag_ids)))
+    return {dag_id: data for dag_id, data in session.execute(query) if data is not None}
+
+
 def load_dag(session: Session, dag_id: str) -> SerializedDAG:
     """The DAG as last parsed, for whoever shows or acts on it (the web UI, the API, the CLI, a
     person's actions). ``DagNotFound`` when it is unknown, its file is gone (inactive) or its stored

@@ -144,6 +144,8 @@ class DagRun(Base):
     end_date: Mapped[datetime | None]
     last_scheduling_decision: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+    #: What a person wrote about the run (Airflow's note).
+    note: Mapped[str | None] = mapped_column(sa.Text())
 
 
 class TaskInstance(Base):
@@ -188,6 +190,8 @@ class TaskInstance(Base):
     #: worker once it saw them all gone. While set and heartbeating, no other try is queued or claimed.
     live_try: Mapped[int | None]
     updated_at: Mapped[datetime | None]
+    #: What a person wrote about the task instance (Airflow's note).
+    note: Mapped[str | None] = mapped_column(sa.Text())
 
 
 class TaskTry(Base):

@@ -76,11 +76,13 @@ def delete_pool(session: Session, name: str) -> bool:
 
 @dataclass(frozen=True)
 class PoolUsage:
-    """A pool with the slots its running and queued task instances take."""
+    """A pool with the slots its running and queued task instances take, and those of its scheduled
+    ones (which take none yet)."""
 
     pool: SlotPool
     running: int
     queued: int
+    scheduled: int = 0
 
     @property
     def free(self) -> int:
@@ -88,15 +90,18 @@ class PoolUsage:
 
 
 def pool_usage(session: Session) -> list[PoolUsage]:
-    """Every pool with its used (running) and queued slots, by name (two queries)."""
+    """Every pool with its used (running), queued and scheduled slots, by name (two queries)."""
     taken: dict[tuple[str, str], int] = {
         (pool, state): int(slots)
         for pool, state, slots in session.execute(
             select(TaskInstance.pool, TaskInstance.state, func.coalesce(func.sum(TaskInstance.pool_slots), 0))
-            .where(TaskInstance.state.in_(["running", "queued"]))
+            .where(TaskInstance.state.in_(["running", "queued", "scheduled"]))
             .group_by(TaskInstance.pool, TaskInstance.state)
         )
     }
     return [
-        PoolUsage(p, taken.get((p.pool, "running"), 0), taken.get((p.pool, "queued"), 0)) for p in list_pools(session)
+        PoolUsage(
+            p, taken.get((p.pool, "running"), 0), taken.get((p.pool, "queued"), 0), taken.get((p.pool, "scheduled"), 0)
+        )
+        for p in list_pools(session)
     ]

@@ -201,3 +201,9 @@ def set_run_state(session: Session, run: DagRun, target: DagRunState | str, *, n
     )
     session.refresh(run)
     return changed == 1
+
+
+def set_note(session: Session, run: DagRun, note: str | None) -> None:
+    """Write a person's note on the run (None removes it)."""
+    run.note = note
+    session.flush()

@@ -357,3 +357,9 @@ def _expire_cached(session: Session, keys: Sequence[TIKey]) -> None:
         )
         if cached is not None:
             session.expire(cached)
+
+
+def set_note(session: Session, ti: TaskInstance, note: str | None) -> None:
+    """Write a person's note on the task instance (None removes it)."""
+    ti.note = note
+    session.flush()

@@ -14,6 +14,7 @@ from datetime import timedelta
 from flask import Flask, Response
 
 from tradewind.master.webserver import auth, db, errors, templating
+from tradewind.master.webserver.api import request_check
 from tradewind.master.webserver.secret_key import resolve_secret_key
 from tradewind.redaction import redact
 from tradewind.settings import Settings
@@ -37,16 +38,35 @@ BLUEPRINTS: tuple[str, ...] = (
     "tradewind.master.webserver.views.pools",
     "tradewind.master.webserver.views.variables",
     "tradewind.master.webserver.views.connections",
-    "tradewind.master.webserver.api.variables",
-    "tradewind.master.webserver.api.connections",
-    "tradewind.master.webserver.api.pools",
-    "tradewind.master.webserver.api.dags",
-    "tradewind.master.webserver.api.import_errors",
-    "tradewind.master.webserver.api.dag_runs",
     "tradewind.master.webserver.views.metrics",
-    "tradewind.master.webserver.api.event_logs",
-    "tradewind.master.webserver.api.health",
-    "tradewind.master.webserver.api.openapi",
+    *(
+        f"tradewind.master.webserver.api.{name}"
+        for name in (
+            "variables",
+            "connections",
+            "pools",
+            "dags",
+            "dag_details",
+            "dag_sources",
+            "import_errors",
+            "dag_runs",
+            "task_instances",
+            "task_instance_actions",
+            "task_logs",
+            "xcoms",
+            "event_logs",
+            "health",
+            "version",
+            "config",
+            "providers",
+            "users",
+            "roles",
+            "datasets",
+            "dag_stats",
+            "dag_warnings",
+            "openapi",
+        )
+    ),
 )
 
 #: Scripts only from our own static files; inline styles are allowed (state colours, widths of bars).
@@ -78,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app, settings)
     auth.init_app(app)
+    request_check.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     app.after_request(_security_headers)

@@ -49,6 +49,8 @@ API_PATH_PREFIX = "/api/"
 CREDENTIAL_PATHS = frozenset({"/metrics"})
 SESSION_COOKIE_NAME = "tradewind_session"
 PUBLIC_ATTRIBUTE = "tradewind_public"
+#: The role a view demands, on the view ``require_role`` returns (for checks that run before it).
+ROLE_ATTRIBUTE = "tradewind_role"
 PUBLIC_ENDPOINTS = frozenset({"static"})
 _SESSION_USER = "user_id"
 _SESSION_PASSWORD = "password_fingerprint"
@@ -101,6 +103,7 @@ def require_role(role: str) -> Callable[[F], F]:
                 abort(403, description=f"This needs the {role} role; {user.username} is {user.role}.")
             return view(*args, **kwargs)
 
+        setattr(wrapper, ROLE_ATTRIBUTE, role)
         return wrapper  # type: ignore[return-value]
 
     return decorator
@@ -108,6 +111,13 @@ def require_role(role: str) -> Callable[[F], F]:
 
 #: Any logged-in user; every non-public route is this already, the decorator says so explicitly.
 login_required = require_role("Viewer")
+
+
+def may_enter(view: Any) -> bool:
+    """Whether this request's user has the role ``view`` demands (any user, when it demands none)."""
+    role = getattr(view, ROLE_ATTRIBUTE, None)
+    user = current_user()
+    return role is None or (user is not None and user.has_role(role))
 
 
 def is_api_request() -> bool:

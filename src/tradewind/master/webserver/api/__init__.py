@@ -1,24 +1,25 @@
-"""The REST API under ``/api/v1``: JSON in and out, errors as ``{"title", "detail", "status"}``.
+"""The REST API under ``/api/v1``: Airflow 2.10's stable API (names, types, defaults, status codes),
+so its official client and the tools built on it work unchanged. Errors are problem JSON
+``{"title", "detail", "status"}``.
 
 One blueprint per resource, each in its own module with ``bp`` (its ``url_prefix`` under
-``API_PREFIX``), its views, and ``OPENAPI_PATHS`` (plus ``OPENAPI_SCHEMAS`` if it has any) describing
-them; ``openapi.py`` gathers those from every registered blueprint into ``/api/v1/openapi.json``.
-The views call the same metastore functions as the pages.
+``API_PREFIX``), its views, and ``OPENAPI_PATHS`` / ``OPENAPI_SCHEMAS`` describing them (built with
+``spec``); ``openapi.py`` gathers those into ``/api/v1/openapi.json`` and ``request_check`` admits
+only what they declare. The views call the same metastore functions and actions as the pages.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from flask import abort, request
 
 API_PREFIX = "/api/v1"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 
 
 def query_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-    """An integer query parameter; 400 when it is not a whole number in range."""
+    """An integer query parameter of a page (the API's are checked by ``request_check``); 400 when
+    it is not a whole number in range."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -32,53 +33,5 @@ def query_int(name: str, default: int, *, minimum: int = 0, maximum: int | None 
     return value
 
 
-def query_bool(name: str) -> bool | None:
-    """``true`` / ``false`` (None when absent); 400 for anything else."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw.lower() not in ("true", "false"):
-        abort(400, description=f"{name} must be true or false, not {raw!r}")
-    return raw.lower() == "true"
-
-
-def page_args() -> tuple[int, int]:
-    """(limit, offset) from the query string."""
-    return query_int("limit", DEFAULT_LIMIT, maximum=MAX_LIMIT), query_int("offset", 0)
-
-
-def json_object() -> dict[str, Any]:
-    """The request body, which must be a JSON object; 400 otherwise."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description="The request body must be a JSON object (Content-Type: application/json).")
-    return body
-
-
-#: OpenAPI parameters and responses the resource modules refer to.
-LIMIT_PARAMETER = {
-    "name": "limit",
-    "in": "query",
-    "required": False,
-    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-}
-OFFSET_PARAMETER = {
-    "name": "offset",
-    "in": "query",
-    "required": False,
-    "schema": {"type": "integer", "minimum": 0, "default": 0},
-}
-
-
-def problem_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-
-
-def json_response(description: str, schema_name: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
-    }
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,4 +1,5 @@
-"""``/api/v1/health``: the same public document as ``/health``, where API clients look for it."""
+"""``/api/v1/health``: the same public document as ``/health`` (Airflow's ``HealthInfo`` plus
+tradewind's workers), where API clients look for it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from tradewind.master.webserver.api import API_PREFIX, json_response
+from tradewind.master.webserver.api import API_PREFIX
+from tradewind.master.webserver.api.spec import (
+    array,
+    date_time,
+    integer,
+    json_body,
+    number,
+    obj,
+    operation,
+    ref,
+    string,
+)
 from tradewind.master.webserver.auth import public
 from tradewind.master.webserver.views.health import health_report
 
@@ -16,53 +28,55 @@ bp = Blueprint("api_health", __name__, url_prefix=f"{API_PREFIX}/health")
 
 @bp.get("")
 @public
-def health() -> ResponseReturnValue:
+def get_health() -> ResponseReturnValue:
     report, status = health_report()
     return jsonify(report), status
 
 
-_STATUS = {"type": "string", "enum": ["healthy", "unhealthy"]}
+_STATUS = string(nullable=True, enum=["healthy", "unhealthy"])
+
+
+def _role(heartbeat: str, what: str) -> dict[str, Any]:
+    return obj({"status": _STATUS, heartbeat: date_time(read_only=True, description=what)})
+
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Health": {
-        "type": "object",
-        "properties": {
-            "metastore": {"type": "object", "properties": {"status": _STATUS}},
-            "scheduler": {
-                "type": "object",
-                "properties": {
+    "HealthInfo": obj(
+        {
+            "metadatabase": obj({"status": _STATUS}),
+            "scheduler": obj(
+                {
                     "status": _STATUS,
-                    "latest_heartbeat": {"type": "string", "format": "date-time", "nullable": True},
-                    "age_seconds": {"type": "number", "nullable": True},
-                },
-            },
-            "workers": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "hostname": {"type": "string"},
-                        "queues": {"type": "array", "items": {"type": "string"}},
-                        "last_heartbeat": {"type": "string", "format": "date-time"},
-                        "running": {"type": "integer"},
-                    },
-                },
-            },
-        },
-    },
+                    "latest_scheduler_heartbeat": date_time(read_only=True),
+                    "age_seconds": number(nullable=True, description="tradewind: seconds since that heartbeat."),
+                }
+            ),
+            "triggerer": _role("latest_triggerer_heartbeat", "Always null: no triggerer yet."),
+            "dag_processor": _role("latest_dag_processor_heartbeat", "Always null: the scheduler parses DAG files."),
+            "workers": array(ref("WorkerHealth"), description="tradewind: the live workers."),
+        }
+    ),
+    "WorkerHealth": obj(
+        {
+            "hostname": string(),
+            "status": string(enum=["healthy", "unhealthy"]),
+            "problem": string(nullable=True, description="Why the worker cannot work, if it cannot."),
+            "queues": array(string()),
+            "last_heartbeat": date_time(nullable=False),
+            "running": integer(),
+            "broker_reconnects": integer(),
+        }
+    ),
 }
 
-OPENAPI_PATHS: dict[str, Any] = {
-    f"{API_PREFIX}/health": {
-        "get": {
-            "operationId": "get_health",
-            "summary": "Metastore, scheduler and worker health (no login needed; also at /health)",
-            "tags": ["Monitoring"],
-            "security": [],
-            "responses": {
-                "200": json_response("The metastore answers (whatever the scheduler's state).", "Health"),
-                "503": json_response("The metastore does not answer.", "Health"),
-            },
-        },
-    },
-}
+_GET = operation(
+    "get_health",
+    "Metastore, scheduler and worker health (no login needed; also at /health)",
+    "Monitoring",
+    ok="HealthInfo",
+    ok_description="The metastore answers (whatever the scheduler's state).",
+    public=True,
+)
+_GET["responses"]["503"] = json_body("HealthInfo", "The metastore does not answer.")
+
+OPENAPI_PATHS: dict[str, Any] = {f"{API_PREFIX}/health": {"get": _GET}}

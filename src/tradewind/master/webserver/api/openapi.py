@@ -12,22 +12,22 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from tradewind.master.webserver.api import API_PREFIX, problem_response
+from tradewind.master.webserver.api import API_PREFIX
+from tradewind.master.webserver.api.spec import free_object, integer, obj, operation, string
 from tradewind.master.webserver.auth import SESSION_COOKIE_NAME
 from tradewind.version import __version__
 
 bp = Blueprint("api_openapi", __name__, url_prefix=API_PREFIX)
 
 _SHARED_SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "required": ["title", "detail", "status"],
-        "properties": {
-            "title": {"type": "string", "description": "The HTTP status's name, e.g. Not Found."},
-            "detail": {"type": "string", "description": "What went wrong, for a person to read."},
-            "status": {"type": "integer"},
+    "Problem": obj(
+        {
+            "title": string(description="The HTTP status's name, e.g. Not Found."),
+            "detail": string(description="What went wrong, for a person to read."),
+            "status": integer(),
         },
-    },
+        required=("title", "detail", "status"),
+    ),
 }
 
 
@@ -71,17 +71,12 @@ def build_document(app: Flask) -> dict[str, Any]:
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{API_PREFIX}/openapi.json": {
-        "get": {
-            "operationId": "get_openapi_document",
-            "summary": "This document",
-            "tags": ["Monitoring"],
-            "responses": {
-                "200": {
-                    "description": "The OpenAPI document.",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "401": problem_response("No or invalid credentials."),
-            },
-        },
+        "get": operation(
+            "get_openapi_document",
+            "This document (OpenAPI 3.0)",
+            "Monitoring",
+            ok=free_object(description="An OpenAPI 3.0 document."),
+            ok_description="The OpenAPI document.",
+        ),
     }
 }

@@ -1,16 +1,32 @@
 """``/api/v1/pools``: read pools with their slot use (any user); create, change and delete them
-(Admin). ``default_pool`` cannot be deleted."""
+(Admin). ``default_pool`` cannot be deleted nor renamed. tradewind has no deferred tasks yet, so
+``deferred_slots`` is 0."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, Response, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from tradewind.errors import PoolNotFound
-from tradewind.master.webserver.api import API_PREFIX, json_object, page_args
-from tradewind.master.webserver.api.resource_docs import WRITE_ERRORS, operation
+from tradewind.master.webserver.api import API_PREFIX
+from tradewind.master.webserver.api.request_check import arg, body, page_of
+from tradewind.master.webserver.api.spec import (
+    BAD_REQUEST,
+    CONFLICT,
+    FORBIDDEN,
+    PAGE,
+    UPDATE_MASK,
+    boolean,
+    collection,
+    integer,
+    obj,
+    operation,
+    order_by,
+    path_param,
+    string,
+)
 from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import audit, pools
@@ -18,65 +34,83 @@ from tradewind.metastore.pools import PoolUsage
 
 bp = Blueprint("api_pools", __name__, url_prefix=f"{API_PREFIX}/pools")
 
+ORDER_FIELDS = ("name", "slots", "description", "include_deferred")
+WRITABLE = ("name", "slots", "description", "include_deferred")
+
 
 @bp.get("")
-def list_pools() -> ResponseReturnValue:
-    limit, offset = page_args()
-    rows = pools.pool_usage(get_session())
-    return jsonify(pools=[pool_json(p) for p in rows[offset : offset + limit]], total_entries=len(rows))
+def get_pools() -> ResponseReturnValue:
+    order = arg("order_by")
+    field = order.lstrip("-")
+    if field not in ORDER_FIELDS:
+        abort(400, description=f"order_by must be one of {', '.join(ORDER_FIELDS)} (- before it: descending)")
+    rows = [pool_json(p) for p in pools.pool_usage(get_session())]
+    rows.sort(key=lambda p: (p[field] is None, p[field] or ""), reverse=order.startswith("-"))
+    return jsonify(pools=page_of(rows), total_entries=len(rows))
 
 
-@bp.get("/<name>")
-def get_pool(name: str) -> ResponseReturnValue:
-    return jsonify(pool_json(_usage(name)))
+@bp.get("/<pool_name>")
+def get_pool(pool_name: str) -> ResponseReturnValue:
+    return jsonify(pool_json(_usage(pool_name)))
 
 
 @bp.post("")
 @require_role("Admin")
-def create_pool() -> ResponseReturnValue:
-    body = json_object()
-    return _save(str(body.get("name", "")), body, require_slots=True)
+def post_pool() -> ResponseReturnValue:
+    form = body()
+    missing = [name for name in ("name", "slots") if name not in form]
+    if missing:
+        abort(400, description=f"a pool needs {' and '.join(missing)}")
+    if pools.get_pool(get_session(), form["name"]) is not None:
+        abort(409, description=f"pool {form['name']!r} exists already")
+    return _save(form["name"], form)
 
 
-@bp.patch("/<name>")
+@bp.patch("/<pool_name>")
 @require_role("Admin")
-def patch_pool(name: str) -> ResponseReturnValue:
-    _usage(name)
-    return _save(name, json_object(), require_slots=False)
+def patch_pool(pool_name: str) -> ResponseReturnValue:
+    current = _usage(pool_name).pool
+    form = body()
+    mask = arg("update_mask")
+    if mask:
+        unknown = sorted(set(mask) - set(WRITABLE))
+        if unknown:
+            abort(400, description=f"update_mask names no field of a pool: {', '.join(unknown)}")
+        form = {name: value for name, value in form.items() if name in mask}
+    new_name = form.get("name", pool_name)
+    if new_name != pool_name:
+        # Renaming would orphan every task that names the pool; Airflow refuses it for default_pool.
+        abort(400, description="a pool cannot be renamed; create one with the new name instead")
+    merged = {
+        "slots": current.slots,
+        "description": current.description,
+        "include_deferred": current.include_deferred,
+        **form,
+    }
+    return _save(pool_name, merged)
 
 
-@bp.delete("/<name>")
+@bp.delete("/<pool_name>")
 @require_role("Admin")
-def delete_pool(name: str) -> ResponseReturnValue:
+def delete_pool(pool_name: str) -> ResponseReturnValue:
     session = get_session()
     try:
-        deleted = pools.delete_pool(session, name)
+        deleted = pools.delete_pool(session, pool_name)
     except ValueError as exc:
-        abort(409, description=str(exc))
+        abort(400, description=str(exc))
     if not deleted:
-        raise PoolNotFound(f"no pool named {name!r}")
-    audit.record(session, "pool.delete", owner=current_username(), extra={"pool": name, "source": "api"})
+        raise PoolNotFound(f"no pool named {pool_name!r}")
+    audit.record(session, "pool.delete", owner=current_username(), extra={"pool": pool_name, "source": "api"})
     session.commit()
-    return jsonify(deleted=name)
+    return Response(status=204)
 
 
-def _save(name: str, body: dict[str, Any], *, require_slots: bool) -> ResponseReturnValue:
-    unknown = sorted(set(body) - {"name", "slots", "description", "include_deferred"})
-    if unknown:
-        abort(400, description=f"unknown fields: {', '.join(unknown)}")
+def _save(name: str, form: dict[str, Any]) -> ResponseReturnValue:
     session = get_session()
-    current = pools.get_pool(session, name)
-    slots = body.get("slots", current.slots if current is not None and not require_slots else None)
-    if isinstance(slots, bool) or not isinstance(slots, int):
-        abort(400, description=f"slots must be a whole number, not {slots!r}")
-    description = body.get("description")
-    if description is not None and not isinstance(description, str):
-        abort(400, description="description must be a string")
-    include_deferred = body.get("include_deferred", current.include_deferred if current is not None else False)
-    if not isinstance(include_deferred, bool):
-        abort(400, description="include_deferred must be true or false")
     try:
-        pool = pools.set_pool(session, name, slots, description, include_deferred=include_deferred)
+        pool = pools.set_pool(
+            session, name, form["slots"], form.get("description"), include_deferred=form.get("include_deferred", False)
+        )
     except ValueError as exc:
         abort(400, description=str(exc))
     audit.record(
@@ -98,69 +132,77 @@ def pool_json(usage: PoolUsage) -> dict[str, Any]:
     return {
         "name": pool.pool,
         "slots": pool.slots,
-        "description": pool.description,
-        "include_deferred": pool.include_deferred,
+        "occupied_slots": usage.running + usage.queued,
         "running_slots": usage.running,
         "queued_slots": usage.queued,
         "open_slots": usage.free,
+        "scheduled_slots": usage.scheduled,
+        "deferred_slots": 0,
+        "description": pool.description,
+        "include_deferred": pool.include_deferred,
     }
 
 
-_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "Pool": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "slots": {"type": "integer"},
-            "description": {"type": "string", "nullable": True},
-            "include_deferred": {"type": "boolean"},
-            "running_slots": {"type": "integer", "readOnly": True},
-            "queued_slots": {"type": "integer", "readOnly": True},
-            "open_slots": {"type": "integer", "readOnly": True},
-        },
-    },
-    "PoolCollection": {
-        "type": "object",
-        "properties": {
-            "pools": {"type": "array", "items": {"$ref": "#/components/schemas/Pool"}},
-            "total_entries": {"type": "integer"},
-        },
-    },
+    "Pool": obj(
+        {
+            "name": string(),
+            "slots": integer(minimum=0, description="How many task slots the pool has."),
+            "occupied_slots": integer(read_only=True, description="Taken by running and queued task instances."),
+            "running_slots": integer(read_only=True),
+            "queued_slots": integer(read_only=True),
+            "open_slots": integer(read_only=True),
+            "scheduled_slots": integer(read_only=True),
+            "deferred_slots": integer(read_only=True, description="Always 0: no deferred tasks yet."),
+            "description": string(nullable=True),
+            "include_deferred": boolean(),
+        }
+    ),
+    "PoolCollection": collection("pools", "Pool"),
 }
+
+_NAME = path_param("pool_name")
+_NOT_FOUND = ("404", "No such pool.")
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{API_PREFIX}/pools": {
         "get": operation(
-            "get_pools", "List the slot pools with their slot use", "Pool", ("Pools by name.", "PoolCollection")
+            "get_pools",
+            "List the slot pools with their slot use",
+            "Pool",
+            ok="PoolCollection",
+            params=(*PAGE, order_by(ORDER_FIELDS, "name")),
+            errors=(BAD_REQUEST,),
         ),
         "post": operation(
-            "create_pool",
-            "Create a pool or set its slots (Admin)",
+            "post_pool",
+            "Create a pool (Admin)",
             "Pool",
-            ("The pool.", "Pool"),
+            ok="Pool",
             body="Pool",
-            extra=WRITE_ERRORS,
+            errors=(BAD_REQUEST, FORBIDDEN, CONFLICT),
         ),
     },
-    f"{API_PREFIX}/pools/{{name}}": {
+    f"{API_PREFIX}/pools/{{pool_name}}": {
         "parameters": [_NAME],
-        "get": operation("get_pool", "Read one pool", "Pool", ("The pool.", "Pool"), extra={"404": "No such pool."}),
+        "get": operation("get_pool", "Read one pool", "Pool", ok="Pool", errors=(_NOT_FOUND,)),
         "patch": operation(
             "patch_pool",
             "Change a pool's slots, description or include_deferred (Admin)",
             "Pool",
-            ("The pool.", "Pool"),
+            ok="Pool",
+            params=(UPDATE_MASK,),
             body="Pool",
-            extra={**WRITE_ERRORS, "404": "No such pool."},
+            errors=(BAD_REQUEST, FORBIDDEN, _NOT_FOUND),
         ),
         "delete": operation(
             "delete_pool",
-            "Delete a pool (Admin); default_pool cannot be deleted",
+            "Delete a pool (Admin); default_pool cannot be deleted (400)",
             "Pool",
-            ("Deleted.", ""),
-            extra={"403": WRITE_ERRORS["403"], "404": "No such pool.", "409": "default_pool cannot be deleted."},
+            ok=None,
+            status="204",
+            ok_description="Deleted.",
+            errors=(BAD_REQUEST, FORBIDDEN, _NOT_FOUND),
         ),
     },
 }

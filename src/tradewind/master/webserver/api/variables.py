@@ -10,20 +10,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tradewind.master.webserver import masking
-from tradewind.master.webserver.api.keyed_resources import KeyedResource, blueprint, openapi_paths, openapi_schemas
+from tradewind.master.webserver.api.keyed_resources import KeyedResource, blueprint, openapi_paths
+from tradewind.master.webserver.api.spec import collection, obj, string
 from tradewind.metastore import variables
 from tradewind.metastore.variables import VariableValue
 
 
-def _save(session: Session, key: str, body: dict[str, Any]) -> VariableValue:
-    unknown = sorted(set(body) - {"value", "description"})
-    if unknown:
-        raise ValueError(f"unknown fields: {', '.join(unknown)}")
-    value, description = body.get("value"), body.get("description")
+def _save(session: Session, key: str, form: dict[str, Any]) -> VariableValue:
+    value, description = form.get("value"), form.get("description")
     if not isinstance(value, str):
-        raise ValueError("value must be a string")
-    if description is not None and not isinstance(description, str):
-        raise ValueError("description must be a string")
+        raise ValueError("a variable needs a value (a string)")
     return variables.set_variable(session, key, value, description)
 
 
@@ -35,29 +31,34 @@ def variable_json(variable: VariableValue) -> dict[str, Any]:
     }
 
 
-RESOURCE: KeyedResource[VariableValue] = KeyedResource(rows=variables.ROWS, save=_save, to_json=variable_json)
+RESOURCE: KeyedResource[VariableValue] = KeyedResource(
+    rows=variables.ROWS,
+    body_key="key",
+    path_key="variable_key",
+    save=_save,
+    to_json=variable_json,
+    schema="Variable",
+    create_conflicts=False,
+)
 bp = blueprint(__name__, RESOURCE)
 
 
-OPENAPI_SCHEMAS: dict[str, Any] = openapi_schemas(
-    RESOURCE,
-    {
-        "type": "object",
-        "properties": {
-            "key": {"type": "string"},
-            "value": {
-                "type": "string",
-                "description": "*** when the key looks secret (password, secret, token, "
-                "key, passwd, api_key, private, credential).",
-            },
-            "description": {"type": "string", "nullable": True},
-        },
-    },
-)
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "Variable": obj(
+        {
+            "key": string(),
+            "value": string(
+                description="*** when the key looks secret (password, secret, token, api_key, private_key…)."
+            ),
+            "description": string(nullable=True),
+        }
+    ),
+    "VariableCollection": collection("variables", "Variable"),
+}
 
 OPENAPI_PATHS: dict[str, Any] = openapi_paths(
     RESOURCE,
     why_admin="variables may hold secrets",
-    listed="Variables, secret values masked.",
+    listed="List variables, secret values masked.",
     change="Change a variable's value or description.",
 )

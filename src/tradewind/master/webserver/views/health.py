@@ -2,7 +2,12 @@
 are alive and whether each can work (a worker that cannot reach its broker, or stopped consuming
 while messages wait for it, is listed as unhealthy with its problem). 200 whenever the metastore
 answers, even with no scheduler running; 503 when it does not, so a load balancer takes a
-webserver with a dead database out of rotation."""
+webserver with a dead database out of rotation.
+
+The document is Airflow's (``metadatabase``, ``scheduler``, ``triggerer``, ``dag_processor``) plus
+tradewind's own ``workers`` and the scheduler's ``age_seconds``. tradewind has no triggerer yet and
+parses DAG files inside the scheduler, so those two report a null status, as Airflow does for a
+role it does not run."""
 
 from __future__ import annotations
 
@@ -24,6 +29,11 @@ bp = Blueprint("health", __name__)
 
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
+#: The roles tradewind does not run on their own, as Airflow reports a role it does not run.
+_NOT_RUN: dict[str, Any] = {
+    "triggerer": {"status": None, "latest_triggerer_heartbeat": None},
+    "dag_processor": {"status": None, "latest_dag_processor_heartbeat": None},
+}
 
 
 @bp.get("/health")
@@ -46,18 +56,20 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
         # The reason is logged, not shown: /health is public and should not describe the network.
         logger.warning("health check: the metastore does not answer: %s", exc)
         return {
-            "metastore": {"status": UNHEALTHY},
-            "scheduler": {"status": UNHEALTHY, "latest_heartbeat": None, "age_seconds": None},
+            "metadatabase": {"status": UNHEALTHY},
+            "scheduler": {"status": UNHEALTHY, "latest_scheduler_heartbeat": None, "age_seconds": None},
+            **_NOT_RUN,
             "workers": [],
         }, 503
     age = (now - heartbeat).total_seconds() if heartbeat is not None else None
     return {
-        "metastore": {"status": HEALTHY},
+        "metadatabase": {"status": HEALTHY},
         "scheduler": {
             "status": HEALTHY if age is not None and age <= threshold.total_seconds() else UNHEALTHY,
-            "latest_heartbeat": heartbeat.isoformat() if heartbeat is not None else None,
+            "latest_scheduler_heartbeat": heartbeat.isoformat() if heartbeat is not None else None,
             "age_seconds": round(age, 3) if age is not None else None,
         },
+        **_NOT_RUN,
         "workers": [
             {
                 "hostname": w.hostname,

@@ -1,0 +1,43 @@
+"""Checking the API's answers against its own OpenAPI document while the web tests run: every JSON
+answer of an ``/api/v1`` operation that succeeded must match the schema the document gives it
+(objects are closed there, so an undocumented field fails too), and every error must be problem
+JSON. ``watch_answers(app)`` returns the list the mismatches are added to; the fixture asserts it
+stays empty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, request
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
+from tradewind.master.webserver.api.openapi import build_document
+
+
+def watch_answers(app: Flask) -> list[str]:
+    problems: list[str] = []
+    checker: dict[str, Any] = {}
+
+    def check(response: Response) -> Response:
+        if not request.path.startswith("/api/v1/") or request.path.endswith("/openapi.json"):
+            return response
+        if "spec" not in checker:
+            checker["spec"] = OpenAPI.from_dict(build_document(app))
+        if response.status_code >= 400:
+            body = response.get_json(silent=True)
+            if not (isinstance(body, dict) and {"title", "detail", "status"} <= set(body)):
+                problems.append(f"{request.method} {request.path}: {response.status_code} is not problem JSON")
+            return response
+        if response.mimetype != "application/json":
+            return response
+        response.direct_passthrough = False
+        try:
+            checker["spec"].validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response))
+        except Exception as exc:  # noqa: BLE001 - every mismatch is reported with its reason
+            reasons = [str(e) for e in getattr(exc, "schema_errors", [])] or [repr(exc)]
+            problems.append(f"{request.method} {request.full_path}: {'; '.join(reasons)[:2000]}")
+        return response
+
+    app.after_request(check)
+    return problems
