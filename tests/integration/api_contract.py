@@ -35,7 +35,8 @@ def watch_answers(app: Flask) -> list[str]:
         try:
             checker["spec"].validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(response))
         except Exception as exc:  # noqa: BLE001 - every mismatch is reported with its reason
-            reasons = [str(e) for e in getattr(exc, "schema_errors", [])] or [repr(exc)]
+            cause = exc.__cause__ or exc
+            reasons = [str(e)[:300] for e in getattr(cause, "schema_errors", [])] or [repr(cause)]
             problems.append(f"{request.method} {request.full_path}: {'; '.join(reasons)[:2000]}")
         return response
 

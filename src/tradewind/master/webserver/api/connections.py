@@ -35,7 +35,9 @@ from tradewind.metastore.connections import ConnectionValue
 
 
 def connection_json(connection: ConnectionValue) -> dict[str, Any]:
-    return {
+    """A connection as the API answers it: a password only as ``***``, and only when there is one
+    (Airflow never answers it; its client refuses a null one)."""
+    answer = {
         "connection_id": connection.conn_id,
         "conn_type": connection.conn_type,
         "description": connection.description,
@@ -43,9 +45,11 @@ def connection_json(connection: ConnectionValue) -> dict[str, Any]:
         "login": connection.login,
         "schema": connection.schema,
         "port": connection.port,
-        "password": masking.password(connection.password),
         "extra": masking.extra(connection.extra),
     }
+    if connection.password:
+        answer["password"] = masking.password(connection.password)
+    return answer
 
 
 RESOURCE: KeyedResource[ConnectionValue] = KeyedResource(
@@ -94,7 +98,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "login": _TEXT,
             "schema": _TEXT,
             "port": integer(nullable=True),
-            "password": string(nullable=True, description="Written as given; always read as ***."),
+            "password": string(description="Written as given; read as ***, and not at all when there is none."),
             "extra": string(nullable=True, description="JSON text; values of secret-looking keys read as ***."),
         }
     ),

@@ -29,7 +29,7 @@ from tradewind.master.webserver.api.spec import (
     string,
     strings,
 )
-from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.metastore import dag_overview, dags
 from tradewind.sdk.serialization import SerializedDAG, SerializedTask
 
@@ -75,7 +75,7 @@ def get_task(dag_id: str, task_id: str) -> ResponseReturnValue:
 def _details(dag: SerializedDAG, last_parsed: Any) -> dict[str, Any]:
     return {
         "timezone": str(dag.start_date.tzinfo) if dag.start_date is not None and dag.start_date.tzinfo else "UTC",
-        "catchup": dag.catchup,
+        "catchup": dag.resolved_catchup(get_settings().catchup_by_default),
         "orientation": dag.orientation,
         "concurrency": dag.max_active_tasks,
         "start_date": iso(dag.start_date),
@@ -165,7 +165,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "orientation": string(nullable=True, read_only=True),
             "concurrency": number(nullable=True, read_only=True),
             "start_date": _READ_TIME,
-            "dag_run_timeout": ref("TimeDelta", nullable=True),
+            "dag_run_timeout": ref("TimeDelta"),
             "dataset_expression": free_object(nullable=True, description="Always null: no datasets yet."),
             "doc_md": string(nullable=True, read_only=True),
             "params": free_object(read_only=True, description="The DAG's params: value, description, schema."),
@@ -195,8 +195,8 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "executor": string(nullable=True, read_only=True),
             "pool": string(read_only=True),
             "pool_slots": number(read_only=True),
-            "execution_timeout": ref("TimeDelta", nullable=True),
-            "retry_delay": ref("TimeDelta", nullable=True),
+            "execution_timeout": ref("TimeDelta"),
+            "retry_delay": ref("TimeDelta"),
             "retry_exponential_backoff": boolean(read_only=True),
             "priority_weight": number(read_only=True),
             "weight_rule": string(enum=["downstream", "upstream", "absolute"]),

@@ -229,7 +229,7 @@ DAG_PROPERTIES: dict[str, Any] = {
     "file_token": string(read_only=True, description="Names the file for /dagSources."),
     "owners": array(string(), read_only=True),
     "description": string(nullable=True, read_only=True),
-    "schedule_interval": ref("ScheduleInterval", read_only=True, nullable=True),
+    "schedule_interval": ref("ScheduleInterval", read_only=True),
     "timetable_description": string(nullable=True, read_only=True),
     "tags": array(ref("Tag"), nullable=True, read_only=True),
     "max_active_tasks": integer(nullable=True, read_only=True),
@@ -245,7 +245,7 @@ DAG_PROPERTIES: dict[str, Any] = {
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "Tag": obj({"name": string()}),
-    "TimeDelta": obj(_TIME_DELTA, required=tuple(_TIME_DELTA)),
+    "TimeDelta": obj(_TIME_DELTA, required=tuple(_TIME_DELTA), nullable=True),
     "RelativeDelta": obj(
         {"__type": string(), **{name: integer() for name in (*_RELATIVE, *_ABSOLUTE)}},
         required=("__type", *_RELATIVE, *_ABSOLUTE),

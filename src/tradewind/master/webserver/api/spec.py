@@ -84,12 +84,14 @@ def array(items: Schema, *, nullable: bool = False, read_only: bool = False, des
     return _with({"type": "array", "items": items}, nullable=nullable, read_only=read_only, description=description)
 
 
-def ref(name: str, *, nullable: bool = False, read_only: bool = False) -> Schema:
-    """A reference to ``#/components/schemas/<name>`` (wrapped, as OpenAPI 3.0 needs, when nullable)."""
+def ref(name: str, *, read_only: bool = False) -> Schema:
+    """A reference to ``#/components/schemas/<name>`` (wrapped when read-only). OpenAPI 3.0 ignores
+    ``nullable`` beside a reference: a field that may be null refers to a schema that is nullable
+    itself (as Airflow's ``TimeDelta`` is)."""
     target = {"$ref": f"#/components/schemas/{name}"}
-    if not nullable and not read_only:
+    if not read_only:
         return target
-    return _with({"allOf": [target]}, nullable=nullable, read_only=read_only, description=None)
+    return _with({"allOf": [target]}, nullable=False, read_only=read_only, description=None)
 
 
 def any_value(*, description: str | None = None) -> Schema:

@@ -33,7 +33,7 @@ from tradewind.metastore.models import User
 
 bp = Blueprint("api_users", __name__, url_prefix=f"{API_PREFIX}/users")
 
-ORDER_FIELDS = ("username", "email", "last_login", "created_on")
+ORDER_FIELDS = ("username", "last_login", "created_on")
 
 
 @bp.get("")
@@ -58,11 +58,12 @@ def get_user(username: str) -> ResponseReturnValue:
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {
+    """A user as Airflow answers one; ``email`` only when the user has one (Airflow needs one, so
+    its client refuses an empty one)."""
+    answer: dict[str, Any] = {
         "first_name": "",
         "last_name": "",
         "username": user.username,
-        "email": user.email or "",
         "active": user.active,
         "last_login": iso(user.last_login),
         "login_count": None,
@@ -71,6 +72,9 @@ def user_json(user: User) -> dict[str, Any]:
         "created_on": iso(user.created_at),
         "changed_on": None,
     }
+    if user.email:
+        answer["email"] = user.email
+    return answer
 
 
 _STAMP = date_time(read_only=True)
@@ -80,7 +84,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "first_name": string(),
             "last_name": string(),
             "username": string(),
-            "email": string(),
+            "email": string(description="Not given for a user without one."),
             "active": boolean(nullable=True, read_only=True),
             "last_login": _STAMP,
             "login_count": integer(nullable=True, read_only=True),
