@@ -62,6 +62,7 @@ def _register() -> None:
         fernet_key,
         info,
         jobs,
+        pools,
         scheduler,
         standalone,
         tasks,
@@ -85,6 +86,7 @@ def _register() -> None:
     cli.add_command(standalone.standalone)
     cli.add_command(connections.connections)
     cli.add_command(variables.variables)
+    cli.add_command(pools.pools)
     cli.add_command(fernet_key.rotate_fernet_key)
 
 
