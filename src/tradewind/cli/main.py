@@ -56,6 +56,7 @@ def _runtime_services_for(settings: Settings) -> runtime_services.RuntimeService
 
 def _register() -> None:
     from tradewind.cli import (
+        config,
         connections,
         dags,
         db,
@@ -87,6 +88,7 @@ def _register() -> None:
     cli.add_command(connections.connections)
     cli.add_command(variables.variables)
     cli.add_command(pools.pools)
+    cli.add_command(config.config)
     cli.add_command(fernet_key.rotate_fernet_key)
 
 
