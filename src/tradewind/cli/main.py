@@ -60,6 +60,7 @@ def _register() -> None:
         connections,
         dags,
         db,
+        extensions,
         fernet_key,
         info,
         jobs,
@@ -89,6 +90,8 @@ def _register() -> None:
     cli.add_command(variables.variables)
     cli.add_command(pools.pools)
     cli.add_command(config.config)
+    cli.add_command(extensions.providers)
+    cli.add_command(extensions.plugins)
     cli.add_command(fernet_key.rotate_fernet_key)
 
 
