@@ -237,7 +237,7 @@ def delete_dag(session: Session, dag_id: str, *, owner: str, source: str, now: d
     instance of it runs."""
     dag = dags.get_dag(session, dag_id)
     if dag is None:
-        raise DagNotFound(f"Dag id {dag_id} not found; see `tradewind dags list`")
+        raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
     running = dag_removal.live_task_instances(session, dag_id)
     if running:
         raise DagStillRunning(

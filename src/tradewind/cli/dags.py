@@ -102,7 +102,7 @@ def details(settings: Settings, dag_id: str, output: str) -> None:
     with metastore_session(settings) as session:
         row = dag_rows.get_dag(session, dag_id)
         if row is None:
-            raise DagNotFound(f"DAG: {dag_id} does not exist in 'dag' table; see `tradewind dags list`")
+            raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
         detail = dag_details(row, deserialize_dag(row.serialized) if row.serialized else None)
     if output in STRUCTURED:
         emit([detail], list(detail), output)
@@ -186,7 +186,7 @@ def delete(settings: Settings, dag_id: str, yes: bool) -> None:
 
     with metastore_session(settings) as session:
         if dag_rows.get_dag(session, dag_id) is None:
-            raise DagNotFound(f"Dag id {dag_id} not found; see `tradewind dags list`")
+            raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
     if not yes and not click.confirm(
         "This will drop all existing records related to the specified DAG. Proceed?", default=False
     ):
