@@ -242,7 +242,8 @@ def render(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id
     date without a run renders as a manual run at that date). Secrets show as ***; XCom pulls render
     as None; nothing runs and nothing is recorded."""
     from tradewind.cli.metastore_access import load_live_dag, open_metastore
-    from tradewind.cli.task_rendering import render_fields, stored_run, unrecorded_run
+    from tradewind.cli.task_rendering import render_fields, stored_run
+    from tradewind.cli.task_test_runner import unrecorded_run
     from tradewind.errors import DagRunNotFound, TaskNotFound
     from tradewind.metastore.engine import session_scope
 
@@ -259,7 +260,7 @@ def render(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id
             raise DagRunNotFound(
                 f"DAG {dag_id!r} has no run {logical_date_or_run_id!r}, and it is not a logical date (ISO 8601)"
             )
-        run = unrecorded_run(dag, date)
+        run = unrecorded_run(dag, date, conf={}, purpose="tasks_render")
     rendered = render_fields(dag, task_id, run, map_index=map_index, xcom_max_bytes=settings.xcom_max_bytes)
     for name, value in rendered.items():
         rule = "# " + "-" * 58
