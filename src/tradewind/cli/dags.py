@@ -14,7 +14,7 @@ from tradewind.settings import Settings
 
 @click.group()
 def dags() -> None:
-    """Inspect and run DAGs."""
+    """Inspect, run, trigger, pause and delete DAGs."""
 
 
 @dags.command("list")

@@ -15,7 +15,7 @@ from tradewind.settings import Settings
 
 @click.group()
 def tasks() -> None:
-    """Inspect and test tasks."""
+    """Inspect, test and clear tasks; render their templates; say why one waits."""
 
 
 @tasks.command("list")
