@@ -134,3 +134,7 @@ class SecretDecryptionError(ConfigurationError):
 
 class PoolNotFound(TradewindException):
     """No pool with that name exists."""
+
+
+class DagStillRunning(TradewindException):
+    """A DAG cannot be deleted while a worker runs one of its task instances."""

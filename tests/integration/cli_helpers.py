@@ -132,13 +132,15 @@ class Cli:
     def settings(self) -> Settings:
         return Settings(home=self.home, dags_folder=self.dags_folder, database_url=self.database_url)
 
-    def __call__(self, *args: str, timeout: float = 120) -> CliResult:
+    def __call__(self, *args: str, timeout: float = 120, input: str = "") -> CliResult:
+        """Run ``tradewind ARGS``; ``input`` is what the user types (a prompt's answer)."""
         assert TRADEWIND.exists(), f"the tradewind console script is not installed at {TRADEWIND}"
         started = time.monotonic()
         done = subprocess.run(
             [str(TRADEWIND), *args],
             env=self.env,
             cwd=self.home,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,

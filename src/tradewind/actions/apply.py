@@ -6,7 +6,9 @@ transaction, with one audit-log row each. The caller commits, then wakes the sch
   the plan is about to be applied, so a scheduler never decides about them at the same time), the
   pure ``plan.plan_action`` decides, ``apply`` writes;
 - a whole run: ``set_run_state`` and ``delete_run``; a trigger: ``trigger_dag``; a backfill:
-  ``backfill_dag``; pause / unpause: ``set_paused``; a note on a run or task instance: ``set_note``.
+  ``backfill_dag``; pause / unpause: ``set_paused``; a whole DAG: ``delete_dag``; a note on a
+  run or task instance: ``set_note``;
+- pools: ``set_pool`` and ``delete_pool``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from tradewind.actions.clear import RunRef, TIRef
 from tradewind.actions.plan import ActionOptions, ActionPlan, plan_action
 from tradewind.actions.trigger import backfill_runs, manual_run
 from tradewind.decisions.task_nodes import task_rows
-from tradewind.errors import TaskNotFound
-from tradewind.metastore import audit, clearing, dags, runs, scheduling, task_instances
+from tradewind.errors import DagNotFound, DagStillRunning, PoolNotFound, TaskNotFound
+from tradewind.metastore import audit, clearing, dag_removal, dags, pools, runs, scheduling, task_instances
 from tradewind.metastore.dags import load_dag
-from tradewind.metastore.models import DagModel, DagRun
+from tradewind.metastore.models import DagModel, DagRun, SlotPool
 from tradewind.sdk.schedules import intervals_between
 from tradewind.states import DagRunState
 
@@ -261,3 +263,50 @@ def set_paused(
         session, "pause" if paused else "unpause", owner=owner, dag_id=dag_id, extra={"source": source}, now=now
     )
     return dag
+
+
+def delete_dag(session: Session, dag_id: str, *, owner: str, source: str, now: datetime | None = None) -> int:
+    """Delete every row of the DAG — its runs with their task instances, tries, XComs and logs, and
+    the DAG itself — and return how many rows went; its file, if still in the DAG folder, is imported
+    again and the DAG comes back (paused, with no history), as in Airflow.
+
+    Raises ``DagNotFound`` for an unknown DAG and ``DagStillRunning`` (nothing deleted) while a task
+    instance of it runs."""
+    dag = dags.get_dag(session, dag_id)
+    if dag is None:
+        raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+    running = dag_removal.live_task_instances(session, dag_id)
+    if running:
+        raise DagStillRunning(
+            f"DAG {dag_id} has {running} task instance(s) running; wait for them to end or mark them "
+            "failed, then delete it (nothing was deleted)"
+        )
+    removed = dag_removal.delete_dag_rows(session, dag)
+    audit.record(session, "delete_dag", owner=owner, dag_id=dag_id, extra={"source": source, "rows": removed}, now=now)
+    return removed
+
+
+def set_pool(
+    session: Session,
+    name: str,
+    slots: int,
+    description: str | None = None,
+    *,
+    include_deferred: bool = False,
+    owner: str,
+    source: str,
+    now: datetime | None = None,
+) -> SlotPool:
+    """Create the pool or change its slots; ValueError for a blank name or negative slots."""
+    pool = pools.set_pool(session, name, slots, description, include_deferred=include_deferred)
+    audit.record(
+        session, "pool.set", owner=owner, extra={"pool": pool.pool, "slots": pool.slots, "source": source}, now=now
+    )
+    return pool
+
+
+def delete_pool(session: Session, name: str, *, owner: str, source: str, now: datetime | None = None) -> None:
+    """Delete the pool; ``PoolNotFound`` for an unknown one, ValueError for ``default_pool``."""
+    if not pools.delete_pool(session, name):
+        raise PoolNotFound(f"Pool {name} does not exist")
+    audit.record(session, "pool.delete", owner=owner, extra={"pool": name, "source": source}, now=now)

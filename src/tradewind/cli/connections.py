@@ -14,7 +14,7 @@ import click
 from tradewind.cli.arguments import BadArgument, json_object_argument
 from tradewind.cli.exchange_files import read_json_object, read_text, write_export
 from tradewind.cli.metastore_access import metastore_session
-from tradewind.cli.output import OUTPUT_OPTION, emit
+from tradewind.cli.output import OUTPUT_OPTION, STRUCTURED, emit
 from tradewind.errors import AirflowException, ConfigurationError, ConnectionNotFound
 from tradewind.settings import Settings
 
@@ -112,7 +112,7 @@ def list_connections(settings: Settings, conn_id: str | None, output: str) -> No
     with metastore_session(settings) as session:
         found = [_to_connection(value) for value in rows.list_connections(session)]
     found = [c for c in found if conn_id is None or c.conn_id == conn_id]
-    emit([display_row(c) for c in found], COLUMNS if output == "json" else LIST_COLUMNS, output)
+    emit([display_row(c) for c in found], COLUMNS if output in STRUCTURED else LIST_COLUMNS, output)
 
 
 @connections.command("delete")

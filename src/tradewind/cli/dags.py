@@ -1,4 +1,5 @@
-"""``tradewind dags``: list DAGs and their import errors, show one, list its runs, test it."""
+"""``tradewind dags``: list DAGs and their import errors, show one and its details, list its runs and
+its next ones, report on the DAG folder's imports, test, trigger, pause, backfill and delete."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import sys
 import click
 
 from tradewind.cli.arguments import parse_conf, parse_date
-from tradewind.cli.output import OUTPUT_OPTION, emit
+from tradewind.cli.output import OUTPUT_OPTION, STRUCTURED, emit, emit_data
 from tradewind.settings import Settings
 
 
 @click.group()
 def dags() -> None:
-    """Inspect and run DAGs."""
+    """Inspect, run, trigger, pause and delete DAGs."""
 
 
 @dags.command("list")
@@ -40,7 +41,7 @@ def list_dags(settings: Settings, output: str) -> None:
         ]
         broken = len(import_errors.list_import_errors(session))
     emit(rows, ["dag_id", "fileloc", "owners", "is_paused", "schedule", "tags"], output)
-    if broken and output != "json":
+    if broken and output not in STRUCTURED:
         click.echo(f"{broken} file(s) failed to import; see `tradewind dags list-import-errors`", err=True)
 
 
@@ -84,6 +85,116 @@ def show(settings: Settings, dag_id: str) -> None:
     if data is None:
         raise DagNotFound(f"DAG {dag_id!r} not found in {settings.resolved_dags_folder}")
     click.echo(to_dot(deserialize_dag(data)))
+
+
+@dags.command("details")
+@click.argument("dag_id")
+@OUTPUT_OPTION
+@click.pass_obj
+def details(settings: Settings, dag_id: str, output: str) -> None:
+    """Show the details of a DAG as the metastore holds them (json and yaml: a list of one object)."""
+    from tradewind.cli.dag_details import dag_details
+    from tradewind.cli.metastore_access import metastore_session
+    from tradewind.errors import DagNotFound
+    from tradewind.metastore import dags as dag_rows
+    from tradewind.sdk.serialization import deserialize_dag
+
+    with metastore_session(settings) as session:
+        row = dag_rows.get_dag(session, dag_id)
+        if row is None:
+            raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+        detail = dag_details(row, deserialize_dag(row.serialized) if row.serialized else None)
+    if output in STRUCTURED:
+        emit([detail], list(detail), output)
+        return
+    rows = [{"property_name": key, "property_value": value} for key, value in detail.items()]
+    emit(rows, ["property_name", "property_value"], output)
+
+
+@dags.command("report")
+@OUTPUT_OPTION
+@click.pass_obj
+def report(settings: Settings, output: str) -> None:
+    """Import every file of the DAG folder here and now and show, slowest first, how long each took
+    and the DAGs and tasks it defined."""
+    from tradewind.cli.dag_details import import_report
+
+    rows = import_report(settings)
+    emit(rows, ["file", "duration", "dag_num", "task_num", "dags"], output)
+    broken = sum(1 for row in rows if row["error"])
+    if broken and output not in STRUCTURED:
+        click.echo(f"{broken} file(s) failed to import; see `tradewind dags list-import-errors`", err=True)
+
+
+@dags.command("next-execution")
+@click.argument("dag_id")
+@click.option(
+    "-n",
+    "--num-executions",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many of the next logical dates to show.",
+)
+@click.pass_obj
+def next_execution(settings: Settings, dag_id: str, num_executions: int) -> None:
+    """Print the logical dates of the DAG's next scheduled runs, one a line, the one the scheduler
+    creates next first ("None" past the schedule's last run)."""
+    from datetime import UTC, datetime
+
+    from tradewind.cli.metastore_access import metastore_session
+    from tradewind.decisions.run_schedule import upcoming_runs
+    from tradewind.metastore import dags as dag_rows
+    from tradewind.metastore import scheduling
+
+    with metastore_session(settings) as session:
+        dag = dag_rows.load_dag(session, dag_id)
+        row = dag_rows.get_dag(session, dag_id)
+        last = scheduling.last_scheduled_interval(session, dag_id)
+        taken = scheduling.logical_dates_since(session, dag_id, last[1] if last else None)
+    if row is not None and row.is_paused:
+        click.echo("[INFO] Please be reminded this DAG is PAUSED now.", err=True)
+    upcoming = upcoming_runs(
+        dag,
+        catchup=dag.resolved_catchup(settings.catchup_by_default),
+        last_interval=last,
+        taken=taken,
+        now=datetime.now(UTC),
+        count=num_executions,
+    )
+    if None in upcoming:
+        click.echo(
+            "[WARN] No following schedule can be found. This DAG may have schedule interval '@once' or `None`.",
+            err=True,
+        )
+    for info in upcoming:
+        click.echo(info.logical_date.isoformat() if info is not None else "None")
+
+
+@dags.command("delete")
+@click.argument("dag_id")
+@click.option("-y", "--yes", is_flag=True, help="Do not prompt to confirm. Use with care!")
+@click.pass_obj
+def delete(settings: Settings, dag_id: str, yes: bool) -> None:
+    """Delete every record of a DAG: its runs with their task instances, tries, XComs and logs, and the
+    DAG itself (the audit log stays). While its file is in the DAG folder, the DAG comes back at the
+    next parse, paused and with no history. Refused while one of its task instances runs."""
+    from tradewind.actions.apply import delete_dag
+    from tradewind.cli.metastore_access import metastore_session
+    from tradewind.errors import DagNotFound
+    from tradewind.metastore import dags as dag_rows
+
+    with metastore_session(settings) as session:
+        if dag_rows.get_dag(session, dag_id) is None:
+            raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+    if not yes and not click.confirm(
+        "This will drop all existing records related to the specified DAG. Proceed?", default=False
+    ):
+        click.echo("Cancelled; nothing was deleted.")
+        sys.exit(1)
+    with metastore_session(settings) as session:
+        removed = delete_dag(session, dag_id, owner="cli", source="cli")
+    click.echo(f"Removed {removed} record(s)")
 
 
 @dags.command("list-runs")
@@ -173,8 +284,6 @@ def trigger(
     settings: Settings, dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str
 ) -> None:
     """Create a run of a DAG now; a scheduler runs it (it waits while the DAG is paused)."""
-    import json
-
     from tradewind.actions.apply import trigger_dag
     from tradewind.actions.wake import wake_schedulers
     from tradewind.cli.metastore_access import open_metastore
@@ -194,8 +303,8 @@ def trigger(
             "state": run.state,
         }
     wake_schedulers(settings.broker_url, dag_id, [result["run_id"]])
-    if output == "json":
-        click.echo(json.dumps(result))
+    if output in STRUCTURED:
+        emit_data(result, output)
     else:
         click.echo(
             f"Created run {result['run_id']} of {dag_id} ({result['state']}, logical date {result['logical_date']})"

@@ -56,12 +56,15 @@ def _runtime_services_for(settings: Settings) -> runtime_services.RuntimeService
 
 def _register() -> None:
     from tradewind.cli import (
+        config,
         connections,
         dags,
         db,
+        extensions,
         fernet_key,
         info,
         jobs,
+        pools,
         scheduler,
         standalone,
         tasks,
@@ -85,6 +88,10 @@ def _register() -> None:
     cli.add_command(standalone.standalone)
     cli.add_command(connections.connections)
     cli.add_command(variables.variables)
+    cli.add_command(pools.pools)
+    cli.add_command(config.config)
+    cli.add_command(extensions.providers)
+    cli.add_command(extensions.plugins)
     cli.add_command(fernet_key.rotate_fernet_key)
 
 

@@ -1,4 +1,4 @@
-"""How commands print: tables for people, JSON for scripts, one-line errors on stderr."""
+"""How commands print: tables for people, JSON (or YAML) for scripts, one-line errors on stderr."""
 
 from __future__ import annotations
 
@@ -13,17 +13,30 @@ import click
 OUTPUT_OPTION = click.option(
     "-o",
     "--output",
-    type=click.Choice(["table", "json", "plain"]),
+    type=click.Choice(["table", "json", "yaml", "plain"]),
     default="table",
     show_default=True,
     envvar="TRADEWIND_OUTPUT",
-    help="Output format; json is stable for scripts.",
+    help="Output format; json (and yaml) is stable for scripts.",
 )
+
+#: The formats that print every field of every row, as data rather than text for people.
+STRUCTURED = frozenset({"json", "yaml"})
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+def emit_data(data: Any, fmt: str) -> None:
+    """Print JSON-like ``data`` as JSON, or as YAML for ``fmt == "yaml"``."""
+    if fmt == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(jsonable(data), sort_keys=False, allow_unicode=True), nl=False)
+        return
+    click.echo(json.dumps(jsonable(data), indent=2))
 
 
 def _cell(value: Any) -> str:
@@ -47,9 +60,9 @@ def jsonable(value: Any) -> Any:
 
 
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
-    """Print ``rows`` as a table, JSON (a list of objects) or tab-separated plain text."""
-    if fmt == "json":
-        click.echo(json.dumps([jsonable(r) for r in rows], indent=2))
+    """Print ``rows`` as a table, JSON or YAML (a list of objects, every field) or tab-separated plain text."""
+    if fmt in STRUCTURED:
+        emit_data([jsonable(r) for r in rows], fmt)
         return
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     if fmt == "plain":

@@ -21,6 +21,43 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.task_process import LOG_FORMAT, TryRequest, run_try
 
 
+def unrecorded_run(dag: Any, logical_date: datetime, *, conf: dict[str, Any], purpose: str) -> RunInfo:
+    """The run a manual trigger at ``logical_date`` would create, kept in memory only."""
+    interval = manual_run_interval(dag.schedule, logical_date)
+    return RunInfo(
+        dag_id=dag.dag_id,
+        run_id=f"__tradewind_{purpose}__{logical_date.isoformat()}",
+        run_type="manual",
+        logical_date=logical_date,
+        data_interval_start=interval.start,
+        data_interval_end=interval.end,
+        conf=conf,
+        start_date=datetime.now(UTC),
+        external_trigger=True,
+    )
+
+
+def single_try(dag: Any, task_id: str, run: RunInfo, *, map_index: int, xcom_max_bytes: int, verb: str) -> TryRequest:
+    """The first try of one task instance of ``run``, outside any worker; raises when ``map_index``
+    does not fit the task (a mapped task needs one, another task none)."""
+    task = dag.get_task(task_id)
+    mapped = bool(getattr(task, "is_mapped", False))
+    if mapped and map_index < 0:
+        raise TradewindException(f"task {task_id!r} is mapped: give --map-index to {verb} one of its task instances")
+    if not mapped and map_index >= 0:
+        raise TradewindException(f"task {task_id!r} is not mapped: --map-index applies to mapped tasks only")
+    return TryRequest(
+        task=task,
+        run=run,
+        try_number=1,
+        max_tries=0,
+        map_index=map_index,
+        hostname="",
+        first_poke_at=None,
+        xcom_max_bytes=xcom_max_bytes,
+    )
+
+
 def run_task_alone(
     dag: Any,
     task_id: str,
@@ -32,35 +69,9 @@ def run_task_alone(
 ) -> Outcome:
     """Run ``task_id`` once; a mapped task runs the element ``map_index`` of what it maps over
     (another task's output is empty here, so only literal mappings have elements)."""
-    task = dag.get_task(task_id)
-    mapped = bool(getattr(task, "is_mapped", False))
-    if mapped and map_index < 0:
-        raise TradewindException(f"task {task_id!r} is mapped: give --map-index to test one of its task instances")
-    if not mapped and map_index >= 0:
-        raise TradewindException(f"task {task_id!r} is not mapped: --map-index applies to mapped tasks only")
     logical_date = logical_date or datetime.now(UTC)
-    interval = manual_run_interval(dag.schedule, logical_date)
-    run = RunInfo(
-        dag_id=dag.dag_id,
-        run_id=f"__tradewind_tasks_test__{logical_date.isoformat()}",
-        run_type="manual",
-        logical_date=logical_date,
-        data_interval_start=interval.start,
-        data_interval_end=interval.end,
-        conf=conf,
-        start_date=datetime.now(UTC),
-        external_trigger=True,
-    )
-    request = TryRequest(
-        task=task,
-        run=run,
-        try_number=1,
-        max_tries=0,
-        map_index=map_index,
-        hostname="",
-        first_poke_at=None,
-        xcom_max_bytes=settings.xcom_max_bytes,
-    )
+    run = unrecorded_run(dag, logical_date, conf=conf, purpose="tasks_test")
+    request = single_try(dag, task_id, run, map_index=map_index, xcom_max_bytes=settings.xcom_max_bytes, verb="test")
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     masker.mask_handler(handler)

@@ -1,4 +1,5 @@
-"""``tradewind tasks``: list a DAG's tasks, test one task, show a run's task states."""
+"""``tradewind tasks``: list a DAG's tasks, test one task, render its templates, say why it waits,
+show a run's task states, clear task instances."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import Any
 
 import click
 
-from tradewind.cli.arguments import parse_date
+from tradewind.cli.arguments import BadArgument, parse_date
 from tradewind.cli.output import OUTPUT_OPTION, emit
 from tradewind.settings import Settings
 
 
 @click.group()
 def tasks() -> None:
-    """Inspect and test tasks."""
+    """Inspect, test and clear tasks; render their templates; say why one waits."""
 
 
 @tasks.command("list")
@@ -196,14 +197,11 @@ def state(settings: Settings, dag_id: str, task_id: str, run_id: str, map_index:
     """Print the state of one task instance (RUN_ID may also be the run's logical date)."""
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.errors import DagRunNotFound, TaskNotFound
-    from tradewind.metastore import runs, task_instances
+    from tradewind.metastore import task_instances
     from tradewind.metastore.engine import session_scope
 
     with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
-        run = runs.find_run(session, dag_id, run_id=run_id)
-        if run is None:
-            date = _as_date(run_id)
-            run = runs.find_run(session, dag_id, logical_date=date) if date is not None else None
+        run = _find_run(session, dag_id, run_id)
         if run is None:
             raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
         ti = task_instances.get_ti(session, dag_id, run.run_id, task_id, map_index)
@@ -215,8 +213,122 @@ def state(settings: Settings, dag_id: str, task_id: str, run_id: str, map_index:
         click.echo(ti.state)
 
 
+def _find_run(session: Any, dag_id: str, run_id_or_date: str) -> Any:
+    """The DAG's run with this run id, else the one at this logical date, else None."""
+    from tradewind.metastore import runs
+
+    run = runs.find_run(session, dag_id, run_id=run_id_or_date)
+    if run is None:
+        date = _as_date(run_id_or_date)
+        run = runs.find_run(session, dag_id, logical_date=date) if date is not None else None
+    return run
+
+
 def _as_date(value: str) -> Any:
     try:
         return parse_date(value)
-    except click.BadParameter:
+    except BadArgument:
         return None
+
+
+@tasks.command("render")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("logical_date_or_run_id")
+@click.option("--map-index", type=int, default=-1, show_default=True, help="The mapped task instance's index.")
+@click.pass_obj
+def render(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id: str, map_index: int) -> None:
+    """Print a task instance's templated fields rendered, with its run's dates and conf (a logical
+    date without a run renders as a manual run at that date). Secrets show as ***; XCom pulls render
+    as None; nothing runs and nothing is recorded."""
+    from tradewind.cli.metastore_access import load_live_dag, open_metastore
+    from tradewind.cli.task_rendering import render_fields, stored_run
+    from tradewind.cli.task_test_runner import unrecorded_run
+    from tradewind.errors import DagRunNotFound, TaskNotFound
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings) as factory:
+        dag = load_live_dag(settings, factory, dag_id)
+        with session_scope(factory) as session:
+            row = _find_run(session, dag_id, logical_date_or_run_id)
+            run = stored_run(row) if row is not None else None
+    if task_id not in dag.task_dict:
+        raise TaskNotFound(f"DAG {dag_id!r} has no task {task_id!r}")
+    if run is None:
+        date = _as_date(logical_date_or_run_id)
+        if date is None:
+            raise DagRunNotFound(
+                f"DAG {dag_id!r} has no run {logical_date_or_run_id!r}, and it is not a logical date (ISO 8601)"
+            )
+        run = unrecorded_run(dag, date, conf={}, purpose="tasks_render")
+    rendered = render_fields(dag, task_id, run, map_index=map_index, xcom_max_bytes=settings.xcom_max_bytes)
+    for name, value in rendered.items():
+        rule = "# " + "-" * 58
+        click.echo(f"{rule}\n# property: {name}\n{rule}\n{value}\n")
+
+
+@tasks.command("failed-deps")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("logical_date_or_run_id")
+@click.option("--map-index", type=int, default=-1, show_default=True, help="The mapped task instance's index.")
+@click.pass_obj
+def failed_deps(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id: str, map_index: int) -> None:
+    """Say why a task instance is not queued: each dependency the scheduler finds unmet (its state,
+    its run's, the DAG paused, its trigger rule, the previous run, its retry delay, its pool)."""
+    from datetime import UTC, datetime
+
+    from tradewind.cli.metastore_access import metastore_session
+    from tradewind.decisions.task_dependencies import unmet_dependencies
+
+    with metastore_session(settings) as session:
+        standing = _standing(session, dag_id, task_id, logical_date_or_run_id, map_index)
+    unmet = unmet_dependencies(standing, datetime.now(UTC))
+    if not unmet:
+        click.echo("Task instance dependencies are all met.")
+        return
+    click.echo("Task instance dependencies not met:")
+    for dependency in unmet:
+        click.echo(f"{dependency.name}: {dependency.reason}")
+
+
+def _standing(session: Any, dag_id: str, task_id: str, run_id_or_date: str, map_index: int) -> Any:
+    """Read what ``unmet_dependencies`` needs of one task instance."""
+    from tradewind.decisions.planner import upstream_counts_of
+    from tradewind.decisions.task_dependencies import Standing
+    from tradewind.decisions.task_nodes import task_nodes
+    from tradewind.errors import DagRunNotFound, TaskNotFound
+    from tradewind.metastore import dags, pools, task_instances
+    from tradewind.scheduling.previous_run import held_back_in
+    from tradewind.scheduling.run_driver import views_of
+
+    dag = dags.load_dag(session, dag_id)
+    if not dag.has_task(task_id):
+        raise TaskNotFound(f"DAG {dag_id!r} has no task {task_id!r}")
+    run = _find_run(session, dag_id, run_id_or_date)
+    if run is None:
+        raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id_or_date!r} (a run id or a logical date)")
+    ti = task_instances.get_ti(session, dag_id, run.run_id, task_id, map_index)
+    if ti is None:
+        index = f" [{map_index}]" if map_index >= 0 else ""
+        raise TaskNotFound(f"run {run.run_id} of {dag_id!r} has no task instance {task_id!r}{index}")
+    nodes = task_nodes(dag)
+    node = nodes[task_id]
+    views = views_of(task_instances.get_tis(session, dag_id, run.run_id), nodes)
+    held = held_back_in(session, {task_id: node.past}, run, {task_id: {ti.state}}) if node.past else {}
+    usage = next((u for u in pools.pool_usage(session) if u.pool.pool == node.pool), None)
+    row = dags.get_dag(session, dag_id)
+    return Standing(
+        dag_id=dag_id,
+        state=ti.state,
+        run_state=run.state,
+        dag_paused=bool(row is not None and row.is_paused),
+        trigger_rule=node.trigger_rule,
+        upstream=upstream_counts_of(nodes, views, task_id, map_index),
+        held_by_past=held.get(task_id),
+        retry_at=ti.retry_at,
+        next_poke_at=ti.next_poke_at,
+        pool=node.pool,
+        pool_slots=node.pool_slots,
+        pool_open_slots=usage.free if usage is not None else None,
+    )

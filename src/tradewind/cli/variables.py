@@ -15,7 +15,7 @@ import click
 from tradewind.cli.arguments import BadArgument
 from tradewind.cli.exchange_files import read_json_object, write_export
 from tradewind.cli.metastore_access import metastore_session
-from tradewind.cli.output import OUTPUT_OPTION, emit
+from tradewind.cli.output import OUTPUT_OPTION, STRUCTURED, emit
 from tradewind.errors import VariableNotFound
 from tradewind.settings import Settings
 
@@ -101,7 +101,7 @@ def list_variables(settings: Settings, output: str) -> None:
     shown = [
         {
             "key": v.key,
-            "value": redact_value(v.value if output == "json" else _one_line(v.value), v.key),
+            "value": redact_value(v.value if output in STRUCTURED else _one_line(v.value), v.key),
             "description": v.description,
         }
         for v in found

@@ -281,6 +281,19 @@ def _map_decision(
     return None
 
 
+def upstream_counts_of(
+    tasks: Mapping[str, TaskNode], tis: Sequence[TIView], task_id: str, map_index: int
+) -> UpstreamCounts:
+    """How the upstream task instances of one task instance stand, counted as ``plan_run`` counts
+    them for its trigger rule (``tasks failed-deps`` shows why a task instance waits)."""
+    by_task: dict[str, list[TIView]] = defaultdict(list)
+    for ti in tis:
+        if ti.task_id in tasks:
+            by_task[ti.task_id].append(ti)
+    states: dict[TIKey, TI] = {(ti.task_id, ti.map_index): TI(ti.state) for ti in tis if ti.task_id in tasks}
+    return _upstream_counts(tasks[task_id], by_task, states, tasks=tasks, map_index=map_index)
+
+
 def _upstream_counts(
     node: TaskNode,
     by_task: Mapping[str, list[TIView]],

@@ -59,3 +59,31 @@ def plan_new_runs(
             create.append(info)
         interval = info.data_interval
     return NewRuns(create, info)
+
+
+def upcoming_runs(
+    dag: Any,
+    *,
+    catchup: bool,
+    last_interval: tuple[datetime, datetime] | None,
+    taken: Collection[datetime],
+    now: datetime,
+    count: int,
+) -> list[DagRunInfo | None]:
+    """The next ``count`` scheduled runs of ``dag`` (``dags next-execution``): first the one the
+    scheduler creates next (``plan_new_runs``'s choice, due or not), then each following interval.
+    None stands for every place past the schedule's last run (``@once``, no schedule, ``end_date``)."""
+    planned = plan_new_runs(dag, catchup=catchup, last_interval=last_interval, active_runs=0, taken=taken, now=now)
+    info = planned.create[0] if planned.create else planned.next_run
+    upcoming: list[DagRunInfo | None] = []
+    while len(upcoming) < count:
+        upcoming.append(info)
+        if info is not None:
+            info = next_dagrun_info(
+                dag.schedule,
+                start_date=dag.start_date,
+                end_date=dag.end_date,
+                last_automated_interval=info.data_interval,
+                now=now,
+            )
+    return upcoming

@@ -8,7 +8,7 @@ compare-and-set transitions in a batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,23 @@ from tradewind.states import TaskInstanceState as TI
 _EXPANSION_ROUNDS = 8
 
 
+def views_of(rows: Iterable[Any], nodes: Mapping[str, TaskNode]) -> list[TIView]:
+    """The planner's view of a run's task-instance rows (those of tasks the DAG still has)."""
+    return [
+        TIView(
+            task_id=r.task_id,
+            map_index=r.map_index,
+            state=TI(r.state),
+            try_number=r.try_number,
+            max_tries=r.max_tries,
+            retry_at=r.retry_at,
+            next_poke_at=r.next_poke_at,
+        )
+        for r in rows
+        if r.task_id in nodes
+    ]
+
+
 def advance_run(
     session: Session,
     nodes: Mapping[str, TaskNode],
@@ -54,20 +71,7 @@ def advance_run(
     pushed: dict[SourceKey, Any] = {}
     read: set[SourceKey] = set()
     for _ in range(_EXPANSION_ROUNDS):
-        rows = task_instances.get_tis(session, run.dag_id, run.run_id)
-        views = [
-            TIView(
-                task_id=r.task_id,
-                map_index=r.map_index,
-                state=TI(r.state),
-                try_number=r.try_number,
-                max_tries=r.max_tries,
-                retry_at=r.retry_at,
-                next_poke_at=r.next_poke_at,
-            )
-            for r in rows
-            if r.task_id in nodes
-        ]
+        views = views_of(task_instances.get_tis(session, run.dag_id, run.run_id), nodes)
         wanted = map_sources_to_read(nodes, views) - read
         if wanted:
             pushed.update(task_maps.pushed_values(session, run.dag_id, run.run_id, wanted))

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradewind.errors import AirflowTaskTimeout
-from tradewind.sdk.context import RunInfo, build_context, set_current_context
+from tradewind.sdk.context import Context, RunInfo, build_context, set_current_context
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.runtime import RuntimeTaskInstance, XComBackend
 from tradewind.sdk.templating import render_task_fields
@@ -46,12 +46,10 @@ class TryRequest:
     xcom_max_bytes: int
 
 
-def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_xcom: Any) -> Outcome:
-    """Run one try in this process and return how it ended (never raises)."""
-    task = request.task
-    now = datetime.now(UTC)
+def runtime_task_instance(request: TryRequest, xcom: XComBackend) -> RuntimeTaskInstance:
+    """The ``ti`` a try's context holds."""
     ti = RuntimeTaskInstance(
-        task=task,
+        task=request.task,
         dag_id=request.run.dag_id,
         run_id=request.run.run_id,
         try_number=request.try_number,
@@ -60,21 +58,34 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
         map_index=request.map_index,
         xcom_max_bytes=request.xcom_max_bytes,
         hostname=request.hostname,
-        start_date=now,
+        start_date=datetime.now(UTC),
         logical_date=request.run.logical_date,
     )
     ti.first_poke_at = request.first_poke_at  # type: ignore[attr-defined]
+    return ti
+
+
+def task_and_context(request: TryRequest, ti: RuntimeTaskInstance) -> tuple[Any, Context]:
+    """The operator a try runs and its context: params merged with the run's conf, and a mapped task
+    instance's own operator, built from its element. Raises what the params or the mapping raise."""
+    task = request.task
+    params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
+    context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params, conf=dict(request.run.conf))
+    if hasattr(task, "unmap_for"):
+        task = task.unmap_for(context)
+        ti.task = context["task"] = task
+    return task, context
+
+
+def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_xcom: Any) -> Outcome:
+    """Run one try in this process and return how it ended (never raises)."""
+    task = request.task
+    ti = runtime_task_instance(request, xcom)
     log = logging.getLogger("tradewind.task")
     _stop_on_sigterm(task)
     try:
-        params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
-        context = build_context(
-            dag=task.dag, task=task, run=request.run, ti=ti, params=params, conf=dict(request.run.conf)
-        )
-        if hasattr(task, "unmap_for"):
-            # A mapped task instance runs the operator built from its own element.
-            task = task.unmap_for(context)
-            ti.task = context["task"] = task
+        task, context = task_and_context(request, ti)
+        if task is not request.task:
             _stop_on_sigterm(task)
         clear_own_xcom()
         with set_current_context(context), _execution_timeout(task):
