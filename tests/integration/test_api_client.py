@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from airflow_client import client as af
 from airflow_client.client.api import (
     config_api,
@@ -58,6 +59,7 @@ from web_helpers import ACCOUNTS, T0, make_dag, store_dag, store_import_error, s
 from werkzeug.serving import make_server
 
 from tradewind.metastore import dag_code, task_instances, xcoms
+from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.task_instances import TIKey
 
 pytestmark = pytest.mark.integration
@@ -136,6 +138,30 @@ def test_a_user_lists_and_pauses_dags_and_reads_their_details_tasks_and_source(a
     with pytest.raises(af.ApiException) as missing:
         dags.get_dag("nope")
     assert missing.value.status == 404
+
+
+def test_deleting_a_dag_removes_its_history_but_never_while_one_of_its_tasks_runs(
+    api: Any, two_runs: None, web_db: Session
+) -> None:
+    with pytest.raises(af.ApiException) as viewer:
+        dag_api.DAGApi(api("Viewer")).delete_dag(DAG_ID)
+    assert viewer.value.status == 403
+    web_db.execute(
+        sa.update(TaskInstance)
+        .where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == "run_3", TaskInstance.task_id == "task_0")
+        .values(state="running")
+    )
+    web_db.commit()
+    dags = dag_api.DAGApi(api("Op"))
+    with pytest.raises(af.ApiException) as running:
+        dags.delete_dag(DAG_ID)
+    assert running.value.status == 409 and "1 task instance(s) running" in running.value.body
+    assert _states(web_db, "run_3")["task_0"] == "running"
+    dags.delete_dag("reports")
+    with pytest.raises(af.ApiException) as gone:
+        dags.get_dag("reports")
+    assert gone.value.status == 404
+    assert [d.dag_id for d in dags.get_dags().dags] == [DAG_ID]
 
 
 def test_a_script_triggers_a_run_with_conf_and_finds_it_by_state_order_and_date(api: Any, two_runs: None) -> None:
@@ -268,8 +294,10 @@ def test_admin_resources_pools_connections_variables_config_users_and_roles(api:
     assert variables.get_variable("region").value == "eu"
     variables.delete_variable("region")
     config = config_api.ConfigApi(admin).get_config()
-    options = {o.key: o.value for o in config.sections[0].options}
-    assert options["secret_key"] == "< hidden >"
+    options = {(s.name, o.key): o.value for s in config.sections for o in s.options}
+    assert options[("webserver", "secret_key")] == "***" and options[("database", "database_url")].startswith(
+        "postgresql"
+    )
     assert [u.username for u in user_api.UserApi(admin).get_users().users] == ["admin", "op", "viewer"]
     roles = role_api.RoleApi(admin).get_roles()
     assert [r.name for r in roles.roles] == ["Admin", "Op", "Viewer"]
@@ -299,7 +327,8 @@ def test_monitoring_health_version_event_logs_import_errors_and_empty_resources(
     assert dag_warning_api.DagWarningApi(viewer).get_dag_warnings().dag_warnings == []
     assert dataset_api.DatasetApi(viewer).get_datasets().datasets == []
     assert dataset_api.DatasetApi(viewer).get_dataset_events().dataset_events == []
-    assert provider_api.ProviderApi(viewer).get_providers()["providers"] == []
+    providers = provider_api.ProviderApi(viewer).get_providers()["providers"]
+    assert "apache-airflow-providers-postgres" in [p["package_name"] for p in providers]
     assert plugin_api.PluginApi(viewer).get_plugins().plugins == []
 
 

@@ -22,6 +22,7 @@ from tradewind.errors import (
     DagNotFound,
     DagRunAlreadyExists,
     DagRunNotFound,
+    DagStillRunning,
     MetastoreError,
     ParamValidationError,
     PoolNotFound,
@@ -51,6 +52,7 @@ STATUS_OF: dict[type[Exception], int] = {
     PoolNotFound: 404,
     DagRunAlreadyExists: 409,
     UserAlreadyExists: 409,
+    DagStillRunning: 409,
     ParamValidationError: 400,
     # A stored secret the configured TRADEWIND_FERNET_KEY cannot decrypt: the message names the row.
     SecretDecryptionError: 500,

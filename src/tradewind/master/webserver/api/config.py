@@ -1,11 +1,11 @@
-"""``/api/v1/config`` (Admin): tradewind's settings, as Airflow's configuration document. They are
-one section, ``tradewind``, whose options are the settings' names (``database_url`` is
-``TRADEWIND_DATABASE_URL``); secrets (keys, passwords in URLs, secrets-backend arguments) read
-``< hidden >``, as Airflow hides its sensitive options."""
+"""``/api/v1/config`` (Admin): tradewind's settings as Airflow's configuration document, in the
+sections ``tradewind config list`` shows (``tradewind.settings_sections``: ``[core]``,
+``[database]``, ``[scheduler]``…), each option named as its setting (``database_url`` is
+``TRADEWIND_DATABASE_URL``); secrets (keys, passwords in URLs, secrets-backend arguments) masked."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+import os
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify
@@ -26,32 +26,16 @@ from tradewind.master.webserver.api.spec import (
 )
 from tradewind.master.webserver.auth import require_role
 from tradewind.master.webserver.db import get_settings
-from tradewind.redaction import redact
-from tradewind.settings import Settings
+from tradewind.settings_sections import SECTIONS, ConfigOption, config_options
 
 bp = Blueprint("api_config", __name__, url_prefix=f"{API_PREFIX}/config")
 
-SECTION = "tradewind"
-HIDDEN = "< hidden >"
-_SECRET = frozenset({"secret_key", "fernet_key", "secrets_backend_kwargs"})
-_URLS = frozenset({"database_url", "broker_url"})
 
-
-def options(settings: Settings) -> list[tuple[str, str]]:
-    """(option, value as text) of every setting, secrets hidden."""
-    found = []
-    for f in fields(settings):
-        value = getattr(settings, f.name)
-        if value is None:
-            text = ""
-        elif f.name in _SECRET:
-            text = HIDDEN
-        elif f.name in _URLS:
-            text = redact(str(value))
-        else:
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-        found.append((f.name, text))
-    return found
+def _sections(options: list[ConfigOption]) -> list[dict[str, Any]]:
+    by_section: dict[str, list[dict[str, str]]] = {}
+    for option in options:
+        by_section.setdefault(option.section, []).append({"key": option.name, "value": option.value})
+    return [{"name": name, "options": found} for name, found in by_section.items()]
 
 
 def _answer(sections: list[dict[str, Any]]) -> ResponseReturnValue:
@@ -69,18 +53,19 @@ def _answer(sections: list[dict[str, Any]]) -> ResponseReturnValue:
 @require_role("Admin")
 def get_config() -> ResponseReturnValue:
     section = arg("section")
-    if section is not None and section != SECTION:
-        abort(404, description=f"no configuration section {section!r}; tradewind has one: {SECTION}")
-    return _answer([{"name": SECTION, "options": [{"key": k, "value": v} for k, v in options(get_settings())]}])
+    if section is not None and section not in SECTIONS:
+        abort(404, description=f"no configuration section {section!r}; tradewind has {', '.join(SECTIONS)}")
+    options = config_options(get_settings(), os.environ)
+    return _answer(_sections([o for o in options if section is None or o.section == section]))
 
 
 @bp.get("/section/<section>/option/<option>")
 @require_role("Admin")
 def get_value(section: str, option: str) -> ResponseReturnValue:
-    found = dict(options(get_settings()))
-    if section != SECTION or option not in found:
+    found = [o for o in config_options(get_settings(), os.environ) if o.section == section and o.name == option]
+    if not found:
         abort(404, description=f"no configuration option {option!r} in section {section!r}")
-    return _answer([{"name": SECTION, "options": [{"key": option, "value": found[option]}]}])
+    return _answer(_sections(found))
 
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
@@ -100,7 +85,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Config",
             ok="Config",
             text=True,
-            params=(query_param("section", string(), description=f"Only this section (tradewind has {SECTION})."),),
+            params=(query_param("section", string(), description="Only this section."),),
             errors=_ERRORS,
         )
     },

@@ -1,4 +1,5 @@
-"""``/api/v1/dags``: list DAGs, read one, pause or unpause one or many (Airflow's ``DAG`` schema).
+"""``/api/v1/dags``: list DAGs, read one, pause or unpause one or many, delete one (Airflow's ``DAG``
+schema).
 
 tradewind has no SubDAGs and no DAG pickling: ``root_dag_id``, ``last_pickled``, ``pickle_id`` and
 friends are always null, ``is_subdag`` false, as in an Airflow without them.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, jsonify
+from flask import Blueprint, Response, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from tradewind.actions import apply as actions
@@ -81,6 +82,16 @@ def patch_dag(dag_id: str) -> ResponseReturnValue:
     actions.set_paused(session, dag_id, paused, owner=current_username(), source="api")
     session.commit()
     return jsonify(_dags_json([_row(dag_id)])[0])
+
+
+@bp.delete("/<dag_id>")
+@require_role("Op")
+def delete_dag(dag_id: str) -> ResponseReturnValue:
+    """As Airflow: 204; 404 for an unknown DAG; 409 while one of its task instances runs."""
+    session = get_session()
+    actions.delete_dag(session, dag_id, owner=current_username(), source="api")
+    session.commit()
+    return Response(status=204)
 
 
 def _matching(*, offset: int, limit: int, descending: bool) -> dag_overview.DagPage:
@@ -294,6 +305,15 @@ OPENAPI_PATHS: dict[str, Any] = {
             params=(UPDATE_MASK,),
             body="DAG",
             errors=(("400", 'The body is not {"is_paused": true|false}.'), FORBIDDEN, NOT_FOUND),
+        ),
+        "delete": operation(
+            "delete_dag",
+            "Delete a DAG's runs, task instances, XComs and logs (Op); its file, if still there, brings it back",
+            "DAG",
+            ok=None,
+            status="204",
+            ok_description="Deleted.",
+            errors=(FORBIDDEN, NOT_FOUND, ("409", "A task instance of the DAG is still running.")),
         ),
     },
 }

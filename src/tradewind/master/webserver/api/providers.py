@@ -1,13 +1,16 @@
-"""``/api/v1/providers`` and ``/api/v1/plugins``: tradewind installs no Airflow provider packages and
-loads no plugins (its hooks and operators are built in), so both lists are empty."""
+"""``/api/v1/providers`` and ``/api/v1/plugins``: the Airflow provider packages whose modules
+tradewind serves itself (``compat.providers``, as ``tradewind providers list`` shows them), and the
+plugins (none are loaded)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from tradewind.compat.providers import served_providers
 from tradewind.master.webserver.api import API_PREFIX
 from tradewind.master.webserver.api.spec import PAGE, array, collection, free_object, obj, operation, string
 
@@ -16,7 +19,8 @@ bp = Blueprint("api_providers", __name__, url_prefix=API_PREFIX)
 
 @bp.get("/providers")
 def get_providers() -> ResponseReturnValue:
-    return jsonify(providers=[], total_entries=0)
+    found = [asdict(provider) for provider in served_providers()]
+    return jsonify(providers=found, total_entries=len(found))
 
 
 @bp.get("/plugins")
@@ -50,7 +54,9 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 
 OPENAPI_PATHS: dict[str, Any] = {
     f"{API_PREFIX}/providers": {
-        "get": operation("get_providers", "Provider packages (none: built in)", "Provider", ok="ProviderCollection")
+        "get": operation(
+            "get_providers", "The provider packages tradewind serves itself", "Provider", ok="ProviderCollection"
+        )
     },
     f"{API_PREFIX}/plugins": {
         "get": operation("get_plugins", "Plugins (none)", "Plugin", ok="PluginCollection", params=PAGE)
