@@ -1,7 +1,7 @@
 """Notes a person writes on a DAG run or a task instance (Airflow's "note", set from the UI or the
 REST API's ``setNote``): ``dag_run.note`` and ``task_instance.note``.
 
-Revision ID: 0007
+Revision ID: 0005
 Revises: 0004
 Create Date: 2027-01-10
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
