@@ -17,6 +17,7 @@ from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions, ActionPlan
 from tradewind.actions.wake import wake_schedulers
 from tradewind.errors import TaskNotFound
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import (
     API_PREFIX,
     LIMIT_PARAMETER,
@@ -300,7 +301,7 @@ def list_xcom_entries(dag_id: str, dag_run_id: str, task_id: str) -> ResponseRet
         xcom_entries=[
             {
                 "key": x.key,
-                "value": x.value,
+                "value": masking.xcom_value(x.key, x.value, x.display_value),
                 "map_index": x.map_index,
                 "task_id": x.task_id,
                 "dag_id": dag_id,
@@ -322,7 +323,7 @@ def run_json(run: DagRun) -> dict[str, Any]:
         "logical_date": _iso(run.logical_date),
         "data_interval_start": _iso(run.data_interval_start),
         "data_interval_end": _iso(run.data_interval_end),
-        "conf": run.conf or {},
+        "conf": masking.details(run.conf or {}),
         "external_trigger": run.external_trigger,
         "queued_at": _iso(run.queued_at),
         "start_date": _iso(run.start_date),

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, DEFAULT_LIMIT, MAX_LIMIT, problem_response, query_int
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import audit
@@ -29,7 +30,7 @@ def list_event_logs() -> ResponseReturnValue:
                 "run_id": e.run_id,
                 "task_id": e.task_id,
                 "map_index": e.map_index,
-                "extra": e.extra,
+                "extra": masking.details(e.extra),
             }
             for e in rows
         ],
