@@ -72,6 +72,11 @@ class Settings:
         "before the environment and the metastore (Airflow's [secrets] backend).",
     )
     secrets_backend_kwargs: str = option("", "JSON object of keyword arguments for TRADEWIND_SECRETS_BACKEND.")
+    sensitive_names: str = option(
+        "",
+        "Comma-separated words that mark a variable key, a connection extra's field, an XCom key or a run "
+        "conf's key as secret, besides the defaults (Airflow's sensitive_var_conn_names).",
+    )
     log_level: str = option("INFO", "Logging level of tradewind's own processes.")
     sql_echo: bool = option(False, "Log every SQL statement (debugging).")
     webserver_host: str = option("0.0.0.0", "Address the web UI and REST API listen on.")
@@ -109,6 +114,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'tradewind.db'}"
+
+    @property
+    def sensitive_name_list(self) -> list[str]:
+        """``sensitive_names`` as words, blanks dropped."""
+        return [word.strip() for word in self.sensitive_names.split(",") if word.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -174,4 +174,8 @@ def _aware(value: datetime) -> datetime:
 
 def services_from_environment() -> MetastoreServices:
     """The services of code run outside any tradewind process: the environment's settings."""
-    return MetastoreServices(Settings.from_env())
+    from tradewind.secrets import masker
+
+    settings = Settings.from_env()
+    masker.use_sensitive_names(settings.sensitive_name_list)
+    return MetastoreServices(settings)

@@ -8,11 +8,17 @@ import logging
 import pytest
 
 from tradewind.secrets.masker import (
+    DEFAULT_SENSITIVE_NAMES,
+    MAX_DEPTH,
     MaskingFilter,
     MaskingStream,
     SecretsMasker,
+    display_copy,
+    sensitive_names,
     should_hide_value_for_key,
+    use_sensitive_names,
 )
+from tradewind.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -124,3 +130,61 @@ def test_masked_standard_streams_wraps_and_restores(capsys):
         print("value stream-secret-2")
     assert sys.stdout is before
     assert capsys.readouterr().out == "value ***\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["db_credential", "GCP_CREDENTIALS", "aws_access_key", "my_private", "ssh_private_key"]
+)
+def test_names_airflow_misses_are_secret_by_default(name):
+    assert should_hide_value_for_key(name)
+
+
+@pytest.fixture
+def restore_sensitive_names():
+    yield
+    use_sensitive_names([])
+
+
+def test_sensitive_names_setting_extends_the_default_list_and_never_shrinks_it(restore_sensitive_names):
+    assert not should_hide_value_for_key("atm_pin_code")
+
+    use_sensitive_names([" PIN_code", "", "iban "])
+
+    assert should_hide_value_for_key("atm_pin_code") and should_hide_value_for_key("customer_IBAN")
+    assert should_hide_value_for_key("db_password"), "the defaults stay"
+    assert sensitive_names() == DEFAULT_SENSITIVE_NAMES | {"pin_code", "iban"}
+    use_sensitive_names([])
+    assert not should_hide_value_for_key("atm_pin_code")
+
+
+def test_settings_read_the_words_from_tradewind_sensitive_names():
+    settings = Settings.from_env({"TRADEWIND_SENSITIVE_NAMES": "pin_code, iban,,"})
+    assert settings.sensitive_name_list == ["pin_code", "iban"]
+    assert Settings().sensitive_name_list == []
+
+
+def test_everything_beneath_a_secret_key_is_hidden_for_display_and_registered():
+    masker = SecretsMasker()
+    value = {"credentials": {"user": "etl-user", "keys": ["key-number-1", {"id": "inner-id-9"}]}, "n": 3}
+    assert masker.redact_value(value) == {"credentials": {"user": "***", "keys": ["***", {"id": "***"}]}, "n": 3}
+    masker.add_mask(value)
+    assert masker.redact("etl-user key-number-1 inner-id-9") == "*** *** ***"
+
+
+def test_nesting_deeper_than_the_limit_is_hidden_whole_not_walked_forever():
+    deep: object = "bottom-value"
+    for _ in range(MAX_DEPTH + 5):
+        deep = [deep]
+    shown = SecretsMasker().redact_value(deep)
+    for _ in range(MAX_DEPTH + 1):
+        shown = shown[0]
+    assert shown == "***"
+
+
+def test_display_copy_is_none_when_nothing_is_hidden(restore_sensitive_names):
+    from tradewind.secrets import masker as process
+
+    process.mask_secret("display-copy-secret")
+    assert display_copy({"rows": 3, "region": "eu"}, "return_value") is None
+    assert display_copy("got display-copy-secret", "return_value") == "got ***"
+    assert display_copy("plain text", "api_token") == "***", "an XCom key that looks secret hides its value"

@@ -69,3 +69,11 @@ def test_a_child_past_its_time_limit_and_grace_is_killed_and_reported_as_timed_o
     assert child.collect() is None, "still within its time limit"
     assert _wait_for_end(child) == ChildEnd(None, timed_out=True)
     assert not os.path.exists(f"/proc/{child.pid}"), "killed and reaped"
+
+
+def test_wait_blocks_until_the_child_answers_or_is_killed_past_its_time_limit() -> None:
+    assert TimedChild.start(_answers, (4,), name="answers", timeout=5).wait() == ChildEnd({"doubled": 8})
+    assert TimedChild.start(_exits, (0,), name="exits", timeout=5).wait() == ChildEnd(None, exit_code=0)
+    started = time.monotonic()
+    assert TimedChild.start(_hangs, (), name="hangs", timeout=0.1).wait() == ChildEnd(None, timed_out=True)
+    assert time.monotonic() - started < 10

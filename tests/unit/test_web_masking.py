@@ -33,3 +33,21 @@ def test_an_extra_that_is_not_json_is_hidden_whole_and_an_empty_one_stays_empty(
     assert masking.extra("password=hunter22") == "***"
     assert masking.extra("") == "" and masking.extra(None) is None
     assert masking.password("pw") == "***" and masking.password("") is None
+
+
+def test_an_xcom_shows_the_copy_its_task_stored_and_hides_secret_looking_keys_of_older_values() -> None:
+    assert masking.xcom_value("return_value", "s3cr3t-password", "***") == "***"
+    assert masking.xcom_value("return_value", {"rows": 3}, None) == {"rows": 3}
+    # Pushed before display copies existed: the key, and the keys inside, still decide.
+    assert masking.xcom_value("api_token", "t0k3n-value", None) == "***"
+    assert masking.xcom_value("return_value", {"db_credential": "c", "n": 1}, None) == {"db_credential": "***", "n": 1}
+
+
+def test_a_run_conf_keeps_its_shape_and_hides_secret_values_at_any_depth() -> None:
+    conf = {"password": "pw-12345", "api_token": "tok-12345", "target": {"client_secret": "cs"}, "region": "eu"}
+    assert masking.details(conf) == {
+        "password": "***",
+        "api_token": "***",
+        "target": {"client_secret": "***"},
+        "region": "eu",
+    }

@@ -11,6 +11,7 @@ import click
 from tradewind.cli.output import fail
 from tradewind.errors import TradewindException
 from tradewind.sdk import runtime_services
+from tradewind.secrets import masker
 from tradewind.settings import Settings
 from tradewind.version import __version__
 
@@ -44,6 +45,8 @@ def cli(ctx: click.Context) -> None:
     # Library chatter (e.g. Alembic's "Context impl" lines) would drown the commands' own output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = settings
+    # What looks secret, for this command's output and every process it starts (tasks, web workers).
+    masker.use_sensitive_names(settings.sensitive_name_list)
     # User code a command runs (dags test, tasks test, DAG files it imports) reaches these settings' metastore.
     runtime_services.set_default(lambda: _runtime_services_for(settings))
 

@@ -1,9 +1,15 @@
-"""Opening the metastore from a command, with the DAG folder synced into it first."""
+"""Opening the metastore from a command, with the DAG folder synced into it first.
+
+A command never imports a DAG file in its own process before a child has imported it first
+(``dag_file_child.py``): a file that calls ``os._exit`` or hangs at import becomes an import
+error and a clear message, never a command that prints nothing and exits 0.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from tradewind.settings import Settings
@@ -12,6 +18,7 @@ from tradewind.settings import Settings
 @contextmanager
 def open_metastore(settings: Settings, *, sync: bool = True) -> Iterator[Any]:
     """A session factory on a migrated metastore whose DAGs match the DAG folder."""
+    from tradewind.master.scheduler.dag_file_child import load_in_child
     from tradewind.master.scheduler.dag_processor import sync_dag_folder
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
     from tradewind.metastore.schema_version import ensure_migrated
@@ -21,7 +28,7 @@ def open_metastore(settings: Settings, *, sync: bool = True) -> Iterator[Any]:
         ensure_migrated(engine, settings)
         factory = make_session_factory(engine)
         if sync:
-            sync_dag_folder(factory, settings)
+            sync_dag_folder(factory, settings, loader=load_in_child)
         yield factory
     finally:
         engine.dispose()
@@ -38,8 +45,10 @@ def metastore_session(settings: Settings) -> Iterator[Any]:
 
 
 def load_live_dag(settings: Settings, factory: Any, dag_id: str) -> Any:
-    """The DAG object itself (user code imported), found through the metastore's picture."""
-    from tradewind.errors import DagNotFound
+    """The DAG object itself (user code imported), found through the metastore's picture; its file
+    is imported in a child first, so a file that kills or hangs the import is a clear error here."""
+    from tradewind.errors import DagFileImportError, DagNotFound
+    from tradewind.master.scheduler.dag_file_child import load_in_child
     from tradewind.metastore import dags, import_errors
     from tradewind.metastore.engine import session_scope
     from tradewind.worker.dag_loader import DagLoader
@@ -47,9 +56,20 @@ def load_live_dag(settings: Settings, factory: Any, dag_id: str) -> Any:
     with session_scope(factory) as session:
         row = dags.get_dag(session, dag_id)
         fileloc = row.fileloc if row is not None and row.is_active else None
-        errors = len(import_errors.list_import_errors(session))
+        errors = [e.stacktrace.splitlines()[0] for e in import_errors.list_import_errors(session) if e.stacktrace]
     if fileloc is None:
-        hint = f"; {errors} file(s) failed to import, see `tradewind dags list-import-errors`" if errors else ""
-        raise DagNotFound(f"DAG {dag_id!r} not found in {settings.resolved_dags_folder}{hint}")
+        raise DagNotFound(f"DAG {dag_id!r} not found in {settings.resolved_dags_folder}{_import_errors_hint(errors)}")
+    # The file may have changed since the sync, or import a helper module that did.
+    checked = load_in_child(Path(fileloc), settings)
+    if checked.error is not None:
+        raise DagFileImportError(f"DAG {dag_id!r} cannot be loaded: {checked.error}")
     loader = DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout)
     return loader.get_dag(fileloc, dag_id)
+
+
+def _import_errors_hint(errors: list[str]) -> str:
+    """The end of a "not found" line: the DAG may be in a file that failed to import."""
+    if not errors:
+        return ""
+    others = f" and {len(errors) - 1} other file(s)" if len(errors) > 1 else ""
+    return f"; it may be in a file that failed to import: {errors[0]}{others} (see `tradewind dags list-import-errors`)"

@@ -1,4 +1,8 @@
-"""The audit log: who paused, triggered, cleared or marked what, from the UI, the API or the CLI."""
+"""The audit log: who paused, triggered, cleared or marked what, from the UI, the API or the CLI.
+
+It never holds a secret: the values under secret-looking keys of an entry's details (a triggered
+run's ``{"conf": {"password": ...}}``) are stored as ``***``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.models import AuditLog
+from tradewind.secrets.masker import redact_value
 
 
 def record(
@@ -33,7 +38,7 @@ def record(
         run_id=run_id,
         task_id=task_id,
         map_index=map_index,
-        extra=extra,
+        extra=redact_value(extra) if extra is not None else None,
     )
     session.add(entry)
     session.flush()

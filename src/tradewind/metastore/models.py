@@ -228,6 +228,9 @@ class XCom(Base):
     map_index: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(512), primary_key=True)
     value: Mapped[Any | None] = mapped_column(JsonText())
+    #: What the UI, the API and the CLI show instead of ``value``: the value with the secrets the
+    #: pushing task's process knew masked; NULL when nothing in it had to be hidden.
+    display_value: Mapped[Any | None] = mapped_column(JsonText())
     timestamp: Mapped[datetime | None]
 
 

@@ -16,8 +16,11 @@ from tradewind.metastore.task_instances import TIKey
 RETURN_VALUE = "return_value"
 
 
-def set_xcom(session: Session, key: TIKey, xcom_key: str, value: Any, *, now: datetime | None = None) -> None:
-    """Push ``value`` under ``xcom_key`` for the task instance, replacing what it pushed before."""
+def set_xcom(
+    session: Session, key: TIKey, xcom_key: str, value: Any, *, shown: Any = None, now: datetime | None = None
+) -> None:
+    """Push ``value`` under ``xcom_key`` for the task instance, replacing what it pushed before;
+    ``shown`` is what people see instead (the value with secrets masked), None when it is the value."""
     upsert(
         session,
         XCom,
@@ -28,10 +31,11 @@ def set_xcom(session: Session, key: TIKey, xcom_key: str, value: Any, *, now: da
             "map_index": key.map_index,
             "key": xcom_key,
             "value": value,
+            "display_value": shown,
             "timestamp": now or datetime.now(UTC),
         },
         conflict_on=["dag_id", "run_id", "task_id", "map_index", "key"],
-        update=["value", "timestamp"],
+        update=["value", "display_value", "timestamp"],
     )
 
 

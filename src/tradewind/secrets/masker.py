@@ -5,6 +5,11 @@ variable whose key looks secret, anything passed to ``mask_secret``) is register
 replaces each registered value with ``***``. A task's process installs ``MaskingFilter`` on its log
 handlers and wraps ``sys.stdout``/``sys.stderr`` in ``MaskingStream``, which is where its log (and
 what a BashOperator's command prints) goes.
+
+Which keys look secret is decided here alone, for every place that masks — task logs, the CLI's
+output, the UI and the API: a key containing one of ``DEFAULT_SENSITIVE_NAMES`` or of the words
+``TRADEWIND_SENSITIVE_NAMES`` adds (``use_sensitive_names``). ``redact_value`` makes the display
+copy of a structure (a variable, a connection's extra, an XCom value, a run's conf).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from urllib.parse import quote
 
 REDACTED = "***"
 
-#: Airflow's ``sensitive_var_conn_names`` defaults: a key containing one of these is secret.
-SENSITIVE_NAMES: frozenset[str] = frozenset(
+#: Airflow's ``sensitive_var_conn_names`` defaults, and words Airflow lacks that name a secret just
+#: as often (``db_credential``, ``aws_access_key``, ``my_private``): a key containing one is secret.
+DEFAULT_SENSITIVE_NAMES: frozenset[str] = frozenset(
     {
         "access_token",
         "api_key",
@@ -34,6 +40,9 @@ SENSITIVE_NAMES: frozenset[str] = frozenset(
         "token",
         "keyfile_dict",
         "service_account",
+        "credential",
+        "private",
+        "access_key",
     }
 )
 
@@ -41,10 +50,28 @@ SENSITIVE_NAMES: frozenset[str] = frozenset(
 #: "123" in a log would make it unreadable and protect nothing.
 MIN_SECRET_LENGTH = 5
 
+#: Deeper nesting than this is hidden whole rather than walked (a display copy never recurses without end).
+MAX_DEPTH = 50
+
+_sensitive_names: frozenset[str] = DEFAULT_SENSITIVE_NAMES
+
+
+def use_sensitive_names(extra: Iterable[str]) -> None:
+    """The words that mark a key secret in this process: the defaults and ``extra`` (the settings'
+    ``TRADEWIND_SENSITIVE_NAMES``). Every entry point calls it once with its settings, before it
+    forks the processes that run tasks or serve requests."""
+    global _sensitive_names
+    _sensitive_names = DEFAULT_SENSITIVE_NAMES | {word.strip().lower() for word in extra if word.strip()}
+
+
+def sensitive_names() -> frozenset[str]:
+    """The words that mark a key secret in this process."""
+    return _sensitive_names
+
 
 def should_hide_value_for_key(name: Any) -> bool:
     """Whether a variable key or field name marks its value as secret."""
-    return isinstance(name, str) and any(word in name.lower() for word in SENSITIVE_NAMES)
+    return isinstance(name, str) and any(word in name.lower() for word in _sensitive_names)
 
 
 class SecretsMasker:
@@ -57,16 +84,22 @@ class SecretsMasker:
 
     def add_mask(self, secret: Any, name: str | None = None) -> None:
         """Register ``secret``: text is masked when ``name`` is absent or secret; a mapping's values
-        are registered under their keys; other collections item by item."""
+        are registered when their key is secret (with everything beneath it); other collections
+        item by item."""
+        self._add(secret, should_hide_value_for_key(name), name is None, 0)
+
+    def _add(self, secret: Any, under_secret_key: bool, unnamed: bool, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            return
         if isinstance(secret, Mapping):
             for key, value in secret.items():
-                self.add_mask(value, key)
+                self._add(value, under_secret_key or should_hide_value_for_key(key), False, depth + 1)
         elif isinstance(secret, str):
-            if name is None or should_hide_value_for_key(name):
+            if under_secret_key or unnamed:
                 self._add_text(secret)
         elif isinstance(secret, Iterable) and not isinstance(secret, bytes | bytearray):
             for item in secret:
-                self.add_mask(item, name)
+                self._add(item, under_secret_key, unnamed, depth + 1)
 
     def redact(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
@@ -76,14 +109,22 @@ class SecretsMasker:
         return pattern.sub(REDACTED, text)
 
     def redact_value(self, value: Any, name: str | None = None) -> Any:
-        """A copy of ``value`` for display: text of a secret ``name`` becomes ``***``, registered
-        secrets inside other text too; mappings and lists are walked."""
+        """A copy of ``value`` for display: every text beneath a secret ``name`` or key becomes
+        ``***``, registered secrets inside other text too; mappings and lists are walked."""
+        return self._redacted(value, should_hide_value_for_key(name), 0)
+
+    def _redacted(self, value: Any, hidden: bool, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            return REDACTED
         if isinstance(value, Mapping):
-            return {key: self.redact_value(item, key) for key, item in value.items()}
+            return {
+                key: self._redacted(item, hidden or should_hide_value_for_key(key), depth + 1)
+                for key, item in value.items()
+            }
         if isinstance(value, list | tuple):
-            return [self.redact_value(item, name) for item in value]
+            return [self._redacted(item, hidden, depth + 1) for item in value]
         if isinstance(value, str):
-            return REDACTED if should_hide_value_for_key(name) and value else self.redact(value)
+            return REDACTED if hidden and value else self.redact(value)
         return value
 
     def clear(self) -> None:
@@ -117,6 +158,13 @@ def redact(text: str) -> str:
 
 def redact_value(value: Any, name: str | None = None) -> Any:
     return _masker.redact_value(value, name)
+
+
+def display_copy(value: Any, name: str | None = None) -> Any:
+    """What people should be shown of ``value`` (an XCom pushed under ``name``), or None when
+    nothing in it is secret and the value itself may be shown."""
+    shown = _masker.redact_value(value, name)
+    return None if shown == value else shown
 
 
 def process_masker() -> SecretsMasker:

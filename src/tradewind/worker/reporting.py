@@ -26,6 +26,7 @@ from tradewind.metastore import dags, logs, runs, task_instances, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.failed_tries import fail_try
+from tradewind.secrets import masker
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.log_cap import LogCap
@@ -53,6 +54,15 @@ class ClaimedTry:
     external_trigger: bool
     start_date: datetime
     fileloc: str | None = None
+
+
+@dataclass(frozen=True)
+class PushedXCom:
+    """An XCom the try pushed: its value, and what people are shown of it (None: the value itself)."""
+
+    key: str
+    value: Any
+    shown: Any = None
 
 
 class Standing(enum.Enum):
@@ -215,7 +225,7 @@ class Reporter:
         *,
         log_text: str = "",
         rendered: dict[str, Any] | None = None,
-        pushed: list[tuple[str, Any]] | None = None,
+        pushed: list[PushedXCom] | None = None,
         then: Callable[[Session, Outcome], Any] | None = None,
     ) -> tuple[bool, Any]:
         """In one transaction: running → the outcome's state for this try, the XCom the try pushed,
@@ -236,7 +246,7 @@ class Reporter:
         outcome: Outcome,
         log_text: str,
         rendered: dict[str, Any] | None,
-        pushed: list[tuple[str, Any]] | None,
+        pushed: list[PushedXCom] | None,
         then: Callable[[Session, Outcome], Any] | None,
     ) -> tuple[bool, Any]:
         now = utcnow()
@@ -282,8 +292,8 @@ class Reporter:
                 return False, None
             if log_text:
                 self._write_log(session, log_text)
-            for xcom_key, value in pushed or []:
-                xcoms.set_xcom(session, self.key, xcom_key, value, now=now)
+            for xcom in pushed or []:
+                xcoms.set_xcom(session, self.key, xcom.key, xcom.value, shown=xcom.shown, now=now)
             history: dict[str, Any] = {
                 "state": str(outcome.state),
                 "end_date": now,
@@ -374,8 +384,9 @@ class MetastoreXComBackend:
         self.key = key
 
     def push(self, key: str, value_json: str) -> None:
+        value = json.loads(value_json)
         with session_scope(self.factory) as session:
-            xcoms.set_xcom(session, self.key, key, json.loads(value_json))
+            xcoms.set_xcom(session, self.key, key, value, shown=masker.display_copy(value, key))
 
     def pull(self, task_id: str | None, key: str, map_index: int | None) -> tuple[bool, Any]:
         with session_scope(self.factory) as session:

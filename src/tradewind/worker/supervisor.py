@@ -28,7 +28,7 @@ from typing import Any
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.guardian import GuardedTry
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.reporting import Reporter, Standing
+from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.task_process import TryRequest
 from tradewind.worker.try_heartbeat import TryHeartbeat
 
@@ -62,7 +62,7 @@ class ChildResult:
     outcome: Outcome
     log_text: str = ""
     rendered: dict[str, Any] | None = None
-    pushed: list[tuple[str, Any]] = field(default_factory=list)
+    pushed: list[PushedXCom] = field(default_factory=list)
 
 
 @dataclass
@@ -284,5 +284,6 @@ class _PipeReader:
             self.beat.set_rendered(report["rendered"])
             self.rendered_sent = True
         elif "xcom" in report:
-            key, value = report["xcom"]
-            result.pushed = [(k, v) for k, v in result.pushed if k != key] + [(key, value)]
+            key, value, *shown = report["xcom"]
+            pushed = PushedXCom(key, value, shown[0] if shown else None)
+            result.pushed = [p for p in result.pushed if p.key != key] + [pushed]

@@ -83,6 +83,9 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
     ti = runtime_task_instance(request, xcom)
     log = logging.getLogger("tradewind.task")
     _stop_on_sigterm(task)
+    # The run's conf reaches the task as it is, but values under its secret-looking keys never
+    # show in the task's log, its rendered fields or the display copy of its XCom.
+    masker.mask_secret(request.run.conf)
     try:
         task, context = task_and_context(request, ti)
         if task is not request.task:
@@ -186,8 +189,9 @@ def _execution_timeout(task: Any) -> Any:
 
 class ResultChannel:
     """The child's side of the result pipe: one JSON object per line — its rendered fields, each
-    XCom it pushes, and last its outcome. The worker writes them to the metastore, so the task's
-    process needs no database connection of its own unless it pulls XCom."""
+    XCom it pushes (with its display copy when something in it is secret), and last its outcome.
+    The worker writes them to the metastore, so the task's process needs no database connection of
+    its own unless it pulls XCom."""
 
     def __init__(self, fd: int) -> None:
         self._file = os.fdopen(fd, "w", buffering=1)
@@ -213,7 +217,9 @@ class ChildXComBackend:
     def push(self, key: str, value_json: str) -> None:
         value = json.loads(value_json)
         self._own[key] = value
-        self._channel.send("xcom", [key, value])
+        # Only this process knows which secrets it fetched: it sends what people may see beside the value.
+        shown = masker.display_copy(value, key)
+        self._channel.send("xcom", [key, value] if shown is None else [key, value, shown])
 
     def pull(self, task_id: str | None, key: str, map_index: int | None) -> tuple[bool, Any]:
         if task_id == self.task_id and key in self._own:

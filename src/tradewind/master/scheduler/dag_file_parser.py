@@ -2,23 +2,20 @@
 
 User code never runs in the scheduler process: each changed file is imported by a forked child
 with a time limit (``dagbag_import_timeout``, enforced by the child's alarm and, should that fail,
-by the parent killing it). The child sends back the file's serialized DAGs or its error as JSON.
-``scan`` finds new, changed and removed files; ``poll`` collects finished children and stores what
-they found, so a file that hangs or crashes becomes an import error for that file alone while
-the scheduler keeps scheduling everything else.
+by the parent killing it; ``dag_file_child.py``). ``scan`` finds new, changed and removed files;
+``poll`` collects finished children and stores what they found, so a file that hangs or crashes
+becomes an import error for that file alone while the scheduler keeps scheduling everything else.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
-from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind.master.scheduler.dag_file_child import parsed_file, start_import
 from tradewind.master.scheduler.dag_processor import (
     ParsedFile,
     SyncReport,
@@ -111,55 +108,9 @@ class DagFileParser:
             self._children[name] = self._start(path, content_hash)
 
     def _start(self, path: Path, content_hash: str) -> _Child:
-        timeout = float(self.settings.dagbag_import_timeout)
-        child = TimedChild.start(
-            _child_main,
-            (str(path), timeout, str(self.settings.resolved_dags_folder)),
-            name=f"tradewind-dag-file-{path.name}",
-            timeout=timeout,
-        )
-        return _Child(path=path, content_hash=content_hash, process=child)
+        return _Child(path=path, content_hash=content_hash, process=start_import(path, self.settings))
 
     def _collect(self, child: _Child) -> ParsedFile | None:
         """The child's result once it has one (an error if it died or ran out of time), else None."""
         ended = child.process.collect()
-        if ended is None:
-            return None
-        if ended.timed_out:
-            return ParsedFile(
-                path=str(child.path),
-                error=(
-                    f"{child.path}: DagFileImportError: importing the file took longer than "
-                    f"{child.process.timeout:g} s (dagbag_import_timeout); the import was killed"
-                ),
-            )
-        if ended.payload is not None:
-            try:
-                return ParsedFile(**ended.payload)
-            except TypeError:
-                pass
-        return ParsedFile(
-            path=str(child.path),
-            error=(
-                f"{child.path}: the process importing the file died (exit code {ended.exit_code}) before it finished"
-            ),
-        )
-
-
-def _child_main(path: str, timeout: float, dags_folder: str, conn: Connection) -> None:
-    """In the child: import the file, send back its serialized DAGs or error as JSON, exit."""
-    # The scheduler's own handlers (stop the loop) must not keep a child alive that is told to stop.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        from tradewind.sdk.dag_file import load_dag_file
-
-        result = load_dag_file(path, timeout=timeout, dags_folder=dags_folder)
-        parsed = ParsedFile.from_result(result)
-        payload = json.dumps(asdict(parsed), default=str)
-    except BaseException as exc:  # noqa: BLE001 - anything at all becomes this file's import error
-        payload = json.dumps(
-            {"path": path, "dags": [], "error": f"{path}: {type(exc).__name__}: {exc}", "traceback": None}
-        )
-    conn.send_bytes(payload.encode())
-    conn.close()
+        return None if ended is None else parsed_file(child.path, child.process, ended)

@@ -1,7 +1,8 @@
 """A forked child process with a time limit that sends its parent one JSON object, and how the
 parent collects it without ever blocking: the result, or word that the child died or ran out of
 time (then it is killed). The DAG-file parser and the DAG-callback runner both run user code
-this way, so the scheduler's loop never waits on it."""
+this way, so the scheduler's loop never waits on it; a CLI command that has nothing else to do
+``wait``s for its child instead."""
 
 from __future__ import annotations
 
@@ -72,6 +73,15 @@ class TimedChild:
             self.stop()
             return ChildEnd(None, timed_out=True)
         return None
+
+    def wait(self) -> ChildEnd:
+        """Block until the child has ended, at most its time limit and the grace (for a caller
+        with nothing else to do meanwhile, such as a CLI command)."""
+        while True:
+            ended = self.collect()
+            if ended is not None:
+                return ended
+            self.conn.poll(max(0.0, min(0.5, self.deadline - time.monotonic())))
 
     def stop(self) -> int | None:
         """Kill the child if it still runs, and reap it; its exit code (negative: the signal)."""

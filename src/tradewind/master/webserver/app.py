@@ -17,6 +17,7 @@ from tradewind.master.webserver import auth, db, errors, templating
 from tradewind.master.webserver.api import request_check
 from tradewind.master.webserver.secret_key import resolve_secret_key
 from tradewind.redaction import redact
+from tradewind.secrets import masker
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     settings = settings if settings is not None else Settings.from_env()
     secret, source = resolve_secret_key(settings)
+    # Which variables, extra fields, XCom and conf keys the pages and the API show as ***.
+    masker.use_sensitive_names(settings.sensitive_name_list)
     logger.info("webserver: sessions signed with %s; metastore %s", source, redact(settings.resolved_database_url))
     app = Flask(__name__.rsplit(".", 1)[0])
     app.config.update(

@@ -1,5 +1,6 @@
 """What the UI and the API show of secret values: a variable whose key looks secret, a
-connection's password, and the secret-looking keys of a connection's extra, all as ``***``.
+connection's password, the secret-looking keys of a connection's extra, of a run's conf and of the
+audit log's details, and what a task pushed to XCom — secrets as ``***``.
 
 Which names look secret is the secrets masker's rule (Airflow's ``sensitive_var_conn_names``), the
 same one that masks task logs and the CLI's output."""
@@ -7,6 +8,7 @@ same one that masks task logs and the CLI's output."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tradewind.secrets.masker import REDACTED, redact_value, should_hide_value_for_key
 
@@ -29,3 +31,15 @@ def extra(value: str | None) -> str | None:
     except ValueError:
         return REDACTED
     return json.dumps(redact_value(parsed))
+
+
+def xcom_value(key: str, value: Any, display_value: Any) -> Any:
+    """An XCom as people see it: the copy its task's process stored with the secrets it had fetched
+    masked (None: nothing was), and in any case the values under secret-looking keys masked."""
+    return redact_value(value if display_value is None else display_value, key)
+
+
+def details(value: Any) -> Any:
+    """A run's conf or an audit-log entry's details, the values under secret-looking keys (nested
+    too) masked; the run itself keeps the real conf for its tasks."""
+    return redact_value(value)

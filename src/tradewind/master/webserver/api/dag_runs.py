@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
 from tradewind.actions.wake import wake_schedulers
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, iso
 from tradewind.master.webserver.api.request_check import arg, body, parse_timestamp
 from tradewind.master.webserver.api.spec import (
@@ -258,7 +259,7 @@ def run_json(run: DagRun) -> dict[str, Any]:
         "run_type": run_type,
         "state": run.state,
         "external_trigger": run.external_trigger,
-        "conf": run.conf or {},
+        "conf": masking.details(run.conf or {}),
         "note": run.note,
         "queued_at": iso(run.queued_at),
     }

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, iso
 from tradewind.master.webserver.api.request_check import arg
 from tradewind.master.webserver.api.spec import (
@@ -80,7 +81,7 @@ def event_json(e: AuditLog) -> dict[str, Any]:
         "event": e.event,
         "execution_date": None,
         "owner": e.owner,
-        "extra": json.dumps(e.extra, sort_keys=True) if e.extra is not None else None,
+        "extra": json.dumps(masking.details(e.extra), sort_keys=True) if e.extra is not None else None,
     }
 
 

@@ -1,6 +1,7 @@
 """``/api/v1/dags/<dag_id>/dagRuns/<run_id>/taskInstances/<task_id>/xcomEntries``: a task instance's
 XComs, and one of them with its value. XCom values are JSON in tradewind; ``stringify`` (the
 default) answers a value as Python's text of it, as Airflow does, ``stringify=false`` as JSON.
+Secrets in a value are masked as on the task panel.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, iso
 from tradewind.master.webserver.api.request_check import arg, page_of
 from tradewind.master.webserver.api.spec import (
@@ -63,7 +65,9 @@ def get_xcom_entry(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str) ->
     )
     if found is None:
         abort(404, description=f"task instance {task_id!r} of run {dag_run_id!r} has no XCom {xcom_key!r}")
-    value = str(found.value) if arg("stringify") else found.value
+    # What people see: the copy with the secrets the task's process knew masked (README, Security).
+    shown = masking.xcom_value(found.key, found.value, found.display_value)
+    value = str(shown) if arg("stringify") else shown
     return jsonify(_entry(found, logical_date) | {"value": value})
 
 

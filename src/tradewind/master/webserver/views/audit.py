@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import browse
 
@@ -23,7 +24,9 @@ def audit_log() -> ResponseReturnValue:
     page = max(1, int(raw)) if raw.isdigit() else 1
     rows, total = browse.audit_page(get_session(), dag_id=dag_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     last_page = max(1, -(-total // PAGE_SIZE))
-    extra = {row.id: json.dumps(row.extra, sort_keys=True, default=str) if row.extra else "" for row in rows}
+    extra = {
+        row.id: json.dumps(masking.details(row.extra), sort_keys=True, default=str) if row.extra else "" for row in rows
+    }
 
     def url(number: int) -> str:
         query: dict[str, Any] = {"dag_id": dag_id} if dag_id else {}

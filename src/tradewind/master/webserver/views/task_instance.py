@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from tradewind.decisions.trigger_rules import UpstreamCounts, Verdict, evaluate
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.db import get_session, streamed
 from tradewind.master.webserver.views.dag_common import action_url, dag_path, tabs
@@ -81,7 +82,7 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
         tail_url=f"{base}/log/tail{query}",
         page_url=f"{base}/log/page{query}",
         xcoms=[
-            (x.key, _pretty(x.value))
+            (x.key, _pretty(masking.xcom_value(x.key, x.value, x.display_value)))
             for x in xcoms.list_xcoms(session, dag_id, run_id, task_id)
             if x.map_index == ti.map_index
         ],
