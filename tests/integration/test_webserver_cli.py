@@ -194,9 +194,9 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
         if process.poll() is not None:
             raise AssertionError(f"the webserver exited with {process.returncode}:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=5):
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused while it binds, or (a loaded machine) no answer yet: ask again
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {timeout} s:\n{log.read_text()}")
 

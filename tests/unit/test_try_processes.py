@@ -83,7 +83,8 @@ def leave_children(result_fd: int) -> None:
     plain = subprocess.Popen(["sleep", "60"])
     own_session = subprocess.Popen(["sleep", "61"], start_new_session=True)
     read_end, write_end = os.pipe()
-    if os.fork() == 0:
+    intermediate = os.fork()
+    if intermediate == 0:
         os.setsid()
         if os.fork() == 0:
             os.write(write_end, f"{os.getpid()}".encode())
@@ -91,6 +92,9 @@ def leave_children(result_fd: int) -> None:
         os._exit(0)
     os.close(write_end)
     daemon = os.read(read_end, 32).decode()
+    # As a daemonizing parent does: the intermediate is gone before the task goes on, so what the
+    # task leaves behind is exactly the three processes named (not, under load, a fourth on its way out).
+    os.waitpid(intermediate, 0)
     os.write(result_fd, f"{plain.pid} {own_session.pid} {daemon}".encode())
 
 
