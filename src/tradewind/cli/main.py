@@ -10,7 +10,7 @@ import click
 
 from tradewind.cli.output import fail
 from tradewind.errors import TradewindException
-from tradewind.sdk import runtime_services
+from tradewind.sdk import plugins, runtime_services
 from tradewind.settings import Settings
 from tradewind.version import __version__
 
@@ -44,6 +44,8 @@ def cli(ctx: click.Context) -> None:
     # Library chatter (e.g. Alembic's "Context impl" lines) would drown the commands' own output.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = settings
+    # Custom timetables and plugin macros, for every command that reads a DAG (loaded on first need).
+    plugins.configure(settings.resolved_plugins_folder)
     # User code a command runs (dags test, tasks test, DAG files it imports) reaches these settings' metastore.
     runtime_services.set_default(lambda: _runtime_services_for(settings))
 

@@ -39,7 +39,7 @@ def run_task_alone(
     if not mapped and map_index >= 0:
         raise TradewindException(f"task {task_id!r} is not mapped: --map-index applies to mapped tasks only")
     logical_date = logical_date or datetime.now(UTC)
-    interval = manual_run_interval(dag.schedule, logical_date)
+    interval = manual_run_interval(dag.timetable, logical_date)
     run = RunInfo(
         dag_id=dag.dag_id,
         run_id=f"__tradewind_tasks_test__{logical_date.isoformat()}",

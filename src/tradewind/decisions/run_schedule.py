@@ -44,7 +44,7 @@ def plan_new_runs(
     create: list[DagRunInfo] = []
     for _ in range(budget + MAX_PASSED_OVER + 1):
         info = next_dagrun_info(
-            dag.schedule,
+            dag.timetable,
             start_date=dag.start_date,
             end_date=dag.end_date,
             catchup=catchup,

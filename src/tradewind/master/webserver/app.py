@@ -16,6 +16,7 @@ from flask import Flask, Response
 from tradewind.master.webserver import auth, db, errors, templating
 from tradewind.master.webserver.secret_key import resolve_secret_key
 from tradewind.redaction import redact
+from tradewind.sdk import plugins
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app opens no database connection; the first request does.
     """
     settings = settings if settings is not None else Settings.from_env()
+    # A DAG's custom timetable is known to the UI only through the plugin that registers it.
+    plugins.load_now(settings.resolved_plugins_folder)
     secret, source = resolve_secret_key(settings)
     logger.info("webserver: sessions signed with %s; metastore %s", source, redact(settings.resolved_database_url))
     app = Flask(__name__.rsplit(".", 1)[0])
