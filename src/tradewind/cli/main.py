@@ -72,6 +72,7 @@ def _register() -> None:
         webserver,
         worker,
     )
+    from tradewind.cli.plugins import plugins_command
 
     cli.add_command(db.db)
     cli.add_command(dags.dags)
@@ -88,6 +89,7 @@ def _register() -> None:
     cli.add_command(connections.connections)
     cli.add_command(variables.variables)
     cli.add_command(fernet_key.rotate_fernet_key)
+    cli.add_command(plugins_command)
 
 
 _register()

@@ -40,7 +40,6 @@ INERT_ATTRIBUTES = (
     "appbuilder_menu_items",
     "global_operator_extra_links",
     "operator_extra_links",
-    "source",
     "listeners",
     "ti_deps",
     "priority_weight_strategies",
