@@ -31,6 +31,14 @@ class InvalidScheduleError(DagDefinitionError):
     """A schedule that is not None, a preset, a valid cron string or a timedelta."""
 
 
+class TimetableNotRegistered(InvalidScheduleError):
+    """A DAG's custom timetable class is not registered by any plugin in this process."""
+
+
+class PluginError(TradewindException):
+    """A plugin file or ``AirflowPlugin`` that cannot be loaded; the message names it."""
+
+
 class TaskAlreadyInDagError(DagDefinitionError):
     """A task was added to a second DAG."""
 

@@ -33,6 +33,9 @@ class Settings:
         metadata={"help": "Folder for the embedded metastore, logs and the default DAG folder."},
     )
     dags_folder: Path | None = option(None, "Folder scanned for DAG files (default: HOME/dags).")
+    plugins_folder: Path | None = option(
+        None, "Folder of AirflowPlugin files (custom timetables, macros) every role loads (default: HOME/plugins)."
+    )
     database_url: str | None = option(None, "SQLAlchemy URL of the metastore (default: SQLite under HOME).")
     broker_url: str | None = option(None, "Celery broker URL, e.g. redis://127.0.0.1:6379/0 (default: embedded).")
     catchup_by_default: bool = option(False, "Catchup for DAGs that do not say (Airflow 2 used True).")
@@ -108,6 +111,10 @@ class Settings:
     @property
     def resolved_dags_folder(self) -> Path:
         return self.dags_folder if self.dags_folder is not None else self.home / "dags"
+
+    @property
+    def resolved_plugins_folder(self) -> Path:
+        return self.plugins_folder if self.plugins_folder is not None else self.home / "plugins"
 
     @property
     def resolved_database_url(self) -> str:

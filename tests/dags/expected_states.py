@@ -27,6 +27,17 @@ def states_by_task(rows: Iterable[tuple[str, int, str]]) -> dict:
 
 
 EXPECTED_STATES = {
+    "example_timezone": {
+        "run_state": "success",
+        "tasks": {"check_local_window": "success", "check_dst_days": "success"},
+    },
+    "example_plugin_timetable": {
+        "run_state": "success",
+        "tasks": {"check_interval": "success", "check_macro": "success"},
+    },
+    "example_cron_trigger_timetable": {"run_state": "success", "tasks": {"check_hour_before": "success"}},
+    "example_events_timetable": {"run_state": "success", "tasks": {"check_on_an_event": "success"}},
+    "example_continuous": {"run_state": "success", "tasks": {"check_point_in_time": "success"}},
     "example_connections_variables": {
         "run_state": "success",
         "tasks": {

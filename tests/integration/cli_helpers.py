@@ -28,6 +28,7 @@ from tradewind.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "examples" / "dags"
+EXAMPLE_PLUGINS = REPO / "examples" / "plugins"
 TEST_DAGS = REPO / "tests" / "dags"
 TRADEWIND = Path(sys.executable).with_name("tradewind")
 

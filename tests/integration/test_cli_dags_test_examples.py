@@ -1,7 +1,8 @@
 """``tradewind dags test`` runs every example DAG to exactly the final states its docstring promises
 (tests/dags/expected_states.py): on PostgreSQL, checked through ``tasks states-for-dag-run`` and
 ``dags list-runs``, and on the zero-config SQLite metastore, checked through what ``dags test``
-prints. The examples run from a copy of examples/dags, since example_sensor writes next to its file.
+prints. The examples run from a copy of examples/dags (and examples/plugins as the plugins folder), since
+example_sensor writes next to its file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from cli_helpers import (
     EXAMPLE_DAGS,
+    EXAMPLE_PLUGINS,
     LOGICAL_DATE,
     RUN_ID,
     Cli,
@@ -35,9 +37,12 @@ DAG_IDS = sorted(EXPECTED)
 
 
 def _copy_examples(folder: Path) -> Path:
+    """The example DAGs into ``folder``, and the example plugins into the plugins folder beside it
+    (``TRADEWIND_HOME/plugins``, the default)."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in EXAMPLE_DAGS.glob("*.py"):
         shutil.copy(path, folder)
+    shutil.copytree(EXAMPLE_PLUGINS, folder.parent / "plugins", dirs_exist_ok=True)
     return folder
 
 

@@ -99,6 +99,8 @@ def started_tries(record: Path) -> Counter[tuple[str, str, str]]:
 def test_every_example_dag_ends_as_in_airflow_with_xcom_crossing_workers(cluster: Cluster, dags_folder: Path):
     for path in EXAMPLES.glob("*.py"):
         shutil.copy(path, dags_folder / path.name)
+    # example_plugin_timetable's timetable comes from the example plugin, in the home's plugins folder.
+    shutil.copytree(EXAMPLES.parent / "plugins", cluster.home / "plugins", dirs_exist_ok=True)
     write_dag(
         dags_folder,
         "xcom_across_workers",

@@ -15,7 +15,7 @@ from tradewind.compat.providers import served_providers
 from tradewind.decisions.run_schedule import upcoming_runs
 from tradewind.decisions.task_dependencies import Standing, unmet_dependencies
 from tradewind.decisions.trigger_rules import UpstreamCounts
-from tradewind.sdk.schedules import normalize_schedule
+from tradewind.sdk.schedules import create_timetable
 from tradewind.settings import Settings
 from tradewind.settings_sections import SECTIONS, config_options
 
@@ -25,7 +25,10 @@ NOW = D[5] + timedelta(hours=6)
 
 def dag(schedule: str = "@daily", end_date: datetime | None = None, max_active_runs: int = 16) -> SimpleNamespace:
     return SimpleNamespace(
-        schedule=normalize_schedule(schedule), start_date=D[0], end_date=end_date, max_active_runs=max_active_runs
+        timetable=create_timetable(schedule, UTC, start_date=D[0]),
+        start_date=D[0],
+        end_date=end_date,
+        max_active_runs=max_active_runs,
     )
 
 

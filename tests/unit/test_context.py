@@ -138,3 +138,63 @@ def _has_context():
     except TradewindException:
         return False
     return True
+
+
+def _run_of(dag, logical, interval, *, external_trigger=False, run_type="scheduled"):
+    run = RunInfo(
+        dag_id=dag.dag_id,
+        run_id="r",
+        run_type=run_type,
+        logical_date=logical,
+        data_interval_start=interval[0],
+        data_interval_end=interval[1],
+        external_trigger=external_trigger,
+    )
+    task = dag.tasks[0]
+    return build_context(dag=dag, task=task, run=run, ti=SimpleNamespace(try_number=1), params={}, conf={})
+
+
+def _daily_dag(schedule="@daily", start_date=datetime(2023, 1, 1, tzinfo=UTC)):
+    from tradewind import DAG, EmptyOperator
+
+    with DAG("neighbours", schedule=schedule, start_date=start_date) as dag:
+        EmptyOperator(task_id="t")
+    return dag
+
+
+def test_a_scheduled_run_has_the_schedules_previous_and_next_dates():
+    day = datetime(2024, 3, 5, tzinfo=UTC)
+    ctx = _run_of(_daily_dag(), day, (day, day + timedelta(days=1)))
+    assert (ctx["prev_ds"], ctx["ds"], ctx["next_ds"]) == ("2024-03-04", "2024-03-05", "2024-03-06")
+    assert ctx["prev_ds_nodash"] == "20240304" and ctx["next_ds_nodash"] == "20240306"
+    assert ctx["prev_execution_date"] == pendulum.datetime(2024, 3, 4, tz="UTC")
+
+
+def test_a_manual_run_not_triggered_from_outside_gets_its_dates_from_the_schedule():
+    # Airflow's `dags test` of a daily DAG at 2024-01-01: the run covers 31 December, so the schedule's
+    # previous date is 2023-12-31 and its next run is the one that interval leads to, 2024-01-01.
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    ctx = _run_of(_daily_dag(), day, (day - timedelta(days=1), day), run_type="manual")
+    assert (ctx["prev_ds"], ctx["next_ds"]) == ("2023-12-31", "2024-01-01")
+
+
+def test_a_run_triggered_from_outside_is_its_own_neighbour():
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    ctx = _run_of(_daily_dag(), day, (day - timedelta(days=1), day), external_trigger=True, run_type="manual")
+    assert ctx["prev_ds"] == ctx["next_ds"] == ctx["ds"] == "2024-01-01"
+
+
+def test_neighbours_follow_the_local_clock_across_a_dst_change():
+    from zoneinfo import ZoneInfo
+
+    dag = _daily_dag("0 2 * * *", datetime(2024, 3, 1, 2, tzinfo=ZoneInfo("Europe/Amsterdam")))
+    logical = datetime(2024, 3, 31, 1, tzinfo=UTC)  # 31 March, 03:00 CEST (02:00 does not exist)
+    ctx = _run_of(dag, logical, (logical, datetime(2024, 4, 1, tzinfo=UTC)))
+    assert ctx["prev_execution_date"] == pendulum.datetime(2024, 3, 30, 1, tz="UTC")
+    assert ctx["next_execution_date"] == pendulum.datetime(2024, 4, 1, 0, tz="UTC")
+
+
+def test_a_dag_without_a_schedule_has_no_previous_date():
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    ctx = _run_of(_daily_dag(None), day, (day, day), run_type="manual")
+    assert ctx["prev_ds"] is None and ctx["next_ds"] is None

@@ -20,7 +20,7 @@ from tradewind.sdk.context import RunInfo, build_context
 from tradewind.sdk.operators.latest_only import latest_window
 from tradewind.sdk.operators.trigger_dagrun import parse_logical_date
 from tradewind.sdk.runtime import InMemoryXComBackend, RuntimeTaskInstance
-from tradewind.sdk.schedules import DataInterval, normalize_schedule
+from tradewind.sdk.schedules import DataInterval, create_timetable
 from tradewind.sdk.sensors.external_task import PokeCounts, external_logical_dates, poke_verdict
 from tradewind.sdk.serialization import deserialize_dag, serialize_dag
 
@@ -173,7 +173,7 @@ def test_a_triggered_logical_date_that_is_not_a_date_is_a_clear_error():
 
 # -- latest only -------------------------------------------------------------------------------------
 
-DAILY = normalize_schedule("@daily")
+DAILY = create_timetable("@daily", UTC)
 
 
 def test_the_latest_interval_is_the_one_whose_following_interval_holds_now():
@@ -188,7 +188,7 @@ def test_an_older_interval_is_not_the_latest():
 
 
 def test_without_a_following_interval_every_run_is_the_latest():
-    window = latest_window(normalize_schedule(None), start_date=START, data_interval=DataInterval(DAY, DAY), now=DAY)
+    window = latest_window(create_timetable(None, UTC), start_date=START, data_interval=DataInterval(DAY, DAY), now=DAY)
     assert window == type(window)(True)
 
 

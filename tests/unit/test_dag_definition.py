@@ -141,8 +141,8 @@ def test_a_task_cannot_join_a_second_dag():
 
 
 def test_schedule_interval_is_the_old_name_of_schedule_and_default_is_daily():
-    assert DAG("old", start_date=START, schedule_interval="@hourly").schedule.description == "@hourly"
-    assert DAG("implicit", start_date=START).schedule.description == str(timedelta(days=1))
+    assert DAG("old", start_date=START, schedule_interval="@hourly").timetable.summary == "@hourly"
+    assert DAG("implicit", start_date=START).timetable.summary == str(timedelta(days=1))
 
 
 def test_unknown_operator_argument_is_refused_with_its_name():

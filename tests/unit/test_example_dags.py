@@ -1,4 +1,5 @@
-"""The example DAGs import cleanly, and tests/dags/expected_states.py names exactly their tasks."""
+"""The example DAGs import cleanly (with the example plugins), and tests/dags/expected_states.py names
+exactly their tasks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tradewind.sdk import plugins
 from tradewind.sdk.dag_file import load_dag_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +21,15 @@ def _expected_states() -> dict:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.EXPECTED_STATES
+
+
+@pytest.fixture(autouse=True)
+def example_plugins():
+    """The example plugins as the plugins folder (example_plugin_timetable's timetable is there)."""
+    plugins.reset()
+    plugins.configure(ROOT / "examples" / "plugins")
+    yield
+    plugins.reset()
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -13,14 +13,17 @@ from tradewind.decisions.admission import Candidate, Limits, Usage, admit
 from tradewind.decisions.run_schedule import plan_new_runs
 from tradewind.decisions.task_graph import relatives
 from tradewind.decisions.task_nodes import priority_weights
-from tradewind.sdk.schedules import normalize_schedule
+from tradewind.sdk.schedules import create_timetable
 
 D = [datetime(2024, 3, day, tzinfo=UTC) for day in range(1, 10)]
 
 
 def daily(max_active_runs: int = 16, end_date: datetime | None = None, schedule: str = "@daily") -> SimpleNamespace:
     return SimpleNamespace(
-        schedule=normalize_schedule(schedule), start_date=D[0], end_date=end_date, max_active_runs=max_active_runs
+        timetable=create_timetable(schedule, UTC, start_date=D[0]),
+        start_date=D[0],
+        end_date=end_date,
+        max_active_runs=max_active_runs,
     )
 
 

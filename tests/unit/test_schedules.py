@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,18 +13,16 @@ from dateutil.relativedelta import relativedelta
 from tradewind.errors import InvalidScheduleError
 from tradewind.sdk.schedules import (
     PRESETS,
-    CronSchedule,
     DagRunInfo,
     DataInterval,
-    DeltaSchedule,
-    NoSchedule,
-    OnceSchedule,
+    create_timetable,
     intervals_between,
     manual_run_interval,
     next_dagrun_info,
-    normalize_schedule,
-    schedule_from_json,
 )
+from tradewind.sdk.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
+from tradewind.sdk.timetables.registry import decode_timetable, encode_timetable
+from tradewind.sdk.timetables.simple import ContinuousTimetable, NullTimetable, OnceTimetable
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -33,10 +32,14 @@ def utc(*args: int) -> datetime:
 
 
 def interval(start: datetime, end: datetime) -> DagRunInfo:
-    return DagRunInfo(logical_date=start, data_interval=DataInterval(start, end), run_after=end)
+    return DagRunInfo.interval(start, end)
 
 
-# --- normalize_schedule ---
+def normalize_schedule(value: object, timezone: str = "UTC") -> object:
+    return create_timetable(value, ZoneInfo(timezone), start_date=None)
+
+
+# --- create_timetable ---
 
 
 @pytest.mark.parametrize(
@@ -53,98 +56,102 @@ def interval(start: datetime, end: datetime) -> DagRunInfo:
     ],
 )
 def test_presets_map_to_cron_and_keep_their_name_for_the_ui(preset: str, cron: str) -> None:
-    schedule = normalize_schedule(preset)
-    assert schedule == CronSchedule(cron, None, preset)
-    assert schedule.description == preset
+    timetable = create_timetable(preset, UTC)
+    assert isinstance(timetable, CronDataIntervalTimetable)
+    assert timetable.summary == preset
     assert PRESETS[preset] == cron
+    as_cron = create_timetable(cron, UTC)
+    start = utc(2024, 1, 1)
+    assert next_dagrun_info(timetable, start_date=start, last_automated_interval=None, now=utc(2025, 1, 1)) == (
+        next_dagrun_info(as_cron, start_date=start, last_automated_interval=None, now=utc(2025, 1, 1))
+    )
 
 
 def test_cron_string_is_kept_as_written() -> None:
-    schedule = normalize_schedule("*/5 9-17 * * 1-5")
-    assert schedule == CronSchedule("*/5 9-17 * * 1-5")
-    assert schedule.description == "*/5 9-17 * * 1-5"
+    timetable = create_timetable("*/5 9-17 * * 1-5", UTC)
+    assert timetable.summary == "*/5 9-17 * * 1-5"
 
 
-def test_none_once_and_timedelta() -> None:
-    assert normalize_schedule(None) == NoSchedule()
-    assert normalize_schedule("@once") == OnceSchedule()
-    assert normalize_schedule(timedelta(hours=6)) == DeltaSchedule(timedelta(hours=6))
-    assert normalize_schedule(timedelta(hours=6)).description == "6:00:00"
-    assert normalize_schedule(relativedelta(months=1)) == DeltaSchedule(relativedelta(months=1))
-    assert normalize_schedule(None).description == "None"
-    assert normalize_schedule("@once").description == "@once"
+def test_none_once_continuous_and_timedelta() -> None:
+    assert create_timetable(None, UTC) == NullTimetable()
+    assert create_timetable("@once", UTC) == OnceTimetable()
+    assert create_timetable("@continuous", UTC) == ContinuousTimetable()
+    assert isinstance(create_timetable(timedelta(hours=6), UTC), DeltaDataIntervalTimetable)
+    assert create_timetable(timedelta(hours=6), UTC).summary == "6:00:00"
+    assert create_timetable(None, UTC).summary == "None"
+    assert create_timetable("@once", UTC).summary == "@once"
+    assert create_timetable("@continuous", UTC).summary == "@continuous"
 
 
-def test_an_already_normalized_schedule_passes_through() -> None:
-    schedule = CronSchedule("0 6 * * *", "Asia/Tokyo")
-    assert normalize_schedule(schedule) is schedule
+def test_a_timetable_passes_through() -> None:
+    timetable = CronDataIntervalTimetable("0 6 * * *", "Asia/Tokyo")
+    assert create_timetable(timetable, UTC) is timetable
 
 
 def test_bad_cron_names_the_expression_and_croniters_reason() -> None:
     with pytest.raises(InvalidScheduleError) as info:
-        normalize_schedule("61 * * * *")
+        create_timetable("61 * * * *", UTC)
     assert str(info.value).startswith("invalid cron expression '61 * * * *': ")
     assert "out of range" in str(info.value)
 
 
-@pytest.mark.parametrize("bad", ["* * *", "every day", "", "@continuous", "0 0 30 2 *"])
+@pytest.mark.parametrize("bad", ["* * *", "every day", "", "@sometimes", "0 0 30 2 *"])
 def test_other_bad_cron_strings_are_rejected(bad: str) -> None:
     with pytest.raises(InvalidScheduleError, match="invalid cron expression"):
-        normalize_schedule(bad)
+        create_timetable(bad, UTC)
 
 
 @pytest.mark.parametrize("bad", [5, 1.5, True, ["@daily"], {"cron": "* * * * *"}])
 def test_bad_types_are_rejected(bad: object) -> None:
     with pytest.raises(InvalidScheduleError) as info:
-        normalize_schedule(bad)
+        create_timetable(bad, UTC)
     assert str(info.value).startswith(
-        "schedule must be None, a cron string, a preset such as @daily, or a timedelta; got "
+        "schedule must be None, a cron string, a preset such as @daily, a timedelta or a timetable; got "
     )
 
 
 @pytest.mark.parametrize("bad", [timedelta(0), timedelta(seconds=-1), relativedelta(months=-1)])
 def test_non_positive_periods_are_rejected(bad: object) -> None:
     with pytest.raises(InvalidScheduleError, match="must be positive"):
-        normalize_schedule(bad)
+        create_timetable(bad, UTC)
 
 
 def test_relativedelta_with_absolute_fields_is_rejected() -> None:
     with pytest.raises(InvalidScheduleError, match="relative fields only"):
-        normalize_schedule(relativedelta(months=1, day=31))
+        create_timetable(relativedelta(months=1, day=31), UTC)
 
 
 def test_unknown_timezone_is_rejected() -> None:
     with pytest.raises(InvalidScheduleError, match="unknown timezone 'Mars/Olympus'"):
-        normalize_schedule("@daily", timezone="Mars/Olympus")
+        CronDataIntervalTimetable("@daily", "Mars/Olympus")
 
 
 @pytest.mark.parametrize(
-    "schedule",
+    "timetable",
     [
-        NoSchedule(),
-        OnceSchedule(),
-        CronSchedule("0 0 * * *", None, "@daily"),
-        CronSchedule("*/10 * * * *", "Europe/Amsterdam"),
-        DeltaSchedule(timedelta(days=1, seconds=7, microseconds=3)),
-        DeltaSchedule(relativedelta(months=1, days=2)),
+        NullTimetable(),
+        OnceTimetable(),
+        ContinuousTimetable(),
+        CronDataIntervalTimetable("@daily", UTC),
+        CronDataIntervalTimetable("*/10 * * * *", "Europe/Amsterdam"),
+        DeltaDataIntervalTimetable(timedelta(days=1, seconds=7, microseconds=3), utc(2024, 1, 1)),
+        DeltaDataIntervalTimetable(relativedelta(months=1, days=2), utc(2024, 1, 1)),
     ],
-    ids=lambda s: type(s).__name__,
+    ids=lambda t: type(t).__name__,
 )
-def test_json_round_trip(schedule: object) -> None:
-    import json
-
-    data = json.loads(json.dumps(schedule.to_json()))  # type: ignore[attr-defined]
-    assert schedule_from_json(data) == schedule
+def test_json_round_trip(timetable: object) -> None:
+    data = json.loads(json.dumps(encode_timetable(timetable)))  # type: ignore[arg-type]
+    assert decode_timetable(data) == timetable
 
 
 def test_unknown_json_type_is_rejected() -> None:
-    with pytest.raises(InvalidScheduleError, match="unknown serialized schedule type 'weird'"):
-        schedule_from_json({"type": "weird"})
+    with pytest.raises(InvalidScheduleError, match="timetable class 'weird.Timetable' is not registered"):
+        decode_timetable({"__type": "weird.Timetable", "__var": {}})
 
 
 # --- next_dagrun_info: cron ---
 
-DAILY = normalize_schedule("@daily")
+DAILY = create_timetable("@daily", UTC)
 
 
 def test_daily_catchup_creates_the_first_interval_then_the_next() -> None:
@@ -231,7 +238,9 @@ def test_amsterdam_daily_fires_at_local_midnight_expressed_in_utc() -> None:
     infos = []
     last = None
     for _ in range(3):
-        info = next_dagrun_info(DAILY, start_date=start, last_automated_interval=last, now=now)
+        info = next_dagrun_info(
+            create_timetable("@daily", AMS), start_date=start, last_automated_interval=last, now=now
+        )
         infos.append(info)
         last = info.data_interval
     assert infos == [
@@ -243,15 +252,18 @@ def test_amsterdam_daily_fires_at_local_midnight_expressed_in_utc() -> None:
     assert all(i.logical_date.tzinfo is UTC for i in infos)
 
 
-def test_pendulum_start_date_is_understood() -> None:
+def test_pendulum_start_date_gives_the_dag_its_timezone() -> None:
+    from tradewind import DAG
+
     start = pendulum.datetime(2024, 6, 1, tz="Europe/Amsterdam")
-    info = next_dagrun_info(DAILY, start_date=start, last_automated_interval=None, now=utc(2024, 7, 1))
+    dag = DAG("pendulum_start", schedule="@daily", start_date=start)
+    info = next_dagrun_info(dag.timetable, start_date=start, last_automated_interval=None, now=utc(2024, 7, 1))
     assert info == interval(utc(2024, 5, 31, 22), utc(2024, 6, 1, 22))
     assert type(info.logical_date) is datetime
 
 
-def test_explicit_schedule_timezone_wins_over_the_start_date() -> None:
-    schedule = normalize_schedule("0 9 * * *", timezone="Asia/Tokyo")
+def test_a_timetable_timezone_wins_over_the_start_date() -> None:
+    schedule = CronDataIntervalTimetable("0 9 * * *", "Asia/Tokyo")
     info = next_dagrun_info(schedule, start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 2, 1))
     assert info == interval(utc(2024, 1, 1, 0), utc(2024, 1, 2, 0))  # 09:00 JST is 00:00 UTC
 
@@ -263,7 +275,7 @@ def test_naive_start_date_is_taken_as_utc() -> None:
 
 def test_hourly_cron_covers_the_repeated_autumn_hour() -> None:
     # 27 Oct 2024, Amsterdam: 02:00-03:00 happens twice (CEST, then CET). Hourly runs stay an hour apart.
-    schedule = normalize_schedule("30 * * * *")
+    schedule = normalize_schedule("30 * * * *", "Europe/Amsterdam")
     start = datetime(2024, 10, 27, 1, tzinfo=AMS)
     runs = intervals_between(schedule, utc(2024, 10, 26, 23), utc(2024, 10, 27, 2, 30), start_date=start)
     assert [r.logical_date for r in runs] == [
@@ -279,8 +291,8 @@ def test_hourly_cron_covers_the_repeated_autumn_hour() -> None:
 
 
 def test_timedelta_intervals_count_from_the_start_date() -> None:
-    schedule = normalize_schedule(timedelta(hours=6))
     start = utc(2024, 1, 1, 1, 15)
+    schedule = create_timetable(timedelta(hours=6), UTC, start_date=start)
     first = next_dagrun_info(schedule, start_date=start, last_automated_interval=None, now=utc(2024, 2, 1))
     assert first == interval(utc(2024, 1, 1, 1, 15), utc(2024, 1, 1, 7, 15))
     second = next_dagrun_info(
@@ -290,7 +302,7 @@ def test_timedelta_intervals_count_from_the_start_date() -> None:
 
 
 def test_timedelta_catchup_false_stays_on_the_start_date_grid() -> None:
-    schedule = normalize_schedule(timedelta(hours=6))
+    schedule = create_timetable(timedelta(hours=6), UTC, start_date=utc(2024, 1, 1, 1, 15))
     info = next_dagrun_info(
         schedule,
         start_date=utc(2024, 1, 1, 1, 15),
@@ -302,7 +314,7 @@ def test_timedelta_catchup_false_stays_on_the_start_date_grid() -> None:
 
 
 def test_relativedelta_months_do_not_drift() -> None:
-    schedule = normalize_schedule(relativedelta(months=1))
+    schedule = create_timetable(relativedelta(months=1), UTC, start_date=utc(2024, 1, 31))
     runs = intervals_between(schedule, utc(2024, 1, 1), utc(2024, 4, 30), start_date=utc(2024, 1, 31))
     assert [r.logical_date for r in runs] == [
         utc(2024, 1, 31),
@@ -313,10 +325,10 @@ def test_relativedelta_months_do_not_drift() -> None:
 
 
 def test_once_runs_a_single_time_at_the_start_date() -> None:
-    once = OnceSchedule()
+    once = OnceTimetable()
     start = utc(2024, 1, 1, 12)
     info = next_dagrun_info(once, start_date=start, catchup=False, last_automated_interval=None, now=utc(2030, 1, 1))
-    assert info == DagRunInfo(start, DataInterval(start, start), start)
+    assert info == DagRunInfo(start, DataInterval(start, start))
     assert (
         next_dagrun_info(once, start_date=start, last_automated_interval=info.data_interval, now=utc(2030, 1, 1))
         is None
@@ -326,7 +338,7 @@ def test_once_runs_a_single_time_at_the_start_date() -> None:
 def test_once_after_end_date_never_runs() -> None:
     assert (
         next_dagrun_info(
-            OnceSchedule(),
+            OnceTimetable(),
             start_date=utc(2024, 2, 1),
             end_date=utc(2024, 1, 1),
             last_automated_interval=None,
@@ -338,7 +350,7 @@ def test_once_after_end_date_never_runs() -> None:
 
 def test_none_schedule_and_missing_start_date_never_run() -> None:
     assert (
-        next_dagrun_info(NoSchedule(), start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 3, 1))
+        next_dagrun_info(NullTimetable(), start_date=utc(2024, 1, 1), last_automated_interval=None, now=utc(2024, 3, 1))
         is None
     )
     assert next_dagrun_info(DAILY, start_date=None, last_automated_interval=None, now=utc(2024, 3, 1)) is None
@@ -356,8 +368,7 @@ def test_manual_run_on_a_fire_time_covers_the_interval_ending_then() -> None:
 
 
 def test_manual_run_uses_the_dag_timezone() -> None:
-    start = datetime(2024, 1, 1, tzinfo=AMS)
-    assert manual_run_interval(DAILY, utc(2024, 1, 25, 1), start_date=start) == DataInterval(
+    assert manual_run_interval(create_timetable("@daily", AMS), utc(2024, 1, 25, 1)) == DataInterval(
         utc(2024, 1, 23, 23), utc(2024, 1, 24, 23)
     )
 
@@ -369,7 +380,7 @@ def test_manual_timedelta_run_covers_the_delta_before_it() -> None:
     )
 
 
-@pytest.mark.parametrize("schedule", [NoSchedule(), OnceSchedule()])
+@pytest.mark.parametrize("schedule", [NullTimetable(), OnceTimetable(), ContinuousTimetable()])
 def test_manual_run_without_a_period_has_an_empty_interval(schedule: object) -> None:
     at = utc(2024, 1, 25, 1, 30)
     assert manual_run_interval(schedule, at) == DataInterval(at, at)  # type: ignore[arg-type]
@@ -393,8 +404,8 @@ def test_intervals_between_respects_start_and_end_date() -> None:
 
 def test_intervals_between_for_once_and_none() -> None:
     start = utc(2024, 1, 5)
-    assert intervals_between(OnceSchedule(), utc(2024, 1, 1), utc(2024, 1, 31), start_date=start) == [
-        DagRunInfo(start, DataInterval(start, start), start)
+    assert intervals_between(OnceTimetable(), utc(2024, 1, 1), utc(2024, 1, 31), start_date=start) == [
+        DagRunInfo(start, DataInterval(start, start))
     ]
-    assert intervals_between(OnceSchedule(), utc(2024, 2, 1), utc(2024, 2, 28), start_date=start) == []
-    assert intervals_between(NoSchedule(), utc(2024, 1, 1), utc(2024, 1, 31), start_date=start) == []
+    assert intervals_between(OnceTimetable(), utc(2024, 2, 1), utc(2024, 2, 28), start_date=start) == []
+    assert intervals_between(NullTimetable(), utc(2024, 1, 1), utc(2024, 1, 31), start_date=start) == []

@@ -102,7 +102,7 @@ def test_serialized_form_is_plain_json_and_round_trips_exactly():
 
 def test_serialized_dag_keeps_what_scheduler_and_ui_need():
     restored = deserialize_dag(serialize_dag(_every_kind_of_dag()))
-    assert restored.schedule.description == "0 3 * * *"
+    assert restored.timetable.summary == "0 3 * * *"
     assert restored.start_date == START and restored.catchup is True
     assert restored.tags == ["a", "b"]
     assert restored.params["n"] == 5

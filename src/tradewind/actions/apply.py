@@ -189,7 +189,7 @@ def backfill_dag(
     now = now or datetime.now(UTC)
     dag = load_dag(session, dag_id)
     taken = scheduling.logical_dates_since(session, dag_id, None)
-    every = intervals_between(dag.schedule, start, end, start_date=dag.start_date, end_date=dag.end_date)
+    every = intervals_between(dag.timetable, start, end, start_date=dag.start_date, end_date=dag.end_date)
     created = [
         runs.create_run(
             session,

@@ -43,7 +43,7 @@ def manual_run(
     at = logical_date or now
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    interval = manual_run_interval(dag.schedule, at, start_date=dag.start_date)
+    interval = manual_run_interval(dag.timetable, at)
     return ManualRun(
         run_id=run_id or f"manual__{at.isoformat()}",
         logical_date=at,
@@ -54,5 +54,5 @@ def manual_run(
 
 def backfill_runs(dag: SerializedDAG, start: datetime, end: datetime, taken: Collection[datetime]) -> list[DagRunInfo]:
     """The scheduled intervals with a logical date in ``[start, end]`` that have no run yet."""
-    infos = intervals_between(dag.schedule, start, end, start_date=dag.start_date, end_date=dag.end_date)
+    infos = intervals_between(dag.timetable, start, end, start_date=dag.start_date, end_date=dag.end_date)
     return [info for info in infos if info.logical_date not in taken]

@@ -106,7 +106,7 @@ def _aware(value: datetime) -> datetime:
 
 def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: datetime, conf: dict[str, Any]) -> str:
     serialized = serialize_dag(dag)
-    interval = manual_run_interval(dag.schedule, logical_date)
+    interval = manual_run_interval(dag.timetable, logical_date)
     run_id = f"manual__{logical_date.isoformat()}"
     with session_scope(factory) as session:
         dags.upsert_dag(
@@ -115,7 +115,7 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
             fileloc=dag.fileloc or "",
             serialized=serialized,
             dag_hash=dag_hash(serialized),
-            schedule_description=dag.schedule.description,
+            schedule_description=dag.timetable.summary,
             description=dag.description,
             tags=dag.tags,
             owners=dag.owner,

@@ -1,12 +1,11 @@
-"""``tradewind providers list`` and ``tradewind plugins``: what extends tradewind, as Airflow lists
-its provider packages and plugins. The providers are the ones tradewind serves itself; tradewind
-loads no Airflow plugins."""
+"""``tradewind providers list``: the Airflow provider packages whose modules tradewind serves itself,
+as Airflow lists its installed providers (``tradewind plugins`` is in ``plugins.py``)."""
 
 from __future__ import annotations
 
 import click
 
-from tradewind.cli.output import OUTPUT_OPTION, STRUCTURED, emit, emit_data
+from tradewind.cli.output import OUTPUT_OPTION, emit
 
 
 @click.group()
@@ -24,14 +23,3 @@ def list_providers(output: str) -> None:
         {"package_name": p.package_name, "description": p.description, "version": p.version} for p in served_providers()
     ]
     emit(rows, ["package_name", "description", "version"], output)
-
-
-@click.command()
-@OUTPUT_OPTION
-def plugins(output: str) -> None:
-    """List the loaded plugins: none, since tradewind loads no Airflow plugins (a DAG file imports
-    the operators, hooks and macros it uses)."""
-    if output in STRUCTURED:
-        emit_data([], output)
-    else:
-        click.echo("No plugins loaded")

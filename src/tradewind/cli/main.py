@@ -10,7 +10,7 @@ import click
 
 from tradewind.cli.output import fail
 from tradewind.errors import TradewindException
-from tradewind.sdk import runtime_services
+from tradewind.sdk import plugins, runtime_services
 from tradewind.secrets import masker
 from tradewind.settings import Settings
 from tradewind.version import __version__
@@ -47,6 +47,8 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = settings
     # What looks secret, for this command's output and every process it starts (tasks, web workers).
     masker.use_sensitive_names(settings.sensitive_name_list)
+    # Custom timetables and plugin macros, for every command that reads a DAG (loaded on first need).
+    plugins.configure(settings.resolved_plugins_folder)
     # User code a command runs (dags test, tasks test, DAG files it imports) reaches these settings' metastore.
     runtime_services.set_default(lambda: _runtime_services_for(settings))
 
@@ -76,6 +78,7 @@ def _register() -> None:
         webserver,
         worker,
     )
+    from tradewind.cli.plugins import plugins_command
 
     cli.add_command(db.db)
     cli.add_command(dags.dags)
@@ -94,8 +97,8 @@ def _register() -> None:
     cli.add_command(pools.pools)
     cli.add_command(config.config)
     cli.add_command(extensions.providers)
-    cli.add_command(extensions.plugins)
     cli.add_command(fernet_key.rotate_fernet_key)
+    cli.add_command(plugins_command)
 
 
 _register()

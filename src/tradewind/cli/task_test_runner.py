@@ -23,7 +23,7 @@ from tradewind.worker.task_process import LOG_FORMAT, TryRequest, run_try
 
 def unrecorded_run(dag: Any, logical_date: datetime, *, conf: dict[str, Any], purpose: str) -> RunInfo:
     """The run a manual trigger at ``logical_date`` would create, kept in memory only."""
-    interval = manual_run_interval(dag.schedule, logical_date)
+    interval = manual_run_interval(dag.timetable, logical_date)
     return RunInfo(
         dag_id=dag.dag_id,
         run_id=f"__tradewind_{purpose}__{logical_date.isoformat()}",

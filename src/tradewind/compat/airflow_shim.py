@@ -78,6 +78,7 @@ _EXCEPTIONS = _names(
     AirflowDagInconsistent="DagDefinitionError",
     AirflowTimetableInvalid="InvalidScheduleError",
     AirflowConfigException="ConfigurationError",
+    AirflowPluginException="PluginError",
 )
 
 _PYTHON_OPERATORS = _names(f"{_OPERATORS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator")
@@ -125,6 +126,25 @@ _SQL_SERVED: dict[str, _Served] = {
     "airflow.operators.generic_transfer": _Served(_names(f"{_OPERATORS}.generic_transfer", "GenericTransfer")),
     "airflow.sensors.sql": _Served(_SQL_SENSOR),
     "airflow.sensors.sql_sensor": _Served(_SQL_SENSOR),
+}
+
+_TIMETABLES = "tradewind.sdk.timetables"
+
+#: Timetables and plugins: the Timetable API, the built-in timetables, AirflowPlugin.
+_TIMETABLES_SERVED: dict[str, _Served] = {
+    "airflow.timetables": _Served(is_package=True),
+    "airflow.timetables.base": _Served(
+        _names(f"{_TIMETABLES}.base", "Timetable", "DagRunInfo", "DataInterval", "TimeRestriction")
+    ),
+    "airflow.timetables.interval": _Served(
+        _names(f"{_TIMETABLES}.interval", "CronDataIntervalTimetable", "DeltaDataIntervalTimetable")
+    ),
+    "airflow.timetables.trigger": _Served(_names(f"{_TIMETABLES}.trigger", "CronTriggerTimetable")),
+    "airflow.timetables.events": _Served(_names(f"{_TIMETABLES}.events", "EventsTimetable")),
+    "airflow.timetables.simple": _Served(
+        _names(f"{_TIMETABLES}.simple", "NullTimetable", "OnceTimetable", "ContinuousTimetable")
+    ),
+    "airflow.plugins_manager": _Served(_names("tradewind.sdk.plugins", "AirflowPlugin")),
 }
 
 _SERVED: dict[str, _Served] = {
@@ -232,6 +252,7 @@ _SERVED: dict[str, _Served] = {
         _names("tradewind.secrets.masker", "mask_secret", "redact", "should_hide_value_for_key")
     ),
     **_SQL_SERVED,
+    **_TIMETABLES_SERVED,
 }
 
 #: Every ``airflow.*`` module name tradewind serves (``tradewind info`` lists them).

@@ -44,7 +44,7 @@ def plan_new_runs(
     create: list[DagRunInfo] = []
     for _ in range(budget + MAX_PASSED_OVER + 1):
         info = next_dagrun_info(
-            dag.schedule,
+            dag.timetable,
             start_date=dag.start_date,
             end_date=dag.end_date,
             catchup=catchup,
@@ -80,7 +80,7 @@ def upcoming_runs(
         upcoming.append(info)
         if info is not None:
             info = next_dagrun_info(
-                dag.schedule,
+                dag.timetable,
                 start_date=dag.start_date,
                 end_date=dag.end_date,
                 last_automated_interval=info.data_interval,

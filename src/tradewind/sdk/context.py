@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tradewind.errors import TradewindException
-from tradewind.sdk.macros import macros
+from tradewind.sdk.macros import template_macros
+from tradewind.sdk.schedules import DataInterval, next_logical_date, previous_logical_date
 from tradewind.sdk.template_accessors import ConnectionAccessor, VariableAccessors
 
 try:
@@ -32,8 +33,8 @@ class RunInfo:
     """What the context needs to know about the DAG run a task try belongs to.
 
     Dates must be timezone-aware. ``data_interval_*`` default to ``logical_date``;
-    ``prev_logical_date`` / ``next_logical_date`` are filled by whoever knows the DAG's schedule
-    (for a manual run Airflow uses the logical date itself for both).
+    ``prev_logical_date`` / ``next_logical_date`` override what the DAG's timetable says (a run
+    triggered from outside is its own neighbour, as in Airflow).
     """
 
     dag_id: str
@@ -101,14 +102,29 @@ def _ds_nodash(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y%m%d")
 
 
-def _date_keys(run: RunInfo) -> dict[str, Any]:
-    """Every key derived from the run's dates."""
+def _neighbours(run: RunInfo, timetable: Any, logical: datetime, interval_end: datetime) -> tuple[Any, Any]:
+    """The deprecated ``prev_execution_date`` and ``next_execution_date``, as Airflow 2 computes
+    them: a run triggered from outside is its own neighbour; any other run gets the schedule's point
+    before its logical date and the logical date of the schedule's next run after its interval."""
+    if run.external_trigger:
+        return (_utc_or_none(run.prev_logical_date) or logical, _utc_or_none(run.next_logical_date) or logical)
+    if timetable is None:  # no schedule known: the end of the interval is the best guess
+        return _utc_or_none(run.prev_logical_date), _utc_or_none(run.next_logical_date) or interval_end
+    interval_start = to_utc(run.data_interval_start) if run.data_interval_start else logical
+    prev_date = run.prev_logical_date or previous_logical_date(timetable, logical)
+    next_date = run.next_logical_date or next_logical_date(
+        timetable, DataInterval(interval_start, interval_end), now=interval_end
+    )
+    return _utc_or_none(prev_date), _utc_or_none(next_date)
+
+
+def _date_keys(run: RunInfo, timetable: Any = None) -> dict[str, Any]:
+    """Every key derived from the run's dates (``timetable``: the DAG's, for the deprecated
+    ``prev_*`` and ``next_*`` keys)."""
     logical = to_utc(run.logical_date)
     ts = logical.isoformat()
-    manual = run.external_trigger
     interval_end = to_utc(run.data_interval_end) if run.data_interval_end else logical
-    next_date = _utc_or_none(run.next_logical_date) or (logical if manual else interval_end)
-    prev_date = _utc_or_none(run.prev_logical_date) or (logical if manual else None)
+    prev_date, next_date = _neighbours(run, timetable, logical, interval_end)
     yesterday, tomorrow = logical - timedelta(days=1), logical + timedelta(days=1)
     return {
         "logical_date": logical,
@@ -154,7 +170,7 @@ def build_context(
     ``dag.user_defined_macros`` come first, so the built-in keys win over them (in Airflow they are
     Jinja globals, which the context shadows); ``extra_macros`` come last and win over both.
     """
-    dates = _date_keys(run)
+    dates = _date_keys(run, getattr(dag, "timetable", None))
     dag_run = DagRunView(
         dag_id=run.dag_id,
         run_id=run.run_id,
@@ -179,7 +195,7 @@ def build_context(
         task_instance_key_str=f"{run.dag_id}__{task_id}__{dates['ds_nodash']}",
         params=params,
         conf=conf,
-        macros=macros,
+        macros=template_macros(),
         test_mode=False,
         try_number=getattr(ti, "try_number", None),
         map_index=getattr(ti, "map_index", -1),

@@ -18,12 +18,14 @@ from tradewind.errors import (
     DagDefinitionError,
     DuplicateTaskIdError,
     TaskNotFound,
+    TradewindException,
 )
 from tradewind.sdk import dag_context
 from tradewind.sdk.graph_order import topological_order
 from tradewind.sdk.params import ParamsDict
-from tradewind.sdk.schedules import NoSchedule, normalize_schedule
+from tradewind.sdk.schedules import create_timetable
 from tradewind.sdk.taskgroup import TaskGroup
+from tradewind.sdk.timezones import zone_of
 from tradewind.sdk.xcom_arg import ArgReference
 
 if TYPE_CHECKING:
@@ -99,17 +101,21 @@ class DAG:
             raise DagDefinitionError(f"DAG {dag_id!r}: give schedule or schedule_interval, not both")
         raw_schedule = schedule if schedule is not _NOTSET else schedule_interval
         if timetable is not None:
-            raise DagDefinitionError(f"DAG {dag_id!r}: custom timetables are not supported; use schedule")
+            if raw_schedule is not _NOTSET:
+                raise DagDefinitionError(f"DAG {dag_id!r}: give schedule or timetable, not both")
+            raw_schedule = timetable
         if raw_schedule is _NOTSET:
             raw_schedule = DEFAULT_SCHEDULE
-        try:
-            self.schedule: Any = normalize_schedule(raw_schedule)
-        except DagDefinitionError as exc:
-            raise type(exc)(f"DAG {dag_id!r}: {exc}") from None
         self.start_date = _aware(start_date or self.default_args.get("start_date"), "start_date")
         self.end_date = _aware(end_date or self.default_args.get("end_date"), "end_date")
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise DagDefinitionError(f"DAG {dag_id!r}: end_date is before start_date")
+        #: Cron schedules are read on this clock: the start date's zone, UTC without one (as in Airflow).
+        self.timezone = zone_of(self.start_date)
+        try:
+            self.timetable: Any = create_timetable(raw_schedule, self.timezone, start_date=self.start_date)
+        except DagDefinitionError as exc:
+            raise type(exc)(f"DAG {dag_id!r}: {exc}") from None
         self.fileloc: str | None = full_filepath or _caller_file()
         if isinstance(template_searchpath, str):
             template_searchpath = [template_searchpath]
@@ -235,12 +241,22 @@ class DAG:
     def validate(self) -> None:
         """Every parse-time check: a cycle, a schedule without start date, undefined upstreams."""
         self.check_cycle()
-        if not isinstance(self.schedule, NoSchedule) and self.start_date is None:
+        if self.timetable.can_be_scheduled and self.start_date is None:
             missing = [t.task_id for t in self.tasks if t.start_date is None]
             if missing or not self.tasks:
                 raise DagDefinitionError(
-                    f"DAG {self.dag_id!r} has a schedule ({self.schedule.description}) but no start_date"
+                    f"DAG {self.dag_id!r} has a schedule ({self.timetable.summary}) but no start_date"
                 )
+        try:
+            self.timetable.validate()
+        except TradewindException as exc:
+            raise DagDefinitionError(f"DAG {self.dag_id!r}: invalid timetable: {exc}") from None
+        limit = self.timetable.active_runs_limit
+        if limit is not None and limit < self.max_active_runs:
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r}: invalid max_active_runs: {type(self.timetable).__name__} requires "
+                f"max_active_runs <= {limit}"
+            )
         for task in self.tasks:
             for upstream in task.upstream_task_ids:
                 if upstream not in self.task_dict:
@@ -251,16 +267,12 @@ class DAG:
     # -- schedule ------------------------------------------------------------------------------
 
     @property
-    def timezone(self) -> Any:
-        return self.start_date.tzinfo if self.start_date is not None else UTC
-
-    @property
     def schedule_interval(self) -> Any:
-        return self.schedule.description
+        return self.timetable.summary
 
     @property
     def timetable_description(self) -> str | None:
-        return self.schedule.description
+        return str(self.timetable.description)
 
     def resolved_catchup(self, catchup_by_default: bool) -> bool:
         return self.catchup if self.catchup is not None else catchup_by_default

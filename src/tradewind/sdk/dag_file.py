@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tradewind.errors import DagFileImportError, TradewindException
-from tradewind.sdk import dag_context
+from tradewind.sdk import dag_context, plugins
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_folder import file_hash, list_dag_files  # noqa: F401 - re-exported
 from tradewind.sdk.time_limit import time_limit
@@ -48,6 +48,8 @@ def load_dag_file(
     result = DagFileResult(path=str(path))
     started = time.monotonic()
     airflow_shim.install()
+    # A DAG file may import its timetable from the plugins folder; the plugins come first.
+    plugins.ensure_loaded()
     if dags_folder is not None and str(dags_folder) not in sys.path:
         # DAG files import their helper modules from the DAG folder, as in Airflow.
         sys.path.append(str(dags_folder))

@@ -1,7 +1,7 @@
 """The ``macros`` object templates see: Airflow 2's ``airflow.macros`` names and helpers.
 
 ``{{ macros.ds_add(ds, 7) }}``, ``{{ macros.datetime.now() }}``, ``{{ macros.random() }}`` … render
-as they do in Airflow.
+as they do in Airflow, and a plugin's macros as ``{{ macros.<plugin name>.<function>() }}``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from random import random
 from types import SimpleNamespace
 from typing import Any
+
+from tradewind.sdk import plugins
 
 try:
     # Submodules imported so that ``macros.dateutil.relativedelta.relativedelta`` works in templates.
@@ -61,3 +63,11 @@ macros = SimpleNamespace(
     random=random,
     json=json,
 )
+
+
+def template_macros() -> SimpleNamespace:
+    """``macros`` with each loaded plugin's macros under the plugin's name."""
+    namespaces = plugins.macro_namespaces()
+    if not namespaces:
+        return macros
+    return SimpleNamespace(**vars(macros), **namespaces)

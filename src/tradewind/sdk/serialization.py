@@ -11,12 +11,15 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from tradewind.sdk.graph_order import topological_order
+from tradewind.sdk.legacy_schedule import timetable_from_schedule_json
 from tradewind.sdk.params import ParamsDict
-from tradewind.sdk.schedules import schedule_from_json
+from tradewind.sdk.timetables.base import Timetable
+from tradewind.sdk.timetables.registry import decode_timetable, encode_timetable
+from tradewind.sdk.timezones import decode_timezone, encode_timezone
 from tradewind.sdk.xcom_arg import ArgReference, XComArg
 
 FORMAT_VERSION = 1
@@ -149,7 +152,8 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
         "fileloc": dag.fileloc,
         "description": dag.description,
         "doc_md": dag.doc_md,
-        "schedule": dag.schedule.to_json(),
+        "timetable": encode_timetable(dag.timetable),
+        "timezone": encode_timezone(dag.timezone),
         "start_date": _iso(dag.start_date),
         "end_date": _iso(dag.end_date),
         "catchup": dag.catchup,
@@ -285,9 +289,9 @@ class SerializedDAG:
         self.fileloc: str | None = data["fileloc"]
         self.description: str | None = data["description"]
         self.doc_md: str | None = data["doc_md"]
-        self.schedule = schedule_from_json(data["schedule"])
         self.start_date = _dt(data["start_date"])
         self.end_date = _dt(data["end_date"])
+        self.timezone, self.timetable = stored_timetable(data)
         self.catchup: bool | None = data["catchup"]
         self.max_active_runs: int = data["max_active_runs"]
         self.max_active_tasks: int = data["max_active_tasks"]
@@ -362,6 +366,15 @@ class SerializedDAG:
 
     def __repr__(self) -> str:
         return f"<SerializedDAG: {self.dag_id}>"
+
+
+def stored_timetable(data: dict[str, Any]) -> tuple[tzinfo, Timetable]:
+    """The time zone and timetable of a serialized DAG, without reading the rest of it. Raises
+    ``TimetableNotRegistered`` for a custom timetable no loaded plugin registers."""
+    if "timetable" in data:
+        return decode_timezone(data["timezone"]), decode_timetable(data["timetable"])
+    # Stored before timetables: read it as it was meant, until the file is parsed again.
+    return timetable_from_schedule_json(data["schedule"], _dt(data["start_date"]))
 
 
 def deserialize_dag(data: dict[str, Any]) -> SerializedDAG:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from tradewind.metastore.engine import create_engine_from_settings
 from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.queue.app import check_broker, make_celery_app
+from tradewind.sdk import plugins
 from tradewind.settings import Settings
 from tradewind.worker.celery_task import register
 from tradewind.worker.consumer import CONSUMER_PATH, broker_link
@@ -46,6 +47,8 @@ def run_worker(
     """Run a worker until it is shut down; returns Celery's exit code. Raises a ``TradewindException``
     with one line naming the URL when the metastore or the broker cannot be reached."""
     check_metastore(settings)
+    # Plugins before the pool forks: every task process has their macros and timetables.
+    plugins.load_now(settings.resolved_plugins_folder)
     app = make_celery_app(settings, worker=True)
     app.conf.worker_consumer = CONSUMER_PATH
     check_broker(app, settings)

@@ -139,7 +139,7 @@ def store_parsed_file(
             fileloc=filename,
             serialized=serialized,
             dag_hash=dag_hash(serialized),
-            schedule_description=dag.schedule.description,
+            schedule_description=dag.timetable.summary,
             description=dag.description,
             tags=dag.tags,
             owners=_owners(dag),

@@ -18,6 +18,7 @@ from tradewind.metastore.engine import create_engine_from_settings, make_session
 from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.queue.events import make_event_bus
 from tradewind.redaction import redact
+from tradewind.sdk import plugins
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
     the broker cannot be reached."""
     from tradewind.queue.app import check_broker, make_celery_app
 
+    # Custom timetables come from plugins; the scheduler reads them from stored DAGs.
+    plugins.load_now(settings.resolved_plugins_folder)
     lock = SchedulerLock(settings) if settings.is_sqlite else None
     if lock is not None:
         lock.acquire()

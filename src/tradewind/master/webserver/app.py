@@ -17,6 +17,7 @@ from tradewind.master.webserver import auth, db, errors, templating
 from tradewind.master.webserver.api import request_check
 from tradewind.master.webserver.secret_key import resolve_secret_key
 from tradewind.redaction import redact
+from tradewind.sdk import plugins
 from tradewind.secrets import masker
 from tradewind.settings import Settings
 
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app opens no database connection; the first request does.
     """
     settings = settings if settings is not None else Settings.from_env()
+    # A DAG's custom timetable is known to the UI only through the plugin that registers it.
+    plugins.load_now(settings.resolved_plugins_folder)
     secret, source = resolve_secret_key(settings)
     # Which variables, extra fields, XCom and conf keys the pages and the API show as ***.
     masker.use_sensitive_names(settings.sensitive_name_list)

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from tradewind.sdk.baseoperator import BaseOperator
-from tradewind.sdk.schedules import DataInterval, Schedule, next_dagrun_info
+from tradewind.sdk.schedules import DataInterval, next_dagrun_info
+from tradewind.sdk.timetables.base import Timetable
 
 log = logging.getLogger("tradewind.task.operators")
 
@@ -30,12 +31,12 @@ class LatestWindow:
 
 
 def latest_window(
-    schedule: Schedule, *, start_date: datetime | None, data_interval: DataInterval, now: datetime
+    timetable: Timetable, *, start_date: datetime | None, data_interval: DataInterval, now: datetime
 ) -> LatestWindow:
     """Whether the run with ``data_interval`` is the latest at ``now``: the interval following it
     must contain ``now`` (left end open). With no following interval (no schedule, ``@once``) it is."""
     following = next_dagrun_info(
-        schedule,
+        timetable,
         start_date=start_date or data_interval.start,
         catchup=True,
         last_automated_interval=data_interval,
@@ -60,7 +61,7 @@ class LatestOnlyOperator(BaseOperator):
             return downstream
         dag = context["dag"]
         window = latest_window(
-            dag.schedule,
+            dag.timetable,
             start_date=dag.start_date,
             data_interval=DataInterval(context["data_interval_start"], context["data_interval_end"]),
             now=datetime.now(UTC),

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from tradewind.actions import apply as actions
-from tradewind.errors import DagNotFound
+from tradewind.errors import DagNotFound, TradewindException
 from tradewind.master.webserver.api import API_PREFIX, iso
 from tradewind.master.webserver.api.dag_sources import file_token
 from tradewind.master.webserver.api.request_check import arg, body
@@ -41,7 +41,9 @@ from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import dag_overview, dags
 from tradewind.metastore.models import DagModel
-from tradewind.sdk.schedules import schedule_from_json
+from tradewind.sdk.serialization import stored_timetable
+from tradewind.sdk.timetables.interval import DeltaDataIntervalTimetable
+from tradewind.sdk.timetables.simple import NullTimetable
 
 bp = Blueprint("api_dags", __name__, url_prefix=f"{API_PREFIX}/dags")
 
@@ -165,7 +167,7 @@ def dag_json(dag: DagModel, serialized: dict[str, Any] | None) -> dict[str, Any]
         "file_token": file_token(dag.fileloc),
         "owners": [owner.strip() for owner in (dag.owners or "").split(",") if owner.strip()],
         "description": dag.description,
-        "schedule_interval": schedule_interval(serialized["schedule"]) if serialized else None,
+        "schedule_interval": schedule_interval(serialized) if serialized else None,
         "timetable_description": dag.schedule_description,
         "tags": [{"name": tag} for tag in sorted(dag.tags or [])],
         "max_active_tasks": dag.max_active_tasks,
@@ -180,18 +182,20 @@ def dag_json(dag: DagModel, serialized: dict[str, Any] | None) -> dict[str, Any]
     }
 
 
-def schedule_interval(data: dict[str, Any]) -> dict[str, Any] | None:
-    """A stored schedule as Airflow's ``ScheduleInterval``: a cron expression, a time delta, a
-    relative delta, or null for a DAG that only runs when triggered."""
-    schedule = schedule_from_json(data)
-    kind = data.get("type")
-    if kind == "none":
+def schedule_interval(serialized: dict[str, Any]) -> dict[str, Any] | None:
+    """A stored DAG's schedule as Airflow's ``ScheduleInterval``: a time delta or a relative delta
+    for a fixed period, null for a DAG that only runs when triggered, and otherwise (a cron, a
+    preset, ``@once``, any other timetable) a cron expression holding the timetable's summary, as
+    Airflow's ``schedule_interval`` does."""
+    try:
+        _, timetable = stored_timetable(serialized)
+    except TradewindException:  # a custom timetable whose plugin this webserver has not loaded
         return None
-    if kind == "once":
-        return {"__type": "CronExpression", "value": "@once"}
-    if kind == "cron":
-        return {"__type": "CronExpression", "value": data.get("preset") or data["expression"]}
-    delta = getattr(schedule, "delta", None)
+    if isinstance(timetable, NullTimetable):
+        return None
+    if not isinstance(timetable, DeltaDataIntervalTimetable):
+        return {"__type": "CronExpression", "value": timetable.summary}
+    delta = timetable.delta
     if isinstance(delta, timedelta):
         return {"__type": "TimeDelta", "days": delta.days, "seconds": delta.seconds, "microseconds": delta.microseconds}
     names = ("years", "months", "days", "leapdays", "hours", "minutes", "seconds", "microseconds")
