@@ -51,6 +51,8 @@ _LAZY: dict[str, str] = {
     "cross_downstream": "tradewind.sdk.dependencies",
     "XComArg": "tradewind.sdk.xcom_arg",
     "get_current_context": "tradewind.sdk.context",
+    "setup": "tradewind.sdk.setup_teardown",
+    "teardown": "tradewind.sdk.setup_teardown",
 }
 
 __all__ = [
@@ -85,6 +87,8 @@ __all__ = [
     "cross_downstream",
     "XComArg",
     "get_current_context",
+    "setup",
+    "teardown",
     "AirflowException",
     "AirflowFailException",
     "AirflowRescheduleException",
@@ -146,6 +150,7 @@ if TYPE_CHECKING:
     from tradewind.sdk.sensors.filesystem import FileSensor
     from tradewind.sdk.sensors.python import PythonSensor
     from tradewind.sdk.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync
+    from tradewind.sdk.setup_teardown import setup, teardown
     from tradewind.sdk.taskgroup import TaskGroup, task_group
     from tradewind.sdk.trigger_rules import TriggerRule
     from tradewind.sdk.xcom_arg import XComArg

@@ -231,4 +231,30 @@ EXPECTED_STATES = {
         },
         "tries": {"flaky": 2},
     },
+    # A teardown fails on purpose; teardowns do not count for the run's state, so it succeeds.
+    "example_setup_teardown": {
+        "run_state": "success",
+        "tasks": {
+            "create_cluster": "success",
+            "run_query": "success",
+            "report": "success",
+            "delete_cluster": "success",
+            "open_tunnel": "success",
+            "copy_files": "success",
+            "close_tunnel": "failed",
+        },
+    },
+    # This run fails on purpose: a work task fails, and its teardown still runs.
+    "example_setup_teardown_taskflow": {
+        "run_state": "failed",
+        "tasks": {
+            "create_bucket": "success",
+            "load": "failed",
+            "summarize": "upstream_failed",
+            "delete_bucket": "success",
+            "warm_cache": "skipped",
+            "use_cache": "skipped",
+            "drop_cache": "skipped",
+        },
+    },
 }

@@ -196,8 +196,12 @@ _SERVED: dict[str, _Served] = {
             _names(_DAG, "dag"),
             _names("tradewind.sdk.decorators", "task"),
             _names("tradewind.sdk.taskgroup", "task_group"),
+            _names("tradewind.sdk.setup_teardown", "setup", "teardown"),
         ),
         is_package=True,
+    ),
+    "airflow.decorators.setup_teardown": _Served(
+        _names("tradewind.sdk.setup_teardown", setup_task="setup", teardown_task="teardown")
     ),
     "airflow.utils": _Served(is_package=True),
     "airflow.utils.task_group": _Served(_names("tradewind.sdk.taskgroup", "TaskGroup")),

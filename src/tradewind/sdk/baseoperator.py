@@ -212,6 +212,10 @@ class BaseOperator(DependencyMixin):
         self.doc = doc or doc_json or doc_yaml or doc_rst
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
+        #: Set by ``as_setup()`` / ``as_teardown()`` (or ``@setup`` / ``@teardown``), as in Airflow 2.7+.
+        self.is_setup = False
+        self.is_teardown = False
+        self._on_failure_fail_dagrun = False
         self._dag: DAG | None = None
         if dag is not None:
             self.dag = dag
@@ -303,6 +307,44 @@ class BaseOperator(DependencyMixin):
         if self._dag is None:
             raise DagDefinitionError(f"task {self.task_id!r} is not in a DAG")
         return self._dag
+
+    # -- setup and teardown --------------------------------------------------------------------
+
+    @property
+    def on_failure_fail_dagrun(self) -> bool:
+        """Whether this teardown's failure fails the run (teardowns are otherwise left out of it)."""
+        return self._on_failure_fail_dagrun
+
+    @on_failure_fail_dagrun.setter
+    def on_failure_fail_dagrun(self, value: bool) -> None:
+        if value and not self.is_teardown:
+            raise DagDefinitionError(
+                f"Cannot set task on_failure_fail_dagrun for {self.task_id!r} because it is not a teardown task."
+            )
+        self._on_failure_fail_dagrun = bool(value)
+
+    def as_setup(self) -> BaseOperator:
+        """Make this a setup task: the work below it runs inside it and its teardown cleans up."""
+        self.is_setup = True
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> BaseOperator:
+        """Make this a teardown task (rule ``all_done_setup_success``), downstream of ``setups``
+        (a task, an XComArg or a list of them), each of which becomes a setup."""
+        from tradewind.sdk.setup_teardown import mark_teardown
+
+        mark_teardown(self, setups, on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> Any:
+        from tradewind.sdk.setup_teardown import enter_scope
+
+        return enter_scope(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from tradewind.sdk.setup_teardown import exit_scope
+
+        exit_scope()
 
     # -- running -------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from tradewind.errors import (
     DuplicateTaskIdError,
     TaskNotFound,
 )
-from tradewind.sdk import dag_context
+from tradewind.sdk import dag_context, setup_teardown
 from tradewind.sdk.graph_order import topological_order
 from tradewind.sdk.params import ParamsDict
 from tradewind.sdk.schedules import NoSchedule, normalize_schedule
@@ -165,6 +165,7 @@ class DAG:
                 f"DAG {self.dag_id!r}: task id {task.task_id!r} is already the id of a task group"
             )
         self.task_dict[task.task_id] = task
+        setup_teardown.note_task(task)
 
     def add_tasks(self, tasks: Iterable[BaseOperator]) -> None:
         for task in tasks:
@@ -246,6 +247,21 @@ class DAG:
                 if upstream not in self.task_dict:
                     raise DagDefinitionError(
                         f"DAG {self.dag_id!r}: task {task.task_id!r} depends on unknown task {upstream!r}"
+                    )
+        self._validate_setup_teardown()
+
+    def _validate_setup_teardown(self) -> None:
+        """As Airflow: a work task directly below a setup keeps the all_success rule, so clearing it
+        (which re-runs the setup) behaves the same whatever happened before."""
+        for task in self.tasks:
+            if not task.is_setup:
+                continue
+            for down_id in sorted(task.downstream_task_ids):
+                down = self.task_dict.get(down_id)
+                if down is not None and not down.is_teardown and down.trigger_rule != "all_success":
+                    raise DagDefinitionError(
+                        f"DAG {self.dag_id!r}: task {down_id!r} follows setup task {task.task_id!r} with trigger "
+                        f"rule {down.trigger_rule!s}; setup tasks must be followed with trigger rule ALL_SUCCESS"
                     )
 
     # -- schedule ------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ _TASK_FIELDS = (
     "ui_fgcolor",
     "is_sensor",
     "max_active_tis_per_dag",
+    "is_setup",
+    "is_teardown",
+    "on_failure_fail_dagrun",
 )
 _SENSOR_FIELDS = ("mode", "soft_fail", "exponential_backoff")
 _CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback", "on_retry_callback")
@@ -211,6 +214,9 @@ class SerializedTask:
     ui_fgcolor: str
     is_sensor: bool
     max_active_tis_per_dag: int | None
+    is_setup: bool | None
+    is_teardown: bool | None
+    on_failure_fail_dagrun: bool | None
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data

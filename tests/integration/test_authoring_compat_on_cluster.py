@@ -1,0 +1,100 @@
+"""Airflow 2 authoring features across the scheduler and a worker (real processes over Postgres and
+Redis): setup and teardown tasks — the teardown runs after its work failed, and clearing the work
+re-runs its setup and teardown — and what a task renders from the worker's configuration."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cluster import Cluster
+
+from tradewind.metastore import logs
+from tradewind.metastore.engine import session_scope
+from tradewind.metastore.task_instances import TIKey
+
+pytestmark = pytest.mark.integration
+
+SETUP_TEARDOWN_DAG = """
+from datetime import datetime, timezone
+from pathlib import Path
+from airflow.decorators import dag, setup, task, teardown
+
+FLAG = Path({flag!r})
+
+@dag(schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc))
+def cluster_job():
+    @setup
+    def create_cluster():
+        return "cluster-1"
+
+    @task(retries=0)
+    def report(name):
+        if not FLAG.exists():
+            raise RuntimeError(f"{{name}} has no data yet")
+        print(f"report from {{name}}")
+
+    @teardown
+    def delete_cluster(name):
+        print(f"deleting {{name}}")
+
+    name = create_cluster()
+    report(name) >> delete_cluster(name).as_teardown(setups=name)
+
+cluster_job()
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, fresh_pg_url: str, redis_url: str) -> Iterator[Cluster]:
+    dags_folder = tmp_path / "dags"
+    dags_folder.mkdir()
+    (dags_folder / "cluster_job.py").write_text(
+        textwrap.dedent(SETUP_TEARDOWN_DAG.format(flag=str(tmp_path / "data-ready")))
+    )
+    cluster = Cluster(tmp_path / "home", fresh_pg_url, redis_url, dags_folder)
+    cluster.cli("db", "migrate")
+    cluster.start_scheduler()
+    cluster.start_worker("w1")
+    cluster.wait_for_dag("cluster_job")
+    yield cluster
+    cluster.stop_all()
+
+
+def _log(cluster: Cluster, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+    with session_scope(cluster.factory) as session:
+        text, _ = logs.read_log(session, TIKey(dag_id, run_id, task_id), try_number)
+    return text
+
+
+def test_a_teardown_runs_after_its_work_failed_and_clearing_the_work_reruns_setup_and_teardown(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    run_id = cluster.trigger("cluster_job")
+
+    assert cluster.wait_for_run("cluster_job", run_id) == "failed"
+    assert cluster.states("cluster_job", run_id) == {
+        "create_cluster": "success",
+        "report": "failed",
+        "delete_cluster": "success",
+    }
+    assert "deleting cluster-1" in _log(cluster, "cluster_job", run_id, "delete_cluster", 1)
+
+    # The data arrives; clearing only the failed report clears the cluster's setup and teardown too.
+    (tmp_path / "data-ready").touch()
+    cleared = cluster.cli("tasks", "clear", "cluster_job", "-t", "^report$", "--yes")
+    assert "create_cluster" in cleared.stdout and "delete_cluster" in cleared.stdout
+
+    assert cluster.wait_for_run("cluster_job", run_id) == "success"
+    rows = cluster.task_rows("cluster_job", run_id)
+    assert {task_id: (row.state, row.try_number) for task_id, row in rows.items()} == {
+        "create_cluster": ("success", 2),
+        "report": ("success", 2),
+        "delete_cluster": ("success", 2),
+    }
+    # The re-run report started after the re-run setup, and the teardown after the report.
+    assert rows["create_cluster"].end_date <= rows["report"].start_date
+    assert rows["report"].end_date <= rows["delete_cluster"].start_date
+    assert "report from cluster-1" in _log(cluster, "cluster_job", run_id, "report", 2)
