@@ -257,4 +257,20 @@ EXPECTED_STATES = {
             "drop_cache": "skipped",
         },
     },
+    "example_date_branching": {
+        "run_state": "success",
+        "tasks": {
+            "weekend_or_not": "success",
+            "weekend_report": "skipped",
+            "weekday_report": "success",
+            "night_or_day": "success",
+            "night_batch": "success",
+            "day_batch": "skipped",
+            "wait_for_monday": "success",
+            "wait_for_tmp": "success",
+            "wait_for_answer": "success",
+            "count_files": "success",
+            "skip_on_99": "skipped",
+        },
+    },
 }

@@ -182,7 +182,13 @@ _SERVED: dict[str, _Served] = {
     "airflow.operators.trigger_dagrun": _Served(_names(f"{_OPERATORS}.trigger_dagrun", "TriggerDagRunOperator")),
     "airflow.operators.latest_only": _Served(_names(f"{_OPERATORS}.latest_only", "LatestOnlyOperator")),
     "airflow.operators.branch": _Served(_names(f"{_OPERATORS}.branch", "BaseBranchOperator")),
+    "airflow.operators.datetime": _Served(
+        _names(f"{_OPERATORS}.datetime_branch", "BranchDateTimeOperator", "target_times_as_dates")
+    ),
+    "airflow.operators.weekday": _Served(_names(f"{_OPERATORS}.weekday", "BranchDayOfWeekOperator")),
     "airflow.sensors": _Served(is_package=True),
+    "airflow.sensors.bash": _Served(_names(f"{_SENSORS}.bash", "BashSensor")),
+    "airflow.sensors.weekday": _Served(_names(f"{_SENSORS}.weekday", "DayOfWeekSensor")),
     "airflow.sensors.base": _Served(_names(f"{_SENSORS}.base", "BaseSensorOperator", "PokeReturnValue")),
     "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
     "airflow.sensors.filesystem": _Served(_names(f"{_SENSORS}.filesystem", "FileSensor")),
@@ -205,6 +211,7 @@ _SERVED: dict[str, _Served] = {
     ),
     "airflow.utils": _Served(is_package=True),
     "airflow.utils.task_group": _Served(_names("tradewind.sdk.taskgroup", "TaskGroup")),
+    "airflow.utils.weekday": _Served(_names("tradewind.sdk.weekday", "WeekDay")),
     "airflow.utils.trigger_rule": _Served(_names("tradewind.sdk.trigger_rules", "TriggerRule")),
     "airflow.utils.dates": _Served(_names(_DATES, "days_ago", "cron_presets")),
     "airflow.utils.helpers": _Served(_names(_DEPENDENCIES, "chain", "cross_downstream")),

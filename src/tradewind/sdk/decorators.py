@@ -13,6 +13,7 @@ import inspect
 import logging
 import re
 import typing
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -233,6 +234,8 @@ class _BashDecoratedOperator(DecoratedOperator, BashOperator):
     _forward_callable: ClassVar[bool] = False
 
     def __init__(self, *, multiple_outputs: bool = False, **kwargs: Any) -> None:
+        if multiple_outputs:
+            warnings.warn("`multiple_outputs=True` is not supported in @task.bash tasks. Ignoring.", stacklevel=3)
         super().__init__(bash_command=NOTSET, multiple_outputs=False, **kwargs)
 
     def execute(self, context: dict[str, Any]) -> Any:
