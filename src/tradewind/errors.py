@@ -134,3 +134,7 @@ class SecretDecryptionError(ConfigurationError):
 
 class PoolNotFound(TradewindException):
     """No pool with that name exists."""
+
+
+class InertArgumentWarning(UserWarning):
+    """A DAG file set an Airflow argument that tradewind accepts but does not act on yet."""

@@ -468,6 +468,21 @@ def test_graph_marks_setup_and_teardown_tasks_and_dashes_the_link_between_them(c
     assert text.count('class="edge setup-teardown"') == 1 and text.count("<polyline") == 3
 
 
+def test_display_names_head_the_dag_pages_and_label_the_tasks(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    with DAG("ingest_v2", schedule=None, start_date=T0, dag_display_name="Ingest (v2)") as dag:
+        BashOperator(task_id="pull", bash_command="true", task_display_name="Pull from the API")
+    store_dag(web_db, dag)
+    web_db.commit()
+    viewer = client_as("Viewer")
+
+    for page in ("grid", "graph", "gantt", "code"):
+        text = viewer.get(f"/dags/ingest_v2/{page}").text
+        assert '<h1>DAG: Ingest (v2) <small class="muted dag-id">ingest_v2</small></h1>' in text, page
+    assert '<span class="task-label">Pull from the API</span>' in viewer.get("/dags/ingest_v2/grid").text
+    graph = viewer.get("/dags/ingest_v2/graph").text
+    assert ">Pull from the API</text>" in graph and 'data-task-id="pull"' in graph
+
+
 def test_graph_of_an_active_run_polls_its_states_to_recolour_nodes_without_reload(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     viewer = client_as("Viewer")
     page = viewer.get(f"/dags/{DAG_ID}/graph?run_id=run_1").text

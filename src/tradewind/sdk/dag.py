@@ -21,6 +21,7 @@ from tradewind.errors import (
 )
 from tradewind.sdk import dag_context, setup_teardown
 from tradewind.sdk.graph_order import topological_order
+from tradewind.sdk.inert_arguments import DAG_ARGUMENTS, warn_inert
 from tradewind.sdk.params import ParamsDict
 from tradewind.sdk.schedules import NoSchedule, normalize_schedule
 from tradewind.sdk.taskgroup import TaskGroup
@@ -91,8 +92,25 @@ class DAG:
         owner_links: dict[str, str] | None = None,
         auto_register: bool = True,
         fail_stop: bool = False,
+        dag_display_name: str | None = None,
+        max_consecutive_failed_dag_runs: int = 0,
     ) -> None:
         self.dag_id = _valid_id("dag_id", dag_id)
+        #: What the UI shows for the DAG (Airflow 2.9+); the DAG id when not given.
+        self.dag_display_name = dag_display_name or dag_id
+        self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
+        warn_inert(
+            "DAG",
+            dag_id,
+            {
+                "sla_miss_callback": sla_miss_callback,
+                "access_control": access_control,
+                "owner_links": owner_links,
+                "max_consecutive_failed_dag_runs": max_consecutive_failed_dag_runs,
+                "fail_stop": fail_stop,
+            },
+            DAG_ARGUMENTS,
+        )
         self.description = description
         self.default_args: dict[str, Any] = dict(default_args or {})
         if schedule is not _NOTSET and schedule_interval is not _NOTSET:

@@ -166,14 +166,13 @@ class DecoratedOperator(BaseOperator):
         op_args = list(op_args or [])
         op_kwargs = dict(op_kwargs or {})
         _check_call(python_callable, op_args, op_kwargs)
-        self.multiple_outputs = multiple_outputs
         if self._forward_callable:
             kwargs.update(python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs)
         else:
             self.python_callable = python_callable
             self.op_args = op_args
             self.op_kwargs = op_kwargs
-        super().__init__(task_id=task_id, **kwargs)
+        super().__init__(task_id=task_id, multiple_outputs=multiple_outputs, **kwargs)
 
     @property
     def operator_name(self) -> str:

@@ -112,6 +112,8 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             _callback(task, "on_failure_callback", locals().get("context"))
         elif outcome.state == "up_for_retry":
             _callback(task, "on_retry_callback", locals().get("context"))
+        elif outcome.state == "skipped":
+            _callback(task, "on_skipped_callback", locals().get("context"))
         # A branch that failed prunes nothing.
         outcome.skip_task_ids = sorted(ti.skip_requests) if outcome.state == "skipped" else []
         return outcome

@@ -146,6 +146,7 @@ def store_parsed_file(
             max_active_runs=dag.max_active_runs,
             max_active_tasks=dag.max_active_tasks,
             is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
+            dag_display_name=dag.dag_display_name,
         )
         stored.append(dag.dag_id)
     if filename not in report.errors:

@@ -29,6 +29,8 @@ class Node:
     mapped: str = ""
     #: "setup", "teardown" or "" (Airflow 2.7+ roles, drawn with their own mark).
     role: str = ""
+    #: The task's display name (``task_display_name``), the task id when it has none.
+    label: str = ""
 
 
 @bp.get("/dags/<dag_id>/graph")
@@ -54,11 +56,13 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
                 dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None,
                 mapped_mark(cell) if getattr(task, "is_mapped", False) else "",
                 role_of(task),
+                task.task_display_name or task_id,
             )
         )
     return render_template(
         "dag_pages/graph.html",
         dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
         tabs=tabs(dag_id, "graph", run.run_id if run else None),
         run=run,
         layout=drawn,
