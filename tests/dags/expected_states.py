@@ -210,8 +210,9 @@ EXPECTED_STATES = {
         "run_state": "success",
         "tasks": {
             "latest_only": "success",
-            "notify_dashboard": "success",
-            "refresh_cache": "success",
+            # `dags test` runs are not externally triggered, so an old date is not the latest.
+            "notify_dashboard": "skipped",
+            "refresh_cache": "skipped",
             "archive_day": "success",
         },
     },

@@ -142,7 +142,9 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
             data_interval=(interval.start, interval.end),
             conf=conf,
             state=DagRunState.RUNNING,
-            external_trigger=True,
+            # As Airflow's `dags test`: the run stands for a scheduled one (LatestOnlyOperator skips
+            # when its date is not the latest interval).
+            external_trigger=False,
             task_rows=task_rows(dag, max_map_length=settings.max_map_length),
         )
     return run_id
