@@ -50,6 +50,27 @@ cluster_job()
 """
 
 
+RENDERING_DAG = """
+from datetime import datetime, timezone
+from airflow import DAG
+from airflow.configuration import conf
+from airflow.operators.bash import BashOperator
+
+with DAG("renders", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+         params={"table": "orders"}):
+    BashOperator(
+        task_id="show",
+        bash_command=(
+            "echo logical={{ logical_date }} folder={{ conf.get('core', 'dags_folder') }} "
+            "catchup={{ conf.getboolean('scheduler', 'catchup_by_default') }} "
+            "missing={{ conf.get('core', 'no_such_option', fallback='none') }} "
+            "table={{ dag_run.conf['table'] }}/{{ params.table }} "
+            "parsed_with=" + conf.get("core", "executor")
+        ),
+    )
+"""
+
+
 @pytest.fixture
 def cluster(tmp_path: Path, fresh_pg_url: str, redis_url: str) -> Iterator[Cluster]:
     dags_folder = tmp_path / "dags"
@@ -57,11 +78,13 @@ def cluster(tmp_path: Path, fresh_pg_url: str, redis_url: str) -> Iterator[Clust
     (dags_folder / "cluster_job.py").write_text(
         textwrap.dedent(SETUP_TEARDOWN_DAG.format(flag=str(tmp_path / "data-ready")))
     )
+    (dags_folder / "renders.py").write_text(textwrap.dedent(RENDERING_DAG))
     cluster = Cluster(tmp_path / "home", fresh_pg_url, redis_url, dags_folder)
     cluster.cli("db", "migrate")
     cluster.start_scheduler()
     cluster.start_worker("w1")
     cluster.wait_for_dag("cluster_job")
+    cluster.wait_for_dag("renders")
     yield cluster
     cluster.stop_all()
 
@@ -101,6 +124,17 @@ def test_a_teardown_runs_after_its_work_failed_and_clearing_the_work_reruns_setu
     assert rows["create_cluster"].end_date <= rows["report"].start_date
     assert rows["report"].end_date <= rows["delete_cluster"].start_date
     assert "report from cluster-1" in _log(cluster, "cluster_job", run_id, "report", 2)
+
+
+def test_a_task_on_a_worker_renders_airflows_conf_and_dates_as_airflow_does(cluster: Cluster) -> None:
+    run_id = cluster.trigger("renders", {"table": "refunds"}, logical_date="2024-01-01T00:00:00+00:00")
+
+    assert cluster.wait_for_run("renders", run_id) == "success"
+    output = _log(cluster, "renders", run_id, "show", 1)
+    assert (
+        f"logical=2024-01-01 00:00:00+00:00 folder={cluster.dags_folder} catchup=False missing=none "
+        "table=refunds/refunds parsed_with=CeleryExecutor"
+    ) in output
 
 
 NEEDS_A_VARIABLE_DAG = """

@@ -152,6 +152,7 @@ _SERVED: dict[str, _Served] = {
         ),
         is_package=True,
     ),
+    "airflow.configuration": _Served(_names("tradewind.sdk.airflow_conf", "conf", "AirflowConfigParser")),
     "airflow.models.connection": _Served(_names(_CONNECTION, "Connection")),
     "airflow.models.variable": _Served(_names(_VARIABLE, "Variable")),
     "airflow.hooks": _Served(is_package=True),

@@ -68,9 +68,7 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
     _stop_on_sigterm(task)
     try:
         params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
-        context = build_context(
-            dag=task.dag, task=task, run=request.run, ti=ti, params=params, conf=dict(request.run.conf)
-        )
+        context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params)
         if hasattr(task, "unmap_for"):
             # A mapped task instance runs the operator built from its own element.
             task = task.unmap_for(context)
