@@ -2,16 +2,18 @@
 
 ``latest_only`` lets its direct downstream tasks run only in the run of the latest scheduled
 interval; in older runs (a catchup, a backfill) it skips them, and the skip flows on through
-their trigger rules. A run triggered by hand is never skipped, as in Airflow 2.
+their trigger rules. A run triggered by hand is never skipped, as in Airflow 2; a
+``tradewind dags test`` run is not triggered by hand (as in Airflow), so an old date skips.
 
 - ``notify_dashboard`` runs only for the latest interval; ``refresh_cache`` after it.
 - ``archive_day`` does not depend on ``latest_only`` and runs in every run.
 
-Expected final states (the run, triggered by hand: success):
+Expected final states for ``tradewind dags test example_latest_only 2024-01-01`` — long past the
+latest interval (the run: success; triggered by hand, every task would succeed):
 
     latest_only        success
-    notify_dashboard   success
-    refresh_cache      success
+    notify_dashboard   skipped
+    refresh_cache      skipped
     archive_day        success
 """
 

@@ -51,6 +51,13 @@ _LAZY: dict[str, str] = {
     "cross_downstream": "tradewind.sdk.dependencies",
     "XComArg": "tradewind.sdk.xcom_arg",
     "get_current_context": "tradewind.sdk.context",
+    "BranchDateTimeOperator": "tradewind.sdk.operators.datetime_branch",
+    "BranchDayOfWeekOperator": "tradewind.sdk.operators.weekday",
+    "DayOfWeekSensor": "tradewind.sdk.sensors.weekday",
+    "BashSensor": "tradewind.sdk.sensors.bash",
+    "WeekDay": "tradewind.sdk.weekday",
+    "setup": "tradewind.sdk.setup_teardown",
+    "teardown": "tradewind.sdk.setup_teardown",
 }
 
 __all__ = [
@@ -85,6 +92,13 @@ __all__ = [
     "cross_downstream",
     "XComArg",
     "get_current_context",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
+    "DayOfWeekSensor",
+    "BashSensor",
+    "WeekDay",
+    "setup",
+    "teardown",
     "AirflowException",
     "AirflowFailException",
     "AirflowRescheduleException",
@@ -135,17 +149,23 @@ if TYPE_CHECKING:
     from tradewind.sdk.dependencies import chain, cross_downstream
     from tradewind.sdk.operators.bash import BashOperator
     from tradewind.sdk.operators.branch import BaseBranchOperator
+    from tradewind.sdk.operators.datetime_branch import BranchDateTimeOperator
     from tradewind.sdk.operators.empty import DummyOperator, EmptyOperator
     from tradewind.sdk.operators.latest_only import LatestOnlyOperator
     from tradewind.sdk.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
     from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
+    from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
     from tradewind.sdk.params import Param
     from tradewind.sdk.sensors.base import BaseSensorOperator, PokeReturnValue
+    from tradewind.sdk.sensors.bash import BashSensor
     from tradewind.sdk.sensors.date_time import DateTimeSensor, DateTimeSensorAsync
     from tradewind.sdk.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
     from tradewind.sdk.sensors.filesystem import FileSensor
     from tradewind.sdk.sensors.python import PythonSensor
     from tradewind.sdk.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync
+    from tradewind.sdk.sensors.weekday import DayOfWeekSensor
+    from tradewind.sdk.setup_teardown import setup, teardown
     from tradewind.sdk.taskgroup import TaskGroup, task_group
     from tradewind.sdk.trigger_rules import TriggerRule
+    from tradewind.sdk.weekday import WeekDay
     from tradewind.sdk.xcom_arg import XComArg

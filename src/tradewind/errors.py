@@ -146,3 +146,7 @@ class PoolNotFound(TradewindException):
 
 class DagStillRunning(TradewindException):
     """A DAG cannot be deleted while a worker runs one of its task instances."""
+
+
+class InertArgumentWarning(UserWarning):
+    """A DAG file set an Airflow argument that tradewind accepts but does not act on yet."""

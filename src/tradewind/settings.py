@@ -53,6 +53,11 @@ class Settings:
     parallelism: int = option(32, "Task instances queued or running at once, all schedulers together.")
     scheduler_heartbeat_sec: float = option(1.0, "Seconds between a scheduler's job heartbeats.")
     dag_dir_list_interval: float = option(2.0, "Seconds between scans of the DAG folder for new, changed, gone files.")
+    min_file_process_interval: float = option(
+        30.0,
+        "Seconds after which a DAG file whose import failed is imported again even if unchanged "
+        "(a dependency installed, a variable set may have fixed it).",
+    )
     zombie_threshold: float = option(30.0, "Seconds without a heartbeat before a running task instance is a zombie.")
     task_queued_timeout: float = option(60.0, "Seconds a task instance stays queued before it is sent again, same try.")
     scheduler_idle_sleep: float = option(1.0, "Longest a scheduler sleeps when no event wakes it (the timer fallback).")

@@ -221,8 +221,9 @@ EXPECTED_STATES = {
         "run_state": "success",
         "tasks": {
             "latest_only": "success",
-            "notify_dashboard": "success",
-            "refresh_cache": "success",
+            # `dags test` runs are not externally triggered, so an old date is not the latest.
+            "notify_dashboard": "skipped",
+            "refresh_cache": "skipped",
             "archive_day": "success",
         },
     },
@@ -241,5 +242,47 @@ EXPECTED_STATES = {
             "summarize": "success",
         },
         "tries": {"flaky": 2},
+    },
+    # A teardown fails on purpose; teardowns do not count for the run's state, so it succeeds.
+    "example_setup_teardown": {
+        "run_state": "success",
+        "tasks": {
+            "create_cluster": "success",
+            "run_query": "success",
+            "report": "success",
+            "delete_cluster": "success",
+            "open_tunnel": "success",
+            "copy_files": "success",
+            "close_tunnel": "failed",
+        },
+    },
+    # This run fails on purpose: a work task fails, and its teardown still runs.
+    "example_setup_teardown_taskflow": {
+        "run_state": "failed",
+        "tasks": {
+            "create_bucket": "success",
+            "load": "failed",
+            "summarize": "upstream_failed",
+            "delete_bucket": "success",
+            "warm_cache": "skipped",
+            "use_cache": "skipped",
+            "drop_cache": "skipped",
+        },
+    },
+    "example_date_branching": {
+        "run_state": "success",
+        "tasks": {
+            "weekend_or_not": "success",
+            "weekend_report": "skipped",
+            "weekday_report": "success",
+            "night_or_day": "success",
+            "night_batch": "success",
+            "day_batch": "skipped",
+            "wait_for_monday": "success",
+            "wait_for_tmp": "success",
+            "wait_for_answer": "success",
+            "count_files": "success",
+            "skip_on_99": "skipped",
+        },
     },
 }

@@ -451,6 +451,38 @@ def test_graph_draws_nodes_coloured_by_state_inside_group_boxes(client_as, pipel
     assert client_as("Viewer").get(f"/dags/{DAG_ID}/graph?run_id=run_1").text.count("<polyline") == 3
 
 
+def test_graph_marks_setup_and_teardown_tasks_and_dashes_the_link_between_them(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    with DAG("cluster", schedule=None, start_date=T0) as dag:
+        create = BashOperator(task_id="create_cluster", bash_command="true")
+        query = BashOperator(task_id="run_query", bash_command="true")
+        delete = BashOperator(task_id="delete_cluster", bash_command="true")
+        create >> query >> delete.as_teardown(setups=create)
+    store_dag(web_db, dag)
+    web_db.commit()
+
+    text = client_as("Viewer").get("/dags/cluster/graph").text
+
+    roles = dict(re.findall(r'data-task-id="([^"]+)" data-role="(\w+)"', text))
+    assert roles == {"create_cluster": "setup", "delete_cluster": "teardown"}
+    assert "▲ create_cluster" in text and "▼ delete_cluster" in text and "▲ run_query" not in text
+    assert text.count('class="edge setup-teardown"') == 1 and text.count("<polyline") == 3
+
+
+def test_display_names_head_the_dag_pages_and_label_the_tasks(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    with DAG("ingest_v2", schedule=None, start_date=T0, dag_display_name="Ingest (v2)") as dag:
+        BashOperator(task_id="pull", bash_command="true", task_display_name="Pull from the API")
+    store_dag(web_db, dag)
+    web_db.commit()
+    viewer = client_as("Viewer")
+
+    for page in ("grid", "graph", "gantt", "code"):
+        text = viewer.get(f"/dags/ingest_v2/{page}").text
+        assert '<h1>DAG: Ingest (v2) <small class="muted dag-id">ingest_v2</small></h1>' in text, page
+    assert '<span class="task-label">Pull from the API</span>' in viewer.get("/dags/ingest_v2/grid").text
+    graph = viewer.get("/dags/ingest_v2/graph").text
+    assert ">Pull from the API</text>" in graph and 'data-task-id="pull"' in graph
+
+
 def test_graph_of_an_active_run_polls_its_states_to_recolour_nodes_without_reload(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     viewer = client_as("Viewer")
     page = viewer.get(f"/dags/{DAG_ID}/graph?run_id=run_1").text

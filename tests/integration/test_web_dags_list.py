@@ -23,6 +23,7 @@ from web_helpers import (
     store_run,
 )
 
+from tradewind import DAG, BashOperator
 from tradewind.master.webserver.app import create_app
 from tradewind.master.webserver.db import dispose
 from tradewind.master.webserver.state_colours import STATE_COLOURS, TASK_STATE_ORDER
@@ -68,6 +69,19 @@ def test_the_list_shows_every_active_dag_with_schedule_owner_and_tags(
         assert f"<td>{owner}</td>" in page.text
     assert '<a class="tag" href="/?tags=sales">sales</a>' in page.text
     assert "3 DAGs" in page.text
+
+
+def test_a_dag_display_name_is_what_the_list_shows_with_the_id_beneath(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    with DAG("sales_daily", schedule=None, start_date=T0, dag_display_name="Sales — daily figures") as dag:
+        BashOperator(task_id="t", bash_command="true")
+    store_dag(web_db, dag)
+    web_db.commit()
+
+    page = client_as("Viewer").get("/").text
+
+    assert _dag_ids(page) == ["Sales — daily figures"]
+    assert '<div class="muted dag-id-under">sales_daily</div>' in page
+    assert 'href="/dags/sales_daily/grid"' in page
 
 
 def test_tags_filter_the_list(client_as, three_dags: None) -> None:  # type: ignore[no-untyped-def]

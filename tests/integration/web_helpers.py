@@ -123,6 +123,7 @@ def store_dag(session: Session, dag: DAG, *, paused: bool = False, fileloc: str 
         max_active_runs=dag.max_active_runs,
         max_active_tasks=dag.max_active_tasks,
         is_paused_upon_creation=paused,
+        dag_display_name=dag.dag_display_name,
     )
 
 

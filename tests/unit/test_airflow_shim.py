@@ -195,8 +195,8 @@ def test_unsupported_module_in_from_import_names_it(shim):
 
 
 def test_unsupported_module_via_import_module_names_it(shim):
-    with pytest.raises(ModuleNotFoundError, match=r"'airflow\.sensors\.weekday'"):
-        importlib.import_module("airflow.sensors.weekday")
+    with pytest.raises(ModuleNotFoundError, match=r"'airflow\.sensors\.smart_sensor'"):
+        importlib.import_module("airflow.sensors.smart_sensor")
 
 
 def test_name_a_served_module_lacks_is_an_import_error(shim):

@@ -10,6 +10,7 @@ import pendulum
 import pytest
 
 from tradewind.errors import TradewindException
+from tradewind.sdk import airflow_conf
 from tradewind.sdk.context import RunInfo, build_context, get_current_context, set_current_context
 
 
@@ -28,7 +29,7 @@ def _context(**run_overrides):
     dag = SimpleNamespace(dag_id="etl", user_defined_macros={"ds": "shadowed", "env": "prod"})
     task = SimpleNamespace(task_id="load")
     ti = SimpleNamespace(task_id="load", try_number=2, map_index=-1)
-    return build_context(dag=dag, task=task, run=run, ti=ti, params={"p": 1}, conf={"k": "v"})
+    return build_context(dag=dag, task=task, run=run, ti=ti, params={"p": 1})
 
 
 def test_context_has_airflow_date_keys():
@@ -61,7 +62,6 @@ def test_non_utc_logical_date_is_converted_to_utc():
         run=run,
         ti=SimpleNamespace(try_number=1, map_index=-1),
         params={},
-        conf={},
     )
     assert ctx["ts"] == "2024-03-04T23:00:00+00:00"
     assert ctx["ds"] == "2024-03-04"
@@ -77,7 +77,8 @@ def test_naive_logical_date_is_rejected():
 def test_context_carries_run_task_and_ti():
     ctx = _context()
     assert ctx["run_id"] == "scheduled__2024-03-05T00:00:00+00:00"
-    assert ctx["dag_run"].conf == {"k": "v"} and ctx["conf"] == {"k": "v"}
+    # As in Airflow, `conf` is the configuration; the run's conf is dag_run.conf.
+    assert ctx["dag_run"].conf == {"k": "v"} and ctx["conf"] is airflow_conf.conf
     assert ctx["dag_run"].execution_date == ctx["logical_date"]
     assert ctx["dag_run"].run_type == "scheduled"
     assert ctx["ti"] is ctx["task_instance"]
@@ -151,7 +152,7 @@ def _run_of(dag, logical, interval, *, external_trigger=False, run_type="schedul
         external_trigger=external_trigger,
     )
     task = dag.tasks[0]
-    return build_context(dag=dag, task=task, run=run, ti=SimpleNamespace(try_number=1), params={}, conf={})
+    return build_context(dag=dag, task=task, run=run, ti=SimpleNamespace(try_number=1), params={})
 
 
 def _daily_dag(schedule="@daily", start_date=datetime(2023, 1, 1, tzinfo=UTC)):

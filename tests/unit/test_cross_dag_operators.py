@@ -208,7 +208,7 @@ def _run_latest_only(*, external_trigger: bool, interval_start: datetime) -> tup
     ti = RuntimeTaskInstance(
         task=latest, dag_id="latest", run_id="r", try_number=1, max_tries=0, xcom=InMemoryXComBackend("latest_only")
     )
-    context = build_context(dag=dag, task=latest, run=run, ti=ti, params={}, conf={})
+    context = build_context(dag=dag, task=latest, run=run, ti=ti, params={})
     return latest.execute(context), ti.skip_requests
 
 

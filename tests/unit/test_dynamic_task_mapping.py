@@ -493,3 +493,19 @@ def test_mapped_task_group_mistakes_are_import_errors(tmp_path: Path, body: str,
     )
     result = load_dag_file(path)
     assert result.dags == [] and message in (result.error or "")
+
+
+def test_operator_partial_expand_returns_the_mapped_operator_whose_output_feeds_another_task():
+    from tradewind.sdk.mapped_operator import MappedOperator
+
+    with DAG("mapped_output", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)) as dag:
+        echo = BashOperator.partial(task_id="echo").expand(bash_command=["echo a", "echo b"])
+
+        @task
+        def collect(lines):
+            return list(lines)
+
+        collect(echo.output)
+    assert isinstance(echo, MappedOperator)
+    assert dag.get_task("collect").upstream_task_ids == {"echo"}
+    assert echo.output.operator is echo

@@ -163,9 +163,7 @@ def test_plugin_macros_render_under_the_plugins_name(plugins_folder):
     write_plugin(folder, names)
     plugins.configure(folder)
     run = RunInfo(dag_id="d", run_id="r", run_type="manual", logical_date=datetime(2024, 1, 1, tzinfo=UTC))
-    context = build_context(
-        dag=None, task=SimpleNamespace(task_id="t"), run=run, ti=SimpleNamespace(), params={}, conf={}
-    )
+    context = build_context(dag=None, task=SimpleNamespace(task_id="t"), run=run, ti=SimpleNamespace(), params={})
     template = f"{{{{ macros.{names['name']}.days_until(ds, '2024-01-31') }}}} {{{{ macros.ds_add(ds, 1) }}}}"
     assert render_template(template, context, make_environment()) == "30 2024-01-02"
 

@@ -336,3 +336,20 @@ def test_dag_function_parameters_become_dag_params():
     assert d.params["threshold"] == 10
     store, _ = run_dag(d, params={"threshold": 99})
     assert store[("show", "return_value")] == 99
+
+
+def test_a_task_group_function_called_again_gets_suffixes_1_2_as_in_airflow():
+    @task_group
+    def load():
+        @task
+        def rows():
+            return 1
+
+        rows()
+
+    with _dag("tf_group_suffix") as d:
+        load()
+        load()
+        load()
+    assert sorted(d.task_group_dict) == ["load", "load__1", "load__2"]
+    assert {"load.rows", "load__1.rows", "load__2.rows"} <= set(d.task_ids)

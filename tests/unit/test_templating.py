@@ -46,7 +46,7 @@ def make_context(dag, task, *, params=None, conf=None):
         conf=conf,
     )
     ti = SimpleNamespace(task_id=task.task_id, try_number=1, map_index=-1)
-    return build_context(dag=dag, task=task, run=run, ti=ti, params=params or {"n": 3}, conf=conf)
+    return build_context(dag=dag, task=task, run=run, ti=ti, params=params or {"n": 3})
 
 
 def render_one(template, dag=None, **context_kwargs):
@@ -64,10 +64,10 @@ def render_one(template, dag=None, **context_kwargs):
         ("{{ ts }}", "2024-03-05T00:00:00+00:00"),
         ("{{ ts_nodash }}", "20240305T000000"),
         ("{{ ts_nodash_with_tz }}", "20240305T000000+0000"),
-        ("{{ logical_date }}", "2024-03-05T00:00:00+00:00"),
-        ("{{ execution_date }}", "2024-03-05T00:00:00+00:00"),
-        ("{{ data_interval_start }}", "2024-03-05T00:00:00+00:00"),
-        ("{{ data_interval_end }}", "2024-03-06T00:00:00+00:00"),
+        ("{{ logical_date }}", "2024-03-05 00:00:00+00:00"),
+        ("{{ execution_date }}", "2024-03-05 00:00:00+00:00"),
+        ("{{ data_interval_start }}", "2024-03-05 00:00:00+00:00"),
+        ("{{ data_interval_end }}", "2024-03-06 00:00:00+00:00"),
         ("{{ run_id }}", "scheduled__2024-03-05T00:00:00+00:00"),
         ("{{ dag_run.run_id }}", "scheduled__2024-03-05T00:00:00+00:00"),
         ("{{ params.n }}", "3"),
@@ -82,7 +82,7 @@ def render_one(template, dag=None, **context_kwargs):
         ("{{ macros.json.dumps({'a': 1}) }}", '{"a": 1}'),
         ("{{ data_interval_end | ds }}", "2024-03-06"),
         ("{{ logical_date.add(days=1).format('YYYY-MM-DD') }}", "2024-03-06"),
-        ("{{ logical_date.add(hours=6) }}", "2024-03-05T06:00:00+00:00"),
+        ("{{ logical_date.add(hours=6) }}", "2024-03-05 06:00:00+00:00"),
         ("{{ macros.datetime(2024, 1, 2, 3) }}", "2024-01-02 03:00:00"),
         ("{{ logical_date.subtract(hours=1).strftime('%H') }}", "23"),
         ("{{ next_ds }} {{ yesterday_ds }}", "2024-03-06 2024-03-04"),

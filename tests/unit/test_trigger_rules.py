@@ -139,6 +139,12 @@ TABLE: list[tuple[TriggerRule, str, Verdict, str]] = [
     (R.NONE_SKIPPED, "running+skipped", SKIP, "decided at once: the skip is final"),
     (R.NONE_SKIPPED, "no_upstream", READY, "a root task ignores its rule"),
 ] + [(R.ALWAYS, mix, READY, "always runs, whatever the upstream") for mix in MIXES]
+# A teardown rule with no setup among the upstream tasks is all_done (the setup cases are in
+# test_setup_teardown_rules.py).
+TABLE += [
+    (R.ALL_DONE_SETUP_SUCCESS, mix, WAIT if mix.startswith("running") else READY, "no setup upstream: all_done")
+    for mix in MIXES
+]
 
 
 def test_table_covers_every_rule_against_every_mix() -> None:

@@ -120,6 +120,5 @@ def test_the_task_context_offers_var_and_conn_and_builds_without_a_metastore():
         run=run,
         ti=SimpleNamespace(try_number=1, map_index=-1),
         params={},
-        conf={},
     )
     assert isinstance(context["var"], VariableAccessors) and isinstance(context["conn"], ConnectionAccessor)

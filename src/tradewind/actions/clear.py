@@ -1,10 +1,11 @@
 """Which task instances a clear affects, decided purely from the DAG's structure and the runs' states.
 
 As Airflow's "Clear": tasks chosen by id or by a regex (searched in the task id), optionally with
-all their upstream and/or downstream tasks; runs chosen by a date range or as past/future of one
-run; ``only_failed`` keeps failed and upstream_failed task instances. A cleared task instance gets
-a full new set of tries (``max_tries = try_number + retries``); a running one becomes
-``restarting`` so its worker stops it, every other one ``none``. Finished runs go back to queued.
+all their upstream and/or downstream tasks, always with the setups and teardowns they run between;
+runs chosen by a date range or as past/future of one run; ``only_failed`` keeps failed and
+upstream_failed task instances. A cleared task instance gets a full new set of tries
+(``max_tries = try_number + retries``); a running one becomes ``restarting`` so its worker stops
+it, every other one ``none``. Finished runs go back to queued.
 The CLI shows the plan before applying it; the web UI will show the same plan.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from tradewind.decisions.setup_teardown import with_setups_and_teardowns
 from tradewind.decisions.task_graph import relatives as _relatives
 from tradewind.states import FAILED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
@@ -76,7 +78,9 @@ def select_task_ids(
     downstream: bool = False,
 ) -> set[str]:
     """The tasks to clear: the named ones (or all, when neither ids nor a regex is given) and, with
-    ``upstream``/``downstream``, every task above/below them. An invalid regex raises ValueError."""
+    ``upstream``/``downstream``, every task above/below them; and, as in Airflow, the setups the
+    named ones run inside of with their teardowns, and a named setup's teardowns. An invalid regex
+    raises ValueError."""
     tasks = dag.task_dict
     chosen: set[str]
     if task_ids is None and task_regex is None:
@@ -94,6 +98,7 @@ def select_task_ids(
         result |= _relatives(tasks, chosen, "upstream_task_ids")
     if downstream:
         result |= _relatives(tasks, chosen, "downstream_task_ids")
+    result |= with_setups_and_teardowns(tasks, chosen, upstream=upstream, downstream=downstream)
     return result
 
 

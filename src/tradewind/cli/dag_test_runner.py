@@ -122,6 +122,7 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
             max_active_runs=dag.max_active_runs,
             max_active_tasks=dag.max_active_tasks,
             is_paused_upon_creation=True if dag.is_paused_upon_creation is None else dag.is_paused_upon_creation,
+            dag_display_name=dag.dag_display_name,
         )
         existing = runs.find_run(session, dag.dag_id, run_id=run_id, logical_date=logical_date)
         if existing is not None:
@@ -141,7 +142,9 @@ def _create_run(factory: Any, settings: Settings, dag: Any, logical_date: dateti
             data_interval=(interval.start, interval.end),
             conf=conf,
             state=DagRunState.RUNNING,
-            external_trigger=True,
+            # As Airflow's `dags test`: the run stands for a scheduled one (LatestOnlyOperator skips
+            # when its date is not the latest interval).
+            external_trigger=False,
             task_rows=task_rows(dag, max_map_length=settings.max_map_length),
         )
     return run_id

@@ -1,5 +1,6 @@
-"""``tradewind dags``: list DAGs and their import errors, show one and its details, list its runs and
-its next ones, report on the DAG folder's imports, test, trigger, pause, backfill and delete."""
+"""``tradewind dags``: list DAGs and their import errors, re-import the folder, show one and its details,
+list its runs and its next ones, report on the DAG folder's imports, test, trigger, pause, backfill and
+delete."""
 
 from __future__ import annotations
 
@@ -66,6 +67,24 @@ def list_import_errors(settings: Settings, output: str) -> None:
     emit(rows, ["filepath", "error"], output)
     if rows:
         sys.exit(1)
+
+
+@dags.command("reserialize")
+@click.pass_obj
+def reserialize(settings: Settings) -> None:
+    """Import every file of the DAG folder now, changed or not, and store what it defines (Airflow's
+    ``dags reserialize``): a file whose import failed is tried again at once."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.master.scheduler.dag_processor import sync_dag_folder
+
+    with open_metastore(settings, sync=False) as factory:
+        report = sync_dag_folder(factory, settings, force=True)
+    click.echo(
+        f"Imported {len(report.parsed)} file(s) of {settings.resolved_dags_folder}: "
+        f"{len(report.dag_ids)} DAG(s), {len(report.errors)} import error(s)"
+    )
+    for error in report.errors.values():
+        click.echo(error, err=True)
 
 
 @dags.command("show")

@@ -172,6 +172,7 @@ _SERVED: dict[str, _Served] = {
         ),
         is_package=True,
     ),
+    "airflow.configuration": _Served(_names("tradewind.sdk.airflow_conf", "conf", "AirflowConfigParser")),
     "airflow.models.connection": _Served(_names(_CONNECTION, "Connection")),
     "airflow.models.variable": _Served(_names(_VARIABLE, "Variable")),
     "airflow.hooks": _Served(is_package=True),
@@ -202,7 +203,13 @@ _SERVED: dict[str, _Served] = {
     "airflow.operators.trigger_dagrun": _Served(_names(f"{_OPERATORS}.trigger_dagrun", "TriggerDagRunOperator")),
     "airflow.operators.latest_only": _Served(_names(f"{_OPERATORS}.latest_only", "LatestOnlyOperator")),
     "airflow.operators.branch": _Served(_names(f"{_OPERATORS}.branch", "BaseBranchOperator")),
+    "airflow.operators.datetime": _Served(
+        _names(f"{_OPERATORS}.datetime_branch", "BranchDateTimeOperator", "target_times_as_dates")
+    ),
+    "airflow.operators.weekday": _Served(_names(f"{_OPERATORS}.weekday", "BranchDayOfWeekOperator")),
     "airflow.sensors": _Served(is_package=True),
+    "airflow.sensors.bash": _Served(_names(f"{_SENSORS}.bash", "BashSensor")),
+    "airflow.sensors.weekday": _Served(_names(f"{_SENSORS}.weekday", "DayOfWeekSensor")),
     "airflow.sensors.base": _Served(_names(f"{_SENSORS}.base", "BaseSensorOperator", "PokeReturnValue")),
     "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
     "airflow.sensors.filesystem": _Served(_names(f"{_SENSORS}.filesystem", "FileSensor")),
@@ -216,11 +223,16 @@ _SERVED: dict[str, _Served] = {
             _names(_DAG, "dag"),
             _names("tradewind.sdk.decorators", "task"),
             _names("tradewind.sdk.taskgroup", "task_group"),
+            _names("tradewind.sdk.setup_teardown", "setup", "teardown"),
         ),
         is_package=True,
     ),
+    "airflow.decorators.setup_teardown": _Served(
+        _names("tradewind.sdk.setup_teardown", setup_task="setup", teardown_task="teardown")
+    ),
     "airflow.utils": _Served(is_package=True),
     "airflow.utils.task_group": _Served(_names("tradewind.sdk.taskgroup", "TaskGroup")),
+    "airflow.utils.weekday": _Served(_names("tradewind.sdk.weekday", "WeekDay")),
     "airflow.utils.trigger_rule": _Served(_names("tradewind.sdk.trigger_rules", "TriggerRule")),
     "airflow.utils.dates": _Served(_names(_DATES, "days_ago", "cron_presets")),
     "airflow.utils.helpers": _Served(_names(_DEPENDENCIES, "chain", "cross_downstream")),

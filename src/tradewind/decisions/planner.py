@@ -17,7 +17,8 @@ from typing import Any
 
 from tradewind.decisions.past_dependencies import PastDependency
 from tradewind.decisions.retries import RetryPolicy
-from tradewind.decisions.trigger_rules import UpstreamCounts, Verdict, evaluate
+from tradewind.decisions.setup_teardown import run_state_leaves
+from tradewind.decisions.trigger_rules import UpstreamCounts, Verdict, combine, evaluate, evaluate_setup_constraint
 from tradewind.errors import DagCycleError, TradewindException
 from tradewind.sdk.expand_input import MissingMapSource, SourceKey, json_sources, map_length
 from tradewind.states import FAILED_STATES, FINISHED_STATES, UNFINISHED_STATES, DagRunState
@@ -53,6 +54,12 @@ class TaskNode:
     expand_input: Mapping[str, Any] | None = field(default=None, compare=False)
     #: The mapped task group the task is mapped with (its tasks share map indexes), if any.
     mapped_group: str | None = None
+    #: Its direct upstream tasks that are setup tasks (what a teardown's rule looks at).
+    setups: frozenset[str] = frozenset()
+    #: Setups it runs inside of without being directly downstream (its implicit all_success).
+    indirect_setups: frozenset[str] = frozenset()
+    #: A teardown without ``on_failure_fail_dagrun``: its end does not decide the run's state.
+    ignored_for_run_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,7 @@ def plan_run(
         # A task of a mapped task group waits on its upstream tasks in the group element by element,
         # so its verdict is per task instance; any other task's is one for all its task instances.
         in_group = node.mapped_group is not None
-        verdict = None if in_group else evaluate(node.trigger_rule, _upstream_counts(node, by_task, states))
+        verdict = None if in_group else _verdict(node, by_task, states)
         if verdict is Verdict.WAIT:
             continue
         if (
@@ -186,9 +193,7 @@ def plan_run(
             key = (ti.task_id, ti.map_index)
             if states[key] not in _PLANNABLE:
                 continue
-            ti_verdict = verdict or evaluate(
-                node.trigger_rule, _upstream_counts(node, by_task, states, tasks=tasks, map_index=ti.map_index)
-            )
+            ti_verdict = verdict or _verdict(node, by_task, states, tasks=tasks, map_index=ti.map_index)
             if ti_verdict is Verdict.WAIT:
                 continue
             if ti_verdict is Verdict.SKIP:
@@ -294,6 +299,27 @@ def upstream_counts_of(
     return _upstream_counts(tasks[task_id], by_task, states, tasks=tasks, map_index=map_index)
 
 
+def _verdict(
+    node: TaskNode,
+    by_task: Mapping[str, list[TIView]],
+    states: Mapping[TIKey, TI],
+    *,
+    tasks: Mapping[str, TaskNode] | None = None,
+    map_index: int | None = None,
+) -> Verdict:
+    """The task's trigger rule over its upstream task instances, combined with its setup constraint."""
+    rule = evaluate(node.trigger_rule, _upstream_counts(node, by_task, states, tasks=tasks, map_index=map_index))
+    if not node.indirect_setups or node.trigger_rule == "always":
+        return rule
+    setup_states: list[TI] = []
+    for setup_id in sorted(node.indirect_setups):
+        setup_tis = by_task.get(setup_id, [])
+        setup_states.extend(states[(ti.task_id, ti.map_index)] for ti in setup_tis)
+        if not setup_tis:
+            setup_states.append(TI.NONE)
+    return combine(evaluate_setup_constraint(UpstreamCounts.from_states(setup_states)), rule)
+
+
 def _upstream_counts(
     node: TaskNode,
     by_task: Mapping[str, list[TIView]],
@@ -305,7 +331,9 @@ def _upstream_counts(
     """The states of the upstream task instances of ``node`` (of its task instance ``map_index``:
     an upstream task in the same mapped task group counts with that map index only)."""
     upstream_states: list[TI] = []
+    setup_states: list[TI] = []
     for upstream_id in node.upstream:
+        found = len(upstream_states)
         upstream_node = tasks.get(upstream_id) if tasks is not None else None
         if (
             map_index is not None
@@ -320,7 +348,9 @@ def _upstream_counts(
         if not upstream_tis:
             upstream_states.append(TI.NONE)
         upstream_states.extend(states[(ti.task_id, ti.map_index)] for ti in upstream_tis)
-    return UpstreamCounts.from_states(upstream_states)
+        if upstream_id in node.setups:
+            setup_states.extend(upstream_states[found:])
+    return UpstreamCounts.from_states(upstream_states, setup_states)
 
 
 def _due_at(ti: TIView) -> datetime | None:
@@ -355,7 +385,9 @@ def _run_state(
     """The run's end, by Airflow's ``DagRun.update_state`` rule.
 
     - Nothing unfinished: FAILED if a leaf task instance (removed ones aside) failed or is
-      upstream_failed, else SUCCESS (leaves all success or skipped).
+      upstream_failed, else SUCCESS (leaves all success or skipped). Teardowns without
+      ``on_failure_fail_dagrun`` are not leaves, and the tasks above them may be
+      (``setup_teardown.run_state_leaves``).
     - Deadlock: task instances are unfinished but none is scheduled, queued, running, restarting or
       waiting for a retry/reschedule time, so nothing can ever move (Airflow: "all_tasks_deadlocked"):
       FAILED. The plan's own decisions are already applied to ``states`` here.
@@ -363,7 +395,10 @@ def _run_state(
     """
     unfinished = [state for state in states.values() if state in UNFINISHED_STATES]
     if not unfinished:
-        leaves = leaf_task_ids(tasks)
+        leaves = run_state_leaves(
+            {task_id: node.upstream for task_id, node in tasks.items()},
+            {task_id for task_id, node in tasks.items() if node.ignored_for_run_state},
+        )
         leaf_states = [s for (task_id, _), s in states.items() if task_id in leaves and s is not TI.REMOVED]
         return DagRunState.FAILED if any(s in FAILED_STATES for s in leaf_states) else DagRunState.SUCCESS
     if not waiting_on_past and not any(state in _MOVING for state in unfinished):

@@ -11,6 +11,7 @@ from typing import Any
 from tradewind.decisions.past_dependencies import past_dependency
 from tradewind.decisions.planner import DEFAULT_MAX_MAP_LENGTH, TaskNode
 from tradewind.decisions.retries import RetryPolicy
+from tradewind.decisions.setup_teardown import direct_setups, indirect_setups, is_teardown
 from tradewind.decisions.task_graph import Direction, relatives
 from tradewind.errors import TradewindException
 from tradewind.sdk.expand_input import json_sources, map_length
@@ -40,6 +41,7 @@ def priority_weights(dag: Any) -> dict[str, int]:
 def task_nodes(dag: Any) -> dict[str, TaskNode]:
     """The planner's view of every task of ``dag`` (a serialized or a live DAG)."""
     weights = priority_weights(dag)
+    tasks = {task.task_id: task for task in dag.tasks}
     return {
         task.task_id: TaskNode(
             task_id=task.task_id,
@@ -54,6 +56,9 @@ def task_nodes(dag: Any) -> dict[str, TaskNode]:
             past=past_dependency(dag, task),
             expand_input=getattr(task, "expand_input_json", None),
             mapped_group=getattr(task, "mapped_group_id", None),
+            setups=direct_setups(tasks, task.task_id),
+            indirect_setups=indirect_setups(tasks, task.task_id),
+            ignored_for_run_state=is_teardown(task) and not getattr(task, "on_failure_fail_dagrun", False),
         )
         for task in dag.tasks
     }

@@ -31,7 +31,11 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class UpstreamCounts:
-    """How the task instances of a task's upstream tasks stand; ``done`` is derived."""
+    """How the task instances of a task's upstream tasks stand; ``done`` is derived.
+
+    ``setups``, ``setup_success`` and ``setup_skipped`` count the upstream task instances that are
+    setup tasks (already counted in the totals above): what a teardown's rule looks at.
+    """
 
     total: int
     success: int = 0
@@ -39,6 +43,9 @@ class UpstreamCounts:
     failed: int = 0
     upstream_failed: int = 0
     removed: int = 0
+    setups: int = 0
+    setup_success: int = 0
+    setup_skipped: int = 0
     done: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,12 +54,21 @@ class UpstreamCounts:
             raise ValueError(f"upstream counts cannot be negative: {self}")
         if done > self.total:
             raise ValueError(f"{done} finished upstream task instances out of {self.total}")
+        if min(self.setups, self.setup_success, self.setup_skipped) < 0 or (
+            self.setup_success + self.setup_skipped > self.setups
+        ):
+            raise ValueError(
+                f"inconsistent setup counts: {self.setup_success} succeeded and {self.setup_skipped} skipped "
+                f"out of {self.setups} setups"
+            )
         object.__setattr__(self, "done", done)
 
     @classmethod
-    def from_states(cls, states: Iterable[TI | str]) -> UpstreamCounts:
-        """Count upstream states; unfinished ones only add to ``total``."""
+    def from_states(cls, states: Iterable[TI | str], setup_states: Iterable[TI | str] = ()) -> UpstreamCounts:
+        """Count upstream states; unfinished ones only add to ``total``. ``setup_states`` are those
+        of the upstream setup tasks, which ``states`` must include as well."""
         counter = Counter(TI(state) for state in states)
+        setups = Counter(TI(state) for state in setup_states)
         return cls(
             total=sum(counter.values()),
             success=counter[TI.SUCCESS],
@@ -60,6 +76,9 @@ class UpstreamCounts:
             failed=counter[TI.FAILED],
             upstream_failed=counter[TI.UPSTREAM_FAILED],
             removed=counter[TI.REMOVED],
+            setups=sum(setups.values()),
+            setup_success=setups[TI.SUCCESS],
+            setup_skipped=setups[TI.SKIPPED],
         )
 
 
@@ -84,6 +103,9 @@ def evaluate(rule: TriggerRule | str, counts: UpstreamCounts) -> Verdict:
     - ``none_failed_min_one_success``: failed -> UPSTREAM_FAILED; all skipped -> SKIP; all finished
       as success/skipped with at least one success -> READY.
     - ``none_skipped``: skipped -> SKIP; all finished (failures included) -> READY.
+    - ``all_done_setup_success`` (a teardown's): WAIT until every upstream has finished; then, when
+      it has upstream setups, all of them skipped -> SKIP, none succeeded -> UPSTREAM_FAILED,
+      otherwise READY — so a teardown runs after its work failed, as long as a setup succeeded.
 
     Removed upstream task instances (a mapped task that shrank) count as finished and are otherwise
     left out, as though they were not upstream at all; Airflow does the same for mapped task
@@ -165,6 +187,40 @@ def _none_skipped(c: UpstreamCounts, present: int, failures: int, all_done: bool
     return Verdict.READY if all_done else Verdict.WAIT
 
 
+def _all_done_setup_success(c: UpstreamCounts, present: int, failures: int, all_done: bool) -> Verdict:
+    if not all_done:
+        return Verdict.WAIT
+    if c.setups and c.setup_skipped >= c.setups:
+        return Verdict.SKIP
+    if c.setups and c.setup_success == 0:
+        return Verdict.UPSTREAM_FAILED
+    return Verdict.READY
+
+
+def evaluate_setup_constraint(counts: UpstreamCounts) -> Verdict:
+    """The verdict of a task's *indirect* setups — setups above it, not directly upstream, whose
+    teardown is below it (or that have none): Airflow's implicit ``all_success`` on them, so a
+    cleared work task waits for its re-run setup. A failed or upstream_failed one ->
+    UPSTREAM_FAILED and a skipped one -> SKIP at once; WAIT until all have finished; then READY.
+    ``counts.total`` 0 (no indirect setup) is READY."""
+    if counts.failed or counts.upstream_failed:
+        return Verdict.UPSTREAM_FAILED
+    if counts.skipped:
+        return Verdict.SKIP
+    return Verdict.READY if counts.done >= counts.total else Verdict.WAIT
+
+
+def combine(setup_verdict: Verdict, rule_verdict: Verdict) -> Verdict:
+    """A task's verdict from its setup constraint and its trigger rule: a state either decides
+    (the constraint's first) wins; otherwise it runs only when both are met."""
+    for verdict in (setup_verdict, rule_verdict):
+        if verdict in (Verdict.SKIP, Verdict.UPSTREAM_FAILED):
+            return verdict
+    if Verdict.WAIT in (setup_verdict, rule_verdict):
+        return Verdict.WAIT
+    return Verdict.READY
+
+
 _RULES = {
     TriggerRule.ALL_SUCCESS: _all_success,
     TriggerRule.ALL_FAILED: _all_failed,
@@ -176,4 +232,5 @@ _RULES = {
     TriggerRule.NONE_FAILED: _none_failed,
     TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: _none_failed_min_one_success,
     TriggerRule.NONE_SKIPPED: _none_skipped,
+    TriggerRule.ALL_DONE_SETUP_SUCCESS: _all_done_setup_success,
 }

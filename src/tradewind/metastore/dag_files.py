@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from tradewind.metastore.models import DagFile
+from tradewind.metastore.models import DagFile, ParseImportError
 from tradewind.metastore.statements import upsert
 
 
@@ -39,6 +39,17 @@ def record_file(
     }
     update = ["content_hash", "last_parsed"] + (["dag_ids"] if dag_ids is not None else [])
     upsert(session, DagFile, values, conflict_on=["filename"], update=update)
+
+
+def failed_files_parsed_before(session: Session, cutoff: datetime) -> set[str]:
+    """Files whose last import failed and that were last imported before ``cutoff``: due for
+    another try, since what broke them (a missing module, a variable) may be fixed by now."""
+    rows = session.scalars(
+        select(DagFile.filename)
+        .join(ParseImportError, ParseImportError.filename == DagFile.filename)
+        .where(DagFile.last_parsed < cutoff)
+    )
+    return set(rows)
 
 
 def dag_ids_of(session: Session, filename: str) -> list[str]:

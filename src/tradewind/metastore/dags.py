@@ -29,6 +29,7 @@ def upsert_dag(
     max_active_tasks: int | None,
     is_paused_upon_creation: bool,
     *,
+    dag_display_name: str | None = None,
     now: datetime | None = None,
 ) -> DagModel:
     """Record a parsed DAG. A new DAG starts paused or not as asked; an existing one keeps the
@@ -47,6 +48,7 @@ def upsert_dag(
         "is_active": True,
         "last_parsed": now or datetime.now(UTC),
         "has_import_errors": False,
+        "dag_display_name": dag_display_name if dag_display_name != dag_id else None,
     }
     # One INSERT … ON CONFLICT, so two dag processors parsing the same new file cannot collide.
     upsert(

@@ -84,6 +84,12 @@ class DagModel(Base):
     next_dagrun_data_interval_end: Mapped[datetime | None]
     next_dagrun_create_after: Mapped[datetime | None]
     has_import_errors: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: What the UI shows for the DAG (``dag_display_name``); NULL shows the id.
+    dag_display_name: Mapped[str | None] = mapped_column(sa.String(2000))
+
+    @property
+    def display_name(self) -> str:
+        return self.dag_display_name or self.dag_id
 
 
 class DagFile(Base):

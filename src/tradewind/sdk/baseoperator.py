@@ -21,6 +21,7 @@ from tradewind.errors import (
 )
 from tradewind.sdk import dag_context
 from tradewind.sdk.dependencies import DependencyMixin
+from tradewind.sdk.inert_arguments import TASK_ARGUMENTS, warn_inert
 from tradewind.sdk.trigger_rules import TriggerRule
 from tradewind.sdk.xcom_arg import RETURN_VALUE_KEY, XComArg, find_xcom_args
 
@@ -146,6 +147,17 @@ class BaseOperator(DependencyMixin):
         doc_json: str | None = None,
         doc_yaml: str | None = None,
         doc_rst: str | None = None,
+        task_display_name: str | None = None,
+        on_skipped_callback: Callable[..., Any] | None = None,
+        pre_execute: Callable[..., Any] | None = None,
+        post_execute: Callable[..., Any] | None = None,
+        wait_for_past_depends_before_skipping: bool = False,
+        map_index_template: str | None = None,
+        max_active_tis_per_dagrun: int | None = None,
+        executor: str | None = None,
+        multiple_outputs: bool = False,
+        logger_name: str | None = None,
+        allow_nested_operators: bool = True,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -210,8 +222,40 @@ class BaseOperator(DependencyMixin):
         self.outlets = list(outlets) if isinstance(outlets, list | tuple) else ([outlets] if outlets else [])
         self.doc_md = doc_md
         self.doc = doc or doc_json or doc_yaml or doc_rst
+        #: What the UI shows for the task (Airflow 2.9+); the task id when not given.
+        self.task_display_name = task_display_name or self.label
+        self.on_skipped_callback = on_skipped_callback
+        self._pre_execute_hook = pre_execute
+        self._post_execute_hook = post_execute
+        self.wait_for_past_depends_before_skipping = wait_for_past_depends_before_skipping
+        self.map_index_template = map_index_template
+        self.max_active_tis_per_dagrun = max_active_tis_per_dagrun
+        self.executor = executor
+        self.multiple_outputs = multiple_outputs
+        self.logger_name = logger_name
+        self.allow_nested_operators = allow_nested_operators
+        warn_inert(
+            "DAG" if dag is not None else "task",
+            dag.dag_id if dag is not None else self.task_id,
+            {
+                "sla": sla,
+                "email": email,
+                "resources": resources,
+                "run_as_user": run_as_user,
+                "executor_config": executor_config,
+                "executor": executor,
+                "max_active_tis_per_dagrun": max_active_tis_per_dagrun,
+                "wait_for_past_depends_before_skipping": wait_for_past_depends_before_skipping,
+                "map_index_template": map_index_template,
+            },
+            TASK_ARGUMENTS,
+        )
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
+        #: Set by ``as_setup()`` / ``as_teardown()`` (or ``@setup`` / ``@teardown``), as in Airflow 2.7+.
+        self.is_setup = False
+        self.is_teardown = False
+        self._on_failure_fail_dagrun = False
         self._dag: DAG | None = None
         if dag is not None:
             self.dag = dag
@@ -304,6 +348,44 @@ class BaseOperator(DependencyMixin):
             raise DagDefinitionError(f"task {self.task_id!r} is not in a DAG")
         return self._dag
 
+    # -- setup and teardown --------------------------------------------------------------------
+
+    @property
+    def on_failure_fail_dagrun(self) -> bool:
+        """Whether this teardown's failure fails the run (teardowns are otherwise left out of it)."""
+        return self._on_failure_fail_dagrun
+
+    @on_failure_fail_dagrun.setter
+    def on_failure_fail_dagrun(self, value: bool) -> None:
+        if value and not self.is_teardown:
+            raise DagDefinitionError(
+                f"Cannot set task on_failure_fail_dagrun for {self.task_id!r} because it is not a teardown task."
+            )
+        self._on_failure_fail_dagrun = bool(value)
+
+    def as_setup(self) -> BaseOperator:
+        """Make this a setup task: the work below it runs inside it and its teardown cleans up."""
+        self.is_setup = True
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> BaseOperator:
+        """Make this a teardown task (rule ``all_done_setup_success``), downstream of ``setups``
+        (a task, an XComArg or a list of them), each of which becomes a setup."""
+        from tradewind.sdk.setup_teardown import mark_teardown
+
+        mark_teardown(self, setups, on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> Any:
+        from tradewind.sdk.setup_teardown import enter_scope
+
+        return enter_scope(self)
+
+    def __exit__(self, *exc: object) -> None:
+        from tradewind.sdk.setup_teardown import exit_scope
+
+        exit_scope()
+
     # -- running -------------------------------------------------------------------------------
 
     @classmethod
@@ -321,8 +403,11 @@ class BaseOperator(DependencyMixin):
 
     @property
     def log(self) -> logging.Logger:
-        """The task's logger (Airflow operators log through ``self.log``); it writes to the task log."""
-        return logging.getLogger(f"tradewind.task.operators.{type(self).__name__}")
+        """The task's logger (Airflow operators log through ``self.log``); it writes to the task log.
+        ``logger_name`` names it, as in Airflow 2.10."""
+        return logging.getLogger(
+            f"tradewind.task.operators.{getattr(self, 'logger_name', None) or type(self).__name__}"
+        )
 
     @property
     def operator_name(self) -> str:
@@ -332,10 +417,16 @@ class BaseOperator(DependencyMixin):
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
 
     def pre_execute(self, context: dict[str, Any]) -> None:
-        """Called before ``execute``; override to prepare."""
+        """Called before ``execute``; override to prepare. Calls the ``pre_execute`` argument."""
+        hook = getattr(self, "_pre_execute_hook", None)
+        if hook is not None:
+            hook(context)
 
     def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
-        """Called after ``execute`` succeeded; override to clean up."""
+        """Called after ``execute`` succeeded; override to clean up. Calls the ``post_execute`` argument."""
+        hook = getattr(self, "_post_execute_hook", None)
+        if hook is not None:
+            hook(context, result)
 
     def on_kill(self) -> None:
         """Called when the task is stopped from outside; override to stop subprocesses."""

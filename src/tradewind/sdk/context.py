@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tradewind.errors import TradewindException
+from tradewind.sdk import airflow_conf
 from tradewind.sdk.macros import template_macros
 from tradewind.sdk.schedules import DataInterval, next_logical_date, previous_logical_date
 from tradewind.sdk.template_accessors import ConnectionAccessor, VariableAccessors
@@ -162,13 +163,14 @@ def build_context(
     run: RunInfo,
     ti: Any,
     params: dict[str, Any],
-    conf: dict[str, Any],
     extra_macros: dict[str, Any] | None = None,
 ) -> Context:
     """The context of one task try.
 
     ``dag.user_defined_macros`` come first, so the built-in keys win over them (in Airflow they are
     Jinja globals, which the context shadows); ``extra_macros`` come last and win over both.
+    ``conf`` is Airflow's configuration object (``sdk.airflow_conf``); the run's conf is
+    ``dag_run.conf`` (and, merged into them, ``params``).
     """
     dates = _date_keys(run, getattr(dag, "timetable", None))
     dag_run = DagRunView(
@@ -194,7 +196,7 @@ def build_context(
         run_id=run.run_id,
         task_instance_key_str=f"{run.dag_id}__{task_id}__{dates['ds_nodash']}",
         params=params,
-        conf=conf,
+        conf=airflow_conf.conf,
         macros=template_macros(),
         test_mode=False,
         try_number=getattr(ti, "try_number", None),

@@ -20,8 +20,9 @@ from tradewind.errors import (
     TaskNotFound,
     TradewindException,
 )
-from tradewind.sdk import dag_context
+from tradewind.sdk import dag_context, setup_teardown
 from tradewind.sdk.graph_order import topological_order
+from tradewind.sdk.inert_arguments import DAG_ARGUMENTS, warn_inert
 from tradewind.sdk.params import ParamsDict
 from tradewind.sdk.schedules import create_timetable
 from tradewind.sdk.taskgroup import TaskGroup
@@ -93,8 +94,25 @@ class DAG:
         owner_links: dict[str, str] | None = None,
         auto_register: bool = True,
         fail_stop: bool = False,
+        dag_display_name: str | None = None,
+        max_consecutive_failed_dag_runs: int = 0,
     ) -> None:
         self.dag_id = _valid_id("dag_id", dag_id)
+        #: What the UI shows for the DAG (Airflow 2.9+); the DAG id when not given.
+        self.dag_display_name = dag_display_name or dag_id
+        self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
+        warn_inert(
+            "DAG",
+            dag_id,
+            {
+                "sla_miss_callback": sla_miss_callback,
+                "access_control": access_control,
+                "owner_links": owner_links,
+                "max_consecutive_failed_dag_runs": max_consecutive_failed_dag_runs,
+                "fail_stop": fail_stop,
+            },
+            DAG_ARGUMENTS,
+        )
         self.description = description
         self.default_args: dict[str, Any] = dict(default_args or {})
         if schedule is not _NOTSET and schedule_interval is not _NOTSET:
@@ -171,6 +189,7 @@ class DAG:
                 f"DAG {self.dag_id!r}: task id {task.task_id!r} is already the id of a task group"
             )
         self.task_dict[task.task_id] = task
+        setup_teardown.note_task(task)
 
     def add_tasks(self, tasks: Iterable[BaseOperator]) -> None:
         for task in tasks:
@@ -262,6 +281,21 @@ class DAG:
                 if upstream not in self.task_dict:
                     raise DagDefinitionError(
                         f"DAG {self.dag_id!r}: task {task.task_id!r} depends on unknown task {upstream!r}"
+                    )
+        self._validate_setup_teardown()
+
+    def _validate_setup_teardown(self) -> None:
+        """As Airflow: a work task directly below a setup keeps the all_success rule, so clearing it
+        (which re-runs the setup) behaves the same whatever happened before."""
+        for task in self.tasks:
+            if not task.is_setup:
+                continue
+            for down_id in sorted(task.downstream_task_ids):
+                down = self.task_dict.get(down_id)
+                if down is not None and not down.is_teardown and down.trigger_rule != "all_success":
+                    raise DagDefinitionError(
+                        f"DAG {self.dag_id!r}: task {down_id!r} follows setup task {task.task_id!r} with trigger "
+                        f"rule {down.trigger_rule!s}; setup tasks must be followed with trigger rule ALL_SUCCESS"
                     )
 
     # -- schedule ------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ def collect_registered() -> list[DAG]:
 
 def reset() -> None:
     """Forget every open block and registration (after a DAG file failed half-way)."""
+    from tradewind.sdk import setup_teardown
+
     _dag_stack.clear()
     _group_stack.clear()
     _registered.clear()
+    setup_teardown.reset()

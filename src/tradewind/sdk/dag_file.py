@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tradewind.errors import DagFileImportError, TradewindException
+from tradewind.errors import DagFileImportError, InertArgumentWarning, TradewindException
 from tradewind.sdk import dag_context, plugins
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_folder import file_hash, list_dag_files  # noqa: F401 - re-exported
 from tradewind.sdk.time_limit import time_limit
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,6 +37,8 @@ class DagFileResult:
     error: str | None = None
     traceback: str | None = None
     duration: float = 0.0
+    #: Airflow arguments the file set that tradewind does not act on yet, one line each.
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_dag_file(
@@ -56,8 +62,10 @@ def load_dag_file(
     dag_context.reset()
     module_name = "tradewind_dagfile_" + hashlib.sha1(str(path).encode()).hexdigest()[:16]
     try:
-        with _time_limit(timeout, path):
+        with _time_limit(timeout, path), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InertArgumentWarning)
             module = _import(path, module_name)
+        result.warnings = _inert_argument_lines(path, caught)
         dags = _collect(module)
         _check(dags, path)
         result.dags = dags
@@ -71,6 +79,20 @@ def load_dag_file(
         dag_context.reset()
         result.duration = time.monotonic() - started
     return result
+
+
+def _inert_argument_lines(path: Path, caught: list[warnings.WarningMessage]) -> list[str]:
+    """Each inert-argument warning once, logged with the file's name; other warnings go on as usual."""
+    lines: list[str] = []
+    for warning in caught:
+        if not issubclass(warning.category, InertArgumentWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            continue
+        line = str(warning.message)
+        if line not in lines:
+            lines.append(line)
+            logger.warning("%s: %s", path, line)
+    return lines
 
 
 def _import(path: Path, module_name: str) -> Any:

@@ -13,6 +13,7 @@ import inspect
 import logging
 import re
 import typing
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -165,14 +166,13 @@ class DecoratedOperator(BaseOperator):
         op_args = list(op_args or [])
         op_kwargs = dict(op_kwargs or {})
         _check_call(python_callable, op_args, op_kwargs)
-        self.multiple_outputs = multiple_outputs
         if self._forward_callable:
             kwargs.update(python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs)
         else:
             self.python_callable = python_callable
             self.op_args = op_args
             self.op_kwargs = op_kwargs
-        super().__init__(task_id=task_id, **kwargs)
+        super().__init__(task_id=task_id, multiple_outputs=multiple_outputs, **kwargs)
 
     @property
     def operator_name(self) -> str:
@@ -233,6 +233,8 @@ class _BashDecoratedOperator(DecoratedOperator, BashOperator):
     _forward_callable: ClassVar[bool] = False
 
     def __init__(self, *, multiple_outputs: bool = False, **kwargs: Any) -> None:
+        if multiple_outputs:
+            warnings.warn("`multiple_outputs=True` is not supported in @task.bash tasks. Ignoring.", stacklevel=3)
         super().__init__(bash_command=NOTSET, multiple_outputs=False, **kwargs)
 
     def execute(self, context: dict[str, Any]) -> Any:
@@ -291,6 +293,19 @@ class TaskDecorator:
         self.multiple_outputs = multiple_outputs
         self.kwargs = {"task_id": function.__name__, **kwargs}
         self.decorator_name = decorator_name
+        #: Set by ``@setup`` / ``@teardown``: the role of every task this function makes.
+        self.is_setup = False
+        self.is_teardown = False
+        self.on_failure_fail_dagrun = False
+
+    def mark(self, operator: BaseOperator) -> None:
+        """Give a task this function made its setup/teardown role and the function's doc."""
+        if self.is_setup:
+            operator.as_setup()
+        if self.is_teardown:
+            operator.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
+        if self.function.__doc__ and not (operator.doc or operator.doc_md):
+            operator.doc_md = self.function.__doc__
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         if self.kwargs.get("dag") is None and dag_context.current_dag() is None:
@@ -306,20 +321,22 @@ class TaskDecorator:
             multiple_outputs=self.multiple_outputs,
             **self.kwargs,
         )
-        if self.function.__doc__ and not (operator.doc or operator.doc_md):
-            operator.doc_md = self.function.__doc__
+        self.mark(operator)
         return operator.output
 
     def override(self, **kwargs: Any) -> TaskDecorator:
         """The same decorated function with some operator arguments changed."""
         multiple_outputs = kwargs.pop("multiple_outputs", self.multiple_outputs)
-        return TaskDecorator(
+        changed = TaskDecorator(
             self.function,
             self.operator_class,
             multiple_outputs,
             {**self.kwargs, **kwargs},
             self.decorator_name,
         )
+        changed.is_setup, changed.is_teardown = self.is_setup, self.is_teardown
+        changed.on_failure_fail_dagrun = self.on_failure_fail_dagrun
+        return changed
 
     def expand(self, **kwargs: Any) -> XComArg:
         """One task instance per element of the mapped arguments (dynamic task mapping)."""

@@ -95,7 +95,7 @@ class OperatorPartial:
     def _what(self) -> str:
         return f"task {self.kwargs['task_id']!r}"
 
-    def expand(self, **mapped: Any) -> XComArg:
+    def expand(self, **mapped: Any) -> MappedOperator:
         if not mapped:
             raise TypeError(f"{self._what}: expand() needs at least one argument to map over")
         for name, value in mapped.items():
@@ -104,7 +104,7 @@ class OperatorPartial:
         self._check_required(set(mapped), "expand()")
         return self._create(ExpandInput(DICT_OF_LISTS, dict(mapped)))
 
-    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> MappedOperator:
         if isinstance(kwargs, XComArg):
             return self._create(ExpandInput(LIST_OF_DICTS, kwargs))
         if not isinstance(kwargs, list | tuple):
@@ -159,7 +159,8 @@ class OperatorPartial:
         if name in given:
             raise ValueError(f"{self._what}: argument {name!r} is given to both partial() and {method}()")
 
-    def _create(self, expand_input: ExpandInput) -> XComArg:
+    def _create(self, expand_input: ExpandInput) -> MappedOperator:
+        """The mapped task (Airflow returns the ``MappedOperator``; its ``.output`` is the XComArg)."""
         if self._expanded:
             raise DagDefinitionError(f"{self._what}: a partial() can be expanded only once")
         from tradewind.sdk.mapped_task_group import mapped_group_of
@@ -178,7 +179,7 @@ class OperatorPartial:
             dag=self.dag,
             task_group=self.task_group,
         )
-        return operator.output
+        return operator
 
 
 def make_partial(operator_class: type[BaseOperator], kwargs: dict[str, Any]) -> OperatorPartial:
@@ -216,17 +217,15 @@ class TaskflowPartial:
         self.fixed = fixed
 
     def expand(self, **mapped: Any) -> XComArg:
-        return self._documented(self._partial(list(mapped), from_expand=True).expand(**mapped))
+        return self._documented(self._partial(list(mapped), from_expand=True).expand(**mapped).output)
 
     def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
         names = [n for element in kwargs for n in element] if isinstance(kwargs, list | tuple) else []
         names = [n for n in names if isinstance(n, str)]
-        return self._documented(self._partial(names, from_expand=False).expand_kwargs(kwargs, strict=strict))
+        return self._documented(self._partial(names, from_expand=False).expand_kwargs(kwargs, strict=strict).output)
 
     def _documented(self, output: XComArg) -> XComArg:
-        operator = output.operator
-        if self.decorator.function.__doc__ and not (operator.doc or operator.doc_md):
-            operator.doc_md = self.decorator.function.__doc__
+        self.decorator.mark(output.operator)
         return output
 
     def _partial(self, mapped_names: list[str], *, from_expand: bool) -> OperatorPartial:

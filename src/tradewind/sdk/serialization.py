@@ -45,6 +45,10 @@ _TASK_FIELDS = (
     "ui_fgcolor",
     "is_sensor",
     "max_active_tis_per_dag",
+    "is_setup",
+    "is_teardown",
+    "on_failure_fail_dagrun",
+    "task_display_name",
 )
 _SENSOR_FIELDS = ("mode", "soft_fail", "exponential_backoff")
 _CALLBACKS = ("on_execute_callback", "on_failure_callback", "on_success_callback", "on_retry_callback")
@@ -149,6 +153,7 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
     return {
         "__version": FORMAT_VERSION,
         "dag_id": dag.dag_id,
+        "dag_display_name": getattr(dag, "dag_display_name", None) or dag.dag_id,
         "fileloc": dag.fileloc,
         "description": dag.description,
         "doc_md": dag.doc_md,
@@ -215,11 +220,17 @@ class SerializedTask:
     ui_fgcolor: str
     is_sensor: bool
     max_active_tis_per_dag: int | None
+    is_setup: bool | None
+    is_teardown: bool | None
+    on_failure_fail_dagrun: bool | None
+    task_display_name: str | None
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         for name in _TASK_FIELDS:
             setattr(self, name, data.get(name))
+        if not self.task_display_name:
+            self.task_display_name = self.label or self.task_id
         self.operator_name: str = data["operator"]
         self.operator_module: str = data["operator_module"]
         self.upstream_task_ids: set[str] = set(data["upstream_task_ids"])
@@ -286,6 +297,7 @@ class SerializedDAG:
             raise ValueError(f"serialized DAG format {data.get('__version')!r} is not {FORMAT_VERSION}")
         self.data = data
         self.dag_id: str = data["dag_id"]
+        self.dag_display_name: str = data.get("dag_display_name") or self.dag_id
         self.fileloc: str | None = data["fileloc"]
         self.description: str | None = data["description"]
         self.doc_md: str | None = data["doc_md"]

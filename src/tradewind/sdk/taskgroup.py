@@ -7,6 +7,7 @@ its own ``default_args`` for the tasks inside it, and shows as one collapsible b
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +56,20 @@ class TaskGroup(DependencyMixin):
         self.dag = dag
         self.parent_group = parent
         if add_suffix_on_collision:
-            base, n = group_id, 1
-            while self.group_id in dag.task_group_dict or self.group_id in dag.task_dict:
-                n += 1
-                self._group_id = f"{base}__{n}"
+            self._group_id = self._free_id(group_id, dag)
         parent.add_child(self)
+
+    def _free_id(self, group_id: str, dag: DAG) -> str:
+        """``group_id``, or ``group_id__N`` with the next N (1, 2, …) when the DAG has it already —
+        Airflow's rule for a ``@task_group`` function called again."""
+        self._group_id = group_id
+        if self.group_id not in dag.task_group_dict and self.group_id not in dag.task_dict:
+            return group_id
+        base = re.split(r"__\d+$", group_id)[0]
+        self._group_id = base
+        taken = re.compile(rf"^{re.escape(self.group_id or base)}__(\d+)$")
+        suffixes = [int(m.group(1)) for used in (*dag.task_group_dict, *dag.task_dict) if (m := taken.match(used))]
+        return f"{base}__{max(suffixes, default=0) + 1}"
 
     @property
     def group_id(self) -> str | None:
@@ -132,8 +142,34 @@ class TaskGroup(DependencyMixin):
 
     @property
     def leaves(self) -> list[BaseOperator]:
-        inside = {t.task_id for t in self.iter_tasks()}
-        return [t for t in self.iter_tasks() if not (t.downstream_task_ids & inside)]
+        """Tasks with nothing below them inside the group — teardowns left out, as Airflow does
+        when a group sits on the left of ``>>``: a teardown leaf stands for the work above it."""
+        tasks = {t.task_id: t for t in self.iter_tasks()}
+        found: dict[str, BaseOperator] = {}
+
+        def has_work_below(task: BaseOperator, exclude: str) -> bool:
+            return any(
+                down in tasks and down != exclude and not tasks[down].is_teardown for down in task.downstream_task_ids
+            )
+
+        def work_above(task: BaseOperator) -> None:
+            for up_id in sorted(task.upstream_task_ids):
+                up = tasks.get(up_id)
+                if up is None or (task.is_teardown and up.is_setup):
+                    continue
+                if up.is_teardown:
+                    work_above(up)
+                elif not has_work_below(up, task.task_id):
+                    found[up.task_id] = up
+
+        for task in tasks.values():
+            if task.downstream_task_ids & tasks.keys():
+                continue
+            if task.is_teardown:
+                work_above(task)
+            else:
+                found[task.task_id] = task
+        return list(found.values())
 
     def __enter__(self) -> TaskGroup:
         dag_context.push_group(self)
@@ -169,6 +205,7 @@ def task_group(python_callable: Callable[..., Any] | None = None, **group_kwargs
             return TaskGroupPartial(fn, dict(group_kwargs), fixed)
 
         build.partial = partial  # type: ignore[attr-defined]
+        build.is_task_group_factory = True  # type: ignore[attr-defined]
         build.expand = lambda **mapped: partial().expand(**mapped)  # type: ignore[attr-defined]
         build.expand_kwargs = lambda kwargs, **options: partial().expand_kwargs(kwargs, **options)  # type: ignore[attr-defined]
         return build

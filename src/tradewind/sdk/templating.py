@@ -54,28 +54,6 @@ FILTERS = {
 }
 
 
-def _pendulum_datetime_type() -> type[datetime] | None:
-    try:
-        import pendulum
-    except ImportError:  # pragma: no cover - pendulum is a dependency
-        return None
-    return pendulum.DateTime
-
-
-_PENDULUM_DATETIME = _pendulum_datetime_type()
-
-
-def _finalize(value: Any) -> Any:
-    """Print pendulum DateTimes as pendulum 2 did (``2024-03-05T00:00:00+00:00``).
-
-    Airflow 2 DAGs were written against pendulum 2, whose ``str()`` is the ISO form with a ``T``;
-    pendulum 3 prints a space there, which breaks paths and queries built with ``{{ logical_date }}``.
-    """
-    if _PENDULUM_DATETIME is not None and isinstance(value, _PENDULUM_DATETIME):
-        return value.isoformat()
-    return value
-
-
 class SandboxedEnvironment(jinja2.sandbox.SandboxedEnvironment):
     """Airflow's default environment: sandboxed, but ``_private`` attributes stay reachable."""
 
@@ -105,9 +83,8 @@ def make_environment(dag: Any = None) -> jinja2.Environment:
         # Template files can change between tries while the worker process stays warm.
         "cache_size": 0,
     }
+    # Context dates are pendulum DateTimes and print as Airflow's do: ``2024-01-01 00:00:00+00:00``.
     native = bool(getattr(dag, "render_template_as_native_obj", False))
-    if not native:
-        options["finalize"] = _finalize
     options.update(getattr(dag, "jinja_environment_kwargs", None) or {})
     env_class = jinja2.nativetypes.NativeEnvironment if native else SandboxedEnvironment
     env = env_class(**options)

@@ -24,6 +24,8 @@ class TriggerRule(StrEnum):
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
+    #: A teardown task's rule (Airflow 2.7+): every upstream finished and a direct setup succeeded.
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"
 
     @classmethod
     def parse(cls, value: TriggerRule | str) -> TriggerRule:

@@ -52,6 +52,35 @@ class XComArg(ArgReference, DependencyMixin):
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, key={self.key!r})"
 
+    # The operator's setup/teardown role, so ``create() >> work >> delete().as_teardown(...)`` and
+    # ``with create() >> delete():`` read as they do on operators.
+
+    @property
+    def is_setup(self) -> bool:
+        return bool(self.operator.is_setup)
+
+    @is_setup.setter
+    def is_setup(self, value: bool) -> None:
+        self.operator.is_setup = value
+
+    @property
+    def is_teardown(self) -> bool:
+        return bool(self.operator.is_teardown)
+
+    def as_setup(self) -> XComArg:
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> XComArg:
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> Any:
+        return self.operator.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.operator.__exit__(*exc)
+
     def to_json(self) -> dict[str, str]:
         return {"__xcomarg__": self.operator.task_id, "key": self.key}
 

@@ -70,7 +70,7 @@ def task_and_context(request: TryRequest, ti: RuntimeTaskInstance) -> tuple[Any,
     instance's own operator, built from its element. Raises what the params or the mapping raise."""
     task = request.task
     params = merge_params(task.dag.params if task.dag else {}, task.params, request.run.conf)
-    context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params, conf=dict(request.run.conf))
+    context = build_context(dag=task.dag, task=task, run=request.run, ti=ti, params=params)
     if hasattr(task, "unmap_for"):
         task = task.unmap_for(context)
         ti.task = context["task"] = task
@@ -126,6 +126,8 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             _callback(task, "on_failure_callback", locals().get("context"))
         elif outcome.state == "up_for_retry":
             _callback(task, "on_retry_callback", locals().get("context"))
+        elif outcome.state == "skipped":
+            _callback(task, "on_skipped_callback", locals().get("context"))
         # A branch that failed prunes nothing.
         outcome.skip_task_ids = sorted(ti.skip_requests) if outcome.state == "skipped" else []
         return outcome

@@ -241,7 +241,7 @@ def callback_context(dag: Any, run: Any, tis: list[Any], reason: str, factory: A
         )
         ti.state = last.state if last else "none"
     params = merge_params(dag.params, getattr(task, "params", {}) or {}, info.conf)
-    context = build_context(dag=dag, task=task, run=info, ti=ti, params=params, conf=dict(info.conf))
+    context = build_context(dag=dag, task=task, run=info, ti=ti, params=params)
     view = context["dag_run"]
     context["dag_run"] = EndedDagRun(
         **{f.name: getattr(view, f.name) for f in fields(view)}, state=run.state, end_date=aware_or_none(run.end_date)

@@ -2,7 +2,9 @@
 
 User code never runs in the scheduler process: each changed file is imported by a forked child
 with a time limit (``dagbag_import_timeout``, enforced by the child's alarm and, should that fail,
-by the parent killing it; ``dag_file_child.py``). ``scan`` finds new, changed and removed files;
+by the parent killing it; ``dag_file_child.py``). ``scan`` finds new, changed and removed files,
+and files whose import failed more than ``min_file_process_interval`` ago (what broke them may be
+fixed without a change to the file);
 ``poll`` collects finished children and stores what they found, so a file that hangs or crashes
 becomes an import error for that file alone while the scheduler keeps scheduling everything else.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,8 +61,10 @@ class DagFileParser:
         """Queue new and changed files for import; forget removed ones (their DAGs become inactive)."""
         report = SyncReport()
         files = list_dag_files(self.settings.resolved_dags_folder)
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.min_file_process_interval)
         with session_scope(factory) as session:
             known = dag_files.get_hashes(session)
+            retry = dag_files.failed_files_parsed_before(session, cutoff)
             forget_removed_files(session, [str(p) for p in files], report)
         for path in files:
             try:
@@ -68,7 +73,9 @@ class DagFileParser:
                 continue  # removed while scanning; the next scan forgets it
             name = str(path)
             child = self._children.get(name)
-            if known.get(name) == current or (child is not None and child.content_hash == current):
+            # A file that failed to import is due again after min_file_process_interval, unchanged or not.
+            unchanged = known.get(name) == current and name not in retry
+            if unchanged or (child is not None and child.content_hash == current):
                 report.unchanged.append(name)
                 continue
             self._waiting[name] = (path, current)

@@ -1,8 +1,9 @@
 """The dag processor: keeps the metastore's picture of the DAG folder up to date.
 
-A file is imported only when its content changed; its DAGs are stored in serialized form with
-their hash, a broken file gets an import error (cleared once fixed), and DAGs whose file is gone
-become inactive. The scheduler and the web UI read only what this writes.
+A file is imported when its content changed, or when its last import failed more than
+``min_file_process_interval`` ago (a missing module installed since, a variable set); its DAGs are
+stored in serialized form with their hash, a broken file gets an import error (cleared once
+fixed), and DAGs whose file is gone become inactive. The scheduler and the web UI read only what this writes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +85,13 @@ def sync_dag_folder(
     report = SyncReport()
     folder = settings.resolved_dags_folder
     files = list_dag_files(folder)
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.min_file_process_interval)
     with session_scope(factory) as session:
         known = dag_files.get_hashes(session)
+        retry = dag_files.failed_files_parsed_before(session, cutoff)
     for path in files:
         current_hash = file_hash(path)
-        if not force and known.get(str(path)) == current_hash:
+        if not force and known.get(str(path)) == current_hash and str(path) not in retry:
             report.unchanged.append(str(path))
             continue
         parsed = loader(path, settings)
@@ -146,6 +150,7 @@ def store_parsed_file(
             max_active_runs=dag.max_active_runs,
             max_active_tasks=dag.max_active_tasks,
             is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
+            dag_display_name=dag.dag_display_name,
         )
         stored.append(dag.dag_id)
     if filename not in report.errors:

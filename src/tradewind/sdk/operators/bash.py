@@ -61,7 +61,7 @@ class BashOperator(BaseOperator):
         self.cwd = cwd
         #: Airflow 2.10's hook to turn the last output line into the return value.
         self.output_processor = output_processor
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process = BashProcess(output_encoding)
 
     # -- environment ---------------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class BashOperator(BaseOperator):
             )
         self._check_cwd()
         env = self.get_env(context)
-        with _working_directory(self.cwd) as cwd:
+        with working_directory(self.cwd) as cwd:
             exit_code, last_line = self._run(
                 [shutil.which("bash") or "bash", "-c", self.bash_command], env=env, cwd=cwd
             )
@@ -105,6 +105,23 @@ class BashOperator(BaseOperator):
             raise AirflowException(f"The cwd {self.cwd} must be a directory")
 
     def _run(self, command: list[str], *, env: dict[str, str], cwd: str) -> tuple[int, str]:
+        return self._process.run(command, env=env, cwd=cwd)
+
+    def on_kill(self) -> None:
+        """Stop the command and every process it started: SIGTERM, then SIGKILL after a grace."""
+        self._process.kill()
+
+
+class BashProcess:
+    """One Bash command at a time, in a session of its own, its output streamed to the task log;
+    what ``BashOperator`` and ``BashSensor`` run their commands with."""
+
+    def __init__(self, output_encoding: str = "utf-8") -> None:
+        self.output_encoding = output_encoding
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    def run(self, command: list[str], *, env: dict[str, str], cwd: str) -> tuple[int, str]:
+        """Run ``command`` to its end; its exit code and its last output line."""
         log.info("Running command: %s", command)
         # A new session makes the command and everything it starts one process group, so on_kill
         # can stop them all; restore_signals gives the child default SIGPIPE handling.
@@ -118,7 +135,7 @@ class BashOperator(BaseOperator):
             start_new_session=True,
             restore_signals=True,
         )
-        self._process = process
+        self._popen = process
         line = ""
         assert process.stdout is not None
         try:
@@ -130,17 +147,17 @@ class BashOperator(BaseOperator):
             # An execution_timeout (SIGALRM) lands here mid-read. The finally below forgets the
             # process before the caller's on_kill runs, and the command's own session is out of
             # reach of the worker's kill, so stop it now or it outlives the task.
-            self.on_kill()
+            self.kill()
             raise
         finally:
             process.stdout.close()
-            self._process = None
+            self._popen = None
         log.info("Command exited with return code %s", process.returncode)
         return process.returncode, line
 
-    def on_kill(self) -> None:
-        """Stop the command and every process it started: SIGTERM, then SIGKILL after a grace."""
-        process = self._process
+    def kill(self) -> None:
+        """SIGTERM to the running command's process group, SIGKILL after a grace."""
+        process = self._popen
         if process is None or process.poll() is not None:
             return
         log.info("Sending SIGTERM to process group %s", process.pid)
@@ -170,7 +187,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> bool:
 
 
 @contextmanager
-def _working_directory(cwd: str | None) -> Iterator[str]:
+def working_directory(cwd: str | None) -> Iterator[str]:
     """``cwd`` itself, or a fresh temporary directory removed afterwards (Airflow's behaviour)."""
     if cwd is not None:
         yield cwd

@@ -3,12 +3,18 @@ group ids) to follow; the other direct downstream tasks are skipped, as in Airfl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.operators.python import BranchMixIn
 
-__all__ = ["BaseBranchOperator"]
+__all__ = ["BaseBranchOperator", "branch_choice"]
+
+
+def branch_choice(task_ids: str | Iterable[str]) -> str | list[str]:
+    """A ``follow_task_ids_if_…`` argument as ``choose_branch`` returns it."""
+    return task_ids if isinstance(task_ids, str) else list(task_ids)
 
 
 class BaseBranchOperator(BaseOperator, BranchMixIn):

@@ -16,7 +16,7 @@ bp = Blueprint("code", __name__)
 @bp.get("/dags/<dag_id>/code")
 def code_view(dag_id: str) -> ResponseReturnValue:
     session = get_session()
-    load_dag(session, dag_id)
+    dag = load_dag(session, dag_id)
     fileloc = dags.get_fileloc(session, dag_id)
     if fileloc is None:
         abort(404, description=f"There is no DAG {dag_id!r}.")
@@ -24,6 +24,7 @@ def code_view(dag_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/code.html",
         dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
         tabs=tabs(dag_id, "code"),
         fileloc=fileloc,
         code=code,

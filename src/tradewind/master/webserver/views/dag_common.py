@@ -91,4 +91,4 @@ def _walk(
             rows.append(TaskRow(group_id, child.label or group_id, depth, True, ancestors, members))
             _walk(child, order, depth + 1, (*ancestors, group_id), rows)
         else:
-            rows.append(TaskRow(child.task_id, child.task_id, depth, False, ancestors))
+            rows.append(TaskRow(child.task_id, child.task_display_name or child.task_id, depth, False, ancestors))

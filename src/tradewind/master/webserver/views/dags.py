@@ -75,6 +75,7 @@ class Link:
 @dataclass(frozen=True)
 class DagRow:
     dag_id: str
+    display_name: str
     description: str | None
     schedule: str | None
     is_paused: bool
@@ -150,6 +151,7 @@ def _row(dag: DagModel, stats: DagStats, args: ListArgs, pages_available: Mappin
     quoted = quote(dag.dag_id, safe="")
     return DagRow(
         dag_id=dag.dag_id,
+        display_name=dag.display_name,
         description=dag.description,
         schedule=dag.schedule_description,
         is_paused=dag.is_paused,

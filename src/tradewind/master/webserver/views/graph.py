@@ -27,6 +27,10 @@ class Node:
     url: str | None
     #: A mapped task's mark: "[n]" with its number of task instances, "[ ]" before it is expanded.
     mapped: str = ""
+    #: "setup", "teardown" or "" (Airflow 2.7+ roles, drawn with their own mark).
+    role: str = ""
+    #: The task's display name (``task_display_name``), the task id when it has none.
+    label: str = ""
 
 
 @bp.get("/dags/<dag_id>/graph")
@@ -51,15 +55,19 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
                 task.operator_name,
                 dag_path(dag_id, "runs", run.run_id, "tasks", task_id) if cell and run else None,
                 mapped_mark(cell) if getattr(task, "is_mapped", False) else "",
+                role_of(task),
+                task.task_display_name or task_id,
             )
         )
     return render_template(
         "dag_pages/graph.html",
         dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
         tabs=tabs(dag_id, "graph", run.run_id if run else None),
         run=run,
         layout=drawn,
         nodes=nodes,
+        setup_teardown_edges=setup_teardown_edges(dag),
         recent_runs=[r.run_id for r in runs.list_runs(session, dag_id, limit=25)],
         clear_run_url=action_url(dag_path(dag_id, "runs", run.run_id, "clear")) if run else None,
     )
@@ -79,6 +87,23 @@ def run_states(dag_id: str, run_id: str) -> ResponseReturnValue:
         tasks={task_id: cell.state for (task_id, _), cell in cells.items()},
         mapped={task_id: cell.mapped for (task_id, _), cell in cells.items() if cell.mapped},
     )
+
+
+def role_of(task: object) -> str:
+    if getattr(task, "is_setup", False):
+        return "setup"
+    return "teardown" if getattr(task, "is_teardown", False) else ""
+
+
+def setup_teardown_edges(dag: SerializedDAG) -> set[tuple[str, str]]:
+    """(setup, teardown) links, which the graph draws dashed as Airflow does."""
+    return {
+        (up, task.task_id)
+        for task in dag.tasks
+        if task.is_teardown
+        for up in task.upstream_task_ids
+        if dag.has_task(up) and dag.get_task(up).is_setup
+    }
 
 
 def mapped_mark(cell: grid.GridCell | None) -> str:

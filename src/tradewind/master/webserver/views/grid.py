@@ -82,6 +82,7 @@ def grid_view(dag_id: str) -> ResponseReturnValue:
         "dag_pages/grid.html",
         dag=dag,
         dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
         tabs=tabs(dag_id, "grid"),
         columns=columns,
         rows=[Row(row, _boxes(row, page, run_urls)) for row in rows],

@@ -67,6 +67,7 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/task_instance.html",
         dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
         run_id=run_id,
         task=task,
         ti=ti,
