@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import Flask, Response
 
-from tradewind.master.webserver import auth, db, errors, templating
+from tradewind.master.webserver import auth, db, errors, input_guard, templating
 from tradewind.master.webserver.secret_key import resolve_secret_key
 from tradewind.redaction import redact
 from tradewind.settings import Settings
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app, settings)
     auth.init_app(app)
+    input_guard.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     app.after_request(_security_headers)

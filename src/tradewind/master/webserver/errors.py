@@ -22,6 +22,7 @@ from tradewind.errors import (
     DagNotFound,
     DagRunAlreadyExists,
     DagRunNotFound,
+    InvalidInput,
     MetastoreError,
     ParamValidationError,
     PoolNotFound,
@@ -52,6 +53,8 @@ STATUS_OF: dict[type[Exception], int] = {
     DagRunAlreadyExists: 409,
     UserAlreadyExists: 409,
     ParamValidationError: 400,
+    # Too long, out of range, a run id Airflow would not allow: the message names the value.
+    InvalidInput: 400,
     # A stored secret the configured TRADEWIND_FERNET_KEY cannot decrypt: the message names the row.
     SecretDecryptionError: 500,
 }

@@ -31,6 +31,7 @@ from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.actions import preview, run_action
 from tradewind.metastore import logs, runs, task_instances, xcoms
+from tradewind.metastore.column_limits import INT32
 from tradewind.metastore.dags import load_dag
 from tradewind.metastore.models import DagRun, TaskInstance
 from tradewind.states import DagRunState
@@ -232,8 +233,8 @@ def get_task_instance(dag_id: str, dag_run_id: str, task_id: str) -> ResponseRet
 def get_mapped_task_instance(dag_id: str, dag_run_id: str, task_id: str, map_index: str) -> ResponseReturnValue:
     """One mapped task instance (Airflow's ``get_mapped_task_instance``)."""
     # A string in the route, so that a bad map index is a 404 after the login check, not before it.
-    if not map_index.isdigit():
-        abort(404, description=f"map_index must be a whole number, not {map_index!r}")
+    if not map_index.isdigit() or int(map_index) > INT32[1]:
+        abort(404, description=f"map_index must be a whole number up to {INT32[1]}, not {map_index[:30]!r}")
     return jsonify(ti_json(_ti(dag_id, dag_run_id, task_id, int(map_index))))
 
 

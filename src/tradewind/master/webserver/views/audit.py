@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import browse
 
@@ -19,8 +20,7 @@ PAGE_SIZE = 100
 @bp.get("/audit-log")
 def audit_log() -> ResponseReturnValue:
     dag_id = request.args.get("dag_id") or None
-    raw = request.args.get("page", "1")
-    page = max(1, int(raw)) if raw.isdigit() else 1
+    page = query_int("page", 1, minimum=1)
     rows, total = browse.audit_page(get_session(), dag_id=dag_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     last_page = max(1, -(-total // PAGE_SIZE))
     extra = {row.id: json.dumps(row.extra, sort_keys=True, default=str) if row.extra else "" for row in rows}
