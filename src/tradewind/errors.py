@@ -150,3 +150,12 @@ class DagStillRunning(TradewindException):
 
 class InertArgumentWarning(UserWarning):
     """A DAG file set an Airflow argument that tradewind accepts but does not act on yet."""
+
+
+class InvalidInput(TradewindException, ValueError):
+    """A value given by a person or a program that tradewind refuses (too long, out of range, of a
+    form it cannot store); the message names the value and says what is wrong. A 400 in the API."""
+
+
+class InvalidRunId(InvalidInput):
+    """A run id with characters Airflow does not allow in one (``allowed_run_id_pattern``)."""

@@ -95,6 +95,19 @@ class Settings:
     webserver_session_minutes: int = option(720, "Minutes a web login lasts.")
     webserver_max_request_bytes: int = option(1_048_576, "Largest request body the webserver accepts.")
     webserver_test_connection: bool = option(False, "Let Admins test a connection from the webserver (REST API).")
+    login_max_failures: int = option(
+        5, "Failed logins of one account before each further attempt must wait (the login back-off)."
+    )
+    login_max_failures_per_address: int = option(
+        20, "Failed logins from one client address, to any accounts, before its attempts must wait."
+    )
+    login_backoff_seconds: float = option(
+        1.0, "Seconds the first attempt past a limit waits after the last failure; doubles with each failure."
+    )
+    login_backoff_max_seconds: float = option(300.0, "Longest wait of the login back-off, in seconds.")
+    login_failure_window: float = option(
+        3600.0, "Seconds after its last failure that an account's or address's failed logins are forgotten."
+    )
     api_token_ttl_days: int = option(90, "Days an API token from `users create --token` is valid (0: no expiry).")
     health_check_threshold: float = option(30.0, "Seconds after which a scheduler or worker heartbeat is stale.")
 

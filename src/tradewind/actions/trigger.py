@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradewind.errors import ParamValidationError
+from tradewind.run_ids import check_logical_date, check_run_id
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.schedules import DagRunInfo, intervals_between, manual_run_interval
 from tradewind.sdk.serialization import SerializedDAG
@@ -32,7 +33,8 @@ def manual_run(
     logical_date: datetime | None,
     now: datetime,
 ) -> ManualRun:
-    """The run a trigger creates; raises ``ParamValidationError`` for a conf the params refuse."""
+    """The run a trigger creates; raises ``ParamValidationError`` for a conf the params refuse,
+    ``InvalidInput`` for a run id or logical date no run may have (``tradewind.run_ids``)."""
     conf = dict(conf or {})
     merge_params(dag.params, {}, conf)
     for task_id, task in dag.task_dict.items():
@@ -43,6 +45,9 @@ def manual_run(
     at = logical_date or now
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
+    check_logical_date(at)
+    if run_id is not None:
+        check_run_id(run_id)
     interval = manual_run_interval(dag.timetable, at)
     return ManualRun(
         run_id=run_id or f"manual__{at.isoformat()}",

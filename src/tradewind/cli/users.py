@@ -134,6 +134,24 @@ def set_password(settings: Settings, username: str, password: str | None) -> Non
     click.echo(f"Password of {username} changed.")
 
 
+@users.command("end-sessions")
+@click.argument("username")
+@click.pass_obj
+def end_sessions(settings: Settings, username: str) -> None:
+    """Log a user out everywhere: end every open web session (API tokens keep working)."""
+    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.errors import UserNotFound
+    from tradewind.metastore import users as user_rows
+    from tradewind.metastore.engine import session_scope
+
+    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+        try:
+            ended = user_rows.end_sessions(session, username)
+        except UserNotFound as exc:
+            fail(str(exc))
+    click.echo(f"Ended {ended} open session(s) of {username}.")
+
+
 @users.command("set-role")
 @click.argument("username")
 @click.argument("role", type=ROLE_CHOICE)

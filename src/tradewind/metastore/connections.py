@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.errors import ConnectionNotFound
 from tradewind.metastore import secret_values
+from tradewind.metastore.column_limits import check_fits
 from tradewind.metastore.keyed_rows import KeyedRows
 from tradewind.metastore.models import Connection
 
@@ -101,3 +102,4 @@ def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:
     for name in FIELDS:
         if name != "port" and values[name] is not None and not isinstance(values[name], str):
             raise ValueError(f"connection {conn_id!r}: {name} must be text")
+    check_fits(Connection, **{name: values[name] for name in ("conn_type", "host", "schema", "port")})

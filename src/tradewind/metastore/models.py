@@ -24,6 +24,7 @@ __all__ = [
     "DagRun",
     "Job",
     "JsonText",
+    "LoginFailure",
     "ParseImportError",
     "SlotPool",
     "TaskInstance",
@@ -32,6 +33,7 @@ __all__ = [
     "User",
     "UtcDateTime",
     "Variable",
+    "WebSession",
     "Worker",
     "XCom",
 ]
@@ -308,6 +310,30 @@ class User(Base):
     created_at: Mapped[datetime | None]
     last_login: Mapped[datetime | None]
     api_token_hash: Mapped[str | None] = mapped_column(sa.String(512), index=True)
+
+
+class WebSession(Base):
+    """A browser's login. Its cookie carries a random secret whose SHA-256 is ``id``; deleting the
+    row (logout, a password change, an Admin ending the user's sessions) makes the cookie worthless."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """Recent failed logins of one account or from one address, shared by every webserver process
+    for the login back-off. ``scope`` is ``account`` or ``address``; a success deletes the account's row."""
+
+    __tablename__ = "login_failure"
+
+    scope: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AuditLog(Base):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tradewind.metastore.column_limits import check_fits
 from tradewind.metastore.models import DEFAULT_POOL, SlotPool, TaskInstance
 from tradewind.metastore.statements import upsert
 
@@ -54,6 +55,7 @@ def set_pool(
         raise ValueError("a pool needs a name")
     if slots < 0:
         raise ValueError(f"pool {name!r}: slots must be 0 or more, not {slots}")
+    check_fits(SlotPool, pool=name, slots=slots, description=description)
     values = {"pool": name, "slots": slots, "description": description, "include_deferred": include_deferred}
     update = ["slots", "include_deferred"] + (["description"] if description is not None else [])
     upsert(session, SlotPool, values, conflict_on=["pool"], update=update)

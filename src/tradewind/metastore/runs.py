@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tradewind.errors import DagRunAlreadyExists, DagRunNotFound
+from tradewind.metastore.column_limits import check_fits
 from tradewind.metastore.models import DEFAULT_POOL, DagRun, TaskInstance
 from tradewind.metastore.statements import rows_changed
+from tradewind.run_ids import check_logical_date, check_run_id
 from tradewind.states import DagRunState, DagRunType, TaskInstanceState, can_transition_run
 
 RUN_TYPES = frozenset(DagRunType)
@@ -37,12 +39,15 @@ def create_run(
 ) -> DagRun:
     """Insert the run and one task instance (state ``none``) per row of ``task_rows``, in one flush.
 
-    Raises ``DagRunAlreadyExists`` if the DAG has a run with that run id or logical date. When
+    Raises ``InvalidInput`` for a run id or logical date no run may have (``run_ids``) or that does
+    not fit its column, ``DagRunAlreadyExists`` if the DAG has a run with that run id or logical date. When
     that is found only by the flush (another process inserted the same run a moment ago), the
     session's transaction has been rolled back, so nothing of this run was written either way.
     """
     if run_type not in RUN_TYPES:
         raise ValueError(f"run_type must be one of {sorted(RUN_TYPES)}, not {run_type!r}")
+    check_fits(DagRun, dag_id=dag_id, run_id=check_run_id(run_id))
+    check_logical_date(logical_date)
     now = now or datetime.now(UTC)
     # Every row is checked before anything enters the session, so a bad row leaves nothing pending.
     task_instances = [_task_instance(dag_id, run_id, row, now) for row in task_rows]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tradewind.errors import UserAlreadyExists, UserNotFound
+from tradewind.metastore import web_sessions
 from tradewind.metastore.models import User
 
 #: Roles from least to most allowed; each role may do everything the ones before it may.
@@ -96,10 +97,18 @@ def verify_password(session: Session, username: str, password: str) -> User | No
 
 
 def set_password(session: Session, username: str, password: str, *, hash_method: str = DEFAULT_HASH_METHOD) -> User:
+    """Change the password; every open web session of the user ends."""
     user = _existing(session, username)
     user.password_hash = _hash(password, hash_method)
+    web_sessions.end_sessions_of(session, user.id)
     session.flush()
     return user
+
+
+def end_sessions(session: Session, username: str) -> int:
+    """End every open web session of the user (an Admin's "end sessions"); returns how many there were.
+    Their API token and basic auth are not affected."""
+    return web_sessions.end_sessions_of(session, _existing(session, username).id)
 
 
 def set_role(session: Session, username: str, role: str) -> User:

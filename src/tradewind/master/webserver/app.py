@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import Flask, Response
 
-from tradewind.master.webserver import auth, db, errors, templating
+from tradewind.master.webserver import auth, db, errors, input_guard, templating
 from tradewind.master.webserver.api import request_check
 from tradewind.master.webserver.secret_key import resolve_secret_key
 from tradewind.redaction import redact
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app, settings)
     auth.init_app(app)
+    input_guard.init_app(app)
     request_check.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

@@ -3,18 +3,21 @@ and the decorators a view uses to demand a role.
 
 Every route needs a logged-in user unless its view is marked ``@public`` (the login page,
 ``/health``, static files): ``authenticate`` runs before each request, so a view that forgets a
-decorator stays closed. Pages use the session cookie set by the login form; paths under ``/api/``
-also take HTTP basic auth or an API token (``Authorization: Bearer tw1.…``). Roles are ranked
+decorator stays closed. Pages use the session cookie set by the login form, which is worth
+something only while its session row lives in the metastore (``metastore.web_sessions``: logout,
+a password change and an Admin's "end sessions" delete it); paths under ``/api/`` also take HTTP
+basic auth or an API token (``Authorization: Bearer tw1.…``). Passwords, from the form or basic
+auth, are checked behind the login back-off (``login_guard``). Roles are ranked
 Viewer < Op < Admin (``metastore.users.ROLES``); ``@require_role("Op")`` admits Op and Admin.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -33,12 +36,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from tradewind.master.webserver import csrf
-from tradewind.master.webserver.db import get_session
-from tradewind.metastore import users
-from tradewind.metastore.models import User
+from tradewind.master.webserver.db import get_session, get_settings
+from tradewind.master.webserver.login_guard import LoginThrottled, check_password
+from tradewind.metastore import users, web_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +55,8 @@ PUBLIC_ATTRIBUTE = "tradewind_public"
 #: The role a view demands, on the view ``require_role`` returns (for checks that run before it).
 ROLE_ATTRIBUTE = "tradewind_role"
 PUBLIC_ENDPOINTS = frozenset({"static"})
-_SESSION_USER = "user_id"
-_SESSION_PASSWORD = "password_fingerprint"
+#: The session cookie's key holding the secret of its row in ``web_session``.
+_SESSION_SECRET = "session_secret"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,14 +163,13 @@ def authenticate() -> ResponseReturnValue | None:
 def _identify() -> CurrentUser | None:
     if (is_api_request() or request.path in CREDENTIAL_PATHS) and "Authorization" in request.headers:
         return _from_authorization_header()
-    user_id = session.get(_SESSION_USER)
-    if user_id is None:
+    secret = session.get(_SESSION_SECRET)
+    if not isinstance(secret, str):
         return None
-    row = users.get_user(get_session(), int(user_id))
-    if row is None or not row.active or session.get(_SESSION_PASSWORD) != _password_fingerprint(row):
-        # Deleted, deactivated, or the password changed since this login: the session is over.
-        session.pop(_SESSION_USER, None)
-        session.pop(_SESSION_PASSWORD, None)
+    row = web_sessions.user_of(get_session(), secret, now=datetime.now(UTC))
+    if row is None:
+        # Logged out, ended by an Admin or a password change, expired, or the user is gone.
+        session.clear()
         return None
     return CurrentUser(row.id, row.username, row.role, "session")
 
@@ -178,7 +180,12 @@ def _from_authorization_header() -> CurrentUser | None:
         return None
     db = get_session()
     if credentials.type == "basic" and credentials.username and credentials.password:
-        row = users.verify_password(db, credentials.username, credentials.password)
+        try:
+            row = check_password(
+                db, get_settings(), credentials.username, credentials.password, address=request.remote_addr
+            )
+        except LoginThrottled as exc:
+            raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
         return CurrentUser(row.id, row.username, row.role, "basic") if row is not None else None
     if credentials.type == "bearer" and credentials.token:
         row = users.verify_api_token(db, credentials.token)
@@ -186,13 +193,12 @@ def _from_authorization_header() -> CurrentUser | None:
     return None
 
 
-def _password_fingerprint(user: User) -> str:
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
-
-
 def local_url(target: str | None) -> str | None:
     """``target`` when it is a path on this site, else None (no open redirect to another host)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(not ch.isprintable() or ch.isspace() for ch in target):
+        # CR/LF would split the Location header; no path this site links to has whitespace.
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
@@ -208,25 +214,40 @@ def login() -> ResponseReturnValue:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     db = get_session()
-    user = users.verify_password(db, username, password) if username and password else None
+    try:
+        user = (
+            check_password(db, get_settings(), username, password, address=request.remote_addr)
+            if username and password
+            else None
+        )
+    except LoginThrottled as exc:
+        page = render_template("auth/login.html", next_url=next_url, username=username, error=str(exc))
+        return page, 429, {"Retry-After": str(exc.retry_after)}
     if user is None:
         logger.info("failed login for %r from %s", username, request.remote_addr)
         return render_template(
             "auth/login.html", next_url=next_url, username=username, error="Invalid username or password."
         ), 401
-    users.touch_last_login(db, user)
+    now = datetime.now(UTC)
+    users.touch_last_login(db, user, now=now)
+    lifetime = timedelta(minutes=get_settings().webserver_session_minutes)
+    secret = web_sessions.open_session(db, user, lifetime=lifetime, now=now)
     db.commit()
     # A new session at login, so a session fixed by someone else before it is worth nothing after.
     session.clear()
     session.permanent = True
-    session[_SESSION_USER] = user.id
-    session[_SESSION_PASSWORD] = _password_fingerprint(user)
+    session[_SESSION_SECRET] = secret
     return redirect(next_url or url_for("dags.dag_list"))
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    secret = session.get(_SESSION_SECRET)
+    if isinstance(secret, str):
+        db = get_session()
+        web_sessions.end_session(db, secret)
+        db.commit()
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

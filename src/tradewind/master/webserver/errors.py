@@ -23,6 +23,7 @@ from tradewind.errors import (
     DagRunAlreadyExists,
     DagRunNotFound,
     DagStillRunning,
+    InvalidInput,
     MetastoreError,
     ParamValidationError,
     PoolNotFound,
@@ -54,6 +55,8 @@ STATUS_OF: dict[type[Exception], int] = {
     UserAlreadyExists: 409,
     DagStillRunning: 409,
     ParamValidationError: 400,
+    # Too long, out of range, a run id Airflow would not allow: the message names the value.
+    InvalidInput: 400,
     # A stored secret the configured TRADEWIND_FERNET_KEY cannot decrypt: the message names the row.
     SecretDecryptionError: 500,
 }

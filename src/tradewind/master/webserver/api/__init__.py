@@ -14,22 +14,40 @@ from datetime import datetime
 
 from flask import abort, request
 
+from tradewind.metastore.column_limits import INT32
+
 API_PREFIX = "/api/v1"
 
 
-def query_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-    """An integer query parameter of a page (the API's are checked by ``request_check``); 400 when
-    it is not a whole number in range."""
+def query_int(name: str, default: int, *, minimum: int = 0, maximum: int = INT32[1]) -> int:
+    """An integer query parameter of a page (the API's are checked by ``request_check``); 400 when it
+    is not a whole number from ``minimum`` to ``maximum`` (by default the largest number a metastore
+    integer column holds)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
+    if len(raw) > 30:
+        abort(400, description=f"{name} must be a whole number between {minimum} and {maximum}, not {raw[:30]!r}…")
     try:
         value = int(raw)
     except ValueError:
         abort(400, description=f"{name} must be a whole number, not {raw!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        abort(400, description=f"{name} must be {bounds}, not {value}")
+    if not minimum <= value <= maximum:
+        abort(400, description=f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def query_datetime(name: str) -> datetime | None:
+    """An ISO 8601 date-time query parameter with its time zone (None when absent); 400 otherwise."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        abort(400, description=f"{name} must be an ISO 8601 date and time, not {raw[:80]!r}")
+    if value.tzinfo is None:
+        abort(400, description=f"{name} must say its time zone, e.g. {value.isoformat()}+00:00, not {raw!r}")
     return value
 
 

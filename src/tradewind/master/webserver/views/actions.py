@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions, ActionPlan
 from tradewind.actions.wake import wake_schedulers
-from tradewind.errors import DagRunAlreadyExists, NotAJsonObject, ParamValidationError
+from tradewind.errors import DagRunAlreadyExists, InvalidInput, NotAJsonObject, ParamValidationError
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.navigation import route_exists
@@ -241,7 +241,7 @@ def trigger_submit(dag_id: str) -> ResponseReturnValue:
         run = actions.trigger_dag(
             session, dag_id, conf=parse_conf(conf_text), run_id=run_id or None, owner=user.username, source="ui"
         )
-    except (ParamValidationError, DagRunAlreadyExists) as exc:
+    except (ParamValidationError, InvalidInput, DagRunAlreadyExists) as exc:
         session.rollback()
         status = 409 if isinstance(exc, DagRunAlreadyExists) else 400
         return _trigger_form(dag_id, dag, conf_text, run_id, str(exc)), status

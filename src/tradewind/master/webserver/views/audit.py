@@ -9,6 +9,7 @@ from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver import masking
+from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import browse
 
@@ -20,8 +21,7 @@ PAGE_SIZE = 100
 @bp.get("/audit-log")
 def audit_log() -> ResponseReturnValue:
     dag_id = request.args.get("dag_id") or None
-    raw = request.args.get("page", "1")
-    page = max(1, int(raw)) if raw.isdigit() else 1
+    page = query_int("page", 1, minimum=1)
     rows, total = browse.audit_page(get_session(), dag_id=dag_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     last_page = max(1, -(-total // PAGE_SIZE))
     extra = {

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
+from tradewind.master.webserver.api import query_datetime
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, tabs, task_rows
 from tradewind.metastore import grid
@@ -188,13 +189,7 @@ def _boxes(row: TaskRow, page: GridPage, run_urls: dict[str, str]) -> list[Box]:
 
 
 def _before() -> datetime | None:
-    value = request.args.get("before")
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        abort(400, description=f"before must be an ISO date and time, not {value!r}")
+    return query_datetime("before")
 
 
 def _q(value: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.auth import current_user
 from tradewind.master.webserver.db import get_session
 from tradewind.metastore import browse
@@ -20,8 +21,7 @@ STATES = tuple(state.value for state in DagRunState)
 
 
 def _page() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return query_int("page", 1, minimum=1)
 
 
 def _render(dag_id: str | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -90,7 +91,7 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
         rendered=[(name, _pretty(value)) for name, value in sorted((rendered or {}).items())],
         why=_why_not_running(session, dag, task, ti) if ti.state in WAITING_STATES else None,
         grid_url=dag_path(dag_id, "grid"),
-        graph_url=f"{dag_path(dag_id, 'graph')}?run_id={run_id}",
+        graph_url=f"{dag_path(dag_id, 'graph')}?{urlencode({'run_id': run_id})}",
         actions=_actions(dag_id, run_id, task_id, ti.map_index),
         mapped=_mapped_instances(session, task, ti, base),
         mapped_actions=_mapped_actions(dag_id, run_id, task_id) if getattr(task, "is_mapped", False) else [],
@@ -156,10 +157,7 @@ def _find(
     runs.get_run(session, dag_id, run_id)
     if not dag.has_task(task_id):
         abort(404, description=f"DAG {dag_id!r} has no task {task_id!r}.")
-    try:
-        map_index = int(request.args.get("map_index", "-1"))
-    except ValueError:
-        abort(400, description="map_index must be an integer")
+    map_index = query_int("map_index", -1, minimum=-1)
     ti = task_instances.get_ti(session, dag_id, run_id, task_id, map_index)
     if ti is None and "map_index" not in request.args:
         # A mapped task that was expanded: its first instance (the panel lists them all).
@@ -183,10 +181,7 @@ def _try_number(ti: TaskInstance, tries: list[TaskTry] | None) -> int:
     value = request.args.get("try")
     if not value:
         return ti.try_number
-    try:
-        number = int(value)
-    except ValueError:
-        abort(400, description=f"try must be an integer, not {value!r}")
+    number = query_int("try", 0)
     if number < 1 or number > max(ti.try_number, max((t.try_number for t in tries or []), default=0)):
         abort(404, description=f"Task instance {ti.task_id!r} has no try {number}.")
     return number

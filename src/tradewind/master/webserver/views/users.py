@@ -1,15 +1,18 @@
-"""The users page ``/users`` (Admin): who may log in and with which role; create and delete."""
+"""The users page ``/users`` (Admin): who may log in and with which role, how many web sessions each
+has open; create, delete, and end a user's sessions (log them out everywhere)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from tradewind.errors import UserAlreadyExists
+from tradewind.errors import UserAlreadyExists, UserNotFound
 from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.views.admin_forms import recorded, refused
-from tradewind.metastore import users
+from tradewind.metastore import users, web_sessions
 
 bp = Blueprint("users", __name__)
 
@@ -19,7 +22,13 @@ _LIST = "users.user_list"
 @bp.get("/users")
 @require_role("Admin")
 def user_list() -> ResponseReturnValue:
-    return render_template("users/list.html", users=users.list_users(get_session()), roles=users.ROLES)
+    session = get_session()
+    return render_template(
+        "users/list.html",
+        users=users.list_users(session),
+        roles=users.ROLES,
+        open_sessions=web_sessions.open_counts(session, now=datetime.now(UTC)),
+    )
 
 
 @bp.post("/users")
@@ -51,3 +60,15 @@ def delete_user(username: str) -> ResponseReturnValue:
     if not users.delete_user(session, username):
         return refused(_LIST, f"There is no user {username}.")
     return recorded(_LIST, session, "user.delete", {"username": username}, f"User {username} deleted.")
+
+
+@bp.post("/users/<username>/end-sessions")
+@require_role("Admin")
+def end_sessions(username: str) -> ResponseReturnValue:
+    session = get_session()
+    try:
+        ended = users.end_sessions(session, username)
+    except UserNotFound:
+        return refused(_LIST, f"There is no user {username}.")
+    done = f"Ended {ended} open session(s) of {username}; they must log in again."
+    return recorded(_LIST, session, "user.end_sessions", {"username": username, "sessions": ended}, done)
