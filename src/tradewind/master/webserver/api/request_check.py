@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 
 from tradewind.master.webserver.api import API_PREFIX
 from tradewind.master.webserver.auth import may_enter
+from tradewind.metastore.column_limits import INT32
 
 _EXTENSION = "tradewind.api_operations"
 _RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -157,6 +158,8 @@ def _parse_value(name: str, raw: str, schema: dict[str, Any]) -> Any:
 
 def _check_range(name: str, value: Any, schema: dict[str, Any]) -> None:
     low, high = schema.get("minimum"), schema.get("maximum")
+    if schema.get("type") == "integer" and high is None:
+        high = INT32[1]  # no count, id or offset is larger than a metastore integer column holds
     if low is not None and value < low:
         abort(400, description=f"{name} must be at least {low}, not {value}")
     if high is not None and value > high:
