@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.api import API_PREFIX, iso
 from tradewind.master.webserver.api.dags import DAG_PROPERTIES, dag_json
-from tradewind.master.webserver.api.request_check import arg
+from tradewind.master.webserver.api.request_check import arg, requested_order
 from tradewind.master.webserver.api.spec import (
     NOT_FOUND,
     array,
@@ -57,13 +57,9 @@ def get_dag_details(dag_id: str) -> ResponseReturnValue:
 @bp.get("/tasks")
 def get_tasks(dag_id: str) -> ResponseReturnValue:
     dag = dags.load_dag(get_session(), dag_id)
-    order = arg("order_by")
-    field = order.lstrip("-")
-    if field not in TASK_ORDER_FIELDS:
-        abort(400, description=f"order_by must be one of {', '.join(TASK_ORDER_FIELDS)} (- before it: descending)")
+    field, descending = requested_order(TASK_ORDER_FIELDS)
     tasks = [task_json(task) for task in dag.tasks]
-    present = [t for t in tasks if t[field] is not None]
-    present.sort(key=lambda t: t[field], reverse=order.startswith("-"))
+    present = sorted((t for t in tasks if t[field] is not None), key=lambda t: t[field], reverse=descending)
     return jsonify(tasks=present + [t for t in tasks if t[field] is None], total_entries=len(tasks))
 
 

@@ -19,7 +19,7 @@ from tradewind.actions.plan import ActionOptions
 from tradewind.actions.wake import wake_schedulers
 from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, iso
-from tradewind.master.webserver.api.request_check import arg, body, parse_timestamp
+from tradewind.master.webserver.api.request_check import arg, body, parse_timestamp, requested_order
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     CONFLICT,
@@ -119,9 +119,7 @@ def run_search(
     offset: int,
 ) -> searches.Search:
     """The search a list request describes; 400 for an order_by that names no field."""
-    field = order.lstrip("-")
-    if field not in ORDER_FIELDS:
-        abort(400, description=f"order_by must be one of {', '.join(ORDER_FIELDS)} (- before it: descending)")
+    field, _ = requested_order(tuple(ORDER_FIELDS), order)
     spans = {
         column: searches.Span(_time(values, f"{name}_gte"), _time(values, f"{name}_lte"))
         for name, column in DATE_FILTERS.items()

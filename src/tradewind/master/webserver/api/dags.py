@@ -17,7 +17,7 @@ from tradewind.actions import apply as actions
 from tradewind.errors import DagNotFound, TradewindException
 from tradewind.master.webserver.api import API_PREFIX, iso
 from tradewind.master.webserver.api.dag_sources import file_token
-from tradewind.master.webserver.api.request_check import arg, body
+from tradewind.master.webserver.api.request_check import arg, body, requested_order
 from tradewind.master.webserver.api.spec import (
     FORBIDDEN,
     NOT_FOUND,
@@ -110,9 +110,7 @@ def _matching(*, offset: int, limit: int, descending: bool) -> dag_overview.DagP
 
 
 def _descending(order: str) -> bool:
-    if order.lstrip("-") not in ORDER_FIELDS:
-        abort(400, description=f"order_by must be one of {', '.join(ORDER_FIELDS)} (- before it: descending)")
-    return order.startswith("-")
+    return requested_order(ORDER_FIELDS, order)[1]
 
 
 def _is_paused(patch: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, iso
-from tradewind.master.webserver.api.request_check import arg
+from tradewind.master.webserver.api.request_check import arg, requested_order
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -38,8 +38,7 @@ _EQUAL = ("dag_id", "task_id", "run_id", "map_index", "event", "owner")
 @bp.get("")
 def get_event_logs() -> ResponseReturnValue:
     order = arg("order_by")
-    if order.lstrip("-") not in audit.EVENT_COLUMNS:
-        abort(400, description=f"order_by must be one of {', '.join(audit.EVENT_COLUMNS)} (- before it: descending)")
+    requested_order(audit.EVENT_COLUMNS)
     if arg("try_number") is not None:
         # tradewind's audit log records actions on task instances, never a try of one.
         return jsonify(event_logs=[], total_entries=0)

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.api import API_PREFIX, iso
-from tradewind.master.webserver.api.request_check import arg, page_of
+from tradewind.master.webserver.api.request_check import sorted_page
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -33,13 +33,8 @@ ORDER_FIELDS = ("import_error_id", "filename", "timestamp")
 
 @bp.get("")
 def get_import_errors() -> ResponseReturnValue:
-    order = arg("order_by")
-    field = order.lstrip("-")
-    if field not in ORDER_FIELDS:
-        abort(400, description=f"order_by must be one of {', '.join(ORDER_FIELDS)} (- before it: descending)")
     errors = [import_error_json(e) for e in import_errors.list_import_errors(get_session())]
-    errors.sort(key=lambda e: (e[field] is None, e[field] or ""), reverse=order.startswith("-"))
-    return jsonify(import_errors=page_of(errors), total_entries=len(errors))
+    return jsonify(import_errors=sorted_page(errors, ORDER_FIELDS), total_entries=len(errors))
 
 
 @bp.get("/<import_error_id>")

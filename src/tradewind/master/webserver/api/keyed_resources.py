@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from tradewind.master.webserver.api import API_PREFIX
-from tradewind.master.webserver.api.request_check import arg, body, page_of
+from tradewind.master.webserver.api.request_check import arg, body, page_of, requested_order
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     CONFLICT,
@@ -62,11 +62,9 @@ def blueprint(import_name: str, resource: KeyedResource[Any]) -> Blueprint:
     bp = Blueprint(f"api_{plural}", import_name, url_prefix=f"{API_PREFIX}/{plural}")
 
     def list_all() -> ResponseReturnValue:
-        order = arg("order_by")
-        if order.lstrip("-") != resource.body_key:
-            abort(400, description=f"order_by must be {resource.body_key} or -{resource.body_key}")
+        _, descending = requested_order((resource.body_key,))
         found = rows.read_all(get_session())
-        if order.startswith("-"):
+        if descending:
             found.reverse()
         return jsonify({plural: [resource.to_json(value) for value in page_of(found)], "total_entries": len(found)})
 

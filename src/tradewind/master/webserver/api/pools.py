@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.errors import PoolNotFound
 from tradewind.master.webserver.api import API_PREFIX
-from tradewind.master.webserver.api.request_check import arg, body, page_of
+from tradewind.master.webserver.api.request_check import arg, body, sorted_page
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     CONFLICT,
@@ -40,13 +40,8 @@ WRITABLE = ("name", "slots", "description", "include_deferred")
 
 @bp.get("")
 def get_pools() -> ResponseReturnValue:
-    order = arg("order_by")
-    field = order.lstrip("-")
-    if field not in ORDER_FIELDS:
-        abort(400, description=f"order_by must be one of {', '.join(ORDER_FIELDS)} (- before it: descending)")
     rows = [pool_json(p) for p in pools.pool_usage(get_session())]
-    rows.sort(key=lambda p: (p[field] is None, p[field] or ""), reverse=order.startswith("-"))
-    return jsonify(pools=page_of(rows), total_entries=len(rows))
+    return jsonify(pools=sorted_page(rows, ORDER_FIELDS), total_entries=len(rows))
 
 
 @bp.get("/<pool_name>")

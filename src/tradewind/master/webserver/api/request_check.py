@@ -10,7 +10,7 @@ says what an operation takes, so its views and its document cannot disagree.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -49,6 +49,25 @@ def page_of(rows: Sequence[T]) -> list[T]:
     """The page of ``rows`` this request's ``limit`` and ``offset`` choose."""
     offset = arg("offset") or 0
     return list(rows[offset : offset + arg("limit")])
+
+
+def requested_order(allowed: Collection[str], order: str | None = None) -> tuple[str, bool]:
+    """The field this request orders by (``order_by``, or ``order`` when given) and whether it is
+    descending (``-field``); 400 naming the choices when the field is not one of ``allowed``."""
+    order = arg("order_by") if order is None else order
+    field = order.lstrip("-")
+    if field not in allowed:
+        choices = ", ".join(allowed)
+        abort(400, description=f"order_by must be one of {choices} (- before it: descending), not {order!r}")
+    return field, order.startswith("-")
+
+
+def sorted_page(rows: Sequence[dict[str, Any]], allowed: Collection[str]) -> list[dict[str, Any]]:
+    """The page of ``rows`` (answers' JSON) this request chooses, in its ``order_by`` (a field of
+    ``allowed``); rows without a value for the field come last."""
+    field, descending = requested_order(allowed)
+    present = sorted((r for r in rows if r[field] is not None), key=lambda r: r[field], reverse=descending)
+    return page_of(present + [r for r in rows if r[field] is None])
 
 
 def parse_timestamp(text: str, name: str) -> datetime:

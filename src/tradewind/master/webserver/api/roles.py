@@ -12,7 +12,7 @@ from flask import Blueprint, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.api import API_PREFIX
-from tradewind.master.webserver.api.request_check import arg, page_of
+from tradewind.master.webserver.api.request_check import page_of, requested_order
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -67,10 +67,8 @@ def role_json(role: str) -> dict[str, Any]:
 @bp.get("/roles")
 @require_role("Admin")
 def get_roles() -> ResponseReturnValue:
-    order = arg("order_by")
-    if order.lstrip("-") != "name":
-        abort(400, description="order_by must be name or -name")
-    names = sorted(ROLES, reverse=order.startswith("-"))
+    _, descending = requested_order(("name",))
+    names = sorted(ROLES, reverse=descending)
     return jsonify(roles=[role_json(r) for r in page_of(names)], total_entries=len(names))
 
 

@@ -18,7 +18,13 @@ from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
 from tradewind.errors import TaskNotFound
 from tradewind.master.webserver.api import API_PREFIX, task_instance_json
-from tradewind.master.webserver.api.request_check import arg, body, page_of, parse_timestamp
+from tradewind.master.webserver.api.request_check import (
+    arg,
+    body,
+    parse_timestamp,
+    requested_order,
+    sorted_page,
+)
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -91,8 +97,7 @@ def get_mapped_task_instances(dag_id: str, dag_run_id: str, task_id: str) -> Res
         abort(404, description=f"task {task_id!r} of DAG {dag_id!r} is not mapped")
     runs.get_run(session, dag_id, dag_run_id)
     order = arg("order_by")
-    if order.lstrip("-") not in MAPPED_ORDER:
-        abort(400, description=f"order_by must be one of {', '.join(MAPPED_ORDER)} (- before it: descending)")
+    requested_order(MAPPED_ORDER)
     search = ti_search(
         {name: arg(name) for name in _query_filter_names()},
         any_of={"dag_id": [dag_id], "run_id": [dag_run_id], "task_id": [task_id]},
@@ -232,12 +237,8 @@ def _tries(dag_id: str, run_id: str, task_id: str, map_index: int) -> ResponseRe
     ti, _ = find_ti(dag_id, run_id, task_id, map_index)
     key = task_instances.TIKey(dag_id, run_id, task_id, map_index)
     tries = [try_json(t, ti) for t in task_instances.list_tries(get_session(), key)]
-    order = arg("order_by")
-    field = order.lstrip("-")
-    if field not in ("try_number", "start_date", "end_date", "duration", "state"):
-        abort(400, description="order_by must be one of try_number, start_date, end_date, duration, state")
-    tries.sort(key=lambda t: (t[field] is None, t[field] or 0), reverse=order.startswith("-"))
-    return jsonify(task_instances_history=page_of(tries), total_entries=len(tries))
+    order = ("try_number", "start_date", "end_date", "duration", "state")
+    return jsonify(task_instances_history=sorted_page(tries, order), total_entries=len(tries))
 
 
 @bp.get(f"{_RUN}/<task_id>/tries/<task_try_number>")

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, jsonify
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.api import API_PREFIX, iso
-from tradewind.master.webserver.api.request_check import arg, page_of
+from tradewind.master.webserver.api.request_check import sorted_page
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -39,13 +39,8 @@ ORDER_FIELDS = ("username", "last_login", "created_on")
 @bp.get("")
 @require_role("Admin")
 def get_users() -> ResponseReturnValue:
-    order = arg("order_by")
-    field = order.lstrip("-")
-    if field not in ORDER_FIELDS:
-        abort(400, description=f"order_by must be one of {', '.join(ORDER_FIELDS)} (- before it: descending)")
     found = [user_json(u) for u in users.list_users(get_session())]
-    found.sort(key=lambda u: (u[field] is None, u[field] or ""), reverse=order.startswith("-"))
-    return jsonify(users=page_of(found), total_entries=len(found))
+    return jsonify(users=sorted_page(found, ORDER_FIELDS), total_entries=len(found))
 
 
 @bp.get("/<username>")
