@@ -222,7 +222,8 @@ def delete(settings: Settings, dag_id: str, yes: bool) -> None:
 @OUTPUT_OPTION
 @click.pass_obj
 def list_runs(settings: Settings, dag_id: str, state: str | None, output: str) -> None:
-    """List the runs of a DAG, newest first."""
+    """List the runs of a DAG, newest first (json and yaml: Airflow's fields, ``execution_date`` being
+    the run's logical date, and tradewind's ``run_type`` and ``logical_date``)."""
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.errors import DagNotFound
     from tradewind.metastore import dags as dag_rows
@@ -237,10 +238,11 @@ def list_runs(settings: Settings, dag_id: str, state: str | None, output: str) -
                 "dag_id": r.dag_id,
                 "run_id": r.run_id,
                 "state": r.state,
-                "run_type": r.run_type,
-                "logical_date": r.logical_date,
+                "execution_date": r.logical_date,
                 "start_date": r.start_date,
                 "end_date": r.end_date,
+                "run_type": r.run_type,
+                "logical_date": r.logical_date,
             }
             for r in runs.list_runs(session, dag_id, states=[state] if state else None)
         ]
