@@ -92,10 +92,8 @@ def test(
 @click.pass_obj
 def states_for_dag_run(settings: Settings, dag_id: str, execution_date_or_run_id: str, output: str) -> None:
     """Show the state of every task instance of one DAG run (a run id, or the run's logical date).
-
-    json and yaml give Airflow's fields (``execution_date`` is the run's logical date; ``state`` is
-    null while there is none) and tradewind's (``run_id``, ``logical_date``, ``map_index``,
-    ``try_number``, ``hostname``)."""
+    json and yaml give Airflow's fields (execution_date is the run's logical date; state is null
+    while there is none) and tradewind's run_id, logical_date, map_index, try_number and hostname."""
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.errors import DagRunNotFound
     from tradewind.metastore import task_instances
