@@ -82,7 +82,6 @@ class Deployment:
     cluster: Cluster
     api_url: str
     folder: Path
-    api_mismatches: list[str]
 
     def conf(self, name: str) -> dict[str, Any]:
         """A run's conf: its own gate and marker files, so each script's run is its own story."""
@@ -121,7 +120,7 @@ def deployment(new_pg_url: Any, _redis_db: int, tmp_path_factory: pytest.TempPat
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         cluster.wait_for_dag(DAG_ID)
-        yield Deployment(cluster, f"http://127.0.0.1:{httpd.server_port}/api/v1", home, mismatches)
+        yield Deployment(cluster, f"http://127.0.0.1:{httpd.server_port}/api/v1", home)
         assert not mismatches, "answers that do not match the OpenAPI document:\n" + "\n".join(mismatches)
     finally:
         if httpd is not None:
