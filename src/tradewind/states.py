@@ -26,6 +26,12 @@ class TaskInstanceState(StrEnum):
     RESTARTING = "restarting"
 
 
+def shown_state(state: str | None) -> str | None:
+    """A task instance's state as Airflow shows it to programs (the API, the CLI's json): ``None``
+    while it has none, where tradewind stores ``'none'``."""
+    return None if state in (None, TaskInstanceState.NONE.value) else state
+
+
 class DagRunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

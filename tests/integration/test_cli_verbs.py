@@ -1,5 +1,5 @@
 """The Airflow 2 CLI verbs scripts call, typed as a user types them against a PostgreSQL metastore:
-dags delete / details / report / next-execution, tasks render / failed-deps, pools, config,
+dags delete / details / report / next-execution / list-runs, tasks render / failed-deps, pools, config,
 providers and plugins — their ``-o json`` answers and their errors."""
 
 from __future__ import annotations
@@ -167,6 +167,34 @@ def test_next_execution_lists_the_logical_dates_the_scheduler_creates_next(cli: 
     assert "DAG 'nope' not found" in cli("dags", "next-execution", "nope").error_line
     zero = cli("dags", "next-execution", "etl", "-n", "0")
     assert zero.returncode == 2 and "0 is not in the range" in zero.stderr
+
+
+def test_list_runs_filters_by_state_dates_and_backfill_as_airflows_does(cli: Cli):
+    ok(cli("dags", "trigger", "etl", "-r", "early", "-e", "2024-01-01"))
+    ok(cli("dags", "backfill", "etl", "-s", "2024-01-02", "-e", "2024-01-03"))
+    ok(cli("dags", "trigger", "etl", "-r", "late", "-e", "2024-02-01"))
+    with metastore_session(cli.settings()) as session:
+        session.execute(sa.text("update dag_run set state = 'success' where run_id = 'early'"))
+
+    def listed(*args: str) -> list[tuple[str, str]]:
+        rows = ok(cli("dags", "list-runs", "-d", "etl", *args, "-o", "json")).json()
+        return [(r["run_id"], r["execution_date"]) for r in rows]
+
+    backfills = [
+        ("backfill__2024-01-03T00:00:00+00:00", "2024-01-03T00:00:00+00:00"),
+        ("backfill__2024-01-02T00:00:00+00:00", "2024-01-02T00:00:00+00:00"),
+    ]
+    assert listed("-s", "2024-01-02", "-e", "2024-01-03") == backfills
+    assert [run_id for run_id, _ in listed("--no-backfill")] == ["late", "early"]
+    assert [run_id for run_id, _ in listed("--state", "SUCCESS")] == ["early"]
+    assert [run_id for run_id, _ in listed("-s", "2024-01-03T00:00:01", "--no-backfill")] == ["late"]
+
+    bad_state = cli("dags", "list-runs", "-d", "etl", "--state", "done")
+    assert (
+        bad_state.returncode == 2
+        and "'done' is not one of 'queued', 'running', 'success', 'failed'" in bad_state.stderr
+    )
+    assert "invalid start date 'yesterday'" in cli("dags", "list-runs", "-d", "etl", "-s", "yesterday").error_line
 
 
 # --- tasks render, failed-deps ----------------------------------------------------------------------

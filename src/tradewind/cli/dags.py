@@ -11,6 +11,7 @@ import click
 from tradewind.cli.arguments import parse_conf, parse_date
 from tradewind.cli.output import OUTPUT_OPTION, STRUCTURED, emit, emit_data
 from tradewind.settings import Settings
+from tradewind.states import DagRunState, DagRunType
 
 
 @click.group()
@@ -218,17 +219,35 @@ def delete(settings: Settings, dag_id: str, yes: bool) -> None:
 
 @dags.command("list-runs")
 @click.option("-d", "--dag-id", required=True, help="The DAG whose runs to list.")
-@click.option("--state", help="Only runs in this state (queued, running, success, failed).")
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in DagRunState], case_sensitive=False),
+    help="Only runs in this state.",
+)
+@click.option("--no-backfill", is_flag=True, help="Leave out backfill runs.")
+@click.option("-s", "--start-date", help="Only runs with a logical date from this one on, ISO 8601.")
+@click.option("-e", "--end-date", help="Only runs with a logical date up to this one (inclusive), ISO 8601.")
 @OUTPUT_OPTION
 @click.pass_obj
-def list_runs(settings: Settings, dag_id: str, state: str | None, output: str) -> None:
-    """List the runs of a DAG, newest first."""
+def list_runs(
+    settings: Settings,
+    dag_id: str,
+    state: str | None,
+    no_backfill: bool,
+    start_date: str | None,
+    end_date: str | None,
+    output: str,
+) -> None:
+    """List the runs of a DAG, newest first. json and yaml give Airflow's fields (execution_date is
+    the run's logical date) and tradewind's run_type and logical_date."""
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.errors import DagNotFound
     from tradewind.metastore import dags as dag_rows
     from tradewind.metastore import runs
     from tradewind.metastore.engine import session_scope
 
+    since = parse_date(start_date, "start date")
+    until = parse_date(end_date, "end date")
     with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
         if dag_rows.get_dag(session, dag_id) is None:
             raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
@@ -237,12 +256,20 @@ def list_runs(settings: Settings, dag_id: str, state: str | None, output: str) -
                 "dag_id": r.dag_id,
                 "run_id": r.run_id,
                 "state": r.state,
-                "run_type": r.run_type,
-                "logical_date": r.logical_date,
+                "execution_date": r.logical_date,
                 "start_date": r.start_date,
                 "end_date": r.end_date,
+                "run_type": r.run_type,
+                "logical_date": r.logical_date,
             }
-            for r in runs.list_runs(session, dag_id, states=[state] if state else None)
+            for r in runs.list_runs(
+                session,
+                dag_id,
+                states=[state.lower()] if state else None,
+                logical_date_from=since,
+                logical_date_to=until,
+                excluded_run_types=[DagRunType.BACKFILL_JOB] if no_backfill else (),
+            )
         ]
     emit(rows, ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"], output)
 

@@ -87,31 +87,38 @@ def test(
 
 @tasks.command("states-for-dag-run")
 @click.argument("dag_id")
-@click.argument("run_id")
+@click.argument("execution_date_or_run_id")
 @OUTPUT_OPTION
 @click.pass_obj
-def states_for_dag_run(settings: Settings, dag_id: str, run_id: str, output: str) -> None:
-    """Show the state of every task instance of one DAG run."""
+def states_for_dag_run(settings: Settings, dag_id: str, execution_date_or_run_id: str, output: str) -> None:
+    """Show the state of every task instance of one DAG run (a run id, or the run's logical date).
+    json and yaml give Airflow's fields (execution_date is the run's logical date; state is null
+    while there is none) and tradewind's run_id, logical_date, map_index, try_number and hostname."""
     from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore import runs, task_instances
+    from tradewind.errors import DagRunNotFound
+    from tradewind.metastore import task_instances
     from tradewind.metastore.engine import session_scope
+    from tradewind.states import shown_state
 
     with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
-        run = runs.get_run(session, dag_id, run_id)
+        run = _find_run(session, dag_id, execution_date_or_run_id)
+        if run is None:
+            raise DagRunNotFound(f"DAG {dag_id!r} has no run {execution_date_or_run_id!r} (a run id or a logical date)")
         rows = [
             {
                 "dag_id": t.dag_id,
-                "run_id": t.run_id,
-                "logical_date": run.logical_date,
+                "execution_date": run.logical_date,
                 "task_id": t.task_id,
-                "map_index": t.map_index,
-                "state": t.state,
-                "try_number": t.try_number,
+                "state": shown_state(t.state),
                 "start_date": t.start_date,
                 "end_date": t.end_date,
+                "run_id": t.run_id,
+                "logical_date": run.logical_date,
+                "map_index": t.map_index,
+                "try_number": t.try_number,
                 "hostname": t.hostname,
             }
-            for t in task_instances.get_tis(session, dag_id, run_id)
+            for t in task_instances.get_tis(session, dag_id, run.run_id)
         ]
     emit(rows, ["task_id", "map_index", "state", "try_number", "start_date", "end_date"], output)
 

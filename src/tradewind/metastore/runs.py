@@ -159,11 +159,21 @@ def list_runs(
     states: Iterable[DagRunState | str] | None = None,
     limit: int | None = None,
     newest_first: bool = True,
+    logical_date_from: datetime | None = None,
+    logical_date_to: datetime | None = None,
+    excluded_run_types: Iterable[DagRunType | str] = (),
 ) -> list[DagRun]:
-    """The DAG's runs ordered by logical date."""
+    """The DAG's runs ordered by logical date; the bounds on the logical date are inclusive."""
     query = select(DagRun).where(DagRun.dag_id == dag_id).execution_options(populate_existing=True)
     if states is not None:
         query = query.where(DagRun.state.in_([DagRunState(s).value for s in states]))
+    if logical_date_from is not None:
+        query = query.where(DagRun.logical_date >= logical_date_from)
+    if logical_date_to is not None:
+        query = query.where(DagRun.logical_date <= logical_date_to)
+    excluded = [DagRunType(t).value for t in excluded_run_types]
+    if excluded:
+        query = query.where(DagRun.run_type.not_in(excluded))
     order = DagRun.logical_date.desc() if newest_first else DagRun.logical_date.asc()
     query = query.order_by(order, DagRun.id.desc() if newest_first else DagRun.id.asc())
     if limit is not None:

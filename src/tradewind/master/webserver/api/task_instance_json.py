@@ -22,13 +22,9 @@ from tradewind.master.webserver.api.spec import (
     string,
 )
 from tradewind.metastore.models import TaskInstance, TaskTry
-from tradewind.states import TaskInstanceState
+from tradewind.states import TaskInstanceState, shown_state
 
 TI_STATES = [s.value for s in TaskInstanceState]
-
-
-def _state(state: str | None) -> str | None:
-    return None if state in (None, TaskInstanceState.NONE.value) else state
 
 
 def ti_json(ti: TaskInstance, logical_date: datetime) -> dict[str, Any]:
@@ -42,7 +38,7 @@ def ti_json(ti: TaskInstance, logical_date: datetime) -> dict[str, Any]:
         "start_date": iso(ti.start_date),
         "end_date": iso(ti.end_date),
         "duration": ti.duration,
-        "state": _state(ti.state),
+        "state": shown_state(ti.state),
         "try_number": ti.try_number,
         "map_index": ti.map_index,
         "max_tries": ti.max_tries,
@@ -76,7 +72,7 @@ def try_json(tried: TaskTry, ti: TaskInstance) -> dict[str, Any]:
         "start_date": iso(tried.start_date),
         "end_date": iso(tried.end_date),
         "duration": tried.duration,
-        "state": _state(tried.state),
+        "state": shown_state(tried.state),
         "try_number": tried.try_number,
         "map_index": tried.map_index,
         "max_tries": ti.max_tries,
