@@ -6,7 +6,9 @@ it and a macro; the DAG file imports it from there, as in Airflow. Run with
 
 - ``check_interval`` finds the run's data interval to be one weekday long (a run triggered by hand
   covers the last weekday before it: on Monday 1 January 2024, Friday 29 December).
-- ``check_macro`` renders the plugin's macro: ``{{ macros.workday_plugin.is_workday(ds) }}``.
+- ``check_macro`` renders the plugin's macro on the workday the run covers (its data interval's
+  start; the run's own date may be a weekend day, whenever it is triggered):
+  ``{{ macros.workday_plugin.is_workday(data_interval_start | ds) }}``.
 
 Expected final states (the run: success):
 
@@ -38,7 +40,10 @@ with DAG(
 
     check_macro = BashOperator(
         task_id="check_macro",
-        bash_command='test "{{ macros.workday_plugin.is_workday(ds) }}" = True && echo "{{ ds }} is a workday"',
+        bash_command=(
+            'test "{{ macros.workday_plugin.is_workday(data_interval_start | ds) }}" = True'
+            ' && echo "{{ data_interval_start | ds }} is a workday"'
+        ),
     )
 
     check_interval() >> check_macro
