@@ -9,6 +9,10 @@ DAGs whose run at the same logical date the example waits for (an ExternalTaskSe
 (a TriggerDagRunOperator needs its target DAG known): the tests run those first, at that date.
 ``"conf"``, where present, is the conf ``dags test`` gets: ``dags test`` runs tasks one after
 another, so the fan-out's thirty one-second sleeps are made zero-second ones there.
+``"logical_date"``, where present, is the date a test that triggers the example on a cluster must
+give it (the `dags test` harness always uses 2024-01-01): its branches follow the run's date.
+``"triggered_tasks"``, where present, are the states of a run triggered by hand (on a cluster),
+where they differ from a ``dags test`` run's (which, as in Airflow, is not externally triggered).
 """
 
 from collections.abc import Iterable
@@ -226,6 +230,12 @@ EXPECTED_STATES = {
             "refresh_cache": "skipped",
             "archive_day": "success",
         },
+        "triggered_tasks": {
+            "latest_only": "success",
+            "notify_dashboard": "success",
+            "refresh_cache": "success",
+            "archive_day": "success",
+        },
     },
     "example_depends_on_past": {
         "run_state": "success",
@@ -271,6 +281,7 @@ EXPECTED_STATES = {
     },
     "example_date_branching": {
         "run_state": "success",
+        "logical_date": "2024-01-01T00:00:00+00:00",
         "tasks": {
             "weekend_or_not": "success",
             "weekend_report": "skipped",
