@@ -13,6 +13,8 @@ another, so the fan-out's thirty one-second sleeps are made zero-second ones the
 give it (the `dags test` harness always uses 2024-01-01): its branches follow the run's date.
 ``"triggered_tasks"``, where present, are the states of a run triggered by hand (on a cluster),
 where they differ from a ``dags test`` run's (which, as in Airflow, is not externally triggered).
+``"paused": True`` marks an example created paused (``is_paused_upon_creation``): on a cluster a
+run triggered by hand waits, queued, until someone unpauses the DAG, as in Airflow.
 """
 
 from collections.abc import Iterable
@@ -41,7 +43,7 @@ EXPECTED_STATES = {
     },
     "example_cron_trigger_timetable": {"run_state": "success", "tasks": {"check_hour_before": "success"}},
     "example_events_timetable": {"run_state": "success", "tasks": {"check_on_an_event": "success"}},
-    "example_continuous": {"run_state": "success", "tasks": {"check_point_in_time": "success"}},
+    "example_continuous": {"run_state": "success", "tasks": {"check_point_in_time": "success"}, "paused": True},
     "example_connections_variables": {
         "run_state": "success",
         "tasks": {
