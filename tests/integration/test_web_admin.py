@@ -224,3 +224,25 @@ def test_admin_menu_links_the_new_pages(client_as) -> None:  # type: ignore[no-u
 
 def test_roles_are_the_three_the_matrix_covers() -> None:
     assert tuple(users.ROLES) == ROLES
+
+
+def test_a_connection_whose_extra_is_not_a_json_object_is_refused_on_the_form_and_the_api(  # type: ignore[no-untyped-def]
+    client_as, web_app: Flask, web_db: Session
+) -> None:
+    client = client_as("Admin")
+    form = {"csrf_token": csrf_token(client), "conn_id": "shop", "conn_type": "http", "host": "shop.example"}
+    bad = client.post("/connections", data={**form, "extra": "{'timeout': 5}"}, follow_redirects=True)
+    assert "connection &#39;shop&#39;: the extra is not valid JSON" in bad.text
+    listed = client.post("/connections", data={**form, "extra": "[1, 2]"}, follow_redirects=True)
+    assert "the extra must be a JSON object such as" in listed.text
+    assert connections.list_connections(web_db) == []
+    api, auth = web_app.test_client(), basic_auth("Admin")
+    body = {"connection_id": "shop", "conn_type": "http", "extra": "{not json"}
+    refused = api.post("/api/v1/connections", json=body, auth=auth)
+    assert refused.status_code == 400 and "the extra is not valid JSON" in refused.get_json()["detail"]
+    good = client.post("/connections", data={**form, "extra": '{"timeout": 5}'}, follow_redirects=True)
+    assert "Connection shop saved." in good.text
+    patched = api.patch("/api/v1/connections/shop", json={"extra": "nope"}, auth=auth)
+    assert patched.status_code == 400
+    web_db.expire_all()
+    assert connections.get_connection(web_db, "shop").extra == '{"timeout": 5}'
