@@ -1,10 +1,11 @@
 """The web UI in a real browser, against a real cluster: a person's story, step by step.
 
-Headless Chromium (Debian's package) driven by Playwright logs in through the form, finds the DAG
-in the list, triggers it through the trigger form, watches the grid turn green without a reload,
-opens the graph and clicks a node, reads the task's log, clears the task and sees it re-run with
-try 2, then marks one task failed and sees its downstream become upstream_failed; last, a run
-started from the CLI appears on the open grid by itself, a collapsed group staying collapsed. Each page is
+Headless Chromium (Debian's package) driven by Playwright logs in through the form, finds the DAG in
+the list, triggers it through the trigger form, watches the grid turn green without a reload, opens
+the graph and clicks a node, reads the task's log, clears the task (with its downstream, as
+Airflow's clear dialog does by default) and sees it re-run with try 2, then marks one task failed
+and sees its downstream become upstream_failed; last, a run started from the CLI appears on the open
+grid by itself, a collapsed group staying collapsed. Each page is
 saved as a full-page screenshot under ``test-artifacts/screenshots/`` (printed with ``-s``).
 
 The DAG is ``example_task_groups``: start >> ingest(sources(from_api, from_files) >> merge)
@@ -179,9 +180,11 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     assert page.locator("table.details tr", has_text="Try number").locator("td").inner_text() == "1"
     story.shot("task-panel-try-1")
 
-    # 7. Clear that task from its panel: the confirmation lists it alone; it re-runs as try 2.
+    # 7. Clear that task from its panel: the page opens with Airflow's defaults (downstream and
+    #    recursive on), so it lists the task and everything below it; it re-runs as try 2.
     page.locator(".toolbar a.button", has_text="Clear").click()
-    story.confirm("Clear", ["ingest.sources.from_api"])
+    assert page.locator("p.options-on").inner_text() == "Options on: downstream, recursive."
+    story.confirm("Clear", ["ingest.sources.from_api", "ingest.merge", "publish.to_warehouse", "publish.notify", "end"])
     page.evaluate("window.__notReloaded = true")
     story.wait_grid(run_id, all_green)
     assert page.evaluate("window.__notReloaded === true"), "the grid reloaded itself"
@@ -193,7 +196,7 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
 
     # 8. Mark ingest.merge failed (only it: the mark page's "downstream" would mark its descendants
     #    *failed*, per actions/plan.py). Marking never re-runs finished downstream tasks, so
-    #    we then clear publish.to_warehouse with "downstream": the scheduler re-decides those tasks
+    #    we then clear publish.to_warehouse (downstream is on by default): the scheduler re-decides those tasks
     #    with merge failed, and their trigger rule (all_success) makes them upstream_failed.
     page.goto(f"/dags/{DAG_ID}/grid")
     story.open_panel_from_grid(run_id, "ingest.merge")
@@ -202,8 +205,7 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     story.wait_grid(run_id, {"ingest.merge": "failed"})
     story.open_panel_from_grid(run_id, "publish.to_warehouse")
     page.locator(".toolbar a.button", has_text="Clear").click()
-    page.locator('form.action-options input[name="downstream"]').check()
-    page.get_by_role("button", name="Update the list").click()
+    assert page.locator('form.action-options input[name="downstream"]').is_checked()
     story.confirm("Clear", ["publish.to_warehouse", "publish.notify", "end"])
     page.evaluate("window.__notReloaded = true")
     final = story.wait_grid(

@@ -8,6 +8,7 @@ imported by the scheduler's child processes.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import time
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from web_helpers import FAST_HASH, SECRET_KEY, csrf_token, login
 
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
@@ -23,7 +25,9 @@ from tradewind.decisions.retries import decide_failure
 from tradewind.decisions.task_nodes import task_nodes, task_rows
 from tradewind.master.executor.base import QueueItem
 from tradewind.master.scheduler.loop import Scheduler
-from tradewind.metastore import dags, import_errors, jobs, logs, pools, runs, task_instances
+from tradewind.master.webserver.app import create_app
+from tradewind.master.webserver.db import dispose
+from tradewind.metastore import dags, import_errors, jobs, logs, pools, runs, task_instances, users
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import TaskMessage
@@ -701,6 +705,51 @@ def test_clear_runs_a_task_again_with_a_new_try_and_puts_its_run_back(harness: H
     assert harness.run_state("cleared") == "running"
     assert drive_to_end(harness, "cleared") == "success"
     assert harness.states("cleared") == {"a": ("success", 2), "b": ("success", 1)}
+
+
+def test_clearing_a_fixed_task_from_the_web_page_with_its_defaults_lets_the_failed_run_succeed(
+    harness: Harness, dags_folder: Path
+):
+    write_dag(
+        dags_folder,
+        "recover",
+        """
+        with DAG("recover", schedule=None, start_date=START):
+            fetch = BashOperator(task_id="fetch", bash_command="true")
+            transform = BashOperator(task_id="transform", bash_command="true")
+            fetch >> transform >> BashOperator(task_id="load", bash_command="true")
+    """,
+    )
+    harness.settle()
+    harness.trigger("recover")
+    harness.tick(seconds=1)
+    assert harness.run_all_sent() == 1  # fetch
+    harness.tick(seconds=1)
+    assert harness.run_all_sent(ok=False) == 1  # transform fails
+    harness.tick(seconds=1)
+    assert harness.run_state("recover") == "failed"
+    assert harness.states("recover")["load"] == ("upstream_failed", 0)
+
+    # The person fixes transform's cause and clears it from its task instance page, keeping the
+    # options the clear page opens with (Airflow's: downstream and recursive).
+    app = create_app(harness.settings.with_overrides(secret_key=SECRET_KEY))
+    app.config["TESTING"] = True
+    try:
+        with session_scope(harness.factory) as session:
+            users.create_user(session, "op", "op-password", "Op", hash_method=FAST_HASH)
+        client = app.test_client()
+        assert login(client, "op", "op-password").status_code == 302
+        page = client.get("/dags/recover/clear?run_id=manual__1&task_id=transform&map_index=-1")
+        assert "Options on: downstream, recursive." in page.text
+        confirm = page.text[page.text.index('<form method="post"') :]
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', confirm))
+        assert client.post("/dags/recover/clear", data={**form, "csrf_token": csrf_token(client)}).status_code == 302
+    finally:
+        dispose(app)
+    assert harness.states("recover") == {"fetch": ("success", 1), "transform": ("none", 1), "load": ("none", 0)}
+    assert harness.run_state("recover") == "queued"
+    assert drive_to_end(harness, "recover") == "success"
+    assert harness.states("recover") == {"fetch": ("success", 1), "transform": ("success", 2), "load": ("success", 1)}
 
 
 def test_a_cleared_running_task_runs_again_once_its_worker_has_stopped_every_process_of_it(

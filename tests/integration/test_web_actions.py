@@ -144,9 +144,103 @@ def test_clearing_only_the_failed_tasks_of_a_whole_run(client_as, two_runs: None
 
 def test_marking_a_whole_run_success(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Op")
+    preview = client.get(f"/dags/{DAG_ID}/runs/run_2/mark?state=success")
+    assert _affected(preview.text) == ["task_1", "task_2", "task_3"]
+    assert "every task instance becomes success" in preview.text
     client.post(f"/dags/{DAG_ID}/runs/run_2/mark", data={"csrf_token": csrf_token(client), "state": "success"})
     assert set(_states(web_db, "run_2").values()) == {"success"}
     assert _run_state(web_db, "run_2") == "success"
+
+
+@pytest.fixture
+def half_done_run(web_db: Session) -> None:
+    """run_3 is running: task_0 succeeded, task_1 runs, task_2 is queued, task_3 not started."""
+    store_dag(web_db, make_dag(DAG_ID, tasks=4))
+    store_run(
+        web_db,
+        DAG_ID,
+        "run_3",
+        "running",
+        logical_date=T0,
+        task_states={"task_0": "success", "task_1": "running", "task_2": "queued", "task_3": "none"},
+    )
+    web_db.commit()
+
+
+def test_marking_a_running_run_failed_from_the_page_keeps_its_successes(
+    client_as, half_done_run: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    preview = client.get(f"/dags/{DAG_ID}/runs/run_3/mark?state=failed")
+    assert _affected(preview.text) == ["task_1", "task_2", "task_3"]
+    assert "finished ones keep their state" in preview.text
+    form = {"csrf_token": csrf_token(client), "state": "failed"}
+    response = client.post(f"/dags/{DAG_ID}/runs/run_3/mark", data=form)
+    assert response.status_code == 302
+    assert _states(web_db, "run_3") == {
+        "task_0": "success",
+        "task_1": "failed",
+        "task_2": "skipped",
+        "task_3": "skipped",
+    }
+    assert _run_state(web_db, "run_3") == "failed"
+
+
+def test_a_finished_run_can_be_marked_failed_though_no_task_instance_changes(
+    client_as, two_runs: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    preview = client.get(f"/dags/{DAG_ID}/runs/run_1/mark?state=failed")
+    assert "Nothing to change." in preview.text
+    assert re.search(r'<button type="submit" class="primary">Confirm</button>', preview.text)
+    client.post(f"/dags/{DAG_ID}/runs/run_1/mark", data={"csrf_token": csrf_token(client), "state": "failed"})
+    assert set(_states(web_db, "run_1").values()) == {"success"}
+    assert _run_state(web_db, "run_1") == "failed"
+
+
+def test_api_marking_a_running_run_failed_keeps_its_successes(
+    web_app: Flask, half_done_run: None, web_db: Session
+) -> None:
+    client, auth = web_app.test_client(), basic_auth("Op")
+    answer = client.patch(f"/api/v1/dags/{DAG_ID}/dagRuns/run_3", json={"state": "failed"}, auth=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.get_json()["state"] == "failed"
+    listed = client.get(f"/api/v1/dags/{DAG_ID}/dagRuns/run_3/taskInstances", auth=auth).get_json()
+    assert {ti["task_id"]: ti["state"] for ti in listed["task_instances"]} == {
+        "task_0": "success",
+        "task_1": "failed",
+        "task_2": "skipped",
+        "task_3": "skipped",
+    }
+    refused = client.patch(f"/api/v1/dags/{DAG_ID}/dagRuns/run_3", json={"state": "running"}, auth=auth)
+    assert refused.status_code == 400
+    assert _run_state(web_db, "run_3") == "failed"
+
+
+def test_api_marking_a_running_run_success_marks_every_task_instance_success(
+    web_app: Flask, half_done_run: None, web_db: Session
+) -> None:
+    client, auth = web_app.test_client(), basic_auth("Op")
+    answer = client.patch(f"/api/v1/dags/{DAG_ID}/dagRuns/run_3", json={"state": "success"}, auth=auth)
+    assert answer.get_json()["state"] == "success"
+    assert set(_states(web_db, "run_3").values()) == {"success"}
+
+
+# --- clear: Airflow's defaults ------------------------------------------------------------------------
+
+
+def test_the_clear_page_of_a_task_instance_opens_with_downstream_and_recursive_on(
+    client_as, two_runs: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Op")
+    # The link a task instance's page gives: no option named, so Airflow's defaults apply.
+    page = client.get(f"/dags/{DAG_ID}/clear?run_id=run_2&task_id=task_1&map_index=-1")
+    assert "Options on: downstream, recursive." in page.text
+    assert _affected(page.text) == ["task_1", "task_2", "task_3"]
+    # Unticking every box in the form shows just the task instance chosen.
+    narrowed = client.get(f"/dags/{DAG_ID}/clear?run_id=run_2&task_id=task_1&map_index=-1&options_chosen=1")
+    assert "No options on" in narrowed.text
+    assert _affected(narrowed.text) == ["task_1"]
 
 
 def test_a_task_id_with_script_in_a_preview_is_escaped(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -251,7 +345,13 @@ def test_api_patch_task_instance_state_and_run_state(web_app: Flask, two_runs: N
     run = client.patch(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2", json={"state": "failed"}, auth=auth)
     assert run.get_json()["state"] == "failed"
     listed = client.get(f"/api/v1/dags/{DAG_ID}/dagRuns/run_2/taskInstances", auth=auth).get_json()
-    assert {ti["state"] for ti in listed["task_instances"]} == {"failed"}
+    # As in Airflow, marking the run failed leaves its finished task instances as they were.
+    assert {ti["task_id"]: ti["state"] for ti in listed["task_instances"]} == {
+        "task_0": "success",
+        "task_1": "success",
+        "task_2": "upstream_failed",
+        "task_3": "upstream_failed",
+    }
 
 
 def test_api_delete_run_removes_it_with_its_task_instances_and_logs_and_frees_its_date(

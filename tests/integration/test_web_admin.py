@@ -83,7 +83,7 @@ def test_viewer_and_op_get_403_on_admin_pages_and_api(role: str, client_as, web_
 def test_admin_may_use_every_admin_route(client_as, web_app: Flask, seeded: None) -> None:  # type: ignore[no-untyped-def]
     for method, path in PAGES:
         client = client_as("Admin")
-        response = client.open(path, method=method, data={"csrf_token": csrf_token(client)})
+        response = client.open(path, method=method, data={"csrf_token": csrf_token(client), "confirmed": "yes"})
         assert response.status_code in (200, 302), (method, path)
     for method, path, body in API:
         if path.endswith(("/v1", "/c1", "/p1")) and method != "GET":
@@ -134,7 +134,8 @@ def test_the_stored_values_are_the_ones_given(web_db: Session, seeded: None) -> 
 
 def test_default_pool_cannot_be_deleted(client_as, web_app: Flask, web_db: Session) -> None:  # type: ignore[no-untyped-def]
     client = client_as("Admin")
-    response = client.post("/pools/default_pool/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
+    form = {"csrf_token": csrf_token(client), "confirmed": "yes"}
+    response = client.post("/pools/default_pool/delete", data=form, follow_redirects=True)
     assert "cannot be deleted" in response.text
     api = web_app.test_client().delete("/api/v1/pools/default_pool", auth=basic_auth("Admin"))
     # 400, as Airflow answers.
@@ -170,10 +171,41 @@ def test_a_user_is_created_with_a_role_and_deleted(client_as, web_db: Session) -
     created = users.get_user_by_name(web_db, "newbie")
     assert created is not None and created.role == "Op"
     assert "newbie" in client.get("/users").text
-    client.post("/users/newbie/delete", data={"csrf_token": csrf_token(client)})
+    client.post("/users/newbie/delete", data={"csrf_token": csrf_token(client), "confirmed": "yes"})
     assert users.get_user_by_name(web_db, "newbie") is None
     own = client.post("/users/admin/delete", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
     assert "cannot delete your own account" in own.text
+
+
+@pytest.mark.parametrize(
+    ("path", "noun", "key", "still_there"),
+    [
+        ("/variables/v1/delete", "variable", "v1", lambda db: any(v.key == "v1" for v in variables.list_variables(db))),
+        (
+            "/connections/c1/delete",
+            "connection",
+            "c1",
+            lambda db: any(c.conn_id == "c1" for c in connections.list_connections(db)),
+        ),
+        ("/pools/p1/delete", "pool", "p1", lambda db: pools.get_pool(db, "p1") is not None),
+        ("/users/op/delete", "user", "op", lambda db: users.get_user_by_name(db, "op") is not None),
+    ],
+)
+def test_an_admin_delete_asks_first_and_deletes_only_once_confirmed(  # type: ignore[no-untyped-def]
+    client_as, web_db: Session, seeded: None, path: str, noun: str, key: str, still_there
+) -> None:
+    client = client_as("Admin")
+    # The list's Delete button: a page asking to confirm, and nothing deleted yet.
+    asked = client.post(path, data={"csrf_token": csrf_token(client)})
+    assert asked.status_code == 200
+    assert f"Delete {noun} {key}?" in asked.text and "cannot be undone" in asked.text
+    assert '<input type="hidden" name="confirmed" value="yes">' in asked.text
+    web_db.expire_all()
+    assert still_there(web_db)
+    done = client.post(path, data={"csrf_token": csrf_token(client), "confirmed": "yes"}, follow_redirects=True)
+    assert f"{noun.capitalize()} {key} deleted." in done.text
+    web_db.expire_all()
+    assert not still_there(web_db)
 
 
 def test_script_in_a_variable_value_is_shown_as_text(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -192,3 +224,25 @@ def test_admin_menu_links_the_new_pages(client_as) -> None:  # type: ignore[no-u
 
 def test_roles_are_the_three_the_matrix_covers() -> None:
     assert tuple(users.ROLES) == ROLES
+
+
+def test_a_connection_whose_extra_is_not_a_json_object_is_refused_on_the_form_and_the_api(  # type: ignore[no-untyped-def]
+    client_as, web_app: Flask, web_db: Session
+) -> None:
+    client = client_as("Admin")
+    form = {"csrf_token": csrf_token(client), "conn_id": "shop", "conn_type": "http", "host": "shop.example"}
+    bad = client.post("/connections", data={**form, "extra": "{'timeout': 5}"}, follow_redirects=True)
+    assert "connection &#39;shop&#39;: the extra is not valid JSON" in bad.text
+    listed = client.post("/connections", data={**form, "extra": "[1, 2]"}, follow_redirects=True)
+    assert "the extra must be a JSON object such as" in listed.text
+    assert connections.list_connections(web_db) == []
+    api, auth = web_app.test_client(), basic_auth("Admin")
+    body = {"connection_id": "shop", "conn_type": "http", "extra": "{not json"}
+    refused = api.post("/api/v1/connections", json=body, auth=auth)
+    assert refused.status_code == 400 and "the extra is not valid JSON" in refused.get_json()["detail"]
+    good = client.post("/connections", data={**form, "extra": '{"timeout": 5}'}, follow_redirects=True)
+    assert "Connection shop saved." in good.text
+    patched = api.patch("/api/v1/connections/shop", json={"extra": "nope"}, auth=auth)
+    assert patched.status_code == 400
+    web_db.expire_all()
+    assert connections.get_connection(web_db, "shop").extra == '{"timeout": 5}'

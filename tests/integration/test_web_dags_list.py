@@ -197,7 +197,11 @@ def test_last_run_next_run_and_state_counts(client_as, web_db: Session) -> None:
     web_db.execute(
         sa.update(DagModel)
         .where(DagModel.dag_id == "counted")
-        .values(next_dagrun_create_after=datetime(2024, 3, 4, 0, 0, tzinfo=UTC))
+        .values(
+            next_dagrun_data_interval_start=datetime(2024, 3, 3, 0, 0, tzinfo=UTC),
+            next_dagrun_data_interval_end=datetime(2024, 3, 4, 0, 0, tzinfo=UTC),
+            next_dagrun_create_after=datetime(2024, 3, 4, 0, 0, tzinfo=UTC),
+        )
     )
     web_db.commit()
     page = client_as("Viewer").get("/").text
@@ -209,6 +213,38 @@ def test_last_run_next_run_and_state_counts(client_as, web_db: Session) -> None:
     assert '<span class="state-badge state-running">running</span>' in page
     assert ">2024-03-03 00:00:00</time>" in page  # the last run's logical date
     assert ">2024-03-04 00:00:00</time>" in page  # the next run
+
+
+def _next_run_cell(html: str, dag_id: str) -> str:
+    for row in html.split("<tr")[1:]:
+        if f">{dag_id}</a>" in row:
+            found = re.search(r'<td class="next-run">(.*?)</td>', row, re.S)
+            assert found, row
+            return found.group(1)
+    raise AssertionError(f"no row for {dag_id}")
+
+
+def test_a_paused_dag_and_a_dag_without_schedule_show_no_next_run(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    store_dag(web_db, make_dag("daily"))
+    store_dag(web_db, make_dag("daily_paused"), paused=True)
+    store_dag(web_db, make_dag("manual_only", schedule=None))
+    interval = {
+        "next_dagrun_data_interval_start": datetime(2024, 3, 3, tzinfo=UTC),
+        "next_dagrun_data_interval_end": datetime(2024, 3, 4, tzinfo=UTC),
+        "next_dagrun_create_after": datetime(2024, 3, 4, tzinfo=UTC),
+    }
+    web_db.execute(sa.update(DagModel).where(DagModel.dag_id.in_(["daily", "daily_paused"])).values(**interval))
+    # The scheduler's wake-up stamp on a DAG it never schedules is not a next run.
+    web_db.execute(
+        sa.update(DagModel)
+        .where(DagModel.dag_id == "manual_only")
+        .values(next_dagrun_create_after=datetime(2024, 3, 4, tzinfo=UTC))
+    )
+    web_db.commit()
+    page = client_as("Viewer").get("/").text
+    assert "2024-03-04 00:00:00" in _next_run_cell(page, "daily")
+    assert "<time" not in _next_run_cell(page, "daily_paused")
+    assert "<time" not in _next_run_cell(page, "manual_only")
 
 
 def test_dag_stats_aggregates_the_last_run_and_all_runs(web_db: Session) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from tradewind import DAG, BashOperator
 from tradewind.actions.clear import RunRef, TIRef
-from tradewind.actions.plan import ActionOptions, plan_action
+from tradewind.actions.plan import ActionOptions, plan_action, plan_run_state
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -125,3 +125,80 @@ def test_an_unknown_task_or_kind_is_refused() -> None:
         plan_action("clear", _dag(), runs, _tis(runs), ActionOptions(task_ids=("nope",)))
     with pytest.raises(ValueError, match="unknown action"):
         plan_action("delete", _dag(), runs, _tis(runs), ActionOptions())
+
+
+# --- a whole run marked failed / success / queued (Airflow 2.10's set_dag_run_state_to_*) -----------
+
+_EVERY_STATE = {
+    "extract": "success",
+    "transform": "running",
+    "load": "queued",
+    "report": "up_for_retry",
+    "notify": "none",
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "before", "after"),
+    [
+        # Failed: what runs fails, what has not finished is skipped, what finished keeps its state.
+        ("failed", "running", "failed"),
+        ("failed", "up_for_reschedule", "failed"),
+        ("failed", "none", "skipped"),
+        ("failed", "scheduled", "skipped"),
+        ("failed", "queued", "skipped"),
+        ("failed", "up_for_retry", "skipped"),
+        ("failed", "restarting", "skipped"),
+        ("failed", "success", None),
+        ("failed", "failed", None),
+        ("failed", "skipped", None),
+        ("failed", "upstream_failed", None),
+        ("failed", "removed", None),
+        # Success: every task instance not yet successful, the finished ones too (as Airflow).
+        ("success", "running", "success"),
+        ("success", "none", "success"),
+        ("success", "up_for_retry", "success"),
+        ("success", "failed", "success"),
+        ("success", "upstream_failed", "success"),
+        ("success", "skipped", "success"),
+        ("success", "success", None),
+        # Queued: the whole run is cleared.
+        ("queued", "success", "none"),
+        ("queued", "failed", "none"),
+        ("queued", "running", "restarting"),
+        ("queued", "none", None),
+    ],
+)
+def test_marking_a_whole_run_changes_each_task_instance_as_airflow_does(
+    state: str, before: str, after: str | None
+) -> None:
+    run = RunRef("run_0", T0, "running")
+    tis = [TIRef("run_0", "load", -1, before, 1)]
+    plan = plan_run_state(_dag(), run, tis, state)
+    assert [(c.task_id, c.from_state, c.to_state) for c in plan.changes] == ([("load", before, after)] if after else [])
+
+
+def test_marking_a_run_failed_keeps_its_successes_and_touches_no_other_run() -> None:
+    runs = _runs(2, "running")
+    tis = _tis(runs[:1], _EVERY_STATE) + _tis(runs[1:], {"load": "running"})
+    plan = plan_run_state(_dag(), runs[0], tis, "failed")
+    assert {c.task_id: c.to_state for c in plan.changes} == {
+        "transform": "failed",
+        "load": "skipped",
+        "report": "skipped",
+        "notify": "skipped",
+    }
+    assert {c.run_id for c in plan.changes} == {"run_0"}
+    assert plan.reopen_run_ids == []
+
+
+def test_marking_a_run_success_leaves_task_instances_of_tasks_no_longer_in_the_dag() -> None:
+    run = RunRef("run_0", T0, "failed")
+    tis = [TIRef("run_0", "load", -1, "failed", 1), TIRef("run_0", "gone", -1, "removed", 1)]
+    plan = plan_run_state(_dag(), run, tis, "success")
+    assert [(c.task_id, c.to_state) for c in plan.changes] == [("load", "success")]
+
+
+def test_a_run_state_a_person_may_not_set_is_refused() -> None:
+    with pytest.raises(ValueError, match="not 'running'"):
+        plan_run_state(_dag(), RunRef("run_0", T0, "failed"), [], "running")

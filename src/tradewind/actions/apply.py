@@ -5,7 +5,7 @@ transaction, with one audit-log row each. The caller commits, then wakes the sch
 - clear / mark task instances: ``plan`` reads the runs and task instances (locking the runs when
   the plan is about to be applied, so a scheduler never decides about them at the same time), the
   pure ``plan.plan_action`` decides, ``apply`` writes;
-- a whole run: ``set_run_state`` and ``delete_run``; a trigger: ``trigger_dag``; a backfill:
+- a whole run: ``plan_run`` and ``set_run_state``, ``delete_run``; a trigger: ``trigger_dag``; a backfill:
   ``backfill_dag``; pause / unpause: ``set_paused``; a whole DAG: ``delete_dag``; a note on a
   run or task instance: ``set_note``;
 - pools: ``set_pool`` and ``delete_pool``.
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tradewind.actions.clear import RunRef, TIRef
-from tradewind.actions.plan import ActionOptions, ActionPlan, plan_action
+from tradewind.actions.plan import ActionOptions, ActionPlan, plan_action, plan_run_state
 from tradewind.actions.trigger import backfill_runs, manual_run
 from tradewind.decisions.task_nodes import task_rows
 from tradewind.errors import DagNotFound, DagStillRunning, PoolNotFound, TaskNotFound
@@ -92,20 +92,31 @@ def apply(
     return changed
 
 
+def plan_run(session: Session, dag: Any, run_id: str, state: str, *, lock: bool = False) -> ActionPlan:
+    """The plan of setting the whole run to ``state`` (``plan.plan_run_state``) as the metastore
+    holds it now; raises ``DagRunNotFound``, ValueError for a state a person may not set."""
+    runs.get_run(session, dag.dag_id, run_id)
+    (run,) = clearing.runs_between(session, dag.dag_id, run_ids=[run_id], lock=lock)
+    ti_refs = [
+        TIRef(t.run_id, t.task_id, t.map_index, t.state, t.try_number)
+        for t in clearing.task_instances_of(session, dag.dag_id, [run_id])
+    ]
+    return plan_run_state(dag, RunRef(run.run_id, run.logical_date, run.state), ti_refs, state)
+
+
 def set_run_state(
     session: Session, dag_id: str, run_id: str, state: str, *, owner: str, source: str, now: datetime | None = None
 ) -> int:
-    """A whole run to ``state``: ``queued`` clears it, ``success``/``failed`` mark every task
-    instance not yet in that state and set the run's state. Returns the task instances changed."""
+    """A whole run to ``state`` (``plan.plan_run_state``): ``queued`` clears it; ``failed`` fails
+    what runs and skips what has not finished; ``success`` marks every task instance success. The
+    run takes ``state``. Returns the task instances changed."""
     now = now or datetime.now(UTC)
     dag = load_dag(session, dag_id)
     options = ActionOptions(run_id=run_id)
-    kind = "clear" if state == DagRunState.QUEUED.value else state
-    action = plan(session, dag, kind, options, lock=True)
-    if kind == "clear":
-        return apply(session, dag_id, action, options, owner=owner, source=source, now=now)
-    action = ActionPlan(action.kind, action.changes, [])
+    action = plan_run(session, dag, run_id, state, lock=True)
     changed = apply(session, dag_id, action, options, owner=owner, source=source, now=now)
+    if state == DagRunState.QUEUED.value:
+        return changed
     run = runs.get_run(session, dag_id, run_id)
     if run.state != state:
         runs.set_run_state(session, run, state, now=now)

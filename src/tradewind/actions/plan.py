@@ -7,6 +7,9 @@ says for each task instance the state it goes from and to. A clear is ``clear.pl
 sets the state itself and sends touched finished runs back to ``running`` so a scheduler
 re-decides them (downstream tasks start or become upstream_failed, and the run ends again as its
 leaves say).
+
+``plan_run_state`` is a whole run's "Mark run success / failed / queued" (the web page, the REST API's
+PATCH of a run's state and ``TriggerDagRunOperator``'s reset), with Airflow 2.10's rules.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from tradewind.actions.clear import (
     select_runs,
     select_task_ids,
 )
-from tradewind.states import FAILED_STATES, DagRunState
+from tradewind.states import FAILED_STATES, FINISHED_STATES, DagRunState
 from tradewind.states import TaskInstanceState as TI
 
 #: The kinds of action and, for a mark, the state it sets.
@@ -156,6 +159,42 @@ def plan_action(
     finished = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
     reopen = [run.run_id for run in chosen_runs if run.run_id in touched and run.state in finished]
     return ActionPlan(kind, changes, reopen)
+
+
+#: The run states a person may set on a whole run.
+RUN_STATES = (DagRunState.SUCCESS.value, DagRunState.FAILED.value, DagRunState.QUEUED.value)
+#: A task instance that holds a worker (or waits between pokes of its sensor) is failed, not skipped,
+#: when its run is marked failed.
+_IN_FLIGHT = frozenset({TI.RUNNING, TI.UP_FOR_RESCHEDULE})
+
+
+def plan_run_state(dag: DagShape, run: RunRef, tis: Sequence[TIRef], state: str) -> ActionPlan:
+    """What setting ``run`` to ``state`` changes, as Airflow 2.10 does it (``mark_tasks``'s
+    ``set_dag_run_state_to_*``):
+
+    - ``failed``: running task instances (and sensors waiting to poke again) become failed, every
+      other unfinished one skipped; finished ones (success, failed, skipped, upstream_failed,
+      removed) keep their state, so the run's successes stay green.
+    - ``success``: every task instance of the DAG's tasks not already successful becomes success,
+      the failed ones too (Airflow marks them all: the run is declared done and good).
+    - ``queued``: the whole run is cleared and runs again.
+
+    The run itself takes ``state``; that is the caller's write. ValueError for another state."""
+    if state not in RUN_STATES:
+        raise ValueError(f"a run's state can be set to {', '.join(RUN_STATES)}, not {state!r}")
+    if state == DagRunState.QUEUED.value:
+        return plan_action("clear", dag, [run], tis, ActionOptions(run_id=run.run_id))
+    ordered = sorted((ti for ti in tis if ti.run_id == run.run_id), key=lambda t: (t.task_id, t.map_index))
+    if state == DagRunState.SUCCESS.value:
+        targets = [(ti, TI.SUCCESS) for ti in ordered if ti.task_id in dag.task_dict and TI(ti.state) is not TI.SUCCESS]
+    else:
+        targets = [
+            (ti, TI.FAILED if TI(ti.state) in _IN_FLIGHT else TI.SKIPPED)
+            for ti in ordered
+            if TI(ti.state) not in FINISHED_STATES
+        ]
+    changes = [PlannedChange(ti.run_id, ti.task_id, ti.map_index, ti.state, to.value) for ti, to in targets]
+    return ActionPlan(state, changes, [])
 
 
 def _in_map_selection(ti: TIRef, options: ActionOptions) -> bool:

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tradewind.errors import ConnectionNotFound
+from tradewind.errors import ConnectionNotFound, NotAJsonObject
 from tradewind.metastore import secret_values
 from tradewind.metastore.column_limits import check_fits
 from tradewind.metastore.keyed_rows import KeyedRows
 from tradewind.metastore.models import Connection
+from tradewind.sdk.json_object import parse_json_object
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) ->
     current = _decode(keyring, row) if row is not None else ConnectionValue(conn_id, "")
     merged = {name: getattr(current, name) for name in FIELDS} | dict(values)
     _check_fields(conn_id, merged)
+    _check_extra(conn_id, values.get("extra"))
     if row is None:
         row = Connection(conn_id=conn_id)
         session.add(row)
@@ -91,6 +93,20 @@ def set_connection(session: Session, conn_id: str, values: Mapping[str, Any]) ->
 def delete_connection(session: Session, conn_id: str) -> None:
     """Delete the connection; raises ``ConnectionNotFound``."""
     ROWS.delete(session, conn_id)
+
+
+_EXTRA_EXPECTED = 'must be a JSON object such as {"sslmode": "require"}'
+
+
+def _check_extra(conn_id: str, extra: Any) -> None:
+    """A new extra must be a JSON object, as every hook reads it (``extra_dejson``); Airflow's form
+    refuses text that is not JSON too. Checked only when given, so a row stored before still opens."""
+    if not isinstance(extra, str) or not extra.strip():
+        return
+    try:
+        parse_json_object(extra, f"connection {conn_id!r}: the extra", _EXTRA_EXPECTED)
+    except NotAJsonObject as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _check_fields(conn_id: str, values: Mapping[str, Any]) -> None:

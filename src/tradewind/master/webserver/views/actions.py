@@ -32,13 +32,25 @@ bp = Blueprint("actions", __name__)
 
 #: The checkboxes of a task instance's clear / mark form.
 OPTION_FLAGS = ("upstream", "downstream", "recursive", "past", "future", "only_failed")
+#: What Airflow's "Clear" dialog of a task instance has ticked when it opens: clearing a fixed task
+#: also clears what it left upstream_failed, so the run can recover. (The CLI's flags stay off.)
+CLEAR_DEFAULTS = frozenset({"downstream", "recursive"})
+#: Sent by the options forms: the flags were chosen by hand, so an unticked box means off.
+CHOSEN_FIELD = "options_chosen"
 _TRUE = frozenset({"true", "on", "1", "yes"})
 _VERB = {"clear": "cleared", "success": "marked success", "failed": "marked failed"}
 
 
-def parse_options(values: MultiDict[str, str], *, run_id: str | None = None, whole_run: bool = False) -> ActionOptions:
+def parse_options(
+    values: MultiDict[str, str],
+    *,
+    run_id: str | None = None,
+    whole_run: bool = False,
+    defaults: frozenset[str] = frozenset(),
+) -> ActionOptions:
     """The action's options from a query string or form (``run_id``, ``task_id``, ``map_index``
-    and the flags); 400 for a malformed one."""
+    and the flags); 400 for a malformed one. Until the options form has been sent (``CHOSEN_FIELD``),
+    the flags in ``defaults`` are on as well, as in Airflow's dialog when it opens."""
     task_ids = tuple(t for t in values.getlist("task_id") if t) or None
     if whole_run:
         task_ids = None
@@ -48,6 +60,8 @@ def parse_options(values: MultiDict[str, str], *, run_id: str | None = None, who
     except ValueError:
         abort(400, description=f"map_index must be a whole number, not {raw_index!r}")
     flags: dict[str, Any] = {name: values.get(name, "").lower() in _TRUE for name in OPTION_FLAGS}
+    if CHOSEN_FIELD not in values:
+        flags |= {name: True for name in defaults}
     if whole_run:
         flags = {name: False for name in OPTION_FLAGS} | {"only_failed": flags["only_failed"]}
     return ActionOptions(
@@ -65,11 +79,15 @@ def mark_state(values: MultiDict[str, str]) -> str:
     return state
 
 
-def preview(dag_id: str, kind: str, options: ActionOptions) -> ActionPlan:
-    """The plan for the page; 404 for an unknown DAG or run, 400 for an unknown task."""
+def preview(dag_id: str, kind: str, options: ActionOptions, *, whole_run: bool = False) -> ActionPlan:
+    """The plan for the page; 404 for an unknown DAG or run, 400 for an unknown task. Marking a
+    whole run is ``set_run_state``'s plan, the one its POST applies."""
     session = get_session()
+    dag = dags.load_dag(session, dag_id)
     try:
-        return actions.plan(session, dags.load_dag(session, dag_id), kind, options)
+        if whole_run and kind != "clear" and options.run_id is not None:
+            return actions.plan_run(session, dag, options.run_id, kind)
+        return actions.plan(session, dag, kind, options)
     except ValueError as exc:
         abort(400, description=str(exc))
 
@@ -97,7 +115,7 @@ def after_action_url(dag_id: str) -> str:
 
 
 def _confirm_page(dag_id: str, kind: str, options: ActionOptions, *, action_url: str, whole_run: bool) -> str:
-    plan = preview(dag_id, kind, options)
+    plan = preview(dag_id, kind, options, whole_run=whole_run)
     user = current_user()
     hidden: list[tuple[str, str]] = [("task_id", t) for t in options.task_ids or ()]
     if options.run_id and not whole_run:
@@ -108,7 +126,8 @@ def _confirm_page(dag_id: str, kind: str, options: ActionOptions, *, action_url:
         hidden.append(("state", kind))
     flags = {name: getattr(options, name) for name in OPTION_FLAGS}
     if whole_run:
-        flags = {"only_failed": options.only_failed}
+        # Marking a whole run follows Airflow's fixed rule (``plan_run_state``): it has no options.
+        flags = {"only_failed": options.only_failed} if kind == "clear" else {}
     return render_template(
         "actions/confirm.html",
         dag_id=dag_id,
@@ -118,9 +137,13 @@ def _confirm_page(dag_id: str, kind: str, options: ActionOptions, *, action_url:
         plan=plan,
         hidden=hidden,
         flags=flags,
+        options_on=[name.replace("_", " ") for name, checked in flags.items() if checked],
+        chosen_field=CHOSEN_FIELD,
         action_url=action_url,
         whole_run=whole_run,
         can_act=user is not None and user.has_role("Op"),
+        # Marking a whole run sets the run's own state even when no task instance changes.
+        can_confirm=bool(plan.changes) or (whole_run and kind != "clear"),
     )
 
 
@@ -131,14 +154,15 @@ def _done(dag_id: str, kind: str, changed: int) -> ResponseReturnValue:
 
 @bp.get("/dags/<dag_id>/clear")
 def clear_preview(dag_id: str) -> ResponseReturnValue:
-    options = parse_options(request.args)
+    options = parse_options(request.args, defaults=CLEAR_DEFAULTS)
     return _confirm_page(dag_id, "clear", options, action_url=request.path, whole_run=False)
 
 
 @bp.post("/dags/<dag_id>/clear")
 @require_role("Op")
 def clear_apply(dag_id: str) -> ResponseReturnValue:
-    _plan, changed = run_action(dag_id, "clear", parse_options(request.form), source="ui")
+    options = parse_options(request.form, defaults=CLEAR_DEFAULTS)
+    _plan, changed = run_action(dag_id, "clear", options, source="ui")
     return _done(dag_id, "clear", changed)
 
 

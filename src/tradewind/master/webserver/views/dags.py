@@ -158,12 +158,21 @@ def _row(dag: DagModel, stats: DagStats, args: ListArgs, pages_available: Mappin
         owners=dag.owners,
         tags=[Link(tag, args.url(tags=(tag,), page=1)) for tag in sorted(dag.tags or [])],
         last_run=stats.last_run,
-        next_run=dag.next_dagrun_create_after,
+        next_run=next_run(dag),
         task_counts=ordered_counts(stats.task_states, TASK_STATE_ORDER),
         run_counts=ordered_counts(stats.run_states, RUN_STATE_ORDER),
         grid_url=GRID_PATH.format(dag_id=quoted) if pages_available["grid"] else None,
         trigger_url=TRIGGER_PATH.format(dag_id=quoted) if pages_available["trigger"] else None,
     )
+
+
+def next_run(dag: DagModel) -> datetime | None:
+    """When the DAG's next scheduled run is due, as the list shows it: nothing for a paused DAG, nor
+    for one with no next interval (``schedule=None``, or ``@once`` after its run) — there the
+    scheduler's ``next_dagrun_create_after`` only says when it looks at the DAG again."""
+    if dag.is_paused or dag.next_dagrun_data_interval_start is None:
+        return None
+    return dag.next_dagrun_create_after
 
 
 def _form_bool(form: Mapping[str, str], name: str) -> bool:

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.auth import require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.admin_forms import recorded, refused
+from tradewind.master.webserver.views.admin_forms import confirm_first, recorded, refused
 from tradewind.metastore import pools
 
 bp = Blueprint("pools", __name__)
@@ -40,6 +40,8 @@ def set_pool() -> ResponseReturnValue:
 @bp.post("/pools/<name>/delete")
 @require_role("Admin")
 def delete_pool(name: str) -> ResponseReturnValue:
+    if (page := confirm_first(_LIST, "pool", name)) is not None:
+        return page
     session = get_session()
     try:
         deleted = pools.delete_pool(session, name)

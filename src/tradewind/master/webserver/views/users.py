@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from tradewind.errors import UserAlreadyExists, UserNotFound
 from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.admin_forms import recorded, refused
+from tradewind.master.webserver.views.admin_forms import confirm_first, recorded, refused
 from tradewind.metastore import users, web_sessions
 
 bp = Blueprint("users", __name__)
@@ -56,6 +56,8 @@ def create_user() -> ResponseReturnValue:
 def delete_user(username: str) -> ResponseReturnValue:
     if username == current_username():
         return refused(_LIST, "You cannot delete your own account; ask another Admin.")
+    if (page := confirm_first(_LIST, "user", username)) is not None:
+        return page
     session = get_session()
     if not users.delete_user(session, username):
         return refused(_LIST, f"There is no user {username}.")
