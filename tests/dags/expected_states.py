@@ -47,6 +47,22 @@ EXPECTED_STATES = {
             "call_api": "success",
         },
     },
+    "example_sql_checks": {
+        "run_state": "failed",
+        "tasks": {
+            "load_orders": "success",
+            "orders_exist": "success",
+            "ten_orders_today": "success",
+            "week_over_week": "success",
+            "total_in_range": "success",
+            "table_checks": "success",
+            "column_checks": "success",
+            "ids_unique_last_week": "failed",
+            "big_day": "success",
+            "celebrate": "skipped",
+            "business_as_usual": "success",
+        },
+    },
     "example_sql_transfer": {
         "run_state": "success",
         "tasks": {

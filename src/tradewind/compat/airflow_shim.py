@@ -114,7 +114,19 @@ _SQL_SERVED: dict[str, _Served] = {
         )
     ),
     "airflow.providers.common.sql.operators.sql": _Served(
-        _names(_SQL_OPERATOR, "SQLExecuteQueryOperator", "BaseSQLOperator")
+        _merge(
+            _names(_SQL_OPERATOR, "SQLExecuteQueryOperator", "BaseSQLOperator"),
+            _names(
+                f"{_OPERATORS}.sql_checks",
+                "SQLCheckOperator",
+                "SQLValueCheckOperator",
+                "SQLIntervalCheckOperator",
+                "SQLThresholdCheckOperator",
+                "BranchSQLOperator",
+                "SQLTableCheckOperator",
+                "SQLColumnCheckOperator",
+            ),
+        )
     ),
     "airflow.providers.common.sql.sensors.sql": _Served(_SQL_SENSOR),
     "airflow.providers.postgres.hooks.postgres": _Served(_names(f"{_SQL_HOOKS}.postgres", "PostgresHook")),

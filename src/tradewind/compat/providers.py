@@ -12,7 +12,7 @@ from tradewind.version import __version__
 _PREFIX = "airflow.providers."
 #: What each served provider brings, as a line of ``providers list``.
 _DESCRIPTIONS = {
-    "common.sql": "Common SQL: DbApiHook, SQLExecuteQueryOperator, SqlSensor",
+    "common.sql": "Common SQL: DbApiHook, SQLExecuteQueryOperator, the SQL check operators, SqlSensor",
     "mysql": "MySQL: MySqlHook",
     "postgres": "PostgreSQL: PostgresHook, PostgresOperator",
     "sqlite": "SQLite: SqliteHook, SqliteOperator",
