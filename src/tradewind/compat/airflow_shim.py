@@ -140,6 +140,24 @@ _SQL_SERVED: dict[str, _Served] = {
     "airflow.sensors.sql_sensor": _Served(_SQL_SENSOR),
 }
 
+_HTTP_OPERATOR = _names(f"{_OPERATORS}.http", "HttpOperator", "SimpleHttpOperator")
+
+#: The HTTP provider: HttpHook, HttpOperator (SimpleHttpOperator) and HttpSensor.
+_HTTP_SERVED: dict[str, _Served] = {
+    **{
+        name: _Served(is_package=True)
+        for name in (
+            "airflow.providers.http",
+            "airflow.providers.http.hooks",
+            "airflow.providers.http.operators",
+            "airflow.providers.http.sensors",
+        )
+    },
+    "airflow.providers.http.hooks.http": _Served(_names("tradewind.sdk.hooks.http", "HttpHook")),
+    "airflow.providers.http.operators.http": _Served(_HTTP_OPERATOR),
+    "airflow.providers.http.sensors.http": _Served(_names(f"{_SENSORS}.http", "HttpSensor")),
+}
+
 _TIMETABLES = "tradewind.sdk.timetables"
 
 #: Timetables and plugins: the Timetable API, the built-in timetables, AirflowPlugin.
@@ -276,6 +294,7 @@ _SERVED: dict[str, _Served] = {
         _names("tradewind.secrets.masker", "mask_secret", "redact", "should_hide_value_for_key")
     ),
     **_SQL_SERVED,
+    **_HTTP_SERVED,
     **_TIMETABLES_SERVED,
 }
 

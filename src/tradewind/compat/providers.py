@@ -13,6 +13,7 @@ _PREFIX = "airflow.providers."
 #: What each served provider brings, as a line of ``providers list``.
 _DESCRIPTIONS = {
     "common.sql": "Common SQL: DbApiHook, SQLExecuteQueryOperator, the SQL check operators, SqlSensor",
+    "http": "HTTP: HttpHook, HttpOperator (SimpleHttpOperator), HttpSensor",
     "mysql": "MySQL: MySqlHook",
     "postgres": "PostgreSQL: PostgresHook, PostgresOperator",
     "sqlite": "SQLite: SqliteHook, SqliteOperator",
