@@ -308,6 +308,7 @@ EXPECTED_STATES = {
 #: the runs of every example above, and run by the integration test of their provider instead, with
 #: the connection pointed at that server.
 EXPECTED_STATES_WITH_A_SERVER = {
+    "example_email": {"run_state": "success", "tasks": {"load": "success", "send_report": "success"}},
     "example_http": {
         "run_state": "success",
         "tasks": {"wait_for_api": "success", "post_report": "success", "read_report": "success"},

@@ -158,6 +158,23 @@ _HTTP_SERVED: dict[str, _Served] = {
     "airflow.providers.http.sensors.http": _Served(_names(f"{_SENSORS}.http", "HttpSensor")),
 }
 
+_EMAIL_OPERATOR = _names(f"{_OPERATORS}.email", "EmailOperator")
+
+#: Email: EmailOperator under its core and smtp-provider paths, SmtpHook, send_email.
+_EMAIL_SERVED: dict[str, _Served] = {
+    **{
+        name: _Served(is_package=True)
+        for name in ("airflow.providers.smtp", "airflow.providers.smtp.hooks", "airflow.providers.smtp.operators")
+    },
+    "airflow.providers.smtp.hooks.smtp": _Served(_names("tradewind.sdk.hooks.smtp", "SmtpHook")),
+    "airflow.providers.smtp.operators.smtp": _Served(_EMAIL_OPERATOR),
+    "airflow.operators.email": _Served(_EMAIL_OPERATOR),
+    "airflow.operators.email_operator": _Served(_EMAIL_OPERATOR),
+    "airflow.utils.email": _Served(
+        _names("tradewind.sdk.mail", "send_email", "build_mime_message", get_email_address_list="address_list")
+    ),
+}
+
 _TIMETABLES = "tradewind.sdk.timetables"
 
 #: Timetables and plugins: the Timetable API, the built-in timetables, AirflowPlugin.
@@ -295,6 +312,7 @@ _SERVED: dict[str, _Served] = {
     ),
     **_SQL_SERVED,
     **_HTTP_SERVED,
+    **_EMAIL_SERVED,
     **_TIMETABLES_SERVED,
 }
 

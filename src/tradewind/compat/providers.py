@@ -14,6 +14,7 @@ _PREFIX = "airflow.providers."
 _DESCRIPTIONS = {
     "common.sql": "Common SQL: DbApiHook, SQLExecuteQueryOperator, the SQL check operators, SqlSensor",
     "http": "HTTP: HttpHook, HttpOperator (SimpleHttpOperator), HttpSensor",
+    "smtp": "SMTP: SmtpHook, EmailOperator",
     "mysql": "MySQL: MySqlHook",
     "postgres": "PostgreSQL: PostgresHook, PostgresOperator",
     "sqlite": "SQLite: SqliteHook, SqliteOperator",
