@@ -89,3 +89,26 @@ def test_a_response_check_returning_false_fails_the_task():
 def test_simple_http_operator_is_the_older_name_of_http_operator():
     assert issubclass(SimpleHttpOperator, HttpOperator)
     assert HttpOperator.template_fields == ("endpoint", "data", "headers")
+
+
+def test_run_with_advanced_retry_retries_run_as_tenacity_says():
+    import tenacity
+
+    from tradewind.sdk.hooks.http import HttpHook
+
+    class FlakyHook(HttpHook):
+        calls = 0
+
+        def run(self, endpoint=None, *args, **kwargs):
+            FlakyHook.calls += 1
+            if FlakyHook.calls < 3:
+                raise requests.ConnectionError("refused")
+            return f"answered {endpoint}"
+
+    retry_args = {
+        "stop": tenacity.stop_after_attempt(5),
+        "wait": tenacity.wait_none(),
+        "retry": tenacity.retry_if_exception_type(requests.ConnectionError),
+    }
+    assert FlakyHook(method="GET").run_with_advanced_retry(retry_args, endpoint="health") == "answered health"
+    assert FlakyHook.calls == 3

@@ -6,7 +6,8 @@ scheme defaults to the connection type when it is ``https``, else ``http``), bas
 login and password, and default headers from its extra (besides the session options ``proxies``,
 ``stream``, ``verify``, ``cert``, ``max_redirects``, ``trust_env``). ``run`` sends one request;
 a status of 400 or more is an ``AirflowException`` reading ``"<status>:<reason>"`` unless
-``extra_options={"check_response": False}``.
+``extra_options={"check_response": False}``. ``run_with_advanced_retry`` retries ``run`` with
+tenacity's arguments when the DAG file has tenacity.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class HttpHook(BaseHook):
         self.method = method.upper()
         self.base_url: str = ""
         self._auth_type = auth_type
+        self._retry_obj: Any = None
         # Accepted as in Airflow; requests' own keep-alive pooling is what tradewind uses.
         self.tcp_keep_alive = tcp_keep_alive
 
@@ -162,6 +164,18 @@ class HttpHook(BaseHook):
             self.log.error("HTTP error: %s", response.reason)
             self.log.error(response.text)
             raise AirflowException(f"{response.status_code}:{response.reason}") from None
+
+    def run_with_advanced_retry(self, _retry_args: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+        """``run(*args, **kwargs)`` retried as ``tenacity.Retrying(**_retry_args)`` says, as in
+        Airflow; the DAG file builds those arguments with tenacity, so it is installed there."""
+        try:
+            import tenacity
+        except ImportError:
+            raise AirflowException(
+                "run_with_advanced_retry needs the tenacity package, which builds its retry arguments"
+            ) from None
+        self._retry_obj = tenacity.Retrying(**_retry_args)
+        return self._retry_obj(self.run, *args, **kwargs)
 
     def test_connection(self) -> tuple[bool, str]:
         """Send the hook's method to the base URL: (True, message) when it answers below 400."""
