@@ -110,6 +110,15 @@ class Settings:
     )
     api_token_ttl_days: int = option(90, "Days an API token from `users create --token` is valid (0: no expiry).")
     health_check_threshold: float = option(30.0, "Seconds after which a scheduler or worker heartbeat is stale.")
+    smtp_host: str = option("localhost", "SMTP server that task emails go through (EmailOperator, email_on_failure).")
+    smtp_port: int = option(25, "Port of the SMTP server.")
+    smtp_user: str = option("", "SMTP login (none when empty; the smtp_default connection's login wins).")
+    smtp_password: str = option("", "SMTP password (the smtp_default connection's password wins).")
+    smtp_starttls: bool = option(True, "Upgrade the SMTP connection with STARTTLS.")
+    smtp_ssl: bool = option(False, "Connect to the SMTP server over SSL (SMTPS, usually port 465).")
+    smtp_mail_from: str = option("tradewind@example.com", "Sender of task emails that name none.")
+    smtp_timeout: int = option(30, "Seconds to wait for the SMTP server.")
+    smtp_retry_limit: int = option(5, "Attempts to reach the SMTP server before an email fails.")
 
     def __post_init__(self) -> None:
         if self.task_log_max_bytes < MIN_TASK_LOG_MAX_BYTES:

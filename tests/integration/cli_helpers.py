@@ -51,6 +51,11 @@ def expected_states() -> dict[str, Any]:
     return _expected_states_module().EXPECTED_STATES
 
 
+def expected_states_with_a_server() -> dict[str, Any]:
+    """The examples that need a server their provider's test starts (expected_states.py)."""
+    return _expected_states_module().EXPECTED_STATES_WITH_A_SERVER
+
+
 def states_by_task(rows: Any) -> dict[str, Any]:
     """{task_id: state}, with a list of states for a mapped task (expected_states.py's form)."""
     return _expected_states_module().states_by_task(rows)

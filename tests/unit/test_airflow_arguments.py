@@ -72,7 +72,6 @@ def test_a_file_with_every_airflow_argument_imports_and_says_once_what_has_no_ef
     assert inert == sorted(
         [
             "access_control",
-            "email",
             "executor",
             "max_active_tis_per_dagrun",
             "max_consecutive_failed_dag_runs",

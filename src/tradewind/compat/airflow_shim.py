@@ -114,7 +114,19 @@ _SQL_SERVED: dict[str, _Served] = {
         )
     ),
     "airflow.providers.common.sql.operators.sql": _Served(
-        _names(_SQL_OPERATOR, "SQLExecuteQueryOperator", "BaseSQLOperator")
+        _merge(
+            _names(_SQL_OPERATOR, "SQLExecuteQueryOperator", "BaseSQLOperator"),
+            _names(
+                f"{_OPERATORS}.sql_checks",
+                "SQLCheckOperator",
+                "SQLValueCheckOperator",
+                "SQLIntervalCheckOperator",
+                "SQLThresholdCheckOperator",
+                "BranchSQLOperator",
+                "SQLTableCheckOperator",
+                "SQLColumnCheckOperator",
+            ),
+        )
     ),
     "airflow.providers.common.sql.sensors.sql": _Served(_SQL_SENSOR),
     "airflow.providers.postgres.hooks.postgres": _Served(_names(f"{_SQL_HOOKS}.postgres", "PostgresHook")),
@@ -126,6 +138,41 @@ _SQL_SERVED: dict[str, _Served] = {
     "airflow.operators.generic_transfer": _Served(_names(f"{_OPERATORS}.generic_transfer", "GenericTransfer")),
     "airflow.sensors.sql": _Served(_SQL_SENSOR),
     "airflow.sensors.sql_sensor": _Served(_SQL_SENSOR),
+}
+
+_HTTP_OPERATOR = _names(f"{_OPERATORS}.http", "HttpOperator", "SimpleHttpOperator")
+
+#: The HTTP provider: HttpHook, HttpOperator (SimpleHttpOperator) and HttpSensor.
+_HTTP_SERVED: dict[str, _Served] = {
+    **{
+        name: _Served(is_package=True)
+        for name in (
+            "airflow.providers.http",
+            "airflow.providers.http.hooks",
+            "airflow.providers.http.operators",
+            "airflow.providers.http.sensors",
+        )
+    },
+    "airflow.providers.http.hooks.http": _Served(_names("tradewind.sdk.hooks.http", "HttpHook")),
+    "airflow.providers.http.operators.http": _Served(_HTTP_OPERATOR),
+    "airflow.providers.http.sensors.http": _Served(_names(f"{_SENSORS}.http", "HttpSensor")),
+}
+
+_EMAIL_OPERATOR = _names(f"{_OPERATORS}.email", "EmailOperator")
+
+#: Email: EmailOperator under its core and smtp-provider paths, SmtpHook, send_email.
+_EMAIL_SERVED: dict[str, _Served] = {
+    **{
+        name: _Served(is_package=True)
+        for name in ("airflow.providers.smtp", "airflow.providers.smtp.hooks", "airflow.providers.smtp.operators")
+    },
+    "airflow.providers.smtp.hooks.smtp": _Served(_names("tradewind.sdk.hooks.smtp", "SmtpHook")),
+    "airflow.providers.smtp.operators.smtp": _Served(_EMAIL_OPERATOR),
+    "airflow.operators.email": _Served(_EMAIL_OPERATOR),
+    "airflow.operators.email_operator": _Served(_EMAIL_OPERATOR),
+    "airflow.utils.email": _Served(
+        _names("tradewind.sdk.mail", "send_email", "build_mime_message", get_email_address_list="address_list")
+    ),
 }
 
 _TIMETABLES = "tradewind.sdk.timetables"
@@ -264,6 +311,8 @@ _SERVED: dict[str, _Served] = {
         _names("tradewind.secrets.masker", "mask_secret", "redact", "should_hide_value_for_key")
     ),
     **_SQL_SERVED,
+    **_HTTP_SERVED,
+    **_EMAIL_SERVED,
     **_TIMETABLES_SERVED,
 }
 

@@ -12,7 +12,9 @@ from tradewind.version import __version__
 _PREFIX = "airflow.providers."
 #: What each served provider brings, as a line of ``providers list``.
 _DESCRIPTIONS = {
-    "common.sql": "Common SQL: DbApiHook, SQLExecuteQueryOperator, SqlSensor",
+    "common.sql": "Common SQL: DbApiHook, SQLExecuteQueryOperator, the SQL check operators, SqlSensor",
+    "http": "HTTP: HttpHook, HttpOperator (SimpleHttpOperator), HttpSensor",
+    "smtp": "SMTP: SmtpHook, EmailOperator",
     "mysql": "MySQL: MySqlHook",
     "postgres": "PostgreSQL: PostgresHook, PostgresOperator",
     "sqlite": "SQLite: SqliteHook, SqliteOperator",

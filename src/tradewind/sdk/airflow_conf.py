@@ -49,7 +49,9 @@ CONSTANTS: Mapping[tuple[str, str], str] = {
 }
 
 #: Settings never handed to task code, whatever the section asked for.
-SECRET_SETTINGS = frozenset({"database_url", "broker_url", "fernet_key", "secret_key", "secrets_backend_kwargs"})
+SECRET_SETTINGS = frozenset(
+    {"database_url", "broker_url", "fernet_key", "secret_key", "secrets_backend_kwargs", "smtp_password"}
+)
 
 _TRUE = {"true", "t", "1", "yes", "y", "on"}
 _FALSE = {"false", "f", "0", "no", "n", "off"}

@@ -23,7 +23,6 @@ DAG_ARGUMENTS: Mapping[str, str] = {
 #: BaseOperator arguments without an effect in tradewind yet.
 TASK_ARGUMENTS: Mapping[str, str] = {
     "sla": "SLAs are not supported (Airflow 3 removed them)",
-    "email": "no email is sent on failure or retry",
     "resources": "resources are not reserved",
     "run_as_user": "tasks run as the worker's user",
     "executor_config": "there is one executor, which reads no per-task configuration",

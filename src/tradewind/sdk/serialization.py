@@ -245,7 +245,10 @@ class SerializedTask:
         self.template_ext: tuple[str, ...] = tuple(data["template_ext"])
         self.template_values: dict[str, Any] = dict(data["template_values"])
         for name, value in self.template_values.items():
-            setattr(self, name, value)
+            # A template field named like this view's own attributes (HttpOperator's ``data``)
+            # stays in ``template_values`` only.
+            if not hasattr(self, name):
+                setattr(self, name, value)
         for name in _CALLBACKS:
             setattr(self, "has_" + name, name in data["callbacks"])
         self.task_group_id: str | None = data["task_group_id"]

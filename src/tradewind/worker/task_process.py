@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradewind.errors import AirflowTaskTimeout
+from tradewind.sdk import mail
 from tradewind.sdk.context import Context, RunInfo, build_context, set_current_context
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.runtime import RuntimeTaskInstance, XComBackend
@@ -128,6 +129,7 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             _callback(task, "on_retry_callback", locals().get("context"))
         elif outcome.state == "skipped":
             _callback(task, "on_skipped_callback", locals().get("context"))
+        _email_alert(task, request, str(outcome.state), exc)
         # A branch that failed prunes nothing.
         outcome.skip_task_ids = sorted(ti.skip_requests) if outcome.state == "skipped" else []
         return outcome
@@ -172,6 +174,30 @@ def _callback(task: Any, name: str, context: Any) -> None:
             fn(context)
         except Exception:  # noqa: BLE001 - a broken callback must not change the task's state
             logging.getLogger("tradewind.task").exception("%s of %s failed", name, task.task_id)
+
+
+def _email_alert(task: Any, request: TryRequest, state: str, exc: BaseException) -> None:
+    """Mail the task's ``email`` addresses when it failed (``email_on_failure``) or will be retried
+    (``email_on_retry``), as Airflow does; a mail that cannot be sent is logged, the state stays."""
+    wanted = {"failed": "email_on_failure", "up_for_retry": "email_on_retry"}.get(state)
+    if not wanted or not getattr(task, "email", None) or not getattr(task, wanted, False):
+        return
+    subject, body = mail.task_alert(
+        dag_id=request.run.dag_id,
+        task_id=task.task_id,
+        run_id=request.run.run_id,
+        state=state,
+        try_number=request.try_number,
+        max_tries=request.max_tries,
+        host=request.hostname,
+        error="".join(traceback.format_exception_only(exc)).strip(),
+    )
+    try:
+        mail.send_email(task.email, subject, body)
+    except Exception:  # noqa: BLE001 - an alert that cannot be sent must not change the task's state
+        logging.getLogger("tradewind.task").exception("Failed to send the %s email to %s", state, task.email)
+    else:
+        logging.getLogger("tradewind.task").info("Sent the %s email to %s", state, task.email)
 
 
 def _safe(fn: Any) -> None:
