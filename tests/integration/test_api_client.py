@@ -52,6 +52,8 @@ from airflow_client.client.model.update_dag_run_state import UpdateDagRunState
 from airflow_client.client.model.update_task_instance import UpdateTaskInstance
 from airflow_client.client.model.update_task_instances_state import UpdateTaskInstancesState
 from airflow_client.client.model.update_task_state import UpdateTaskState
+from airflow_client.client.model.user import User
+from airflow_client.client.model.user_collection_item_roles import UserCollectionItemRoles
 from airflow_client.client.model.variable import Variable
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -302,6 +304,48 @@ def test_admin_resources_pools_connections_variables_config_users_and_roles(api:
     roles = role_api.RoleApi(admin).get_roles()
     assert [r.name for r in roles.roles] == ["Admin", "Op", "Viewer"]
     assert {a.name for a in permission_api.PermissionApi(admin).get_permissions().actions} >= {"can_read", "can_edit"}
+
+
+def test_an_admin_script_creates_changes_and_deletes_a_user(api: Any, server: str) -> None:
+    admin = user_api.UserApi(api("Admin"))
+    analyst = User(
+        username="analyst",
+        password="first-pw-123",
+        email="analyst@example.com",
+        first_name="",
+        last_name="",
+        roles=[UserCollectionItemRoles(name="Viewer")],
+    )
+    created = admin.post_user(analyst)
+    assert (created.username, [r.name for r in created.roles]) == ("analyst", ["Viewer"])
+    with pytest.raises(af.ApiException) as taken:
+        admin.post_user(analyst)
+    assert taken.value.status == 409
+    promoted = admin.patch_user("analyst", User(roles=[UserCollectionItemRoles(name="Op")]), update_mask=["roles"])
+    assert [r.name for r in promoted.roles] == ["Op"]
+    admin.patch_user("analyst", User(password="second-pw-456"), update_mask=["password"])
+    # The new password works and the old one no longer does.
+    with_new = af.Configuration(host=server, username="analyst", password="second-pw-456")
+    assert dag_api.DAGApi(af.ApiClient(with_new)).get_dags().total_entries >= 0
+    with_old = af.Configuration(host=server, username="analyst", password="first-pw-123")
+    with pytest.raises(af.ApiException) as refused:
+        dag_api.DAGApi(af.ApiClient(with_old)).get_dags()
+    assert refused.value.status == 401
+    with pytest.raises(af.ApiException) as two_roles:
+        admin.patch_user(
+            "analyst",
+            User(roles=[UserCollectionItemRoles(name="Op"), UserCollectionItemRoles(name="Admin")]),
+            update_mask=["roles"],
+        )
+    assert two_roles.value.status == 400 and "exactly one" in two_roles.value.body
+    with pytest.raises(af.ApiException) as own:
+        admin.delete_user("admin")
+    assert own.value.status == 400 and "your own account" in own.value.body
+    admin.delete_user("analyst")
+    assert "analyst" not in [u.username for u in admin.get_users().users]
+    with pytest.raises(af.ApiException) as viewer:
+        user_api.UserApi(api("Viewer")).delete_user("op")
+    assert viewer.value.status == 403
 
 
 def test_monitoring_health_version_event_logs_import_errors_and_empty_resources(
