@@ -452,7 +452,7 @@ def test_pages_and_api_say_503_when_the_metastore_is_unreachable(
     client = dead_metastore_app.test_client()
     client.get("/login")
     with client.session_transaction() as session:
-        session["user_id"] = 1
+        session["session_secret"] = "a-session-from-before-the-metastore-went-away"  # a logged-in browser
     page = client.get("/")
     assert page.status_code == 503 and "The metastore does not answer" in page.text
     assert "hunter2" not in page.text and "127.0.0.1" not in page.text
