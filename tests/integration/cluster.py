@@ -115,6 +115,10 @@ class Cluster:
         return result
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, logical_date: str | None = None) -> str:
+        """Trigger as a user does: ``dags trigger`` reads the metastore only, so a DAG file written
+        just now is first parsed by the running scheduler (waited for) or, with none running, by
+        ``tradewind dags reserialize``."""
+        self.ensure_parsed(dag_id)
         args = ["dags", "trigger", dag_id, "-o", "json"]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
@@ -155,14 +159,29 @@ class Cluster:
         return str(state)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 30) -> None:
+        wait_until(
+            lambda: self._dag_known(dag_id), timeout, lambda: f"DAG {dag_id} never appeared\n" + self.tail_logs()
+        )
+
+    def ensure_parsed(self, dag_id: str) -> None:
+        """The DAG in the metastore: parsed by a running scheduler, or by ``dags reserialize``."""
+        if self._dag_known(dag_id):
+            return
+        parsing = any(
+            process.poll() is None and {"scheduler", "standalone"} & {str(arg) for arg in process.args}
+            for process in self.processes.values()
+        )
+        if parsing:
+            self.wait_for_dag(dag_id)
+        else:
+            self.cli("dags", "reserialize")
+
+    def _dag_known(self, dag_id: str) -> bool:
         from tradewind.metastore import dags
 
-        def present() -> bool:
-            with session_scope(self.factory) as session:
-                row = dags.get_dag(session, dag_id)
-                return row is not None and row.is_active
-
-        wait_until(present, timeout, lambda: f"DAG {dag_id} never appeared\n" + self.tail_logs())
+        with session_scope(self.factory) as session:
+            row = dags.get_dag(session, dag_id)
+            return row is not None and row.is_active
 
     def tail_logs(self, lines: int = 40) -> str:
         parts = []

@@ -163,6 +163,37 @@ def test_deleting_a_dag_file_makes_its_dag_disappear_from_dags_list(fresh_pg_url
     assert "DAG 'doomed' not found" in gone.error_line
 
 
+def test_a_dag_file_not_parsed_yet_is_refused_by_trigger_and_pause_with_what_to_do(
+    fresh_pg_url: str, tmp_path: Path
+) -> None:
+    # As Airflow's, `dags trigger` and `dags pause` read the metastore only: a file written a moment
+    # ago is unknown until the scheduler (or `dags reserialize`) has parsed it.
+    cli = Cli(
+        home=tmp_path, dags_folder=_dag_folder(tmp_path, broken=False, good=("fresh",)), database_url=fresh_pg_url
+    )
+
+    for args in (["dags", "trigger", "fresh"], ["dags", "pause", "fresh"], ["tasks", "clear", "fresh", "--yes"]):
+        refused = cli(*args)
+        assert refused.returncode == 1, refused
+        assert "DAG 'fresh' not found in the metastore" in refused.error_line
+        assert "`tradewind dags reserialize`" in refused.error_line
+        assert refused.stdout == ""
+    with metastore_session(cli.settings()) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(DagRun)) == 0
+
+    assert cli("dags", "reserialize").returncode == 0
+    assert cli("dags", "trigger", "fresh", "-r", "first").returncode == 0
+
+    # The file breaks after it was parsed: trigger still acts on the DAG as the metastore holds it,
+    # without importing the folder (the import error appears when the folder is parsed again).
+    (cli.dags_folder / "fresh.py").write_text("raise RuntimeError('half-edited')\n# dag\n")
+    again = cli("dags", "trigger", "fresh", "-r", "second", "-o", "json")
+    assert again.returncode == 0, again
+    assert again.json()["run_id"] == "second"
+    assert cli("dags", "pause", "fresh").returncode == 0
+    assert _import_errors(cli) != {}
+
+
 # --- command-line values --------------------------------------------------------------------------
 
 

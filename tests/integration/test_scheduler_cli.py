@@ -59,6 +59,9 @@ class Env:
         self.settings = Settings.from_env(self.vars)
         self.engine = create_engine_from_settings(self.settings)
         self.factory: sessionmaker[Session] = make_session_factory(self.engine)
+        # ``dags trigger`` and the like read the metastore only: the new file is parsed first, as
+        # a user without a running scheduler does.
+        assert self.run("dags", "reserialize").exit_code == 0
 
     def run(self, *args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(cli, list(args), env=self.vars, input=input, catch_exceptions=False)

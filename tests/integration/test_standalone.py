@@ -53,7 +53,9 @@ class Standalone:
         return json.loads(result.stdout)
 
     def trigger(self, dag_id: str) -> str:
-        assert self.cli("dags", "unpause", dag_id).returncode == 0
+        # `dags unpause` and `dags trigger` read the metastore only: a user waits for standalone's
+        # scheduler to parse the new file first.
+        wait_until(lambda: self.cli("dags", "unpause", dag_id).returncode == 0, 60, self.log)
         return str(self.cli_json("dags", "trigger", dag_id)["run_id"])  # type: ignore[index]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ def list_dags(settings: Settings, output: str) -> None:
     from tradewind.metastore import import_errors
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings) as factory, session_scope(factory) as session:
+    with open_metastore(settings, sync=True) as factory, session_scope(factory) as session:
         rows = [
             {
                 "dag_id": d.dag_id,
@@ -56,7 +56,7 @@ def list_import_errors(settings: Settings, output: str) -> None:
     from tradewind.metastore import import_errors
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings) as factory, session_scope(factory) as session:
+    with open_metastore(settings, sync=True) as factory, session_scope(factory) as session:
         rows = [
             {
                 "filepath": e.filename,
@@ -78,7 +78,7 @@ def reserialize(settings: Settings) -> None:
     from tradewind.cli.metastore_access import open_metastore
     from tradewind.master.scheduler.dag_processor import sync_dag_folder
 
-    with open_metastore(settings, sync=False) as factory:
+    with open_metastore(settings) as factory:
         report = sync_dag_folder(factory, settings, force=True)
     click.echo(
         f"Imported {len(report.parsed)} file(s) of {settings.resolved_dags_folder}: "
@@ -94,16 +94,11 @@ def reserialize(settings: Settings) -> None:
 def show(settings: Settings, dag_id: str) -> None:
     """Print the DAG's graph in DOT (render it with Graphviz: `| dot -Tpng > dag.png`)."""
     from tradewind.cli.dag_graph import to_dot
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.errors import DagNotFound
-    from tradewind.metastore import dags as dag_rows
-    from tradewind.metastore.engine import session_scope
+    from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
     from tradewind.sdk.serialization import deserialize_dag
 
-    with open_metastore(settings) as factory, session_scope(factory) as session:
-        data = dag_rows.get_serialized(session, dag_id)
-    if data is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found in {settings.resolved_dags_folder}")
+    with metastore_session(settings) as session:
+        data = require_parsed_dag(session, settings, dag_id).serialized
     click.echo(to_dot(deserialize_dag(data)))
 
 
@@ -248,7 +243,7 @@ def list_runs(
 
     since = parse_date(start_date, "start date")
     until = parse_date(end_date, "end date")
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         if dag_rows.get_dag(session, dag_id) is None:
             raise DagNotFound(f"DAG {dag_id!r} not found; see `tradewind dags list`")
         rows = [
@@ -290,7 +285,7 @@ def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | 
 
     conf_value = parse_conf(conf)
     date = parse_date(logical_date)
-    with open_metastore(settings) as factory:
+    with open_metastore(settings, sync=True) as factory:
         dag = load_live_dag(settings, factory, dag_id)
 
     def echo(line: str) -> None:
@@ -332,16 +327,13 @@ def trigger(
     """Create a run of a DAG now; a scheduler runs it (it waits while the DAG is paused)."""
     from tradewind.actions.apply import trigger_dag
     from tradewind.actions.wake import wake_schedulers
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore import dags as dag_rows
-    from tradewind.metastore.engine import session_scope
+    from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
     conf_value = parse_conf(conf)
     date = parse_date(logical_date)
-    with open_metastore(settings) as factory, session_scope(factory) as session:
+    with metastore_session(settings) as session:
+        paused = require_parsed_dag(session, settings, dag_id).is_paused
         run = trigger_dag(session, dag_id, conf=conf_value, run_id=run_id, logical_date=date, owner="cli", source="cli")
-        row = dag_rows.get_dag(session, dag_id)
-        paused = row is not None and row.is_paused
         result = {
             "dag_id": run.dag_id,
             "run_id": run.run_id,
@@ -362,10 +354,10 @@ def trigger(
 def _set_paused(settings: Settings, dag_id: str, paused: bool) -> None:
     from tradewind.actions.apply import set_paused
     from tradewind.actions.wake import wake_schedulers
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore.engine import session_scope
+    from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
-    with open_metastore(settings) as factory, session_scope(factory) as session:
+    with metastore_session(settings) as session:
+        require_parsed_dag(session, settings, dag_id)
         set_paused(session, dag_id, paused, owner="cli", source="cli")
     if not paused:
         wake_schedulers(settings.broker_url, dag_id)
@@ -398,15 +390,15 @@ def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) ->
     yet; a scheduler runs them, at most max_active_runs at a time."""
     from tradewind.actions.apply import backfill_dag
     from tradewind.actions.wake import wake_schedulers
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.metastore.engine import session_scope
+    from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
     start = parse_date(start_date, "start date")
     end = parse_date(end_date, "end date")
     assert start is not None and end is not None
     if end < start:
         raise click.BadParameter(f"the end date {end_date} is before the start date {start_date}")
-    with open_metastore(settings) as factory, session_scope(factory) as session:
+    with metastore_session(settings) as session:
+        require_parsed_dag(session, settings, dag_id)
         created, existing = backfill_dag(session, dag_id, start, end, owner="cli", source="cli")
         run_ids = [run.run_id for run in created]
     wake_schedulers(settings.broker_url, dag_id, run_ids[:1])

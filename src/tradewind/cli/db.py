@@ -134,7 +134,7 @@ def clean(
             f"{plan.alive_since.isoformat()} count as alive.",
             err=True,
         )
-    with open_metastore(settings, sync=False) as factory:
+    with open_metastore(settings) as factory:
         if dry_run:
             outcomes = db_cleaner.count(factory, plan)
         else:

@@ -22,7 +22,7 @@ def rotate_fernet_key(settings: Settings) -> None:
 
     if not settings.fernet_key.strip():
         raise ConfigurationError("TRADEWIND_FERNET_KEY is not set: there is no key to encrypt with")
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         result = rotate(session)
     click.echo(
         f"Re-encrypted {result.variables} variable(s) and {result.connections} connection(s) "

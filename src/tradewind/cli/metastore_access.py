@@ -1,8 +1,12 @@
-"""Opening the metastore from a command, with the DAG folder synced into it first.
+"""Opening the metastore from a command; only the commands that need user code sync the DAG folder.
 
-A command never imports a DAG file in its own process before a child has imported it first
-(``dag_file_child.py``): a file that calls ``os._exit`` or hangs at import becomes an import
-error and a clear message, never a command that prints nothing and exits 0.
+As Airflow's, ``dags trigger``, ``pause``, ``unpause``, ``backfill``, ``tasks clear``, ``state``
+and the like act on the DAGs as the metastore holds them (the dag processor's picture) and import
+nothing; a DAG the metastore does not know yet is a clear error that says how to get it parsed.
+``dags list``, ``dags test``, ``tasks test`` and ``tasks render`` sync the folder first
+(``sync=True``), and a command never imports a DAG file in its own process before a child has
+imported it first (``dag_file_child.py``): a file that calls ``os._exit`` or hangs at import
+becomes an import error and a clear message, never a command that prints nothing and exits 0.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from tradewind.settings import Settings
 
 
 @contextmanager
-def open_metastore(settings: Settings, *, sync: bool = True) -> Iterator[Any]:
-    """A session factory on a migrated metastore whose DAGs match the DAG folder."""
+def open_metastore(settings: Settings, *, sync: bool = False) -> Iterator[Any]:
+    """A session factory on a migrated metastore; with ``sync``, its DAGs brought in line with the
+    DAG folder first (every changed file imported, each in a child)."""
     from tradewind.master.scheduler.dag_file_child import load_in_child
     from tradewind.master.scheduler.dag_processor import sync_dag_folder
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
@@ -40,8 +45,26 @@ def metastore_session(settings: Settings) -> Iterator[Any]:
     block ends, rolled back when it raises."""
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         yield session
+
+
+def require_parsed_dag(session: Any, settings: Settings, dag_id: str) -> Any:
+    """The DAG's row when the metastore holds it parsed and its file still there; else
+    ``DagNotFound`` saying what to do: a new file waits for the scheduler's dag processor (or
+    ``tradewind dags reserialize``), a broken one shows in ``dags list-import-errors``."""
+    from tradewind.errors import DagNotFound
+    from tradewind.metastore import dags, import_errors
+
+    row = dags.get_dag(session, dag_id)
+    if row is not None and row.is_active and row.serialized is not None:
+        return row
+    errors = [e.stacktrace.splitlines()[0] for e in import_errors.list_import_errors(session) if e.stacktrace]
+    raise DagNotFound(
+        f"DAG {dag_id!r} not found in the metastore: no parsed DAG of that id from {settings.resolved_dags_folder}. "
+        "A new file is known once the scheduler has parsed it; wait for it, or run `tradewind dags reserialize`"
+        f"{_import_errors_hint(errors)}"
+    )
 
 
 def load_live_dag(settings: Settings, factory: Any, dag_id: str) -> Any:

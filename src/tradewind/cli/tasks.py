@@ -24,16 +24,11 @@ def tasks() -> None:
 @click.pass_obj
 def list_tasks(settings: Settings, dag_id: str, tree: bool) -> None:
     """List the task ids of a DAG, upstream tasks first (``--tree`` marks mapped tasks <Mapped(...)>)."""
-    from tradewind.cli.metastore_access import open_metastore
-    from tradewind.errors import DagNotFound
-    from tradewind.metastore import dags
-    from tradewind.metastore.engine import session_scope
+    from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
     from tradewind.sdk.serialization import deserialize_dag
 
-    with open_metastore(settings) as factory, session_scope(factory) as session:
-        data = dags.get_serialized(session, dag_id)
-    if data is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found in {settings.resolved_dags_folder}")
+    with metastore_session(settings) as session:
+        data = require_parsed_dag(session, settings, dag_id).serialized
     dag = deserialize_dag(data)
     if not tree:
         for task in dag.topological_sort():
@@ -77,7 +72,7 @@ def test(
 
     date = parse_date(logical_date)
     conf = parse_conf(task_params)
-    with open_metastore(settings) as factory:
+    with open_metastore(settings, sync=True) as factory:
         dag = load_live_dag(settings, factory, dag_id)
     outcome = run_task_alone(dag, task_id, logical_date=date, conf=conf, settings=settings, map_index=map_index)
     click.echo(f"\nTask {task_id}: {outcome.state}" + (f" ({outcome.error})" if outcome.error else ""))
@@ -100,7 +95,7 @@ def states_for_dag_run(settings: Settings, dag_id: str, execution_date_or_run_id
     from tradewind.metastore.engine import session_scope
     from tradewind.states import shown_state
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         run = _find_run(session, dag_id, execution_date_or_run_id)
         if run is None:
             raise DagRunNotFound(f"DAG {dag_id!r} has no run {execution_date_or_run_id!r} (a run id or a logical date)")
@@ -149,7 +144,7 @@ def clear(
     from tradewind.actions import apply as actions
     from tradewind.actions.plan import ActionOptions
     from tradewind.actions.wake import wake_schedulers
-    from tradewind.cli.metastore_access import open_metastore
+    from tradewind.cli.metastore_access import open_metastore, require_parsed_dag
     from tradewind.metastore.engine import session_scope
 
     options = ActionOptions(
@@ -160,8 +155,9 @@ def clear(
         downstream=downstream,
         only_failed=only_failed,
     )
-    with open_metastore(settings, sync=False) as factory:
+    with open_metastore(settings) as factory:
         with session_scope(factory) as session:
+            require_parsed_dag(session, settings, dag_id)
             plan = _plan_clear(session, actions, dag_id, options, lock=False)
         if not plan.changes:
             click.echo("No task instances to clear.")
@@ -207,7 +203,7 @@ def state(settings: Settings, dag_id: str, task_id: str, run_id: str, map_index:
     from tradewind.metastore import task_instances
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         run = _find_run(session, dag_id, run_id)
         if run is None:
             raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
@@ -254,7 +250,7 @@ def render(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id
     from tradewind.errors import DagRunNotFound, TaskNotFound
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings) as factory:
+    with open_metastore(settings, sync=True) as factory:
         dag = load_live_dag(settings, factory, dag_id)
         with session_scope(factory) as session:
             row = _find_run(session, dag_id, logical_date_or_run_id)

@@ -55,7 +55,7 @@ def create(
     from tradewind.metastore.engine import session_scope
 
     secret = _password(password)
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         if exists_ok and user_rows.get_user_by_name(session, username.strip()) is not None:
             click.echo(f"User {username} exists already; nothing changed.")
             return
@@ -78,7 +78,7 @@ def list_users(settings: Settings, output: str) -> None:
     from tradewind.metastore import users as user_rows
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         rows = [
             {
                 "username": u.username,
@@ -103,7 +103,7 @@ def delete(settings: Settings, username: str) -> None:
     from tradewind.metastore import users as user_rows
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         deleted = user_rows.delete_user(session, username)
     if not deleted:
         fail(f"no user named {username!r}")
@@ -126,7 +126,7 @@ def set_password(settings: Settings, username: str, password: str | None) -> Non
     from tradewind.metastore.engine import session_scope
 
     secret = _password(password)
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         try:
             user_rows.set_password(session, username, secret)
         except ValueError as exc:
@@ -144,7 +144,7 @@ def end_sessions(settings: Settings, username: str) -> None:
     from tradewind.metastore import users as user_rows
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         try:
             ended = user_rows.end_sessions(session, username)
         except UserNotFound as exc:
@@ -162,7 +162,7 @@ def set_role(settings: Settings, username: str, role: str) -> None:
     from tradewind.metastore import users as user_rows
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         user_rows.set_role(session, username, role)
     click.echo(f"{username} is now {role}.")
 
@@ -176,7 +176,7 @@ def token(settings: Settings, username: str) -> None:
     from tradewind.metastore import users as user_rows
     from tradewind.metastore.engine import session_scope
 
-    with open_metastore(settings, sync=False) as factory, session_scope(factory) as session:
+    with open_metastore(settings) as factory, session_scope(factory) as session:
         issued = user_rows.issue_api_token(session, username, ttl=_token_ttl(settings))
     _print_token(issued, settings)
 

@@ -30,7 +30,9 @@ def get_code(session: Session, fileloc: str) -> DagCode | None:
 
 
 def forget_missing(session: Session, present: Collection[str]) -> None:
-    """Drop the source of every file not in ``present``."""
-    session.execute(
-        delete(DagCode).where(DagCode.fileloc.not_in(list(present))).execution_options(synchronize_session=False)
-    )
+    """Drop the source of every file not in ``present`` (found here, as ``dags.deactivate_missing``)."""
+    missing = sorted(set(session.scalars(select(DagCode.fileloc))) - set(present))
+    if missing:
+        session.execute(
+            delete(DagCode).where(DagCode.fileloc.in_(missing)).execution_options(synchronize_session=False)
+        )

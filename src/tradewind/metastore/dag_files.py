@@ -1,19 +1,31 @@
-"""DAG files the dag processor has seen: each file's content hash and the DAG ids it defined.
+"""DAG files the dag processor has seen: each file's content hash, its stat when hashed, and the
+DAG ids it defined.
 
-A file whose hash has not changed is not imported again. A file that fails to import keeps the
+A file whose stat has not changed is not read again, and one whose hash has not changed is not
+imported again. A file that fails to import keeps the
 DAG ids of its last good import, so the DAGs it used to define are not lost while it is broken.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.models import DagFile, ParseImportError
 from tradewind.metastore.statements import upsert
+from tradewind.sdk.dag_folder import FileStamp
+
+
+class KnownFile(NamedTuple):
+    """What the metastore holds of a file: its content hash, and its stat when hashed (None: hash
+    it again at the next scan)."""
+
+    content_hash: str
+    stamp: FileStamp | None
 
 
 def get_hashes(session: Session) -> dict[str, str]:
@@ -22,23 +34,50 @@ def get_hashes(session: Session) -> dict[str, str]:
     return {filename: content_hash for filename, content_hash in rows}
 
 
+def get_known_files(session: Session) -> dict[str, KnownFile]:
+    """filename -> hash and stamp of every file recorded."""
+    rows = session.execute(select(DagFile.filename, DagFile.content_hash, DagFile.mtime_ns, DagFile.size))
+    return {
+        filename: KnownFile(
+            content_hash=content_hash,
+            stamp=FileStamp(mtime_ns=mtime_ns, size=size) if mtime_ns is not None and size is not None else None,
+        )
+        for filename, content_hash, mtime_ns, size in rows
+    }
+
+
 def record_file(
     session: Session,
     filename: str,
     content_hash: str,
     *,
     dag_ids: list[str] | None,
+    stamp: FileStamp | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Record the file's hash; ``dag_ids=None`` (it failed to import) keeps the ids it had."""
+    """Record the file's hash and the stat it was hashed at; ``dag_ids=None`` (it failed to import)
+    keeps the ids it had."""
     values = {
         "filename": filename,
         "content_hash": content_hash,
+        "mtime_ns": stamp.mtime_ns if stamp is not None else None,
+        "size": stamp.size if stamp is not None else None,
         "last_parsed": now or datetime.now(UTC),
         "dag_ids": sorted(dag_ids) if dag_ids is not None else [],
     }
-    update = ["content_hash", "last_parsed"] + (["dag_ids"] if dag_ids is not None else [])
-    upsert(session, DagFile, values, conflict_on=["filename"], update=update)
+    columns = ["content_hash", "mtime_ns", "size", "last_parsed"] + (["dag_ids"] if dag_ids is not None else [])
+    upsert(session, DagFile, values, conflict_on=["filename"], update=columns)
+
+
+def record_stamps(session: Session, stamps: Mapping[str, FileStamp]) -> None:
+    """Record the new stat of files whose content did not change (touched, or first seen settled)."""
+    for filename, stamp in stamps.items():
+        session.execute(
+            update(DagFile)
+            .where(DagFile.filename == filename)
+            .values(mtime_ns=stamp.mtime_ns, size=stamp.size)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def failed_files_parsed_before(session: Session, cutoff: datetime) -> set[str]:

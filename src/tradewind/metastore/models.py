@@ -95,12 +95,16 @@ class DagModel(Base):
 
 
 class DagFile(Base):
-    """A DAG file as the dag processor last read it: content hash, and the DAG ids it defined."""
+    """A DAG file as the dag processor last read it: content hash, its stat when hashed, and the
+    DAG ids it defined."""
 
     __tablename__ = "dag_file"
 
     filename: Mapped[str] = mapped_column(sa.String(1000), primary_key=True)
     content_hash: Mapped[str] = mapped_column(sa.String(128))
+    #: Modification time (ns) and size when hashed; NULL: hash it at the next scan.
+    mtime_ns: Mapped[int | None] = mapped_column(sa.BigInteger())
+    size: Mapped[int | None] = mapped_column(sa.BigInteger())
     #: JSON list of the DAG ids of the last good import.
     dag_ids: Mapped[Any] = mapped_column(JsonText())
     last_parsed: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 User code never runs in the scheduler process: each changed file is imported by a forked child
 with a time limit (``dagbag_import_timeout``, enforced by the child's alarm and, should that fail,
-by the parent killing it; ``dag_file_child.py``). ``scan`` finds new, changed and removed files,
+by the parent killing it; ``dag_file_child.py``). ``scan`` finds new, changed (by stat, then hash) and removed files,
 and files whose import failed more than ``min_file_process_interval`` ago (what broke them may be
 fixed without a change to the file);
 ``poll`` collects finished children and stores what they found, so a file that hangs or crashes
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,13 +21,12 @@ from tradewind.master.scheduler.dag_file_child import parsed_file, start_import
 from tradewind.master.scheduler.dag_processor import (
     ParsedFile,
     SyncReport,
-    forget_removed_files,
+    scan_folder,
     store_parsed_file,
 )
 from tradewind.master.scheduler.timed_child import TimedChild
-from tradewind.metastore import dag_files
 from tradewind.metastore.engine import session_scope
-from tradewind.sdk.dag_folder import file_hash, list_dag_files
+from tradewind.sdk.dag_folder import FileStamp, FoundFile
 from tradewind.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -41,6 +39,7 @@ PARSING_PROCESSES = 2
 class _Child:
     path: Path
     content_hash: str
+    stamp: FileStamp | None
     process: TimedChild
 
 
@@ -49,8 +48,8 @@ class DagFileParser:
         self.settings = settings
         self.processes = processes
         self._children: dict[str, _Child] = {}
-        #: path -> content hash still to import, oldest first
-        self._waiting: dict[str, tuple[Path, str]] = {}
+        #: path -> the file still to import (with its content hash and stamp), oldest first
+        self._waiting: dict[str, FoundFile] = {}
 
     @property
     def busy(self) -> bool:
@@ -60,25 +59,14 @@ class DagFileParser:
     def scan(self, factory: sessionmaker[Session]) -> SyncReport:
         """Queue new and changed files for import; forget removed ones (their DAGs become inactive)."""
         report = SyncReport()
-        files = list_dag_files(self.settings.resolved_dags_folder)
-        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.min_file_process_interval)
-        with session_scope(factory) as session:
-            known = dag_files.get_hashes(session)
-            retry = dag_files.failed_files_parsed_before(session, cutoff)
-            forget_removed_files(session, [str(p) for p in files], report)
-        for path in files:
-            try:
-                current = file_hash(path)
-            except OSError:
-                continue  # removed while scanning; the next scan forgets it
-            name = str(path)
+        # A file that failed to import is due again after min_file_process_interval, unchanged or not.
+        for item in scan_folder(factory, self.settings, report).due:
+            name = item.path
             child = self._children.get(name)
-            # A file that failed to import is due again after min_file_process_interval, unchanged or not.
-            unchanged = known.get(name) == current and name not in retry
-            if unchanged or (child is not None and child.content_hash == current):
+            if child is not None and child.content_hash == item.content_hash:
                 report.unchanged.append(name)
                 continue
-            self._waiting[name] = (path, current)
+            self._waiting[name] = item
         self._start_waiting()
         return report
 
@@ -94,7 +82,9 @@ class DagFileParser:
                 continue
             report.parsed.append(name)
             with session_scope(factory) as session:
-                store_parsed_file(session, self.settings, child.path, child.content_hash, parsed, report)
+                store_parsed_file(
+                    session, self.settings, child.path, child.content_hash, parsed, report, stamp=child.stamp
+                )
         self._start_waiting()
         return report
 
@@ -111,11 +101,16 @@ class DagFileParser:
                 return
             if name in self._children:
                 continue
-            path, content_hash = self._waiting.pop(name)
-            self._children[name] = self._start(path, content_hash)
+            self._children[name] = self._start(self._waiting.pop(name))
 
-    def _start(self, path: Path, content_hash: str) -> _Child:
-        return _Child(path=path, content_hash=content_hash, process=start_import(path, self.settings))
+    def _start(self, item: FoundFile) -> _Child:
+        assert item.content_hash is not None
+        return _Child(
+            path=Path(item.path),
+            content_hash=item.content_hash,
+            stamp=item.stamp,
+            process=start_import(Path(item.path), self.settings),
+        )
 
     def _collect(self, child: _Child) -> ParsedFile | None:
         """The child's result once it has one (an error if it died or ran out of time), else None."""

@@ -1,6 +1,7 @@
 """The dag processor: keeps the metastore's picture of the DAG folder up to date.
 
-A file is imported when its content changed, or when its last import failed more than
+A file is read and hashed only when its stat (modification time, size) moved since it was last
+hashed, and imported when its content changed, or when its last import failed more than
 ``min_file_process_interval`` ago (a missing module installed since, a variable set); its DAGs are
 stored in serialized form with their hash, a broken file gets an import error (cleared once
 fixed), and DAGs whose file is gone become inactive. The scheduler and the web UI read only what this writes.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore import dag_code, dag_files, dags, import_errors
 from tradewind.metastore.engine import session_scope
-from tradewind.sdk.dag_folder import file_hash, list_dag_files
+from tradewind.sdk.dag_folder import FileStamp, FoundFile, find_dag_files
 from tradewind.settings import Settings
 
 if TYPE_CHECKING:
+    from tradewind.metastore.dag_files import KnownFile
     from tradewind.sdk.dag_file import DagFileResult
     from tradewind.sdk.serialization import SerializedDAG
 
@@ -71,6 +73,55 @@ class SyncReport:
     removed_files: list[str] = field(default_factory=list)
 
 
+@dataclass
+class FolderScan:
+    """What one scan of the DAG folder found: the files due for import (each with the hash its
+    content was read at), the unchanged ones, and new stamps of files whose content stayed."""
+
+    due: list[FoundFile] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    stamps: dict[str, FileStamp] = field(default_factory=dict)
+    present: list[str] = field(default_factory=list)
+
+
+def plan_scan(
+    found: list[FoundFile], known: Mapping[str, KnownFile], retry: Collection[str], *, force: bool = False
+) -> FolderScan:
+    """Decide which found files to import: new, changed (by hash), due for another try after a
+    failed import, or all of them with ``force``. A file not read (its stat matched) has the hash
+    recorded with that stat."""
+    scan = FolderScan(present=[f.path for f in found])
+    for item in found:
+        name = item.path
+        record = known.get(name)
+        content_hash = item.content_hash or (record.content_hash if record is not None else None)
+        if force or record is None or content_hash != record.content_hash or name in retry:
+            scan.due.append(FoundFile(path=item.path, stamp=item.stamp, content_hash=content_hash))
+            continue
+        scan.unchanged.append(name)
+        if item.stamp is not None and item.stamp != record.stamp:
+            scan.stamps[name] = item.stamp
+    return scan
+
+
+def scan_folder(
+    factory: sessionmaker[Session], settings: Settings, report: SyncReport, *, force: bool = False
+) -> FolderScan:
+    """Walk the DAG folder, reading only files whose stat moved; forget removed files (their DAGs
+    become inactive), record the stat of unchanged ones; returns what is due for import."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.min_file_process_interval)
+    with session_scope(factory) as session:
+        known = dag_files.get_known_files(session)
+        retry = dag_files.failed_files_parsed_before(session, cutoff)
+    stamps = {name: k.stamp for name, k in known.items() if k.stamp is not None}
+    scan = plan_scan(find_dag_files(settings.resolved_dags_folder, stamps), known, retry, force=force)
+    with session_scope(factory) as session:
+        forget_removed_files(session, scan.present, report)
+        dag_files.record_stamps(session, scan.stamps)
+    report.unchanged.extend(scan.unchanged)
+    return scan
+
+
 def load_in_process(path: Path, settings: Settings) -> ParsedFile:
     from tradewind.sdk.dag_file import load_dag_file
 
@@ -83,23 +134,13 @@ def sync_dag_folder(
 ) -> SyncReport:
     """Bring the metastore in line with the DAG folder; returns what was done."""
     report = SyncReport()
-    folder = settings.resolved_dags_folder
-    files = list_dag_files(folder)
-    cutoff = datetime.now(UTC) - timedelta(seconds=settings.min_file_process_interval)
-    with session_scope(factory) as session:
-        known = dag_files.get_hashes(session)
-        retry = dag_files.failed_files_parsed_before(session, cutoff)
-    for path in files:
-        current_hash = file_hash(path)
-        if not force and known.get(str(path)) == current_hash and str(path) not in retry:
-            report.unchanged.append(str(path))
-            continue
+    for item in scan_folder(factory, settings, report, force=force).due:
+        assert item.content_hash is not None
+        path = Path(item.path)
         parsed = loader(path, settings)
-        report.parsed.append(str(path))
+        report.parsed.append(item.path)
         with session_scope(factory) as session:
-            store_parsed_file(session, settings, path, current_hash, parsed, report)
-    with session_scope(factory) as session:
-        forget_removed_files(session, [str(p) for p in files], report)
+            store_parsed_file(session, settings, path, item.content_hash, parsed, report, stamp=item.stamp)
     return report
 
 
@@ -113,9 +154,17 @@ def forget_removed_files(session: Session, present: list[str], report: SyncRepor
 
 
 def store_parsed_file(
-    session: Session, settings: Settings, path: Path, content_hash: str, parsed: ParsedFile, report: SyncReport
+    session: Session,
+    settings: Settings,
+    path: Path,
+    content_hash: str,
+    parsed: ParsedFile,
+    report: SyncReport,
+    *,
+    stamp: FileStamp | None = None,
 ) -> None:
-    """Record one imported file: its DAGs (serialized) or its import error, and its content hash."""
+    """Record one imported file: its DAGs (serialized) or its import error, and its content hash
+    with the stat it was read at."""
     from tradewind.sdk.serialization import dag_hash, deserialize_dag
 
     filename = str(path)
@@ -123,7 +172,7 @@ def store_parsed_file(
         logger.warning("import error in %s", parsed.error)
         report.errors[filename] = parsed.error
         import_errors.record_import_error(session, filename, _stacktrace(parsed))
-        dag_files.record_file(session, filename, content_hash, dag_ids=None)
+        dag_files.record_file(session, filename, content_hash, dag_ids=None, stamp=stamp)
         return
     stored: list[str] = []
     for serialized in parsed.dags:
@@ -158,7 +207,7 @@ def store_parsed_file(
     previous = dag_files.dag_ids_of(session, filename)
     for gone in set(previous) - set(stored):
         dags.deactivate(session, gone)
-    dag_files.record_file(session, filename, content_hash, dag_ids=stored)
+    dag_files.record_file(session, filename, content_hash, dag_ids=stored, stamp=stamp)
     _store_source(session, path, content_hash)
     report.dag_ids.extend(stored)
 
