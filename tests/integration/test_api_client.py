@@ -60,7 +60,7 @@ from sqlalchemy.orm import Session
 from web_helpers import ACCOUNTS, T0, make_dag, store_dag, store_import_error, store_run
 from werkzeug.serving import make_server
 
-from tradewind.metastore import dag_code, task_instances, xcoms
+from tradewind.metastore import dag_code, dag_files, task_instances, xcoms
 from tradewind.metastore.models import TaskInstance
 from tradewind.metastore.task_instances import TIKey
 
@@ -202,6 +202,36 @@ def test_polling_a_run_that_has_not_started_reads_every_task_instance(api: Any, 
     assert sorted(t.dag_run_id for t in batch.task_instances) == ["run_1", "run_2"]
     one = tis.get_task_instance(DAG_ID, "run_2", "task_1")
     assert one.state.value == "failed" and one.execution_date == (T0 + timedelta(days=1)).isoformat()
+
+
+def test_a_user_asks_why_a_task_instance_waits_and_has_its_file_parsed_again(
+    api: Any, two_runs: None, web_db: Session
+) -> None:
+    tis = task_instance_api.TaskInstanceApi(api("Viewer"))
+    waiting = tis.get_task_instance_dependencies(DAG_ID, "run_3", "task_1")
+    names = [d.name for d in waiting.dependencies]
+    assert "Trigger Rule" in names and "Dagrun Running" in names, names
+    reason = next(d.reason for d in waiting.dependencies if d.name == "Trigger Rule")
+    assert "all_success" in reason, reason
+    done = tis.get_task_instance_dependencies(DAG_ID, "run_1", "task_0")
+    assert [d.name for d in done.dependencies] == ["Task Instance State", "Dagrun Running"]  # both ended
+    with pytest.raises(af.ApiException) as missing:
+        tis.get_task_instance_dependencies(DAG_ID, "run_3", "nope")
+    assert missing.value.status == 404
+
+    fileloc = f"/dags/{DAG_ID}.py"
+    dag_files.record_file(web_db, fileloc, "hash-of-the-parsed-file", dag_ids=[DAG_ID])
+    web_db.commit()
+    dags = dag_api.DAGApi(api("Op"))
+    dags.reparse_dag_file(dags.get_dag(DAG_ID).file_token)
+    web_db.expire_all()
+    assert dag_files.get_known_files(web_db)[fileloc].content_hash == ""  # imported again at the next scan
+    with pytest.raises(af.ApiException) as forged:
+        dags.reparse_dag_file("not-a-token")
+    assert forged.value.status == 404
+    with pytest.raises(af.ApiException) as viewer:
+        dag_api.DAGApi(api("Viewer")).reparse_dag_file(dags.get_dag(DAG_ID).file_token)
+    assert viewer.value.status == 403
 
 
 def test_clearing_takes_only_the_failed_task_instances_unless_told_and_is_a_dry_run_by_default(

@@ -297,41 +297,10 @@ def failed_deps(settings: Settings, dag_id: str, task_id: str, logical_date_or_r
 
 def _standing(session: Any, dag_id: str, task_id: str, run_id_or_date: str, map_index: int) -> Any:
     """Read what ``unmet_dependencies`` needs of one task instance."""
-    from tradewind.decisions.planner import upstream_counts_of
-    from tradewind.decisions.task_dependencies import Standing
-    from tradewind.decisions.task_nodes import task_nodes
-    from tradewind.errors import DagRunNotFound, TaskNotFound
-    from tradewind.metastore import dags, pools, task_instances
-    from tradewind.scheduling.previous_run import held_back_in
-    from tradewind.scheduling.run_driver import views_of
+    from tradewind.errors import DagRunNotFound
+    from tradewind.scheduling.task_standing import read_standing
 
-    dag = dags.load_dag(session, dag_id)
-    if not dag.has_task(task_id):
-        raise TaskNotFound(f"DAG {dag_id!r} has no task {task_id!r}")
     run = _find_run(session, dag_id, run_id_or_date)
     if run is None:
         raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id_or_date!r} (a run id or a logical date)")
-    ti = task_instances.get_ti(session, dag_id, run.run_id, task_id, map_index)
-    if ti is None:
-        index = f" [{map_index}]" if map_index >= 0 else ""
-        raise TaskNotFound(f"run {run.run_id} of {dag_id!r} has no task instance {task_id!r}{index}")
-    nodes = task_nodes(dag)
-    node = nodes[task_id]
-    views = views_of(task_instances.get_tis(session, dag_id, run.run_id), nodes)
-    held = held_back_in(session, {task_id: node.past}, run, {task_id: {ti.state}}) if node.past else {}
-    usage = next((u for u in pools.pool_usage(session) if u.pool.pool == node.pool), None)
-    row = dags.get_dag(session, dag_id)
-    return Standing(
-        dag_id=dag_id,
-        state=ti.state,
-        run_state=run.state,
-        dag_paused=bool(row is not None and row.is_paused),
-        trigger_rule=node.trigger_rule,
-        upstream=upstream_counts_of(nodes, views, task_id, map_index),
-        held_by_past=held.get(task_id),
-        retry_at=ti.retry_at,
-        next_poke_at=ti.next_poke_at,
-        pool=node.pool,
-        pool_slots=node.pool_slots,
-        pool_open_slots=usage.free if usage is not None else None,
-    )
+    return read_standing(session, dag_id, run, task_id, map_index)

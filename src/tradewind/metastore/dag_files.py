@@ -102,3 +102,15 @@ def forget_missing(session: Session, present: Collection[str]) -> list[str]:
     if gone:
         session.execute(delete(DagFile).where(DagFile.filename.in_(gone)).execution_options(synchronize_session=False))
     return gone
+
+
+def request_reparse(session: Session, filename: str) -> bool:
+    """Have the dag processor import the file at its next scan, changed or not (its hash and stat
+    are forgotten); False for a file it has never seen."""
+    result = session.execute(
+        update(DagFile)
+        .where(DagFile.filename == filename)
+        .values(content_hash="", mtime_ns=None, size=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -50,6 +50,7 @@ BLUEPRINTS: tuple[str, ...] = (
             "dags",
             "dag_details",
             "dag_sources",
+            "dag_parsing",
             "import_errors",
             "dag_runs",
             "task_instances",

@@ -28,6 +28,14 @@ def file_token(fileloc: str) -> str:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps(fileloc)
 
 
+def fileloc_of(token: str) -> str:
+    """The DAG file a ``file_token`` names; 404 for a token this webserver did not sign."""
+    try:
+        return str(URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).loads(token))
+    except BadSignature:
+        abort(404, description="no DAG file has that file_token (take it from a DAG's file_token)")
+
+
 def wants_json() -> bool:
     """Whether this request asked for JSON over text/plain (text/plain wins a tie, as in Airflow)."""
     best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
@@ -36,11 +44,7 @@ def wants_json() -> bool:
 
 @bp.get("/<file_token>")
 def get_dag_source(file_token: str) -> ResponseReturnValue:
-    try:
-        fileloc = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).loads(file_token)
-    except BadSignature:
-        abort(404, description="no DAG file has that file_token (take it from a DAG's file_token)")
-    code = dag_code.get_code(get_session(), str(fileloc))
+    code = dag_code.get_code(get_session(), fileloc_of(file_token))
     if code is None:
         abort(404, description="the source of that DAG file is not stored (has the dag processor read it?)")
     if wants_json():

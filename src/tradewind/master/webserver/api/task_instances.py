@@ -8,7 +8,7 @@ Marks go through ``tradewind.actions`` as the pages' do; a ``PATCH`` is a dry ru
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, jsonify
@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
+from tradewind.decisions.task_dependencies import unmet_dependencies
 from tradewind.errors import TaskNotFound
 from tradewind.master.webserver.api import API_PREFIX, task_instance_json
 from tradewind.master.webserver.api.request_check import (
@@ -49,6 +50,7 @@ from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.views.actions import run_action
 from tradewind.metastore import dags, runs, searches, task_instances
 from tradewind.metastore.models import TaskInstance
+from tradewind.scheduling.task_standing import read_standing
 from tradewind.states import TaskInstanceState
 
 bp = Blueprint("api_task_instances", __name__, url_prefix=f"{API_PREFIX}/dags")
@@ -271,6 +273,27 @@ def get_extra_links(dag_id: str, dag_run_id: str, task_id: str) -> ResponseRetur
     return jsonify(extra_links=[])
 
 
+@bp.get(f"{_RUN}/<task_id>/dependencies")
+def get_task_instance_dependencies(dag_id: str, dag_run_id: str, task_id: str) -> ResponseReturnValue:
+    return _dependencies(dag_id, dag_run_id, task_id, -1)
+
+
+@bp.get(f"{_RUN}/<task_id>/<map_index>/dependencies")
+def get_mapped_task_instance_dependencies(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: str
+) -> ResponseReturnValue:
+    return _dependencies(dag_id, dag_run_id, task_id, int(map_index))
+
+
+def _dependencies(dag_id: str, run_id: str, task_id: str, map_index: int) -> ResponseReturnValue:
+    """Why the task instance is not queued, as ``tradewind tasks failed-deps`` says it: each unmet
+    dependency's name and reason (none: it may run)."""
+    session = get_session()
+    standing = read_standing(session, dag_id, runs.get_run(session, dag_id, run_id), task_id, map_index)
+    unmet = unmet_dependencies(standing, datetime.now(UTC))
+    return jsonify(dependencies=[{"name": d.name, "reason": d.reason} for d in unmet])
+
+
 # --- OpenAPI ---------------------------------------------------------------------------------------
 
 _FILTER_PARAMS = (
@@ -293,6 +316,9 @@ _FORM_RANGES = {f"{name}_{end}": date_time(nullable=False) for name in DATE_FILT
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     **task_instance_json.OPENAPI_SCHEMAS,
+    "TaskInstanceDependencyCollection": obj(
+        {"dependencies": array(obj({"name": string(read_only=True), "reason": string(read_only=True)}))}
+    ),
     "ListTaskInstanceForm": obj(
         {
             "page_offset": integer(minimum=0),
@@ -433,6 +459,22 @@ OPENAPI_PATHS: dict[str, Any] = {
     f"{_P}/{{task_id}}/{{map_index}}/tries/{{task_try_number}}": {
         "parameters": [_DAG_ID, _RUN_ID, _TASK, _MAP, _TRY],
         "get": _one("get_mapped_task_instance_try_details", "One try of a mapped task instance", "TaskInstanceHistory"),
+    },
+    f"{_P}/{{task_id}}/dependencies": {
+        "parameters": [_DAG_ID, _RUN_ID, _TASK],
+        "get": _one(
+            "get_task_instance_dependencies",
+            "Why a task instance is not queued: its unmet dependencies",
+            "TaskInstanceDependencyCollection",
+        ),
+    },
+    f"{_P}/{{task_id}}/{{map_index}}/dependencies": {
+        "parameters": [_DAG_ID, _RUN_ID, _TASK, _MAP],
+        "get": _one(
+            "get_mapped_task_instance_dependencies",
+            "Why a mapped task instance is not queued: its unmet dependencies",
+            "TaskInstanceDependencyCollection",
+        ),
     },
     f"{_P}/{{task_id}}/links": {
         "parameters": [_DAG_ID, _RUN_ID, _TASK],
