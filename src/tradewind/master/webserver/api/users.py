@@ -154,38 +154,23 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 _STAMP = date_time(read_only=True)
+#: A user's fields as answered; ``User`` (what a POST or PATCH sends) adds the write-only password.
+_USER_FIELDS: dict[str, Any] = {
+    "first_name": string(),
+    "last_name": string(),
+    "username": string(),
+    "email": string(description="Not given for a user without one."),
+    "active": boolean(nullable=True, read_only=True),
+    "last_login": _STAMP,
+    "login_count": integer(nullable=True, read_only=True),
+    "failed_login_count": integer(nullable=True, read_only=True),
+    "roles": array(obj({"name": string()}, nullable=True)),
+    "created_on": _STAMP,
+    "changed_on": _STAMP,
+}
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "UserCollectionItem": obj(
-        {
-            "first_name": string(),
-            "last_name": string(),
-            "username": string(),
-            "email": string(description="Not given for a user without one."),
-            "active": boolean(nullable=True, read_only=True),
-            "last_login": _STAMP,
-            "login_count": integer(nullable=True, read_only=True),
-            "failed_login_count": integer(nullable=True, read_only=True),
-            "roles": array(obj({"name": string()}, nullable=True)),
-            "created_on": _STAMP,
-            "changed_on": _STAMP,
-        }
-    ),
-    "User": obj(
-        {
-            "first_name": string(),
-            "last_name": string(),
-            "username": string(),
-            "email": string(description="Not given for a user without one."),
-            "active": boolean(nullable=True, read_only=True),
-            "last_login": _STAMP,
-            "login_count": integer(nullable=True, read_only=True),
-            "failed_login_count": integer(nullable=True, read_only=True),
-            "roles": array(obj({"name": string()}, nullable=True)),
-            "created_on": _STAMP,
-            "changed_on": _STAMP,
-            "password": {**string(), "writeOnly": True},
-        }
-    ),
+    "UserCollectionItem": obj(_USER_FIELDS),
+    "User": obj({**_USER_FIELDS, "password": {**string(), "writeOnly": True}}),
     "UserCollection": collection("users", "UserCollectionItem"),
 }
 
