@@ -280,8 +280,15 @@ def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(
 ) -> None:
     client = client_as("Op")
     form = client.get(f"/dags/{params_dag}/trigger")
-    assert form.status_code == 200 and "&#34;rows&#34;: 10" in form.text
-    for conf, message in (("{not json", "not valid JSON"), ("[1]", "must be a JSON object"), ('{"rows": 0}', "rows")):
+    assert form.status_code == 200
+    assert 'name="param.rows" value="10"' in form.text, "the param's field holds its default"
+    for conf, message in (
+        ("{not json", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        ('{"rows": 0}', "rows"),
+        ('{"rows": 3, "ratio": NaN}', "NaN"),
+        ('{"rows": 3, "ratio": 1e999}', "Infinity"),
+    ):
         response = client.post(f"/dags/{params_dag}/trigger", data={"csrf_token": csrf_token(client), "conf": conf})
         assert response.status_code == 400, conf
         assert message in response.text
@@ -291,6 +298,55 @@ def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(
     )
     assert ok.status_code == 302
     assert runs.get_run(web_db, params_dag, "mine").conf == {"rows": 3}
+
+
+def test_trigger_form_fields_report_every_problem_at_once_and_merge_with_the_json(
+    client_as,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
+    """A user fills the form built from the DAG's params: two wrong fields are both named next to
+    their boxes and nothing is triggered; fixed, the run gets the typed values, the extra JSON key
+    and the logical date typed in."""
+    params = {
+        "rows": Param(10, type="integer", minimum=1),
+        "env": Param("dev", enum=["dev", "prod"]),
+        "full": Param(False, type="boolean"),
+        "tables": Param(["a"], type="array"),
+    }
+    with DAG("form_params", schedule=None, start_date=T0, params=params) as dag:
+        BashOperator(task_id="t", bash_command="true")
+    store_dag(web_db, dag)
+    web_db.commit()
+    client = client_as("Op")
+    page = client.get("/dags/form_params/trigger").text
+    assert '<select id="field-env" name="param.env">' in page and 'type="checkbox"' in page
+    assert "one value per line" in page and 'name="logical_date"' in page
+
+    base = {"csrf_token": csrf_token(client), "fields_shown": "1", "param.env": '"prod"', "param.tables": "x\ny"}
+    wrong = client.post("/dags/form_params/trigger", data={**base, "param.rows": "0", "param.env": '"qa"'})
+    assert wrong.status_code == 400
+    assert "2 field(s) need a change: env, rows" in wrong.text
+    assert "0 is less than the minimum of 1" in wrong.text and "is not one of the choices" in wrong.text
+    assert 'name="param.rows" value="0"' in wrong.text, "what the user typed is kept"
+    assert _run_count(web_db, "form_params") == 0
+
+    ok = client.post(
+        "/dags/form_params/trigger",
+        data={
+            **base,
+            "param.rows": "5",
+            "param.full": "true",
+            "conf": '{"extra": 1}',
+            "run_id": "from_form",
+            "logical_date": "2024-05-06T07:08",
+        },
+    )
+    assert ok.status_code == 302, ok.text
+    run = runs.get_run(web_db, "form_params", "from_form")
+    assert run.conf == {"rows": 5, "env": "prod", "full": True, "tables": ["x", "y"], "extra": 1}
+    assert run.logical_date.replace(tzinfo=UTC) == datetime(2024, 5, 6, 7, 8, tzinfo=UTC)
+    bad_date = client.post("/dags/form_params/trigger", data={**base, "param.rows": "5", "logical_date": "soon"})
+    assert bad_date.status_code == 400 and "is not a date and time" in bad_date.text
 
 
 # --- API --------------------------------------------------------------------------------------------
