@@ -35,6 +35,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "tradewind.master.webserver.views.task_instance",
     "tradewind.master.webserver.views.graph",
     "tradewind.master.webserver.views.gantt",
+    "tradewind.master.webserver.views.task_charts",
     "tradewind.master.webserver.views.code",
     "tradewind.master.webserver.views.users",
     "tradewind.master.webserver.views.pools",

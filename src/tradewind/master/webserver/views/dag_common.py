@@ -16,7 +16,16 @@ from tradewind.metastore import runs
 from tradewind.metastore.models import DagRun
 from tradewind.sdk.serialization import SerializedDAG, SerializedTask, SerializedTaskGroup
 
-TABS: tuple[tuple[str, str], ...] = (("Grid", "grid"), ("Graph", "graph"), ("Gantt", "gantt"), ("Code", "code"))
+TABS: tuple[tuple[str, str], ...] = (
+    ("Grid", "grid"),
+    ("Graph", "graph"),
+    ("Calendar", "calendar"),
+    ("Task Duration", "duration"),
+    ("Task Tries", "tries"),
+    ("Landing Times", "landing-times"),
+    ("Gantt", "gantt"),
+    ("Code", "code"),
+)
 
 
 @dataclass(frozen=True)
