@@ -95,8 +95,8 @@ def test_calendar_colours_each_day_by_its_runs(client_as, three_nights: Session)
     ("path", "message"),
     [
         ("duration?num_runs=lots", "num_runs must be a whole number"),
-        ("tries?num_runs=0", "num_runs must be from 1 to 365"),
-        ("calendar?year=99999", "year must be from 1000 to 8999"),
+        ("tries?num_runs=0", "num_runs must be between 1 and 365, not 0"),
+        ("calendar?year=99999", "year must be between 1000 and 8999, not 99999"),
         ("calendar?year=next", "year must be a whole number"),
     ],
 )

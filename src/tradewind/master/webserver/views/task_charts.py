@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
+from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.chart_series import build_chart, calendar_weeks, day_state
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.views.dag_common import dag_path, tabs
@@ -23,21 +24,10 @@ RUN_CHOICES = (5, 10, 25, 50, 100, 365)
 MAX_RUNS = 365
 
 
-def _num_runs() -> int:
-    raw = request.args.get("num_runs", str(DEFAULT_RUNS))
-    try:
-        number = int(raw)
-    except ValueError:
-        abort(400, description=f"num_runs must be a whole number, not {raw!r}")
-    if not 1 <= number <= MAX_RUNS:
-        abort(400, description=f"num_runs must be from 1 to {MAX_RUNS}, not {number}")
-    return number
-
-
 def _chart_page(dag_id: str, page: str) -> ResponseReturnValue:
     session = get_session()
     dag = load_dag(session, dag_id)
-    num_runs = _num_runs()
+    num_runs = query_int("num_runs", DEFAULT_RUNS, minimum=1, maximum=MAX_RUNS)
     runs = task_history.recent_runs(session, dag_id, num_runs)
     tasks = task_history.tasks_in_runs(session, dag_id, [run.run_id for run in runs])
     chart = build_chart(page, runs, tasks, [task.task_id for task in dag.topological_sort()])
@@ -72,13 +62,7 @@ def landing_times_view(dag_id: str) -> ResponseReturnValue:
 def calendar_view(dag_id: str) -> ResponseReturnValue:
     session = get_session()
     dag = load_dag(session, dag_id)
-    raw = request.args.get("year", str(datetime.now(UTC).year))
-    try:
-        year = int(raw)
-    except ValueError:
-        abort(400, description=f"year must be a whole number, not {raw!r}")
-    if not 1000 <= year < 9000:
-        abort(400, description=f"year must be from 1000 to 8999, not {year}")
+    year = query_int("year", datetime.now(UTC).year, minimum=1000, maximum=8999)
     days = task_history.run_states_by_day(session, dag_id, date(year, 1, 1), date(year, 12, 31))
     return render_template(
         "dag_pages/calendar.html",
