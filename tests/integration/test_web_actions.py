@@ -525,13 +525,83 @@ def test_every_action_is_in_the_audit_table(client_as, two_runs: None, web_db: S
 # --- browse pages -----------------------------------------------------------------------------------
 
 
-def test_runs_list_filters_by_state_and_links_each_runs_actions(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+def _run_ids(html: str) -> list[str]:
+    return re.findall(r'<td class="run-id"><a href="[^"]*">([^<]*)</a></td>', html)
+
+
+def test_runs_list_filters_by_dag_state_and_type_and_links_each_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    store_dag(web_db, make_dag("other_dag", tasks=1))
+    runs.create_run(
+        web_db,
+        dag_id="other_dag",
+        run_id="manual__x",
+        run_type="manual",
+        logical_date=T0 + timedelta(hours=12),
+        state="success",
+        conf={"rows": 5, "api_password": "hunter2"},
+        task_rows=[{"task_id": "task_0"}],
+    )
+    web_db.commit()
     client = client_as("Viewer")
     every = client.get("/runs").text
-    assert re.findall(r'<td class="run-id">([^<]*)</td>', every) == ["run_2", "run_1"]
-    failed = client.get(f"/dags/{DAG_ID}/runs?state=failed").text
-    assert re.findall(r'<td class="run-id">([^<]*)</td>', failed) == ["run_2"]
-    assert f'href="/dags/{DAG_ID}/runs/run_2/clear?only_failed=true"' in failed
+    assert _run_ids(every) == ["run_2", "manual__x", "run_1"]
+    assert _run_ids(client.get(f"/dags/{DAG_ID}/runs?state=failed").text) == ["run_2"]
+    assert _run_ids(client.get("/runs?run_type=manual").text) == ["manual__x"]
+    assert _run_ids(client.get(f"/runs?dag_id={DAG_ID}&state=success").text) == ["run_1"]
+    assert f'href="/dags/{DAG_ID}/runs/run_2/clear?only_failed=true"' in every
+    assert f'<a href="/dags/{DAG_ID}/graph?run_id=run_2">run_2</a>' in every, "a run id links to the run"
+    assert "&#34;rows&#34;: 5" in every and "hunter2" not in every, "conf is shown with its secrets masked"
+    bad = client.get("/runs?run_type=sometimes")
+    assert bad.status_code == 400 and "run_type must be one of" in bad.text
+
+
+def test_bulk_actions_confirm_first_then_change_every_ticked_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    """An Op ticks both runs and picks "Set state to failed": a page lists them and changes nothing;
+    confirmed, both runs change in one go. Then deleting one removes it and its task instances."""
+    op = client_as("Op")
+    ticked = [f"{DAG_ID}/run_1", f"{DAG_ID}/run_2"]
+    preview = op.post("/runs/bulk", data={"csrf_token": csrf_token(op), "action": "failed", "run": ticked})
+    assert preview.status_code == 200 and "Set state to failed: 2 run(s)" in preview.text
+    assert _run_state(web_db, "run_1") == "success", "the confirmation page changes nothing"
+    done = op.post(
+        "/runs/bulk",
+        data={"csrf_token": csrf_token(op), "action": "failed", "run": ticked, "confirmed": "1", "next": "/runs"},
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/runs")
+    assert (_run_state(web_db, "run_1"), _run_state(web_db, "run_2")) == ("failed", "failed")
+    assert _states(web_db, "run_1")["task_0"] == "success", "finished tasks keep their state, as in Airflow"
+
+    cleared = op.post(
+        "/runs/bulk", data={"csrf_token": csrf_token(op), "action": "clear", "run": ticked[:1], "confirmed": "1"}
+    )
+    assert cleared.status_code == 302 and _run_state(web_db, "run_1") == "queued"
+
+    op.post("/runs/bulk", data={"csrf_token": csrf_token(op), "action": "delete", "run": ticked[1:], "confirmed": "1"})
+    web_db.expire_all()
+    assert [r.run_id for r in runs.list_runs(web_db, DAG_ID)] == ["run_1"]
+    assert task_instances.get_tis(web_db, DAG_ID, "run_2") == []
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "message"),
+    [
+        ({"action": "explode", "run": "d/r"}, 400, "action must be one of"),
+        ({"action": "delete"}, 400, "Tick at least one run"),
+        ({"action": "delete", "run": "no-separator"}, 400, "does not name a run"),
+        ({"action": "delete", "run": f"{DAG_ID}/run_9", "confirmed": "1"}, 404, "Nothing was changed"),
+    ],
+)
+def test_bulk_actions_refuse_what_they_cannot_do_and_change_nothing(  # type: ignore[no-untyped-def]
+    client_as, two_runs: None, web_db: Session, form: dict[str, str], status: int, message: str
+) -> None:
+    op = client_as("Op")
+    response = op.post("/runs/bulk", data={"csrf_token": csrf_token(op), **form})
+    assert response.status_code == status and message in response.text
+    assert _run_state(web_db, "run_2") == "failed"
+    assert (
+        client_as("Viewer").post("/runs/bulk", data={"csrf_token": csrf_token(op), "action": "delete"}).status_code
+        == 403
+    )
 
 
 def test_audit_log_page_shows_who_did_what(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]

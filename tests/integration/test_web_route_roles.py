@@ -57,6 +57,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "actions.run_clear_apply": "Op",
     "actions.run_mark_apply": "Op",
     "actions.trigger_submit": "Op",
+    "runs.bulk_action": "Op",
     # users, pools, variables, connections: Admin
     "users.user_list": "Admin",
     "users.create_user": "Admin",
