@@ -610,3 +610,47 @@ def test_audit_log_page_shows_who_did_what(client_as, two_runs: None) -> None:  
     page = client_as("Viewer").get(f"/audit-log?dag_id={DAG_ID}").text
     assert re.findall(r'<td class="owner">([^<]*)</td><td class="event">([^<]*)</td>', page) == [("op", "clear")]
     assert client_as("Viewer").get("/audit-log?dag_id=other").text.count('class="audit-row"') == 0
+
+
+# --- Browse → Task instances --------------------------------------------------------------------------
+
+
+def _listed_tis(html: str) -> list[tuple[str, str]]:
+    rows = re.findall(
+        r'<td class="task-id"><a href="[^"]*">([^<]*)</a></td>\s*<td>[^<]*</td>\s*<td class="run-id">([^<]*)</td>', html
+    )
+    return [(task, run) for task, run in rows]
+
+
+def test_task_instance_list_filters_across_dags_and_links_each_panel(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Viewer")
+    every = client.get("/task-instances").text
+    assert len(_listed_tis(every)) == 8 and "8 task instances" in every
+    assert _listed_tis(client.get("/task-instances?state=failed").text) == [("task_1", "run_2")]
+    assert _listed_tis(client.get("/task-instances?task_id=task_3&run_id=run_1").text) == [("task_3", "run_1")]
+    assert f'href="/dags/{DAG_ID}/runs/run_2/tasks/task_1?map_index=-1"' in every
+    assert client.get("/task-instances?state=sleepy").status_code == 400
+
+
+def test_bulk_marking_task_instances_changes_exactly_the_ticked_ones(
+    client_as, two_runs: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """An Op ticks task_1 and task_2 of the failed run and sets them to success: the confirmation
+    lists exactly those two; confirmed, they change and task_3 (downstream) is left as it was."""
+    op = client_as("Op")
+    sep = "\x1f"
+    ticked = [f"{DAG_ID}{sep}run_2{sep}task_1{sep}-1", f"{DAG_ID}{sep}run_2{sep}task_2{sep}-1"]
+    form = {"csrf_token": csrf_token(op), "action": "success", "ti": ticked}
+    preview = op.post("/task-instances/bulk", data=form)
+    assert preview.status_code == 200 and _affected(preview.text) == ["task_1", "task_2"]
+    assert _states(web_db, "run_2")["task_1"] == "failed"
+    done = op.post("/task-instances/bulk", data={**form, "confirmed": "1"})
+    assert done.status_code == 302
+    assert _states(web_db, "run_2") == {
+        "task_0": "success",
+        "task_1": "success",
+        "task_2": "success",
+        "task_3": "upstream_failed",
+    }
+    bad = op.post("/task-instances/bulk", data={"csrf_token": csrf_token(op), "action": "success", "ti": "x"})
+    assert bad.status_code == 400 and "does not name a task instance" in bad.text

@@ -29,6 +29,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "dags.dag_list": "Viewer",
     "runs.all_runs": "Viewer",
     "runs.dag_runs": "Viewer",
+    "task_instance_list.task_instance_list": "Viewer",
     "audit.audit_log": "Viewer",
     "grid.grid_view": "Viewer",
     "grid.grid_data": "Viewer",
@@ -58,6 +59,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "actions.run_mark_apply": "Op",
     "actions.trigger_submit": "Op",
     "runs.bulk_action": "Op",
+    "task_instance_list.bulk_action": "Op",
     # users, pools, variables, connections: Admin
     "users.user_list": "Admin",
     "users.create_user": "Admin",

@@ -59,6 +59,12 @@ def dag_path(dag_id: str, *parts: str) -> str:
     return "/".join([f"/dags/{quote(dag_id, safe='')}", *(quote(p, safe="") for p in parts)])
 
 
+def panel_path(dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> str:
+    """The task instance panel's path (with ``?map_index=`` when one is given)."""
+    path = dag_path(dag_id, "runs", run_id, "tasks", task_id)
+    return path if map_index is None else f"{path}?map_index={map_index}"
+
+
 def tabs(dag_id: str, active: str, run_id: str | None = None) -> list[Tab]:
     query = f"?{urlencode({'run_id': run_id})}" if run_id else ""
     found = []
