@@ -596,3 +596,28 @@ def test_every_dag_page_heads_with_the_dags_switch_schedule_docs_params_and_deta
     after = op.get("/dags/documented/graph").text
     assert 'title="Unpause documented"' in after
     assert 'class="dag-next-run">None<' in after, "a paused DAG shows no next run"
+
+
+def test_dag_dependencies_lists_who_waits_for_and_triggers_whom(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
+    from tradewind.sdk.sensors.external_task import ExternalTaskSensor
+
+    with DAG("upstream_orders", schedule=None, start_date=T0) as orders:
+        TriggerDagRunOperator(task_id="kick_report", trigger_dag_id="downstream_report")
+    with DAG("downstream_report", schedule=None, start_date=T0) as report:
+        ExternalTaskSensor(task_id="wait_billing", external_dag_id="billing", external_task_id="load")
+    store_dag(web_db, orders)
+    store_dag(web_db, report)
+    web_db.commit()
+    viewer = client_as("Viewer")
+    page = viewer.get("/dag-dependencies").text
+    rows = re.findall(r'<tr class="dependency" data-kind="(\w+)">.*?<td class="through">([^<]*)</td>', page, re.S)
+    assert rows == [
+        ("sensor", "sensor: downstream_report.wait_billing"),
+        ("trigger", "trigger: upstream_orders.kick_report"),
+    ]
+    assert 'billing <span class="muted">(not loaded)</span>' in page
+    assert 'href="/dags/downstream_report/grid"' in page
+    only = viewer.get("/dag-dependencies?dag_id=upstream_orders").text
+    assert only.count('class="dependency"') == 1
+    assert 'href="/dag-dependencies"' in viewer.get("/").text, "the Browse menu links it"

@@ -30,6 +30,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "runs.all_runs": "Viewer",
     "runs.dag_runs": "Viewer",
     "task_instance_list.task_instance_list": "Viewer",
+    "dag_dependencies.dag_dependencies_view": "Viewer",
     "audit.audit_log": "Viewer",
     "grid.grid_view": "Viewer",
     "grid.grid_data": "Viewer",
