@@ -65,6 +65,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "users.user_list": "Admin",
     "users.create_user": "Admin",
     "users.delete_user": "Admin",
+    "users.update_user": "Admin",
     "users.end_sessions": "Admin",
     "pools.pool_list": "Admin",
     "pools.set_pool": "Admin",
@@ -75,6 +76,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "connections.connection_list": "Admin",
     "connections.add_connection": "Admin",
     "connections.delete_connection": "Admin",
+    "connections.test_connection": "Admin",
     # the REST API (/api/v1), as Airflow 2.10 serves it: reads for any user, writes Op, admin Admin
     "api_health.get_health": PUBLIC,
     "api_version.get_version": PUBLIC,
@@ -167,7 +169,7 @@ ROLE_TABLE: dict[str, str | None] = {
 
 
 #: Routes a setting keeps off (as in Airflow): an admitted user is refused with a 403 naming the setting.
-OFF_BY_DEFAULT = frozenset({"api_connections.test_connection"})
+OFF_BY_DEFAULT = frozenset({"api_connections.test_connection", "connections.test_connection"})
 
 
 def _allowed(role: str | None, least: str | None) -> bool:
