@@ -139,8 +139,9 @@ def test_grid_shows_tasks_in_group_order_with_a_box_per_task_instance(client_as,
 
 def test_grid_tab_bar_links_every_dag_page(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/grid").text
-    tabs = re.findall(r'<a class="tab[^"]*" href="([^"]+)">(\w+)</a>', page)
-    assert [label for _, label in tabs] == ["Grid", "Graph", "Gantt", "Code"]
+    tabs = re.findall(r'<a class="tab[^"]*" href="([^"]+)">([^<]+)</a>', page)
+    labels = ["Grid", "Graph", "Calendar", "Task Duration", "Task Tries", "Landing Times", "Gantt", "Code"]
+    assert [label for _, label in tabs] == labels, "Airflow's tabs, in Airflow's order"
 
 
 def test_grid_pages_back_through_older_runs(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -621,3 +622,52 @@ def test_dag_dependencies_lists_who_waits_for_and_triggers_whom(client_as, web_d
     only = viewer.get("/dag-dependencies?dag_id=upstream_orders").text
     assert only.count('class="dependency"') == 1
     assert 'href="/dag-dependencies"' in viewer.get("/").text, "the Browse menu links it"
+
+
+# --- the grid's filters and side panel --------------------------------------------------------------
+
+
+def test_grid_filters_runs_by_state_type_and_number(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    store_dag(web_db, _pipeline())
+    tasks = dict.fromkeys(TASKS, "success")
+    for day, state in enumerate(("success", "failed", "success")):
+        store_run(web_db, DAG_ID, f"run_{day}", state, logical_date=T0 + timedelta(days=day), task_states=tasks)
+    web_db.commit()
+    viewer = client_as("Viewer")
+
+    def shown(query: str) -> list[str]:
+        return re.findall(r'<th class="run-col" data-run-id="([^"]+)"', viewer.get(f"/dags/{DAG_ID}/grid{query}").text)
+
+    assert shown("") == ["run_0", "run_1", "run_2"]
+    assert shown("?run_state=failed") == ["run_1"]
+    assert shown("?num_runs=2") == ["run_1", "run_2"]
+    assert shown("?run_type=manual") == []
+    page = viewer.get(f"/dags/{DAG_ID}/grid?run_state=failed").text
+    assert f'data-url="/dags/{DAG_ID}/grid/data?run_state=failed"' in page, "the polled data keeps the filters"
+    data = viewer.get(f"/dags/{DAG_ID}/grid/data?run_state=failed").get_json()
+    assert [run["run_id"] for run in data["runs"]] == ["run_1"]
+    assert viewer.get(f"/dags/{DAG_ID}/grid?run_state=sleepy").status_code == 400
+    assert viewer.get(f"/dags/{DAG_ID}/grid?num_runs=0").status_code == 400
+
+
+def test_the_side_panel_loads_a_task_instance_and_a_run_without_the_page_around_them(  # type: ignore[no-untyped-def]
+    client_as, pipeline: Session
+) -> None:
+    viewer = client_as("Viewer")
+    grid_page = viewer.get(f"/dags/{DAG_ID}/grid").text
+    assert 'id="grid-details"' in grid_page and f'data-details-url="/dags/{DAG_ID}/runs/run_1?partial=1"' in grid_page
+    ti = viewer.get(f"/dags/{DAG_ID}/runs/run_1/tasks/extract?partial=1").text
+    assert "<html" not in ti and '<div class="ti-panel">' in ti and 'id="log"' in ti
+    run = viewer.get(f"/dags/{DAG_ID}/runs/run_1?partial=1").text
+    assert "<html" not in run and 'class="run-type">scheduled<' in run
+    full = viewer.get(f"/dags/{DAG_ID}/runs/run_1").text
+    assert "<html" in full and 'class="dag-header"' in full and "Run <code>run_1</code>" in full
+    assert viewer.get(f"/dags/{DAG_ID}/runs/nope").status_code == 404
+
+
+def test_a_task_groups_actions_cover_every_task_in_it(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
+    page = client_as("Op").get(f"/dags/{DAG_ID}/clear?run_id=run_1&group_id=transform").text
+    assert "transform.clean" in re.findall(r'<td class="task-id">([^<]*)</td>', page), "the running member is cleared"
+    assert 'name="task_id" value="transform.clean"' in page and 'name="task_id" value="transform.enrich"' in page
+    missing = client_as("Op").get(f"/dags/{DAG_ID}/clear?run_id=run_1&group_id=nope")
+    assert missing.status_code == 400 and "has no task group" in missing.text

@@ -29,6 +29,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "dags.dag_list": "Viewer",
     "runs.all_runs": "Viewer",
     "runs.dag_runs": "Viewer",
+    "runs.run_details": "Viewer",
     "task_instance_list.task_instance_list": "Viewer",
     "dag_dependencies.dag_dependencies_view": "Viewer",
     "audit.audit_log": "Viewer",

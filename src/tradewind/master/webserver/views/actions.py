@@ -23,6 +23,7 @@ from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.navigation import route_exists
 from tradewind.master.webserver.trigger_fields import FIELDS_SHOWN, build_fields, read_fields
+from tradewind.master.webserver.views.dag_common import task_rows
 from tradewind.metastore import dags
 from tradewind.sdk.json_object import parse_json_object
 
@@ -52,6 +53,9 @@ def parse_options(
     and the flags); 400 for a malformed one. Until the options form has been sent (``CHOSEN_FIELD``),
     the flags in ``defaults`` are on as well, as in Airflow's dialog when it opens."""
     task_ids = tuple(t for t in values.getlist("task_id") if t) or None
+    if group_id := values.get("group_id"):
+        # A whole task group (the grid's group box): its tasks, at any depth, as Airflow's grid does.
+        task_ids = (*(task_ids or ()), *group_members(group_id))
     if whole_run:
         task_ids = None
     raw_index = values.get("map_index", "")
@@ -70,6 +74,16 @@ def parse_options(
         map_index=map_index if task_ids else None,
         **flags,
     )
+
+
+def group_members(group_id: str) -> tuple[str, ...]:
+    """The task ids under task group ``group_id`` of the DAG the request names; 400 for no such group."""
+    dag_id = (request.view_args or {}).get("dag_id", "")
+    dag = dags.load_dag(get_session(), dag_id)
+    for row in task_rows(dag):
+        if row.is_group and row.row_id == group_id:
+            return row.members
+    abort(400, description=f"DAG {dag_id!r} has no task group {group_id!r}")
 
 
 def mark_state(values: MultiDict[str, str]) -> str:

@@ -20,7 +20,7 @@ from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.auth import current_user, local_url, require_role
 from tradewind.master.webserver.db import get_session, get_settings
-from tradewind.master.webserver.views.dag_common import dag_path
+from tradewind.master.webserver.views.dag_common import dag_path, tabs
 from tradewind.metastore import runs as run_rows
 from tradewind.metastore.dags import active_dag_ids, load_dag
 from tradewind.metastore.searches import Search, search_runs
@@ -109,6 +109,38 @@ def _render(fixed_dag_id: str | None) -> str:
         return_to=request.full_path.rstrip("?"),
         can_act=user is not None and user.has_role("Op"),
     )
+
+
+@bp.get("/dags/<dag_id>/runs/<run_id>")
+def run_details(dag_id: str, run_id: str) -> ResponseReturnValue:
+    """One run: state, type, dates, duration, data interval, conf (masked), note, and its actions;
+    ``?partial=1`` gives only the details, for the grid's side panel."""
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    run = run_rows.get_run(session, dag_id, run_id)
+    duration = (run.end_date - run.start_date).total_seconds() if run.start_date and run.end_date else None
+    quoted: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id}
+    user = current_user()
+    context = {
+        "dag_id": dag_id,
+        "dag_display_name": dag.dag_display_name,
+        "run": run,
+        "duration": duration,
+        "conf": json.dumps(masking.details(run.conf or {}), indent=2, sort_keys=True, default=str),
+        "actions": [
+            ("Clear", url_for("actions.run_clear_preview", **quoted)),
+            ("Clear failed", url_for("actions.run_clear_preview", only_failed="true", **quoted)),
+            ("Mark success", url_for("actions.run_mark_preview", state="success", **quoted)),
+            ("Mark failed", url_for("actions.run_mark_preview", state="failed", **quoted)),
+        ]
+        if user is not None and user.has_role("Op")
+        else [],
+        "graph_url": dag_path(dag_id, "graph") + "?" + urlencode({"run_id": run_id}),
+        "gantt_url": dag_path(dag_id, "gantt") + "?" + urlencode({"run_id": run_id}),
+        "tabs": tabs(dag_id, "", run_id),
+    }
+    template = "runs/details_partial.html" if request.args.get("partial") == "1" else "runs/details.html"
+    return render_template(template, **context)
 
 
 @bp.get("/runs")
