@@ -24,6 +24,7 @@ import logging
 import pstats
 import random
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -54,15 +55,6 @@ RUNS = 25
 SMALL_DAGS = 200
 TARGET_MS = 200.0
 BROWSER_TARGET_MS = 1000.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 VIEWER = ("bench_viewer", "bench-viewer-password")
 
@@ -294,10 +286,14 @@ def browser_graph(app: Any, path: str, visits: int) -> None:
     except ImportError:
         print("graph in the browser: skipped, the playwright package is missing (pip install '.[test]')")
         return
+    from werkzeug.serving import make_server
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+    from chromium import CHROMIUM, CHROMIUM_ARGS  # the browser tests' Chromium and flags
+
     if not Path(CHROMIUM).exists():
         print(f"graph in the browser: skipped, {CHROMIUM} is missing (apt-get install chromium)")
         return
-    from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server("127.0.0.1", 0, app, threaded=True)

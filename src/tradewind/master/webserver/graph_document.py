@@ -76,7 +76,7 @@ def _children(group: SerializedTaskGroup) -> list[dict[str, Any]]:
 
 
 def role_of(task: object) -> str:
-    """"setup", "teardown" or "" (Airflow 2.7+ roles, drawn with their own mark)."""
+    """ "setup", "teardown" or "" (Airflow 2.7+ roles, drawn with their own mark)."""
     if getattr(task, "is_setup", False):
         return "setup"
     return "teardown" if getattr(task, "is_teardown", False) else ""
