@@ -134,9 +134,28 @@
     return node;
   }
 
-  function clip(text, width) {
-    var fits = Math.max(3, Math.floor(width / CHAR));
-    return text.length > fits ? text.slice(0, fits - 1) + "\u2026" : text;
+  var toMeasure = [];
+
+  /** Write ``prefix + text`` into ``node``, cut with an ellipsis to ``width`` px: estimated here,
+   * measured once the drawing is in the page (``measureLabels``) when the estimate is close. */
+  function label(node, prefix, text, width) {
+    var room = width - prefix.length * CHAR;
+    var fits = Math.max(3, Math.floor(room / CHAR));
+    node.textContent = prefix + (text.length > fits ? text.slice(0, fits - 1) + "\u2026" : text);
+    if (text.length * CHAR > room * 0.7) { toMeasure.push([node, prefix, text, width]); }
+  }
+
+  function measureLabels() {
+    toMeasure.forEach(function (item) {
+      var node = item[0];
+      var cut = item[2].length;
+      node.textContent = item[1] + item[2];
+      while (cut > 1 && node.getComputedTextLength() > item[3]) {
+        cut -= 1;
+        node.textContent = item[1] + item[2].slice(0, cut) + "\u2026";
+      }
+    });
+    toMeasure = [];
   }
 
   function stateText(state) { return "var(--state-" + state + "-text)"; }
@@ -156,8 +175,8 @@
     }, group);
     var mark = task.role === "setup" ? "\u25b2 " : task.role === "teardown" ? "\u25bc " : "";
     var room = box.width - 16 - (task.mapped ? 34 : 0);
-    var label = el("text", { "class": "node-label", x: box.x + 8, y: box.y + 22, "font-size": 12, fill: stateText(task.state) }, group);
-    label.textContent = mark + clip(task.label, room - mark.length * CHAR);
+    var text = el("text", { "class": "node-label", x: box.x + 8, y: box.y + 22, "font-size": 12, fill: stateText(task.state) }, group);
+    label(text, mark, task.label, room);
     if (task.mapped) {
       var count = el("text", {
         "class": "mapped-count", x: box.x + box.width - 6, y: box.y + 22, "font-size": 11, "text-anchor": "end",
@@ -179,12 +198,41 @@
     var header = el("g", { "class": "group-header", role: "button", tabindex: "0",
       "aria-label": (open ? "Collapse " : "Expand ") + groupId, "aria-expanded": open ? "true" : "false" }, group);
     el("rect", { "class": "group-hit", x: box.x, y: box.y, width: box.width, height: open ? HEADER : box.height }, header);
-    var label = el("text", { "class": "group-label", x: box.x + 10, y: box.y + 19, "font-size": 12 }, header);
-    label.textContent = (open ? "\u25be " : "\u25b8 ") + clip(info.label, box.width - 20 - 2 * CHAR);
+    var text = el("text", { "class": "group-label", x: box.x + 10, y: box.y + 19, "font-size": 12 }, header);
+    label(text, open ? "\u25be " : "\u25b8 ", info.label, box.width - 20);
     if (!open) {
       var count = el("text", { "class": "group-count", x: box.x + 10, y: box.y + 38, "font-size": 11 }, header);
       count.textContent = info.size + " task" + (info.size === 1 ? "" : "s");
+      stateBar(group, groupId, box);
     }
+  }
+
+  function tasksOf(groupId) {
+    return Object.keys(doc.tasks).filter(function (taskId) { return (ancestors[taskId] || []).indexOf(groupId) >= 0; });
+  }
+
+  /** Along a closed group's foot, a bar split by its tasks' states (as many tasks, as much width). */
+  function stateBar(group, groupId, box) {
+    var old = group.querySelector("g.state-bar");
+    if (old) { old.parentNode.removeChild(old); }
+    var counts = {};
+    var order = [];
+    tasksOf(groupId).forEach(function (taskId) {
+      var state = doc.tasks[taskId].state;
+      if (!counts[state]) { counts[state] = 0; order.push(state); }
+      counts[state] += 1;
+    });
+    var bar = el("g", { "class": "state-bar" }, group);
+    var total = groups[groupId].size || 1;
+    var x = box.x + 8;
+    var width = box.width - 16;
+    order.forEach(function (state) {
+      var part = width * counts[state] / total;
+      var piece = el("rect", { "class": "state-" + state, x: x, y: box.y + box.height - 7, width: part, height: 4,
+        fill: "var(--state-" + state + ")", stroke: "var(--state-" + state + "-border)", "stroke-width": 0.5 }, bar);
+      el("title", {}, piece).textContent = state + ": " + counts[state];
+      x += part;
+    });
   }
 
   function pathOf(edge) {
@@ -226,6 +274,7 @@
     viewport.appendChild(groupLayer);
     viewport.appendChild(edgeLayer);
     viewport.appendChild(nodeLayer);
+    measureLabels();
     drawn = { width: result.width, height: result.height, boxes: boxes };
   }
 
@@ -253,11 +302,20 @@
     viewport.setAttribute("transform", "translate(" + view.x.toFixed(1) + " " + view.y.toFixed(1) + ") scale(" + view.k.toFixed(4) + ")");
   }
 
+  /** The frame as tall as the graph needs, within the window (a short DAG leaves no empty band). */
+  function sizeFrame() {
+    var top = svg.getBoundingClientRect().top + window.scrollY;
+    var room = Math.max(320, window.innerHeight - top - 24);
+    svg.style.height = Math.round(Math.max(320, Math.min(room, drawn.height + 24))) + "px";
+  }
+
   function frame() { return { width: svg.clientWidth || 800, height: svg.clientHeight || 500 }; }
 
   function fit() {
     var size = frame();
     if (!drawn.width || !drawn.height) { return; }
+    sizeFrame();
+    size = frame();
     view.k = Math.min(size.width / drawn.width, size.height / drawn.height, 1);
     view.x = (size.width - drawn.width * view.k) / 2;
     view.y = (size.height - drawn.height * view.k) / 2;
@@ -323,6 +381,7 @@
     return render().then(function () {
       var after = anchorId && drawn.boxes[anchorId];
       if (before && after) {
+        sizeFrame();
         view.x += (before.x - after.x) * view.k;
         view.y += (before.y - after.y) * view.k;
         applyView();
@@ -424,6 +483,10 @@
       recolour(node, task.state);
       var count = node.querySelector("text.mapped-count");
       if (count && task.mapped) { count.textContent = task.mapped; }
+    });
+    svg.querySelectorAll("g.task-group.collapsed").forEach(function (group) {
+      var groupId = group.getAttribute("data-group");
+      stateBar(group, groupId, drawn.boxes["g:" + groupId]);
     });
     svg.setAttribute("data-active", data.active ? "true" : "false");
   }
