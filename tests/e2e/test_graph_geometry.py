@@ -318,3 +318,21 @@ def test_finding_a_task_opens_its_groups_and_centres_it(page: Any, site: Any) ->
     drawn = page.locator("svg#graph g.viewport").bounding_box()
     assert drawn["width"] <= frame["width"] + 1 and drawn["height"] <= frame["height"] + 1
     assert frame["x"] <= drawn["x"] and drawn["x"] + drawn["width"] <= frame["x"] + frame["width"] + 1
+
+
+def test_setups_and_teardowns_are_marked_and_their_link_dashed(page: Any) -> None:
+    _open_graph(page, "example_setup_teardown")
+    labels = page.locator("svg#graph text.node-label").all_text_contents()
+    assert sorted(label for label in labels if label[0] in "▲▼") == [
+        "▲ create_cluster",
+        "▲ open_tunnel",
+        "▼ close_tunnel",
+        "▼ delete_cluster",
+    ]
+    dashed = page.locator("svg#graph path.edge.setup-teardown").evaluate_all(
+        "(es) => es.map((e) => e.dataset.source.slice(2) + ' -> ' + e.dataset.target.slice(2))"
+    )
+    assert sorted(dashed) == ["create_cluster -> delete_cluster", "open_tunnel -> close_tunnel"]
+    assert page.locator("svg#graph path.edge.setup-teardown").first.evaluate(
+        "(e) => getComputedStyle(e).strokeDasharray"
+    ) not in ("", "none")

@@ -103,9 +103,8 @@
     return edges;
   }
 
-  function layout() {
+  function layout(edges) {
     var children = elkChildren(doc.root);
-    var edges = elkEdges();
     var graph = {
       id: "root",
       layoutOptions: {
@@ -264,9 +263,11 @@
         }
       });
     })(result.children);
-    (result.edges || []).forEach(function (edge, i) {
+    var dashed = {};
+    edges.forEach(function (edge) { dashed[edge.id] = edge.dashed; });
+    (result.edges || []).forEach(function (edge) {
       el("path", {
-        "class": "edge" + (edges[i].dashed ? " setup-teardown" : ""), d: pathOf(edge), fill: "none",
+        "class": "edge" + (dashed[edge.id] ? " setup-teardown" : ""), d: pathOf(edge), fill: "none",
         "data-source": edge.sources[0], "data-target": edge.targets[0], "marker-end": "url(#arrow)",
       }, edgeLayer);
     });
@@ -278,12 +279,17 @@
     drawn = { width: result.width, height: result.height, boxes: boxes };
   }
 
+  var requested = 0;
+
+  /** Lay out and draw what is open now; a layout overtaken by a newer request is dropped. */
   function render() {
     var edges = elkEdges();
     var count = Object.keys(doc.tasks).length;
+    var request = requested += 1;
     svg.setAttribute("data-layout", "pending");
     if (status) { status.textContent = "Laying out " + count + " task" + (count === 1 ? "" : "s") + "\u2026"; }
-    return layout().then(function (result) {
+    return layout(edges).then(function (result) {
+      if (request !== requested) { return; }
       draw(result, edges);
       layouts += 1;
       svg.setAttribute("data-layout", "done");
@@ -291,6 +297,7 @@
       if (layouts === 1) { svg.setAttribute("data-drawn-ms", String(Math.round(window.performance.now()))); }
       if (status) { status.textContent = ""; }
     }, function (error) {
+      if (request !== requested) { return; }
       svg.setAttribute("data-layout", "failed");
       if (status) { status.textContent = "The graph could not be laid out: " + error; }
     });
@@ -305,8 +312,8 @@
   /** The frame as tall as the graph needs, within the window (a short DAG leaves no empty band). */
   function sizeFrame() {
     var top = svg.getBoundingClientRect().top + window.scrollY;
-    var room = Math.max(320, window.innerHeight - top - 24);
-    svg.style.height = Math.round(Math.max(320, Math.min(room, drawn.height + 24))) + "px";
+    var room = Math.max(200, window.innerHeight - top - 24);
+    svg.style.height = Math.round(Math.max(200, Math.min(room, drawn.height + 24))) + "px";
   }
 
   function frame() { return { width: svg.clientWidth || 800, height: svg.clientHeight || 500 }; }
