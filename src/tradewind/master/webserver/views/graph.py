@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.graph_document import graph_document
-from tradewind.master.webserver.views.dag_common import action_url, dag_path, selected_run, tabs
+from tradewind.master.webserver.views.dag_common import action_url, dag_path, panel_path, selected_run, tabs
 from tradewind.metastore import grid, runs
 from tradewind.metastore.dags import load_dag
 
@@ -23,7 +23,7 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
     run = selected_run(session, dag_id)
     cells = grid.task_states(session, dag_id, [run.run_id]) if run is not None else {}
     run_cells = {task_id: cell for (task_id, _), cell in cells.items()}
-    task_url = (lambda task_id: dag_path(dag_id, "runs", run.run_id, "tasks", task_id)) if run is not None else None
+    task_url = (lambda task_id: panel_path(dag_id, run.run_id, task_id)) if run is not None else None
     return render_template(
         "dag_pages/graph.html",
         dag_id=dag_id,
