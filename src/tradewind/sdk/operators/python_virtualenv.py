@@ -20,7 +20,8 @@ import sys
 import tempfile
 import types
 import warnings
-from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,6 +70,25 @@ def _serializer_name(serializer: str | None, use_dill: bool) -> str:
     return serializer or "pickle"
 
 
+_PROBE_CODE = (
+    "import importlib.util, json, sys; print(json.dumps({'major': sys.version_info[0], "
+    "'pendulum': importlib.util.find_spec('pendulum') is not None, "
+    "'tradewind': importlib.util.find_spec('tradewind') is not None}))"
+)
+
+
+def _probe(python: Path) -> dict[str, Any]:
+    """The interpreter's major version and whether it can import pendulum and tradewind."""
+    try:
+        output = subprocess.run(
+            [str(python), "-c", _PROBE_CODE], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        probed: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as err:
+        raise AirflowException(f"the Python at {python} could not be run: {err}") from err
+    return probed
+
+
 class _BasePythonVirtualenvOperator(PythonOperator):
     """What both interpreters share: the script, the files that cross, the subprocess."""
 
@@ -111,20 +131,35 @@ class _BasePythonVirtualenvOperator(PythonOperator):
         self.env_vars = dict(env_vars or {})
         self.inherit_env = inherit_env
         self._process = BashProcess()
+        self._python = Path(sys.executable)
 
     # -- what crosses --------------------------------------------------------------------------
 
-    def _target_has_pendulum(self) -> bool:
+    def _interpreter(self) -> AbstractContextManager[Path]:
+        """The interpreter to run the callable with, for as long as the context lasts."""
         raise NotImplementedError
 
-    def _serializable_context_keys(self) -> frozenset[str]:
-        if self._target_has_pendulum():
-            return BASE_SERIALIZABLE_CONTEXT_KEYS | PENDULUM_SERIALIZABLE_CONTEXT_KEYS
-        return BASE_SERIALIZABLE_CONTEXT_KEYS
+    def _check_target(self, probed: dict[str, Any]) -> None:
+        """Refuse (or warn about) a target interpreter that cannot run this task as configured."""
+        if probed["major"] != sys.version_info.major and (self.op_args or self.op_kwargs):
+            raise AirflowException(
+                "Passing op_args or op_kwargs is not supported across different Python major versions "
+                f"for {type(self).__name__}. Please use string_args."
+            )
 
     def execute(self, context: dict[str, Any]) -> Any:
-        keys = self._serializable_context_keys()
-        return super().execute({key: value for key, value in context.items() if key in keys})
+        with self._interpreter() as python:
+            probed = _probe(python)
+            self._check_target(probed)
+            # Pendulum dates cross only into an interpreter that can load them.
+            keys = BASE_SERIALIZABLE_CONTEXT_KEYS
+            if probed["pendulum"]:
+                keys = keys | PENDULUM_SERIALIZABLE_CONTEXT_KEYS
+            self._python = python
+            return super().execute({key: value for key, value in context.items() if key in keys})
+
+    def execute_callable(self) -> Any:
+        return self._execute_in_interpreter(self._python)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -243,11 +278,6 @@ class PythonVirtualenvOperator(_BasePythonVirtualenvOperator):
         if not self.system_site_packages and self.serializer != "pickle" and self.serializer not in self.requirements:
             self.requirements.append(self.serializer)
 
-    def _target_has_pendulum(self) -> bool:
-        return self.system_site_packages or any(
-            str(requirement).strip().lower().startswith("pendulum") for requirement in self.requirements
-        )
-
     def _spec(self) -> VenvSpec:
         # A requirements file rendered by its ``.txt`` extension arrives as its text: one line each.
         lines = [line.strip() for requirement in self.requirements for line in str(requirement).splitlines()]
@@ -259,14 +289,14 @@ class PythonVirtualenvOperator(_BasePythonVirtualenvOperator):
             index_urls=tuple(self.index_urls) if self.index_urls else None,
         )
 
-    def execute_callable(self) -> Any:
+    @contextmanager
+    def _interpreter(self) -> Iterator[Path]:
         spec = self._spec()
         if self.venv_cache_path:
-            python = cached_venv(Path(self.venv_cache_path), spec, self._run_command)
-            return self._execute_in_interpreter(python)
+            yield cached_venv(Path(self.venv_cache_path), spec, self._run_command)
+            return
         with tempfile.TemporaryDirectory(prefix="venv") as tmp:
-            python = prepare_venv(Path(tmp) / "venv", spec, self._run_command)
-            return self._execute_in_interpreter(python)
+            yield prepare_venv(Path(tmp) / "venv", spec, self._run_command)
 
 
 class BranchPythonVirtualenvOperator(PythonVirtualenvOperator, BranchMixIn):
@@ -274,13 +304,6 @@ class BranchPythonVirtualenvOperator(PythonVirtualenvOperator, BranchMixIn):
 
     def execute(self, context: dict[str, Any]) -> Any:
         return self.do_branch(context, super().execute(context))
-
-
-_PROBE = (
-    "import importlib.util, json, sys; print(json.dumps({'major': sys.version_info[0], "
-    "'pendulum': importlib.util.find_spec('pendulum') is not None, "
-    "'tradewind': importlib.util.find_spec('tradewind') is not None}))"
-)
 
 
 class ExternalPythonOperator(_BasePythonVirtualenvOperator):
@@ -293,7 +316,6 @@ class ExternalPythonOperator(_BasePythonVirtualenvOperator):
         if not python:
             raise DagDefinitionError("Python Path must be defined in ExternalPythonOperator")
         self.python = python
-        self._probed: dict[str, Any] | None = None
         super().__init__(python_callable=python_callable, **kwargs)
 
     def _check_python(self) -> Path:
@@ -306,36 +328,18 @@ class ExternalPythonOperator(_BasePythonVirtualenvOperator):
             raise AirflowException(f"Python Path '{path}' must be a file")
         return path
 
-    def _probe(self) -> dict[str, Any]:
-        """The target interpreter's major version and what it can import."""
-        if self._probed is None:
-            python = self._check_python()
-            try:
-                output = subprocess.run(
-                    [str(python), "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
-                ).stdout
-                self._probed = json.loads(output.strip().splitlines()[-1])
-            except (OSError, subprocess.SubprocessError, ValueError, IndexError) as err:
-                raise AirflowException(f"Python Path '{python}' could not be run: {err}") from err
-        return self._probed
+    @contextmanager
+    def _interpreter(self) -> Iterator[Path]:
+        yield self._check_python()
 
-    def _target_has_pendulum(self) -> bool:
-        return bool(self._probe()["pendulum"])
-
-    def execute_callable(self) -> Any:
-        probed = self._probe()
-        if probed["major"] != sys.version_info.major and (self.op_args or self.op_kwargs):
-            raise AirflowException(
-                "Passing op_args or op_kwargs is not supported across different Python major versions "
-                "for ExternalPythonOperator. Please use string_args."
-            )
+    def _check_target(self, probed: dict[str, Any]) -> None:
+        super()._check_target(probed)
         if self.expect_airflow and not probed["tradewind"]:
             log.warning(
                 "expect_airflow=True but %s cannot import tradewind (or Airflow); the callable gets only the "
                 "context keys that need neither. Set expect_airflow=False to silence this warning.",
                 self.python,
             )
-        return self._execute_in_interpreter(self._check_python())
 
 
 class BranchExternalPythonOperator(ExternalPythonOperator, BranchMixIn):
