@@ -10,6 +10,7 @@ using a path is an error that says what to install.
 
 from __future__ import annotations
 
+import importlib
 import posixpath
 import shutil
 from collections.abc import Iterator
@@ -28,10 +29,9 @@ _LOCAL = ("file", "local")
 
 def _fsspec() -> Any:
     try:
-        import fsspec
+        return importlib.import_module("fsspec")
     except ImportError as err:
         raise AirflowException("ObjectStoragePath needs the fsspec package: pip install fsspec") from err
-    return fsspec
 
 
 def get_fs(scheme: str | None, conn_id: str | None = None, storage_options: dict[str, Any] | None = None) -> Any:
