@@ -28,7 +28,9 @@ def _build_wheel(folder: Path) -> Path:
     files = {
         "tinycalc/__init__.py": "def triple(x):\n    return 3 * x\n",
         "tinycalc-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinycalc\nVersion: 1.0\n",
-        "tinycalc-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "tinycalc-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = "".join(f"{name},,\n" for name in files) + "tinycalc-1.0.dist-info/RECORD,,\n"
     with zipfile.ZipFile(wheel, "w") as archive:

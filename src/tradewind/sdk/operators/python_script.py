@@ -4,7 +4,9 @@ As in Airflow 2.10, the callable's source (not the function object) is written i
 the code that loads its arguments and writes its result: the arguments and the return value cross
 the process boundary as files written by the chosen serializer (``pickle``, or ``dill`` /
 ``cloudpickle`` where installed). Only the context keys whose values the other interpreter can
-load cross with them; ``string_args`` reach the script as the list ``virtualenv_string_args``.
+load cross with them — never tradewind's own objects (the DAG, the task, the run), which Airflow
+passes only into an interpreter that has Airflow installed; ``string_args`` reach the script as the
+list ``virtualenv_string_args``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from typing import Any
 from tradewind.errors import AirflowException, DagDefinitionError
 
 __all__ = [
-    "AIRFLOW_SERIALIZABLE_CONTEXT_KEYS",
     "BASE_SERIALIZABLE_CONTEXT_KEYS",
     "PENDULUM_SERIALIZABLE_CONTEXT_KEYS",
     "SERIALIZERS",
@@ -73,12 +74,6 @@ PENDULUM_SERIALIZABLE_CONTEXT_KEYS = frozenset(
         "prev_start_date_success",
         "prev_end_date_success",
     }
-)
-
-#: Context keys holding Airflow's own objects; Airflow passes them only into an interpreter that has
-#: Airflow installed, and tradewind's objects (the DAG, the task, the run) never cross.
-AIRFLOW_SERIALIZABLE_CONTEXT_KEYS = frozenset(
-    {"macros", "conf", "dag", "dag_run", "task", "params", "triggering_dataset_events"}
 )
 
 

@@ -4,7 +4,8 @@ branching forms.
 
 Airflow 2.10's behaviour: the callable's source runs in a script in that interpreter
 (``python_script``); ``op_args``/``op_kwargs`` and the serializable context keys the callable names go
-in, the return value comes back, both by the ``serializer``. The script's output is the task's log;
+in, the return value comes back, both by the ``serializer``; the interpreter is asked first whether
+it has pendulum, and the run's dates cross only if it does. The script's output is the task's log;
 an exit code in ``skip_on_exit_code`` skips the task, any other non-zero one fails it with the
 exception the callable raised.
 """
@@ -229,21 +230,16 @@ class PythonVirtualenvOperator(_BasePythonVirtualenvOperator):
         python_callable: Callable[..., Any],
         requirements: None | Iterable[str] | str = None,
         python_version: str | None = None,
-        serializer: str | None = None,
         system_site_packages: bool = True,
         pip_install_options: list[str] | None = None,
-        op_args: Collection[Any] | None = None,
-        op_kwargs: Mapping[str, Any] | None = None,
-        string_args: Iterable[str] | None = None,
-        templates_dict: dict[str, Any] | None = None,
-        templates_exts: list[str] | None = None,
-        expect_airflow: bool = True,
-        skip_on_exit_code: int | Container[int] | None = None,
         index_urls: None | Collection[str] | str = None,
         venv_cache_path: None | os.PathLike[str] | str = None,
-        use_dill: bool = False,
+        op_args: Collection[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``kwargs``: ``serializer``, ``string_args``, ``templates_dict``, ``expect_airflow``,
+        ``skip_on_exit_code``, ``env_vars``, ``inherit_env``, ``use_dill`` and BaseOperator's."""
         if python_version and str(python_version)[0] != str(sys.version_info.major) and (op_args or op_kwargs):
             raise DagDefinitionError(
                 "Passing op_args or op_kwargs is not supported across different Python major versions "
@@ -262,19 +258,7 @@ class PythonVirtualenvOperator(_BasePythonVirtualenvOperator):
         self.pip_install_options = list(pip_install_options or [])
         self.index_urls = [index_urls] if isinstance(index_urls, str) else list(index_urls) if index_urls else None
         self.venv_cache_path = venv_cache_path
-        super().__init__(
-            python_callable=python_callable,
-            serializer=serializer,
-            use_dill=use_dill,
-            op_args=op_args,
-            op_kwargs=op_kwargs,
-            string_args=string_args,
-            templates_dict=templates_dict,
-            templates_exts=templates_exts,
-            expect_airflow=expect_airflow,
-            skip_on_exit_code=skip_on_exit_code,
-            **kwargs,
-        )
+        super().__init__(python_callable=python_callable, op_args=op_args, op_kwargs=op_kwargs, **kwargs)
         if not self.system_site_packages and self.serializer != "pickle" and self.serializer not in self.requirements:
             self.requirements.append(self.serializer)
 
