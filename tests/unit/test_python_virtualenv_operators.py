@@ -5,7 +5,12 @@ Airflow 2.10; the environment cache is keyed by everything that shapes an enviro
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +20,7 @@ import pytest
 from tradewind import DAG, ExternalPythonOperator, PythonVirtualenvOperator, task
 from tradewind.errors import AirflowException, AirflowSkipException, DagDefinitionError
 from tradewind.sdk.operators.python_script import callable_source
-from tradewind.sdk.operators.venv_builder import MARKER_FILE, VenvSpec, cached_venv
+from tradewind.sdk.operators.venv_builder import MARKER_FILE, VenvSpec, cached_venv, prepare_venv
 from tradewind.sdk.serialization import deserialize_dag, serialize_dag
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -208,3 +213,79 @@ def test_virtualenv_tasks_survive_serialization_with_their_operator_names():
     assert tasks["outside"].operator_name == "@task.external_python"
     assert tasks["classic"].operator_name == "PythonVirtualenvOperator"
     assert tasks["outside"].upstream_task_ids == {"in_venv"}
+
+
+def test_the_environment_is_made_with_venv_and_pip_or_with_uv_with_the_tasks_options(tmp_path):
+    spec = VenvSpec(
+        requirements=("tinycalc==1.0",),
+        system_site_packages=True,
+        pip_install_options=("--no-index",),
+        index_urls=("https://one.example/simple", "https://two.example/simple"),
+    )
+    indexes = ["--index-url", "https://one.example/simple", "--extra-index-url", "https://two.example/simple"]
+    for uv, create, install in [
+        ("", [sys.executable, "-m", "venv", "--system-site-packages"], ["{python}", "-m", "pip", "install"]),
+        (
+            "/opt/uv",
+            ["/opt/uv", "venv", "--seed", "--system-site-packages", "--python", sys.executable],
+            ["/opt/uv", "pip", "install", "--python", "{python}"],
+        ),
+    ]:
+        commands: list[list[str]] = []
+        venv = tmp_path / (uv.strip("/").replace("/", "-") or "pip") / "venv"
+        python = prepare_venv(venv, spec, _fake_builder(commands), uv=uv)
+        assert python == venv / "bin" / "python"
+        assert (venv / "requirements.txt").read_text() == "tinycalc==1.0\n"
+        assert commands == [
+            [*create, str(venv)],
+            [
+                *(arg.format(python=python) for arg in install),
+                "--no-index",
+                *indexes,
+                "-r",
+                str(venv / "requirements.txt"),
+            ],
+        ]
+
+
+def test_a_build_killed_midway_releases_its_lock_and_the_next_task_builds_afresh(tmp_path):
+    """kill -9 of a worker's task while it installs: the kernel drops its lock, and the folder it
+    left without a completion marker is removed and built again, not used."""
+    spec = VenvSpec(requirements=("tinycalc",))
+    started = tmp_path / "started"
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from tradewind.sdk.operators.venv_builder import VenvSpec, cached_venv
+
+        def run(command):
+            if "venv" in command:
+                (Path(command[-1]) / "bin").mkdir(parents=True)
+                return 0
+            Path({str(started)!r}).write_text("installing")
+            time.sleep(600)
+
+        cached_venv(Path({str(tmp_path)!r}), VenvSpec(requirements=("tinycalc",)), run)
+        """
+    )
+    builder = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert builder.poll() is None and time.monotonic() < deadline, "the first build never reached pip"
+            time.sleep(0.05)
+        os.kill(builder.pid, signal.SIGKILL)
+        builder.wait(timeout=30)
+    finally:
+        if builder.poll() is None:
+            builder.kill()
+    half_built = tmp_path / f"venv-{spec.cache_key()}"
+    assert half_built.is_dir() and not (half_built / MARKER_FILE).exists()
+
+    commands: list[list[str]] = []
+    python = cached_venv(tmp_path, spec, _fake_builder(commands))
+
+    assert python == half_built / "bin" / "python" and python.exists()
+    assert len(commands) == 2  # created and installed again
+    assert (half_built / MARKER_FILE).read_text() == spec.hash_data()

@@ -86,9 +86,10 @@ def _index_options(index_urls: Sequence[str] | None) -> list[str]:
     return ["--index-url", first, *(option for url in others for option in ("--extra-index-url", url))]
 
 
-def prepare_venv(venv_dir: Path, spec: VenvSpec, run: CommandRunner) -> Path:
-    """Create the environment at ``venv_dir`` and install ``spec.requirements``; its interpreter."""
-    uv = shutil.which("uv")
+def prepare_venv(venv_dir: Path, spec: VenvSpec, run: CommandRunner, *, uv: str | None = None) -> Path:
+    """Create the environment at ``venv_dir`` and install ``spec.requirements``; its interpreter.
+    ``uv`` is the uv program to use (by default the one on the PATH; none: venv and pip)."""
+    uv = uv if uv is not None else shutil.which("uv")
     site = ["--system-site-packages"] if spec.system_site_packages else []
     if uv:
         create = [uv, "venv", "--seed", *site, "--python", _base_python(spec.python_version), str(venv_dir)]
