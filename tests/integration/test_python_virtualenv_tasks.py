@@ -147,11 +147,12 @@ def test_a_virtualenv_installs_a_local_wheel_once_and_later_tasks_reuse_it(cli: 
     }
     first, again = _xcom(cli, "venv_with_a_wheel", "first"), _xcom(cli, "venv_with_a_wheel", "again")
     assert first["tripled"] == 42 and again["tripled"] == 126  # type: ignore[index]
-    venvs = sorted((cli.home / "venv-cache").glob("venv-*/"))
-    assert len(venvs) == 1, venvs  # a requirements file naming the same package is the same environment
-    assert first["python"] == again["python"] == str(venvs[0] / "bin" / "python")  # type: ignore[index]
+    assert first["python"] == again["python"]  # type: ignore[index]
+    assert Path(first["python"]).parents[1].parent == cli.home / "venv-cache"  # type: ignore[index]
     assert "Building a Python virtual environment" in _log(cli, "venv_with_a_wheel", "first")
     assert "Re-using cached Python virtual environment" in _log(cli, "venv_with_a_wheel", "again")
+    # A requirements file naming the same package is the same environment.
+    assert "Re-using cached Python virtual environment" in _log(cli, "venv_with_a_wheel", "from_file")
     assert _xcom(cli, "venv_with_a_wheel", "from_file") == 3
 
 
@@ -178,3 +179,15 @@ def test_an_external_python_gets_its_arguments_and_only_the_context_it_can_load(
     assert "Process returned non-zero exit status 1." in raised
     assert "ValueError: the numbers do not add up" in raised
     assert "Python Path '/nowhere/bin/python' must exist" in _log(cli, "external_venv", "missing_python")
+
+
+def test_changing_the_cache_key_variable_has_the_environment_built_again(cli: Cli) -> None:
+    assert cli("dags", "test", "venv_with_a_wheel", LOGICAL_DATE, "-q", timeout=300).returncode == 0
+    before = sorted((cli.home / "venv-cache").glob("venv-*/"))
+
+    assert cli("variables", "set", "PythonVirtualenvOperator.cache_key", "rebuild-1").returncode == 0
+    result = cli("dags", "test", "venv_with_a_wheel", "2024-01-02", "-q", timeout=300)
+
+    assert result.returncode == 0, result
+    after = sorted((cli.home / "venv-cache").glob("venv-*/"))
+    assert len(after) == 2 and set(before) < set(after), after

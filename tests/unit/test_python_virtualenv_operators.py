@@ -84,6 +84,8 @@ def test_an_exit_code_in_skip_on_exit_code_skips_and_another_fails_with_it():
         run_external(leave, op_args=[99], skip_on_exit_code=[99, 100])
     with pytest.raises(AirflowException, match="Process returned non-zero exit status 3."):
         run_external(leave, op_args=[3], skip_on_exit_code=99)
+    with pytest.raises(AirflowSkipException, match="Process exited with code 0. Skipping."):
+        run_external(add, op_args=[1, 2], skip_on_exit_code=0)
 
 
 def test_an_exception_in_the_callable_fails_the_task_naming_it():
@@ -115,6 +117,13 @@ def test_lambdas_generators_and_unknown_serializers_are_refused_at_parse_time():
         PythonVirtualenvOperator(task_id="t", python_callable=add, serializer="json")
     with pytest.raises(DagDefinitionError, match="Please use string_args"):
         PythonVirtualenvOperator(task_id="t", python_callable=add, python_version="2.7", op_args=[1, 2])
+    with pytest.raises(DagDefinitionError, match="use_airflow_context=True is not supported"):
+        ExternalPythonOperator(task_id="t", python=sys.executable, python_callable=add, use_airflow_context=True)
+    with (
+        pytest.warns(DeprecationWarning, match="use_dill"),
+        pytest.raises(DagDefinitionError, match="Both 'use_dill' and 'serializer' parameters are set"),
+    ):
+        PythonVirtualenvOperator(task_id="t", python_callable=add, use_dill=True, serializer="pickle")
 
 
 def test_use_dill_is_deprecated_and_means_the_dill_serializer_installed_in_the_venv():
@@ -152,8 +161,9 @@ def test_the_cache_key_ignores_requirement_order_and_follows_everything_else():
         VenvSpec(requirements=("a", "b"), system_site_packages=True),
         VenvSpec(requirements=("a", "b"), pip_install_options=("--no-index",)),
         VenvSpec(requirements=("a", "b"), index_urls=("https://pypi.example/simple",)),
+        VenvSpec(requirements=("a", "b"), cache_variable="rebuild-2024-06"),
     ]
-    assert len({base.cache_key(), *(spec.cache_key() for spec in others)}) == 6
+    assert len({base.cache_key(), *(spec.cache_key() for spec in others)}) == 7
 
 
 def _fake_builder(commands: list[list[str]], fail: bool = False):
@@ -181,7 +191,7 @@ def test_a_cached_venv_is_built_once_and_reused_while_its_settings_hold(tmp_path
     assert (first.parents[1] / MARKER_FILE).read_text() == spec.hash_data()
 
 
-def test_a_half_built_venv_is_removed_and_a_foreign_marker_refused(tmp_path):
+def test_a_half_built_venv_or_one_built_with_other_settings_is_built_again(tmp_path):
     spec = VenvSpec(requirements=("tinycalc",))
     with pytest.raises(AirflowException, match="installing the requirements failed"):
         cached_venv(tmp_path, spec, _fake_builder([], fail=True))
@@ -190,8 +200,9 @@ def test_a_half_built_venv_is_removed_and_a_foreign_marker_refused(tmp_path):
     venv = tmp_path / f"venv-{spec.cache_key()}"
     venv.mkdir()
     (venv / MARKER_FILE).write_text('{"requirements": ["other"]}')
-    with pytest.raises(AirflowException, match="was built with other settings"):
-        cached_venv(tmp_path, spec, _fake_builder([]))
+    commands: list[list[str]] = []
+    cached_venv(tmp_path, spec, _fake_builder(commands))
+    assert len(commands) == 2 and (venv / MARKER_FILE).read_text() == spec.hash_data()
 
 
 def test_virtualenv_tasks_survive_serialization_with_their_operator_names():

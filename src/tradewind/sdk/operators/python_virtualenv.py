@@ -37,6 +37,7 @@ from tradewind.sdk.operators.python_script import (
     render_script,
 )
 from tradewind.sdk.operators.venv_builder import VenvSpec, cached_venv, is_venv_installed, prepare_venv
+from tradewind.sdk.variable import Variable
 
 __all__ = [
     "BranchExternalPythonOperator",
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("tradewind.task.operators")
+
+#: The Variable whose value is part of every cached environment's hash: change it to rebuild them all.
+CACHE_KEY_VARIABLE = "PythonVirtualenvOperator.cache_key"
 
 
 def _exit_codes(value: int | Container[int] | None) -> Container[int]:
@@ -63,10 +67,8 @@ def _serializer_name(serializer: str | None, use_dill: bool) -> str:
             DeprecationWarning,
             stacklevel=4,
         )
-        if serializer not in (None, "dill"):
-            raise DagDefinitionError(
-                f"use_dill=True and serializer={serializer!r} contradict each other; give serializer only"
-            )
+        if serializer:
+            raise DagDefinitionError("Both 'use_dill' and 'serializer' parameters are set. Please set only one of them")
         return "dill"
     return serializer or "pickle"
 
@@ -110,9 +112,13 @@ class _BasePythonVirtualenvOperator(PythonOperator):
         skip_on_exit_code: int | Container[int] | None = None,
         env_vars: dict[str, str] | None = None,
         inherit_env: bool = True,
+        use_airflow_context: bool = False,
         **kwargs: Any,
     ) -> None:
         name = type(self).__name__
+        if use_airflow_context:
+            # Airflow 2.10 sends the whole context to the other interpreter through its internal API.
+            raise DagDefinitionError(f"{name}: use_airflow_context=True is not supported by tradewind")
         if not isinstance(python_callable, types.FunctionType) or python_callable.__name__ == "<lambda>":
             raise DagDefinitionError(f"{name} only supports functions for python_callable arg")
         if inspect.isgeneratorfunction(python_callable):
@@ -188,6 +194,7 @@ class _BasePythonVirtualenvOperator(PythonOperator):
             )
             exit_code = self._run_command([str(python), str(script), *map(str, paths)], self._environment())
             if exit_code in self.skip_on_exit_code:
+                # Also for 0: Airflow skips a task that exits normally when 0 is listed.
                 raise AirflowSkipException(f"Process exited with code {exit_code}. Skipping.")
             if exit_code != 0:
                 message = f"Process returned non-zero exit status {exit_code}."
@@ -271,6 +278,7 @@ class PythonVirtualenvOperator(_BasePythonVirtualenvOperator):
             system_site_packages=self.system_site_packages,
             pip_install_options=tuple(self.pip_install_options),
             index_urls=tuple(self.index_urls) if self.index_urls else None,
+            cache_variable=str(Variable.get(CACHE_KEY_VARIABLE, default_var="")) if self.venv_cache_path else "",
         )
 
     @contextmanager
@@ -296,10 +304,13 @@ class ExternalPythonOperator(_BasePythonVirtualenvOperator):
 
     template_fields: ClassVar[Sequence[str]] = ("templates_dict", "op_args", "op_kwargs", "python")
 
-    def __init__(self, *, python: str, python_callable: Callable[..., Any], **kwargs: Any) -> None:
+    def __init__(
+        self, *, python: str, python_callable: Callable[..., Any], expect_pendulum: bool = False, **kwargs: Any
+    ) -> None:
         if not python:
             raise DagDefinitionError("Python Path must be defined in ExternalPythonOperator")
         self.python = python
+        self.expect_pendulum = expect_pendulum
         super().__init__(python_callable=python_callable, **kwargs)
 
     def _check_python(self) -> Path:
@@ -318,6 +329,12 @@ class ExternalPythonOperator(_BasePythonVirtualenvOperator):
 
     def _check_target(self, probed: dict[str, Any]) -> None:
         super()._check_target(probed)
+        if self.expect_pendulum and not probed["pendulum"]:
+            log.warning(
+                "Pendulum is not installed in %s: the run's dates are not passed to the callable. "
+                "Install pendulum there to have them.",
+                self.python,
+            )
         if self.expect_airflow and not probed["tradewind"]:
             log.warning(
                 "expect_airflow=True but %s cannot import tradewind (or Airflow); the callable gets only the "

@@ -6,7 +6,8 @@ otherwise by the standard library's ``python -m venv`` and the environment's own
 ``<cache>/venv-<hash>``, the hash being that of everything that shapes it (requirements, pip
 options, index URLs, Python version, system site packages): a worker builds it once, under a file
 lock so two tasks on one machine do not build it at the same time, and marks it complete only when
-the install finished, so a half-built environment is rebuilt instead of used.
+the install finished, so a half-built environment (or one whose marker names other settings) is
+rebuilt instead of used.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class VenvSpec:
     system_site_packages: bool = False
     pip_install_options: tuple[str, ...] = ()
     index_urls: tuple[str, ...] | None = None
+    #: The Variable ``PythonVirtualenvOperator.cache_key`` (Airflow's): changing it has every cached
+    #: environment built again.
+    cache_variable: str = ""
 
     def hash_data(self) -> str:
         """The spec as canonical JSON, requirements sorted: what the cache key is the hash of."""
@@ -132,10 +136,14 @@ def cached_venv(cache_path: Path, spec: VenvSpec, run: CommandRunner) -> Path:
             if built_with == spec.hash_data():
                 log.info("Re-using cached Python virtual environment in %s", venv_dir)
                 return venv_python(venv_dir)
-            raise AirflowException(
-                f"The cached virtual environment {venv_dir} was built with other settings ({built_with}) than "
-                f"this task asks for ({spec.hash_data()}); remove the folder to have it built again"
+            log.warning(
+                "The cached virtual environment %s was built with other settings (%s) than this task asks for "
+                "(%s); building it again",
+                venv_dir,
+                built_with,
+                spec.hash_data(),
             )
+            shutil.rmtree(venv_dir)
         if venv_dir.exists():
             log.warning("Removing %s: a virtual environment whose build did not finish", venv_dir)
             shutil.rmtree(venv_dir)
