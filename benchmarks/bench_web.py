@@ -3,8 +3,10 @@
 Builds in a fresh PostgreSQL database (127.0.0.1:5432, dropped at the end) a DAG of 500 tasks in
 task groups with 25 finished runs (task instances and tries inserted in bulk, with realistic
 states and times) and 200 small DAGs, then, with the Flask test client logged in as a Viewer,
-times the grid page, the grid data JSON, the graph page, the DAGs list and the task instance
-panel: one warm-up request, then the median of --requests requests, with the number of SQL
+times the grid page, the grid data JSON, the graph page, the DAGs list, the task instance panel
+(whole and as the grid's side panel loads it), a run's details, the Task Duration, Task Tries,
+Landing Times and Calendar views, the DAG runs and task instances lists and DAG Dependencies: one
+warm-up request, then the median of --requests requests, with the number of SQL
 statements each request sent. Target: each under 200 ms.
 
 Then the graph of the 500-task DAG drawn in a real browser (Debian's Chromium through Playwright,
@@ -262,6 +264,17 @@ def run_benchmark(settings: Settings, run_id: str, task_id: str, requests: int, 
             "graph page (500 tasks)": f"/dags/{BIG_DAG}/graph?run_id={quote(run_id, safe='')}",
             f"DAGs list ({SMALL_DAGS + 1} DAGs, page 1)": "/",
             "task instance panel": f"/dags/{BIG_DAG}/runs/{quote(run_id, safe='')}/tasks/{task_id}",
+            "grid side panel (task instance)": (
+                f"/dags/{BIG_DAG}/runs/{quote(run_id, safe='')}/tasks/{task_id}?partial=1"
+            ),
+            "run details": f"/dags/{BIG_DAG}/runs/{quote(run_id, safe='')}?partial=1",
+            "task duration (500 tasks x 25 runs)": f"/dags/{BIG_DAG}/duration",
+            "task tries": f"/dags/{BIG_DAG}/tries",
+            "landing times": f"/dags/{BIG_DAG}/landing-times",
+            "calendar": f"/dags/{BIG_DAG}/calendar",
+            "DAG runs list": "/runs",
+            "task instances list (page 1)": "/task-instances",
+            "DAG dependencies": "/dag-dependencies",
         }
         engine = metastore(app).engine
         print(f"{'page':36} {'median ms':>10} {'target':>8} {'SQL':>5} {'KB':>7}  verdict")
