@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tradewind import DAG
-from tradewind.master.webserver.dag_dependencies import DagDependency, all_dependencies
+from tradewind.master.webserver.dag_dependencies import DagDependency, all_dependencies, graph_json
 from tradewind.sdk.operators.empty import EmptyOperator
 from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
 from tradewind.sdk.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
@@ -29,3 +29,21 @@ def test_sensors_and_triggers_make_edges_between_dags_and_markers_do_not() -> No
         DagDependency("orders", "report", "trigger", "orders", "kick_report"),
         DagDependency("templated", "{{ params.target }}", "trigger", "templated", "kick"),
     ]
+
+
+def test_the_graph_has_a_node_per_dag_named_and_an_edge_per_dependency() -> None:
+    edges = [
+        DagDependency("billing", "report", "sensor", "report", "wait"),
+        DagDependency("orders", "report", "trigger", "orders", "kick_a"),
+        DagDependency("orders", "report", "trigger", "orders", "kick_b"),
+    ]
+    drawn = graph_json(edges, known=["orders", "report"], url_of=lambda dag_id: f"/dags/{dag_id}/grid")
+    assert drawn["nodes"] == [
+        {"id": "billing", "url": None, "loaded": False},
+        {"id": "report", "url": "/dags/report/grid", "loaded": True},
+        {"id": "orders", "url": "/dags/orders/grid", "loaded": True},
+    ]
+    assert drawn["edges"] == [
+        {"source": "billing", "target": "report", "kind": "sensor"},
+        {"source": "orders", "target": "report", "kind": "trigger"},
+    ], "two triggering tasks draw one arrow"

@@ -8,7 +8,7 @@ on its own ("trigger"). A templated id is shown as written. Pure: plain serializ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,3 +43,22 @@ def dependencies_of(serialized: Mapping[str, Any]) -> list[DagDependency]:
 def all_dependencies(serialized_dags: Iterable[Mapping[str, Any]]) -> list[DagDependency]:
     """Every dependency between the DAGs, sorted by source and target."""
     return sorted(dep for data in serialized_dags for dep in dependencies_of(data))
+
+
+def graph_json(edges: Iterable[DagDependency], known: Iterable[str], url_of: Callable[[str], str]) -> dict[str, Any]:
+    """The drawing's nodes (each DAG an edge names; ``url_of(dag_id)`` for the loaded ones) and
+    edges, one per source, target and kind, for the DAG Dependencies graph."""
+    loaded = set(known)
+    ends: dict[str, None] = {}
+    drawn: dict[tuple[str, str, str], None] = {}
+    for edge in edges:
+        ends[edge.source] = None
+        ends[edge.target] = None
+        drawn[(edge.source, edge.target, edge.kind)] = None
+    return {
+        "nodes": [
+            {"id": dag_id, "url": url_of(dag_id) if dag_id in loaded else None, "loaded": dag_id in loaded}
+            for dag_id in ends
+        ],
+        "edges": [{"source": s, "target": t, "kind": k} for s, t, k in drawn],
+    }

@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from tradewind.master.webserver.dag_dependencies import all_dependencies
+from tradewind.master.webserver.dag_dependencies import all_dependencies, graph_json
 from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.views.dag_common import dag_path
 from tradewind.metastore.dags import active_dag_ids, serialized_of
 
 bp = Blueprint("dag_dependencies", __name__)
@@ -22,4 +23,7 @@ def dag_dependencies_view() -> ResponseReturnValue:
     if focus is not None:
         edges = [edge for edge in edges if focus in (edge.source, edge.target)]
     known = set(dag_ids)
-    return render_template("dag_dependencies/list.html", edges=edges, focus=focus, known=known, dag_ids=dag_ids)
+    graph = graph_json(edges, known, lambda dag_id: dag_path(dag_id, "grid"))
+    return render_template(
+        "dag_dependencies/list.html", edges=edges, focus=focus, known=known, dag_ids=dag_ids, graph=graph
+    )
