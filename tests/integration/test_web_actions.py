@@ -549,7 +549,7 @@ def test_runs_list_filters_by_dag_state_and_type_and_links_each_run(client_as, t
     assert _run_ids(client.get("/runs?run_type=manual").text) == ["manual__x"]
     assert _run_ids(client.get(f"/runs?dag_id={DAG_ID}&state=success").text) == ["run_1"]
     assert f'href="/dags/{DAG_ID}/runs/run_2/clear?only_failed=true"' in every
-    assert f'<a href="/dags/{DAG_ID}/graph?run_id=run_2">run_2</a>' in every, "a run id links to the run"
+    assert f'<a href="/dags/{DAG_ID}/runs/run_2">run_2</a>' in every, "a run id links to the run"
     assert "&#34;rows&#34;: 5" in every and "hunter2" not in every, "conf is shown with its secrets masked"
     bad = client.get("/runs?run_type=sometimes")
     assert bad.status_code == 400 and "run_type must be one of" in bad.text

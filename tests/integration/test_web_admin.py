@@ -346,3 +346,52 @@ def test_variables_pools_and_users_are_edited_in_place(client_as, web_db: Sessio
     web_db.expire_all()
     me = users.get_user_by_name(web_db, "admin")
     assert me is not None and me.role == "Admin", "an Admin cannot demote themselves"
+
+
+def test_testing_an_edited_connection_against_another_host_never_sends_the_stored_password(  # type: ignore[no-untyped-def]
+    client_as, web_app: Flask, web_db: Session
+) -> None:
+    """An Admin opens an HTTP connection whose password the UI never shows and points its host at
+    a server of their own before pressing Test: the request arrives without the stored password.
+    Tested where it is stored, the password is used."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        connections.set_connection(
+            web_db,
+            "api",
+            {"conn_type": "http", "host": "127.0.0.1", "port": port, "login": "svc", "password": SECRET},
+        )
+        web_db.commit()
+        web_app.config[SETTINGS_KEY] = dataclasses.replace(web_app.config[SETTINGS_KEY], webserver_test_connection=True)
+        admin = client_as("Admin")
+        form = {
+            "csrf_token": csrf_token(admin),
+            "editing": "api",
+            "conn_id": "api",
+            "conn_type": "http",
+            "login": "svc",
+        }
+        admin.post("/connections/test", data={**form, "host": "127.0.0.1", "port": str(port)})
+        admin.post("/connections/test", data={**form, "host": "localhost", "port": str(port)})
+        stored = "Basic " + base64.b64encode(f"svc:{SECRET}".encode()).decode()
+        assert seen[0] == stored, "tested where it is stored, the stored password is used"
+        assert SECRET not in base64.b64decode(seen[1].removeprefix("Basic ") or b"").decode(), seen[1]
+    finally:
+        server.shutdown()

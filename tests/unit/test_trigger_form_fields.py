@@ -79,7 +79,8 @@ def test_a_posted_form_becomes_typed_conf() -> None:
         version="2",
         untyped="8",
     )
-    conf, problems = read_fields(PARAMS.items(), form)
+    posted = read_fields(PARAMS.items(), form)
+    conf, problems = posted.conf, posted.problems
     assert problems == {}
     assert conf == {
         "rows": 25,
@@ -99,14 +100,16 @@ def test_a_posted_form_becomes_typed_conf() -> None:
 
 
 def test_an_unticked_switch_is_false_and_unposted_fields_keep_their_defaults() -> None:
-    conf, problems = read_fields(PARAMS.items(), _form(owner="ana"))
+    posted = read_fields(PARAMS.items(), _form(owner="ana"))
+    conf, problems = posted.conf, posted.problems
     assert problems == {}
     assert conf == {"dry_run": False, "regions": [], "owner": "ana"}
 
 
 def test_every_field_with_a_problem_is_named_with_all_its_reasons() -> None:
     form = _form(rows="0", ratio="lots", options="{oops", owner="", env='"staging"')
-    _, problems = read_fields(PARAMS.items(), form)
+    posted = read_fields(PARAMS.items(), form)
+    problems = posted.problems
     assert set(problems) == {"rows", "ratio", "options", "owner", "env"}
     assert any("less than the minimum of 1" in p for p in problems["rows"])
     assert problems["ratio"] == ["'lots' is not a number"]
@@ -117,7 +120,7 @@ def test_every_field_with_a_problem_is_named_with_all_its_reasons() -> None:
 
 def test_a_value_breaking_several_rules_lists_each_rule() -> None:
     params = ParamsDict({"code": Param("ab", type="string", minLength=3, pattern="^[A-Z]+$")})
-    _, problems = read_fields(params.items(), _form(code="ab"))
+    problems = read_fields(params.items(), _form(code="ab")).problems
     assert len(problems["code"]) == 2
     assert any("too short" in p for p in problems["code"]) and any("does not match" in p for p in problems["code"])
 
@@ -134,3 +137,12 @@ def test_markdown_from_a_dag_file_is_shown_never_run() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="javascript' not in html and 'href="https://a.example/"' in html
     assert str(render_markdown(None)) == ""
+
+
+def test_what_did_not_parse_is_shown_again_as_typed_and_deep_json_is_refused() -> None:
+    params = ParamsDict({"rows": Param(10, type="integer"), "options": Param({}, type="object")})
+    posted = read_fields(params.items(), _form(rows="abc", options="[" * 5000))
+    assert posted.problems["rows"] == ["'abc' is not a whole number"]
+    assert "nests arrays and objects more than" in posted.problems["options"][0]
+    fields = {f.name: f for f in build_fields(params.items(), posted.shown, posted.problems)}
+    assert fields["rows"].shown == "abc", "the box keeps what was typed, not the default"

@@ -163,7 +163,7 @@ def set_role(settings: Settings, username: str, role: str) -> None:
     from tradewind.metastore.engine import session_scope
 
     with open_metastore(settings) as factory, session_scope(factory) as session:
-        user_rows.set_role(session, username, role)
+        user_rows.change_user(session, username, role=role)
     click.echo(f"{username} is now {role}.")
 
 

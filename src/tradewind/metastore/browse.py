@@ -1,25 +1,12 @@
-"""Paged lists for the Browse pages: DAG runs (of one DAG or all, by state) and the audit log."""
+"""The audit log's paged list for its Browse page (the runs and task instances lists read
+``searches``, as the REST API does)."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tradewind.metastore.models import AuditLog, DagRun
-
-
-def runs_page(
-    session: Session, *, dag_id: str | None = None, state: str | None = None, limit: int = 100, offset: int = 0
-) -> tuple[list[DagRun], int]:
-    """Runs newest first by logical date, and how many match in all."""
-    query = select(DagRun)
-    if dag_id is not None:
-        query = query.where(DagRun.dag_id == dag_id)
-    if state is not None:
-        query = query.where(DagRun.state == state)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+from tradewind.metastore.models import AuditLog
 
 
 def audit_page(

@@ -111,13 +111,6 @@ def end_sessions(session: Session, username: str) -> int:
     return web_sessions.end_sessions_of(session, _existing(session, username).id)
 
 
-def set_role(session: Session, username: str, role: str) -> User:
-    user = _existing(session, username)
-    user.role = check_role(role)
-    session.flush()
-    return user
-
-
 def change_user(
     session: Session,
     username: str,

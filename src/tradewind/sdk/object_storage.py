@@ -76,7 +76,8 @@ class ObjectStoragePath:
         if parts is not None:
             protocol = protocol or parts.scheme
             conn_id = conn_id or parts.username
-            host = parts.hostname or ""
+            # The bucket (or host:port) as written: hostname would lowercase it and drop the port.
+            host = parts.netloc.rpartition("@")[2]
             if protocol in _LOCAL:
                 path = parts.path
             else:

@@ -22,7 +22,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from tradewind.sdk.json_object import loads_json
+from tradewind.errors import NotAJsonObject
+from tradewind.sdk.json_object import check_depth, loads_json
 from tradewind.sdk.params import NOTSET, Param, schema_problems
 
 #: Sent by the form: its fields were drawn, so an unticked switch means false.
@@ -103,6 +104,8 @@ def _option_key(value: Any) -> str:
 
 def _shown(kind: str, value: Any) -> str:
     """How a value is written into its field."""
+    if isinstance(value, _AsTyped):
+        return str(value)
     if value is None or value is NOTSET:
         return ""
     if kind == "boolean":
@@ -201,7 +204,10 @@ def _read(kind: str, raw: str, nullable: bool, options: Mapping[str, Any]) -> An
         return [line.strip() for line in raw.splitlines() if line.strip()]
     if kind == "json":
         try:
+            check_depth(text, "the value")
             return loads_json(text)
+        except NotAJsonObject as exc:
+            raise ValueError(str(exc)) from None
         except ValueError as exc:
             raise ValueError(f"not valid JSON: {exc}") from None
     if kind == "datetime":
@@ -214,17 +220,25 @@ def _read(kind: str, raw: str, nullable: bool, options: Mapping[str, Any]) -> An
     return text
 
 
-def read_fields(
-    params: Iterable[tuple[str, Param]], form: MultiDict[str, str]
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The conf the posted fields give and every problem of each field, keyed by param name.
+@dataclass(frozen=True)
+class PostedFields:
+    """What a posted trigger form gives: the conf, every problem of each field (by param name), and
+    what to show in each field again (the typed value, or the text as typed where it did not parse)."""
 
-    A param whose field was not posted keeps its default (and is left out of the conf, as Airflow
-    leaves defaults to the params). Each value is checked against its param's whole schema, and
+    conf: dict[str, Any]
+    problems: dict[str, list[str]]
+    shown: dict[str, Any]
+
+
+def read_fields(params: Iterable[tuple[str, Param]], form: MultiDict[str, str]) -> PostedFields:
+    """Read the posted fields. A text-like field that was not posted keeps its param's default and
+    stays out of the conf; a switch or multi-select of a drawn form is always read (not posted
+    means off, or nothing chosen). Each value is checked against its param's whole schema, and
     every reason it does not fit is listed.
     """
     conf: dict[str, Any] = {}
     problems: dict[str, list[str]] = {}
+    shown: dict[str, Any] = {}
     for name, param in params:
         schema = param.schema
         main, nullable = _types(schema, param.value)
@@ -248,9 +262,15 @@ def read_fields(
                 value = _read(kind, raw or "", nullable, options)
             except ValueError as exc:
                 problems[name] = [str(exc)]
+                shown[name] = _AsTyped(raw or "")
                 continue
         reasons = [REQUIRED] if param.value is NOTSET and value in ("", []) else schema_problems(value, schema)
         if reasons:
             problems[name] = reasons
         conf[name] = value
-    return conf, problems
+        shown[name] = value
+    return PostedFields(conf, problems, shown)
+
+
+class _AsTyped(str):
+    """Text a person typed that did not parse: shown again in its field exactly as typed."""

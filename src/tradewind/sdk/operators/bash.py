@@ -57,7 +57,7 @@ class BashOperator(BaseOperator):
         if skip_exit_code is not None:
             # Airflow's name before 2.6; it still wins over the new one, as there.
             skip_on_exit_code = skip_exit_code
-        self.skip_on_exit_code: Container[int] = _as_exit_codes(skip_on_exit_code)
+        self.skip_on_exit_code: Container[int] = as_exit_codes(skip_on_exit_code)
         self.cwd = cwd
         #: Airflow 2.10's hook to turn the last output line into the return value.
         self.output_processor = output_processor
@@ -170,7 +170,8 @@ class BashProcess:
             _signal_group(process.pid, signal.SIGKILL)
 
 
-def _as_exit_codes(value: int | Container[int] | None) -> Container[int]:
+def as_exit_codes(value: int | Container[int] | None) -> Container[int]:
+    """``skip_on_exit_code`` as a container of codes (one code, several, or none)."""
     if value is None:
         return ()
     if isinstance(value, int):

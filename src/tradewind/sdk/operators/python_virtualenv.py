@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tradewind.errors import AirflowException, AirflowSkipException, DagDefinitionError
-from tradewind.sdk.operators.bash import BashProcess
+from tradewind.sdk.operators.bash import BashProcess, as_exit_codes
 from tradewind.sdk.operators.python import BranchMixIn, PythonOperator
 from tradewind.sdk.operators.python_script import (
     BASE_SERIALIZABLE_CONTEXT_KEYS,
@@ -51,12 +51,6 @@ log = logging.getLogger("tradewind.task.operators")
 
 #: The Variable whose value is part of every cached environment's hash: change it to rebuild them all.
 CACHE_KEY_VARIABLE = "PythonVirtualenvOperator.cache_key"
-
-
-def _exit_codes(value: int | Container[int] | None) -> Container[int]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, int) else value
 
 
 def _serializer_name(serializer: str | None, use_dill: bool) -> str:
@@ -134,7 +128,7 @@ class _BasePythonVirtualenvOperator(PythonOperator):
         self.serializer = check_serializer(_serializer_name(serializer, use_dill))
         self.string_args = list(string_args or [])
         self.expect_airflow = expect_airflow
-        self.skip_on_exit_code = _exit_codes(skip_on_exit_code)
+        self.skip_on_exit_code = as_exit_codes(skip_on_exit_code)
         self.env_vars = dict(env_vars or {})
         self.inherit_env = inherit_env
         self._process = BashProcess()

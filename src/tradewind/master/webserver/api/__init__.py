@@ -10,6 +10,7 @@ only what they declare. The views call the same metastore functions and actions 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from flask import abort, request
@@ -17,6 +18,14 @@ from flask import abort, request
 from tradewind.metastore.column_limits import INT32
 
 API_PREFIX = "/api/v1"
+
+
+def query_choice(name: str, allowed: Sequence[str]) -> str | None:
+    """A query parameter that must be one of ``allowed`` (empty or absent: None); 400 otherwise."""
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        abort(400, description=f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def query_int(name: str, default: int, *, minimum: int = 0, maximum: int = INT32[1]) -> int:

@@ -27,10 +27,11 @@
       "elk.padding": "[top=16,left=16,bottom=16,right=16]",
     },
     children: data.nodes.map(function (node) {
-      return { id: node.id, width: Math.max(90, node.id.length * CHAR + 24), height: HEIGHT };
+      return { id: "dag:" + node.id, width: Math.max(90, node.id.length * CHAR + 24), height: HEIGHT };
     }),
     edges: data.edges.map(function (edge, index) {
-      return { id: "e" + index, sources: [edge.source], targets: [edge.target], kind: edge.kind };
+      // Prefixed, so a DAG named like the root or an edge cannot clash with them in ELK's one id space.
+      return { id: "edge:" + index, sources: ["dag:" + edge.source], targets: ["dag:" + edge.target], kind: edge.kind };
     }),
   };
 
@@ -56,7 +57,7 @@
       el("title", {}, path).textContent = kinds[edge.id];
     });
     var byId = {};
-    data.nodes.forEach(function (node) { byId[node.id] = node; });
+    data.nodes.forEach(function (node) { byId["dag:" + node.id] = node; });
     (result.children || []).forEach(function (box) {
       var node = byId[box.id];
       var parent = node.url ? el("a", { href: node.url }, svg) : svg;

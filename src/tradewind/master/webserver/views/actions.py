@@ -297,9 +297,11 @@ def trigger_submit(dag_id: str) -> ResponseReturnValue:
     run_id = request.form.get("run_id", "").strip()
     date_text = request.form.get("logical_date", "")
     values: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
     field_errors: dict[str, list[str]] = {}
     if request.form.get(FIELDS_SHOWN):
-        values, field_errors = read_fields(dag.params.items(), request.form)
+        posted = read_fields(dag.params.items(), request.form)
+        values, field_errors, shown = posted.conf, posted.problems, posted.shown
 
     def refused(message: str | None, status: int = 400) -> ResponseReturnValue:
         session.rollback()
@@ -309,7 +311,7 @@ def trigger_submit(dag_id: str) -> ResponseReturnValue:
             conf_text=conf_text,
             run_id=run_id,
             logical_date=date_text,
-            values=values,
+            values=shown,
             field_errors=field_errors,
             error=message,
         )

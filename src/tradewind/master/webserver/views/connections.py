@@ -14,13 +14,14 @@ from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from tradewind.errors import ConnectionNotFound
+from tradewind.errors import ConnectionNotFound, NotAJsonObject
 from tradewind.master.webserver import masking
 from tradewind.master.webserver.auth import require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.admin_forms import delete_keyed, recorded, refused
 from tradewind.metastore import connections
 from tradewind.sdk.hooks import registry
+from tradewind.sdk.json_object import check_depth
 
 bp = Blueprint("connections", __name__)
 
@@ -59,12 +60,18 @@ def connection_list() -> ResponseReturnValue:
     return _render(shown)
 
 
-def _posted(form: MultiDict[str, str]) -> tuple[str, dict[str, Any]]:
-    """The connection id and the fields the form holds, secrets the form kept back restored."""
+#: What names where a connection's secrets go: a test may use the stored secrets only when these
+#: are as stored, so no form can send a password it never showed to a host of its choosing.
+ENDPOINT_FIELDS = ("conn_type", "host", "port", "schema", "login")
+
+
+def _posted(form: MultiDict[str, str], *, for_test: bool = False) -> tuple[str, dict[str, Any]]:
+    """The connection id and the fields the form holds, secrets the form kept back restored (for a
+    test, only when it still points where the stored connection does)."""
     values: dict[str, Any] = {name: form.get(name) or None for name in connections.FIELDS if name != "port"}
     values["conn_type"] = form.get("conn_type", "")
     port = form.get("port", "").strip()
-    values["port"] = int(port) if port.isdigit() else port or None
+    values["port"] = int(port) if port.isascii() and port.isdigit() else port or None
     conn_id = form.get("conn_id", "")
     editing = form.get(EDITING) or None
     if editing:
@@ -72,7 +79,8 @@ def _posted(form: MultiDict[str, str]) -> tuple[str, dict[str, Any]]:
             stored = connections.get_connection(get_session(), editing)
         except ConnectionNotFound:
             stored = None
-        if stored is not None:
+        moved = stored is not None and any(values[name] != getattr(stored, name) for name in ENDPOINT_FIELDS)
+        if stored is not None and not (for_test and moved):
             if not values["password"]:
                 values["password"] = stored.password
             values["extra"] = _restored_extra(values["extra"], stored.extra)
@@ -85,9 +93,10 @@ def _restored_extra(edited: str | None, stored: str | None) -> str | None:
     if edited == masking.REDACTED:
         return stored  # an extra that was not JSON is shown masked whole
     try:
+        check_depth(edited, "the extra")
         new, old = json.loads(edited), json.loads(stored)
-    except ValueError:
-        return edited  # refused as not JSON when saved; tested as typed
+    except (ValueError, NotAJsonObject):
+        return edited  # refused as not JSON (or too deep) when saved; tested as typed
     return json.dumps(masking.restore_masked(new, old))
 
 
@@ -112,7 +121,7 @@ def test_connection() -> ResponseReturnValue:
         abort(403, description="Testing connections is off; set TRADEWIND_WEBSERVER_TEST_CONNECTION=true to allow it.")
     from tradewind.sdk.connection import Connection
 
-    conn_id, values = _posted(request.form)
+    conn_id, values = _posted(request.form, for_test=True)
     try:
         result = registry.test_connection(Connection(conn_id=conn_id or "tradewind_test_connection", **values))
     except Exception as exc:  # noqa: BLE001 - a hook failing in any way is the test's answer

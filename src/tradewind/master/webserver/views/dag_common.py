@@ -28,6 +28,18 @@ TABS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: How many runs a DAG page shows unless ``?num_runs=`` says (Airflow's
+#: ``default_dag_run_display_number``), the choices its selector offers, and the most it may ask for.
+DEFAULT_RUNS_SHOWN = 25
+RUNS_SHOWN_CHOICES = (5, 10, 25, 50, 100, 365)
+MAX_RUNS_SHOWN = 365
+
+
+def runs_shown_choices(chosen: int) -> list[int]:
+    """The selector's choices, with the one in the URL among them."""
+    return sorted({*RUNS_SHOWN_CHOICES, chosen})
+
+
 @dataclass(frozen=True)
 class Tab:
     label: str

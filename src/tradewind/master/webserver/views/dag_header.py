@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import request
 
+from tradewind.master.webserver import masking
 from tradewind.master.webserver.auth import current_user
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.metastore import dags
@@ -52,6 +53,11 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S%z") if value is not None else "None"
 
 
+def _masked(name: str, value: Any) -> Any:
+    """A param's default as the header shows it: secret-looking names (nested too) as ``***``."""
+    return value if value is NOTSET else masking.details({name: value})[name]
+
+
 def dag_header(dag_id: str) -> DagHeader | None:
     """What the header shows for ``dag_id``; ``None`` when the DAG is not (or no longer) stored."""
     from tradewind.master.webserver.views.dags import next_run
@@ -87,7 +93,7 @@ def dag_header(dag_id: str) -> DagHeader | None:
         tags=sorted(row.tags or []),
         description=dag.description,
         doc_md=dag.doc_md,
-        params=[(name, _shown(p.value), p.description) for name, p in dag.params.items()],
+        params=[(name, _shown(_masked(name, p.value)), p.description) for name, p in dag.params.items()],
         details=details,
         return_to=request.full_path.rstrip("?"),
     )

@@ -8,14 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from tradewind.master.webserver.api import query_datetime, query_int
+from tradewind.master.webserver.api import query_choice, query_datetime, query_int
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, tabs, task_rows
+from tradewind.master.webserver.views.dag_common import (
+    DEFAULT_RUNS_SHOWN,
+    MAX_RUNS_SHOWN,
+    TaskRow,
+    action_url,
+    dag_path,
+    runs_shown_choices,
+    tabs,
+    task_rows,
+)
 from tradewind.metastore import grid
 from tradewind.metastore.dags import load_dag
 from tradewind.metastore.grid import GridPage, GridRun
@@ -24,10 +33,6 @@ from tradewind.states import DagRunState, DagRunType
 
 bp = Blueprint("grid", __name__)
 
-RUNS_PER_PAGE = 25
-#: The "runs shown" choices, as Airflow's grid offers them, and the most a page may ask for.
-RUN_CHOICES = (5, 10, 25, 50, 100, 365)
-MAX_RUNS = 365
 RUN_STATES = tuple(state.value for state in DagRunState)
 RUN_TYPES = tuple(run_type.value for run_type in DagRunType)
 ACTIVE_RUN_STATES = frozenset({"queued", "running"})
@@ -84,14 +89,14 @@ class GridFilters:
     @classmethod
     def from_request(cls) -> GridFilters:
         return cls(
-            query_int("num_runs", RUNS_PER_PAGE, minimum=1, maximum=MAX_RUNS),
-            _choice("run_state", RUN_STATES),
-            _choice("run_type", RUN_TYPES),
+            query_int("num_runs", DEFAULT_RUNS_SHOWN, minimum=1, maximum=MAX_RUNS_SHOWN),
+            query_choice("run_state", RUN_STATES),
+            query_choice("run_type", RUN_TYPES),
         )
 
     def query(self, **extra: str) -> str:
         """The filters (those not at their default) and ``extra`` as a query string, with its ``?``."""
-        values: dict[str, object] = {"num_runs": self.num_runs if self.num_runs != RUNS_PER_PAGE else None}
+        values: dict[str, object] = {"num_runs": self.num_runs if self.num_runs != DEFAULT_RUNS_SHOWN else None}
         values |= {"run_state": self.run_state, "run_type": self.run_type, **extra}
         kept = {k: v for k, v in values.items() if v is not None}
         return "?" + urlencode(kept) if kept else ""
@@ -100,13 +105,6 @@ class GridFilters:
         return grid.grid_page(
             session, dag_id, limit=self.num_runs, before=before, run_state=self.run_state, run_type=self.run_type
         )
-
-
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        abort(400, description=f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
 
 
 @bp.get("/dags/<dag_id>/grid")
@@ -148,7 +146,7 @@ def grid_view(dag_id: str) -> ResponseReturnValue:
         filters=filters,
         run_states=RUN_STATES,
         run_types=RUN_TYPES,
-        run_choices=sorted({*RUN_CHOICES, filters.num_runs}),
+        run_choices=runs_shown_choices(filters.num_runs),
         dag_base=dag_path(dag_id),
         trigger_url=action_url(dag_path(dag_id, "trigger")),
     )

@@ -13,11 +13,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from tradewind.actions import apply as actions
-from tradewind.actions.plan import ActionOptions
 from tradewind.actions.wake import wake_schedulers
 from tradewind.errors import DagNotFound, DagRunNotFound
 from tradewind.master.webserver import masking
-from tradewind.master.webserver.api import query_int
+from tradewind.master.webserver.api import query_choice, query_int
 from tradewind.master.webserver.auth import current_user, local_url, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.dag_common import dag_path, tabs
@@ -42,13 +41,6 @@ BULK_ACTIONS = {
 RUN_KEY_SEPARATOR = "/"
 
 
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        abort(400, description=f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
-
-
 def conf_text(conf: Any) -> str:
     """A run's conf as one line of JSON, secrets masked as everywhere else."""
     if not conf:
@@ -57,8 +49,8 @@ def conf_text(conf: Any) -> str:
 
 
 def _render(fixed_dag_id: str | None) -> str:
-    state = _choice("state", STATES)
-    run_type = _choice("run_type", RUN_TYPES)
+    state = query_choice("state", STATES)
+    run_type = query_choice("run_type", RUN_TYPES)
     dag_id = fixed_dag_id or (request.args.get("dag_id", "").strip() or None)
     page = query_int("page", 1, minimum=1)
     any_of: dict[str, list[Any]] = {}
@@ -103,7 +95,7 @@ def _render(fixed_dag_id: str | None) -> str:
         page_number=page,
         last_page=last_page,
         conf_text=conf_text,
-        run_url=lambda run: dag_path(run.dag_id, "graph") + "?" + urlencode({"run_id": run.run_id}),
+        run_url=lambda run: url_for("runs.run_details", dag_id=run.dag_id, run_id=run.run_id),
         bulk_actions=BULK_ACTIONS,
         separator=RUN_KEY_SEPARATOR,
         return_to=request.full_path.rstrip("?"),
@@ -199,13 +191,10 @@ def bulk_action() -> ResponseReturnValue:
         for dag_id, run_id in ticked:
             if action == "delete":
                 actions.delete_run(session, dag_id, run_id, owner=user.username, source="ui")
-            elif action == "clear":
-                options = ActionOptions(run_id=run_id)
-                dag = load_dag(session, dag_id)
-                plan = actions.plan(session, dag, "clear", options, lock=True)
-                changed += actions.apply(session, dag_id, plan, options, owner=user.username, source="ui")
             else:
-                changed += actions.set_run_state(session, dag_id, run_id, action, owner=user.username, source="ui")
+                # Clearing a whole run is setting it to queued (``plan_run_state``), as Airflow's list does.
+                state = "queued" if action == "clear" else action
+                changed += actions.set_run_state(session, dag_id, run_id, state, owner=user.username, source="ui")
     except (DagRunNotFound, DagNotFound) as exc:
         session.rollback()
         abort(404, description=f"{exc} Nothing was changed.")

@@ -15,23 +15,24 @@ from tradewind.decisions.run_schedule import iter_upcoming
 from tradewind.master.webserver.api import query_int
 from tradewind.master.webserver.chart_series import build_chart, calendar_weeks, day_state
 from tradewind.master.webserver.db import get_session, get_settings
-from tradewind.master.webserver.views.dag_common import dag_path, tabs
+from tradewind.master.webserver.views.dag_common import (
+    DEFAULT_RUNS_SHOWN,
+    MAX_RUNS_SHOWN,
+    dag_path,
+    runs_shown_choices,
+    tabs,
+)
 from tradewind.metastore import scheduling, task_history
 from tradewind.metastore.dags import load_dag
 from tradewind.sdk.serialization import SerializedDAG
 
 bp = Blueprint("task_charts", __name__)
 
-#: How many runs a chart shows unless ``?num_runs=`` says (Airflow's default_dag_run_display_number).
-DEFAULT_RUNS = 25
-RUN_CHOICES = (5, 10, 25, 50, 100, 365)
-MAX_RUNS = 365
-
 
 def _chart_page(dag_id: str, page: str) -> ResponseReturnValue:
     session = get_session()
     dag = load_dag(session, dag_id)
-    num_runs = query_int("num_runs", DEFAULT_RUNS, minimum=1, maximum=MAX_RUNS)
+    num_runs = query_int("num_runs", DEFAULT_RUNS_SHOWN, minimum=1, maximum=MAX_RUNS_SHOWN)
     runs = task_history.recent_runs(session, dag_id, num_runs)
     tasks = task_history.tasks_in_runs(session, dag_id, [run.run_id for run in runs])
     chart = build_chart(page, runs, tasks, [task.task_id for task in dag.topological_sort()])
@@ -42,7 +43,7 @@ def _chart_page(dag_id: str, page: str) -> ResponseReturnValue:
         chart=chart,
         page=page,
         num_runs=num_runs,
-        run_choices=sorted({*RUN_CHOICES, num_runs}),
+        run_choices=runs_shown_choices(num_runs),
         tabs=tabs(dag_id, page),
     )
 

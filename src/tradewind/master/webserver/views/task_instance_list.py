@@ -15,7 +15,7 @@ from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
 from tradewind.actions.wake import wake_schedulers
 from tradewind.errors import DagNotFound, DagRunNotFound
-from tradewind.master.webserver.api import query_int
+from tradewind.master.webserver.api import query_choice, query_int
 from tradewind.master.webserver.auth import current_user, local_url, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.dag_common import panel_path
@@ -45,10 +45,7 @@ def _filters() -> dict[str, list[Any]]:
         value = request.args.get(name, "").strip()
         if value:
             any_of[name] = [value]
-    state = request.args.get("state") or None
-    if state is not None:
-        if state not in STATES:
-            abort(400, description=f"state must be one of {', '.join(STATES)}, not {state!r}")
+    if state := query_choice("state", STATES):
         any_of["state"] = [state]
     return any_of
 
