@@ -45,22 +45,25 @@ def recent_runs(session: Session, dag_id: str, limit: int) -> list[HistoryRun]:
     return [HistoryRun(*row) for row in reversed(rows)]
 
 
-def tasks_in_runs(session: Session, dag_id: str, run_ids: Sequence[str]) -> list[TaskInRun]:
-    """Per task and run of ``run_ids``: its duration, tries and end, mapped instances folded."""
+def tasks_in_runs(session: Session, dag_id: str, run_ids: Sequence[str], *, with_end: bool = False) -> list[TaskInRun]:
+    """Per task and run of ``run_ids``: its duration and tries (and, ``with_end``, its latest end),
+    mapped instances folded. Read as plain rows (12,500 for 500 tasks × 25 runs), not ORM objects,
+    and without the end dates' conversion unless they are wanted."""
     if not run_ids:
         return []
-    rows = session.execute(
+    end = sa.func.max(TaskInstance.end_date) if with_end else sa.null()
+    rows = session.connection().execute(
         sa.select(
             TaskInstance.task_id,
             TaskInstance.run_id,
             sa.func.max(TaskInstance.duration),
             sa.func.max(TaskInstance.try_number),
-            sa.func.max(TaskInstance.end_date),
+            end,
         )
         .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids)))
         .group_by(TaskInstance.task_id, TaskInstance.run_id)
-    ).all()
-    return [TaskInRun(task_id, run_id, duration, tries or 0, end) for task_id, run_id, duration, tries, end in rows]
+    )
+    return [TaskInRun(task_id, run_id, duration, tries or 0, ended) for task_id, run_id, duration, tries, ended in rows]
 
 
 def run_states_by_day(session: Session, dag_id: str, first: date, last: date) -> dict[date, dict[str, int]]:

@@ -34,7 +34,7 @@ def _chart_page(dag_id: str, page: str) -> ResponseReturnValue:
     dag = load_dag(session, dag_id)
     num_runs = query_int("num_runs", DEFAULT_RUNS_SHOWN, minimum=1, maximum=MAX_RUNS_SHOWN)
     runs = task_history.recent_runs(session, dag_id, num_runs)
-    tasks = task_history.tasks_in_runs(session, dag_id, [run.run_id for run in runs])
+    tasks = task_history.tasks_in_runs(session, dag_id, [run.run_id for run in runs], with_end=page == "landing-times")
     chart = build_chart(page, runs, tasks, [task.task_id for task in dag.topological_sort()])
     return render_template(
         "dag_pages/task_chart.html",
