@@ -30,6 +30,8 @@ ROLE_TABLE: dict[str, str | None] = {
     "runs.all_runs": "Viewer",
     "runs.dag_runs": "Viewer",
     "audit.audit_log": "Viewer",
+    "datasets.dataset_list": "Viewer",
+    "datasets.dataset_detail": "Viewer",
     "grid.grid_view": "Viewer",
     "grid.grid_data": "Viewer",
     "graph.graph_view": "Viewer",

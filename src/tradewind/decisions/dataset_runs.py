@@ -54,9 +54,3 @@ def plan_dataset_run(
     if not condition.evaluate(updated, alias_members):
         return WAIT
     return DatasetRunPlan(create=True, take=taken, logical_date=max(q.queued_at for q in queued))
-
-
-def waiting_on(condition: BaseDataset, updated: Collection[str]) -> tuple[int, int]:
-    """(datasets updated, datasets named) for the DAGs list's "1 of 2 datasets updated"."""
-    uris = {d.uri for d in condition.iter_datasets()}
-    return len(uris & set(updated)), len(uris)

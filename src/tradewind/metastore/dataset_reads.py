@@ -224,6 +224,12 @@ def _events_query(
     return query
 
 
+def get_event(session: Session, event_id: int) -> EventInfo | None:
+    query = select(*_EVENT_COLUMNS).join(DatasetModel, DatasetModel.id == DatasetEvent.dataset_id)
+    found = _events(session, query.where(DatasetEvent.id == event_id))
+    return found[0] if found else None
+
+
 def events_of_run(session: Session, dag_id: str, run_id: str) -> list[EventInfo]:
     """The events that went into a dataset-triggered run, oldest first."""
     query = (
@@ -308,6 +314,26 @@ def _queue_filters(query: AnySelect, dag_id: str | None, uri: str | None, before
     if before is not None:
         query = query.where(DatasetDagRunQueue.created_at < before)
     return query
+
+
+def waiting_summary(session: Session, dag_ids: Collection[str]) -> dict[str, tuple[int, int]]:
+    """dag_id -> (datasets with queued events, datasets its schedule names), for each DAG of
+    ``dag_ids`` scheduled on datasets (the DAGs list's "1 of 2 datasets updated")."""
+    if not dag_ids:
+        return {}
+    named: dict[str, set[int]] = {}
+    refs = select(DagScheduleDatasetReference.dag_id, DagScheduleDatasetReference.dataset_id).where(
+        DagScheduleDatasetReference.dag_id.in_(sorted(dag_ids))
+    )
+    for dag_id, dataset_id in session.execute(refs):
+        named.setdefault(dag_id, set()).add(dataset_id)
+    updated: dict[str, set[int]] = {}
+    queue = select(DatasetDagRunQueue.target_dag_id, DatasetDagRunQueue.dataset_id).where(
+        DatasetDagRunQueue.target_dag_id.in_(sorted(named))
+    )
+    for dag_id, dataset_id in session.execute(queue):
+        updated.setdefault(dag_id, set()).add(dataset_id)
+    return {dag_id: (len(ids & updated.get(dag_id, set())), len(ids)) for dag_id, ids in named.items()}
 
 
 # -- DAG dependencies ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "tradewind.master.webserver.views.actions",
     "tradewind.master.webserver.views.runs",
     "tradewind.master.webserver.views.audit",
+    "tradewind.master.webserver.views.datasets",
     "tradewind.master.webserver.views.grid",
     "tradewind.master.webserver.views.task_instance",
     "tradewind.master.webserver.views.graph",
