@@ -82,8 +82,8 @@ def test_nested_conditions_combine_as_written(updated: set[str], holds: bool) ->
 
 
 def test_chained_operators_flatten_into_one_condition() -> None:
-    assert (A & B & C) == DatasetAll(A, B, C)
-    assert (A | B | C) == DatasetAny(A, B, C)
+    assert DatasetAll(A, B, C) == (A & B & C)
+    assert DatasetAny(A, B, C) == (A | B | C)
 
 
 def test_an_alias_holds_once_a_dataset_attached_to_it_was_updated() -> None:

@@ -75,7 +75,7 @@ def get_dataset_events() -> ResponseReturnValue:
         offset=arg("offset") or 0,
     )
     total = dataset_reads.count_events(session, **filters)
-    return jsonify(dataset_events=[event_json(e) for e in rows], total_entries=total)
+    return jsonify(dataset_events=[dataset_event_json(e) for e in rows], total_entries=total)
 
 
 @bp.post("/datasets/events")
@@ -87,7 +87,7 @@ def create_dataset_event() -> ResponseReturnValue:
     event = send_dataset_event(session, uri, data.get("extra"))
     consumers = consumers_of(session, uri)
     audit.record(session, "dataset_event.create", owner=current_username(), extra={"uri": uri, "source": "api"})
-    answer = event_json(event)
+    answer = dataset_event_json(event)
     session.commit()
     for dag_id in consumers:
         wake_schedulers(get_settings().broker_url, dag_id, [])
@@ -170,7 +170,7 @@ def dataset_json(d: dataset_reads.DatasetInfo) -> dict[str, Any]:
     }
 
 
-def event_json(e: dataset_reads.EventInfo, runs_by_key: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
+def dataset_event_json(e: dataset_reads.EventInfo) -> dict[str, Any]:
     return {
         "dataset_id": e.dataset_id,
         "dataset_uri": e.dataset_uri,
