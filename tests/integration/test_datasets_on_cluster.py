@@ -1,0 +1,150 @@
+"""Data-aware scheduling on a real cluster (a scheduler and a worker, each its own process, over
+PostgreSQL and Redis): a producer's successful task updates its outlet dataset, a consumer of
+``[a, b]`` runs only once both were updated, one of ``a | b`` runs on either, a failed producer
+sends no event, and the consumer's task sees the events that triggered it. Each consumer's task
+appends a line to a ledger file, so every run that really happened is counted."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster import Cluster, wait_until
+
+from tradewind.metastore import dataset_reads, runs
+from tradewind.metastore.engine import session_scope
+
+pytestmark = pytest.mark.integration
+
+DAGS = """
+import json
+from datetime import datetime, timezone
+
+from airflow import DAG
+from airflow.datasets import Dataset
+from airflow.decorators import task
+
+A = Dataset("s3://lake/a")
+B = Dataset("s3://lake/b")
+LEDGER = {ledger!r}
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def producer(dag_id, dataset, fail=False):
+    with DAG(dag_id, schedule=None, start_date=START) as dag:
+
+        @task(outlets=[dataset])
+        def write(*, outlet_events=None, run_id=None):
+            if fail:
+                raise RuntimeError("disk full")
+            outlet_events[dataset].extra["by"] = run_id
+
+        write()
+    return dag
+
+
+def consumer(dag_id, schedule):
+    with DAG(dag_id, schedule=schedule, start_date=START, max_active_runs=10) as dag:
+
+        @task(inlets=[A])
+        def consume(*, triggering_dataset_events=None, inlet_events=None, dag_run=None):
+            line = {{
+                "dag_id": dag_run.dag_id,
+                "run_id": dag_run.run_id,
+                "run_type": dag_run.run_type,
+                "triggering": {{
+                    uri: [[e.source_dag_id, e.extra.get("by")] for e in events]
+                    for uri, events in triggering_dataset_events.items()
+                }},
+                "events_of_a": len(inlet_events[A]),
+            }}
+            with open(LEDGER, "a") as ledger:
+                ledger.write(json.dumps(line) + "\\n")
+
+        consume()
+    return dag
+
+
+make_a = producer("make_a", A)
+make_b = producer("make_b", B)
+make_b_fails = producer("make_b_fails", B, fail=True)
+needs_both = consumer("needs_both", [A, B])
+needs_either = consumer("needs_either", A | B)
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, fresh_pg_url: str, redis_url: str) -> Iterator[Cluster]:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    cluster = Cluster(tmp_path / "home", fresh_pg_url, redis_url, folder)
+    cluster.cli("db", "migrate")
+    yield cluster
+    cluster.stop_all()
+
+
+def _ledger(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _lines_of(path: Path, dag_id: str) -> list[dict[str, Any]]:
+    return [line for line in _ledger(path) if line["dag_id"] == dag_id]
+
+
+def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluster: Cluster, tmp_path: Path):
+    ledger = tmp_path / "ledger.jsonl"
+    (cluster.dags_folder / "lake.py").write_text(textwrap.dedent(DAGS.format(ledger=str(ledger))))
+    cluster.start_scheduler()
+    cluster.start_worker("w1")
+    for dag_id in ("make_a", "make_b", "make_b_fails", "needs_both", "needs_either"):
+        cluster.wait_for_dag(dag_id)
+
+    made_a = cluster.trigger("make_a")
+    assert cluster.wait_for_run("make_a", made_a) == "success"
+    wait_until(
+        lambda: len(_lines_of(ledger, "needs_either")) == 1,
+        timeout=60,
+        describe=lambda: "needs_either's first run never came:\n" + cluster.tail_logs(),
+    )
+    (first_either,) = _lines_of(ledger, "needs_either")
+    assert first_either["run_type"] == "dataset_triggered"
+    assert first_either["triggering"] == {"s3://lake/a": [["make_a", made_a]]}
+
+    # A failed task sends no event: B is still not updated, so needs_both still waits for it.
+    failed = cluster.trigger("make_b_fails")
+    assert cluster.wait_for_run("make_b_fails", failed) == "failed"
+    with session_scope(cluster.factory) as session:
+        assert dataset_reads.list_events(session, uri="s3://lake/b") == []
+        assert runs.list_runs(session, "needs_both") == []
+        assert [(q.dag_id, q.uri) for q in dataset_reads.queued(session)] == [("needs_both", "s3://lake/a")]
+
+    made_b = cluster.trigger("make_b")
+    assert cluster.wait_for_run("make_b", made_b) == "success"
+    wait_until(
+        lambda: len(_lines_of(ledger, "needs_both")) == 1,
+        timeout=60,
+        describe=lambda: "needs_both's run never came:\n" + cluster.tail_logs(),
+    )
+    wait_until(
+        lambda: len(_lines_of(ledger, "needs_either")) == 2,
+        timeout=60,
+        describe=lambda: "needs_either's second run never came:\n" + cluster.tail_logs(),
+    )
+    (both,) = _lines_of(ledger, "needs_both")
+    assert both["run_type"] == "dataset_triggered"
+    assert both["triggering"] == {"s3://lake/a": [["make_a", made_a]], "s3://lake/b": [["make_b", made_b]]}
+    assert both["events_of_a"] == 1
+    assert _lines_of(ledger, "needs_either")[1]["triggering"] == {"s3://lake/b": [["make_b", made_b]]}
+
+    with session_scope(cluster.factory) as session:
+        assert dataset_reads.queued(session) == [], "every event went into a run"
+        (run,) = runs.list_runs(session, "needs_both")
+        producers = {r.run_id: r for dag in ("make_a", "make_b") for r in runs.list_runs(session, dag)}
+        # The run covers the data intervals of the runs whose events triggered it (Airflow 2.10).
+        assert run.data_interval_start == producers[made_a].data_interval_start
+        assert run.data_interval_end == producers[made_b].data_interval_end
+        assert len(runs.list_runs(session, "needs_either")) == 2
