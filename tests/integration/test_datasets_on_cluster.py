@@ -148,3 +148,64 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
         assert run.data_interval_start == producers[made_a].data_interval_start
         assert run.data_interval_end == producers[made_b].data_interval_end
         assert len(runs.list_runs(session, "needs_either")) == 2
+
+
+CRASH_DAGS = """
+import json, time
+from datetime import datetime, timedelta, timezone
+
+from airflow import DAG
+from airflow.datasets import Dataset
+from airflow.decorators import task
+
+C = Dataset("s3://lake/c")
+LEDGER = {ledger!r}
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def note(**line):
+    with open(LEDGER, "a") as ledger:
+        ledger.write(json.dumps(line) + "\\n")
+
+
+with DAG("slow_c", schedule=None, start_date=START):
+
+    @task(outlets=[C], retries=1, retry_delay=timedelta(seconds=0))
+    def write(*, ti=None):
+        note(dag_id="slow_c", try_number=ti.try_number)
+        if ti.try_number == 1:
+            time.sleep(120)  # the worker is killed meanwhile
+
+    write()
+
+with DAG("reads_c", schedule=[C], start_date=START):
+
+    @task
+    def consume(*, triggering_dataset_events=None, dag_run=None):
+        note(dag_id="reads_c", run_id=dag_run.run_id, events=len(triggering_dataset_events["s3://lake/c"]))
+
+    consume()
+"""
+
+
+def test_a_producer_whose_worker_is_killed_sends_its_event_once_from_the_retry(cluster: Cluster, tmp_path: Path):
+    ledger = tmp_path / "ledger.jsonl"
+    (cluster.dags_folder / "crash.py").write_text(textwrap.dedent(CRASH_DAGS.format(ledger=str(ledger))))
+    cluster.start_scheduler()
+    cluster.start_worker("w1")
+    for dag_id in ("slow_c", "reads_c"):
+        cluster.wait_for_dag(dag_id)
+    run_id = cluster.trigger("slow_c")
+    wait_until(lambda: _lines_of(ledger, "slow_c"), timeout=60, describe=cluster.tail_logs)
+    cluster.kill("w1")  # kill -9 of the worker and its task's process, mid-try
+    cluster.start_worker("w2")
+
+    assert cluster.wait_for_run("slow_c", run_id, timeout=90) == "success"
+    wait_until(lambda: _lines_of(ledger, "reads_c"), timeout=60, describe=cluster.tail_logs)
+    assert [line["try_number"] for line in _lines_of(ledger, "slow_c")] == [1, 2]
+    with session_scope(cluster.factory) as session:
+        (event,) = dataset_reads.list_events(session, uri="s3://lake/c")
+        assert (event.source_dag_id, event.source_run_id) == ("slow_c", run_id)
+        assert dataset_reads.queued(session) == []
+    (consumed,) = _lines_of(ledger, "reads_c")
+    assert consumed["events"] == 1
