@@ -56,6 +56,29 @@ class RecordingExecutor:
         pass
 
 
+def two_schedulers(
+    settings: Settings,
+    factories: Sequence[sessionmaker[Session]],
+    sent: list[tuple[str, TaskMessage]],
+    lock: threading.Lock,
+) -> list[Scheduler]:
+    """Schedulers "a" and "b", each on its own engine, recording what they send into ``sent``."""
+    return [
+        Scheduler(settings, factory, RecordingExecutor(name, sent, lock))
+        for name, factory in zip(("a", "b"), factories, strict=True)
+    ]
+
+
+def tick_until_stopped(scheduler: Scheduler, stop: threading.Event, errors: list[BaseException]) -> None:
+    """A scheduler's loop, as fast as it goes; what it raises is reported by the test thread."""
+    try:
+        while not stop.is_set():
+            scheduler.tick(datetime.now(UTC))
+            time.sleep(0.002)
+    except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        errors.append(exc)
+
+
 @pytest.fixture
 def settings(fresh_pg_url: str, tmp_path: Path) -> Settings:
     folder = tmp_path / "dags"
@@ -104,18 +127,7 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
     lock = threading.Lock()
     stop = threading.Event()
     errors: list[BaseException] = []
-    schedulers = [
-        Scheduler(settings, factory, RecordingExecutor(name, sent, lock))
-        for name, factory in zip(("a", "b"), scheduler_factories, strict=True)
-    ]
-
-    def tick_until_stopped(scheduler: Scheduler) -> None:
-        try:
-            while not stop.is_set():
-                scheduler.tick(datetime.now(UTC))
-                time.sleep(0.002)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-            errors.append(exc)
+    schedulers = two_schedulers(settings, scheduler_factories, sent, lock)
 
     def work_until_stopped() -> None:
         """The fake worker: claims and finishes whatever was sent, as a worker would."""
@@ -146,7 +158,7 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=tick_until_stopped, args=(s,)) for s in schedulers]
+    threads = [threading.Thread(target=tick_until_stopped, args=(s, stop, errors)) for s in schedulers]
     threads.append(threading.Thread(target=work_until_stopped))
     for thread in threads:
         thread.start()
@@ -207,20 +219,8 @@ def test_two_schedulers_turn_every_dataset_event_into_exactly_one_run_per_consum
     sent: list[tuple[str, TaskMessage]] = []
     lock, stop = threading.Lock(), threading.Event()
     errors: list[BaseException] = []
-    schedulers = [
-        Scheduler(settings, factory, RecordingExecutor(name, sent, lock))
-        for name, factory in zip(("a", "b"), scheduler_factories, strict=True)
-    ]
-
-    def tick_until_stopped(scheduler: Scheduler) -> None:
-        try:
-            while not stop.is_set():
-                scheduler.tick(datetime.now(UTC))
-                time.sleep(0.001)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=tick_until_stopped, args=(s,)) for s in schedulers]
+    schedulers = two_schedulers(settings, scheduler_factories, sent, lock)
+    threads = [threading.Thread(target=tick_until_stopped, args=(s, stop, errors)) for s in schedulers]
     for thread in threads:
         thread.start()
     event_ids: list[int] = []

@@ -27,24 +27,13 @@ def dataset_list() -> ResponseReturnValue:
         session, uri_pattern=pattern, order_by="uri", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     latest = {d.id: dataset_reads.list_events(session, dataset_id=d.id, order_by="-timestamp", limit=1) for d in rows}
-    last_page = max(1, -(-total // PAGE_SIZE))
-
-    def url(number: int) -> str:
-        query: dict[str, Any] = {"uri_pattern": pattern} if pattern else {}
-        if number > 1:
-            query["page"] = number
-        return url_for("datasets.dataset_list", **query)
-
     return render_template(
         "datasets/list.html",
         datasets=rows,
         latest={key: events[0] if events else None for key, events in latest.items()},
         pattern=pattern or "",
         total=total,
-        prev_url=url(page - 1) if page > 1 else None,
-        next_url=url(page + 1) if page < last_page else None,
-        page_number=page,
-        last_page=last_page,
+        **_pages("datasets.dataset_list", page, total, {"uri_pattern": pattern} if pattern else {}),
     )
 
 
@@ -60,22 +49,27 @@ def dataset_detail() -> ResponseReturnValue:
     events = dataset_reads.list_events(
         session, dataset_id=dataset.id, order_by="-timestamp", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
-    last_page = max(1, -(-total // PAGE_SIZE))
-
-    def url(number: int) -> str:
-        query: dict[str, Any] = {"uri": uri}
-        if number > 1:
-            query["page"] = number
-        return url_for("datasets.dataset_detail", **query)
-
     return render_template(
         "datasets/detail.html",
         dataset=dataset,
         events=events,
         queued=dataset_reads.queued(session, uri=uri),
         total=total,
-        prev_url=url(page - 1) if page > 1 else None,
-        next_url=url(page + 1) if page < last_page else None,
-        page_number=page,
-        last_page=last_page,
+        **_pages("datasets.dataset_detail", page, total, {"uri": uri}),
     )
+
+
+def _pages(endpoint: str, page: int, total: int, query: dict[str, Any]) -> dict[str, Any]:
+    """The pager's links and numbers for page ``page`` of ``total`` rows of ``endpoint``."""
+    last_page = max(1, -(-total // PAGE_SIZE))
+
+    def url(number: int) -> str:
+        values: dict[str, Any] = {**query, "page": number} if number > 1 else dict(query)
+        return url_for(endpoint, **values)
+
+    return {
+        "prev_url": url(page - 1) if page > 1 else None,
+        "next_url": url(page + 1) if page < last_page else None,
+        "page_number": page,
+        "last_page": last_page,
+    }
