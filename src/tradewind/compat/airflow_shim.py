@@ -203,7 +203,7 @@ _TIMETABLES_SERVED: dict[str, _Served] = {
 
 _SERVED: dict[str, _Served] = {
     "airflow": _Served(
-        _merge(_names(_DAG, "DAG"), _names(_ERRORS, "AirflowException")),
+        _merge(_names(_DAG, "DAG"), _names(_ERRORS, "AirflowException"), _names("tradewind.sdk.datasets", "Dataset")),
         is_package=True,
         constants={"__version__": AIRFLOW_VERSION},
     ),
