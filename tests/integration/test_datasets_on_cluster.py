@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from airflow import DAG
 from airflow.datasets import Dataset
 from airflow.decorators import task
+from airflow.timetables.datasets import DatasetOrTimeSchedule
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 A = Dataset("s3://lake/a")
 B = Dataset("s3://lake/b")
@@ -74,6 +76,9 @@ make_b = producer("make_b", B)
 make_b_fails = producer("make_b_fails", B, fail=True)
 needs_both = consumer("needs_both", [A, B])
 needs_either = consumer("needs_either", A | B)
+# Unpaused with catchup off, it gets yesterday's daily run at once, and a run of its own on A.
+daily = CronDataIntervalTimetable("@daily", "UTC")
+daily_or_a = consumer("daily_or_a", DatasetOrTimeSchedule(timetable=daily, datasets=[A]))
 """
 
 
@@ -100,7 +105,7 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
     (cluster.dags_folder / "lake.py").write_text(textwrap.dedent(DAGS.format(ledger=str(ledger))))
     cluster.start_scheduler()
     cluster.start_worker("w1")
-    for dag_id in ("make_a", "make_b", "make_b_fails", "needs_both", "needs_either"):
+    for dag_id in ("make_a", "make_b", "make_b_fails", "needs_both", "needs_either", "daily_or_a"):
         cluster.wait_for_dag(dag_id)
 
     made_a = cluster.trigger("make_a")
@@ -139,6 +144,12 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
     assert both["triggering"] == {"s3://lake/a": [["make_a", made_a]], "s3://lake/b": [["make_b", made_b]]}
     assert both["events_of_a"] == 1
     assert _lines_of(ledger, "needs_either")[1]["triggering"] == {"s3://lake/b": [["make_b", made_b]]}
+    # DatasetOrTimeSchedule: the timetable's run and the dataset's, each once.
+    wait_until(lambda: len(_lines_of(ledger, "daily_or_a")) == 2, timeout=60, describe=cluster.tail_logs)
+    by_type = {line["run_type"]: line for line in _lines_of(ledger, "daily_or_a")}
+    assert sorted(by_type) == ["dataset_triggered", "scheduled"]
+    assert by_type["dataset_triggered"]["triggering"] == {"s3://lake/a": [["make_a", made_a]]}
+    assert by_type["scheduled"]["triggering"] == {}
 
     with session_scope(cluster.factory) as session:
         assert dataset_reads.queued(session) == [], "every event went into a run"
@@ -155,7 +166,7 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
 
     listed = {row["uri"]: row for row in json.loads(cluster.cli("datasets", "list", "-o", "json").stdout)}
     assert listed["s3://lake/a"]["events"] == 1 and listed["s3://lake/b"]["events"] == 1
-    assert listed["s3://lake/a"]["consuming_dags"] == "needs_both, needs_either"
+    assert listed["s3://lake/a"]["consuming_dags"] == "daily_or_a, needs_both, needs_either"
     assert listed["s3://lake/b"]["producing_tasks"] == "make_b.write, make_b_fails.write"
 
 
