@@ -1,7 +1,9 @@
 """Data-aware scheduling on a real cluster (a scheduler and a worker, each its own process, over
 PostgreSQL and Redis): a producer's successful task updates its outlet dataset, a consumer of
-``[a, b]`` runs only once both were updated, one of ``a | b`` runs on either, a failed producer
-sends no event, and the consumer's task sees the events that triggered it. Each consumer's task
+``[a, b]`` runs only once both were updated, one of ``a | b`` runs on either, a
+``DatasetOrTimeSchedule`` runs on its timetable and on its dataset, a dataset added through an alias
+triggers the alias's consumer, a failed producer sends no event, and the consumer's task sees the
+events that triggered it; a producer whose worker is killed sends its event once, from the retry. Each consumer's task
 appends a line to a ledger file, so every run that really happened is counted."""
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import json
 from datetime import datetime, timezone
 
 from airflow import DAG
-from airflow.datasets import Dataset
+from airflow.datasets import Dataset, DatasetAlias
 from airflow.decorators import task
 from airflow.timetables.datasets import DatasetOrTimeSchedule
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -77,6 +79,16 @@ make_b_fails = producer("make_b_fails", B, fail=True)
 needs_both = consumer("needs_both", [A, B])
 needs_either = consumer("needs_either", A | B)
 # Unpaused with catchup off, it gets yesterday's daily run at once, and a run of its own on A.
+EXPORTS = DatasetAlias("exports")
+with DAG("export_via_alias", schedule=None, start_date=START):
+
+    @task(outlets=[EXPORTS])
+    def export(*, outlet_events=None, run_id=None):
+        outlet_events[EXPORTS].add(Dataset("s3://lake/exports/1.csv"), extra={{"by": run_id}})
+
+    export()
+
+on_exports = consumer("on_exports", EXPORTS)
 daily = CronDataIntervalTimetable("@daily", "UTC")
 daily_or_a = consumer("daily_or_a", DatasetOrTimeSchedule(timetable=daily, datasets=[A]))
 """
@@ -105,7 +117,7 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
     (cluster.dags_folder / "lake.py").write_text(textwrap.dedent(DAGS.format(ledger=str(ledger))))
     cluster.start_scheduler()
     cluster.start_worker("w1")
-    for dag_id in ("make_a", "make_b", "make_b_fails", "needs_both", "needs_either", "daily_or_a"):
+    for dag_id in ("make_a", "make_b", "make_b_fails", "needs_both", "needs_either", "daily_or_a", "on_exports"):
         cluster.wait_for_dag(dag_id)
 
     made_a = cluster.trigger("make_a")
@@ -164,8 +176,16 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
     assert ("dag:make_a", "dataset:s3://lake/a") in edges and ("dataset:s3://lake/a", "dag:needs_both") in edges
     assert ("dataset:s3://lake/b", "dag:needs_either") in edges and ("dag:make_b_fails", "dataset:s3://lake/b") in edges
 
+    # A dataset chosen at run time through an alias triggers the DAG scheduled on the alias.
+    exported = cluster.trigger("export_via_alias")
+    assert cluster.wait_for_run("export_via_alias", exported) == "success"
+    wait_until(lambda: _lines_of(ledger, "on_exports"), timeout=60, describe=cluster.tail_logs)
+    (on_exports,) = _lines_of(ledger, "on_exports")
+    assert on_exports["triggering"] == {"s3://lake/exports/1.csv": [["export_via_alias", exported]]}
+
     listed = {row["uri"]: row for row in json.loads(cluster.cli("datasets", "list", "-o", "json").stdout)}
     assert listed["s3://lake/a"]["events"] == 1 and listed["s3://lake/b"]["events"] == 1
+    assert listed["s3://lake/exports/1.csv"]["events"] == 1
     assert listed["s3://lake/a"]["consuming_dags"] == "daily_or_a, needs_both, needs_either"
     assert listed["s3://lake/b"]["producing_tasks"] == "make_b.write, make_b_fails.write"
 
