@@ -211,3 +211,68 @@ def test_datasets_added_through_an_alias_are_sent_once_naming_every_alias() -> N
 def test_adding_to_a_dataset_rather_than_an_alias_says_what_to_do() -> None:
     with pytest.raises(TypeError, match="set its .extra instead"):
         OutletEventAccessors()[A].add(B)
+
+
+# -- what a running task sees -------------------------------------------------------------------
+
+
+class _EventsOnly:
+    """Runtime services that answer only the dataset-event questions (nothing else is asked)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, ...]] = []
+
+    def run_dataset_events(self, dag_id: str, run_id: str) -> list[dict[str, object]]:
+        self.asked.append(("run", dag_id, run_id))
+        return [_event_row(1, A.uri, "make_a"), _event_row(2, B.uri, "make_b"), _event_row(3, A.uri, None)]
+
+    def dataset_events(self, uri: str) -> list[dict[str, object]]:
+        self.asked.append(("dataset", uri))
+        return [_event_row(1, uri, "make_a")]
+
+
+def _event_row(event_id: int, uri: str, source_dag_id: str | None) -> dict[str, object]:
+    return {
+        "id": event_id,
+        "dataset_id": 7,
+        "dataset_uri": uri,
+        "extra": {"n": event_id},
+        "source_dag_id": source_dag_id,
+        "source_task_id": "write" if source_dag_id else None,
+        "source_run_id": "manual__1" if source_dag_id else None,
+        "source_map_index": -1 if source_dag_id else None,
+        "timestamp": (T0 + timedelta(minutes=event_id)).isoformat(),
+    }
+
+
+def _context(run_type: str) -> dict[str, object]:
+    from tradewind.sdk.context import RunInfo, build_context
+
+    with DAG("consumer", schedule=[A]) as dag:
+        task = EmptyOperator(task_id="t", inlets=[A])
+    run = RunInfo(dag_id="consumer", run_id=f"{run_type}__1", run_type=run_type, logical_date=T0)
+    return build_context(dag=dag, task=task, run=run, ti=None, params={})
+
+
+def test_a_dataset_triggered_runs_task_sees_its_events_by_uri_and_an_inlets_history() -> None:
+    from tradewind.sdk import runtime_services
+
+    services = _EventsOnly()
+    with runtime_services.using(services):  # type: ignore[arg-type]
+        context = _context("dataset_triggered")
+        assert services.asked == [], "nothing is read until the task looks"
+        triggering = context["triggering_dataset_events"]
+        assert sorted(triggering) == sorted([A.uri, B.uri])
+        assert [(e.source_dag_id, e.extra["n"]) for e in triggering[A.uri]] == [("make_a", 1), (None, 3)]
+        assert triggering[B.uri][0].dataset.uri == B.uri
+        assert [e.id for e in context["inlet_events"][A]] == [1]
+    assert services.asked == [("run", "consumer", "dataset_triggered__1"), ("dataset", A.uri)]
+
+
+def test_any_other_runs_task_has_no_triggering_events_and_reads_nothing() -> None:
+    from tradewind.sdk import runtime_services
+
+    services = _EventsOnly()
+    with runtime_services.using(services):  # type: ignore[arg-type]
+        assert dict(_context("manual")["triggering_dataset_events"]) == {}
+    assert services.asked == []

@@ -166,16 +166,11 @@ def emitted_events(outlets: Sequence[Any], accessors: OutletEventAccessors) -> l
     through_alias: dict[tuple[str, str], dict[str, Any]] = {}
     for outlet in outlets:
         if isinstance(outlet, Dataset):
-            extra = accessors[outlet].extra if as_outlet_key(outlet) in _keys(accessors) else {}
-            events.append({"uri": outlet.uri, "extra": dict(extra), "aliases": []})
-        elif isinstance(outlet, DatasetAlias) and as_outlet_key(outlet) in _keys(accessors):
+            events.append({"uri": outlet.uri, "extra": dict(accessors[outlet].extra), "aliases": []})
+        elif isinstance(outlet, DatasetAlias):
             for uri, extra in accessors[outlet].added:
                 key = (uri, json.dumps(extra, sort_keys=True, default=str))
                 entry = through_alias.setdefault(key, {"uri": uri, "extra": extra, "aliases": []})
                 if outlet.name not in entry["aliases"]:
                     entry["aliases"].append(outlet.name)
     return events + list(through_alias.values())
-
-
-def _keys(accessors: OutletEventAccessors) -> set[str]:
-    return {as_outlet_key(key) for key in accessors}
