@@ -280,8 +280,15 @@ def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(
 ) -> None:
     client = client_as("Op")
     form = client.get(f"/dags/{params_dag}/trigger")
-    assert form.status_code == 200 and "&#34;rows&#34;: 10" in form.text
-    for conf, message in (("{not json", "not valid JSON"), ("[1]", "must be a JSON object"), ('{"rows": 0}', "rows")):
+    assert form.status_code == 200
+    assert 'name="param.rows" value="10"' in form.text, "the param's field holds its default"
+    for conf, message in (
+        ("{not json", "not valid JSON"),
+        ("[1]", "must be a JSON object"),
+        ('{"rows": 0}', "rows"),
+        ('{"rows": 3, "ratio": NaN}', "NaN"),
+        ('{"rows": 3, "ratio": 1e999}', "Infinity"),
+    ):
         response = client.post(f"/dags/{params_dag}/trigger", data={"csrf_token": csrf_token(client), "conf": conf})
         assert response.status_code == 400, conf
         assert message in response.text
@@ -291,6 +298,55 @@ def test_trigger_form_shows_the_params_defaults_and_refuses_bad_conf(
     )
     assert ok.status_code == 302
     assert runs.get_run(web_db, params_dag, "mine").conf == {"rows": 3}
+
+
+def test_trigger_form_fields_report_every_problem_at_once_and_merge_with_the_json(
+    client_as,  # type: ignore[no-untyped-def]
+    web_db: Session,
+) -> None:
+    """A user fills the form built from the DAG's params: two wrong fields are both named next to
+    their boxes and nothing is triggered; fixed, the run gets the typed values, the extra JSON key
+    and the logical date typed in."""
+    params = {
+        "rows": Param(10, type="integer", minimum=1),
+        "env": Param("dev", enum=["dev", "prod"]),
+        "full": Param(False, type="boolean"),
+        "tables": Param(["a"], type="array"),
+    }
+    with DAG("form_params", schedule=None, start_date=T0, params=params) as dag:
+        BashOperator(task_id="t", bash_command="true")
+    store_dag(web_db, dag)
+    web_db.commit()
+    client = client_as("Op")
+    page = client.get("/dags/form_params/trigger").text
+    assert '<select id="field-env" name="param.env">' in page and 'type="checkbox"' in page
+    assert "one value per line" in page and 'name="logical_date"' in page
+
+    base = {"csrf_token": csrf_token(client), "fields_shown": "1", "param.env": '"prod"', "param.tables": "x\ny"}
+    wrong = client.post("/dags/form_params/trigger", data={**base, "param.rows": "0", "param.env": '"qa"'})
+    assert wrong.status_code == 400
+    assert "2 field(s) need a change: env, rows" in wrong.text
+    assert "0 is less than the minimum of 1" in wrong.text and "is not one of the choices" in wrong.text
+    assert 'name="param.rows" value="0"' in wrong.text, "what the user typed is kept"
+    assert _run_count(web_db, "form_params") == 0
+
+    ok = client.post(
+        "/dags/form_params/trigger",
+        data={
+            **base,
+            "param.rows": "5",
+            "param.full": "true",
+            "conf": '{"extra": 1}',
+            "run_id": "from_form",
+            "logical_date": "2024-05-06T07:08",
+        },
+    )
+    assert ok.status_code == 302, ok.text
+    run = runs.get_run(web_db, "form_params", "from_form")
+    assert run.conf == {"rows": 5, "env": "prod", "full": True, "tables": ["x", "y"], "extra": 1}
+    assert run.logical_date.replace(tzinfo=UTC) == datetime(2024, 5, 6, 7, 8, tzinfo=UTC)
+    bad_date = client.post("/dags/form_params/trigger", data={**base, "param.rows": "5", "logical_date": "soon"})
+    assert bad_date.status_code == 400 and "is not a date and time" in bad_date.text
 
 
 # --- API --------------------------------------------------------------------------------------------
@@ -469,13 +525,83 @@ def test_every_action_is_in_the_audit_table(client_as, two_runs: None, web_db: S
 # --- browse pages -----------------------------------------------------------------------------------
 
 
-def test_runs_list_filters_by_state_and_links_each_runs_actions(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+def _run_ids(html: str) -> list[str]:
+    return re.findall(r'<td class="run-id"><a href="[^"]*">([^<]*)</a></td>', html)
+
+
+def test_runs_list_filters_by_dag_state_and_type_and_links_each_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    store_dag(web_db, make_dag("other_dag", tasks=1))
+    runs.create_run(
+        web_db,
+        dag_id="other_dag",
+        run_id="manual__x",
+        run_type="manual",
+        logical_date=T0 + timedelta(hours=12),
+        state="success",
+        conf={"rows": 5, "api_password": "hunter2"},
+        task_rows=[{"task_id": "task_0"}],
+    )
+    web_db.commit()
     client = client_as("Viewer")
     every = client.get("/runs").text
-    assert re.findall(r'<td class="run-id">([^<]*)</td>', every) == ["run_2", "run_1"]
-    failed = client.get(f"/dags/{DAG_ID}/runs?state=failed").text
-    assert re.findall(r'<td class="run-id">([^<]*)</td>', failed) == ["run_2"]
-    assert f'href="/dags/{DAG_ID}/runs/run_2/clear?only_failed=true"' in failed
+    assert _run_ids(every) == ["run_2", "manual__x", "run_1"]
+    assert _run_ids(client.get(f"/dags/{DAG_ID}/runs?state=failed").text) == ["run_2"]
+    assert _run_ids(client.get("/runs?run_type=manual").text) == ["manual__x"]
+    assert _run_ids(client.get(f"/runs?dag_id={DAG_ID}&state=success").text) == ["run_1"]
+    assert f'href="/dags/{DAG_ID}/runs/run_2/clear?only_failed=true"' in every
+    assert f'<a href="/dags/{DAG_ID}/graph?run_id=run_2">run_2</a>' in every, "a run id links to the run"
+    assert "&#34;rows&#34;: 5" in every and "hunter2" not in every, "conf is shown with its secrets masked"
+    bad = client.get("/runs?run_type=sometimes")
+    assert bad.status_code == 400 and "run_type must be one of" in bad.text
+
+
+def test_bulk_actions_confirm_first_then_change_every_ticked_run(client_as, two_runs: None, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    """An Op ticks both runs and picks "Set state to failed": a page lists them and changes nothing;
+    confirmed, both runs change in one go. Then deleting one removes it and its task instances."""
+    op = client_as("Op")
+    ticked = [f"{DAG_ID}/run_1", f"{DAG_ID}/run_2"]
+    preview = op.post("/runs/bulk", data={"csrf_token": csrf_token(op), "action": "failed", "run": ticked})
+    assert preview.status_code == 200 and "Set state to failed: 2 run(s)" in preview.text
+    assert _run_state(web_db, "run_1") == "success", "the confirmation page changes nothing"
+    done = op.post(
+        "/runs/bulk",
+        data={"csrf_token": csrf_token(op), "action": "failed", "run": ticked, "confirmed": "1", "next": "/runs"},
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/runs")
+    assert (_run_state(web_db, "run_1"), _run_state(web_db, "run_2")) == ("failed", "failed")
+    assert _states(web_db, "run_1")["task_0"] == "success", "finished tasks keep their state, as in Airflow"
+
+    cleared = op.post(
+        "/runs/bulk", data={"csrf_token": csrf_token(op), "action": "clear", "run": ticked[:1], "confirmed": "1"}
+    )
+    assert cleared.status_code == 302 and _run_state(web_db, "run_1") == "queued"
+
+    op.post("/runs/bulk", data={"csrf_token": csrf_token(op), "action": "delete", "run": ticked[1:], "confirmed": "1"})
+    web_db.expire_all()
+    assert [r.run_id for r in runs.list_runs(web_db, DAG_ID)] == ["run_1"]
+    assert task_instances.get_tis(web_db, DAG_ID, "run_2") == []
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "message"),
+    [
+        ({"action": "explode", "run": "d/r"}, 400, "action must be one of"),
+        ({"action": "delete"}, 400, "Tick at least one run"),
+        ({"action": "delete", "run": "no-separator"}, 400, "does not name a run"),
+        ({"action": "delete", "run": f"{DAG_ID}/run_9", "confirmed": "1"}, 404, "Nothing was changed"),
+    ],
+)
+def test_bulk_actions_refuse_what_they_cannot_do_and_change_nothing(  # type: ignore[no-untyped-def]
+    client_as, two_runs: None, web_db: Session, form: dict[str, str], status: int, message: str
+) -> None:
+    op = client_as("Op")
+    response = op.post("/runs/bulk", data={"csrf_token": csrf_token(op), **form})
+    assert response.status_code == status and message in response.text
+    assert _run_state(web_db, "run_2") == "failed"
+    assert (
+        client_as("Viewer").post("/runs/bulk", data={"csrf_token": csrf_token(op), "action": "delete"}).status_code
+        == 403
+    )
 
 
 def test_audit_log_page_shows_who_did_what(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
@@ -484,3 +610,47 @@ def test_audit_log_page_shows_who_did_what(client_as, two_runs: None) -> None:  
     page = client_as("Viewer").get(f"/audit-log?dag_id={DAG_ID}").text
     assert re.findall(r'<td class="owner">([^<]*)</td><td class="event">([^<]*)</td>', page) == [("op", "clear")]
     assert client_as("Viewer").get("/audit-log?dag_id=other").text.count('class="audit-row"') == 0
+
+
+# --- Browse → Task instances --------------------------------------------------------------------------
+
+
+def _listed_tis(html: str) -> list[tuple[str, str]]:
+    rows = re.findall(
+        r'<td class="task-id"><a href="[^"]*">([^<]*)</a></td>\s*<td>[^<]*</td>\s*<td class="run-id">([^<]*)</td>', html
+    )
+    return [(task, run) for task, run in rows]
+
+
+def test_task_instance_list_filters_across_dags_and_links_each_panel(client_as, two_runs: None) -> None:  # type: ignore[no-untyped-def]
+    client = client_as("Viewer")
+    every = client.get("/task-instances").text
+    assert len(_listed_tis(every)) == 8 and "8 task instances" in every
+    assert _listed_tis(client.get("/task-instances?state=failed").text) == [("task_1", "run_2")]
+    assert _listed_tis(client.get("/task-instances?task_id=task_3&run_id=run_1").text) == [("task_3", "run_1")]
+    assert f'href="/dags/{DAG_ID}/runs/run_2/tasks/task_1?map_index=-1"' in every
+    assert client.get("/task-instances?state=sleepy").status_code == 400
+
+
+def test_bulk_marking_task_instances_changes_exactly_the_ticked_ones(
+    client_as, two_runs: None, web_db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """An Op ticks task_1 and task_2 of the failed run and sets them to success: the confirmation
+    lists exactly those two; confirmed, they change and task_3 (downstream) is left as it was."""
+    op = client_as("Op")
+    sep = "\x1f"
+    ticked = [f"{DAG_ID}{sep}run_2{sep}task_1{sep}-1", f"{DAG_ID}{sep}run_2{sep}task_2{sep}-1"]
+    form = {"csrf_token": csrf_token(op), "action": "success", "ti": ticked}
+    preview = op.post("/task-instances/bulk", data=form)
+    assert preview.status_code == 200 and _affected(preview.text) == ["task_1", "task_2"]
+    assert _states(web_db, "run_2")["task_1"] == "failed"
+    done = op.post("/task-instances/bulk", data={**form, "confirmed": "1"})
+    assert done.status_code == 302
+    assert _states(web_db, "run_2") == {
+        "task_0": "success",
+        "task_1": "success",
+        "task_2": "success",
+        "task_3": "upstream_failed",
+    }
+    bad = op.post("/task-instances/bulk", data={"csrf_token": csrf_token(op), "action": "success", "ti": "x"})
+    assert bad.status_code == 400 and "does not name a task instance" in bad.text

@@ -3,11 +3,16 @@ secret is shown, and the refusals (default_pool, CSRF) — over a real PostgreSQ
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import socket
+
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 from web_helpers import ROLES, basic_auth, csrf_token
 
+from tradewind.master.webserver.db import SETTINGS_KEY
 from tradewind.metastore import connections, pools, users, variables
 
 pytestmark = pytest.mark.integration
@@ -246,3 +251,98 @@ def test_a_connection_whose_extra_is_not_a_json_object_is_refused_on_the_form_an
     assert patched.status_code == 400
     web_db.expire_all()
     assert connections.get_connection(web_db, "shop").extra == '{"timeout": 5}'
+
+
+# --- editing ---------------------------------------------------------------------------------------
+
+
+def test_editing_a_connection_keeps_its_password_and_masked_extra_values(
+    client_as, web_db: Session, seeded: None
+) -> None:  # type: ignore[no-untyped-def]
+    """An Admin opens c1 to change its host: the form shows every field but the password, the
+    extra's secret as ***; saved with the password empty and the *** untouched, both secrets stay."""
+    admin = client_as("Admin")
+    page = admin.get("/connections?edit=c1").text
+    assert "Edit connection c1" in page and 'name="host" value="db"' in page
+    assert SECRET not in page and "&#34;api_key&#34;: &#34;***&#34;" in page
+    assert '<option value="postgres" selected>Postgres</option>' in page
+    saved = admin.post(
+        "/connections",
+        data={
+            "csrf_token": csrf_token(admin),
+            "editing": "c1",
+            "conn_id": "c1",
+            "conn_type": "postgres",
+            "host": "db2",
+            "login": "etl",
+            "port": "5432",
+            "password": "",
+            "extra": '{"api_key": "***", "region": "us"}',
+        },
+    )
+    assert saved.status_code == 302
+    web_db.expire_all()
+    stored = connections.get_connection(web_db, "c1")
+    assert (stored.host, stored.password) == ("db2", SECRET)
+    assert json.loads(stored.extra or "") == {"api_key": SECRET, "region": "us"}
+    assert admin.get("/connections?edit=nope").status_code == 404
+
+
+def test_the_test_button_connects_with_what_the_form_holds_when_allowed(  # type: ignore[no-untyped-def]
+    client_as, web_app: Flask, web_db: Session, tmp_path
+) -> None:
+    admin = client_as("Admin")
+    form = {"csrf_token": csrf_token(admin), "conn_id": "local", "conn_type": "sqlite", "host": str(tmp_path / "t.db")}
+    off = admin.post("/connections/test", data=form)
+    assert off.status_code == 403 and "TRADEWIND_WEBSERVER_TEST_CONNECTION" in off.text
+    assert 'disabled title="Testing is off' in admin.get("/connections").text
+
+    web_app.config[SETTINGS_KEY] = dataclasses.replace(web_app.config[SETTINGS_KEY], webserver_test_connection=True)
+    worked = admin.post("/connections/test", data=form)
+    assert worked.status_code == 200 and "Connection test succeeded" in worked.text
+    assert f'name="host" value="{tmp_path / "t.db"}"' in worked.text, "the form keeps what was typed"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    refused = admin.post(
+        "/connections/test",
+        data={**form, "conn_type": "postgres", "host": "127.0.0.1", "port": str(closed_port), "login": "x"},
+    )
+    assert refused.status_code == 200 and "Connection test failed" in refused.text
+    assert connections.list_connections(web_db) == [], "testing saves nothing"
+
+
+def test_variables_pools_and_users_are_edited_in_place(client_as, web_db: Session, seeded: None) -> None:  # type: ignore[no-untyped-def]
+    admin = client_as("Admin")
+    page = admin.get("/variables?edit=db_password").text
+    assert "Edit variable db_password" in page and SECRET not in page and ">***</textarea>" in page
+    admin.post(
+        "/variables",
+        data={
+            "csrf_token": csrf_token(admin),
+            "editing": "1",
+            "key": "db_password",
+            "value": "***",
+            "description": "d",
+        },
+    )
+    web_db.expire_all()
+    kept = variables.get_variable(web_db, "db_password")
+    assert (kept.value, kept.description) == (SECRET, "d"), "*** sent back keeps the secret"
+
+    assert 'name="slots" type="number" min="0" required value="2"' in admin.get("/pools?edit=p1").text
+    admin.post("/pools", data={"csrf_token": csrf_token(admin), "name": "p1", "slots": "7", "description": "x"})
+    web_db.expire_all()
+    assert pools.get_pool(web_db, "p1").slots == 7
+
+    assert "Edit user op" in admin.get("/users?edit=op").text
+    changed = admin.post("/users/op", data={"csrf_token": csrf_token(admin), "role": "Viewer", "email": "op@x.io"})
+    assert changed.status_code == 302
+    web_db.expire_all()
+    op = users.get_user_by_name(web_db, "op")
+    assert op is not None and (op.role, op.email) == ("Viewer", "op@x.io")
+    own = admin.post("/users/admin", data={"csrf_token": csrf_token(admin), "role": "Op"})
+    assert own.status_code == 302
+    web_db.expire_all()
+    me = users.get_user_by_name(web_db, "admin")
+    assert me is not None and me.role == "Admin", "an Admin cannot demote themselves"

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
-from web_helpers import T0, counting_queries, make_dag, store_dag, store_run
+from web_helpers import T0, counting_queries, csrf_token, make_dag, store_dag, store_run
 
 from tradewind import DAG, BashOperator, TaskGroup
 from tradewind.master.scheduler.dag_processor import sync_dag_folder
@@ -139,8 +139,9 @@ def test_grid_shows_tasks_in_group_order_with_a_box_per_task_instance(client_as,
 
 def test_grid_tab_bar_links_every_dag_page(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
     page = client_as("Viewer").get(f"/dags/{DAG_ID}/grid").text
-    tabs = re.findall(r'<a class="tab[^"]*" href="([^"]+)">(\w+)</a>', page)
-    assert [label for _, label in tabs] == ["Grid", "Graph", "Gantt", "Code"]
+    tabs = re.findall(r'<a class="tab[^"]*" href="([^"]+)">([^<]+)</a>', page)
+    labels = ["Grid", "Graph", "Calendar", "Task Duration", "Task Tries", "Landing Times", "Gantt", "Code"]
+    assert [label for _, label in tabs] == labels, "Airflow's tabs, in Airflow's order"
 
 
 def test_grid_pages_back_through_older_runs(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -554,3 +555,119 @@ def test_the_dag_processor_stores_the_source_the_code_view_shows(
     sync_dag_folder(metastore(web_app).factory, web_settings.with_overrides(dags_folder=folder))
     with metastore(web_app).factory() as session:
         assert dag_code.get_code(session, str(folder / "from_file.py")) is None
+
+
+def test_every_dag_page_heads_with_the_dags_switch_schedule_docs_params_and_details(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    """An Airflow user opens a DAG and finds above the tabs what Airflow shows there: the pause
+    switch, schedule, next run, owner, tags, the docs (Markdown, never run), params and details."""
+    from tradewind.sdk.params import Param
+
+    with DAG(
+        "documented",
+        schedule="@daily",
+        start_date=T0,
+        tags=["finance", "daily"],
+        default_args={"owner": "ana"},
+        max_active_runs=3,
+        catchup=True,
+        doc_md="# Orders\nLoads **orders** nightly. <script>alert(1)</script>",
+        params={"rows": Param(10, type="integer", description="how many rows")},
+    ) as dag:
+        BashOperator(task_id="t", bash_command="true")
+    store_dag(web_db, dag)
+    web_db.commit()
+    op = client_as("Op")
+    for page in ("grid", "graph", "gantt", "code"):
+        text = op.get(f"/dags/documented/{page}").text
+        assert 'class="dag-schedule">@daily<' in text, page
+        assert 'class="dag-owners">ana<' in text and ">finance</a>" in text and ">daily</a>" in text
+        assert "<h1>Orders</h1>" in text and "<strong>orders</strong>" in text, "doc_md is rendered"
+        assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)" in text, "and its HTML is shown as text"
+        assert "<th>rows</th><td><code>10</code></td>" in text and "how many rows" in text
+        assert "<th>Max active runs</th><td>3</td>" in text and "<th>Catchup</th><td>True</td>" in text
+        assert "<th>File</th><td>/dags/documented.py</td>" in text
+        assert 'title="Pause documented"' in text
+    assert 'title="Pause documented"' not in client_as("Viewer").get("/dags/documented/grid").text
+
+    paused = op.post(
+        "/dags/documented/pause",
+        data={"csrf_token": csrf_token(op), "is_paused": "true", "next": "/dags/documented/graph"},
+    )
+    assert paused.status_code == 302 and paused.headers["Location"].endswith("/dags/documented/graph")
+    after = op.get("/dags/documented/graph").text
+    assert 'title="Unpause documented"' in after
+    assert 'class="dag-next-run">None<' in after, "a paused DAG shows no next run"
+
+
+def test_dag_dependencies_lists_who_waits_for_and_triggers_whom(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
+    from tradewind.sdk.sensors.external_task import ExternalTaskSensor
+
+    with DAG("upstream_orders", schedule=None, start_date=T0) as orders:
+        TriggerDagRunOperator(task_id="kick_report", trigger_dag_id="downstream_report")
+    with DAG("downstream_report", schedule=None, start_date=T0) as report:
+        ExternalTaskSensor(task_id="wait_billing", external_dag_id="billing", external_task_id="load")
+    store_dag(web_db, orders)
+    store_dag(web_db, report)
+    web_db.commit()
+    viewer = client_as("Viewer")
+    page = viewer.get("/dag-dependencies").text
+    rows = re.findall(r'<tr class="dependency" data-kind="(\w+)">.*?<td class="through">([^<]*)</td>', page, re.S)
+    assert rows == [
+        ("sensor", "sensor: downstream_report.wait_billing"),
+        ("trigger", "trigger: upstream_orders.kick_report"),
+    ]
+    assert 'billing <span class="muted">(not loaded)</span>' in page
+    assert 'href="/dags/downstream_report/grid"' in page
+    only = viewer.get("/dag-dependencies?dag_id=upstream_orders").text
+    assert only.count('class="dependency"') == 1
+    assert 'href="/dag-dependencies"' in viewer.get("/").text, "the Browse menu links it"
+
+
+# --- the grid's filters and side panel --------------------------------------------------------------
+
+
+def test_grid_filters_runs_by_state_type_and_number(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    store_dag(web_db, _pipeline())
+    tasks = dict.fromkeys(TASKS, "success")
+    for day, state in enumerate(("success", "failed", "success")):
+        store_run(web_db, DAG_ID, f"run_{day}", state, logical_date=T0 + timedelta(days=day), task_states=tasks)
+    web_db.commit()
+    viewer = client_as("Viewer")
+
+    def shown(query: str) -> list[str]:
+        return re.findall(r'<th class="run-col" data-run-id="([^"]+)"', viewer.get(f"/dags/{DAG_ID}/grid{query}").text)
+
+    assert shown("") == ["run_0", "run_1", "run_2"]
+    assert shown("?run_state=failed") == ["run_1"]
+    assert shown("?num_runs=2") == ["run_1", "run_2"]
+    assert shown("?run_type=manual") == []
+    page = viewer.get(f"/dags/{DAG_ID}/grid?run_state=failed").text
+    assert f'data-url="/dags/{DAG_ID}/grid/data?run_state=failed"' in page, "the polled data keeps the filters"
+    data = viewer.get(f"/dags/{DAG_ID}/grid/data?run_state=failed").get_json()
+    assert [run["run_id"] for run in data["runs"]] == ["run_1"]
+    assert viewer.get(f"/dags/{DAG_ID}/grid?run_state=sleepy").status_code == 400
+    assert viewer.get(f"/dags/{DAG_ID}/grid?num_runs=0").status_code == 400
+
+
+def test_the_side_panel_loads_a_task_instance_and_a_run_without_the_page_around_them(  # type: ignore[no-untyped-def]
+    client_as, pipeline: Session
+) -> None:
+    viewer = client_as("Viewer")
+    grid_page = viewer.get(f"/dags/{DAG_ID}/grid").text
+    assert 'id="grid-details"' in grid_page and f'data-details-url="/dags/{DAG_ID}/runs/run_1?partial=1"' in grid_page
+    ti = viewer.get(f"/dags/{DAG_ID}/runs/run_1/tasks/extract?partial=1").text
+    assert "<html" not in ti and '<div class="ti-panel">' in ti and 'id="log"' in ti
+    run = viewer.get(f"/dags/{DAG_ID}/runs/run_1?partial=1").text
+    assert "<html" not in run and 'class="run-type">scheduled<' in run
+    full = viewer.get(f"/dags/{DAG_ID}/runs/run_1").text
+    assert "<html" in full and 'class="dag-header"' in full and "Run <code>run_1</code>" in full
+    assert viewer.get(f"/dags/{DAG_ID}/runs/nope").status_code == 404
+
+
+def test_a_task_groups_actions_cover_every_task_in_it(client_as, pipeline: Session) -> None:  # type: ignore[no-untyped-def]
+    page = client_as("Op").get(f"/dags/{DAG_ID}/clear?run_id=run_1&group_id=transform").text
+    assert "transform.clean" in re.findall(r'<td class="task-id">([^<]*)</td>', page), "the running member is cleared"
+    assert 'name="task_id" value="transform.clean"' in page and 'name="task_id" value="transform.enrich"' in page
+    missing = client_as("Op").get(f"/dags/{DAG_ID}/clear?run_id=run_1&group_id=nope")
+    assert missing.status_code == 400 and "has no task group" in missing.text

@@ -29,6 +29,9 @@ ROLE_TABLE: dict[str, str | None] = {
     "dags.dag_list": "Viewer",
     "runs.all_runs": "Viewer",
     "runs.dag_runs": "Viewer",
+    "runs.run_details": "Viewer",
+    "task_instance_list.task_instance_list": "Viewer",
+    "dag_dependencies.dag_dependencies_view": "Viewer",
     "audit.audit_log": "Viewer",
     "datasets.dataset_list": "Viewer",
     "datasets.dataset_detail": "Viewer",
@@ -37,6 +40,10 @@ ROLE_TABLE: dict[str, str | None] = {
     "graph.graph_view": "Viewer",
     "graph.run_states": "Viewer",
     "gantt.gantt_view": "Viewer",
+    "task_charts.duration_view": "Viewer",
+    "task_charts.tries_view": "Viewer",
+    "task_charts.landing_times_view": "Viewer",
+    "task_charts.calendar_view": "Viewer",
     "code.code_view": "Viewer",
     "task_instance.panel": "Viewer",
     "task_instance.log": "Viewer",
@@ -55,10 +62,13 @@ ROLE_TABLE: dict[str, str | None] = {
     "actions.run_clear_apply": "Op",
     "actions.run_mark_apply": "Op",
     "actions.trigger_submit": "Op",
+    "runs.bulk_action": "Op",
+    "task_instance_list.bulk_action": "Op",
     # users, pools, variables, connections: Admin
     "users.user_list": "Admin",
     "users.create_user": "Admin",
     "users.delete_user": "Admin",
+    "users.update_user": "Admin",
     "users.end_sessions": "Admin",
     "pools.pool_list": "Admin",
     "pools.set_pool": "Admin",
@@ -69,6 +79,7 @@ ROLE_TABLE: dict[str, str | None] = {
     "connections.connection_list": "Admin",
     "connections.add_connection": "Admin",
     "connections.delete_connection": "Admin",
+    "connections.test_connection": "Admin",
     # the REST API (/api/v1), as Airflow 2.10 serves it: reads for any user, writes Op, admin Admin
     "api_health.get_health": PUBLIC,
     "api_version.get_version": PUBLIC,
@@ -161,7 +172,7 @@ ROLE_TABLE: dict[str, str | None] = {
 
 
 #: Routes a setting keeps off (as in Airflow): an admitted user is refused with a 403 naming the setting.
-OFF_BY_DEFAULT = frozenset({"api_connections.test_connection"})
+OFF_BY_DEFAULT = frozenset({"api_connections.test_connection", "connections.test_connection"})
 
 
 def _allowed(role: str | None, least: str | None) -> bool:

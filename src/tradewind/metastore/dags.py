@@ -87,6 +87,11 @@ def list_dags(session: Session, *, include_inactive: bool = False, tags: Iterabl
     return dags
 
 
+def active_dag_ids(session: Session) -> list[str]:
+    """The ids of the DAGs whose files are present, sorted (for a DAG filter's choices)."""
+    return list(session.scalars(select(DagModel.dag_id).where(DagModel.is_active.is_(True)).order_by(DagModel.dag_id)))
+
+
 def set_paused(session: Session, dag_id: str, paused: bool) -> DagModel:
     dag = get_dag(session, dag_id)
     if dag is None:

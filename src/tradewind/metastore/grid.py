@@ -71,13 +71,26 @@ class GridPage:
     has_older: bool
 
 
-def grid_page(session: Session, dag_id: str, *, limit: int = 25, before: datetime | None = None) -> GridPage:
-    """The ``limit`` newest runs with a logical date before ``before`` and all their task states."""
+def grid_page(
+    session: Session,
+    dag_id: str,
+    *,
+    limit: int = 25,
+    before: datetime | None = None,
+    run_state: str | None = None,
+    run_type: str | None = None,
+) -> GridPage:
+    """The ``limit`` newest runs with a logical date before ``before`` (of ``run_state`` and
+    ``run_type`` when given) and all their task states."""
     query = select(
         DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.logical_date, DagRun.start_date, DagRun.end_date
     ).where(DagRun.dag_id == dag_id)
     if before is not None:
         query = query.where(DagRun.logical_date < before)
+    if run_state is not None:
+        query = query.where(DagRun.state == run_state)
+    if run_type is not None:
+        query = query.where(DagRun.run_type == run_type)
     rows = session.execute(query.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit + 1)).all()
     runs = [GridRun(*row) for row in rows[:limit]]
     runs.reverse()

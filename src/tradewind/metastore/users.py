@@ -118,6 +118,28 @@ def set_role(session: Session, username: str, role: str) -> User:
     return user
 
 
+def change_user(
+    session: Session,
+    username: str,
+    *,
+    role: str | None = None,
+    email: str | None = None,
+    clear_email: bool = False,
+    password: str | None = None,
+) -> User:
+    """Change what is given of a user (the web form and the REST API's PATCH): role, email (or
+    clear it), password (which ends their open web sessions). Raises ``UserNotFound`` or ValueError."""
+    user = _existing(session, username)
+    if role is not None:
+        user.role = check_role(role)
+    if email is not None or clear_email:
+        user.email = email or None
+    if password:
+        set_password(session, username, password)
+    session.flush()
+    return user
+
+
 def delete_user(session: Session, username: str) -> bool:
     """Delete a user; returns whether one existed."""
     user = get_user_by_name(session, username)

@@ -6,6 +6,7 @@ would run out of stack on it, and nothing tradewind stores needs it)."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from tradewind.errors import NotAJsonObject
@@ -53,9 +54,27 @@ def parse_json_object(text: str, what: str, expected: str = "must be a JSON obje
     "<what> <expected>" when it is JSON of another type (named by the error's ``found``)."""
     check_depth(text, what)
     try:
-        value = json.loads(text)
+        value = loads_json(text)
     except ValueError as exc:
         raise NotAJsonObject(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise NotAJsonObject(f"{what} {expected}", found=type(value).__name__)
     return value
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads``, refusing what only Python accepts (``NaN``, ``Infinity``, a float too large to
+    hold): no store keeps them, and no other JSON reader reads them. ``ValueError`` says why."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are Python's extension, not JSON; no store keeps them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large a number (Infinity is not a JSON value)")
+    return number

@@ -40,7 +40,19 @@ NOTSET: Any = ArgNotSet()
 
 
 def _schema_errors(value: Any, schema: Mapping[str, Any]) -> str | None:
-    """The first reason ``value`` does not fit ``schema``, or ``None`` when it fits."""
+    """The most telling reason ``value`` does not fit ``schema``, or ``None`` when it fits."""
+    import jsonschema
+
+    reasons = _reasons(value, schema, pick=jsonschema.exceptions.best_match)
+    return reasons[0] if reasons else None
+
+
+def schema_problems(value: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Every reason ``value`` does not fit ``schema`` (the trigger form shows them all)."""
+    return _reasons(value, schema, pick=None)
+
+
+def _reasons(value: Any, schema: Mapping[str, Any], pick: Any) -> list[str]:
     # Imported here so that importing a DAG file stays cheap for DAGs that declare no params.
     import jsonschema
 
@@ -48,13 +60,19 @@ def _schema_errors(value: Any, schema: Mapping[str, Any]) -> str | None:
     try:
         validator_cls.check_schema(schema)
     except jsonschema.SchemaError as err:
-        return f"invalid schema: {err.message}"
+        return [f"invalid schema: {err.message}"]
     validator = validator_cls(schema, format_checker=jsonschema.FormatChecker())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    if error is None:
-        return None
-    where = "/".join(str(part) for part in error.absolute_path)
-    return f"{error.message} (at {where})" if where else error.message
+    found = validator.iter_errors(value)
+    if pick is not None:
+        best = pick(found)
+        errors = [best] if best is not None else []
+    else:
+        errors = sorted(found, key=lambda e: [str(part) for part in e.absolute_path])
+    reasons = []
+    for error in errors:
+        where = "/".join(str(part) for part in error.absolute_path)
+        reasons.append(f"{error.message} (at {where})" if where else error.message)
+    return reasons
 
 
 class Param:

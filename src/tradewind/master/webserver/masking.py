@@ -43,3 +43,17 @@ def details(value: Any) -> Any:
     """A run's conf or an audit-log entry's details, the values under secret-looking keys (nested
     too) masked; the run itself keeps the real conf for its tasks."""
     return redact_value(value)
+
+
+def restore_masked(edited: Any, stored: Any) -> Any:
+    """What an edit form posted, with every ``***`` it sent back unchanged replaced by the stored
+    value it stood for (as Airflow's connection form does), so editing one field of a connection
+    never overwrites a secret with the mask. Keys and list positions are matched; anything else
+    the person typed is kept as typed."""
+    if edited == REDACTED and isinstance(stored, str):
+        return stored
+    if isinstance(edited, dict) and isinstance(stored, dict):
+        return {key: restore_masked(value, stored.get(key)) for key, value in edited.items()}
+    if isinstance(edited, list) and isinstance(stored, list):
+        return [restore_masked(v, stored[i] if i < len(stored) else None) for i, v in enumerate(edited)]
+    return edited

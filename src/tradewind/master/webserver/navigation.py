@@ -47,6 +47,7 @@ NAV: tuple[NavLink | NavMenu, ...] = (
         (
             NavLink("DAG runs", "/runs"),
             NavLink("Task instances", "/task-instances"),
+            NavLink("DAG Dependencies", "/dag-dependencies"),
             NavLink("Audit log", "/audit-log"),
         ),
     ),

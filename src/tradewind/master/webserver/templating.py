@@ -10,6 +10,7 @@ from flask import Flask
 
 from tradewind.master.webserver import csrf
 from tradewind.master.webserver.auth import current_user
+from tradewind.master.webserver.markdown_text import render_markdown
 from tradewind.master.webserver.navigation import nav_for
 from tradewind.master.webserver.state_colours import STATE_COLOURS
 from tradewind.version import __version__
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.globals.update(
         csrf_token=csrf.csrf_token,
         csrf_field=csrf.csrf_field,

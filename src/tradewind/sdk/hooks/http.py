@@ -60,6 +60,15 @@ class HttpHook(BaseHook):
     conn_type: ClassVar[str] = "http"  # type: ignore[misc]
     hook_name: ClassVar[str] = "HTTP"  # type: ignore[misc]
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The schema field holds the URL scheme (http or https), as in Airflow's HTTP provider."""
+        return {
+            "hidden_fields": [],
+            "relabeling": {"schema": "Scheme"},
+            "placeholders": {"host": "api.example.com", "schema": "https", "extra": '{"Authorization": "..."}'},
+        }
+
     def __init__(
         self,
         method: str = "POST",

@@ -18,6 +18,12 @@ class MySqlHook(DbApiHook):
     default_conn_name: ClassVar[str] = "mysql_default"  # type: ignore[misc]
     conn_type: ClassVar[str] = "mysql"  # type: ignore[misc]
     hook_name: ClassVar[str] = "MySQL"  # type: ignore[misc]
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form calls the schema "Database"."""
+        return {"hidden_fields": [], "relabeling": {"schema": "Database"}, "placeholders": {"port": "3306"}}
+
     placeholder: ClassVar[str | None] = "%s"
 
     def get_autocommit(self, conn: Any) -> bool:

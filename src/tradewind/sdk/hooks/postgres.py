@@ -24,6 +24,12 @@ class PostgresHook(DbApiHook):
     default_conn_name: ClassVar[str] = "postgres_default"  # type: ignore[misc]
     conn_type: ClassVar[str] = "postgres"  # type: ignore[misc]
     hook_name: ClassVar[str] = "Postgres"  # type: ignore[misc]
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form calls the schema "Database", as Airflow's Postgres provider does."""
+        return {"hidden_fields": [], "relabeling": {"schema": "Database"}, "placeholders": {"port": "5432"}}
+
     placeholder: ClassVar[str | None] = "%s"
     extra_arguments: ClassVar[tuple[str, ...]] = ("database", "options")
 

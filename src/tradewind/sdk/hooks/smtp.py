@@ -18,6 +18,15 @@ class SmtpHook(BaseHook):
     conn_type: ClassVar[str] = "smtp"  # type: ignore[misc]
     hook_name: ClassVar[str] = "SMTP"  # type: ignore[misc]
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Mail servers take a user name and a port; the schema means nothing to them."""
+        return {
+            "hidden_fields": ["schema"],
+            "relabeling": {"login": "Username"},
+            "placeholders": {"port": "587", "extra": '{"from_email": "...", "disable_ssl": false}'},
+        }
+
     def __init__(self, smtp_conn_id: str = mail.DEFAULT_CONN_ID, auth_type: str = "basic") -> None:
         super().__init__()
         self.smtp_conn_id = smtp_conn_id

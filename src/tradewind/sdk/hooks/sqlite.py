@@ -32,6 +32,16 @@ class SqliteHook(DbApiHook):
     default_conn_name: ClassVar[str] = SQLITE_DEFAULT_CONN_ID  # type: ignore[misc]
     conn_type: ClassVar[str] = "sqlite"  # type: ignore[misc]
     hook_name: ClassVar[str] = "Sqlite"  # type: ignore[misc]
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """A SQLite connection is a file: its host is the file's path, and nothing else applies."""
+        return {
+            "hidden_fields": ["login", "password", "port", "schema"],
+            "relabeling": {"host": "Database file path"},
+            "placeholders": {"host": "/path/to/database.db"},
+        }
+
     placeholder: ClassVar[str | None] = "?"
 
     @classmethod

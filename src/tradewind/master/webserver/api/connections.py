@@ -70,19 +70,12 @@ def test_connection() -> ResponseReturnValue:
     """Connect with the connection given in the body (nothing is stored): ``{status, message}``."""
     if not get_settings().webserver_test_connection:
         abort(403, description="Testing connections is off; set TRADEWIND_WEBSERVER_TEST_CONNECTION=true to allow it.")
-    from tradewind.errors import AirflowException
     from tradewind.sdk.connection import Connection
-    from tradewind.sdk.hooks.sql import hook_class_for_type
+    from tradewind.sdk.hooks import registry
 
     form = dict(body())
     conn_id = str(form.pop("connection_id", "") or "tradewind_test_connection")
-    connection = Connection(conn_id=conn_id, **form)
-    try:
-        hook = hook_class_for_type(connection.conn_type or "")(conn_id)
-    except (AirflowException, TypeError) as exc:
-        return jsonify(status=False, message=str(exc))
-    hook.connection = connection
-    status, message = hook.test_connection()
+    status, message = registry.test_connection(Connection(conn_id=conn_id, **form))
     return jsonify(status=status, message=message)
 
 

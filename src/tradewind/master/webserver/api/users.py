@@ -84,12 +84,14 @@ def patch_user(username: str) -> ResponseReturnValue:
         form = {name: value for name, value in form.items() if name in mask}
     if form.get("username", username) != username:
         abort(400, description="a user cannot be renamed; create one with the new name instead")
-    if "roles" in form:
-        users.set_role(session, username, _role(form))
-    if "email" in form:
-        user.email = form["email"] or None
-    if form.get("password"):
-        users.set_password(session, username, form["password"])
+    users.change_user(
+        session,
+        username,
+        role=_role(form) if "roles" in form else None,
+        email=form.get("email") or None,
+        clear_email="email" in form and not form["email"],
+        password=form.get("password") or None,
+    )
     _record(session, "user.change", user, changed=sorted(name for name in form if name in WRITABLE))
     return jsonify(user_json(user))
 

@@ -1,11 +1,14 @@
 // The task-instance panel's log: it opens on the log's last page, scrolled to the end. "Load
 // earlier output" fetches the page before the first one shown; while the shown try runs, the
 // chunks after the last one shown are fetched every 3 s and appended. All of it as text, never
-// as markup. A page left open on a try that prints without end keeps only the newest 1 MiB of
+// as markup. The grid's side panel starts the same for the panel it loads. A page left open on a try that prints without end keeps only the newest 1 MiB of
 // what it appended, so the browser stays fast.
 (function () {
   "use strict";
-  var pre = document.getElementById("log");
+
+  // Starts the log under ``root`` (the page, or the grid's side panel once it has loaded one).
+  function startLog(root) {
+  var pre = root.querySelector("#log");
   if (!pre) { return; }
   var LIVE_LIMIT = 1024 * 1024;
   var live = [];
@@ -18,7 +21,7 @@
       .then(function (response) { return response.ok ? response.json() : null; });
   }
 
-  var earlier = document.getElementById("log-earlier");
+  var earlier = root.querySelector("#log-earlier");
   if (earlier) {
     earlier.addEventListener("click", function () {
       earlier.disabled = true;
@@ -73,7 +76,14 @@
         pre.dataset.tailing = data.running ? "true" : "false";
       })
       .catch(function () {})
-      .then(function () { if (pre.dataset.tailing === "true") { window.setTimeout(poll, 3000); } });
+      .then(function () {
+        // A panel closed or replaced stops polling: its log is no longer in the page.
+        if (pre.dataset.tailing === "true" && document.body.contains(pre)) { window.setTimeout(poll, 3000); }
+      });
   }
   if (pre.dataset.tailing === "true") { window.setTimeout(poll, 3000); }
+  }
+
+  window.tradewindStartLog = startLog;
+  startLog(document);
 })();

@@ -7,8 +7,8 @@ which the REST API calls too, so a preview and what is applied never disagree.
 
 from __future__ import annotations
 
-import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -22,9 +22,10 @@ from tradewind.errors import DagRunAlreadyExists, InvalidInput, NotAJsonObject, 
 from tradewind.master.webserver.auth import current_user, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.navigation import route_exists
+from tradewind.master.webserver.trigger_fields import FIELDS_SHOWN, build_fields, read_fields
+from tradewind.master.webserver.views.dag_common import task_rows
 from tradewind.metastore import dags
 from tradewind.sdk.json_object import parse_json_object
-from tradewind.sdk.params import NOTSET
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def parse_options(
     and the flags); 400 for a malformed one. Until the options form has been sent (``CHOSEN_FIELD``),
     the flags in ``defaults`` are on as well, as in Airflow's dialog when it opens."""
     task_ids = tuple(t for t in values.getlist("task_id") if t) or None
+    if group_id := values.get("group_id"):
+        # A whole task group (the grid's group box): its tasks, at any depth, as Airflow's grid does.
+        task_ids = (*(task_ids or ()), *group_members(group_id))
     if whole_run:
         task_ids = None
     raw_index = values.get("map_index", "")
@@ -70,6 +74,16 @@ def parse_options(
         map_index=map_index if task_ids else None,
         **flags,
     )
+
+
+def group_members(group_id: str) -> tuple[str, ...]:
+    """The task ids under task group ``group_id`` of the DAG the request names; 400 for no such group."""
+    dag_id = (request.view_args or {}).get("dag_id", "")
+    dag = dags.load_dag(get_session(), dag_id)
+    for row in task_rows(dag):
+        if row.is_group and row.row_id == group_id:
+            return row.members
+    abort(400, description=f"DAG {dag_id!r} has no task group {group_id!r}")
 
 
 def mark_state(values: MultiDict[str, str]) -> str:
@@ -217,11 +231,6 @@ def run_mark_apply(dag_id: str, run_id: str) -> ResponseReturnValue:
 # --- trigger ----------------------------------------------------------------------------------------
 
 
-def param_defaults(dag: Any) -> dict[str, Any]:
-    """The DAG's params with a default, as the trigger form's starting conf."""
-    return {name: param.value for name, param in dag.params.items() if param.value is not NOTSET}
-
-
 def parse_conf(text: str) -> dict[str, Any]:
     """A conf typed into the form; ``ParamValidationError`` when it is not a JSON object."""
     if not text.strip():
@@ -232,15 +241,39 @@ def parse_conf(text: str) -> dict[str, Any]:
         raise ParamValidationError(f"{exc}, not {exc.found}" if exc.found else str(exc)) from None
 
 
-def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str | None) -> str:
+def parse_form_date(text: str) -> datetime | None:
+    """The form's logical date (ISO 8601, UTC unless it says otherwise); ``InvalidInput`` if malformed."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"logical date {text!r} is not a date and time such as 2024-01-01T06:00") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _trigger_form(
+    dag_id: str,
+    dag: Any,
+    *,
+    conf_text: str,
+    run_id: str = "",
+    logical_date: str = "",
+    values: dict[str, Any] | None = None,
+    field_errors: dict[str, list[str]] | None = None,
+    error: str | None = None,
+) -> str:
     user = current_user()
     return render_template(
         "actions/trigger.html",
         dag_id=dag_id,
         conf_text=conf_text,
         run_id=run_id,
+        logical_date=logical_date,
         error=error,
-        params=[(name, param.description) for name, param in dag.params.items()],
+        fields=build_fields(dag.params.items(), values, field_errors),
+        fields_shown=FIELDS_SHOWN,
         can_act=user is not None and user.has_role("Op"),
     )
 
@@ -248,27 +281,57 @@ def _trigger_form(dag_id: str, dag: Any, conf_text: str, run_id: str, error: str
 @bp.get("/dags/<dag_id>/trigger")
 def trigger_form(dag_id: str) -> ResponseReturnValue:
     dag = dags.load_dag(get_session(), dag_id)
-    conf_text = json.dumps(param_defaults(dag), indent=2, sort_keys=True, default=str)
-    return _trigger_form(dag_id, dag, conf_text, "", None)
+    # The fields hold the params' defaults; the JSON starts empty and holds what they don't cover.
+    return _trigger_form(dag_id, dag, conf_text="{}")
 
 
 @bp.post("/dags/<dag_id>/trigger")
 @require_role("Op")
 def trigger_submit(dag_id: str) -> ResponseReturnValue:
+    """Trigger from the form: the params' fields (when the form drew them), with the raw JSON conf
+    merged over them, so keys no param declares stay available. Every field's problems are shown
+    next to it, all at once; nothing is created until all fit."""
     session = get_session()
     dag = dags.load_dag(session, dag_id)
     conf_text = request.form.get("conf", "")
     run_id = request.form.get("run_id", "").strip()
+    date_text = request.form.get("logical_date", "")
+    values: dict[str, Any] = {}
+    field_errors: dict[str, list[str]] = {}
+    if request.form.get(FIELDS_SHOWN):
+        values, field_errors = read_fields(dag.params.items(), request.form)
+
+    def refused(message: str | None, status: int = 400) -> ResponseReturnValue:
+        session.rollback()
+        page = _trigger_form(
+            dag_id,
+            dag,
+            conf_text=conf_text,
+            run_id=run_id,
+            logical_date=date_text,
+            values=values,
+            field_errors=field_errors,
+            error=message,
+        )
+        return page, status
+
+    if field_errors:
+        return refused(f"{len(field_errors)} field(s) need a change: " + ", ".join(sorted(field_errors)))
     user = current_user()
     assert user is not None
     try:
+        conf = {**values, **parse_conf(conf_text)}
         run = actions.trigger_dag(
-            session, dag_id, conf=parse_conf(conf_text), run_id=run_id or None, owner=user.username, source="ui"
+            session,
+            dag_id,
+            conf=conf,
+            run_id=run_id or None,
+            logical_date=parse_form_date(date_text),
+            owner=user.username,
+            source="ui",
         )
     except (ParamValidationError, InvalidInput, DagRunAlreadyExists) as exc:
-        session.rollback()
-        status = 409 if isinstance(exc, DagRunAlreadyExists) else 400
-        return _trigger_form(dag_id, dag, conf_text, run_id, str(exc)), status
+        return refused(str(exc), 409 if isinstance(exc, DagRunAlreadyExists) else 400)
     session.commit()
     wake_schedulers(get_settings().broker_url, dag_id, [run.run_id])
     flash(f"triggered {dag_id}: run {run.run_id}", "info")

@@ -16,7 +16,16 @@ from tradewind.metastore import runs
 from tradewind.metastore.models import DagRun
 from tradewind.sdk.serialization import SerializedDAG, SerializedTask, SerializedTaskGroup
 
-TABS: tuple[tuple[str, str], ...] = (("Grid", "grid"), ("Graph", "graph"), ("Gantt", "gantt"), ("Code", "code"))
+TABS: tuple[tuple[str, str], ...] = (
+    ("Grid", "grid"),
+    ("Graph", "graph"),
+    ("Calendar", "calendar"),
+    ("Task Duration", "duration"),
+    ("Task Tries", "tries"),
+    ("Landing Times", "landing-times"),
+    ("Gantt", "gantt"),
+    ("Code", "code"),
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,12 @@ def selected_run(session: Session, dag_id: str) -> DagRun | None:
 
 def dag_path(dag_id: str, *parts: str) -> str:
     return "/".join([f"/dags/{quote(dag_id, safe='')}", *(quote(p, safe="") for p in parts)])
+
+
+def panel_path(dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> str:
+    """The task instance panel's path (with ``?map_index=`` when one is given)."""
+    path = dag_path(dag_id, "runs", run_id, "tasks", task_id)
+    return path if map_index is None else f"{path}?map_index={map_index}"
 
 
 def tabs(dag_id: str, active: str, run_id: str | None = None) -> list[Tab]:

@@ -21,11 +21,13 @@ from tradewind.master.webserver.auth import current_user, local_url, require_rol
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.navigation import route_exists
 from tradewind.master.webserver.state_colours import RUN_STATE_ORDER, TASK_STATE_ORDER, ordered_counts
+from tradewind.master.webserver.views.dag_header import dag_header
 from tradewind.metastore import dag_overview, dataset_reads, import_errors
 from tradewind.metastore.dag_overview import DagStats, LastRun
 from tradewind.metastore.models import DagModel
 
 bp = Blueprint("dags", __name__)
+bp.add_app_template_global(dag_header)
 
 PAGE_SIZE = 100
 #: Pages of one DAG that other blueprints provide; linked from the list once they exist.

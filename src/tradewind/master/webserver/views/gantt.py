@@ -10,7 +10,7 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.db import get_session
-from tradewind.master.webserver.views.dag_common import dag_path, selected_run, tabs
+from tradewind.master.webserver.views.dag_common import panel_path, selected_run, tabs
 from tradewind.metastore import grid, task_instances
 from tradewind.metastore.dags import load_dag
 
@@ -76,7 +76,7 @@ def gantt_view(dag_id: str) -> ResponseReturnValue:
                 GanttRow(
                     task_id,
                     map_index,
-                    dag_path(dag_id, "runs", run.run_id, "tasks", task_id) + f"?map_index={map_index}",
+                    panel_path(dag_id, run.run_id, task_id, map_index),
                     _segments(task_id, spans[(task_id, map_index)], axis, now),
                 )
             )

@@ -6,23 +6,30 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from tradewind.master.webserver.api import query_datetime
+from tradewind.master.webserver.api import query_datetime, query_int
 from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.views.dag_common import TaskRow, action_url, dag_path, tabs, task_rows
 from tradewind.metastore import grid
 from tradewind.metastore.dags import load_dag
 from tradewind.metastore.grid import GridPage, GridRun
 from tradewind.sdk.serialization import SerializedDAG
+from tradewind.states import DagRunState, DagRunType
 
 bp = Blueprint("grid", __name__)
 
 RUNS_PER_PAGE = 25
+#: The "runs shown" choices, as Airflow's grid offers them, and the most a page may ask for.
+RUN_CHOICES = (5, 10, 25, 50, 100, 365)
+MAX_RUNS = 365
+RUN_STATES = tuple(state.value for state in DagRunState)
+RUN_TYPES = tuple(run_type.value for run_type in DagRunType)
 ACTIVE_RUN_STATES = frozenset({"queued", "running"})
 
 
@@ -39,6 +46,8 @@ class Column:
     #: The bar's height in pixels, relative to the longest run shown.
     bar_height: int
     graph_url: str
+    #: The run's details, as the side panel loads them.
+    details_url: str
 
 
 @dataclass(frozen=True)
@@ -64,18 +73,58 @@ class Row:
         return Markup("".join(parts))  # noqa: S704 - every part above is escaped
 
 
+@dataclass(frozen=True)
+class GridFilters:
+    """What the grid's filter bar chose: how many runs, of which state and type (Airflow's grid)."""
+
+    num_runs: int
+    run_state: str | None
+    run_type: str | None
+
+    @classmethod
+    def from_request(cls) -> GridFilters:
+        return cls(
+            query_int("num_runs", RUNS_PER_PAGE, minimum=1, maximum=MAX_RUNS),
+            _choice("run_state", RUN_STATES),
+            _choice("run_type", RUN_TYPES),
+        )
+
+    def query(self, **extra: str) -> str:
+        """The filters (those not at their default) and ``extra`` as a query string, with its ``?``."""
+        values: dict[str, object] = {"num_runs": self.num_runs if self.num_runs != RUNS_PER_PAGE else None}
+        values |= {"run_state": self.run_state, "run_type": self.run_type, **extra}
+        kept = {k: v for k, v in values.items() if v is not None}
+        return "?" + urlencode(kept) if kept else ""
+
+    def page(self, session: Session, dag_id: str, before: datetime | None) -> GridPage:
+        return grid.grid_page(
+            session, dag_id, limit=self.num_runs, before=before, run_state=self.run_state, run_type=self.run_type
+        )
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        abort(400, description=f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 @bp.get("/dags/<dag_id>/grid")
 def grid_view(dag_id: str) -> ResponseReturnValue:
     session = get_session()
     dag = load_dag(session, dag_id)
     before = _before()
-    page = grid.grid_page(session, dag_id, limit=RUNS_PER_PAGE, before=before)
+    filters = GridFilters.from_request()
+    page = filters.page(session, dag_id, before)
     rows = task_rows(dag)
     run_urls = _task_url_prefixes(dag_id, page)
     longest = max((run.duration or 0 for run in page.runs), default=0) or 1
     columns = [
         Column(
-            run, max(2, int(40 * (run.duration or 0) / longest)), f"{dag_path(dag_id, 'graph')}?run_id={_q(run.run_id)}"
+            run,
+            max(2, int(40 * (run.duration or 0) / longest)),
+            f"{dag_path(dag_id, 'graph')}?run_id={_q(run.run_id)}",
+            dag_path(dag_id, "runs", run.run_id) + "?partial=1",
         )
         for run in page.runs
     ]
@@ -89,13 +138,18 @@ def grid_view(dag_id: str) -> ResponseReturnValue:
         rows=[Row(row, _boxes(row, page, run_urls)) for row in rows],
         mapped_ids=mapped_task_ids(dag),
         active=any(run.state in ACTIVE_RUN_STATES for run in page.runs),
-        data_url=dag_path(dag_id, "grid", "data") + (f"?before={_q(before.isoformat())}" if before else ""),
+        data_url=dag_path(dag_id, "grid", "data") + filters.query(**({"before": before.isoformat()} if before else {})),
         older_url=(
-            f"{dag_path(dag_id, 'grid')}?before={_q(page.runs[0].logical_date.isoformat())}"
+            dag_path(dag_id, "grid") + filters.query(before=page.runs[0].logical_date.isoformat())
             if page.has_older and page.runs
             else None
         ),
-        newest_url=dag_path(dag_id, "grid") if before else None,
+        newest_url=dag_path(dag_id, "grid") + filters.query() if before else None,
+        filters=filters,
+        run_states=RUN_STATES,
+        run_types=RUN_TYPES,
+        run_choices=sorted({*RUN_CHOICES, filters.num_runs}),
+        dag_base=dag_path(dag_id),
         trigger_url=action_url(dag_path(dag_id, "trigger")),
     )
 
@@ -108,7 +162,7 @@ def grid_data(dag_id: str) -> ResponseReturnValue:
     how many of them are in each state, while ``states`` holds the state that sums them up."""
     session = get_session()
     dag = load_dag(session, dag_id)
-    page = grid.grid_page(session, dag_id, limit=RUNS_PER_PAGE, before=_before())
+    page = GridFilters.from_request().page(session, dag_id, _before())
     mapped = mapped_task_ids(dag)
     return jsonify(
         runs=[

@@ -1,9 +1,10 @@
 """The pools page ``/pools`` (Admin): every pool with its used, queued and free slots; set the
-slots of a pool (creating it) and delete one (never ``default_pool``)."""
+slots of a pool (creating it), edit one (``?edit=<name>`` fills the form) and delete one (never
+``default_pool``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from tradewind.master.webserver.auth import require_role
@@ -19,7 +20,12 @@ _LIST = "pools.pool_list"
 @bp.get("/pools")
 @require_role("Admin")
 def pool_list() -> ResponseReturnValue:
-    return render_template("pools/list.html", pools=pools.pool_usage(get_session()), default_pool=pools.DEFAULT_POOL)
+    usage = pools.pool_usage(get_session())
+    edit = request.args.get("edit")
+    editing = next((u.pool for u in usage if u.pool.pool == edit), None)
+    if edit and editing is None:
+        abort(404, description=f"There is no pool {edit}.")
+    return render_template("pools/list.html", pools=usage, default_pool=pools.DEFAULT_POOL, editing=editing)
 
 
 @bp.post("/pools")

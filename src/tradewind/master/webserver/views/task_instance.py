@@ -65,8 +65,9 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
         rendered = ti.rendered_fields
     base = dag_path(dag_id, "runs", run_id, "tasks", task_id)
     query = f"?map_index={ti.map_index}&try={try_number}"
+    template = "dag_pages/ti_partial.html" if request.args.get("partial") == "1" else "dag_pages/task_instance.html"
     return render_template(
-        "dag_pages/task_instance.html",
+        template,
         dag_id=dag_id,
         dag_display_name=dag.dag_display_name,
         run_id=run_id,

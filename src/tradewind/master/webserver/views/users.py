@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from tradewind.errors import UserAlreadyExists, UserNotFound
@@ -23,8 +23,14 @@ _LIST = "users.user_list"
 @require_role("Admin")
 def user_list() -> ResponseReturnValue:
     session = get_session()
+    editing = None
+    if edit := request.args.get("edit"):
+        editing = users.get_user_by_name(session, edit)
+        if editing is None:
+            abort(404, description=f"There is no user {edit}.")
     return render_template(
         "users/list.html",
+        editing=editing,
         users=users.list_users(session),
         roles=users.ROLES,
         open_sessions=web_sessions.open_counts(session, now=datetime.now(UTC)),
@@ -49,6 +55,32 @@ def create_user() -> ResponseReturnValue:
         return refused(_LIST, exc)
     done = f"User {user.username} created with the {user.role} role."
     return recorded(_LIST, session, "user.create", {"username": user.username, "role": user.role}, done)
+
+
+@bp.post("/users/<username>")
+@require_role("Admin")
+def update_user(username: str) -> ResponseReturnValue:
+    """Change a user's role, email and (when one is typed) password."""
+    form = request.form
+    role = form.get("role", "")
+    if username == current_username() and role != "Admin":
+        return refused(_LIST, "You cannot take the Admin role from your own account; ask another Admin.")
+    session = get_session()
+    try:
+        user = users.change_user(
+            session,
+            username,
+            role=role,
+            email=form.get("email", "").strip() or None,
+            clear_email=not form.get("email", "").strip(),
+            password=form.get("password") or None,
+        )
+    except (ValueError, UserNotFound) as exc:
+        session.rollback()
+        return refused(_LIST, exc)
+    changed = ["role", "email"] + (["password"] if form.get("password") else [])
+    done = f"User {user.username} saved with the {user.role} role."
+    return recorded(_LIST, session, "user.change", {"username": user.username, "changed": changed}, done)
 
 
 @bp.post("/users/<username>/delete")

@@ -1,0 +1,77 @@
+"""Airflow 2's history views of one DAG: Task Duration, Task Tries and Landing Times (a chart of
+each task over the last N runs, drawn by uPlot, with the same numbers as a table) and the
+Calendar (a year of runs, each day coloured by its runs' states)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+
+from tradewind.master.webserver.api import query_int
+from tradewind.master.webserver.chart_series import build_chart, calendar_weeks, day_state
+from tradewind.master.webserver.db import get_session
+from tradewind.master.webserver.views.dag_common import dag_path, tabs
+from tradewind.metastore import task_history
+from tradewind.metastore.dags import load_dag
+
+bp = Blueprint("task_charts", __name__)
+
+#: How many runs a chart shows unless ``?num_runs=`` says (Airflow's default_dag_run_display_number).
+DEFAULT_RUNS = 25
+RUN_CHOICES = (5, 10, 25, 50, 100, 365)
+MAX_RUNS = 365
+
+
+def _chart_page(dag_id: str, page: str) -> ResponseReturnValue:
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    num_runs = query_int("num_runs", DEFAULT_RUNS, minimum=1, maximum=MAX_RUNS)
+    runs = task_history.recent_runs(session, dag_id, num_runs)
+    tasks = task_history.tasks_in_runs(session, dag_id, [run.run_id for run in runs])
+    chart = build_chart(page, runs, tasks, [task.task_id for task in dag.topological_sort()])
+    return render_template(
+        "dag_pages/task_chart.html",
+        dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
+        chart=chart,
+        page=page,
+        num_runs=num_runs,
+        run_choices=sorted({*RUN_CHOICES, num_runs}),
+        tabs=tabs(dag_id, page),
+    )
+
+
+@bp.get("/dags/<dag_id>/duration")
+def duration_view(dag_id: str) -> ResponseReturnValue:
+    return _chart_page(dag_id, "duration")
+
+
+@bp.get("/dags/<dag_id>/tries")
+def tries_view(dag_id: str) -> ResponseReturnValue:
+    return _chart_page(dag_id, "tries")
+
+
+@bp.get("/dags/<dag_id>/landing-times")
+def landing_times_view(dag_id: str) -> ResponseReturnValue:
+    return _chart_page(dag_id, "landing-times")
+
+
+@bp.get("/dags/<dag_id>/calendar")
+def calendar_view(dag_id: str) -> ResponseReturnValue:
+    session = get_session()
+    dag = load_dag(session, dag_id)
+    year = query_int("year", datetime.now(UTC).year, minimum=1000, maximum=8999)
+    days = task_history.run_states_by_day(session, dag_id, date(year, 1, 1), date(year, 12, 31))
+    return render_template(
+        "dag_pages/calendar.html",
+        dag_id=dag_id,
+        dag_display_name=dag.dag_display_name,
+        year=year,
+        weeks=calendar_weeks(year),
+        days=days,
+        day_state=day_state,
+        grid_url=dag_path(dag_id, "grid"),
+        tabs=tabs(dag_id, "calendar"),
+    )
