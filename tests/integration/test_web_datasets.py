@@ -5,6 +5,7 @@ datasets were updated; the Datasets pages and the DAGs list show the same."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -146,3 +147,19 @@ def test_the_datasets_pages_show_producers_consumers_and_events(client_as, datas
     assert "daily_report · since" in detail.text
     assert viewer.get("/datasets/detail", query_string={"uri": "s3://nope"}).status_code == 404
     assert "Datasets" in viewer.get("/").text
+
+
+def test_dag_dependencies_show_the_producer_to_consumer_path_through_each_dataset(
+    client_as, dataset_dags: None
+) -> None:
+    page = client_as("Viewer").get("/dag-dependencies", query_string={"dag_id": "shop_export"}).text
+    rows = [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr class=\"dependency\".*?</tr>", page, re.S)
+    ]
+    assert rows == [
+        f"dataset:{CUSTOMERS.uri} → daily_report dataset: daily_report's schedule",
+        f"dataset:{ORDERS.uri} → daily_report dataset: daily_report's schedule",
+        f"shop_export → dataset:{CUSTOMERS.uri} dataset: shop_export.write_customers",
+        f"shop_export → dataset:{ORDERS.uri} dataset: shop_export.write_orders",
+    ]

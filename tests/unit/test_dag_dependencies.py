@@ -29,3 +29,24 @@ def test_sensors_and_triggers_make_edges_between_dags_and_markers_do_not() -> No
         DagDependency("orders", "report", "trigger", "orders", "kick_report"),
         DagDependency("templated", "{{ params.target }}", "trigger", "templated", "kick"),
     ]
+
+
+def test_datasets_link_each_producer_to_each_consumer_through_the_dataset() -> None:
+    from tradewind.master.webserver.dag_dependencies import around
+    from tradewind.sdk.datasets import Dataset, DatasetAlias
+
+    orders, exports = Dataset("s3://shop/orders"), DatasetAlias("exports")
+    with DAG("load_orders", schedule=None, start_date=T0) as producer:
+        EmptyOperator(task_id="write", outlets=[orders, exports])
+    with DAG("report", schedule=orders | exports, start_date=T0) as consumer:
+        EmptyOperator(task_id="done")
+    with DAG("unrelated", schedule=None, start_date=T0) as unrelated:
+        EmptyOperator(task_id="t")
+    edges = all_dependencies(serialize_dag(d) for d in (producer, consumer, unrelated))
+    assert edges == [
+        DagDependency("alias:exports", "report", "dataset", "report", ""),
+        DagDependency("dataset:s3://shop/orders", "report", "dataset", "report", ""),
+        DagDependency("load_orders", "dataset:s3://shop/orders", "dataset", "load_orders", "write"),
+    ]
+    # Focusing on the producer shows who consumes what it writes.
+    assert around(edges, "load_orders") == edges[1:]

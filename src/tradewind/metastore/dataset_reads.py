@@ -1,6 +1,7 @@
 """What people and tasks read about datasets: each dataset with its producers and consumers, its
-events (and the runs they triggered), the events queued for a DAG, and the producer → dataset →
-consumer edges a DAG dependencies view draws. Also deleting queued events, as the REST API does."""
+events (and the runs they triggered) and the events queued for a DAG. Also deleting queued events,
+as the REST API does. (The DAG Dependencies view finds producer → dataset → consumer edges in the
+serialized DAGs: ``master/webserver/dag_dependencies.py``.)"""
 
 from __future__ import annotations
 
@@ -334,26 +335,3 @@ def waiting_summary(session: Session, dag_ids: Collection[str]) -> dict[str, tup
     for dag_id, dataset_id in session.execute(queue):
         updated.setdefault(dag_id, set()).add(dataset_id)
     return {dag_id: (len(ids & updated.get(dag_id, set())), len(ids)) for dag_id, ids in named.items()}
-
-
-# -- DAG dependencies ---------------------------------------------------------------------------
-
-
-def dependency_edges(session: Session) -> list[tuple[str, str]]:
-    """Producer → dataset → consumer edges between active DAGs, as ``("dag:<id>", "dataset:<uri>")``
-    and ``("dataset:<uri>", "dag:<id>")`` pairs (what Airflow's DAG Dependencies view draws)."""
-    active = select(DagModel.dag_id).where(DagModel.is_active.is_(True))
-    produced = (
-        select(TaskOutletDatasetReference.dag_id, DatasetModel.uri)
-        .join(DatasetModel, DatasetModel.id == TaskOutletDatasetReference.dataset_id)
-        .where(TaskOutletDatasetReference.dag_id.in_(active))
-        .distinct()
-    )
-    consumed = (
-        select(DatasetModel.uri, DagScheduleDatasetReference.dag_id)
-        .join(DatasetModel, DatasetModel.id == DagScheduleDatasetReference.dataset_id)
-        .where(DagScheduleDatasetReference.dag_id.in_(active))
-    )
-    edges = [(f"dag:{dag_id}", f"dataset:{uri}") for dag_id, uri in session.execute(produced)]
-    edges += [(f"dataset:{uri}", f"dag:{dag_id}") for uri, dag_id in session.execute(consumed)]
-    return sorted(edges)

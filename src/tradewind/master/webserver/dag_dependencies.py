@@ -3,7 +3,10 @@
 As Airflow's dependency detector: an ``ExternalTaskSensor`` (or any sensor carrying
 ``external_dag_id``) makes its DAG depend on the DAG it waits for ("sensor"); a
 ``TriggerDagRunOperator`` (any task carrying ``trigger_dag_id``) makes the DAG it triggers depend
-on its own ("trigger"). A templated id is shown as written. Pure: plain serialized DAGs in, edges out.
+on its own ("trigger"). A templated id is shown as written. Datasets make two edges each, through a
+node named ``dataset:<uri>`` (``alias:<name>`` for an alias): from the DAG of a task that names it in
+its ``outlets``, and to each DAG whose schedule waits on it ("dataset"). Pure: plain serialized DAGs
+in, edges out.
 """
 
 from __future__ import annotations
@@ -12,10 +15,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tradewind.sdk.datasets import decode_condition
+
+#: How a dataset (or a dataset alias) is named where a DAG id would be.
+DATASET_NODE = "dataset:"
+ALIAS_NODE = "alias:"
+
 
 @dataclass(frozen=True, order=True)
 class DagDependency:
-    """``source`` DAG → ``target`` DAG, through ``task_id`` of the DAG that holds it."""
+    """``source`` DAG → ``target`` DAG, through ``task_id`` of the DAG that holds it (empty: through
+    the holder's schedule)."""
 
     source: str
     target: str
@@ -37,7 +47,33 @@ def dependencies_of(serialized: Mapping[str, Any]) -> list[DagDependency]:
         triggered = values.get("trigger_dag_id")
         if isinstance(triggered, str) and triggered:
             found.append(DagDependency(dag_id, triggered, "trigger", dag_id, task["task_id"]))
-    return found
+        for outlet in task.get("outlets") or ():
+            if outlet.get("__type") == "dataset":
+                found.append(DagDependency(dag_id, DATASET_NODE + outlet["uri"], "dataset", dag_id, task["task_id"]))
+    return found + _scheduled_on(serialized)
+
+
+def _scheduled_on(serialized: Mapping[str, Any]) -> list[DagDependency]:
+    """The edges from the datasets and aliases a DAG's schedule waits on to the DAG."""
+    condition_json = ((serialized.get("timetable") or {}).get("__var") or {}).get("dataset_condition")
+    if not condition_json:
+        return []
+    dag_id = serialized["dag_id"]
+    condition = decode_condition(condition_json)
+    nodes = [DATASET_NODE + d.uri for d in condition.iter_datasets()]
+    nodes += [ALIAS_NODE + a.name for a in condition.iter_aliases()]
+    return [DagDependency(node, dag_id, "dataset", dag_id, "") for node in dict.fromkeys(nodes)]
+
+
+def around(edges: Iterable[DagDependency], dag_id: str) -> list[DagDependency]:
+    """The edges that touch ``dag_id``, and those of the datasets it produces or consumes (so a
+    producer shows its consumers through the dataset between them)."""
+    edges = list(edges)
+    nodes = {dag_id}
+    for edge in edges:
+        if dag_id in (edge.source, edge.target) and edge.kind == "dataset":
+            nodes.add(edge.target if edge.source == dag_id else edge.source)
+    return [edge for edge in edges if edge.source in nodes or edge.target in nodes]
 
 
 def all_dependencies(serialized_dags: Iterable[Mapping[str, Any]]) -> list[DagDependency]:
