@@ -112,6 +112,16 @@ def _lines_of(path: Path, dag_id: str) -> list[dict[str, Any]]:
     return [line for line in _ledger(path) if line["dag_id"] == dag_id]
 
 
+def _await_lines(cluster: Cluster, ledger: Path, dag_id: str, count: int) -> None:
+    """Wait (bounded) until ``dag_id``'s task has written ``count`` ledger lines."""
+    wait_until(
+        lambda: len(_lines_of(ledger, dag_id)) >= count,
+        timeout=60,
+        describe=lambda: f"{dag_id} never wrote {count} line(s):\n" + cluster.tail_logs(),
+    )
+    assert len(_lines_of(ledger, dag_id)) == count, _lines_of(ledger, dag_id)
+
+
 def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluster: Cluster, tmp_path: Path):
     ledger = tmp_path / "ledger.jsonl"
     (cluster.dags_folder / "lake.py").write_text(textwrap.dedent(DAGS.format(ledger=str(ledger))))
@@ -122,11 +132,7 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
 
     made_a = cluster.trigger("make_a")
     assert cluster.wait_for_run("make_a", made_a) == "success"
-    wait_until(
-        lambda: len(_lines_of(ledger, "needs_either")) == 1,
-        timeout=60,
-        describe=lambda: "needs_either's first run never came:\n" + cluster.tail_logs(),
-    )
+    _await_lines(cluster, ledger, "needs_either", 1)
     (first_either,) = _lines_of(ledger, "needs_either")
     assert first_either["run_type"] == "dataset_triggered"
     assert first_either["triggering"] == {"s3://lake/a": [["make_a", made_a]]}
@@ -141,23 +147,15 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
 
     made_b = cluster.trigger("make_b")
     assert cluster.wait_for_run("make_b", made_b) == "success"
-    wait_until(
-        lambda: len(_lines_of(ledger, "needs_both")) == 1,
-        timeout=60,
-        describe=lambda: "needs_both's run never came:\n" + cluster.tail_logs(),
-    )
-    wait_until(
-        lambda: len(_lines_of(ledger, "needs_either")) == 2,
-        timeout=60,
-        describe=lambda: "needs_either's second run never came:\n" + cluster.tail_logs(),
-    )
+    _await_lines(cluster, ledger, "needs_both", 1)
+    _await_lines(cluster, ledger, "needs_either", 2)
     (both,) = _lines_of(ledger, "needs_both")
     assert both["run_type"] == "dataset_triggered"
     assert both["triggering"] == {"s3://lake/a": [["make_a", made_a]], "s3://lake/b": [["make_b", made_b]]}
     assert both["events_of_a"] == 1
     assert _lines_of(ledger, "needs_either")[1]["triggering"] == {"s3://lake/b": [["make_b", made_b]]}
     # DatasetOrTimeSchedule: the timetable's run and the dataset's, each once.
-    wait_until(lambda: len(_lines_of(ledger, "daily_or_a")) == 2, timeout=60, describe=cluster.tail_logs)
+    _await_lines(cluster, ledger, "daily_or_a", 2)
     by_type = {line["run_type"]: line for line in _lines_of(ledger, "daily_or_a")}
     assert sorted(by_type) == ["dataset_triggered", "scheduled"]
     assert by_type["dataset_triggered"]["triggering"] == {"s3://lake/a": [["make_a", made_a]]}
@@ -175,7 +173,7 @@ def test_consumers_run_when_their_datasets_are_updated_and_see_the_events(cluste
     # A dataset chosen at run time through an alias triggers the DAG scheduled on the alias.
     exported = cluster.trigger("export_via_alias")
     assert cluster.wait_for_run("export_via_alias", exported) == "success"
-    wait_until(lambda: _lines_of(ledger, "on_exports"), timeout=60, describe=cluster.tail_logs)
+    _await_lines(cluster, ledger, "on_exports", 1)
     (on_exports,) = _lines_of(ledger, "on_exports")
     assert on_exports["triggering"] == {"s3://lake/exports/1.csv": [["export_via_alias", exported]]}
 
@@ -232,12 +230,12 @@ def test_a_producer_whose_worker_is_killed_sends_its_event_once_from_the_retry(c
     for dag_id in ("slow_c", "reads_c"):
         cluster.wait_for_dag(dag_id)
     run_id = cluster.trigger("slow_c")
-    wait_until(lambda: _lines_of(ledger, "slow_c"), timeout=60, describe=cluster.tail_logs)
+    _await_lines(cluster, ledger, "slow_c", 1)
     cluster.kill("w1")  # kill -9 of the worker and its task's process, mid-try
     cluster.start_worker("w2")
 
     assert cluster.wait_for_run("slow_c", run_id, timeout=90) == "success"
-    wait_until(lambda: _lines_of(ledger, "reads_c"), timeout=60, describe=cluster.tail_logs)
+    _await_lines(cluster, ledger, "reads_c", 1)
     assert [line["try_number"] for line in _lines_of(ledger, "slow_c")] == [1, 2]
     with session_scope(cluster.factory) as session:
         (event,) = dataset_reads.list_events(session, uri="s3://lake/c")
