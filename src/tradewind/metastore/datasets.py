@@ -185,13 +185,13 @@ def _consumers(session: Session, dataset_id: int) -> set[str]:
     return set(session.scalars(live))
 
 
-def queued_dag_ids(session: Session, *, limit: int) -> list[str]:
-    """DAGs with queued events, the longest-waiting first."""
+def queued_dag_ids(session: Session) -> list[str]:
+    """DAGs with queued events, the longest-waiting first (all of them: a DAG still waiting for the
+    rest of its condition must not keep one whose condition holds from being looked at)."""
     query = (
         select(DatasetDagRunQueue.target_dag_id)
         .group_by(DatasetDagRunQueue.target_dag_id)
         .order_by(func.min(DatasetDagRunQueue.created_at))
-        .limit(limit)
     )
     return list(session.scalars(query))
 

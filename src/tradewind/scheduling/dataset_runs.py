@@ -22,14 +22,16 @@ from tradewind.states import DagRunState, DagRunType
 
 logger = logging.getLogger(__name__)
 
-#: DAGs with queued events looked at in one tick; the rest are looked at on the next.
-DAGS_PER_TICK = 100
+#: Dataset-triggered runs created in one tick at most; the rest are created on the next.
+RUNS_PER_TICK = 100
 
 
 def create_dataset_runs(session: Session, cache: DagCache, settings: Settings, now: datetime) -> list[tuple[str, str]]:
     """Create the runs queued dataset events call for; returns (dag_id, run_id) of each."""
     created: list[tuple[str, str]] = []
-    for dag_id in datasets.queued_dag_ids(session, limit=DAGS_PER_TICK):
+    for dag_id in datasets.queued_dag_ids(session):
+        if len(created) >= RUNS_PER_TICK:
+            break
         if scheduling.lock_dag(session, dag_id) is None:
             continue
         cached = cache.get(session, dag_id)
