@@ -30,6 +30,10 @@ _LAZY: dict[str, str] = {
     "PythonOperator": "tradewind.sdk.operators.python",
     "BranchPythonOperator": "tradewind.sdk.operators.python",
     "ShortCircuitOperator": "tradewind.sdk.operators.python",
+    "PythonVirtualenvOperator": "tradewind.sdk.operators.python_virtualenv",
+    "BranchPythonVirtualenvOperator": "tradewind.sdk.operators.python_virtualenv",
+    "ExternalPythonOperator": "tradewind.sdk.operators.python_virtualenv",
+    "BranchExternalPythonOperator": "tradewind.sdk.operators.python_virtualenv",
     "BaseBranchOperator": "tradewind.sdk.operators.branch",
     "EmptyOperator": "tradewind.sdk.operators.empty",
     "DummyOperator": "tradewind.sdk.operators.empty",
@@ -71,6 +75,10 @@ __all__ = [
     "PythonOperator",
     "BranchPythonOperator",
     "ShortCircuitOperator",
+    "PythonVirtualenvOperator",
+    "BranchPythonVirtualenvOperator",
+    "ExternalPythonOperator",
+    "BranchExternalPythonOperator",
     "BaseBranchOperator",
     "EmptyOperator",
     "DummyOperator",
@@ -153,6 +161,12 @@ if TYPE_CHECKING:
     from tradewind.sdk.operators.empty import DummyOperator, EmptyOperator
     from tradewind.sdk.operators.latest_only import LatestOnlyOperator
     from tradewind.sdk.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+    from tradewind.sdk.operators.python_virtualenv import (
+        BranchExternalPythonOperator,
+        BranchPythonVirtualenvOperator,
+        ExternalPythonOperator,
+        PythonVirtualenvOperator,
+    )
     from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
     from tradewind.sdk.operators.weekday import BranchDayOfWeekOperator
     from tradewind.sdk.params import Param

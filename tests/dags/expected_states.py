@@ -320,6 +320,22 @@ EXPECTED_STATES = {
             "skip_on_99": "skipped",
         },
     },
+    "example_virtualenv": {
+        "run_state": "success",
+        "tasks": {
+            "in_venv": "success",
+            "templated_in_venv": "success",
+            "pick_in_venv": "success",
+            "small_batch": "success",
+            "big_batch": "skipped",
+            "exit_99_in_venv": "skipped",
+            "on_worker_python": "success",
+        },
+    },
+    "example_object_storage": {
+        "run_state": "success",
+        "tasks": {"write_orders": "success", "archive": "success", "summarise": "success", "clean_up": "success"},
+    },
 }
 
 

@@ -31,19 +31,11 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from cluster import Cluster, kill_session, wait_until  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 12
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXAMPLE_DAGS = ("example_bash_python.py", "example_task_groups.py")
 USERNAME, PASSWORD = "op", "op-password-e2e"
 SECRET_KEY = "e2e-browser-test-secret-key-0123456789abcdef"

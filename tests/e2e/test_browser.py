@@ -164,6 +164,7 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     # 5. The graph of that run: nodes for every task, all green; clicking one opens its panel.
     page.get_by_role("link", name="Graph").first.click()
     page.wait_for_url(re.compile(rf"/dags/{DAG_ID}/graph"))
+    page.locator('svg#graph[data-layout="done"]').wait_for()  # the browser lays the graph out
     nodes = page.locator("svg#graph g.node-group")
     assert sorted(nodes.evaluate_all("(gs) => gs.map((g) => g.dataset.taskId)")) == sorted(TASKS)
     node_classes = page.locator("svg#graph rect.node").evaluate_all("(rs) => rs.map((r) => r.getAttribute('class'))")
@@ -226,6 +227,7 @@ def test_a_person_runs_watches_clears_and_marks_a_dag_in_the_browser(story: Stor
     # 9. The graph of the run shows the same colours.
     page.get_by_role("link", name="Graph").first.click()
     page.wait_for_url(re.compile(rf"/dags/{DAG_ID}/graph"))
+    page.locator('svg#graph[data-layout="done"]').wait_for()
     to_warehouse = page.locator('svg#graph g.node-group[data-task-id="publish.to_warehouse"] rect.node')
     assert "state-upstream_failed" in to_warehouse.get_attribute("class")
     story.shot("graph-after-mark-failed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -131,3 +131,18 @@ def test_a_chart_of_25_runs_by_100_tasks_takes_a_constant_small_number_of_querie
     with counting_queries(web_app) as queries:
         assert client.get("/dags/wide/duration").status_code == 200
     assert len(queries) <= 12, queries
+
+
+def test_calendar_outlines_the_days_still_to_come_as_planned(client_as, web_db: Session) -> None:  # type: ignore[no-untyped-def]
+    """A daily DAG's Calendar shows its coming days as planned (Airflow's calendar does), from the
+    run the scheduler creates next; a DAG without a schedule plans nothing."""
+    store_dag(web_db, make_dag("daily_planned", tasks=1))
+    store_dag(web_db, make_dag("unscheduled", tasks=1, schedule=None))
+    web_db.commit()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    page = client_as("Viewer").get(f"/dags/daily_planned/calendar?year={tomorrow.year}").text
+    planned = re.findall(r'<td class="day planned" data-date="([^"]+)"', page)
+    assert planned and min(planned) <= tomorrow.isoformat() and max(planned) == f"{tomorrow.year}-12-31"
+    assert all(day >= (tomorrow - timedelta(days=2)).isoformat() for day in planned), "nothing in the past"
+    quiet = client_as("Viewer").get(f"/dags/unscheduled/calendar?year={tomorrow.year}").text
+    assert 'class="day planned"' not in quiet

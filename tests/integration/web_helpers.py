@@ -4,6 +4,7 @@ The fixtures using them are in ``web_fixtures.py``."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,6 +58,14 @@ def empty_metastore(settings: Settings) -> None:
             session.flush()
     finally:
         engine.dispose()
+
+
+def graph_data(page: str) -> dict[str, Any]:
+    """The JSON document the graph page hands its script (tasks, group tree, edges, states)."""
+    found = re.search(r'<script type="application/json" id="graph-data">(.*?)</script>', page, re.S)
+    assert found, page[:2000]
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
 
 
 def csrf_token(client: FlaskClient) -> str:

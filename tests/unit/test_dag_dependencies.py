@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tradewind import DAG
-from tradewind.master.webserver.dag_dependencies import DagDependency, all_dependencies
+from tradewind.master.webserver.dag_dependencies import DagDependency, all_dependencies, graph_json
 from tradewind.sdk.operators.empty import EmptyOperator
 from tradewind.sdk.operators.trigger_dagrun import TriggerDagRunOperator
 from tradewind.sdk.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
@@ -31,6 +31,24 @@ def test_sensors_and_triggers_make_edges_between_dags_and_markers_do_not() -> No
     ]
 
 
+def test_the_graph_has_a_node_per_dag_named_and_an_edge_per_dependency() -> None:
+    edges = [
+        DagDependency("billing", "report", "sensor", "report", "wait"),
+        DagDependency("orders", "report", "trigger", "orders", "kick_a"),
+        DagDependency("orders", "report", "trigger", "orders", "kick_b"),
+    ]
+    drawn = graph_json(edges, known=["orders", "report"], url_of=lambda dag_id: f"/dags/{dag_id}/grid")
+    assert drawn["nodes"] == [
+        {"id": "billing", "url": None, "loaded": False},
+        {"id": "report", "url": "/dags/report/grid", "loaded": True},
+        {"id": "orders", "url": "/dags/orders/grid", "loaded": True},
+    ]
+    assert drawn["edges"] == [
+        {"source": "billing", "target": "report", "kind": "sensor"},
+        {"source": "orders", "target": "report", "kind": "trigger"},
+    ], "two triggering tasks draw one arrow"
+
+
 def test_datasets_link_each_producer_to_each_consumer_through_the_dataset() -> None:
     from tradewind.master.webserver.dag_dependencies import around
     from tradewind.sdk.datasets import Dataset, DatasetAlias
@@ -50,3 +68,11 @@ def test_datasets_link_each_producer_to_each_consumer_through_the_dataset() -> N
     ]
     # Focusing on the producer shows who consumes what it writes.
     assert around(edges, "load_orders") == edges[1:]
+    # In the drawing a dataset is always a node that links somewhere (its page), never "not loaded".
+    drawn = graph_json(edges, known=["load_orders", "report"], url_of=lambda node: f"/to/{node}")
+    assert {n["id"]: (n["url"], n["loaded"]) for n in drawn["nodes"]} == {
+        "alias:exports": ("/to/alias:exports", True),
+        "dataset:s3://shop/orders": ("/to/dataset:s3://shop/orders", True),
+        "load_orders": ("/to/load_orders", True),
+        "report": ("/to/report", True),
+    }

@@ -83,6 +83,23 @@ _EXCEPTIONS = _names(
 
 _PYTHON_OPERATORS = _names(f"{_OPERATORS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator")
 
+#: The operators running a callable in another interpreter (a virtual environment, an external Python).
+_VIRTUALENV_OPERATORS = _names(
+    f"{_OPERATORS}.python_virtualenv",
+    "PythonVirtualenvOperator",
+    "BranchPythonVirtualenvOperator",
+    "ExternalPythonOperator",
+    "BranchExternalPythonOperator",
+    "is_venv_installed",
+)
+
+#: Object storage: ObjectStoragePath over fsspec, and the file-system helpers beside it.
+_IO_SERVED: dict[str, _Served] = {
+    "airflow.io": _Served(_names("tradewind.sdk.object_storage", "attach", "get_fs", "has_fs"), is_package=True),
+    "airflow.io.path": _Served(_names("tradewind.sdk.object_storage", "ObjectStoragePath")),
+    "airflow.io.store": _Served(_names("tradewind.sdk.object_storage", "attach")),
+}
+
 _SQL_HOOKS = "tradewind.sdk.hooks"
 _SQL_OPERATOR = f"{_OPERATORS}.sql"
 _SQL_SENSOR = _names(f"{_SENSORS}.sql", "SqlSensor")
@@ -248,7 +265,7 @@ _SERVED: dict[str, _Served] = {
     "airflow.operators.bash": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
     "airflow.operators.bash_operator": _Served(_names(f"{_OPERATORS}.bash", "BashOperator")),
     "airflow.operators.python": _Served(
-        _merge(_PYTHON_OPERATORS, _names(f"{_OPERATORS}.python", "get_current_context"))
+        _merge(_PYTHON_OPERATORS, _names(f"{_OPERATORS}.python", "get_current_context"), _VIRTUALENV_OPERATORS)
     ),
     "airflow.operators.python_operator": _Served(_PYTHON_OPERATORS),
     "airflow.operators.empty": _Served(_names(f"{_OPERATORS}.empty", "EmptyOperator")),
@@ -321,6 +338,7 @@ _SERVED: dict[str, _Served] = {
     **_HTTP_SERVED,
     **_EMAIL_SERVED,
     **_TIMETABLES_SERVED,
+    **_IO_SERVED,
 }
 
 #: Every ``airflow.*`` module name tradewind serves (``tradewind info`` lists them).

@@ -8,7 +8,7 @@ one per missed interval with catchup, only the latest without; never more than
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,17 +73,29 @@ def upcoming_runs(
     """The next ``count`` scheduled runs of ``dag`` (``dags next-execution``): first the one the
     scheduler creates next (``plan_new_runs``'s choice, due or not), then each following interval.
     None stands for every place past the schedule's last run (``@once``, no schedule, ``end_date``)."""
+    runs = iter_upcoming(dag, catchup=catchup, last_interval=last_interval, taken=taken, now=now)
+    upcoming: list[DagRunInfo | None] = [info for info, _ in zip(runs, range(count), strict=False)]
+    return upcoming + [None] * (count - len(upcoming))
+
+
+def iter_upcoming(
+    dag: Any,
+    *,
+    catchup: bool,
+    last_interval: tuple[datetime, datetime] | None,
+    taken: Collection[datetime],
+    now: datetime,
+) -> Iterator[DagRunInfo]:
+    """The DAG's scheduled runs to come, in order, from the one the scheduler creates next; ends
+    where the schedule does (``@once``, no schedule, ``end_date``) — or never, for a cron."""
     planned = plan_new_runs(dag, catchup=catchup, last_interval=last_interval, active_runs=0, taken=taken, now=now)
     info = planned.create[0] if planned.create else planned.next_run
-    upcoming: list[DagRunInfo | None] = []
-    while len(upcoming) < count:
-        upcoming.append(info)
-        if info is not None:
-            info = next_dagrun_info(
-                dag.timetable,
-                start_date=dag.start_date,
-                end_date=dag.end_date,
-                last_automated_interval=info.data_interval,
-                now=now,
-            )
-    return upcoming
+    while info is not None:
+        yield info
+        info = next_dagrun_info(
+            dag.timetable,
+            start_date=dag.start_date,
+            end_date=dag.end_date,
+            last_automated_interval=info.data_interval,
+            now=now,
+        )

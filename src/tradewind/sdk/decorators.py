@@ -3,7 +3,8 @@
 Calling a decorated function inside a DAG creates an operator whose ``op_args``/``op_kwargs`` are
 the call's arguments and returns that operator's ``XComArg``; XComArgs among the arguments make
 their tasks upstream. Variants: ``task.python`` (= ``task``), ``task.branch``,
-``task.short_circuit``, ``task.sensor`` and ``task.bash``.
+``task.short_circuit``, ``task.sensor``, ``task.bash``, and the variants running the function in
+another interpreter: ``task.virtualenv``, ``task.external_python`` and their ``branch_`` forms.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from tradewind.sdk.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
     determine_kwargs,
+)
+from tradewind.sdk.operators.python_virtualenv import (
+    BranchExternalPythonOperator,
+    BranchPythonVirtualenvOperator,
+    ExternalPythonOperator,
+    PythonVirtualenvOperator,
 )
 from tradewind.sdk.params import NOTSET
 from tradewind.sdk.sensors.python import PythonSensor
@@ -216,6 +223,26 @@ class _ShortCircuitDecoratedOperator(DecoratedOperator, ShortCircuitOperator):
     custom_operator_name: ClassVar[str] = "@task.short_circuit"
 
 
+class _VirtualenvDecoratedOperator(DecoratedOperator, PythonVirtualenvOperator):
+    template_fields: ClassVar[tuple[str, ...]] = tuple(PythonVirtualenvOperator.template_fields)
+    custom_operator_name: ClassVar[str] = "@task.virtualenv"
+
+
+class _BranchVirtualenvDecoratedOperator(DecoratedOperator, BranchPythonVirtualenvOperator):
+    template_fields: ClassVar[tuple[str, ...]] = tuple(PythonVirtualenvOperator.template_fields)
+    custom_operator_name: ClassVar[str] = "@task.branch_virtualenv"
+
+
+class _ExternalPythonDecoratedOperator(DecoratedOperator, ExternalPythonOperator):
+    template_fields: ClassVar[tuple[str, ...]] = tuple(ExternalPythonOperator.template_fields)
+    custom_operator_name: ClassVar[str] = "@task.external_python"
+
+
+class _BranchExternalPythonDecoratedOperator(DecoratedOperator, BranchExternalPythonOperator):
+    template_fields: ClassVar[tuple[str, ...]] = tuple(ExternalPythonOperator.template_fields)
+    custom_operator_name: ClassVar[str] = "@task.branch_external_python"
+
+
 class _SensorDecoratedOperator(DecoratedOperator, PythonSensor):
     template_fields: ClassVar[tuple[str, ...]] = ("op_args", "op_kwargs")
     custom_operator_name: ClassVar[str] = "@task.sensor"
@@ -383,6 +410,12 @@ class TaskDecoratorCollection:
     short_circuit = staticmethod(_decorator(_ShortCircuitDecoratedOperator, "task.short_circuit"))
     sensor = staticmethod(_decorator(_SensorDecoratedOperator, "task.sensor", infer=False))
     bash = staticmethod(_decorator(_BashDecoratedOperator, "task.bash", infer=False))
+    virtualenv = staticmethod(_decorator(_VirtualenvDecoratedOperator, "task.virtualenv"))
+    branch_virtualenv = staticmethod(_decorator(_BranchVirtualenvDecoratedOperator, "task.branch_virtualenv"))
+    external_python = staticmethod(_decorator(_ExternalPythonDecoratedOperator, "task.external_python"))
+    branch_external_python = staticmethod(
+        _decorator(_BranchExternalPythonDecoratedOperator, "task.branch_external_python")
+    )
 
     def __call__(
         self,
@@ -397,7 +430,8 @@ class TaskDecoratorCollection:
             raise AttributeError(name)
         raise AttributeError(
             f"@task.{name} is not supported by tradewind; available: @task, @task.python, "
-            "@task.branch, @task.short_circuit, @task.sensor, @task.bash"
+            "@task.branch, @task.short_circuit, @task.sensor, @task.bash, @task.virtualenv, "
+            "@task.branch_virtualenv, @task.external_python, @task.branch_external_python"
         )
 
 

@@ -9,10 +9,13 @@ with a gap where the task has no value in a run.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+
+from markupsafe import Markup
 
 from tradewind.metastore.task_history import HistoryRun, TaskInRun
 
@@ -27,6 +30,16 @@ class Chart:
     runs: list[HistoryRun]
     #: task_id -> one value (or None) per run.
     series: dict[str, list[float | None]]
+
+    def rows_html(self) -> Markup:
+        """The numbers table's body rows. Built here rather than in Jinja because a 500-task chart
+        has 12,500 cells (as the grid's boxes); every value is escaped before it is joined."""
+        rows = []
+        for task_id, values in self.series.items():
+            task = html.escape(task_id)
+            cells = "".join(f"<td>{'' if value is None else f'{value:g}'}</td>" for value in values)
+            rows.append(f'<tr data-task-id="{task}"><th>{task}</th>{cells}</tr>')
+        return Markup("\n".join(rows))  # noqa: S704 - every part above is escaped or a number
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,7 @@ in, edges out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +79,25 @@ def around(edges: Iterable[DagDependency], dag_id: str) -> list[DagDependency]:
 def all_dependencies(serialized_dags: Iterable[Mapping[str, Any]]) -> list[DagDependency]:
     """Every dependency between the DAGs, sorted by source and target."""
     return sorted(dep for data in serialized_dags for dep in dependencies_of(data))
+
+
+def graph_json(edges: Iterable[DagDependency], known: Iterable[str], url_of: Callable[[str], str]) -> dict[str, Any]:
+    """The drawing's nodes (each DAG, dataset and alias an edge names; ``url_of(node)`` for the
+    loaded DAGs and every dataset and alias) and edges, one per source, target and kind, for the DAG
+    Dependencies graph."""
+    loaded = set(known)
+    ends: dict[str, None] = {}
+    drawn: dict[tuple[str, str, str], None] = {}
+    for edge in edges:
+        ends[edge.source] = None
+        ends[edge.target] = None
+        drawn[(edge.source, edge.target, edge.kind)] = None
+    # A dataset or alias node is always there: its page (``url_of`` gets its node name) stands for it.
+    present = [node in loaded or node.startswith((DATASET_NODE, ALIAS_NODE)) for node in ends]
+    return {
+        "nodes": [
+            {"id": node, "url": url_of(node) if shown else None, "loaded": shown}
+            for node, shown in zip(ends, present, strict=True)
+        ],
+        "edges": [{"source": s, "target": t, "kind": k} for s, t, k in drawn],
+    }

@@ -211,10 +211,20 @@
     }
     var columnOf = {};
     data.runs.forEach(function (run, index) { columnOf[run.run_id] = index; });
+    // A run's bar is as tall as its duration relative to the longest shown (40 px), as the page
+    // drew it; a running run's bar grows while it runs.
+    var longest = Math.max.apply(null, data.runs.map(function (run) { return run.duration || 0; }).concat([0])) || 1;
     headers.forEach(function (th) {
       var index = columnOf[th.dataset.runId];
       var bar = th.querySelector(".run-bar");
-      if (index !== undefined && bar) { recolour(bar, data.runs[index].state); }
+      if (index !== undefined && bar) {
+        var run = data.runs[index];
+        recolour(bar, run.state);
+        bar.style.height = Math.max(2, Math.floor(40 * (run.duration || 0) / longest)) + "px";
+        var title = bar.getAttribute("title") || "";
+        bar.setAttribute("title", title.replace(/State: [a-z_]+/, "State: " + run.state)
+          .replace(/Duration: .*/, "Duration: " + (run.duration === null ? "-" : run.duration.toFixed(1) + "s")));
+      }
     });
     var rowsById = {};
     data.rows.forEach(function (row) { rowsById[row.id] = row; });

@@ -74,6 +74,12 @@
         }
         pre.dataset.afterSeq = String(data.last_seq);
         pre.dataset.tailing = data.running ? "true" : "false";
+        // The heading's state badge follows the task instance (it was stale until a reload).
+        var badge = root.querySelector(".ti-heading .state-badge");
+        if (badge && data.state && badge.textContent !== data.state) {
+          badge.textContent = data.state;
+          badge.className = "state-badge state-" + data.state;
+        }
       })
       .catch(function () {})
       .then(function () {
