@@ -51,6 +51,10 @@ class DagNotFound(TradewindException):
     """No DAG with that id is known."""
 
 
+class DatasetNotFound(TradewindException):
+    """No dataset has this URI (no DAG names it and no event was ever sent for it)."""
+
+
 class TaskNotFound(TradewindException):
     """No task with that id exists in the DAG."""
 

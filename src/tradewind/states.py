@@ -45,6 +45,8 @@ class DagRunType(StrEnum):
     BACKFILL_JOB = "backfill"
     SCHEDULED = "scheduled"
     MANUAL = "manual"
+    #: Created by the scheduler when the datasets a DAG is scheduled on were updated.
+    DATASET_TRIGGERED = "dataset_triggered"
     #: ``tradewind dags test`` (Airflow records these as manual runs).
     DAGS_TEST = "dags_test"
 

@@ -162,6 +162,20 @@ class MetastoreServices:
         with self.session() as session:
             return str(runs.get_run(session, dag_id, run_id).state)
 
+    # --- dataset events ----------------------------------------------------------------------------
+
+    def dataset_events(self, uri: str) -> list[dict[str, Any]]:
+        from tradewind.metastore import dataset_reads
+
+        with self.session() as session:
+            return [event.to_json() for event in dataset_reads.list_events(session, uri=uri, limit=None)]
+
+    def run_dataset_events(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        from tradewind.metastore import dataset_reads
+
+        with self.session() as session:
+            return [event.to_json() for event in dataset_reads.events_of_run(session, dag_id, run_id)]
+
     def _wake(self, dag_id: str, run_id: str) -> None:
         from tradewind.actions.wake import wake_schedulers
 

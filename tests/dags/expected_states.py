@@ -225,6 +225,12 @@ EXPECTED_STATES = {
         },
         "needs": ["example_external_task_upstream"],
     },
+    "example_datasets": {
+        "run_state": "success",
+        "tasks": {"write_orders": "success", "write_customers": "success", "export_report": "success"},
+    },
+    "example_datasets_consumer": {"run_state": "success", "tasks": {"report_inputs": "success"}},
+    "example_datasets_conditions": {"run_state": "success", "tasks": {"summarize": "success"}},
     "example_trigger_target": {
         "run_state": "success",
         "tasks": {

@@ -438,3 +438,43 @@ def test_bad_parameters_and_bodies_are_a_400_naming_them(server: str, two_runs: 
     assert status == 400 and "dry_run" in problem["detail"]
     status, problem = call("GET", f"/dags/{DAG_ID}/dagRuns/run_2/taskInstances/task_1/logs/first")
     assert status == 400 and "task_try_number" in problem["detail"]
+
+
+def test_the_official_client_sends_dataset_events_and_reads_what_they_triggered(
+    api: Any, web_db: Session, web_settings: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from airflow_client.client.model.create_dataset_event import CreateDatasetEvent
+
+    from tradewind import DAG, BashOperator
+    from tradewind.master.scheduler.duties.run_creation import create_scheduled_runs
+    from tradewind.metastore import datasets
+    from tradewind.scheduling.dag_cache import DagCache
+    from tradewind.sdk.datasets import Dataset
+
+    orders = Dataset("s3://shop/orders.parquet")
+    with DAG("orders_report", schedule=[orders], start_date=T0) as consumer:
+        BashOperator(task_id="report", bash_command="true")
+    store_dag(web_db, consumer)
+    datasets.sync_parsed_dag(web_db, consumer)
+    web_db.commit()
+
+    sent = dataset_api.DatasetApi(api("Op")).create_dataset_event(
+        CreateDatasetEvent(dataset_uri=orders.uri, extra={"rows": 3})
+    )
+    assert (sent.dataset_uri, sent.extra) == (orders.uri, {"rows": 3, "from_rest_api": True})
+    viewer = dataset_api.DatasetApi(api("Viewer"))
+    queued = viewer.get_dag_dataset_queued_events("orders_report")
+    assert [(q.uri, q.dag_id) for q in queued.datasets] == [(orders.uri, "orders_report")]
+    assert viewer.get_dataset(orders.uri).consuming_dags[0].dag_id == "orders_report"
+
+    create_scheduled_runs(web_db, DagCache(), web_settings, datetime.now(UTC))
+    web_db.commit()
+    (run,) = dag_run_api.DAGRunApi(api("Viewer")).get_dag_runs("orders_report").dag_runs
+    assert run.run_type == "dataset_triggered"
+    upstream = dag_run_api.DAGRunApi(api("Viewer")).get_upstream_dataset_events("orders_report", run.dag_run_id)
+    assert [e.dataset_uri for e in upstream.dataset_events] == [orders.uri]
+    with pytest.raises(af.ApiException) as bad:
+        dataset_api.DatasetApi(api("Op")).create_dataset_event(CreateDatasetEvent(dataset_uri="airflow://x"))
+    assert bad.value.status == 400 and "reserved" in bad.value.body

@@ -56,6 +56,37 @@ class RecordingExecutor:
         pass
 
 
+def two_schedulers(
+    settings: Settings,
+    factories: Sequence[sessionmaker[Session]],
+    sent: list[tuple[str, TaskMessage]],
+    lock: threading.Lock,
+) -> list[Scheduler]:
+    """Schedulers "a" and "b", each on its own engine, recording what they send into ``sent``."""
+    return [
+        Scheduler(settings, factory, RecordingExecutor(name, sent, lock))
+        for name, factory in zip(("a", "b"), factories, strict=True)
+    ]
+
+
+def tick_until_stopped(scheduler: Scheduler, stop: threading.Event, errors: list[BaseException]) -> None:
+    """A scheduler's loop, as fast as it goes; what it raises is reported by the test thread."""
+    try:
+        while not stop.is_set():
+            scheduler.tick(datetime.now(UTC))
+            time.sleep(0.002)
+    except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        errors.append(exc)
+
+
+def stop_all(stop: threading.Event, threads: list[threading.Thread], schedulers: list[Scheduler]) -> None:
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    for scheduler in schedulers:
+        scheduler.close()
+
+
 @pytest.fixture
 def settings(fresh_pg_url: str, tmp_path: Path) -> Settings:
     folder = tmp_path / "dags"
@@ -104,18 +135,7 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
     lock = threading.Lock()
     stop = threading.Event()
     errors: list[BaseException] = []
-    schedulers = [
-        Scheduler(settings, factory, RecordingExecutor(name, sent, lock))
-        for name, factory in zip(("a", "b"), scheduler_factories, strict=True)
-    ]
-
-    def tick_until_stopped(scheduler: Scheduler) -> None:
-        try:
-            while not stop.is_set():
-                scheduler.tick(datetime.now(UTC))
-                time.sleep(0.002)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-            errors.append(exc)
+    schedulers = two_schedulers(settings, scheduler_factories, sent, lock)
 
     def work_until_stopped() -> None:
         """The fake worker: claims and finishes whatever was sent, as a worker would."""
@@ -146,7 +166,7 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=tick_until_stopped, args=(s,)) for s in schedulers]
+    threads = [threading.Thread(target=tick_until_stopped, args=(s, stop, errors)) for s in schedulers]
     threads.append(threading.Thread(target=work_until_stopped))
     for thread in threads:
         thread.start()
@@ -159,11 +179,7 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
                 break
             time.sleep(0.1)
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-        for scheduler in schedulers:
-            scheduler.close()
+        stop_all(stop, threads, schedulers)
 
     assert not errors, errors
     assert not any(thread.is_alive() for thread in threads)
@@ -173,3 +189,80 @@ def test_two_schedulers_ticking_the_same_runs_never_send_a_try_twice(
     assert len(tries) == RUNS * 4, "part_0..2 and merge of every run, each sent once; done needs no worker"
     senders = Counter(name for name, _ in sent)
     assert set(senders) == {"a", "b"}, f"both schedulers took part: {senders}"
+
+
+DATASET_DAGS = """
+from datetime import datetime, timezone
+from tradewind import BashOperator, DAG
+from tradewind.sdk.datasets import Dataset
+
+A, B = Dataset("s3://lake/a"), Dataset("s3://lake/b")
+for dag_id, schedule in (("needs_both", [A, B]), ("needs_either", A | B)):
+    with DAG(dag_id, schedule=schedule, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), max_active_runs=1000):
+        BashOperator(task_id="consume", bash_command="true")
+"""
+EVENT_ROUNDS = 40
+
+
+def test_two_schedulers_turn_every_dataset_event_into_exactly_one_run_per_consumer(
+    settings: Settings, engines: list[sessionmaker[Session]]
+):
+    """Events of two datasets arrive (A, then B, forty times) while two schedulers tick: each
+    consumer gets every event in exactly one of its runs — none lost, none counted twice — and the
+    consumer of ``[A, B]`` never gets a run without both (its last B may still wait for an A)."""
+    from sqlalchemy import func, select
+
+    from tradewind.metastore import dataset_reads, datasets
+    from tradewind.metastore.models import DagRun, DagRunDatasetEvent
+
+    assert settings.dags_folder is not None
+    (settings.dags_folder / "consumers.py").write_text(textwrap.dedent(DATASET_DAGS))
+    producer_factory, *scheduler_factories = engines
+    sync_dag_folder(producer_factory, settings)
+
+    sent: list[tuple[str, TaskMessage]] = []
+    lock, stop = threading.Lock(), threading.Event()
+    errors: list[BaseException] = []
+    schedulers = two_schedulers(settings, scheduler_factories, sent, lock)
+    threads = [threading.Thread(target=tick_until_stopped, args=(s, stop, errors)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    event_ids: list[int] = []
+    try:
+        for _ in range(EVENT_ROUNDS):
+            for uri in ("s3://lake/a", "s3://lake/b"):
+                with session_scope(producer_factory) as session:
+                    event_ids += datasets.record_events(
+                        session, [datasets.NewEvent(uri)], datasets.EventSource(), datetime.now(UTC)
+                    )
+                time.sleep(0.003)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not errors:
+            with session_scope(producer_factory) as session:
+                if not datasets.queued_events(session, "needs_either"):
+                    break
+            time.sleep(0.05)
+    finally:
+        stop_all(stop, threads, schedulers)
+
+    assert not errors, errors
+    with session_scope(producer_factory) as session:
+        assert datasets.queued_events(session, "needs_either") == [], "every event went into a run of needs_either"
+        # needs_both may still hold a last B whose A went into the run before it: it waits for the next A.
+        waiting = [(q.event_id, q.uri) for q in datasets.queued_events(session, "needs_both")]
+        assert waiting in ([], [(event_ids[-1], "s3://lake/b")]), waiting
+        taken = session.execute(
+            select(DagRun.dag_id, DagRunDatasetEvent.event_id, func.count())
+            .join(DagRunDatasetEvent, DagRunDatasetEvent.dag_run_id == DagRun.id)
+            .group_by(DagRun.dag_id, DagRunDatasetEvent.event_id)
+        ).all()
+        for dag_id, still_queued in (("needs_both", [e for e, _ in waiting]), ("needs_either", [])):
+            counts = {event_id: count for d, event_id, count in taken if d == dag_id}
+            assert sorted([*counts, *still_queued]) == sorted(event_ids), f"{dag_id}: an event was lost"
+            assert set(counts.values()) == {1}, f"{dag_id}: an event went into two runs"
+        for run in runs.list_runs(session, "needs_both"):
+            assert run.run_type == "dataset_triggered"
+            uris = {e.dataset_uri for e in dataset_reads.events_of_run(session, "needs_both", run.run_id)}
+            assert uris == {"s3://lake/a", "s3://lake/b"}, f"{run.run_id} ran without both datasets"
+        made = len(runs.list_runs(session, "needs_either"))
+    assert 1 <= made <= len(event_ids)

@@ -33,6 +33,8 @@ ROLE_TABLE: dict[str, str | None] = {
     "task_instance_list.task_instance_list": "Viewer",
     "dag_dependencies.dag_dependencies_view": "Viewer",
     "audit.audit_log": "Viewer",
+    "datasets.dataset_list": "Viewer",
+    "datasets.dataset_detail": "Viewer",
     "grid.grid_view": "Viewer",
     "grid.grid_data": "Viewer",
     "graph.graph_view": "Viewer",

@@ -47,3 +47,32 @@ def test_the_graph_has_a_node_per_dag_named_and_an_edge_per_dependency() -> None
         {"source": "billing", "target": "report", "kind": "sensor"},
         {"source": "orders", "target": "report", "kind": "trigger"},
     ], "two triggering tasks draw one arrow"
+
+
+def test_datasets_link_each_producer_to_each_consumer_through_the_dataset() -> None:
+    from tradewind.master.webserver.dag_dependencies import around
+    from tradewind.sdk.datasets import Dataset, DatasetAlias
+
+    orders, exports = Dataset("s3://shop/orders"), DatasetAlias("exports")
+    with DAG("load_orders", schedule=None, start_date=T0) as producer:
+        EmptyOperator(task_id="write", outlets=[orders, exports])
+    with DAG("report", schedule=orders | exports, start_date=T0) as consumer:
+        EmptyOperator(task_id="done")
+    with DAG("unrelated", schedule=None, start_date=T0) as unrelated:
+        EmptyOperator(task_id="t")
+    edges = all_dependencies(serialize_dag(d) for d in (producer, consumer, unrelated))
+    assert edges == [
+        DagDependency("alias:exports", "report", "dataset", "report", ""),
+        DagDependency("dataset:s3://shop/orders", "report", "dataset", "report", ""),
+        DagDependency("load_orders", "dataset:s3://shop/orders", "dataset", "load_orders", "write"),
+    ]
+    # Focusing on the producer shows who consumes what it writes.
+    assert around(edges, "load_orders") == edges[1:]
+    # In the drawing a dataset is always a node that links somewhere (its page), never "not loaded".
+    drawn = graph_json(edges, known=["load_orders", "report"], url_of=lambda node: f"/to/{node}")
+    assert {n["id"]: (n["url"], n["loaded"]) for n in drawn["nodes"]} == {
+        "alias:exports": ("/to/alias:exports", True),
+        "dataset:s3://shop/orders": ("/to/dataset:s3://shop/orders", True),
+        "load_orders": ("/to/load_orders", True),
+        "report": ("/to/report", True),
+    }

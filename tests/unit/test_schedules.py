@@ -101,13 +101,18 @@ def test_other_bad_cron_strings_are_rejected(bad: str) -> None:
         create_timetable(bad, UTC)
 
 
-@pytest.mark.parametrize("bad", [5, 1.5, True, ["@daily"], {"cron": "* * * * *"}])
+@pytest.mark.parametrize("bad", [5, 1.5, True, {"cron": "* * * * *"}])
 def test_bad_types_are_rejected(bad: object) -> None:
     with pytest.raises(InvalidScheduleError) as info:
         create_timetable(bad, UTC)
     assert str(info.value).startswith(
-        "schedule must be None, a cron string, a preset such as @daily, a timedelta or a timetable; got "
+        "schedule must be None, a cron string, a preset such as @daily, a timedelta, a timetable or datasets; got "
     )
+
+
+def test_a_list_schedule_must_hold_only_datasets() -> None:
+    with pytest.raises(InvalidScheduleError, match="should be datasets or dataset aliases"):
+        create_timetable(["@daily"], UTC)
 
 
 @pytest.mark.parametrize("bad", [timedelta(0), timedelta(seconds=-1), relativedelta(months=-1)])

@@ -78,6 +78,7 @@ def _register() -> None:
         webserver,
         worker,
     )
+    from tradewind.cli.datasets import datasets as datasets_command
     from tradewind.cli.plugins import plugins_command
 
     cli.add_command(db.db)
@@ -99,6 +100,7 @@ def _register() -> None:
     cli.add_command(extensions.providers)
     cli.add_command(fernet_key.rotate_fernet_key)
     cli.add_command(plugins_command)
+    cli.add_command(datasets_command)
 
 
 _register()

@@ -206,14 +206,21 @@ _TIMETABLES_SERVED: dict[str, _Served] = {
     "airflow.timetables.trigger": _Served(_names(f"{_TIMETABLES}.trigger", "CronTriggerTimetable")),
     "airflow.timetables.events": _Served(_names(f"{_TIMETABLES}.events", "EventsTimetable")),
     "airflow.timetables.simple": _Served(
-        _names(f"{_TIMETABLES}.simple", "NullTimetable", "OnceTimetable", "ContinuousTimetable")
+        _merge(
+            _names(f"{_TIMETABLES}.simple", "NullTimetable", "OnceTimetable", "ContinuousTimetable"),
+            _names(f"{_TIMETABLES}.datasets", "DatasetTriggeredTimetable"),
+        )
+    ),
+    "airflow.timetables.datasets": _Served(_names(f"{_TIMETABLES}.datasets", "DatasetOrTimeSchedule")),
+    "airflow.datasets": _Served(
+        _names("tradewind.sdk.datasets", "Dataset", "DatasetAlias", "DatasetAll", "DatasetAny", "BaseDataset")
     ),
     "airflow.plugins_manager": _Served(_names("tradewind.sdk.plugins", "AirflowPlugin")),
 }
 
 _SERVED: dict[str, _Served] = {
     "airflow": _Served(
-        _merge(_names(_DAG, "DAG"), _names(_ERRORS, "AirflowException")),
+        _merge(_names(_DAG, "DAG"), _names(_ERRORS, "AirflowException"), _names("tradewind.sdk.datasets", "Dataset")),
         is_package=True,
         constants={"__version__": AIRFLOW_VERSION},
     ),

@@ -22,6 +22,14 @@ __all__ = [
     "DagFile",
     "DagModel",
     "DagRun",
+    "DagRunDatasetEvent",
+    "DagScheduleAliasReference",
+    "DagScheduleDatasetReference",
+    "DatasetAliasMember",
+    "DatasetAliasModel",
+    "DatasetDagRunQueue",
+    "DatasetEvent",
+    "DatasetModel",
     "Job",
     "JsonText",
     "LoginFailure",
@@ -29,6 +37,7 @@ __all__ = [
     "SlotPool",
     "TaskInstance",
     "TaskLog",
+    "TaskOutletDatasetReference",
     "TaskTry",
     "User",
     "UtcDateTime",
@@ -392,3 +401,132 @@ class Worker(Base):
     problem: Mapped[str | None] = mapped_column(sa.String(1000))
     #: How often the worker's consumer reconnected to the broker since the worker started.
     broker_reconnects: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+
+
+# -- datasets (data-aware scheduling, as Airflow 2.10 stores it) ----------------------------------
+
+#: A dataset URI's or alias name's longest form (Airflow's limit).
+URI_LENGTH = 3000
+
+
+def _dag_fk(column: str = "dag_id") -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint([column], ["dag.dag_id"], ondelete="CASCADE")
+
+
+class DatasetModel(Base):
+    """A dataset some DAG names (in a schedule or an outlet) or an event was sent for."""
+
+    __tablename__ = "dataset"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uri: Mapped[str] = mapped_column(sa.String(URI_LENGTH), unique=True)
+    extra: Mapped[Any] = mapped_column(JsonText, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DatasetAliasModel(Base):
+    """A dataset alias some DAG names; the datasets events were attached to through it are its members."""
+
+    __tablename__ = "dataset_alias"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(URI_LENGTH), unique=True)
+
+
+class DatasetAliasMember(Base):
+    __tablename__ = "dataset_alias_dataset"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["alias_id"], ["dataset_alias.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["dataset_id"], ["dataset.id"], ondelete="CASCADE"),
+    )
+
+    alias_id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class DagScheduleDatasetReference(Base):
+    """A DAG whose schedule waits on a dataset (a consumer)."""
+
+    __tablename__ = "dag_schedule_dataset_reference"
+    __table_args__ = (_dag_fk(), sa.ForeignKeyConstraint(["dataset_id"], ["dataset.id"], ondelete="CASCADE"))
+
+    dataset_id: Mapped[int] = mapped_column(primary_key=True)
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DagScheduleAliasReference(Base):
+    """A DAG whose schedule waits on a dataset alias."""
+
+    __tablename__ = "dag_schedule_dataset_alias_reference"
+    __table_args__ = (_dag_fk(), sa.ForeignKeyConstraint(["alias_id"], ["dataset_alias.id"], ondelete="CASCADE"))
+
+    alias_id: Mapped[int] = mapped_column(primary_key=True)
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TaskOutletDatasetReference(Base):
+    """A task that updates a dataset when it succeeds (a producer)."""
+
+    __tablename__ = "task_outlet_dataset_reference"
+    __table_args__ = (_dag_fk(), sa.ForeignKeyConstraint(["dataset_id"], ["dataset.id"], ondelete="CASCADE"))
+
+    dataset_id: Mapped[int] = mapped_column(primary_key=True)
+    dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    task_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DatasetEvent(Base):
+    """One update of a dataset: by a task that succeeded (its source) or sent from outside."""
+
+    __tablename__ = "dataset_event"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["dataset_id"], ["dataset.id"], ondelete="CASCADE"),
+        sa.Index("ix_dataset_event_dataset_id_timestamp", "dataset_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int]
+    extra: Mapped[Any] = mapped_column(JsonText, default=dict)
+    source_dag_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    source_task_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    source_run_id: Mapped[str | None] = mapped_column(sa.String(ID_LENGTH))
+    source_map_index: Mapped[int | None]
+    timestamp: Mapped[datetime]
+
+
+class DatasetDagRunQueue(Base):
+    """An event a consumer DAG has not had a run for yet: one row per (event, consumer), deleted in
+    the transaction that creates the run it goes into, so no event is lost or counted twice."""
+
+    __tablename__ = "dataset_dag_run_queue"
+    __table_args__ = (
+        _dag_fk("target_dag_id"),
+        sa.ForeignKeyConstraint(["event_id"], ["dataset_event.id"], ondelete="CASCADE"),
+        sa.Index("ix_dataset_dag_run_queue_target_dag_id", "target_dag_id"),
+    )
+
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    target_dag_id: Mapped[str] = mapped_column(sa.String(ID_LENGTH), primary_key=True)
+    dataset_id: Mapped[int]
+    created_at: Mapped[datetime]
+
+
+class DagRunDatasetEvent(Base):
+    """An event that went into a dataset-triggered run (``triggering_dataset_events``)."""
+
+    __tablename__ = "dagrun_dataset_event"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["dag_run_id"], ["dag_run.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["event_id"], ["dataset_event.id"], ondelete="CASCADE"),
+        sa.Index("ix_dagrun_dataset_event_event_id", "event_id"),
+    )
+
+    dag_run_id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True)

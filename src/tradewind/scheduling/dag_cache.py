@@ -25,7 +25,7 @@ class CachedDag:
     dag: SerializedDAG
     dag_hash: str | None
     nodes: dict[str, TaskNode]
-    #: Tasks the scheduler may finish without a worker: empty operators without callbacks.
+    #: Tasks the scheduler may finish without a worker: empty operators without callbacks or outlets.
     empty_task_ids: frozenset[str]
 
     @classmethod
@@ -33,7 +33,7 @@ class CachedDag:
         empty = frozenset(
             task_id
             for task_id, task in dag.task_dict.items()
-            if task.operator_name in EMPTY_OPERATORS and not task.data.get("callbacks")
+            if task.operator_name in EMPTY_OPERATORS and not task.data.get("callbacks") and not task.outlets
         )
         return cls(dag=dag, dag_hash=dag_hash, nodes=task_nodes(dag), empty_task_ids=empty)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from tradewind.errors import TradewindException
 from tradewind.sdk import airflow_conf
+from tradewind.sdk.dataset_events import InletEventsAccessors, OutletEventAccessors, triggering_events
 from tradewind.sdk.macros import template_macros
 from tradewind.sdk.schedules import DataInterval, next_logical_date, previous_logical_date
 from tradewind.sdk.template_accessors import ConnectionAccessor, VariableAccessors
@@ -204,6 +205,9 @@ def build_context(
         templates_dict=None,
         inlets=list(getattr(task, "inlets", None) or []),
         outlets=list(getattr(task, "outlets", None) or []),
+        inlet_events=InletEventsAccessors(list(getattr(task, "inlets", None) or [])),
+        outlet_events=OutletEventAccessors(),
+        triggering_dataset_events=triggering_events(run.dag_id, run.run_id, run.run_type),
         expanded_ti_count=None,
         var=VariableAccessors(),
         conn=ConnectionAccessor(),

@@ -83,6 +83,11 @@ class RuntimeServices(Protocol):
 
     def run_state(self, dag_id: str, run_id: str) -> str: ...
 
+    # Dataset events, for ``inlet_events`` and ``triggering_dataset_events`` (JSON-like dicts).
+    def dataset_events(self, uri: str) -> list[dict[str, Any]]: ...
+
+    def run_dataset_events(self, dag_id: str, run_id: str) -> list[dict[str, Any]]: ...
+
 
 #: Runs a whole DAG in this process, as ``tradewind dags test`` does (``DAG.test()``).
 DagTester = Callable[[Any, "datetime | None", "dict[str, Any]"], Any]

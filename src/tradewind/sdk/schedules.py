@@ -13,7 +13,9 @@ from datetime import datetime, timedelta, tzinfo
 from dateutil.relativedelta import relativedelta
 
 from tradewind.errors import InvalidScheduleError
+from tradewind.sdk.datasets import condition_from_schedule
 from tradewind.sdk.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable, checked, utc
+from tradewind.sdk.timetables.datasets import DatasetOrTimeSchedule, DatasetTriggeredTimetable
 from tradewind.sdk.timetables.interval import PRESETS, CronDataIntervalTimetable, DeltaDataIntervalTimetable
 from tradewind.sdk.timetables.simple import ContinuousTimetable, NullTimetable, OnceTimetable
 
@@ -39,10 +41,21 @@ def create_timetable(value: object, zone: tzinfo, *, start_date: datetime | None
     counted from ``start_date``."""
     if isinstance(value, DeltaDataIntervalTimetable):
         return value.anchored(start_date)
+    if isinstance(value, DatasetOrTimeSchedule):
+        inner = create_timetable(value.timetable, zone, start_date=start_date)
+        if inner is value.timetable:
+            return value
+        return DatasetOrTimeSchedule(timetable=inner, datasets=value.dataset_condition)
     if isinstance(value, Timetable):
         return value
     if value is None:
         return NullTimetable()
+    try:
+        condition = condition_from_schedule(value)
+    except ValueError as exc:
+        raise InvalidScheduleError(str(exc)) from None
+    if condition is not None:
+        return DatasetTriggeredTimetable(condition)
     if isinstance(value, str):
         if value == "@once":
             return OnceTimetable()
@@ -52,7 +65,7 @@ def create_timetable(value: object, zone: tzinfo, *, start_date: datetime | None
     if isinstance(value, timedelta | relativedelta):
         return DeltaDataIntervalTimetable(value, start_date)
     raise InvalidScheduleError(
-        "schedule must be None, a cron string, a preset such as @daily, a timedelta or a timetable; "
+        "schedule must be None, a cron string, a preset such as @daily, a timedelta, a timetable or datasets; "
         f"got {value!r} ({type(value).__name__})"
     )
 

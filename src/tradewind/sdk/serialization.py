@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from tradewind.sdk.datasets import BaseDataset, decode_condition
 from tradewind.sdk.graph_order import topological_order
 from tradewind.sdk.legacy_schedule import timetable_from_schedule_json
 from tradewind.sdk.params import ParamsDict
@@ -115,6 +116,10 @@ def serialize_task(task: Any) -> dict[str, Any]:
             data[name] = getattr(task, name, None)
         data["poke_interval"] = _seconds(getattr(task, "poke_interval", None))
         data["timeout"] = _seconds(getattr(task, "timeout", None))
+    for name in ("inlets", "outlets"):
+        lineage = [item.to_json() for item in getattr(task, name, None) or [] if isinstance(item, BaseDataset)]
+        if lineage:
+            data[name] = lineage
     callable_ = getattr(task, "python_callable", None)
     if callable_ is not None and not isinstance(callable_, str):
         data["python_callable_name"] = getattr(callable_, "__qualname__", repr(callable_))
@@ -265,6 +270,9 @@ class SerializedTask:
             self.timeout = data.get("timeout")
         if "python_callable_name" in data:
             self.python_callable = data["python_callable_name"]
+        #: The datasets and aliases the task reads (``inlets``) and updates when it succeeds (``outlets``).
+        self.inlets: list[BaseDataset] = [decode_condition(item) for item in data.get("inlets") or []]
+        self.outlets: list[BaseDataset] = [decode_condition(item) for item in data.get("outlets") or []]
 
     def __repr__(self) -> str:
         return f"<SerializedTask({self.operator_name}): {self.task_id}>"

@@ -30,6 +30,8 @@ class Outcome:
     next_poke_at: datetime | None = None
     first_poke_at: datetime | None = None
     skip_task_ids: list[str] = field(default_factory=list)
+    #: On success, the dataset events the try sends: ``{"uri", "extra", "aliases"}`` each.
+    dataset_events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -49,8 +51,17 @@ class Outcome:
         return cls(**values)
 
 
-def success(skip_task_ids: list[str] | None = None, first_poke_at: datetime | None = None) -> Outcome:
-    return Outcome(TI.SUCCESS, skip_task_ids=list(skip_task_ids or []), first_poke_at=first_poke_at)
+def success(
+    skip_task_ids: list[str] | None = None,
+    first_poke_at: datetime | None = None,
+    dataset_events: list[dict[str, Any]] | None = None,
+) -> Outcome:
+    return Outcome(
+        TI.SUCCESS,
+        skip_task_ids=list(skip_task_ids or []),
+        first_poke_at=first_poke_at,
+        dataset_events=list(dataset_events or []),
+    )
 
 
 def from_exception(

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.decisions.retries import RetryPolicy, decide_failure
-from tradewind.metastore import dags, logs, runs, task_instances, xcoms
+from tradewind.metastore import dags, datasets, logs, runs, task_instances, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.failed_tries import fail_try
@@ -305,8 +305,17 @@ class Reporter:
             task_instances.update_try(session, self.key, self.try_number, **history)
             if outcome.skip_task_ids:
                 skip_downstream(session, self.key, outcome.skip_task_ids)
+            if outcome.state == TI.SUCCESS and outcome.dataset_events:
+                self._record_dataset_events(session, outcome.dataset_events, now)
             followed = _in_savepoint(session, lambda s: then(s, outcome)) if then is not None else None
         return True, followed
+
+    def _record_dataset_events(self, session: Session, events: list[dict[str, Any]], now: datetime) -> None:
+        """The try's outlet events, written with its success: both or neither."""
+        key = self.key
+        source = datasets.EventSource(key.dag_id, key.task_id, key.run_id, key.map_index)
+        new = [datasets.NewEvent(e["uri"], e.get("extra") or {}, tuple(e.get("aliases") or ())) for e in events]
+        datasets.record_events(session, new, source, now)
 
     def _release(self, session: Session, now: datetime) -> None:
         """The try lost its claim but its processes are gone now: no longer live, and when it was

@@ -20,6 +20,7 @@ from typing import Any
 from tradewind.errors import AirflowTaskTimeout
 from tradewind.sdk import mail
 from tradewind.sdk.context import Context, RunInfo, build_context, set_current_context
+from tradewind.sdk.dataset_events import emitted_events
 from tradewind.sdk.params import merge_params
 from tradewind.sdk.runtime import RuntimeTaskInstance, XComBackend
 from tradewind.sdk.templating import render_task_fields
@@ -105,7 +106,10 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             if task.do_xcom_push and result is not None:
                 ti.xcom_push(RETURN_VALUE_KEY, result)
             task.post_execute(context, result)
-        outcome = outcomes.success(sorted(ti.skip_requests), _first_poke(ti))
+            events = emitted_events(task.outlets, context["outlet_events"])
+            # An extra that cannot be stored fails the try here, with the task's own traceback.
+            json.dumps(events)
+        outcome = outcomes.success(sorted(ti.skip_requests), _first_poke(ti), events)
         log.info("Marking task as SUCCESS.")
         _callback(task, "on_success_callback", context)
         return outcome

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.metastore import dag_code, dag_files, dags, import_errors
+from tradewind.metastore import dag_code, dag_files, dags, datasets, import_errors
 from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import FileStamp, FoundFile, find_dag_files
 from tradewind.settings import Settings
@@ -201,6 +201,7 @@ def store_parsed_file(
             is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
             dag_display_name=dag.dag_display_name,
         )
+        datasets.sync_parsed_dag(session, dag)
         stored.append(dag.dag_id)
     if filename not in report.errors:
         import_errors.clear_import_error(session, filename)

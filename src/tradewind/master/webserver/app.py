@@ -33,6 +33,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "tradewind.master.webserver.views.task_instance_list",
     "tradewind.master.webserver.views.dag_dependencies",
     "tradewind.master.webserver.views.audit",
+    "tradewind.master.webserver.views.datasets",
     "tradewind.master.webserver.views.grid",
     "tradewind.master.webserver.views.task_instance",
     "tradewind.master.webserver.views.graph",

@@ -3,7 +3,10 @@
 As Airflow's dependency detector: an ``ExternalTaskSensor`` (or any sensor carrying
 ``external_dag_id``) makes its DAG depend on the DAG it waits for ("sensor"); a
 ``TriggerDagRunOperator`` (any task carrying ``trigger_dag_id``) makes the DAG it triggers depend
-on its own ("trigger"). A templated id is shown as written. Pure: plain serialized DAGs in, edges out.
+on its own ("trigger"). A templated id is shown as written. Datasets make two edges each, through a
+node named ``dataset:<uri>`` (``alias:<name>`` for an alias): from the DAG of a task that names it in
+its ``outlets``, and to each DAG whose schedule waits on it ("dataset"). Pure: plain serialized DAGs
+in, edges out.
 """
 
 from __future__ import annotations
@@ -12,10 +15,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tradewind.sdk.datasets import decode_condition
+
+#: How a dataset (or a dataset alias) is named where a DAG id would be.
+DATASET_NODE = "dataset:"
+ALIAS_NODE = "alias:"
+
 
 @dataclass(frozen=True, order=True)
 class DagDependency:
-    """``source`` DAG → ``target`` DAG, through ``task_id`` of the DAG that holds it."""
+    """``source`` DAG → ``target`` DAG, through ``task_id`` of the DAG that holds it (empty: through
+    the holder's schedule)."""
 
     source: str
     target: str
@@ -37,7 +47,33 @@ def dependencies_of(serialized: Mapping[str, Any]) -> list[DagDependency]:
         triggered = values.get("trigger_dag_id")
         if isinstance(triggered, str) and triggered:
             found.append(DagDependency(dag_id, triggered, "trigger", dag_id, task["task_id"]))
-    return found
+        for outlet in task.get("outlets") or ():
+            if outlet.get("__type") == "dataset":
+                found.append(DagDependency(dag_id, DATASET_NODE + outlet["uri"], "dataset", dag_id, task["task_id"]))
+    return found + _scheduled_on(serialized)
+
+
+def _scheduled_on(serialized: Mapping[str, Any]) -> list[DagDependency]:
+    """The edges from the datasets and aliases a DAG's schedule waits on to the DAG."""
+    condition_json = ((serialized.get("timetable") or {}).get("__var") or {}).get("dataset_condition")
+    if not condition_json:
+        return []
+    dag_id = serialized["dag_id"]
+    condition = decode_condition(condition_json)
+    nodes = [DATASET_NODE + d.uri for d in condition.iter_datasets()]
+    nodes += [ALIAS_NODE + a.name for a in condition.iter_aliases()]
+    return [DagDependency(node, dag_id, "dataset", dag_id, "") for node in dict.fromkeys(nodes)]
+
+
+def around(edges: Iterable[DagDependency], dag_id: str) -> list[DagDependency]:
+    """The edges that touch ``dag_id``, and those of the datasets it produces or consumes (so a
+    producer shows its consumers through the dataset between them)."""
+    edges = list(edges)
+    nodes = {dag_id}
+    for edge in edges:
+        if dag_id in (edge.source, edge.target) and edge.kind == "dataset":
+            nodes.add(edge.target if edge.source == dag_id else edge.source)
+    return [edge for edge in edges if edge.source in nodes or edge.target in nodes]
 
 
 def all_dependencies(serialized_dags: Iterable[Mapping[str, Any]]) -> list[DagDependency]:
@@ -46,8 +82,9 @@ def all_dependencies(serialized_dags: Iterable[Mapping[str, Any]]) -> list[DagDe
 
 
 def graph_json(edges: Iterable[DagDependency], known: Iterable[str], url_of: Callable[[str], str]) -> dict[str, Any]:
-    """The drawing's nodes (each DAG an edge names; ``url_of(dag_id)`` for the loaded ones) and
-    edges, one per source, target and kind, for the DAG Dependencies graph."""
+    """The drawing's nodes (each DAG, dataset and alias an edge names; ``url_of(node)`` for the
+    loaded DAGs and every dataset and alias) and edges, one per source, target and kind, for the DAG
+    Dependencies graph."""
     loaded = set(known)
     ends: dict[str, None] = {}
     drawn: dict[tuple[str, str, str], None] = {}
@@ -55,10 +92,12 @@ def graph_json(edges: Iterable[DagDependency], known: Iterable[str], url_of: Cal
         ends[edge.source] = None
         ends[edge.target] = None
         drawn[(edge.source, edge.target, edge.kind)] = None
+    # A dataset or alias node is always there: its page (``url_of`` gets its node name) stands for it.
+    present = [node in loaded or node.startswith((DATASET_NODE, ALIAS_NODE)) for node in ends]
     return {
         "nodes": [
-            {"id": dag_id, "url": url_of(dag_id) if dag_id in loaded else None, "loaded": dag_id in loaded}
-            for dag_id in ends
+            {"id": node, "url": url_of(node) if shown else None, "loaded": shown}
+            for node, shown in zip(ends, present, strict=True)
         ],
         "edges": [{"source": s, "target": t, "kind": k} for s, t, k in drawn],
     }

@@ -41,6 +41,7 @@ class NavItem:
 
 NAV: tuple[NavLink | NavMenu, ...] = (
     NavLink("DAGs", "/"),
+    NavLink("Datasets", "/datasets"),
     NavMenu(
         "Browse",
         (

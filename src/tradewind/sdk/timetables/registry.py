@@ -13,6 +13,7 @@ from typing import Any
 from tradewind.errors import InvalidScheduleError, TimetableNotRegistered
 from tradewind.sdk import plugins
 from tradewind.sdk.timetables.base import Timetable
+from tradewind.sdk.timetables.datasets import DatasetOrTimeSchedule, DatasetTriggeredTimetable
 from tradewind.sdk.timetables.events import EventsTimetable
 from tradewind.sdk.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 from tradewind.sdk.timetables.simple import ContinuousTimetable, NullTimetable, OnceTimetable
@@ -27,6 +28,8 @@ BUILT_IN: dict[str, type[Timetable]] = {
     "airflow.timetables.simple.NullTimetable": NullTimetable,
     "airflow.timetables.simple.OnceTimetable": OnceTimetable,
     "airflow.timetables.simple.ContinuousTimetable": ContinuousTimetable,
+    "airflow.timetables.simple.DatasetTriggeredTimetable": DatasetTriggeredTimetable,
+    "airflow.timetables.datasets.DatasetOrTimeSchedule": DatasetOrTimeSchedule,
 }
 _BUILT_IN_NAMES = {cls: name for name, cls in BUILT_IN.items()}
 

@@ -1,4 +1,5 @@
-"""The run-creation duty: give every due DAG the scheduled runs its schedule calls for.
+"""The run-creation duty: give every due DAG the scheduled runs its schedule calls for, and every
+DAG scheduled on datasets the runs its queued dataset events call for (``scheduling.dataset_runs``).
 
 Only DAGs whose ``next_dagrun_create_after`` has come are looked at, so an idle DAG costs nothing
 per tick. Each DAG's row is locked while its runs are created (``SKIP LOCKED``: another scheduler
@@ -17,6 +18,7 @@ from tradewind.decisions.run_schedule import NewRuns, plan_new_runs
 from tradewind.decisions.task_nodes import task_rows
 from tradewind.metastore import runs, scheduling
 from tradewind.scheduling.dag_cache import CachedDag, DagCache
+from tradewind.scheduling.dataset_runs import create_dataset_runs
 from tradewind.settings import Settings
 from tradewind.states import DagRunState
 
@@ -66,6 +68,7 @@ def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings,
             (following.data_interval.start, following.data_interval.end) if following is not None else None,
             following.run_after if following is not None else None,
         )
+    report.created.extend(create_dataset_runs(session, cache, settings, now))
     report.next_due = scheduling.next_create_after(session)
     return report
 

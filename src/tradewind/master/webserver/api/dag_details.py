@@ -32,6 +32,7 @@ from tradewind.master.webserver.api.spec import (
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.metastore import dag_overview, dags
 from tradewind.sdk.serialization import SerializedDAG, SerializedTask
+from tradewind.sdk.timetables.datasets import dataset_condition
 
 bp = Blueprint("api_dag_details", __name__, url_prefix=f"{API_PREFIX}/dags/<dag_id>")
 
@@ -68,6 +69,16 @@ def get_task(dag_id: str, task_id: str) -> ResponseReturnValue:
     return jsonify(task_json(dags.load_dag(get_session(), dag_id).get_task(task_id)))
 
 
+def _dataset_expression(dag: SerializedDAG) -> Any:
+    """The condition a DAG scheduled on datasets waits on, as Airflow shows it (``{"all": [...]}``,
+    ``{"any": [...]}``, ``{"alias": name}``; a single dataset as ``{"any": [uri]}``); None otherwise."""
+    condition = dataset_condition(dag.timetable)
+    if condition is None:
+        return None
+    expression = condition.as_expression()
+    return expression if isinstance(expression, dict) else {"any": [expression]}
+
+
 def _details(dag: SerializedDAG, last_parsed: Any) -> dict[str, Any]:
     return {
         "timezone": str(dag.start_date.tzinfo) if dag.start_date is not None and dag.start_date.tzinfo else "UTC",
@@ -76,7 +87,7 @@ def _details(dag: SerializedDAG, last_parsed: Any) -> dict[str, Any]:
         "concurrency": dag.max_active_tasks,
         "start_date": iso(dag.start_date),
         "dag_run_timeout": time_delta(dag.dagrun_timeout),
-        "dataset_expression": None,
+        "dataset_expression": _dataset_expression(dag),
         "doc_md": dag.doc_md,
         "params": dag.data.get("params", {}),
         "end_date": iso(dag.end_date),
@@ -162,7 +173,10 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "concurrency": number(nullable=True, read_only=True),
             "start_date": _READ_TIME,
             "dag_run_timeout": ref("TimeDelta"),
-            "dataset_expression": free_object(nullable=True, description="Always null: no datasets yet."),
+            "dataset_expression": free_object(
+                nullable=True,
+                description="The datasets condition the DAG is scheduled on; null for any other schedule.",
+            ),
             "doc_md": string(nullable=True, read_only=True),
             "params": free_object(read_only=True, description="The DAG's params: value, description, schema."),
             "end_date": _READ_TIME,

@@ -19,6 +19,7 @@ from tradewind.actions.plan import ActionOptions
 from tradewind.actions.wake import wake_schedulers
 from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import API_PREFIX, iso
+from tradewind.master.webserver.api.datasets import dataset_event_json
 from tradewind.master.webserver.api.request_check import arg, body, parse_timestamp, requested_order
 from tradewind.master.webserver.api.spec import (
     BAD_REQUEST,
@@ -44,7 +45,7 @@ from tradewind.master.webserver.api.task_instance_json import ti_json
 from tradewind.master.webserver.auth import current_username, require_role
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.master.webserver.views.actions import preview, run_action
-from tradewind.metastore import runs, searches, task_instances
+from tradewind.metastore import dataset_reads, runs, searches, task_instances
 from tradewind.metastore.models import DagRun
 from tradewind.states import DagRunState, DagRunType
 
@@ -237,9 +238,11 @@ def set_dag_run_note(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
 
 @bp.get("/<dag_id>/dagRuns/<dag_run_id>/upstreamDatasetEvents")
 def get_upstream_dataset_events(dag_id: str, dag_run_id: str) -> ResponseReturnValue:
-    """tradewind has no datasets yet, so no run was triggered by dataset events."""
-    runs.get_run(get_session(), dag_id, dag_run_id)
-    return jsonify(dataset_events=[], total_entries=0)
+    """The events that went into a dataset-triggered run (none for any other run)."""
+    session = get_session()
+    runs.get_run(session, dag_id, dag_run_id)
+    events = dataset_reads.events_of_run(session, dag_id, dag_run_id)
+    return jsonify(dataset_events=[dataset_event_json(e) for e in events], total_entries=len(events))
 
 
 def run_json(run: DagRun) -> dict[str, Any]:
@@ -408,7 +411,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": list(_RUN),
         "get": operation(
             "get_upstream_dataset_events",
-            "The dataset events that triggered a run (always none: no datasets yet)",
+            "The dataset events that triggered a run (none unless it is dataset_triggered)",
             "DAGRun",
             ok="DatasetEventCollection",
             errors=(NOT_FOUND,),

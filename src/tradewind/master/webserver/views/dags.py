@@ -22,7 +22,7 @@ from tradewind.master.webserver.db import get_session
 from tradewind.master.webserver.navigation import route_exists
 from tradewind.master.webserver.state_colours import RUN_STATE_ORDER, TASK_STATE_ORDER, ordered_counts
 from tradewind.master.webserver.views.dag_header import dag_header
-from tradewind.metastore import dag_overview, import_errors
+from tradewind.metastore import dag_overview, dataset_reads, import_errors
 from tradewind.metastore.dag_overview import DagStats, LastRun
 from tradewind.metastore.models import DagModel
 
@@ -85,6 +85,8 @@ class DagRow:
     tags: list[Link]
     last_run: LastRun | None
     next_run: datetime | None
+    #: For a DAG scheduled on datasets: "1 of 2 datasets updated" since its last dataset-triggered run.
+    datasets_updated: str | None
     task_counts: list[tuple[str, int]]
     run_counts: list[tuple[str, int]]
     grid_url: str | None
@@ -110,7 +112,8 @@ def dag_list() -> ResponseReturnValue:
         "grid": route_exists(GRID_PATH.format(dag_id="_")),
         "trigger": can_edit and route_exists(TRIGGER_PATH.format(dag_id="_")),
     }
-    rows = [_row(dag, stats[dag.dag_id], args, pages_available) for dag in page.dags]
+    waiting = dataset_reads.waiting_summary(session, [dag.dag_id for dag in page.dags])
+    rows = [_row(dag, stats[dag.dag_id], args, pages_available, waiting.get(dag.dag_id)) for dag in page.dags]
     last_page = max(1, -(-page.total // PAGE_SIZE))
     return render_template(
         "dags/list.html",
@@ -149,7 +152,13 @@ def set_paused(dag_id: str) -> ResponseReturnValue:
     return redirect(local_url(request.form.get("next")) or url_for("dags.dag_list"))
 
 
-def _row(dag: DagModel, stats: DagStats, args: ListArgs, pages_available: Mapping[str, bool]) -> DagRow:
+def _row(
+    dag: DagModel,
+    stats: DagStats,
+    args: ListArgs,
+    pages_available: Mapping[str, bool],
+    datasets_waiting: tuple[int, int] | None = None,
+) -> DagRow:
     quoted = quote(dag.dag_id, safe="")
     return DagRow(
         dag_id=dag.dag_id,
@@ -161,6 +170,9 @@ def _row(dag: DagModel, stats: DagStats, args: ListArgs, pages_available: Mappin
         tags=[Link(tag, args.url(tags=(tag,), page=1)) for tag in sorted(dag.tags or [])],
         last_run=stats.last_run,
         next_run=next_run(dag),
+        datasets_updated=f"{datasets_waiting[0]} of {datasets_waiting[1]} datasets updated"
+        if datasets_waiting
+        else None,
         task_counts=ordered_counts(stats.task_states, TASK_STATE_ORDER),
         run_counts=ordered_counts(stats.run_states, RUN_STATE_ORDER),
         grid_url=GRID_PATH.format(dag_id=quoted) if pages_available["grid"] else None,
