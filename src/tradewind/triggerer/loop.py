@@ -24,15 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradewind.decisions.trigger_assignment import triggers_to_take
 from tradewind.metastore import jobs, triggers
 from tradewind.metastore.engine import session_scope
+from tradewind.metastore.health import TRIGGERER_JOB_TYPE
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.events import EventBus
 from tradewind.settings import Settings
 from tradewind.triggerer.runner import Failed, Fired, TriggerOutcome, TriggerRunner, TriggerSpec
 
 logger = logging.getLogger(__name__)
-
-#: The ``job.job_type`` a triggerer records its heartbeat under (``/health`` reads it).
-TRIGGERER_JOB_TYPE = "triggerer"
 
 
 def utcnow() -> datetime:
