@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,14 +68,23 @@ class Triggerer:
         logger.info("triggerer job %s started; capacity %s triggers", self.job_id, self.settings.triggerer_capacity)
 
     def run(self, stop: threading.Event) -> None:
+        """Write what the triggers did as soon as they did it; heartbeat, take triggers and time out
+        waits every ``TRADEWIND_TRIGGERER_HEARTBEAT_INTERVAL`` seconds."""
         self.start()
+        interval = self.settings.triggerer_heartbeat_interval
+        next_round = 0.0
         try:
             while not stop.is_set():
+                now_s = time.monotonic()
                 try:
-                    self.tick(self.clock())
-                except Exception:  # noqa: BLE001 - the loop survives a metastore outage; next tick retries
-                    logger.exception("triggerer tick failed; trying again")
-                stop.wait(self.settings.triggerer_heartbeat_interval)
+                    if now_s >= next_round:
+                        next_round = now_s + interval
+                        self.tick(self.clock())
+                    else:
+                        self.write_outcomes(self.clock())
+                except Exception:  # noqa: BLE001 - the loop survives a metastore outage; next round retries
+                    logger.exception("triggerer round failed; trying again")
+                self.runner.outcome_ready.wait(max(0.0, min(next_round - time.monotonic(), interval)))
         finally:
             self.close()
 
@@ -91,6 +101,7 @@ class Triggerer:
             logger.exception("could not end triggerer job %s cleanly", self.job_id)
 
     def tick(self, now: datetime) -> None:
+        """One full round: heartbeat, what the triggers did, timeouts, unused triggers, claims."""
         assert self.job_id is not None, "start() first"
         self._pending += self.runner.drain()
         with session_scope(self.factory) as session:
@@ -102,6 +113,16 @@ class Triggerer:
         self._pending = []
         self.runner.update(TriggerSpec(t.trigger_id, t.classpath, t.kwargs) for t in held)
         self.counters["running"] = len(held)
+        self._wake(resumed)
+
+    def write_outcomes(self, now: datetime) -> None:
+        """Between rounds: only resume the task instances whose triggers fired or failed."""
+        self._pending += self.runner.drain()
+        if not self._pending:
+            return
+        with session_scope(self.factory) as session:
+            resumed = self._write_outcomes(session, self._pending, now)
+        self._pending = []
         self._wake(resumed)
 
     def _write_outcomes(self, session: Session, outcomes: Sequence[TriggerOutcome], now: datetime) -> list[TIKey]:

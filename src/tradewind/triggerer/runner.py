@@ -84,6 +84,8 @@ class TriggerRunner:
         #: Ids whose outcome was reported, until the metastore side stops asking for them.
         self._reported: set[int] = set()
         self._outcomes: queue.SimpleQueue[TriggerOutcome] = queue.SimpleQueue()
+        #: Set when an outcome is waiting, so the metastore side writes it at once.
+        self.outcome_ready = threading.Event()
         self._thread = threading.Thread(target=self._loop.run_forever, name="triggers", daemon=True)
 
     def start(self) -> None:
@@ -99,6 +101,7 @@ class TriggerRunner:
         self._loop.call_soon_threadsafe(self._sync, specs)
 
     def drain(self) -> list[TriggerOutcome]:
+        self.outcome_ready.clear()
         found: list[TriggerOutcome] = []
         while True:
             try:
@@ -135,3 +138,4 @@ class TriggerRunner:
         self._reported.add(spec.trigger_id)
         self._tasks.pop(spec.trigger_id, None)
         self._outcomes.put(outcome)
+        self.outcome_ready.set()
