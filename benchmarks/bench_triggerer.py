@@ -18,29 +18,20 @@ after its trigger fires.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-import textwrap
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import redis
-import sqlalchemy as sa
-from bench_handoff import PG_ADMIN, TRADEWIND, percentile, wait
+from bench_cluster import bench_cluster, wait
+from bench_handoff import percentile
 
-from tradewind.metastore import runs, xcoms
-from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
+from tradewind.metastore import xcoms
+from tradewind.metastore.engine import session_scope
 from tradewind.sdk.triggers.base import serialize_checked
 from tradewind.sdk.triggers.temporal import DateTimeTrigger
-from tradewind.settings import Settings
 from tradewind.triggerer.runner import Fired, TriggerRunner, TriggerSpec
 
 REDIS_DB = 13
@@ -117,100 +108,28 @@ def one_loop(count: int) -> None:
 
 
 def on_a_cluster(tasks: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="tradewind-bench-triggerer-"))
-    dags_folder = work / "dags"
-    dags_folder.mkdir()
-    (dags_folder / "bench_deferred.py").write_text(textwrap.dedent(DAG).replace("TASKS", str(tasks)))
-    database = f"tradewind_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    redis.Redis(db=REDIS_DB).flushdb()
-    env = {
-        **os.environ,
-        "TRADEWIND_HOME": str(work),
-        "TRADEWIND_DAGS_FOLDER": str(dags_folder),
-        "TRADEWIND_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
-        "TRADEWIND_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false",
-        "TRADEWIND_LOG_LEVEL": os.environ.get("TRADEWIND_LOG_LEVEL", "WARNING"),
-        "TRADEWIND_PARALLELISM": "256",
-    }
-    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("TRADEWIND_")})
-    processes: list[subprocess.Popen[bytes]] = []
-    engine = None
-    try:
-        subprocess.run([TRADEWIND, "db", "migrate"], env=env, check=True, capture_output=True)
-        logs = open(work / "processes.log", "wb")  # noqa: SIM115
-        for args in (["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"], ["triggerer"]):
-            processes.append(
-                subprocess.Popen(
-                    [TRADEWIND, *args], env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-        engine = create_engine_from_settings(settings)
-        factory = make_session_factory(engine)
-
-        def dag_known() -> bool:
-            with engine.connect() as connection:
-                return bool(connection.execute(sa.text("SELECT 1 FROM dag WHERE dag_id = 'bench_deferred'")).scalar())
-
-        wait(dag_known, 60, "the DAG to be parsed")
+    roles = [["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"], ["triggerer"]]
+    with bench_cluster({"bench_deferred": DAG.replace("TASKS", str(tasks))}, roles, redis_db=REDIS_DB) as cluster:
+        wait(lambda: cluster.dag_known("bench_deferred"), 60, "the DAG to be parsed")
+        wait(lambda: cluster.roles_up("triggerer"), 60, "the worker and the triggerer to start")
         at = datetime.now(UTC) + timedelta(seconds=max(10.0, tasks * 0.15))
-        result = subprocess.run(
-            [
-                TRADEWIND,
-                "dags",
-                "trigger",
-                "bench_deferred",
-                "-o",
-                "json",
-                "--conf",
-                json.dumps({"at": at.isoformat()}),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        run_id = json.loads(result.stdout)["run_id"]
-
-        def finished() -> str | None:
-            with session_scope(factory) as session:
-                state = runs.get_run(session, "bench_deferred", run_id).state
-            return state if state in ("success", "failed") else None
-
+        run_id = cluster.trigger("bench_deferred", conf={"at": at.isoformat()})
         try:
-            state = wait(finished, 120 + tasks, "the run to end")
+            state = wait(lambda: cluster.finished("bench_deferred", run_id), 120 + tasks, "the run to end")
         except SystemExit:
-            print((work / "processes.log").read_text()[-4000:])
+            print((cluster.work / "processes.log").read_text()[-4000:])
             raise
         if state != "success":
-            raise SystemExit(f"the run ended {state}; see {work / 'processes.log'}")
-        with session_scope(factory) as session:
+            raise SystemExit(f"the run ended {state}")
+        with session_scope(cluster.factory) as session:
             found = xcoms.get_xcoms_for_tasks(
                 session, "bench_deferred", run_id, [f"t{i:03d}" for i in range(tasks)], "return_value"
             )
-            late = [seconds * 1000 for seconds in found.values()]
+        late = [seconds * 1000 for seconds in found.values()]
         print(
             f"{tasks:>7} deferred tasks on a cluster: resumed method running after its trigger fired by p50 "
             f"{statistics.median(late):.0f} ms, p95 {percentile(late, 0.95):.0f} ms, max {max(late):.0f} ms"
         )
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        if engine is not None:
-            engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.dispose()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:

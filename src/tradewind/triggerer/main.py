@@ -4,10 +4,8 @@ importable, run the loop until SIGTERM or SIGINT, and hand the triggers back on 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
-from typing import Any
 
 from tradewind.compat import airflow_shim
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
@@ -16,6 +14,7 @@ from tradewind.queue.events import make_event_bus
 from tradewind.redaction import redact
 from tradewind.sdk import plugins, runtime_services
 from tradewind.settings import Settings
+from tradewind.stop_signals import stop_on_signals
 from tradewind.task_services import MetastoreServices
 from tradewind.triggerer.loop import Triggerer
 
@@ -44,7 +43,7 @@ def run_triggerer(settings: Settings, *, stop: threading.Event | None = None) ->
         # Triggers that look at other DAGs (WorkflowTrigger, DagStateTrigger) read the metastore through these.
         runtime_services.install(MetastoreServices(settings, factory))
         stop = stop or threading.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop, "triggerer")
         logger.info(
             "triggerer running: metastore %s, capacity %s",
             redact(settings.resolved_database_url),
@@ -55,17 +54,3 @@ def run_triggerer(settings: Settings, *, stop: threading.Event | None = None) ->
     finally:
         events.close()
         engine.dispose()
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handle(signum: int, frame: Any) -> None:
-        logger.info("received %s; stopping", signal.Signals(signum).name)
-        stop.set()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

@@ -188,14 +188,7 @@ class ExternalTaskSensor(BaseSensorOperator):
     def execute(self, context: dict[str, Any]) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        if isinstance(self.external_task_ids, str):
-            self.external_task_ids = [self.external_task_ids]
-        dates = external_logical_dates(
-            context["logical_date"],
-            execution_delta=self.execution_delta,
-            execution_date_fn=self.execution_date_fn,
-            context=context,
-        )
+        dates = self._dates(context)
         self.defer(
             timeout=self.execution_timeout,
             trigger=WorkflowTrigger(
@@ -234,15 +227,20 @@ class ExternalTaskSensor(BaseSensorOperator):
             return f"task group '{self.external_task_group_id}' in DAG '{self.external_dag_id}'"
         return f"DAG {self.external_dag_id}"
 
-    def poke(self, context: dict[str, Any]) -> bool:
-        if isinstance(self.external_task_ids, str):  # a template rendered the list into text
+    def _dates(self, context: dict[str, Any]) -> list[datetime]:
+        """The other DAG's logical dates to look at (and the task ids as a list, should a template
+        have rendered them into text)."""
+        if isinstance(self.external_task_ids, str):
             self.external_task_ids = [self.external_task_ids]
-        dates = external_logical_dates(
+        return external_logical_dates(
             context["logical_date"],
             execution_delta=self.execution_delta,
             execution_date_fn=self.execution_date_fn,
             context=context,
         )
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        dates = self._dates(context)
         shown = ", ".join(d.isoformat() for d in dates)
         log.info("Poking for %s on %s ...", self._what(), shown)
         services = runtime_services.current()
