@@ -2,7 +2,7 @@
 Redis: hundreds of sensors waiting at once hold no worker slot and all resume when their time
 comes; a triggerer killed with SIGKILL has its triggers taken over by the other, and no task
 resumes twice (each resumed method appends a line to a ledger); a trigger that raises fails its
-task with the traceback in the task's log."""
+task with the traceback in the task's log, and its retry starts afresh."""
 
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ def test_a_trigger_that_raises_fails_its_task_with_the_traceback_in_its_log(clus
         dags_folder,
         "exploding",
         """
-        from datetime import datetime, timezone
+        from datetime import datetime, timedelta, timezone
         from airflow import DAG
         from airflow.models.baseoperator import BaseOperator
         from exploding_trigger import ExplodingTrigger
@@ -237,7 +237,7 @@ def test_a_trigger_that_raises_fails_its_task_with_the_traceback_in_its_log(clus
 
 
         with DAG("exploding", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
-            Defers(task_id="defers")
+            Defers(task_id="defers", retries=1, retry_delay=timedelta(0))
         """,
     )
     cluster.start_scheduler()
@@ -247,9 +247,13 @@ def test_a_trigger_that_raises_fails_its_task_with_the_traceback_in_its_log(clus
     run_id = cluster.trigger("exploding")
     assert cluster.wait_for_run("exploding", run_id, timeout=60) == "failed"
     row = cluster.task_rows("exploding", run_id)["defers"]
-    assert (row.state, row.try_number) == ("failed", 1)
-    log = task_log(cluster, "exploding", run_id, "defers")
-    assert "Trigger failed:" in log, log
-    assert "RuntimeError: the upstream service said no" in log, log
-    assert "TaskDeferralError: Trigger failure" in log, log
+    # Retries apply: the second try starts afresh at execute, defers again, and fails the same way.
+    assert (row.state, row.try_number) == ("failed", 2)
+    for try_number in (1, 2):
+        log = task_log(cluster, "exploding", run_id, "defers", try_number)
+        assert "Pausing task as DEFERRED" in log, log
+        assert "Trigger failed:" in log, log
+        assert "RuntimeError: the upstream service said no" in log, log
+        assert "TaskDeferralError: Trigger failure" in log, log
+    assert "Marking task as UP_FOR_RETRY." in task_log(cluster, "exploding", run_id, "defers", 1)
     assert json.dumps(row.next_kwargs or {}) == "{}"
