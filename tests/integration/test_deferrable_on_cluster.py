@@ -191,6 +191,8 @@ def test_a_killed_triggerers_triggers_resume_through_the_other_and_no_task_resum
         lambda: f"{state_counts(cluster, 'ledgered')} {holders(cluster)}\n{cluster.tail_logs()}",
     )
     wait_until(lambda: holders(cluster)[t1] > 0, 10, lambda: f"t1 holds nothing: {holders(cluster)}")
+    # Probes written for Airflow find the triggerers alive.
+    assert "triggerer alive" in cluster.cli("jobs", "check", "--job-type", "TriggererJob").stdout
     # What a person sees meanwhile: the tasks are deferred.
     shown = json.loads(cluster.cli("tasks", "states-for-dag-run", "ledgered", run_id, "-o", "json").stdout)
     assert {row["state"] for row in shown} == {"deferred"}, shown
