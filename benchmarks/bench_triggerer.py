@@ -107,9 +107,11 @@ def one_loop(count: int) -> None:
         runner.stop()
 
 
-def on_a_cluster(tasks: int) -> None:
+def on_a_cluster(tasks: int, *, keep: bool = False) -> None:
     roles = [["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"], ["triggerer"]]
-    with bench_cluster({"bench_deferred": DAG.replace("TASKS", str(tasks))}, roles, redis_db=REDIS_DB) as cluster:
+    with bench_cluster(
+        {"bench_deferred": DAG.replace("TASKS", str(tasks))}, roles, redis_db=REDIS_DB, keep=keep
+    ) as cluster:
         wait(lambda: cluster.dag_known("bench_deferred"), 60, "the DAG to be parsed")
         wait(lambda: cluster.roles_up("triggerer"), 60, "the worker and the triggerer to start")
         at = datetime.now(UTC) + timedelta(seconds=max(10.0, tasks * 0.15))
@@ -136,12 +138,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--triggers", type=int, nargs="+", default=[1000, 5000], help="triggers on one loop")
     parser.add_argument("--tasks", type=int, default=50, help="deferred tasks on the cluster (0: skip it)")
+    parser.add_argument("--keep", action="store_true", help="keep the cluster's working folder and database")
     options = parser.parse_args()
     print(f"tradewind triggerer benchmark, {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     for count in options.triggers:
         one_loop(count)
     if options.tasks:
-        on_a_cluster(options.tasks)
+        on_a_cluster(options.tasks, keep=options.keep)
 
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ def test_a_fired_trigger_resumes_its_task_once_in_the_same_try(
     metastore_settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     (key,) = _defer_tasks(session_factory, 1)
+    started = _row(session_factory, key).start_date
     triggerer, runner = _triggerer(metastore_settings, session_factory)
     triggerer.tick(datetime.now(UTC))
     (trigger_id,) = runner.running
@@ -156,6 +157,20 @@ def test_a_fired_trigger_resumes_its_task_once_in_the_same_try(
     assert (row.state, row.try_number, row.trigger_id) == ("scheduled", 1, None)
     assert (row.next_method, row.next_kwargs) == ("execute_complete", {"n": 1, "event": "2024-03-01T00:00:00+00:00"})
     assert _holders(session_factory) == [] and runner.running == {}
+
+    # A worker claims the resumed try: the same try, told what to call, its start kept.
+    with session_scope(session_factory) as session:
+        assert task_instances.transition(
+            session, key, expected_state=TI.SCHEDULED, target_state=TI.QUEUED, expected_try=1
+        )
+    claimed = Reporter(session_factory, key, 1).claim(hostname="w2", pid=2)
+    assert claimed is not None
+    assert (claimed.next_method, claimed.next_kwargs) == (
+        "execute_complete",
+        {"n": 1, "event": "2024-03-01T00:00:00+00:00"},
+    )
+    resumed = _row(session_factory, key)
+    assert (resumed.state, resumed.try_number, resumed.start_date) == ("running", 1, started)
 
 
 def test_a_failed_trigger_and_a_timed_out_wait_resume_the_task_to_fail(

@@ -133,7 +133,8 @@ class Reporter:
             expected_state=TI.QUEUED,
             target_state=TI.RUNNING,
             expected_try=self.try_number,
-            start_date=now,
+            # A try resumed after a deferral keeps the start of its first part (as Airflow does).
+            start_date=task_instances.start_unless_resuming(now),
             end_date=None,
             duration=None,
             hostname=hostname,
@@ -152,7 +153,7 @@ class Reporter:
             # A try resumed after a deferral keeps what it pushed before it deferred (as in Airflow).
             xcoms.clear_xcoms(session, self.key)
         run = runs.get_run(session, self.key.dag_id, self.key.run_id)
-        self.started_at = now
+        self.started_at = row.start_date or now
         self.claimed_at = time.monotonic()
         # A sensor rescheduled, or a task resumed after a deferral, keeps its try number: its log
         # goes on after what the try wrote before.
@@ -168,7 +169,7 @@ class Reporter:
             conf=dict(run.conf or {}),
             run_start_date=run.start_date,
             external_trigger=bool(run.external_trigger),
-            start_date=now,
+            start_date=self.started_at,
             fileloc=dags.get_fileloc(session, self.key.dag_id),
             next_method=row.next_method,
             next_kwargs=dict(row.next_kwargs or {}) if resumed else None,
