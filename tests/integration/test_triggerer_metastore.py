@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.metastore import runs, task_instances, triggers
+from tradewind.metastore import pools, runs, task_instances, triggers
 from tradewind.metastore.engine import session_scope
-from tradewind.metastore.models import Trigger
+from tradewind.metastore.models import TaskInstance, Trigger
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.events import TimerOnlyBus
 from tradewind.settings import Settings
@@ -205,3 +205,21 @@ def test_clearing_a_deferred_task_drops_its_trigger(
     triggerer.tick(datetime.now(UTC))
     assert runner.running == {} and _holders(session_factory) == []
     assert _row(session_factory, key).state == "none"
+
+
+@pytest.mark.parametrize("include_deferred", [False, True])
+def test_a_deferred_task_takes_a_pool_slot_only_where_the_pool_counts_deferred_tasks(
+    metastore_settings: Settings, session_factory: sessionmaker[Session], include_deferred: bool
+) -> None:
+    (key,) = _defer_tasks(session_factory, 1)
+    with session_scope(session_factory) as session:
+        pools.set_pool(session, "narrow", 1, include_deferred=include_deferred)
+        session.execute(update(TaskInstance).values(pool="narrow"))
+    with session_scope(session_factory) as session:
+        usage = next(u for u in pools.pool_usage(session) if u.pool.pool == "narrow")
+        held = pools.deferred_slots_held(session)
+    assert usage.deferred == 1
+    if include_deferred:
+        assert (usage.occupied, usage.free, held) == (1, 0, {"narrow": 1})
+    else:
+        assert (usage.occupied, usage.free, held) == (0, 1, {})
