@@ -22,27 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
-import textwrap
-import time
-import uuid
 from pathlib import Path
 
-import redis
 import sqlalchemy as sa
+from bench_cluster import bench_cluster, wait
 
 from tradewind.metastore import runs, task_instances
-from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
-from tradewind.settings import Settings
+from tradewind.metastore.engine import session_scope
 
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS_DB = 14
-TRADEWIND = shutil.which("tradewind") or str(Path(sys.executable).parent / "tradewind")
 AIRFLOW_FIGURES = {
     "bench_chain": "about 22 s (about 1 s per hop)",
     "bench_fanout": "80-90 s",
@@ -154,80 +143,15 @@ def postgres_cpu_seconds() -> float:
     return total / ticks
 
 
-def wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="measured runs per workload (after one warm-up)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder and database")
     options = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="tradewind-bench-"))
-    dags_folder = work / "dags"
-    dags_folder.mkdir()
-    for dag_id, source in DAGS.items():
-        (dags_folder / f"{dag_id}.py").write_text(textwrap.dedent(source))
-    database = f"tradewind_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    redis.Redis(db=REDIS_DB).flushdb()
-    env = {
-        **os.environ,
-        "TRADEWIND_HOME": str(work),
-        "TRADEWIND_DAGS_FOLDER": str(dags_folder),
-        "TRADEWIND_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
-        "TRADEWIND_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "TRADEWIND_DAGS_ARE_PAUSED_AT_CREATION": "false",
-        "TRADEWIND_LOG_LEVEL": "WARNING",
-        "TRADEWIND_PARALLELISM": "256",
-    }
-    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith("TRADEWIND_")})
-    processes: list[subprocess.Popen[bytes]] = []
-    engine = None
-    try:
-        subprocess.run([TRADEWIND, "db", "migrate"], env=env, check=True, capture_output=True)
-        logs = open(work / "processes.log", "wb")  # noqa: SIM115
-        for args in (["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"]):
-            processes.append(
-                subprocess.Popen(
-                    [TRADEWIND, *args], env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-        engine = create_engine_from_settings(settings)
-        factory = make_session_factory(engine)
-
-        def dag_known(dag_id: str) -> bool:
-            with engine.connect() as connection:
-                return bool(
-                    connection.execute(
-                        sa.text("SELECT 1 FROM dag WHERE dag_id = :d AND is_active"), {"d": dag_id}
-                    ).scalar()
-                )
-
-        def trigger(dag_id: str) -> str:
-            result = subprocess.run(
-                [TRADEWIND, "dags", "trigger", dag_id, "-o", "json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return json.loads(result.stdout)["run_id"]
-
-        def finished(dag_id: str, run_id: str) -> str | None:
-            with session_scope(factory) as session:
-                state = runs.get_run(session, dag_id, run_id).state
-            return state if state in ("success", "failed") else None
-
+    roles = [["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"]]
+    with bench_cluster(DAGS, roles, redis_db=REDIS_DB, keep=options.keep) as cluster:
+        processes, factory = cluster.processes, cluster.factory
         print(
             f"tradewind hand-off benchmark: 1 scheduler + 1 worker (concurrency 8), Postgres + Redis, "
             f"{os.cpu_count()} cores; median of {options.runs} runs after a warm-up\n"
@@ -239,7 +163,7 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         for dag_id in DAGS:
-            wait(lambda d=dag_id: dag_known(d), 60, f"{dag_id} to be parsed")
+            wait(lambda d=dag_id: cluster.dag_known(d), 60, f"{dag_id} to be parsed")
             figures = []
             cpu_before: tuple[float, float, float] | None = None
             for attempt in range(options.runs + 1):
@@ -249,8 +173,8 @@ def main() -> None:
                         session_cpu_seconds(processes[1].pid),
                         postgres_cpu_seconds(),
                     )
-                run_id = trigger(dag_id)
-                state = wait(lambda d=dag_id, r=run_id: finished(d, r), 300, f"{dag_id} run {run_id}")
+                run_id = cluster.trigger(dag_id)
+                state = wait(lambda d=dag_id, r=run_id: cluster.finished(d, r), 300, f"{dag_id} run {run_id}")
                 if state != "success":
                     raise SystemExit(f"{dag_id} run {run_id} ended {state}")
                 if attempt > 0:
@@ -274,24 +198,6 @@ def main() -> None:
                 f"{dag_id:18} {med['seconds']:17.3f} {med['median_ms']:19.1f} {med['p95_ms']:16.1f} "
                 f"{med['tis_per_s']:8.1f}   {cpu_text:>22}   {AIRFLOW_FIGURES[dag_id]}"
             )
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        if engine is not None:
-            engine.dispose()
-        if not options.keep:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"\nkept {work} and database {database}")
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -95,6 +95,27 @@ class AirflowRescheduleException(TradewindException):
         self.reschedule_date = reschedule_date
 
 
+class TaskDeferred(BaseException):
+    """Raised by ``BaseOperator.defer``: the try hands its worker slot back and waits, in a
+    triggerer, for ``trigger`` to fire; the task then resumes by calling ``method_name``.
+
+    A ``BaseException``, as in Airflow, so a task's ``except Exception`` does not swallow it."""
+
+    def __init__(self, *, trigger, method_name, kwargs=None, timeout=None):  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = kwargs
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<TaskDeferred trigger={self.trigger} method={self.method_name}>"
+
+
+class TaskDeferralError(TradewindException):
+    """A deferred task's trigger failed or timed out; the task fails (or is retried)."""
+
+
 class XComValueError(TradewindException):
     """An XCom value that is not JSON-serialisable or larger than the configured limit."""
 

@@ -110,6 +110,11 @@ class Settings:
     )
     api_token_ttl_days: int = option(90, "Days an API token from `users create --token` is valid (0: no expiry).")
     health_check_threshold: float = option(30.0, "Seconds after which a scheduler or worker heartbeat is stale.")
+    triggerer_capacity: int = option(1000, "Most triggers one triggerer runs at once (deferred tasks it holds).")
+    triggerer_heartbeat_interval: float = option(1.0, "Seconds between a triggerer's heartbeats and looks for work.")
+    triggerer_health_check_threshold: float = option(
+        30.0, "Seconds without a heartbeat after which a triggerer is dead and its triggers go to another."
+    )
     smtp_host: str = option("localhost", "SMTP server that task emails go through (EmailOperator, email_on_failure).")
     smtp_port: int = option(25, "Port of the SMTP server.")
     smtp_user: str = option("", "SMTP login (none when empty; the smtp_default connection's login wins).")

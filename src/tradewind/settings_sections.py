@@ -42,6 +42,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
         "health_check_threshold",
     ),
     "worker": ("worker_heartbeat_interval",),
+    "triggerer": ("triggerer_capacity", "triggerer_heartbeat_interval", "triggerer_health_check_threshold"),
     "logging": ("log_level", "task_log_max_bytes"),
     "secrets": ("secrets_backend", "secrets_backend_kwargs"),
     "webserver": (

@@ -24,6 +24,8 @@ class TaskInstanceState(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
     REMOVED = "removed"
     RESTARTING = "restarting"
+    #: Waiting on a trigger in a triggerer: holds no worker slot and no pool slot.
+    DEFERRED = "deferred"
 
 
 def shown_state(state: str | None) -> str | None:
@@ -74,7 +76,16 @@ FINISHED_STATES: frozenset[TaskInstanceState] = frozenset(
 ACTIVE_STATES: frozenset[TaskInstanceState] = frozenset({TI.QUEUED, TI.RUNNING})
 #: States that still wait for something to happen before the run can end.
 UNFINISHED_STATES: frozenset[TaskInstanceState] = frozenset(
-    {TI.NONE, TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING}
+    {
+        TI.NONE,
+        TI.SCHEDULED,
+        TI.QUEUED,
+        TI.RUNNING,
+        TI.UP_FOR_RETRY,
+        TI.UP_FOR_RESCHEDULE,
+        TI.RESTARTING,
+        TI.DEFERRED,
+    }
 )
 #: States that count as "failed" for trigger rules and for the run's outcome.
 FAILED_STATES: frozenset[TaskInstanceState] = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
@@ -91,11 +102,23 @@ ALLOWED_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
     TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.REMOVED, TI.SKIPPED}),
     # running -> running: a worker's heartbeat, a compare-and-set on the state and the try.
     TI.RUNNING: frozenset(
-        {TI.RUNNING, TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.SKIPPED, TI.RESTARTING}
+        {
+            TI.RUNNING,
+            TI.SUCCESS,
+            TI.FAILED,
+            TI.UP_FOR_RETRY,
+            TI.UP_FOR_RESCHEDULE,
+            TI.SKIPPED,
+            TI.RESTARTING,
+            TI.DEFERRED,
+        }
     ),
     TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
     TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED}),
     TI.RESTARTING: frozenset({TI.NONE, TI.SCHEDULED, TI.SKIPPED}),
+    # deferred -> scheduled: its trigger fired, failed or timed out; it resumes on a worker with
+    # the same try. deferred -> skipped: a run past its dagrun_timeout skips everything unfinished.
+    TI.DEFERRED: frozenset({TI.SCHEDULED, TI.SKIPPED}),
     TI.SUCCESS: frozenset(),
     TI.FAILED: frozenset(),
     TI.SKIPPED: frozenset(),

@@ -168,6 +168,16 @@ EXPECTED_STATES = {
             "cleanup": "success",
         },
     },
+    "example_deferrable": {
+        "run_state": "success",
+        "tasks": {
+            "wait_then_report": "success",
+            "wait_async": "success",
+            "wait_for_second": "success",
+            "check": "success",
+        },
+        "tries": {"wait_then_report": 1, "wait_for_second": 1},
+    },
     "example_retries": {
         "run_state": "success",
         "tasks": {

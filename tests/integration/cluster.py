@@ -77,6 +77,9 @@ class Cluster:
             hostname, "worker", "--hostname", hostname, "--concurrency", str(concurrency), "--queues", queues
         )
 
+    def start_triggerer(self, name: str = "triggerer", *, capacity: int | None = None) -> subprocess.Popen[bytes]:
+        return self.start(name, "triggerer", *(["--capacity", str(capacity)] if capacity else []))
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill every process of ``name``'s session: the worker, its pool and its tasks' children."""
         process = self.processes.pop(name)

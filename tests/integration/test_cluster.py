@@ -124,6 +124,7 @@ def test_every_example_dag_ends_as_in_airflow_with_xcom_crossing_workers(cluster
     cluster.start_scheduler()
     cluster.start_worker("w1", queues="default,only_w1")
     cluster.start_worker("w2", queues="default,only_w2")
+    cluster.start_triggerer()  # example_deferrable's tasks wait in it
     for dag_id in [*EXPECTED, "xcom_across_workers"]:
         cluster.wait_for_dag(dag_id)
     run_ids = {dag_id: cluster.trigger(dag_id) for dag_id in ["xcom_across_workers"]}

@@ -28,7 +28,7 @@ from tradewind.master.webserver.app import create_app
 from tradewind.master.webserver.db import dispose
 from tradewind.master.webserver.state_colours import STATE_COLOURS, TASK_STATE_ORDER
 from tradewind.metastore import audit, dag_overview, dags, jobs, workers
-from tradewind.metastore.health import SCHEDULER_JOB_TYPE
+from tradewind.metastore.health import SCHEDULER_JOB_TYPE, TRIGGERER_JOB_TYPE
 from tradewind.metastore.models import DagModel, TaskInstance
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState
@@ -412,6 +412,20 @@ def test_health_reports_the_scheduler_heartbeat_age_and_live_workers(web_app: Fl
                 "broker_reconnects": 0,
             }
         ]
+
+
+def test_health_reports_the_triggerer_as_airflow_does(web_app: Flask, web_db: Session) -> None:
+    now = datetime.now(UTC)
+    job = jobs.start_job(web_db, TRIGGERER_JOB_TYPE, hostname="t1", pid=1, now=now - timedelta(seconds=2))
+    web_db.commit()
+    body = web_app.test_client().get("/api/v1/health").get_json()
+    beat = (now - timedelta(seconds=2)).isoformat()
+    assert body["triggerer"] == {"status": "healthy", "latest_triggerer_heartbeat": beat}
+    # A triggerer whose heartbeat is older than the threshold is unhealthy.
+    jobs.heartbeat(web_db, job.id, now=now - timedelta(hours=1))
+    web_db.commit()
+    stale = web_app.test_client().get("/health").get_json()["triggerer"]
+    assert stale == {"status": "unhealthy", "latest_triggerer_heartbeat": (now - timedelta(hours=1)).isoformat()}
 
 
 def test_health_lists_a_worker_that_cannot_reach_its_broker_as_unhealthy(web_app: Flask, web_db: Session) -> None:

@@ -19,7 +19,7 @@ SERVICES = COMPOSE["services"]
 
 
 def test_the_cluster_has_every_role_as_a_service() -> None:
-    assert set(SERVICES) == {"postgres", "redis", "init", "webserver", "scheduler", "worker"}
+    assert set(SERVICES) == {"postgres", "redis", "init", "webserver", "scheduler", "worker", "triggerer"}
 
 
 def test_workers_scale_they_have_no_fixed_name_and_no_host_port() -> None:
@@ -35,7 +35,7 @@ def test_only_the_webserver_publishes_a_port_so_the_hosts_postgres_and_redis_kee
 
 
 def test_the_roles_start_after_the_metastore_is_migrated() -> None:
-    for role in ("webserver", "scheduler", "worker"):
+    for role in ("webserver", "scheduler", "worker", "triggerer"):
         depends = SERVICES[role]["depends_on"]
         assert depends["init"]["condition"] == "service_completed_successfully"
         assert depends["postgres"]["condition"] == "service_healthy"
@@ -49,9 +49,9 @@ def test_redis_never_evicts_queued_messages() -> None:
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
 
 
-def test_scheduler_and_workers_share_the_dag_folder() -> None:
-    mounts = {role: SERVICES[role]["volumes"] for role in ("scheduler", "worker")}
-    assert mounts["scheduler"] == mounts["worker"]
+def test_scheduler_workers_and_triggerer_share_the_dag_folder() -> None:
+    mounts = {role: SERVICES[role]["volumes"] for role in ("scheduler", "worker", "triggerer")}
+    assert mounts["scheduler"] == mounts["worker"] == mounts["triggerer"]
     assert mounts["worker"][0].endswith(":/opt/tradewind-home/dags:ro")
 
 

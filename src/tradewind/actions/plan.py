@@ -163,9 +163,9 @@ def plan_action(
 
 #: The run states a person may set on a whole run.
 RUN_STATES = (DagRunState.SUCCESS.value, DagRunState.FAILED.value, DagRunState.QUEUED.value)
-#: A task instance that holds a worker (or waits between pokes of its sensor) is failed, not skipped,
-#: when its run is marked failed.
-_IN_FLIGHT = frozenset({TI.RUNNING, TI.UP_FOR_RESCHEDULE})
+#: A task instance that holds a worker (or waits between pokes of its sensor, or on its trigger) is
+#: failed, not skipped, when its run is marked failed (Airflow 2.10).
+_IN_FLIGHT = frozenset({TI.RUNNING, TI.UP_FOR_RESCHEDULE, TI.DEFERRED})
 
 
 def plan_run_state(dag: DagShape, run: RunRef, tis: Sequence[TIRef], state: str) -> ActionPlan:

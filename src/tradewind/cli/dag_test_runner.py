@@ -3,7 +3,8 @@
 The run is recorded in the metastore like any other: the same planner decides what is ready,
 the same runner claims each task instance, forks its process and writes its final state, so
 trigger rules, retries with their delays, timeouts, sensors and branching behave as they will on
-a cluster. Tasks run one at a time, highest priority first.
+a cluster. Tasks run one at a time, highest priority first; while nothing else can run, the
+triggers of deferred tasks run in this process (as Airflow's ``dags test`` runs them).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tradewind.settings import Settings
 from tradewind.states import DagRunState, DagRunType
 from tradewind.states import TaskInstanceState as TI
 from tradewind.task_services import MetastoreServices
+from tradewind.triggerer.inline import run_triggers_once
 from tradewind.worker.runner import RunnerOptions, run_task_instance
 
 
@@ -167,10 +169,13 @@ def _drive(
             plan = advance_run(session, nodes, run, now, max_map_length=settings.max_map_length)
             if plan.run_state is not None:
                 return
+            tis = task_instances.get_tis(session, dag.dag_id, run_id)
             ready = sorted(
-                (t for t in task_instances.get_tis(session, dag.dag_id, run_id) if t.state == TI.SCHEDULED),
+                (t for t in tis if t.state == TI.SCHEDULED),
                 key=lambda t: (-t.priority_weight, t.task_id, t.map_index),
             )
+            waiting_on = {t.trigger_id for t in tis if t.state == TI.DEFERRED and t.trigger_id is not None}
+            deferred = any(t.state == TI.DEFERRED for t in tis)
         for ti in ready:
             key = TIKey(dag.dag_id, run_id, ti.task_id, ti.map_index)
             with session_scope(factory) as session:
@@ -187,4 +192,7 @@ def _drive(
         if not ready:
             wake = plan.next_wakeup
             delay = (wake - datetime.now(UTC)).total_seconds() if wake else 0.05
-            time.sleep(min(max(delay, 0.0), 5.0))
+            if deferred:
+                run_triggers_once(factory, waiting_on, wait_s=min(max(delay, 0.05), 5.0) if wake else 5.0)
+            else:
+                time.sleep(min(max(delay, 0.0), 5.0))

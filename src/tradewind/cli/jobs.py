@@ -1,4 +1,4 @@
-"""``tradewind jobs check``: is a scheduler alive (for health checks and container probes)?"""
+"""``tradewind jobs check``: is a scheduler (or a triggerer) alive, for health checks and container probes?"""
 
 from __future__ import annotations
 
@@ -10,15 +10,22 @@ from tradewind.cli.output import fail
 from tradewind.settings import Settings
 
 DEFAULT_THRESHOLD_S = 30.0
+#: Airflow's job type names, as scripts written for Airflow pass them.
+AIRFLOW_JOB_TYPES = {"SchedulerJob": "scheduler", "TriggererJob": "triggerer"}
 
 
 @click.group()
 def jobs() -> None:
-    """Long-running master jobs (schedulers) and their heartbeats."""
+    """Long-running jobs (schedulers, triggerers) and their heartbeats."""
 
 
 @jobs.command("check")
-@click.option("--job-type", default="scheduler", show_default=True, help="The kind of job to look for.")
+@click.option(
+    "--job-type",
+    default="scheduler",
+    show_default=True,
+    help="The kind of job to look for: scheduler or triggerer (Airflow's SchedulerJob, TriggererJob work too).",
+)
 @click.option(
     "--threshold",
     type=click.FloatRange(min=0),
@@ -32,6 +39,7 @@ def check(settings: Settings, job_type: str, threshold: float | None) -> None:
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
     from tradewind.metastore.schema_version import ensure_migrated
 
+    job_type = AIRFLOW_JOB_TYPES.get(job_type, job_type)
     limit = (
         threshold if threshold is not None else float(getattr(settings, "health_check_threshold", DEFAULT_THRESHOLD_S))
     )

@@ -73,6 +73,7 @@ def _register() -> None:
         scheduler,
         standalone,
         tasks,
+        triggerer,
         users,
         variables,
         webserver,
@@ -87,6 +88,7 @@ def _register() -> None:
     cli.add_command(info.version)
     cli.add_command(info.info)
     cli.add_command(scheduler.scheduler)
+    cli.add_command(triggerer.triggerer)
     cli.add_command(jobs.jobs)
     cli.add_command(worker.worker)
     cli.add_command(worker.workers)

@@ -1,7 +1,7 @@
 """``tradewind standalone``: every role on this machine with nothing installed.
 
 It migrates the embedded SQLite metastore, then runs the scheduler, a worker (over the embedded
-broker, not Redis) and the webserver when it is installed, each as a child process whose output
+broker, not Redis), a triggerer and the webserver when it is installed, each as a child process whose output
 is shown with its name in front. Ctrl-C (or SIGTERM) stops them all: workers finish what they
 are running first.
 """
@@ -36,6 +36,7 @@ def _roles(settings: Settings, port: int, concurrency: int) -> list[_Role]:
     roles = [
         _Role("scheduler", ["scheduler"]),
         _Role("worker", ["worker", "--hostname", "standalone", "--concurrency", str(concurrency)]),
+        _Role("triggerer", ["triggerer"]),
     ]
     if importlib.util.find_spec("tradewind.master.webserver") is not None:
         roles.append(_Role("webserver", ["webserver", "--port", str(port)]))
@@ -53,7 +54,7 @@ def _roles(settings: Settings, port: int, concurrency: int) -> list[_Role]:
 )
 @click.pass_obj
 def standalone(settings: Settings, port: int, concurrency: int) -> None:
-    """Run the scheduler, a worker and the web UI on this machine, with no server installed."""
+    """Run the scheduler, a worker, a triggerer and the web UI on this machine, with no server installed."""
     from tradewind.metastore.engine import create_engine_from_settings
     from tradewind.metastore.schema_version import ensure_migrated
     from tradewind.redaction import redact

@@ -54,6 +54,7 @@ _RUNTIME = "tradewind.sdk.runtime"
 _CONTEXT = "tradewind.sdk.context"
 _OPERATORS = "tradewind.sdk.operators"
 _SENSORS = "tradewind.sdk.sensors"
+_TRIGGERS = "tradewind.sdk.triggers"
 _DATES = "tradewind.compat.dates"
 _CONNECTION = "tradewind.sdk.connection"
 _VARIABLE = "tradewind.sdk.variable"
@@ -74,6 +75,8 @@ _EXCEPTIONS = _names(
     "DagRunNotFound",
     "DagRunAlreadyExists",
     "AirflowNotFoundException",
+    "TaskDeferred",
+    "TaskDeferralError",
     AirflowDagCycleException="DagCycleError",
     AirflowDagInconsistent="DagDefinitionError",
     AirflowTimetableInvalid="InvalidScheduleError",
@@ -285,6 +288,13 @@ _SERVED: dict[str, _Served] = {
     "airflow.sensors.python": _Served(_names(f"{_SENSORS}.python", "PythonSensor")),
     "airflow.sensors.filesystem": _Served(_names(f"{_SENSORS}.filesystem", "FileSensor")),
     "airflow.sensors.time_delta": _Served(_names(f"{_SENSORS}.time_delta", "TimeDeltaSensor", "TimeDeltaSensorAsync")),
+    "airflow.triggers": _Served(is_package=True),
+    "airflow.triggers.base": _Served(_names(f"{_TRIGGERS}.base", "BaseTrigger", "TriggerEvent")),
+    "airflow.triggers.temporal": _Served(_names(f"{_TRIGGERS}.temporal", "DateTimeTrigger", "TimeDeltaTrigger")),
+    "airflow.triggers.file": _Served(_names(f"{_TRIGGERS}.file", "FileTrigger")),
+    "airflow.triggers.external_task": _Served(
+        _names(f"{_TRIGGERS}.external_task", "WorkflowTrigger", "DagStateTrigger")
+    ),
     "airflow.sensors.date_time": _Served(_names(f"{_SENSORS}.date_time", "DateTimeSensor", "DateTimeSensorAsync")),
     "airflow.sensors.external_task": _Served(
         _names(f"{_SENSORS}.external_task", "ExternalTaskSensor", "ExternalTaskMarker")

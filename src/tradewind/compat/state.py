@@ -26,9 +26,7 @@ class State:
     UP_FOR_RESCHEDULE = TI.UP_FOR_RESCHEDULE
     UPSTREAM_FAILED = TI.UPSTREAM_FAILED
     SKIPPED = TI.SKIPPED
-    # Tradewind has no deferrable operators, so no task is ever in this state; the name is kept
-    # so that Airflow code mentioning it still imports.
-    DEFERRED = "deferred"
+    DEFERRED = TI.DEFERRED
 
     task_states: tuple[TaskInstanceState, ...] = tuple(TaskInstanceState)
     dag_states: tuple[DagRunState, ...] = tuple(DagRunState)

@@ -27,7 +27,9 @@ from tradewind.states import TaskInstanceState as TI
 #: States the planner may move on; everything else (scheduled, queued, running, finished) is left alone.
 _PLANNABLE = frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE})
 #: Unfinished states in which something is still under way or due by itself, so no deadlock.
-_MOVING = frozenset({TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING})
+_MOVING = frozenset(
+    {TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.RESTARTING, TI.DEFERRED}
+)
 
 TIKey = tuple[str, int]
 

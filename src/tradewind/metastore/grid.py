@@ -23,6 +23,7 @@ _SUMMARY_ORDER = (
     "up_for_retry",
     "up_for_reschedule",
     "running",
+    "deferred",
     "restarting",
     "queued",
     "scheduled",

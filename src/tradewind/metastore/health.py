@@ -1,5 +1,5 @@
-"""What ``/health`` reports: does the metastore answer, how old is the scheduler's heartbeat, and
-which workers are alive with how many task instances running on each."""
+"""What ``/health`` reports: does the metastore answer, how old are the scheduler's and the
+triggerer's heartbeats, and which workers are alive with how many task instances running on each."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from tradewind.metastore.models import TaskInstance
 
 #: The ``job.job_type`` a scheduler records its heartbeat under.
 SCHEDULER_JOB_TYPE = "scheduler"
+#: The ``job.job_type`` a triggerer records its heartbeat under.
+TRIGGERER_JOB_TYPE = "triggerer"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ def ping(session: Session) -> None:
 def scheduler_heartbeat(session: Session) -> datetime | None:
     """The latest heartbeat of any scheduler, or None when none ever ran."""
     job = jobs.latest_job(session, SCHEDULER_JOB_TYPE)
+    return job.latest_heartbeat if job is not None else None
+
+
+def triggerer_heartbeat(session: Session) -> datetime | None:
+    """The latest heartbeat of any triggerer, or None when none ever ran."""
+    job = jobs.latest_job(session, TRIGGERER_JOB_TYPE)
     return job.latest_heartbeat if job is not None else None
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "TaskLog",
     "TaskOutletDatasetReference",
     "TaskTry",
+    "Trigger",
     "User",
     "UtcDateTime",
     "Variable",
@@ -213,6 +214,27 @@ class TaskInstance(Base):
     updated_at: Mapped[datetime | None]
     #: What a person wrote about the task instance (Airflow's note).
     note: Mapped[str | None] = mapped_column(sa.Text())
+    #: The trigger a deferred task instance waits on (``trigger.id``).
+    trigger_id: Mapped[int | None] = mapped_column(index=True)
+    #: A deferred task instance fails (``__fail__``) when its trigger has not fired by then.
+    trigger_timeout: Mapped[datetime | None]
+    #: The method a resumed task instance calls instead of ``execute``, and its keyword arguments
+    #: (the trigger's event under ``event``); NULL for a fresh try.
+    next_method: Mapped[str | None] = mapped_column(sa.String(1000))
+    next_kwargs: Mapped[Any | None] = mapped_column(JsonText())
+
+
+class Trigger(Base):
+    """A trigger a deferred task instance waits on, serialized as Airflow's (classpath, kwargs),
+    and the triggerer job that runs it (NULL: not taken yet, or its triggerer's job is dead)."""
+
+    __tablename__ = "trigger"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    classpath: Mapped[str] = mapped_column(sa.String(1000))
+    kwargs: Mapped[Any] = mapped_column(JsonText())
+    created_date: Mapped[datetime] = mapped_column()
+    triggerer_id: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class TaskTry(Base):

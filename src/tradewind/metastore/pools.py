@@ -78,32 +78,55 @@ def delete_pool(session: Session, name: str) -> bool:
 
 @dataclass(frozen=True)
 class PoolUsage:
-    """A pool with the slots its running and queued task instances take, and those of its scheduled
-    ones (which take none yet)."""
+    """A pool with the slots its running and queued task instances take, those of its scheduled
+    ones (which take none yet) and of its deferred ones (which take some only in a pool with
+    ``include_deferred``, as in Airflow)."""
 
     pool: SlotPool
     running: int
     queued: int
     scheduled: int = 0
+    deferred: int = 0
+
+    @property
+    def occupied(self) -> int:
+        return self.running + self.queued + (self.deferred if self.pool.include_deferred else 0)
 
     @property
     def free(self) -> int:
-        return max(0, self.pool.slots - self.running - self.queued)
+        return max(0, self.pool.slots - self.occupied)
 
 
 def pool_usage(session: Session) -> list[PoolUsage]:
-    """Every pool with its used (running), queued and scheduled slots, by name (two queries)."""
+    """Every pool with its used (running), queued, scheduled and deferred slots, by name (two queries)."""
     taken: dict[tuple[str, str], int] = {
         (pool, state): int(slots)
         for pool, state, slots in session.execute(
             select(TaskInstance.pool, TaskInstance.state, func.coalesce(func.sum(TaskInstance.pool_slots), 0))
-            .where(TaskInstance.state.in_(["running", "queued", "scheduled"]))
+            .where(TaskInstance.state.in_(["running", "queued", "scheduled", "deferred"]))
             .group_by(TaskInstance.pool, TaskInstance.state)
         )
     }
     return [
         PoolUsage(
-            p, taken.get((p.pool, "running"), 0), taken.get((p.pool, "queued"), 0), taken.get((p.pool, "scheduled"), 0)
+            p,
+            taken.get((p.pool, "running"), 0),
+            taken.get((p.pool, "queued"), 0),
+            taken.get((p.pool, "scheduled"), 0),
+            taken.get((p.pool, "deferred"), 0),
         )
         for p in list_pools(session)
     ]
+
+
+def deferred_slots_held(session: Session) -> dict[str, int]:
+    """The slots deferred task instances take in the pools that count them (``include_deferred``)."""
+    counted = select(SlotPool.pool).where(SlotPool.include_deferred.is_(True))
+    return {
+        pool: int(slots)
+        for pool, slots in session.execute(
+            select(TaskInstance.pool, func.coalesce(func.sum(TaskInstance.pool_slots), 0))
+            .where(TaskInstance.state == "deferred", TaskInstance.pool.in_(counted))
+            .group_by(TaskInstance.pool)
+        )
+    }

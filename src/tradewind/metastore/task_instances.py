@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, case, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -202,6 +202,12 @@ def no_live_try(stale_before: datetime) -> ColumnElement[bool]:
         TaskInstance.last_heartbeat.is_(None),
         TaskInstance.last_heartbeat < stale_before,
     )
+
+
+def start_unless_resuming(now: datetime) -> ColumnElement[Any]:
+    """The start date a claim writes: ``now``, but a try resumed after a deferral keeps the start of
+    its first part (as Airflow does)."""
+    return case((TaskInstance.next_method.is_(None), now), else_=TaskInstance.start_date)
 
 
 def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetime) -> tuple[str, int] | None:

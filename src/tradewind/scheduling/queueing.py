@@ -59,6 +59,8 @@ def queue_task_instances(
     usage = Usage.from_rows(
         (u.dag_id, u.task_id, u.pool, u.count, u.slots) for u in scheduling.active_slot_use(session)
     )
+    # Deferred task instances hold no worker slot; in a pool with include_deferred they hold its slots.
+    usage.pool_slots.update(pools.deferred_slots_held(session))
     limits = Limits(
         parallelism=settings.parallelism,
         pools={p.pool: p.slots for p in pools.list_pools(session)},

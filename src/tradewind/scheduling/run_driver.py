@@ -27,6 +27,7 @@ from tradewind.decisions.planner import (
 from tradewind.metastore import runs, task_instances, task_maps
 from tradewind.metastore.models import DagRun
 from tradewind.metastore.task_instances import TIKey
+from tradewind.metastore.triggers import NO_DEFERRAL
 from tradewind.scheduling.failed_tries import fail_try
 from tradewind.scheduling.previous_run import held_back_for_run
 from tradewind.sdk.expand_input import SourceKey
@@ -99,7 +100,9 @@ def advance_run(
                 decision.map_index,
                 decision.from_state,
                 TI.SCHEDULED,
-                {"try_number": decision.try_number, "retry_at": None},
+                # A fresh try (first, retry, or after a clear) starts at ``execute``, never where a
+                # deferral left off.
+                {"try_number": decision.try_number, "retry_at": None, **NO_DEFERRAL},
             )
         )
     for task_id, map_index in plan.skip:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tradewind.errors import (
     DagDefinitionError,
     TaskAlreadyInDagError,
+    TaskDeferralError,
+    TaskDeferred,
     TradewindException,
 )
 from tradewind.sdk import dag_context
@@ -430,6 +432,31 @@ class BaseOperator(DependencyMixin):
 
     def on_kill(self) -> None:
         """Called when the task is stopped from outside; override to stop subprocesses."""
+
+    def defer(
+        self,
+        *,
+        trigger: Any,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | None = None,
+    ) -> None:
+        """Hand the worker slot back until ``trigger`` fires in a triggerer; the task then resumes
+        on a worker by calling ``method_name(context, event=<payload>, **kwargs)``, in the same try.
+        Past ``timeout`` (or the task's ``execution_timeout``) the task fails (Airflow's API)."""
+        raise TaskDeferred(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: dict[str, Any]) -> Any:
+        """Go on after a deferral: ``__fail__`` (the trigger failed or timed out) raises
+        ``TaskDeferralError`` with what the triggerer said; otherwise ``next_method`` is called."""
+        next_kwargs = dict(next_kwargs or {})
+        if next_method == "__fail__":
+            error = next_kwargs.get("error", "Unknown")
+            traceback = next_kwargs.get("traceback")
+            if traceback:
+                self.log.error("Trigger failed:\n%s", "\n".join(traceback).rstrip())
+            raise TaskDeferralError(error)
+        return getattr(self, next_method)(context, **next_kwargs)
 
     def xcom_push(self, context: dict[str, Any], key: str, value: Any) -> None:
         context["ti"].xcom_push(key=key, value=value)

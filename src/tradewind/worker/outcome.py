@@ -16,7 +16,9 @@ from tradewind.errors import (
     AirflowRescheduleException,
     AirflowSkipException,
     AirflowTaskTimeout,
+    TaskDeferred,
 )
+from tradewind.sdk.triggers.base import encode_kwargs, serialize_checked
 from tradewind.states import TaskInstanceState as TI
 
 
@@ -32,6 +34,8 @@ class Outcome:
     skip_task_ids: list[str] = field(default_factory=list)
     #: On success, the dataset events the try sends: ``{"uri", "extra", "aliases"}`` each.
     dataset_events: list[dict[str, Any]] = field(default_factory=list)
+    #: A deferred try: what it waits on and how it resumes (``Deferral.to_json``).
+    deferral: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -49,6 +53,43 @@ class Outcome:
             if values.get(name):
                 values[name] = datetime.fromisoformat(values[name])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """A try that deferred: its trigger as Airflow serializes it, the method it resumes with,
+    and when it fails if the trigger has not fired."""
+
+    classpath: str
+    trigger_kwargs: dict[str, Any]
+    next_method: str
+    next_kwargs: dict[str, Any] | None
+    timeout_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timeout_at"] = self.timeout_at.isoformat() if self.timeout_at is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Deferral:
+        values = dict(data)
+        if values.get("timeout_at"):
+            values["timeout_at"] = datetime.fromisoformat(values["timeout_at"])
+        return cls(**values)
+
+
+def deferred(exc: TaskDeferred, *, now: datetime, started: datetime | None, execution_timeout: Any) -> Outcome:
+    """The outcome of a try that raised ``TaskDeferred``: its trigger's timeout is the one given
+    to ``defer``, else the task's ``execution_timeout`` counted from the try's start (Airflow 2.10)."""
+    classpath, trigger_kwargs = serialize_checked(exc.trigger)
+    timeout_at = None
+    if exc.timeout is not None:
+        timeout_at = now + exc.timeout
+    elif execution_timeout is not None:
+        timeout_at = (started or now) + execution_timeout
+    deferral = Deferral(classpath, trigger_kwargs, exc.method_name, encode_kwargs(exc.kwargs), timeout_at)
+    return Outcome(TI.DEFERRED, deferral=deferral.to_json())
 
 
 def success(

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.decisions.retries import RetryPolicy, decide_failure
-from tradewind.metastore import dags, datasets, logs, runs, task_instances, xcoms
+from tradewind.metastore import dags, datasets, logs, runs, task_instances, triggers, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.failed_tries import fail_try
@@ -30,7 +30,7 @@ from tradewind.secrets import masker
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.log_cap import LogCap
-from tradewind.worker.outcome import Outcome
+from tradewind.worker.outcome import Deferral, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class ClaimedTry:
     external_trigger: bool
     start_date: datetime
     fileloc: str | None = None
+    #: Set when the try resumes after a deferral: the method to call and its kwargs (with ``event``).
+    next_method: str | None = None
+    next_kwargs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ class Reporter:
             expected_state=TI.QUEUED,
             target_state=TI.RUNNING,
             expected_try=self.try_number,
-            start_date=now,
+            # A try resumed after a deferral keeps the start of its first part (as Airflow does).
+            start_date=task_instances.start_unless_resuming(now),
             end_date=None,
             duration=None,
             hostname=hostname,
@@ -144,12 +148,16 @@ class Reporter:
         row = task_instances.get_ti(session, *self._key_args())
         assert row is not None  # just claimed, in this transaction
         task_instances.record_try(session, row)
-        xcoms.clear_xcoms(session, self.key)
+        resumed = row.next_method is not None
+        if not resumed:
+            # A try resumed after a deferral keeps what it pushed before it deferred (as in Airflow).
+            xcoms.clear_xcoms(session, self.key)
         run = runs.get_run(session, self.key.dag_id, self.key.run_id)
-        self.started_at = now
+        self.started_at = row.start_date or now
         self.claimed_at = time.monotonic()
-        # A sensor rescheduled keeps its try number: its log goes on after the earlier pokes'.
-        rescheduled = row.first_poke_at is not None or row.next_poke_at is not None
+        # A sensor rescheduled, or a task resumed after a deferral, keeps its try number: its log
+        # goes on after what the try wrote before.
+        rescheduled = resumed or row.first_poke_at is not None or row.next_poke_at is not None
         self._log_seq = logs.next_seq(session, self.key, self.try_number) if rescheduled else 0
         return ClaimedTry(
             max_tries=row.max_tries,
@@ -161,8 +169,10 @@ class Reporter:
             conf=dict(run.conf or {}),
             run_start_date=run.start_date,
             external_trigger=bool(run.external_trigger),
-            start_date=now,
+            start_date=self.started_at,
             fileloc=dags.get_fileloc(session, self.key.dag_id),
+            next_method=row.next_method,
+            next_kwargs=dict(row.next_kwargs or {}) if resumed else None,
         )
 
     def why_not_claimed(self) -> str:
@@ -266,6 +276,12 @@ class Reporter:
                 fields["first_poke_at"] = outcome.first_poke_at
             if rendered is not None:
                 fields["rendered_fields"] = rendered
+            trigger_id = None
+            if outcome.deferral is not None:
+                trigger_id, deferred_fields = _deferral_fields(session, Deferral.from_json(outcome.deferral), now)
+                fields.update(deferred_fields)
+            else:
+                fields.update(next_method=None, next_kwargs=None, trigger_id=None, trigger_timeout=None)
             written = task_instances.transition(
                 session,
                 self.key,
@@ -275,6 +291,8 @@ class Reporter:
                 live_try=None,
                 **fields,
             )
+            if not written and trigger_id is not None:
+                triggers.delete_triggers(session, [trigger_id])
             if not written:
                 # Someone else may have written to the try's log meanwhile (the scheduler, saying it
                 # is a zombie): go on after what is stored now.
@@ -332,6 +350,17 @@ class Reporter:
 
     def _key_args(self) -> tuple[str, str, str, int]:
         return self.key.dag_id, self.key.run_id, self.key.task_id, self.key.map_index
+
+
+def _deferral_fields(session: Session, deferral: Deferral, now: datetime) -> tuple[int, dict[str, Any]]:
+    """Store the deferred try's trigger; the task instance's columns that point at it."""
+    trigger_id = triggers.add_trigger(session, deferral.classpath, deferral.trigger_kwargs, now=now)
+    return trigger_id, {
+        "trigger_id": trigger_id,
+        "trigger_timeout": deferral.timeout_at,
+        "next_method": deferral.next_method,
+        "next_kwargs": deferral.next_kwargs,
+    }
 
 
 def _in_savepoint(session: Session, work: Callable[[Session], Any]) -> Any:

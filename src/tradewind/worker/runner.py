@@ -205,6 +205,8 @@ def _request(
         hostname=hostname,
         first_poke_at=claimed.first_poke_at,
         xcom_max_bytes=options.xcom_max_bytes,
+        next_method=claimed.next_method,
+        next_kwargs=claimed.next_kwargs,
     )
 
 

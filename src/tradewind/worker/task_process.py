@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tradewind.errors import AirflowTaskTimeout
+from tradewind.errors import AirflowTaskTimeout, TaskDeferred
 from tradewind.sdk import mail
 from tradewind.sdk.context import Context, RunInfo, build_context, set_current_context
 from tradewind.sdk.dataset_events import emitted_events
@@ -25,6 +25,7 @@ from tradewind.sdk.params import merge_params
 from tradewind.sdk.runtime import RuntimeTaskInstance, XComBackend
 from tradewind.sdk.templating import render_task_fields
 from tradewind.sdk.time_limit import time_limit
+from tradewind.sdk.triggers.base import decode_kwargs
 from tradewind.sdk.xcom import RETURN_VALUE_KEY
 from tradewind.sdk.xcom_arg import resolve_xcom_args
 from tradewind.secrets import masker
@@ -46,6 +47,9 @@ class TryRequest:
     hostname: str
     first_poke_at: datetime | None
     xcom_max_bytes: int
+    #: A try resumed after a deferral calls this instead of ``execute`` (None: a fresh start).
+    next_method: str | None = None
+    next_kwargs: dict[str, Any] | None = None
 
 
 def runtime_task_instance(request: TryRequest, xcom: XComBackend) -> RuntimeTaskInstance:
@@ -102,7 +106,11 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
             task.pre_execute(context)
             _callback(task, "on_execute_callback", context)
             log.info("Running %s, try %s of %s", task.task_id, request.try_number, request.max_tries + 1)
-            result = task.execute(context)
+            if request.next_method is not None:
+                log.info("Resuming after deferral: %s", request.next_method)
+                result = task.resume_execution(request.next_method, decode_kwargs(request.next_kwargs), context)
+            else:
+                result = task.execute(context)
             if task.do_xcom_push and result is not None:
                 ti.xcom_push(RETURN_VALUE_KEY, result)
             task.post_execute(context, result)
@@ -113,6 +121,8 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
         log.info("Marking task as SUCCESS.")
         _callback(task, "on_success_callback", context)
         return outcome
+    except TaskDeferred as deferral:
+        return _deferred(log, deferral, task, request, ti)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything; it must end in a state
         if isinstance(exc, AirflowTaskTimeout):
             _safe(task.on_kill)
@@ -137,6 +147,22 @@ def run_try(request: TryRequest, xcom: XComBackend, on_rendered: Any, clear_own_
         # A branch that failed prunes nothing.
         outcome.skip_task_ids = sorted(ti.skip_requests) if outcome.state == "skipped" else []
         return outcome
+
+
+def _deferred(log: logging.Logger, deferral: TaskDeferred, task: Any, request: TryRequest, ti: Any) -> Outcome:
+    """The try hands its slot back until its trigger fires; a trigger that cannot be stored (its
+    kwargs are not JSON) fails the try like any error."""
+    now = datetime.now(UTC)
+    try:
+        outcome = outcomes.deferred(deferral, now=now, started=ti.start_date, execution_timeout=task.execution_timeout)
+    except Exception as exc:  # noqa: BLE001 - a bad trigger is the task's error
+        outcome = outcomes.from_exception(
+            exc, task=task, try_number=request.try_number, max_tries=request.max_tries, now=now
+        )
+        _log_end(log, exc, outcome)
+        return outcome
+    log.info("Pausing task as DEFERRED (trigger %s, resuming with %s).", deferral.trigger, deferral.method_name)
+    return outcome
 
 
 def _stop_on_sigterm(task: Any) -> None:

@@ -7,9 +7,7 @@ On SQLite a file lock makes sure only one scheduler runs; on PostgreSQL any numb
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from typing import Any
 
 from tradewind.master.executor.celery_executor import CeleryExecutor
 from tradewind.master.scheduler.loop import Scheduler
@@ -20,6 +18,7 @@ from tradewind.queue.events import make_event_bus
 from tradewind.redaction import redact
 from tradewind.sdk import plugins
 from tradewind.settings import Settings
+from tradewind.stop_signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         events = make_event_bus(settings.broker_url, subscribe=True)
         scheduler = Scheduler(settings, make_session_factory(engine), executor, events)
         stop = stop or threading.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop, "scheduler")
         logger.info(
             "scheduler running: metastore %s, broker %s, DAG folder %s",
             redact(settings.resolved_database_url),
@@ -65,18 +64,3 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         engine.dispose()
         if lock is not None:
             lock.release()
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handle(signum: int, frame: Any) -> None:
-        logger.info("received %s; stopping after this tick", signal.Signals(signum).name)
-        stop.set()
-        # A second signal stops at once.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

@@ -34,6 +34,7 @@ STATE_COLOURS: dict[str, StateColour] = {
     "none": _colour("white", border="#9e9e9e"),
     "removed": _colour("lightgrey"),
     "restarting": _colour("violet"),
+    "deferred": _colour("mediumpurple", "#ffffff"),
 }
 
 #: The order states are shown in (counts, legends): finished first, as Airflow's DAGs list does.
@@ -45,6 +46,7 @@ TASK_STATE_ORDER: tuple[str, ...] = (
     "skipped",
     "up_for_retry",
     "up_for_reschedule",
+    "deferred",
     "queued",
     "none",
     "scheduled",

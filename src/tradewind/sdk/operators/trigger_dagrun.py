@@ -19,6 +19,7 @@ from tradewind.errors import AirflowException, AirflowSkipException, DagDefiniti
 from tradewind.sdk import runtime_services
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.json_object import parse_json_object
+from tradewind.sdk.triggers.external_task import DagStateTrigger
 from tradewind.states import DagRunState
 
 log = logging.getLogger("tradewind.task.operators")
@@ -132,8 +133,31 @@ class TriggerDagRunOperator(BaseOperator):
         ti.xcom_push(key=XCOM_LOGICAL_DATE_ISO, value=run_logical_date.isoformat())
         ti.xcom_push(key=XCOM_EXECUTION_DATE_ISO, value=run_logical_date.isoformat())
         ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
+        if self.wait_for_completion and self.deferrable:
+            self.defer(
+                trigger=DagStateTrigger(
+                    dag_id=self.trigger_dag_id,
+                    states=[*self.allowed_states, *self.failed_states],
+                    logical_dates=[run_logical_date],
+                    poll_interval=self.poke_interval,
+                ),
+                method_name="execute_complete",
+                kwargs={"run_id": run_id},
+            )
         if self.wait_for_completion:
             self._wait(run_id, run_logical_date)
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None, run_id: str | None = None) -> None:
+        """Resumed once the triggered run reached an allowed or a failed state."""
+        state = runtime_services.current().run_state(self.trigger_dag_id, run_id or "")
+        if state in self.failed_states:
+            raise AirflowException(f"{self.trigger_dag_id} failed with failed state {state}")
+        if state in self.allowed_states:
+            log.info("%s finished with allowed state %s", self.trigger_dag_id, state)
+            return
+        raise AirflowException(
+            f"{self.trigger_dag_id} return {state} which is not in {self.failed_states} or {self.allowed_states}"
+        )
 
     def _trigger(self, conf: dict[str, Any] | None, logical_date: datetime) -> tuple[str, datetime]:
         services = runtime_services.current()

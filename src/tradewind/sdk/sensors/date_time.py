@@ -1,4 +1,5 @@
-"""``DateTimeSensor``: wait until a given (templated) moment has passed."""
+"""``DateTimeSensor``: wait until a given (templated) moment has passed; with ``deferrable=True``
+(always, for ``DateTimeSensorAsync``) it waits in a triggerer, holding no slot."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, ClassVar
 
 from tradewind.errors import AirflowException, DagDefinitionError
 from tradewind.sdk.sensors.base import BaseSensorOperator
+from tradewind.sdk.triggers.temporal import DateTimeTrigger
 
 log = logging.getLogger("tradewind.task.operators")
 
@@ -35,7 +37,14 @@ class DateTimeSensor(BaseSensorOperator):
 
     template_fields: ClassVar[Sequence[str]] = ("target_time",)
 
-    def __init__(self, *, target_time: str | datetime, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        target_time: str | datetime,
+        deferrable: bool = False,
+        end_from_trigger: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(target_time, str | datetime):
             raise DagDefinitionError(
                 f"task {kwargs.get('task_id')!r}: expected str or datetime.datetime type for "
@@ -44,15 +53,30 @@ class DateTimeSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         # Kept as a string, as in Airflow, since it is a template field.
         self.target_time = target_time.isoformat() if isinstance(target_time, datetime) else target_time
+        self.deferrable = deferrable
+        self.end_from_trigger = end_from_trigger
 
     def poke(self, context: dict[str, Any]) -> bool:
         log.info("Checking if the time (%s) has come", self.target_time)
         return self.clock() > parse_target_time(self.target_time)
 
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        self.defer(
+            trigger=DateTimeTrigger(moment=parse_target_time(self.target_time), end_from_trigger=self.end_from_trigger),
+            method_name="execute_complete",
+        )
+        return None
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        """Resumed once the trigger fired: the moment has passed."""
+        log.info("The time (%s) has come", event)
+
 
 class DateTimeSensorAsync(DateTimeSensor):
-    """Airflow's deferrable variant; here it pokes like :class:`DateTimeSensor` (no triggerer)."""
+    """Airflow's deferrable variant: :class:`DateTimeSensor` that always defers."""
 
     def __init__(self, *, end_from_trigger: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.end_from_trigger = end_from_trigger
+        kwargs.pop("deferrable", None)
+        super().__init__(deferrable=True, end_from_trigger=end_from_trigger, **kwargs)

@@ -23,6 +23,7 @@ from tradewind.sdk import runtime_services
 from tradewind.sdk.operators.empty import EmptyOperator
 from tradewind.sdk.runtime_services import ExternalDagLink
 from tradewind.sdk.sensors.base import BaseSensorOperator
+from tradewind.sdk.triggers.external_task import WorkflowTrigger
 from tradewind.states import DagRunState, TaskInstanceState
 
 log = logging.getLogger("tradewind.task.operators")
@@ -179,10 +180,45 @@ class ExternalTaskSensor(BaseSensorOperator):
         self.execution_delta = execution_delta
         self.execution_date_fn = execution_date_fn
         self.check_existence = check_existence
-        #: Airflow's polling period of the deferred sensor; tradewind pokes every ``poke_interval``.
+        #: How often the deferred sensor's trigger looks (``deferrable=True``).
         self.poll_interval = poll_interval
         self.deferrable = deferrable
         self._has_checked_existence = False
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        dates = self._dates(context)
+        self.defer(
+            timeout=self.execution_timeout,
+            trigger=WorkflowTrigger(
+                external_dag_id=self.external_dag_id,
+                external_task_group_id=self.external_task_group_id,
+                external_task_ids=self.external_task_ids,
+                logical_dates=dates,
+                allowed_states=self.allowed_states,
+                failed_states=self.failed_states,
+                skipped_states=self.skipped_states,
+                poke_interval=self.poll_interval,
+                soft_fail=self.soft_fail,
+            ),
+            method_name="execute_complete",
+        )
+        return None
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        """Resumed by the trigger: the external tasks succeeded, were skipped, or failed (Airflow's messages)."""
+        status = (event or {}).get("status")
+        if status == "success":
+            log.info("External tasks %s has executed successfully.", self.external_task_ids)
+            return
+        if status == "skipped":
+            raise AirflowSkipException("External job has skipped skipping.")
+        if self.soft_fail:
+            raise AirflowSkipException("External job has failed skipping.")
+        raise AirflowException(
+            "Error occurred while trying to retrieve task status. Please, check the name of executed task and Dag."
+        )
 
     def _what(self) -> str:
         if self.external_task_ids:
@@ -191,15 +227,20 @@ class ExternalTaskSensor(BaseSensorOperator):
             return f"task group '{self.external_task_group_id}' in DAG '{self.external_dag_id}'"
         return f"DAG {self.external_dag_id}"
 
-    def poke(self, context: dict[str, Any]) -> bool:
-        if isinstance(self.external_task_ids, str):  # a template rendered the list into text
+    def _dates(self, context: dict[str, Any]) -> list[datetime]:
+        """The other DAG's logical dates to look at (and the task ids as a list, should a template
+        have rendered them into text)."""
+        if isinstance(self.external_task_ids, str):
             self.external_task_ids = [self.external_task_ids]
-        dates = external_logical_dates(
+        return external_logical_dates(
             context["logical_date"],
             execution_delta=self.execution_delta,
             execution_date_fn=self.execution_date_fn,
             context=context,
         )
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        dates = self._dates(context)
         shown = ", ".join(d.isoformat() for d in dates)
         log.info("Poking for %s on %s ...", self._what(), shown)
         services = runtime_services.current()

@@ -1,6 +1,6 @@
 """``/api/v1/pools``: read pools with their slot use (any user); create, change and delete them
-(Admin). ``default_pool`` cannot be deleted nor renamed. tradewind has no deferred tasks yet, so
-``deferred_slots`` is 0."""
+(Admin). ``default_pool`` cannot be deleted nor renamed. Deferred task instances occupy a pool's
+slots only when it has ``include_deferred``, as in Airflow."""
 
 from __future__ import annotations
 
@@ -127,12 +127,12 @@ def pool_json(usage: PoolUsage) -> dict[str, Any]:
     return {
         "name": pool.pool,
         "slots": pool.slots,
-        "occupied_slots": usage.running + usage.queued,
+        "occupied_slots": usage.occupied,
         "running_slots": usage.running,
         "queued_slots": usage.queued,
         "open_slots": usage.free,
         "scheduled_slots": usage.scheduled,
-        "deferred_slots": 0,
+        "deferred_slots": usage.deferred,
         "description": pool.description,
         "include_deferred": pool.include_deferred,
     }
@@ -143,12 +143,15 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         {
             "name": string(),
             "slots": integer(minimum=0, description="How many task slots the pool has."),
-            "occupied_slots": integer(read_only=True, description="Taken by running and queued task instances."),
+            "occupied_slots": integer(
+                read_only=True,
+                description="Taken by running and queued task instances (and deferred ones with include_deferred).",
+            ),
             "running_slots": integer(read_only=True),
             "queued_slots": integer(read_only=True),
             "open_slots": integer(read_only=True),
             "scheduled_slots": integer(read_only=True),
-            "deferred_slots": integer(read_only=True, description="Always 0: no deferred tasks yet."),
+            "deferred_slots": integer(read_only=True, description="Taken by deferred task instances."),
             "description": string(nullable=True),
             "include_deferred": boolean(),
         }

@@ -5,9 +5,10 @@ answers, even with no scheduler running; 503 when it does not, so a load balance
 webserver with a dead database out of rotation.
 
 The document is Airflow's (``metadatabase``, ``scheduler``, ``triggerer``, ``dag_processor``) plus
-tradewind's own ``workers`` and the scheduler's ``age_seconds``. tradewind has no triggerer yet and
-parses DAG files inside the scheduler, so those two report a null status, as Airflow does for a
-role it does not run."""
+tradewind's own ``workers`` and the scheduler's ``age_seconds``. The triggerer's status is null
+while no triggerer ever ran (as Airflow reports it then); tradewind parses DAG files inside the
+scheduler, so ``dag_processor`` always reports a null status, as Airflow does for a role it does
+not run."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
 #: The roles tradewind does not run on their own, as Airflow reports a role it does not run.
 _NOT_RUN: dict[str, Any] = {
-    "triggerer": {"status": None, "latest_triggerer_heartbeat": None},
     "dag_processor": {"status": None, "latest_dag_processor_heartbeat": None},
 }
 
@@ -51,6 +51,7 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
     try:
         health_queries.ping(session)
         heartbeat = health_queries.scheduler_heartbeat(session)
+        triggerer_beat = health_queries.triggerer_heartbeat(session)
         workers = health_queries.live_workers(session, within=threshold, now=now)
     except SQLAlchemyError as exc:
         # The reason is logged, not shown: /health is public and should not describe the network.
@@ -58,6 +59,7 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
         return {
             "metadatabase": {"status": UNHEALTHY},
             "scheduler": {"status": UNHEALTHY, "latest_scheduler_heartbeat": None, "age_seconds": None},
+            "triggerer": {"status": None, "latest_triggerer_heartbeat": None},
             **_NOT_RUN,
             "workers": [],
         }, 503
@@ -69,6 +71,7 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
             "latest_scheduler_heartbeat": heartbeat.isoformat() if heartbeat is not None else None,
             "age_seconds": round(age, 3) if age is not None else None,
         },
+        "triggerer": _triggerer_section(triggerer_beat, now, get_settings().triggerer_health_check_threshold),
         **_NOT_RUN,
         "workers": [
             {
@@ -83,3 +86,11 @@ def health_report(now: datetime | None = None) -> tuple[dict[str, Any], int]:
             for w in workers
         ],
     }, 200
+
+
+def _triggerer_section(heartbeat: datetime | None, now: datetime, threshold: float) -> dict[str, Any]:
+    """Airflow's: null status while no triggerer ever ran, else healthy while its heartbeat is fresh."""
+    if heartbeat is None:
+        return {"status": None, "latest_triggerer_heartbeat": None}
+    fresh = (now - heartbeat).total_seconds() <= threshold
+    return {"status": HEALTHY if fresh else UNHEALTHY, "latest_triggerer_heartbeat": heartbeat.isoformat()}

@@ -27,7 +27,7 @@ from tradewind.sdk.serialization import SerializedDAG, SerializedTask
 bp = Blueprint("task_instance", __name__)
 
 #: States in which a task instance has not started its work, so "why not running" is worth saying.
-WAITING_STATES = frozenset({"none", "scheduled", "queued", "up_for_retry", "up_for_reschedule"})
+WAITING_STATES = frozenset({"none", "scheduled", "queued", "up_for_retry", "up_for_reschedule", "deferred"})
 RUNNING_STATES = frozenset({"running", "queued", "restarting"})
 #: Most of a log the panel shows at once, and sends per "earlier output" click or poll.
 LOG_PAGE_BYTES = 256 * 1024
@@ -200,6 +200,8 @@ def _why_not_running(session: Session, dag: SerializedDAG, task: SerializedTask,
         explanation = f"it waits for its retry{f' at {ti.retry_at:%Y-%m-%d %H:%M:%S}' if ti.retry_at else ''}."
     elif ti.state == "up_for_reschedule":
         explanation = "it is a sensor in reschedule mode, waiting for its next poke."
+    elif ti.state == "deferred":
+        explanation = "it is deferred: a triggerer runs its trigger, and it resumes on a worker when the trigger fires."
     else:
         explanation = _VERDICT_TEXT[verdict]
     upstream = [(task_id, ", ".join(found.get(task_id, [])) or "no task instance") for task_id in upstream_ids]

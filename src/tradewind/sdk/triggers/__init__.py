@@ -1,0 +1,1 @@
+"""Triggers: small asyncio waits a deferred task hands to a triggerer (Airflow's ``airflow.triggers``)."""
