@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from flask_routing import ORIGIN, serve_from
 from web_helpers import FAST_HASH, SECRET_KEY, csrf_token, login, store_dag, store_run
 
 from tradewind import DAG, BashOperator
@@ -31,7 +32,6 @@ from tradewind.states import TaskInstanceState
 
 pytestmark = pytest.mark.e2e
 
-ORIGIN = "http://tradewind.test"
 #: Beside the browser story's screenshots (its fixture empties that folder, so this test does not use it).
 SCREENSHOT = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "dags-list-1280px.png"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -94,21 +94,10 @@ def logged_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]
     dispose(app)
 
 
-def _serve(client: FlaskClient) -> Any:
-    """A Playwright route handler answering from the Flask app, as the logged-in client."""
-
-    def handle(route: Any) -> None:
-        path = route.request.url.removeprefix(ORIGIN)
-        answer = client.get(path)
-        route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.get_data())
-
-    return handle
-
-
 def test_the_dags_list_fits_1280_px_and_every_trigger_button_takes_the_click(browser: Any, logged_in: FlaskClient):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.route(f"{ORIGIN}/**", _serve(logged_in))
+        page.route(f"{ORIGIN}/**", serve_from(logged_in))
         page.goto(f"{ORIGIN}/")
         assert page.locator("td.actions a.button").count() == len(LONG_IDS)
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from flask_routing import ORIGIN, serve_from
 from web_helpers import FAST_HASH, SECRET_KEY, csrf_token, login, store_dag, store_run
 
 from tradewind.master.webserver.app import create_app
@@ -36,7 +37,6 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "dags"
-ORIGIN = "http://tradewind.test"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 BIG_DAG = "graph_big_nested"
@@ -174,14 +174,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlaskClient
 @pytest.fixture
 def page(browser: Any, site: tuple[FlaskClient, dict[str, DAG]]) -> Iterator[Any]:
     client, _ = site
-
-    def handle(route: Any) -> None:
-        answer = client.get(route.request.url.removeprefix(ORIGIN))
-        route.fulfill(status=answer.status_code, headers=dict(answer.headers), body=answer.get_data())
-
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     opened = context.new_page()
-    opened.route(f"{ORIGIN}/**", handle)
+    opened.route(f"{ORIGIN}/**", serve_from(client))
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)

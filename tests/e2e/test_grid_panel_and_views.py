@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from flask_routing import ORIGIN, serve_from
 from web_helpers import FAST_HASH, SECRET_KEY, csrf_token, login, store_dag, store_run
 
 from tradewind import DAG, BashOperator, TaskGroup
@@ -32,7 +33,6 @@ from tradewind.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
-ORIGIN = "http://tradewind.test"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAG_ID = "orders_nightly"
@@ -110,30 +110,10 @@ def _with_params() -> DAG:
     return dag
 
 
-def _serve(client: FlaskClient) -> Any:
-    """A Playwright route handler answering from the Flask app as the logged-in client (forms too)."""
-
-    def handle(route: Any) -> None:
-        request = route.request
-        path = request.url.removeprefix(ORIGIN)
-        if request.method == "POST":
-            answer = client.post(
-                path, data=request.post_data_buffer, headers={"Content-Type": request.headers["content-type"]}
-            )
-        else:
-            answer = client.get(path)
-        headers = dict(answer.headers)
-        if "Location" in headers and headers["Location"].startswith("/"):
-            headers["Location"] = ORIGIN + headers["Location"]
-        route.fulfill(status=answer.status_code, headers=headers, body=answer.get_data())
-
-    return handle
-
-
 @pytest.fixture
 def page(browser: Any, logged_in: FlaskClient) -> Iterator[Any]:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.route(f"{ORIGIN}/**", _serve(logged_in))
+    page.route(f"{ORIGIN}/**", serve_from(logged_in))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield page
     page.close()
@@ -215,7 +195,7 @@ def test_the_history_charts_are_drawn_and_the_calendar_coloured(page: Any) -> No
 def test_the_dags_list_and_the_grid_are_readable_on_a_phone(browser: Any, logged_in: FlaskClient, path: str) -> None:
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     try:
-        phone.route(f"{ORIGIN}/**", _serve(logged_in))
+        phone.route(f"{ORIGIN}/**", serve_from(logged_in))
         phone.goto(f"{ORIGIN}{path}")
         overflow = phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than a phone's screen"
@@ -276,7 +256,7 @@ def test_dag_dependencies_are_drawn_as_a_graph(page: Any) -> None:
 def test_the_connection_form_follows_the_chosen_type(browser: Any, admin_in: FlaskClient) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.route(f"{ORIGIN}/**", _serve(admin_in))
+        page.route(f"{ORIGIN}/**", serve_from(admin_in))
         page.goto(f"{ORIGIN}/connections")
         page.locator('select[name="conn_type"]').select_option("sqlite")
         assert page.locator('label[data-field="login"]').is_hidden()
@@ -292,7 +272,7 @@ def test_the_connection_form_follows_the_chosen_type(browser: Any, admin_in: Fla
 def test_only_one_top_bar_menu_is_open_at_a_time(browser: Any, admin_in: FlaskClient) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.route(f"{ORIGIN}/**", _serve(admin_in))
+        page.route(f"{ORIGIN}/**", serve_from(admin_in))
         page.goto(f"{ORIGIN}/")
         page.locator("details.menu summary", has_text="Browse").click()
         page.locator("details.menu summary", has_text="Admin").click()
