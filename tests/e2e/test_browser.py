@@ -76,7 +76,8 @@ class Story:
         raise AssertionError(f"the grid never showed {expected} for run {run_id}; it shows {seen}")
 
     def open_panel_from_grid(self, run_id: str, task_id: str) -> None:
-        """Click the grid box of ``task_id`` in ``run_id``'s column: the task instance panel opens."""
+        """Click the grid box of ``task_id`` in ``run_id``'s column: the task instance opens in the
+        side panel beside the grid, without leaving the page."""
         index = self.page.evaluate(
             "(runId) => [...document.querySelectorAll('#grid thead th.run-col')]"
             ".findIndex((th) => th.dataset.runId === runId)",
@@ -84,8 +85,9 @@ class Story:
         )
         row = self.page.locator(f'#grid tbody tr.grid-row[data-row-id="{task_id}"]')
         row.locator(".box").nth(index).click()
-        self.page.wait_for_url(re.compile(rf"/runs/[^/]+/tasks/{re.escape(task_id)}"))
-        assert task_id in self.page.locator("h2.ti-heading").inner_text()
+        heading = self.page.locator("#grid-details h2.ti-heading", has_text=task_id)
+        heading.wait_for(timeout=15_000)
+        assert re.search(rf"/dags/{DAG_ID}/grid", self.page.url), "the grid stays open under the panel"
 
     def confirm(self, kind_heading: str, affected: list[str]) -> None:
         """On a clear / mark confirmation page: check the listed task instances, then confirm."""
