@@ -59,7 +59,11 @@ def test_encrypted_row_without_a_key_is_a_clear_error():
         secret_values.decode(secret_values.parse_keys(""), stored, True, "the password of connection 'db'")
 
 
-@pytest.mark.parametrize("setting,which", [("not-a-key", "the key"), (f"{NEW},short", "key 2 of 2")])
+@pytest.mark.parametrize(
+    "setting,which",
+    [("not-a-key", "the key"), (f"{NEW},short", "key 2 of 2")],
+    ids=["not-a-key", "a-good-key-then-a-short-one"],  # the key itself is random: ids stay the same
+)
 def test_a_malformed_key_is_a_configuration_error(setting, which):
     with pytest.raises(ConfigurationError, match=f"TRADEWIND_FERNET_KEY: {which} is not a Fernet key"):
         secret_values.parse_keys(setting)
