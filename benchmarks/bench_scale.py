@@ -1,0 +1,161 @@
+"""Scale-out and idle-memory benchmark on one machine's PostgreSQL and Redis.
+
+1. **Scale out**: a DAG of 1 → ``--tasks`` × ``sleep 1`` → 1 (BashOperators), run once each with 1,
+   2 and 4 workers of concurrency 8 beside one scheduler (a fresh cluster each time: its own
+   PostgreSQL database and Redis db). Prints the run's wall time (trigger to end, the CLI's
+   trigger included) and the efficiency against the ideal, ``tasks × 1 s / slots``, both for the
+   whole run and for the sleeping part alone (first sleep start to last sleep end).
+2. **Idle memory**: with the DAG parsed and nothing running, the proportional set size (PSS, from
+   ``/proc/<pid>/smaps_rollup``: pages shared between forked processes are counted once across
+   them) of the scheduler, of a worker of concurrency 8 with all its processes, and of the
+   webserver (gunicorn with its workers).
+
+    .venv/bin/python benchmarks/bench_scale.py [--tasks 192] [--workers 1 2 4]
+
+Targets (issue "Speed"): efficiency ≥ 90 % / 90 % / 80 % for 1 / 2 / 4 workers; idle PSS of a
+worker of concurrency 8 < 100 MiB, of the scheduler and webserver together < 150 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from bench_cluster import bench_cluster, wait
+
+REDIS_DB = 14
+CONCURRENCY = 8
+
+DAG = """
+    from datetime import datetime
+
+    from airflow import DAG
+    from airflow.operators.bash import BashOperator
+
+    with DAG("scale_out", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
+        start = BashOperator(task_id="start", bash_command="true")
+        end = BashOperator(task_id="end", bash_command="true")
+        for index in range({tasks}):
+            start >> BashOperator(task_id=f"sleep_{{index}}", bash_command="sleep 1") >> end
+"""
+
+
+def pss_kib(pid: int) -> int:
+    """The PSS of ``pid`` and every process under it, in KiB."""
+    total = 0
+    for each in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        children = [int(c) for c in children_file.read_text().split()]
+    except (FileNotFoundError, ValueError):
+        return []
+    for child in children:
+        found.append(child)
+        found.extend(descendants(child))
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
+    roles: list[list[str]] = [["scheduler"]]
+    roles += [["worker", "--hostname", f"w{n}", "--concurrency", str(CONCURRENCY)] for n in range(workers)]
+    port = free_port()
+    if measure_memory:
+        roles.append(["webserver", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"])
+    with bench_cluster({"scale_out": DAG.format(tasks=tasks)}, roles, redis_db=REDIS_DB) as cluster:
+        if measure_memory:
+            assert cluster.env.get("TRADEWIND_SECRET_KEY"), "the webserver needs TRADEWIND_SECRET_KEY"
+        wait(lambda: cluster.dag_known("scale_out"), 120, "the DAG to be parsed")
+        wait(lambda: cluster.roles_up("scheduler"), 60, "the scheduler and a worker")
+        wait(lambda: _workers_registered(cluster.engine) >= workers, 60, "every worker")
+        if measure_memory:
+            time.sleep(5)  # idle: the DAG parsed, nothing queued, every role past its start-up
+            scheduler, worker = cluster.processes[0], cluster.processes[1]
+            webserver = cluster.processes[-1]
+            wait(lambda: _answers(port), 60, "the webserver")
+            print("idle memory (PSS)                     MiB   target")
+            scheduler_mib = pss_kib(scheduler.pid) / 1024
+            worker_mib = pss_kib(worker.pid) / 1024
+            web_mib = pss_kib(webserver.pid) / 1024
+            print(f"  worker, concurrency {CONCURRENCY:<2}               {worker_mib:6.0f}   < 100")
+            print(f"  scheduler                           {scheduler_mib:6.0f}")
+            print(f"  webserver (2 gunicorn workers)      {web_mib:6.0f}")
+            print(f"  scheduler + webserver               {scheduler_mib + web_mib:6.0f}   < 150")
+        began = time.monotonic()
+        run_id = cluster.trigger("scale_out")
+        state = wait(lambda: cluster.finished("scale_out", run_id), 600, "the run to end")
+        wall = time.monotonic() - began
+        first, last = _sleep_window(cluster.engine, run_id)
+        slots = workers * CONCURRENCY
+        ideal = tasks * 1.0 / slots
+        print(
+            f"{workers} worker(s) x {CONCURRENCY}: {state}; trigger to end {wall:6.1f} s, ideal {ideal:5.1f} s, "
+            f"efficiency {100 * ideal / wall:3.0f} %; sleeping part {last - first:6.1f} s, "
+            f"efficiency {100 * ideal / (last - first):3.0f} %"
+        )
+
+
+def _workers_registered(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM worker")).scalar() or 0)
+
+
+def _answers(port: int) -> bool:
+    result = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/health"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() == "200"
+
+
+def _sleep_window(engine: sa.Engine, run_id: str) -> tuple[float, float]:
+    with engine.connect() as connection:
+        low, high = connection.execute(
+            sa.text(
+                "SELECT min(start_date), max(end_date) FROM task_instance "
+                "WHERE dag_id = 'scale_out' AND run_id = :r AND task_id LIKE 'sleep_%'"
+            ),
+            {"r": run_id},
+        ).one()
+    return low.timestamp(), high.timestamp()
+
+
+def main() -> None:
+    # The webserver refuses to start without a secret key; this cluster lives only for the benchmark.
+    os.environ.setdefault("TRADEWIND_SECRET_KEY", secrets.token_hex(32))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=192)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    for index, workers in enumerate(args.workers):
+        scale_run(args.tasks, workers, measure_memory=index == 0)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
