@@ -24,6 +24,7 @@ def code_view(dag_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/code.html",
         dag_id=dag_id,
+        dag=dag,
         dag_display_name=dag.dag_display_name,
         tabs=tabs(dag_id, "code"),
         fileloc=fileloc,

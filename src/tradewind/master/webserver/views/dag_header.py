@@ -19,7 +19,7 @@ from tradewind.master.webserver.auth import current_user
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.metastore import dags
 from tradewind.sdk.params import NOTSET
-from tradewind.sdk.serialization import deserialize_dag
+from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,22 @@ def _masked(name: str, value: Any) -> Any:
     return value if value is NOTSET else masking.details({name: value})[name]
 
 
-def dag_header(dag_id: str) -> DagHeader | None:
-    """What the header shows for ``dag_id``; ``None`` when the DAG is not (or no longer) stored."""
+def dag_header(dag_id: str, loaded: SerializedDAG | None = None) -> DagHeader | None:
+    """What the header shows for ``dag_id``; ``None`` when the DAG is not (or no longer) stored.
+    ``loaded`` is the DAG the page already read, so the header does not read it again."""
     from tradewind.master.webserver.views.dags import next_run
 
     session = get_session()
     row = dags.get_dag(session, dag_id)
     if row is None or row.serialized is None:
         return None
-    try:
-        dag = deserialize_dag(row.serialized)
-    except (KeyError, ValueError):
-        return None
+    if loaded is not None and loaded.dag_id == dag_id:
+        dag = loaded
+    else:
+        try:
+            dag = deserialize_dag(row.serialized)
+        except (KeyError, ValueError):
+            return None
     timeout = dag.dagrun_timeout
     user = current_user()
     details = [

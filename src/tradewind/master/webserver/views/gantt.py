@@ -83,6 +83,7 @@ def gantt_view(dag_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/gantt.html",
         dag_id=dag_id,
+        dag=dag,
         dag_display_name=dag.dag_display_name,
         run=run,
         rows=rows,

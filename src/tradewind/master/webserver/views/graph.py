@@ -27,6 +27,7 @@ def graph_view(dag_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/graph.html",
         dag_id=dag_id,
+        dag=dag,
         dag_display_name=dag.dag_display_name,
         tabs=tabs(dag_id, "graph", run.run_id if run else None),
         run=run,

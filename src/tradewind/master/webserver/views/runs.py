@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from tradewind.actions import apply as actions
-from tradewind.actions.wake import wake_schedulers
+from tradewind.actions.wake import wake_runs
 from tradewind.errors import DagNotFound, DagRunNotFound
 from tradewind.master.webserver import masking
 from tradewind.master.webserver.api import query_choice, query_int
@@ -115,6 +115,7 @@ def run_details(dag_id: str, run_id: str) -> ResponseReturnValue:
     user = current_user()
     context = {
         "dag_id": dag_id,
+        "dag": dag,
         "dag_display_name": dag.dag_display_name,
         "run": run,
         "duration": duration,
@@ -199,8 +200,7 @@ def bulk_action() -> ResponseReturnValue:
         session.rollback()
         abort(404, description=f"{exc} Nothing was changed.")
     session.commit()
-    for dag_id in {dag_id for dag_id, _ in ticked}:
-        wake_schedulers(get_settings().broker_url, dag_id, [r for d, r in ticked if d == dag_id])
+    wake_runs(get_settings().broker_url, ticked)
     verb = BULK_ACTIONS[action][1]
     extra = "" if action == "delete" else f" ({changed} task instances changed)"
     flash(f"{verb} {len(ticked)} run(s){extra}", "info")

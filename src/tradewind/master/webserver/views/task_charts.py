@@ -39,6 +39,7 @@ def _chart_page(dag_id: str, page: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/task_chart.html",
         dag_id=dag_id,
+        dag=dag,
         dag_display_name=dag.dag_display_name,
         chart=chart,
         page=page,
@@ -73,6 +74,7 @@ def calendar_view(dag_id: str) -> ResponseReturnValue:
     return render_template(
         "dag_pages/calendar.html",
         dag_id=dag_id,
+        dag=dag,
         dag_display_name=dag.dag_display_name,
         year=year,
         weeks=calendar_weeks(year),

@@ -69,6 +69,7 @@ def panel(dag_id: str, run_id: str, task_id: str) -> ResponseReturnValue:
     return render_template(
         template,
         dag_id=dag_id,
+        dag=dag,
         dag_display_name=dag.dag_display_name,
         run_id=run_id,
         task=task,

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from tradewind.actions import apply as actions
 from tradewind.actions.plan import ActionOptions
-from tradewind.actions.wake import wake_schedulers
+from tradewind.actions.wake import wake_runs
 from tradewind.errors import DagNotFound, DagRunNotFound
 from tradewind.master.webserver.api import query_choice, query_int
 from tradewind.master.webserver.auth import current_user, local_url, require_role
@@ -152,7 +152,6 @@ def bulk_action() -> ResponseReturnValue:
             return_to=return_to,
         )
     session.commit()
-    for dag_id in {dag_id for dag_id, _ in by_run}:
-        wake_schedulers(get_settings().broker_url, dag_id, [run_id for d, run_id in by_run if d == dag_id])
+    wake_runs(get_settings().broker_url, by_run)
     flash(f"{BULK_ACTIONS[action][1]} {changed} task instances", "info")
     return redirect(return_to)
