@@ -2,15 +2,21 @@
 
 1. **Scale out**: a DAG of 1 → ``--tasks`` × ``sleep 1`` → 1 (BashOperators), run once each with 1,
    2 and 4 workers of concurrency 8 beside one scheduler (a fresh cluster each time: its own
-   PostgreSQL database and Redis db). Prints the run's wall time (trigger to end, the CLI's
-   trigger included) and the efficiency against the ideal, ``tasks × 1 s / slots``, both for the
-   whole run and for the sleeping part alone (first sleep start to last sleep end).
-2. **Idle memory**: with the DAG parsed and nothing running, the proportional set size (PSS, from
+   PostgreSQL database and Redis db). As an Airflow user sizing a cluster would, the DAG lifts
+   ``max_active_tasks`` (16 by default) and ``parallelism`` is twice the slots, so neither limit
+   caps the run below what the workers can take. Prints the run's wall time (trigger to end, the
+   CLI's trigger included) and the efficiency against the ideal, ``tasks × 1 s / slots``, both for
+   the whole run and for the sleeping part alone (first sleep start to last sleep end), and the
+   median time a sleep task took from its claim to its end (1 s of it is the sleep).
+2. **Wide fan-out**: 1 → ``--fanout-tasks`` (1,000) no-op PythonOperators → 1 on
+   ``--fanout-workers`` (4) workers of concurrency 8: trigger to end and task instances per second.
+3. **Idle memory**: with the DAG parsed and nothing running, the proportional set size (PSS, from
    ``/proc/<pid>/smaps_rollup``: pages shared between forked processes are counted once across
    them) of the scheduler, of a worker of concurrency 8 with all its processes, and of the
-   webserver (gunicorn with its workers).
+   webserver (gunicorn, its master and its default one worker of 8 threads).
 
-    .venv/bin/python benchmarks/bench_scale.py [--tasks 192] [--workers 1 2 4]
+    .venv/bin/python benchmarks/bench_scale.py [--tasks 192] [--workers 1 2 4] [--fanout-tasks 1000]
+                                               [--fanout-workers 4]
 
 Targets (issue "Speed"): efficiency ≥ 90 % / 90 % / 80 % for 1 / 2 / 4 workers; idle PSS of a
 worker of concurrency 8 < 100 MiB, of the scheduler and webserver together < 150 MiB.
@@ -39,11 +45,30 @@ DAG = """
     from airflow import DAG
     from airflow.operators.bash import BashOperator
 
-    with DAG("scale_out", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
+    with DAG("scale_out", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
+             max_active_tasks=256) as dag:
         start = BashOperator(task_id="start", bash_command="true")
         end = BashOperator(task_id="end", bash_command="true")
         for index in range({tasks}):
             start >> BashOperator(task_id=f"sleep_{{index}}", bash_command="sleep 1") >> end
+"""
+
+
+FANOUT_DAG = """
+    from datetime import datetime
+
+    from airflow import DAG
+    from airflow.operators.python import PythonOperator
+
+    def noop():
+        return None
+
+    with DAG("fan_out", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
+             max_active_tasks=2048) as dag:
+        first = PythonOperator(task_id="first", python_callable=noop)
+        last = PythonOperator(task_id="last", python_callable=noop)
+        for index in range({tasks}):
+            first >> PythonOperator(task_id=f"noop_{{index}}", python_callable=noop) >> last
 """
 
 
@@ -84,7 +109,8 @@ def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
     roles += [["worker", "--hostname", f"w{n}", "--concurrency", str(CONCURRENCY)] for n in range(workers)]
     port = free_port()
     if measure_memory:
-        roles.append(["webserver", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"])
+        roles.append(["webserver", "--host", "127.0.0.1", "--port", str(port)])
+    os.environ["TRADEWIND_PARALLELISM"] = str(2 * workers * CONCURRENCY)
     with bench_cluster({"scale_out": DAG.format(tasks=tasks)}, roles, redis_db=REDIS_DB) as cluster:
         if measure_memory:
             assert cluster.env.get("TRADEWIND_SECRET_KEY"), "the webserver needs TRADEWIND_SECRET_KEY"
@@ -102,19 +128,36 @@ def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
             web_mib = pss_kib(webserver.pid) / 1024
             print(f"  worker, concurrency {CONCURRENCY:<2}               {worker_mib:6.0f}   < 100")
             print(f"  scheduler                           {scheduler_mib:6.0f}")
-            print(f"  webserver (2 gunicorn workers)      {web_mib:6.0f}")
+            print(f"  webserver (default: 1 worker x 8)   {web_mib:6.0f}")
             print(f"  scheduler + webserver               {scheduler_mib + web_mib:6.0f}   < 150")
         began = time.monotonic()
         run_id = cluster.trigger("scale_out")
         state = wait(lambda: cluster.finished("scale_out", run_id), 600, "the run to end")
         wall = time.monotonic() - began
-        first, last = _sleep_window(cluster.engine, run_id)
+        first, last, median_task = _sleep_window(cluster.engine, run_id)
         slots = workers * CONCURRENCY
         ideal = tasks * 1.0 / slots
         print(
             f"{workers} worker(s) x {CONCURRENCY}: {state}; trigger to end {wall:6.1f} s, ideal {ideal:5.1f} s, "
             f"efficiency {100 * ideal / wall:3.0f} %; sleeping part {last - first:6.1f} s, "
-            f"efficiency {100 * ideal / (last - first):3.0f} %"
+            f"efficiency {100 * ideal / (last - first):3.0f} %; a sleep task claim to end {1000 * median_task:4.0f} ms"
+        )
+
+
+def fanout_run(tasks: int, workers: int) -> None:
+    roles: list[list[str]] = [["scheduler"]]
+    roles += [["worker", "--hostname", f"w{n}", "--concurrency", str(CONCURRENCY)] for n in range(workers)]
+    os.environ["TRADEWIND_PARALLELISM"] = str(2 * workers * CONCURRENCY)
+    with bench_cluster({"fan_out": FANOUT_DAG.format(tasks=tasks)}, roles, redis_db=REDIS_DB) as cluster:
+        wait(lambda: cluster.dag_known("fan_out"), 120, "the DAG to be parsed")
+        wait(lambda: _workers_registered(cluster.engine) >= workers, 60, "every worker")
+        began = time.monotonic()
+        run_id = cluster.trigger("fan_out")
+        state = wait(lambda: cluster.finished("fan_out", run_id), 900, "the run to end")
+        wall = time.monotonic() - began
+        print(
+            f"1 -> {tasks} no-op tasks -> 1 on {workers} worker(s) x {CONCURRENCY}: {state}; trigger to end "
+            f"{wall:6.1f} s, {(tasks + 2) / wall:5.0f} TI/s"
         )
 
 
@@ -133,16 +176,18 @@ def _answers(port: int) -> bool:
     return result.stdout.strip() == "200"
 
 
-def _sleep_window(engine: sa.Engine, run_id: str) -> tuple[float, float]:
+def _sleep_window(engine: sa.Engine, run_id: str) -> tuple[float, float, float]:
+    """First sleep start, last sleep end (epoch seconds), and the median sleep task's duration."""
     with engine.connect() as connection:
-        low, high = connection.execute(
+        low, high, median = connection.execute(
             sa.text(
-                "SELECT min(start_date), max(end_date) FROM task_instance "
-                "WHERE dag_id = 'scale_out' AND run_id = :r AND task_id LIKE 'sleep_%'"
+                "SELECT min(start_date), max(end_date), "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM end_date - start_date)) "
+                "FROM task_instance WHERE dag_id = 'scale_out' AND run_id = :r AND task_id LIKE 'sleep_%'"
             ),
             {"r": run_id},
         ).one()
-    return low.timestamp(), high.timestamp()
+    return low.timestamp(), high.timestamp(), float(median)
 
 
 def main() -> None:
@@ -151,9 +196,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=192)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--fanout-tasks", type=int, default=1000, help="0 skips the wide fan-out")
+    parser.add_argument("--fanout-workers", type=int, default=4)
     args = parser.parse_args()
     for index, workers in enumerate(args.workers):
         scale_run(args.tasks, workers, measure_memory=index == 0)
+    if args.fanout_tasks:
+        fanout_run(args.fanout_tasks, args.fanout_workers)
     sys.stdout.flush()
 
 

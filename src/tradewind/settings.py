@@ -89,8 +89,12 @@ class Settings:
     sql_echo: bool = option(False, "Log every SQL statement (debugging).")
     webserver_host: str = option("0.0.0.0", "Address the web UI and REST API listen on.")
     webserver_port: int = option(8080, "Port of the web UI and REST API.")
-    webserver_workers: int = option(2, "Gunicorn worker processes of the webserver.")
-    webserver_worker_threads: int = option(4, "Threads per webserver worker process.")
+    webserver_workers: int = option(
+        1,
+        "Gunicorn worker processes of the webserver (forked from a master that built the app; one "
+        "process of threads serves a team, as a page is mostly waiting on the metastore).",
+    )
+    webserver_worker_threads: int = option(8, "Threads per webserver worker process.")
     webserver_cookie_secure: bool = option(False, "Send the session cookie over HTTPS only (set behind TLS).")
     webserver_session_minutes: int = option(720, "Minutes a web login lasts.")
     webserver_max_request_bytes: int = option(1_048_576, "Largest request body the webserver accepts.")

@@ -165,7 +165,14 @@ def test_users_create_refuses_an_unknown_role_and_a_missing_password(cli_env: di
 
 
 @pytest.fixture
-def webserver(cli_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+def webserver(
+    cli_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """A webserver on a free port; ``@pytest.mark.parametrize("webserver", [{"workers": N}], indirect=True)``
+    gives it N gunicorn workers."""
+    options = getattr(request, "param", {})
+    if "workers" in options:
+        cli_env = {**cli_env, "TRADEWIND_WEBSERVER_WORKERS": str(options["workers"])}
     port = _free_port()
     log = tmp_path / "webserver.log"
     with log.open("wb") as out:
@@ -273,3 +280,40 @@ def test_webserver_refuses_a_metastore_that_is_not_migrated(fresh_pg_url: str, t
     assert done.returncode == 1
     [line] = _error_lines(done)
     assert "run `tradewind db migrate`" in line
+
+
+@pytest.mark.parametrize("webserver", [{"workers": 2}], indirect=True, ids=["two-workers"])
+def test_webserver_workers_forked_from_one_built_app_each_use_their_own_connections(
+    cli_env: dict[str, str], webserver
+) -> None:  # type: ignore[no-untyped-def]
+    """The app is built once in gunicorn's master and the workers are forked from it. Many requests
+    at once, over both workers, all answer; a worker killed outright is replaced by a fresh fork
+    that answers too. A connection shared between processes would garble answers or fail them."""
+    created = _run(cli_env, "users", "create", "-u", "admin", "-p", "admin-pw", "-r", "Admin", "--token")
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    base, log, process = webserver
+
+    def workers() -> list[int]:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def many_requests() -> list[tuple[int, Any]]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return list(pool.map(lambda _: _get_json(f"{base}/api/v1/dags", headers), range(64)))
+
+    deadline = time.monotonic() + 30
+    while len(workers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers()) == 2, log.read_text()
+    assert many_requests() == [(200, {"dags": [], "total_entries": 0})] * 64
+
+    killed = workers()[0]
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (killed in workers() or len(workers()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert killed not in workers() and len(workers()) == 2, log.read_text()
+    assert many_requests() == [(200, {"dags": [], "total_entries": 0})] * 64

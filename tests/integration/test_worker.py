@@ -570,3 +570,35 @@ def test_worker_with_unreachable_broker_exits_with_one_line_naming_the_url(stack
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "cannot reach the broker at redis://:***@127.0.0.1:1/0" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stack, worker_factory):
+    """A worker of concurrency 4 idles as a single process (its slots are threads, not a pool of
+    interpreters), yet runs four tries at once, each in a process of its own."""
+    worker = worker_factory("side-by-side", queues="q-side", concurrency=4)
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    assert children.read_text().split() == [], "an idle worker has no child processes"
+    queued = [
+        queue_task(
+            stack,
+            """
+        def work():
+            record(f"start {os.getpid()} {time.time()}")
+            time.sleep(1.5)
+            record(f"end {os.getpid()} {time.time()}")
+    """,
+        )
+        for _ in range(4)
+    ]
+    for each in queued:
+        send(stack, each.message.encode(), queue="q-side")
+    for each in queued:
+        assert wait_for_state(stack, each.key, {"success", "failed"}, timeout=30).state == "success"
+    ledgers = [each.side_effects.read_text().splitlines() for each in queued]
+    assert all(len(lines) == 2 for lines in ledgers), ledgers
+    starts = [float(lines[0].split()[2]) for lines in ledgers]
+    ends = [float(lines[1].split()[2]) for lines in ledgers]
+    assert max(starts) < min(ends), "all four tries were running at the same moment"
+    pids = {lines[0].split()[1] for lines in ledgers}
+    assert len(pids) == 4 and str(worker.pid) not in pids, "each try ran in a process of its own"
+    wait_until(lambda: children.read_text().split() == [], 10, "the tries' processes are gone")

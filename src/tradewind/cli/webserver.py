@@ -21,7 +21,7 @@ from tradewind.settings import Settings
     "-w",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes [TRADEWIND_WEBSERVER_WORKERS; 2].",
+    help="Worker processes [TRADEWIND_WEBSERVER_WORKERS; 1].",
 )
 @click.pass_obj
 def webserver(settings: Settings, host: str | None, port: int | None, workers: int | None) -> None:

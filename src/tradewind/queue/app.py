@@ -13,10 +13,10 @@ leaves its task instance ``queued`` in the metastore, and the scheduler sends it
 
 - ``task_acks_late=True``: the message is acknowledged after the task returns, so a worker that
   dies before or while starting a try leaves the message in Redis to be redelivered, not lost.
-- ``worker_prefetch_multiplier=1``: a pool process reserves one message at a time (with late
-  acks the running one counts), so a long task never holds back messages another worker could
+- ``worker_prefetch_multiplier=1``: a worker reserves one message per slot (with late acks the
+  running ones count), so a long task never holds back messages another worker could
   start now, and ``--scale worker=N`` shares work fairly.
-- ``task_reject_on_worker_lost=False``: when a pool process is SIGKILLed (OOM) its message is
+- ``task_reject_on_worker_lost=False``: when a worker is lost while running a task its message is
   acknowledged, not requeued. Requeueing could loop a poison message through every worker; the
   try is left ``running``, the scheduler's zombie detection fails or retries it under the task's
   retry rules, and any redelivered copy would find nothing to claim anyway.

@@ -1,9 +1,14 @@
 """The scheduler's memory of serialized DAGs, keyed by their hash, so a tick reads a DAG's JSON
-only when the dag processor stored a new version of it."""
+only when the dag processor stored a new version of it.
+
+A worker's threads share one cache for their follow-ups: reads and updates of the memory hold a
+lock, the metastore reads in between do not.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -43,25 +48,34 @@ class DagCache:
         self._dags: dict[str, CachedDag] = {}
         #: dag_id -> hash of a stored version that could not be read (logged once, not retried).
         self._unreadable: dict[str, str | None] = {}
+        self._lock = threading.Lock()
 
     def get_many(self, session: Session, dag_ids: Collection[str]) -> dict[str, CachedDag]:
         """The named DAGs as currently stored (DAGs never parsed, or unreadable, are left out)."""
         hashes = scheduling.dag_hashes(session, dag_ids)
-        stale = [
-            dag_id
-            for dag_id, dag_hash in hashes.items()
-            if (dag_id not in self._dags or self._dags[dag_id].dag_hash != dag_hash)
-            and (dag_id not in self._unreadable or self._unreadable[dag_id] != dag_hash)
-        ]
+        with self._lock:
+            stale = [
+                dag_id
+                for dag_id, dag_hash in hashes.items()
+                if (dag_id not in self._dags or self._dags[dag_id].dag_hash != dag_hash)
+                and (dag_id not in self._unreadable or self._unreadable[dag_id] != dag_hash)
+            ]
+        built: dict[str, CachedDag] = {}
+        unreadable: dict[str, str | None] = {}
         for dag_id, (dag_hash, data) in scheduling.serialized_dags(session, stale).items():
             try:
-                self._dags[dag_id] = CachedDag.build(deserialize_dag(data), dag_hash)
-                self._unreadable.pop(dag_id, None)
+                built[dag_id] = CachedDag.build(deserialize_dag(data), dag_hash)
             except Exception:  # noqa: BLE001 - one unreadable DAG must not stop the others
                 logger.exception("the stored DAG %s cannot be read; its runs wait for a good version", dag_id)
+                unreadable[dag_id] = dag_hash
+        with self._lock:
+            for dag_id, cached in built.items():
+                self._dags[dag_id] = cached
+                self._unreadable.pop(dag_id, None)
+            for dag_id, dag_hash in unreadable.items():
                 self._dags.pop(dag_id, None)
                 self._unreadable[dag_id] = dag_hash
-        return {dag_id: self._dags[dag_id] for dag_id in hashes if dag_id in self._dags}
+            return {dag_id: self._dags[dag_id] for dag_id in hashes if dag_id in self._dags}
 
     def get(self, session: Session, dag_id: str) -> CachedDag | None:
         return self.get_many(session, [dag_id]).get(dag_id)

@@ -30,7 +30,7 @@ def decode_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskMessage:
 def register(
     app: Celery, settings: Settings, *, hostname: str | None = None, queues: Sequence[str] = ("default",)
 ) -> Any:
-    """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are built in each pool process."""
+    """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are shared by the pool's threads."""
 
     def send(items: Sequence[QueueItem]) -> None:
         for message, queue in items:

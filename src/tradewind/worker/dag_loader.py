@@ -1,11 +1,14 @@
 """Loads the DAG a task belongs to from its file, once per file version.
 
 A worker keeps its process warm: the DAGs of a file are imported the first time one of its tasks
-runs and again only when the file's content changes.
+runs and again only when the file's content changes. The worker's threads share one loader and
+import one file at a time (importing a DAG file uses process-wide state: the DAG context, the
+warnings filters); a thread whose file is already loaded does not wait.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ class DagLoader:
         self.dags_folder = dags_folder
         self.import_timeout = import_timeout
         self._cache: dict[str, _Entry] = {}
+        self._import_lock = threading.Lock()
 
     def get_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
         """The live DAG ``dag_id`` from ``fileloc``; a clear error if the file is gone or broken."""
@@ -38,9 +42,12 @@ class DagLoader:
             raise DagFileImportError(f"cannot read DAG file {path}: {exc.strerror}") from None
         entry = self._cache.get(path)
         if entry is None or entry.content_hash != content_hash:
-            result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
-            entry = _Entry(content_hash, {d.dag_id: d for d in result.dags}, result.error)
-            self._cache[path] = entry
+            with self._import_lock:
+                entry = self._cache.get(path)
+                if entry is None or entry.content_hash != content_hash:
+                    result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
+                    entry = _Entry(content_hash, {d.dag_id: d for d in result.dags}, result.error)
+                    self._cache[path] = entry
         if entry.error is not None:
             raise DagFileImportError(entry.error)
         try:

@@ -36,7 +36,8 @@ Sender = Callable[[Sequence[QueueItem]], None]
 
 
 class FollowUp:
-    """One pool process's follow-up: its DAG cache and what it knows of each run's DAG version."""
+    """A worker's follow-up, shared by its threads: its DAG cache and what it knows of each run's
+    DAG version."""
 
     def __init__(
         self,

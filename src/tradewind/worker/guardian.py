@@ -1,7 +1,7 @@
 """A try's guardian: the process between the worker and the task's process that makes sure every
 process the try starts dies with the try, before the worker reports the try's end.
 
-    worker pool process ── guardian (own session, child subreaper) ── task process ── commands …
+    worker (a pool thread) ── guardian (own session, child subreaper) ── task process ── commands …
 
 - The guardian starts a session of its own, so a signal to the worker's session or process group
   (``kill -9 -<pgid>``, Ctrl-C, a cold shutdown) does not reach it, and becomes a child subreaper,

@@ -1,15 +1,20 @@
 """``run_worker``: check the metastore and the broker, then run a Celery worker in this process.
 
-The worker is Celery's own (prefork pool, ``-O fair``, no gossip or mingle so it starts in about
-a second), consuming only the given queues. Shutdown is Celery's, checked against Celery 5.x:
+The worker is Celery's own (no gossip or mingle, so it starts in about a second), consuming only
+the given queues, with Celery's ``threads`` pool: each of its ``concurrency`` slots is a thread of
+this one process that claims a try, forks the try's own processes (``guardian.py``) and supervises
+them. Every try already runs in a process of its own, so a slot needs no interpreter of its own:
+an idle worker is one process whatever its concurrency (a prefork pool would be one per slot,
+each holding its own copy of tradewind, SQLAlchemy and Celery, and its own connections).
+
+Shutdown is Celery's, checked against Celery 5.x:
 
 - SIGTERM (``docker stop``, Kubernetes) or a first Ctrl+C (SIGINT): *warm* shutdown. The worker
   stops taking messages, lets the tries that are running finish and write their state, and gives
   back the messages it had reserved but not started (late acks: unacknowledged messages are
-  restored to Redis when the channel closes). Then it marks itself offline. Send SIGTERM to the
-  main process only (as Docker does): the pool processes reset SIGTERM to its default action.
-- A second Ctrl+C, or SIGQUIT: *cold* shutdown; running tries are killed and end as zombies that
-  the scheduler retries. Do not set ``REMAP_SIGTERM=SIGQUIT`` (billiard), which makes SIGTERM cold.
+  restored to Redis when the channel closes). Then it marks itself offline.
+- A second Ctrl+C, or SIGQUIT: *cold* shutdown; the worker exits at once, and each running try's
+  guardian, seeing the worker gone, stops the try within seconds; the scheduler retries it.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def run_worker(
     """Run a worker until it is shut down; returns Celery's exit code. Raises a ``TradewindException``
     with one line naming the URL when the metastore or the broker cannot be reached."""
     check_metastore(settings)
-    # Plugins before the pool forks: every task process has their macros and timetables.
+    # Plugins first: every task process forked from this one has their macros and timetables.
     plugins.load_now(settings.resolved_plugins_folder)
     app = make_celery_app(settings, worker=True)
     app.conf.worker_consumer = CONSUMER_PATH
@@ -72,11 +77,10 @@ def run_worker(
     registration.connect_signals()
     worker = app.Worker(
         hostname=NODE_PREFIX + hostname,
-        pool_cls="prefork",
+        pool_cls="threads",
         concurrency=concurrency,
         queues=list(queues),
         loglevel=loglevel.upper(),
-        optimization="fair",
         without_gossip=True,
         without_mingle=True,
         # Liveness is the metastore heartbeat (registry); Celery's event heartbeat would only add traffic.
@@ -87,7 +91,7 @@ def run_worker(
 
 
 def check_metastore(settings: Settings) -> None:
-    """Reachable and migrated; the engine is disposed before the pool forks."""
+    """Reachable and migrated; the engine is disposed (the worker's threads share one of their own)."""
     engine = create_engine_from_settings(settings)
     try:
         ensure_migrated(engine, settings)

@@ -1,16 +1,20 @@
 """What a warm worker process holds between tasks, and what it does with one message.
 
-Each Celery pool process builds its own services after the fork (``worker_process_init``): its
-own engine and event-bus connection, never the parent's sockets, and a ``DagLoader`` that keeps
-DAG modules imported between tasks (once per file version). Each try still runs in a forked
-child of its own (``runner.run_task_instance``).
+The worker's slots are threads of one process (Celery's ``threads`` pool) sharing one set of
+services, built on first use: an engine whose pool the threads share, an event-bus connection, a
+``DagLoader`` that keeps DAG modules imported between tasks (once per file version) and the
+follow-up's cache of stored DAGs. Each try still runs in a forked process of its own
+(``runner.run_task_instance``); a process forked from this one builds its own services, never
+reusing the parent's sockets.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class WorkerServices:
-    """One pool process's connections and caches."""
+    """One worker process's connections and caches, shared by its threads."""
 
     settings: Settings
     engine: Engine
@@ -90,7 +94,7 @@ def create_services(
 
 
 class ProcessServices:
-    """The services of the current process, built once per process after the fork."""
+    """The services of the current process, built once per process (and again after a fork)."""
 
     def __init__(
         self, settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",), sender: Sender | None = None
@@ -101,31 +105,41 @@ class ProcessServices:
         self.sender = sender
         self._services: WorkerServices | None = None
         self._pid = 0
+        self._lock = threading.Lock()
 
     def get(self) -> WorkerServices:
-        if self._services is not None and self._pid != os.getpid():
-            # Inherited through a fork: drop the parent's pooled sockets without closing them.
-            dispose_after_fork(self._services.engine)
-            self._services = None
-        if self._services is None:
-            self._services = create_services(self.settings, self.hostname, queues=self.queues, sender=self.sender)
-            self._pid = os.getpid()
-        return self._services
+        services = self._services
+        if services is not None and self._pid == os.getpid():
+            return services
+        with self._lock:
+            if self._services is not None and self._pid != os.getpid():
+                # Inherited through a fork: drop the parent's pooled sockets without closing them.
+                dispose_after_fork(self._services.engine)
+                self._services = None
+            if self._services is None:
+                self._services = create_services(self.settings, self.hostname, queues=self.queues, sender=self.sender)
+                self._pid = os.getpid()
+            return self._services
 
     def connect_signals(self) -> None:
-        from celery.signals import worker_process_init, worker_process_shutdown  # type: ignore[import-untyped]
+        from celery.signals import worker_ready, worker_shutdown  # type: ignore[import-untyped]
 
         # weak=False: these are bound methods of an object nothing else may keep alive.
-        worker_process_init.connect(self._on_process_init, weak=False)
-        worker_process_shutdown.connect(self._on_process_shutdown, weak=False)
+        worker_ready.connect(self._on_ready, weak=False)
+        worker_shutdown.connect(self._on_shutdown, weak=False)
 
-    def _on_process_init(self, sender: Any = None, **kwargs: Any) -> None:
+    def _on_ready(self, sender: Any = None, **kwargs: Any) -> None:
+        # Built before the first message arrives, so the first task does not wait for it; then
+        # what the worker has built is frozen out of the garbage collector's reach, so a
+        # collection in a task's process does not copy the pages it shares with the worker.
         self.get()
+        gc.freeze()
 
-    def _on_process_shutdown(self, sender: Any = None, **kwargs: Any) -> None:
-        if self._services is not None and self._pid == os.getpid():
-            self._services.close()
-            self._services = None
+    def _on_shutdown(self, sender: Any = None, **kwargs: Any) -> None:
+        with self._lock:
+            if self._services is not None and self._pid == os.getpid():
+                self._services.close()
+                self._services = None
 
 
 def retry_policy_from_serialized(serialized: Mapping[str, Any] | None, task_id: str) -> RetryPolicy | None:
