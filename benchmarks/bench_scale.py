@@ -25,10 +25,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
-from bench_cluster import bench_cluster, wait
+from bench_cluster import bench_cluster, pss_kib, wait
 
 REDIS_DB = 14
 CONCURRENCY = 8
@@ -45,32 +44,6 @@ DAG = """
         for index in range({tasks}):
             start >> BashOperator(task_id=f"sleep_{{index}}", bash_command="sleep 1") >> end
 """
-
-
-def pss_kib(pid: int) -> int:
-    """The PSS of ``pid`` and every process under it, in KiB."""
-    total = 0
-    for each in [pid, *descendants(pid)]:
-        try:
-            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
-def descendants(pid: int) -> list[int]:
-    found = []
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
-    try:
-        children = [int(c) for c in children_file.read_text().split()]
-    except (FileNotFoundError, ValueError):
-        return []
-    for child in children:
-        found.append(child)
-        found.extend(descendants(child))
-    return found
 
 
 def free_port() -> int:
