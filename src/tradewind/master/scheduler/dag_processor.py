@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.decisions.dag_ownership import ImportedFile, plan_ownership
+from tradewind.decisions.dag_ownership import ImportedFile, OwnershipPlan, plan_ownership
 from tradewind.metastore import dag_code, dag_files, dags, datasets, import_errors
 from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import FileStamp, FoundFile, find_dag_files
@@ -200,14 +200,7 @@ def store_parsed_files(session: Session, settings: Settings, items: Sequence[Imp
         ImportedFile(name, [d.dag_id for d in parsed_dags[name]] if name in parsed_dags else None) for name in latest
     ]
     plan = plan_ownership(imported, owners, previous, existing)
-    errors = {name: _stacktrace(item.parsed) for name, item in latest.items() if item.parsed.error is not None}
-    for name in errors:
-        logger.warning("import error in %s", latest[name].parsed.error)
-        report.errors[name] = str(latest[name].parsed.error)
-    for name, duplicates in plan.duplicates.items():
-        for dag_id, owner in duplicates:
-            message = f"{name}: DAG id {dag_id!r} is already defined in {owner}; this file's copy is ignored"
-            report.errors[name] = errors[name] = message
+    errors = _import_errors(latest, plan, report)
     records: list[dags.DagRecord] = []
     stored_dags: list[SerializedDAG] = []
     for name, found in parsed_dags.items():
@@ -233,6 +226,19 @@ def store_parsed_files(session: Session, settings: Settings, items: Sequence[Imp
     dag_code.set_codes(session, [source for item in batch if (source := _source(item)) is not None])
     for name in parsed_dags:
         report.dag_ids.extend(plan.stored[name])
+
+
+def _import_errors(latest: Mapping[str, ImportedItem], plan: OwnershipPlan, report: SyncReport) -> dict[str, str]:
+    """filename -> the import error to record: the file's own, or a DAG id another file has."""
+    errors = {name: _stacktrace(item.parsed) for name, item in latest.items() if item.parsed.error is not None}
+    for name in errors:
+        logger.warning("import error in %s", latest[name].parsed.error)
+        report.errors[name] = str(latest[name].parsed.error)
+    for name, duplicates in plan.duplicates.items():
+        for dag_id, owner in duplicates:
+            message = f"{name}: DAG id {dag_id!r} is already defined in {owner}; this file's copy is ignored"
+            report.errors[name] = errors[name] = message
+    return errors
 
 
 def _dag_record(settings: Settings, filename: str, dag: SerializedDAG, serialized: dict[str, Any]) -> dags.DagRecord:
