@@ -42,6 +42,54 @@ def wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def pss_kib(pid: int) -> int:
+    """The PSS of ``pid`` and every process under it, in KiB."""
+    return sum(_rollup(each, "Pss:") for each in [pid, *descendants(pid)])
+
+
+def rss_kib(pid: int) -> int:
+    """The RSS of ``pid`` and every process under it, in KiB (pages shared between them count once per process)."""
+    return sum(_rollup(each, "Rss:") for each in [pid, *descendants(pid)])
+
+
+def _rollup(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by ``pid``, its children it has waited for, and
+    every process under it still running."""
+    ticks = 0
+    for each in [pid, *descendants(pid)]:
+        try:
+            # The fields after the command name (which may hold spaces), from field 3 on.
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+        ticks += utime + stime + (cutime + cstime if each == pid else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        children = [int(c) for c in children_file.read_text().split()]
+    except (FileNotFoundError, ValueError):
+        return []
+    for child in children:
+        found.append(child)
+        found.extend(descendants(child))
+    return found
+
+
 @dataclass
 class BenchCluster:
     work: Path
@@ -49,6 +97,12 @@ class BenchCluster:
     factory: sessionmaker[Session]
     engine: sa.Engine
     processes: list[subprocess.Popen[bytes]]
+    #: ``time.monotonic()`` when the roles were started (the database migrated already)
+    started: float
+
+    def active_dags(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT count(*) FROM dag WHERE is_active")).scalar() or 0)
 
     def dag_known(self, dag_id: str) -> bool:
         with self.engine.connect() as connection:
@@ -111,6 +165,7 @@ def bench_cluster(
     try:
         subprocess.run([TRADEWIND, "db", "migrate"], env=env, check=True, capture_output=True)
         logs = open(work / "processes.log", "wb")  # noqa: SIM115 - closed with the processes
+        started = time.monotonic()
         for args in roles:
             processes.append(
                 subprocess.Popen(
@@ -118,7 +173,7 @@ def bench_cluster(
                 )
             )
         engine = create_engine_from_settings(settings)
-        yield BenchCluster(work, env, make_session_factory(engine), engine, processes)
+        yield BenchCluster(work, env, make_session_factory(engine), engine, processes, started)
     finally:
         for process in processes:
             if process.poll() is None:

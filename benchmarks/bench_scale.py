@@ -31,10 +31,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
-from bench_cluster import bench_cluster, wait
+from bench_cluster import bench_cluster, pss_kib, wait
 
 REDIS_DB = 14
 CONCURRENCY = 8
@@ -70,32 +69,6 @@ FANOUT_DAG = """
         for index in range({tasks}):
             first >> PythonOperator(task_id=f"noop_{{index}}", python_callable=noop) >> last
 """
-
-
-def pss_kib(pid: int) -> int:
-    """The PSS of ``pid`` and every process under it, in KiB."""
-    total = 0
-    for each in [pid, *descendants(pid)]:
-        try:
-            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
-def descendants(pid: int) -> list[int]:
-    found = []
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
-    try:
-        children = [int(c) for c in children_file.read_text().split()]
-    except (FileNotFoundError, ValueError):
-        return []
-    for child in children:
-        found.append(child)
-        found.extend(descendants(child))
-    return found
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ DAG ids of its last good import, so the DAGs it used to define are not lost whil
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.models import DagFile, ParseImportError
-from tradewind.metastore.statements import upsert
+from tradewind.metastore.statements import upsert_many
 from tradewind.sdk.dag_folder import FileStamp
 
 
@@ -46,6 +46,16 @@ def get_known_files(session: Session) -> dict[str, KnownFile]:
     }
 
 
+class FileRecord(NamedTuple):
+    """A file just imported: its hash, the DAG ids it defined (None: it failed to import, so it
+    keeps the ids it had), and the stat it was hashed at."""
+
+    filename: str
+    content_hash: str
+    dag_ids: list[str] | None
+    stamp: FileStamp | None = None
+
+
 def record_file(
     session: Session,
     filename: str,
@@ -57,16 +67,29 @@ def record_file(
 ) -> None:
     """Record the file's hash and the stat it was hashed at; ``dag_ids=None`` (it failed to import)
     keeps the ids it had."""
-    values = {
-        "filename": filename,
-        "content_hash": content_hash,
-        "mtime_ns": stamp.mtime_ns if stamp is not None else None,
-        "size": stamp.size if stamp is not None else None,
-        "last_parsed": now or datetime.now(UTC),
-        "dag_ids": sorted(dag_ids) if dag_ids is not None else [],
-    }
-    columns = ["content_hash", "mtime_ns", "size", "last_parsed"] + (["dag_ids"] if dag_ids is not None else [])
-    upsert(session, DagFile, values, conflict_on=["filename"], update=columns)
+    record_files(session, [FileRecord(filename, content_hash, dag_ids, stamp)], now=now)
+
+
+def record_files(session: Session, records: Sequence[FileRecord], *, now: datetime | None = None) -> None:
+    """``record_file`` for many files (distinct names): one statement for those that imported and
+    one for those that failed."""
+    now = now or datetime.now(UTC)
+    for failed in (False, True):
+        rows = [
+            {
+                "filename": r.filename,
+                "content_hash": r.content_hash,
+                "mtime_ns": r.stamp.mtime_ns if r.stamp is not None else None,
+                "size": r.stamp.size if r.stamp is not None else None,
+                "last_parsed": now,
+                "dag_ids": sorted(r.dag_ids) if r.dag_ids is not None else [],
+            }
+            for r in records
+            if (r.dag_ids is None) == failed
+        ]
+        columns = ["content_hash", "mtime_ns", "size", "last_parsed"] + ([] if failed else ["dag_ids"])
+        if rows:
+            upsert_many(session, DagFile, rows, conflict_on=["filename"], update=columns)
 
 
 def record_stamps(session: Session, stamps: Mapping[str, FileStamp]) -> None:
@@ -94,6 +117,14 @@ def failed_files_parsed_before(session: Session, cutoff: datetime) -> set[str]:
 def dag_ids_of(session: Session, filename: str) -> list[str]:
     """The DAG ids the file defined at its last good import ([] for an unknown file)."""
     return list(session.scalar(select(DagFile.dag_ids).where(DagFile.filename == filename)) or [])
+
+
+def dag_ids_by_file(session: Session, filenames: Collection[str]) -> dict[str, list[str]]:
+    """``dag_ids_of`` for many files (one query); unknown files are left out."""
+    if not filenames:
+        return {}
+    query = select(DagFile.filename, DagFile.dag_ids).where(DagFile.filename.in_(sorted(filenames)))
+    return {filename: list(dag_ids or []) for filename, dag_ids in session.execute(query)}
 
 
 def forget_missing(session: Session, present: Collection[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,8 +12,26 @@ from sqlalchemy.orm import Session
 
 from tradewind.errors import DagNotFound
 from tradewind.metastore.models import DagModel
-from tradewind.metastore.statements import rows_changed, upsert
+from tradewind.metastore.statements import rows_changed, upsert_many
 from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
+
+
+@dataclass(frozen=True)
+class DagRecord:
+    """What the dag processor records of one parsed DAG."""
+
+    dag_id: str
+    fileloc: str
+    serialized: dict[str, Any]
+    dag_hash: str
+    schedule_description: str | None
+    description: str | None
+    tags: list[str] | None
+    owners: str | None
+    max_active_runs: int | None
+    max_active_tasks: int | None
+    is_paused_upon_creation: bool
+    dag_display_name: str | None = None
 
 
 def upsert_dag(
@@ -32,35 +51,66 @@ def upsert_dag(
     dag_display_name: str | None = None,
     now: datetime | None = None,
 ) -> DagModel:
-    """Record a parsed DAG. A new DAG starts paused or not as asked; an existing one keeps the
-    paused flag a person set. Either way it is active again, and parsed ``now``."""
-    values = {
-        "dag_id": dag_id,
-        "fileloc": fileloc,
-        "serialized": serialized,
-        "dag_hash": dag_hash,
-        "schedule_description": schedule_description,
-        "description": description,
-        "tags": list(tags or []),
-        "owners": owners,
-        "max_active_runs": max_active_runs,
-        "max_active_tasks": max_active_tasks,
-        "is_active": True,
-        "last_parsed": now or datetime.now(UTC),
-        "has_import_errors": False,
-        "dag_display_name": dag_display_name if dag_display_name != dag_id else None,
-    }
-    # One INSERT … ON CONFLICT, so two dag processors parsing the same new file cannot collide.
-    upsert(
-        session,
-        DagModel,
-        {**values, "is_paused": is_paused_upon_creation},
-        conflict_on=["dag_id"],
-        update=[name for name in values if name != "dag_id"],
+    """Record a parsed DAG (``upsert_dags`` of one) and return it."""
+    record = DagRecord(
+        dag_id=dag_id,
+        fileloc=fileloc,
+        serialized=serialized,
+        dag_hash=dag_hash,
+        schedule_description=schedule_description,
+        description=description,
+        tags=tags,
+        owners=owners,
+        max_active_runs=max_active_runs,
+        max_active_tasks=max_active_tasks,
+        is_paused_upon_creation=is_paused_upon_creation,
+        dag_display_name=dag_display_name,
     )
+    upsert_dags(session, [record], now=now)
     dag = get_dag(session, dag_id)
     assert dag is not None
     return dag
+
+
+def upsert_dags(session: Session, records: Sequence[DagRecord], *, now: datetime | None = None) -> None:
+    """Record parsed DAGs (distinct ids). A new DAG starts paused or not as asked; an existing one
+    keeps the paused flag a person set. Either way it is active again, and parsed ``now``."""
+    now = now or datetime.now(UTC)
+    rows = [
+        {
+            "dag_id": r.dag_id,
+            "fileloc": r.fileloc,
+            "serialized": r.serialized,
+            "dag_hash": r.dag_hash,
+            "schedule_description": r.schedule_description,
+            "description": r.description,
+            "tags": list(r.tags or []),
+            "owners": r.owners,
+            "max_active_runs": r.max_active_runs,
+            "max_active_tasks": r.max_active_tasks,
+            "is_active": True,
+            "last_parsed": now,
+            "has_import_errors": False,
+            "dag_display_name": r.dag_display_name if r.dag_display_name != r.dag_id else None,
+            "is_paused": r.is_paused_upon_creation,
+        }
+        for r in records
+    ]
+    if not rows:
+        return
+    # INSERT … ON CONFLICT, so two dag processors parsing the same new file cannot collide.
+    updated = [name for name in rows[0] if name not in ("dag_id", "is_paused")]
+    upsert_many(session, DagModel, rows, conflict_on=["dag_id"], update=updated)
+
+
+def active_filelocs(session: Session, dag_ids: Collection[str]) -> dict[str, str]:
+    """dag_id -> the file of each active DAG among ``dag_ids`` (one query)."""
+    if not dag_ids:
+        return {}
+    query = select(DagModel.dag_id, DagModel.fileloc).where(
+        DagModel.dag_id.in_(sorted(dag_ids)), DagModel.is_active.is_(True)
+    )
+    return {dag_id: fileloc for dag_id, fileloc in session.execute(query)}
 
 
 def get_dag(session: Session, dag_id: str) -> DagModel | None:
@@ -111,6 +161,14 @@ def deactivate_missing(session: Session, active_filelocs: Collection[str]) -> in
     if not missing:
         return 0
     statement = update(DagModel).where(DagModel.is_active.is_(True), DagModel.fileloc.in_(missing))
+    return rows_changed(session, statement.values(is_active=False).execution_options(synchronize_session="fetch"))
+
+
+def deactivate_many(session: Session, dag_ids: Collection[str]) -> int:
+    """Mark the DAGs inactive (their files no longer define them); returns how many were active."""
+    if not dag_ids:
+        return 0
+    statement = update(DagModel).where(DagModel.dag_id.in_(sorted(dag_ids)), DagModel.is_active.is_(True))
     return rows_changed(session, statement.values(is_active=False).execution_options(synchronize_session="fetch"))
 
 

@@ -8,10 +8,10 @@ event is never lost nor counted twice, whichever scheduler takes it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -107,6 +107,14 @@ def alias_members(session: Session, names: Collection[str]) -> dict[str, set[str
     return members
 
 
+class DagReferences(NamedTuple):
+    """What one parsed DAG consumes (its schedule's condition) and produces (task id -> outlets)."""
+
+    dag_id: str
+    condition: BaseDataset | None
+    outlets: Mapping[str, Iterable[BaseDataset]]
+
+
 def sync_dag_references(
     session: Session,
     dag_id: str,
@@ -116,21 +124,44 @@ def sync_dag_references(
 ) -> None:
     """Record what a freshly parsed DAG consumes (its schedule's datasets and aliases) and produces
     (its tasks' outlet datasets), replacing what an earlier version of it named."""
+    sync_many_dag_references(session, [DagReferences(dag_id, condition, outlets)], now)
+
+
+def sync_many_dag_references(
+    session: Session, references: Sequence[DagReferences], now: datetime | None = None
+) -> None:
+    """``sync_dag_references`` for many DAGs (distinct ids), in a fixed number of statements."""
+    if not references:
+        return
     now = now or datetime.now(UTC)
-    consumed = {d.uri for d in condition.iter_datasets()} if condition is not None else set()
-    aliases = {a.name for a in condition.iter_aliases()} if condition is not None else set()
-    produced = {(task_id, d.uri) for task_id, items in outlets.items() for d in items if isinstance(d, Dataset)}
-    ids = ensure_datasets(session, consumed | {uri for _, uri in produced}, now)
-    alias_ids = ensure_aliases(session, aliases)
+    consumed: dict[str, set[str]] = {}
+    aliases: dict[str, set[str]] = {}
+    produced: dict[str, set[tuple[str, str]]] = {}
+    for ref in references:
+        condition = ref.condition
+        consumed[ref.dag_id] = {d.uri for d in condition.iter_datasets()} if condition is not None else set()
+        aliases[ref.dag_id] = {a.name for a in condition.iter_aliases()} if condition is not None else set()
+        produced[ref.dag_id] = {
+            (task_id, d.uri) for task_id, items in ref.outlets.items() for d in items if isinstance(d, Dataset)
+        }
+    uris = set().union(*consumed.values(), *({uri for _, uri in p} for p in produced.values()))
+    ids = ensure_datasets(session, uris, now)
+    alias_ids = ensure_aliases(session, set().union(*aliases.values()))
+    dag_ids = sorted(consumed)
     for model in (DagScheduleDatasetReference, DagScheduleAliasReference, TaskOutletDatasetReference):
-        session.execute(delete(model).where(model.dag_id == dag_id))
+        session.execute(delete(model).where(model.dag_id.in_(dag_ids)))
     stamps = {"created_at": now, "updated_at": now}
-    session.add_all(DagScheduleDatasetReference(dataset_id=ids[uri], dag_id=dag_id, **stamps) for uri in consumed)
-    session.add_all(DagScheduleAliasReference(alias_id=alias_ids[n], dag_id=dag_id, **stamps) for n in aliases)
-    session.add_all(
-        TaskOutletDatasetReference(dataset_id=ids[uri], dag_id=dag_id, task_id=task_id, **stamps)
-        for task_id, uri in produced
-    )
+    for dag_id in dag_ids:
+        session.add_all(
+            DagScheduleDatasetReference(dataset_id=ids[uri], dag_id=dag_id, **stamps) for uri in consumed[dag_id]
+        )
+        session.add_all(
+            DagScheduleAliasReference(alias_id=alias_ids[n], dag_id=dag_id, **stamps) for n in aliases[dag_id]
+        )
+        session.add_all(
+            TaskOutletDatasetReference(dataset_id=ids[uri], dag_id=dag_id, task_id=task_id, **stamps)
+            for task_id, uri in produced[dag_id]
+        )
     session.flush()
 
 
@@ -255,6 +286,14 @@ def queued_summary(session: Session, dag_ids: Collection[str]) -> dict[str, set[
 def sync_parsed_dag(session: Session, dag: Any, now: datetime | None = None) -> None:
     """``sync_dag_references`` for a parsed DAG (live or serialized): its timetable's condition and
     its tasks' outlets."""
-    condition = getattr(dag.timetable, "dataset_condition", None)
-    outlets = {task.task_id: list(getattr(task, "outlets", None) or []) for task in dag.tasks}
-    sync_dag_references(session, dag.dag_id, condition if isinstance(condition, BaseDataset) else None, outlets, now)
+    sync_parsed_dags(session, [dag], now)
+
+
+def sync_parsed_dags(session: Session, dags: Sequence[Any], now: datetime | None = None) -> None:
+    """``sync_parsed_dag`` for many DAGs (distinct ids) at once."""
+    references = []
+    for dag in dags:
+        condition = getattr(dag.timetable, "dataset_condition", None)
+        outlets = {task.task_id: list(getattr(task, "outlets", None) or []) for task in dag.tasks}
+        references.append(DagReferences(dag.dag_id, condition if isinstance(condition, BaseDataset) else None, outlets))
+    sync_many_dag_references(session, references, now)

@@ -1,4 +1,5 @@
-"""Write statements spelled once for PostgreSQL and SQLite: the upsert, and an UPDATE/DELETE's row count."""
+"""Write statements spelled once for PostgreSQL and SQLite: the upsert (of one row or many), and
+an UPDATE/DELETE's row count."""
 
 from __future__ import annotations
 
@@ -22,22 +23,51 @@ def upsert(
     """Insert ``values`` into ``model``'s table, or update the ``update`` columns of the row that
     has the same ``conflict_on`` columns (nothing, if ``update`` is empty). One statement, so there
     is no read-then-write window for a second writer to slip into."""
+    upsert_many(session, model, [values], conflict_on=conflict_on, update=update)
+
+
+def upsert_many(
+    session: Session,
+    model: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict_on: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """``upsert`` of many rows (all with the same columns) in as few round trips as the driver
+    allows; no two rows may share their ``conflict_on`` columns (PostgreSQL refuses to update a
+    row twice in one statement)."""
     dialect = session.get_bind().dialect.name
     insert: Any
     if dialect == "postgresql":
-        insert = postgresql.insert(model)
+        insert = postgresql.insert
     elif dialect == "sqlite":
-        insert = sqlite.insert(model)
+        insert = sqlite.insert
     else:
         raise NotImplementedError(f"the metastore supports PostgreSQL and SQLite, not {dialect}")
-    statement = insert.values(**values)
+    if not rows:
+        return
+    statement = insert(model)
     if update:
         statement = statement.on_conflict_do_update(
             index_elements=list(conflict_on), set_={name: statement.excluded[name] for name in update}
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(conflict_on))
-    session.execute(statement)
+    if len(rows) == 1:
+        session.execute(statement.values(**rows[0]))
+        return
+    # Core's executemany on the table (not the ORM's bulk insert, which sends a row per round
+    # trip here): SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues") from one
+    # compiled, cached statement.
+    table_statement = insert(model.__table__)
+    if update:
+        table_statement = table_statement.on_conflict_do_update(
+            index_elements=list(conflict_on), set_={name: table_statement.excluded[name] for name in update}
+        )
+    else:
+        table_statement = table_statement.on_conflict_do_nothing(index_elements=list(conflict_on))
+    session.connection().execute(table_statement, [dict(row) for row in rows])
 
 
 def rows_changed(session: Session, statement: Update | Delete) -> int:

@@ -3,8 +3,9 @@ process that asked: the child sends back the file's serialized DAGs or its error
 child that died (a file calling ``os._exit``, a segfault) or ran past ``dagbag_import_timeout``
 (then it is killed) becomes that file's import error.
 
-The scheduler's ``DagFileParser`` starts several and collects them without blocking; a CLI command
-waits for one at a time (``load_in_child``, a ``FileLoader`` for ``sync_dag_folder``).
+A CLI command waits for one at a time (``load_in_child``, a ``FileLoader`` for ``sync_dag_folder``);
+the scheduler imports files in batches (``dag_file_batch.py``), whose errors are worded here too
+(``parsed_file``).
 """
 
 from __future__ import annotations

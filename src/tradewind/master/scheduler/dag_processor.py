@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind.decisions.dag_ownership import ImportedFile, OwnershipPlan, plan_ownership
 from tradewind.metastore import dag_code, dag_files, dags, datasets, import_errors
 from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import FileStamp, FoundFile, find_dag_files
@@ -153,6 +154,17 @@ def forget_removed_files(session: Session, present: list[str], report: SyncRepor
     dag_code.forget_missing(session, present)
 
 
+@dataclass(frozen=True)
+class ImportedItem:
+    """A file imported, ready to store: what its import found, and the content hash and stat the
+    file was read at when it was found due."""
+
+    path: Path
+    content_hash: str
+    parsed: ParsedFile
+    stamp: FileStamp | None = None
+
+
 def store_parsed_file(
     session: Session,
     settings: Settings,
@@ -163,64 +175,102 @@ def store_parsed_file(
     *,
     stamp: FileStamp | None = None,
 ) -> None:
-    """Record one imported file: its DAGs (serialized) or its import error, and its content hash
-    with the stat it was read at."""
-    from tradewind.sdk.serialization import dag_hash, deserialize_dag
-
-    filename = str(path)
-    if parsed.error is not None:
-        logger.warning("import error in %s", parsed.error)
-        report.errors[filename] = parsed.error
-        import_errors.record_import_error(session, filename, _stacktrace(parsed))
-        dag_files.record_file(session, filename, content_hash, dag_ids=None, stamp=stamp)
-        return
-    stored: list[str] = []
-    for serialized in parsed.dags:
-        dag = deserialize_dag(serialized)
-        owner = dags.get_dag(session, dag.dag_id)
-        if owner is not None and owner.is_active and owner.fileloc != filename and Path(owner.fileloc).exists():
-            message = (
-                f"{filename}: DAG id {dag.dag_id!r} is already defined in {owner.fileloc}; this file's copy is ignored"
-            )
-            report.errors[filename] = message
-            import_errors.record_import_error(session, filename, message)
-            continue
-        paused = dag.is_paused_upon_creation
-        dags.upsert_dag(
-            session,
-            dag_id=dag.dag_id,
-            fileloc=filename,
-            serialized=serialized,
-            dag_hash=dag_hash(serialized),
-            schedule_description=dag.timetable.summary,
-            description=dag.description,
-            tags=dag.tags,
-            owners=_owners(dag),
-            max_active_runs=dag.max_active_runs,
-            max_active_tasks=dag.max_active_tasks,
-            is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
-            dag_display_name=dag.dag_display_name,
-        )
-        datasets.sync_parsed_dag(session, dag)
-        stored.append(dag.dag_id)
-    if filename not in report.errors:
-        import_errors.clear_import_error(session, filename)
-    previous = dag_files.dag_ids_of(session, filename)
-    for gone in set(previous) - set(stored):
-        dags.deactivate(session, gone)
-    dag_files.record_file(session, filename, content_hash, dag_ids=stored, stamp=stamp)
-    _store_source(session, path, content_hash)
-    report.dag_ids.extend(stored)
+    """Record one imported file (``store_parsed_files`` of one)."""
+    store_parsed_files(session, settings, [ImportedItem(path, content_hash, parsed, stamp)], report)
 
 
-def _store_source(session: Session, path: Path, content_hash: str) -> None:
-    """Keep the file's text for the web UI's code view (reading is not importing)."""
+def store_parsed_files(session: Session, settings: Settings, items: Sequence[ImportedItem], report: SyncReport) -> None:
+    """Record imported files in the caller's transaction: each file's DAGs (serialized) or its
+    import error, and its content hash with the stat it was read at. A handful of statements for
+    the whole batch, whatever its size; of a file given twice, the last counts."""
+    from tradewind.sdk.serialization import deserialize_dag
+
+    latest = {str(item.path): item for item in items}
+    batch = list(latest.values())
+    parsed_dags = {
+        name: [deserialize_dag(serialized) for serialized in item.parsed.dags]
+        for name, item in latest.items()
+        if item.parsed.error is None
+    }
+    previous = dag_files.dag_ids_by_file(session, latest)
+    wanted = {dag.dag_id for found in parsed_dags.values() for dag in found}
+    owners = dags.active_filelocs(session, wanted.union(*previous.values()))
+    existing = {fileloc for fileloc in set(owners.values()) - set(latest) if Path(fileloc).exists()}
+    imported = [
+        ImportedFile(name, [d.dag_id for d in parsed_dags[name]] if name in parsed_dags else None) for name in latest
+    ]
+    plan = plan_ownership(imported, owners, previous, existing)
+    errors = _import_errors(latest, plan, report)
+    records: list[dags.DagRecord] = []
+    stored_dags: list[SerializedDAG] = []
+    for name, found in parsed_dags.items():
+        keep = set(plan.stored[name])
+        serialized_by_id = {d["dag_id"]: d for d in latest[name].parsed.dags}
+        for dag in found:
+            if dag.dag_id in keep:
+                records.append(_dag_record(settings, name, dag, serialized_by_id[dag.dag_id]))
+                stored_dags.append(dag)
+    dags.upsert_dags(session, records)
+    datasets.sync_parsed_dags(session, stored_dags)
+    import_errors.clear_import_errors(session, [name for name in latest if name not in errors])
+    for name, error in errors.items():
+        import_errors.record_import_error(session, name, error)
+    dags.deactivate_many(session, plan.deactivate)
+    dag_files.record_files(
+        session,
+        [
+            dag_files.FileRecord(name, item.content_hash, plan.stored.get(name), item.stamp)
+            for name, item in latest.items()
+        ],
+    )
+    dag_code.set_codes(session, [source for item in batch if (source := _source(item)) is not None])
+    for name in parsed_dags:
+        report.dag_ids.extend(plan.stored[name])
+
+
+def _import_errors(latest: Mapping[str, ImportedItem], plan: OwnershipPlan, report: SyncReport) -> dict[str, str]:
+    """filename -> the import error to record: the file's own, or a DAG id another file has."""
+    errors = {name: _stacktrace(item.parsed) for name, item in latest.items() if item.parsed.error is not None}
+    for name in errors:
+        logger.warning("import error in %s", latest[name].parsed.error)
+        report.errors[name] = str(latest[name].parsed.error)
+    for name, duplicates in plan.duplicates.items():
+        for dag_id, owner in duplicates:
+            message = f"{name}: DAG id {dag_id!r} is already defined in {owner}; this file's copy is ignored"
+            report.errors[name] = errors[name] = message
+    return errors
+
+
+def _dag_record(settings: Settings, filename: str, dag: SerializedDAG, serialized: dict[str, Any]) -> dags.DagRecord:
+    from tradewind.sdk.serialization import dag_hash
+
+    paused = dag.is_paused_upon_creation
+    return dags.DagRecord(
+        dag_id=dag.dag_id,
+        fileloc=filename,
+        serialized=serialized,
+        dag_hash=dag_hash(serialized),
+        schedule_description=dag.timetable.summary,
+        description=dag.description,
+        tags=dag.tags,
+        owners=_owners(dag),
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        is_paused_upon_creation=settings.dags_are_paused_at_creation if paused is None else paused,
+        dag_display_name=dag.dag_display_name,
+    )
+
+
+def _source(item: ImportedItem) -> tuple[str, str, str] | None:
+    """The file's text for the web UI's code view (reading is not importing), if it can be read."""
+    if item.parsed.error is not None:
+        return None
     try:
-        source = path.read_text(encoding="utf-8", errors="replace")
+        source = item.path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        logger.warning("could not read %s to store its source: %s", path, exc)
-        return
-    dag_code.set_code(session, str(path), source, content_hash)
+        logger.warning("could not read %s to store its source: %s", item.path, exc)
+        return None
+    return str(item.path), source, item.content_hash
 
 
 def _owners(dag: SerializedDAG) -> str:
