@@ -292,6 +292,45 @@ def test_a_daily_dag_with_catchup_gets_one_run_per_missed_interval_up_to_max_act
     assert harness.run_ids("daily")[-1] == "scheduled__2024-03-06T00:00:00+00:00"
 
 
+def test_a_folder_of_many_new_dags_gets_its_runs_in_ticks_straight_after_each_other(
+    harness: Harness, dags_folder: Path
+):
+    """More DAGs are due than one tick looks at (100): the scheduler ticks again at once, rather
+    than after its idle sleep, until each has its run."""
+    write_dag(
+        dags_folder,
+        "many",
+        """
+        for n in range(130):
+            with DAG(f"many_{n:03d}", schedule="@daily", start_date=START, catchup=False):
+                EmptyOperator(task_id="work")
+    """,
+    )
+    harness.settle()
+    delays = [harness.tick(), harness.tick()]
+    assert delays[0] == 0.0, "a full batch of due DAGs: the next tick comes at once"
+    assert delays[1] > 0.0, "every DAG was looked at: the scheduler may rest"
+    assert all(harness.run_ids(f"many_{n:03d}") == ["scheduled__2024-03-05T00:00:00+00:00"] for n in range(130))
+
+
+def test_many_dags_held_back_by_max_active_runs_do_not_make_the_scheduler_spin(harness: Harness, dags_folder: Path):
+    write_dag(
+        dags_folder,
+        "held",
+        """
+        for n in range(110):
+            with DAG(f"held_{n:03d}", schedule="@daily", start_date=START, catchup=True, max_active_runs=1):
+                BashOperator(task_id="work", bash_command="true")
+    """,
+    )
+    harness.settle()
+    harness.tick()
+    harness.tick()
+    # Each DAG has its first missed day running and four more waiting: all still due, none can go.
+    assert all(len(harness.run_ids(f"held_{n:03d}")) == 1 for n in range(110))
+    assert harness.tick() > 0.0
+
+
 def test_catchup_false_creates_only_the_latest_interval(harness: Harness, dags_folder: Path):
     write_dag(
         dags_folder,

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from tradewind.master.scheduler.timed_child import ChildEnd, TimedChild
+from tradewind.timed_child import ChildEnd, TimedChild
 
 
 def _answers(value: int, conn) -> None:

@@ -4,17 +4,30 @@ A worker keeps its process warm: the DAGs of a file are imported the first time 
 runs and again only when the file's content changes. The worker's threads share one loader and
 import one file at a time (importing a DAG file uses process-wide state: the DAG context, the
 warnings filters); a thread whose file is already loaded does not wait.
+
+Off the main thread no alarm can stop an import (signals reach only the main thread), so there a
+new file version is first imported in a forked child with the time limit
+(``dagbag_import_timeout``): a file that hangs, or ends the process that imports it
+(``os._exit``, a crash), becomes that file's import error, and the worker and its other slots go
+on. Only a file that imported cleanly in the child is imported into the worker.
 """
 
 from __future__ import annotations
 
+import json
+import signal
 import threading
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_file import file_hash, load_dag_file
+from tradewind.timed_child import TimedChild
+
+#: The time limit of a trial import when the loader has none (seconds).
+DEFAULT_TRIAL_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -45,8 +58,7 @@ class DagLoader:
             with self._import_lock:
                 entry = self._cache.get(path)
                 if entry is None or entry.content_hash != content_hash:
-                    result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
-                    entry = _Entry(content_hash, {d.dag_id: d for d in result.dags}, result.error)
+                    entry = self._import(path, content_hash)
                     self._cache[path] = entry
         if entry.error is not None:
             raise DagFileImportError(entry.error)
@@ -54,3 +66,41 @@ class DagLoader:
             return entry.dags[dag_id]
         except KeyError:
             raise DagNotFound(f"DAG {dag_id!r} is not defined in {path}") from None
+
+    def _import(self, path: str, content_hash: str) -> _Entry:
+        if threading.current_thread() is not threading.main_thread():
+            error = self._trial_import(path)
+            if error is not None:
+                return _Entry(content_hash, {}, error)
+        result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
+        return _Entry(content_hash, {d.dag_id: d for d in result.dags}, result.error)
+
+    def _trial_import(self, path: str) -> str | None:
+        """Import ``path`` in a forked child with the time limit: its import error, or None."""
+        timeout = float(self.import_timeout or DEFAULT_TRIAL_TIMEOUT_S)
+        dags_folder = None if self.dags_folder is None else str(self.dags_folder)
+        child = TimedChild.start(
+            _trial_import_main, (path, timeout, dags_folder), name="tradewind-dag-file-trial", timeout=timeout
+        )
+        ended = child.wait()
+        if ended.timed_out:
+            return (
+                f"{path}: DagFileImportError: importing the file took longer than {timeout:g} s "
+                "(dagbag_import_timeout); the import was killed"
+            )
+        if ended.payload is None:
+            return f"{path}: the process importing the file died (exit code {ended.exit_code}) before it finished"
+        error = ended.payload.get("error")
+        return str(error) if error else None
+
+
+def _trial_import_main(path: str, timeout: float, dags_folder: str | None, conn: Connection) -> None:
+    """In the child: import the file under the time limit and send back its error (or none)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        error = load_dag_file(path, timeout=timeout, dags_folder=dags_folder).error
+    except BaseException as exc:  # noqa: BLE001 - anything at all becomes this file's import error
+        error = f"{path}: {type(exc).__name__}: {exc}"
+    conn.send_bytes(json.dumps({"error": error}).encode())
+    conn.close()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from tradewind.decisions.run_ends import RunEnd, ZombieEnd
 from tradewind.master.scheduler.dag_callback_process import CallbackResult, child_main
-from tradewind.master.scheduler.timed_child import TimedChild
 from tradewind.settings import Settings
+from tradewind.timed_child import TimedChild
 
 #: What a child runs the callbacks of: a run's end, or a zombie's try.
 Ending = RunEnd | ZombieEnd

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from tradewind.master.scheduler.dag_file_child import parsed_file
 from tradewind.master.scheduler.dag_processor import ParsedFile
-from tradewind.master.scheduler.timed_child import KILL_GRACE_S, ChildEnd, TimedChild
 from tradewind.sdk.dag_folder import FoundFile
 from tradewind.settings import Settings
+from tradewind.timed_child import KILL_GRACE_S, ChildEnd, TimedChild
 
 #: The pipe a child writes its results to holds this much (Linux's default limit for a process
 #: without privileges). With each result compressed (a DAG of 10 tasks: 12 KB of JSON, 1.2 KB

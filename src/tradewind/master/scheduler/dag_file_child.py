@@ -17,8 +17,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tradewind.master.scheduler.dag_processor import ParsedFile
-from tradewind.master.scheduler.timed_child import ChildEnd, TimedChild
 from tradewind.settings import Settings
+from tradewind.timed_child import ChildEnd, TimedChild
 
 
 def start_import(path: Path, settings: Settings) -> TimedChild:

@@ -145,9 +145,9 @@ class Scheduler:
         self.counters["ticks"] += 1
         deadlines: list[datetime] = [now + timedelta(seconds=self.settings.scheduler_idle_sleep)]
         deadlines += self._sync_dag_files(now)
-        created, next_due = self._create_runs(now)
+        created, next_due, more_due = self._create_runs(now)
         deadlines += next_due
-        hurry = self._progress(now, self._named_runs(now, events, created))
+        hurry = self._progress(now, self._named_runs(now, events, created)) or more_due
         self._duty("dag callbacks", self.dag_callbacks.poll)
         if self.dag_callbacks.busy:
             deadlines.append(now + timedelta(seconds=PARSE_POLL_S))
@@ -177,14 +177,16 @@ class Scheduler:
             deadlines.append(now + timedelta(seconds=PARSE_POLL_S))
         return deadlines
 
-    def _create_runs(self, now: datetime) -> tuple[list[RunKey], list[datetime]]:
+    def _create_runs(self, now: datetime) -> tuple[list[RunKey], list[datetime], bool]:
+        """Runs created, when to look again, and whether more DAGs are due than one tick looks at
+        (then the next tick comes at once, so a thousand new DAGs are not spread over many seconds)."""
         report = self._in_session("run creation", lambda s: create_scheduled_runs(s, self.cache, self.settings, now))
         if report is None:
-            return [], []
+            return [], [], False
         self.counters["runs_created"] += len(report.created)
         # A due time already past belongs to a DAG held back by max_active_runs: the timer covers it.
         due = [report.next_due] if report.next_due is not None and report.next_due > now else []
-        return report.created, due
+        return report.created, due, report.more_due
 
     def _progress(self, now: datetime, named: list[RunKey]) -> bool:
         """Move a batch of runs; True when more runs may be waiting for a decision."""

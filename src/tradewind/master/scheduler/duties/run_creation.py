@@ -34,6 +34,8 @@ class RunCreationReport:
     created: list[tuple[str, str]] = field(default_factory=list)
     #: The earliest time an unpaused DAG may get its next run.
     next_due: datetime | None = None
+    #: A full batch of due DAGs was looked at: more may be due now (a DAG folder just stored).
+    more_due: bool = False
 
 
 def scheduled_run_id(logical_date: datetime) -> str:
@@ -42,7 +44,9 @@ def scheduled_run_id(logical_date: datetime) -> str:
 
 def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings, now: datetime) -> RunCreationReport:
     report = RunCreationReport()
-    for dag_id in scheduling.due_dag_ids(session, now, limit=DAGS_PER_TICK):
+    due = scheduling.due_dag_ids(session, now, limit=DAGS_PER_TICK)
+    settled = 0
+    for dag_id in due:
         if scheduling.lock_dag(session, dag_id) is None:
             continue
         cached = cache.get(session, dag_id)
@@ -68,6 +72,10 @@ def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings,
             (following.data_interval.start, following.data_interval.end) if following is not None else None,
             following.run_after if following is not None else None,
         )
+        if following is None or following.run_after > now:
+            settled += 1  # not due again this tick (a DAG held back by max_active_runs stays due)
+    # Only when DAGs left the due list: a batch all held back must not make the loop spin.
+    report.more_due = len(due) == DAGS_PER_TICK and settled > 0
     report.created.extend(create_dataset_runs(session, cache, settings, now))
     report.next_due = scheduling.next_create_after(session)
     return report

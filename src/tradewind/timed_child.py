@@ -1,8 +1,8 @@
 """A forked child process with a time limit that sends its parent one JSON object, and how the
 parent collects it without ever blocking: the result, or word that the child died or ran out of
 time (then it is killed). The DAG-file parser and the DAG-callback runner both run user code
-this way, so the scheduler's loop never waits on it; a CLI command that has nothing else to do
-``wait``s for its child instead."""
+this way, so the scheduler's loop never waits on it; a CLI command that has nothing else to do,
+or a worker's slot trying a DAG file's first import, ``wait``s for its child instead."""
 
 from __future__ import annotations
 
