@@ -126,12 +126,12 @@ def stack(module_pg_url: str, module_redis_url: str, tmp_path_factory: pytest.Te
 
 
 def start_worker(
-    stack: Stack, hostname: str, *, queues: str = MAIN_QUEUE, concurrency: int = 3
+    stack: Stack, hostname: str, *, queues: str = MAIN_QUEUE, concurrency: int = 3, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     log = open(stack.logs / f"{hostname}.log", "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [TRADEWIND, "worker", "--hostname", hostname, "--queues", queues, "--concurrency", str(concurrency)],
-        env=stack.env,
+        env={**stack.env, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -602,3 +602,100 @@ def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stac
     pids = {lines[0].split()[1] for lines in ledgers}
     assert len(pids) == 4 and str(worker.pid) not in pids, "each try ran in a process of its own"
     wait_until(lambda: children.read_text().split() == [], 10, "the tries' processes are gone")
+
+
+def _pipes_of(pid: int) -> set[str]:
+    """The pipes (``pipe:[inode]``) a process holds open."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("pipe:"):
+            found.add(target)
+    return found
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def test_each_try_s_guardian_holds_only_its_own_pipes_so_a_killed_worker_stops_every_try(stack, worker_factory):
+    """Three tries run side by side in one worker; each try's guardian holds its own pipes and none
+    of the others'. So when the worker is killed outright, every guardian sees its control pipe
+    close at once and stops its try (SIGTERM ignored here: SIGKILL after the grace), instead of
+    waiting for the tries started after it to end first."""
+    worker = worker_factory(
+        "pipes-apart", queues="q-pipes", concurrency=3, env={"TRADEWIND_KILLED_TASK_CLEANUP_TIME": "2"}
+    )
+    queued = [
+        queue_task(
+            stack,
+            """
+        def work():
+            import signal
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            record(str(os.getpid()))
+            time.sleep(120)
+            record("finished")
+    """,
+        )
+        for _ in range(3)
+    ]
+    for each in queued:
+        send(stack, each.message.encode(), queue="q-pipes")
+    wait_until(lambda: all(executions(each) for each in queued), 30, lambda: worker_log(stack, "pipes-apart"))
+    tasks = [int(executions(each)[0]) for each in queued]
+    guardians = [_parent_of(pid) for pid in tasks]
+    assert len(set(guardians)) == 3 and worker.pid not in guardians
+    held = [_pipes_of(pid) for pid in guardians]
+    for index, pipes in enumerate(held):
+        others = set().union(*(h for i, h in enumerate(held) if i != index))
+        assert not pipes & others, f"guardian {guardians[index]} holds another try's pipes"
+
+    worker.send_signal(signal.SIGKILL)  # the main process only, as the OOM killer would
+    wait_until(
+        lambda: not any(_alive(pid) for pid in tasks + guardians),
+        20,
+        lambda: f"still alive: {[pid for pid in tasks + guardians if _alive(pid)]}",
+    )
+    assert all(executions(each) == [str(pid)] for each, pid in zip(queued, tasks, strict=True))
+
+
+def test_a_cold_shutdown_kills_the_running_tries_and_writes_why(stack, worker_factory):
+    """SIGQUIT (or a second Ctrl+C): the worker does not wait for its tries; each is killed at once,
+    ends up for retry by its retries with the reason in its log, and the worker exits."""
+    worker = worker_factory("cold", queues="q-cold", concurrency=2)
+    queued = [
+        queue_task(
+            stack,
+            """
+        def work():
+            record("started")
+            time.sleep(120)
+            record("finished")
+    """,
+            retries=1,
+        )
+        for _ in range(2)
+    ]
+    for each in queued:
+        send(stack, each.message.encode(), queue="q-cold")
+    wait_until(lambda: all(executions(each) == ["started"] for each in queued), 30, lambda: worker_log(stack, "cold"))
+    worker.send_signal(signal.SIGQUIT)
+    assert worker.wait(timeout=30) is not None, worker_log(stack, "cold")
+    for each in queued:
+        row = ti(stack, each.key)
+        assert row.state == "up_for_retry", (row.state, worker_log(stack, "cold"))
+        assert "the worker was shut down cold" in log_text(stack, each.key)
+        assert executions(each) == ["started"]

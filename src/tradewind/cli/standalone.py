@@ -148,8 +148,8 @@ def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:
     click.echo("stopping: " + ", ".join(children))
     for process in children.values():
         if process.poll() is None:
-            # The role's main process only: a worker's pool processes take SIGTERM as "die now",
-            # which would kill the tasks a warm shutdown lets finish. Each role stops its own children.
+            # The role's main process only: a task's processes would take SIGTERM as "stop the
+            # task", which a warm shutdown lets finish. Each role stops its own children.
             process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for name, process in children.items():

@@ -36,17 +36,19 @@ POSTGRES_SOCKET_OPTIONS: dict[str, int] = {
 }
 
 
-def create_engine_from_settings(settings: Settings) -> Engine:
+def create_engine_from_settings(settings: Settings, *, threads: int | None = None) -> Engine:
     """The engine for ``settings.resolved_database_url``, tuned for the backend it names; its sessions
-    encrypt secret values with ``settings.fernet_key``."""
+    encrypt secret values with ``settings.fernet_key``. ``threads``: how many threads of the process
+    use it at once (a worker's slots, each with a heartbeat thread beside it), so that no thread
+    waits for a pooled connection; SQLAlchemy's default pool (5, and 10 more at peaks) otherwise."""
     from tradewind.metastore import secret_values
 
-    engine = _create_engine(settings)
+    engine = _create_engine(settings, threads)
     secret_values.use_keys(engine, settings.fernet_key)
     return engine
 
 
-def _create_engine(settings: Settings) -> Engine:
+def _create_engine(settings: Settings, threads: int | None = None) -> Engine:
     try:
         url = sa.make_url(settings.resolved_database_url)
     except ArgumentError:
@@ -67,7 +69,8 @@ def _create_engine(settings: Settings) -> Engine:
             for name, value in POSTGRES_SOCKET_OPTIONS.items():
                 if name not in url.query:
                     connect_args[name] = value
-        return sa.create_engine(url, echo=settings.sql_echo, pool_pre_ping=True, connect_args=connect_args)
+        pool: dict[str, int] = {} if threads is None else {"pool_size": threads, "max_overflow": threads // 2}
+        return sa.create_engine(url, echo=settings.sql_echo, pool_pre_ping=True, connect_args=connect_args, **pool)
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(
             f"TRADEWIND_DATABASE_URL names a database driver that is not installed ({exc}): {redact(url)}"

@@ -87,8 +87,23 @@ def request_next_dagrun_check(session: Session, dag_ids: Collection[str], now: d
         )
 
 
+#: A DAG's ``max_active_runs`` when its row has none (Airflow's ``max_active_runs_per_dag``).
+DEFAULT_MAX_ACTIVE_RUNS = 16
+
+
 def due_dag_ids(session: Session, now: datetime, *, limit: int) -> list[str]:
-    """Active, unpaused DAGs whose next run may be due by ``now``, the longest-waiting first."""
+    """Active, unpaused DAGs whose next run may be due by ``now``, the longest-waiting first —
+    leaving out DAGs at their ``max_active_runs``: they wait for a run to end (then they are due
+    again at once), and however many wait, they never hold back other DAGs' runs."""
+    active_runs = (
+        select(func.count())
+        .select_from(DagRun)
+        .where(
+            DagRun.dag_id == DagModel.dag_id,
+            DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]),
+        )
+        .scalar_subquery()
+    )
     return list(
         session.scalars(
             select(DagModel.dag_id)
@@ -96,6 +111,7 @@ def due_dag_ids(session: Session, now: datetime, *, limit: int) -> list[str]:
                 DagModel.is_active.is_(True),
                 DagModel.is_paused.is_(False),
                 DagModel.next_dagrun_create_after <= now,
+                active_runs < func.coalesce(DagModel.max_active_runs, DEFAULT_MAX_ACTIVE_RUNS),
             )
             .order_by(DagModel.next_dagrun_create_after, DagModel.dag_id)
             .limit(limit)

@@ -16,10 +16,10 @@ leaves its task instance ``queued`` in the metastore, and the scheduler sends it
 - ``worker_prefetch_multiplier=1``: a worker reserves one message per slot (with late acks the
   running ones count), so a long task never holds back messages another worker could
   start now, and ``--scale worker=N`` shares work fairly.
-- ``task_reject_on_worker_lost=False``: when a worker is lost while running a task its message is
-  acknowledged, not requeued. Requeueing could loop a poison message through every worker; the
-  try is left ``running``, the scheduler's zombie detection fails or retries it under the task's
-  retry rules, and any redelivered copy would find nothing to claim anyway.
+- ``task_reject_on_worker_lost=False``: nothing is requeued on purpose when a worker is lost
+  mid-task (requeueing could loop a poison message through every worker). The try is left
+  ``running``, the scheduler's zombie detection fails or retries it under the task's retry rules,
+  and a copy Redis redelivers after the visibility timeout finds nothing to claim.
 - JSON only (``task_serializer``, ``accept_content``): a message is a ``TaskMessage`` of ids and a
   try number, never a pickle.
 - ``task_ignore_result=True`` and no result backend: outcomes go to the metastore, the only truth.

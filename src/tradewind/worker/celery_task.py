@@ -28,7 +28,12 @@ def decode_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskMessage:
 
 
 def register(
-    app: Celery, settings: Settings, *, hostname: str | None = None, queues: Sequence[str] = ("default",)
+    app: Celery,
+    settings: Settings,
+    *,
+    hostname: str | None = None,
+    queues: Sequence[str] = ("default",),
+    concurrency: int | None = None,
 ) -> Any:
     """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are shared by the pool's threads."""
 
@@ -36,7 +41,9 @@ def register(
         for message, queue in items:
             app.send_task(RUN_TASK_INSTANCE, args=[message.encode()], queue=queue)
 
-    services = ProcessServices(settings, hostname or default_hostname(), queues=queues, sender=send)
+    services = ProcessServices(
+        settings, hostname or default_hostname(), queues=queues, sender=send, concurrency=concurrency
+    )
     services.connect_signals()
 
     # *args/**kwargs: a message of the wrong shape must reach our decoder, not fail in Celery's call.

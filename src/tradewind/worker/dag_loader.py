@@ -9,7 +9,13 @@ Off the main thread no alarm can stop an import (signals reach only the main thr
 new file version is first imported in a forked child with the time limit
 (``dagbag_import_timeout``): a file that hangs, or ends the process that imports it
 (``os._exit``, a crash), becomes that file's import error, and the worker and its other slots go
-on. Only a file that imported cleanly in the child is imported into the worker.
+on. Only a file that imported cleanly in the child is imported into the worker — with no other
+process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the import
+holds a lock (a module being imported for the first time) would find that lock held for ever.
+
+What a DAG file's top level changes in the process it runs in (the working directory, environment
+variables, logging) it changes for the whole worker and the tasks it starts afterwards; a
+file should not, and Airflow's best practices say so too.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,6 +32,7 @@ from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_file import file_hash, load_dag_file
 from tradewind.timed_child import TimedChild
+from tradewind.worker.guardian import FORK_LOCK, close_other_tries_pipes
 
 #: The time limit of a trial import when the loader has none (seconds).
 DEFAULT_TRIAL_TIMEOUT_S = 30.0
@@ -40,9 +48,18 @@ class _Entry:
 class DagLoader:
     """Caches the DAGs of each file by the file's content hash."""
 
-    def __init__(self, *, dags_folder: str | Path | None = None, import_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        dags_folder: str | Path | None = None,
+        import_timeout: float | None = None,
+        after_fork: Callable[[], None] | None = None,
+    ) -> None:
+        """``after_fork`` runs first in a child trying a file (it drops the parent's pooled
+        database connections, which a file reading a Variable at its top level would use)."""
         self.dags_folder = dags_folder
         self.import_timeout = import_timeout
+        self.after_fork = after_fork
         self._cache: dict[str, _Entry] = {}
         self._import_lock = threading.Lock()
 
@@ -72,16 +89,21 @@ class DagLoader:
             error = self._trial_import(path)
             if error is not None:
                 return _Entry(content_hash, {}, error)
-        result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
+        with FORK_LOCK:
+            result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
         return _Entry(content_hash, {d.dag_id: d for d in result.dags}, result.error)
 
     def _trial_import(self, path: str) -> str | None:
         """Import ``path`` in a forked child with the time limit: its import error, or None."""
         timeout = float(self.import_timeout or DEFAULT_TRIAL_TIMEOUT_S)
         dags_folder = None if self.dags_folder is None else str(self.dags_folder)
-        child = TimedChild.start(
-            _trial_import_main, (path, timeout, dags_folder), name="tradewind-dag-file-trial", timeout=timeout
-        )
+        with FORK_LOCK:
+            child = TimedChild.start(
+                _trial_import_main,
+                (path, timeout, dags_folder, self.after_fork),
+                name="tradewind-dag-file-trial",
+                timeout=timeout,
+            )
         ended = child.wait()
         if ended.timed_out:
             return (
@@ -94,11 +116,16 @@ class DagLoader:
         return str(error) if error else None
 
 
-def _trial_import_main(path: str, timeout: float, dags_folder: str | None, conn: Connection) -> None:
+def _trial_import_main(
+    path: str, timeout: float, dags_folder: str | None, after_fork: Callable[[], None] | None, conn: Connection
+) -> None:
     """In the child: import the file under the time limit and send back its error (or none)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    close_other_tries_pipes()
     try:
+        if after_fork is not None:
+            after_fork()
         error = load_dag_file(path, timeout=timeout, dags_folder=dags_folder).error
     except BaseException as exc:  # noqa: BLE001 - anything at all becomes this file's import error
         error = f"{path}: {type(exc).__name__}: {exc}"

@@ -12,6 +12,7 @@ through the broker. PostgreSQL only: on SQLite one scheduler owns all scheduling
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,7 +54,16 @@ class FollowUp:
         self.queues = set(queues)
         self.sender = sender
         self.cache = DagCache()
-        self.checked: dict[tuple[str, str], Any] = {}
+        # Each thread its own: an entry is written inside a transaction that may yet roll back.
+        self._local = threading.local()
+
+    @property
+    def checked(self) -> dict[tuple[str, str], Any]:
+        """What this thread's follow-ups know of each run's DAG version (see ``progress_runs``)."""
+        checked: dict[tuple[str, str], Any] | None = getattr(self._local, "checked", None)
+        if checked is None:
+            checked = self._local.checked = {}
+        return checked
 
     def plan_in(
         self, session: Session, key: TIKey, outcome: Outcome, task: Any, *, hostname: str, pid: int

@@ -19,6 +19,11 @@ process the try starts dies with the try, before the worker reports the try's en
   the try by itself within ``orphan_grace`` seconds, long before the scheduler declares the try a
   zombie and retries it elsewhere.
 
+A worker's slots are threads of one process, so the worker holds the pipes of every running
+try. A new guardian closes the pipes of the other tries straight after the fork (``FORK_LOCK``
+keeps the set of them exact), so only a try's own guardian holds its control pipe: when the worker
+dies, every guardian sees its pipe close at once, not when some later try's processes end.
+
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
 holds). The guardian is tiny and idle, so the OOM killer picks the task process first.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +43,24 @@ from tradewind.worker.process_tree import become_subreaper, die_with_parent, kil
 
 #: How often the guardian reaps orphans that ended while the task runs.
 _REAP_INTERVAL_S = 1.0
+
+#: Held while this process forks anything that must not inherit another try's pipes or a lock
+#: another thread holds mid-operation: a guardian (from making its pipes until the parent has
+#: closed the child's ends), a child trying a DAG file, and an import of a DAG file in the worker.
+FORK_LOCK = threading.RLock()
+#: The worker's ends of the pipes of every running try (changed only under ``FORK_LOCK``).
+_TRY_PIPES: set[int] = set()
+
+
+def close_other_tries_pipes() -> None:
+    """In a process just forked from the worker: close the pipes of the worker's running tries, so
+    a try's guardian alone holds its control pipe and the worker alone reads its reports."""
+    for fd in list(_TRY_PIPES):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _TRY_PIPES.clear()
 
 
 @dataclass
@@ -105,11 +129,17 @@ class GuardedTry:
         return True
 
     def close(self) -> None:
-        for fd in (self.log_fd, self.result_fd, self.status_fd, self.control_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        """Close the worker's ends of the try's pipes (once: a second call closes nothing)."""
+        with FORK_LOCK:
+            for fd in (self.log_fd, self.result_fd, self.status_fd, self.control_fd):
+                if fd < 0:
+                    continue
+                _TRY_PIPES.discard(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.log_fd = self.result_fd = self.status_fd = self.control_fd = -1
 
     def _send(self, command: str) -> None:
         try:
@@ -121,18 +151,16 @@ class GuardedTry:
 def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float) -> GuardedTry:
     """Fork the guardian, which forks the task process running ``task_main(log_fd, result_fd)``
     (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``."""
-    log_read, log_write = os.pipe()
-    result_read, result_write = os.pipe()
-    control_read, control_write = os.pipe()
-    status_read, status_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the guardian
-        code = 1
-        try:
-            for fd in (log_read, result_read, control_write, status_read):
-                os.close(fd)
-            code = _guardian_main(
+    with FORK_LOCK:
+        log_read, log_write = os.pipe()
+        result_read, result_write = os.pipe()
+        control_read, control_write = os.pipe()
+        status_read, status_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the guardian
+            _guardian_child(
                 task_main,
+                (log_read, result_read, control_write, status_read),
                 log_write,
                 result_write,
                 control_read,
@@ -140,12 +168,41 @@ def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float,
                 orphan_grace=orphan_grace,
                 leftover_grace=leftover_grace,
             )
-        finally:
-            os._exit(code)
-    for fd in (log_write, result_write, control_read, status_write):
-        os.close(fd)
+        for fd in (log_write, result_write, control_read, status_write):
+            os.close(fd)
+        _TRY_PIPES.update((log_read, result_read, status_read, control_write))
     os.set_blocking(status_read, False)
     return GuardedTry(pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read, control_fd=control_write)
+
+
+def _guardian_child(
+    task_main: Callable[[int, int], None],
+    worker_ends: tuple[int, ...],
+    log_write: int,
+    result_write: int,
+    control_read: int,
+    status_write: int,
+    *,
+    orphan_grace: float,
+    leftover_grace: float,
+) -> None:
+    """The guardian's process from the fork on; never returns."""
+    code = 1
+    try:
+        for fd in worker_ends:
+            os.close(fd)
+        close_other_tries_pipes()
+        code = _guardian_main(
+            task_main,
+            log_write,
+            result_write,
+            control_read,
+            status_write,
+            orphan_grace=orphan_grace,
+            leftover_grace=leftover_grace,
+        )
+    finally:
+        os._exit(code)
 
 
 def _guardian_main(

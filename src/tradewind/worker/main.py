@@ -1,7 +1,7 @@
 """``run_worker``: check the metastore and the broker, then run a Celery worker in this process.
 
 The worker is Celery's own (no gossip or mingle, so it starts in about a second), consuming only
-the given queues, with Celery's ``threads`` pool: each of its ``concurrency`` slots is a thread of
+the given queues, with Celery's ``threads`` pool (``thread_pool.py``): each of its ``concurrency`` slots is a thread of
 this one process that claims a try, forks the try's own processes (``guardian.py``) and supervises
 them. Every try already runs in a process of its own, so a slot needs no interpreter of its own:
 an idle worker is one process whatever its concurrency (a prefork pool would be one per slot,
@@ -13,8 +13,9 @@ Shutdown is Celery's, checked against Celery 5.x:
   stops taking messages, lets the tries that are running finish and write their state, and gives
   back the messages it had reserved but not started (late acks: unacknowledged messages are
   restored to Redis when the channel closes). Then it marks itself offline.
-- A second Ctrl+C, or SIGQUIT: *cold* shutdown; the worker exits at once, and each running try's
-  guardian, seeing the worker gone, stops the try within seconds; the scheduler retries it.
+- A second Ctrl+C, or SIGQUIT: *cold* shutdown; each running try is killed at once and written as
+  failed (or up for retry, by its retries), then the worker exits. A worker killed outright
+  (SIGKILL) leaves that to each try's guardian, which sees the worker gone and stops the try.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tradewind.worker.celery_task import register
 from tradewind.worker.consumer import CONSUMER_PATH, broker_link
 from tradewind.worker.monitor import WorkerHealthMonitor
 from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S, WorkerRegistration
+from tradewind.worker.thread_pool import ThreadPool
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def run_worker(
     app = make_celery_app(settings, worker=True)
     app.conf.worker_consumer = CONSUMER_PATH
     check_broker(app, settings)
-    register(app, settings, hostname=hostname, queues=queues)
+    register(app, settings, hostname=hostname, queues=queues, concurrency=concurrency)
     monitor = WorkerHealthMonitor(
         settings,
         broker_link(app),
@@ -77,7 +79,7 @@ def run_worker(
     registration.connect_signals()
     worker = app.Worker(
         hostname=NODE_PREFIX + hostname,
-        pool_cls="threads",
+        pool_cls=ThreadPool,
         concurrency=concurrency,
         queues=list(queues),
         loglevel=loglevel.upper(),

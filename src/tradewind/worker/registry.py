@@ -1,5 +1,5 @@
 """The worker's row in the metastore: registered when Celery is ready, heartbeated by a daemon
-thread, marked offline on shutdown. Runs in the main Celery process, never in a pool process.
+thread, marked offline on shutdown. Runs in the worker's process, beside the slots' threads.
 
 The row is what ``tradewind workers list``, ``/health`` and ``/metrics`` show: each heartbeat
 carries the health monitor's verdict (``problem``, NULL while healthy) and the count of broker
@@ -18,7 +18,6 @@ from typing import Any
 from tradewind.metastore import workers
 from tradewind.metastore.engine import (
     create_engine_from_settings,
-    dispose_after_fork,
     make_session_factory,
     session_scope,
 )
@@ -58,7 +57,6 @@ class WorkerRegistration:
 
     def connect_signals(self) -> None:
         from celery.signals import (  # type: ignore[import-untyped]
-            worker_process_init,
             worker_ready,
             worker_shutdown,
         )
@@ -66,7 +64,6 @@ class WorkerRegistration:
         # weak=False: these are bound methods of an object nothing else may keep alive.
         worker_ready.connect(self._on_ready, weak=False)
         worker_shutdown.connect(self._on_shutdown, weak=False)
-        worker_process_init.connect(self._on_pool_process_init, weak=False)
 
     def register(self) -> None:
         with session_scope(self.factory) as session:
@@ -130,8 +127,3 @@ class WorkerRegistration:
     def _on_shutdown(self, sender: Any = None, **kwargs: Any) -> None:
         if os.getpid() == self._pid:
             self.stop()
-
-    def _on_pool_process_init(self, sender: Any = None, **kwargs: Any) -> None:
-        # A pool process forked from the main one inherits this engine's pooled sockets; drop
-        # them without closing, so the main process's connections stay intact.
-        dispose_after_fork(self.engine)

@@ -71,10 +71,16 @@ class WorkerServices:
 
 
 def create_services(
-    settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",), sender: Sender | None = None
+    settings: Settings,
+    hostname: str,
+    *,
+    queues: Sequence[str] = ("default",),
+    sender: Sender | None = None,
+    concurrency: int | None = None,
 ) -> WorkerServices:
     warm_up()
-    engine = create_engine_from_settings(settings)
+    # Each slot's thread and its try's heartbeat thread may hold a connection at the same moment.
+    engine = create_engine_from_settings(settings, threads=None if concurrency is None else 2 * concurrency + 2)
     factory = make_session_factory(engine)
     # DAG files imported here and the tasks forked from here reach the metastore through these.
     runtime_services.install(MetastoreServices(settings, factory))
@@ -86,7 +92,11 @@ def create_services(
         settings=settings,
         engine=engine,
         factory=factory,
-        loader=DagLoader(dags_folder=settings.resolved_dags_folder, import_timeout=settings.dagbag_import_timeout),
+        loader=DagLoader(
+            dags_folder=settings.resolved_dags_folder,
+            import_timeout=settings.dagbag_import_timeout,
+            after_fork=lambda: dispose_after_fork(engine),
+        ),
         events=make_event_bus(settings.broker_url),
         options=options,
         follow_up=follow,
@@ -97,9 +107,16 @@ class ProcessServices:
     """The services of the current process, built once per process (and again after a fork)."""
 
     def __init__(
-        self, settings: Settings, hostname: str, *, queues: Sequence[str] = ("default",), sender: Sender | None = None
+        self,
+        settings: Settings,
+        hostname: str,
+        *,
+        queues: Sequence[str] = ("default",),
+        sender: Sender | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.settings = settings
+        self.concurrency = concurrency
         self.hostname = hostname
         self.queues = list(queues)
         self.sender = sender
@@ -117,7 +134,9 @@ class ProcessServices:
                 dispose_after_fork(self._services.engine)
                 self._services = None
             if self._services is None:
-                self._services = create_services(self.settings, self.hostname, queues=self.queues, sender=self.sender)
+                self._services = create_services(
+                    self.settings, self.hostname, queues=self.queues, sender=self.sender, concurrency=self.concurrency
+                )
                 self._pid = os.getpid()
             return self._services
 

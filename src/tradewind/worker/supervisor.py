@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import select
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,11 @@ class ChildResult:
     log_text: str = ""
     rendered: dict[str, Any] | None = None
     pushed: list[PushedXCom] = field(default_factory=list)
+
+
+#: Set when the worker is shut down cold (SIGQUIT, a second Ctrl+C): every try it runs is killed at
+#: once and ends failed or up for retry, instead of the worker waiting for it.
+COLD_SHUTDOWN = threading.Event()
 
 
 @dataclass
@@ -126,6 +132,9 @@ def _watch(
         elif stop.reason is None and beat.standing is Standing.CHANGED:
             reason = "the task instance was changed from outside (cleared, marked, or its run timed out); stopped"
             guarded.terminate(options.killed_task_cleanup_time)
+        elif stop.reason is None and COLD_SHUTDOWN.is_set():
+            reason = "the worker was shut down cold (SIGQUIT or a second Ctrl+C); the try was killed"
+            guarded.kill()
         elif stop.reason is None and deadline is not None and now > deadline:
             reason = f"the task ran past its execution_timeout of {timeout} and did not stop; killed"
             guarded.terminate(min(options.killed_task_cleanup_time, KILL_GRACE_SECONDS))

@@ -6,6 +6,8 @@ it: they share the master's pages (its objects frozen out of the garbage collect
 collection in a worker does not copy them), which keeps a webserver of two workers near the size
 of one; a first request served in the master builds what Flask and Jinja would otherwise build in
 each worker. Each worker drops the master's pooled connections after the fork and opens its own.
+The app's code and settings are those the master loaded: restart the webserver (a SIGHUP only
+replaces the workers) to change them.
 """
 
 from __future__ import annotations
@@ -61,13 +63,17 @@ class WebserverApplication(BaseApplication):  # type: ignore[misc]
 
 def warm_up(app: Flask) -> None:
     """Serve a health check and the login page once, in the master: what Flask, Werkzeug and Jinja
-    build on a first request (the URL map, the compiled templates) is then built once and shared."""
+    build on a first request (the URL map, the compiled templates) is then built once and shared.
+    The master keeps no database connection afterwards."""
+    from tradewind.master.webserver.db import dispose
+
     client = app.test_client()
     for path in ("/health", "/login"):
         try:
             client.get(path)
         except Exception as exc:  # noqa: BLE001 - a warm-up only; a real request reports the problem
             logger.debug("warming up %s failed: %s", path, exc)
+    dispose(app)
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:

@@ -72,9 +72,9 @@ def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings,
             (following.data_interval.start, following.data_interval.end) if following is not None else None,
             following.run_after if following is not None else None,
         )
-        if following is None or following.run_after > now:
-            settled += 1  # not due again this tick (a DAG held back by max_active_runs stays due)
-    # Only when DAGs left the due list: a batch all held back must not make the loop spin.
+        settled += 1
+    # A full batch looked at: more may be due. (One taken by another scheduler is not counted, so
+    # a batch that is all another's does not make this loop spin.)
     report.more_due = len(due) == DAGS_PER_TICK and settled > 0
     report.created.extend(create_dataset_runs(session, cache, settings, now))
     report.next_due = scheduling.next_create_after(session)
