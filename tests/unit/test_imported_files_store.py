@@ -85,7 +85,7 @@ def test_a_file_whose_store_fails_is_its_error_alone_and_every_other_file_is_sto
 ) -> None:
     items = [_imported(settings, f"good_{n}") for n in range(3)]
     broken = _imported(settings, "broken")
-    # What a child sent that cannot be stored (here: a DAG without its tasks).
+    # What a child sent that cannot be stored (here: a DAG without its format version nor tasks).
     items.insert(
         1, ImportedItem(broken.path, broken.content_hash, ParsedFile(str(broken.path), dags=[{"dag_id": "x"}]))
     )
