@@ -1,6 +1,7 @@
 """A batch of DAG files imported by one child, as the scheduler imports a changed folder: each
 file's result comes back as soon as it is done; a file that kills the child or hangs past its time
-limit becomes that file's import error, and the files after it are handed back for a fresh child."""
+limit becomes that file's import error, and the files after it are handed back for a fresh child;
+and no file's import changes how the next one imports (its own ``common.py``, its working directory)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,60 @@ def test_a_slow_file_stopped_by_its_alarm_is_its_error_and_the_child_goes_on(tmp
     progress = _run(BatchImport.start(items, _settings(tmp_path, timeout=0.5)))
     (_, slow), (_, good) = progress.done
     assert slow.error is not None and good.error is None and progress.rest == []
+
+
+# Each DAG file puts its own folder first on sys.path and imports the helper next to it, as DAG
+# files in the wild do.
+USES_ITS_COMMON = """
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common
+import pendulum
+from tradewind import DAG, EmptyOperator
+
+with DAG("{dag_id}", description=common.VALUE, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None):
+    EmptyOperator(task_id="t")
+"""
+CHDIRS = """
+import os
+from tradewind import DAG
+os.chdir({elsewhere!r})
+"""
+SAYS_WHERE_IT_RUNS = """
+import os
+import pendulum
+from tradewind import DAG, EmptyOperator
+
+with DAG("where", description=os.getcwd(), start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None):
+    EmptyOperator(task_id="t")
+"""
+
+
+def _file(path: Path, source: str) -> FoundFile:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return FoundFile(path=str(path), stamp=None, content_hash=path.name)
+
+
+def test_each_subfolders_dag_imports_its_own_common_module_within_one_batch(tmp_path: Path) -> None:
+    items = []
+    for team in ("team_a", "team_b"):
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "common.py").write_text(f"VALUE = {team!r}\n")
+        items.append(_file(tmp_path / team / f"{team}_dag.py", USES_ITS_COMMON.format(dag_id=team)))
+    progress = _run(BatchImport.start(items, _settings(tmp_path)))
+    assert [parsed.error for _, parsed in progress.done] == [None, None]
+    assert [parsed.dags[0]["description"] for _, parsed in progress.done] == ["team_a", "team_b"]
+
+
+def test_a_file_that_changes_directory_does_not_move_the_next_file(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    before = _run(BatchImport.start([_file(tmp_path / "where.py", SAYS_WHERE_IT_RUNS)], _settings(tmp_path)))
+    items = [
+        _file(tmp_path / "a_chdirs.py", CHDIRS.format(elsewhere=str(elsewhere))),
+        _file(tmp_path / "b_where.py", SAYS_WHERE_IT_RUNS),
+    ]
+    progress = _run(BatchImport.start(items, _settings(tmp_path)))
+    ran_in = progress.done[1][1].dags[0]["description"]
+    assert ran_in == before.done[0][1].dags[0]["description"] != str(elsewhere)

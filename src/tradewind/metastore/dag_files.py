@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tradewind.metastore.column_limits import max_length
 from tradewind.metastore.models import DagFile, ParseImportError
 from tradewind.metastore.statements import upsert_many
 from tradewind.sdk.dag_folder import FileStamp
@@ -56,6 +57,12 @@ class FileRecord(NamedTuple):
     stamp: FileStamp | None = None
 
 
+def fits_filename(filename: str) -> bool:
+    """Whether the path is short enough to be recorded (its hash, its import error)."""
+    limit = max_length(DagFile, "filename")
+    return limit is None or len(filename) <= limit
+
+
 def record_file(
     session: Session,
     filename: str,
@@ -94,7 +101,7 @@ def record_files(session: Session, records: Sequence[FileRecord], *, now: dateti
 
 def record_stamps(session: Session, stamps: Mapping[str, FileStamp]) -> None:
     """Record the new stat of files whose content did not change (touched, or first seen settled)."""
-    for filename, stamp in stamps.items():
+    for filename, stamp in sorted(stamps.items()):  # in key order, as every bulk write (statements.py)
         session.execute(
             update(DagFile)
             .where(DagFile.filename == filename)

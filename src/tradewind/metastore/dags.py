@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tradewind.errors import DagNotFound
+from tradewind.metastore.column_limits import check_fits
 from tradewind.metastore.models import DagModel
 from tradewind.metastore.statements import rows_changed, upsert_many
 from tradewind.sdk.serialization import SerializedDAG, deserialize_dag
@@ -32,6 +33,23 @@ class DagRecord:
     max_active_tasks: int | None
     is_paused_upon_creation: bool
     dag_display_name: str | None = None
+
+
+def check_record_fits(record: DagRecord) -> None:
+    """Raise ``InvalidInput`` naming the first value of the record its column cannot hold (a
+    timetable summary over 1,000 characters, owners over 2,000), before any statement fails on it."""
+    check_fits(
+        DagModel,
+        dag_id=record.dag_id,
+        fileloc=record.fileloc,
+        dag_hash=record.dag_hash,
+        schedule_description=record.schedule_description,
+        description=record.description,
+        owners=record.owners,
+        max_active_runs=record.max_active_runs,
+        max_active_tasks=record.max_active_tasks,
+        dag_display_name=record.dag_display_name,
+    )
 
 
 def upsert_dag(

@@ -1,5 +1,9 @@
 """Write statements spelled once for PostgreSQL and SQLite: the upsert (of one row or many), and
-an UPDATE/DELETE's row count."""
+an UPDATE/DELETE's row count.
+
+A bulk upsert writes its rows sorted by their conflict key, so two schedulers upserting
+overlapping rows lock them in the same order and one waits for the other instead of both
+waiting for each other (a deadlock on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -35,8 +39,8 @@ def upsert_many(
     update: Sequence[str],
 ) -> None:
     """``upsert`` of many rows (all with the same columns) in as few round trips as the driver
-    allows; no two rows may share their ``conflict_on`` columns (PostgreSQL refuses to update a
-    row twice in one statement)."""
+    allows, sorted by their ``conflict_on`` columns (the lock order every writer shares); no two
+    rows may share those columns (PostgreSQL refuses to update a row twice in one statement)."""
     dialect = session.get_bind().dialect.name
     insert: Any
     if dialect == "postgresql":
@@ -47,6 +51,7 @@ def upsert_many(
         raise NotImplementedError(f"the metastore supports PostgreSQL and SQLite, not {dialect}")
     if not rows:
         return
+    rows = sorted(rows, key=lambda row: tuple(row[name] for name in conflict_on))
     statement = insert(model)
     if update:
         statement = statement.on_conflict_do_update(

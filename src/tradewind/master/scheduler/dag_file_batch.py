@@ -7,16 +7,25 @@ child once a file has taken the limit and a grace. The results come in the batch
 the child dies (a file calling ``os._exit``, a segfault) or is killed, the first file without a
 result is the one that did it: it becomes that file's import error, and the rest of the batch is
 handed back to be imported by a fresh child.
+
+Files share the child's interpreter, so each file's import leaves it as it found it
+(``_isolated``): the working directory and ``sys.path`` are put back, and the modules the import
+loaded from the DAG folder are forgotten, so a ``common.py`` in one subfolder never stands in for
+another subfolder's ``common.py``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import signal
+import sys
 import time
 import zlib
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -114,18 +123,69 @@ def _batch_main(paths: list[str], timeout: float, dags_folder: str, conn: Connec
     # The parent's own handlers (stop the scheduler's loop) must not keep a child alive that is told to stop.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _load_shared_modules()
     for path in paths:
         try:
-            from tradewind.sdk.dag_file import load_dag_file
-
-            parsed = ParsedFile.from_result(load_dag_file(path, timeout=timeout, dags_folder=dags_folder))
-            payload = json.dumps(
-                {"path": parsed.path, "dags": parsed.dags, "error": parsed.error, "traceback": parsed.traceback},
-                default=str,
-            )
+            with _isolated(dags_folder):
+                payload = _import_one(path, timeout, dags_folder)
         except BaseException as exc:  # noqa: BLE001 - anything at all becomes this file's import error
             payload = json.dumps(
                 {"path": path, "dags": [], "error": f"{path}: {type(exc).__name__}: {exc}", "traceback": None}
             )
         conn.send_bytes(zlib.compress(payload.encode(), 1))
     conn.close()
+
+
+def _import_one(path: str, timeout: float, dags_folder: str) -> str:
+    """The file's result as JSON: its DAGs serialized (before its modules are forgotten), or its error."""
+    from tradewind.sdk.dag_file import load_dag_file
+
+    parsed = ParsedFile.from_result(load_dag_file(path, timeout=timeout, dags_folder=dags_folder))
+    return json.dumps(
+        {"path": parsed.path, "dags": parsed.dags, "error": parsed.error, "traceback": parsed.traceback},
+        default=str,
+    )
+
+
+def _load_shared_modules() -> None:
+    """What every file's import shares (the Airflow shim, the plugins), loaded before the first file,
+    so none of it counts as that file's own."""
+    try:
+        from tradewind.compat import airflow_shim
+        from tradewind.sdk import plugins
+
+        airflow_shim.install()
+        plugins.ensure_loaded()
+    except Exception:  # noqa: BLE001, S110 - the first file's import meets the same error and reports it
+        pass
+
+
+@contextmanager
+def _isolated(dags_folder: str) -> Iterator[None]:
+    """Put back what one file's import changed in the shared interpreter: the working directory,
+    ``sys.path``, and the modules it loaded from the DAG folder (forgotten, so the next file imports
+    its own helpers)."""
+    cwd = os.getcwd()
+    path = list(sys.path)
+    before = set(sys.modules)
+    try:
+        yield
+    finally:
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass  # the directory is gone: the next file runs wherever this one left it
+        sys.path[:] = path
+        for name in _loaded_from(dags_folder, set(sys.modules) - before):
+            sys.modules.pop(name, None)
+
+
+def _loaded_from(folder: str, names: set[str]) -> list[str]:
+    """The modules among ``names`` whose file lies inside ``folder``."""
+    root = os.path.join(os.path.realpath(folder), "")
+    found = []
+    for name in names:
+        module_file = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(module_file, str) and os.path.realpath(module_file).startswith(root):
+            found.append(name)
+    return found

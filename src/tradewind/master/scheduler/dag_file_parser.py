@@ -5,9 +5,10 @@ imports the changed files, each child a batch of them (``plan_batches``), sendin
 per file as it finishes (``dag_file_batch.py``); every file keeps its own time limit
 (``dagbag_import_timeout``). ``scan`` finds new, changed (by stat, then hash) and removed files,
 and files whose import failed more than ``min_file_process_interval`` ago (what broke them may be
-fixed without a change to the file); ``poll`` stores what the children sent since, all in one
-transaction, so a file that hangs or crashes becomes an import error for that file alone (the rest
-of its batch goes to a fresh child) while the scheduler keeps scheduling everything else.
+fixed without a change to the file); ``poll`` stores what the children sent since, in one
+transaction (each file in its own should that fail, so a file the metastore refuses is that file's
+import error alone), so a file that hangs or crashes becomes an import error for that file alone
+(the rest of its batch goes to a fresh child) while the scheduler keeps scheduling everything else.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from tradewind.master.scheduler.dag_processor import (
     ImportedItem,
     SyncReport,
     scan_folder,
-    store_parsed_files,
+    store_imported,
 )
-from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import FoundFile
 from tradewind.settings import Settings
 
@@ -90,8 +90,7 @@ class DagFileParser:
         imported = [item for item in imported if item.path.exists()]
         if imported:
             report.parsed.extend(str(item.path) for item in imported)
-            with session_scope(factory) as session:
-                store_parsed_files(session, self.settings, imported, report)
+            store_imported(factory, self.settings, imported, report)
         self._start_waiting()
         return report
 

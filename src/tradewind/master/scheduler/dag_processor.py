@@ -5,21 +5,28 @@ hashed, and imported when its content changed, or when its last import failed mo
 ``min_file_process_interval`` ago (a missing module installed since, a variable set); its DAGs are
 stored in serialized form with their hash, a broken file gets an import error (cleared once
 fixed), and DAGs whose file is gone become inactive. The scheduler and the web UI read only what this writes.
+
+Imported files are stored together in one transaction (``store_imported``); should that fail, each
+file is stored in a transaction of its own, so a file the metastore refuses becomes that file's
+import error and every other file is stored. A value too long for its column (a timetable summary,
+the owners) is caught before any statement, as the file's import error, never truncated.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.decisions.dag_ownership import ImportedFile, OwnershipPlan, plan_ownership
+from tradewind.errors import InvalidInput
 from tradewind.metastore import dag_code, dag_files, dags, datasets, import_errors
 from tradewind.metastore.engine import session_scope
 from tradewind.sdk.dag_folder import FileStamp, FoundFile, find_dag_files
@@ -73,6 +80,14 @@ class SyncReport:
     dag_ids: list[str] = field(default_factory=list)
     removed_files: list[str] = field(default_factory=list)
 
+    def absorb(self, other: SyncReport) -> None:
+        """Add what ``other`` (one part of this work) did."""
+        self.parsed.extend(other.parsed)
+        self.unchanged.extend(other.unchanged)
+        self.errors.update(other.errors)
+        self.dag_ids.extend(other.dag_ids)
+        self.removed_files.extend(other.removed_files)
+
 
 @dataclass
 class FolderScan:
@@ -115,12 +130,22 @@ def scan_folder(
         known = dag_files.get_known_files(session)
         retry = dag_files.failed_files_parsed_before(session, cutoff)
     stamps = {name: k.stamp for name, k in known.items() if k.stamp is not None}
-    scan = plan_scan(find_dag_files(settings.resolved_dags_folder, stamps), known, retry, force=force)
+    scan = plan_scan(_recordable(find_dag_files(settings.resolved_dags_folder, stamps)), known, retry, force=force)
     with session_scope(factory) as session:
         forget_removed_files(session, scan.present, report)
         dag_files.record_stamps(session, scan.stamps)
     report.unchanged.extend(scan.unchanged)
     return scan
+
+
+def _recordable(found: list[FoundFile]) -> list[FoundFile]:
+    """The files whose path the metastore can record; one longer than that (nested folders past
+    1,000 characters) could hold neither its DAGs nor its import error, so it is only logged."""
+    kept = [item for item in found if dag_files.fits_filename(item.path)]
+    if len(kept) < len(found):
+        skipped = sorted(item.path for item in found if not dag_files.fits_filename(item.path))
+        logger.error("%d DAG file(s) skipped, their path is too long to record: %s", len(skipped), ", ".join(skipped))
+    return kept
 
 
 def load_in_process(path: Path, settings: Settings) -> ParsedFile:
@@ -140,8 +165,7 @@ def sync_dag_folder(
         path = Path(item.path)
         parsed = loader(path, settings)
         report.parsed.append(item.path)
-        with session_scope(factory) as session:
-            store_parsed_file(session, settings, path, item.content_hash, parsed, report, stamp=item.stamp)
+        store_imported(factory, settings, [ImportedItem(path, item.content_hash, parsed, item.stamp)], report)
     return report
 
 
@@ -165,18 +189,60 @@ class ImportedItem:
     stamp: FileStamp | None = None
 
 
-def store_parsed_file(
-    session: Session,
-    settings: Settings,
-    path: Path,
-    content_hash: str,
-    parsed: ParsedFile,
-    report: SyncReport,
-    *,
-    stamp: FileStamp | None = None,
+def store_imported(
+    factory: sessionmaker[Session], settings: Settings, items: Sequence[ImportedItem], report: SyncReport
 ) -> None:
-    """Record one imported file (``store_parsed_files`` of one)."""
-    store_parsed_files(session, settings, [ImportedItem(path, content_hash, parsed, stamp)], report)
+    """Store imported files in one transaction; should it fail, each file in a transaction of its
+    own, a file that still fails becoming its own import error (every other file is stored)."""
+    together = SyncReport()
+    try:
+        with session_scope(factory) as session:
+            store_parsed_files(session, settings, items, together)
+    except Exception as exc:  # noqa: BLE001 - whatever one file's store raised, the others are stored
+        _raise_if_disconnected(exc)
+        logger.warning("storing %d imported files at once failed, storing each on its own: %s", len(items), _cause(exc))
+    else:
+        report.absorb(together)
+        return
+    for item in {str(item.path): item for item in items}.values():
+        _store_alone(factory, settings, item, report)
+
+
+def _store_alone(factory: sessionmaker[Session], settings: Settings, item: ImportedItem, report: SyncReport) -> None:
+    """Store one file; if the metastore refuses it, record why as the file's import error instead."""
+    alone = SyncReport()
+    try:
+        with session_scope(factory) as session:
+            store_parsed_files(session, settings, [item], alone)
+    except Exception as exc:  # noqa: BLE001 - a file the metastore refuses is that file's import error
+        _raise_if_disconnected(exc)
+        refused = ParsedFile(
+            path=str(item.path),
+            error=f"{item.path}: its DAGs could not be stored: {_cause(exc)}",
+            traceback=traceback.format_exc(),
+        )
+        alone = SyncReport()
+        try:
+            with session_scope(factory) as session:
+                store_parsed_files(session, settings, [replace(item, parsed=refused)], alone)
+        except Exception as again:  # noqa: BLE001 - logged; the rest of the batch is still stored
+            _raise_if_disconnected(again)
+            logger.error("could not record the import error of %s: %s", item.path, _cause(again))
+            return
+    report.absorb(alone)
+
+
+def _raise_if_disconnected(exc: Exception) -> None:
+    """A lost connection is no file's fault: it ends the attempt (the caller's loop logs it)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        raise exc
+
+
+def _cause(exc: Exception) -> str:
+    """One line: the database's own message when there is one, without SQLAlchemy's SQL dump."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def store_parsed_files(session: Session, settings: Settings, items: Sequence[ImportedItem], report: SyncReport) -> None:
@@ -186,12 +252,21 @@ def store_parsed_files(session: Session, settings: Settings, items: Sequence[Imp
     from tradewind.sdk.serialization import deserialize_dag
 
     latest = {str(item.path): item for item in items}
-    batch = list(latest.values())
     parsed_dags = {
         name: [deserialize_dag(serialized) for serialized in item.parsed.dags]
         for name, item in latest.items()
         if item.parsed.error is None
     }
+    dag_records: dict[str, dict[str, dags.DagRecord]] = {}
+    for name, found in list(parsed_dags.items()):
+        item = latest[name]
+        by_id = {d["dag_id"]: d for d in item.parsed.dags}
+        dag_records[name] = {dag.dag_id: _dag_record(settings, name, dag, by_id[dag.dag_id]) for dag in found}
+        problem = _unfit(dag_records[name].values())
+        if problem is not None:
+            latest[name] = replace(item, parsed=ParsedFile(path=item.parsed.path, error=f"{name}: {problem}"))
+            del parsed_dags[name], dag_records[name]
+    batch = list(latest.values())
     previous = dag_files.dag_ids_by_file(session, latest)
     wanted = {dag.dag_id for found in parsed_dags.values() for dag in found}
     owners = dags.active_filelocs(session, wanted.union(*previous.values()))
@@ -205,15 +280,14 @@ def store_parsed_files(session: Session, settings: Settings, items: Sequence[Imp
     stored_dags: list[SerializedDAG] = []
     for name, found in parsed_dags.items():
         keep = set(plan.stored[name])
-        serialized_by_id = {d["dag_id"]: d for d in latest[name].parsed.dags}
         for dag in found:
             if dag.dag_id in keep:
-                records.append(_dag_record(settings, name, dag, serialized_by_id[dag.dag_id]))
+                records.append(dag_records[name][dag.dag_id])
                 stored_dags.append(dag)
     dags.upsert_dags(session, records)
     datasets.sync_parsed_dags(session, stored_dags)
     import_errors.clear_import_errors(session, [name for name in latest if name not in errors])
-    for name, error in errors.items():
+    for name, error in sorted(errors.items()):  # in key order, as every bulk write (statements.py)
         import_errors.record_import_error(session, name, error)
     dags.deactivate_many(session, plan.deactivate)
     dag_files.record_files(
@@ -239,6 +313,16 @@ def _import_errors(latest: Mapping[str, ImportedItem], plan: OwnershipPlan, repo
             message = f"{name}: DAG id {dag_id!r} is already defined in {owner}; this file's copy is ignored"
             report.errors[name] = errors[name] = message
     return errors
+
+
+def _unfit(records: Iterable[dags.DagRecord]) -> str | None:
+    """Why one of a file's DAGs cannot be stored as it is (a value too long for its column), if so."""
+    for record in records:
+        try:
+            dags.check_record_fits(record)
+        except InvalidInput as exc:
+            return f"the DAG {record.dag_id!r} cannot be stored: {exc}"
+    return None
 
 
 def _dag_record(settings: Settings, filename: str, dag: SerializedDAG, serialized: dict[str, Any]) -> dags.DagRecord:
