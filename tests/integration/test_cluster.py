@@ -329,3 +329,30 @@ def test_a_broken_dag_file_appearing_is_an_import_error_and_other_dags_go_on(clu
     assert "broken.py" in errors[0] and "61 * * * *" in errors[0]
     run_id = cluster.trigger("example_bash_python")
     assert cluster.wait_for_run("example_bash_python", run_id) == "success"
+
+
+def test_a_worker_told_to_stop_finishes_its_task_and_leaves_the_next_one_to_another_worker(
+    cluster: Cluster,
+    dags_folder: Path,
+    tmp_path: Path,
+):
+    """SIGTERM (docker stop): the running task finishes and is recorded; the worker does not claim
+    the next task of the chain for itself on its way out (its follow-up sends it through the
+    broker), so the next task runs on the worker that is still up, once."""
+    record = tmp_path / "executions.txt"
+    side_effect_dag(dags_folder, "drained", record, tasks=2, sleep=3.0)
+    cluster.start_scheduler()
+    leaving = cluster.start_worker("leaving")
+    cluster.wait_for_dag("drained")
+    run_id = cluster.trigger("drained")
+    wait_until(lambda: cluster.states("drained", run_id)["step_0"] == "running", 30)
+    wait_until(lambda: record.exists(), 10)
+    leaving.send_signal(signal.SIGTERM)
+    cluster.start_worker("staying")
+
+    assert leaving.wait(timeout=60) == 0, cluster.log_of("leaving")
+    assert cluster.wait_for_run("drained", run_id, timeout=90) == "success"
+    rows = cluster.task_rows("drained", run_id)
+    assert rows["step_0"].hostname == "leaving" and rows["step_0"].state == "success"
+    assert rows["step_1"].hostname == "staying"
+    assert done_lines(record) == {(run_id, "step_0"): 1, (run_id, "step_1"): 1}

@@ -63,7 +63,8 @@ COLUMNS = [
 def worker(
     settings: Settings, queues: str | None, concurrency: int, hostname: str | None, heartbeat_interval: float
 ) -> None:
-    """Run a worker: take task instances from the queue and run them (SIGTERM: finish, then stop)."""
+    """Run a worker: take task instances from the queue and run them, each try in processes of its
+    own (SIGTERM: finish the running tries, then stop; SIGQUIT: kill them, then stop)."""
     from tradewind.queue.app import queue_names
     from tradewind.worker.main import run_worker
 

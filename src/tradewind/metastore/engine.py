@@ -69,7 +69,7 @@ def _create_engine(settings: Settings, threads: int | None = None) -> Engine:
             for name, value in POSTGRES_SOCKET_OPTIONS.items():
                 if name not in url.query:
                     connect_args[name] = value
-        pool: dict[str, int] = {} if threads is None else {"pool_size": threads, "max_overflow": threads // 2}
+        pool: dict[str, int] = {} if threads is None else {"pool_size": threads // 2, "max_overflow": threads}
         return sa.create_engine(url, echo=settings.sql_echo, pool_pre_ping=True, connect_args=connect_args, **pool)
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(

@@ -95,23 +95,23 @@ def due_dag_ids(session: Session, now: datetime, *, limit: int) -> list[str]:
     """Active, unpaused DAGs whose next run may be due by ``now``, the longest-waiting first —
     leaving out DAGs at their ``max_active_runs``: they wait for a run to end (then they are due
     again at once), and however many wait, they never hold back other DAGs' runs."""
-    active_runs = (
-        select(func.count())
-        .select_from(DagRun)
-        .where(
-            DagRun.dag_id == DagModel.dag_id,
-            DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]),
-        )
-        .scalar_subquery()
+    # One grouped count over the active runs only (the state index finds them), not a count of
+    # each due DAG's whole run history.
+    active = (
+        select(DagRun.dag_id, func.count().label("runs"))
+        .where(DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]))
+        .group_by(DagRun.dag_id)
+        .subquery()
     )
     return list(
         session.scalars(
             select(DagModel.dag_id)
+            .outerjoin(active, active.c.dag_id == DagModel.dag_id)
             .where(
                 DagModel.is_active.is_(True),
                 DagModel.is_paused.is_(False),
                 DagModel.next_dagrun_create_after <= now,
-                active_runs < func.coalesce(DagModel.max_active_runs, DEFAULT_MAX_ACTIVE_RUNS),
+                func.coalesce(active.c.runs, 0) < func.coalesce(DagModel.max_active_runs, DEFAULT_MAX_ACTIVE_RUNS),
             )
             .order_by(DagModel.next_dagrun_create_after, DagModel.dag_id)
             .limit(limit)

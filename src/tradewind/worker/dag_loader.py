@@ -11,7 +11,9 @@ new file version is first imported in a forked child with the time limit
 (``os._exit``, a crash), becomes that file's import error, and the worker and its other slots go
 on. Only a file that imported cleanly in the child is imported into the worker — with no other
 process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the import
-holds a lock (a module being imported for the first time) would find that lock held for ever.
+holds a lock (a module being imported for the first time) would find that lock held for ever. So
+while a new file version is imported, no try starts (tries that end still end); a file that
+takes long to import (it passed the trial within the time limit) holds the starts back that long.
 
 What a DAG file's top level changes in the process it runs in (the working directory, environment
 variables, logging) it changes for the whole worker and the tasks it starts afterwards; a
@@ -32,7 +34,7 @@ from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_file import file_hash, load_dag_file
 from tradewind.timed_child import TimedChild
-from tradewind.worker.guardian import FORK_LOCK, close_other_tries_pipes
+from tradewind.worker.guardian import FORK_LOCK, forking
 
 #: The time limit of a trial import when the loader has none (seconds).
 DEFAULT_TRIAL_TIMEOUT_S = 30.0
@@ -97,7 +99,7 @@ class DagLoader:
         """Import ``path`` in a forked child with the time limit: its import error, or None."""
         timeout = float(self.import_timeout or DEFAULT_TRIAL_TIMEOUT_S)
         dags_folder = None if self.dags_folder is None else str(self.dags_folder)
-        with FORK_LOCK:
+        with forking():
             child = TimedChild.start(
                 _trial_import_main,
                 (path, timeout, dags_folder, self.after_fork),
@@ -122,7 +124,6 @@ def _trial_import_main(
     """In the child: import the file under the time limit and send back its error (or none)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    close_other_tries_pipes()
     try:
         if after_fork is not None:
             after_fork()

@@ -66,10 +66,19 @@ class FollowUp:
         return checked
 
     def plan_in(
-        self, session: Session, key: TIKey, outcome: Outcome, task: Any, *, hostname: str, pid: int
+        self,
+        session: Session,
+        key: TIKey,
+        outcome: Outcome,
+        task: Any,
+        *,
+        hostname: str,
+        pid: int,
+        claim_one: bool = True,
     ) -> Followed | None:
         """Inside the transaction that ends ``key``'s try: plan its run, queue what the limits admit,
-        and claim one of those tasks for this worker. Nothing when a scheduler holds the run."""
+        and claim one of those tasks for this worker (unless ``claim_one`` is false: the worker is
+        shutting down, and all of them go through the broker). Nothing when a scheduler holds the run."""
         if task is not None and self._nothing_can_follow(session, key, str(outcome.state), task):
             return None
         now = datetime.now(UTC)
@@ -91,7 +100,7 @@ class FollowUp:
             return None  # a scheduler holds the run, or it is over, paused or not the cluster's
         items = list(queue_task_instances(session, self.cache, self.settings, now, run=run).messages)
         followed = Followed(rest=items)
-        mine = next((i for i, (_, queue) in enumerate(items) if queue in self.queues), None)
+        mine = next((i for i, (_, queue) in enumerate(items) if queue in self.queues), None) if claim_one else None
         if mine is not None:
             item = items.pop(mine)
             message = item[0]

@@ -20,9 +20,10 @@ process the try starts dies with the try, before the worker reports the try's en
   zombie and retries it elsewhere.
 
 A worker's slots are threads of one process, so the worker holds the pipes of every running
-try. A new guardian closes the pipes of the other tries straight after the fork (``FORK_LOCK``
-keeps the set of them exact), so only a try's own guardian holds its control pipe: when the worker
-dies, every guardian sees its pipe close at once, not when some later try's processes end.
+try. Every process forked from the worker (a guardian, a child trying a DAG file, whatever a DAG
+file forks) closes the pipes of the running tries straight after the fork (``os.register_at_fork``;
+a lock keeps the set of them exact), so only a try's own guardian holds its control pipe: when the
+worker dies, every guardian sees its pipe close at once, not when some later try's processes end.
 
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
@@ -36,7 +37,8 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tradewind.worker.process_tree import become_subreaper, die_with_parent, kill_descendants, reap_children
@@ -44,23 +46,38 @@ from tradewind.worker.process_tree import become_subreaper, die_with_parent, kil
 #: How often the guardian reaps orphans that ended while the task runs.
 _REAP_INTERVAL_S = 1.0
 
-#: Held while this process forks anything that must not inherit another try's pipes or a lock
-#: another thread holds mid-operation: a guardian (from making its pipes until the parent has
-#: closed the child's ends), a child trying a DAG file, and an import of a DAG file in the worker.
+#: Held while a guardian or a child trying a DAG file is forked, and while a DAG file is imported
+#: in the worker: a process forked while another thread imports would find the import's locks (a
+#: module imported for the first time) held for ever. So an import holds back the start of tries
+#: (not their end); imports happen once per file version.
 FORK_LOCK = threading.RLock()
-#: The worker's ends of the pipes of every running try (changed only under ``FORK_LOCK``).
+#: Guards ``_TRY_PIPES``: taken to fork a guardian and to close a try's pipes, never for long.
+_PIPES_LOCK = threading.Lock()
+#: The worker's ends of the pipes of every running try.
 _TRY_PIPES: set[int] = set()
 
 
 def close_other_tries_pipes() -> None:
     """In a process just forked from the worker: close the pipes of the worker's running tries, so
-    a try's guardian alone holds its control pipe and the worker alone reads its reports."""
+    a try's guardian alone holds its control pipe and the worker alone reads its reports. Runs
+    after every fork of the worker (``os.register_at_fork``)."""
     for fd in list(_TRY_PIPES):
         try:
             os.close(fd)
         except OSError:
             pass
     _TRY_PIPES.clear()
+
+
+os.register_at_fork(after_in_child=close_other_tries_pipes)
+
+
+@contextmanager
+def forking() -> Iterator[None]:
+    """Hold while forking from the worker: no DAG file is being imported in it and the set of the
+    tries' pipes is exact (none made or closed half-way) until the parent is done with the fork."""
+    with FORK_LOCK, _PIPES_LOCK:
+        yield
 
 
 @dataclass
@@ -130,7 +147,7 @@ class GuardedTry:
 
     def close(self) -> None:
         """Close the worker's ends of the try's pipes (once: a second call closes nothing)."""
-        with FORK_LOCK:
+        with _PIPES_LOCK:
             for fd in (self.log_fd, self.result_fd, self.status_fd, self.control_fd):
                 if fd < 0:
                     continue
@@ -151,12 +168,17 @@ class GuardedTry:
 def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float) -> GuardedTry:
     """Fork the guardian, which forks the task process running ``task_main(log_fd, result_fd)``
     (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``."""
-    with FORK_LOCK:
-        log_read, log_write = os.pipe()
-        result_read, result_write = os.pipe()
-        control_read, control_write = os.pipe()
-        status_read, status_write = os.pipe()
-        pid = os.fork()
+    with forking():
+        made: list[int] = []
+        try:
+            for _ in range(4):
+                made.extend(os.pipe())
+            pid = os.fork()
+        except OSError:
+            for fd in made:
+                os.close(fd)
+            raise
+        log_read, log_write, result_read, result_write, control_read, control_write, status_read, status_write = made
         if pid == 0:  # the guardian
             _guardian_child(
                 task_main,
@@ -189,9 +211,8 @@ def _guardian_child(
     """The guardian's process from the fork on; never returns."""
     code = 1
     try:
-        for fd in worker_ends:
+        for fd in worker_ends:  # the other tries' pipes were closed at the fork
             os.close(fd)
-        close_other_tries_pipes()
         code = _guardian_main(
             task_main,
             log_write,

@@ -10,7 +10,8 @@ each holding its own copy of tradewind, SQLAlchemy and Celery, and its own conne
 Shutdown is Celery's, checked against Celery 5.x:
 
 - SIGTERM (``docker stop``, Kubernetes) or a first Ctrl+C (SIGINT): *warm* shutdown. The worker
-  stops taking messages, lets the tries that are running finish and write their state, and gives
+  stops taking messages, lets the tries that are running finish and write their state (claiming
+  no next task of their runs for itself: those go through the broker; ``shutdown.py``), and gives
   back the messages it had reserved but not started (late acks: unacknowledged messages are
   restored to Redis when the channel closes). Then it marks itself offline.
 - A second Ctrl+C, or SIGQUIT: *cold* shutdown; each running try is killed at once and written as
@@ -28,6 +29,7 @@ from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.queue.app import check_broker, make_celery_app
 from tradewind.sdk import plugins
 from tradewind.settings import Settings
+from tradewind.worker import shutdown
 from tradewind.worker.celery_task import register
 from tradewind.worker.consumer import CONSUMER_PATH, broker_link
 from tradewind.worker.monitor import WorkerHealthMonitor
@@ -77,6 +79,7 @@ def run_worker(
         monitor=monitor,
     )
     registration.connect_signals()
+    shutdown.connect_signals()
     worker = app.Worker(
         hostname=NODE_PREFIX + hostname,
         pool_cls=ThreadPool,

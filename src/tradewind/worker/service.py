@@ -38,6 +38,7 @@ from tradewind.queue.messages import TaskMessage
 from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
 from tradewind.task_services import MetastoreServices
+from tradewind.worker import shutdown
 from tradewind.worker.dag_loader import DagLoader
 from tradewind.worker.follow_up import Followed, FollowUp, Sender
 from tradewind.worker.outcome import Outcome
@@ -209,6 +210,9 @@ def _handle_one(
     not this worker's to claim."""
     key = _key(message)
     if reporter is None or claimed is None:
+        if shutdown.COLD.is_set():
+            logger.info("%s: the worker is shutting down cold; the try stays queued", message.describe())
+            return None, None
         reporter = services.options.reporter(services.factory, key, message.try_number)
         claimed = reporter.claim(hostname=services.options.hostname, pid=os.getpid())
     if claimed is None:
@@ -226,7 +230,15 @@ def _handle_one(
     if follow_up is not None:
 
         def then(session: Session, ended: Outcome) -> Followed | None:
-            return follow_up.plan_in(session, key, ended, task, hostname=services.options.hostname, pid=os.getpid())
+            return follow_up.plan_in(
+                session,
+                key,
+                ended,
+                task,
+                hostname=services.options.hostname,
+                pid=os.getpid(),
+                claim_one=not shutdown.SHUTTING_DOWN.is_set(),
+            )
 
     outcome, followed = run_claimed(
         services.factory, services.reset_after_fork, task, reporter, claimed, services.options, then=then

@@ -11,7 +11,8 @@ child that inherited the task's stdout could hold open forever. Reasons to stop 
 - its heartbeat finds the try is no longer the live one, or no heartbeat has reached the metastore
   for ``fence_after`` seconds (half the zombie threshold): SIGKILL at once. This is self-fencing: a
   worker cut off from the metastore stops its own tries before the scheduler declares them zombies
-  and retries them elsewhere, so the old try and the retry never run side by side.
+  and retries them elsewhere, so the old try and the retry never run side by side;
+- the worker is shut down cold (``shutdown.py``): SIGKILL at once.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import json
 import logging
 import os
 import select
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from tradewind.worker import outcome as outcomes
+from tradewind.worker import shutdown
 from tradewind.worker.guardian import GuardedTry
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
@@ -64,11 +65,6 @@ class ChildResult:
     log_text: str = ""
     rendered: dict[str, Any] | None = None
     pushed: list[PushedXCom] = field(default_factory=list)
-
-
-#: Set when the worker is shut down cold (SIGQUIT, a second Ctrl+C): every try it runs is killed at
-#: once and ends failed or up for retry, instead of the worker waiting for it.
-COLD_SHUTDOWN = threading.Event()
 
 
 @dataclass
@@ -132,8 +128,9 @@ def _watch(
         elif stop.reason is None and beat.standing is Standing.CHANGED:
             reason = "the task instance was changed from outside (cleared, marked, or its run timed out); stopped"
             guarded.terminate(options.killed_task_cleanup_time)
-        elif stop.reason is None and COLD_SHUTDOWN.is_set():
-            reason = "the worker was shut down cold (SIGQUIT or a second Ctrl+C); the try was killed"
+        elif shutdown.COLD.is_set() and guarded.stopping != "kill":
+            # Killed now, even a try already being stopped (which keeps its first reason).
+            reason = stop.reason or shutdown.COLD_REASON
             guarded.kill()
         elif stop.reason is None and deadline is not None and now > deadline:
             reason = f"the task ran past its execution_timeout of {timeout} and did not stop; killed"

@@ -1,10 +1,11 @@
 """The worker's Celery pool: Celery's ``threads`` pool, plus what a cold shutdown asks of a pool.
 
 On a cold shutdown (SIGQUIT, a second Ctrl+C) Celery cancels each running task through its pool
-(``terminate_job``, then ``terminate`` on the task's result); the plain ``threads`` pool cannot
-stop a thread and raises, which leaves the worker waiting for every running try. Here a cancel
-sets ``COLD_SHUTDOWN``: each slot's supervisor then kills its try's processes at once and writes
-the try's end (``supervisor.py``), so the slot's thread returns and the worker exits.
+(``terminate_job``; ``terminate`` on the task's result, should that still be referenced); the
+plain ``threads`` pool cannot stop a thread and raises, which would leave the worker waiting for
+every running try. Here a cancel marks the shutdown cold (``shutdown.py``): each slot's supervisor
+then kills its try's processes at once and writes the try's end, so the slot's thread returns
+and the worker exits.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 from celery.concurrency.thread import ApplyResult  # type: ignore[import-untyped]
 from celery.concurrency.thread import TaskPool as CeleryThreadPool
 
-from tradewind.worker.supervisor import COLD_SHUTDOWN
+from tradewind.worker import shutdown
 
 
 class _Result(ApplyResult):  # type: ignore[misc]
     def terminate(self, signal: Any = None) -> None:
-        COLD_SHUTDOWN.set()
+        shutdown.begin(cold=True)
 
 
 class ThreadPool(CeleryThreadPool):  # type: ignore[misc]
@@ -28,4 +29,4 @@ class ThreadPool(CeleryThreadPool):  # type: ignore[misc]
         return _Result(result.f)
 
     def terminate_job(self, pid: Any, signal: Any = None) -> None:
-        COLD_SHUTDOWN.set()
+        shutdown.begin(cold=True)

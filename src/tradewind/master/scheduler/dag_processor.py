@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.decisions.dag_ownership import ImportedFile, OwnershipPlan, plan_ownership
@@ -233,8 +233,10 @@ def _store_alone(factory: sessionmaker[Session], settings: Settings, item: Impor
 
 
 def _raise_if_disconnected(exc: Exception) -> None:
-    """A lost connection is no file's fault: it ends the attempt (the caller's loop logs it)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    """A lost connection, or a refusal that passes (a deadlock with another scheduler, a lock or
+    statement timeout, SQLite busy), is no file's fault: it ends the attempt (the caller's loop
+    logs it) and, nothing of the files being recorded, they are imported and stored again."""
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         raise exc
 
 

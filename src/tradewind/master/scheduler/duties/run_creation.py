@@ -72,9 +72,11 @@ def create_scheduled_runs(session: Session, cache: DagCache, settings: Settings,
             (following.data_interval.start, following.data_interval.end) if following is not None else None,
             following.run_after if following is not None else None,
         )
-        settled += 1
-    # A full batch looked at: more may be due. (One taken by another scheduler is not counted, so
-    # a batch that is all another's does not make this loop spin.)
+        if plan.create or following is None or following.run_after > now:
+            settled += 1  # it got runs, or it is not due again before its time
+    # A full batch in which DAGs moved on: more may be due now. A batch of DAGs that stay due with
+    # nothing to create (another scheduler's, or a schedule that cannot move on) waits for the
+    # next tick rather than making the loop spin.
     report.more_due = len(due) == DAGS_PER_TICK and settled > 0
     report.created.extend(create_dataset_runs(session, cache, settings, now))
     report.next_due = scheduling.next_create_after(session)
