@@ -18,7 +18,9 @@ from tradewind.sdk.schedules import create_timetable
 D = [datetime(2024, 3, day, tzinfo=UTC) for day in range(1, 10)]
 
 
-def daily(max_active_runs: int = 16, end_date: datetime | None = None, schedule: str = "@daily") -> SimpleNamespace:
+def daily(
+    max_active_runs: int | None = 16, end_date: datetime | None = None, schedule: str = "@daily"
+) -> SimpleNamespace:
     return SimpleNamespace(
         timetable=create_timetable(schedule, UTC, start_date=D[0]),
         start_date=D[0],
@@ -33,6 +35,8 @@ def daily(max_active_runs: int = 16, end_date: datetime | None = None, schedule:
     [
         # Five days have ended; three may be active.
         (daily(3), True, None, 0, set(), D[5] + timedelta(hours=6), D[0:3], D[3]),
+        # max_active_runs=None means Airflow's default of 16 at once, not none.
+        (daily(None), True, None, 0, set(), D[5] + timedelta(hours=6), D[0:5], D[5]),
         # One active already: two more.
         (daily(3), True, None, 1, set(), D[5] + timedelta(hours=6), D[0:2], D[2]),
         # Nothing before an interval has ended.

@@ -17,6 +17,8 @@ from tradewind.sdk.schedules import DagRunInfo, DataInterval, next_dagrun_info
 
 #: Intervals passed over (they already have a run) in one call at most; the rest wait for the next tick.
 MAX_PASSED_OVER = 1000
+#: Runs at once of a DAG whose ``max_active_runs`` is None (Airflow's ``max_active_runs_per_dag``).
+DEFAULT_MAX_ACTIVE_RUNS = 16
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ def plan_new_runs(
     """The scheduled runs ``dag`` (its schedule, start_date, end_date, max_active_runs) gets at
     ``now``, after its last scheduled run covered ``last_interval``; ``active_runs`` are queued or
     running; ``taken`` are logical dates that already have a run."""
-    budget = max(0, int(dag.max_active_runs or 0) - active_runs)
+    limit = DEFAULT_MAX_ACTIVE_RUNS if dag.max_active_runs is None else int(dag.max_active_runs)
+    budget = max(0, limit - active_runs)
     interval = DataInterval(*last_interval) if last_interval is not None else None
     create: list[DagRunInfo] = []
     for _ in range(budget + MAX_PASSED_OVER + 1):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from tradewind.decisions.run_schedule import DEFAULT_MAX_ACTIVE_RUNS
 from tradewind.metastore import task_instances
 from tradewind.metastore.models import DagModel, DagRun, TaskInstance
 from tradewind.metastore.statements import rows_changed, upsert
@@ -85,10 +86,6 @@ def request_next_dagrun_check(session: Session, dag_ids: Collection[str], now: d
             .values(next_dagrun_create_after=now)
             .execution_options(synchronize_session=False)
         )
-
-
-#: A DAG's ``max_active_runs`` when its row has none (Airflow's ``max_active_runs_per_dag``).
-DEFAULT_MAX_ACTIVE_RUNS = 16
 
 
 def due_dag_ids(session: Session, now: datetime, *, limit: int) -> list[str]:

@@ -57,6 +57,19 @@ _PIPES_LOCK = threading.Lock()
 _TRY_PIPES: set[int] = set()
 
 
+def wait_readable(fds: list[int], timeout: float) -> list[int]:
+    """Those of ``fds`` that are readable (data, or end of file) within ``timeout`` seconds. With
+    ``poll``, not ``select``: a worker with many slots holds descriptors numbered past 1024."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    try:
+        events = poller.poll(max(0.0, timeout) * 1000)
+    except InterruptedError:
+        return []
+    return [fd for fd, _ in events]
+
+
 def close_other_tries_pipes() -> None:
     """In a process just forked from the worker: close the pipes of the worker's running tries, so
     a try's guardian alone holds its control pipe and the worker alone reads its reports. Runs
@@ -301,10 +314,7 @@ class _Watch:
             timeout = _REAP_INTERVAL_S if self._pidfd is not None else 0.05
             if self.deadline is not None:
                 timeout = min(timeout, max(0.0, self.deadline - time.monotonic()))
-            try:
-                ready, _, _ = select.select(watched, [], [], timeout)
-            except InterruptedError:
-                continue
+            ready = wait_readable(watched, timeout)
             if self.control_fd is not None and self.control_fd in ready:
                 self._command()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from typing import Any
 
 from tradewind.worker import outcome as outcomes
 from tradewind.worker import shutdown
-from tradewind.worker.guardian import GuardedTry
+from tradewind.worker.guardian import GuardedTry, wait_readable
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.task_process import TryRequest
@@ -229,8 +228,7 @@ class _PipeReader:
         self._open = {guarded.log_fd, guarded.result_fd}
 
     def read(self, timeout: float) -> None:
-        watched = [*self._open, self.guarded.status_fd]
-        ready, _, _ = select.select(watched, [], [], timeout)
+        ready = wait_readable([*self._open, self.guarded.status_fd], timeout)
         for fd in ready:
             if fd == self.guarded.status_fd:
                 stuck = list(self.guarded.report.stuck)
@@ -247,7 +245,7 @@ class _PipeReader:
     def drain(self) -> None:
         """After the guardian's exit no writer is left; read what is still in the pipes."""
         while self._open:
-            ready, _, _ = select.select(list(self._open), [], [], 0)
+            ready = wait_readable(list(self._open), 0)
             if not ready:
                 break  # a writer escaped the guardian (another PID namespace): do not wait for it
             for fd in ready:
