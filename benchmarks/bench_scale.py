@@ -77,13 +77,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
+def scheduler_and_workers(workers: int) -> list[list[str]]:
+    """The roles of a run: one scheduler and ``workers`` workers of concurrency 8, with
+    ``parallelism`` set to twice their slots so it never caps the run."""
+    os.environ["TRADEWIND_PARALLELISM"] = str(2 * workers * CONCURRENCY)
     roles: list[list[str]] = [["scheduler"]]
     roles += [["worker", "--hostname", f"w{n}", "--concurrency", str(CONCURRENCY)] for n in range(workers)]
+    return roles
+
+
+def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
+    roles = scheduler_and_workers(workers)
     port = free_port()
     if measure_memory:
         roles.append(["webserver", "--host", "127.0.0.1", "--port", str(port)])
-    os.environ["TRADEWIND_PARALLELISM"] = str(2 * workers * CONCURRENCY)
     with bench_cluster({"scale_out": DAG.format(tasks=tasks)}, roles, redis_db=REDIS_DB) as cluster:
         if measure_memory:
             assert cluster.env.get("TRADEWIND_SECRET_KEY"), "the webserver needs TRADEWIND_SECRET_KEY"
@@ -118,10 +125,9 @@ def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
 
 
 def fanout_run(tasks: int, workers: int) -> None:
-    roles: list[list[str]] = [["scheduler"]]
-    roles += [["worker", "--hostname", f"w{n}", "--concurrency", str(CONCURRENCY)] for n in range(workers)]
-    os.environ["TRADEWIND_PARALLELISM"] = str(2 * workers * CONCURRENCY)
-    with bench_cluster({"fan_out": FANOUT_DAG.format(tasks=tasks)}, roles, redis_db=REDIS_DB) as cluster:
+    with bench_cluster(
+        {"fan_out": FANOUT_DAG.format(tasks=tasks)}, scheduler_and_workers(workers), redis_db=REDIS_DB
+    ) as cluster:
         wait(lambda: cluster.dag_known("fan_out"), 120, "the DAG to be parsed")
         wait(lambda: _workers_registered(cluster.engine) >= workers, 60, "every worker")
         began = time.monotonic()

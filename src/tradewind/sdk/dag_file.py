@@ -123,6 +123,17 @@ def _check(dags: list[DAG], path: Path) -> None:
         dag.validate()
 
 
+def lost_import_error(path: str | Path, *, timed_out: bool, timeout: float, exit_code: int | None) -> str:
+    """The import error of a file whose importing process ran past the time limit (and was
+    killed) or died before it answered."""
+    if timed_out:
+        return (
+            f"{path}: DagFileImportError: importing the file took longer than {timeout:g} s "
+            "(dagbag_import_timeout); the import was killed"
+        )
+    return f"{path}: the process importing the file died (exit code {exit_code}) before it finished"
+
+
 def describe_error(path: Path, exc: BaseException) -> str:
     """One line: the file, where, and what is wrong."""
     if isinstance(exc, SyntaxError):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
-from tradewind.sdk.dag_file import file_hash, load_dag_file
+from tradewind.sdk.dag_file import file_hash, load_dag_file, lost_import_error
 from tradewind.timed_child import TimedChild
 from tradewind.worker.guardian import FORK_LOCK, forking
 
@@ -107,13 +107,8 @@ class DagLoader:
                 timeout=timeout,
             )
         ended = child.wait()
-        if ended.timed_out:
-            return (
-                f"{path}: DagFileImportError: importing the file took longer than {timeout:g} s "
-                "(dagbag_import_timeout); the import was killed"
-            )
         if ended.payload is None:
-            return f"{path}: the process importing the file died (exit code {ended.exit_code}) before it finished"
+            return lost_import_error(path, timed_out=ended.timed_out, timeout=timeout, exit_code=ended.exit_code)
         error = ended.payload.get("error")
         return str(error) if error else None
 

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tradewind.master.scheduler.dag_processor import ParsedFile
+from tradewind.sdk.dag_file import lost_import_error
 from tradewind.settings import Settings
 from tradewind.timed_child import ChildEnd, TimedChild
 
@@ -34,23 +35,13 @@ def start_import(path: Path, settings: Settings) -> TimedChild:
 
 def parsed_file(path: Path, child: TimedChild, ended: ChildEnd) -> ParsedFile:
     """What the ended child found: its answer, or the error of a child that died or ran out of time."""
-    if ended.timed_out:
-        return ParsedFile(
-            path=str(path),
-            error=(
-                f"{path}: DagFileImportError: importing the file took longer than "
-                f"{child.timeout:g} s (dagbag_import_timeout); the import was killed"
-            ),
-        )
     if ended.payload is not None:
         try:
             return ParsedFile(**ended.payload)
         except TypeError:
             pass
-    return ParsedFile(
-        path=str(path),
-        error=f"{path}: the process importing the file died (exit code {ended.exit_code}) before it finished",
-    )
+    error = lost_import_error(path, timed_out=ended.timed_out, timeout=child.timeout, exit_code=ended.exit_code)
+    return ParsedFile(path=str(path), error=error)
 
 
 def load_in_child(path: Path, settings: Settings) -> ParsedFile:
