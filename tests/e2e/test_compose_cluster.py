@@ -338,7 +338,16 @@ def test_cluster_scales_and_survives_a_lost_worker_and_a_redis_restart(cluster: 
 
     with steps.step("scale down to 3 mid-run: the stopped workers finish their tasks first"):
         run_id = cluster.trigger(DAG_ID, {"seconds": 8})
-        busy = poll("tasks running", lambda: _hosts_by_state(cluster, run_id).get("running"), 120, interval=0.5)
+        # 30 tasks at once on 4 workers of 8 slots: every worker gets some, once all are delivered.
+        live = all_workers - {victim}
+        busy = poll(
+            "tasks running on every live worker",
+            lambda: (lambda hosts: hosts if hosts and hosts >= live else None)(
+                _hosts_by_state(cluster, run_id).get("running")
+            ),
+            120,
+            interval=0.5,
+        )
         before = {ti["task_id"]: ti["hostname"] for ti in _work_instances(cluster, run_id) if ti["state"] == "running"}
         cluster.compose("up", "-d", "--scale", "worker=3")
         remaining = {cluster.container_hostname(c) for c in cluster.container_ids("worker")}
