@@ -63,8 +63,8 @@ def _rollup(pid: int, field: str) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system) used so far by ``pid``, its children it has waited for, and
-    every process under it still running."""
+    """CPU time (user and system) used so far by ``pid`` and every process under it still running,
+    each with its children it has waited for (a worker's tries are its fork server's children)."""
     ticks = 0
     for each in [pid, *descendants(pid)]:
         try:
@@ -73,7 +73,7 @@ def cpu_seconds(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             continue
         utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
-        ticks += utime + stime + (cutime + cstime if each == pid else 0)
+        ticks += utime + stime + cutime + cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -561,6 +561,41 @@ def test_killed_worker_leaves_no_try_running_behind(stack, worker_factory):
     assert ti(stack, queued.key).state == "running"
 
 
+def test_a_killed_fork_server_leaves_running_tries_alone_and_the_next_try_gets_a_new_one(stack, worker_factory):
+    """The fork server the worker starts its tries from is SIGKILLed while a try runs: that try
+    goes on to succeed (its guardian answers to the worker, not to the fork server), and the next
+    try starts from a new fork server, once."""
+    worker = worker_factory("forkserver-killed", queues="q-forkserver", concurrency=2)
+    (server,) = _children_of(worker.pid)
+    running = queue_task(
+        stack,
+        """
+        def work():
+            record("started")
+            time.sleep(2)
+            record("finished")
+    """,
+    )
+    send(stack, running.message.encode(), queue="q-forkserver")
+    wait_until(lambda: executions(running) == ["started"], 20, lambda: worker_log(stack, "forkserver-killed"))
+    os.kill(server, signal.SIGKILL)
+    following = queue_task(
+        stack,
+        """
+        def work():
+            record("ran")
+    """,
+    )
+    send(stack, following.message.encode(), queue="q-forkserver")
+    assert wait_for_state(stack, following.key, {"success", "failed"}, timeout=30).state == "success"
+    assert wait_for_state(stack, running.key, {"success", "failed"}, timeout=30).state == "success"
+    assert executions(running) == ["started", "finished"]
+    assert executions(following) == ["ran"]
+    (replacement,) = _children_of(worker.pid)  # the killed one reaped
+    assert replacement != server
+    assert "fork server" in worker_log(stack, "forkserver-killed")
+
+
 def test_worker_with_unreachable_broker_exits_with_one_line_naming_the_url(stack):
     env = {**stack.env, "TRADEWIND_BROKER_URL": "redis://:hunter2@127.0.0.1:1/0"}
     result = subprocess.run(
@@ -573,19 +608,23 @@ def test_worker_with_unreachable_broker_exits_with_one_line_naming_the_url(stack
 
 
 def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stack, worker_factory):
-    """A worker of concurrency 4 idles as a single process (its slots are threads, not a pool of
-    interpreters), yet runs four tries at once, each in a process of its own."""
+    """A worker of concurrency 4 idles as a single process beside its fork server (its slots are
+    threads, not a pool of interpreters), yet runs four tries at once, each in a process of its
+    own, forked from the fork server, not from the busy worker."""
     worker = worker_factory("side-by-side", queues="q-side", concurrency=4)
     children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
-    assert children.read_text().split() == [], "an idle worker has no child processes"
+    assert len(children.read_text().split()) == 1, "an idle worker has one child process: its fork server"
+    server = int(children.read_text().split()[0])
+    server_children = Path(f"/proc/{server}/task/{server}/children")
+    assert server_children.read_text().split() == [], "an idle fork server has no child processes"
     queued = [
         queue_task(
             stack,
             """
         def work():
-            record(f"start {os.getpid()} {time.time()}")
+            record(f"start {os.getpid()} {os.getppid()} {time.time()}")
             time.sleep(1.5)
-            record(f"end {os.getpid()} {time.time()}")
+            record(f"end {os.getpid()} {os.getppid()} {time.time()}")
     """,
         )
         for _ in range(4)
@@ -596,12 +635,15 @@ def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stac
         assert wait_for_state(stack, each.key, {"success", "failed"}, timeout=30).state == "success"
     ledgers = [each.side_effects.read_text().splitlines() for each in queued]
     assert all(len(lines) == 2 for lines in ledgers), ledgers
-    starts = [float(lines[0].split()[2]) for lines in ledgers]
-    ends = [float(lines[1].split()[2]) for lines in ledgers]
+    starts = [float(lines[0].split()[3]) for lines in ledgers]
+    ends = [float(lines[1].split()[3]) for lines in ledgers]
     assert max(starts) < min(ends), "all four tries were running at the same moment"
     pids = {lines[0].split()[1] for lines in ledgers}
     assert len(pids) == 4 and str(worker.pid) not in pids, "each try ran in a process of its own"
-    wait_until(lambda: children.read_text().split() == [], 10, "the tries' processes are gone")
+    guardians = {int(lines[0].split()[2]) for lines in ledgers}
+    assert {_parent_of_or_gone(pid) for pid in guardians} <= {server, None}, "guardians are the fork server's"
+    wait_until(lambda: server_children.read_text().split() == [], 10, "the tries' processes are gone")
+    assert children.read_text().split() == [str(server)]
 
 
 def _pipes_of(pid: int) -> set[str]:
@@ -620,6 +662,20 @@ def _pipes_of(pid: int) -> set[str]:
 def _parent_of(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _children_of(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads forked them."""
+    return [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
+
+
+def _parent_of_or_gone(pid: int) -> int | None:
+    try:
+        return _parent_of(pid)
+    except OSError:
+        return None
 
 
 def _alive(pid: int) -> bool:

@@ -14,6 +14,7 @@ from celery import Celery  # type: ignore[import-untyped]
 
 from tradewind.queue.messages import RUN_TASK_INSTANCE, MessageError, QueueItem, TaskMessage
 from tradewind.settings import Settings
+from tradewind.worker.fork_server import ForkServer
 from tradewind.worker.runner import default_hostname
 from tradewind.worker.service import ProcessServices, handle_message
 
@@ -34,15 +35,22 @@ def register(
     hostname: str | None = None,
     queues: Sequence[str] = ("default",),
     concurrency: int | None = None,
+    fork_server: ForkServer | None = None,
 ) -> Any:
-    """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are shared by the pool's threads."""
+    """Register ``RUN_TASK_INSTANCE`` on ``app``; its services are shared by the pool's threads, and
+    its tries' processes forked from ``fork_server`` (None: from the worker itself)."""
 
     def send(items: Sequence[QueueItem]) -> None:
         for message, queue in items:
             app.send_task(RUN_TASK_INSTANCE, args=[message.encode()], queue=queue)
 
     services = ProcessServices(
-        settings, hostname or default_hostname(), queues=queues, sender=send, concurrency=concurrency
+        settings,
+        hostname or default_hostname(),
+        queues=queues,
+        sender=send,
+        concurrency=concurrency,
+        fork_server=fork_server,
     )
     services.connect_signals()
 

@@ -34,7 +34,7 @@ from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_file import file_hash, load_dag_file, lost_import_error
 from tradewind.timed_child import TimedChild
-from tradewind.worker.guardian import FORK_LOCK, forking
+from tradewind.worker.guardian import forking, importing
 
 #: The time limit of a trial import when the loader has none (seconds).
 DEFAULT_TRIAL_TIMEOUT_S = 30.0
@@ -91,7 +91,7 @@ class DagLoader:
             error = self._trial_import(path)
             if error is not None:
                 return _Entry(content_hash, {}, error)
-        with FORK_LOCK:
+        with importing():
             result = load_dag_file(path, timeout=self.import_timeout, dags_folder=self.dags_folder)
         return _Entry(content_hash, {d.dag_id: d for d in result.dags}, result.error)
 

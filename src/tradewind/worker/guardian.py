@@ -24,6 +24,8 @@ try. Every process forked from the worker (a guardian, a child trying a DAG file
 file forks) closes the pipes of the running tries straight after the fork (``os.register_at_fork``;
 a lock keeps the set of them exact), so only a try's own guardian holds its control pipe: when the
 worker dies, every guardian sees its pipe close at once, not when some later try's processes end.
+A worker forks its guardians from its fork server (``fork_server.py``), which sends the worker's
+ends of the pipes back; they join the same set as they arrive.
 
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
@@ -35,6 +37,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,7 +56,8 @@ _REAP_INTERVAL_S = 1.0
 FORK_LOCK = threading.RLock()
 #: Guards ``_TRY_PIPES``: taken to fork a guardian and to close a try's pipes, never for long.
 _PIPES_LOCK = threading.Lock()
-#: The worker's ends of the pipes of every running try.
+#: The worker's ends of the pipes of every running try, and any other descriptor no process forked
+#: from this one may hold (``close_in_children``).
 _TRY_PIPES: set[int] = set()
 
 
@@ -73,7 +77,11 @@ def wait_readable(fds: list[int], timeout: float) -> list[int]:
 def close_other_tries_pipes() -> None:
     """In a process just forked from the worker: close the pipes of the worker's running tries, so
     a try's guardian alone holds its control pipe and the worker alone reads its reports. Runs
-    after every fork of the worker (``os.register_at_fork``)."""
+    after every fork of the worker (``os.register_at_fork``). The locks are made anew: the fork was
+    made holding them, and a child that forks in turn (the fork server) needs them free."""
+    global FORK_LOCK, _PIPES_LOCK
+    FORK_LOCK = threading.RLock()
+    _PIPES_LOCK = threading.Lock()
     for fd in list(_TRY_PIPES):
         try:
             os.close(fd)
@@ -85,11 +93,39 @@ def close_other_tries_pipes() -> None:
 os.register_at_fork(after_in_child=close_other_tries_pipes)
 
 
+def close_in_children(fd: int) -> None:
+    """Have every process forked from this one from now on close ``fd`` straight after the fork."""
+    with _PIPES_LOCK:
+        _TRY_PIPES.add(fd)
+
+
+def keep_in_children(fd: int) -> None:
+    """Undo ``close_in_children`` (before closing ``fd``, whose number may then be reused)."""
+    with _PIPES_LOCK:
+        _TRY_PIPES.discard(fd)
+
+
+def receive_try_pipes(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
+    """Receive a message and the pipes it carries (``SCM_RIGHTS``) from ``sock``, with no fork in
+    between: the pipes join the set every forked child closes before any child can inherit them."""
+    with _PIPES_LOCK:
+        data, fds, _, _ = socket.recv_fds(sock, bufsize, maxfds)
+        _TRY_PIPES.update(fds)
+    return data, list(fds)
+
+
 @contextmanager
 def forking() -> Iterator[None]:
     """Hold while forking from the worker: no DAG file is being imported in it and the set of the
     tries' pipes is exact (none made or closed half-way) until the parent is done with the fork."""
     with FORK_LOCK, _PIPES_LOCK:
+        yield
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Hold while importing a DAG file: no process is forked meanwhile (see ``FORK_LOCK``)."""
+    with FORK_LOCK:
         yield
 
 
@@ -132,6 +168,12 @@ class GuardedTry:
     control_fd: int
     report: GuardianReport = field(default_factory=GuardianReport)
     stopping: str | None = None
+    #: Whether the guardian is this process's child (False: the fork server's, which reaps it).
+    own_child: bool = True
+
+    def go(self) -> None:
+        """Let a guardian started with ``wait_for_go`` start the task process."""
+        self._send("go\n")
 
     def terminate(self, grace: float) -> None:
         """SIGTERM the task process (its on_kill runs); SIGKILL everything after ``grace`` seconds."""
@@ -154,9 +196,21 @@ class GuardedTry:
         if chunk:
             self.report.take(chunk)
             return False
-        _, status = os.waitpid(self.pid, 0)
-        self.report.guardian_status = status
+        if self.own_child:
+            _, status = os.waitpid(self.pid, 0)
+            self.report.guardian_status = status
         return True
+
+    def exited(self) -> bool:
+        """Whether the guardian process has ended (for when its pipes cannot be read)."""
+        if self.own_child:
+            return os.waitpid(self.pid, os.WNOHANG)[0] != 0
+        try:
+            with open(f"/proc/{self.pid}/stat") as proc_stat:
+                stat = proc_stat.read()
+        except OSError:
+            return True
+        return stat[stat.rindex(")") + 2] in "ZX"
 
     def close(self) -> None:
         """Close the worker's ends of the try's pipes (once: a second call closes nothing)."""
@@ -178,9 +232,15 @@ class GuardedTry:
             pass  # the guardian is already gone: nothing left to stop
 
 
-def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float) -> GuardedTry:
+def start_guarded(
+    task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float, wait_for_go: bool = False
+) -> GuardedTry:
     """Fork the guardian, which forks the task process running ``task_main(log_fd, result_fd)``
-    (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``."""
+    (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``.
+
+    ``wait_for_go``: the guardian starts the task process only once ``GuardedTry.go`` is called
+    through the control pipe, and exits without starting it if the pipe closes first — so a try
+    whose pipes are handed on (the fork server's) starts only if they reached the worker."""
     with forking():
         made: list[int] = []
         try:
@@ -202,6 +262,7 @@ def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float,
                 status_write,
                 orphan_grace=orphan_grace,
                 leftover_grace=leftover_grace,
+                wait_for_go=wait_for_go,
             )
         for fd in (log_write, result_write, control_read, status_write):
             os.close(fd)
@@ -220,12 +281,16 @@ def _guardian_child(
     *,
     orphan_grace: float,
     leftover_grace: float,
+    wait_for_go: bool,
 ) -> None:
     """The guardian's process from the fork on; never returns."""
     code = 1
     try:
         for fd in worker_ends:  # the other tries' pipes were closed at the fork
             os.close(fd)
+        if wait_for_go and not _go_said(control_read):
+            code = 0  # the worker never got the try's pipes: nothing was started
+            return
         code = _guardian_main(
             task_main,
             log_write,
@@ -237,6 +302,20 @@ def _guardian_child(
         )
     finally:
         os._exit(code)
+
+
+def _go_said(control_read: int) -> bool:
+    """Wait for the worker's ``go`` on the control pipe; False if anything else comes first."""
+    line = b""
+    while not line.endswith(b"\n"):
+        try:
+            byte = os.read(control_read, 1)
+        except InterruptedError:
+            continue
+        if not byte:
+            return False
+        line += byte
+    return line == b"go\n"
 
 
 def _guardian_main(

@@ -2,10 +2,12 @@
 
 The worker is Celery's own (no gossip or mingle, so it starts in about a second), consuming only
 the given queues, with Celery's ``threads`` pool (``thread_pool.py``): each of its ``concurrency`` slots is a thread of
-this one process that claims a try, forks the try's own processes (``guardian.py``) and supervises
-them. Every try already runs in a process of its own, so a slot needs no interpreter of its own:
-an idle worker is one process whatever its concurrency (a prefork pool would be one per slot,
-each holding its own copy of tradewind, SQLAlchemy and Celery, and its own connections).
+this one process that claims a try, has the try's own processes started (``guardian.py``) and
+supervises them. Every try already runs in a process of its own, so a slot needs no interpreter of
+its own: an idle worker is one process whatever its concurrency (a prefork pool would be one per
+slot, each holding its own copy of tradewind, SQLAlchemy and Celery, and its own connections),
+beside its fork server (``fork_server.py``), forked before Celery starts, from which the tries'
+processes are forked.
 
 Shutdown is Celery's, checked against Celery 5.x:
 
@@ -32,8 +34,10 @@ from tradewind.settings import Settings
 from tradewind.worker import shutdown
 from tradewind.worker.celery_task import register
 from tradewind.worker.consumer import CONSUMER_PATH, broker_link
+from tradewind.worker.fork_server import ForkServer
 from tradewind.worker.monitor import WorkerHealthMonitor
 from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S, WorkerRegistration
+from tradewind.worker.task_process import warm_up
 from tradewind.worker.thread_pool import ThreadPool
 
 logger = logging.getLogger(__name__)
@@ -58,10 +62,39 @@ def run_worker(
     check_metastore(settings)
     # Plugins first: every task process forked from this one has their macros and timetables.
     plugins.load_now(settings.resolved_plugins_folder)
+    # Before Celery's threads and connections exist: the fork server forks from a process of one
+    # thread that shares the pages imported so far with the worker.
+    warm_up()
+    fork_server = ForkServer(settings)
+    fork_server.start()
+    try:
+        return _run_celery_worker(
+            settings,
+            fork_server,
+            queues=queues,
+            concurrency=concurrency,
+            hostname=hostname,
+            loglevel=loglevel,
+            heartbeat_interval=heartbeat_interval,
+        )
+    finally:
+        fork_server.close()
+
+
+def _run_celery_worker(
+    settings: Settings,
+    fork_server: ForkServer,
+    *,
+    queues: Sequence[str],
+    concurrency: int,
+    hostname: str,
+    loglevel: str,
+    heartbeat_interval: float,
+) -> int:
     app = make_celery_app(settings, worker=True)
     app.conf.worker_consumer = CONSUMER_PATH
     check_broker(app, settings)
-    register(app, settings, hostname=hostname, queues=queues, concurrency=concurrency)
+    register(app, settings, hostname=hostname, queues=queues, concurrency=concurrency, fork_server=fork_server)
     monitor = WorkerHealthMonitor(
         settings,
         broker_link(app),

@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,9 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
-from tradewind.worker.guardian import start_guarded
+from tradewind.worker import outcome as outcomes
+from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
+from tradewind.worker.guardian import GuardedTry, start_guarded
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import DEFAULT_ZOMBIE_THRESHOLD_S, ClaimedTry, MetastoreXComBackend, Reporter, Standing
@@ -58,6 +60,8 @@ class RunnerOptions:
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     #: Write each log line to this callable too (``dags test`` shows logs on the terminal).
     echo: Callable[[str], None] | None = None
+    #: Where tries' processes are forked from (a worker's; None: forked from this process).
+    fork_server: ForkServer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> RunnerOptions:
@@ -132,7 +136,9 @@ def run_claimed(
     if time.monotonic() - last_ok > options.heartbeat_interval:
         standing, last_ok = reporter.heartbeat(), time.monotonic()
     if standing is Standing.RUNNING:
-        result = _run_in_child(factory, engine_reset, request, reporter, key, options, last_ok=last_ok)
+        result = _run_in_child(
+            factory, engine_reset, request, reporter, key, options, fileloc=claimed.fileloc, last_ok=last_ok
+        )
     else:
         result = _not_started(standing)
     _, followed = _finish(reporter, result, then, patience=options.zombie_threshold)
@@ -218,19 +224,35 @@ def _run_in_child(
     key: TIKey,
     options: RunnerOptions,
     *,
+    fileloc: str | None,
     last_ok: float,
 ) -> ChildResult:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    orphan_grace = min(options.killed_task_cleanup_time, options.zombie_threshold * ORPHAN_GRACE_FRACTION)
+    guarded: GuardedTry
+    if options.fork_server is not None and fileloc:
+        spec = TrySpec(fileloc, key, replace(request, task=None), orphan_grace, LEFTOVER_GRACE_S)
+        try:
+            guarded = options.fork_server.start_try(spec)
+        except ForkServerError as exc:
+            return _start_failed(request, str(exc))
+    else:
+        sys.stdout.flush()
+        sys.stderr.flush()
 
-    def task_main(log_fd: int, result_fd: int) -> None:
-        # The worker's pooled connections stay the worker's; a pull opens the task's own, lazily.
-        engine_reset()
-        child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
+        def task_main(log_fd: int, result_fd: int) -> None:
+            # The worker's pooled connections stay the worker's; a pull opens the task's own, lazily.
+            engine_reset()
+            child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
 
-    guarded = start_guarded(
-        task_main,
-        orphan_grace=min(options.killed_task_cleanup_time, options.zombie_threshold * ORPHAN_GRACE_FRACTION),
-        leftover_grace=LEFTOVER_GRACE_S,
-    )
+        guarded = start_guarded(task_main, orphan_grace=orphan_grace, leftover_grace=LEFTOVER_GRACE_S)
     return supervise(guarded, request, reporter, options.supervision(), last_ok=last_ok)
+
+
+def _start_failed(request: TryRequest, why: str) -> ChildResult:
+    """The try's processes could not be started: it ends as a crash would, retried by its retries."""
+    now = datetime.now(UTC)
+    outcome = outcomes.from_crash(
+        None, task=request.task, try_number=request.try_number, max_tries=request.max_tries, now=now, reason=why
+    )
+    logger.error("%s try %s: %s", request.run.dag_id, request.try_number, why)
+    return ChildResult(outcome=outcome, log_text=f"[{now.isoformat()}] ERROR - {why}\n")

@@ -41,6 +41,7 @@ from tradewind.task_services import MetastoreServices
 from tradewind.worker import shutdown
 from tradewind.worker.dag_loader import DagLoader
 from tradewind.worker.follow_up import Followed, FollowUp, Sender
+from tradewind.worker.fork_server import ForkServer
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, Reporter, end_claimed
 from tradewind.worker.runner import RunnerOptions, run_claimed
@@ -78,14 +79,16 @@ def create_services(
     queues: Sequence[str] = ("default",),
     sender: Sender | None = None,
     concurrency: int | None = None,
+    fork_server: ForkServer | None = None,
 ) -> WorkerServices:
+    """``fork_server``: where the tries' processes are forked from (None: from this process)."""
     warm_up()
     # Each slot's thread and its try's heartbeat thread may hold a connection at the same moment.
     engine = create_engine_from_settings(settings, threads=None if concurrency is None else 2 * concurrency + 2)
     factory = make_session_factory(engine)
     # DAG files imported here and the tasks forked from here reach the metastore through these.
     runtime_services.install(MetastoreServices(settings, factory))
-    options = RunnerOptions.from_settings(settings, hostname=hostname)
+    options = RunnerOptions.from_settings(settings, hostname=hostname, fork_server=fork_server)
     follow = None
     if sender is not None and engine.dialect.name == "postgresql":
         follow = FollowUp(factory, settings, queues, sender, options)
@@ -115,8 +118,10 @@ class ProcessServices:
         queues: Sequence[str] = ("default",),
         sender: Sender | None = None,
         concurrency: int | None = None,
+        fork_server: ForkServer | None = None,
     ) -> None:
         self.settings = settings
+        self.fork_server = fork_server
         self.concurrency = concurrency
         self.hostname = hostname
         self.queues = list(queues)
@@ -135,8 +140,15 @@ class ProcessServices:
                 dispose_after_fork(self._services.engine)
                 self._services = None
             if self._services is None:
+                fork_server = self.fork_server
                 self._services = create_services(
-                    self.settings, self.hostname, queues=self.queues, sender=self.sender, concurrency=self.concurrency
+                    self.settings,
+                    self.hostname,
+                    queues=self.queues,
+                    sender=self.sender,
+                    concurrency=self.concurrency,
+                    # A process forked from the worker forks its tries itself.
+                    fork_server=fork_server if fork_server is not None and fork_server.owner == os.getpid() else None,
                 )
                 self._pid = os.getpid()
             return self._services

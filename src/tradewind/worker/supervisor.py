@@ -149,7 +149,7 @@ def _await_guardian(guarded: GuardedTry, reader: _PipeReader) -> None:
         try:
             reader.read(0.1)
         except Exception:  # noqa: BLE001 - the pipes themselves may be what broke; poll the exit instead
-            if os.waitpid(guarded.pid, os.WNOHANG)[0]:
+            if guarded.exited():
                 return
             time.sleep(0.1)
 

@@ -1,0 +1,328 @@
+"""The worker's fork server: the small, single-threaded process every try's guardian is forked from.
+
+    worker (threads: Celery, slots, heartbeats) ── socket ── fork server ── guardian ── task process
+
+Forking the worker itself for each try is costly where it hurts: the worker is large and busy, so
+after every fork the kernel must copy each page the worker then writes to (thousands per try),
+and the fork copies the page tables of all of it. The fork server is forked from the worker once,
+as it starts — before Celery builds its consumer, its pool's threads and its connections — so it
+shares those pages with the worker, stays idle between requests (it writes almost nothing, so
+forking it leaves almost nothing to copy) and has one thread, so nothing it forks can inherit a
+lock another thread held.
+
+A slot asks for a try by sending what the task's process needs (``TrySpec``: the DAG file, the
+task instance, the run; no live objects). The fork server loads the task from the DAG file (its
+own ``DagLoader``, once per file version, with ``dagbag_import_timeout``), forks the try's
+guardian exactly as the worker would (``guardian.start_guarded``), and sends back the guardian's
+pid and the worker's ends of the try's pipes (``SCM_RIGHTS``), keeping none of them. From there
+the worker supervises the try as before: reads its log and reports, stops it, and learns of the
+guardian's end from its status pipe. The guardian is the fork server's child (it reaps it); the
+guarantees of ``guardian.py`` are unchanged: the control pipe's only writer is the worker, so a
+worker that dies stops every try.
+
+A guardian the fork server starts waits for the worker's ``go`` on the control pipe before it
+starts the task process, and exits if the pipe closes first: a try starts only if its pipes
+reached the worker. So when the fork server dies (the OOM killer, a ``kill``), the try being
+started is simply asked of a new one (forked from the worker then, which is larger), and the
+tries already running go on (their guardians answer to the worker). When the worker dies, the
+fork server sees its socket close and exits; the tries' guardians stop their tries as before.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import pickle
+import signal
+import socket
+import struct
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
+from tradewind.metastore.engine import create_engine_from_settings, dispose_after_fork, make_session_factory
+from tradewind.metastore.task_instances import TIKey
+from tradewind.sdk import runtime_services
+from tradewind.settings import Settings
+from tradewind.task_services import MetastoreServices
+from tradewind.worker.dag_loader import DagLoader
+from tradewind.worker.guardian import (
+    GuardedTry,
+    close_in_children,
+    forking,
+    keep_in_children,
+    receive_try_pipes,
+    start_guarded,
+    wait_readable,
+)
+from tradewind.worker.process_tree import reap_children
+from tradewind.worker.reporting import MetastoreXComBackend
+from tradewind.worker.task_process import TryRequest, child_main
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!I")
+#: The pipes sent with each started try: log, result, guardian status, control.
+_PIPES_PER_TRY = 4
+#: How often an idle fork server reaps its ended guardians and checks its worker is alive.
+_IDLE_WAKE_S = 1.0
+#: How long the worker waits for an answer beyond the time a DAG file may take to import.
+_ANSWER_SLACK_S = 30.0
+#: How long ``close`` waits for the fork server to exit before it kills it.
+_CLOSE_WAIT_S = 10.0
+
+
+class ForkServerError(Exception):
+    """The fork server could not start the try; the message says why (for the try's log)."""
+
+
+@dataclass
+class TrySpec:
+    """What the fork server needs to start one try (everything but live objects)."""
+
+    fileloc: str
+    key: TIKey
+    #: The try's request with ``task`` left out (the fork server loads its own).
+    request: TryRequest
+    orphan_grace: float
+    leftover_grace: float
+
+
+class ForkServer:
+    """The worker's side: starts the fork server and asks it for tries, from any thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.owner = os.getpid()
+        self.pid = 0
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._answer_within = float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
+
+    def start(self) -> None:
+        """Fork the fork server (again, if it died); call from the worker."""
+        worker_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with forking():
+            pid = os.fork()
+            if pid == 0:  # the fork server
+                code = 1
+                try:
+                    worker_end.close()
+                    code = serve(server_end, self.settings)
+                except BaseException:  # noqa: BLE001 - said on stderr; the worker starts another
+                    traceback.print_exc()
+                finally:
+                    os._exit(code)
+        server_end.close()
+        close_in_children(worker_end.fileno())
+        self._sock, self.pid = worker_end, pid
+        logger.debug("fork server started (pid %s)", pid)
+
+    def start_try(self, spec: TrySpec) -> GuardedTry:
+        """Have the fork server start the try's guardian and task process; raises
+        ``ForkServerError`` when it cannot (the task cannot be loaded, no fork server answers).
+
+        The guardian starts the task process only once the worker holds the try's pipes (``go``),
+        so when a fork server dies before its answer arrives, nothing of the try ran and it is
+        asked of a new fork server once more."""
+        payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    sock = self._connected()
+                    sock.sendall(_HEADER.pack(len(payload)) + payload)
+                    answer, fds = self._answer(sock)
+                    break
+                except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                    self._lost(str(exc))
+                    if attempt == 2:
+                        raise ForkServerError(f"the worker's fork server could not start the try: {exc}") from None
+        if "error" in answer:
+            raise ForkServerError(str(answer["error"]))
+        log_fd, result_fd, status_fd, control_fd = fds
+        os.set_blocking(status_fd, False)
+        guarded = GuardedTry(
+            pid=int(answer["pid"]),
+            log_fd=log_fd,
+            result_fd=result_fd,
+            status_fd=status_fd,
+            control_fd=control_fd,
+            own_child=False,
+        )
+        guarded.go()
+        return guarded
+
+    def close(self) -> None:
+        """Stop the fork server (it exits once its socket closes); tries already started go on."""
+        with self._lock:
+            if self._sock is not None:
+                self._drop_socket()
+                self._reap(_CLOSE_WAIT_S)
+
+    def _connected(self) -> socket.socket:
+        if self._sock is None:
+            self.start()
+        assert self._sock is not None
+        return self._sock
+
+    def _answer(self, sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
+        if not wait_readable([sock.fileno()], self._answer_within):
+            raise OSError(f"no answer in {self._answer_within:g} s")
+        data, fds = receive_try_pipes(sock, 65536, _PIPES_PER_TRY)
+        try:
+            if not data:
+                raise EOFError("it exited")
+            while len(data) < _HEADER.size or len(data) < _HEADER.size + _HEADER.unpack_from(data)[0]:
+                if not wait_readable([sock.fileno()], self._answer_within):
+                    raise OSError("its answer was cut short")
+                more = sock.recv(65536)
+                if not more:
+                    raise EOFError("it exited while answering")
+                data += more
+            answer = pickle.loads(data[_HEADER.size :])
+            if "error" not in answer and len(fds) != _PIPES_PER_TRY:
+                raise ValueError(f"it sent {len(fds)} pipes instead of {_PIPES_PER_TRY}")
+        except BaseException:
+            _close_all(fds)
+            raise
+        return answer, fds
+
+    def _lost(self, why: str) -> None:
+        """The fork server failed: make sure it is gone; the next try starts another."""
+        logger.error("the worker's fork server (pid %s) failed: %s; starting another for the next try", self.pid, why)
+        self._drop_socket()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._reap(_CLOSE_WAIT_S)
+
+    def _drop_socket(self) -> None:
+        assert self._sock is not None
+        keep_in_children(self._sock.fileno())
+        self._sock.close()
+        self._sock = None
+
+    def _reap(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                return
+            time.sleep(0.01)
+
+
+def serve(sock: socket.socket, settings: Settings) -> int:
+    """The fork server's loop: one request at a time until the worker closes the socket."""
+    # The worker decides about Ctrl+C and shutdowns; the guardians reset what they need.
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    close_in_children(sock.fileno())  # guardians and task processes never hold the socket
+    engine = create_engine_from_settings(settings)
+    factory = make_session_factory(engine)
+    runtime_services.install(MetastoreServices(settings, factory))
+    loader = DagLoader(
+        dags_folder=settings.resolved_dags_folder,
+        import_timeout=settings.dagbag_import_timeout,
+        after_fork=lambda: dispose_after_fork(engine),
+    )
+    gc.freeze()
+    while True:
+        reap_children()
+        if not wait_readable([sock.fileno()], _IDLE_WAKE_S):
+            continue
+        spec = _read_request(sock)
+        if spec is None:
+            return 0  # the worker closed the socket, or died
+        try:
+            guarded = _start(spec, loader, lambda: dispose_after_fork(engine), factory)
+        except ForkServerError as exc:
+            _send(sock, {"error": str(exc)}, [])
+            continue
+        try:
+            pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
+            _send(sock, {"pid": guarded.pid}, pipes)
+        finally:
+            guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)
+
+
+def _start(spec: TrySpec, loader: DagLoader, engine_reset: Callable[[], None], factory: Any) -> GuardedTry:
+    try:
+        task = loader.get_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
+    except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
+        raise ForkServerError(f"the task could not be loaded to start: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the file raised is the try's error
+        raise ForkServerError(
+            "the task could not be loaded to start: " + "".join(traceback.format_exception_only(exc)).strip()
+        ) from None
+    request = spec.request
+    request.task = task
+    key = spec.key
+
+    def task_main(log_fd: int, result_fd: int) -> None:
+        # The fork server's pooled connections stay its own; a pull opens the task's own, lazily.
+        engine_reset()
+        child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
+
+    return start_guarded(
+        task_main, orphan_grace=spec.orphan_grace, leftover_grace=spec.leftover_grace, wait_for_go=True
+    )
+
+
+def _read_request(sock: socket.socket) -> TrySpec | None:
+    """The next request, or None once the worker's end is closed."""
+    header = _read_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    body = _read_exactly(sock, _HEADER.unpack(header)[0])
+    if body is None:
+        return None
+    spec = pickle.loads(body)
+    assert isinstance(spec, TrySpec)
+    return spec
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        try:
+            chunk = sock.recv(size - len(data))
+        except ConnectionResetError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _send(sock: socket.socket, answer: dict[str, Any], fds: list[int]) -> None:
+    payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    message = _HEADER.pack(len(payload)) + payload
+    try:
+        sent = socket.send_fds(sock, [message], fds)
+        if sent < len(message):
+            sock.sendall(message[sent:])
+    except OSError:
+        pass  # the worker is gone; the next read ends the loop
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        keep_in_children(fd)
+        try:
+            os.close(fd)
+        except OSError:
+            pass

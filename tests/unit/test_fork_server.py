@@ -1,0 +1,192 @@
+"""A worker forks its tries from its fork server, a small process of one thread forked as the worker
+starts: the fork server loads the task from its DAG file, starts the try's guardian and task
+process, and hands the worker the try's pipes. Real processes and a real DAG file; no sockets to
+servers, no metastore (the tasks here pull no XCom)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from test_try_processes import run_to_end, wait_for
+
+from tradewind.metastore.task_instances import TIKey
+from tradewind.sdk.context import RunInfo
+from tradewind.settings import Settings
+from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
+from tradewind.worker.guardian import start_guarded
+from tradewind.worker.task_process import TryRequest
+
+DAG_FILE = """
+import os
+from datetime import datetime
+from tradewind import DAG, PythonOperator
+
+LEDGER = {ledger!r}
+
+def work():
+    with open(LEDGER, "a") as ledger:
+        ledger.write(f"{{os.getpid()}} {{os.getppid()}}\\n")
+    return "done"
+
+with DAG("forked", start_date=datetime(2026, 1, 1), schedule=None):
+    PythonOperator(task_id="work", python_callable=work)
+"""
+
+
+@pytest.fixture
+def dag_file(tmp_path: Path) -> Path:
+    path = tmp_path / "dags" / "forked.py"
+    path.parent.mkdir()
+    path.write_text(DAG_FILE.format(ledger=str(tmp_path / "ledger")))
+    return path
+
+
+@pytest.fixture
+def server(tmp_path: Path, dag_file: Path):
+    fork_server = ForkServer(Settings(home=tmp_path, dags_folder=dag_file.parent, dagbag_import_timeout=10))
+    fork_server.start()
+    yield fork_server
+    fork_server.close()
+
+
+def spec_for(dag_file: Path, task_id: str = "work") -> TrySpec:
+    run = RunInfo(dag_id="forked", run_id="manual__1", run_type="manual", logical_date=datetime(2026, 1, 1, tzinfo=UTC))
+    request = TryRequest(
+        task=None,
+        run=run,
+        try_number=1,
+        max_tries=0,
+        map_index=-1,
+        hostname="here",
+        first_poke_at=None,
+        xcom_max_bytes=1024,
+    )
+    return TrySpec(str(dag_file), TIKey("forked", "manual__1", task_id), request, orphan_grace=5, leftover_grace=1)
+
+
+def outcome_of(reports: str) -> dict:
+    lines = [json.loads(line) for line in reports.splitlines() if line.strip()]
+    return next(line["outcome"] for line in lines if "outcome" in line)
+
+
+def test_a_try_runs_in_a_process_forked_from_the_fork_server_and_reports_through_its_pipes(server, dag_file, tmp_path):
+    guarded = server.start_try(spec_for(dag_file))
+    assert not guarded.own_child
+    assert _parent_of(guarded.pid) == server.pid, "the guardian is the fork server's child, not the worker's"
+    reports = run_to_end(guarded)
+    assert outcome_of(reports)["state"] == "success"
+    assert any('"xcom": ["return_value", "done"]' in line for line in reports.splitlines())
+    task_pid, task_parent = (int(word) for word in (tmp_path / "ledger").read_text().split())
+    assert task_parent == guarded.pid and task_pid not in (os.getpid(), server.pid)
+    wait_for(lambda: guarded.exited(), 5)
+
+
+def test_a_task_the_dag_file_lacks_is_a_clear_error_and_the_fork_server_goes_on(server, dag_file, tmp_path):
+    with pytest.raises(ForkServerError, match="could not be loaded to start: .*'nope'"):
+        server.start_try(spec_for(dag_file, task_id="nope"))
+    assert outcome_of(run_to_end(server.start_try(spec_for(dag_file))))["state"] == "success"
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 1
+
+
+def test_a_changed_dag_file_is_loaded_again_before_its_next_try(server, dag_file, tmp_path):
+    run_to_end(server.start_try(spec_for(dag_file)))
+    dag_file.write_text(dag_file.read_text().replace('return "done"', 'return "changed"'))
+    reports = run_to_end(server.start_try(spec_for(dag_file)))
+    assert '"xcom": ["return_value", "changed"]' in reports
+
+
+def test_a_killed_fork_server_is_replaced_for_the_next_try(server, dag_file, tmp_path):
+    first = server.pid
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: _state(first) in ("Z", None), 5)
+    guarded = server.start_try(spec_for(dag_file))
+    assert server.pid != first
+    assert outcome_of(run_to_end(guarded))["state"] == "success"
+
+
+def test_the_fork_server_exits_when_its_worker_is_killed(tmp_path, dag_file):
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                from tradewind.settings import Settings
+                from tradewind.worker.fork_server import ForkServer
+                server = ForkServer(Settings(home={str(tmp_path)!r}))
+                server.start()
+                print(server.pid, flush=True)
+                time.sleep(60)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        server_pid = int(worker.stdout.readline())
+        assert _state(server_pid) not in ("Z", None)
+    finally:
+        worker.kill()
+        worker.wait(10)
+    # Reparented on the worker's death; it sees its socket close and exits within a second or so.
+    wait_for(lambda: _state(server_pid) in ("Z", None), 10)
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+def test_a_stuck_fork_server_is_given_up_on_after_its_time_and_the_try_starts_on_a_new_one(
+    monkeypatch, server, dag_file, tmp_path
+):
+    monkeypatch.setattr(server, "_answer_within", 0.5)
+    stuck = server.pid
+    os.kill(stuck, signal.SIGSTOP)
+    started = time.monotonic()
+    guarded = server.start_try(spec_for(dag_file))
+    assert time.monotonic() - started < 15
+    assert server.pid != stuck and _state(stuck) is None, "the stuck one was killed and reaped"
+    assert outcome_of(run_to_end(guarded))["state"] == "success"
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("said_go", [True, False])
+def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(tmp_path, said_go):
+    """A fork server that dies between forking a try's guardian and handing its pipes on leaves a
+    guardian whose control pipe closes before any ``go``: it exits without starting the task, so
+    asking a new fork server for the same try cannot run it twice."""
+    ledger = tmp_path / "ran"
+
+    def task_main(log_fd: int, result_fd: int) -> None:
+        ledger.write_text("ran")
+        os._exit(0)
+
+    guarded = start_guarded(task_main, orphan_grace=5, leftover_grace=1, wait_for_go=True)
+    if said_go:
+        guarded.go()
+        run_to_end(guarded)
+    else:
+        guarded.close()  # the control pipe's only writer is gone, with no go said
+        wait_for(guarded.exited, 5)
+    assert ledger.exists() is said_go
