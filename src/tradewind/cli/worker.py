@@ -65,7 +65,7 @@ def worker(
 ) -> None:
     """Run a worker: take task instances from the queue and run them, each try in processes of its
     own (SIGTERM: finish the running tries, then stop; SIGQUIT: kill them, then stop)."""
-    from tradewind.queue.app import queue_names
+    from tradewind.queue.names import queue_names
     from tradewind.worker.main import run_worker
 
     code = run_worker(

@@ -334,6 +334,15 @@ def mark_decided(session: Session, run_pks: Collection[int], now: datetime) -> N
 # --- queueing -------------------------------------------------------------------------------------
 
 
+def any_scheduled(session: Session) -> bool:
+    """Whether any task instance is scheduled (one index lookup): with none, there is nothing to
+    queue, and the queueing critical section need not be entered."""
+    return (
+        session.scalar(select(TaskInstance.task_id).where(TaskInstance.state == TI.SCHEDULED.value).limit(1))
+        is not None
+    )
+
+
 def try_lock_queueing(session: Session) -> bool:
     """Enter the queueing critical section for this transaction; False when another scheduler is in
     it. On PostgreSQL a transaction-scoped advisory lock; SQLite has one scheduler only."""

@@ -54,10 +54,10 @@ from urllib.parse import parse_qsl, urlsplit
 from celery import Celery  # type: ignore[import-untyped]
 
 from tradewind.errors import TradewindException
+from tradewind.queue.names import DEFAULT_QUEUE
 from tradewind.queue.redis_keys import is_redis_url
 from tradewind.settings import Settings
 
-DEFAULT_QUEUE = "default"
 #: Seconds before Redis hands an unacknowledged message to another worker (see module docstring).
 VISIBILITY_TIMEOUT_S = 600
 #: Seconds a socket operation on Redis may take before the connection is considered dead.
@@ -79,16 +79,6 @@ class BrokerUnreachable(TradewindException):
 def broker_url_for(settings: Settings) -> str:
     """The broker URL the app uses: the configured one, or the embedded filesystem broker."""
     return settings.broker_url or EMBEDDED_BROKER_URL
-
-
-def queue_names(value: str | None) -> list[str]:
-    """``"a, b,,a"`` → ``["a", "b"]``; nothing given → ``["default"]``."""
-    names: list[str] = []
-    for part in (value or "").split(","):
-        name = part.strip()
-        if name and name not in names:
-            names.append(name)
-    return names or [DEFAULT_QUEUE]
 
 
 def embedded_broker_folders(settings: Settings) -> dict[str, Path]:

@@ -53,6 +53,10 @@ def queue_task_instances(
     """``run`` limits the candidates to one run's task instances (a worker following up on its run);
     the limits still count every queued and running task instance."""
     report = QueueingReport()
+    if run is None and not scheduling.any_scheduled(session):
+        # Nothing to queue: leave the critical section free, so that a worker following up on its
+        # run (which it just planned, uncommitted) queues and claims its next task itself.
+        return report
     if not scheduling.try_lock_queueing(session):
         report.busy = True
         return report

@@ -28,24 +28,12 @@ from collections.abc import Sequence
 
 from tradewind.metastore.engine import create_engine_from_settings
 from tradewind.metastore.schema_version import ensure_migrated
-from tradewind.queue.app import check_broker, make_celery_app
 from tradewind.sdk import plugins
 from tradewind.settings import Settings
-from tradewind.worker import shutdown
-from tradewind.worker.celery_task import register
-from tradewind.worker.consumer import CONSUMER_PATH, broker_link
 from tradewind.worker.fork_server import ForkServer
-from tradewind.worker.monitor import WorkerHealthMonitor
-from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S, WorkerRegistration
 from tradewind.worker.task_process import warm_up
-from tradewind.worker.thread_pool import ThreadPool
 
 logger = logging.getLogger(__name__)
-
-NODE_PREFIX = "tradewind@"
-#: Messages waiting beside a free slot for this many heartbeats, with nothing received, is a stall.
-STALL_AFTER_HEARTBEATS = 3
-MIN_STALL_AFTER_S = 5.0
 
 
 def run_worker(
@@ -55,10 +43,11 @@ def run_worker(
     concurrency: int,
     hostname: str,
     loglevel: str = "INFO",
-    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+    heartbeat_interval: float | None = None,
 ) -> int:
     """Run a worker until it is shut down; returns Celery's exit code. Raises a ``TradewindException``
-    with one line naming the URL when the metastore or the broker cannot be reached."""
+    with one line naming the URL when the metastore or the broker cannot be reached.
+    ``heartbeat_interval``: seconds between the worker's heartbeats (None: the registry's default)."""
     check_metastore(settings)
     # Plugins first: every task process forked from this one has their macros and timetables.
     plugins.load_now(settings.resolved_plugins_folder)
@@ -68,64 +57,21 @@ def run_worker(
     fork_server = ForkServer(settings)
     fork_server.start()
     try:
-        return _run_celery_worker(
+        # Only now Celery, kombu and redis-py are imported: the fork server holds none of them.
+        from tradewind.worker.celery_worker import run_celery_worker
+        from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S
+
+        return run_celery_worker(
             settings,
             fork_server,
             queues=queues,
             concurrency=concurrency,
             hostname=hostname,
             loglevel=loglevel,
-            heartbeat_interval=heartbeat_interval,
+            heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL_S if heartbeat_interval is None else heartbeat_interval,
         )
     finally:
         fork_server.close()
-
-
-def _run_celery_worker(
-    settings: Settings,
-    fork_server: ForkServer,
-    *,
-    queues: Sequence[str],
-    concurrency: int,
-    hostname: str,
-    loglevel: str,
-    heartbeat_interval: float,
-) -> int:
-    app = make_celery_app(settings, worker=True)
-    app.conf.worker_consumer = CONSUMER_PATH
-    check_broker(app, settings)
-    register(app, settings, hostname=hostname, queues=queues, concurrency=concurrency, fork_server=fork_server)
-    monitor = WorkerHealthMonitor(
-        settings,
-        broker_link(app),
-        queues=queues,
-        concurrency=concurrency,
-        stall_after=max(STALL_AFTER_HEARTBEATS * heartbeat_interval, MIN_STALL_AFTER_S),
-    )
-    monitor.connect_signals()
-    registration = WorkerRegistration(
-        settings,
-        hostname=hostname,
-        queues=queues,
-        concurrency=concurrency,
-        heartbeat_interval=heartbeat_interval,
-        monitor=monitor,
-    )
-    registration.connect_signals()
-    shutdown.connect_signals()
-    worker = app.Worker(
-        hostname=NODE_PREFIX + hostname,
-        pool_cls=ThreadPool,
-        concurrency=concurrency,
-        queues=list(queues),
-        loglevel=loglevel.upper(),
-        without_gossip=True,
-        without_mingle=True,
-        # Liveness is the metastore heartbeat (registry); Celery's event heartbeat would only add traffic.
-        without_heartbeat=True,
-    )
-    worker.start()
-    return int(worker.exitcode or 0)
 
 
 def check_metastore(settings: Settings) -> None:
