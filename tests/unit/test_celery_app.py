@@ -13,9 +13,9 @@ from tradewind.queue.app import (
     REDIS_TRANSPORT,
     broker_url_for,
     make_celery_app,
-    queue_names,
 )
 from tradewind.queue.messages import RUN_TASK_INSTANCE
+from tradewind.queue.names import queue_names
 from tradewind.settings import Settings
 
 REDIS = "redis://:secret@redis.example:6379/0"

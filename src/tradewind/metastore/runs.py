@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.errors import DagRunAlreadyExists, DagRunNotFound
 from tradewind.metastore.column_limits import check_fits
-from tradewind.metastore.models import DEFAULT_POOL, DagRun, TaskInstance
+from tradewind.metastore.models import DEFAULT_POOL, DagModel, DagRun, TaskInstance
 from tradewind.metastore.statements import rows_changed
 from tradewind.run_ids import check_logical_date, check_run_id
 from tradewind.states import DagRunState, DagRunType, TaskInstanceState, can_transition_run
@@ -128,6 +128,20 @@ def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
     if run is None:
         raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
     return run
+
+
+def get_run_and_fileloc(session: Session, dag_id: str, run_id: str) -> tuple[DagRun, str | None]:
+    """``get_run`` and the file of its DAG (``dags.get_fileloc``) in one round trip: what a worker
+    reads about a try it claims."""
+    found = session.execute(
+        select(DagRun, DagModel.fileloc)
+        .outerjoin(DagModel, DagModel.dag_id == DagRun.dag_id)
+        .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if found is None:
+        raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
+    return found[0], found[1]
 
 
 def find_run(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Update, case, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -90,6 +90,41 @@ def transition(
     Raises ``ValueError`` for a transition the state machine forbids, ``TypeError`` for a field
     that is not a settable column. Returns whether this call changed the row.
     """
+    statement = _transition_statement(key, expected_state, target_state, expected_try, manual, now, only_if, fields)
+    changed = rows_changed(session, statement)
+    _expire_cached(session, [key])
+    return changed == 1
+
+
+def transition_returning(
+    session: Session,
+    key: TIKey,
+    *,
+    expected_state: TaskInstanceState | str,
+    target_state: TaskInstanceState | str,
+    expected_try: int | None = None,
+    only_if: ColumnElement[bool] | None = None,
+    **fields: Any,
+) -> TaskInstance | None:
+    """``transition``, returning the row as it is once changed (one round trip: ``RETURNING``);
+    None when the row was not in ``expected_state`` (or the other conditions did not hold)."""
+    statement = _transition_statement(key, expected_state, target_state, expected_try, False, None, only_if, fields)
+    _expire_cached(session, [key])
+    return session.scalars(
+        statement.returning(TaskInstance), execution_options={"populate_existing": True}
+    ).one_or_none()
+
+
+def _transition_statement(
+    key: TIKey,
+    expected_state: TaskInstanceState | str,
+    target_state: TaskInstanceState | str,
+    expected_try: int | None,
+    manual: bool,
+    now: datetime | None,
+    only_if: ColumnElement[bool] | None,
+    fields: dict[str, Any],
+) -> Update:
     expected, target = _checked(expected_state, target_state, manual)
     values = _values(fields, target, now)
     statement = update(TaskInstance).where(*_where(key), TaskInstance.state == expected.value)
@@ -97,9 +132,7 @@ def transition(
         statement = statement.where(TaskInstance.try_number == expected_try)
     if only_if is not None:
         statement = statement.where(only_if)
-    changed = rows_changed(session, statement.values(**values).execution_options(synchronize_session=False))
-    _expire_cached(session, [key])
-    return changed == 1
+    return statement.values(**values).execution_options(synchronize_session=False)
 
 
 def transition_many(

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.decisions.retries import RetryPolicy, decide_failure
-from tradewind.metastore import dags, datasets, logs, runs, task_instances, triggers, xcoms
+from tradewind.metastore import datasets, logs, runs, task_instances, triggers, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.failed_tries import fail_try
@@ -127,7 +127,7 @@ class Reporter:
         """``claim`` inside the caller's transaction (a follow-up claims the next task in the
         transaction that ends the previous one)."""
         now = utcnow()
-        claimed = task_instances.transition(
+        row = task_instances.transition_returning(
             session,
             self.key,
             expected_state=TI.QUEUED,
@@ -143,16 +143,14 @@ class Reporter:
             live_try=self.try_number,
             only_if=task_instances.no_live_try(now - timedelta(seconds=self.zombie_threshold)),
         )
-        if not claimed:
+        if row is None:
             return None
-        row = task_instances.get_ti(session, *self._key_args())
-        assert row is not None  # just claimed, in this transaction
         task_instances.record_try(session, row)
         resumed = row.next_method is not None
         if not resumed:
             # A try resumed after a deferral keeps what it pushed before it deferred (as in Airflow).
             xcoms.clear_xcoms(session, self.key)
-        run = runs.get_run(session, self.key.dag_id, self.key.run_id)
+        run, fileloc = runs.get_run_and_fileloc(session, self.key.dag_id, self.key.run_id)
         self.started_at = row.start_date or now
         self.claimed_at = time.monotonic()
         # A sensor rescheduled, or a task resumed after a deferral, keeps its try number: its log
@@ -170,7 +168,7 @@ class Reporter:
             run_start_date=run.start_date,
             external_trigger=bool(run.external_trigger),
             start_date=self.started_at,
-            fileloc=dags.get_fileloc(session, self.key.dag_id),
+            fileloc=fileloc,
             next_method=row.next_method,
             next_kwargs=dict(row.next_kwargs or {}) if resumed else None,
         )
