@@ -141,6 +141,8 @@ class GuardianReport:
     stuck: list[int] = field(default_factory=list)
     #: How the guardian itself ended (its wait status), once it has.
     guardian_status: int | None = None
+    #: The guardian said every process of the try is gone (its last word before it exits).
+    all_gone: bool = False
     _pending: bytes = field(default=b"", repr=False)
 
     def take(self, chunk: bytes) -> None:
@@ -151,6 +153,7 @@ class GuardianReport:
                 self.exit_code = int(value)
             elif word == "leftovers" and value.isdigit():
                 self.leftovers = int(value)
+                self.all_gone = True
             elif word == "stuck":
                 self.stuck = [int(pid) for pid in value.split() if pid.isdigit()]
 
@@ -188,14 +191,17 @@ class GuardedTry:
             self._send("kill\n")
 
     def read_status(self) -> bool:
-        """Read what the guardian reported; True once it has exited (and is reaped)."""
+        """Read what the guardian reported; True once the try is over: the guardian has exited (and,
+        this process's child, is reaped), or — the fork server's — has said that every process of
+        the try is gone, which is its last word (its own exit, a few ms of the kernel's time,
+        runs no code of the try's)."""
         try:
             chunk = os.read(self.status_fd, 4096)
         except BlockingIOError:
             return False
         if chunk:
             self.report.take(chunk)
-            return False
+            return not self.own_child and self.report.all_gone
         if self.own_child:
             _, status = os.waitpid(self.pid, 0)
             self.report.guardian_status = status
