@@ -22,7 +22,7 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
-from tradewind.worker.guardian import start_guarded
+from tradewind.worker.guardian import GuardedTry, start_guarded
 from tradewind.worker.task_process import TryRequest
 
 DAG_FILE = """
@@ -73,13 +73,20 @@ def spec_for(dag_file: Path, task_id: str = "work") -> TrySpec:
     return TrySpec(str(dag_file), TIKey("forked", "manual__1", task_id), request, orphan_grace=5, leftover_grace=1)
 
 
+def started(server: ForkServer, spec: TrySpec) -> GuardedTry:
+    """Ask for the try and, as the worker does once it knows the try is still its own, say go."""
+    guarded = server.start_try(spec)
+    guarded.go()
+    return guarded
+
+
 def outcome_of(reports: str) -> dict:
     lines = [json.loads(line) for line in reports.splitlines() if line.strip()]
     return next(line["outcome"] for line in lines if "outcome" in line)
 
 
 def test_a_try_runs_in_a_process_forked_from_the_fork_server_and_reports_through_its_pipes(server, dag_file, tmp_path):
-    guarded = server.start_try(spec_for(dag_file))
+    guarded = started(server, spec_for(dag_file))
     assert not guarded.own_child
     assert _parent_of(guarded.pid) == server.pid, "the guardian is the fork server's child, not the worker's"
     reports = run_to_end(guarded)
@@ -93,14 +100,14 @@ def test_a_try_runs_in_a_process_forked_from_the_fork_server_and_reports_through
 def test_a_task_the_dag_file_lacks_is_a_clear_error_and_the_fork_server_goes_on(server, dag_file, tmp_path):
     with pytest.raises(ForkServerError, match="could not be loaded to start: .*'nope'"):
         server.start_try(spec_for(dag_file, task_id="nope"))
-    assert outcome_of(run_to_end(server.start_try(spec_for(dag_file))))["state"] == "success"
+    assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
     assert len((tmp_path / "ledger").read_text().splitlines()) == 1
 
 
 def test_a_changed_dag_file_is_loaded_again_before_its_next_try(server, dag_file, tmp_path):
-    run_to_end(server.start_try(spec_for(dag_file)))
+    run_to_end(started(server, spec_for(dag_file)))
     dag_file.write_text(dag_file.read_text().replace('return "done"', 'return "changed"'))
-    reports = run_to_end(server.start_try(spec_for(dag_file)))
+    reports = run_to_end(started(server, spec_for(dag_file)))
     assert '"xcom": ["return_value", "changed"]' in reports
 
 
@@ -108,7 +115,7 @@ def test_a_killed_fork_server_is_replaced_for_the_next_try(server, dag_file, tmp
     first = server.pid
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: _state(first) in ("Z", None), 5)
-    guarded = server.start_try(spec_for(dag_file))
+    guarded = started(server, spec_for(dag_file))
     assert server.pid != first
     assert outcome_of(run_to_end(guarded))["state"] == "success"
 
@@ -163,9 +170,9 @@ def test_a_stuck_fork_server_is_given_up_on_after_its_time_and_the_try_starts_on
     monkeypatch.setattr(server, "_answer_within", 0.5)
     stuck = server.pid
     os.kill(stuck, signal.SIGSTOP)
-    started = time.monotonic()
-    guarded = server.start_try(spec_for(dag_file))
-    assert time.monotonic() - started < 15
+    began = time.monotonic()
+    guarded = started(server, spec_for(dag_file))
+    assert time.monotonic() - began < 15
     assert server.pid != stuck and _state(stuck) is None, "the stuck one was killed and reaped"
     assert outcome_of(run_to_end(guarded))["state"] == "success"
     assert len((tmp_path / "ledger").read_text().splitlines()) == 1
@@ -190,3 +197,36 @@ def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(t
         guarded.close()  # the control pipe's only writer is gone, with no go said
         wait_for(guarded.exited, 5)
     assert ledger.exists() is said_go
+
+
+def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):
+    """No program the worker runs (``os.system`` in a DAG file, say) holds a try's control pipe, so a
+    dead worker is always seen by the guardian."""
+    guarded = started(server, spec_for(dag_file))
+    fds = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
+    assert not any(os.get_inheritable(fd) for fd in fds)
+    run_to_end(guarded)
+
+
+def test_a_try_the_worker_does_not_say_go_to_never_starts(server, dag_file, tmp_path):
+    """The worker got the pipes but found the try no longer its own (its heartbeat lost to a retry
+    elsewhere): it closes them, and the guardian exits without starting the task."""
+    guarded = server.start_try(spec_for(dag_file))
+    guardian = guarded.pid
+    guarded.close()
+    wait_for(lambda: _state(guardian) in ("Z", None), 5)
+    assert not (tmp_path / "ledger").exists()
+    assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
+
+
+def test_a_fork_server_that_cannot_be_forked_fails_the_try_with_a_clear_error(monkeypatch, server, dag_file):
+    os.kill(server.pid, signal.SIGKILL)
+
+    def no_fork(private: int, close_in_parent: int) -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("tradewind.worker.fork_server.fork_keeping", no_fork)
+    with pytest.raises(ForkServerError, match="could not start the try: .*Resource temporarily unavailable"):
+        server.start_try(spec_for(dag_file))
+    monkeypatch.undo()
+    assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"

@@ -109,7 +109,7 @@ def transition_returning(
     """``transition``, returning the row as it is once changed (one round trip: ``RETURNING``);
     None when the row was not in ``expected_state`` (or the other conditions did not hold)."""
     statement = _transition_statement(key, expected_state, target_state, expected_try, False, None, only_if, fields)
-    _expire_cached(session, [key])
+    # populate_existing: a copy of the row the session holds is refreshed from what RETURNING says.
     return session.scalars(
         statement.returning(TaskInstance), execution_options={"populate_existing": True}
     ).one_or_none()

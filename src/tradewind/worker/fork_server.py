@@ -54,8 +54,8 @@ from tradewind.worker.dag_loader import DagLoader
 from tradewind.worker.guardian import (
     GuardedTry,
     close_in_children,
-    forking,
-    keep_in_children,
+    close_now,
+    fork_keeping,
     receive_try_pipes,
     start_guarded,
     wait_readable,
@@ -106,29 +106,36 @@ class ForkServer:
 
     def start(self) -> None:
         """Fork the fork server (again, if it died); call from the worker."""
+        # Whatever exists now is out of both collectors' reach: a collection walks (and so writes
+        # to) every object it tracks, which would copy each page the two processes share.
+        gc.freeze()
         worker_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        with forking():
-            pid = os.fork()
-            if pid == 0:  # the fork server
-                code = 1
-                try:
-                    worker_end.close()
-                    code = serve(server_end, self.settings)
-                except BaseException:  # noqa: BLE001 - said on stderr; the worker starts another
-                    traceback.print_exc()
-                finally:
-                    os._exit(code)
-        server_end.close()
-        close_in_children(worker_end.fileno())
+        server_fd = server_end.detach()
+        try:
+            pid = fork_keeping(worker_end.fileno(), close_in_parent=server_fd)
+        except OSError:
+            os.close(server_fd)
+            worker_end.close()
+            raise
+        if pid == 0:  # the fork server
+            code = 1
+            try:
+                worker_end.close()
+                code = serve(socket.socket(fileno=server_fd), self.settings)
+            except BaseException:  # noqa: BLE001 - said on stderr; the worker starts another
+                traceback.print_exc()
+            finally:
+                os._exit(code)
         self._sock, self.pid = worker_end, pid
         logger.debug("fork server started (pid %s)", pid)
 
     def start_try(self, spec: TrySpec) -> GuardedTry:
-        """Have the fork server start the try's guardian and task process; raises
-        ``ForkServerError`` when it cannot (the task cannot be loaded, no fork server answers).
+        """Have the fork server start the try's guardian; raises ``ForkServerError`` when it cannot
+        (the task cannot be loaded, no fork server answers).
 
-        The guardian starts the task process only once the worker holds the try's pipes (``go``),
-        so when a fork server dies before its answer arrives, nothing of the try ran and it is
+        The guardian starts the task process only on the worker's ``GuardedTry.go``: so the caller
+        may check first that the try is still its to run (the answer may have taken a while), and
+        when a fork server dies before its answer arrives nothing of the try ran, and the try is
         asked of a new fork server once more."""
         payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
@@ -146,7 +153,7 @@ class ForkServer:
             raise ForkServerError(str(answer["error"]))
         log_fd, result_fd, status_fd, control_fd = fds
         os.set_blocking(status_fd, False)
-        guarded = GuardedTry(
+        return GuardedTry(
             pid=int(answer["pid"]),
             log_fd=log_fd,
             result_fd=result_fd,
@@ -154,8 +161,6 @@ class ForkServer:
             control_fd=control_fd,
             own_child=False,
         )
-        guarded.go()
-        return guarded
 
     def close(self) -> None:
         """Stop the fork server (it exits once its socket closes); tries already started go on."""
@@ -193,8 +198,11 @@ class ForkServer:
         return answer, fds
 
     def _lost(self, why: str) -> None:
-        """The fork server failed: make sure it is gone; the next try starts another."""
+        """The fork server failed (or could not be started): make sure it is gone; the next try
+        starts another."""
         logger.error("the worker's fork server (pid %s) failed: %s; starting another for the next try", self.pid, why)
+        if self._sock is None:
+            return  # it was never started, or is gone already
         self._drop_socket()
         try:
             os.kill(self.pid, signal.SIGKILL)
@@ -203,10 +211,10 @@ class ForkServer:
         self._reap(_CLOSE_WAIT_S)
 
     def _drop_socket(self) -> None:
-        assert self._sock is not None
-        keep_in_children(self._sock.fileno())
-        self._sock.close()
-        self._sock = None
+        sock = self._sock
+        if sock is not None:
+            close_now(sock.fileno(), sock.close)
+            self._sock = None
 
     def _reap(self, within: float) -> None:
         deadline = time.monotonic() + within
@@ -244,13 +252,20 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         reap_children()
         if not wait_readable([sock.fileno()], _IDLE_WAKE_S):
             continue
-        spec = _read_request(sock)
+        try:
+            spec = _read_request(sock)
+        except (pickle.UnpicklingError, AttributeError, ValueError, TypeError) as exc:
+            _send(sock, {"error": f"the worker's request could not be read: {exc}"}, [])
+            continue
         if spec is None:
             return 0  # the worker closed the socket, or died
         try:
             guarded = _start(spec, loader, lambda: dispose_after_fork(engine), factory)
         except ForkServerError as exc:
             _send(sock, {"error": str(exc)}, [])
+            continue
+        except OSError as exc:  # out of processes or descriptors, for now: this try fails, not the server
+            _send(sock, {"error": f"the try's processes could not be started: {exc}"}, [])
             continue
         try:
             pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
@@ -291,7 +306,8 @@ def _read_request(sock: socket.socket) -> TrySpec | None:
     if body is None:
         return None
     spec = pickle.loads(body)
-    assert isinstance(spec, TrySpec)
+    if not isinstance(spec, TrySpec):
+        raise TypeError(f"expected a TrySpec, got {type(spec).__name__}")
     return spec
 
 
@@ -321,8 +337,4 @@ def _send(sock: socket.socket, answer: dict[str, Any], fds: list[int]) -> None:
 
 def _close_all(fds: list[int]) -> None:
     for fd in fds:
-        keep_in_children(fd)
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        close_now(fd)

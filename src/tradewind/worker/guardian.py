@@ -99,18 +99,44 @@ def close_in_children(fd: int) -> None:
         _TRY_PIPES.add(fd)
 
 
-def keep_in_children(fd: int) -> None:
-    """Undo ``close_in_children`` (before closing ``fd``, whose number may then be reused)."""
+def close_now(fd: int, close: Callable[[], None] | None = None) -> None:
+    """Close ``fd`` (with ``close``, for a descriptor an object owns) and stop closing it in
+    children, with no fork in between (its number may be reused at once)."""
     with _PIPES_LOCK:
         _TRY_PIPES.discard(fd)
+        try:
+            if close is not None:
+                close()
+            else:
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def fork_keeping(private: int, close_in_parent: int) -> int:
+    """Fork (see ``forking``); in the parent, ``close_in_parent`` is closed and ``private`` joins
+    the descriptors every later child closes, before any other fork can happen."""
+    with forking():
+        pid = os.fork()
+        if pid != 0:
+            os.close(close_in_parent)
+            _TRY_PIPES.add(private)
+        return pid
 
 
 def receive_try_pipes(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
     """Receive a message and the pipes it carries (``SCM_RIGHTS``) from ``sock``, with no fork in
-    between: the pipes join the set every forked child closes before any child can inherit them."""
+    between: the pipes join the set every forked child closes before any child can inherit them,
+    and are close-on-exec, so no program this process runs holds them either."""
     with _PIPES_LOCK:
-        data, fds, _, _ = socket.recv_fds(sock, bufsize, maxfds)
+        data, fds, flags, _ = socket.recv_fds(sock, bufsize, maxfds)
+        for fd in fds:
+            os.set_inheritable(fd, False)
         _TRY_PIPES.update(fds)
+    if flags & socket.MSG_CTRUNC:
+        for fd in fds:
+            close_now(fd)
+        raise OSError("the pipes sent with the answer were cut short")
     return data, list(fds)
 
 

@@ -27,6 +27,7 @@ from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker import outcome as outcomes
+from tradewind.worker import shutdown
 from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
 from tradewind.worker.guardian import GuardedTry, start_guarded
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
@@ -235,6 +236,20 @@ def _run_in_child(
             guarded = options.fork_server.start_try(spec)
         except ForkServerError as exc:
             return _start_failed(request, str(exc))
+        # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
+        # process starts only if the try is still this worker's to run.
+        standing = Standing.RUNNING
+        if time.monotonic() - last_ok > options.heartbeat_interval:
+            standing, last_ok = reporter.heartbeat(), time.monotonic()
+        if standing is not Standing.RUNNING:
+            guarded.close()  # the guardian exits without starting the task process
+            return _not_started(standing)
+        if shutdown.COLD.is_set():
+            guarded.close()
+            return _start_failed(
+                request, "the worker was shut down cold before the try's task process started; it did not start"
+            )
+        guarded.go()
     else:
         sys.stdout.flush()
         sys.stderr.flush()
