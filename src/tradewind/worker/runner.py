@@ -132,10 +132,7 @@ def run_claimed(
     # Loading the DAG, or sending a follow-up's other messages, may have taken a while since the
     # claim (itself a heartbeat): after that long, start the task only if a heartbeat says the try
     # is still the task instance's running one.
-    last_ok = reporter.claimed_at or 0.0
-    standing = Standing.RUNNING
-    if time.monotonic() - last_ok > options.heartbeat_interval:
-        standing, last_ok = reporter.heartbeat(), time.monotonic()
+    standing, last_ok = _standing(reporter, reporter.claimed_at or 0.0, options)
     if standing is Standing.RUNNING:
         result = _run_in_child(
             factory, engine_reset, request, reporter, key, options, fileloc=claimed.fileloc, last_ok=last_ok
@@ -144,6 +141,15 @@ def run_claimed(
         result = _not_started(standing)
     _, followed = _finish(reporter, result, then, patience=options.zombie_threshold)
     return result.outcome, followed
+
+
+def _standing(reporter: Reporter, last_ok: float, options: RunnerOptions) -> tuple[Standing, float]:
+    """Where the try stands before its task process starts, and when a heartbeat last reached the
+    metastore: taken as running if a heartbeat (or the claim) did within the heartbeat interval,
+    else asked with a heartbeat now."""
+    if time.monotonic() - last_ok > options.heartbeat_interval:
+        return reporter.heartbeat(), time.monotonic()
+    return Standing.RUNNING, last_ok
 
 
 def _not_started(standing: Standing) -> ChildResult:
@@ -238,9 +244,7 @@ def _run_in_child(
             return _start_failed(request, str(exc))
         # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
         # process starts only if the try is still this worker's to run.
-        standing = Standing.RUNNING
-        if time.monotonic() - last_ok > options.heartbeat_interval:
-            standing, last_ok = reporter.heartbeat(), time.monotonic()
+        standing, last_ok = _standing(reporter, last_ok, options)
         if standing is not Standing.RUNNING:
             guarded.close()  # the guardian exits without starting the task process
             return _not_started(standing)
