@@ -266,3 +266,59 @@ def test_two_schedulers_turn_every_dataset_event_into_exactly_one_run_per_consum
             assert uris == {"s3://lake/a", "s3://lake/b"}, f"{run.run_id} ran without both datasets"
         made = len(runs.list_runs(session, "needs_either"))
     assert 1 <= made <= len(event_ids)
+
+
+def test_an_event_waiting_for_a_dag_row_a_scheduler_holds_holds_no_other_dag_row(
+    settings: Settings, engines: list[sessionmaker[Session]]
+):
+    """A scheduler refreshing DAGs locks their rows in dag_id order. An event for two consumers that
+    arrives while it holds the first waits for it without holding the second, so the scheduler gets
+    the second at once and both commit — PostgreSQL never has to end one of them as a deadlock."""
+    from sqlalchemy import text
+
+    from tradewind.metastore import datasets, scheduling
+
+    assert settings.dags_folder is not None
+    (settings.dags_folder / "consumers.py").write_text(textwrap.dedent(DATASET_DAGS))
+    producer_factory, scheduler_factory, watcher_factory = engines
+    sync_dag_folder(producer_factory, settings)
+    now = datetime.now(UTC)
+
+    recorded: list[int] = []
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with session_scope(producer_factory) as session:
+                recorded.extend(
+                    datasets.record_events(session, [datasets.NewEvent("s3://lake/a")], datasets.EventSource(), now)
+                )
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    producer = threading.Thread(target=produce)
+    with session_scope(scheduler_factory) as scheduler_session:
+        scheduling.request_next_dagrun_check(scheduler_session, ["needs_both"], now)
+        producer.start()
+        deadline = time.monotonic() + 10
+        waiting = 0
+        while time.monotonic() < deadline and not waiting:
+            with session_scope(watcher_factory) as session:
+                waiting = session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            time.sleep(0.01)
+        assert waiting == 1, "the event waits for needs_both, which the scheduler holds"
+        # NOWAIT: were needs_either already share-locked by the waiting event, this would fail at once.
+        locked = scheduler_session.scalars(
+            text("SELECT dag_id FROM dag WHERE dag_id = 'needs_either' FOR UPDATE NOWAIT")
+        ).all()
+        assert locked == ["needs_either"]
+    producer.join(timeout=10)
+    assert not errors, errors
+    with session_scope(producer_factory) as session:
+        assert sorted(q.event_id for q in datasets.queued_events(session, "needs_both")) == recorded
+        assert sorted(q.event_id for q in datasets.queued_events(session, "needs_either")) == recorded

@@ -175,6 +175,7 @@ def record_events(session: Session, events: Iterable[NewEvent], source: EventSou
     ids = ensure_datasets(session, (e.uri for e in events), now)
     alias_ids = ensure_aliases(session, (a for e in events for a in e.aliases))
     recorded: list[int] = []
+    queue: list[DatasetDagRunQueue] = []
     for event in events:
         dataset_id = ids[event.uri]
         for alias in event.aliases:
@@ -191,10 +192,15 @@ def record_events(session: Session, events: Iterable[NewEvent], source: EventSou
         )
         session.add(row)
         session.flush()
-        for dag_id in _consumers(session, dataset_id):
-            queued = DatasetDagRunQueue(event_id=row.id, target_dag_id=dag_id, dataset_id=dataset_id, created_at=now)
-            session.add(queued)
+        queue += (
+            DatasetDagRunQueue(event_id=row.id, target_dag_id=dag_id, dataset_id=dataset_id, created_at=now)
+            for dag_id in _consumers(session, dataset_id)
+        )
         recorded.append(row.id)
+    # Each queue row's foreign key share-locks its DAG's row; taking them in dag_id order, the order
+    # in which a scheduler locks DAG rows, means the two wait for each other but never deadlock.
+    queue.sort(key=lambda q: (q.target_dag_id, q.event_id))
+    session.add_all(queue)
     session.flush()
     return recorded
 
