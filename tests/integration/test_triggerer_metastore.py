@@ -217,8 +217,8 @@ def test_a_deferred_task_takes_a_pool_slot_only_where_the_pool_counts_deferred_t
         session.execute(update(TaskInstance).values(pool="narrow"))
     with session_scope(session_factory) as session:
         usage = next(u for u in pools.pool_usage(session) if u.pool.pool == "narrow")
-        held = pools.deferred_slots_held(session)
-    assert usage.deferred == 1
+        slots, held = pools.slot_limits(session)
+    assert usage.deferred == 1 and slots["narrow"] == 1
     if include_deferred:
         assert (usage.occupied, usage.free, held) == (1, 0, {"narrow": 1})
     else:

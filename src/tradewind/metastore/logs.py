@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast as cast_type
 
-from sqlalchemy import ColumnElement, LargeBinary, cast, delete, func, insert, select
+from sqlalchemy import ColumnElement, LargeBinary, Table, cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from tradewind.log_text import char_index, suffix_start
@@ -21,6 +22,8 @@ from tradewind.metastore.task_instances import TIKey
 
 #: Rows of chunk sizes read per query while walking a log.
 _BATCH = 500
+#: Built once (see ``task_instances``): the hot path's insert of a try's log chunks.
+_INSERT = cast_type("Table", TaskLog.__table__).insert()
 #: Characters of a chunk's beginning ``chunk_summaries`` returns (a cap's marker fits in it).
 OPENING_CHARS = 400
 
@@ -107,22 +110,21 @@ def append_log_chunks(
     if not chunks:
         return
     created = now or datetime.now(UTC)
-    session.execute(
-        insert(TaskLog),
-        [
-            {
-                "dag_id": key.dag_id,
-                "run_id": key.run_id,
-                "task_id": key.task_id,
-                "map_index": key.map_index,
-                "try_number": try_number,
-                "seq": seq,
-                "content": text,
-                "created_at": created,
-            }
-            for seq, text in chunks
-        ],
-    )
+    rows = [
+        {
+            "dag_id": key.dag_id,
+            "run_id": key.run_id,
+            "task_id": key.task_id,
+            "map_index": key.map_index,
+            "try_number": try_number,
+            "seq": seq,
+            "content": text,
+            "created_at": created,
+        }
+        for seq, text in chunks
+    ]
+    # On the table: one row a plain INSERT, many batched into multi-row INSERTs.
+    session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 def put_log_chunk(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Table, case, func, select
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.column_limits import check_fits
@@ -20,6 +21,7 @@ __all__ = [
     "list_pools",
     "pool_usage",
     "set_pool",
+    "slot_limits",
 ]
 
 
@@ -119,14 +121,26 @@ def pool_usage(session: Session) -> list[PoolUsage]:
     ]
 
 
-def deferred_slots_held(session: Session) -> dict[str, int]:
-    """The slots deferred task instances take in the pools that count them (``include_deferred``)."""
-    counted = select(SlotPool.pool).where(SlotPool.include_deferred.is_(True))
-    return {
-        pool: int(slots)
-        for pool, slots in session.execute(
-            select(TaskInstance.pool, func.coalesce(func.sum(TaskInstance.pool_slots), 0))
-            .where(TaskInstance.state == "deferred", TaskInstance.pool.in_(counted))
-            .group_by(TaskInstance.pool)
-        )
-    }
+def slot_limits(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """Each pool's slots, and the slots deferred task instances take in the pools that count them
+    (``include_deferred``); one statement, built once (queueing reads it for every decision)."""
+    slots: dict[str, int] = {}
+    deferred: dict[str, int] = {}
+    for pool, pool_slots, held in session.execute(_SLOT_LIMITS):
+        slots[pool] = int(pool_slots)
+        if held:
+            deferred[pool] = int(held)
+    return slots, deferred
+
+
+def _slot_limits() -> Select[Any]:
+    pools, tis = cast("Table", SlotPool.__table__), cast("Table", TaskInstance.__table__)
+    held = (
+        select(func.coalesce(func.sum(tis.c.pool_slots), 0))
+        .where(tis.c.state == "deferred", tis.c.pool == pools.c.pool)
+        .scalar_subquery()
+    )
+    return select(pools.c.pool, pools.c.slots, case((pools.c.include_deferred.is_(True), held), else_=0))
+
+
+_SLOT_LIMITS = _slot_limits()

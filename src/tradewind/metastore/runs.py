@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,18 +130,22 @@ def get_run(session: Session, dag_id: str, run_id: str) -> DagRun:
     return run
 
 
-def get_run_and_fileloc(session: Session, dag_id: str, run_id: str) -> tuple[DagRun, str | None]:
-    """``get_run`` and the file of its DAG (``dags.get_fileloc``) in one round trip: what a worker
-    reads about a try it claims."""
-    found = session.execute(
-        select(DagRun, DagModel.fileloc)
-        .outerjoin(DagModel, DagModel.dag_id == DagRun.dag_id)
-        .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+def get_run_and_fileloc(session: Session, dag_id: str, run_id: str) -> tuple[Row[Any], str | None]:
+    """The run's row (every column, read-only) and the file of its DAG (``dags.get_fileloc``) in one
+    round trip: what a worker reads about a try it claims."""
+    found = session.execute(_RUN_AND_FILELOC, {"w_dag_id": dag_id, "w_run_id": run_id}).one_or_none()
     if found is None:
         raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
-    return found[0], found[1]
+    return cast("Row[Any]", found), found.fileloc
+
+
+_RUNS = cast("Table", DagRun.__table__)
+#: Built once (the worker's claim runs it for every try; see ``task_instances``).
+_RUN_AND_FILELOC = (
+    select(*_RUNS.c, DagModel.fileloc)
+    .outerjoin(DagModel, DagModel.dag_id == _RUNS.c.dag_id)
+    .where(_RUNS.c.dag_id == bindparam("w_dag_id"), _RUNS.c.run_id == bindparam("w_run_id"))
+)
 
 
 def find_run(

@@ -8,12 +8,13 @@ lock). Like every query module, nothing here commits or decides; the duties do t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tradewind.decisions.run_schedule import DEFAULT_MAX_ACTIVE_RUNS
@@ -46,12 +47,17 @@ def dag_hashes(session: Session, dag_ids: Collection[str]) -> dict[str, str | No
     """dag_id -> dag_hash of the named DAGs that exist and have been parsed."""
     if not dag_ids:
         return {}
-    rows = session.execute(
-        select(DagModel.dag_id, DagModel.dag_hash).where(
-            DagModel.dag_id.in_(list(dag_ids)), DagModel.serialized.is_not(None)
-        )
-    )
+    rows = session.execute(_DAG_HASHES, {"dag_ids": list(dag_ids)})
     return {dag_id: dag_hash for dag_id, dag_hash in rows}
+
+
+_DAGS = cast("Table", DagModel.__table__)
+_RUNS = cast("Table", DagRun.__table__)
+_TIS = cast("Table", TaskInstance.__table__)
+# The statements a worker's follow-up runs for every try are built once (see ``task_instances``).
+_DAG_HASHES = select(_DAGS.c.dag_id, _DAGS.c.dag_hash).where(
+    _DAGS.c.dag_id.in_(bindparam("dag_ids", expanding=True)), _DAGS.c.serialized.is_not(None)
+)
 
 
 def serialized_dags(session: Session, dag_ids: Collection[str]) -> dict[str, tuple[str | None, dict[str, Any]]]:
@@ -226,27 +232,10 @@ def lock_runs_to_examine(
     """Up to ``limit`` queued or running runs of unpaused, active DAGs, locked for this transaction
     (runs another scheduler holds are skipped): the ``named`` ones first, then those whose last
     scheduling decision is not newer than ``decided_before``, least recently decided first."""
-    base = (
-        select(DagRun)
-        .join(DagModel, DagModel.dag_id == DagRun.dag_id)
-        .where(
-            DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]),
-            DagRun.run_type != DagRunType.DAGS_TEST,
-            DagModel.is_paused.is_(False),
-            DagModel.is_active.is_(True),
-        )
-        .with_for_update(of=DagRun, skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
+    base = _examinable_runs()
     found: list[DagRun] = []
     if named:
-        found = list(
-            session.scalars(
-                base.where(tuple_(DagRun.dag_id, DagRun.run_id).in_(list(named)))
-                .order_by(DagRun.logical_date)
-                .limit(limit)
-            )
-        )
+        found = list(session.scalars(_named_runs(), {"named": list(named), "limit": limit}))
     remaining = 0 if only_named else limit - len(found)
     if remaining > 0:
         query = base.where(
@@ -262,6 +251,34 @@ def lock_runs_to_examine(
             )
         )
     return found
+
+
+@functools.cache
+def _examinable_runs() -> Select[Any]:
+    """Queued or running runs of unpaused, active DAGs, locked (skipping those another scheduler holds)."""
+    return (
+        select(DagRun)
+        .join(DagModel, DagModel.dag_id == DagRun.dag_id)
+        .where(
+            DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]),
+            DagRun.run_type != DagRunType.DAGS_TEST,
+            DagModel.is_paused.is_(False),
+            DagModel.is_active.is_(True),
+        )
+        .with_for_update(of=DagRun, skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def _named_runs() -> Select[Any]:
+    """``_examinable_runs`` of the named (dag_id, run_id) pairs (a worker's follow-up names its run)."""
+    return (
+        _examinable_runs()
+        .where(tuple_(DagRun.dag_id, DagRun.run_id).in_(bindparam("named", expanding=True)))
+        .order_by(DagRun.logical_date)
+        .limit(bindparam("limit"))
+    )
 
 
 def sync_task_instances(
@@ -323,12 +340,14 @@ def sync_task_instances(
 def mark_decided(session: Session, run_pks: Collection[int], now: datetime) -> None:
     """Record that these runs were examined at ``now``."""
     if run_pks:
-        session.execute(
-            update(DagRun)
-            .where(DagRun.id.in_(list(run_pks)))
-            .values(last_scheduling_decision=now)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_MARK_DECIDED, {"run_pks": list(run_pks), "now": now})
+
+
+_MARK_DECIDED = (
+    _RUNS.update()
+    .where(_RUNS.c.id.in_(bindparam("run_pks", expanding=True)))
+    .values(last_scheduling_decision=bindparam("now"))
+)
 
 
 # --- queueing -------------------------------------------------------------------------------------
@@ -348,7 +367,10 @@ def try_lock_queueing(session: Session) -> bool:
     it. On PostgreSQL a transaction-scoped advisory lock; SQLite has one scheduler only."""
     if not is_postgres(session):
         return True
-    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(QUEUEING_LOCK_KEY))))
+    return bool(session.scalar(_TRY_LOCK_QUEUEING))
+
+
+_TRY_LOCK_QUEUEING = select(func.pg_try_advisory_xact_lock(QUEUEING_LOCK_KEY))
 
 
 @dataclass(frozen=True)
@@ -364,18 +386,15 @@ class SlotUse:
 
 def active_slot_use(session: Session) -> list[SlotUse]:
     """What every queued or running task instance takes, grouped by task and pool (one query)."""
-    rows = session.execute(
-        select(
-            TaskInstance.dag_id,
-            TaskInstance.task_id,
-            TaskInstance.pool,
-            func.count(),
-            func.coalesce(func.sum(TaskInstance.pool_slots), 0),
-        )
-        .where(TaskInstance.state.in_([s.value for s in ACTIVE_STATES]))
-        .group_by(TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.pool)
-    )
+    rows = session.execute(_ACTIVE_SLOT_USE)
     return [SlotUse(dag_id, task_id, pool, int(count), int(slots)) for dag_id, task_id, pool, count, slots in rows]
+
+
+_ACTIVE_SLOT_USE = (
+    select(_TIS.c.dag_id, _TIS.c.task_id, _TIS.c.pool, func.count(), func.coalesce(func.sum(_TIS.c.pool_slots), 0))
+    .where(_TIS.c.state.in_(sorted(s.value for s in ACTIVE_STATES)))
+    .group_by(_TIS.c.dag_id, _TIS.c.task_id, _TIS.c.pool)
+)
 
 
 @dataclass(frozen=True)
@@ -403,47 +422,67 @@ def lock_schedulable(
     oldest run; locked for this transaction (rows another scheduler holds are skipped). A task instance
     an earlier try of which may still have processes alive (heartbeating since ``live_stale_before``)
     waits until they are gone."""
-    query = (
-        select(TaskInstance, DagRun.logical_date)
-        .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
-        .join(DagModel, DagModel.dag_id == TaskInstance.dag_id)
-        .where(
-            TaskInstance.state == TI.SCHEDULED.value,
-            DagRun.state == DagRunState.RUNNING.value,
-            DagRun.run_type != DagRunType.DAGS_TEST,
-            DagModel.is_paused.is_(False),
-            no_live_try(live_stale_before),
-        )
-    )
-    skip = list(skip_pools)
+    params: dict[str, Any] = {"stale_before": live_stale_before, "limit": limit}
+    skip = sorted(set(skip_pools))
     if skip:
-        query = query.where(TaskInstance.pool.not_in(skip))
+        params["skip_pools"] = skip
     if run is not None:
-        query = query.where(TaskInstance.dag_id == run[0], TaskInstance.run_id == run[1])
-    query = (
-        query.order_by(
-            TaskInstance.priority_weight.desc(),
-            DagRun.logical_date,
-            TaskInstance.dag_id,
-            TaskInstance.run_id,
-            TaskInstance.map_index,
-            TaskInstance.task_id,
-        )
-        .limit(limit)
-        .with_for_update(of=TaskInstance, skip_locked=True)
-    )
+        params["w_dag_id"], params["w_run_id"] = run
     return [
         Schedulable(
-            key=TIKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index),
-            try_number=ti.try_number,
-            priority_weight=ti.priority_weight,
-            pool=ti.pool,
-            pool_slots=ti.pool_slots,
-            queue=ti.queue,
-            logical_date=logical_date,
+            key=TIKey(row.dag_id, row.run_id, row.task_id, row.map_index),
+            try_number=row.try_number,
+            priority_weight=row.priority_weight,
+            pool=row.pool,
+            pool_slots=row.pool_slots,
+            queue=row.queue,
+            logical_date=row.logical_date,
         )
-        for ti, logical_date in session.execute(query.execution_options(populate_existing=True))
+        for row in session.execute(_schedulable_statement(bool(skip), run is not None), params)
     ]
+
+
+@functools.cache
+def _schedulable_statement(skipping_pools: bool, of_one_run: bool) -> Select[Any]:
+    query = (
+        select(
+            _TIS.c.dag_id,
+            _TIS.c.run_id,
+            _TIS.c.task_id,
+            _TIS.c.map_index,
+            _TIS.c.try_number,
+            _TIS.c.priority_weight,
+            _TIS.c.pool,
+            _TIS.c.pool_slots,
+            _TIS.c.queue,
+            _RUNS.c.logical_date,
+        )
+        .join(_RUNS, and_(_RUNS.c.dag_id == _TIS.c.dag_id, _RUNS.c.run_id == _TIS.c.run_id))
+        .join(_DAGS, _DAGS.c.dag_id == _TIS.c.dag_id)
+        .where(
+            _TIS.c.state == TI.SCHEDULED.value,
+            _RUNS.c.state == DagRunState.RUNNING.value,
+            _RUNS.c.run_type != DagRunType.DAGS_TEST,
+            _DAGS.c.is_paused.is_(False),
+            no_live_try(bindparam("stale_before", type_=_TIS.c.last_heartbeat.type)),
+        )
+    )
+    if skipping_pools:
+        query = query.where(_TIS.c.pool.not_in(bindparam("skip_pools", expanding=True)))
+    if of_one_run:
+        query = query.where(_TIS.c.dag_id == bindparam("w_dag_id"), _TIS.c.run_id == bindparam("w_run_id"))
+    return (
+        query.order_by(
+            _TIS.c.priority_weight.desc(),
+            _RUNS.c.logical_date,
+            _TIS.c.dag_id,
+            _TIS.c.run_id,
+            _TIS.c.map_index,
+            _TIS.c.task_id,
+        )
+        .limit(bindparam("limit"))
+        .with_for_update(of=_TIS, skip_locked=True)
+    )
 
 
 # --- liveness -------------------------------------------------------------------------------------

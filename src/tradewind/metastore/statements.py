@@ -1,5 +1,5 @@
-"""Write statements spelled once for PostgreSQL and SQLite: the upsert (of one row or many), and
-an UPDATE/DELETE's row count.
+"""Write statements spelled once for PostgreSQL and SQLite: the upsert (of one row or many, each
+shape built once and executed with its rows as parameters), and an UPDATE/DELETE's row count.
 
 A bulk upsert writes its rows sorted by their conflict key, so two schedulers upserting
 overlapping rows lock them in the same order and one waits for the other instead of both
@@ -7,10 +7,11 @@ waiting for each other (a deadlock on PostgreSQL)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Delete, Update
+from sqlalchemy import Delete, Table, Update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -41,7 +42,18 @@ def upsert_many(
     """``upsert`` of many rows (all with the same columns) in as few round trips as the driver
     allows, sorted by their ``conflict_on`` columns (the lock order every writer shares); no two
     rows may share those columns (PostgreSQL refuses to update a row twice in one statement)."""
-    dialect = session.get_bind().dialect.name
+    if not rows:
+        return
+    statement = _upsert_statement(session.get_bind().dialect.name, model.__table__, tuple(conflict_on), tuple(update))
+    rows = sorted(rows, key=lambda row: tuple(row[name] for name in conflict_on))
+    # Core on the table, the statement built once: with one row a plain execute; with many,
+    # SQLAlchemy batches them into multi-row INSERTs ("insertmanyvalues") from the one compiled,
+    # cached statement (the ORM's bulk insert would send a row per round trip here).
+    session.connection().execute(statement, dict(rows[0]) if len(rows) == 1 else [dict(row) for row in rows])
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Table, conflict_on: tuple[str, ...], update: tuple[str, ...]) -> Any:
     insert: Any
     if dialect == "postgresql":
         insert = postgresql.insert
@@ -49,33 +61,16 @@ def upsert_many(
         insert = sqlite.insert
     else:
         raise NotImplementedError(f"the metastore supports PostgreSQL and SQLite, not {dialect}")
-    if not rows:
-        return
-    rows = sorted(rows, key=lambda row: tuple(row[name] for name in conflict_on))
-    statement = insert(model)
+    statement = insert(table)
     if update:
-        statement = statement.on_conflict_do_update(
+        return statement.on_conflict_do_update(
             index_elements=list(conflict_on), set_={name: statement.excluded[name] for name in update}
         )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(conflict_on))
-    if len(rows) == 1:
-        session.execute(statement.values(**rows[0]))
-        return
-    # Core's executemany on the table (not the ORM's bulk insert, which sends a row per round
-    # trip here): SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues") from one
-    # compiled, cached statement.
-    table_statement = insert(model.__table__)
-    if update:
-        table_statement = table_statement.on_conflict_do_update(
-            index_elements=list(conflict_on), set_={name: table_statement.excluded[name] for name in update}
-        )
-    else:
-        table_statement = table_statement.on_conflict_do_nothing(index_elements=list(conflict_on))
-    session.connection().execute(table_statement, [dict(row) for row in rows])
+    return statement.on_conflict_do_nothing(index_elements=list(conflict_on))
 
 
-def rows_changed(session: Session, statement: Update | Delete) -> int:
-    """Run an UPDATE or DELETE and return how many rows it changed (the compare-and-set's answer)."""
-    result = session.execute(statement)
+def rows_changed(session: Session, statement: Update | Delete, params: Mapping[str, Any] | None = None) -> int:
+    """Run an UPDATE or DELETE (with ``params`` for its bind parameters) and return how many rows it
+    changed (the compare-and-set's answer)."""
+    result = session.execute(statement, params)
     return cast("CursorResult[Any]", result).rowcount

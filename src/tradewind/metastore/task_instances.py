@@ -7,15 +7,17 @@ the caller read, so two schedulers or two workers racing cannot both win.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Update, case, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, Table, Update, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql import ClauseElement
 
 from tradewind.metastore.models import TaskInstance, TaskTry
 from tradewind.metastore.statements import rows_changed, upsert
@@ -52,14 +54,8 @@ Change = tuple[str, int, TaskInstanceState | str, TaskInstanceState | str, Mappi
 
 
 def get_tis(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
-    return list(
-        session.scalars(
-            select(TaskInstance)
-            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-            .order_by(TaskInstance.task_id, TaskInstance.map_index)
-            .execution_options(populate_existing=True)
-        )
-    )
+    """The run's task instances as the database holds them now, by task and map index."""
+    return list(session.scalars(_run_tis_statement(), {"w_dag_id": dag_id, "w_run_id": run_id}))
 
 
 def get_ti(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
@@ -90,29 +86,39 @@ def transition(
     Raises ``ValueError`` for a transition the state machine forbids, ``TypeError`` for a field
     that is not a settable column. Returns whether this call changed the row.
     """
-    statement = _transition_statement(key, expected_state, target_state, expected_try, manual, now, only_if, fields)
-    changed = rows_changed(session, statement)
+    if only_if is None and not any(isinstance(value, ClauseElement) for value in fields.values()):
+        expected, target = _checked(expected_state, target_state, manual)
+        values = _values(fields, target, now)
+        params = {**key_params(key), "w_state": expected.value, **_value_params(values)}
+        if expected_try is not None:
+            params["w_try"] = expected_try
+        changed = rows_changed(session, _cas_update(tuple(values), expected_try is not None), params)
+    else:
+        statement = _transition_statement(key, expected_state, target_state, expected_try, manual, now, only_if, fields)
+        changed = rows_changed(session, statement)
     _expire_cached(session, [key])
     return changed == 1
 
 
-def transition_returning(
-    session: Session,
-    key: TIKey,
-    *,
-    expected_state: TaskInstanceState | str,
-    target_state: TaskInstanceState | str,
-    expected_try: int | None = None,
-    only_if: ColumnElement[bool] | None = None,
-    **fields: Any,
-) -> TaskInstance | None:
-    """``transition``, returning the row as it is once changed (one round trip: ``RETURNING``);
-    None when the row was not in ``expected_state`` (or the other conditions did not hold)."""
-    statement = _transition_statement(key, expected_state, target_state, expected_try, False, None, only_if, fields)
-    # populate_existing: a copy of the row the session holds is refreshed from what RETURNING says.
-    return session.scalars(
-        statement.returning(TaskInstance), execution_options={"populate_existing": True}
-    ).one_or_none()
+def claim_try(
+    session: Session, key: TIKey, try_number: int, *, now: datetime, stale_before: datetime, hostname: str, pid: int
+) -> Row[Any] | None:
+    """queued → running for try ``try_number``, only when no earlier try may still have a process
+    alive (``no_live_try``): the try's heartbeat starts now and it becomes the live try. A try
+    resumed after a deferral keeps the start of its first part (as Airflow does). Returns the row as
+    changed (every column, one round trip), or None when the task instance was not there to claim."""
+    _checked(TaskInstanceState.QUEUED, TaskInstanceState.RUNNING, False)
+    params = {
+        **key_params(key),
+        "w_try": try_number,
+        "stale_before": stale_before,
+        "now": now,
+        "hostname": hostname,
+        "pid": pid,
+    }
+    row = session.execute(_claim_statement(), params).one_or_none()
+    _expire_cached(session, [key])
+    return row
 
 
 def _transition_statement(
@@ -161,18 +167,8 @@ def transition_many(
     changed = 0
     for group, tis in groups.items():
         expected, values = payloads[group]
-        changed += rows_changed(
-            session,
-            update(TaskInstance)
-            .where(
-                TaskInstance.dag_id == dag_id,
-                TaskInstance.run_id == run_id,
-                TaskInstance.state == expected.value,
-                tuple_(TaskInstance.task_id, TaskInstance.map_index).in_(tis),
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False),
-        )
+        params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_state": expected.value, "w_rows": tis}
+        changed += rows_changed(session, _cas_update_rows(tuple(values), False), {**params, **_value_params(values)})
     _expire_cached(session, [TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index, *_ in changes])
     return changed
 
@@ -206,18 +202,8 @@ def transition_each(
     moved: list[TIKey] = []
     for group, rows in groups.items():
         dag_id, run_id, expected, values = payloads[group]
-        result = session.execute(
-            update(TaskInstance)
-            .where(
-                TaskInstance.dag_id == dag_id,
-                TaskInstance.run_id == run_id,
-                TaskInstance.state == expected.value,
-                tuple_(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.try_number).in_(rows),
-            )
-            .values(**values)
-            .returning(TaskInstance.task_id, TaskInstance.map_index)
-            .execution_options(synchronize_session=False)
-        )
+        params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_state": expected.value, "w_rows": rows}
+        result = session.execute(_cas_update_rows(tuple(values), True), {**params, **_value_params(values)})
         moved.extend(TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index in result.all())
     _expire_cached(session, [key for key, *_ in changes])
     return moved
@@ -226,7 +212,7 @@ def transition_each(
 # --- the try whose processes may still be alive ------------------------------------------------------
 
 
-def no_live_try(stale_before: datetime) -> ColumnElement[bool]:
+def no_live_try(stale_before: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """True for a task instance no earlier try of which may still have a process alive: none is
     recorded as live, or the live one's worker has not heartbeated since ``stale_before`` (a worker
     that cannot heartbeat kills its own tries well within the zombie threshold)."""
@@ -235,12 +221,6 @@ def no_live_try(stale_before: datetime) -> ColumnElement[bool]:
         TaskInstance.last_heartbeat.is_(None),
         TaskInstance.last_heartbeat < stale_before,
     )
-
-
-def start_unless_resuming(now: datetime) -> ColumnElement[Any]:
-    """The start date a claim writes: ``now``, but a try resumed after a deferral keeps the start of
-    its first part (as Airflow does)."""
-    return case((TaskInstance.next_method.is_(None), now), else_=TaskInstance.start_date)
 
 
 def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetime) -> tuple[str, int] | None:
@@ -271,7 +251,7 @@ def release_try(session: Session, key: TIKey, try_number: int) -> bool:
     return changed == 1
 
 
-def record_try(session: Session, ti_row: TaskInstance, *, error: str | None = None) -> None:
+def record_try(session: Session, ti_row: TaskInstance | Row[Any], *, error: str | None = None) -> None:
     """Copy the task instance's current try into its history (insert or update that try's row)."""
     if ti_row.try_number < 1:
         raise ValueError(f"{ti_row.dag_id}/{ti_row.run_id}/{ti_row.task_id} has not started a try yet")
@@ -284,11 +264,7 @@ def record_try(session: Session, ti_row: TaskInstance, *, error: str | None = No
 def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str]) -> dict[str, list[str]]:
     """task_id -> the states of its task instances in the run (one light query, no ORM rows)."""
     found: dict[str, list[str]] = {}
-    rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.state).where(
-            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(list(task_ids))
-        )
-    )
+    rows = session.execute(_states_statement(), {"w_dag_id": dag_id, "w_run_id": run_id, "w_task_ids": list(task_ids)})
     for task_id, state in rows:
         found.setdefault(task_id, []).append(state)
     return found
@@ -296,18 +272,7 @@ def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str
 
 def update_try(session: Session, key: TIKey, try_number: int, **values: Any) -> None:
     """Set columns of one try's history row (which ``record_try`` created when the try started)."""
-    session.execute(
-        update(TaskTry)
-        .where(
-            TaskTry.dag_id == key.dag_id,
-            TaskTry.run_id == key.run_id,
-            TaskTry.task_id == key.task_id,
-            TaskTry.map_index == key.map_index,
-            TaskTry.try_number == try_number,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_try_update(tuple(values)), {**key_params(key), "w_try": try_number, **_value_params(values)})
 
 
 def set_rendered_fields(session: Session, key: TIKey, try_number: int, rendered: Mapping[str, Any]) -> None:
@@ -375,6 +340,115 @@ def _group_key(expected: TaskInstanceState, values: Mapping[str, Any], index: in
     return key
 
 
+# --- statements built once ----------------------------------------------------------------------------
+# The hot path (a worker's claim, a try's end, a follow-up) runs the same few statements for every
+# try: each is built once, on the table, with bind parameters (w_*: which row and what it must
+# hold; v_*: the values set), so a call costs the round trip, not building and caching a statement.
+
+_TI = cast("Table", TaskInstance.__table__)
+_TRY = cast("Table", TaskTry.__table__)
+
+
+def key_params(key: TIKey) -> dict[str, Any]:
+    """The bind parameters ``key_where`` compares a table's key columns with."""
+    return {"w_dag_id": key.dag_id, "w_run_id": key.run_id, "w_task_id": key.task_id, "w_map_index": key.map_index}
+
+
+def _value_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"v_{name}": value for name, value in values.items()}
+
+
+def key_where(table: Any) -> tuple[Any, ...]:
+    """A built-once statement's condition on a task instance's key columns (of any table that has
+    them: XCom, logs, tries), bound by ``key_params``."""
+    return (
+        table.c.dag_id == bindparam("w_dag_id"),
+        table.c.run_id == bindparam("w_run_id"),
+        table.c.task_id == bindparam("w_task_id"),
+        table.c.map_index == bindparam("w_map_index"),
+    )
+
+
+@functools.cache
+def _run_tis_statement() -> Any:
+    return (
+        select(TaskInstance)
+        .where(TaskInstance.dag_id == bindparam("w_dag_id"), TaskInstance.run_id == bindparam("w_run_id"))
+        .order_by(TaskInstance.task_id, TaskInstance.map_index)
+        .execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def _cas_update(fields: tuple[str, ...], with_try: bool) -> Update:
+    """The compare-and-set UPDATE of ``transition`` that sets ``fields``."""
+    statement = _TI.update().where(*key_where(_TI), _TI.c.state == bindparam("w_state"))
+    if with_try:
+        statement = statement.where(_TI.c.try_number == bindparam("w_try"))
+    return statement.values({name: bindparam(f"v_{name}") for name in fields})
+
+
+@functools.cache
+def _claim_statement() -> Update:
+    now = bindparam("now", type_=_TI.c.start_date.type)
+    return (
+        _TI.update()
+        .where(
+            *key_where(_TI),
+            _TI.c.state == TaskInstanceState.QUEUED.value,
+            _TI.c.try_number == bindparam("w_try"),
+            no_live_try(bindparam("stale_before", type_=_TI.c.last_heartbeat.type)),
+        )
+        .values(
+            state=TaskInstanceState.RUNNING.value,
+            start_date=case((_TI.c.next_method.is_(None), now), else_=_TI.c.start_date),
+            end_date=None,
+            duration=None,
+            hostname=bindparam("hostname"),
+            pid=bindparam("pid"),
+            last_heartbeat=now,
+            live_try=bindparam("w_try"),
+            updated_at=now,
+        )
+        .returning(*_TI.c)
+    )
+
+
+@functools.cache
+def _cas_update_rows(fields: tuple[str, ...], with_try: bool) -> Update:
+    """The UPDATE of ``transition_many`` (``with_try``: ``transition_each``, which returns the rows it moved)."""
+    columns = (_TI.c.task_id, _TI.c.map_index, _TI.c.try_number) if with_try else (_TI.c.task_id, _TI.c.map_index)
+    statement = (
+        _TI.update()
+        .where(
+            _TI.c.dag_id == bindparam("w_dag_id"),
+            _TI.c.run_id == bindparam("w_run_id"),
+            _TI.c.state == bindparam("w_state"),
+            tuple_(*columns).in_(bindparam("w_rows", expanding=True)),
+        )
+        .values({name: bindparam(f"v_{name}") for name in fields})
+    )
+    return statement.returning(_TI.c.task_id, _TI.c.map_index) if with_try else statement
+
+
+@functools.cache
+def _states_statement() -> Any:
+    return select(_TI.c.task_id, _TI.c.state).where(
+        _TI.c.dag_id == bindparam("w_dag_id"),
+        _TI.c.run_id == bindparam("w_run_id"),
+        _TI.c.task_id.in_(bindparam("w_task_ids", expanding=True)),
+    )
+
+
+@functools.cache
+def _try_update(fields: tuple[str, ...]) -> Update:
+    return (
+        _TRY.update()
+        .where(*key_where(_TRY), _TRY.c.try_number == bindparam("w_try"))
+        .values({name: bindparam(f"v_{name}") for name in fields})
+    )
+
+
 def _where(key: TIKey) -> tuple[Any, ...]:
     return (
         TaskInstance.dag_id == key.dag_id,
@@ -384,7 +458,7 @@ def _where(key: TIKey) -> tuple[Any, ...]:
     )
 
 
-def _key_values(key: TIKey | TaskInstance) -> dict[str, Any]:
+def _key_values(key: TIKey | TaskInstance | Row[Any]) -> dict[str, Any]:
     return {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "map_index": key.map_index}
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, Table, select
 from sqlalchemy.orm import Session
 
 from tradewind.metastore.models import XCom
 from tradewind.metastore.statements import rows_changed, upsert
-from tradewind.metastore.task_instances import TIKey
+from tradewind.metastore.task_instances import TIKey, key_params, key_where
 
 RETURN_VALUE = "return_value"
 
@@ -97,17 +98,13 @@ def get_xcoms_for_tasks(
 
 def clear_xcoms(session: Session, key: TIKey) -> int:
     """Delete what the task instance pushed: a new try starts with no XCom of its own, as in Airflow."""
-    return rows_changed(
-        session,
-        delete(XCom)
-        .where(
-            XCom.dag_id == key.dag_id,
-            XCom.run_id == key.run_id,
-            XCom.task_id == key.task_id,
-            XCom.map_index == key.map_index,
-        )
-        .execution_options(synchronize_session=False),
-    )
+    return rows_changed(session, _clear_statement(), key_params(key))
+
+
+@functools.cache
+def _clear_statement() -> Delete:
+    table = cast("Table", XCom.__table__)
+    return table.delete().where(*key_where(table))
 
 
 def list_xcoms(session: Session, dag_id: str, run_id: str, task_id: str | None = None) -> list[XCom]:

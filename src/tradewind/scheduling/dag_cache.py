@@ -1,5 +1,5 @@
 """The scheduler's memory of serialized DAGs, keyed by their hash, so a tick reads a DAG's JSON
-only when the dag processor stored a new version of it.
+only when the dag processor stored a new version of it (and each DAG's hash once a transaction).
 
 A worker's threads share one cache for their follow-ups: reads and updates of the memory hold a
 lock, the metastore reads in between do not.
@@ -52,7 +52,7 @@ class DagCache:
 
     def get_many(self, session: Session, dag_ids: Collection[str]) -> dict[str, CachedDag]:
         """The named DAGs as currently stored (DAGs never parsed, or unreadable, are left out)."""
-        hashes = scheduling.dag_hashes(session, dag_ids)
+        hashes = _hashes_in_transaction(session, dag_ids)
         with self._lock:
             stale = [
                 dag_id
@@ -79,3 +79,26 @@ class DagCache:
 
     def get(self, session: Session, dag_id: str) -> CachedDag | None:
         return self.get_many(session, [dag_id]).get(dag_id)
+
+
+#: Where a transaction's DAG hashes are kept, in ``Session.info``.
+_HASHES_KEY = "tradewind.dag_hashes"
+
+
+def _hashes_in_transaction(session: Session, dag_ids: Collection[str]) -> dict[str, str | None]:
+    """The named DAGs' stored hashes, each read once per transaction: planning a run and then
+    queueing its tasks ask about the same DAG, and need not ask the metastore twice."""
+    memo = session.info.get(_HASHES_KEY)
+    transaction = session.get_transaction()
+    same = memo is not None and transaction is not None and memo[0] is transaction
+    known: dict[str, str | None] = memo[1] if same and memo is not None else {}
+    missing = [dag_id for dag_id in dag_ids if dag_id not in known]
+    if missing:
+        found = scheduling.dag_hashes(session, missing)
+        known.update({dag_id: found.get(dag_id, _NOT_STORED) for dag_id in missing})
+    session.info[_HASHES_KEY] = (session.get_transaction(), known)
+    return {dag_id: known[dag_id] for dag_id in dag_ids if known[dag_id] != _NOT_STORED}
+
+
+#: A DAG never parsed (or gone): not in the metastore's answer.
+_NOT_STORED = "\0not stored"

@@ -64,12 +64,9 @@ def queue_task_instances(
         (u.dag_id, u.task_id, u.pool, u.count, u.slots) for u in scheduling.active_slot_use(session)
     )
     # Deferred task instances hold no worker slot; in a pool with include_deferred they hold its slots.
-    usage.pool_slots.update(pools.deferred_slots_held(session))
-    limits = Limits(
-        parallelism=settings.parallelism,
-        pools={p.pool: p.slots for p in pools.list_pools(session)},
-        max_active_tasks={},
-    )
+    pool_slots, deferred_held = pools.slot_limits(session)
+    usage.pool_slots.update(deferred_held)
+    limits = Limits(parallelism=settings.parallelism, pools=pool_slots, max_active_tasks={})
     free = limits.free_parallelism(usage)
     if free <= 0:
         return report

@@ -127,21 +127,14 @@ class Reporter:
         """``claim`` inside the caller's transaction (a follow-up claims the next task in the
         transaction that ends the previous one)."""
         now = utcnow()
-        row = task_instances.transition_returning(
+        row = task_instances.claim_try(
             session,
             self.key,
-            expected_state=TI.QUEUED,
-            target_state=TI.RUNNING,
-            expected_try=self.try_number,
-            # A try resumed after a deferral keeps the start of its first part (as Airflow does).
-            start_date=task_instances.start_unless_resuming(now),
-            end_date=None,
-            duration=None,
+            self.try_number,
+            now=now,
+            stale_before=now - timedelta(seconds=self.zombie_threshold),
             hostname=hostname,
             pid=pid,
-            last_heartbeat=now,
-            live_try=self.try_number,
-            only_if=task_instances.no_live_try(now - timedelta(seconds=self.zombie_threshold)),
         )
         if row is None:
             return None
