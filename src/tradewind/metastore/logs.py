@@ -124,7 +124,7 @@ def append_log_chunks(
         for seq, text in chunks
     ]
     # On the table: one row a plain INSERT, many batched into multi-row INSERTs.
-    session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+    session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 def put_log_chunk(

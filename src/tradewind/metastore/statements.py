@@ -48,8 +48,9 @@ def upsert_many(
     rows = sorted(rows, key=lambda row: tuple(row[name] for name in conflict_on))
     # Core on the table, the statement built once: with one row a plain execute; with many,
     # SQLAlchemy batches them into multi-row INSERTs ("insertmanyvalues") from the one compiled,
-    # cached statement (the ORM's bulk insert would send a row per round trip here).
-    session.connection().execute(statement, dict(rows[0]) if len(rows) == 1 else [dict(row) for row in rows])
+    # cached statement (the ORM's bulk insert would send a row per round trip here). Through the
+    # session, so what the caller added to it is flushed first.
+    session.execute(statement, dict(rows[0]) if len(rows) == 1 else [dict(row) for row in rows])
 
 
 @functools.cache
