@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from tradewind.errors import ConfigurationError, MetastoreError
 from tradewind.redaction import redact
@@ -142,7 +143,12 @@ def dispose_after_fork(engine: Engine) -> None:
 
     The child inherits the parent's pooled connections (sockets); using them from two processes
     corrupts both. ``close=False`` drops the child's references without closing the parent's sockets.
+    A pool that holds no connection has nothing to drop: it is left as it is (a task's process
+    forked from the fork server, whose engine is idle, skips a millisecond of rebuilding it).
     """
+    pool = engine.pool
+    if isinstance(pool, QueuePool) and pool.checkedin() == 0 and pool.checkedout() == 0:
+        return
     engine.dispose(close=False)
 
 

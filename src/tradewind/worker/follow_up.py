@@ -133,6 +133,8 @@ class FollowUp:
         if any(getattr(d, "mapped_group_id", None) is not None for d in downstream):
             return False  # in a mapped task group one map index may go on while the others still run
         upstream = {u for d in downstream for u in d.upstream_task_ids}
+        if upstream == {key.task_id} and key.map_index < 0:
+            return False  # this (unmapped) task instance was the only one they waited for
         states = task_instances.states_of(session, key.dag_id, key.run_id, sorted(upstream))
         return all(
             any(s != "success" for u in d.upstream_task_ids for s in states.get(u, ["none"])) for d in downstream
