@@ -58,6 +58,13 @@ def get_tis(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
     return list(session.scalars(_run_tis_statement(), {"w_dag_id": dag_id, "w_run_id": run_id}))
 
 
+def planning_rows(session: Session, dag_id: str, run_id: str) -> list[Row[Any]]:
+    """What planning a run reads of each of its task instances (task_id, map_index, state,
+    try_number, max_tries, retry_at, next_poke_at): light rows, not ORM objects — a follow-up reads
+    them for every try, of runs of hundreds of task instances."""
+    return list(session.execute(_planning_statement(), {"w_dag_id": dag_id, "w_run_id": run_id}))
+
+
 def get_ti(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
     """The row as the database holds it now (not a copy cached in the session)."""
     return session.scalars(
@@ -376,6 +383,23 @@ def _run_tis_statement() -> Any:
         .where(TaskInstance.dag_id == bindparam("w_dag_id"), TaskInstance.run_id == bindparam("w_run_id"))
         .order_by(TaskInstance.task_id, TaskInstance.map_index)
         .execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def _planning_statement() -> Any:
+    return (
+        select(
+            _TI.c.task_id,
+            _TI.c.map_index,
+            _TI.c.state,
+            _TI.c.try_number,
+            _TI.c.max_tries,
+            _TI.c.retry_at,
+            _TI.c.next_poke_at,
+        )
+        .where(_TI.c.dag_id == bindparam("w_dag_id"), _TI.c.run_id == bindparam("w_run_id"))
+        .order_by(_TI.c.task_id, _TI.c.map_index)
     )
 
 

@@ -72,7 +72,7 @@ def advance_run(
     pushed: dict[SourceKey, Any] = {}
     read: set[SourceKey] = set()
     for _ in range(_EXPANSION_ROUNDS):
-        views = views_of(task_instances.get_tis(session, run.dag_id, run.run_id), nodes)
+        views = views_of(task_instances.planning_rows(session, run.dag_id, run.run_id), nodes)
         wanted = map_sources_to_read(nodes, views) - read
         if wanted:
             pushed.update(task_maps.pushed_values(session, run.dag_id, run.run_id, wanted))
