@@ -6,10 +6,12 @@ from __future__ import annotations
 import textwrap
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -322,3 +324,49 @@ def test_an_event_waiting_for_a_dag_row_a_scheduler_holds_holds_no_other_dag_row
     with session_scope(producer_factory) as session:
         assert sorted(q.event_id for q in datasets.queued_events(session, "needs_both")) == recorded
         assert sorted(q.event_id for q in datasets.queued_events(session, "needs_either")) == recorded
+
+
+COLLATED_DAGS = """
+from datetime import datetime, timezone
+from tradewind import DAG, EmptyOperator
+
+for dag_id in ("Beta", "alpha", "sales_report", "salesforce_sync"):
+    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
+        EmptyOperator(task_id="noop")
+"""
+
+
+def test_dag_rows_are_locked_in_the_order_python_sorts_dag_ids_whatever_the_database_s_collation(
+    _pg_admin: Any, tmp_path: Path
+):
+    """A metastore created with an English collation (as the postgres image's default is) sorts
+    "alpha" before "Beta"; Python, which orders a dataset event's consumers, sorts "Beta" first. The
+    schedulers lock DAG rows in Python's order all the same, so the two never lock in opposite orders."""
+    from sqlalchemy import select
+
+    from tradewind.metastore import scheduling
+    from tradewind.metastore.models import DagModel
+
+    name = f"tradewind_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin.connect() as connection:
+        connection.exec_driver_sql(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        )
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "collated.py").write_text(textwrap.dedent(COLLATED_DAGS))
+    settings = Settings(home=tmp_path, database_url=f"{_pg_admin.url.set(database=name)}", dags_folder=folder)
+    engine = create_engine_from_settings(settings)
+    try:
+        migrate(settings)
+        factory = make_session_factory(engine)
+        sync_dag_folder(factory, settings)
+        with session_scope(factory) as session:
+            by_database = list(session.scalars(select(DagModel.dag_id).order_by(DagModel.dag_id)))
+            locked_in = list(session.scalars(select(DagModel.dag_id).order_by(scheduling.dag_id_lock_order(session))))
+        assert by_database[:2] == ["alpha", "Beta"], "the database's own collation is not Python's"
+        assert locked_in == sorted(locked_in) == ["Beta", "alpha", "sales_report", "salesforce_sync"]
+    finally:
+        engine.dispose()
+        with _pg_admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -198,7 +198,8 @@ def record_events(session: Session, events: Iterable[NewEvent], source: EventSou
         )
         recorded.append(row.id)
     # Each queue row's foreign key share-locks its DAG's row; taking them in dag_id order, the order
-    # in which a scheduler locks DAG rows, means the two wait for each other but never deadlock.
+    # in which a scheduler locks DAG rows (``scheduling.dag_id_lock_order``), means the two wait
+    # for each other but never deadlock.
     queue.sort(key=lambda q: (q.target_dag_id, q.event_id))
     session.add_all(queue)
     session.flush()

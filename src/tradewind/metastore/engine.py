@@ -138,16 +138,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def dispose_after_fork(engine: Engine) -> None:
+def dispose_after_fork(engine: Engine, *, parent_single_threaded: bool = False) -> None:
     """Call in a forked child before it touches the database.
 
     The child inherits the parent's pooled connections (sockets); using them from two processes
     corrupts both. ``close=False`` drops the child's references without closing the parent's sockets.
-    A pool that holds no connection has nothing to drop: it is left as it is (a task's process
-    forked from the fork server, whose engine is idle, skips a millisecond of rebuilding it).
+    Forked from a process of one thread whose pool holds no connection (the worker's fork server),
+    there is nothing to drop and no lock of the pool can have been held at the fork: the pool is
+    left as it is, which spares each task's process a millisecond of rebuilding it.
     """
     pool = engine.pool
-    if isinstance(pool, QueuePool) and pool.checkedin() == 0 and pool.checkedout() == 0:
+    idle = isinstance(pool, QueuePool) and pool.checkedin() == 0 and pool.checkedout() == 0
+    if parent_single_threaded and idle:
         return
     engine.dispose(close=False)
 

@@ -72,6 +72,14 @@ def serialized_dags(session: Session, dag_ids: Collection[str]) -> dict[str, tup
     return {dag_id: (dag_hash, serialized) for dag_id, dag_hash, serialized in rows}
 
 
+def dag_id_lock_order(session: Session) -> Any:
+    """The order DAG rows are locked in: by dag_id, compared as Python compares strings (code
+    points), which is also how writers that take their locks row by row (a dataset event queueing
+    its consumers) sort them. PostgreSQL's ``C`` collation compares bytes of UTF-8, the same order;
+    a database's default collation (``en_US.utf8``) would not be."""
+    return DagModel.dag_id.collate("C") if is_postgres(session) else DagModel.dag_id
+
+
 def request_next_dagrun_check(session: Session, dag_ids: Collection[str], now: datetime) -> None:
     """Make the named DAGs due for the run-creation duty now (their structure or schedule changed)."""
     if not dag_ids:
@@ -81,7 +89,7 @@ def request_next_dagrun_check(session: Session, dag_ids: Collection[str], now: d
         session.scalars(
             select(DagModel.dag_id)
             .where(DagModel.dag_id.in_(list(dag_ids)))
-            .order_by(DagModel.dag_id)
+            .order_by(dag_id_lock_order(session))
             .with_for_update()
         )
     )
@@ -150,7 +158,7 @@ def lock_dags(session: Session, dag_ids: Collection[str]) -> set[str]:
         session.scalars(
             select(DagModel.dag_id)
             .where(DagModel.dag_id.in_(sorted(dag_ids)))
-            .order_by(DagModel.dag_id)
+            .order_by(dag_id_lock_order(session))
             .with_for_update(skip_locked=True)
         )
     )

@@ -93,7 +93,7 @@ def transition(
     Raises ``ValueError`` for a transition the state machine forbids, ``TypeError`` for a field
     that is not a settable column. Returns whether this call changed the row.
     """
-    if only_if is None and not any(isinstance(value, ClauseElement) for value in fields.values()):
+    if only_if is None and not any(_is_expression(value) for value in fields.values()):
         expected, target = _checked(expected_state, target_state, manual)
         values = _values(fields, target, now)
         params = {**key_params(key), "w_state": expected.value, **_value_params(values)}
@@ -277,6 +277,13 @@ def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str
     return found
 
 
+def any_not_in_state(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], state: str) -> bool:
+    """Whether a task instance of one of ``task_ids`` in the run is in another state than ``state``
+    (one row at most is read: a follow-up asks this of a fan-in of hundreds for every try)."""
+    params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_task_ids": list(task_ids), "w_state": state}
+    return session.execute(_not_in_state_statement(), params).first() is not None
+
+
 def update_try(session: Session, key: TIKey, try_number: int, **values: Any) -> None:
     """Set columns of one try's history row (which ``record_try`` created when the try started)."""
     session.execute(_try_update(tuple(values)), {**key_params(key), "w_try": try_number, **_value_params(values)})
@@ -362,7 +369,15 @@ def key_params(key: TIKey) -> dict[str, Any]:
 
 
 def _value_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The bind parameters of the values a built-once statement sets (plain values only)."""
+    expressions = sorted(name for name, value in values.items() if _is_expression(value))
+    if expressions:
+        raise TypeError(f"{expressions} must be values, not SQL expressions, in a batch transition")
     return {f"v_{name}": value for name, value in values.items()}
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
 
 
 def key_where(table: Any) -> tuple[Any, ...]:
@@ -461,6 +476,20 @@ def _states_statement() -> Any:
         _TI.c.dag_id == bindparam("w_dag_id"),
         _TI.c.run_id == bindparam("w_run_id"),
         _TI.c.task_id.in_(bindparam("w_task_ids", expanding=True)),
+    )
+
+
+@functools.cache
+def _not_in_state_statement() -> Any:
+    return (
+        select(_TI.c.task_id)
+        .where(
+            _TI.c.dag_id == bindparam("w_dag_id"),
+            _TI.c.run_id == bindparam("w_run_id"),
+            _TI.c.task_id.in_(bindparam("w_task_ids", expanding=True)),
+            _TI.c.state != bindparam("w_state"),
+        )
+        .limit(1)
     )
 
 

@@ -260,7 +260,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         if spec is None:
             return 0  # the worker closed the socket, or died
         try:
-            guarded = _start(spec, loader, lambda: dispose_after_fork(engine), factory)
+            guarded = _start(spec, loader, lambda: dispose_after_fork(engine, parent_single_threaded=True), factory)
         except ForkServerError as exc:
             _send(sock, {"error": str(exc)}, [])
             continue
