@@ -179,10 +179,12 @@ def _redis_command(sock: socket.socket, *args: str) -> bytes:
 
 @pytest.fixture(scope="session")
 def _redis_db() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    # Database 0 is left to people; each xdist worker gets one of 1..15, unless
-    # TRADEWIND_TEST_REDIS_DB names one (for test sessions running side by side).
-    db = int(os.environ.get("TRADEWIND_TEST_REDIS_DB") or 1 + int(worker.removeprefix("gw") or 0) % 15)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    # Database 0 is left to people; each xdist worker gets one of its own of 1..15, counted from
+    # TRADEWIND_TEST_REDIS_DB (1 unless set: a test session running beside another sets it apart).
+    # Two workers sharing one would take each other's tasks off the queue.
+    first = int(os.environ.get("TRADEWIND_TEST_REDIS_DB") or 1)
+    db = 1 + (first - 1 + worker) % 15
     try:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=3) as sock:
             reply = _redis_command(sock, "PING")
