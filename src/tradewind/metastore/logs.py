@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from typing import cast as cast_type
 
 from sqlalchemy import ColumnElement, LargeBinary, Table, cast, delete, func, select
@@ -110,21 +111,22 @@ def append_log_chunks(
     if not chunks:
         return
     created = now or datetime.now(UTC)
-    rows = [
-        {
-            "dag_id": key.dag_id,
-            "run_id": key.run_id,
-            "task_id": key.task_id,
-            "map_index": key.map_index,
-            "try_number": try_number,
-            "seq": seq,
-            "content": text,
-            "created_at": created,
-        }
-        for seq, text in chunks
-    ]
+    rows = [_chunk_row(key, try_number, seq, text, created) for seq, text in chunks]
     # On the table: one row a plain INSERT, many batched into multi-row INSERTs.
     session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+
+
+def _chunk_row(key: TIKey, try_number: int, seq: int, text: str, created: datetime) -> dict[str, Any]:
+    return {
+        "dag_id": key.dag_id,
+        "run_id": key.run_id,
+        "task_id": key.task_id,
+        "map_index": key.map_index,
+        "try_number": try_number,
+        "seq": seq,
+        "content": text,
+        "created_at": created,
+    }
 
 
 def put_log_chunk(
@@ -134,16 +136,7 @@ def put_log_chunk(
     statements.upsert(
         session,
         TaskLog,
-        {
-            "dag_id": key.dag_id,
-            "run_id": key.run_id,
-            "task_id": key.task_id,
-            "map_index": key.map_index,
-            "try_number": try_number,
-            "seq": seq,
-            "content": text,
-            "created_at": now or datetime.now(UTC),
-        },
+        _chunk_row(key, try_number, seq, text, now or datetime.now(UTC)),
         conflict_on=["dag_id", "run_id", "task_id", "map_index", "try_number", "seq"],
         update=["content"],
     )

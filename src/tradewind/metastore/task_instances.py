@@ -384,18 +384,22 @@ def key_where(table: Any) -> tuple[Any, ...]:
     """A built-once statement's condition on a task instance's key columns (of any table that has
     them: XCom, logs, tries), bound by ``key_params``."""
     return (
-        table.c.dag_id == bindparam("w_dag_id"),
-        table.c.run_id == bindparam("w_run_id"),
+        *_run_where(table),
         table.c.task_id == bindparam("w_task_id"),
         table.c.map_index == bindparam("w_map_index"),
     )
+
+
+def _run_where(table: Any) -> tuple[Any, ...]:
+    """The condition on a run's columns (``w_dag_id``, ``w_run_id``)."""
+    return table.c.dag_id == bindparam("w_dag_id"), table.c.run_id == bindparam("w_run_id")
 
 
 @functools.cache
 def _run_tis_statement() -> Any:
     return (
         select(TaskInstance)
-        .where(TaskInstance.dag_id == bindparam("w_dag_id"), TaskInstance.run_id == bindparam("w_run_id"))
+        .where(*_run_where(_TI))
         .order_by(TaskInstance.task_id, TaskInstance.map_index)
         .execution_options(populate_existing=True)
     )
@@ -413,7 +417,7 @@ def _planning_statement() -> Any:
             _TI.c.retry_at,
             _TI.c.next_poke_at,
         )
-        .where(_TI.c.dag_id == bindparam("w_dag_id"), _TI.c.run_id == bindparam("w_run_id"))
+        .where(*_run_where(_TI))
         .order_by(_TI.c.task_id, _TI.c.map_index)
     )
 
@@ -460,8 +464,7 @@ def _cas_update_rows(fields: tuple[str, ...], with_try: bool) -> Update:
     statement = (
         _TI.update()
         .where(
-            _TI.c.dag_id == bindparam("w_dag_id"),
-            _TI.c.run_id == bindparam("w_run_id"),
+            *_run_where(_TI),
             _TI.c.state == bindparam("w_state"),
             tuple_(*columns).in_(bindparam("w_rows", expanding=True)),
         )
@@ -473,24 +476,13 @@ def _cas_update_rows(fields: tuple[str, ...], with_try: bool) -> Update:
 @functools.cache
 def _states_statement() -> Any:
     return select(_TI.c.task_id, _TI.c.state).where(
-        _TI.c.dag_id == bindparam("w_dag_id"),
-        _TI.c.run_id == bindparam("w_run_id"),
-        _TI.c.task_id.in_(bindparam("w_task_ids", expanding=True)),
+        *_run_where(_TI), _TI.c.task_id.in_(bindparam("w_task_ids", expanding=True))
     )
 
 
 @functools.cache
 def _not_in_state_statement() -> Any:
-    return (
-        select(_TI.c.task_id)
-        .where(
-            _TI.c.dag_id == bindparam("w_dag_id"),
-            _TI.c.run_id == bindparam("w_run_id"),
-            _TI.c.task_id.in_(bindparam("w_task_ids", expanding=True)),
-            _TI.c.state != bindparam("w_state"),
-        )
-        .limit(1)
-    )
+    return _states_statement().where(_TI.c.state != bindparam("w_state")).limit(1)
 
 
 @functools.cache

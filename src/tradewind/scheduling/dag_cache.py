@@ -90,8 +90,9 @@ def _hashes_in_transaction(session: Session, dag_ids: Collection[str]) -> dict[s
     queueing its tasks ask about the same DAG, and need not ask the metastore twice."""
     memo = session.info.get(_HASHES_KEY)
     transaction = session.get_transaction()
-    same = memo is not None and transaction is not None and memo[0] is transaction
-    known: dict[str, str | None] = memo[1] if same and memo is not None else {}
+    known: dict[str, str | None] = (
+        memo[1] if memo is not None and transaction is not None and memo[0] is transaction else {}
+    )
     missing = [dag_id for dag_id in dag_ids if dag_id not in known]
     if missing:
         found = scheduling.dag_hashes(session, missing)
