@@ -14,7 +14,7 @@ per second, and the CPU seconds one run cost the scheduler, the worker (with its
 and PostgreSQL. Each workload runs once to warm the worker, then --runs times; the figures
 are the median over those runs.
 
-    .venv/bin/python benchmarks/bench_handoff.py [--runs 3]
+    .venv/bin/python benchmarks/bench_handoff.py [--runs 3] [--only bench_chain ...]
 """
 
 from __future__ import annotations
@@ -147,10 +147,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="measured runs per workload (after one warm-up)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder and database")
+    parser.add_argument("--only", choices=sorted(DAGS), action="append", help="run this workload only (repeatable)")
     options = parser.parse_args()
+    workloads = {dag_id: DAGS[dag_id] for dag_id in options.only or DAGS}
 
     roles = [["scheduler"], ["worker", "--concurrency", "8", "--hostname", "bench"]]
-    with bench_cluster(DAGS, roles, redis_db=REDIS_DB, keep=options.keep) as cluster:
+    with bench_cluster(workloads, roles, redis_db=REDIS_DB, keep=options.keep) as cluster:
         processes, factory = cluster.processes, cluster.factory
         print(
             f"tradewind hand-off benchmark: 1 scheduler + 1 worker (concurrency 8), Postgres + Redis, "
@@ -162,7 +164,7 @@ def main() -> None:
         )
         print(header)
         print("-" * len(header))
-        for dag_id in DAGS:
+        for dag_id in workloads:
             wait(lambda d=dag_id: cluster.dag_known(d), 60, f"{dag_id} to be parsed")
             figures = []
             cpu_before: tuple[float, float, float] | None = None

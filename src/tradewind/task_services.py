@@ -12,9 +12,10 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session, sessionmaker
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.errors import VariableNotFound
 from tradewind.sdk.connection import Connection
@@ -41,16 +42,26 @@ class MetastoreServices:
         """A session that commits when the block ends cleanly and rolls back otherwise."""
         from tradewind.metastore.engine import session_scope
 
-        with session_scope(self._session_factory()) as session:
+        with session_scope(self.session_factory()) as session:
             yield session
 
-    def _session_factory(self) -> sessionmaker[Session]:
+    def session_factory(self) -> sessionmaker[Session]:
+        """The session factory (its engine made on first use)."""
         with self._lock:
             if self._factory is None:
                 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
 
                 self._factory = make_session_factory(create_engine_from_settings(self._settings))
             return self._factory
+
+    def drop_inherited_connections(self, *, parent_single_threaded: bool = False) -> None:
+        """In a process just forked from this one's owner: leave the parent's pooled connections to
+        the parent (``engine.dispose_after_fork``); nothing to do before the engine is made."""
+        factory = self._factory
+        if factory is not None:
+            from tradewind.metastore.engine import dispose_after_fork
+
+            dispose_after_fork(factory.kw["bind"], parent_single_threaded=parent_single_threaded)
 
     # --- variables and connections -----------------------------------------------------------------
 

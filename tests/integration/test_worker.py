@@ -354,6 +354,46 @@ def test_task_runs_and_its_state_xcom_and_log_are_in_the_metastore(stack, main_w
     assert executions(queued) == ["ran"]
 
 
+def test_a_task_reads_and_writes_the_metastore_through_its_worker_and_never_imports_sqlalchemy(stack, main_worker):
+    """The task's process is forked from the worker's lean fork server: what it reads and writes of
+    the metastore (a variable, an XCom pull) its worker does for it, and a process the task forks
+    itself reads over a connection of its own."""
+    variable = f"v_{uuid.uuid4().hex[:8]}"
+    queued = queue_task(
+        stack,
+        f"""
+        def work(ti):
+            from tradewind.sdk.variable import Variable
+            Variable.set({variable!r}, "written by the task")
+            record("read:" + Variable.get({variable!r}).replace(" ", "_"))
+            record("pulled:" + str(ti.xcom_pull(task_ids="work", key="nothing_here")))
+            record("missing:" + Variable.get("no_such_variable", default_var="default"))
+            child = os.fork()
+            if child == 0:
+                try:
+                    record("child_read:" + Variable.get({variable!r}).replace(" ", "_"))
+                finally:
+                    os._exit(0)
+            os.waitpid(child, 0)
+            record("sqlalchemy_imported:" + str("sqlalchemy" in sys.modules))
+    """,
+    )
+    send(stack, queued.message.encode())
+    row = wait_for_state(stack, queued.key, {"success", "failed"})
+    assert row.state == "success", log_text(stack, queued.key)
+    assert executions(queued) == [
+        "read:written_by_the_task",
+        "pulled:None",
+        "missing:default",
+        "child_read:written_by_the_task",
+        "sqlalchemy_imported:False",
+    ]
+    with session_scope(stack.factory) as session:
+        from tradewind.metastore import variables
+
+        assert variables.get_variable(session, variable).value == "written by the task"
+
+
 def test_same_message_sent_twice_executes_once(stack, main_worker):
     queued = queue_task(
         stack,

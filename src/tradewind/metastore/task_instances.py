@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -22,6 +21,7 @@ from sqlalchemy.sql import ClauseElement
 from tradewind.metastore.models import TaskInstance, TaskTry
 from tradewind.metastore.statements import rows_changed, upsert
 from tradewind.states import TaskInstanceState, can_transition
+from tradewind.ti_key import TIKey
 
 _KEY_COLUMNS = frozenset({"dag_id", "run_id", "task_id", "map_index"})
 _SETTABLE = frozenset(TaskInstance.__table__.columns.keys()) - _KEY_COLUMNS - {"state", "updated_at"}
@@ -37,16 +37,6 @@ _TRY_COPIED = (
     "rendered_fields",
 )
 _TRY_PK = ["dag_id", "run_id", "task_id", "map_index", "try_number"]
-
-
-@dataclass(frozen=True)
-class TIKey:
-    """Identifies one task instance; what crosses the queue, and what every function here takes."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
 
 
 #: (task_id, map_index, expected_state, target_state, fields)

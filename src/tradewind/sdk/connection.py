@@ -52,6 +52,14 @@ class Connection:
             self.schema = schema
             self.port = _port(port)
             self.extra = _extra_text(extra)
+        self._mask_secrets()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (read through the worker, ``try_services.py``): masked here as well."""
+        self.__dict__.update(state)
+        self._mask_secrets()
+
+    def _mask_secrets(self) -> None:
         # As in Airflow, a connection's secrets are hidden from this process's task log once it exists.
         from tradewind.secrets.masker import mask_secret
 

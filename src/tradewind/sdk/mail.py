@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import logging
 import re
-import smtplib
-import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradewind.errors import AirflowNotFoundException
 from tradewind.sdk import runtime_services
 from tradewind.sdk.connection import Connection
+
+if TYPE_CHECKING:
+    # Imported where a mail is built or sent: every task's process imports this module, few mail.
+    import smtplib
+    from email.mime.multipart import MIMEMultipart
 
 log = logging.getLogger("tradewind.task.email")
 
@@ -112,6 +111,11 @@ def build_mime_message(
     custom_headers: Mapping[str, Any] | None = None,
 ) -> tuple[MIMEMultipart, list[str]]:
     """The message and every recipient it goes to (To, CC and BCC; BCC in no header)."""
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    from email.utils import formatdate
+
     to_list, cc_list, bcc_list = address_list(to), address_list(cc), address_list(bcc)
     if not to_list:
         raise ValueError("an email needs at least one recipient in 'to'")
@@ -137,6 +141,9 @@ def send_mime_email(
     config: SmtpConfig, mail_from: str, recipients: Sequence[str], message: MIMEMultipart, dryrun: bool = False
 ) -> None:
     """Send ``message`` through the SMTP server, trying ``retry_limit`` times to reach it."""
+    import smtplib
+    import ssl
+
     if dryrun:
         log.info("Dry run: not sending the email to %s", ", ".join(recipients))
         return
@@ -164,6 +171,9 @@ def send_mime_email(
 
 
 def _connect(config: SmtpConfig) -> smtplib.SMTP:
+    import smtplib
+    import ssl
+
     if config.ssl:
         return smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=ssl.create_default_context())
     return smtplib.SMTP(config.host, config.port, timeout=config.timeout)

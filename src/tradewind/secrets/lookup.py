@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TypeVar
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, TypeVar
 
 from tradewind.errors import AirflowNotFoundException, ConfigurationError, ConnectionNotFound, VariableNotFound
 from tradewind.sdk.connection import Connection
@@ -22,10 +20,13 @@ from tradewind.secrets.backend import BaseSecretsBackend, configured_backend
 from tradewind.secrets.masker import mask_secret, should_hide_value_for_key
 from tradewind.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 _LOG = logging.getLogger("tradewind.task.secrets")
 T = TypeVar("T")
 #: Opens a metastore session that commits when its block ends cleanly.
-SessionOpener = Callable[[], AbstractContextManager[Session]]
+SessionOpener = Callable[[], AbstractContextManager["Session"]]
 
 
 def find_connection(conn_id: str, settings: Settings, session: SessionOpener) -> Connection:
@@ -44,9 +45,15 @@ def find_variable(key: str, settings: Settings, session: SessionOpener) -> str |
     value = variable_outside_metastore(key, settings)
     if value is None:
         value = _variable_from_metastore(key, session)
+    mask_if_secret(key, value)
+    return value
+
+
+def mask_if_secret(key: str, value: str | None) -> None:
+    """Register the value of variable ``key`` with this process's secrets masker when its name says
+    it is secret (a process that reads a variable through another does this itself)."""
     if value is not None and should_hide_value_for_key(key):
         mask_secret(value)
-    return value
 
 
 def connection_outside_metastore(conn_id: str, settings: Settings) -> Connection | None:

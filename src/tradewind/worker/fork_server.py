@@ -10,6 +10,13 @@ shares those pages with the worker, stays idle between requests (it writes almos
 forking it leaves almost nothing to copy) and has one thread, so nothing it forks can inherit a
 lock another thread held.
 
+It is forked before the worker imports SQLAlchemy, Celery and kombu, and imports none of them
+itself: a try's task process asks its worker for what it reads and writes of the metastore
+(variables, connections, XCom pulls: ``try_services.py``), so the fork server holds only what a
+task needs — about half the memory it would otherwise, and each try's two forks copy and tear down
+that much less. (A DAG file that reads a variable as it is imported makes the fork server open a
+connection of its own, then.)
+
 A slot asks for a try by sending what the task's process needs (``TrySpec``: the DAG file, the
 task instance, the run; no live objects). The fork server loads the task from the DAG file (its
 own ``DagLoader``, once per file version, with ``dagbag_import_timeout``), forks the try's
@@ -40,16 +47,14 @@ import struct
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
-from tradewind.metastore.engine import create_engine_from_settings, dispose_after_fork, make_session_factory
-from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
 from tradewind.task_services import MetastoreServices
+from tradewind.ti_key import TIKey
 from tradewind.worker.dag_loader import DagLoader
 from tradewind.worker.guardian import (
     GuardedTry,
@@ -61,8 +66,8 @@ from tradewind.worker.guardian import (
     wait_readable,
 )
 from tradewind.worker.process_tree import reap_children
-from tradewind.worker.reporting import MetastoreXComBackend
-from tradewind.worker.task_process import TryRequest, child_main
+from tradewind.worker.task_process import ResultChannel, TryRequest, child_main
+from tradewind.worker.try_services import WorkerServices
 
 logger = logging.getLogger(__name__)
 
@@ -239,13 +244,14 @@ def serve(sock: socket.socket, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     close_in_children(sock.fileno())  # guardians and task processes never hold the socket
-    engine = create_engine_from_settings(settings)
-    factory = make_session_factory(engine)
-    runtime_services.install(MetastoreServices(settings, factory))
+    # Only a DAG file that reads a variable as it is imported reaches the metastore from here (the
+    # engine is made then); the tries ask the worker (``try_services.py``).
+    services = MetastoreServices(settings)
+    runtime_services.install(services)
     loader = DagLoader(
         dags_folder=settings.resolved_dags_folder,
         import_timeout=settings.dagbag_import_timeout,
-        after_fork=lambda: dispose_after_fork(engine),
+        after_fork=services.drop_inherited_connections,
     )
     gc.freeze()
     while True:
@@ -260,7 +266,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         if spec is None:
             return 0  # the worker closed the socket, or died
         try:
-            guarded = _start(spec, loader, lambda: dispose_after_fork(engine, parent_single_threaded=True), factory)
+            guarded = _start(spec, loader, services)
         except ForkServerError as exc:
             _send(sock, {"error": str(exc)}, [])
             continue
@@ -274,7 +280,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
             guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)
 
 
-def _start(spec: TrySpec, loader: DagLoader, engine_reset: Callable[[], None], factory: Any) -> GuardedTry:
+def _start(spec: TrySpec, loader: DagLoader, services: MetastoreServices) -> GuardedTry:
     try:
         task = loader.get_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
@@ -288,13 +294,28 @@ def _start(spec: TrySpec, loader: DagLoader, engine_reset: Callable[[], None], f
     key = spec.key
 
     def task_main(log_fd: int, result_fd: int) -> None:
-        # The fork server's pooled connections stay its own; a pull opens the task's own, lazily.
-        engine_reset()
-        child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
+        services.drop_inherited_connections(parent_single_threaded=True)
+        child_main(request, log_fd, result_fd, lambda channel: _ask_the_worker(services.settings, channel, key))
 
     return start_guarded(
         task_main, orphan_grace=spec.orphan_grace, leftover_grace=spec.leftover_grace, wait_for_go=True
     )
+
+
+def _ask_the_worker(settings: Settings, channel: ResultChannel, key: TIKey) -> WorkerServices:
+    """In the task's process: the runtime services and XCom reads, answered by the worker."""
+
+    def own_services() -> tuple[Any, Any]:
+        # In a process the task forked: its own connections (the socket is the task process's).
+        from tradewind.worker.reporting import MetastoreXComBackend
+
+        direct = MetastoreServices(settings)
+        runtime_services.install(direct)
+        return direct, MetastoreXComBackend(direct.session_factory(), key)
+
+    services = WorkerServices(settings, channel, own_services)
+    runtime_services.install(services)
+    return services
 
 
 def _read_request(sock: socket.socket) -> TrySpec | None:

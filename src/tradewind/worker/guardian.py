@@ -189,7 +189,7 @@ class GuardedTry:
     """The worker's side of one try's guardian."""
 
     pid: int
-    #: Readable ends of the task process's log and result pipes.
+    #: Readable end of the task process's log pipe, and the worker's end of its result socket.
     log_fd: int
     result_fd: int
     #: Readable end of the guardian's own reports; EOF once it has exited.
@@ -276,7 +276,11 @@ def start_guarded(
     with forking():
         made: list[int] = []
         try:
-            for _ in range(4):
+            made.extend(os.pipe())
+            # Both ways: the task's process reports on it, and reads the worker's answers to what it
+            # asks (``try_services.py``).
+            made.extend(end.detach() for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
+            for _ in range(2):
                 made.extend(os.pipe())
             pid = os.fork()
         except OSError:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from tradewind.metastore.engine import create_engine_from_settings
-from tradewind.metastore.schema_version import ensure_migrated
 from tradewind.sdk import plugins
 from tradewind.settings import Settings
 from tradewind.worker.fork_server import ForkServer
@@ -48,16 +46,18 @@ def run_worker(
     """Run a worker until it is shut down; returns Celery's exit code. Raises a ``TradewindException``
     with one line naming the URL when the metastore or the broker cannot be reached.
     ``heartbeat_interval``: seconds between the worker's heartbeats (None: the registry's default)."""
-    check_metastore(settings)
     # Plugins first: every task process forked from this one has their macros and timetables.
     plugins.load_now(settings.resolved_plugins_folder)
-    # Before Celery's threads and connections exist: the fork server forks from a process of one
-    # thread that shares the pages imported so far with the worker.
+    # Before Celery's threads and connections exist, and before SQLAlchemy is imported: the fork
+    # server forks from a process of one thread that shares the pages imported so far with the
+    # worker, and each try's two forks copy only what a task needs (its process asks the worker for
+    # what it reads of the metastore: ``try_services.py``).
     warm_up()
     fork_server = ForkServer(settings)
     fork_server.start()
     try:
-        # Only now Celery, kombu and redis-py are imported: the fork server holds none of them.
+        check_metastore(settings)
+        # Only now SQLAlchemy, Celery, kombu and redis-py are imported: the fork server holds none of them.
         from tradewind.worker.celery_worker import run_celery_worker
         from tradewind.worker.registry import DEFAULT_HEARTBEAT_INTERVAL_S
 
@@ -76,6 +76,9 @@ def run_worker(
 
 def check_metastore(settings: Settings) -> None:
     """Reachable and migrated; the engine is disposed (the worker's threads share one of their own)."""
+    from tradewind.metastore.engine import create_engine_from_settings
+    from tradewind.metastore.schema_version import ensure_migrated
+
     engine = create_engine_from_settings(settings)
     try:
         ensure_migrated(engine, settings)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore.task_instances import TIKey
+from tradewind.sdk import runtime_services
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
@@ -35,6 +36,7 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import DEFAULT_ZOMBIE_THRESHOLD_S, ClaimedTry, MetastoreXComBackend, Reporter, Standing
 from tradewind.worker.supervisor import ChildResult, SupervisorOptions, supervise
 from tradewind.worker.task_process import TryRequest, child_main
+from tradewind.worker.try_services import TryServicesAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +238,7 @@ def _run_in_child(
 ) -> ChildResult:
     orphan_grace = min(options.killed_task_cleanup_time, options.zombie_threshold * ORPHAN_GRACE_FRACTION)
     guarded: GuardedTry
+    answerer: TryServicesAnswerer | None
     if options.fork_server is not None and fileloc:
         spec = TrySpec(fileloc, key, replace(request, task=None), orphan_grace, LEFTOVER_GRACE_S)
         try:
@@ -254,6 +257,7 @@ def _run_in_child(
                 request, "the worker was shut down cold before the try's task process started; it did not start"
             )
         guarded.go()
+        answerer = TryServicesAnswerer(runtime_services.current(), lambda: MetastoreXComBackend(factory, key))
     else:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -261,10 +265,11 @@ def _run_in_child(
         def task_main(log_fd: int, result_fd: int) -> None:
             # The worker's pooled connections stay the worker's; a pull opens the task's own, lazily.
             engine_reset()
-            child_main(request, log_fd, result_fd, MetastoreXComBackend(factory, key))
+            child_main(request, log_fd, result_fd, lambda channel: MetastoreXComBackend(factory, key))
 
         guarded = start_guarded(task_main, orphan_grace=orphan_grace, leftover_grace=LEFTOVER_GRACE_S)
-    return supervise(guarded, request, reporter, options.supervision(), last_ok=last_ok)
+        answerer = None
+    return supervise(guarded, request, reporter, options.supervision(), last_ok=last_ok, answerer=answerer)
 
 
 def _start_failed(request: TryRequest, why: str) -> ChildResult:

@@ -32,6 +32,7 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.task_process import TryRequest
 from tradewind.worker.try_heartbeat import TryHeartbeat
+from tradewind.worker.try_services import TryServicesAnswerer, send_answer
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,17 @@ class _Stop:
 
 
 def supervise(
-    guarded: GuardedTry, request: TryRequest, reporter: Reporter, options: SupervisorOptions, *, last_ok: float
+    guarded: GuardedTry,
+    request: TryRequest,
+    reporter: Reporter,
+    options: SupervisorOptions,
+    *,
+    last_ok: float,
+    answerer: TryServicesAnswerer | None = None,
 ) -> ChildResult:
     """Run the try to its end (see the module docstring) and return what it reported. ``last_ok``
-    is when a heartbeat last reached the metastore (the one just before the task process started)."""
+    is when a heartbeat last reached the metastore (the one just before the task process started);
+    ``answerer`` answers what the task's process asks of the worker (``try_services.py``)."""
     beat = TryHeartbeat(
         reporter,
         heartbeat_interval=options.heartbeat_interval,
@@ -87,7 +95,7 @@ def supervise(
         last_ok=last_ok,
     )
     beat.start()
-    reader = _PipeReader(guarded, options.echo, beat)
+    reader = _PipeReader(guarded, options.echo, beat, answerer)
     stop = _Stop()
     try:
         try:
@@ -215,10 +223,14 @@ def _guardian_exit(status: int | None) -> int:
 
 
 class _PipeReader:
-    """Reads the task process's log and result pipes and the guardian's reports."""
+    """Reads the task process's log and result pipes and the guardian's reports, and answers what
+    the task's process asks."""
 
-    def __init__(self, guarded: GuardedTry, echo: Any, beat: TryHeartbeat) -> None:
+    def __init__(
+        self, guarded: GuardedTry, echo: Any, beat: TryHeartbeat, answerer: TryServicesAnswerer | None
+    ) -> None:
         self.guarded = guarded
+        self.answerer = answerer
         self.echo = echo
         self.beat = beat
         self.result = ChildResult(outcome=None)  # type: ignore[arg-type]
@@ -287,7 +299,22 @@ class _PipeReader:
         elif "rendered" in report:
             self.beat.set_rendered(report["rendered"])
             self.rendered_sent = True
+        elif "call" in report:
+            self._answer(report["call"])
         elif "xcom" in report:
             key, value, *shown = report["xcom"]
             pushed = PushedXCom(key, value, shown[0] if shown else None)
             result.pushed = [p for p in result.pushed if p.key != key] + [pushed]
+
+    def _answer(self, call: Any) -> None:
+        """Answer the task's call; a task process gone meanwhile needs no answer. One that does not
+        read its answer within ``ANSWER_SEND_TIMEOUT_S`` fails its supervision (``TimeoutError``):
+        the try is killed, as a stuck try is."""
+        if self.answerer is None:
+            answer = TryServicesAnswerer.refusal("this try's process has its own metastore connection; ask it")
+        else:
+            answer = self.answerer.answer(call)
+        try:
+            send_answer(self.guarded.result_fd, answer)
+        except BrokenPipeError:
+            pass

@@ -1,7 +1,7 @@
 """The child process that runs one try of a task: context, templates, execute, XCom, outcome.
 
 It runs in a forked child so a crash, a leak or a timeout ends only the child. Its stdout and
-stderr are the task's log; its last act is to write the ``Outcome`` as JSON to the result pipe.
+stderr are the task's log; its last act is to write the ``Outcome`` as JSON to the result socket.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -246,25 +247,36 @@ def _execution_timeout(task: Any) -> Any:
 
 
 class ResultChannel:
-    """The child's side of the result pipe: one JSON object per line — its rendered fields, each
+    """The child's side of the result socket: one JSON object per line — its rendered fields, each
     XCom it pushes (with its display copy when something in it is secret), and last its outcome.
     The worker writes them to the metastore, so the task's process needs no database connection of
-    its own unless it pulls XCom."""
+    its own. A task process forked from the worker's fork server also asks its worker for what it
+    reads (``try_services.py``): a ``call`` line, whose answer comes back on the same socket."""
 
     def __init__(self, fd: int) -> None:
+        self.fd = fd
+        #: Held while a line is written, and by a call until its answer is read.
+        self.lock = threading.RLock()
         self._file = os.fdopen(fd, "w", buffering=1)
 
     def send(self, kind: str, value: Any) -> None:
-        self._file.write(json.dumps({kind: value}) + "\n")
-        self._file.flush()
+        self.send_encoded(kind, json.dumps(value))
+
+    def send_encoded(self, kind: str, value_json: str) -> None:
+        """Send ``value_json`` (already JSON) as the report ``kind``."""
+        with self.lock:
+            self._file.write(f"{{{json.dumps(kind)}: {value_json}}}\n")
+            self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        with self.lock:
+            self._file.close()
 
 
 class ChildXComBackend:
-    """XCom inside the task's process: pushes go to the worker through the result pipe (written
-    together with the try's final state); pulls read the metastore, this try's own pushes first."""
+    """XCom inside the task's process: pushes go to the worker through the result socket (written
+    together with the try's final state); pulls read this try's own pushes first, then what the
+    reader gives (the worker's answers, ``try_services.py``, or the metastore)."""
 
     def __init__(self, channel: ResultChannel, reader: Any) -> None:
         self._channel = channel
@@ -288,8 +300,9 @@ class ChildXComBackend:
         return self._reader.pull_mapped(task_id, key)
 
 
-def child_main(request: TryRequest, log_fd: int, result_fd: int, xcom_reader: Any) -> None:
-    """Entry point of the forked child: route output to the log pipe, run, report, exit."""
+def child_main(request: TryRequest, log_fd: int, result_fd: int, reader_for: Callable[[ResultChannel], Any]) -> None:
+    """Entry point of the forked child: route output to the log pipe, run, report, exit.
+    ``reader_for(channel)`` gives what the task's XCom pulls read (``ChildXComBackend``)."""
     code = 0
     try:
         os.dup2(log_fd, 1)
@@ -307,7 +320,7 @@ def child_main(request: TryRequest, log_fd: int, result_fd: int, xcom_reader: An
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         channel = ResultChannel(result_fd)
-        xcom = ChildXComBackend(channel, xcom_reader)
+        xcom = ChildXComBackend(channel, reader_for(channel))
         xcom.task_id = request.task.task_id
         outcome = run_try(request, xcom, lambda rendered: channel.send("rendered", rendered), lambda: None)
         channel.send("outcome", outcome.to_json())
