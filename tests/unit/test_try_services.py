@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import textwrap
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,15 @@ from tradewind.errors import AirflowNotFoundException
 from tradewind.sdk.connection import Connection
 from tradewind.settings import Settings
 from tradewind.worker.guardian import GuardedTry
-from tradewind.worker.try_services import TryServicesAnswerer, WorkerGone, WorkerServices, encode_call, send_answer
+from tradewind.worker.task_process import ResultChannel
+from tradewind.worker.try_services import (
+    UNREADABLE_CALL,
+    CallAnswering,
+    TryServicesAnswerer,
+    WorkerGone,
+    WorkerServices,
+    encode_call,
+)
 
 DAG_FILE = """
 import json, os
@@ -104,6 +115,7 @@ def answer_to_end(guarded: GuardedTry, answerer: TryServicesAnswerer, timeout: f
     task's log and its reports other than calls."""
     deadline = time.monotonic() + timeout
     log, reports, pending = b"", [], b""
+    calls = CallAnswering(answerer, guarded.result_fd)
     done = False
     while not done:
         assert time.monotonic() < deadline, "the try did not end"
@@ -118,9 +130,10 @@ def answer_to_end(guarded: GuardedTry, answerer: TryServicesAnswerer, timeout: f
                 for line in lines:
                     report = json.loads(line)
                     if "call" in report:
-                        send_answer(guarded.result_fd, answerer.answer(report["call"]))
+                        calls.take(report["call"])
                     else:
                         reports.append(line.decode())
+    calls.close()
     guarded.close()
     return log.decode(), "\n".join(reports)
 
@@ -148,30 +161,173 @@ def test_a_task_reads_variables_connections_and_xcom_through_its_worker(server, 
     assert "hunter2-secret" not in log and "pg-pass-word" not in log
 
 
+class TaskSide:
+    """A task process's ``WorkerServices`` over a real socket pair, with the worker's side (the
+    supervisor's reading of call lines and ``CallAnswering``) on a thread of the test."""
+
+    def __init__(self, tmp_path: Path, services: Any = None, *, play_worker: Callable[[Any, Any], None] | None = None):
+        import socket
+
+        task_end, self.worker_end = socket.socketpair()
+        self.channel = ResultChannel(task_end.detach())
+        self.services = WorkerServices(Settings(home=tmp_path), self.channel, fallback=lambda: (None, None))
+        self.calls = CallAnswering(
+            TryServicesAnswerer(services or InMemoryServices(), InMemoryXCom), self.worker_end.fileno()
+        )
+        self.reader = threading.Thread(
+            target=play_worker or self._supervise, args=(self.worker_end, self.calls), daemon=True
+        )
+        self.reader.start()
+
+    @staticmethod
+    def _supervise(worker_end: Any, calls: CallAnswering) -> None:
+        pending = b""
+        while chunk := worker_end.recv(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                calls.take(json.loads(line)["call"])
+
+    def close(self) -> None:
+        self.calls.close()
+        self.channel.close()
+        self.reader.join(5)
+        self.worker_end.close()
+
+
+class SlowServices(InMemoryServices):
+    def get_variable(self, key: str) -> str | None:
+        if key == "slow":
+            time.sleep(0.5)
+        return super().get_variable(key)
+
+    def set_variable(self, key: str, text: str, description: str | None) -> None:
+        self.variables[key] = text
+
+
+def test_a_call_cut_short_by_a_timeout_never_hands_its_answer_to_the_next_call(tmp_path):
+    """``execution_timeout`` raises in the task while a call waits; the task's ``on_kill`` or
+    callback then reads a variable: it gets that variable, not the late answer to the first call."""
+    side = TaskSide(tmp_path, SlowServices())
+
+    def timed_out(signum: int, frame: Any) -> None:
+        raise TimeoutError("execution_timeout")
+
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(TimeoutError):
+            side.services.get_variable("slow")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert side.services.get_variable("plain") == "hello"
+    assert side.services.get_variable("api_password") == "hunter2-secret"
+    side.close()
+
+
+def test_a_signal_handler_that_asks_inside_a_call_and_the_call_each_get_their_own_answer(tmp_path):
+    side = TaskSide(tmp_path, SlowServices())
+    asked_inside: list[Any] = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: asked_inside.append(side.services.get_variable("plain")))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        assert side.services.get_variable("slow") is None  # SlowServices holds no "slow": None, after 0.5 s
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert asked_inside == ["hello"]
+    side.close()
+
+
+def test_a_try_being_stopped_may_still_read_but_nothing_it_asks_to_change_is_done(tmp_path):
+    services = SlowServices()
+    side = TaskSide(tmp_path, services)
+    side.services.set_variable("before", "1", None)
+    side.calls.refuse_writes("the task instance was cleared; stopped")
+    with pytest.raises(RuntimeError, match="the task instance was cleared; stopped"):
+        side.services.set_variable("after", "2", None)
+    assert side.services.get_variable("plain") == "hello"  # its on_kill may read a connection or a variable
+    assert services.variables.get("before") == "1" and "after" not in services.variables
+    side.close()
+
+
+def test_an_answer_larger_than_the_socket_holds_arrives_whole(tmp_path):
+    services = InMemoryServices()
+    services.variables["big"] = "x" * 3_000_000
+    side = TaskSide(tmp_path, services)
+    assert side.services.get_variable("big") == "x" * 3_000_000
+    side.close()
+
+
+def test_a_conf_that_looks_like_the_call_encoding_arrives_as_it_was_sent(tmp_path):
+    conf = {
+        "k": {"__datetime__": "2024-01-01"},
+        "m": {"__mapping__": {"a": 1}},
+        "when": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    triggered: list[Any] = []
+
+    class Triggering(InMemoryServices):
+        def trigger_run(self, dag_id: str, **kwargs: Any) -> str:
+            triggered.append(kwargs["conf"])
+            return "manual__1"
+
+    side = TaskSide(tmp_path, Triggering())
+    side.services.trigger_run(
+        "other", conf=conf, run_id=None, logical_date=datetime(2026, 1, 1, tzinfo=UTC), owner="t", source="task"
+    )
+    assert triggered == [conf]
+    side.close()
+
+
+def test_an_exception_the_task_could_not_load_arrives_as_a_runtime_error_naming_it(tmp_path):
+    class NeedsTwo(Exception):
+        def __init__(self, a: str, b: str) -> None:
+            super().__init__(f"{a} and {b}")
+
+    class Failing(InMemoryServices):
+        def get_variable(self, key: str) -> str | None:
+            raise NeedsTwo("one", "two")
+
+    side = TaskSide(tmp_path, Failing())
+    with pytest.raises(RuntimeError, match="NeedsTwo: one and two"):
+        side.services.get_variable("plain")
+    side.close()
+
+
+def test_a_call_line_the_worker_cannot_read_gets_an_error_not_a_hang(tmp_path):
+    def garbling_worker(worker_end: Any, calls: CallAnswering) -> None:
+        while worker_end.recv(65536):
+            calls.take(UNREADABLE_CALL)  # as the supervisor does for a line that is no JSON
+
+    side = TaskSide(tmp_path, play_worker=garbling_worker)
+    with pytest.raises(RuntimeError, match="could not read the task's call"):
+        side.services.get_variable("plain")
+    side.close()
+
+
+def test_a_task_whose_worker_dies_during_a_call_gets_a_clear_error_not_a_hang(tmp_path):
+    def dying_worker(worker_end: Any, calls: CallAnswering) -> None:
+        worker_end.recv(65536)  # the call arrives; then the worker is gone
+        calls.close()
+        worker_end.shutdown(2)
+
+    side = TaskSide(tmp_path, play_worker=dying_worker)
+    with pytest.raises(WorkerGone, match="the worker stopped answering"):
+        side.services.get_variable("plain")
+
+
 def test_the_worker_answers_only_the_services_a_task_may_call(tmp_path):
     answerer = TryServicesAnswerer(InMemoryServices(), InMemoryXCom)
-    for call in (["__init__", [], {}], ["settings", [], {}], "not a call", ["get_variable", "plain", {}]):
-        status, value = _unframe(answerer.answer(call))
+    for call in ([1, "__init__", [], {}], [2, "settings", [], {}], "not a call", [3, "get_variable", "plain", {}]):
+        _, status, value = _unframe(answerer.answer(call))
         assert status == "error" and isinstance(value, ValueError), call
-    assert _unframe(answerer.answer(json.loads(encode_call("get_variable", ["plain"], {})))) == ("ok", "hello")
+    assert _unframe(answerer.answer(json.loads(encode_call(7, "get_variable", ["plain"], {})))) == (7, "ok", "hello")
 
 
 def test_a_call_with_a_value_that_is_not_plain_data_is_refused_in_the_task_with_its_name():
     with pytest.raises(TypeError, match="object values cannot be sent to the worker"):
-        encode_call("trigger_run", ["other"], {"conf": {"when": object()}})
-
-
-def test_a_task_whose_worker_is_gone_gets_a_clear_error_not_a_hang(tmp_path):
-    import socket
-
-    from tradewind.worker.task_process import ResultChannel
-
-    task_end, worker_end = socket.socketpair()
-    channel = ResultChannel(task_end.detach())
-    services = WorkerServices(Settings(home=tmp_path), channel, fallback=lambda: (None, None))
-    worker_end.close()
-    with pytest.raises(WorkerGone, match="the worker stopped answering"):
-        services.get_variable("plain")
+        encode_call(1, "trigger_run", ["other"], {"conf": {"when": object()}})
 
 
 def _unframe(data: bytes) -> tuple[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tradewind.decisions.run_schedule import DEFAULT_MAX_ACTIVE_RUNS
 from tradewind.metastore import task_instances
 from tradewind.metastore.models import DagModel, DagRun, TaskInstance
-from tradewind.metastore.statements import rows_changed, upsert
+from tradewind.metastore.statements import is_postgres, rows_changed, upsert
 from tradewind.metastore.task_instances import TIKey, no_live_try
 from tradewind.states import ACTIVE_STATES, DagRunState, DagRunType
 from tradewind.states import TaskInstanceState as TI
@@ -28,10 +28,6 @@ from tradewind.states import TaskInstanceState as TI
 #: Any constant: the key of the PostgreSQL advisory lock around the queueing critical section.
 QUEUEING_LOCK_KEY = 0x7472_6164_6577
 #: Runs of `tradewind dags test` are driven by that command in its own process, never by a scheduler.
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 # --- DAGs -----------------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ def _upsert_statement(dialect: str, table: Table, conflict_on: tuple[str, ...], 
     return statement.on_conflict_do_nothing(index_elements=list(conflict_on))
 
 
+def is_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite, the standalone metastore)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def rows_changed(session: Session, statement: Update | Delete, params: Mapping[str, Any] | None = None) -> int:
     """Run an UPDATE or DELETE (with ``params`` for its bind parameters) and return how many rows it
     changed (the compare-and-set's answer)."""

@@ -145,11 +145,27 @@ class SecretsMasker:
 
 
 _masker = SecretsMasker()
+_reading_for_another = threading.local()
 
 
 def mask_secret(secret: Any, name: str | None = None) -> None:
-    """Airflow's ``mask_secret``: hide ``secret`` from every log line this process writes from now on."""
+    """Airflow's ``mask_secret``: hide ``secret`` from every log line this process writes from now on
+    (unless this thread is reading it for another process: ``read_for_another_process``)."""
+    if getattr(_reading_for_another, "depth", 0):
+        return
     _masker.add_mask(secret, name)
+
+
+@contextmanager
+def read_for_another_process() -> Iterator[None]:
+    """Secrets read by this thread in the block are another process's to hide, which registers them
+    itself (a worker answering its task's process): this process keeps none of them, so a worker
+    that runs for months does not collect every secret its tries ever read."""
+    _reading_for_another.depth = getattr(_reading_for_another, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _reading_for_another.depth -= 1
 
 
 def redact(text: str) -> str:

@@ -32,7 +32,7 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.task_process import TryRequest
 from tradewind.worker.try_heartbeat import TryHeartbeat
-from tradewind.worker.try_services import TryServicesAnswerer, send_answer
+from tradewind.worker.try_services import UNREADABLE_CALL, CallAnswering, TryServicesAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +100,17 @@ def supervise(
     try:
         try:
             _watch(guarded, reader, beat, request, reporter, options, stop)
+            reader.refuse_writes("the try's processes have ended")
             reader.drain()
         except Exception as exc:  # noqa: BLE001 - whatever broke here, the try ends killed and reported
             logger.exception("%s try %s: supervising the try failed; killing it", reporter.key, reporter.try_number)
             stop.reason = f"the worker failed while supervising the try ({type(exc).__name__}: {exc}); killed"
             stop.reported_before = False
+            reader.refuse_writes(stop.reason)
             guarded.kill()
             _await_guardian(guarded, reader)
     finally:
+        reader.close()
         # Also on the way out of a worker that is shutting down: the closed control pipe stops the try.
         guarded.close()
         text, rendered = beat.stop(HEARTBEAT_JOIN_S)
@@ -147,6 +150,7 @@ def _watch(
         if stop.reason is None:
             stop.reported_before = reader.result.outcome is not None
         stop.reason = reason
+        reader.refuse_writes(reason)  # its on_kill may still read (a connection to cancel a job)
         logger.warning("%s try %s: %s", reporter.key, reporter.try_number, reason)
 
 
@@ -231,6 +235,8 @@ class _PipeReader:
     ) -> None:
         self.guarded = guarded
         self.answerer = answerer
+        #: Answers the task's calls, made at its first (most tries ask nothing).
+        self.calls: CallAnswering | None = None
         self.echo = echo
         self.beat = beat
         self.result = ChildResult(outcome=None)  # type: ignore[arg-type]
@@ -292,6 +298,8 @@ class _PipeReader:
             report = json.loads(line)
         except ValueError:
             logger.warning("unreadable report from a task process: %r", line[:200])
+            if line.startswith(b'{"call"'):
+                self._answer(UNREADABLE_CALL)  # the task waits for an answer: it gets an error
             return
         result = self.result
         if "outcome" in report:
@@ -307,14 +315,16 @@ class _PipeReader:
             result.pushed = [p for p in result.pushed if p.key != key] + [pushed]
 
     def _answer(self, call: Any) -> None:
-        """Answer the task's call; a task process gone meanwhile needs no answer. One that does not
-        read its answer within ``ANSWER_SEND_TIMEOUT_S`` fails its supervision (``TimeoutError``):
-        the try is killed, as a stuck try is."""
-        if self.answerer is None:
-            answer = TryServicesAnswerer.refusal("this try's process has its own metastore connection; ask it")
-        else:
-            answer = self.answerer.answer(call)
-        try:
-            send_answer(self.guarded.result_fd, answer)
-        except BrokenPipeError:
-            pass
+        if self.calls is None:
+            self.calls = CallAnswering(self.answerer, self.guarded.result_fd)
+        self.calls.take(call)
+
+    def refuse_writes(self, why: str) -> None:
+        """The try is being stopped: what it asks to change from now on is refused, not done."""
+        if self.calls is not None:
+            self.calls.refuse_writes(why)
+
+    def close(self) -> None:
+        """The try is over: the thread answering its calls ends (after a call it may be in)."""
+        if self.calls is not None:
+            self.calls.close()

@@ -255,9 +255,17 @@ class ResultChannel:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        #: Held while a line is written, and by a call until its answer is read.
-        self.lock = threading.RLock()
+        self._lock = threading.RLock()
+        self._lock_pid = os.getpid()
         self._file = os.fdopen(fd, "w", buffering=1)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a line is written, and by a call until its answer is read. A process the task
+        forked gets a lock of its own: a thread that held this one at the fork is not in it."""
+        if self._lock_pid != os.getpid():
+            self._lock, self._lock_pid = threading.RLock(), os.getpid()
+        return self._lock
 
     def send(self, kind: str, value: Any) -> None:
         self.send_encoded(kind, json.dumps(value))

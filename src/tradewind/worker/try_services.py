@@ -1,20 +1,23 @@
 """What a task's process asks of its worker instead of the metastore: variables, connections, XCom
 pulls, other DAGs' runs — every ``RuntimeServices`` call, and the XCom reads of ``ChildXComBackend``.
 
-    task process ── result socket: {"call": [name, args, kwargs]} ──▶ worker (the try's supervisor)
-                 ◀── length-prefixed pickle of ("ok", value) or ("error", exception) ──
+    task process ── result socket: {"call": [number, name, args, kwargs]} ──▶ worker (the try's supervisor)
+                 ◀── length-prefixed pickle of (number, "ok" | "error", value or exception) ──
 
 A task process forked from the worker's fork server never opens a database connection and never
 imports SQLAlchemy (which is half of the memory the fork server would hold otherwise, and so half
 of what each try's two forks copy and tear down). The worker answers with its own services and
 the try's own XCom reader, over the socket that already carries the task's reports to it
-(``ResultChannel``), so a try reads exactly what it read before, in the order it asked.
+(``ResultChannel``), on a thread of the try's own (``CallAnswering``): a slow answer never holds up
+the try's supervision, and once the try is being stopped nothing it asks to change is done.
 
 What crosses the socket: a call is JSON (names, strings, numbers, lists, mappings and datetimes;
 nothing the worker would have to trust to unpickle); an answer is a pickle the task's process
-trusts, as it trusts its worker. An exception raised in the worker is raised in the task as it
+trusts, as it trusts its worker. Each call is numbered and its answer carries the number, so a
+call cut short in the task (``execution_timeout``'s exception, a signal handler that asks in turn)
+never takes another call's answer. An exception raised in the worker is raised in the task as it
 was (``KeyError``, ``AirflowNotFoundException``...). A secret read this way is registered with the
-task process's secrets masker as a direct read would have registered it.
+task process's secrets masker as a direct read would have registered it, and not with the worker's.
 
 A process the task forked in turn (``multiprocessing``, a fork of its own) shares the socket with
 the task's process, so it does not ask over it: it reaches the metastore itself, as every process
@@ -24,20 +27,34 @@ did before.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
+import queue
 import select
+import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from tradewind.secrets import masker
 from tradewind.secrets.lookup import mask_if_secret
 from tradewind.settings import Settings
+from tradewind.worker.guardian import close_in_children, close_now
+
+logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
 _DATETIME_TAG = "__datetime__"
+#: Wraps a mapping that holds a key spelled like a tag, so it is not taken for one.
+_MAPPING_TAG = "__mapping__"
+#: The number of the answer to a line the worker could not read as a call.
+UNREADABLE_CALL = -1
+#: How long a call waits for more of the socket before it looks at the answers read for it.
+_READ_WAIT_MS = 100
 #: How long the worker waits for a task process to take an answer before it gives up on the try.
 ANSWER_SEND_TIMEOUT_S = 60.0
 
@@ -60,6 +77,8 @@ SERVICE_CALLS = frozenset(
     }
 )
 XCOM_CALLS = frozenset({"pull", "pull_mapped"})
+#: The calls that change something: refused once the try is being stopped.
+WRITE_CALLS = frozenset({"set_variable", "delete_variable", "trigger_run", "reset_run"})
 
 
 class WorkerGone(ConnectionError):
@@ -73,7 +92,8 @@ class WorkerServices:
     """``RuntimeServices`` and the XCom reader of a task process, answered by its worker.
 
     ``channel`` is the try's result channel: calls go out as its reports do, under its lock, which
-    is held until the answer is read from the same socket. ``fallback`` builds, once, what a
+    is held until the answer is read from the same socket (re-entrant: a signal handler that runs
+    inside a call may ask in turn). ``fallback`` builds, once, what a
     process forked from the task's process uses instead: its own services and XCom reader."""
 
     def __init__(
@@ -88,6 +108,10 @@ class WorkerServices:
         self._fallback_made: tuple[Any, Any] | None = None
         self._owner = os.getpid()
         self._pending = b""
+        self._last_id = 0
+        #: Calls waiting for their answers (more than one only when a signal handler asks inside a call).
+        self._waiting: set[int] = set()
+        self._answers: dict[int, tuple[str, Any]] = {}
 
     @property
     def settings(self) -> Settings:
@@ -101,9 +125,7 @@ class WorkerServices:
         return value
 
     def variable_outside_metastore(self, key: str) -> str | None:
-        value = self._ask("variable_outside_metastore", key)
-        mask_if_secret(key, value)
-        return value
+        return self._ask("variable_outside_metastore", key)  # only asked to warn, never shown
 
     def set_variable(self, key: str, text: str, description: str | None) -> None:
         self._ask("set_variable", key, text, description)
@@ -163,35 +185,70 @@ class WorkerServices:
     def _ask(self, name: str, *args: Any, **kwargs: Any) -> Any:
         if os.getpid() != self._owner:
             return self._ask_directly(name, args, kwargs)
-        call = encode_call(name, args, kwargs)
-        with self._channel.lock:
+        channel = self._channel
+        with channel.lock:
+            self._last_id += 1
+            call_id = self._last_id
+            self._waiting.add(call_id)
             try:
-                self._channel.send_encoded("call", call)
-            except OSError as exc:
-                raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
-            status, value = self._answer()
+                try:
+                    channel.send_encoded("call", encode_call(call_id, name, args, kwargs))
+                except OSError as exc:
+                    if exc.errno is None:
+                        raise  # raised by a signal's handler (a time limit), not by the socket
+                    raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
+                status, value = self._answer_to(call_id)
+            finally:
+                # An answer still to come for a call given up on (a timeout interrupted it) is
+                # dropped when it arrives, never taken for another call's.
+                self._waiting.discard(call_id)
+                self._answers.pop(call_id, None)
         if status == "error":
             raise value
         return value
 
-    def _answer(self) -> tuple[str, Any]:
-        header = self._read(_HEADER.size)
-        answer = pickle.loads(self._read(_HEADER.unpack(header)[0]))
-        if not (isinstance(answer, tuple) and len(answer) == 2 and answer[0] in ("ok", "error")):
-            raise WorkerGone(f"the worker's answer could not be read: {answer!r:.200}")
-        return answer
-
-    def _read(self, size: int) -> bytes:
-        while len(self._pending) < size:
-            try:
-                chunk = os.read(self._channel.fd, max(65536, size - len(self._pending)))
-            except InterruptedError:
+    def _answer_to(self, call_id: int) -> tuple[str, Any]:
+        while call_id not in self._answers:
+            frame = self._whole_frame()
+            if frame is None:
+                self._read_more()
                 continue
-            if not chunk:
-                raise WorkerGone("the worker stopped answering (it is gone, or it is stopping this try)")
-            self._pending += chunk
-        data, self._pending = self._pending[:size], self._pending[size:]
-        return data
+            answered, status, value = _unframed(frame)
+            if answered == UNREADABLE_CALL:
+                answered = max(self._waiting)  # the call just sent (a call made inside it comes later)
+            if answered in self._waiting:
+                self._answers[answered] = (status, value)
+        return self._answers.pop(call_id)
+
+    def _whole_frame(self) -> bytes | None:
+        """The next whole answer in the buffer, taken out of it; None while it is not all there. What
+        was read of one an interruption (a signal's exception) cut short stays for the next reader."""
+        if len(self._pending) < _HEADER.size:
+            return None
+        end = _HEADER.size + _HEADER.unpack_from(self._pending)[0]
+        if len(self._pending) < end:
+            return None
+        frame, self._pending = self._pending[_HEADER.size : end], self._pending[end:]
+        return frame
+
+    def _read_more(self) -> None:
+        """Read what the worker sent, waiting at most a moment: a signal handler that asked inside a
+        call may meanwhile have read this call's answer for it (then it is in ``_answers``)."""
+        poller = select.poll()  # one of its own: a handler that asks meanwhile polls its own too
+        poller.register(self._channel.fd, select.POLLIN)
+        try:
+            if not poller.poll(_READ_WAIT_MS):
+                return
+            chunk = os.read(self._channel.fd, 65536)
+        except InterruptedError:
+            return
+        except OSError as exc:
+            if exc.errno is None:
+                raise  # raised by a signal's handler (a time limit), not by the socket
+            raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
+        if not chunk:
+            raise WorkerGone("the worker stopped answering (it is gone, or it is stopping this try)")
+        self._pending += chunk
 
     def _ask_directly(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._fallback_made is None:
@@ -201,28 +258,46 @@ class WorkerServices:
         return getattr(target, name)(*args, **kwargs)
 
 
-def encode_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+def encode_call(call_id: int, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     """The JSON of one call (``TypeError`` naming the value when something in it is not plain data)."""
-    return json.dumps([name, list(args), dict(kwargs)], default=_encode_value)
+    return json.dumps([call_id, name, _plain(list(args)), _plain(dict(kwargs))])
 
 
-def _encode_value(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can carry it: datetimes tagged, a mapping that holds a tag key escaped."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, datetime):
         return {_DATETIME_TAG: value.isoformat()}
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
+    if isinstance(value, Mapping):
+        plain = {key: _plain(item) for key, item in value.items()}
+        return {_MAPPING_TAG: plain} if _DATETIME_TAG in plain or _MAPPING_TAG in plain else plain
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
     raise TypeError(f"{type(value).__name__} values cannot be sent to the worker: {value!r:.100}")
 
 
 def _restore(value: Any) -> Any:
-    """A call's value as the task's process had it (datetimes back from their JSON form)."""
+    """A call's value as the task's process had it (``_plain`` undone)."""
     if isinstance(value, dict):
         if len(value) == 1 and isinstance(value.get(_DATETIME_TAG), str):
             return datetime.fromisoformat(value[_DATETIME_TAG])
+        if len(value) == 1 and isinstance(value.get(_MAPPING_TAG), dict):
+            return {key: _restore(item) for key, item in value[_MAPPING_TAG].items()}
         return {key: _restore(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_restore(item) for item in value]
     return value
+
+
+def _unframed(frame: bytes) -> tuple[int, str, Any]:
+    try:
+        answer = pickle.loads(frame)
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes were, they are no answer
+        raise WorkerGone(f"the worker's answer could not be read ({type(exc).__name__}: {exc})") from None
+    if not (isinstance(answer, tuple) and len(answer) == 3 and answer[1] in ("ok", "error")):
+        raise WorkerGone(f"the worker's answer could not be read: {answer!r:.200}")
+    return answer
 
 
 # --- the worker's side ---------------------------------------------------------------------------
@@ -238,22 +313,20 @@ class TryServicesAnswerer:
         self._reader: Any = None
 
     def answer(self, call: Any) -> bytes:
-        """The framed answer to one call (as the task's report carried it)."""
+        """The framed answer to one call (as the task's report carried it). Secrets read for the
+        task are its process's to hide; this process does not keep them (``masker``)."""
+        call_id = call[0] if isinstance(call, list) and call and isinstance(call[0], int) else UNREADABLE_CALL
         try:
-            result: tuple[str, Any] = ("ok", self._call(call))
+            with masker.read_for_another_process():
+                result: tuple[str, Any] = ("ok", self._call(call))
         except Exception as exc:  # noqa: BLE001 - the task's code gets what the call raised
             result = ("error", exc)
-        return _framed(result)
-
-    @staticmethod
-    def refusal(why: str) -> bytes:
-        """The framed answer of a worker that answers no calls of this try."""
-        return _framed(("error", RuntimeError(why)))
+        return framed(call_id, *result)
 
     def _call(self, call: Any) -> Any:
-        if not (isinstance(call, list) and len(call) == 3 and isinstance(call[0], str)):
+        if not (isinstance(call, list) and len(call) == 4 and isinstance(call[1], str)):
             raise ValueError(f"unreadable call from the task's process: {call!r:.200}")
-        name, args, kwargs = call
+        _, name, args, kwargs = call
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise ValueError(f"unreadable call from the task's process: {call!r:.200}")
         args, kwargs = _restore(args), _restore(kwargs)
@@ -268,33 +341,88 @@ class TryServicesAnswerer:
         return getattr(target, name)(*args, **kwargs)
 
 
-def _framed(result: tuple[str, Any]) -> bytes:
+def framed(call_id: int, status: str, value: Any) -> bytes:
+    """One answer as it goes on the socket. An exception that would not load again in the task's
+    process (its class needs other arguments than it keeps) goes as a ``RuntimeError`` naming it."""
     try:
-        payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((call_id, status, value), protocol=pickle.HIGHEST_PROTOCOL)
+        if status == "error":
+            pickle.loads(payload)
     except Exception as exc:  # noqa: BLE001 - an answer that cannot travel is an error of its own
-        payload = pickle.dumps(("error", RuntimeError(f"the worker's answer could not be sent: {exc}")))
+        text = f"{type(value).__name__}: {value}" if status == "error" else f"the answer could not be sent: {exc}"
+        payload = pickle.dumps((call_id, "error", RuntimeError(text)), protocol=pickle.HIGHEST_PROTOCOL)
     return _HEADER.pack(len(payload)) + payload
 
 
-def send_answer(fd: int, data: bytes, timeout: float = ANSWER_SEND_TIMEOUT_S) -> None:
+class CallAnswering:
+    """Answers one try's calls on a thread of their own, one at a time, so that a slow call (a
+    database that does not answer, a lock waited for) never holds up the try's supervision: its
+    fencing, time limit and stop requests. Writes to its own duplicate of the worker's end of the
+    socket, so a call still running when the try ends never writes where another try's socket is."""
+
+    def __init__(self, answerer: TryServicesAnswerer | None, fd: int) -> None:
+        self._answerer = answerer
+        self._sock = socket.socket(fileno=os.dup(fd))
+        close_in_children(self._sock.fileno())
+        self._calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._refuse_all: str | None = None if answerer is not None else "this try's process asks no worker"
+        self._refuse_writes: str | None = None
+        self._thread = threading.Thread(target=self._answer_all, name="try-calls", daemon=True)
+        self._thread.start()
+
+    def take(self, call: Any) -> None:
+        """Answer ``call`` (a report's ``call``, or ``UNREADABLE_CALL`` for a line that was none)."""
+        self._calls.put(call)
+
+    def refuse_writes(self, why: str) -> None:
+        """From now on refuse, saying ``why``, every call that would change something (the try is
+        being stopped: its ``on_kill`` may still read, but nothing it asks is done any more)."""
+        if self._refuse_writes is None:
+            self._refuse_writes = why
+
+    def close(self) -> None:
+        """No more calls; the thread ends after the one it may be answering."""
+        self._refuse_all = self._refuse_all or "the try has ended"
+        self._calls.put(None)
+
+    def _answer_all(self) -> None:
+        try:
+            while (call := self._calls.get()) is not None:
+                try:
+                    send_answer(self._sock, self._answer(call))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the task's process is gone
+                except TimeoutError as exc:
+                    logger.warning("%s; its calls are no longer answered", exc)
+                    self._refuse_all = str(exc)
+        finally:
+            close_now(self._sock.fileno(), self._sock.close)
+
+    def _answer(self, call: Any) -> bytes:
+        call_id = call[0] if isinstance(call, list) and call and isinstance(call[0], int) else UNREADABLE_CALL
+        name = call[1] if isinstance(call, list) and len(call) > 1 else None
+        refusal = self._refuse_all or (self._refuse_writes if name in WRITE_CALLS else None)
+        if call_id == UNREADABLE_CALL:
+            refusal = refusal or "the worker could not read the task's call"
+        if refusal is not None or self._answerer is None:
+            return framed(call_id, "error", RuntimeError(refusal))
+        return self._answerer.answer(call)
+
+
+def send_answer(sock: socket.socket, data: bytes, timeout: float = ANSWER_SEND_TIMEOUT_S) -> None:
     """Write ``data`` to the task process's socket within ``timeout`` seconds; ``BrokenPipeError``
     when the task's process is gone, ``TimeoutError`` when it does not read (a stuck try)."""
     deadline = time.monotonic() + timeout
     view = memoryview(data)
-    was_blocking = os.get_blocking(fd)
-    os.set_blocking(fd, False)
-    try:
-        while view:
-            try:
-                sent = os.write(fd, view)
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"the task's process did not take the worker's answer in {timeout:g} s"
-                    ) from None
-                select.select([], [fd], [], left)
-                continue
-            view = view[sent:]
-    finally:
-        os.set_blocking(fd, was_blocking)
+    while view:
+        try:
+            sent = sock.send(view, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"the task's process did not take the worker's answer in {timeout:g} s") from None
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLOUT)
+            poller.poll(left * 1000)
+            continue
+        view = view[sent:]
