@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import select
 import signal
+import struct
 import textwrap
 import threading
 import time
@@ -21,7 +23,7 @@ from typing import Any
 import pytest
 from test_fork_server import server, spec_for, started  # noqa: F401 - the fork server fixture
 
-from tradewind.errors import AirflowNotFoundException
+from tradewind.errors import AirflowNotFoundException, AirflowTaskTimeout
 from tradewind.sdk.connection import Connection
 from tradewind.settings import Settings
 from tradewind.worker.guardian import GuardedTry
@@ -133,7 +135,7 @@ def answer_to_end(guarded: GuardedTry, answerer: TryServicesAnswerer, timeout: f
                         calls.take(report["call"])
                     else:
                         reports.append(line.decode())
-    calls.close()
+    assert calls.close(10)
     guarded.close()
     return log.decode(), "\n".join(reports)
 
@@ -188,7 +190,7 @@ class TaskSide:
                 calls.take(json.loads(line)["call"])
 
     def close(self) -> None:
-        self.calls.close()
+        assert self.calls.close(10)
         self.channel.close()
         self.reader.join(5)
         self.worker_end.close()
@@ -204,28 +206,30 @@ class SlowServices(InMemoryServices):
         self.variables[key] = text
 
 
-def test_a_call_cut_short_by_a_timeout_never_hands_its_answer_to_the_next_call(tmp_path):
-    """``execution_timeout`` raises in the task while a call waits; the task's ``on_kill`` or
-    callback then reads a variable: it gets that variable, not the late answer to the first call."""
+def test_a_time_limit_that_fires_during_a_call_is_raised_once_its_answer_is_in(tmp_path):
+    """``execution_timeout`` fires while a call waits: the task gets the exception right after the
+    answer is read, and its ``on_kill`` or callback then reads what it asks for, not a late answer."""
     side = TaskSide(tmp_path, SlowServices())
 
     def timed_out(signum: int, frame: Any) -> None:
-        raise TimeoutError("execution_timeout")
+        raise AirflowTaskTimeout("Timeout, PID: 1")
 
     previous = signal.signal(signal.SIGALRM, timed_out)
+    started = time.monotonic()
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.1)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(AirflowTaskTimeout):
             side.services.get_variable("slow")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started >= 0.5, "the exception came before the answer"
     assert side.services.get_variable("plain") == "hello"
     assert side.services.get_variable("api_password") == "hunter2-secret"
     side.close()
 
 
-def test_a_signal_handler_that_asks_inside_a_call_and_the_call_each_get_their_own_answer(tmp_path):
+def test_a_signal_handler_that_asks_during_a_call_asks_after_it_and_each_gets_its_own_answer(tmp_path):
     side = TaskSide(tmp_path, SlowServices())
     asked_inside: list[Any] = []
     previous = signal.signal(signal.SIGALRM, lambda *_: asked_inside.append(side.services.get_variable("plain")))
@@ -280,11 +284,14 @@ def test_a_conf_that_looks_like_the_call_encoding_arrives_as_it_was_sent(tmp_pat
     side.close()
 
 
-def test_an_exception_the_task_could_not_load_arrives_as_a_runtime_error_naming_it(tmp_path):
-    class NeedsTwo(Exception):
-        def __init__(self, a: str, b: str) -> None:
-            super().__init__(f"{a} and {b}")
+class NeedsTwo(Exception):
+    """An exception that pickles but does not load again (its ``__init__`` wants two arguments)."""
 
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} and {b}")
+
+
+def test_an_exception_the_task_could_not_load_arrives_as_a_runtime_error_naming_it(tmp_path):
     class Failing(InMemoryServices):
         def get_variable(self, key: str) -> str | None:
             raise NeedsTwo("one", "two")
@@ -295,21 +302,64 @@ def test_an_exception_the_task_could_not_load_arrives_as_a_runtime_error_naming_
     side.close()
 
 
-def test_a_call_line_the_worker_cannot_read_gets_an_error_not_a_hang(tmp_path):
-    def garbling_worker(worker_end: Any, calls: CallAnswering) -> None:
-        while worker_end.recv(65536):
-            calls.take(UNREADABLE_CALL)  # as the supervisor does for a line that is no JSON
+def supervisor_reader(worker_end: Any, answerer: TryServicesAnswerer | None) -> Any:
+    """The worker's reader of one try's pipes (``supervisor._PipeReader``) over ``worker_end``."""
+    import socket
 
-    side = TaskSide(tmp_path, play_worker=garbling_worker)
-    with pytest.raises(RuntimeError, match="could not read the task's call"):
-        side.services.get_variable("plain")
-    side.close()
+    from tradewind.worker.guardian import GuardedTry
+    from tradewind.worker.supervisor import _PipeReader
+
+    log_read, log_write = os.pipe()
+    status_read, status_write = os.pipe()
+    control_read, control_write = os.pipe()
+    guarded = GuardedTry(0, log_read, worker_end.fileno(), status_read, control_write, own_child=False)
+    reader = _PipeReader(guarded, None, None, answerer)
+    reader.spare = (log_write, status_write, control_read, socket)  # kept open for the test
+    return reader
+
+
+def test_a_call_line_the_worker_cannot_read_gets_an_error_not_a_hang(tmp_path):
+    import socket
+
+    task_end, worker_end = socket.socketpair()
+    reader = supervisor_reader(worker_end, TryServicesAnswerer(InMemoryServices(), InMemoryXCom))
+    task_end.sendall(b'{"call": [1, "get_variable", ["plain"]\n')  # cut off: not JSON
+    reader.read(1.0)
+    header = task_end.recv(8)
+    size, number = struct.unpack("!Ii", header)
+    status, value = pickle.loads(task_end.recv(size))
+    assert number == UNREADABLE_CALL and status == "error"
+    assert "could not read the task's call" in str(value)
+    reader.close()
+
+
+def test_a_try_being_stopped_before_it_asked_anything_has_its_later_writes_refused(tmp_path):
+    """Stopped (cleared, timed out) before its first call: its ``on_kill`` may read, not write."""
+    services = SlowServices()
+    side = TaskSide(tmp_path, services, play_worker=lambda worker_end, calls: None)
+    reader = supervisor_reader(side.worker_end, TryServicesAnswerer(services, InMemoryXCom))
+    reader.refuse_writes("the task instance was cleared; stopped")
+    done = threading.Event()
+
+    def feed() -> None:
+        while not done.is_set():
+            reader.read(0.05)
+
+    feeding = threading.Thread(target=feed, daemon=True)
+    feeding.start()
+    with pytest.raises(RuntimeError, match="cleared; stopped"):
+        side.services.set_variable("after", "2", None)
+    assert side.services.get_variable("plain") == "hello"
+    assert "after" not in services.variables
+    done.set()
+    feeding.join(10)
+    reader.close()
 
 
 def test_a_task_whose_worker_dies_during_a_call_gets_a_clear_error_not_a_hang(tmp_path):
     def dying_worker(worker_end: Any, calls: CallAnswering) -> None:
         worker_end.recv(65536)  # the call arrives; then the worker is gone
-        calls.close()
+        calls.close(1)
         worker_end.shutdown(2)
 
     side = TaskSide(tmp_path, play_worker=dying_worker)
@@ -330,7 +380,6 @@ def test_a_call_with_a_value_that_is_not_plain_data_is_refused_in_the_task_with_
         encode_call(1, "trigger_run", ["other"], {"conf": {"when": object()}})
 
 
-def _unframe(data: bytes) -> tuple[str, Any]:
-    import pickle
-
-    return pickle.loads(data[4:])
+def _unframe(data: bytes) -> tuple[int, str, Any]:
+    size, number = struct.unpack_from("!Ii", data)
+    return (number, *pickle.loads(data[8 : 8 + size]))

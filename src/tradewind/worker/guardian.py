@@ -99,6 +99,15 @@ def close_in_children(fd: int) -> None:
         _TRY_PIPES.add(fd)
 
 
+def duplicate_privately(fd: int) -> int:
+    """A duplicate of ``fd`` that no process forked from this one will hold (made and registered
+    with ``close_in_children`` with no fork in between)."""
+    with _PIPES_LOCK:
+        copy = os.dup(fd)
+        _TRY_PIPES.add(copy)
+        return copy
+
+
 def close_now(fd: int, close: Callable[[], None] | None = None) -> None:
     """Close ``fd`` (with ``close``, for a descriptor an object owns) and stop closing it in
     children, with no fork in between (its number may be reused at once)."""

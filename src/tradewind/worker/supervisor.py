@@ -237,6 +237,8 @@ class _PipeReader:
         self.answerer = answerer
         #: Answers the task's calls, made at its first (most tries ask nothing).
         self.calls: CallAnswering | None = None
+        #: Why what the task asks to change is refused (it is being stopped), once it is.
+        self._refusing: str | None = None
         self.echo = echo
         self.beat = beat
         self.result = ChildResult(outcome=None)  # type: ignore[arg-type]
@@ -316,15 +318,17 @@ class _PipeReader:
 
     def _answer(self, call: Any) -> None:
         if self.calls is None:
-            self.calls = CallAnswering(self.answerer, self.guarded.result_fd)
+            self.calls = CallAnswering(self.answerer, self.guarded.result_fd, refuse_writes=self._refusing)
         self.calls.take(call)
 
     def refuse_writes(self, why: str) -> None:
         """The try is being stopped: what it asks to change from now on is refused, not done."""
+        self._refusing = self._refusing or why
         if self.calls is not None:
             self.calls.refuse_writes(why)
 
     def close(self) -> None:
-        """The try is over: the thread answering its calls ends (after a call it may be in)."""
-        if self.calls is not None:
-            self.calls.close()
+        """The try is over: the thread answering its calls ends, once the call it may be in is done
+        (bounded: the end is written after at most ``HEARTBEAT_JOIN_S``, as for the heartbeat)."""
+        if self.calls is not None and not self.calls.close(HEARTBEAT_JOIN_S):
+            logger.warning("a call of the try's task process was still being answered when its end was written")

@@ -13,11 +13,13 @@ the try's supervision, and once the try is being stopped nothing it asks to chan
 
 What crosses the socket: a call is JSON (names, strings, numbers, lists, mappings and datetimes;
 nothing the worker would have to trust to unpickle); an answer is a pickle the task's process
-trusts, as it trusts its worker. Each call is numbered and its answer carries the number, so a
-call cut short in the task (``execution_timeout``'s exception, a signal handler that asks in turn)
-never takes another call's answer. An exception raised in the worker is raised in the task as it
-was (``KeyError``, ``AirflowNotFoundException``...). A secret read this way is registered with the
-task process's secrets masker as a direct read would have registered it, and not with the worker's.
+trusts, as it trusts its worker. The task's process holds its signals from a call's line to its
+answer (``signals_held``): ``execution_timeout``'s SIGALRM or a stop's SIGTERM is handled the moment
+the answer is in, so no exception or handler that asks in turn ever cuts a call in two. Calls are
+numbered all the same, and an answer carries its call's number. An exception raised in the worker
+is raised in the task as it was (``KeyError``, ``AirflowNotFoundException``...). A secret read this
+way is registered with the task process's secrets masker as a direct read would have registered
+it, and not with the worker's.
 
 A process the task forked in turn (``multiprocessing``, a fork of its own) shares the socket with
 the task's process, so it does not ask over it: it reaches the metastore itself, as every process
@@ -32,29 +34,44 @@ import os
 import pickle
 import queue
 import select
+import signal
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from tradewind.secrets import masker
 from tradewind.secrets.lookup import mask_if_secret
 from tradewind.settings import Settings
-from tradewind.worker.guardian import close_in_children, close_now
+from tradewind.worker.guardian import close_now, duplicate_privately
 
 logger = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!I")
+#: An answer's length, then the number of the call it answers.
+_HEADER = struct.Struct("!Ii")
+_HELD_SIGNALS = frozenset(
+    {
+        signal.SIGALRM,
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGHUP,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGVTALRM,
+        signal.SIGPROF,
+        signal.SIGCHLD,
+    }
+)
 _DATETIME_TAG = "__datetime__"
 #: Wraps a mapping that holds a key spelled like a tag, so it is not taken for one.
 _MAPPING_TAG = "__mapping__"
 #: The number of the answer to a line the worker could not read as a call.
 UNREADABLE_CALL = -1
-#: How long a call waits for more of the socket before it looks at the answers read for it.
-_READ_WAIT_MS = 100
 #: How long the worker waits for a task process to take an answer before it gives up on the try.
 ANSWER_SEND_TIMEOUT_S = 60.0
 
@@ -92,8 +109,7 @@ class WorkerServices:
     """``RuntimeServices`` and the XCom reader of a task process, answered by its worker.
 
     ``channel`` is the try's result channel: calls go out as its reports do, under its lock, which
-    is held until the answer is read from the same socket (re-entrant: a signal handler that runs
-    inside a call may ask in turn). ``fallback`` builds, once, what a
+    is held until the answer is read from the same socket. ``fallback`` builds, once, what a
     process forked from the task's process uses instead: its own services and XCom reader."""
 
     def __init__(
@@ -109,9 +125,6 @@ class WorkerServices:
         self._owner = os.getpid()
         self._pending = b""
         self._last_id = 0
-        #: Calls waiting for their answers (more than one only when a signal handler asks inside a call).
-        self._waiting: set[int] = set()
-        self._answers: dict[int, tuple[str, Any]] = {}
 
     @property
     def settings(self) -> Settings:
@@ -186,69 +199,40 @@ class WorkerServices:
         if os.getpid() != self._owner:
             return self._ask_directly(name, args, kwargs)
         channel = self._channel
-        with channel.lock:
+        # Signals wait until the answer is read: a time limit's exception or a handler that asks in
+        # turn (``on_kill``) never cuts a call off between its line and its answer.
+        with channel.lock, signals_held():
             self._last_id += 1
             call_id = self._last_id
-            self._waiting.add(call_id)
             try:
-                try:
-                    channel.send_encoded("call", encode_call(call_id, name, args, kwargs))
-                except OSError as exc:
-                    if exc.errno is None:
-                        raise  # raised by a signal's handler (a time limit), not by the socket
-                    raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
-                status, value = self._answer_to(call_id)
-            finally:
-                # An answer still to come for a call given up on (a timeout interrupted it) is
-                # dropped when it arrives, never taken for another call's.
-                self._waiting.discard(call_id)
-                self._answers.pop(call_id, None)
+                channel.send_encoded("call", encode_call(call_id, name, args, kwargs))
+            except OSError as exc:
+                raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
+            while True:
+                answered, frame = self._next_frame()
+                if answered in (call_id, UNREADABLE_CALL):
+                    break  # (an older number: the answer to a call given up on, which is dropped)
+        status, value = _unframed(frame)
         if status == "error":
             raise value
         return value
 
-    def _answer_to(self, call_id: int) -> tuple[str, Any]:
-        while call_id not in self._answers:
-            frame = self._whole_frame()
-            if frame is None:
-                self._read_more()
-                continue
-            answered, status, value = _unframed(frame)
-            if answered == UNREADABLE_CALL:
-                answered = max(self._waiting)  # the call just sent (a call made inside it comes later)
-            if answered in self._waiting:
-                self._answers[answered] = (status, value)
-        return self._answers.pop(call_id)
-
-    def _whole_frame(self) -> bytes | None:
-        """The next whole answer in the buffer, taken out of it; None while it is not all there. What
-        was read of one an interruption (a signal's exception) cut short stays for the next reader."""
-        if len(self._pending) < _HEADER.size:
-            return None
-        end = _HEADER.size + _HEADER.unpack_from(self._pending)[0]
-        if len(self._pending) < end:
-            return None
-        frame, self._pending = self._pending[_HEADER.size : end], self._pending[end:]
-        return frame
-
-    def _read_more(self) -> None:
-        """Read what the worker sent, waiting at most a moment: a signal handler that asked inside a
-        call may meanwhile have read this call's answer for it (then it is in ``_answers``)."""
-        poller = select.poll()  # one of its own: a handler that asks meanwhile polls its own too
-        poller.register(self._channel.fd, select.POLLIN)
-        try:
-            if not poller.poll(_READ_WAIT_MS):
-                return
-            chunk = os.read(self._channel.fd, 65536)
-        except InterruptedError:
-            return
-        except OSError as exc:
-            if exc.errno is None:
-                raise  # raised by a signal's handler (a time limit), not by the socket
-            raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
-        if not chunk:
-            raise WorkerGone("the worker stopped answering (it is gone, or it is stopping this try)")
-        self._pending += chunk
+    def _next_frame(self) -> tuple[int, bytes]:
+        """The next whole answer on the socket: the call's number, and the rest still pickled."""
+        while True:
+            if len(self._pending) >= _HEADER.size:
+                size, answered = _HEADER.unpack_from(self._pending)
+                end = _HEADER.size + size
+                if len(self._pending) >= end:
+                    frame, self._pending = self._pending[_HEADER.size : end], self._pending[end:]
+                    return answered, frame
+            try:
+                chunk = os.read(self._channel.fd, 65536)
+            except OSError as exc:
+                raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
+            if not chunk:
+                raise WorkerGone("the worker stopped answering (it is gone, or it is stopping this try)")
+            self._pending += chunk
 
     def _ask_directly(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._fallback_made is None:
@@ -290,14 +274,26 @@ def _restore(value: Any) -> Any:
     return value
 
 
-def _unframed(frame: bytes) -> tuple[int, str, Any]:
+def _unframed(frame: bytes) -> tuple[str, Any]:
     try:
         answer = pickle.loads(frame)
     except Exception as exc:  # noqa: BLE001 - whatever the bytes were, they are no answer
         raise WorkerGone(f"the worker's answer could not be read ({type(exc).__name__}: {exc})") from None
-    if not (isinstance(answer, tuple) and len(answer) == 3 and answer[1] in ("ok", "error")):
+    if not (isinstance(answer, tuple) and len(answer) == 2 and answer[0] in ("ok", "error")):
         raise WorkerGone(f"the worker's answer could not be read: {answer!r:.200}")
     return answer
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold the signals a task's code may handle (a time limit's SIGALRM, a stop's SIGTERM...) until
+    the block ends; they are delivered then. In a thread other than the main one it changes nothing
+    that matters: Python runs handlers in the main thread."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # --- the worker's side ---------------------------------------------------------------------------
@@ -315,13 +311,12 @@ class TryServicesAnswerer:
     def answer(self, call: Any) -> bytes:
         """The framed answer to one call (as the task's report carried it). Secrets read for the
         task are its process's to hide; this process does not keep them (``masker``)."""
-        call_id = call[0] if isinstance(call, list) and call and isinstance(call[0], int) else UNREADABLE_CALL
-        try:
-            with masker.read_for_another_process():
+        with masker.read_for_another_process():
+            try:
                 result: tuple[str, Any] = ("ok", self._call(call))
-        except Exception as exc:  # noqa: BLE001 - the task's code gets what the call raised
-            result = ("error", exc)
-        return framed(call_id, *result)
+            except Exception as exc:  # noqa: BLE001 - the task's code gets what the call raised
+                result = ("error", exc)
+            return framed(call_number(call), *result)
 
     def _call(self, call: Any) -> Any:
         if not (isinstance(call, list) and len(call) == 4 and isinstance(call[1], str)):
@@ -345,28 +340,40 @@ def framed(call_id: int, status: str, value: Any) -> bytes:
     """One answer as it goes on the socket. An exception that would not load again in the task's
     process (its class needs other arguments than it keeps) goes as a ``RuntimeError`` naming it."""
     try:
-        payload = pickle.dumps((call_id, status, value), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((status, value), protocol=pickle.HIGHEST_PROTOCOL)
         if status == "error":
             pickle.loads(payload)
-    except Exception as exc:  # noqa: BLE001 - an answer that cannot travel is an error of its own
-        text = f"{type(value).__name__}: {value}" if status == "error" else f"the answer could not be sent: {exc}"
-        payload = pickle.dumps((call_id, "error", RuntimeError(text)), protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(payload)) + payload
+    except Exception:  # noqa: BLE001 - an answer that cannot travel is an error of its own
+        payload = pickle.dumps(("error", RuntimeError(_described(value))), protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload), call_id) + payload
+
+
+def call_number(call: Any) -> int:
+    """The number of a call as its report carried it (``UNREADABLE_CALL`` when it has none)."""
+    number = call[0] if isinstance(call, list) and call else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else UNREADABLE_CALL
+
+
+def _described(value: Any) -> str:
+    try:
+        return f"{type(value).__name__}: {value}"
+    except Exception:  # noqa: BLE001 - a value whose str() fails is still named
+        return f"the worker's answer could not be sent ({type(value).__name__})"
 
 
 class CallAnswering:
     """Answers one try's calls on a thread of their own, one at a time, so that a slow call (a
     database that does not answer, a lock waited for) never holds up the try's supervision: its
     fencing, time limit and stop requests. Writes to its own duplicate of the worker's end of the
-    socket, so a call still running when the try ends never writes where another try's socket is."""
+    socket, so a call still running when the try ends never writes where another try's socket is.
+    ``refuse_writes``: the try is being stopped already (see ``refuse_writes``)."""
 
-    def __init__(self, answerer: TryServicesAnswerer | None, fd: int) -> None:
+    def __init__(self, answerer: TryServicesAnswerer | None, fd: int, *, refuse_writes: str | None = None) -> None:
         self._answerer = answerer
-        self._sock = socket.socket(fileno=os.dup(fd))
-        close_in_children(self._sock.fileno())
+        self._sock = socket.socket(fileno=duplicate_privately(fd))
         self._calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._refuse_all: str | None = None if answerer is not None else "this try's process asks no worker"
-        self._refuse_writes: str | None = None
+        self._refuse_writes = refuse_writes
         self._thread = threading.Thread(target=self._answer_all, name="try-calls", daemon=True)
         self._thread.start()
 
@@ -380,27 +387,44 @@ class CallAnswering:
         if self._refuse_writes is None:
             self._refuse_writes = why
 
-    def close(self) -> None:
-        """No more calls; the thread ends after the one it may be answering."""
+    def close(self, wait: float) -> bool:
+        """No more calls: wait up to ``wait`` seconds for the one being answered (so nothing the try
+        asked is still being done once its end is written); False if it is still running."""
         self._refuse_all = self._refuse_all or "the try has ended"
         self._calls.put(None)
+        self._thread.join(wait)
+        return not self._thread.is_alive()
 
     def _answer_all(self) -> None:
         try:
             while (call := self._calls.get()) is not None:
                 try:
-                    send_answer(self._sock, self._answer(call))
+                    answer = self._answer(call)
+                except Exception as exc:  # noqa: BLE001 - the task waits for an answer: it gets this one
+                    answer = framed(call_number(call), "error", RuntimeError(f"the worker failed to answer: {exc}"))
+                try:
+                    send_answer(self._sock, answer)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the task's process is gone
-                except TimeoutError as exc:
-                    logger.warning("%s; its calls are no longer answered", exc)
+                except Exception as exc:  # noqa: BLE001 - a stuck task, an answer cut off half-way
+                    # Nothing more can go on this socket after part of an answer: the task's process
+                    # reads the end of it (and fails its call) rather than wait for the rest.
+                    logger.warning("an answer to a task's call could not be sent (%s); no more calls answered", exc)
                     self._refuse_all = str(exc)
+                    self._shut()
         finally:
+            self._shut()
             close_now(self._sock.fileno(), self._sock.close)
 
+    def _shut(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
     def _answer(self, call: Any) -> bytes:
-        call_id = call[0] if isinstance(call, list) and call and isinstance(call[0], int) else UNREADABLE_CALL
-        name = call[1] if isinstance(call, list) and len(call) > 1 else None
+        call_id = call_number(call)
+        name = call[1] if isinstance(call, list) and len(call) > 1 and isinstance(call[1], str) else None
         refusal = self._refuse_all or (self._refuse_writes if name in WRITE_CALLS else None)
         if call_id == UNREADABLE_CALL:
             refusal = refusal or "the worker could not read the task's call"
