@@ -373,7 +373,7 @@ def test_transition_many_moves_a_batch_and_skips_rows_not_in_the_expected_state(
     }
 
 
-def test_a_fan_in_learns_whether_an_upstream_task_has_not_finished_from_their_states(
+def test_a_fan_in_learns_whether_its_upstream_tasks_all_succeeded_from_their_states(
     session_factory: sessionmaker[Session],
 ) -> None:
     """What a worker's follow-up asks for a fan-in of hundreds after each of its upstream tries."""
@@ -381,12 +381,13 @@ def test_a_fan_in_learns_whether_an_upstream_task_has_not_finished_from_their_st
     rows = [{"task_id": t} for t in upstream] + [{"task_id": "last"}, {"task_id": "mapped", "map_index": 0}]
     with session_scope(session_factory) as session:
         _create_run(session, task_rows=rows)
-        changes = [(t, -1, "none", "success", {}) for t in upstream[:-2]] + [(upstream[-2], -1, "none", "failed", {})]
-        task_instances.transition_many(session, "etl", "manual__1", changes, manual=True)
+        task_instances.transition_many(
+            session, "etl", "manual__1", [(t, -1, "none", "success", {}) for t in upstream[:-1]], manual=True
+        )
     with session_scope(session_factory) as session:
-        assert task_instances.any_unfinished(session, "etl", "manual__1", upstream)  # the last one is "none"
-        assert not task_instances.any_unfinished(session, "etl", "manual__1", upstream[:-1])  # failed is finished
-        assert not task_instances.any_unfinished(session, "etl", "manual__1", [])
+        assert task_instances.any_not_in_state(session, "etl", "manual__1", upstream, "success")
+        assert not task_instances.any_not_in_state(session, "etl", "manual__1", upstream[:-1], "success")
+        assert not task_instances.any_not_in_state(session, "etl", "manual__1", [], "success")
         states = task_instances.states_of(session, "etl", "manual__1", [upstream[0], upstream[-1], "mapped", "gone"])
     assert states == {upstream[0]: ["success"], upstream[-1]: ["none"], "mapped": ["none"]}
 

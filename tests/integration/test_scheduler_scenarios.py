@@ -30,7 +30,6 @@ from tradewind.master.webserver.db import dispose
 from tradewind.metastore import dags, import_errors, jobs, logs, pools, runs, task_instances, users
 from tradewind.metastore.engine import create_engine_from_settings, make_session_factory, session_scope
 from tradewind.metastore.task_instances import TIKey
-from tradewind.queue.events import Event
 from tradewind.queue.messages import TaskMessage
 from tradewind.sdk.serialization import deserialize_dag
 from tradewind.settings import Settings
@@ -519,33 +518,6 @@ def test_a_chain_runs_task_after_task_and_empty_operators_finish_without_a_worke
         "b": ("success", 1),
         "done": ("success", 1),
     }
-
-
-def test_a_run_a_worker_decided_as_it_ended_a_try_is_not_planned_again_for_that_event(
-    harness: Harness,
-    dags_folder: Path,
-):
-    """A worker that planned the run in the transaction that ended its try says so in its "task
-    ended" event: the woken scheduler leaves that run to its timer. An event that does not say so
-    has the run planned at once."""
-    write_dag(
-        dags_folder,
-        "decided",
-        """
-        with DAG("decided", schedule=None, start_date=START):
-            BashOperator(task_id="a", bash_command="echo a") >> BashOperator(task_id="b", bash_command="echo b")
-    """,
-    )
-    harness.settle()
-    harness.trigger("decided")
-    harness.tick(seconds=1)
-    harness.run_all_sent()  # "a" ends (this fake worker plans nothing)
-    decided = Event(kind="task_ended", dag_id="decided", run_id="manual__1", decided=True)
-    harness.scheduler.tick(harness.clock.now, events=[decided])
-    assert harness.executor.sent_tasks() == [("a", 1)], "the run was planned for an event that said it was decided"
-    undecided = Event(kind="task_ended", dag_id="decided", run_id="manual__1")
-    harness.scheduler.tick(harness.clock.now, events=[undecided])
-    assert harness.executor.sent_tasks() == [("a", 1), ("b", 1)]
 
 
 def test_a_failed_try_comes_back_after_its_retry_delay_by_the_clock(harness: Harness, dags_folder: Path):

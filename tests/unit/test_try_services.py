@@ -206,9 +206,9 @@ class SlowServices(InMemoryServices):
         self.variables[key] = text
 
 
-def test_a_time_limit_that_fires_during_a_call_is_raised_once_its_answer_is_in(tmp_path):
-    """``execution_timeout`` fires while a call waits: the task gets the exception right after the
-    answer is read, and its ``on_kill`` or callback then reads what it asks for, not a late answer."""
+def test_a_time_limit_that_fires_during_a_call_interrupts_it_and_its_late_answer_goes_to_no_other_call(tmp_path):
+    """``execution_timeout`` fires while a call waits: the task gets the exception at once, and its
+    ``on_kill`` or callback then reads what it asks for, never the late answer to the first call."""
     side = TaskSide(tmp_path, SlowServices())
 
     def timed_out(signum: int, frame: Any) -> None:
@@ -223,13 +223,13 @@ def test_a_time_limit_that_fires_during_a_call_is_raised_once_its_answer_is_in(t
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert time.monotonic() - started >= 0.5, "the exception came before the answer"
-    assert side.services.get_variable("plain") == "hello"
+    assert time.monotonic() - started < 0.45, "the time limit waited for the worker's answer"
+    assert side.services.get_variable("plain") == "hello"  # asked while the answer to "slow" is still to come
     assert side.services.get_variable("api_password") == "hunter2-secret"
     side.close()
 
 
-def test_a_signal_handler_that_asks_during_a_call_asks_after_it_and_each_gets_its_own_answer(tmp_path):
+def test_a_signal_handler_that_asks_during_a_call_and_the_call_each_get_their_own_answer(tmp_path):
     side = TaskSide(tmp_path, SlowServices())
     asked_inside: list[Any] = []
     previous = signal.signal(signal.SIGALRM, lambda *_: asked_inside.append(side.services.get_variable("plain")))

@@ -34,7 +34,7 @@ from sqlalchemy.sql import ClauseElement
 
 from tradewind.metastore.models import TaskInstance, TaskTry
 from tradewind.metastore.statements import is_postgres, rows_changed, upsert
-from tradewind.states import UNFINISHED_STATES, TaskInstanceState, can_transition
+from tradewind.states import TaskInstanceState, can_transition
 from tradewind.ti_key import TIKey
 
 _KEY_COLUMNS = frozenset({"dag_id", "run_id", "task_id", "map_index"})
@@ -283,11 +283,11 @@ def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str
     return found
 
 
-def any_unfinished(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str]) -> bool:
-    """Whether a task instance of one of ``task_ids`` in the run has not finished (``UNFINISHED_STATES``;
-    one row at most is read: a follow-up asks this of a fan-in of hundreds for every try)."""
-    params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_task_ids": list(task_ids)}
-    return session.execute(_unfinished_statement(is_postgres(session)), params).first() is not None
+def any_not_in_state(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], state: str) -> bool:
+    """Whether a task instance of one of ``task_ids`` in the run is in another state than ``state``
+    (one row at most is read: a follow-up asks this of a fan-in of hundreds for every try)."""
+    params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_task_ids": list(task_ids), "w_state": state}
+    return session.execute(_not_in_state_statement(is_postgres(session)), params).first() is not None
 
 
 def update_try(session: Session, key: TIKey, try_number: int, **values: Any) -> None:
@@ -489,9 +489,8 @@ def _states_statement(postgres: bool) -> Any:
 
 
 @functools.cache
-def _unfinished_statement(postgres: bool) -> Any:
-    unfinished = sorted(state.value for state in UNFINISHED_STATES)
-    return _states_statement(postgres).where(_TI.c.state.in_(unfinished)).limit(1)
+def _not_in_state_statement(postgres: bool) -> Any:
+    return _states_statement(postgres).where(_TI.c.state != bindparam("w_state")).limit(1)
 
 
 @functools.cache

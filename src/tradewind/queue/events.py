@@ -3,10 +3,6 @@
 A worker publishes "task ended" for a run; a scheduler waiting for work wakes at once instead of
 at its next timer tick. Events are only hints: a lost event costs latency, never correctness,
 because the scheduler also looks on a timer. Without Redis (standalone), the timer is all there is.
-
-A "task ended" event says ``decided`` when the worker has itself decided the run in the transaction
-that ended the try (``worker/follow_up.py``): the woken scheduler still queues what the freed slot
-admits anywhere, but does not plan that run again; its timer examines every run in any case.
 """
 
 from __future__ import annotations
@@ -27,12 +23,10 @@ class Event:
     kind: str
     dag_id: str
     run_id: str
-    #: The run was decided when the event was sent: no scheduler need plan it for this event.
-    decided: bool = False
 
 
 class EventBus(Protocol):
-    def publish_task_ended(self, dag_id: str, run_id: str, *, decided: bool = False) -> None: ...
+    def publish_task_ended(self, dag_id: str, run_id: str) -> None: ...
 
     def publish_state_changed(self, dag_id: str, run_id: str) -> None: ...
 
@@ -46,7 +40,7 @@ class EventBus(Protocol):
 class TimerOnlyBus:
     """No event channel: publishing does nothing and waiting is sleeping."""
 
-    def publish_task_ended(self, dag_id: str, run_id: str, *, decided: bool = False) -> None:
+    def publish_task_ended(self, dag_id: str, run_id: str) -> None:
         return None
 
     def publish_state_changed(self, dag_id: str, run_id: str) -> None:
@@ -80,14 +74,14 @@ class RedisEventBus:
             logger.warning("cannot subscribe to scheduler events (%s); using the timer", exc)
             self._pubsub = None
 
-    def _publish(self, channel: str, dag_id: str, run_id: str, **more: Any) -> None:
+    def _publish(self, channel: str, dag_id: str, run_id: str) -> None:
         try:
-            self._client.publish(channel, json.dumps({"dag_id": dag_id, "run_id": run_id, **more}))
+            self._client.publish(channel, json.dumps({"dag_id": dag_id, "run_id": run_id}))
         except Exception as exc:  # noqa: BLE001 - an event is a hint; the timer covers its loss
             logger.debug("event not published (%s)", exc)
 
-    def publish_task_ended(self, dag_id: str, run_id: str, *, decided: bool = False) -> None:
-        self._publish(TASK_ENDED_CHANNEL, dag_id, run_id, **({"decided": True} if decided else {}))
+    def publish_task_ended(self, dag_id: str, run_id: str) -> None:
+        self._publish(TASK_ENDED_CHANNEL, dag_id, run_id)
 
     def publish_state_changed(self, dag_id: str, run_id: str) -> None:
         self._publish(STATE_CHANGED_CHANNEL, dag_id, run_id)
@@ -129,12 +123,7 @@ def _decode(message: dict[str, Any]) -> Event:
     except (ValueError, TypeError):
         data = {}
     kind = "task_ended" if channel == TASK_ENDED_CHANNEL else "state_changed"
-    return Event(
-        kind=kind,
-        dag_id=str(data.get("dag_id", "")),
-        run_id=str(data.get("run_id", "")),
-        decided=data.get("decided") is True,
-    )
+    return Event(kind=kind, dag_id=str(data.get("dag_id", "")), run_id=str(data.get("run_id", "")))
 
 
 def make_event_bus(broker_url: str | None, *, subscribe: bool = False) -> EventBus:

@@ -50,8 +50,6 @@ class ProgressReport:
     full: bool = False
     #: Runs this call ended whose DAG has a callback for that end (the caller runs it after commit).
     ended: list[RunEnd] = field(default_factory=list)
-    #: A run examined may have to end in a scheduler (its DAG has a callback and this call may not end it).
-    ends_left_to_scheduler: bool = False
 
 
 def progress_runs(
@@ -94,7 +92,6 @@ def progress_runs(
                 continue
             report.started.append(key)
         may_end = end_runs_with_callbacks or not has_dag_callbacks(cached.dag)
-        report.ends_left_to_scheduler |= not may_end
         if run.state != DagRunState.QUEUED and _timed_out(run, cached, now):
             if not may_end:
                 continue

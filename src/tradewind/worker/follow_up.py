@@ -80,7 +80,7 @@ class FollowUp:
         and claim one of those tasks for this worker (unless ``claim_one`` is false: the worker is
         shutting down, and all of them go through the broker). Nothing when a scheduler holds the run."""
         if task is not None and self._nothing_can_follow(session, key, str(outcome.state), task):
-            return Followed(decided=True)
+            return None
         now = datetime.now(UTC)
         run = (key.dag_id, key.run_id)
         if len(self.checked) > 10_000:
@@ -99,9 +99,7 @@ class FollowUp:
         if report.examined == 0 or report.finished:
             return None  # a scheduler holds the run, or it is over, paused or not the cluster's
         items = list(queue_task_instances(session, self.cache, self.settings, now, run=run).messages)
-        # Decided unless a scheduler still has something to do for the run: a retry or reschedule
-        # to wake up for, or an end its DAG's callback makes the scheduler's to write.
-        followed = Followed(rest=items, decided=not report.wakeups and not report.ends_left_to_scheduler)
+        followed = Followed(rest=items)
         mine = next((i for i, (_, queue) in enumerate(items) if queue in self.queues), None) if claim_one else None
         if mine is not None:
             item = items.pop(mine)
@@ -128,9 +126,7 @@ class FollowUp:
 
     def _nothing_can_follow(self, session: Session, key: TIKey, state: str, task: Any) -> bool:
         """True when the try succeeded and each downstream task (all under all_success, the only
-        rule for which a success cannot skip or fail anything) still waits for another upstream that
-        has not finished — so the run cannot end either, and nothing in it is for a scheduler to
-        decide now (an upstream that failed instead takes the full follow-up)."""
+        rule for which a success cannot skip or fail anything) still waits for another upstream."""
         downstream = [task.dag.get_task(t) for t in task.downstream_task_ids] if task.dag is not None else []
         if state != "success" or not downstream or any(str(d.trigger_rule) != "all_success" for d in downstream):
             return False
@@ -142,7 +138,7 @@ class FollowUp:
         # (An upstream task instance not created yet counts as finished here: the full follow-up
         # then runs, which is only slower.)
         return all(
-            task_instances.any_unfinished(session, key.dag_id, key.run_id, sorted(d.upstream_task_ids))
+            task_instances.any_not_in_state(session, key.dag_id, key.run_id, sorted(d.upstream_task_ids), "success")
             for d in downstream
         )
 
@@ -152,8 +148,6 @@ class Followed:
     """What a follow-up decided: one task claimed for this worker, the rest to send."""
 
     rest: list[QueueItem] = field(default_factory=list)
-    #: Nothing is left for a scheduler to decide in the run (the "task ended" event says so).
-    decided: bool = False
     local: TaskMessage | None = None
     reporter: Reporter | None = None
     claimed: ClaimedTry | None = None

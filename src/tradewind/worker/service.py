@@ -203,8 +203,7 @@ def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | 
         if followed is not None and services.follow_up is not None:
             services.follow_up.send(followed.rest)
         # Published after the follow-up took its run, so a woken scheduler finds the run decided.
-        decided = followed is not None and followed.decided
-        services.events.publish_task_ended(message.dag_id, message.run_id, decided=decided)
+        services.events.publish_task_ended(message.dag_id, message.run_id)
         if followed is None or followed.local is None:
             break
         message, reporter, claimed = followed.local, followed.reporter, followed.claimed

@@ -32,7 +32,6 @@ from tradewind.sdk.xcom_arg import resolve_xcom_args
 from tradewind.secrets import masker
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.try_services import signals_held
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
 
@@ -272,9 +271,8 @@ class ResultChannel:
         self.send_encoded(kind, json.dumps(value))
 
     def send_encoded(self, kind: str, value_json: str) -> None:
-        """Send ``value_json`` (already JSON) as the report ``kind``: a whole line, whatever signal
-        comes meanwhile (a time limit's exception never leaves half a line for the next to join)."""
-        with self.lock, signals_held():
+        """Send ``value_json`` (already JSON) as the report ``kind``, one line."""
+        with self.lock:
             self._file.write(f"{{{json.dumps(kind)}: {value_json}}}\n")
             self._file.flush()
 

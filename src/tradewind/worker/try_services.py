@@ -13,13 +13,14 @@ the try's supervision, and once the try is being stopped nothing it asks to chan
 
 What crosses the socket: a call is JSON (names, strings, numbers, lists, mappings and datetimes;
 nothing the worker would have to trust to unpickle); an answer is a pickle the task's process
-trusts, as it trusts its worker. The task's process holds its signals from a call's line to its
-answer (``signals_held``): ``execution_timeout``'s SIGALRM or a stop's SIGTERM is handled the moment
-the answer is in, so no exception or handler that asks in turn ever cuts a call in two. Calls are
-numbered all the same, and an answer carries its call's number. An exception raised in the worker
-is raised in the task as it was (``KeyError``, ``AirflowNotFoundException``...). A secret read this
-way is registered with the task process's secrets masker as a direct read would have registered
-it, and not with the worker's.
+trusts, as it trusts its worker. Calls are numbered and each answer's header carries its call's
+number. In the task's process a thread of its own reads the answers (``_AnswerReader``), and a
+call waits for its number: Python runs signal handlers in the main thread only, so a time limit's
+exception or a stop's ``on_kill`` can interrupt a waiting call at once, yet never the reading of
+an answer half-way — the answer to a call given up on is dropped when it comes, and a handler that
+asks in turn gets its own. An exception raised in the worker is raised in the task as it was
+(``KeyError``, ``AirflowNotFoundException``...). A secret read this way is registered with the task
+process's secrets masker as a direct read would have registered it, and not with the worker's.
 
 A process the task forked in turn (``multiprocessing``, a fork of its own) shares the socket with
 the task's process, so it does not ask over it: it reaches the metastore itself, as every process
@@ -34,13 +35,11 @@ import os
 import pickle
 import queue
 import select
-import signal
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,20 +52,6 @@ logger = logging.getLogger(__name__)
 
 #: An answer's length, then the number of the call it answers.
 _HEADER = struct.Struct("!Ii")
-_HELD_SIGNALS = frozenset(
-    {
-        signal.SIGALRM,
-        signal.SIGTERM,
-        signal.SIGINT,
-        signal.SIGHUP,
-        signal.SIGQUIT,
-        signal.SIGUSR1,
-        signal.SIGUSR2,
-        signal.SIGVTALRM,
-        signal.SIGPROF,
-        signal.SIGCHLD,
-    }
-)
 _DATETIME_TAG = "__datetime__"
 #: Wraps a mapping that holds a key spelled like a tag, so it is not taken for one.
 _MAPPING_TAG = "__mapping__"
@@ -123,8 +108,7 @@ class WorkerServices:
         self._fallback = fallback
         self._fallback_made: tuple[Any, Any] | None = None
         self._owner = os.getpid()
-        self._pending = b""
-        self._last_id = 0
+        self._reader = _AnswerReader(channel.fd)
 
     @property
     def settings(self) -> Settings:
@@ -198,41 +182,19 @@ class WorkerServices:
     def _ask(self, name: str, *args: Any, **kwargs: Any) -> Any:
         if os.getpid() != self._owner:
             return self._ask_directly(name, args, kwargs)
-        channel = self._channel
-        # Signals wait until the answer is read: a time limit's exception or a handler that asks in
-        # turn (``on_kill``) never cuts a call off between its line and its answer.
-        with channel.lock, signals_held():
-            self._last_id += 1
-            call_id = self._last_id
+        call_id = self._reader.new_call()
+        try:
+            line = encode_call(call_id, name, args, kwargs)
             try:
-                channel.send_encoded("call", encode_call(call_id, name, args, kwargs))
+                self._channel.send_encoded("call", line)
             except OSError as exc:
                 raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
-            while True:
-                answered, frame = self._next_frame()
-                if answered in (call_id, UNREADABLE_CALL):
-                    break  # (an older number: the answer to a call given up on, which is dropped)
-        status, value = _unframed(frame)
+            status, value = _unframed(self._reader.answer_to(call_id))
+        finally:
+            self._reader.give_up(call_id)
         if status == "error":
             raise value
         return value
-
-    def _next_frame(self) -> tuple[int, bytes]:
-        """The next whole answer on the socket: the call's number, and the rest still pickled."""
-        while True:
-            if len(self._pending) >= _HEADER.size:
-                size, answered = _HEADER.unpack_from(self._pending)
-                end = _HEADER.size + size
-                if len(self._pending) >= end:
-                    frame, self._pending = self._pending[_HEADER.size : end], self._pending[end:]
-                    return answered, frame
-            try:
-                chunk = os.read(self._channel.fd, 65536)
-            except OSError as exc:
-                raise WorkerGone(f"the worker stopped answering ({exc.strerror or exc})") from None
-            if not chunk:
-                raise WorkerGone("the worker stopped answering (it is gone, or it is stopping this try)")
-            self._pending += chunk
 
     def _ask_directly(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._fallback_made is None:
@@ -284,16 +246,72 @@ def _unframed(frame: bytes) -> tuple[str, Any]:
     return answer
 
 
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold the signals a task's code may handle (a time limit's SIGALRM, a stop's SIGTERM...) until
-    the block ends; they are delivered then. In a thread other than the main one it changes nothing
-    that matters: Python runs handlers in the main thread."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+class _AnswerReader:
+    """The thread of a task's process that reads its worker's answers and hands each to the call
+    waiting for it (started at the first call). Being no main thread, it runs no signal handler:
+    nothing interrupts it half-way through an answer."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        # Re-entrant: a signal handler that runs while the main thread holds it may ask in turn.
+        self.lock = threading.RLock()
+        self._arrived = threading.Condition(self.lock)
+        #: Numbers of the calls waiting for their answers; an answer to no waiting call is dropped.
+        self.waiting: set[int] = set()
+        self._answers: dict[int, bytes] = {}
+        self._gone: str | None = None
+        self._thread: threading.Thread | None = None
+        self._last_id = 0
+
+    def new_call(self) -> int:
+        """The number of a new call, waited for from now on."""
+        with self.lock:
+            self._last_id += 1
+            self.waiting.add(self._last_id)
+            return self._last_id
+
+    def answer_to(self, call_id: int) -> bytes:
+        """The answer to call ``call_id`` (pickled) once it has come; a signal handler may interrupt
+        the wait (then ``give_up``)."""
+        with self._arrived:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._read_all, name="worker-answers", daemon=True)
+                self._thread.start()
+            while call_id not in self._answers:
+                if self._gone is not None:
+                    raise WorkerGone(self._gone)
+                self._arrived.wait()
+            return self._answers.pop(call_id)
+
+    def give_up(self, call_id: int) -> None:
+        with self.lock:
+            self.waiting.discard(call_id)
+            self._answers.pop(call_id, None)
+
+    def _read_all(self) -> None:
+        pending = b""
+        gone = "the worker stopped answering (it is gone, or it is stopping this try)"
+        try:
+            while True:
+                while len(pending) < _HEADER.size or len(pending) < _HEADER.size + _HEADER.unpack_from(pending)[0]:
+                    chunk = os.read(self._fd, 65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                size, answered = _HEADER.unpack_from(pending)
+                frame, pending = pending[_HEADER.size : _HEADER.size + size], pending[_HEADER.size + size :]
+                with self._arrived:
+                    if answered == UNREADABLE_CALL and self.waiting:
+                        answered = max(self.waiting)  # the call whose line the worker could not read
+                    if answered in self.waiting:
+                        self._answers[answered] = frame
+                        self._arrived.notify_all()
+        except OSError as exc:
+            gone = f"the worker stopped answering ({exc.strerror or exc})"
+        finally:
+            with self._arrived:
+                self._gone = gone
+                self._arrived.notify_all()
 
 
 # --- the worker's side ---------------------------------------------------------------------------

@@ -224,11 +224,10 @@ class Scheduler:
         return bool(touched)
 
     def _named_runs(self, now: datetime, events: Sequence[Event], created: list[RunKey]) -> list[RunKey]:
-        """Runs to examine first: named by events (but not runs a worker decided as it sent the
-        event), just created, or whose wake-up time came."""
+        """Runs to examine first: named by events, just created, or whose wake-up time came."""
         named: dict[RunKey, None] = {}
         for event in events:
-            if event.run_id and not event.decided:
+            if event.run_id:
                 named[(event.dag_id, event.run_id)] = None
         for key in created:
             named[key] = None
