@@ -29,7 +29,6 @@ from tradewind.settings import Settings
 from tradewind.worker.guardian import GuardedTry
 from tradewind.worker.task_process import ResultChannel
 from tradewind.worker.try_services import (
-    UNREADABLE_CALL,
     CallAnswering,
     TryServicesAnswerer,
     WorkerGone,
@@ -232,14 +231,22 @@ def test_a_time_limit_that_fires_during_a_call_interrupts_it_and_its_late_answer
 def test_a_signal_handler_that_asks_during_a_call_and_the_call_each_get_their_own_answer(tmp_path):
     side = TaskSide(tmp_path, SlowServices())
     asked_inside: list[Any] = []
-    previous = signal.signal(signal.SIGALRM, lambda *_: asked_inside.append(side.services.get_variable("plain")))
+    started = time.monotonic()
+
+    def ask(*_: Any) -> None:
+        asked_at = time.monotonic() - started
+        asked_inside.append((side.services.get_variable("api_password"), asked_at))
+
+    previous = signal.signal(signal.SIGALRM, ask)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.1)
         assert side.services.get_variable("slow") is None  # SlowServices holds no "slow": None, after 0.5 s
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert asked_inside == ["hello"]
+    [(value, asked_at)] = asked_inside
+    assert value == "hunter2-secret"
+    assert asked_at < 0.45, "the handler ran only once the call was over"  # it ran while the call waited
     side.close()
 
 
@@ -323,12 +330,12 @@ def test_a_call_line_the_worker_cannot_read_gets_an_error_not_a_hang(tmp_path):
 
     task_end, worker_end = socket.socketpair()
     reader = supervisor_reader(worker_end, TryServicesAnswerer(InMemoryServices(), InMemoryXCom))
-    task_end.sendall(b'{"call": [1, "get_variable", ["plain"]\n')  # cut off: not JSON
+    task_end.sendall(b'{"call": [7, "get_variable", ["pla\n')  # cut off: no JSON, but its number is there
     reader.read(1.0)
     header = task_end.recv(8)
     size, number = struct.unpack("!Ii", header)
     status, value = pickle.loads(task_end.recv(size))
-    assert number == UNREADABLE_CALL and status == "error"
+    assert number == 7 and status == "error"
     assert "could not read the task's call" in str(value)
     reader.close()
 
@@ -354,6 +361,8 @@ def test_a_try_being_stopped_before_it_asked_anything_has_its_later_writes_refus
     done.set()
     feeding.join(10)
     reader.close()
+    side.channel.close()
+    side.worker_end.close()
 
 
 def test_a_task_whose_worker_dies_during_a_call_gets_a_clear_error_not_a_hang(tmp_path):
@@ -365,6 +374,8 @@ def test_a_task_whose_worker_dies_during_a_call_gets_a_clear_error_not_a_hang(tm
     side = TaskSide(tmp_path, play_worker=dying_worker)
     with pytest.raises(WorkerGone, match="the worker stopped answering"):
         side.services.get_variable("plain")
+    side.channel.close()
+    side.worker_end.close()
 
 
 def test_the_worker_answers_only_the_services_a_task_may_call(tmp_path):

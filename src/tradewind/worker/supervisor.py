@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.task_process import TryRequest
 from tradewind.worker.try_heartbeat import TryHeartbeat
-from tradewind.worker.try_services import UNREADABLE_CALL, CallAnswering, TryServicesAnswerer
+from tradewind.worker.try_services import CallAnswering, TryServicesAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 KILL_GRACE_SECONDS = 10.0
 #: How long the try's end waits for its heartbeat thread to finish a metastore call in flight.
 HEARTBEAT_JOIN_S = 60.0
+#: The number of a call in a report line that cannot be read whole.
+_CALL_NUMBER = re.compile(rb'\{"call": \[(\d+),')
 #: How long a supervisor that failed waits for the killed try's guardian to exit.
 GUARDIAN_EXIT_WAIT_S = 30.0
 
@@ -300,8 +303,9 @@ class _PipeReader:
             report = json.loads(line)
         except ValueError:
             logger.warning("unreadable report from a task process: %r", line[:200])
-            if line.startswith(b'{"call"'):
-                self._answer(UNREADABLE_CALL)  # the task waits for an answer: it gets an error
+            if (call := _CALL_NUMBER.search(line)) is not None:
+                # The task waits for an answer to that call: it gets an error, not silence.
+                self._answer([int(call.group(1)), None])
             return
         result = self.result
         if "outcome" in report:

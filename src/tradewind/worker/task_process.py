@@ -34,6 +34,10 @@ from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
+#: The signals a task's code may handle (a time limit's, a stop's), held while a report line is written.
+_ASYNC_SIGNALS = frozenset(
+    {signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD}
+)
 
 
 @dataclass
@@ -261,8 +265,8 @@ class ResultChannel:
 
     @property
     def lock(self) -> threading.RLock:
-        """Held while a line is written, and by a call until its answer is read. A process the task
-        forked gets a lock of its own: a thread that held this one at the fork is not in it."""
+        """Held while a line is written. A process the task forked gets a lock of its own: a thread
+        that held this one at the fork is not in it."""
         if self._lock_pid != os.getpid():
             self._lock, self._lock_pid = threading.RLock(), os.getpid()
         return self._lock
@@ -271,10 +275,17 @@ class ResultChannel:
         self.send_encoded(kind, json.dumps(value))
 
     def send_encoded(self, kind: str, value_json: str) -> None:
-        """Send ``value_json`` (already JSON) as the report ``kind``, one line."""
+        """Send ``value_json`` (already JSON) as the report ``kind``: one whole line, whatever signal
+        comes meanwhile (this thread holds them while it writes, which the worker always reads, so a
+        time limit's exception never leaves half a line for the next one to be glued to)."""
+        line = f"{{{json.dumps(kind)}: {value_json}}}\n"
         with self.lock:
-            self._file.write(f"{{{json.dumps(kind)}: {value_json}}}\n")
-            self._file.flush()
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+            try:
+                self._file.write(line)
+                self._file.flush()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def close(self) -> None:
         with self.lock:

@@ -93,8 +93,8 @@ class WorkerGone(ConnectionError):
 class WorkerServices:
     """``RuntimeServices`` and the XCom reader of a task process, answered by its worker.
 
-    ``channel`` is the try's result channel: calls go out as its reports do, under its lock, which
-    is held until the answer is read from the same socket. ``fallback`` builds, once, what a
+    ``channel`` is the try's result channel: calls go out as its reports do; the answers come back
+    on the same socket, read by a thread of this process (``_AnswerReader``). ``fallback`` builds, once, what a
     process forked from the task's process uses instead: its own services and XCom reader."""
 
     def __init__(
@@ -248,8 +248,9 @@ def _unframed(frame: bytes) -> tuple[str, Any]:
 
 class _AnswerReader:
     """The thread of a task's process that reads its worker's answers and hands each to the call
-    waiting for it (started at the first call). Being no main thread, it runs no signal handler:
-    nothing interrupts it half-way through an answer."""
+    waiting for it (started with the task's services, before the task's code installs a handler).
+    Being no main thread, it runs no signal handler: nothing interrupts it half-way through an
+    answer."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
@@ -260,8 +261,11 @@ class _AnswerReader:
         self.waiting: set[int] = set()
         self._answers: dict[int, bytes] = {}
         self._gone: str | None = None
-        self._thread: threading.Thread | None = None
         self._last_id = 0
+        try:
+            threading.Thread(target=self._read_all, name="worker-answers", daemon=True).start()
+        except RuntimeError as exc:  # no thread to be had (a limit on processes): calls fail, not hang
+            self._gone = f"the task's process cannot read its worker's answers ({exc})"
 
     def new_call(self) -> int:
         """The number of a new call, waited for from now on."""
@@ -274,9 +278,6 @@ class _AnswerReader:
         """The answer to call ``call_id`` (pickled) once it has come; a signal handler may interrupt
         the wait (then ``give_up``)."""
         with self._arrived:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._read_all, name="worker-answers", daemon=True)
-                self._thread.start()
             while call_id not in self._answers:
                 if self._gone is not None:
                     raise WorkerGone(self._gone)
@@ -301,13 +302,13 @@ class _AnswerReader:
                 size, answered = _HEADER.unpack_from(pending)
                 frame, pending = pending[_HEADER.size : _HEADER.size + size], pending[_HEADER.size + size :]
                 with self._arrived:
-                    if answered == UNREADABLE_CALL and self.waiting:
-                        answered = max(self.waiting)  # the call whose line the worker could not read
                     if answered in self.waiting:
                         self._answers[answered] = frame
                         self._arrived.notify_all()
         except OSError as exc:
             gone = f"the worker stopped answering ({exc.strerror or exc})"
+        except Exception as exc:  # noqa: BLE001 - whatever broke the reading, no call waits for ever
+            gone = f"the worker's answers could not be read ({type(exc).__name__}: {exc})"
         finally:
             with self._arrived:
                 self._gone = gone
@@ -396,7 +397,8 @@ class CallAnswering:
         self._thread.start()
 
     def take(self, call: Any) -> None:
-        """Answer ``call`` (a report's ``call``, or ``UNREADABLE_CALL`` for a line that was none)."""
+        """Answer ``call`` (a report's ``call``; ``[number, None]`` for a call line that could not be
+        read, which is answered with an error)."""
         self._calls.put(call)
 
     def refuse_writes(self, why: str) -> None:
@@ -444,7 +446,7 @@ class CallAnswering:
         call_id = call_number(call)
         name = call[1] if isinstance(call, list) and len(call) > 1 and isinstance(call[1], str) else None
         refusal = self._refuse_all or (self._refuse_writes if name in WRITE_CALLS else None)
-        if call_id == UNREADABLE_CALL:
+        if name is None:
             refusal = refusal or "the worker could not read the task's call"
         if refusal is not None or self._answerer is None:
             return framed(call_id, "error", RuntimeError(refusal))
