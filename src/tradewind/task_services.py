@@ -70,6 +70,18 @@ class MetastoreServices:
 
         return find_variable(key, self._settings, self.session)
 
+    def variable_from_metastore(self, key: str) -> str | None:
+        """The variable as the metastore holds it (what a task's process asks its worker)."""
+        from tradewind.secrets.lookup import variable_from_metastore
+
+        return variable_from_metastore(key, self.session)
+
+    def connection_from_metastore(self, conn_id: str) -> Connection | None:
+        """The connection as the metastore holds it (what a task's process asks its worker)."""
+        from tradewind.secrets.lookup import connection_from_metastore
+
+        return connection_from_metastore(conn_id, self.session)
+
     def variable_outside_metastore(self, key: str) -> str | None:
         from tradewind.secrets.lookup import variable_outside_metastore
 

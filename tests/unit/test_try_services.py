@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from test_fork_server import server, spec_for, started  # noqa: F401 - the fork server fixture
 
-from tradewind.errors import AirflowNotFoundException, AirflowTaskTimeout
+from tradewind.errors import AirflowTaskTimeout
 from tradewind.sdk.connection import Connection
 from tradewind.settings import Settings
 from tradewind.worker.guardian import GuardedTry
@@ -47,7 +47,12 @@ from tradewind.sdk import runtime_services
 LEDGER = {ledger!r}
 
 def work(ti):
+    # What task code puts in its own environment is found first, as in Airflow.
+    os.environ["AIRFLOW_VAR_SET_AT_RUNTIME"] = "from-the-environment"
+    os.environ["AIRFLOW_CONN_MADE_AT_RUNTIME"] = "http://api.example.com:8080"
     seen = {{
+        "runtime_variable": Variable.get("set_at_runtime"),
+        "runtime_connection": BaseHook.get_connection("made_at_runtime").port,
         "plain": Variable.get("plain"),
         "as_json": Variable.get("structured", deserialize_json=True),
         "default": Variable.get("missing", default_var="fallback"),
@@ -81,13 +86,13 @@ class InMemoryServices:
         self.variables = {"plain": "hello", "structured": '{"a": [1, 2]}', "api_password": "hunter2-secret"}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
-    def get_variable(self, key: str) -> str | None:
-        self.calls.append(("get_variable", (key,)))
+    def variable_from_metastore(self, key: str) -> str | None:
+        self.calls.append(("variable_from_metastore", (key,)))
         return self.variables.get(key)
 
-    def get_connection(self, conn_id: str) -> Connection:
+    def connection_from_metastore(self, conn_id: str) -> Connection | None:
         if conn_id != "warehouse":
-            raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
+            return None
         return Connection(conn_id="warehouse", conn_type="postgres", host="db", password="pg-pass-word")
 
     def count_task_states(self, dag_id: str, dates: list[datetime], task_ids: list[str]) -> dict[str, int]:
@@ -146,6 +151,8 @@ def test_a_task_reads_variables_connections_and_xcom_through_its_worker(server, 
     assert '"state": "success"' in reports, log
     seen = json.loads((tmp_path / "ledger").read_text())
     assert seen == {
+        "runtime_variable": "from-the-environment",
+        "runtime_connection": 8080,
         "plain": "hello",
         "as_json": {"a": [1, 2]},
         "default": "fallback",
@@ -157,6 +164,8 @@ def test_a_task_reads_variables_connections_and_xcom_through_its_worker(server, 
     }
     # The datetimes the task passed arrive as datetimes, not as their JSON form.
     assert ("count_task_states", ("other", (datetime(2026, 1, 1, tzinfo=UTC),), ("t",))) in services.calls
+    # Only the metastore's part of a lookup reached the worker; the environment's was the task's own.
+    assert ("variable_from_metastore", ("set_at_runtime",)) not in services.calls
     # What the worker read for it is masked in the task's own log, as a direct read would be.
     assert "the secret is *** and ***" in log
     assert "hunter2-secret" not in log and "pg-pass-word" not in log
@@ -196,10 +205,10 @@ class TaskSide:
 
 
 class SlowServices(InMemoryServices):
-    def get_variable(self, key: str) -> str | None:
+    def variable_from_metastore(self, key: str) -> str | None:
         if key == "slow":
             time.sleep(0.5)
-        return super().get_variable(key)
+        return super().variable_from_metastore(key)
 
     def set_variable(self, key: str, text: str, description: str | None) -> None:
         self.variables[key] = text
@@ -300,7 +309,7 @@ class NeedsTwo(Exception):
 
 def test_an_exception_the_task_could_not_load_arrives_as_a_runtime_error_naming_it(tmp_path):
     class Failing(InMemoryServices):
-        def get_variable(self, key: str) -> str | None:
+        def variable_from_metastore(self, key: str) -> str | None:
             raise NeedsTwo("one", "two")
 
     side = TaskSide(tmp_path, Failing())
@@ -368,22 +377,32 @@ def test_a_try_being_stopped_before_it_asked_anything_has_its_later_writes_refus
 def test_a_task_whose_worker_dies_during_a_call_gets_a_clear_error_not_a_hang(tmp_path):
     def dying_worker(worker_end: Any, calls: CallAnswering) -> None:
         worker_end.recv(65536)  # the call arrives; then the worker is gone
-        calls.close(1)
         worker_end.shutdown(2)
+        calls.close(1)
 
     side = TaskSide(tmp_path, play_worker=dying_worker)
     with pytest.raises(WorkerGone, match="the worker stopped answering"):
         side.services.get_variable("plain")
+    side.reader.join(5)
     side.channel.close()
     side.worker_end.close()
 
 
 def test_the_worker_answers_only_the_services_a_task_may_call(tmp_path):
     answerer = TryServicesAnswerer(InMemoryServices(), InMemoryXCom)
-    for call in ([1, "__init__", [], {}], [2, "settings", [], {}], "not a call", [3, "get_variable", "plain", {}]):
+    for call in (
+        [1, "__init__", [], {}],
+        [2, "settings", [], {}],
+        "not a call",
+        [3, "variable_from_metastore", "x", {}],
+    ):
         _, status, value = _unframe(answerer.answer(call))
         assert status == "error" and isinstance(value, ValueError), call
-    assert _unframe(answerer.answer(json.loads(encode_call(7, "get_variable", ["plain"], {})))) == (7, "ok", "hello")
+    assert _unframe(answerer.answer(json.loads(encode_call(7, "variable_from_metastore", ["plain"], {})))) == (
+        7,
+        "ok",
+        "hello",
+    )
 
 
 def test_a_call_with_a_value_that_is_not_plain_data_is_refused_in_the_task_with_its_name():

@@ -31,7 +31,15 @@ SessionOpener = Callable[[], AbstractContextManager["Session"]]
 
 def find_connection(conn_id: str, settings: Settings, session: SessionOpener) -> Connection:
     """The connection ``conn_id``; raises ``AirflowNotFoundException`` naming it when it is not defined."""
-    connection = connection_outside_metastore(conn_id, settings) or _connection_from_metastore(conn_id, session)
+    return find_connection_via(conn_id, settings, lambda name: connection_from_metastore(name, session))
+
+
+def find_connection_via(
+    conn_id: str, settings: Settings, from_metastore: Callable[[str], Connection | None]
+) -> Connection:
+    """``find_connection`` with the metastore read by ``from_metastore`` (a task's process asks its
+    worker; the backend and the environment are its own, read here)."""
+    connection = connection_outside_metastore(conn_id, settings) or from_metastore(conn_id)
     if connection is None:
         raise AirflowNotFoundException(
             f"The conn_id `{conn_id}` isn't defined: add it with `tradewind connections add {conn_id} ...` "
@@ -42,9 +50,14 @@ def find_connection(conn_id: str, settings: Settings, session: SessionOpener) ->
 
 def find_variable(key: str, settings: Settings, session: SessionOpener) -> str | None:
     """The value of variable ``key``, or ``None`` when it is not defined."""
+    return find_variable_via(key, settings, lambda name: variable_from_metastore(name, session))
+
+
+def find_variable_via(key: str, settings: Settings, from_metastore: Callable[[str], str | None]) -> str | None:
+    """``find_variable`` with the metastore read by ``from_metastore`` (see ``find_connection_via``)."""
     value = variable_outside_metastore(key, settings)
     if value is None:
-        value = _variable_from_metastore(key, session)
+        value = from_metastore(key)
     mask_if_secret(key, value)
     return value
 
@@ -89,7 +102,8 @@ def _from_backend(settings: Settings, kind: str, name: str, ask: Callable[[BaseS
         return None
 
 
-def _connection_from_metastore(conn_id: str, session_opener: SessionOpener) -> Connection | None:
+def connection_from_metastore(conn_id: str, session_opener: SessionOpener) -> Connection | None:
+    """The connection as the metastore holds it, or ``None``."""
     from tradewind.metastore import connections
 
     with session_opener() as session:
@@ -110,7 +124,8 @@ def _connection_from_metastore(conn_id: str, session_opener: SessionOpener) -> C
     )
 
 
-def _variable_from_metastore(key: str, session_opener: SessionOpener) -> str | None:
+def variable_from_metastore(key: str, session_opener: SessionOpener) -> str | None:
+    """The variable's value as the metastore holds it, or ``None``."""
     from tradewind.metastore import variables
 
     with session_opener() as session:

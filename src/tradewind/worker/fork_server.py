@@ -14,8 +14,8 @@ It is forked before the worker imports SQLAlchemy, Celery and kombu, and imports
 itself: a try's task process asks its worker for what it reads and writes of the metastore
 (variables, connections, XCom pulls: ``try_services.py``), so the fork server holds only what a
 task needs — about half the memory it would otherwise, and each try's two forks copy and tear down
-that much less. (A DAG file that reads a variable as it is imported makes the fork server open a
-connection of its own, then.)
+that much less. (A DAG file that imports SQLAlchemy, or reads a variable as it is imported, brings
+it in; a fork server started again after one died is forked from the worker as it is then.)
 
 A slot asks for a try by sending what the task's process needs (``TrySpec``: the DAG file, the
 task instance, the run; no live objects). The fork server loads the task from the DAG file (its

@@ -83,8 +83,9 @@ def create_services(
 ) -> WorkerServices:
     """``fork_server``: where the tries' processes are forked from (None: from this process)."""
     warm_up()
-    # Each slot's thread and its try's heartbeat thread may hold a connection at the same moment.
-    engine = create_engine_from_settings(settings, threads=None if concurrency is None else 2 * concurrency + 2)
+    # Each slot's thread, its try's heartbeat thread and the thread answering its task's calls may
+    # hold a connection at the same moment.
+    engine = create_engine_from_settings(settings, threads=None if concurrency is None else 3 * concurrency + 2)
     factory = make_session_factory(engine)
     # DAG files imported here and the tasks forked from here reach the metastore through these.
     runtime_services.install(MetastoreServices(settings, factory))

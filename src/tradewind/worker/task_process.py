@@ -253,9 +253,9 @@ def _execution_timeout(task: Any) -> Any:
 class ResultChannel:
     """The child's side of the result socket: one JSON object per line — its rendered fields, each
     XCom it pushes (with its display copy when something in it is secret), and last its outcome.
-    The worker writes them to the metastore, so the task's process needs no database connection of
-    its own. A task process forked from the worker's fork server also asks its worker for what it
-    reads (``try_services.py``): a ``call`` line, whose answer comes back on the same socket."""
+    The worker writes them to the metastore. A task process forked from the worker's fork server
+    also asks its worker for what it reads (``try_services.py``): a ``call`` line, whose answer
+    comes back on the same socket, so it needs no database connection of its own."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd

@@ -4,9 +4,11 @@ pulls, other DAGs' runs — every ``RuntimeServices`` call, and the XCom reads o
     task process ── result socket: {"call": [number, name, args, kwargs]} ──▶ worker (the try's supervisor)
                  ◀── length-prefixed pickle of (number, "ok" | "error", value or exception) ──
 
-A task process forked from the worker's fork server never opens a database connection and never
-imports SQLAlchemy (which is half of the memory the fork server would hold otherwise, and so half
-of what each try's two forks copy and tear down). The worker answers with its own services and
+A task process forked from the worker's fork server opens no database connection for these and
+needs no SQLAlchemy (which is half of the memory the fork server would hold otherwise, and so half
+of what each try's two forks copy and tear down; a DAG file that imports it, an SQL hook, still
+does). The secrets backend and the environment are read in the task's process, as before; only
+the metastore's part of a lookup is asked of the worker. The worker answers with its own services and
 the try's own XCom reader, over the socket that already carries the task's reports to it
 (``ResultChannel``), on a thread of the try's own (``CallAnswering``): a slow answer never holds up
 the try's supervision, and once the try is being stopped nothing it asks to change is done.
@@ -43,8 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from tradewind.secrets import masker
-from tradewind.secrets.lookup import mask_if_secret
+from tradewind.secrets import lookup, masker
 from tradewind.settings import Settings
 from tradewind.worker.guardian import close_now, duplicate_privately
 
@@ -63,11 +64,10 @@ ANSWER_SEND_TIMEOUT_S = 60.0
 #: The calls a task's process may make: the ``RuntimeServices`` methods, and the XCom reads.
 SERVICE_CALLS = frozenset(
     {
-        "get_variable",
-        "variable_outside_metastore",
+        "variable_from_metastore",
+        "connection_from_metastore",
         "set_variable",
         "delete_variable",
-        "get_connection",
         "external_dag",
         "count_task_states",
         "count_run_states",
@@ -116,13 +116,14 @@ class WorkerServices:
 
     # RuntimeServices ------------------------------------------------------------------------------
 
+    # The secrets backend and the environment are read here, in the task's process (whose own
+    # os.environ task code may have changed); only the metastore's part is asked of the worker.
+
     def get_variable(self, key: str) -> str | None:
-        value = self._ask("get_variable", key)
-        mask_if_secret(key, value)
-        return value
+        return lookup.find_variable_via(key, self._settings, lambda name: self._ask("variable_from_metastore", name))
 
     def variable_outside_metastore(self, key: str) -> str | None:
-        return self._ask("variable_outside_metastore", key)  # only asked to warn, never shown
+        return lookup.variable_outside_metastore(key, self._settings)
 
     def set_variable(self, key: str, text: str, description: str | None) -> None:
         self._ask("set_variable", key, text, description)
@@ -131,7 +132,10 @@ class WorkerServices:
         return bool(self._ask("delete_variable", key))
 
     def get_connection(self, conn_id: str) -> Any:
-        return self._ask("get_connection", conn_id)  # a Connection masks its secrets as it is unpickled
+        # A Connection masks its secrets as it is unpickled here.
+        return lookup.find_connection_via(
+            conn_id, self._settings, lambda name: self._ask("connection_from_metastore", name)
+        )
 
     def external_dag(self, dag_id: str) -> Any:
         return self._ask("external_dag", dag_id)
@@ -284,23 +288,32 @@ class _AnswerReader:
                 self._arrived.wait()
             return self._answers.pop(call_id)
 
+    def _read_exactly(self, size: int) -> bytes | None:
+        """``size`` bytes from the socket (an answer of megabytes is read into one buffer, not
+        copied again at each chunk); None at its end."""
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            read = os.readv(self._fd, [view[got:]])
+            if read == 0:
+                return None
+            got += read
+        return bytes(buffer)
+
     def give_up(self, call_id: int) -> None:
         with self.lock:
             self.waiting.discard(call_id)
             self._answers.pop(call_id, None)
 
     def _read_all(self) -> None:
-        pending = b""
         gone = "the worker stopped answering (it is gone, or it is stopping this try)"
         try:
-            while True:
-                while len(pending) < _HEADER.size or len(pending) < _HEADER.size + _HEADER.unpack_from(pending)[0]:
-                    chunk = os.read(self._fd, 65536)
-                    if not chunk:
-                        return
-                    pending += chunk
-                size, answered = _HEADER.unpack_from(pending)
-                frame, pending = pending[_HEADER.size : _HEADER.size + size], pending[_HEADER.size + size :]
+            while (header := self._read_exactly(_HEADER.size)) is not None:
+                size, answered = _HEADER.unpack(header)
+                frame = self._read_exactly(size)
+                if frame is None:
+                    return
                 with self._arrived:
                     if answered in self.waiting:
                         self._answers[answered] = frame
@@ -394,7 +407,11 @@ class CallAnswering:
         self._refuse_all: str | None = None if answerer is not None else "this try's process asks no worker"
         self._refuse_writes = refuse_writes
         self._thread = threading.Thread(target=self._answer_all, name="try-calls", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            close_now(self._sock.fileno(), self._sock.close)
+            raise
 
     def take(self, call: Any) -> None:
         """Answer ``call`` (a report's ``call``; ``[number, None]`` for a call line that could not be
@@ -454,8 +471,8 @@ class CallAnswering:
 
 
 def send_answer(sock: socket.socket, data: bytes, timeout: float = ANSWER_SEND_TIMEOUT_S) -> None:
-    """Write ``data`` to the task process's socket within ``timeout`` seconds; ``BrokenPipeError``
-    when the task's process is gone, ``TimeoutError`` when it does not read (a stuck try)."""
+    """Write ``data`` to the task process's socket; ``BrokenPipeError`` when the task's process is
+    gone, ``TimeoutError`` when it reads nothing of it for ``timeout`` seconds (a stuck try)."""
     deadline = time.monotonic() + timeout
     view = memoryview(data)
     while view:
@@ -464,9 +481,10 @@ def send_answer(sock: socket.socket, data: bytes, timeout: float = ANSWER_SEND_T
         except BlockingIOError:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"the task's process did not take the worker's answer in {timeout:g} s") from None
+                raise TimeoutError(f"the task's process took none of the worker's answer for {timeout:g} s") from None
             poller = select.poll()
             poller.register(sock.fileno(), select.POLLOUT)
             poller.poll(left * 1000)
             continue
         view = view[sent:]
+        deadline = time.monotonic() + timeout  # a large answer may take long; a stuck reader may not
