@@ -58,10 +58,12 @@ _DATETIME_TAG = "__datetime__"
 _MAPPING_TAG = "__mapping__"
 #: The number of the answer to a line the worker could not read as a call.
 UNREADABLE_CALL = -1
-#: How long the worker waits for a task process to take an answer before it gives up on the try.
+#: How long the worker waits for a task process to take any of an answer before it answers no more.
 ANSWER_SEND_TIMEOUT_S = 60.0
 
-#: The calls a task's process may make: the ``RuntimeServices`` methods, and the XCom reads.
+#: The calls a task's process may make of its worker's ``MetastoreServices`` (its ``RuntimeServices``
+#: methods that reach the metastore, and the metastore's part of a variable's or connection's lookup),
+#: and the XCom reads.
 SERVICE_CALLS = frozenset(
     {
         "variable_from_metastore",
@@ -146,22 +148,13 @@ class WorkerServices:
     def count_run_states(self, dag_id: str, dates: Sequence[datetime]) -> dict[str, int]:
         return dict(self._ask("count_run_states", dag_id, list(dates)))
 
-    def trigger_run(
-        self,
-        dag_id: str,
-        *,
-        conf: Mapping[str, Any] | None,
-        run_id: str | None,
-        logical_date: datetime,
-        owner: str,
-        source: str,
-    ) -> Any:
-        return self._ask(
-            "trigger_run", dag_id, conf=conf, run_id=run_id, logical_date=logical_date, owner=owner, source=source
-        )
+    # The run's arguments are keyword-only in ``RuntimeServices``; they go to the worker as given.
 
-    def reset_run(self, dag_id: str, *, run_id: str | None, logical_date: datetime, owner: str, source: str) -> Any:
-        return self._ask("reset_run", dag_id, run_id=run_id, logical_date=logical_date, owner=owner, source=source)
+    def trigger_run(self, dag_id: str, **run: Any) -> Any:
+        return self._ask("trigger_run", dag_id, **run)
+
+    def reset_run(self, dag_id: str, **run: Any) -> Any:
+        return self._ask("reset_run", dag_id, **run)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self._ask("run_state", dag_id, run_id))
