@@ -326,21 +326,24 @@ def trigger(
 ) -> None:
     """Create a run of a DAG now; a scheduler runs it (it waits while the DAG is paused)."""
     from tradewind.actions.apply import trigger_dag
-    from tradewind.actions.wake import wake_schedulers
+    from tradewind.actions.wake import SchedulerWaker
     from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
     conf_value = parse_conf(conf)
     date = parse_date(logical_date)
-    with metastore_session(settings) as session:
-        paused = require_parsed_dag(session, settings, dag_id).is_paused
-        run = trigger_dag(session, dag_id, conf=conf_value, run_id=run_id, logical_date=date, owner="cli", source="cli")
-        result = {
-            "dag_id": run.dag_id,
-            "run_id": run.run_id,
-            "logical_date": run.logical_date.isoformat(),
-            "state": run.state,
-        }
-    wake_schedulers(settings.broker_url, dag_id, [result["run_id"]])
+    with SchedulerWaker(settings.broker_url) as waker:
+        with metastore_session(settings) as session:
+            paused = require_parsed_dag(session, settings, dag_id).is_paused
+            run = trigger_dag(
+                session, dag_id, conf=conf_value, run_id=run_id, logical_date=date, owner="cli", source="cli"
+            )
+            result = {
+                "dag_id": run.dag_id,
+                "run_id": run.run_id,
+                "logical_date": run.logical_date.isoformat(),
+                "state": run.state,
+            }
+        waker.wake(dag_id, [result["run_id"]])
     if output in STRUCTURED:
         emit_data(result, output)
     else:
@@ -353,14 +356,14 @@ def trigger(
 
 def _set_paused(settings: Settings, dag_id: str, paused: bool) -> None:
     from tradewind.actions.apply import set_paused
-    from tradewind.actions.wake import wake_schedulers
+    from tradewind.actions.wake import SchedulerWaker
     from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
-    with metastore_session(settings) as session:
-        require_parsed_dag(session, settings, dag_id)
-        set_paused(session, dag_id, paused, owner="cli", source="cli")
-    if not paused:
-        wake_schedulers(settings.broker_url, dag_id)
+    with SchedulerWaker(None if paused else settings.broker_url) as waker:
+        with metastore_session(settings) as session:
+            require_parsed_dag(session, settings, dag_id)
+            set_paused(session, dag_id, paused, owner="cli", source="cli")
+        waker.wake(dag_id)
     click.echo(f"Dag: {dag_id}, paused: {paused}")
 
 
@@ -389,7 +392,7 @@ def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) ->
     """Create a run for every scheduled interval whose logical date is in [START, END] and has no run
     yet; a scheduler runs them, at most max_active_runs at a time."""
     from tradewind.actions.apply import backfill_dag
-    from tradewind.actions.wake import wake_schedulers
+    from tradewind.actions.wake import SchedulerWaker
     from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
     start = parse_date(start_date, "start date")
@@ -397,11 +400,12 @@ def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) ->
     assert start is not None and end is not None
     if end < start:
         raise click.BadParameter(f"the end date {end_date} is before the start date {start_date}")
-    with metastore_session(settings) as session:
-        require_parsed_dag(session, settings, dag_id)
-        created, existing = backfill_dag(session, dag_id, start, end, owner="cli", source="cli")
-        run_ids = [run.run_id for run in created]
-    wake_schedulers(settings.broker_url, dag_id, run_ids[:1])
+    with SchedulerWaker(settings.broker_url) as waker:
+        with metastore_session(settings) as session:
+            require_parsed_dag(session, settings, dag_id)
+            created, existing = backfill_dag(session, dag_id, start, end, owner="cli", source="cli")
+            run_ids = [run.run_id for run in created]
+        waker.wake(dag_id, run_ids[:1])
     note = f" ({existing} interval(s) already had a run)" if existing else ""
     click.echo(
         f"Created {len(run_ids)} backfill run(s) of {dag_id} from {start.isoformat()} to {end.isoformat()}{note}"

@@ -143,7 +143,7 @@ def clear(
     to queued. A running task instance is stopped by its worker and runs again."""
     from tradewind.actions import apply as actions
     from tradewind.actions.plan import ActionOptions
-    from tradewind.actions.wake import wake_schedulers
+    from tradewind.actions.wake import SchedulerWaker
     from tradewind.cli.metastore_access import open_metastore, require_parsed_dag
     from tradewind.metastore.engine import session_scope
 
@@ -172,12 +172,13 @@ def clear(
         )
         if not yes:
             click.confirm(f"\nClear these {len(plan.changes)} task instance(s)?", abort=True)
-        with session_scope(factory) as session:
-            # Planned again under the runs' locks: what is cleared is what the rows hold now.
-            plan = _plan_clear(session, actions, dag_id, options, lock=True)
-            cleared = actions.apply(session, dag_id, plan, options, owner="cli", source="cli")
-            run_ids = plan.run_ids
-    wake_schedulers(settings.broker_url, dag_id, run_ids)
+        with SchedulerWaker(settings.broker_url) as waker:
+            with session_scope(factory) as session:
+                # Planned again under the runs' locks: what is cleared is what the rows hold now.
+                plan = _plan_clear(session, actions, dag_id, options, lock=True)
+                cleared = actions.apply(session, dag_id, plan, options, owner="cli", source="cli")
+                run_ids = plan.run_ids
+            waker.wake(dag_id, run_ids)
     click.echo(f"Cleared {cleared} task instance(s) in {len(run_ids)} run(s) of {dag_id}.")
 
 

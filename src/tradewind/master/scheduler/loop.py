@@ -7,7 +7,11 @@ and task instances stuck in queued. Each duty runs in its own transaction and a 
 logged and retried on the next tick without stopping the others.
 
 ``run(stop)`` calls ``tick`` and then waits on the event bus for at most the time ``tick`` asked for,
-so a task that ends on a worker wakes the scheduler at once; the timer is only the fallback.
+so a task that ends on a worker wakes the scheduler at once; the timer is only the fallback. While
+tasks end faster than ``TASK_ENDED_TICK_INTERVAL_S`` apart, their events are gathered into one tick
+every that many seconds: the worker that ended each task has already planned its run in the same
+transaction, so the scheduler's tick mostly confirms that, and one tick per ended task would cost a
+busy cluster more CPU than its tasks. A person's action (``state_changed``) still wakes it at once.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ JOB_TYPE = "scheduler"
 PARSE_POLL_S = 0.1
 #: Runs remembered as matched against their DAG's version (another scheduler may end them unseen).
 MAX_CHECKED_RUNS = 10_000
+#: At most one tick this often for "task ended" events alone (see the module's docstring).
+TASK_ENDED_TICK_INTERVAL_S = 0.1
 
 
 def utcnow() -> datetime:
@@ -129,12 +135,29 @@ class Scheduler:
         events: list[Event] = []
         try:
             while not stop.is_set():
+                started = time.monotonic()
                 delay = self.tick(self.clock(), events=events)
                 if stop.is_set():
                     break
                 events = self.events.wait(min(delay, self.settings.scheduler_idle_sleep))
+                if delay > 0:
+                    events += self._gather_task_ended(events, until=started + TASK_ENDED_TICK_INTERVAL_S, stop=stop)
         finally:
             self.close()
+
+    def _gather_task_ended(self, events: list[Event], *, until: float, stop: threading.Event) -> list[Event]:
+        """When only "task ended" events woke the scheduler sooner than ``until`` (monotonic), the
+        events that arrive until then, so one tick takes them all; a ``state_changed`` event (a
+        person's action) or ``stop`` ends the wait at once."""
+        if not events or not all(event.kind == "task_ended" for event in events):
+            return []
+        gathered: list[Event] = []
+        while not stop.is_set() and (left := until - time.monotonic()) > 0:
+            more = self.events.wait(left)
+            gathered += more
+            if any(event.kind != "task_ended" for event in more):
+                break
+        return gathered
 
     # --- one tick ----------------------------------------------------------------------------------
 
