@@ -1,12 +1,17 @@
 """How the scheduler's loop turns events into ticks: a person's action wakes it at once, while a
-busy cluster's stream of "task ended" events is taken a tick at a time, not one tick per task."""
+busy cluster's stream of "task ended" events is taken a tick at a time, not one tick per task —
+where the workers plan their runs themselves (a PostgreSQL metastore)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tradewind.actions.wake import SchedulerWaker
 from tradewind.master.executor.base import QueueItem
 from tradewind.master.scheduler import loop
 from tradewind.master.scheduler.loop import Scheduler
@@ -55,11 +60,27 @@ class NoExecutor:
 
 
 class RecordingScheduler(Scheduler):
-    """The loop as it runs, with each tick recorded instead of done; stops after ``ticks`` ticks."""
+    """The loop as it runs, with each tick recorded instead of done; stops after ``ticks`` ticks.
+    Each tick asks to be woken in ``delay`` seconds at the latest."""
 
-    def __init__(self, tmp_path: Path, bus: ScriptedBus, stop: threading.Event, *, ticks: int) -> None:
-        super().__init__(Settings(home=tmp_path), None, NoExecutor(), bus)  # type: ignore[arg-type]
-        self.stop, self.limit = stop, ticks
+    def __init__(
+        self,
+        tmp_path: Path,
+        bus: ScriptedBus,
+        stop: threading.Event,
+        *,
+        ticks: int,
+        delay: float = 5.0,
+        workers_follow_up: bool = True,
+    ) -> None:
+        super().__init__(
+            Settings(home=tmp_path),
+            None,  # type: ignore[arg-type]
+            NoExecutor(),  # type: ignore[arg-type]
+            bus,
+            gather_task_ended=workers_follow_up,
+        )
+        self.stop, self.limit, self.delay = stop, ticks, delay
         self.seen: list[tuple[float, list[Event]]] = []
 
     def start(self, now: object = None) -> None:
@@ -72,7 +93,7 @@ class RecordingScheduler(Scheduler):
         self.seen.append((time.monotonic(), list(events)))  # type: ignore[call-overload]
         if len(self.seen) >= self.limit:
             self.stop.set()
-        return 5.0  # nothing due on the timer for a while: only events wake this scheduler
+        return self.delay
 
 
 def ended(run: str) -> Event:
@@ -110,9 +131,9 @@ def test_a_person_s_action_wakes_the_scheduler_without_waiting_for_the_interval(
     scheduler = RecordingScheduler(tmp_path, bus, stop, ticks=2)
     run_loop(scheduler)
 
-    (first, _), (second, events) = scheduler.seen
+    (_, _), (second, events) = scheduler.seen
     assert events == [ended("scheduled__1"), trigger]
-    assert second - first < loop.TASK_ENDED_TICK_INTERVAL_S, "the trigger did not wait out the interval"
+    assert second - (bus.started + 0.06) < loop.TASK_ENDED_TICK_INTERVAL_S / 3, "the trigger waited"
 
 
 def test_a_lone_ended_task_after_a_quiet_spell_wakes_the_scheduler_at_once(tmp_path: Path):
@@ -126,3 +147,52 @@ def test_a_lone_ended_task_after_a_quiet_spell_wakes_the_scheduler_at_once(tmp_p
     (_, _), (second, events) = scheduler.seen
     assert events == [ended("scheduled__1")]
     assert second - (bus.started + 0.3) < loop.TASK_ENDED_TICK_INTERVAL_S / 2
+
+
+def test_a_tick_that_asks_to_come_back_sooner_than_the_interval_is_not_held_back(tmp_path: Path):
+    # The tick has more to do at once (or a retry is due in 20 ms): a task ending meanwhile does
+    # not make it wait out the interval.
+    bus = ScriptedBus([(0.01, ended("scheduled__1")), (0.05, ended("scheduled__2"))])
+    stop = threading.Event()
+    scheduler = RecordingScheduler(tmp_path, bus, stop, ticks=3, delay=0.02)
+    run_loop(scheduler)
+
+    (first, _), (second, events), (third, _) = scheduler.seen
+    assert events == [ended("scheduled__1")]
+    assert second - first < 0.02 + loop.TASK_ENDED_TICK_INTERVAL_S / 3
+    assert third - second < 0.02 + loop.TASK_ENDED_TICK_INTERVAL_S / 3
+
+
+def test_without_workers_that_follow_up_every_ended_task_wakes_the_scheduler_at_once(tmp_path: Path):
+    # On SQLite the scheduler alone moves runs on: each ended task gets its own tick straight away.
+    bus = ScriptedBus([(0.05, ended("scheduled__1")), (0.07, ended("scheduled__2"))])
+    stop = threading.Event()
+    scheduler = RecordingScheduler(tmp_path, bus, stop, ticks=3, workers_follow_up=False)
+    run_loop(scheduler)
+
+    (_, _), (second, first_events), (third, second_events) = scheduler.seen
+    assert (first_events, second_events) == ([ended("scheduled__1")], [ended("scheduled__2")])
+    assert third - (bus.started + 0.07) < loop.TASK_ENDED_TICK_INTERVAL_S / 3
+
+
+@pytest.mark.parametrize(
+    "broker_url",
+    [
+        "redis://[::1/0",  # malformed: the URL cannot even be split
+        "redis://127.0.0.1:notaport/0",
+        "filesystem://",  # not Redis: nobody to wake, the timer covers it
+        None,
+    ],
+)
+def test_a_broken_or_missing_broker_url_costs_the_wake_up_never_the_action(broker_url: str | None):
+    with SchedulerWaker(broker_url) as waker:
+        waker.wake("etl", ["manual__1"])
+        waker.wake_runs([("etl", ""), ("other", "scheduled__1")])
+
+
+def test_a_dead_redis_costs_the_wake_up_never_the_action():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with SchedulerWaker(f"redis://127.0.0.1:{port}/0") as waker:
+        waker.wake("etl", ["manual__1"])

@@ -4,14 +4,17 @@ committed already, and a scheduler that misses the event finds the change on its
 
 A command-line verb makes its ``SchedulerWaker`` before it opens its transaction: the Redis client
 (and its import, a large part of a fresh process's start) is ready when the transaction commits,
-so the event follows the commit within a millisecond rather than after the import."""
+so the event follows the commit by a connection to Redis rather than by the import."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tradewind.queue.events import EventBus
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +27,12 @@ class SchedulerWaker:
         from tradewind.queue.events import make_event_bus
         from tradewind.queue.redis_keys import is_redis_url
 
-        self._bus: Any = None
-        if broker_url and is_redis_url(broker_url):
-            try:
+        self._bus: EventBus | None = None
+        try:
+            if broker_url and is_redis_url(broker_url):
                 self._bus = make_event_bus(broker_url)
-            except Exception:  # noqa: BLE001 - a malformed URL costs the wake-up, not the action
-                logger.debug("could not prepare to wake the schedulers", exc_info=True)
+        except Exception:  # noqa: BLE001 - a malformed URL costs the wake-up, never the action
+            logger.debug("could not prepare to wake the schedulers", exc_info=True)
 
     def wake(self, dag_id: str, run_ids: Sequence[str] = ()) -> None:
         """Publish ``state_changed`` for each run of ``run_ids`` (for the DAG alone when there is none)."""
@@ -47,6 +50,7 @@ class SchedulerWaker:
             logger.debug("could not wake the schedulers", exc_info=True)
 
     def close(self) -> None:
+        """Close the connection, if one was opened."""
         if self._bus is not None:
             self._bus.close()
             self._bus = None

@@ -113,9 +113,12 @@ def main() -> None:
     try:
         cli(prog_name="tradewind")
     finally:
-        # What the command built is freed by the process's end anyway: the collector's passes over
-        # it while the interpreter shuts down (a third of a second after a command that used the
-        # metastore) would only delay the exit, and take a core from the runs just triggered.
+        # The collector's passes over what the command built, while the interpreter shuts down (a
+        # third of a second after a command that used the metastore), would only delay the exit and
+        # take a core from the runs just triggered: the memory goes with the process. (What only the
+        # collector frees — objects in reference cycles — then never runs its ``__del__``; the
+        # commands close their files and connections with ``with``, and atexit and
+        # weakref.finalize callbacks still run.)
         gc.freeze()
 
 

@@ -7,11 +7,16 @@ and task instances stuck in queued. Each duty runs in its own transaction and a 
 logged and retried on the next tick without stopping the others.
 
 ``run(stop)`` calls ``tick`` and then waits on the event bus for at most the time ``tick`` asked for,
-so a task that ends on a worker wakes the scheduler at once; the timer is only the fallback. While
-tasks end faster than ``TASK_ENDED_TICK_INTERVAL_S`` apart, their events are gathered into one tick
-every that many seconds: the worker that ended each task has already planned its run in the same
-transaction, so the scheduler's tick mostly confirms that, and one tick per ended task would cost a
-busy cluster more CPU than its tasks. A person's action (``state_changed``) still wakes it at once.
+so a task that ends on a worker wakes the scheduler at once; the timer is only the fallback.
+
+With a PostgreSQL metastore (``gather_task_ended``) a tick woken by "task ended" events alone comes
+no sooner than ``TASK_ENDED_TICK_INTERVAL_S`` after the tick before it began, and takes every event
+that arrived meanwhile: there the worker that ended a task has almost always planned its run in the
+same transaction (``worker/follow_up.py``), so the tick mostly confirms that, and one tick per
+ended task would cost a busy cluster more CPU than its tasks. What a worker leaves to the scheduler
+(two upstream tasks of one task ending at the same moment, a run a scheduler held, a DAG with a
+DAG-level callback) waits that much longer. A ``state_changed`` event (a person's action, a
+trigger firing, a run a task triggered) ends the wait at once; so does a time the tick asked for.
 """
 
 from __future__ import annotations
@@ -66,12 +71,15 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = utcnow,
         parser: DagFileParser | None = None,
+        gather_task_ended: bool = False,
     ) -> None:
         self.settings = settings
         self.factory = factory
         self.executor = executor
         self.events: EventBus = events if events is not None else TimerOnlyBus()
         self.clock = clock
+        #: Whether ticks for "task ended" events alone are spaced out (see the module's docstring).
+        self.gather_task_ended = gather_task_ended
         self.cache = DagCache()
         self.dag_files = DagFilesDuty(settings, parser or DagFileParser(settings))
         self.dag_callbacks = DagCallbackRunner(settings)
@@ -136,19 +144,21 @@ class Scheduler:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                delay = self.tick(self.clock(), events=events)
+                delay = min(self.tick(self.clock(), events=events), self.settings.scheduler_idle_sleep)
                 if stop.is_set():
                     break
-                events = self.events.wait(min(delay, self.settings.scheduler_idle_sleep))
-                if delay > 0:
-                    events += self._gather_task_ended(events, until=started + TASK_ENDED_TICK_INTERVAL_S, stop=stop)
+                waited = time.monotonic()
+                events = self.events.wait(delay)
+                if self.gather_task_ended:
+                    until = min(started + TASK_ENDED_TICK_INTERVAL_S, waited + delay)
+                    events += self._gather_task_ended(events, until=until, stop=stop)
         finally:
             self.close()
 
     def _gather_task_ended(self, events: list[Event], *, until: float, stop: threading.Event) -> list[Event]:
-        """When only "task ended" events woke the scheduler sooner than ``until`` (monotonic), the
-        events that arrive until then, so one tick takes them all; a ``state_changed`` event (a
-        person's action) or ``stop`` ends the wait at once."""
+        """When only "task ended" events woke the scheduler before ``until`` (monotonic), the events
+        that arrive until then, so one tick takes them all; a ``state_changed`` event or ``stop``
+        ends the wait at once."""
         if not events or not all(event.kind == "task_ended" for event in events):
             return []
         gathered: list[Event] = []

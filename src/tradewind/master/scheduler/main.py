@@ -45,7 +45,9 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         check_broker(app, settings)
         executor = CeleryExecutor(app)
         events = make_event_bus(settings.broker_url, subscribe=True)
-        scheduler = Scheduler(settings, make_session_factory(engine), executor, events)
+        # On PostgreSQL each worker plans the run of the task it ended (``worker/follow_up.py``).
+        follow_ups = engine.dialect.name == "postgresql"
+        scheduler = Scheduler(settings, make_session_factory(engine), executor, events, gather_task_ended=follow_ups)
         stop = stop or threading.Event()
         stop_on_signals(stop, "scheduler")
         logger.info(
