@@ -650,7 +650,9 @@ def test_worker_with_unreachable_broker_exits_with_one_line_naming_the_url(stack
 def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stack, worker_factory):
     """A worker of concurrency 4 idles as a single process beside its fork server (its slots are
     threads, not a pool of interpreters), yet runs four tries at once, each in a process of its
-    own, forked from the fork server, not from the busy worker."""
+    own, forked from the fork server, not from the busy worker. Once they are over, what is left
+    is the next try's two processes, made ready ahead of time: one guardian and one task process
+    whatever the concurrency."""
     worker = worker_factory("side-by-side", queues="q-side", concurrency=4)
     children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
     assert len(children.read_text().split()) == 1, "an idle worker has one child process: its fork server"
@@ -682,7 +684,15 @@ def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stac
     assert len(pids) == 4 and str(worker.pid) not in pids, "each try ran in a process of its own"
     guardians = {int(lines[0].split()[2]) for lines in ledgers}
     assert {_parent_of_or_gone(pid) for pid in guardians} <= {server, None}, "guardians are the fork server's"
-    wait_until(lambda: server_children.read_text().split() == [], 10, "the tries' processes are gone")
+
+    def left() -> list[int]:
+        return [int(pid) for pid in server_children.read_text().split() if _alive(int(pid))]
+
+    wait_until(lambda: len(left()) == 1, 10, lambda: f"the fork server's children: {left()}")
+    (ready,) = left()
+    assert ready not in guardians, "the tries' guardians are gone"
+    ready_children = Path(f"/proc/{ready}/task/{ready}/children").read_text().split()
+    assert len(ready_children) == 1 and int(ready_children[0]) not in {int(p) for p in pids}
     assert children.read_text().split() == [str(server)]
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
 from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
-from tradewind.worker.guardian import GuardedTry, start_guarded
+from tradewind.worker.guardian import GuardedTry, start_guarded_early
 from tradewind.worker.task_process import TryRequest
 
 DAG_FILE = """
@@ -181,22 +182,71 @@ def test_a_stuck_fork_server_is_given_up_on_after_its_time_and_the_try_starts_on
 @pytest.mark.parametrize("said_go", [True, False])
 def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(tmp_path, said_go):
     """A fork server that dies between forking a try's guardian and handing its pipes on leaves a
-    guardian whose control pipe closes before any ``go``: it exits without starting the task, so
-    asking a new fork server for the same try cannot run it twice."""
+    guardian whose control pipe closes before any ``go``: it stops the task process, made ready
+    ahead of time, before it ran anything of the try, so asking a new fork server for the same try
+    cannot run it twice."""
     ledger = tmp_path / "ran"
+    ready = tmp_path / "ready"
 
-    def task_main(log_fd: int, result_fd: int) -> None:
-        ledger.write_text("ran")
+    def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
+        ready.write_text(str(os.getpid()))
+        if go():
+            ledger.write_text("ran")
         os._exit(0)
 
-    guarded = start_guarded(task_main, orphan_grace=5, leftover_grace=1, wait_for_go=True)
+    guarded = start_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
+    wait_for(ready.exists, 5)
+    task_pid = int(ready.read_text())
     if said_go:
         guarded.go()
         run_to_end(guarded)
     else:
         guarded.close()  # the control pipe's only writer is gone, with no go said
         wait_for(guarded.exited, 5)
+        assert _state(task_pid) is None, "the task process made ready is gone with its guardian"
     assert ledger.exists() is said_go
+
+
+def test_the_next_try_is_made_ready_before_it_is_asked_for_and_runs_once(server, dag_file, tmp_path):
+    """After a try, the fork server forks the next one's processes ahead of time; the next try runs
+    in them, once, and a try of a DAG file loaded since runs in processes that hold that file."""
+    first = started(server, spec_for(dag_file))
+    run_to_end(first)
+    # The next try's guardian is already there, waiting, before the worker asks for it.
+    wait_for(lambda: bool(_children_of(server.pid)), 5)
+    waiting = _children_of(server.pid)
+    second = started(server, spec_for(dag_file))
+    assert second.pid in waiting
+    assert outcome_of(run_to_end(second))["state"] == "success"
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 2
+
+    other = dag_file.parent / "other.py"
+    other.write_text(dag_file.read_text().replace('"forked"', '"other"').replace('return "done"', 'return "other"'))
+    spec = spec_for(other)
+    spec.key = TIKey("other", "manual__1", "work")
+    reports = run_to_end(started(server, spec))
+    assert '"xcom": ["return_value", "other"]' in reports
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 3
+
+
+def test_a_try_made_ready_goes_away_with_its_fork_server(server, dag_file, tmp_path):
+    run_to_end(started(server, spec_for(dag_file)))
+    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)  # the first try's guardian is gone
+    (guardian,) = _children_of(server.pid)
+    wait_for(lambda: bool(_children_of(guardian)), 5)
+    (task_process,) = _children_of(guardian)
+    os.kill(server.pid, signal.SIGKILL)
+    wait_for(lambda: _state(guardian) in ("Z", None) and _state(task_process) in ("Z", None), 5)
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 1, "nothing ran in the processes made ready"
+
+
+def _children_of(pid: int) -> list[int]:
+    """The living children of ``pid`` (an ended one the fork server has not reaped yet is left out)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in children if _state(int(child)) not in ("Z", None)]
 
 
 def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):

@@ -64,6 +64,8 @@ class DagLoader:
         self.after_fork = after_fork
         self._cache: dict[str, _Entry] = {}
         self._import_lock = threading.Lock()
+        #: How many times a file was imported (or failed to): what this process holds changed.
+        self.imports = 0
 
     def get_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
         """The live DAG ``dag_id`` from ``fileloc``; a clear error if the file is gone or broken."""
@@ -79,12 +81,17 @@ class DagLoader:
                 if entry is None or entry.content_hash != content_hash:
                     entry = self._import(path, content_hash)
                     self._cache[path] = entry
-        if entry.error is not None:
-            raise DagFileImportError(entry.error)
-        try:
-            return entry.dags[dag_id]
-        except KeyError:
-            raise DagNotFound(f"DAG {dag_id!r} is not defined in {path}") from None
+                    self.imports += 1
+        return _dag_of(entry, path, dag_id)
+
+    def cached_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
+        """The DAG ``dag_id`` as ``get_dag`` last loaded it from ``fileloc``, without looking at the
+        file again (for a process forked since, which must run what its parent checked)."""
+        path = str(Path(fileloc).resolve())
+        entry = self._cache.get(path)
+        if entry is None:
+            raise DagNotFound(f"DAG file {path} was not loaded")
+        return _dag_of(entry, path, dag_id)
 
     def _import(self, path: str, content_hash: str) -> _Entry:
         if threading.current_thread() is not threading.main_thread():
@@ -111,6 +118,15 @@ class DagLoader:
             return lost_import_error(path, timed_out=ended.timed_out, timeout=timeout, exit_code=ended.exit_code)
         error = ended.payload.get("error")
         return str(error) if error else None
+
+
+def _dag_of(entry: _Entry, path: str, dag_id: str) -> DAG:
+    if entry.error is not None:
+        raise DagFileImportError(entry.error)
+    try:
+        return entry.dags[dag_id]
+    except KeyError:
+        raise DagNotFound(f"DAG {dag_id!r} is not defined in {path}") from None
 
 
 def _trial_import_main(

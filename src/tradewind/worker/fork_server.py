@@ -19,20 +19,25 @@ it in; a fork server started again after one died is forked from the worker as i
 
 A slot asks for a try by sending what the task's process needs (``TrySpec``: the DAG file, the
 task instance, the run; no live objects). The fork server loads the task from the DAG file (its
-own ``DagLoader``, once per file version, with ``dagbag_import_timeout``), forks the try's
-guardian exactly as the worker would (``guardian.start_guarded``), and sends back the guardian's
+own ``DagLoader``, once per file version, with ``dagbag_import_timeout``), hands the spec to a
+try's guardian and task process (``guardian.start_guarded_early``), and sends back the guardian's
 pid and the worker's ends of the try's pipes (``SCM_RIGHTS``), keeping none of them. From there
 the worker supervises the try as before: reads its log and reports, stops it, and learns of the
 guardian's end from its status pipe. The guardian is the fork server's child (it reaps it); the
 guarantees of ``guardian.py`` are unchanged: the control pipe's only writer is the worker, so a
 worker that dies stops every try.
 
-A guardian the fork server starts waits for the worker's ``go`` on the control pipe before it
-starts the task process, and exits if the pipe closes first: a try starts only if its pipes
-reached the worker. So when the fork server dies (the OOM killer, a ``kill``), the try being
-started is simply asked of a new one (forked from the worker then, which is larger), and the
-tries already running go on (their guardians answer to the worker). When the worker dies, the
-fork server sees its socket close and exits; the tries' guardians stop their tries as before.
+The next try's two processes are forked as soon as a try has been handed on, before anyone asks
+for it (``_ReadyTry``): its task process waits for the spec and for the worker's go, so a try
+starts two forks sooner, and a chain of tasks runs that much faster. They are used once, for one
+try, like any others; they are given up, and a try's processes forked on the spot, when a DAG file
+was loaded since they were forked (they would not hold it). The worker's ``go`` still comes only
+once it holds the try's pipes, and a guardian whose control pipe closes first (the fork server
+died, or gave the processes up) SIGKILLs its task process, which has run nothing of a try, and
+exits. So when the fork server dies (the OOM killer, a ``kill``), the try being started is simply
+asked of a new one (forked from the worker then, which is larger), and the tries already running
+go on (their guardians answer to the worker). When the worker dies, the fork server sees its
+socket close and exits; the tries' guardians stop their tries as before.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import struct
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +68,7 @@ from tradewind.worker.guardian import (
     close_now,
     fork_keeping,
     receive_try_pipes,
-    start_guarded,
+    start_guarded_early,
     wait_readable,
 )
 from tradewind.worker.process_tree import reap_children
@@ -254,52 +260,144 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         after_fork=services.drop_inherited_connections,
     )
     gc.freeze()
-    while True:
-        reap_children()
-        if not wait_readable([sock.fileno()], _IDLE_WAKE_S):
-            continue
-        try:
-            spec = _read_request(sock)
-        except (pickle.UnpicklingError, AttributeError, ValueError, TypeError) as exc:
-            _send(sock, {"error": f"the worker's request could not be read: {exc}"}, [])
-            continue
-        if spec is None:
-            return 0  # the worker closed the socket, or died
-        try:
-            guarded = _start(spec, loader, services)
-        except ForkServerError as exc:
-            _send(sock, {"error": str(exc)}, [])
-            continue
-        except OSError as exc:  # out of processes or descriptors, for now: this try fails, not the server
-            _send(sock, {"error": f"the try's processes could not be started: {exc}"}, [])
-            continue
-        try:
-            pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
-            _send(sock, {"pid": guarded.pid}, pipes)
-        finally:
-            guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)
-
-
-def _start(spec: TrySpec, loader: DagLoader, services: MetastoreServices) -> GuardedTry:
+    ready: _ReadyTry | None = None
+    #: The graces of the last request: those of the next try, made ready before it is asked for.
+    graces: tuple[float, float] | None = None
     try:
-        task = loader.get_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
+        while True:
+            reap_children()
+            if ready is None and graces is not None:
+                ready = _make_ready_or_none(loader, services, graces)
+            if not wait_readable([sock.fileno()], _IDLE_WAKE_S):
+                continue
+            try:
+                request = _read_request(sock)
+            except (pickle.UnpicklingError, AttributeError, ValueError, TypeError) as exc:
+                _send(sock, {"error": f"the worker's request could not be read: {exc}"}, [])
+                continue
+            if request is None:
+                return 0  # the worker closed the socket, or died
+            spec, body = request
+            graces = (spec.orphan_grace, spec.leftover_grace)
+            try:
+                _load_task(spec, loader)  # the fork server's own copy is what every later try is forked with
+                if ready is not None and not ready.fits(spec, loader.imports):
+                    ready.discard()  # forked before this DAG file version was loaded, or with other graces
+                    ready = None
+                chosen = ready if ready is not None else _make_ready(loader, services, graces)
+                ready = None
+                chosen.give(body)
+            except ForkServerError as exc:
+                _send(sock, {"error": str(exc)}, [])
+                continue
+            except OSError as exc:  # out of processes or descriptors, for now: this try fails, not the server
+                _send(sock, {"error": f"the try's processes could not be started: {exc}"}, [])
+                continue
+            guarded = chosen.guarded
+            try:
+                pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
+                _send(sock, {"pid": guarded.pid}, pipes)
+            finally:
+                guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)
+    finally:
+        if ready is not None:
+            ready.discard()
+
+
+def _load_task(spec: TrySpec, loader: DagLoader) -> Any:
+    try:
+        return loader.get_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
         raise ForkServerError(f"the task could not be loaded to start: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - whatever the file raised is the try's error
         raise ForkServerError(
             "the task could not be loaded to start: " + "".join(traceback.format_exception_only(exc)).strip()
         ) from None
-    request = spec.request
-    request.task = task
-    key = spec.key
 
-    def task_main(log_fd: int, result_fd: int) -> None:
+
+@dataclass
+class _ReadyTry:
+    """A try's guardian and task process, forked before the try is asked for: the task process
+    waits for the try's ``TrySpec`` on ``spec_fd`` (written once, then closed) and for the worker's
+    go. It holds the fork server's DAG files as they were when it was forked."""
+
+    guarded: GuardedTry
+    spec_fd: int
+    #: ``DagLoader.imports`` when it was forked.
+    imports: int
+    graces: tuple[float, float]
+
+    def fits(self, spec: TrySpec, imports: int) -> bool:
+        """Whether it can run ``spec``: no DAG file was loaded since it was forked (it holds the
+        version the fork server just checked) and it guards the try with the graces asked for."""
+        return self.imports == imports and self.graces == (spec.orphan_grace, spec.leftover_grace)
+
+    def give(self, body: bytes) -> None:
+        """Hand the try's spec (as the worker sent it) to the waiting task process."""
+        try:
+            message = _HEADER.pack(len(body)) + body
+            while message:
+                message = message[os.write(self.spec_fd, message) :]
+        except OSError:
+            self.discard()
+            raise
+        close_now(self.spec_fd)
+
+    def discard(self) -> None:
+        """Give it up: its guardian sees its control pipe close before any go, and stops it."""
+        close_now(self.spec_fd)
+        self.guarded.close()
+
+
+def _make_ready(loader: DagLoader, services: MetastoreServices, graces: tuple[float, float]) -> _ReadyTry:
+    spec_read, spec_write = os.pipe()
+    close_in_children(spec_write)  # the spec's only writer is the fork server
+    try:
+        guarded = start_guarded_early(
+            _waiting_task_main(loader, services, spec_read), orphan_grace=graces[0], leftover_grace=graces[1]
+        )
+    except BaseException:
+        close_now(spec_write)
+        raise
+    finally:
+        os.close(spec_read)
+    return _ReadyTry(guarded, spec_write, loader.imports, graces)
+
+
+def _make_ready_or_none(
+    loader: DagLoader, services: MetastoreServices, graces: tuple[float, float]
+) -> _ReadyTry | None:
+    try:
+        return _make_ready(loader, services, graces)
+    except OSError as exc:  # out of processes for now: the next request tries again
+        logger.warning("could not make the next try ready ahead of time: %s", exc)
+        return None
+
+
+def _waiting_task_main(
+    loader: DagLoader, services: MetastoreServices, spec_read: int
+) -> Callable[[int, int, Callable[[], bool]], None]:
+    def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
         services.drop_inherited_connections(parent_single_threaded=True)
-        child_main(request, log_fd, result_fd, lambda channel: _ask_the_worker(services.settings, channel, key))
+        body = _read_spec(spec_read)
+        if body is None or not go():
+            os._exit(0)  # given up before it was asked for, or not to start: nothing of a try ran
+        spec = pickle.loads(body)
+        request = spec.request
+        request.task = loader.cached_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
+        child_main(request, log_fd, result_fd, lambda channel: _ask_the_worker(services.settings, channel, spec.key))
 
-    return start_guarded(
-        task_main, orphan_grace=spec.orphan_grace, leftover_grace=spec.leftover_grace, wait_for_go=True
-    )
+    return task_main
+
+
+def _read_spec(fd: int) -> bytes | None:
+    """The spec the fork server writes to a waiting task process; None if it closed the pipe first."""
+    with os.fdopen(fd, "rb", closefd=True) as pipe:
+        header = pipe.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return None
+        body = pipe.read(_HEADER.unpack(header)[0])
+        return body if len(body) == _HEADER.unpack(header)[0] else None
 
 
 def _ask_the_worker(settings: Settings, channel: ResultChannel, key: TIKey) -> WorkerServices:
@@ -318,8 +416,8 @@ def _ask_the_worker(settings: Settings, channel: ResultChannel, key: TIKey) -> W
     return services
 
 
-def _read_request(sock: socket.socket) -> TrySpec | None:
-    """The next request, or None once the worker's end is closed."""
+def _read_request(sock: socket.socket) -> tuple[TrySpec, bytes] | None:
+    """The next request and its bytes as sent, or None once the worker's end is closed."""
     header = _read_exactly(sock, _HEADER.size)
     if header is None:
         return None
@@ -329,7 +427,7 @@ def _read_request(sock: socket.socket) -> TrySpec | None:
     spec = pickle.loads(body)
     if not isinstance(spec, TrySpec):
         raise TypeError(f"expected a TrySpec, got {type(spec).__name__}")
-    return spec
+    return spec, body
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes | None:

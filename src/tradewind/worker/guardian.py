@@ -273,15 +273,39 @@ class GuardedTry:
             pass  # the guardian is already gone: nothing left to stop
 
 
-def start_guarded(
-    task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float, wait_for_go: bool = False
-) -> GuardedTry:
+def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float) -> GuardedTry:
     """Fork the guardian, which forks the task process running ``task_main(log_fd, result_fd)``
-    (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``.
+    (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``."""
+    return _start(
+        lambda log_fd, result_fd, go: task_main(log_fd, result_fd),
+        orphan_grace=orphan_grace,
+        leftover_grace=leftover_grace,
+        wait_for_go=False,
+    )
 
-    ``wait_for_go``: the guardian starts the task process only once ``GuardedTry.go`` is called
-    through the control pipe, and exits without starting it if the pipe closes first — so a try
-    whose pipes are handed on (the fork server's) starts only if they reached the worker."""
+
+def start_guarded_early(
+    task_main: Callable[[int, int, Callable[[], bool]], None], *, orphan_grace: float, leftover_grace: float
+) -> GuardedTry:
+    """Fork the guardian, which forks the task process at once; the try starts only on the worker's
+    ``GuardedTry.go``, so a try whose pipes are handed on (the fork server's) starts only if they
+    reached the worker — and can be made ready before anyone asks for it.
+
+    ``task_main(log_fd, result_fd, go)`` (it must not return) may prepare what needs nothing of the
+    try, and must call ``go()`` before it runs anything of it: ``go()`` waits for the worker's go
+    and returns True, or returns False when the try is not to start. That is when the control pipe
+    closes before any go: the guardian then SIGKILLs the task process and exits, having said nothing
+    on its status pipe."""
+    return _start(task_main, orphan_grace=orphan_grace, leftover_grace=leftover_grace, wait_for_go=True)
+
+
+def _start(
+    task_main: Callable[[int, int, Callable[[], bool]], None],
+    *,
+    orphan_grace: float,
+    leftover_grace: float,
+    wait_for_go: bool,
+) -> GuardedTry:
     with forking():
         made: list[int] = []
         try:
@@ -317,7 +341,7 @@ def start_guarded(
 
 
 def _guardian_child(
-    task_main: Callable[[int, int], None],
+    task_main: Callable[[int, int, Callable[[], bool]], None],
     worker_ends: tuple[int, ...],
     log_write: int,
     result_write: int,
@@ -333,9 +357,6 @@ def _guardian_child(
     try:
         for fd in worker_ends:  # the other tries' pipes were closed at the fork
             os.close(fd)
-        if wait_for_go and not _go_said(control_read):
-            code = 0  # the worker never got the try's pipes: nothing was started
-            return
         code = _guardian_main(
             task_main,
             log_write,
@@ -344,9 +365,21 @@ def _guardian_child(
             status_write,
             orphan_grace=orphan_grace,
             leftover_grace=leftover_grace,
+            wait_for_go=wait_for_go,
         )
     finally:
         os._exit(code)
+
+
+def _go_passed_on(go_read: int) -> bool:
+    """In a task process started early: wait for the guardian to pass the worker's go on."""
+    while True:
+        try:
+            byte = os.read(go_read, 1)
+        except InterruptedError:
+            continue
+        os.close(go_read)
+        return byte == b"g"
 
 
 def _go_said(control_read: int) -> bool:
@@ -364,7 +397,7 @@ def _go_said(control_read: int) -> bool:
 
 
 def _guardian_main(
-    task_main: Callable[[int, int], None],
+    task_main: Callable[[int, int, Callable[[], bool]], None],
     log_write: int,
     result_write: int,
     control_read: int,
@@ -372,6 +405,7 @@ def _guardian_main(
     *,
     orphan_grace: float,
     leftover_grace: float,
+    wait_for_go: bool,
 ) -> int:
     # The worker's own handlers (and ignored signals, which a command would inherit) end here.
     for sig in (
@@ -387,18 +421,33 @@ def _guardian_main(
     os.setsid()
     become_subreaper()
     guardian = os.getpid()
+    # The task process waits on this pipe for the worker's go, which the guardian passes on; its
+    # end of file (the guardian gone) means "do not start".
+    go_read, go_write = os.pipe() if wait_for_go else (-1, -1)
     task_pid = os.fork()
     if task_pid == 0:  # the task process
         try:
             os.close(control_read)
             os.close(status_write)
+            if wait_for_go:
+                os.close(go_write)
             die_with_parent(guardian)
             os.setpgid(0, 0)
-            task_main(log_write, result_write)
+            task_main(log_write, result_write, lambda: _go_passed_on(go_read))
         finally:
             os._exit(1)
     os.close(log_write)
     os.close(result_write)
+    if wait_for_go:
+        os.close(go_read)
+        said = _go_said(control_read)
+        if said:
+            _say(go_write, "g")
+        os.close(go_write)
+        if not said:  # the worker never got the try's pipes: stop what was made ready, say nothing
+            _signal(task_pid, signal.SIGKILL)
+            kill_descendants()
+            return 0
     watch = _Watch(task_pid, control_read, orphan_grace=orphan_grace)
     signal.signal(signal.SIGTERM, lambda signum, frame: watch.stop(orphan_grace))
     status = watch.wait_for_task()
