@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,9 +130,10 @@ def test_the_fork_server_exits_when_its_worker_is_killed(tmp_path, dag_file):
             textwrap.dedent(
                 f"""
                 import sys, time
+                from pathlib import Path
                 from tradewind.settings import Settings
                 from tradewind.worker.fork_server import ForkServer
-                server = ForkServer(Settings(home={str(tmp_path)!r}))
+                server = ForkServer(Settings(home=Path({str(tmp_path)!r})))
                 server.start()
                 print(server.pid, flush=True)
                 time.sleep(60)
@@ -189,7 +191,8 @@ def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(t
     ready = tmp_path / "ready"
 
     def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
-        ready.write_text(str(os.getpid()))
+        (tmp_path / "pid").write_text(str(os.getpid()))
+        os.replace(tmp_path / "pid", ready)
         if go():
             ledger.write_text("ran")
         os._exit(0)
@@ -280,3 +283,23 @@ def test_a_fork_server_that_cannot_be_forked_fails_the_try_with_a_clear_error(mo
         server.start_try(spec_for(dag_file))
     monkeypatch.undo()
     assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
+
+
+@pytest.mark.parametrize("conf_bytes", [0, 200_000], ids=["small spec", "spec larger than a pipe holds"])
+def test_a_try_made_ready_whose_task_process_was_killed_is_not_used(server, dag_file, tmp_path, conf_bytes):
+    """The OOM killer (or a person) ends the task process waiting for the next try: the next try
+    runs in processes forked for it, once, and succeeds; the fork server never waits on the dead
+    one, however large the try's spec."""
+    run_to_end(started(server, spec_for(dag_file)))
+    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)
+    (guardian,) = _children_of(server.pid)
+    wait_for(lambda: bool(_children_of(guardian)), 5)
+    (task_process,) = _children_of(guardian)
+    os.kill(task_process, signal.SIGKILL)
+    wait_for(lambda: _state(guardian) in ("Z", None), 5)  # its guardian goes with it, having said nothing
+    spec = spec_for(dag_file)
+    spec.request.run = replace(spec.request.run, conf={"blob": "x" * conf_bytes})
+    second = started(server, spec)
+    assert second.pid != guardian
+    assert outcome_of(run_to_end(second))["state"] == "success"
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 2

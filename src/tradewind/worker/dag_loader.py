@@ -67,9 +67,14 @@ class DagLoader:
         #: How many times a file was imported (or failed to): what this process holds changed.
         self.imports = 0
 
+    @staticmethod
+    def path_of(fileloc: str | Path) -> str:
+        """The path the loader knows ``fileloc`` by (links resolved)."""
+        return str(Path(fileloc).resolve())
+
     def get_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
         """The live DAG ``dag_id`` from ``fileloc``; a clear error if the file is gone or broken."""
-        path = str(Path(fileloc).resolve())
+        path = self.path_of(fileloc)
         try:
             content_hash = file_hash(path)
         except OSError as exc:
@@ -84,10 +89,10 @@ class DagLoader:
                     self.imports += 1
         return _dag_of(entry, path, dag_id)
 
-    def cached_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
-        """The DAG ``dag_id`` as ``get_dag`` last loaded it from ``fileloc``, without looking at the
-        file again (for a process forked since, which must run what its parent checked)."""
-        path = str(Path(fileloc).resolve())
+    def cached_dag(self, path: str, dag_id: str) -> DAG:
+        """The DAG ``dag_id`` as this loader last loaded it from ``path`` (``path_of``), without
+        looking at the file: in a process forked from the loader's, what the parent had loaded
+        when it forked (the caller knows it is the version the parent checked, ``imports``)."""
         entry = self._cache.get(path)
         if entry is None:
             raise DagNotFound(f"DAG file {path} was not loaded")

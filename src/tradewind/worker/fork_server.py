@@ -46,6 +46,7 @@ import gc
 import logging
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -53,7 +54,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
@@ -86,6 +87,8 @@ _IDLE_WAKE_S = 1.0
 _ANSWER_SLACK_S = 30.0
 #: How long ``close`` waits for the fork server to exit before it kills it.
 _CLOSE_WAIT_S = 10.0
+#: How long a waiting task process may take to read its try's spec (it is waiting for it).
+_SPEC_WRITE_S = 5.0
 
 
 class ForkServerError(Exception):
@@ -141,13 +144,13 @@ class ForkServer:
         logger.debug("fork server started (pid %s)", pid)
 
     def start_try(self, spec: TrySpec) -> GuardedTry:
-        """Have the fork server start the try's guardian; raises ``ForkServerError`` when it cannot
-        (the task cannot be loaded, no fork server answers).
+        """Have the fork server hand the try to a guardian and task process; raises
+        ``ForkServerError`` when it cannot (the task cannot be loaded, no fork server answers).
 
-        The guardian starts the task process only on the worker's ``GuardedTry.go``: so the caller
-        may check first that the try is still its to run (the answer may have taken a while), and
-        when a fork server dies before its answer arrives nothing of the try ran, and the try is
-        asked of a new fork server once more."""
+        The task process runs the try only on the worker's ``GuardedTry.go``: so the caller may
+        check first that the try is still its to run (the answer may have taken a while), and when
+        a fork server dies before its answer arrives nothing of the try ran, and the try is asked
+        of a new fork server once more."""
         payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             for attempt in (1, 2):
@@ -263,11 +266,17 @@ def serve(sock: socket.socket, settings: Settings) -> int:
     ready: _ReadyTry | None = None
     #: The graces of the last request: those of the next try, made ready before it is asked for.
     graces: tuple[float, float] | None = None
+    #: Making the next try ready failed (out of processes): not again until the next request.
+    unready = False
     try:
         while True:
             reap_children()
-            if ready is None and graces is not None:
+            if ready is not None and not ready.usable(loader.imports):
+                ready.discard()
+                ready = None
+            if ready is None and graces is not None and not unready:
                 ready = _make_ready_or_none(loader, services, graces)
+                unready = ready is None
             if not wait_readable([sock.fileno()], _IDLE_WAKE_S):
                 continue
             try:
@@ -277,19 +286,16 @@ def serve(sock: socket.socket, settings: Settings) -> int:
                 continue
             if request is None:
                 return 0  # the worker closed the socket, or died
-            spec, body = request
+            spec, unready = request, False
             graces = (spec.orphan_grace, spec.leftover_grace)
             try:
-                _load_task(spec, loader)  # the fork server's own copy is what every later try is forked with
-                if ready is not None and not ready.fits(spec, loader.imports):
-                    ready.discard()  # forked before this DAG file version was loaded, or with other graces
-                    ready = None
-                chosen = ready if ready is not None else _make_ready(loader, services, graces)
-                ready = None
-                chosen.give(body)
+                spec = _checked(spec, loader)
             except ForkServerError as exc:
                 _send(sock, {"error": str(exc)}, [])
                 continue
+            offered, ready = ready, None
+            try:
+                chosen = _hand_over(spec, offered, loader, services)
             except OSError as exc:  # out of processes or descriptors, for now: this try fails, not the server
                 _send(sock, {"error": f"the try's processes could not be started: {exc}"}, [])
                 continue
@@ -304,15 +310,37 @@ def serve(sock: socket.socket, settings: Settings) -> int:
             ready.discard()
 
 
-def _load_task(spec: TrySpec, loader: DagLoader) -> Any:
+def _checked(spec: TrySpec, loader: DagLoader) -> TrySpec:
+    """Load the spec's task in the fork server (once per DAG file version: every process forked
+    from it afterwards holds it); the spec with the DAG file's path as loaded, by which a process
+    forked since finds the DAG (``DagLoader.cached_dag``)."""
+    path = loader.path_of(spec.fileloc)
     try:
-        return loader.get_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
+        loader.get_dag(path, spec.key.dag_id).get_task(spec.key.task_id)
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
         raise ForkServerError(f"the task could not be loaded to start: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - whatever the file raised is the try's error
         raise ForkServerError(
             "the task could not be loaded to start: " + "".join(traceback.format_exception_only(exc)).strip()
         ) from None
+    return replace(spec, fileloc=path)
+
+
+def _hand_over(spec: TrySpec, ready: _ReadyTry | None, loader: DagLoader, services: MetastoreServices) -> _ReadyTry:
+    """The processes that now hold ``spec``: those made ready, when they still can run it, else two
+    forked on the spot. ``ready`` is used or given up either way, even when this raises."""
+    body = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+    if ready is not None and ready.fits(spec) and ready.usable(loader.imports):
+        try:
+            ready.give(body)
+            return ready
+        except OSError:
+            pass  # its task process is gone after all (give discarded it): fork anew
+    elif ready is not None:
+        ready.discard()
+    fresh = _make_ready(loader, services, (spec.orphan_grace, spec.leftover_grace))
+    fresh.give(body)
+    return fresh
 
 
 @dataclass
@@ -327,17 +355,29 @@ class _ReadyTry:
     imports: int
     graces: tuple[float, float]
 
-    def fits(self, spec: TrySpec, imports: int) -> bool:
-        """Whether it can run ``spec``: no DAG file was loaded since it was forked (it holds the
-        version the fork server just checked) and it guards the try with the graces asked for."""
-        return self.imports == imports and self.graces == (spec.orphan_grace, spec.leftover_grace)
+    def usable(self, imports: int) -> bool:
+        """Whether its processes still wait and hold what the fork server holds: no DAG file was
+        loaded since they were forked (``imports``), and the guardian is there (it says nothing
+        before a go: its status pipe's end of file means it is gone, as it goes when the task
+        process ends)."""
+        return self.imports == imports and not wait_readable([self.guarded.status_fd], 0)
+
+    def fits(self, spec: TrySpec) -> bool:
+        """Whether it guards a try with the graces ``spec`` asks for."""
+        return self.graces == (spec.orphan_grace, spec.leftover_grace)
 
     def give(self, body: bytes) -> None:
-        """Hand the try's spec (as the worker sent it) to the waiting task process."""
+        """Hand the try's spec to the waiting task process; OSError (and the processes given up)
+        when it is gone or does not take the spec within ``_SPEC_WRITE_S``."""
+        message = _HEADER.pack(len(body)) + body
+        deadline = time.monotonic() + _SPEC_WRITE_S
         try:
-            message = _HEADER.pack(len(body)) + body
             while message:
-                message = message[os.write(self.spec_fd, message) :]
+                try:
+                    message = message[os.write(self.spec_fd, message) :]
+                except BlockingIOError:
+                    if not _writable(self.spec_fd, deadline - time.monotonic()):
+                        raise OSError("the try's task process did not take the try in time") from None
         except OSError:
             self.discard()
             raise
@@ -349,12 +389,22 @@ class _ReadyTry:
         self.guarded.close()
 
 
+def _writable(fd: int, timeout: float) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
+
+
 def _make_ready(loader: DagLoader, services: MetastoreServices, graces: tuple[float, float]) -> _ReadyTry:
     spec_read, spec_write = os.pipe()
     close_in_children(spec_write)  # the spec's only writer is the fork server
+    os.set_blocking(spec_write, False)
     try:
         guarded = start_guarded_early(
-            _waiting_task_main(loader, services, spec_read), orphan_grace=graces[0], leftover_grace=graces[1]
+            _waiting_task_main(loader, services, spec_read),
+            orphan_grace=graces[0],
+            leftover_grace=graces[1],
+            task_only=(spec_read,),
         )
     except BaseException:
         close_now(spec_write)
@@ -369,7 +419,7 @@ def _make_ready_or_none(
 ) -> _ReadyTry | None:
     try:
         return _make_ready(loader, services, graces)
-    except OSError as exc:  # out of processes for now: the next request tries again
+    except OSError as exc:  # out of processes for now: the next request forks its own
         logger.warning("could not make the next try ready ahead of time: %s", exc)
         return None
 
@@ -378,14 +428,25 @@ def _waiting_task_main(
     loader: DagLoader, services: MetastoreServices, spec_read: int
 ) -> Callable[[int, int, Callable[[], bool]], None]:
     def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
-        services.drop_inherited_connections(parent_single_threaded=True)
-        body = _read_spec(spec_read)
-        if body is None or not go():
-            os._exit(0)  # given up before it was asked for, or not to start: nothing of a try ran
-        spec = pickle.loads(body)
-        request = spec.request
-        request.task = loader.cached_dag(spec.fileloc, spec.key.dag_id).get_task(spec.key.task_id)
-        child_main(request, log_fd, result_fd, lambda channel: _ask_the_worker(services.settings, channel, spec.key))
+        key: TIKey | None = None
+
+        def the_try() -> TryRequest | None:
+            # Called once the output goes to the try's log: what fails here is in the log.
+            nonlocal key
+            services.drop_inherited_connections(parent_single_threaded=True)
+            body = _read_spec(spec_read)
+            if body is None or not go():
+                return None  # given up before it was asked for, or not to start
+            spec = pickle.loads(body)
+            key, request = spec.key, spec.request
+            request.task = loader.cached_dag(spec.fileloc, key.dag_id).get_task(key.task_id)
+            return request
+
+        def reader_for(channel: ResultChannel) -> WorkerServices:
+            assert key is not None
+            return _ask_the_worker(services.settings, channel, key)
+
+        child_main(the_try, log_fd, result_fd, reader_for)
 
     return task_main
 
@@ -396,8 +457,9 @@ def _read_spec(fd: int) -> bytes | None:
         header = pipe.read(_HEADER.size)
         if len(header) < _HEADER.size:
             return None
-        body = pipe.read(_HEADER.unpack(header)[0])
-        return body if len(body) == _HEADER.unpack(header)[0] else None
+        size = _HEADER.unpack(header)[0]
+        body = pipe.read(size)
+        return body if len(body) == size else None
 
 
 def _ask_the_worker(settings: Settings, channel: ResultChannel, key: TIKey) -> WorkerServices:
@@ -416,8 +478,8 @@ def _ask_the_worker(settings: Settings, channel: ResultChannel, key: TIKey) -> W
     return services
 
 
-def _read_request(sock: socket.socket) -> tuple[TrySpec, bytes] | None:
-    """The next request and its bytes as sent, or None once the worker's end is closed."""
+def _read_request(sock: socket.socket) -> TrySpec | None:
+    """The next request, or None once the worker's end is closed."""
     header = _read_exactly(sock, _HEADER.size)
     if header is None:
         return None
@@ -427,7 +489,7 @@ def _read_request(sock: socket.socket) -> tuple[TrySpec, bytes] | None:
     spec = pickle.loads(body)
     if not isinstance(spec, TrySpec):
         raise TypeError(f"expected a TrySpec, got {type(spec).__name__}")
-    return spec, body
+    return spec
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes | None:

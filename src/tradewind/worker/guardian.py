@@ -25,7 +25,11 @@ file forks) closes the pipes of the running tries straight after the fork (``os.
 a lock keeps the set of them exact), so only a try's own guardian holds its control pipe: when the
 worker dies, every guardian sees its pipe close at once, not when some later try's processes end.
 A worker forks its guardians from its fork server (``fork_server.py``), which sends the worker's
-ends of the pipes back; they join the same set as they arrive.
+ends of the pipes back; they join the same set as they arrive. The fork server starts them early
+(``start_guarded_early``), before the try is asked for: the guardian forks the task process at
+once, and the task process runs nothing of a try until the guardian passes on the worker's ``go``.
+If the control pipe closes first, or the task process ends first, the guardian SIGKILLs what is
+left and exits without a word.
 
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
@@ -210,7 +214,7 @@ class GuardedTry:
     own_child: bool = True
 
     def go(self) -> None:
-        """Let a guardian started with ``wait_for_go`` start the task process."""
+        """Let the task process of a guardian started with ``start_guarded_early`` run the try."""
         self._send("go\n")
 
     def terminate(self, grace: float) -> None:
@@ -285,7 +289,11 @@ def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float,
 
 
 def start_guarded_early(
-    task_main: Callable[[int, int, Callable[[], bool]], None], *, orphan_grace: float, leftover_grace: float
+    task_main: Callable[[int, int, Callable[[], bool]], None],
+    *,
+    orphan_grace: float,
+    leftover_grace: float,
+    task_only: tuple[int, ...] = (),
 ) -> GuardedTry:
     """Fork the guardian, which forks the task process at once; the try starts only on the worker's
     ``GuardedTry.go``, so a try whose pipes are handed on (the fork server's) starts only if they
@@ -295,8 +303,12 @@ def start_guarded_early(
     try, and must call ``go()`` before it runs anything of it: ``go()`` waits for the worker's go
     and returns True, or returns False when the try is not to start. That is when the control pipe
     closes before any go: the guardian then SIGKILLs the task process and exits, having said nothing
-    on its status pipe."""
-    return _start(task_main, orphan_grace=orphan_grace, leftover_grace=leftover_grace, wait_for_go=True)
+    on its status pipe. It does the same when the task process ends before the go (so the status
+    pipe's end of file, before any go, says the processes are gone). ``task_only``: descriptors
+    ``task_main`` reads, which the guardian closes once it has forked the task process."""
+    return _start(
+        task_main, orphan_grace=orphan_grace, leftover_grace=leftover_grace, wait_for_go=True, task_only=task_only
+    )
 
 
 def _start(
@@ -305,6 +317,7 @@ def _start(
     orphan_grace: float,
     leftover_grace: float,
     wait_for_go: bool,
+    task_only: tuple[int, ...] = (),
 ) -> GuardedTry:
     with forking():
         made: list[int] = []
@@ -332,6 +345,7 @@ def _start(
                 orphan_grace=orphan_grace,
                 leftover_grace=leftover_grace,
                 wait_for_go=wait_for_go,
+                task_only=task_only,
             )
         for fd in (log_write, result_write, control_read, status_write):
             os.close(fd)
@@ -351,6 +365,7 @@ def _guardian_child(
     orphan_grace: float,
     leftover_grace: float,
     wait_for_go: bool,
+    task_only: tuple[int, ...],
 ) -> None:
     """The guardian's process from the fork on; never returns."""
     code = 1
@@ -366,6 +381,7 @@ def _guardian_child(
             orphan_grace=orphan_grace,
             leftover_grace=leftover_grace,
             wait_for_go=wait_for_go,
+            task_only=task_only,
         )
     finally:
         os._exit(code)
@@ -382,18 +398,33 @@ def _go_passed_on(go_read: int) -> bool:
         return byte == b"g"
 
 
-def _go_said(control_read: int) -> bool:
-    """Wait for the worker's ``go`` on the control pipe; False if anything else comes first."""
-    line = b""
-    while not line.endswith(b"\n"):
-        try:
-            byte = os.read(control_read, 1)
-        except InterruptedError:
-            continue
-        if not byte:
-            return False
-        line += byte
-    return line == b"go\n"
+def _go_said(control_read: int, task_pid: int) -> bool:
+    """Wait for the worker's ``go`` on the control pipe; False if anything else comes first, or the
+    task process ends first."""
+    try:
+        pidfd: int | None = os.pidfd_open(task_pid)
+    except (AttributeError, OSError):
+        pidfd = None  # an old kernel: poll instead
+    try:
+        line = b""
+        while not line.endswith(b"\n"):
+            watched = [control_read] if pidfd is None else [control_read, pidfd]
+            ready = wait_readable(watched, _REAP_INTERVAL_S if pidfd is not None else 0.05)
+            if control_read not in ready:
+                if (pidfd is not None and pidfd in ready) or os.waitpid(task_pid, os.WNOHANG)[0]:
+                    return False
+                continue
+            try:
+                byte = os.read(control_read, 1)
+            except InterruptedError:
+                continue
+            if not byte:
+                return False
+            line += byte
+        return line == b"go\n"
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _guardian_main(
@@ -406,6 +437,7 @@ def _guardian_main(
     orphan_grace: float,
     leftover_grace: float,
     wait_for_go: bool,
+    task_only: tuple[int, ...],
 ) -> int:
     # The worker's own handlers (and ignored signals, which a command would inherit) end here.
     for sig in (
@@ -438,13 +470,15 @@ def _guardian_main(
             os._exit(1)
     os.close(log_write)
     os.close(result_write)
+    for fd in task_only:
+        os.close(fd)
     if wait_for_go:
         os.close(go_read)
-        said = _go_said(control_read)
+        said = _go_said(control_read, task_pid)
         if said:
             _say(go_write, "g")
         os.close(go_write)
-        if not said:  # the worker never got the try's pipes: stop what was made ready, say nothing
+        if not said:  # the try is not to start (or cannot): stop what was made ready, say nothing
             _signal(task_pid, signal.SIGKILL)
             kill_descendants()
             return 0

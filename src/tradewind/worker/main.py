@@ -7,7 +7,8 @@ supervises them. Every try already runs in a process of its own, so a slot needs
 its own: an idle worker is one process whatever its concurrency (a prefork pool would be one per
 slot, each holding its own copy of tradewind, SQLAlchemy and Celery, and its own connections),
 beside its fork server (``fork_server.py``), forked before Celery starts, from which the tries'
-processes are forked.
+processes are forked (once it has started a try, the fork server also keeps the next try's two
+processes ready: one pair, whatever the concurrency).
 
 Shutdown is Celery's, checked against Celery 5.x:
 

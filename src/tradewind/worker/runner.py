@@ -246,10 +246,14 @@ def _run_in_child(
         except ForkServerError as exc:
             return _start_failed(request, str(exc))
         # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
-        # process starts only if the try is still this worker's to run.
-        standing, last_ok = _standing(reporter, last_ok, options)
+        # process runs the try only if it is still this worker's to run.
+        try:
+            standing, last_ok = _standing(reporter, last_ok, options)
+        except BaseException:
+            guarded.close()  # the metastore did not answer: the guardian stops what it made ready
+            raise
         if standing is not Standing.RUNNING:
-            guarded.close()  # the guardian exits without starting the task process
+            guarded.close()  # the guardian stops the task process before it ran anything of the try
             return _not_started(standing)
         if shutdown.COLD.is_set():
             guarded.close()

@@ -319,9 +319,17 @@ class ChildXComBackend:
         return self._reader.pull_mapped(task_id, key)
 
 
-def child_main(request: TryRequest, log_fd: int, result_fd: int, reader_for: Callable[[ResultChannel], Any]) -> None:
+def child_main(
+    request: TryRequest | Callable[[], TryRequest | None],
+    log_fd: int,
+    result_fd: int,
+    reader_for: Callable[[ResultChannel], Any],
+) -> None:
     """Entry point of the forked child: route output to the log pipe, run, report, exit.
-    ``reader_for(channel)`` gives what the task's XCom pulls read (``ChildXComBackend``)."""
+    ``request`` may be a function that waits for the try, in a process made ready before its try
+    was asked for: it is called once the output is routed, and None from it means the try is not
+    to start (the process exits, having run nothing of it). ``reader_for(channel)`` gives what the
+    task's XCom pulls read (``ChildXComBackend``)."""
     code = 0
     try:
         os.dup2(log_fd, 1)
@@ -338,10 +346,13 @@ def child_main(request: TryRequest, log_fd: int, result_fd: int, reader_for: Cal
         masker.mask_handler(handler)
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+        the_try = request() if callable(request) else request
+        if the_try is None:
+            return
         channel = ResultChannel(result_fd)
         xcom = ChildXComBackend(channel, reader_for(channel))
-        xcom.task_id = request.task.task_id
-        outcome = run_try(request, xcom, lambda rendered: channel.send("rendered", rendered), lambda: None)
+        xcom.task_id = the_try.task.task_id
+        outcome = run_try(the_try, xcom, lambda rendered: channel.send("rendered", rendered), lambda: None)
         channel.send("outcome", outcome.to_json())
         channel.close()
     except BaseException:  # noqa: BLE001 - the parent treats a silent child as crashed
