@@ -303,3 +303,15 @@ def test_a_try_made_ready_whose_task_process_was_killed_is_not_used(server, dag_
     assert second.pid != guardian
     assert outcome_of(run_to_end(second))["state"] == "success"
     assert len((tmp_path / "ledger").read_text().splitlines()) == 2
+
+
+def test_a_task_process_made_ready_that_ends_before_the_go_is_reported_like_any_ended_try(tmp_path):
+    """Its guardian does not wait for a go that can lead nowhere: it says how the task process
+    ended, and that nothing of the try is left, as after any try."""
+
+    def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
+        os._exit(3)  # say, its setup failed before it could wait for its try
+
+    guarded = start_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
+    run_to_end(guarded, timeout=10)  # returns once the guardian has exited
+    assert guarded.report.exit_code == 3 and guarded.report.all_gone

@@ -31,7 +31,9 @@ The next try's two processes are forked as soon as a try has been handed on, bef
 for it (``_ReadyTry``): its task process waits for the spec and for the worker's go, so a try
 starts two forks sooner, and a chain of tasks runs that much faster. They are used once, for one
 try, like any others; they are given up, and a try's processes forked on the spot, when a DAG file
-was loaded since they were forked (they would not hold it). The worker's ``go`` still comes only
+was loaded since they were forked (they would not hold it), when the try asks for other graces,
+and when the task process ended while it waited (the next ones are then made only once another
+try is asked for) or does not take its try. The worker's ``go`` still comes only
 once it holds the try's pipes, and a guardian whose control pipe closes first (the fork server
 died, or gave the processes up) SIGKILLs its task process, which has run nothing of a try, and
 exits. So when the fork server dies (the OOM killer, a ``kill``), the try being started is simply
@@ -87,8 +89,9 @@ _IDLE_WAKE_S = 1.0
 _ANSWER_SLACK_S = 30.0
 #: How long ``close`` waits for the fork server to exit before it kills it.
 _CLOSE_WAIT_S = 10.0
-#: How long a waiting task process may take to read its try's spec (it is waiting for it).
-_SPEC_WRITE_S = 5.0
+#: How long a try's task process may take to read a spec larger than a pipe holds (one just forked
+#: may still be starting); one that ended fails at once.
+_SPEC_WRITE_S = 30.0
 
 
 class ForkServerError(Exception):
@@ -271,8 +274,14 @@ def serve(sock: socket.socket, settings: Settings) -> int:
     try:
         while True:
             reap_children()
-            if ready is not None and not ready.usable(loader.imports):
+            if ready is not None and ready.gone():
+                # Not again until the next request: a task process that keeps dying while it waits
+                # (the OOM killer's pick) would otherwise be forked anew every second.
+                logger.warning("the processes made ready for the next try ended first; the next try forks its own")
                 ready.discard()
+                ready, unready = None, True
+            elif ready is not None and ready.imports != loader.imports:
+                ready.discard()  # forked before a DAG file was loaded: it would not hold it
                 ready = None
             if ready is None and graces is not None and not unready:
                 ready = _make_ready_or_none(loader, services, graces)
@@ -293,9 +302,10 @@ def serve(sock: socket.socket, settings: Settings) -> int:
             except ForkServerError as exc:
                 _send(sock, {"error": str(exc)}, [])
                 continue
+            body = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
             offered, ready = ready, None
             try:
-                chosen = _hand_over(spec, offered, loader, services)
+                chosen = _hand_over(spec, body, offered, loader, services)
             except OSError as exc:  # out of processes or descriptors, for now: this try fails, not the server
                 _send(sock, {"error": f"the try's processes could not be started: {exc}"}, [])
                 continue
@@ -312,8 +322,8 @@ def serve(sock: socket.socket, settings: Settings) -> int:
 
 def _checked(spec: TrySpec, loader: DagLoader) -> TrySpec:
     """Load the spec's task in the fork server (once per DAG file version: every process forked
-    from it afterwards holds it); the spec with the DAG file's path as loaded, by which a process
-    forked since finds the DAG (``DagLoader.cached_dag``)."""
+    from it afterwards holds it); the spec with the DAG file's path as the loader knows it, by
+    which a process forked since finds the DAG (``DagLoader.cached_dag``)."""
     path = loader.path_of(spec.fileloc)
     try:
         loader.get_dag(path, spec.key.dag_id).get_task(spec.key.task_id)
@@ -326,10 +336,12 @@ def _checked(spec: TrySpec, loader: DagLoader) -> TrySpec:
     return replace(spec, fileloc=path)
 
 
-def _hand_over(spec: TrySpec, ready: _ReadyTry | None, loader: DagLoader, services: MetastoreServices) -> _ReadyTry:
-    """The processes that now hold ``spec``: those made ready, when they still can run it, else two
-    forked on the spot. ``ready`` is used or given up either way, even when this raises."""
-    body = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
+def _hand_over(
+    spec: TrySpec, body: bytes, ready: _ReadyTry | None, loader: DagLoader, services: MetastoreServices
+) -> _ReadyTry:
+    """The processes that now hold ``spec`` (``body``, pickled): those made ready, when they still
+    can run it, else two forked on the spot. ``ready`` is used or given up either way, even when
+    this raises."""
     if ready is not None and ready.fits(spec) and ready.usable(loader.imports):
         try:
             ready.give(body)
@@ -357,10 +369,13 @@ class _ReadyTry:
 
     def usable(self, imports: int) -> bool:
         """Whether its processes still wait and hold what the fork server holds: no DAG file was
-        loaded since they were forked (``imports``), and the guardian is there (it says nothing
-        before a go: its status pipe's end of file means it is gone, as it goes when the task
-        process ends)."""
-        return self.imports == imports and not wait_readable([self.guarded.status_fd], 0)
+        loaded since they were forked (``imports``), and they are not gone."""
+        return self.imports == imports and not self.gone()
+
+    def gone(self) -> bool:
+        """Whether its task process ended while it waited: the guardian says nothing on its
+        status pipe before a go unless the task process ended (then it reports that and exits)."""
+        return bool(wait_readable([self.guarded.status_fd], 0))
 
     def fits(self, spec: TrySpec) -> bool:
         """Whether it guards a try with the graces ``spec`` asks for."""
@@ -368,7 +383,7 @@ class _ReadyTry:
 
     def give(self, body: bytes) -> None:
         """Hand the try's spec to the waiting task process; OSError (and the processes given up)
-        when it is gone or does not take the spec within ``_SPEC_WRITE_S``."""
+        when it is gone, or has not taken the spec within ``_SPEC_WRITE_S``."""
         message = _HEADER.pack(len(body)) + body
         deadline = time.monotonic() + _SPEC_WRITE_S
         try:
@@ -376,23 +391,31 @@ class _ReadyTry:
                 try:
                     message = message[os.write(self.spec_fd, message) :]
                 except BlockingIOError:
-                    if not _writable(self.spec_fd, deadline - time.monotonic()):
-                        raise OSError("the try's task process did not take the try in time") from None
+                    self._wait_to_write(deadline)
         except OSError:
             self.discard()
             raise
-        close_now(self.spec_fd)
+        self._close_spec()
 
     def discard(self) -> None:
         """Give it up: its guardian sees its control pipe close before any go, and stops it."""
-        close_now(self.spec_fd)
+        self._close_spec()
         self.guarded.close()
 
+    def _wait_to_write(self, deadline: float) -> None:
+        poller = select.poll()
+        poller.register(self.spec_fd, select.POLLOUT)
+        poller.register(self.guarded.status_fd, select.POLLIN)
+        events = dict(poller.poll(max(0.0, deadline - time.monotonic()) * 1000))
+        if self.guarded.status_fd in events:
+            raise OSError("the try's task process ended before it took the try")
+        if self.spec_fd not in events:
+            raise OSError(f"the try's task process did not take the try in {_SPEC_WRITE_S:g} s")
 
-def _writable(fd: int, timeout: float) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    return bool(poller.poll(max(0.0, timeout) * 1000))
+    def _close_spec(self) -> None:
+        if self.spec_fd >= 0:
+            close_now(self.spec_fd)
+            self.spec_fd = -1
 
 
 def _make_ready(loader: DagLoader, services: MetastoreServices, graces: tuple[float, float]) -> _ReadyTry:

@@ -28,8 +28,8 @@ A worker forks its guardians from its fork server (``fork_server.py``), which se
 ends of the pipes back; they join the same set as they arrive. The fork server starts them early
 (``start_guarded_early``), before the try is asked for: the guardian forks the task process at
 once, and the task process runs nothing of a try until the guardian passes on the worker's ``go``.
-If the control pipe closes first, or the task process ends first, the guardian SIGKILLs what is
-left and exits without a word.
+If the control pipe closes first, the guardian SIGKILLs the task process and exits without a
+word; if the task process ends first, the guardian reports its end as after any try.
 
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
@@ -303,9 +303,10 @@ def start_guarded_early(
     try, and must call ``go()`` before it runs anything of it: ``go()`` waits for the worker's go
     and returns True, or returns False when the try is not to start. That is when the control pipe
     closes before any go: the guardian then SIGKILLs the task process and exits, having said nothing
-    on its status pipe. It does the same when the task process ends before the go (so the status
-    pipe's end of file, before any go, says the processes are gone). ``task_only``: descriptors
-    ``task_main`` reads, which the guardian closes once it has forked the task process."""
+    on its status pipe. When the task process ends before the go, the guardian says so on its
+    status pipe as after any end, and exits (so anything readable on the status pipe before a go
+    says the processes are gone). ``task_only``: descriptors ``task_main`` reads, which the
+    guardian closes once it has forked the task process."""
     return _start(
         task_main, orphan_grace=orphan_grace, leftover_grace=leftover_grace, wait_for_go=True, task_only=task_only
     )
@@ -398,9 +399,9 @@ def _go_passed_on(go_read: int) -> bool:
         return byte == b"g"
 
 
-def _go_said(control_read: int, task_pid: int) -> bool:
-    """Wait for the worker's ``go`` on the control pipe; False if anything else comes first, or the
-    task process ends first."""
+def _go_said(control_read: int, task_pid: int) -> bool | None:
+    """Wait for the worker's ``go`` on the control pipe: True once it came, False if anything else
+    comes first (the pipe closed), None if the task process ends first (it is left to be reaped)."""
     try:
         pidfd: int | None = os.pidfd_open(task_pid)
     except (AttributeError, OSError):
@@ -411,8 +412,11 @@ def _go_said(control_read: int, task_pid: int) -> bool:
             watched = [control_read] if pidfd is None else [control_read, pidfd]
             ready = wait_readable(watched, _REAP_INTERVAL_S if pidfd is not None else 0.05)
             if control_read not in ready:
-                if (pidfd is not None and pidfd in ready) or os.waitpid(task_pid, os.WNOHANG)[0]:
-                    return False
+                if pidfd is not None:
+                    if pidfd in ready:
+                        return None
+                elif os.waitid(os.P_PID, task_pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return None
                 continue
             try:
                 byte = os.read(control_read, 1)
@@ -478,10 +482,11 @@ def _guardian_main(
         if said:
             _say(go_write, "g")
         os.close(go_write)
-        if not said:  # the try is not to start (or cannot): stop what was made ready, say nothing
+        if said is False:  # the try is not to start: stop what was made ready, say nothing
             _signal(task_pid, signal.SIGKILL)
             kill_descendants()
             return 0
+        # (None: the task process ended before any go; the watch reports how, and that it is gone.)
     watch = _Watch(task_pid, control_read, orphan_grace=orphan_grace)
     signal.signal(signal.SIGTERM, lambda signum, frame: watch.stop(orphan_grace))
     status = watch.wait_for_task()

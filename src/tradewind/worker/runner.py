@@ -260,8 +260,12 @@ def _run_in_child(
             return _start_failed(
                 request, "the worker was shut down cold before the try's task process started; it did not start"
             )
+        try:
+            answerer = TryServicesAnswerer(runtime_services.current(), lambda: MetastoreXComBackend(factory, key))
+        except BaseException:
+            guarded.close()
+            raise
         guarded.go()
-        answerer = TryServicesAnswerer(runtime_services.current(), lambda: MetastoreXComBackend(factory, key))
     else:
         sys.stdout.flush()
         sys.stderr.flush()
