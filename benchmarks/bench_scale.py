@@ -13,7 +13,8 @@
 3. **Idle memory**: with the DAG parsed and nothing running, the proportional set size (PSS, from
    ``/proc/<pid>/smaps_rollup``: pages shared between forked processes are counted once across
    them) of the scheduler, of a worker of concurrency 8 with all its processes, and of the
-   webserver (gunicorn, its master and its default one worker of 8 threads).
+   webserver (gunicorn, its master and its default one worker of 8 threads); and the worker's
+   again once the first scale-out run is over (with the next try's processes made ready).
 
     .venv/bin/python benchmarks/bench_scale.py [--tasks 192] [--workers 1 2 4] [--fanout-tasks 1000]
                                                [--fanout-workers 4]
@@ -122,6 +123,11 @@ def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
             f"efficiency {100 * ideal / wall:3.0f} %; sleeping part {last - first:6.1f} s, "
             f"efficiency {100 * ideal / (last - first):3.0f} %; a sleep task claim to end {1000 * median_task:4.0f} ms"
         )
+        if measure_memory:
+            # A worker that has run tries idles with the next try's two processes made ready.
+            time.sleep(5)
+            after_mib = pss_kib(cluster.processes[1].pid) / 1024
+            print(f"  idle again after the run: worker, concurrency {CONCURRENCY}, {after_mib:.0f} MiB PSS (< 100)")
 
 
 def fanout_run(tasks: int, workers: int) -> None:

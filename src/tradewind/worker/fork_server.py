@@ -89,9 +89,10 @@ _IDLE_WAKE_S = 1.0
 _ANSWER_SLACK_S = 30.0
 #: How long ``close`` waits for the fork server to exit before it kills it.
 _CLOSE_WAIT_S = 10.0
-#: How long a try's task process may take to read a spec larger than a pipe holds (one just forked
-#: may still be starting); one that ended fails at once.
-_SPEC_WRITE_S = 30.0
+#: How long handing a spec larger than a pipe holds to a try's task process may take in all (one
+#: just forked may still be starting; one that ended fails at once): well within the worker's
+#: ``_ANSWER_SLACK_S``.
+_SPEC_WRITE_S = 10.0
 
 
 class ForkServerError(Exception):
@@ -342,16 +343,17 @@ def _hand_over(
     """The processes that now hold ``spec`` (``body``, pickled): those made ready, when they still
     can run it, else two forked on the spot. ``ready`` is used or given up either way, even when
     this raises."""
+    deadline = time.monotonic() + _SPEC_WRITE_S
     if ready is not None and ready.fits(spec) and ready.usable(loader.imports):
         try:
-            ready.give(body)
+            ready.give(body, deadline)
             return ready
         except OSError:
             pass  # its task process is gone after all (give discarded it): fork anew
     elif ready is not None:
         ready.discard()
     fresh = _make_ready(loader, services, (spec.orphan_grace, spec.leftover_grace))
-    fresh.give(body)
+    fresh.give(body, deadline)
     return fresh
 
 
@@ -373,19 +375,19 @@ class _ReadyTry:
         return self.imports == imports and not self.gone()
 
     def gone(self) -> bool:
-        """Whether its task process ended while it waited: the guardian says nothing on its
-        status pipe before a go unless the task process ended (then it reports that and exits)."""
+        """Whether its task process ended while it waited, or its guardian did: the guardian says
+        nothing on its status pipe before a go unless the task process ended (then it reports that
+        and exits), and the pipe's end of file is the guardian's."""
         return bool(wait_readable([self.guarded.status_fd], 0))
 
     def fits(self, spec: TrySpec) -> bool:
         """Whether it guards a try with the graces ``spec`` asks for."""
         return self.graces == (spec.orphan_grace, spec.leftover_grace)
 
-    def give(self, body: bytes) -> None:
+    def give(self, body: bytes, deadline: float) -> None:
         """Hand the try's spec to the waiting task process; OSError (and the processes given up)
-        when it is gone, or has not taken the spec within ``_SPEC_WRITE_S``."""
+        when it is gone, or has not taken the spec by ``deadline`` (monotonic)."""
         message = _HEADER.pack(len(body)) + body
-        deadline = time.monotonic() + _SPEC_WRITE_S
         try:
             while message:
                 try:
@@ -410,7 +412,7 @@ class _ReadyTry:
         if self.guarded.status_fd in events:
             raise OSError("the try's task process ended before it took the try")
         if self.spec_fd not in events:
-            raise OSError(f"the try's task process did not take the try in {_SPEC_WRITE_S:g} s")
+            raise OSError(f"the try's processes did not take the try in {_SPEC_WRITE_S:g} s")
 
     def _close_spec(self) -> None:
         if self.spec_fd >= 0:

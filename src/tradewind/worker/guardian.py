@@ -305,7 +305,7 @@ def start_guarded_early(
     closes before any go: the guardian then SIGKILLs the task process and exits, having said nothing
     on its status pipe. When the task process ends before the go, the guardian says so on its
     status pipe as after any end, and exits (so anything readable on the status pipe before a go
-    says the processes are gone). ``task_only``: descriptors ``task_main`` reads, which the
+    says the task process is gone). ``task_only``: descriptors ``task_main`` reads, which the
     guardian closes once it has forked the task process."""
     return _start(
         task_main, orphan_grace=orphan_grace, leftover_grace=leftover_grace, wait_for_go=True, task_only=task_only
