@@ -359,6 +359,7 @@ def _set_paused(settings: Settings, dag_id: str, paused: bool) -> None:
     from tradewind.actions.wake import SchedulerWaker
     from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
 
+    # Pausing wakes nobody: a waker with no broker does nothing.
     with SchedulerWaker(None if paused else settings.broker_url) as waker:
         with metastore_session(settings) as session:
             require_parsed_dag(session, settings, dag_id)

@@ -246,21 +246,19 @@ def _run_in_child(
         except ForkServerError as exc:
             return _start_failed(request, str(exc))
         # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
-        # process runs the try only if it is still this worker's to run.
+        # process runs the try only if it is still this worker's to run. Whatever stops it here
+        # (the metastore not answering included), closing the try's pipes has the guardian stop the
+        # task process before it ran anything of the try.
         try:
             standing, last_ok = _standing(reporter, last_ok, options)
-        except BaseException:
-            guarded.close()  # the metastore did not answer: the guardian stops what it made ready
-            raise
-        if standing is not Standing.RUNNING:
-            guarded.close()  # the guardian stops the task process before it ran anything of the try
-            return _not_started(standing)
-        if shutdown.COLD.is_set():
-            guarded.close()
-            return _start_failed(
-                request, "the worker was shut down cold before the try's task process started; it did not start"
-            )
-        try:
+            if standing is not Standing.RUNNING:
+                guarded.close()
+                return _not_started(standing)
+            if shutdown.COLD.is_set():
+                guarded.close()
+                return _start_failed(
+                    request, "the worker was shut down cold before the try's task process started; it did not start"
+                )
             answerer = TryServicesAnswerer(runtime_services.current(), lambda: MetastoreXComBackend(factory, key))
         except BaseException:
             guarded.close()
