@@ -240,3 +240,65 @@ def test_rendered_values_are_json_safe():
     task = make_task(dag, template_fields=("when", "tags"), when="{{ logical_date }}", tags={"b", "a"})
     shown = render_task_fields(task, make_context(dag, task))
     assert shown == {"when": "2024-03-05T00:00:00+00:00", "tags": ["a", "b"]}
+
+
+# --- texts with nothing to render ------------------------------------------------------------------
+
+PLAIN_AND_NOT = [
+    "true",
+    "echo done && exit 0",
+    "SELECT 1 FROM t WHERE a = 'x'",
+    "trailing newline\n",
+    "windows\r\nline",
+    "{{ ds }}",
+    "{% if true %}x{% endif %}",
+    "{# a comment #}kept",
+    "a { brace",
+    "%% line statement",
+    "## line comment",
+    "42",
+]
+
+
+@pytest.mark.parametrize(
+    "dag_attrs",
+    [
+        {},
+        {"render_template_as_native_obj": True},
+        {"jinja_environment_kwargs": {"keep_trailing_newline": True}},
+        {"jinja_environment_kwargs": {"line_statement_prefix": "%%", "line_comment_prefix": "##"}},
+        {"jinja_environment_kwargs": {"variable_start_string": "<<", "variable_end_string": ">>"}},
+    ],
+    ids=["default", "native", "keep-newline", "line-prefixes", "other-delimiters"],
+)
+def test_a_field_renders_to_what_jinja_renders_whether_or_not_it_holds_a_template(dag_attrs):
+    dag = make_dag(**dag_attrs)
+    env = make_environment(dag)
+    for text in PLAIN_AND_NOT:
+        task = make_task(dag, cmd=text)
+        try:
+            expected = env.from_string(text).render(make_context(dag, task))
+        except jinja2.TemplateError as err:
+            with pytest.raises(TemplateRenderError, match=str(err)):
+                render_task_fields(task, make_context(dag, task))
+            continue
+        render_task_fields(task, make_context(dag, task))
+        assert task.cmd == expected, repr(text)
+
+
+def test_a_command_with_nothing_to_render_needs_no_jinja_environment(monkeypatch):
+    """A ``bash_command="true"`` renders as itself without a Jinja environment being made or the
+    text compiled (what most of a fresh task process's templating time went to)."""
+    import tradewind.sdk.templating as templating
+
+    def no_environment(dag=None):
+        raise AssertionError("a Jinja environment was made for a text with nothing to render")
+
+    monkeypatch.setattr(templating, "make_environment", no_environment)
+    dag = make_dag()
+    task = make_task(dag, template_fields=("cmd", "args", "env"), cmd="true", args=["--quiet", 3], env={"A": "b"})
+    shown = render_task_fields(task, make_context(dag, task))
+    assert shown == {"cmd": "true", "args": ["--quiet", 3], "env": {"A": "b"}}
+    task = make_task(dag, cmd="echo {{ ds }}")
+    with pytest.raises(TemplateRenderError, match="was made"):
+        render_task_fields(task, make_context(dag, task))

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -124,6 +127,72 @@ def _decode(message: dict[str, Any]) -> Event:
         data = {}
     kind = "task_ended" if channel == TASK_ENDED_CHANNEL else "state_changed"
     return Event(kind=kind, dag_id=str(data.get("dag_id", "")), run_id=str(data.get("run_id", "")))
+
+
+class PublishingInBackground:
+    """An event bus whose publishing never waits: each event goes to one thread of its own, which
+    publishes them in order. A worker's slot starts its next task instead of waiting for Redis (a
+    round trip each time a task ends; seconds, up to the socket timeout, while Redis cannot be
+    reached). An event still waiting to be published is not queued twice, and past ``max_pending``
+    waiting events new ones are dropped: events are hints, the scheduler's timer covers them."""
+
+    def __init__(self, bus: EventBus, *, max_pending: int = 1000) -> None:
+        self._bus = bus
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._pending: set[tuple[str, str, str]] = set()
+        self._queue: queue.SimpleQueue[tuple[str, str, str] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+
+    def publish_task_ended(self, dag_id: str, run_id: str) -> None:
+        self._put(("task_ended", dag_id, run_id))
+
+    def publish_state_changed(self, dag_id: str, run_id: str) -> None:
+        self._put(("state_changed", dag_id, run_id))
+
+    def wait(self, timeout: float) -> list[Event]:
+        return self._bus.wait(timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Publish what is waiting (for ``timeout`` seconds at most), then close the bus."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread if self._pid == os.getpid() else None
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout)
+        self._bus.close()
+
+    def _put(self, event: tuple[str, str, str]) -> None:
+        with self._lock:
+            if self._closed or event in self._pending:
+                return
+            if len(self._pending) >= self._max_pending:
+                logger.debug("event %s dropped: %d events wait to be published", event, len(self._pending))
+                return
+            if self._pid != os.getpid():  # first use, or a forked copy: the thread is this process's own
+                self._pending.clear()
+                self._queue = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._publish_all, name="event-publisher", daemon=True)
+                self._thread.start()
+                self._pid = os.getpid()
+            self._pending.add(event)
+            self._queue.put(event)
+
+    def _publish_all(self) -> None:
+        events = self._queue
+        while (event := events.get()) is not None:
+            with self._lock:
+                self._pending.discard(event)
+            kind, dag_id, run_id = event
+            # The bus logs and swallows what fails: a dead Redis costs this event only.
+            if kind == "task_ended":
+                self._bus.publish_task_ended(dag_id, run_id)
+            else:
+                self._bus.publish_state_changed(dag_id, run_id)
 
 
 def make_event_bus(broker_url: str | None, *, subscribe: bool = False) -> EventBus:

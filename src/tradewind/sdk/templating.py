@@ -94,6 +94,51 @@ def make_environment(dag: Any = None) -> jinja2.Environment:
     return env
 
 
+def keeps_plain_text(env: jinja2.Environment) -> bool:
+    """Whether ``env`` renders a text with no ``{``, no carriage return and no trailing newline as
+    that very text: Jinja's default delimiters and newline handling, and no native types (which
+    would turn ``"42"`` into ``42``)."""
+    return (
+        not isinstance(env, jinja2.nativetypes.NativeEnvironment)
+        and (env.block_start_string, env.variable_start_string, env.comment_start_string) == ("{%", "{{", "{#")
+        and env.line_statement_prefix is None
+        and env.line_comment_prefix is None
+        and env.newline_sequence == "\n"
+        and not env.keep_trailing_newline
+    )
+
+
+def _is_plain_text(value: str) -> bool:
+    return "{" not in value and "\r" not in value and not value.endswith("\n")
+
+
+class _Environment:
+    """A DAG's Jinja environment, made when a value first needs one. Most fields of most tasks
+    (a command with no ``{{``, an empty ``op_kwargs``) render as they are: making the environment
+    and compiling such a text would cost a fresh task process a few milliseconds, for the same
+    result (``keeps_plain_text``)."""
+
+    def __init__(self, dag: Any = None, env: jinja2.Environment | None = None) -> None:
+        self._dag = dag
+        self._env = env
+
+    def get(self) -> jinja2.Environment:
+        if self._env is None:
+            self._env = make_environment(self._dag)
+        return self._env
+
+    def renders_as_is(self, value: str) -> bool:
+        """Whether ``value`` renders as itself, in this environment."""
+        if not _is_plain_text(value):
+            return False
+        dag = self._dag
+        if self._env is None and not (
+            getattr(dag, "jinja_environment_kwargs", None) or getattr(dag, "render_template_as_native_obj", False)
+        ):
+            return True  # ``make_environment`` would make a default one
+        return keeps_plain_text(self.get())
+
+
 def _load_file(name: str, env: jinja2.Environment) -> jinja2.Template:
     try:
         return env.get_template(name)
@@ -111,13 +156,13 @@ def render_template(
     ``template_ext``), containers element by element, and objects that declare
     ``template_fields`` rendered in place. Other values come back unchanged.
     """
-    return _render(value, context, env, tuple(template_ext), set())
+    return _render(value, context, _Environment(env=env), tuple(template_ext), set())
 
 
 def _render(
     value: Any,
     context: Mapping[str, Any],
-    env: jinja2.Environment,
+    env: _Environment,
     template_ext: tuple[str, ...],
     seen: set[int],
 ) -> Any:
@@ -126,9 +171,11 @@ def _render(
 
     if isinstance(value, str):
         if template_ext and value.endswith(template_ext):
-            template = _load_file(value, env)
+            template = _load_file(value, env.get())
+        elif env.renders_as_is(value):
+            return value
         else:
-            template = env.from_string(value)
+            template = env.get().from_string(value)
         return template.render(context)
     if type(value) is tuple:
         return tuple(again(item) for item in value)
@@ -147,7 +194,7 @@ def _render(
 def _render_nested(
     obj: Any,
     context: Mapping[str, Any],
-    env: jinja2.Environment,
+    env: _Environment,
     template_ext: tuple[str, ...],
     seen: set[int],
 ) -> None:
@@ -171,7 +218,7 @@ def render_task_fields(task: Any, context: Mapping[str, Any]) -> dict[str, Any]:
     """Render every field in ``task.template_fields``, set the results back on the task, and
     return them JSON-safe (what the UI shows for the try).
     """
-    env = make_environment(getattr(task, "dag", None))
+    env = _Environment(getattr(task, "dag", None))
     template_ext = tuple(getattr(task, "template_ext", None) or ())
     seen: set[int] = {id(task)}
     shown: dict[str, Any] = {}

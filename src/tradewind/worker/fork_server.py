@@ -74,7 +74,7 @@ from tradewind.worker.guardian import (
     start_guarded_early,
     wait_readable,
 )
-from tradewind.worker.process_tree import reap_children
+from tradewind.worker.process_tree import name_process, reap_children
 from tradewind.worker.task_process import ResultChannel, TryRequest, child_main
 from tradewind.worker.try_services import WorkerServices
 
@@ -257,6 +257,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     close_in_children(sock.fileno())  # guardians and task processes never hold the socket
+    name_process("tw-fork-server")
     # Only a DAG file that reads a variable as it is imported reaches the metastore from here (the
     # engine is made then); the tries ask the worker (``try_services.py``).
     services = MetastoreServices(settings)

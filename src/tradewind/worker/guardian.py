@@ -48,7 +48,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from tradewind.worker.process_tree import become_subreaper, die_with_parent, kill_descendants, reap_children
+from tradewind.worker.process_tree import (
+    become_subreaper,
+    die_with_parent,
+    kill_descendants,
+    name_process,
+    reap_children,
+)
 
 #: How often the guardian reaps orphans that ended while the task runs.
 _REAP_INTERVAL_S = 1.0
@@ -456,6 +462,7 @@ def _guardian_main(
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()
     become_subreaper()
+    name_process("tw-guardian")
     guardian = os.getpid()
     # The task process waits on this pipe for the worker's go, which the guardian passes on; its
     # end of file (the guardian gone) means "do not start".
@@ -468,6 +475,7 @@ def _guardian_main(
             if wait_for_go:
                 os.close(go_write)
             die_with_parent(guardian)
+            name_process("tw-task")
             os.setpgid(0, 0)
             task_main(log_write, result_write, lambda: _go_passed_on(go_read))
         finally:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+_PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 
 #: How often ``kill_descendants`` looks again while waiting for a process that ignored SIGTERM.
@@ -50,6 +51,17 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
     ``parent`` already died before the request took effect)."""
     if _prctl(_PR_SET_PDEATHSIG, int(sig)) and os.getppid() != parent:
         os._exit(1)
+
+
+def name_process(name: str) -> None:
+    """Name this process as ``ps``, ``top`` and ``/proc/<pid>/comm`` show it (15 bytes at most),
+    so a worker's fork server, guardians and task processes can be told apart."""
+    libc = _libc()
+    if libc is not None:
+        try:
+            libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+        except AttributeError:
+            pass
 
 
 def become_subreaper() -> bool:

@@ -33,7 +33,7 @@ from tradewind.metastore.engine import (
     session_scope,
 )
 from tradewind.metastore.task_instances import TIKey
-from tradewind.queue.events import EventBus, make_event_bus
+from tradewind.queue.events import EventBus, PublishingInBackground, make_event_bus
 from tradewind.queue.messages import TaskMessage
 from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
@@ -102,7 +102,8 @@ def create_services(
             import_timeout=settings.dagbag_import_timeout,
             after_fork=lambda: dispose_after_fork(engine),
         ),
-        events=make_event_bus(settings.broker_url),
+        # A slot goes on to its next task at once; the scheduler's wake-up follows.
+        events=PublishingInBackground(make_event_bus(settings.broker_url)),
         options=options,
         follow_up=follow,
     )

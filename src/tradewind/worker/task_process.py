@@ -32,12 +32,9 @@ from tradewind.sdk.xcom_arg import resolve_xcom_args
 from tradewind.secrets import masker
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
+from tradewind.worker.try_services import HANDLED_SIGNALS
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
-#: The signals a task's code may handle (a time limit's, a stop's), held while a report line is written.
-_ASYNC_SIGNALS = frozenset(
-    {signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD}
-)
 
 
 @dataclass
@@ -280,7 +277,7 @@ class ResultChannel:
         time limit's exception never leaves half a line for the next one to be glued to)."""
         line = f"{{{json.dumps(kind)}: {value_json}}}\n"
         with self.lock:
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
             try:
                 self._file.write(line)
                 self._file.flush()

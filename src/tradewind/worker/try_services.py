@@ -37,6 +37,7 @@ import os
 import pickle
 import queue
 import select
+import signal
 import socket
 import struct
 import threading
@@ -56,6 +57,11 @@ _HEADER = struct.Struct("!Ii")
 _DATETIME_TAG = "__datetime__"
 #: Wraps a mapping that holds a key spelled like a tag, so it is not taken for one.
 _MAPPING_TAG = "__mapping__"
+#: The signals a task's code may handle (a time limit's, a stop's): held while a task process
+#: starts a thread, or writes a report line (``task_process.ResultChannel``).
+HANDLED_SIGNALS = frozenset(
+    {signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD}
+)
 #: The number of the answer to a line the worker could not read as a call.
 UNREADABLE_CALL = -1
 #: How long the worker waits for a task process to take any of an answer before it answers no more.
@@ -245,9 +251,10 @@ def _unframed(frame: bytes) -> tuple[str, Any]:
 
 class _AnswerReader:
     """The thread of a task's process that reads its worker's answers and hands each to the call
-    waiting for it (started with the task's services, before the task's code installs a handler).
-    Being no main thread, it runs no signal handler: nothing interrupts it half-way through an
-    answer."""
+    waiting for it. Being no main thread, it runs no signal handler: nothing interrupts it half-way
+    through an answer. Started by the first call (most tries make none, and a thread costs a fresh
+    process about 0.4 ms), with the signals a handler may catch held meanwhile: no handler runs
+    while the thread is being started, so none can find the start's locks held."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
@@ -259,17 +266,26 @@ class _AnswerReader:
         self._answers: dict[int, bytes] = {}
         self._gone: str | None = None
         self._last_id = 0
+        self._started = False
+
+    def new_call(self) -> int:
+        """The number of a new call, waited for from now on (the reading thread started first)."""
+        with self.lock:
+            if not self._started:
+                self._start()
+            self._last_id += 1
+            self.waiting.add(self._last_id)
+            return self._last_id
+
+    def _start(self) -> None:
+        self._started = True
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
         try:
             threading.Thread(target=self._read_all, name="worker-answers", daemon=True).start()
         except RuntimeError as exc:  # no thread to be had (a limit on processes): calls fail, not hang
             self._gone = f"the task's process cannot read its worker's answers ({exc})"
-
-    def new_call(self) -> int:
-        """The number of a new call, waited for from now on."""
-        with self.lock:
-            self._last_id += 1
-            self.waiting.add(self._last_id)
-            return self._last_id
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def answer_to(self, call_id: int) -> bytes:
         """The answer to call ``call_id`` (pickled) once it has come; a signal handler may interrupt
