@@ -28,9 +28,12 @@ from tradewind.metastore.models import AuditLog, DagRun, TaskInstance, TaskLog, 
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.failed_tries import fail_try
 from tradewind.sdk.serialization import serialize_dag
+from tradewind.settings import Settings
 from tradewind.states import DagRunState, TaskInstanceState
+from tradewind.worker.follow_up import FollowUp
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.reporting import Reporter, Standing
+from tradewind.worker.reporting import PushedXCom, Reporter, Standing
+from tradewind.worker.runner import RunnerOptions
 
 pytestmark = pytest.mark.integration
 
@@ -385,9 +388,9 @@ def test_a_fan_in_learns_whether_its_upstream_tasks_all_succeeded_from_their_sta
             session, "etl", "manual__1", [(t, -1, "none", "success", {}) for t in upstream[:-1]], manual=True
         )
     with session_scope(session_factory) as session:
-        assert task_instances.any_not_in_state(session, "etl", "manual__1", upstream, "success")
-        assert not task_instances.any_not_in_state(session, "etl", "manual__1", upstream[:-1], "success")
-        assert not task_instances.any_not_in_state(session, "etl", "manual__1", [], "success")
+        assert task_instances.one_not_in_state(session, "etl", "manual__1", upstream, "success") == upstream[-1]
+        assert task_instances.one_not_in_state(session, "etl", "manual__1", upstream[:-1], "success") is None
+        assert task_instances.one_not_in_state(session, "etl", "manual__1", [], "success") is None
         states = task_instances.states_of(session, "etl", "manual__1", [upstream[0], upstream[-1], "mapped", "gone"])
     assert states == {upstream[0]: ["success"], upstream[-1]: ["none"], "mapped": ["none"]}
 
@@ -803,6 +806,65 @@ def test_no_try_is_claimed_while_an_earlier_try_may_still_have_processes_alive(
     # Every process of the first try is gone: its end, refused, releases it.
     assert first.finish(Outcome(TaskInstanceState.FAILED, error="stopped")) == (False, None)
     assert second.claim(hostname="w2", pid=2) is not None
+
+
+def test_a_fan_in_waits_until_its_last_upstream_task_succeeded_whichever_ends_last(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """After each upstream try of a fan-in, the worker asks whether the downstream task may run:
+    first about the upstream task it last found unfinished, then about all of them."""
+    with DAG("etl", schedule=None, start_date=T0):
+        last = BashOperator(task_id="last", bash_command="true")
+        middles = [BashOperator(task_id=f"middle_{i}", bash_command="true") for i in range(4)]
+        for middle in middles:
+            middle >> last
+    with session_scope(session_factory) as session:
+        _create_run(session, task_rows=[{"task_id": t.task_id} for t in [*middles, last]])
+    follow_up = FollowUp(session_factory, Settings(), ["default"], lambda items: None, RunnerOptions())
+    # They end in this order; only after the fourth may ``last`` run.
+    for done, middle in enumerate([middles[2], middles[0], middles[3], middles[1]], start=1):
+        with session_scope(session_factory) as session:
+            assert task_instances.transition(
+                session,
+                TIKey("etl", "manual__1", middle.task_id),
+                expected_state="none",
+                target_state="success",
+                manual=True,
+            )
+        with session_scope(session_factory) as session:
+            waits = follow_up._nothing_can_follow(session, TIKey("etl", "manual__1", middle.task_id), "success", middle)
+        assert waits is (done < 4), f"after {done} of 4 upstream tasks ended"
+
+
+def test_a_follow_up_that_fails_in_a_tries_final_transaction_costs_only_itself(
+    session_factory: sessionmaker[Session],
+    run_id: str,
+) -> None:
+    """The worker plans the run in the transaction that ends the try; when that planning fails
+    half-way, none of it is kept, and the try's end, its log and its XCom are written all the same."""
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    reporter = Reporter(session_factory, key, 1, zombie_threshold=30)
+    assert reporter.claim(hostname="w1", pid=1) is not None
+    reporter.flush(log_text="while it ran\n")
+
+    def broken_follow_up(session: Session, outcome: Outcome) -> None:
+        assert task_instances.transition(
+            session, TIKey("etl", run_id, "load"), expected_state="none", target_state="scheduled"
+        )
+        raise RuntimeError("the planner broke half-way")
+
+    pushed = [PushedXCom("return_value", 42)]
+    written, followed = reporter.finish(
+        Outcome(TaskInstanceState.SUCCESS), log_text="at its end\n", pushed=pushed, then=broken_follow_up
+    )
+    assert (written, followed) == (True, None)
+    with session_scope(session_factory) as session:
+        ended = task_instances.get_ti(session, "etl", run_id, "extract")
+        assert (ended.state, ended.live_try) == ("success", None)
+        assert task_instances.get_ti(session, "etl", run_id, "load").state == "none"  # the follow-up's write is gone
+        assert logs.read_log(session, key, 1)[0] == "while it ran\nat its end\n"
+        assert xcoms.find_xcom(session, "etl", run_id, "extract") == (True, 42)
 
 
 def test_a_try_whose_worker_went_silent_past_the_zombie_threshold_no_longer_holds_the_task_instance(

@@ -283,11 +283,13 @@ def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str
     return found
 
 
-def any_not_in_state(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], state: str) -> bool:
-    """Whether a task instance of one of ``task_ids`` in the run is in another state than ``state``
-    (one row at most is read: a follow-up asks this of a fan-in of hundreds for every try)."""
+def one_not_in_state(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], state: str) -> str | None:
+    """The task id of one task instance of ``task_ids`` in the run that is in another state than
+    ``state``; None when there is none (one row at most is read: a follow-up asks this of a fan-in
+    of hundreds for every try)."""
     params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_task_ids": list(task_ids), "w_state": state}
-    return session.execute(_not_in_state_statement(is_postgres(session)), params).first() is not None
+    row = session.execute(_not_in_state_statement(is_postgres(session)), params).first()
+    return None if row is None else str(row.task_id)
 
 
 def update_try(session: Session, key: TIKey, try_number: int, **values: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +64,15 @@ class FollowUp:
         if checked is None:
             checked = self._local.checked = {}
         return checked
+
+    @property
+    def waiting_on(self) -> dict[tuple[str, str, str], str]:
+        """(dag id, run id, downstream task id) -> an upstream task this thread last found it still
+        waiting for: looked at first next time, since it most likely still is (``_nothing_can_follow``)."""
+        waiting: dict[tuple[str, str, str], str] | None = getattr(self._local, "waiting_on", None)
+        if waiting is None or len(waiting) > 10_000:
+            waiting = self._local.waiting_on = {}
+        return waiting
 
     def plan_in(
         self,
@@ -137,10 +146,27 @@ class FollowUp:
             return False  # this (unmapped) task instance was the only one they waited for
         # (An upstream task instance not created yet counts as finished here: the full follow-up
         # then runs, which is only slower.)
-        return all(
-            task_instances.any_not_in_state(session, key.dag_id, key.run_id, sorted(d.upstream_task_ids), "success")
-            for d in downstream
-        )
+        return all(self._still_waits(session, key, d.task_id, d.upstream_task_ids) for d in downstream)
+
+    def _still_waits(self, session: Session, key: TIKey, downstream: str, upstream: Collection[str]) -> bool:
+        """Whether a task instance of one of ``upstream`` has not succeeded. The upstream task found
+        unfinished last time is asked about first, alone: in a fan-in of hundreds, each try but the
+        last finds one, and a question about one task is much lighter than one about all of them."""
+        memo = (key.dag_id, key.run_id, downstream)
+        last = self.waiting_on.get(memo)
+        if (
+            last is not None
+            and last in upstream
+            and last != key.task_id
+            and task_instances.one_not_in_state(session, key.dag_id, key.run_id, [last], "success") is not None
+        ):
+            return True
+        found = task_instances.one_not_in_state(session, key.dag_id, key.run_id, sorted(upstream), "success")
+        if found is None:
+            self.waiting_on.pop(memo, None)
+            return False
+        self.waiting_on[memo] = found
+        return True
 
 
 @dataclass

@@ -235,12 +235,27 @@ class Reporter:
         of the try's XCom is written when it lost its claim; a try cleared while it ran goes back to
         ``none`` so it runs again.
 
-        ``then(session, outcome)`` runs last in the same transaction, under a savepoint — a failure there rolls
-        back only its own work, never the try's end. Returns (whether the end was written, what
-        ``then`` returned)."""
+        ``then(session, outcome)`` runs last in the same transaction. A failure there costs only its
+        own work, never the try's end: the transaction is rolled back and the end written again
+        without it (rarer, and cheaper on every try, than a savepoint around it). Returns (whether
+        the end was written, what ``then`` returned)."""
         with self._write_lock:
             self._finished = True
-            return self._finish(outcome, log_text, rendered, pushed, then)
+            if then is None:
+                return self._finish(outcome, log_text, rendered, pushed, None)
+            log_state = (self._log_seq, self._log_cap)
+            try:
+                return self._finish(outcome, log_text, rendered, pushed, then)
+            except _FollowUpFailed as failed:
+                logger.error(
+                    "%s try %s: following up in the try's final transaction failed; left to the scheduler",
+                    self.key,
+                    self.try_number,
+                    exc_info=failed.__cause__,
+                )
+            # Nothing of that transaction was stored: the log goes on from where it stood before it.
+            self._log_seq, self._log_cap = log_state
+            return self._finish(outcome, log_text, rendered, pushed, None)
 
     def _finish(
         self,
@@ -316,7 +331,7 @@ class Reporter:
                 skip_downstream(session, self.key, outcome.skip_task_ids)
             if outcome.state == TI.SUCCESS and outcome.dataset_events:
                 self._record_dataset_events(session, outcome.dataset_events, now)
-            followed = _in_savepoint(session, lambda s: then(s, outcome)) if then is not None else None
+            followed = _follow_up(session, then, outcome) if then is not None else None
         return True, followed
 
     def _record_dataset_events(self, session: Session, events: list[dict[str, Any]], now: datetime) -> None:
@@ -354,13 +369,15 @@ def _deferral_fields(session: Session, deferral: Deferral, now: datetime) -> tup
     }
 
 
-def _in_savepoint(session: Session, work: Callable[[Session], Any]) -> Any:
+class _FollowUpFailed(Exception):
+    """What a try's final transaction ran after the try's end failed (the cause says how)."""
+
+
+def _follow_up(session: Session, then: Callable[[Session, Outcome], Any], outcome: Outcome) -> Any:
     try:
-        with session.begin_nested():
-            return work(session)
-    except Exception:  # noqa: BLE001 - only the follow-up is lost; the scheduler does it instead
-        logger.exception("following up in the try's final transaction failed; left to the scheduler")
-        return None
+        return then(session, outcome)
+    except Exception as exc:  # noqa: BLE001 - only the follow-up is lost; the scheduler does it instead
+        raise _FollowUpFailed() from exc
 
 
 def end_claimed(reporter: Reporter, claimed: ClaimedTry, reason: str, policy: RetryPolicy | None) -> Outcome:
