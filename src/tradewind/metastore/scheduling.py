@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tradewind.decisions.run_schedule import DEFAULT_MAX_ACTIVE_RUNS
@@ -232,36 +232,39 @@ def lock_runs_to_examine(
     limit: int,
     decided_before: datetime,
     only_named: bool = False,
-) -> list[DagRun]:
+) -> tuple[list[DagRun], dict[str, str | None]]:
     """Up to ``limit`` queued or running runs of unpaused, active DAGs, locked for this transaction
     (runs another scheduler holds are skipped): the ``named`` ones first, then those whose last
-    scheduling decision is not newer than ``decided_before``, least recently decided first."""
+    scheduling decision is not newer than ``decided_before``, least recently decided first. With
+    them, read in the same statement, the stored hash of each of their DAGs that has been parsed
+    (as ``dag_hashes`` answers it)."""
     base = _examinable_runs()
-    found: list[DagRun] = []
+    rows: list[Row[DagRun, str | None, bool]] = []
     if named:
-        found = list(session.scalars(_named_runs(), {"named": list(named), "limit": limit}))
-    remaining = 0 if only_named else limit - len(found)
+        rows = list(session.execute(_named_runs(), {"named": list(named), "limit": limit}))
+    remaining = 0 if only_named else limit - len(rows)
     if remaining > 0:
         query = base.where(
             or_(DagRun.last_scheduling_decision.is_(None), DagRun.last_scheduling_decision <= decided_before)
         )
-        if found:
-            query = query.where(DagRun.id.not_in([run.id for run in found]))
-        found.extend(
-            session.scalars(
+        if rows:
+            query = query.where(DagRun.id.not_in([row[0].id for row in rows]))
+        rows.extend(
+            session.execute(
                 query.order_by(DagRun.last_scheduling_decision.asc().nulls_first(), DagRun.logical_date).limit(
                     remaining
                 )
             )
         )
-    return found
+    hashes = {run.dag_id: dag_hash for run, dag_hash, stored in rows if stored}
+    return [row[0] for row in rows], hashes
 
 
 @functools.cache
-def _examinable_runs() -> Select[Any]:
+def _examinable_runs() -> Select[DagRun, str | None, bool]:
     """Queued or running runs of unpaused, active DAGs, locked (skipping those another scheduler holds)."""
     return (
-        select(DagRun)
+        select(DagRun, DagModel.dag_hash, DagModel.serialized.is_not(None))
         .join(DagModel, DagModel.dag_id == DagRun.dag_id)
         .where(
             DagRun.state.in_([DagRunState.QUEUED.value, DagRunState.RUNNING.value]),
@@ -275,7 +278,7 @@ def _examinable_runs() -> Select[Any]:
 
 
 @functools.cache
-def _named_runs() -> Select[Any]:
+def _named_runs() -> Select[DagRun, str | None, bool]:
     """``_examinable_runs`` of the named (dag_id, run_id) pairs (a worker's follow-up names its run)."""
     return (
         _examinable_runs()

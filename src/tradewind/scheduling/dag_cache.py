@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -50,8 +50,14 @@ class DagCache:
         self._unreadable: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
-    def get_many(self, session: Session, dag_ids: Collection[str]) -> dict[str, CachedDag]:
-        """The named DAGs as currently stored (DAGs never parsed, or unreadable, are left out)."""
+    def get_many(
+        self, session: Session, dag_ids: Collection[str], *, stored_hashes: Mapping[str, str | None] | None = None
+    ) -> dict[str, CachedDag]:
+        """The named DAGs as currently stored (DAGs never parsed, or unreadable, are left out).
+        ``stored_hashes``: what this transaction already read of their hashes (``dag_hashes``, for
+        all of ``dag_ids``: a DAG missing from it was never parsed)."""
+        if stored_hashes is not None:
+            _remember_hashes(session, {dag_id: stored_hashes.get(dag_id, _NOT_STORED) for dag_id in dag_ids})
         hashes = _hashes_in_transaction(session, dag_ids)
         with self._lock:
             stale = [
@@ -88,17 +94,26 @@ _HASHES_KEY = "tradewind.dag_hashes"
 def _hashes_in_transaction(session: Session, dag_ids: Collection[str]) -> dict[str, str | None]:
     """The named DAGs' stored hashes, each read once per transaction: planning a run and then
     queueing its tasks ask about the same DAG, and need not ask the metastore twice."""
-    memo = session.info.get(_HASHES_KEY)
-    transaction = session.get_transaction()
-    known: dict[str, str | None] = (
-        memo[1] if memo is not None and transaction is not None and memo[0] is transaction else {}
-    )
+    known = _known_hashes(session)
     missing = [dag_id for dag_id in dag_ids if dag_id not in known]
     if missing:
         found = scheduling.dag_hashes(session, missing)
         known.update({dag_id: found.get(dag_id, _NOT_STORED) for dag_id in missing})
     session.info[_HASHES_KEY] = (session.get_transaction(), known)
     return {dag_id: known[dag_id] for dag_id in dag_ids if known[dag_id] != _NOT_STORED}
+
+
+def _remember_hashes(session: Session, hashes: Mapping[str, str | None]) -> None:
+    """Keep hashes this transaction read another way (with the runs it locked)."""
+    known = _known_hashes(session)
+    known.update(hashes)
+    session.info[_HASHES_KEY] = (session.get_transaction(), known)
+
+
+def _known_hashes(session: Session) -> dict[str, str | None]:
+    memo = session.info.get(_HASHES_KEY)
+    transaction = session.get_transaction()
+    return memo[1] if memo is not None and transaction is not None and memo[0] is transaction else {}
 
 
 #: A DAG never parsed (or gone): not in the metastore's answer.

@@ -72,7 +72,7 @@ def progress_runs(
     report = ProgressReport()
     checked = {} if checked is None else checked
     limit = max(1, settings.max_dagruns_per_loop)
-    batch = scheduling.lock_runs_to_examine(
+    batch, stored_hashes = scheduling.lock_runs_to_examine(
         session,
         named=named,
         limit=limit,
@@ -80,7 +80,7 @@ def progress_runs(
         only_named=only_named,
     )
     report.examined, report.full = len(batch), len(batch) >= limit
-    dags = cache.get_many(session, {run.dag_id for run in batch})
+    dags = cache.get_many(session, {run.dag_id for run in batch}, stored_hashes=stored_hashes)
     startable = _startable(session, [r for r in batch if r.state == DagRunState.QUEUED and r.dag_id in dags], dags)
     for run in batch:
         cached = dags.get(run.dag_id)
