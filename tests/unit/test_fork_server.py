@@ -255,9 +255,11 @@ def _children_of(pid: int) -> list[int]:
 def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):
     """No program the worker runs (``os.system`` in a DAG file, say) holds a try's control pipe, so a
     dead worker is always seen by the guardian."""
-    guarded = started(server, spec_for(dag_file))
-    fds = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
-    assert not any(os.get_inheritable(fd) for fd in fds)
+    guarded = server.start_try(spec_for(dag_file))
+    fds = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd, guarded.go_fd]
+    assert min(fds) >= 0 and not any(os.get_inheritable(fd) for fd in fds)
+    guarded.go()
+    assert guarded.go_fd == -1, "the go pipe is closed once the go is said"
     run_to_end(guarded)
 
 

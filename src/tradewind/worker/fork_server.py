@@ -81,8 +81,8 @@ from tradewind.worker.try_services import WorkerServices
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
-#: The pipes sent with each started try: log, result, guardian status, control.
-_PIPES_PER_TRY = 4
+#: The pipes sent with each started try: log, result, guardian status, control, the task's go.
+_PIPES_PER_TRY = 5
 #: How often an idle fork server reaps its ended guardians and checks its worker is alive.
 _IDLE_WAKE_S = 1.0
 #: How long the worker waits for an answer beyond the time a DAG file may take to import.
@@ -169,7 +169,7 @@ class ForkServer:
                         raise ForkServerError(f"the worker's fork server could not start the try: {exc}") from None
         if "error" in answer:
             raise ForkServerError(str(answer["error"]))
-        log_fd, result_fd, status_fd, control_fd = fds
+        log_fd, result_fd, status_fd, control_fd, go_fd = fds
         os.set_blocking(status_fd, False)
         return GuardedTry(
             pid=int(answer["pid"]),
@@ -177,6 +177,7 @@ class ForkServer:
             result_fd=result_fd,
             status_fd=status_fd,
             control_fd=control_fd,
+            go_fd=go_fd,
             own_child=False,
         )
 
@@ -313,7 +314,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
                 continue
             guarded = chosen.guarded
             try:
-                pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd]
+                pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd, guarded.go_fd]
                 _send(sock, {"pid": guarded.pid}, pipes)
             finally:
                 guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)

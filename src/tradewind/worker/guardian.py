@@ -27,9 +27,10 @@ worker dies, every guardian sees its pipe close at once, not when some later try
 A worker forks its guardians from its fork server (``fork_server.py``), which sends the worker's
 ends of the pipes back; they join the same set as they arrive. The fork server starts them early
 (``start_guarded_early``), before the try is asked for: the guardian forks the task process at
-once, and the task process runs nothing of a try until the guardian passes on the worker's ``go``.
-If the control pipe closes first, the guardian SIGKILLs the task process and exits without a
-word; if the task process ends first, the guardian reports its end as after any try.
+once, and the task process runs nothing of a try until the worker's ``go`` reaches it, on a pipe
+of its own (the guardian hears it on its control pipe, at the same moment). If the control pipe
+closes first, the guardian SIGKILLs the task process and exits without a word; if the task process
+ends first, the guardian reports its end as after any try.
 
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
@@ -214,14 +215,25 @@ class GuardedTry:
     #: Readable end of the guardian's own reports; EOF once it has exited.
     status_fd: int
     control_fd: int
+    #: The worker's end of the pipe a task process started early waits on for its go (-1: none).
+    go_fd: int = -1
     report: GuardianReport = field(default_factory=GuardianReport)
     stopping: str | None = None
     #: Whether the guardian is this process's child (False: the fork server's, which reaps it).
     own_child: bool = True
 
     def go(self) -> None:
-        """Let the task process of a guardian started with ``start_guarded_early`` run the try."""
+        """Let the task process of a guardian started with ``start_guarded_early`` run the try: the
+        guardian hears it first, then the task process (each wakes on its own pipe, neither waits
+        for the other)."""
         self._send("go\n")
+        if self.go_fd >= 0:
+            try:
+                os.write(self.go_fd, b"g")
+            except OSError:
+                pass  # the task process is gone; its guardian reports how it ended
+            close_now(self.go_fd)
+            self.go_fd = -1
 
     def terminate(self, grace: float) -> None:
         """SIGTERM the task process (its on_kill runs); SIGKILL everything after ``grace`` seconds."""
@@ -266,7 +278,7 @@ class GuardedTry:
     def close(self) -> None:
         """Close the worker's ends of the try's pipes (once: a second call closes nothing)."""
         with _PIPES_LOCK:
-            for fd in (self.log_fd, self.result_fd, self.status_fd, self.control_fd):
+            for fd in (self.log_fd, self.result_fd, self.status_fd, self.control_fd, self.go_fd):
                 if fd < 0:
                     continue
                 _TRY_PIPES.discard(fd)
@@ -274,7 +286,7 @@ class GuardedTry:
                     os.close(fd)
                 except OSError:
                     pass
-            self.log_fd = self.result_fd = self.status_fd = self.control_fd = -1
+            self.log_fd = self.result_fd = self.status_fd = self.control_fd = self.go_fd = -1
 
     def _send(self, command: str) -> None:
         try:
@@ -307,9 +319,9 @@ def start_guarded_early(
 
     ``task_main(log_fd, result_fd, go)`` (it must not return) may prepare what needs nothing of the
     try, and must call ``go()`` before it runs anything of it: ``go()`` waits for the worker's go
-    and returns True, or returns False when the try is not to start. That is when the control pipe
-    closes before any go: the guardian then SIGKILLs the task process and exits, having said nothing
-    on its status pipe. When the task process ends before the go, the guardian says so on its
+    and returns True, or returns False when the try is not to start. That is when the worker's
+    ends close before any go: the guardian then SIGKILLs the task process and exits, having said
+    nothing on its status pipe. When the task process ends before the go, the guardian says so on its
     status pipe as after any end, and exits (so anything readable on the status pipe before a go
     says the task process is gone). ``task_only``: descriptors ``task_main`` reads, which the
     guardian closes once it has forked the task process."""
@@ -333,32 +345,40 @@ def _start(
             # Both ways: the task's process reports on it, and reads the worker's answers to what it
             # asks (``try_services.py``).
             made.extend(end.detach() for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
-            for _ in range(2):
+            # The last pair: the task process's go, straight from the worker (early starts only).
+            for _ in range(3 if wait_for_go else 2):
                 made.extend(os.pipe())
             pid = os.fork()
         except OSError:
             for fd in made:
                 os.close(fd)
             raise
-        log_read, log_write, result_read, result_write, control_read, control_write, status_read, status_write = made
+        log_read, log_write, result_read, result_write, control_read, control_write, status_read, status_write = made[
+            :8
+        ]
+        go_read, go_write = made[8:] if wait_for_go else (-1, -1)
+        worker_ends = (log_read, result_read, control_write, status_read, *([go_write] if wait_for_go else []))
         if pid == 0:  # the guardian
             _guardian_child(
                 task_main,
-                (log_read, result_read, control_write, status_read),
+                worker_ends,
                 log_write,
                 result_write,
                 control_read,
                 status_write,
+                go_read,
                 orphan_grace=orphan_grace,
                 leftover_grace=leftover_grace,
                 wait_for_go=wait_for_go,
                 task_only=task_only,
             )
-        for fd in (log_write, result_write, control_read, status_write):
+        for fd in (log_write, result_write, control_read, status_write, *([go_read] if wait_for_go else [])):
             os.close(fd)
-        _TRY_PIPES.update((log_read, result_read, status_read, control_write))
+        _TRY_PIPES.update(worker_ends)
     os.set_blocking(status_read, False)
-    return GuardedTry(pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read, control_fd=control_write)
+    return GuardedTry(
+        pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read, control_fd=control_write, go_fd=go_write
+    )
 
 
 def _guardian_child(
@@ -368,6 +388,7 @@ def _guardian_child(
     result_write: int,
     control_read: int,
     status_write: int,
+    go_read: int,
     *,
     orphan_grace: float,
     leftover_grace: float,
@@ -385,6 +406,7 @@ def _guardian_child(
             result_write,
             control_read,
             status_write,
+            go_read,
             orphan_grace=orphan_grace,
             leftover_grace=leftover_grace,
             wait_for_go=wait_for_go,
@@ -394,8 +416,8 @@ def _guardian_child(
         os._exit(code)
 
 
-def _go_passed_on(go_read: int) -> bool:
-    """In a task process started early: wait for the guardian to pass the worker's go on."""
+def _go_said_to_task(go_read: int) -> bool:
+    """In a task process started early: wait for the worker's go (False: its end closed first)."""
     while True:
         try:
             byte = os.read(go_read, 1)
@@ -443,6 +465,7 @@ def _guardian_main(
     result_write: int,
     control_read: int,
     status_write: int,
+    go_read: int,
     *,
     orphan_grace: float,
     leftover_grace: float,
@@ -464,20 +487,17 @@ def _guardian_main(
     become_subreaper()
     name_process("tw-guardian")
     guardian = os.getpid()
-    # The task process waits on this pipe for the worker's go, which the guardian passes on; its
-    # end of file (the guardian gone) means "do not start".
-    go_read, go_write = os.pipe() if wait_for_go else (-1, -1)
+    # The task process waits on ``go_read`` for the worker's go; its end of file (the worker's end
+    # closed: the try given up, or the worker gone) means "do not start".
     task_pid = os.fork()
     if task_pid == 0:  # the task process
         try:
             os.close(control_read)
             os.close(status_write)
-            if wait_for_go:
-                os.close(go_write)
             die_with_parent(guardian)
             name_process("tw-task")
             os.setpgid(0, 0)
-            task_main(log_write, result_write, lambda: _go_passed_on(go_read))
+            task_main(log_write, result_write, lambda: _go_said_to_task(go_read))
         finally:
             os._exit(1)
     os.close(log_write)
@@ -487,9 +507,6 @@ def _guardian_main(
     if wait_for_go:
         os.close(go_read)
         said = _go_said(control_read, task_pid)
-        if said:
-            _say(go_write, "g")
-        os.close(go_write)
         if said is False:  # the try is not to start: stop what was made ready, say nothing
             _signal(task_pid, signal.SIGKILL)
             kill_descendants()
