@@ -1,8 +1,7 @@
 """Loads the DAG a task belongs to from its file, once per file version.
 
 A worker keeps its process warm: the DAGs of a file are imported the first time one of its tasks
-runs and again only when the file's content changes (read and hashed again only when its stat
-changed, as the DAG processor's scan does: ``dag_folder.settled_stamp``). The worker's threads share one loader and
+runs and again only when the file's content changes. The worker's threads share one loader and
 import one file at a time (importing a DAG file uses process-wide state: the DAG context, the
 warnings filters); a thread whose file is already loaded does not wait.
 
@@ -24,10 +23,8 @@ file should not, and Airflow's best practices say so too.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -36,7 +33,6 @@ from pathlib import Path
 from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_file import file_hash, load_dag_file, lost_import_error
-from tradewind.sdk.dag_folder import FileStamp, settled_stamp
 from tradewind.timed_child import TimedChild
 from tradewind.worker.guardian import forking, importing
 
@@ -49,9 +45,6 @@ class _Entry:
     content_hash: str
     dags: dict[str, DAG]
     error: str | None
-    #: The file's stat when it was hashed, once old enough to be trusted (``settled_stamp``): while
-    #: the file's stat stays the same, its content is taken as the same without reading it again.
-    stamp: FileStamp | None = None
 
 
 class DagLoader:
@@ -82,16 +75,11 @@ class DagLoader:
     def get_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
         """The live DAG ``dag_id`` from ``fileloc``; a clear error if the file is gone or broken."""
         path = self.path_of(fileloc)
-        entry = self._cache.get(path)
         try:
-            stat = os.stat(path)
-            stamp = FileStamp(mtime_ns=stat.st_mtime_ns, size=stat.st_size)
-            if entry is not None and entry.stamp == stamp:
-                return _dag_of(entry, path, dag_id)  # unchanged since it was hashed: not read again
             content_hash = file_hash(path)
         except OSError as exc:
             raise DagFileImportError(f"cannot read DAG file {path}: {exc.strerror}") from None
-        settled = settled_stamp(stamp, time.time_ns())
+        entry = self._cache.get(path)
         if entry is None or entry.content_hash != content_hash:
             with self._import_lock:
                 entry = self._cache.get(path)
@@ -99,7 +87,6 @@ class DagLoader:
                     entry = self._import(path, content_hash)
                     self._cache[path] = entry
                     self.imports += 1
-        entry.stamp = settled
         return _dag_of(entry, path, dag_id)
 
     def cached_dag(self, path: str, dag_id: str) -> DAG:
