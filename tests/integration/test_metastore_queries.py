@@ -836,6 +836,30 @@ def test_a_fan_in_waits_until_its_last_upstream_task_succeeded_whichever_ends_la
         assert waits is (done < 4), f"after {done} of 4 upstream tasks ended"
 
 
+def test_a_follow_up_remembers_its_run_s_dag_version_only_once_its_transaction_commits(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A follow-up matches its run's task instances with the DAG's version and remembers it; when its
+    transaction is rolled back, so is the matching, and the next follow-up matches again."""
+    with DAG("etl", schedule=None, start_date=T0) as dag:
+        BashOperator(task_id="extract", bash_command="true") >> BashOperator(task_id="load", bash_command="true")
+    with session_scope(session_factory) as session:
+        dags.upsert_dag(session, "etl", "/dags/etl.py", serialize_dag(dag), "v1", None, None, [], None, 1, 16, False)
+        _create_run(session, task_rows=[{"task_id": "extract"}, {"task_id": "load"}])
+    follow_up = FollowUp(session_factory, Settings(), ["default"], lambda items: None, RunnerOptions())
+    key = TIKey("etl", "manual__1", "extract")
+    session = session_factory()
+    try:
+        follow_up.plan_in(session, key, Outcome(TaskInstanceState.SUCCESS), None, hostname="w1", pid=1)
+        session.rollback()
+    finally:
+        session.close()
+    assert follow_up.checked == {}, "what a rolled-back transaction matched is not remembered"
+    with session_scope(session_factory) as session:
+        follow_up.plan_in(session, key, Outcome(TaskInstanceState.SUCCESS), None, hostname="w1", pid=1)
+    assert follow_up.checked == {("etl", "manual__1"): "v1"}
+
+
 def test_a_follow_up_that_fails_in_a_tries_final_transaction_costs_only_itself(
     session_factory: sessionmaker[Session],
     run_id: str,

@@ -95,3 +95,20 @@ def test_close_publishes_what_waits_then_closes_the_bus_and_ignores_later_events
     assert publisher._thread is not None and not publisher._thread.is_alive()  # no one left to publish it
     assert not publisher._pending
     assert bus.published == [("task_ended", "etl", "run_1")]
+
+
+def test_close_gives_up_within_its_time_when_redis_does_not_answer() -> None:
+    """A worker shutting down while Redis hangs waits for its events no longer than the close's
+    time; what was still waiting is dropped, never published on the closed bus."""
+    bus = _SlowBus()
+    publisher = PublishingInBackground(bus)
+    for n in range(5):
+        publisher.publish_task_ended("etl", f"run_{n}")
+    started = time.monotonic()
+    publisher.close(timeout=0.2)
+    assert time.monotonic() - started < 2.0 and bus.closed
+    bus.release.set()  # Redis answers again: the event being published goes out, nothing after it
+    assert publisher._thread is not None
+    publisher._thread.join(5)
+    assert not publisher._thread.is_alive()
+    assert bus.published == [("task_ended", "etl", "run_0")]

@@ -243,6 +243,21 @@ def test_a_try_made_ready_goes_away_with_its_fork_server(server, dag_file, tmp_p
     assert len((tmp_path / "ledger").read_text().splitlines()) == 1, "nothing ran in the processes made ready"
 
 
+def test_the_processes_of_a_try_are_named_for_ps_and_top(server, dag_file):
+    """``top`` and ``ps -e`` tell a worker's fork server, a try's guardian and its task process apart."""
+    run_to_end(started(server, spec_for(dag_file)))
+    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)  # the next try's guardian, made ready
+    (guardian,) = _children_of(server.pid)
+    wait_for(lambda: bool(_children_of(guardian)), 5)
+    (task_process,) = _children_of(guardian)
+
+    def names() -> list[str]:
+        return [Path(f"/proc/{pid}/comm").read_text().strip() for pid in (server.pid, guardian, task_process)]
+
+    # (Each names itself straight after its fork.)
+    wait_for(lambda: names() == ["tw-fork-server", "tw-guardian", "tw-task"], 5)
+
+
 def _children_of(pid: int) -> list[int]:
     """The living children of ``pid`` (an ended one the fork server has not reaped yet is left out)."""
     try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import jinja2
+import jinja2.ext
 import pytest
 
 from tradewind.sdk.context import RunInfo, build_context
@@ -244,6 +246,18 @@ def test_rendered_values_are_json_safe():
 
 # --- texts with nothing to render ------------------------------------------------------------------
 
+
+class ShoutingExtension(jinja2.ext.Extension):
+    """An extension that rewrites every template's source, braces or not."""
+
+    def preprocess(self, source, name, filename=None):
+        return source.upper()
+
+
+class Colour(str, enum.Enum):  # noqa: UP042 - the mixin DAG code often has; its str() is not its value
+    RED = "red"
+
+
 PLAIN_AND_NOT = [
     "true",
     "echo done && exit 0",
@@ -268,8 +282,9 @@ PLAIN_AND_NOT = [
         {"jinja_environment_kwargs": {"keep_trailing_newline": True}},
         {"jinja_environment_kwargs": {"line_statement_prefix": "%%", "line_comment_prefix": "##"}},
         {"jinja_environment_kwargs": {"variable_start_string": "<<", "variable_end_string": ">>"}},
+        {"jinja_environment_kwargs": {"extensions": ["jinja2.ext.do", __name__ + ".ShoutingExtension"]}},
     ],
-    ids=["default", "native", "keep-newline", "line-prefixes", "other-delimiters"],
+    ids=["default", "native", "keep-newline", "line-prefixes", "other-delimiters", "source-rewriting-extension"],
 )
 def test_a_field_renders_to_what_jinja_renders_whether_or_not_it_holds_a_template(dag_attrs):
     dag = make_dag(**dag_attrs)
@@ -284,6 +299,25 @@ def test_a_field_renders_to_what_jinja_renders_whether_or_not_it_holds_a_templat
             continue
         render_task_fields(task, make_context(dag, task))
         assert task.cmd == expected, repr(text)
+
+
+def test_a_str_subclass_comes_out_as_jinja_renders_it():
+    """An Enum member that is a str is rendered by Jinja to its str(), not kept as the member."""
+    dag = make_dag()
+    task = make_task(dag, cmd=Colour.RED)
+    render_task_fields(task, make_context(dag, task))
+    assert type(task.cmd) is str and task.cmd == make_environment(dag).from_string(Colour.RED).render()
+
+
+def test_a_dag_whose_environment_cannot_be_made_fails_even_tasks_with_nothing_to_render():
+    """As in Airflow, the DAG's environment is made for each task it renders: broken macros fail
+    the task, whether or not its fields hold a template."""
+    dag = make_dag()
+    task = make_task(dag, cmd="true")
+    context = make_context(dag, task)
+    dag.user_defined_macros = ["not", "a", "mapping"]
+    with pytest.raises((TypeError, ValueError)):
+        render_task_fields(task, context)
 
 
 def test_a_command_with_nothing_to_render_needs_no_jinja_environment(monkeypatch):

@@ -130,8 +130,8 @@ def _decode(message: dict[str, Any]) -> Event:
 
 
 class PublishingInBackground:
-    """An event bus whose publishing never waits: each event goes to one thread of its own, which
-    publishes them in order. A worker's slot starts its next task instead of waiting for Redis (a
+    """An event bus whose publishing never waits: the events go to a thread of the bus's own,
+    which publishes them in order. A worker's slot starts its next task instead of waiting for Redis (a
     round trip each time a task ends; seconds, up to the socket timeout, while Redis cannot be
     reached). An event still waiting to be published is not queued twice, and past ``max_pending``
     waiting events new ones are dropped: events are hints, the scheduler's timer covers them."""
@@ -145,6 +145,7 @@ class PublishingInBackground:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
+        self._abandoned = False
 
     def publish_task_ended(self, dag_id: str, run_id: str) -> None:
         self._put(("task_ended", dag_id, run_id))
@@ -156,7 +157,8 @@ class PublishingInBackground:
         return self._bus.wait(timeout)
 
     def close(self, timeout: float = 2.0) -> None:
-        """Publish what is waiting (for ``timeout`` seconds at most), then close the bus."""
+        """Publish what is waiting (for ``timeout`` seconds at most: what is left then is dropped),
+        then close the bus."""
         with self._lock:
             self._closed = True
             thread = self._thread if self._pid == os.getpid() else None
@@ -164,18 +166,22 @@ class PublishingInBackground:
                 self._queue.put(None)
         if thread is not None:
             thread.join(timeout)
+            self._abandoned = True  # what is still waiting is dropped, not published on a closed bus
         self._bus.close()
 
     def _put(self, event: tuple[str, str, str]) -> None:
+        if self._thread is not None and self._pid != os.getpid():
+            # A copy forked from the process that started the thread (no thread here, and its
+            # lock may have been held at the fork): publish directly.
+            self._publish(event)
+            return
         with self._lock:
             if self._closed or event in self._pending:
                 return
             if len(self._pending) >= self._max_pending:
                 logger.debug("event %s dropped: %d events wait to be published", event, len(self._pending))
                 return
-            if self._pid != os.getpid():  # first use, or a forked copy: the thread is this process's own
-                self._pending.clear()
-                self._queue = queue.SimpleQueue()
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._publish_all, name="event-publisher", daemon=True)
                 self._thread.start()
                 self._pid = os.getpid()
@@ -183,16 +189,20 @@ class PublishingInBackground:
             self._queue.put(event)
 
     def _publish_all(self) -> None:
-        events = self._queue
-        while (event := events.get()) is not None:
+        while (event := self._queue.get()) is not None and not self._abandoned:
             with self._lock:
                 self._pending.discard(event)
-            kind, dag_id, run_id = event
-            # The bus logs and swallows what fails: a dead Redis costs this event only.
+            self._publish(event)
+
+    def _publish(self, event: tuple[str, str, str]) -> None:
+        kind, dag_id, run_id = event
+        try:
             if kind == "task_ended":
                 self._bus.publish_task_ended(dag_id, run_id)
             else:
                 self._bus.publish_state_changed(dag_id, run_id)
+        except Exception as exc:  # noqa: BLE001 - an event is a hint; the thread goes on with the next
+            logger.debug("event %s not published (%s)", event, exc)
 
 
 def make_event_bus(broker_url: str | None, *, subscribe: bool = False) -> EventBus:

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import jinja2
+import jinja2.ext
 import jinja2.nativetypes
 import jinja2.sandbox
 
@@ -96,8 +97,8 @@ def make_environment(dag: Any = None) -> jinja2.Environment:
 
 def keeps_plain_text(env: jinja2.Environment) -> bool:
     """Whether ``env`` renders a text with no ``{``, no carriage return and no trailing newline as
-    that very text: Jinja's default delimiters and newline handling, and no native types (which
-    would turn ``"42"`` into ``42``)."""
+    that very text: Jinja's default delimiters and newline handling, no native types (which would
+    turn ``"42"`` into ``42``), and no extension that rewrites a template's source or tokens."""
     return (
         not isinstance(env, jinja2.nativetypes.NativeEnvironment)
         and (env.block_start_string, env.variable_start_string, env.comment_start_string) == ("{%", "{{", "{#")
@@ -105,22 +106,43 @@ def keeps_plain_text(env: jinja2.Environment) -> bool:
         and env.line_comment_prefix is None
         and env.newline_sequence == "\n"
         and not env.keep_trailing_newline
+        and all(
+            type(extension).preprocess is jinja2.ext.Extension.preprocess
+            and type(extension).filter_stream is jinja2.ext.Extension.filter_stream
+            for extension in env.extensions.values()
+        )
     )
 
 
-def _is_plain_text(value: str) -> bool:
-    return "{" not in value and "\r" not in value and not value.endswith("\n")
+def _is_plain_text(value: Any) -> bool:
+    # A str subclass (an Enum member, Markup) comes out of Jinja as a plain str: rendered for real.
+    return type(value) is str and "{" not in value and "\r" not in value and not value.endswith("\n")
+
+
+#: The DAG settings that make its environment other than the default one.
+_ENVIRONMENT_SETTINGS = (
+    "jinja_environment_kwargs",
+    "render_template_as_native_obj",
+    "user_defined_macros",
+    "user_defined_filters",
+    "template_searchpath",
+    "template_undefined",
+)
 
 
 class _Environment:
     """A DAG's Jinja environment, made when a value first needs one. Most fields of most tasks
     (a command with no ``{{``, an empty ``op_kwargs``) render as they are: making the environment
     and compiling such a text would cost a fresh task process a few milliseconds, for the same
-    result (``keeps_plain_text``)."""
+    result (``keeps_plain_text``). A DAG that sets up its environment (macros, filters, a search
+    path, Jinja options) gets it made at once, so a mistake there fails each of its tasks, as in
+    Airflow."""
 
     def __init__(self, dag: Any = None, env: jinja2.Environment | None = None) -> None:
         self._dag = dag
         self._env = env
+        if env is None and any(getattr(dag, name, None) for name in _ENVIRONMENT_SETTINGS):
+            self._env = make_environment(dag)
 
     def get(self) -> jinja2.Environment:
         if self._env is None:
@@ -131,12 +153,8 @@ class _Environment:
         """Whether ``value`` renders as itself, in this environment."""
         if not _is_plain_text(value):
             return False
-        dag = self._dag
-        if self._env is None and not (
-            getattr(dag, "jinja_environment_kwargs", None) or getattr(dag, "render_template_as_native_obj", False)
-        ):
-            return True  # ``make_environment`` would make a default one
-        return keeps_plain_text(self.get())
+        # Not made yet: the DAG sets nothing up (``__init__``), and a default one keeps plain text.
+        return self._env is None or keeps_plain_text(self._env)
 
 
 def _load_file(name: str, env: jinja2.Environment) -> jinja2.Template:

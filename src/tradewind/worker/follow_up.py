@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.metastore import task_instances
@@ -54,25 +55,28 @@ class FollowUp:
         self.queues = set(queues)
         self.sender = sender
         self.cache = DagCache()
-        # Each thread its own: an entry is written inside a transaction that may yet roll back.
+        # Each thread its own (the worker's slots follow up at the same time).
         self._local = threading.local()
 
     @property
     def checked(self) -> dict[tuple[str, str], Any]:
-        """What this thread's follow-ups know of each run's DAG version (see ``progress_runs``)."""
-        checked: dict[tuple[str, str], Any] | None = getattr(self._local, "checked", None)
-        if checked is None:
-            checked = self._local.checked = {}
-        return checked
+        """What this thread's follow-ups know of each run's DAG version (see ``progress_runs``), as
+        committed: a follow-up works on a copy, kept once its transaction commits."""
+        return self._per_thread("checked")
 
     @property
     def waiting_on(self) -> dict[tuple[str, str, str], str]:
         """(dag id, run id, downstream task id) -> an upstream task this thread last found it still
         waiting for: looked at first next time, since it most likely still is (``_nothing_can_follow``)."""
-        waiting: dict[tuple[str, str, str], str] | None = getattr(self._local, "waiting_on", None)
-        if waiting is None or len(waiting) > 10_000:
-            waiting = self._local.waiting_on = {}
-        return waiting
+        return self._per_thread("waiting_on")
+
+    def _per_thread(self, name: str) -> dict[Any, Any]:
+        """This thread's memo ``name``, emptied once it holds more than 10,000 entries."""
+        memo: dict[Any, Any] | None = getattr(self._local, name, None)
+        if memo is None or len(memo) > 10_000:
+            memo = {}
+            setattr(self._local, name, memo)
+        return memo
 
     def plan_in(
         self,
@@ -92,8 +96,15 @@ class FollowUp:
             return None
         now = datetime.now(UTC)
         run = (key.dag_id, key.run_id)
-        if len(self.checked) > 10_000:
-            self.checked.clear()
+        # What this follow-up learns of the run's DAG version (its task instances synced with it) is
+        # kept only if its transaction commits: rolled back, the sync is undone too.
+        checked, working = self.checked, dict(self.checked)
+
+        def keep(_: Session) -> None:
+            checked.clear()
+            checked.update(working)
+
+        event.listen(session, "after_commit", keep, once=True)
         # A run whose DAG has a DAG-level callback is ended by a scheduler, which runs the callback.
         report = progress_runs(
             session,
@@ -101,7 +112,7 @@ class FollowUp:
             self.settings,
             now,
             named=[run],
-            checked=self.checked,
+            checked=working,
             only_named=True,
             end_runs_with_callbacks=False,
         )

@@ -38,7 +38,7 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def _prctl(option: int, value: int) -> bool:
+def _prctl(option: int, value: int | bytes) -> bool:
     libc = _libc()
     try:
         return libc is not None and int(libc.prctl(option, value, 0, 0, 0)) == 0
@@ -53,15 +53,10 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
         os._exit(1)
 
 
-def name_process(name: str) -> None:
-    """Name this process as ``ps``, ``top`` and ``/proc/<pid>/comm`` show it (15 bytes at most),
+def name_process(name: str) -> bool:
+    """Name this process as ``top``, ``ps -e`` and ``/proc/<pid>/comm`` show it (15 bytes at most),
     so a worker's fork server, guardians and task processes can be told apart."""
-    libc = _libc()
-    if libc is not None:
-        try:
-            libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
-        except AttributeError:
-            pass
+    return _prctl(_PR_SET_NAME, name.encode()[:15])
 
 
 def become_subreaper() -> bool:

@@ -241,11 +241,8 @@ class Reporter:
         the end was written, what ``then`` returned)."""
         with self._write_lock:
             self._finished = True
-            if then is None:
-                return self._finish(outcome, log_text, rendered, pushed, None)
-            log_state = (self._log_seq, self._log_cap)
             try:
-                return self._finish(outcome, log_text, rendered, pushed, then)
+                return self._finish_once(outcome, log_text, rendered, pushed, then)
             except _FollowUpFailed as failed:
                 logger.error(
                     "%s try %s: following up in the try's final transaction failed; left to the scheduler",
@@ -253,9 +250,24 @@ class Reporter:
                     self.try_number,
                     exc_info=failed.__cause__,
                 )
-            # Nothing of that transaction was stored: the log goes on from where it stood before it.
+            return self._finish_once(outcome, log_text, rendered, pushed, None)
+
+    def _finish_once(
+        self,
+        outcome: Outcome,
+        log_text: str,
+        rendered: dict[str, Any] | None,
+        pushed: list[PushedXCom] | None,
+        then: Callable[[Session, Outcome], Any] | None,
+    ) -> tuple[bool, Any]:
+        """One transaction of ``finish``. When it fails, nothing of it was stored: the log goes on
+        from where it stood before it (for the next attempt, here or the caller's)."""
+        log_state = (self._log_seq, self._log_cap)
+        try:
+            return self._finish(outcome, log_text, rendered, pushed, then)
+        except BaseException:
             self._log_seq, self._log_cap = log_state
-            return self._finish(outcome, log_text, rendered, pushed, None)
+            raise
 
     def _finish(
         self,
@@ -370,12 +382,15 @@ def _deferral_fields(session: Session, deferral: Deferral, now: datetime) -> tup
 
 
 class _FollowUpFailed(Exception):
-    """What a try's final transaction ran after the try's end failed (the cause says how)."""
+    """The follow-up run in a try's final transaction, after the try's end was written there,
+    failed (its cause says how)."""
 
 
 def _follow_up(session: Session, then: Callable[[Session, Outcome], Any], outcome: Outcome) -> Any:
     try:
-        return then(session, outcome)
+        followed = then(session, outcome)
+        session.flush()  # what it left for the commit fails here, as its own failure
+        return followed
     except Exception as exc:  # noqa: BLE001 - only the follow-up is lost; the scheduler does it instead
         raise _FollowUpFailed() from exc
 

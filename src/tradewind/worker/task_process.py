@@ -32,7 +32,7 @@ from tradewind.sdk.xcom_arg import resolve_xcom_args
 from tradewind.secrets import masker
 from tradewind.worker import outcome as outcomes
 from tradewind.worker.outcome import Outcome
-from tradewind.worker.try_services import HANDLED_SIGNALS
+from tradewind.worker.try_services import handled_signals_held
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
 
@@ -276,13 +276,9 @@ class ResultChannel:
         comes meanwhile (this thread holds them while it writes, which the worker always reads, so a
         time limit's exception never leaves half a line for the next one to be glued to)."""
         line = f"{{{json.dumps(kind)}: {value_json}}}\n"
-        with self.lock:
-            held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
-            try:
-                self._file.write(line)
-                self._file.flush()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        with self.lock, handled_signals_held():
+            self._file.write(line)
+            self._file.flush()
 
     def close(self) -> None:
         with self.lock:

@@ -42,7 +42,8 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,18 @@ SERVICE_CALLS = frozenset(
 XCOM_CALLS = frozenset({"pull", "pull_mapped"})
 #: The calls that change something: refused once the try is being stopped.
 WRITE_CALLS = frozenset({"set_variable", "delete_variable", "trigger_run", "reset_run"})
+
+
+@contextmanager
+def handled_signals_held() -> Iterator[None]:
+    """Hold ``HANDLED_SIGNALS`` in this thread for the block. The mask as it was comes back however
+    the block ends, and also when a handler that runs as the signals are held raises."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class WorkerGone(ConnectionError):
@@ -253,8 +266,10 @@ class _AnswerReader:
     """The thread of a task's process that reads its worker's answers and hands each to the call
     waiting for it. Being no main thread, it runs no signal handler: nothing interrupts it half-way
     through an answer. Started by the first call (most tries make none, and a thread costs a fresh
-    process about 0.4 ms), with the signals a handler may catch held meanwhile: no handler runs
-    while the thread is being started, so none can find the start's locks held."""
+    process about 0.4 ms), with the signals a handler may catch held while it is started: no
+    handler interrupts the start (two starts, or none). A first call made from a handler itself
+    (an ``on_kill`` reading a connection) starts it from there; should the code it interrupted have
+    been inside ``threading``'s own start of a thread, that call waits, and the stop's grace ends it."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
@@ -270,22 +285,22 @@ class _AnswerReader:
 
     def new_call(self) -> int:
         """The number of a new call, waited for from now on (the reading thread started first)."""
+        if not self._started:
+            self._start()
         with self.lock:
-            if not self._started:
-                self._start()
             self._last_id += 1
             self.waiting.add(self._last_id)
             return self._last_id
 
     def _start(self) -> None:
-        self._started = True
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
-        try:
-            threading.Thread(target=self._read_all, name="worker-answers", daemon=True).start()
-        except RuntimeError as exc:  # no thread to be had (a limit on processes): calls fail, not hang
-            self._gone = f"the task's process cannot read its worker's answers ({exc})"
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        with handled_signals_held(), self.lock:
+            if self._started:
+                return
+            try:
+                threading.Thread(target=self._read_all, name="worker-answers", daemon=True).start()
+            except RuntimeError as exc:  # no thread to be had (a limit on processes): calls fail, not hang
+                self._gone = f"the task's process cannot read its worker's answers ({exc})"
+            self._started = True
 
     def answer_to(self, call_id: int) -> bytes:
         """The answer to call ``call_id`` (pickled) once it has come; a signal handler may interrupt
