@@ -163,8 +163,8 @@ class FollowUp:
         """Whether a task instance of one of ``upstream`` has not succeeded. The upstream task found
         unfinished last time is asked about first, alone: in a fan-in of hundreds, each try but the
         last finds one, and a question about one task is much lighter than one about all of them."""
-        memo = (key.dag_id, key.run_id, downstream)
-        last = self.waiting_on.get(memo)
+        waiting_on, memo = self.waiting_on, (key.dag_id, key.run_id, downstream)
+        last = waiting_on.get(memo)
         if (
             last is not None
             and last in upstream
@@ -174,9 +174,9 @@ class FollowUp:
             return True
         found = task_instances.one_not_in_state(session, key.dag_id, key.run_id, sorted(upstream), "success")
         if found is None:
-            self.waiting_on.pop(memo, None)
+            waiting_on.pop(memo, None)
             return False
-        self.waiting_on[memo] = found
+        waiting_on[memo] = found
         return True
 
 

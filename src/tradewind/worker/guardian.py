@@ -353,10 +353,9 @@ def _start(
             for fd in made:
                 os.close(fd)
             raise
-        log_read, log_write, result_read, result_write, control_read, control_write, status_read, status_write = made[
-            :8
-        ]
-        go_read, go_write = made[8:] if wait_for_go else (-1, -1)
+        log_read, log_write, result_read, result_write, *rest = made
+        control_read, control_write, status_read, status_write, *go = rest
+        go_read, go_write = go or (-1, -1)
         worker_ends = (log_read, result_read, control_write, status_read, *([go_write] if wait_for_go else []))
         if pid == 0:  # the guardian
             _guardian_child(

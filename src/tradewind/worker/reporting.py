@@ -14,7 +14,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -242,7 +243,8 @@ class Reporter:
         with self._write_lock:
             self._finished = True
             try:
-                return self._finish_once(outcome, log_text, rendered, pushed, then)
+                with self._log_kept_if_undone():
+                    return self._finish(outcome, log_text, rendered, pushed, then)
             except _FollowUpFailed as failed:
                 logger.error(
                     "%s try %s: following up in the try's final transaction failed; left to the scheduler",
@@ -250,21 +252,16 @@ class Reporter:
                     self.try_number,
                     exc_info=failed.__cause__,
                 )
-            return self._finish_once(outcome, log_text, rendered, pushed, None)
+            with self._log_kept_if_undone():
+                return self._finish(outcome, log_text, rendered, pushed, None)
 
-    def _finish_once(
-        self,
-        outcome: Outcome,
-        log_text: str,
-        rendered: dict[str, Any] | None,
-        pushed: list[PushedXCom] | None,
-        then: Callable[[Session, Outcome], Any] | None,
-    ) -> tuple[bool, Any]:
-        """One transaction of ``finish``. When it fails, nothing of it was stored: the log goes on
-        from where it stood before it (for the next attempt, here or the caller's)."""
+    @contextmanager
+    def _log_kept_if_undone(self) -> Iterator[None]:
+        """Around one transaction writing the log: when it fails, nothing of it was stored, so the
+        log goes on from where it stood before it (for the next attempt, here or the caller's)."""
         log_state = (self._log_seq, self._log_cap)
         try:
-            return self._finish(outcome, log_text, rendered, pushed, then)
+            yield
         except BaseException:
             self._log_seq, self._log_cap = log_state
             raise
