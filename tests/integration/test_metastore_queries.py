@@ -34,6 +34,7 @@ from tradewind.worker.follow_up import FollowUp
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.runner import RunnerOptions
+from tradewind.worker.task_facts import TaskFacts
 
 pytestmark = pytest.mark.integration
 
@@ -832,7 +833,8 @@ def test_a_fan_in_waits_until_its_last_upstream_task_succeeded_whichever_ends_la
                 manual=True,
             )
         with session_scope(session_factory) as session:
-            waits = follow_up._nothing_can_follow(session, TIKey("etl", "manual__1", middle.task_id), "success", middle)
+            key = TIKey("etl", "manual__1", middle.task_id)
+            waits = follow_up._nothing_can_follow(session, key, "success", TaskFacts.of(middle))
         assert waits is (done < 4), f"after {done} of 4 upstream tasks ended"
 
 

@@ -530,6 +530,27 @@ def test_task_removed_from_its_dag_file_is_retried_by_its_recorded_retry_setting
     assert "has no task 'work'" in log_text(stack, queued.key)
 
 
+def test_the_worker_process_never_imports_a_dag_file_its_fork_server_does(stack, main_worker):
+    """A DAG file's top level runs where the tries are forked from (the fork server, and a child
+    that tries each new version first), never in the worker process, which holds every slot."""
+    queued = queue_task(
+        stack,
+        """
+        record("imported_in:" + str(os.getpid()))
+
+        def work():
+            record("ran_in_child_of:" + str(os.getppid()))
+    """,
+    )
+    importers_before = {line for line in executions(queued) if line.startswith("imported_in:")}
+    send(stack, queued.message.encode())
+    assert wait_for_state(stack, queued.key, {"success", "failed"}).state == "success"
+    importers = {line for line in executions(queued) if line.startswith("imported_in:")} - importers_before
+    assert importers, "the task's processes came from a process that imported the file"
+    assert f"imported_in:{main_worker.pid}" not in importers
+    assert len([line for line in executions(queued) if line.startswith("ran_in_child_of:")]) == 1
+
+
 def test_workers_list_shows_the_live_worker_with_its_queues(stack, main_worker):
     result = CliRunner().invoke(cli, ["workers", "list", "-o", "json"], env=stack.env)
     assert result.exit_code == 0, result.output

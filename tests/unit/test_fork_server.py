@@ -14,17 +14,19 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from test_try_processes import run_to_end, wait_for
 
+from tradewind.decisions.retries import RetryPolicy
 from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
 from tradewind.settings import Settings
-from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
+from tradewind.worker.fork_server import ForkServer, ForkServerError, TaskNotLoadable, TrySpec
 from tradewind.worker.guardian import GuardedTry, start_guarded_early
+from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import TryRequest
 
 DAG_FILE = """
@@ -77,7 +79,7 @@ def spec_for(dag_file: Path, task_id: str = "work") -> TrySpec:
 
 def started(server: ForkServer, spec: TrySpec) -> GuardedTry:
     """Ask for the try and, as the worker does once it knows the try is still its own, say go."""
-    guarded = server.start_try(spec)
+    guarded, _ = server.start_try(spec)
     guarded.go()
     return guarded
 
@@ -100,7 +102,7 @@ def test_a_try_runs_in_a_process_forked_from_the_fork_server_and_reports_through
 
 
 def test_a_task_the_dag_file_lacks_is_a_clear_error_and_the_fork_server_goes_on(server, dag_file, tmp_path):
-    with pytest.raises(ForkServerError, match="could not be loaded to start: .*'nope'"):
+    with pytest.raises(TaskNotLoadable, match="'nope'"):
         server.start_try(spec_for(dag_file, task_id="nope"))
     assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
     assert len((tmp_path / "ledger").read_text().splitlines()) == 1
@@ -111,6 +113,50 @@ def test_a_changed_dag_file_is_loaded_again_before_its_next_try(server, dag_file
     dag_file.write_text(dag_file.read_text().replace('return "done"', 'return "changed"'))
     reports = run_to_end(started(server, spec_for(dag_file)))
     assert '"xcom": ["return_value", "changed"]' in reports
+
+
+def test_a_dag_file_that_ends_its_importer_is_the_try_s_error_and_the_fork_server_lives_on(server, dag_file):
+    """The worker imports no DAG file: its fork server tries each new version in a child first, so
+    a file that calls os._exit (or crashes) as it is imported takes down that child, not the
+    process every try of every DAG is forked from."""
+    crashing = dag_file.parent / "crashing.py"
+    crashing.write_text("import os\nos._exit(3)\n")
+    before = server.pid
+    with pytest.raises(TaskNotLoadable, match=r"crashing\.py: the process importing the file died \(exit code 3\)"):
+        server.start_try(replace(spec_for(dag_file), fileloc=str(crashing)))
+    assert server.pid == before and _state(before) not in ("Z", None)
+    assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
+
+
+def test_the_fork_server_sends_back_what_the_worker_needs_of_the_task(server, tmp_path):
+    """Its time limit, its retry settings, and the downstream tasks a success could move on: read
+    off the task as the file the try runs defines it."""
+    path = tmp_path / "dags" / "facts.py"
+    path.write_text(
+        """
+from datetime import datetime, timedelta
+from tradewind import DAG, EmptyOperator, PythonOperator
+
+with DAG("forked", start_date=datetime(2026, 1, 1), schedule=None):
+    work = PythonOperator(task_id="work", python_callable=lambda: None, execution_timeout=timedelta(seconds=7),
+                          retries=2, retry_delay=timedelta(seconds=3), retry_exponential_backoff=True)
+    other = EmptyOperator(task_id="other")
+    [work, other] >> EmptyOperator(task_id="end")
+    work >> EmptyOperator(task_id="cleanup", trigger_rule="all_done")
+    other >> EmptyOperator(task_id="after_other")
+"""
+    )
+    guarded, facts = server.start_try(spec_for(path))
+    guarded.close()
+    assert facts == TaskFacts(
+        execution_timeout=timedelta(seconds=7),
+        retry=RetryPolicy(retry_delay_s=3.0, retry_exponential_backoff=True, max_retry_delay_s=None),
+        downstream_waits=None,  # "cleanup" runs under all_done: a follow-up must always plan the run
+    )
+    guarded, facts = server.start_try(spec_for(path, task_id="other"))
+    guarded.close()
+    assert facts.execution_timeout is None
+    assert facts.downstream_waits == (("after_other", ("other",)), ("end", ("other", "work")))
 
 
 def test_a_killed_fork_server_is_replaced_for_the_next_try(server, dag_file, tmp_path):
@@ -270,7 +316,7 @@ def _children_of(pid: int) -> list[int]:
 def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):
     """No program the worker runs (``os.system`` in a DAG file, say) holds a try's control pipe, so a
     dead worker is always seen by the guardian."""
-    guarded = server.start_try(spec_for(dag_file))
+    guarded, _ = server.start_try(spec_for(dag_file))
     fds = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd, guarded.go_fd]
     assert min(fds) >= 0 and not any(os.get_inheritable(fd) for fd in fds)
     guarded.go()
@@ -281,7 +327,7 @@ def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):
 def test_a_try_the_worker_does_not_say_go_to_never_starts(server, dag_file, tmp_path):
     """The worker got the pipes but found the try no longer its own (its heartbeat lost to a retry
     elsewhere): it closes them, and the guardian exits without starting the task."""
-    guarded = server.start_try(spec_for(dag_file))
+    guarded, _ = server.start_try(spec_for(dag_file))
     guardian = guarded.pid
     guarded.close()
     wait_for(lambda: _state(guardian) in ("Z", None), 5)

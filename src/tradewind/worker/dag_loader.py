@@ -1,23 +1,27 @@
 """Loads the DAG a task belongs to from its file, once per file version.
 
-A worker keeps its process warm: the DAGs of a file are imported the first time one of its tasks
-runs and again only when the file's content changes. The worker's threads share one loader and
-import one file at a time (importing a DAG file uses process-wide state: the DAG context, the
-warnings filters); a thread whose file is already loaded does not wait.
+The process tries are forked from keeps itself warm: the DAGs of a file are imported the first
+time one of its tasks runs and again only when the file's content changes, and every try forked
+afterwards holds them. That process is a worker's fork server (``fork_server.py``; the worker
+itself imports no DAG file), or, where there is none, the process that runs the tries itself,
+whose threads share one loader and import one file at a time (importing a DAG file uses
+process-wide state: the DAG context, the warnings filters); a thread whose file is already loaded
+does not wait.
 
-Off the main thread no alarm can stop an import (signals reach only the main thread), so there a
-new file version is first imported in a forked child with the time limit
-(``dagbag_import_timeout``): a file that hangs, or ends the process that imports it
-(``os._exit``, a crash), becomes that file's import error, and the worker and its other slots go
-on. Only a file that imported cleanly in the child is imported into the worker — with no other
+A new file version is first imported in a forked child with the time limit
+(``dagbag_import_timeout``) — off the main thread, where no alarm can stop an import (signals
+reach only the main thread), and always in the fork server, which a file that ends the process
+importing it would otherwise take down: a file that hangs, or ends the process that imports it
+(``os._exit``, a crash), becomes that file's import error, and the process and its other tries go
+on. Only a file that imported cleanly in the child is imported into the process — with no other
 process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the import
 holds a lock (a module being imported for the first time) would find that lock held for ever. So
 while a new file version is imported, no try starts (tries that end still end); a file that
 takes long to import (it passed the trial within the time limit) holds the starts back that long.
 
 What a DAG file's top level changes in the process it runs in (the working directory, environment
-variables, logging) it changes for the whole worker and the tasks it starts afterwards; a
-file should not, and Airflow's best practices say so too.
+variables, logging) it changes for that process and the tasks it starts afterwards; a file should
+not, and Airflow's best practices say so too.
 """
 
 from __future__ import annotations
@@ -56,12 +60,16 @@ class DagLoader:
         dags_folder: str | Path | None = None,
         import_timeout: float | None = None,
         after_fork: Callable[[], None] | None = None,
+        always_try_first: bool = False,
     ) -> None:
         """``after_fork`` runs first in a child trying a file (it drops the parent's pooled
-        database connections, which a file reading a Variable at its top level would use)."""
+        database connections, which a file reading a Variable at its top level would use).
+        ``always_try_first``: try each new file version in a child on the main thread too (where
+        the time limit could stop a hang, but not a file that ends or crashes the process)."""
         self.dags_folder = dags_folder
         self.import_timeout = import_timeout
         self.after_fork = after_fork
+        self.always_try_first = always_try_first
         self._cache: dict[str, _Entry] = {}
         self._import_lock = threading.Lock()
         #: How many times a file was imported (or failed to): what this process holds changed.
@@ -99,7 +107,7 @@ class DagLoader:
         return _dag_of(entry, path, dag_id)
 
     def _import(self, path: str, content_hash: str) -> _Entry:
-        if threading.current_thread() is not threading.main_thread():
+        if self.always_try_first or threading.current_thread() is not threading.main_thread():
             error = self._trial_import(path)
             if error is not None:
                 return _Entry(content_hash, {}, error)

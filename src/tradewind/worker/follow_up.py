@@ -31,6 +31,7 @@ from tradewind.settings import Settings
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, Reporter
 from tradewind.worker.runner import RunnerOptions
+from tradewind.worker.task_facts import TaskFacts
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class FollowUp:
         session: Session,
         key: TIKey,
         outcome: Outcome,
-        task: Any,
+        facts: TaskFacts | None,
         *,
         hostname: str,
         pid: int,
@@ -91,8 +92,9 @@ class FollowUp:
     ) -> Followed | None:
         """Inside the transaction that ends ``key``'s try: plan its run, queue what the limits admit,
         and claim one of those tasks for this worker (unless ``claim_one`` is false: the worker is
-        shutting down, and all of them go through the broker). Nothing when a scheduler holds the run."""
-        if task is not None and self._nothing_can_follow(session, key, str(outcome.state), task):
+        shutting down, and all of them go through the broker). Nothing when a scheduler holds the run.
+        ``facts``: the ended task's (None when unknown: the run is then always planned)."""
+        if facts is not None and self._nothing_can_follow(session, key, str(outcome.state), facts):
             return None
         now = datetime.now(UTC)
         run = (key.dag_id, key.run_id)
@@ -144,20 +146,18 @@ class FollowUp:
         except Exception:  # noqa: BLE001 - they stay queued; the scheduler's queued timeout re-sends
             logger.exception("sending %d follow-up task instances failed", len(items))
 
-    def _nothing_can_follow(self, session: Session, key: TIKey, state: str, task: Any) -> bool:
+    def _nothing_can_follow(self, session: Session, key: TIKey, state: str, facts: TaskFacts) -> bool:
         """True when the try succeeded and each downstream task (all under all_success, the only
         rule for which a success cannot skip or fail anything) still waits for another upstream."""
-        downstream = [task.dag.get_task(t) for t in task.downstream_task_ids] if task.dag is not None else []
-        if state != "success" or not downstream or any(str(d.trigger_rule) != "all_success" for d in downstream):
+        waits = facts.downstream_waits
+        if state != "success" or not waits:
             return False
-        if any(getattr(d, "mapped_group_id", None) is not None for d in downstream):
-            return False  # in a mapped task group one map index may go on while the others still run
-        upstream = {u for d in downstream for u in d.upstream_task_ids}
+        upstream = {u for _, upstream_ids in waits for u in upstream_ids}
         if upstream == {key.task_id} and key.map_index < 0:
             return False  # this (unmapped) task instance was the only one they waited for
         # (An upstream task instance not created yet counts as finished here: the full follow-up
         # then runs, which is only slower.)
-        return all(self._still_waits(session, key, d.task_id, d.upstream_task_ids) for d in downstream)
+        return all(self._still_waits(session, key, downstream, upstream_ids) for downstream, upstream_ids in waits)
 
     def _still_waits(self, session: Session, key: TIKey, downstream: str, upstream: Collection[str]) -> bool:
         """Whether a task instance of one of ``upstream`` has not succeeded. The upstream task found

@@ -75,6 +75,7 @@ from tradewind.worker.guardian import (
     wait_readable,
 )
 from tradewind.worker.process_tree import name_process, reap_children
+from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import ResultChannel, TryRequest, child_main
 from tradewind.worker.try_services import WorkerServices
 
@@ -85,7 +86,8 @@ _HEADER = struct.Struct("!I")
 _PIPES_PER_TRY = 5
 #: How often an idle fork server reaps its ended guardians and checks its worker is alive.
 _IDLE_WAKE_S = 1.0
-#: How long the worker waits for an answer beyond the time a DAG file may take to import.
+#: How long the worker waits for an answer beyond the time a new DAG file version may take to
+#: import, twice (once in a child to try it, then in the fork server).
 _ANSWER_SLACK_S = 30.0
 #: How long ``close`` waits for the fork server to exit before it kills it.
 _CLOSE_WAIT_S = 10.0
@@ -97,6 +99,11 @@ _SPEC_WRITE_S = 10.0
 
 class ForkServerError(Exception):
     """The fork server could not start the try; the message says why (for the try's log)."""
+
+
+class TaskNotLoadable(ForkServerError):
+    """The try's task could not be loaded from its DAG file (gone, broken, or without the task):
+    the message is the reason. Nothing of the try was started."""
 
 
 @dataclass
@@ -120,7 +127,7 @@ class ForkServer:
         self.pid = 0
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._answer_within = float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
+        self._answer_within = 2 * float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
 
     def start(self) -> None:
         """Fork the fork server (again, if it died); call from the worker."""
@@ -147,9 +154,10 @@ class ForkServer:
         self._sock, self.pid = worker_end, pid
         logger.debug("fork server started (pid %s)", pid)
 
-    def start_try(self, spec: TrySpec) -> GuardedTry:
-        """Have the fork server hand the try to a guardian and task process; raises
-        ``ForkServerError`` when it cannot (the task cannot be loaded, no fork server answers).
+    def start_try(self, spec: TrySpec) -> tuple[GuardedTry, TaskFacts]:
+        """Have the fork server hand the try to a guardian and task process: those, and the facts of
+        the task as the fork server loaded it. Raises ``TaskNotLoadable`` when the task cannot be
+        loaded, ``ForkServerError`` when the try cannot be started otherwise (no fork server answers).
 
         The task process runs the try only on the worker's ``GuardedTry.go``: so the caller may
         check first that the try is still its to run (the answer may have taken a while), and when
@@ -167,11 +175,13 @@ class ForkServer:
                     self._lost(str(exc))
                     if attempt == 2:
                         raise ForkServerError(f"the worker's fork server could not start the try: {exc}") from None
+        if "unloadable" in answer:
+            raise TaskNotLoadable(str(answer["unloadable"]))
         if "error" in answer:
             raise ForkServerError(str(answer["error"]))
         log_fd, result_fd, status_fd, control_fd, go_fd = fds
         os.set_blocking(status_fd, False)
-        return GuardedTry(
+        guarded = GuardedTry(
             pid=int(answer["pid"]),
             log_fd=log_fd,
             result_fd=result_fd,
@@ -180,6 +190,7 @@ class ForkServer:
             go_fd=go_fd,
             own_child=False,
         )
+        return guarded, answer["facts"]
 
     def close(self) -> None:
         """Stop the fork server (it exits once its socket closes); tries already started go on."""
@@ -209,7 +220,7 @@ class ForkServer:
                     raise EOFError("it exited while answering")
                 data += more
             answer = pickle.loads(data[_HEADER.size :])
-            if "error" not in answer and len(fds) != _PIPES_PER_TRY:
+            if "pid" in answer and len(fds) != _PIPES_PER_TRY:
                 raise ValueError(f"it sent {len(fds)} pipes instead of {_PIPES_PER_TRY}")
         except BaseException:
             _close_all(fds)
@@ -267,6 +278,9 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         dags_folder=settings.resolved_dags_folder,
         import_timeout=settings.dagbag_import_timeout,
         after_fork=services.drop_inherited_connections,
+        # A file that ends the process importing it (os._exit, a crash) must end a child, not the
+        # fork server every try of every DAG starts from.
+        always_try_first=True,
     )
     gc.freeze()
     ready: _ReadyTry | None = None
@@ -301,9 +315,9 @@ def serve(sock: socket.socket, settings: Settings) -> int:
             spec, unready = request, False
             graces = (spec.orphan_grace, spec.leftover_grace)
             try:
-                spec = _checked(spec, loader)
-            except ForkServerError as exc:
-                _send(sock, {"error": str(exc)}, [])
+                spec, facts = _checked(spec, loader)
+            except TaskNotLoadable as exc:
+                _send(sock, {"unloadable": str(exc)}, [])
                 continue
             body = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
             offered, ready = ready, None
@@ -315,7 +329,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
             guarded = chosen.guarded
             try:
                 pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd, guarded.go_fd]
-                _send(sock, {"pid": guarded.pid}, pipes)
+                _send(sock, {"pid": guarded.pid, "facts": facts}, pipes)
             finally:
                 guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)
     finally:
@@ -323,20 +337,19 @@ def serve(sock: socket.socket, settings: Settings) -> int:
             ready.discard()
 
 
-def _checked(spec: TrySpec, loader: DagLoader) -> TrySpec:
+def _checked(spec: TrySpec, loader: DagLoader) -> tuple[TrySpec, TaskFacts]:
     """Load the spec's task in the fork server (once per DAG file version: every process forked
-    from it afterwards holds it); the spec with the DAG file's path as the loader knows it, by
-    which a process forked since finds the DAG (``DagLoader.cached_dag``)."""
+    from it afterwards holds it): the spec with the DAG file's path as the loader knows it, by
+    which a process forked since finds the DAG (``DagLoader.cached_dag``), and the task's facts."""
     path = loader.path_of(spec.fileloc)
     try:
-        loader.get_dag(path, spec.key.dag_id).get_task(spec.key.task_id)
+        task = loader.get_dag(path, spec.key.dag_id).get_task(spec.key.task_id)
+        facts = TaskFacts.of(task)
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
-        raise ForkServerError(f"the task could not be loaded to start: {exc}") from None
+        raise TaskNotLoadable(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - whatever the file raised is the try's error
-        raise ForkServerError(
-            "the task could not be loaded to start: " + "".join(traceback.format_exception_only(exc)).strip()
-        ) from None
-    return replace(spec, fileloc=path)
+        raise TaskNotLoadable("".join(traceback.format_exception_only(exc)).strip()) from None
+    return replace(spec, fileloc=path), facts
 
 
 def _hand_over(

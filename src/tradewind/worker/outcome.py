@@ -128,7 +128,7 @@ def from_exception(
 def from_crash(
     exit_code: int | None,
     *,
-    task: Any,
+    retry: RetryPolicy,
     try_number: int,
     max_tries: int,
     now: datetime,
@@ -142,7 +142,7 @@ def from_crash(
                 reason += " (SIGKILL: out of memory, or killed from outside)"
         else:
             reason = f"the task's process exited with code {exit_code} without reporting a result"
-    state, retry_at = decide_failure(RetryPolicy.from_task(task), try_number, max_tries, now, fail_fast=False)
+    state, retry_at = decide_failure(retry, try_number, max_tries, now, fail_fast=False)
     return Outcome(state, error=reason, retry_at=retry_at)
 
 

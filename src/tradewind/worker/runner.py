@@ -22,19 +22,24 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradewind.decisions.retries import RetryPolicy
+from tradewind.metastore import dags
+from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk import runtime_services
 from tradewind.sdk.context import RunInfo
+from tradewind.sdk.serialization import deserialize_dag
 from tradewind.settings import Settings
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker import outcome as outcomes
 from tradewind.worker import shutdown
-from tradewind.worker.fork_server import ForkServer, ForkServerError, TrySpec
+from tradewind.worker.fork_server import ForkServer, ForkServerError, TaskNotLoadable, TrySpec
 from tradewind.worker.guardian import GuardedTry, start_guarded
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import DEFAULT_ZOMBIE_THRESHOLD_S, ClaimedTry, MetastoreXComBackend, Reporter, Standing
 from tradewind.worker.supervisor import ChildResult, SupervisorOptions, supervise
+from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import TryRequest, child_main
 from tradewind.worker.try_services import TryServicesAnswerer
 
@@ -124,25 +129,51 @@ def run_claimed(
     reporter: Reporter,
     claimed: ClaimedTry,
     options: RunnerOptions,
-    then: Callable[[Session, Outcome], Any] | None = None,
+    then: Callable[[Session, Outcome, TaskFacts | None], Any] | None = None,
 ) -> tuple[Outcome, Any]:
     """Run a try this worker has already claimed, to its end; ``then`` runs in the final
-    transaction (see ``Reporter.finish``). Returns the outcome and what ``then`` returned."""
+    transaction (see ``Reporter.finish``), given the task's facts when they are known. Returns the
+    outcome and what ``then`` returned.
+
+    ``task``: the live task, when this process loaded it; None when the options' fork server loads
+    it, which raises ``TaskNotLoadable`` here if it cannot (the try was not started: the caller
+    ends it)."""
     key = reporter.key
     hostname = options.hostname or default_hostname()
     request = _request(task, key, reporter.try_number, hostname, claimed, options)
-    # Loading the DAG, or sending a follow-up's other messages, may have taken a while since the
-    # claim (itself a heartbeat): after that long, start the task only if a heartbeat says the try
-    # is still the task instance's running one.
+    facts = None if task is None else TaskFacts.of(task)
+    # Sending a follow-up's other messages may have taken a while since the claim (itself a
+    # heartbeat): after that long, start the task only if a heartbeat says the try is still the
+    # task instance's running one.
     standing, last_ok = _standing(reporter, reporter.claimed_at or 0.0, options)
     if standing is Standing.RUNNING:
-        result = _run_in_child(
-            factory, engine_reset, request, reporter, key, options, fileloc=claimed.fileloc, last_ok=last_ok
+        result, facts = _run_in_child(
+            factory, engine_reset, request, reporter, key, options, facts, fileloc=claimed.fileloc, last_ok=last_ok
         )
     else:
         result = _not_started(standing)
-    _, followed = _finish(reporter, result, then, patience=options.zombie_threshold)
+
+    def follow(session: Session, ended: Outcome) -> Any:
+        assert then is not None
+        return then(session, ended, facts)
+
+    _, followed = _finish(reporter, result, None if then is None else follow, patience=options.zombie_threshold)
     return result.outcome, followed
+
+
+def stored_retry_policy(factory: sessionmaker[Session], key: TIKey) -> RetryPolicy | None:
+    """The retry settings of ``key``'s task as the metastore's serialized DAG records them (None
+    when the DAG or the task is not there, or cannot be read): for a try whose task could not be
+    loaded from its file."""
+    with session_scope(factory) as session:
+        serialized = dags.get_serialized(session, key.dag_id)
+    if serialized is None:
+        return None
+    try:
+        stored = deserialize_dag(dict(serialized)).get_task(key.task_id)
+    except Exception:  # noqa: BLE001 - an unreadable or older picture just means "no retry settings"
+        return None
+    return RetryPolicy.from_task(stored)
 
 
 def _standing(reporter: Reporter, last_ok: float, options: RunnerOptions) -> tuple[Standing, float]:
@@ -232,19 +263,25 @@ def _run_in_child(
     reporter: Reporter,
     key: TIKey,
     options: RunnerOptions,
+    facts: TaskFacts | None,
     *,
     fileloc: str | None,
     last_ok: float,
-) -> ChildResult:
+) -> tuple[ChildResult, TaskFacts | None]:
+    """The try run to its end in processes of its own, and the task's facts (those the fork server
+    sent back, when it loaded the task; None when the try could not be started without them)."""
     orphan_grace = min(options.killed_task_cleanup_time, options.zombie_threshold * ORPHAN_GRACE_FRACTION)
     guarded: GuardedTry
     answerer: TryServicesAnswerer | None
     if options.fork_server is not None and fileloc:
         spec = TrySpec(fileloc, key, replace(request, task=None), orphan_grace, LEFTOVER_GRACE_S)
         try:
-            guarded = options.fork_server.start_try(spec)
+            guarded, facts = options.fork_server.start_try(spec)
+        except TaskNotLoadable:
+            raise
         except ForkServerError as exc:
-            return _start_failed(request, str(exc))
+            retry = facts.retry if facts is not None else stored_retry_policy(factory, key) or RetryPolicy()
+            return _start_failed(request, str(exc), retry), facts
         # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
         # process runs the try only if it is still this worker's to run. Whatever stops it here
         # (the metastore not answering included), closing the try's pipes has the guardian stop the
@@ -253,12 +290,11 @@ def _run_in_child(
             standing, last_ok = _standing(reporter, last_ok, options)
             if standing is not Standing.RUNNING:
                 guarded.close()
-                return _not_started(standing)
+                return _not_started(standing), facts
             if shutdown.COLD.is_set():
                 guarded.close()
-                return _start_failed(
-                    request, "the worker was shut down cold before the try's task process started; it did not start"
-                )
+                why = "the worker was shut down cold before the try's task process started; it did not start"
+                return _start_failed(request, why, facts.retry), facts
             answerer = TryServicesAnswerer(runtime_services.current(), lambda: MetastoreXComBackend(factory, key))
         except BaseException:
             guarded.close()
@@ -275,14 +311,19 @@ def _run_in_child(
 
         guarded = start_guarded(task_main, orphan_grace=orphan_grace, leftover_grace=LEFTOVER_GRACE_S)
         answerer = None
-    return supervise(guarded, request, reporter, options.supervision(), last_ok=last_ok, answerer=answerer)
+        if facts is None:
+            facts = TaskFacts.of(request.task)
+    result = supervise(
+        guarded, request, reporter, options.supervision(), facts=facts, last_ok=last_ok, answerer=answerer
+    )
+    return result, facts
 
 
-def _start_failed(request: TryRequest, why: str) -> ChildResult:
+def _start_failed(request: TryRequest, why: str, retry: RetryPolicy) -> ChildResult:
     """The try's processes could not be started: it ends as a crash would, retried by its retries."""
     now = datetime.now(UTC)
     outcome = outcomes.from_crash(
-        None, task=request.task, try_number=request.try_number, max_tries=request.max_tries, now=now, reason=why
+        None, retry=retry, try_number=request.try_number, max_tries=request.max_tries, now=now, reason=why
     )
     logger.error("%s try %s: %s", request.run.dag_id, request.try_number, why)
     return ChildResult(outcome=outcome, log_text=f"[{now.isoformat()}] ERROR - {why}\n")

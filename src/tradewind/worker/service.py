@@ -16,21 +16,18 @@ import logging
 import os
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.decisions.retries import RetryPolicy
 from tradewind.errors import DagFileImportError, DagNotFound, TaskNotFound
-from tradewind.metastore import dags
 from tradewind.metastore.engine import (
     create_engine_from_settings,
     dispose_after_fork,
     make_session_factory,
-    session_scope,
 )
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.events import EventBus, PublishingInBackground, make_event_bus
@@ -41,10 +38,11 @@ from tradewind.task_services import MetastoreServices
 from tradewind.worker import shutdown
 from tradewind.worker.dag_loader import DagLoader
 from tradewind.worker.follow_up import Followed, FollowUp, Sender
-from tradewind.worker.fork_server import ForkServer
+from tradewind.worker.fork_server import ForkServer, TaskNotLoadable
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import ClaimedTry, Reporter, end_claimed
-from tradewind.worker.runner import RunnerOptions, run_claimed
+from tradewind.worker.runner import RunnerOptions, run_claimed, stored_retry_policy
+from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import warm_up
 
 logger = logging.getLogger(__name__)
@@ -176,19 +174,6 @@ class ProcessServices:
                 self._services = None
 
 
-def retry_policy_from_serialized(serialized: Mapping[str, Any] | None, task_id: str) -> RetryPolicy | None:
-    """The retry settings of ``task_id`` in a serialized DAG; None when the task is not in it."""
-    if not serialized:
-        return None
-    from tradewind.sdk.serialization import deserialize_dag
-
-    try:
-        task = deserialize_dag(dict(serialized)).get_task(task_id)
-    except Exception:  # noqa: BLE001 - an unreadable or older picture just means "no retry settings"
-        return None
-    return RetryPolicy.from_task(task)
-
-
 def handle_message(message: TaskMessage, services: WorkerServices) -> Outcome | None:
     """Run the try ``message`` names (or end it when its task cannot be loaded), then each task its
     follow-up claimed for this worker, one after the other. Returns the first try's outcome; None
@@ -232,39 +217,44 @@ def _handle_one(
     if claimed is None:
         logger.info("%s: %s; dropping the message", message.describe(), reporter.why_not_claimed())
         return None, None
-    task, problem = _load_task(services.loader, claimed.fileloc, message)
-    if problem is not None:
-        logger.error("%s cannot run: %s", message.describe(), problem)
-        with session_scope(services.factory) as session:
-            serialized = dags.get_serialized(session, key.dag_id)
-        outcome = end_claimed(reporter, claimed, problem, retry_policy_from_serialized(serialized, key.task_id))
-        return outcome, None
+    task = None
+    if not claimed.fileloc:
+        problem: str | None = f"DAG {message.dag_id!r} is not in the metastore (or has no file)"
+    elif services.options.fork_server is None:
+        task, problem = _load_task(services.loader, claimed.fileloc, message)
+    else:
+        problem = None  # the fork server loads the task, and says when it cannot
     follow_up = services.follow_up
     then = None
     if follow_up is not None:
 
-        def then(session: Session, ended: Outcome) -> Followed | None:
+        def then(session: Session, ended: Outcome, facts: TaskFacts | None) -> Followed | None:
             return follow_up.plan_in(
                 session,
                 key,
                 ended,
-                task,
+                facts,
                 hostname=services.options.hostname,
                 pid=os.getpid(),
                 claim_one=not shutdown.SHUTTING_DOWN.is_set(),
             )
 
-    outcome, followed = run_claimed(
-        services.factory, services.reset_after_fork, task, reporter, claimed, services.options, then=then
-    )
-    logger.info("%s ended %s", message.describe(), outcome.state)
-    return outcome, followed
+    if problem is None:
+        try:
+            outcome, followed = run_claimed(
+                services.factory, services.reset_after_fork, task, reporter, claimed, services.options, then=then
+            )
+        except TaskNotLoadable as exc:
+            problem = str(exc)
+        else:
+            logger.info("%s ended %s", message.describe(), outcome.state)
+            return outcome, followed
+    logger.error("%s cannot run: %s", message.describe(), problem)
+    return end_claimed(reporter, claimed, problem, stored_retry_policy(services.factory, key)), None
 
 
-def _load_task(loader: DagLoader, fileloc: str | None, message: TaskMessage) -> tuple[Any, str | None]:
+def _load_task(loader: DagLoader, fileloc: str, message: TaskMessage) -> tuple[Any, str | None]:
     """(the live task, None) or (None, why it cannot be loaded)."""
-    if not fileloc:
-        return None, f"DAG {message.dag_id!r} is not in the metastore (or has no file)"
     try:
         return loader.get_dag(fileloc, message.dag_id).get_task(message.task_id), None
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:

@@ -31,6 +31,7 @@ from tradewind.worker import shutdown
 from tradewind.worker.guardian import GuardedTry, wait_readable
 from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
+from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import TryRequest
 from tradewind.worker.try_heartbeat import TryHeartbeat
 from tradewind.worker.try_services import CallAnswering, TryServicesAnswerer
@@ -85,12 +86,14 @@ def supervise(
     reporter: Reporter,
     options: SupervisorOptions,
     *,
+    facts: TaskFacts,
     last_ok: float,
     answerer: TryServicesAnswerer | None = None,
 ) -> ChildResult:
-    """Run the try to its end (see the module docstring) and return what it reported. ``last_ok``
-    is when a heartbeat last reached the metastore (the one just before the task process started);
-    ``answerer`` answers what the task's process asks of the worker (``try_services.py``)."""
+    """Run the try to its end (see the module docstring) and return what it reported. ``facts``:
+    the task's; ``last_ok`` is when a heartbeat last reached the metastore (the one just before the
+    task process started); ``answerer`` answers what the task's process asks of the worker
+    (``try_services.py``)."""
     beat = TryHeartbeat(
         reporter,
         heartbeat_interval=options.heartbeat_interval,
@@ -102,7 +105,7 @@ def supervise(
     stop = _Stop()
     try:
         try:
-            _watch(guarded, reader, beat, request, reporter, options, stop)
+            _watch(guarded, reader, beat, facts, reporter, options, stop)
             reader.refuse_writes("the try's processes have ended")
             reader.drain()
         except Exception as exc:  # noqa: BLE001 - whatever broke here, the try ends killed and reported
@@ -117,20 +120,20 @@ def supervise(
         # Also on the way out of a worker that is shutting down: the closed control pipe stops the try.
         guarded.close()
         text, rendered = beat.stop(HEARTBEAT_JOIN_S)
-    return _result(reader, guarded, request, options, stop, text, rendered)
+    return _result(reader, guarded, request, facts, options, stop, text, rendered)
 
 
 def _watch(
     guarded: GuardedTry,
     reader: _PipeReader,
     beat: TryHeartbeat,
-    request: TryRequest,
+    facts: TaskFacts,
     reporter: Reporter,
     options: SupervisorOptions,
     stop: _Stop,
 ) -> None:
     """Read the pipes until the guardian exits, stopping the try when one of the reasons comes."""
-    timeout = request.task.execution_timeout
+    timeout = facts.execution_timeout
     deadline = (time.monotonic() + timeout.total_seconds() + KILL_GRACE_SECONDS) if timeout else None
     while not reader.guardian_gone:
         reader.read(options.log_flush_interval)
@@ -173,6 +176,7 @@ def _result(
     reader: _PipeReader,
     guarded: GuardedTry,
     request: TryRequest,
+    facts: TaskFacts,
     options: SupervisorOptions,
     stop: _Stop,
     text: str,
@@ -195,7 +199,7 @@ def _result(
         exit_code = report.exit_code if report.exit_code is not None else _guardian_exit(report.guardian_status)
         result.outcome = outcomes.from_crash(
             exit_code,
-            task=request.task,
+            retry=facts.retry,
             try_number=request.try_number,
             max_tries=request.max_tries,
             now=now_utc,
