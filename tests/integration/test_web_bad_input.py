@@ -133,6 +133,17 @@ def test_a_logical_date_no_task_could_compute_with_is_a_400(
     assert _runs(web_db) == []
 
 
+def test_a_logical_date_that_is_not_a_date_is_a_400_that_shows_the_form_expected(
+    web_app: Flask, web_db: Session, one_dag: str
+) -> None:
+    response = _trigger_api(web_app, {"logical_date": "tomorrow"})
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == (
+        "logical_date: 'tomorrow' is not an ISO 8601 date-time such as 2024-01-01T00:00:00Z"
+    )
+    assert _runs(web_db) == []
+
+
 def test_dags_test_refuses_a_logical_date_in_year_1(tmp_path: Path) -> None:
     result = _hello_cli(tmp_path)("dags", "test", "hello", "0001-01-01")
     assert result.returncode == 1, result

@@ -18,12 +18,18 @@ import threading
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tradewind.errors import ConfigurationError, SecretDecryptionError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
+# cryptography (with the OpenSSL it bundles, some megabytes in every process) is imported when a
+# secret is first encrypted or decrypted: most processes never handle one.
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,10 @@ class Keyring:
 def parse_keys(setting: str) -> Keyring:
     """The keyring of a ``TRADEWIND_FERNET_KEY`` value; a key that is not a Fernet key is a clear error."""
     keys = [key.strip() for key in (setting or "").split(",") if key.strip()]
+    if not keys:
+        return Keyring(None, 0)
+    from cryptography.fernet import Fernet, MultiFernet
+
     fernets = []
     for position, key in enumerate(keys, start=1):
         try:
@@ -54,11 +64,13 @@ def parse_keys(setting: str) -> Keyring:
                 f"TRADEWIND_FERNET_KEY: {which} is not a Fernet key (32 url-safe base64-encoded bytes, "
                 "as made by cryptography's Fernet.generate_key())"
             ) from None
-    return Keyring(MultiFernet(fernets) if fernets else None, len(fernets))
+    return Keyring(MultiFernet(fernets), len(fernets))
 
 
 def generate_key() -> str:
     """A new Fernet key, as text for ``TRADEWIND_FERNET_KEY``."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
@@ -94,6 +106,8 @@ def decode(keyring: Keyring, stored: str | None, is_encrypted: bool, what: str) 
         return stored
     if keyring.fernet is None:
         raise SecretDecryptionError(f"{what} is encrypted but TRADEWIND_FERNET_KEY is not set")
+    from cryptography.fernet import InvalidToken
+
     try:
         return keyring.fernet.decrypt(stored.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError):
@@ -112,6 +126,8 @@ def reencrypt(keyring: Keyring, stored: str | None, is_encrypted: bool, what: st
         raise ConfigurationError("TRADEWIND_FERNET_KEY is not set: there is no key to encrypt with")
     if not is_encrypted:
         return encode(keyring, stored)
+    from cryptography.fernet import InvalidToken
+
     try:
         return keyring.fernet.rotate(stored.encode("ascii")).decode("ascii"), True
     except InvalidToken:

@@ -8,13 +8,19 @@ check). The result is marked safe for Jinja only because the renderer escaped ev
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 @lru_cache(maxsize=1)
 def _renderer() -> MarkdownIt:
+    # Imported with the first text to render: a webserver whose DAGs have no docs does without it.
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 

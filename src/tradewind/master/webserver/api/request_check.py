@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, abort, current_app, g, request
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
 
 from tradewind.master.webserver.api import API_PREFIX
 from tradewind.master.webserver.auth import may_enter
@@ -24,6 +23,10 @@ from tradewind.metastore.column_limits import INT32
 
 _EXTENSION = "tradewind.api_operations"
 _RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+if TYPE_CHECKING:
+    from jsonschema import Draft4Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 T = TypeVar("T")
 
@@ -207,23 +210,33 @@ def _parse_body(spec: dict[str, Any], components: dict[str, Any]) -> dict[str, A
 
 
 def _message(error: ValidationError) -> str:
-    if error.validator == "format":
+    # A nullable field is "anyOf: null or the type": its error holds the format error as a cause.
+    if any(cause.validator == "format" for cause in [error, *(error.context or [])]):
         return f"{error.instance!r} is not an ISO 8601 date-time such as 2024-01-01T00:00:00Z"
     return error.message
 
 
-_FORMATS = FormatChecker(formats=())
-
-
-@_FORMATS.checks("date-time", raises=ValueError)
 def _is_date_time(value: object) -> bool:
     if isinstance(value, str):
         datetime.fromisoformat(value)
     return True
 
 
+@lru_cache(maxsize=1)
+def _formats() -> FormatChecker:
+    """The formats bodies are checked for; jsonschema is imported with the first body to check (the
+    webserver's pages and most API calls have none)."""
+    from jsonschema import FormatChecker
+
+    formats = FormatChecker(formats=())
+    formats.checks("date-time", raises=ValueError)(_is_date_time)
+    return formats
+
+
 def _validator(schema: dict[str, Any]) -> Draft4Validator:
-    return Draft4Validator(schema, format_checker=_FORMATS)
+    from jsonschema import Draft4Validator
+
+    return Draft4Validator(schema, format_checker=_formats())
 
 
 def to_json_schema(schema: dict[str, Any], components: dict[str, Any], *, writing: bool) -> dict[str, Any]:

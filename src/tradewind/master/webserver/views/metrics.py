@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tradewind.master.webserver.db import get_session, get_settings
 from tradewind.metastore import health, metrics
 from tradewind.states import DagRunState, TaskInstanceState
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
     from sqlalchemy.orm import Session
 
 bp = Blueprint("metrics", __name__)
@@ -27,6 +27,9 @@ HANDOFF_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 
 @bp.get("/metrics")
 def prometheus_metrics() -> ResponseReturnValue:
+    # Imported on the first scrape: a webserver nobody scrapes does not hold the client library.
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+
     session = get_session()
     registry = CollectorRegistry()
     tis = Gauge("tradewind_task_instances", "Task instances by state.", ["state"], registry=registry)
@@ -60,6 +63,8 @@ def prometheus_metrics() -> ResponseReturnValue:
 
 
 def _worker_health(session: Session, registry: CollectorRegistry) -> None:
+    from prometheus_client import Counter, Gauge
+
     healthy = Gauge(
         "tradewind_worker_healthy",
         "1 for a live worker that can work, 0 for one that cannot reach its broker or stopped consuming.",
