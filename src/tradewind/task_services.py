@@ -2,8 +2,9 @@
 what task code and DAG files use while they run, built from one ``Settings`` and backed by the
 secrets lookup, the metastore's queries, the actions and the event bus.
 
-Each process that runs user code installs one: the worker (which imports DAG files) and its task
-processes, ``dags test``, ``tasks test``, the scheduler's DAG-file and callback children.
+Each process that reaches the metastore for user code installs one: the worker (which answers
+what its tries ask) and its fork server, ``dags test``, ``tasks test``, the scheduler's DAG-file
+and callback children.
 """
 
 from __future__ import annotations

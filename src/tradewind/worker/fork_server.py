@@ -171,7 +171,7 @@ class ForkServer:
                     sock.sendall(_HEADER.pack(len(payload)) + payload)
                     answer, fds = self._answer(sock)
                     break
-                except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
                     self._lost(str(exc))
                     if attempt == 2:
                         raise ForkServerError(f"the worker's fork server could not start the try: {exc}") from None
@@ -344,11 +344,17 @@ def _checked(spec: TrySpec, loader: DagLoader) -> tuple[TrySpec, TaskFacts]:
     path = loader.path_of(spec.fileloc)
     try:
         task = loader.get_dag(path, spec.key.dag_id).get_task(spec.key.task_id)
-        facts = TaskFacts.of(task)
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
         raise TaskNotLoadable(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - whatever the file raised is the try's error
+        logger.exception("loading %s from %s failed", spec.key, path)
         raise TaskNotLoadable("".join(traceback.format_exception_only(exc)).strip()) from None
+    try:
+        facts = TaskFacts.of(task)
+    except Exception as exc:  # noqa: BLE001 - a task whose settings cannot be read cannot be supervised
+        logger.exception("reading the settings of %s from %s failed", spec.key, path)
+        why = "".join(traceback.format_exception_only(exc)).strip()
+        raise TaskNotLoadable(f"the task's settings could not be read: {why}") from None
     return replace(spec, fileloc=path), facts
 
 

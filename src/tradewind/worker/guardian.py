@@ -61,9 +61,10 @@ from tradewind.worker.process_tree import (
 _REAP_INTERVAL_S = 1.0
 
 #: Held while a guardian or a child trying a DAG file is forked, and while a DAG file is imported
-#: in the worker: a process forked while another thread imports would find the import's locks (a
-#: module imported for the first time) held for ever. So an import holds back the start of tries
-#: (not their end); imports happen once per file version.
+#: in a process that forks tries from several threads (a worker without a fork server): a process
+#: forked while another thread imports would find the import's locks (a module imported for the
+#: first time) held for ever. So an import holds back the start of tries (not their end); imports
+#: happen once per file version.
 FORK_LOCK = threading.RLock()
 #: Guards ``_TRY_PIPES``: taken to fork a guardian and to close a try's pipes, never for long.
 _PIPES_LOCK = threading.Lock()

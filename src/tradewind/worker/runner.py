@@ -280,8 +280,7 @@ def _run_in_child(
         except TaskNotLoadable:
             raise
         except ForkServerError as exc:
-            retry = facts.retry if facts is not None else stored_retry_policy(factory, key) or RetryPolicy()
-            return _start_failed(request, str(exc), retry), facts
+            return _start_failed(request, str(exc), _retry_when_not_started(factory, key)), facts
         # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
         # process runs the try only if it is still this worker's to run. Whatever stops it here
         # (the metastore not answering included), closing the try's pipes has the guardian stop the
@@ -317,6 +316,18 @@ def _run_in_child(
         guarded, request, reporter, options.supervision(), facts=facts, last_ok=last_ok, answerer=answerer
     )
     return result, facts
+
+
+def _retry_when_not_started(factory: sessionmaker[Session], key: TIKey) -> RetryPolicy:
+    """The retry settings of a try whose processes could not be started, when the fork server could
+    not say them: as the metastore records them, else retries at once. Unlike a task that cannot be
+    loaded (failed at once without its settings), such a try may well start next time."""
+    try:
+        stored = stored_retry_policy(factory, key)
+    except Exception:  # noqa: BLE001 - the metastore not answering must not keep the try from ending
+        logger.warning("%s: could not read the task's retry settings", key, exc_info=True)
+        stored = None
+    return stored if stored is not None else RetryPolicy()
 
 
 def _start_failed(request: TryRequest, why: str, retry: RetryPolicy) -> ChildResult:

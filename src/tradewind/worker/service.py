@@ -1,11 +1,11 @@
 """What a warm worker process holds between tasks, and what it does with one message.
 
 The worker's slots are threads of one process (Celery's ``threads`` pool) sharing one set of
-services, built on first use: an engine whose pool the threads share, an event-bus connection, a
-``DagLoader`` that keeps DAG modules imported between tasks (once per file version) and the
-follow-up's cache of stored DAGs. Each try still runs in a forked process of its own
-(``runner.run_task_instance``); a process forked from this one builds its own services, never
-reusing the parent's sockets.
+services, built on first use: an engine whose pool the threads share, an event-bus connection and
+the follow-up's cache of stored DAGs. Each try runs in processes of its own forked from the
+worker's fork server, which imports the DAG files (the worker imports none); a process forked
+from this one (it has no fork server of its own) builds its own services, with a ``DagLoader``
+that keeps DAG modules imported between its tries, never reusing the parent's sockets.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def create_services(
     # hold a connection at the same moment.
     engine = create_engine_from_settings(settings, threads=None if concurrency is None else 3 * concurrency + 2)
     factory = make_session_factory(engine)
-    # DAG files imported here and the tasks forked from here reach the metastore through these.
+    # What runs here (a DAG file imported where there is no fork server, the task processes forked
+    # from here then) reaches the metastore through these; the tries' own calls are answered here.
     runtime_services.install(MetastoreServices(settings, factory))
     options = RunnerOptions.from_settings(settings, hostname=hostname, fork_server=fork_server)
     follow = None
@@ -95,6 +96,7 @@ def create_services(
         settings=settings,
         engine=engine,
         factory=factory,
+        # Used only where there is no fork server: the fork server imports the DAG files.
         loader=DagLoader(
             dags_folder=settings.resolved_dags_folder,
             import_timeout=settings.dagbag_import_timeout,

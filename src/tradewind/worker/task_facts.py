@@ -31,16 +31,23 @@ class TaskFacts:
 
     @classmethod
     def of(cls, task: Any) -> TaskFacts:
-        """The facts of a live task (one of a DAG imported from its file)."""
+        """The facts of a live task (one of a DAG imported from its file), as plain values only: they
+        are unpickled in the worker, which must not need (or run) anything the DAG file defines."""
         dag = getattr(task, "dag", None)
         downstream = [dag.get_task(t) for t in sorted(task.downstream_task_ids)] if dag is not None else []
         waits: tuple[tuple[str, tuple[str, ...]], ...] | None = None
         if downstream and all(
             str(d.trigger_rule) == "all_success" and getattr(d, "mapped_group_id", None) is None for d in downstream
         ):
-            waits = tuple((d.task_id, tuple(sorted(d.upstream_task_ids))) for d in downstream)
+            waits = tuple((str(d.task_id), tuple(sorted(str(u) for u in d.upstream_task_ids))) for d in downstream)
+        timeout = task.execution_timeout
+        retry = RetryPolicy.from_task(task)
         return cls(
-            execution_timeout=task.execution_timeout,
-            retry=RetryPolicy.from_task(task),
+            execution_timeout=None if timeout is None else timedelta(seconds=timeout.total_seconds()),
+            retry=RetryPolicy(
+                float(retry.retry_delay_s),
+                bool(retry.retry_exponential_backoff),
+                None if retry.max_retry_delay_s is None else float(retry.max_retry_delay_s),
+            ),
             downstream_waits=waits,
         )

@@ -203,15 +203,20 @@ def _parse_body(spec: dict[str, Any], components: dict[str, Any]) -> dict[str, A
         abort(400, description=f"unknown field {', '.join(unknown)} (this body takes: {', '.join(sorted(declared))})")
     errors = sorted(_validator(schema).iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:
-        error = errors[0]
+        error = _format_cause(errors[0]) or errors[0]
         where = ".".join(str(part) for part in error.absolute_path) or "body"
         abort(400, description=f"{where}: {_message(error)}")
     return raw
 
 
+def _format_cause(error: ValidationError) -> ValidationError | None:
+    """The date-time format error that ``error`` is or holds as a cause (a nullable field is "anyOf:
+    null or the type", whose error holds each alternative's), else None."""
+    return next((cause for cause in [error, *(error.context or [])] if cause.validator == "format"), None)
+
+
 def _message(error: ValidationError) -> str:
-    # A nullable field is "anyOf: null or the type": its error holds the format error as a cause.
-    if any(cause.validator == "format" for cause in [error, *(error.context or [])]):
+    if error.validator == "format":
         return f"{error.instance!r} is not an ISO 8601 date-time such as 2024-01-01T00:00:00Z"
     return error.message
 
