@@ -7,7 +7,11 @@
    caps the run below what the workers can take. Prints the run's wall time (trigger to end, the
    CLI's trigger included) and the efficiency against the ideal, ``tasks × 1 s / slots``, both for
    the whole run and for the sleeping part alone (first sleep start to last sleep end), and the
-   median time a sleep task took from its claim to its end (1 s of it is the sleep).
+   median time a sleep task took from its claim to its end (1 s of it is the sleep). Then where the
+   time beyond the ideal went: the CLI until the run existed, the first task until the first sleep
+   started, how long a slot's first try took from its claim to its task's first log line (against
+   the later tries'), and how far apart the slots ended their last tasks (each slot's tries are
+   told apart by their worker and their times).
 2. **Wide fan-out**: 1 → ``--fanout-tasks`` (1,000) no-op PythonOperators → 1 on
    ``--fanout-workers`` (4) workers of concurrency 8: trigger to end and task instances per second.
 3. **Idle memory**: with the DAG parsed and nothing running, the proportional set size (PSS, from
@@ -26,12 +30,16 @@ worker of concurrency 8 < 100 MiB, of the scheduler and webserver together < 150
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
+import re
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import sqlalchemy as sa
 from bench_cluster import bench_cluster, pss_kib, wait
@@ -111,7 +119,7 @@ def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
             print(f"  scheduler                           {scheduler_mib:6.0f}")
             print(f"  webserver (default: 1 worker x 8)   {web_mib:6.0f}")
             print(f"  scheduler + webserver               {scheduler_mib + web_mib:6.0f}   < 150")
-        began = time.monotonic()
+        began, began_epoch = time.monotonic(), time.time()
         run_id = cluster.trigger("scale_out")
         state = wait(lambda: cluster.finished("scale_out", run_id), 600, "the run to end")
         wall = time.monotonic() - began
@@ -123,6 +131,7 @@ def scale_run(tasks: int, workers: int, *, measure_memory: bool) -> None:
             f"efficiency {100 * ideal / wall:3.0f} %; sleeping part {last - first:6.1f} s, "
             f"efficiency {100 * ideal / (last - first):3.0f} %; a sleep task claim to end {1000 * median_task:4.0f} ms"
         )
+        print("  " + _where_it_went(cluster.engine, run_id, began_epoch, workers * CONCURRENCY))
         if measure_memory:
             # A worker that has run tries idles with the next try's two processes made ready.
             time.sleep(5)
@@ -173,6 +182,49 @@ def _sleep_window(engine: sa.Engine, run_id: str) -> tuple[float, float, float]:
             {"r": run_id},
         ).one()
     return low.timestamp(), high.timestamp(), float(median)
+
+
+def _where_it_went(engine: sa.Engine, run_id: str, began: float, slots: int) -> str:
+    """Where the run's time beyond the ideal went (``began``: when the CLI was called, epoch s)."""
+    with engine.connect() as connection:
+        queued_at = connection.execute(
+            sa.text("SELECT queued_at FROM dag_run WHERE dag_id = 'scale_out' AND run_id = :r"), {"r": run_id}
+        ).scalar_one()
+        tries = connection.execute(
+            sa.text(
+                "SELECT t.hostname, t.start_date, t.end_date, (SELECT l.content FROM task_log l WHERE l.dag_id = "
+                "t.dag_id AND l.run_id = t.run_id AND l.task_id = t.task_id AND l.map_index = t.map_index "
+                "AND l.try_number = t.try_number ORDER BY l.seq LIMIT 1) FROM task_instance t "
+                "WHERE t.dag_id = 'scale_out' AND t.run_id = :r AND t.task_id LIKE 'sleep_%' ORDER BY t.start_date"
+            ),
+            {"r": run_id},
+        ).all()
+    starts = [(row.start_date.timestamp(), _first_log_line_at(row.content)) for row in tries]
+    to_log = [logged - started for started, logged in starts if logged is not None]
+    first_wave, later = to_log[:slots], to_log[slots:]
+    slot_ends = []
+    for hostname in {row.hostname for row in tries}:
+        ends: list[float] = []  # a heap of this worker's slots, by when each is free again
+        for row in (r for r in tries if r.hostname == hostname):
+            if len(ends) == CONCURRENCY:
+                heapq.heappop(ends)
+            heapq.heappush(ends, row.end_date.timestamp())
+        slot_ends.extend(ends)
+    return (
+        f"where it went: the CLI until the run existed {queued_at.timestamp() - began:4.2f} s; from there to the "
+        f"first sleep {starts[0][0] - queued_at.timestamp():4.2f} s; a slot's first try, claim to first log line, "
+        f"median {1000 * statistics.median(first_wave or [0]):3.0f} ms (later tries "
+        f"{1000 * statistics.median(later or [0]):3.0f} ms); "
+        f"the slots ended {max(slot_ends) - min(slot_ends):4.2f} s apart"
+    )
+
+
+def _first_log_line_at(content: str | None) -> float | None:
+    """When a try's first log line was written (the task process logs in local time)."""
+    found = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\]", content or "")
+    if found is None:
+        return None
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").timestamp() + int(found.group(2)) / 1000
 
 
 def main() -> None:
