@@ -107,3 +107,31 @@ def test_a_tls_redis_broker_checks_the_servers_certificate_unless_the_url_says_o
 ):
     conf = make_celery_app(Settings(home=tmp_path, broker_url=f"rediss://redis.example:6380/0{query}")).conf
     assert conf.broker_use_ssl == {"ssl_cert_reqs": expected}
+
+
+def test_a_role_prepares_its_first_task_message_as_it_starts_without_reaching_the_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The scheduler's first message of a run (and a worker's first follow-up) would otherwise wait
+    while Celery scans every installed package for result backends — once per process, whichever
+    thread publishes (the scheduler's publisher thread, a worker's slots)."""
+    import threading
+
+    import celery.utils.imports
+
+    from tradewind.queue.app import prepare_to_publish
+
+    celery.utils.imports.load_extension_class_names.cache_clear()
+    # A broker nobody answers at: preparing opens no connection.
+    app = make_celery_app(Settings(home=tmp_path, broker_url="redis://127.0.0.1:1/0"))
+    prepare_to_publish(app)
+
+    def no_scan(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the installed packages were scanned while publishing")
+
+    monkeypatch.setattr(celery.utils.imports, "entry_points", no_scan)
+    backends: list[str] = []
+    publisher = threading.Thread(target=lambda: backends.append(type(app.backend).__name__))
+    publisher.start()
+    publisher.join()
+    assert backends == ["DisabledBackend"]

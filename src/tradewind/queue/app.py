@@ -161,6 +161,15 @@ def make_celery_app(settings: Settings, *, worker: bool = False) -> Celery:
     return app
 
 
+def prepare_to_publish(app: Celery) -> None:
+    """Do now what a process's first ``send_task`` would otherwise do on its way to the broker: load
+    Celery's (disabled) result backend, which scans every installed package's entry points, and its
+    producer pool. Called as a role starts, so its first task message leaves as fast as the rest
+    (10–20 ms sooner here). Opens no connection."""
+    _ = app.backend
+    _ = app.amqp.producer_pool
+
+
 def check_broker(app: Celery, settings: Settings) -> None:
     """Connect to the broker once; a ``BrokerUnreachable`` naming the URL (password hidden) if not."""
     from tradewind.redaction import redact

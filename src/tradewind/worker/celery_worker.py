@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from tradewind.queue.app import check_broker, make_celery_app
+from tradewind.queue.app import check_broker, make_celery_app, prepare_to_publish
 from tradewind.settings import Settings
 from tradewind.worker import shutdown
 from tradewind.worker.celery_task import register
@@ -40,6 +40,7 @@ def run_celery_worker(
     app = make_celery_app(settings, worker=True)
     app.conf.worker_consumer = CONSUMER_PATH
     check_broker(app, settings)
+    prepare_to_publish(app)  # a follow-up sends the tasks its try's end made ready
     register(app, settings, hostname=hostname, queues=queues, concurrency=concurrency, fork_server=fork_server)
     monitor = WorkerHealthMonitor(
         settings,

@@ -29,7 +29,7 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
     """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the exit code. Raises a
     ``TradewindException`` with one line when another scheduler holds SQLite, or the metastore or
     the broker cannot be reached."""
-    from tradewind.queue.app import check_broker, make_celery_app
+    from tradewind.queue.app import check_broker, make_celery_app, prepare_to_publish
 
     # Custom timetables come from plugins; the scheduler reads them from stored DAGs.
     plugins.load_now(settings.resolved_plugins_folder)
@@ -43,6 +43,7 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         ensure_migrated(engine, settings)
         app = make_celery_app(settings)
         check_broker(app, settings)
+        prepare_to_publish(app)
         executor = CeleryExecutor(app)
         events = make_event_bus(settings.broker_url, subscribe=True)
         # On PostgreSQL each worker plans the run of the task it ended (``worker/follow_up.py``).
