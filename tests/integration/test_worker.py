@@ -513,6 +513,36 @@ def test_dag_file_that_now_fails_to_import_fails_the_task_with_the_error_in_its_
     assert executions(queued) == []
 
 
+def test_dag_file_that_now_ends_its_importer_fails_the_task_and_the_worker_goes_on(stack, main_worker):
+    """A file whose new version calls os._exit as it is imported ends the child the worker tries it
+    in, not the worker nor its fork server: the try fails saying so, and the next task runs."""
+    queued = queue_task(
+        stack,
+        """
+        def work():
+            record("ran")
+    """,
+    )
+    fileloc = stack.dags_folder / f"{queued.key.dag_id}.py"
+    fileloc.write_text("import os\nos._exit(3)\n")
+    send(stack, queued.message.encode())
+    row = wait_for_state(stack, queued.key, {"success", "failed", "up_for_retry"})
+    assert row.state == "failed"
+    assert "the process importing the file died (exit code 3) before it finished" in log_text(stack, queued.key)
+    assert executions(queued) == []
+    assert main_worker.poll() is None
+    after = queue_task(
+        stack,
+        """
+        def work():
+            record("ran")
+    """,
+    )
+    send(stack, after.message.encode())
+    assert wait_for_state(stack, after.key, {"success", "failed"}).state == "success"
+    assert executions(after) == ["ran"]
+
+
 def test_task_removed_from_its_dag_file_is_retried_by_its_recorded_retry_settings(stack, main_worker):
     queued = queue_task(
         stack,

@@ -135,3 +135,24 @@ def test_a_file_whose_import_raises_reports_the_error_without_importing_it_in_th
     error = in_a_thread(DagLoader(dags_folder=tmp_path).get_dag, path, "raises")
     assert isinstance(error, DagFileImportError) and "ValueError: no such table" in str(error)
     assert f"imported {os.getpid()}" not in ledger.read_text().splitlines()
+
+
+def test_a_worker_with_a_fork_server_only_tries_each_new_version_in_a_child(tmp_path: Path) -> None:
+    """``check``: the version's import error (or none) from one trial in a child per version, and
+    nothing of the file imported in the worker, which leaves the importing to its fork server."""
+    ledger = tmp_path / "ledger"
+    good = write_dag(tmp_path, "good", ledger)
+    exits = write_dag(tmp_path, "exits", ledger, extra="os._exit(3)")
+    loader = DagLoader(dags_folder=tmp_path, import_timeout=10)
+    assert in_a_thread(loader.check, good) is None
+    assert in_a_thread(loader.check, good) is None
+    died = in_a_thread(loader.check, exits)
+    assert isinstance(died, str) and "the process importing the file died (exit code 3) before it finished" in died
+    importers = [line.split()[1] for line in ledger.read_text().splitlines()]
+    assert len(importers) == 2, "each version is tried once"
+    assert str(os.getpid()) not in importers and loader.imports == 0
+    # A new version of the file is tried again.
+    good.write_text(good.read_text() + "\n# changed\n")
+    assert in_a_thread(loader.check, good) is None
+    assert len(ledger.read_text().splitlines()) == 3
+    assert "cannot read DAG file" in str(loader.check(tmp_path / "gone.py"))

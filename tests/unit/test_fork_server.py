@@ -115,19 +115,6 @@ def test_a_changed_dag_file_is_loaded_again_before_its_next_try(server, dag_file
     assert '"xcom": ["return_value", "changed"]' in reports
 
 
-def test_a_dag_file_that_ends_its_importer_is_the_try_s_error_and_the_fork_server_lives_on(server, dag_file):
-    """The worker imports no DAG file: its fork server tries each new version in a child first, so
-    a file that calls os._exit (or crashes) as it is imported takes down that child, not the
-    process every try of every DAG is forked from."""
-    crashing = dag_file.parent / "crashing.py"
-    crashing.write_text("import os\nos._exit(3)\n")
-    before = server.pid
-    with pytest.raises(TaskNotLoadable, match=r"crashing\.py: the process importing the file died \(exit code 3\)"):
-        server.start_try(replace(spec_for(dag_file), fileloc=str(crashing)))
-    assert server.pid == before and _state(before) not in ("Z", None)
-    assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
-
-
 def test_the_fork_server_sends_back_what_the_worker_needs_of_the_task(server, tmp_path):
     """Its time limit, its retry settings, and the downstream tasks a success could move on: read
     off the task as the file the try runs defines it."""

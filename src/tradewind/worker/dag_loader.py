@@ -2,22 +2,23 @@
 
 The process tries are forked from keeps itself warm: the DAGs of a file are imported the first
 time one of its tasks runs and again only when the file's content changes, and every try forked
-afterwards holds them. That process is a worker's fork server (``fork_server.py``; the worker
-itself imports no DAG file), or, where there is none, the process that runs the tries itself,
-whose threads share one loader and import one file at a time (importing a DAG file uses
-process-wide state: the DAG context, the warnings filters); a thread whose file is already loaded
-does not wait.
+afterwards holds them. That process is a worker's fork server (``fork_server.py``), or, where
+there is none, the process that runs the tries itself, whose threads share one loader and import
+one file at a time (importing a DAG file uses process-wide state: the DAG context, the warnings
+filters); a thread whose file is already loaded does not wait.
 
-A new file version is first imported in a forked child with the time limit
-(``dagbag_import_timeout``) — off the main thread, where no alarm can stop an import (signals
-reach only the main thread), and always in the fork server, which a file that ends the process
-importing it would otherwise take down: a file that hangs, or ends the process that imports it
-(``os._exit``, a crash), becomes that file's import error, and the process and its other tries go
-on. Only a file that imported cleanly in the child is imported into the process — with no other
-process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the import
-holds a lock (a module being imported for the first time) would find that lock held for ever. So
-while a new file version is imported, no try starts (tries that end still end); a file that
-takes long to import (it passed the trial within the time limit) holds the starts back that long.
+Off the main thread no alarm can stop an import (signals reach only the main thread), so there a
+new file version is first imported in a forked child with the time limit
+(``dagbag_import_timeout``): a file that hangs, or ends the process that imports it
+(``os._exit``, a crash), becomes that file's import error, and the process and its other slots go
+on. A worker with a fork server only tries each new version so (``check``) and imports none
+itself: its fork server imports a version that passed, on its main thread, under the time limit.
+Only a file that imported cleanly in the child is imported into a process with threads — with no
+other process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the
+import holds a lock (a module being imported for the first time) would find that lock held for
+ever. So while a new file version is imported, no try starts (tries that end still end); a file
+that takes long to import (it passed the trial within the time limit) holds the starts back that
+long.
 
 What a DAG file's top level changes in the process it runs in (the working directory, environment
 variables, logging) it changes for that process and the tasks it starts afterwards; a file should
@@ -60,17 +61,15 @@ class DagLoader:
         dags_folder: str | Path | None = None,
         import_timeout: float | None = None,
         after_fork: Callable[[], None] | None = None,
-        always_try_first: bool = False,
     ) -> None:
         """``after_fork`` runs first in a child trying a file (it drops the parent's pooled
-        database connections, which a file reading a Variable at its top level would use).
-        ``always_try_first``: try each new file version in a child on the main thread too (where
-        the time limit could stop a hang, but not a file that ends or crashes the process)."""
+        database connections, which a file reading a Variable at its top level would use)."""
         self.dags_folder = dags_folder
         self.import_timeout = import_timeout
         self.after_fork = after_fork
-        self.always_try_first = always_try_first
         self._cache: dict[str, _Entry] = {}
+        #: path -> (content hash, import error or None) of the versions ``check`` tried.
+        self._checked: dict[str, tuple[str, str | None]] = {}
         self._import_lock = threading.Lock()
         #: How many times a file was imported (or failed to): what this process holds changed.
         self.imports = 0
@@ -97,6 +96,26 @@ class DagLoader:
                     self.imports += 1
         return _dag_of(entry, path, dag_id)
 
+    def check(self, fileloc: str | Path) -> str | None:
+        """The import error of ``fileloc``'s current version (None: it imports cleanly), found by
+        importing that version once in a forked child with the time limit; nothing of it is
+        imported here. What a worker asks before its fork server imports a file (the fork server,
+        one thread that every try starts from, must not be the process a hanging or crashing file
+        takes with it). A thread whose file version was checked already does not wait."""
+        path = self.path_of(fileloc)
+        try:
+            content_hash = file_hash(path)
+        except OSError as exc:
+            return f"cannot read DAG file {path}: {exc.strerror}"
+        known = self._checked.get(path)
+        if known is None or known[0] != content_hash:
+            with self._import_lock:
+                known = self._checked.get(path)
+                if known is None or known[0] != content_hash:
+                    known = (content_hash, self._trial_import(path))
+                    self._checked[path] = known
+        return known[1]
+
     def cached_dag(self, path: str, dag_id: str) -> DAG:
         """The DAG ``dag_id`` as this loader last loaded it from ``path`` (``path_of``), without
         looking at the file: in a process forked from the loader's, what the parent had loaded
@@ -107,7 +126,7 @@ class DagLoader:
         return _dag_of(entry, path, dag_id)
 
     def _import(self, path: str, content_hash: str) -> _Entry:
-        if self.always_try_first or threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
             error = self._trial_import(path)
             if error is not None:
                 return _Entry(content_hash, {}, error)

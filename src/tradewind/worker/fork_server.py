@@ -86,8 +86,7 @@ _HEADER = struct.Struct("!I")
 _PIPES_PER_TRY = 5
 #: How often an idle fork server reaps its ended guardians and checks its worker is alive.
 _IDLE_WAKE_S = 1.0
-#: How long the worker waits for an answer beyond the time a new DAG file version may take to
-#: import, twice (once in a child to try it, then in the fork server).
+#: How long the worker waits for an answer beyond the time a DAG file may take to import.
 _ANSWER_SLACK_S = 30.0
 #: How long ``close`` waits for the fork server to exit before it kills it.
 _CLOSE_WAIT_S = 10.0
@@ -127,7 +126,7 @@ class ForkServer:
         self.pid = 0
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._answer_within = 2 * float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
+        self._answer_within = float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
 
     def start(self) -> None:
         """Fork the fork server (again, if it died); call from the worker."""
@@ -278,9 +277,6 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         dags_folder=settings.resolved_dags_folder,
         import_timeout=settings.dagbag_import_timeout,
         after_fork=services.drop_inherited_connections,
-        # A file that ends the process importing it (os._exit, a crash) must end a child, not the
-        # fork server every try of every DAG starts from.
-        always_try_first=True,
     )
     gc.freeze()
     ready: _ReadyTry | None = None

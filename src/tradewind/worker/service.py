@@ -1,11 +1,12 @@
 """What a warm worker process holds between tasks, and what it does with one message.
 
 The worker's slots are threads of one process (Celery's ``threads`` pool) sharing one set of
-services, built on first use: an engine whose pool the threads share, an event-bus connection and
-the follow-up's cache of stored DAGs. Each try runs in processes of its own forked from the
-worker's fork server, which imports the DAG files (the worker imports none); a process forked
-from this one (it has no fork server of its own) builds its own services, with a ``DagLoader``
-that keeps DAG modules imported between its tries, never reusing the parent's sockets.
+services, built on first use: an engine whose pool the threads share, an event-bus connection, a
+``DagLoader`` and the follow-up's cache of stored DAGs. Each try runs in processes of its own
+forked from the worker's fork server, which imports the DAG files; the worker only tries each new
+file version in a child first and imports none itself. A process forked from this one (it has no
+fork server of its own) builds its own services, its ``DagLoader`` keeping DAG modules imported
+between its tries, never reusing the parent's sockets.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def create_services(
         settings=settings,
         engine=engine,
         factory=factory,
-        # Used only where there is no fork server: the fork server imports the DAG files.
+        # Where there is a fork server, only to try each new file version in a child before the
+        # fork server imports it; where there is none, to import the DAG files too.
         loader=DagLoader(
             dags_folder=settings.resolved_dags_folder,
             import_timeout=settings.dagbag_import_timeout,
@@ -225,7 +227,10 @@ def _handle_one(
     elif services.options.fork_server is None:
         task, problem = _load_task(services.loader, claimed.fileloc, message)
     else:
-        problem = None  # the fork server loads the task, and says when it cannot
+        # The fork server loads the task (and says when it cannot), once the file's version has
+        # imported cleanly in a child of this process: a file that hangs or crashes its importer
+        # fails its own tries, and the fork server, which starts every try, goes on.
+        problem = services.loader.check(claimed.fileloc)
     follow_up = services.follow_up
     then = None
     if follow_up is not None:
