@@ -495,49 +495,35 @@ def test_running_task_log_is_readable_before_the_task_ends(stack, main_worker):
     assert "released" in log_text(stack, queued.key)
 
 
-def test_dag_file_that_now_fails_to_import_fails_the_task_with_the_error_in_its_log(stack, main_worker):
-    queued = queue_task(
-        stack,
-        """
+RECORDS_RAN = """
         def work():
             record("ran")
-    """,
-    )
+    """
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [
+        ('raise RuntimeError("the DAG file is broken now")\n', "the DAG file is broken now"),
+        ("import os\nos._exit(3)\n", "the process importing the file died (exit code 3) before it finished"),
+    ],
+    ids=["raises", "ends-its-importer"],
+)
+def test_dag_file_that_now_fails_to_import_fails_the_task_with_the_error_in_its_log(stack, main_worker, broken, said):
+    """Whatever the new version does as it is imported — raise, or end the process importing it —
+    it does it in a child the worker tries it in, not in the worker nor its fork server: the try
+    fails saying why, and the worker runs the next task."""
+    queued = queue_task(stack, RECORDS_RAN)
     fileloc = stack.dags_folder / f"{queued.key.dag_id}.py"
-    fileloc.write_text('raise RuntimeError("the DAG file is broken now")\n')
+    fileloc.write_text(broken)
     send(stack, queued.message.encode())
     row = wait_for_state(stack, queued.key, {"success", "failed", "up_for_retry"})
     assert row.state == "failed"
     assert row.hostname == MAIN_WORKER
-    assert "the DAG file is broken now" in log_text(stack, queued.key)
-    assert executions(queued) == []
-
-
-def test_dag_file_that_now_ends_its_importer_fails_the_task_and_the_worker_goes_on(stack, main_worker):
-    """A file whose new version calls os._exit as it is imported ends the child the worker tries it
-    in, not the worker nor its fork server: the try fails saying so, and the next task runs."""
-    queued = queue_task(
-        stack,
-        """
-        def work():
-            record("ran")
-    """,
-    )
-    fileloc = stack.dags_folder / f"{queued.key.dag_id}.py"
-    fileloc.write_text("import os\nos._exit(3)\n")
-    send(stack, queued.message.encode())
-    row = wait_for_state(stack, queued.key, {"success", "failed", "up_for_retry"})
-    assert row.state == "failed"
-    assert "the process importing the file died (exit code 3) before it finished" in log_text(stack, queued.key)
+    assert said in log_text(stack, queued.key)
     assert executions(queued) == []
     assert main_worker.poll() is None
-    after = queue_task(
-        stack,
-        """
-        def work():
-            record("ran")
-    """,
-    )
+    after = queue_task(stack, RECORDS_RAN)
     send(stack, after.message.encode())
     assert wait_for_state(stack, after.key, {"success", "failed"}).state == "success"
     assert executions(after) == ["ran"]
