@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tradewind.errors import DagFileImportError
+from tradewind.sdk.dag_file import file_hash
 from tradewind.worker.dag_loader import DagLoader
 
 DAG_FILE = """
@@ -144,15 +145,16 @@ def test_a_worker_with_a_fork_server_only_tries_each_new_version_in_a_child(tmp_
     good = write_dag(tmp_path, "good", ledger)
     exits = write_dag(tmp_path, "exits", ledger, extra="os._exit(3)")
     loader = DagLoader(dags_folder=tmp_path, import_timeout=10)
-    assert in_a_thread(loader.check, good) is None
-    assert in_a_thread(loader.check, good) is None
-    died = in_a_thread(loader.check, exits)
-    assert isinstance(died, str) and "the process importing the file died (exit code 3) before it finished" in died
+    first = in_a_thread(loader.check, good)
+    assert first == (file_hash(str(good)), None)
+    assert in_a_thread(loader.check, good) == first
+    tried, died = in_a_thread(loader.check, exits)
+    assert "the process importing the file died (exit code 3) before it finished" in str(died)
     importers = [line.split()[1] for line in ledger.read_text().splitlines()]
     assert len(importers) == 2, "each version is tried once"
     assert str(os.getpid()) not in importers and loader.imports == 0
     # A new version of the file is tried again.
     good.write_text(good.read_text() + "\n# changed\n")
-    assert in_a_thread(loader.check, good) is None
+    assert in_a_thread(loader.check, good) == (file_hash(str(good)), None)
     assert len(ledger.read_text().splitlines()) == 3
-    assert "cannot read DAG file" in str(loader.check(tmp_path / "gone.py"))
+    assert "cannot read DAG file" in str(loader.check(tmp_path / "gone.py")[1])

@@ -23,6 +23,7 @@ from test_try_processes import run_to_end, wait_for
 from tradewind.decisions.retries import RetryPolicy
 from tradewind.metastore.task_instances import TIKey
 from tradewind.sdk.context import RunInfo
+from tradewind.sdk.dag_file import file_hash
 from tradewind.settings import Settings
 from tradewind.worker.fork_server import ForkServer, ForkServerError, TaskNotLoadable, TrySpec
 from tradewind.worker.guardian import GuardedTry, start_guarded_early
@@ -113,6 +114,46 @@ def test_a_changed_dag_file_is_loaded_again_before_its_next_try(server, dag_file
     dag_file.write_text(dag_file.read_text().replace('return "done"', 'return "changed"'))
     reports = run_to_end(started(server, spec_for(dag_file)))
     assert '"xcom": ["return_value", "changed"]' in reports
+
+
+def _crashing_file(dag_file: Path) -> Path:
+    crashing = dag_file.parent / "crashing.py"
+    crashing.write_text("import os\nos._exit(3)\n")
+    return crashing
+
+
+def _refused_and_still_serving(server: ForkServer, spec: TrySpec, dag_file: Path) -> None:
+    """The try is refused with the importer's death as its error, by the same fork server, which
+    then starts a good try."""
+    before = server.pid
+    with pytest.raises(TaskNotLoadable, match=r"crashing\.py: the process importing the file died \(exit code 3\)"):
+        server.start_try(spec)
+    assert server.pid == before and _state(before) not in ("Z", None)
+    assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
+
+
+def test_a_dag_file_version_its_worker_has_not_tried_is_tried_in_a_child_first(server, dag_file):
+    """The worker tries each version before it asks for a try of it; a version changed in between
+    (or never tried) that ends the process importing it ends a child, not the fork server every try
+    of every DAG is forked from."""
+    crashing = _crashing_file(dag_file)
+    _refused_and_still_serving(server, replace(spec_for(dag_file), fileloc=str(crashing)), dag_file)
+    tried_before = file_hash(str(crashing))
+    crashing.write_text("import os\n# changed since the worker tried it\nos._exit(3)\n")
+    spec = replace(spec_for(dag_file), fileloc=str(crashing), tried=tried_before)
+    _refused_and_still_serving(server, spec, dag_file)
+
+
+def test_a_fork_server_that_replaces_a_failed_one_tries_every_version_first(server, dag_file):
+    """What took the last fork server down may be a file that passed its worker's trial and crashed
+    the fork server's import all the same (its helper modules changed since): the next one tries
+    even that version first, so the file fails its tries instead of every fork server after it."""
+    crashing = _crashing_file(dag_file)
+    os.kill(server.pid, signal.SIGKILL)
+    wait_for(lambda: _state(server.pid) in ("Z", None), 5)
+    run_to_end(started(server, spec_for(dag_file)))  # finds it gone: a replacement starts this try
+    spec = replace(spec_for(dag_file), fileloc=str(crashing), tried=file_hash(str(crashing)))
+    _refused_and_still_serving(server, spec, dag_file)
 
 
 def test_the_fork_server_sends_back_what_the_worker_needs_of_the_task(server, tmp_path):

@@ -12,7 +12,8 @@ new file version is first imported in a forked child with the time limit
 (``dagbag_import_timeout``): a file that hangs, or ends the process that imports it
 (``os._exit``, a crash), becomes that file's import error, and the process and its other slots go
 on. A worker with a fork server only tries each new version so (``check``) and imports none
-itself: its fork server imports a version that passed, on its main thread, under the time limit.
+itself: its fork server imports a version that passed on its main thread, under the time limit,
+and tries any other version first itself (``Trials``).
 Only a file that imported cleanly in the child is imported into a process with threads — with no
 other process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the
 import holds a lock (a module being imported for the first time) would find that lock held for
@@ -27,6 +28,7 @@ not, and Airflow's best practices say so too.
 
 from __future__ import annotations
 
+import enum
 import json
 import signal
 import threading
@@ -45,6 +47,20 @@ from tradewind.worker.guardian import forking, importing
 DEFAULT_TRIAL_TIMEOUT_S = 30.0
 
 
+class Trials(enum.Enum):
+    """Which new versions of a DAG file a loader first imports in a child."""
+
+    #: Those imported off the main thread, where no alarm can stop a hang (a worker's slots).
+    OFF_MAIN_THREAD = "off_main_thread"
+    #: Those the caller has not tried already (``get_dag``'s ``tried``), and any off the main thread:
+    #: a fork server, whose worker tries each version before it asks for a try of it, and which a
+    #: version changed in between, or never tried, must not take down.
+    UNTRIED = "untried"
+    #: Every one: a fork server started after one died, which a version that passed its worker's
+    #: trial (its helper modules or packages may differ now) could have taken down.
+    ALL = "all"
+
+
 @dataclass
 class _Entry:
     content_hash: str
@@ -61,12 +77,15 @@ class DagLoader:
         dags_folder: str | Path | None = None,
         import_timeout: float | None = None,
         after_fork: Callable[[], None] | None = None,
+        trials: Trials = Trials.OFF_MAIN_THREAD,
     ) -> None:
         """``after_fork`` runs first in a child trying a file (it drops the parent's pooled
-        database connections, which a file reading a Variable at its top level would use)."""
+        database connections, which a file reading a Variable at its top level would use).
+        ``trials``: which new file versions are tried in a child before they are imported here."""
         self.dags_folder = dags_folder
         self.import_timeout = import_timeout
         self.after_fork = after_fork
+        self.trials = trials
         self._cache: dict[str, _Entry] = {}
         #: path -> (content hash, import error or None) of the versions ``check`` tried.
         self._checked: dict[str, tuple[str, str | None]] = {}
@@ -79,8 +98,10 @@ class DagLoader:
         """The path the loader knows ``fileloc`` by (links resolved)."""
         return str(Path(fileloc).resolve())
 
-    def get_dag(self, fileloc: str | Path, dag_id: str) -> DAG:
-        """The live DAG ``dag_id`` from ``fileloc``; a clear error if the file is gone or broken."""
+    def get_dag(self, fileloc: str | Path, dag_id: str, *, tried: str | None = None) -> DAG:
+        """The live DAG ``dag_id`` from ``fileloc``; a clear error if the file is gone or broken.
+        ``tried``: the content hash of a version already tried in a child (``check``), which the
+        main thread imports without trying it again; any other version is tried first."""
         path = self.path_of(fileloc)
         try:
             content_hash = file_hash(path)
@@ -91,22 +112,23 @@ class DagLoader:
             with self._import_lock:
                 entry = self._cache.get(path)
                 if entry is None or entry.content_hash != content_hash:
-                    entry = self._import(path, content_hash)
+                    entry = self._import(path, content_hash, tried)
                     self._cache[path] = entry
                     self.imports += 1
         return _dag_of(entry, path, dag_id)
 
-    def check(self, fileloc: str | Path) -> str | None:
-        """The import error of ``fileloc``'s current version (None: it imports cleanly), found by
-        importing that version once in a forked child with the time limit; nothing of it is
-        imported here. What a worker asks before its fork server imports a file (the fork server,
-        one thread that every try starts from, must not be the process a hanging or crashing file
-        takes with it). A thread whose file version was checked already does not wait."""
+    def check(self, fileloc: str | Path) -> tuple[str | None, str | None]:
+        """(the content hash of ``fileloc``'s current version, its import error or None when it
+        imports cleanly), found by importing that version once in a forked child with the time
+        limit; nothing of it is imported here. What a worker asks before its fork server imports a
+        file (the fork server, one thread that every try starts from, must not be the process a
+        hanging or crashing file takes with it); the fork server tries any other version itself.
+        A thread whose file version was checked already does not wait."""
         path = self.path_of(fileloc)
         try:
             content_hash = file_hash(path)
         except OSError as exc:
-            return f"cannot read DAG file {path}: {exc.strerror}"
+            return None, f"cannot read DAG file {path}: {exc.strerror}"
         known = self._checked.get(path)
         if known is None or known[0] != content_hash:
             with self._import_lock:
@@ -114,7 +136,7 @@ class DagLoader:
                 if known is None or known[0] != content_hash:
                     known = (content_hash, self._trial_import(path))
                     self._checked[path] = known
-        return known[1]
+        return known
 
     def cached_dag(self, path: str, dag_id: str) -> DAG:
         """The DAG ``dag_id`` as this loader last loaded it from ``path`` (``path_of``), without
@@ -125,8 +147,12 @@ class DagLoader:
             raise DagNotFound(f"DAG file {path} was not loaded")
         return _dag_of(entry, path, dag_id)
 
-    def _import(self, path: str, content_hash: str) -> _Entry:
-        if threading.current_thread() is not threading.main_thread():
+    def _import(self, path: str, content_hash: str, tried: str | None) -> _Entry:
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or self.trials is Trials.ALL
+            or (self.trials is Trials.UNTRIED and content_hash != tried)
+        ):
             error = self._trial_import(path)
             if error is not None:
                 return _Entry(content_hash, {}, error)

@@ -17,11 +17,14 @@ task needs — about half the memory it would otherwise, and each try's two fork
 that much less. (A DAG file that imports SQLAlchemy, or reads a variable as it is imported, brings
 it in; a fork server started again after one died is forked from the worker as it is then.)
 
-A slot asks for a try by sending what the task's process needs (``TrySpec``: the DAG file, the
-task instance, the run; no live objects). The fork server loads the task from the DAG file (its
-own ``DagLoader``, once per file version, with ``dagbag_import_timeout``), hands the spec to a
-try's guardian and task process (``guardian.start_guarded_early``), and sends back the guardian's
-pid and the worker's ends of the try's pipes (``SCM_RIGHTS``), keeping none of them. From there
+A slot asks for a try by sending what the task's process needs (``TrySpec``: the DAG file and the
+version of it the slot tried in a child, the task instance, the run; no live objects). The fork
+server loads the task from the DAG file (its own ``DagLoader``, once per file version, with
+``dagbag_import_timeout``; a version the slot did not try, and after a fork server died every
+version, it tries in a child first, so a file that crashes its importer does not take it down),
+hands the spec to a try's guardian and task process (``guardian.start_guarded_early``), and sends
+back the guardian's pid, the worker's ends of the try's pipes (``SCM_RIGHTS``, keeping none of
+them) and what the worker needs of the task (``task_facts.py``). From there
 the worker supervises the try as before: reads its log and reports, stops it, and learns of the
 guardian's end from its status pipe. The guardian is the fork server's child (it reaps it); the
 guarantees of ``guardian.py`` are unchanged: the control pipe's only writer is the worker, so a
@@ -64,7 +67,7 @@ from tradewind.sdk import runtime_services
 from tradewind.settings import Settings
 from tradewind.task_services import MetastoreServices
 from tradewind.ti_key import TIKey
-from tradewind.worker.dag_loader import DagLoader
+from tradewind.worker.dag_loader import DagLoader, Trials
 from tradewind.worker.guardian import (
     GuardedTry,
     close_in_children,
@@ -115,6 +118,9 @@ class TrySpec:
     request: TryRequest
     orphan_grace: float
     leftover_grace: float
+    #: The content hash of the DAG file's version the worker tried in a child (``DagLoader.check``):
+    #: the fork server imports that version straight away, and tries any other one first.
+    tried: str | None = None
 
 
 class ForkServer:
@@ -127,6 +133,8 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._answer_within = float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
+        #: The next fork server replaces one that failed: it tries every DAG file version it imports.
+        self._replacing = False
 
     def start(self) -> None:
         """Fork the fork server (again, if it died); call from the worker."""
@@ -145,7 +153,7 @@ class ForkServer:
             code = 1
             try:
                 worker_end.close()
-                code = serve(socket.socket(fileno=server_fd), self.settings)
+                code = serve(socket.socket(fileno=server_fd), self.settings, replacement=self._replacing)
             except BaseException:  # noqa: BLE001 - said on stderr; the worker starts another
                 traceback.print_exc()
             finally:
@@ -230,6 +238,9 @@ class ForkServer:
         """The fork server failed (or could not be started): make sure it is gone; the next try
         starts another."""
         logger.error("the worker's fork server (pid %s) failed: %s; starting another for the next try", self.pid, why)
+        # What took it down may be a DAG file its import met after the worker's trial passed (the
+        # file changed in between, or behaves differently now): the next one tries each file first.
+        self._replacing = True
         if self._sock is None:
             return  # it was never started, or is gone already
         self._drop_socket()
@@ -260,8 +271,9 @@ class ForkServer:
             time.sleep(0.01)
 
 
-def serve(sock: socket.socket, settings: Settings) -> int:
-    """The fork server's loop: one request at a time until the worker closes the socket."""
+def serve(sock: socket.socket, settings: Settings, *, replacement: bool = False) -> int:
+    """The fork server's loop: one request at a time until the worker closes the socket.
+    ``replacement``: it replaces one that failed, and tries every DAG file version it imports."""
     # The worker decides about Ctrl+C and shutdowns; the guardians reset what they need.
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
@@ -277,6 +289,7 @@ def serve(sock: socket.socket, settings: Settings) -> int:
         dags_folder=settings.resolved_dags_folder,
         import_timeout=settings.dagbag_import_timeout,
         after_fork=services.drop_inherited_connections,
+        trials=Trials.ALL if replacement else Trials.UNTRIED,
     )
     gc.freeze()
     ready: _ReadyTry | None = None
@@ -339,7 +352,7 @@ def _checked(spec: TrySpec, loader: DagLoader) -> tuple[TrySpec, TaskFacts]:
     which a process forked since finds the DAG (``DagLoader.cached_dag``), and the task's facts."""
     path = loader.path_of(spec.fileloc)
     try:
-        task = loader.get_dag(path, spec.key.dag_id).get_task(spec.key.task_id)
+        task = loader.get_dag(path, spec.key.dag_id, tried=spec.tried).get_task(spec.key.task_id)
     except (DagFileImportError, DagNotFound, TaskNotFound) as exc:
         raise TaskNotLoadable(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - whatever the file raised is the try's error

@@ -130,6 +130,8 @@ def run_claimed(
     claimed: ClaimedTry,
     options: RunnerOptions,
     then: Callable[[Session, Outcome, TaskFacts | None], Any] | None = None,
+    *,
+    tried: str | None = None,
 ) -> tuple[Outcome, Any]:
     """Run a try this worker has already claimed, to its end; ``then`` runs in the final
     transaction (see ``Reporter.finish``), given the task's facts when they are known. Returns the
@@ -137,7 +139,8 @@ def run_claimed(
 
     ``task``: the live task, when this process loaded it; None when the options' fork server loads
     it, which raises ``TaskNotLoadable`` here if it cannot (the try was not started: the caller
-    ends it)."""
+    ends it). ``tried``: the content hash of the DAG file's version this process tried in a child
+    (``DagLoader.check``), which the fork server then imports without trying it again."""
     key = reporter.key
     hostname = options.hostname or default_hostname()
     request = _request(task, key, reporter.try_number, hostname, claimed, options)
@@ -148,7 +151,16 @@ def run_claimed(
     standing, last_ok = _standing(reporter, reporter.claimed_at or 0.0, options)
     if standing is Standing.RUNNING:
         result, facts = _run_in_child(
-            factory, engine_reset, request, reporter, key, options, facts, fileloc=claimed.fileloc, last_ok=last_ok
+            factory,
+            engine_reset,
+            request,
+            reporter,
+            key,
+            options,
+            facts,
+            fileloc=claimed.fileloc,
+            tried=tried,
+            last_ok=last_ok,
         )
     else:
         result = _not_started(standing)
@@ -266,6 +278,7 @@ def _run_in_child(
     facts: TaskFacts | None,
     *,
     fileloc: str | None,
+    tried: str | None,
     last_ok: float,
 ) -> tuple[ChildResult, TaskFacts | None]:
     """The try run to its end in processes of its own, and the task's facts (those the fork server
@@ -274,7 +287,7 @@ def _run_in_child(
     guarded: GuardedTry
     answerer: TryServicesAnswerer | None
     if options.fork_server is not None and fileloc:
-        spec = TrySpec(fileloc, key, replace(request, task=None), orphan_grace, LEFTOVER_GRACE_S)
+        spec = TrySpec(fileloc, key, replace(request, task=None), orphan_grace, LEFTOVER_GRACE_S, tried)
         try:
             guarded, facts = options.fork_server.start_try(spec)
         except TaskNotLoadable:

@@ -221,7 +221,7 @@ def _handle_one(
     if claimed is None:
         logger.info("%s: %s; dropping the message", message.describe(), reporter.why_not_claimed())
         return None, None
-    task = None
+    task = tried = None
     if not claimed.fileloc:
         problem: str | None = f"DAG {message.dag_id!r} is not in the metastore (or has no file)"
     elif services.options.fork_server is None:
@@ -230,7 +230,7 @@ def _handle_one(
         # The fork server loads the task (and says when it cannot), once the file's version has
         # imported cleanly in a child of this process: a file that hangs or crashes its importer
         # fails its own tries, and the fork server, which starts every try, goes on.
-        problem = services.loader.check(claimed.fileloc)
+        tried, problem = _check_file(services.loader, claimed.fileloc, message)
     follow_up = services.follow_up
     then = None
     if follow_up is not None:
@@ -249,7 +249,14 @@ def _handle_one(
     if problem is None:
         try:
             outcome, followed = run_claimed(
-                services.factory, services.reset_after_fork, task, reporter, claimed, services.options, then=then
+                services.factory,
+                services.reset_after_fork,
+                task,
+                reporter,
+                claimed,
+                services.options,
+                then=then,
+                tried=tried,
             )
         except TaskNotLoadable as exc:
             problem = str(exc)
@@ -258,6 +265,16 @@ def _handle_one(
             return outcome, followed
     logger.error("%s cannot run: %s", message.describe(), problem)
     return end_claimed(reporter, claimed, problem, stored_retry_policy(services.factory, key)), None
+
+
+def _check_file(loader: DagLoader, fileloc: str, message: TaskMessage) -> tuple[str | None, str | None]:
+    """(the content hash of the file's version tried, None) or (None, why it cannot be loaded)."""
+    try:
+        tried, error = loader.check(fileloc)
+    except Exception as exc:  # noqa: BLE001 - whatever the reason (no process to fork), the try must end
+        logger.exception("trying %s for %s failed", fileloc, message.describe())
+        return None, "".join(traceback.format_exception_only(exc)).strip()
+    return (None, error) if error is not None else (tried, None)
 
 
 def _load_task(loader: DagLoader, fileloc: str, message: TaskMessage) -> tuple[Any, str | None]:
