@@ -13,13 +13,12 @@ new file version is first imported in a forked child with the time limit
 (``os._exit``, a crash), becomes that file's import error, and the process and its other slots go
 on. A worker with a fork server only tries each new version so (``check``) and imports none
 itself: its fork server imports a version that passed on its main thread, under the time limit,
-and tries any other version first itself (``Trials``).
-Only a file that imported cleanly in the child is imported into a process with threads — with no
-other process being forked meanwhile (``guardian.FORK_LOCK``): a task process forked while the
-import holds a lock (a module being imported for the first time) would find that lock held for
-ever. So while a new file version is imported, no try starts (tries that end still end); a file
-that takes long to import (it passed the trial within the time limit) holds the starts back that
-long.
+and tries any other version first itself (``Trials``). Only a file that imported cleanly in the
+child is imported into a process with threads — with no other process being forked meanwhile
+(``guardian.FORK_LOCK``): a task process forked while the import holds a lock (a module being
+imported for the first time) would find that lock held for ever. So while a new file version is
+imported, no try starts (tries that end still end); a file that takes long to import (it passed
+the trial within the time limit) holds the starts back that long.
 
 What a DAG file's top level changes in the process it runs in (the working directory, environment
 variables, logging) it changes for that process and the tasks it starts afterwards; a file should
@@ -87,8 +86,8 @@ class DagLoader:
         self.after_fork = after_fork
         self.trials = trials
         self._cache: dict[str, _Entry] = {}
-        #: path -> (content hash, import error or None) of the versions ``check`` tried.
-        self._checked: dict[str, tuple[str, str | None]] = {}
+        #: The versions ``check`` tried, with their import error (and no DAGs: nothing was imported).
+        self._checked: dict[str, _Entry] = {}
         self._import_lock = threading.Lock()
         #: How many times a file was imported (or failed to): what this process holds changed.
         self.imports = 0
@@ -103,19 +102,14 @@ class DagLoader:
         ``tried``: the content hash of a version already tried in a child (``check``), which the
         main thread imports without trying it again; any other version is tried first."""
         path = self.path_of(fileloc)
-        try:
-            content_hash = file_hash(path)
-        except OSError as exc:
-            raise DagFileImportError(f"cannot read DAG file {path}: {exc.strerror}") from None
-        entry = self._cache.get(path)
-        if entry is None or entry.content_hash != content_hash:
-            with self._import_lock:
-                entry = self._cache.get(path)
-                if entry is None or entry.content_hash != content_hash:
-                    entry = self._import(path, content_hash, tried)
-                    self._cache[path] = entry
-                    self.imports += 1
-        return _dag_of(entry, path, dag_id)
+        content_hash = _content_hash(path)
+
+        def imported() -> _Entry:
+            entry = self._import(path, content_hash, tried)
+            self.imports += 1
+            return entry
+
+        return _dag_of(self._version(self._cache, path, content_hash, imported), path, dag_id)
 
     def check(self, fileloc: str | Path) -> tuple[str | None, str | None]:
         """(the content hash of ``fileloc``'s current version, its import error or None when it
@@ -126,17 +120,24 @@ class DagLoader:
         A thread whose file version was checked already does not wait."""
         path = self.path_of(fileloc)
         try:
-            content_hash = file_hash(path)
-        except OSError as exc:
-            return None, f"cannot read DAG file {path}: {exc.strerror}"
-        known = self._checked.get(path)
-        if known is None or known[0] != content_hash:
+            content_hash = _content_hash(path)
+        except DagFileImportError as exc:
+            return None, str(exc)
+        tried = self._version(
+            self._checked, path, content_hash, lambda: _Entry(content_hash, {}, self._trial_import(path))
+        )
+        return content_hash, tried.error
+
+    def _version(self, known: dict[str, _Entry], path: str, content_hash: str, make: Callable[[], _Entry]) -> _Entry:
+        """``known``'s entry for this version of ``path``, made (one file at a time) when it has
+        none: a thread whose version is known does not wait for another file's import."""
+        entry = known.get(path)
+        if entry is None or entry.content_hash != content_hash:
             with self._import_lock:
-                known = self._checked.get(path)
-                if known is None or known[0] != content_hash:
-                    known = (content_hash, self._trial_import(path))
-                    self._checked[path] = known
-        return known
+                entry = known.get(path)
+                if entry is None or entry.content_hash != content_hash:
+                    entry = known[path] = make()
+        return entry
 
     def cached_dag(self, path: str, dag_id: str) -> DAG:
         """The DAG ``dag_id`` as this loader last loaded it from ``path`` (``path_of``), without
@@ -176,6 +177,13 @@ class DagLoader:
             return lost_import_error(path, timed_out=ended.timed_out, timeout=timeout, exit_code=ended.exit_code)
         error = ended.payload.get("error")
         return str(error) if error else None
+
+
+def _content_hash(path: str) -> str:
+    try:
+        return file_hash(path)
+    except OSError as exc:
+        raise DagFileImportError(f"cannot read DAG file {path}: {exc.strerror}") from None
 
 
 def _dag_of(entry: _Entry, path: str, dag_id: str) -> DAG:

@@ -41,13 +41,8 @@ class TaskFacts:
         ):
             waits = tuple((str(d.task_id), tuple(sorted(str(u) for u in d.upstream_task_ids))) for d in downstream)
         timeout = task.execution_timeout
-        retry = RetryPolicy.from_task(task)
         return cls(
             execution_timeout=None if timeout is None else timedelta(seconds=timeout.total_seconds()),
-            retry=RetryPolicy(
-                float(retry.retry_delay_s),
-                bool(retry.retry_exponential_backoff),
-                None if retry.max_retry_delay_s is None else float(retry.max_retry_delay_s),
-            ),
+            retry=RetryPolicy.from_task(task),  # seconds as floats already
             downstream_waits=waits,
         )
