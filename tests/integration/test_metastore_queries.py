@@ -893,6 +893,82 @@ def test_a_follow_up_that_fails_in_a_tries_final_transaction_costs_only_itself(
         assert xcoms.find_xcom(session, "etl", run_id, "extract") == (True, 42)
 
 
+def test_a_claimed_try_is_recorded_starts_without_earlier_xcom_and_knows_its_run(
+    session_factory: sessionmaker[Session],
+    run_id: str,
+) -> None:
+    """What a worker's claim does in its one transaction (one statement on PostgreSQL): the try is
+    running on that worker, its history row exists, what the first try pushed is gone, and the
+    task's process is told the run's logical date, conf and type."""
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    with session_scope(session_factory) as session:
+        xcoms.set_xcom(session, key, "return_value", "from the first try")
+    claimed = Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w1", pid=41)
+    assert claimed is not None
+    assert (claimed.run_type, claimed.logical_date, claimed.conf) == ("manual", T0, {"full": True})
+    assert (claimed.data_interval_start, claimed.data_interval_end) == (T0, T0 + timedelta(days=1))
+    assert claimed.external_trigger and claimed.next_method is None and claimed.max_tries == 2
+    with session_scope(session_factory) as session:
+        ti = task_instances.get_ti(session, "etl", run_id, "extract")
+        assert (ti.state, ti.hostname, ti.pid, ti.live_try) == ("running", "w1", 41, 1)
+        assert claimed.start_date == ti.start_date
+        tries = session.scalars(sa.select(TaskTry).where(TaskTry.task_id == "extract")).all()
+        assert [(t.try_number, t.state, t.hostname, t.start_date) for t in tries] == [
+            (1, "running", "w1", ti.start_date)
+        ]
+        assert xcoms.find_xcom(session, "etl", run_id, "extract") == (False, None)
+    # A second claim of the same try (a duplicate message) finds nothing, and writes nothing.
+    assert Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w2", pid=42) is None
+    with session_scope(session_factory) as session:
+        assert task_instances.get_ti(session, "etl", run_id, "extract").hostname == "w1"
+        assert session.scalar(sa.select(sa.func.count()).select_from(TaskTry)) == 1
+
+
+def test_a_tries_end_writes_its_state_the_rest_of_its_log_and_its_history_or_when_refused_none_of_them(
+    session_factory: sessionmaker[Session],
+    run_id: str,
+) -> None:
+    """The end of a try is one compare-and-set (one statement on PostgreSQL): written, the task
+    instance, the try's history row and its log agree; refused (the try was marked failed from
+    outside and retried meanwhile), the new try's rows are untouched and the old try's last words
+    still reach its own log."""
+    key = TIKey("etl", run_id, "extract")
+    _queue_first_try(session_factory, key)
+    reporter = Reporter(session_factory, key, 1, zombie_threshold=30)
+    assert reporter.claim(hostname="w1", pid=1) is not None
+    reporter.flush(log_text="first lines\n")
+    outcome = Outcome(TaskInstanceState.FAILED, error="ValueError: bad row")
+    assert reporter.finish(outcome, log_text="last lines\n", rendered={"sql": "SELECT 1"}) == (True, None)
+    with session_scope(session_factory) as session:
+        ti = task_instances.get_ti(session, "etl", run_id, "extract")
+        assert (ti.state, ti.live_try, ti.rendered_fields) == ("failed", None, {"sql": "SELECT 1"})
+        (tried,) = session.scalars(sa.select(TaskTry).where(TaskTry.task_id == "extract")).all()
+        assert (tried.state, tried.error, tried.end_date, tried.duration) == (
+            "failed",
+            "ValueError: bad row",
+            ti.end_date,
+            ti.duration,
+        )
+        assert logs.read_log(session, key, 1)[0] == "first lines\nlast lines\n"
+
+    _requeue(session_factory, key, "failed", 2)
+    second = Reporter(session_factory, key, 2, zombie_threshold=30)
+    assert second.claim(hostname="w2", pid=2) is not None
+    late = Reporter(session_factory, key, 1, zombie_threshold=30)
+    late.started_at = ti.start_date
+    assert late.finish(Outcome(TaskInstanceState.SUCCESS), log_text="a late word\n") == (False, None)
+    with session_scope(session_factory) as session:
+        ti = task_instances.get_ti(session, "etl", run_id, "extract")
+        assert (ti.state, ti.try_number, ti.live_try, ti.hostname) == ("running", 2, 2, "w2")
+        states = dict(
+            session.execute(sa.select(TaskTry.try_number, TaskTry.state).where(TaskTry.task_id == "extract")).all()
+        )
+        assert states == {1: "failed", 2: "running"}
+        assert logs.read_log(session, key, 1)[0] == "first lines\nlast lines\na late word\n"
+        assert logs.read_log(session, key, 2)[0] == ""
+
+
 def test_a_try_whose_worker_went_silent_past_the_zombie_threshold_no_longer_holds_the_task_instance(
     session_factory: sessionmaker[Session],
     run_id: str,

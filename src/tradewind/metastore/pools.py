@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -123,10 +124,17 @@ def pool_usage(session: Session) -> list[PoolUsage]:
 
 def slot_limits(session: Session) -> tuple[dict[str, int], dict[str, int]]:
     """Each pool's slots, and the slots deferred task instances take in the pools that count them
-    (``include_deferred``); one statement, built once (queueing reads it for every decision)."""
+    (``include_deferred``); one statement, built once (``scheduling.slot_use_and_limits`` reads it
+    with what the task instances take, for every queueing decision)."""
+    return limits_of(session.execute(SLOT_LIMITS))
+
+
+def limits_of(rows: Iterable[tuple[str, int, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    """``slot_limits`` from the rows of ``SLOT_LIMITS``: (pool, its slots, the slots deferred task
+    instances hold in it)."""
     slots: dict[str, int] = {}
     deferred: dict[str, int] = {}
-    for pool, pool_slots, held in session.execute(_SLOT_LIMITS):
+    for pool, pool_slots, held in rows:
         slots[pool] = int(pool_slots)
         if held:
             deferred[pool] = int(held)
@@ -143,4 +151,5 @@ def _slot_limits() -> Select[Any]:
     return select(pools.c.pool, pools.c.slots, case((pools.c.include_deferred.is_(True), held), else_=0))
 
 
-_SLOT_LIMITS = _slot_limits()
+#: Each pool: its name, its slots, and the slots deferred task instances hold in it when it counts them.
+SLOT_LIMITS = _slot_limits()

@@ -14,11 +14,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tradewind.decisions.run_schedule import DEFAULT_MAX_ACTIVE_RUNS
-from tradewind.metastore import task_instances
+from tradewind.metastore import pools, task_instances
 from tradewind.metastore.models import DagModel, DagRun, TaskInstance
 from tradewind.metastore.statements import is_postgres, rows_changed, upsert
 from tradewind.metastore.task_instances import TIKey, no_live_try
@@ -391,16 +405,32 @@ class SlotUse:
     slots: int
 
 
-def active_slot_use(session: Session) -> list[SlotUse]:
-    """What every queued or running task instance takes, grouped by task and pool (one query)."""
-    rows = session.execute(_ACTIVE_SLOT_USE)
-    return [SlotUse(dag_id, task_id, pool, int(count), int(slots)) for dag_id, task_id, pool, count, slots in rows]
+def slot_use_and_limits(session: Session) -> tuple[list[SlotUse], dict[str, int], dict[str, int]]:
+    """What every queued or running task instance takes, grouped by task and pool; and each pool's
+    slots and what deferred task instances hold of them (``pools.slot_limits``). One round trip:
+    the queueing critical section reads both for every decision."""
+    use: list[SlotUse] = []
+    pool_rows: list[tuple[str, int, int]] = []
+    for kind, dag_id, task_id, pool, count, slots in session.execute(_SLOT_USE_AND_LIMITS):
+        if kind == "pool":
+            pool_rows.append((pool, count, slots))
+        else:
+            use.append(SlotUse(dag_id, task_id, pool, int(count), int(slots)))
+    return (use, *pools.limits_of(pool_rows))
 
 
-_ACTIVE_SLOT_USE = (
-    select(_TIS.c.dag_id, _TIS.c.task_id, _TIS.c.pool, func.count(), func.coalesce(func.sum(_TIS.c.pool_slots), 0))
+_SLOT_USE_AND_LIMITS = union_all(
+    select(
+        literal_column("'task'").label("kind"),
+        _TIS.c.dag_id,
+        _TIS.c.task_id,
+        _TIS.c.pool,
+        func.count(),
+        func.coalesce(func.sum(_TIS.c.pool_slots), 0),
+    )
     .where(_TIS.c.state.in_(sorted(s.value for s in ACTIVE_STATES)))
-    .group_by(_TIS.c.dag_id, _TIS.c.task_id, _TIS.c.pool)
+    .group_by(_TIS.c.dag_id, _TIS.c.task_id, _TIS.c.pool),
+    select(literal_column("'pool'"), null(), null(), *pools.SLOT_LIMITS.selected_columns),
 )
 
 

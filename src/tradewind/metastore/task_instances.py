@@ -39,7 +39,8 @@ from tradewind.ti_key import TIKey
 
 _KEY_COLUMNS = frozenset({"dag_id", "run_id", "task_id", "map_index"})
 _SETTABLE = frozenset(TaskInstance.__table__.columns.keys()) - _KEY_COLUMNS - {"state", "updated_at"}
-_TRY_COPIED = (
+#: The task instance's columns its try's history row copies (``record_try``).
+TRY_COPIED = (
     "state",
     "queued_dttm",
     "start_date",
@@ -50,7 +51,8 @@ _TRY_COPIED = (
     "operator",
     "rendered_fields",
 )
-_TRY_PK = ["dag_id", "run_id", "task_id", "map_index", "try_number"]
+#: The history table's key: a task instance's key and the try number.
+TRY_PK = ["dag_id", "run_id", "task_id", "map_index", "try_number"]
 
 
 #: (task_id, map_index, expected_state, target_state, fields)
@@ -98,38 +100,35 @@ def transition(
     that is not a settable column. Returns whether this call changed the row.
     """
     if only_if is None and not any(_is_expression(value) for value in fields.values()):
-        expected, target = _checked(expected_state, target_state, manual)
-        values = _values(fields, target, now)
-        params = {**key_params(key), "w_state": expected.value, **_value_params(values)}
-        if expected_try is not None:
-            params["w_try"] = expected_try
-        changed = rows_changed(session, _cas_update(tuple(values), expected_try is not None), params)
+        statement, params = cas_update(
+            key, expected_state, target_state, expected_try, now=now, manual=manual, **fields
+        )
+        changed = rows_changed(session, statement, params)
     else:
         statement = _transition_statement(key, expected_state, target_state, expected_try, manual, now, only_if, fields)
         changed = rows_changed(session, statement)
-    _expire_cached(session, [key])
+    expire_cached(session, [key])
     return changed == 1
 
 
-def claim_try(
-    session: Session, key: TIKey, try_number: int, *, now: datetime, stale_before: datetime, hostname: str, pid: int
-) -> Row[Any] | None:
-    """queued → running for try ``try_number``, only when no earlier try may still have a process
-    alive (``no_live_try``): the try's heartbeat starts now and it becomes the live try. A try
-    resumed after a deferral keeps the start of its first part (as Airflow does). Returns the row as
-    changed (every column, one round trip), or None when the task instance was not there to claim."""
-    _checked(TaskInstanceState.QUEUED, TaskInstanceState.RUNNING, False)
-    params = {
-        **key_params(key),
-        "w_try": try_number,
-        "stale_before": stale_before,
-        "now": now,
-        "hostname": hostname,
-        "pid": pid,
-    }
-    row = session.execute(_claim_statement(), params).one_or_none()
-    _expire_cached(session, [key])
-    return row
+def cas_update(
+    key: TIKey,
+    expected_state: TaskInstanceState | str,
+    target_state: TaskInstanceState | str,
+    expected_try: int | None,
+    *,
+    now: datetime | None = None,
+    manual: bool = False,
+    **fields: Any,
+) -> tuple[Update, dict[str, Any]]:
+    """``transition``'s compare-and-set UPDATE (built once per set of fields) and its parameters,
+    for plain values only; checked against the state machine as ``transition`` checks it."""
+    expected, target = _checked(expected_state, target_state, manual)
+    values = _values(fields, target, now)
+    params = {**key_params(key), "w_state": expected.value, **_value_params(values)}
+    if expected_try is not None:
+        params["w_try"] = expected_try
+    return _cas_update(tuple(values), expected_try is not None), params
 
 
 def _transition_statement(
@@ -180,7 +179,7 @@ def transition_many(
         expected, values = payloads[group]
         params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_state": expected.value, "w_rows": tis}
         changed += rows_changed(session, _cas_update_rows(tuple(values), False), {**params, **_value_params(values)})
-    _expire_cached(session, [TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index, *_ in changes])
+    expire_cached(session, [TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index, *_ in changes])
     return changed
 
 
@@ -216,7 +215,7 @@ def transition_each(
         params = {"w_dag_id": dag_id, "w_run_id": run_id, "w_state": expected.value, "w_rows": rows}
         result = session.execute(_cas_update_rows(tuple(values), True), {**params, **_value_params(values)})
         moved.extend(TIKey(dag_id, run_id, task_id, map_index) for task_id, map_index in result.all())
-    _expire_cached(session, [key for key, *_ in changes])
+    expire_cached(session, [key for key, *_ in changes])
     return moved
 
 
@@ -245,7 +244,7 @@ def heartbeat_try(session: Session, key: TIKey, try_number: int, *, now: datetim
         .returning(TaskInstance.state, TaskInstance.try_number)
         .execution_options(synchronize_session=False)
     ).first()
-    _expire_cached(session, [key])
+    expire_cached(session, [key])
     return (str(row[0]), int(row[1])) if row is not None else None
 
 
@@ -258,7 +257,7 @@ def release_try(session: Session, key: TIKey, try_number: int) -> bool:
         .values(live_try=None)
         .execution_options(synchronize_session=False),
     )
-    _expire_cached(session, [key])
+    expire_cached(session, [key])
     return changed == 1
 
 
@@ -266,10 +265,10 @@ def record_try(session: Session, ti_row: TaskInstance | Row[Any], *, error: str 
     """Copy the task instance's current try into its history (insert or update that try's row)."""
     if ti_row.try_number < 1:
         raise ValueError(f"{ti_row.dag_id}/{ti_row.run_id}/{ti_row.task_id} has not started a try yet")
-    values = {name: getattr(ti_row, name) for name in _TRY_COPIED}
+    values = {name: getattr(ti_row, name) for name in TRY_COPIED}
     update_columns = list(values) + (["error"] if error is not None else [])
     row = {**_key_values(ti_row), "try_number": ti_row.try_number, **values, "error": error}
-    upsert(session, TaskTry, row, conflict_on=_TRY_PK, update=update_columns)
+    upsert(session, TaskTry, row, conflict_on=TRY_PK, update=update_columns)
 
 
 def states_of(session: Session, dag_id: str, run_id: str, task_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -306,12 +305,12 @@ def set_rendered_fields(session: Session, key: TIKey, try_number: int, rendered:
         .values(rendered_fields=dict(rendered))
         .execution_options(synchronize_session=False)
     )
-    _expire_cached(session, [key])
+    expire_cached(session, [key])
     upsert(
         session,
         TaskTry,
         {**_key_values(key), "try_number": try_number, "rendered_fields": dict(rendered)},
-        conflict_on=_TRY_PK,
+        conflict_on=TRY_PK,
         update=["rendered_fields"],
     )
 
@@ -440,7 +439,9 @@ def _cas_update(fields: tuple[str, ...], with_try: bool) -> Update:
 
 
 @functools.cache
-def _claim_statement() -> Update:
+def claim_statement() -> Update:
+    """queued → running for try ``w_try`` while no earlier try may have a process alive
+    (``no_live_try``), returning every column (``try_writes.claim_try`` runs it)."""
     now = bindparam("now", type_=_TI.c.start_date.type)
     return (
         _TI.update()
@@ -517,8 +518,8 @@ def _key_values(key: TIKey | TaskInstance | Row[Any]) -> dict[str, Any]:
     return {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "map_index": key.map_index}
 
 
-def _expire_cached(session: Session, keys: Sequence[TIKey]) -> None:
-    # The UPDATEs bypass the session's objects; expire any loaded copy so it reloads from the row.
+def expire_cached(session: Session, keys: Sequence[TIKey]) -> None:
+    """Core UPDATEs bypass the session's objects: expire any loaded copy so it reloads from the row."""
     for key in keys:
         cached = session.identity_map.get(
             identity_key(TaskInstance, (key.dag_id, key.run_id, key.task_id, key.map_index))

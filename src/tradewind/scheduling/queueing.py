@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from tradewind.decisions.admission import Candidate, Limits, Usage, admit
-from tradewind.metastore import pools, scheduling, task_instances
+from tradewind.metastore import scheduling, task_instances
 from tradewind.metastore.task_instances import TIKey
 from tradewind.queue.messages import QueueItem, TaskMessage
 from tradewind.scheduling.dag_cache import DagCache
@@ -60,11 +60,9 @@ def queue_task_instances(
     if not scheduling.try_lock_queueing(session):
         report.busy = True
         return report
-    usage = Usage.from_rows(
-        (u.dag_id, u.task_id, u.pool, u.count, u.slots) for u in scheduling.active_slot_use(session)
-    )
+    slot_use, pool_slots, deferred_held = scheduling.slot_use_and_limits(session)
+    usage = Usage.from_rows((u.dag_id, u.task_id, u.pool, u.count, u.slots) for u in slot_use)
     # Deferred task instances hold no worker slot; in a pool with include_deferred they hold its slots.
-    pool_slots, deferred_held = pools.slot_limits(session)
     usage.pool_slots.update(deferred_held)
     limits = Limits(parallelism=settings.parallelism, pools=pool_slots, max_active_tasks={})
     free = limits.free_parallelism(usage)

@@ -23,14 +23,14 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradewind.decisions.retries import RetryPolicy, decide_failure
-from tradewind.metastore import datasets, logs, runs, task_instances, triggers, xcoms
+from tradewind.metastore import datasets, logs, task_instances, triggers, try_writes, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.task_instances import TIKey
 from tradewind.scheduling.failed_tries import fail_try
 from tradewind.secrets import masker
 from tradewind.states import TaskInstanceState as TI
 from tradewind.worker.log_cap import DEFAULT_MAX_BYTES as DEFAULT_LOG_MAX_BYTES
-from tradewind.worker.log_cap import LogCap
+from tradewind.worker.log_cap import LogCap, LogWrites
 from tradewind.worker.outcome import Deferral, Outcome
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Reporter:
         """``claim`` inside the caller's transaction (a follow-up claims the next task in the
         transaction that ends the previous one)."""
         now = utcnow()
-        row = task_instances.claim_try(
+        claim = try_writes.claim_try(
             session,
             self.key,
             self.try_number,
@@ -137,14 +137,10 @@ class Reporter:
             hostname=hostname,
             pid=pid,
         )
-        if row is None:
+        if claim is None:
             return None
-        task_instances.record_try(session, row)
+        row, run = claim.ti, claim.run
         resumed = row.next_method is not None
-        if not resumed:
-            # A try resumed after a deferral keeps what it pushed before it deferred (as in Airflow).
-            xcoms.clear_xcoms(session, self.key)
-        run, fileloc = runs.get_run_and_fileloc(session, self.key.dag_id, self.key.run_id)
         self.started_at = row.start_date or now
         self.claimed_at = time.monotonic()
         # A sensor rescheduled, or a task resumed after a deferral, keeps its try number: its log
@@ -162,7 +158,7 @@ class Reporter:
             run_start_date=run.start_date,
             external_trigger=bool(run.external_trigger),
             start_date=self.started_at,
-            fileloc=fileloc,
+            fileloc=run.fileloc,
             next_method=row.next_method,
             next_kwargs=dict(row.next_kwargs or {}) if resumed else None,
         )
@@ -194,11 +190,18 @@ class Reporter:
 
     def _write_log(self, session: Session, text: str) -> None:
         """Append ``text`` to the try's stored log, within its cap (``log_cap`` decides what stays)."""
+        writes, self._log_cap = self._log_writes(session, text)
+        self._apply(session, writes)
+
+    def _log_writes(self, session: Session, text: str) -> tuple[LogWrites, LogCap]:
+        """What appending ``text`` changes in the stored log, and the cap's count after it."""
         if self._log_cap is None:
             # A rescheduled sensor's try starts past seq 0 and goes on with what its pokes stored.
             stored = logs.chunk_summaries(session, self.key, self.try_number) if self._log_seq else []
             self._log_cap = LogCap.resume(self.log_max_bytes, stored, next_seq=self._log_seq)
-        writes, self._log_cap = self._log_cap.add(text)
+        return self._log_cap.add(text)
+
+    def _apply(self, session: Session, writes: LogWrites) -> None:
         if writes.marker is not None:
             logs.put_log_chunk(session, self.key, self.try_number, *writes.marker)
         if writes.delete_between is not None:
@@ -255,6 +258,48 @@ class Reporter:
             with self._log_kept_if_undone():
                 return self._finish(outcome, log_text, rendered, pushed, None)
 
+    def _end(
+        self,
+        session: Session,
+        outcome: Outcome,
+        fields: dict[str, Any],
+        history: dict[str, Any],
+        log_text: str,
+        now: datetime,
+    ) -> bool:
+        """running → the outcome's state, only while this try holds the task instance; and then the
+        rest of its log and its history row. One round trip on PostgreSQL unless the log outgrew its
+        cap (``try_writes.end_try``). Returns whether the end was written; when not, nothing was."""
+        writes, cap = self._log_writes(session, log_text) if log_text else (LogWrites(), self._log_cap)
+        if writes.marker is None and writes.delete_between is None:
+            ended = try_writes.end_try(
+                session,
+                self.key,
+                self.try_number,
+                state=outcome.state,
+                fields=fields,
+                history=history,
+                log_chunks=writes.inserts,
+                now=now,
+            )
+        else:
+            ended = task_instances.transition(
+                session,
+                self.key,
+                expected_state=TI.RUNNING,
+                target_state=outcome.state,
+                expected_try=self.try_number,
+                now=now,
+                live_try=None,
+                **fields,
+            )
+            if ended:
+                self._apply(session, writes)
+                task_instances.update_try(session, self.key, self.try_number, **history)
+        if ended:
+            self._log_cap = cap
+        return ended
+
     @contextmanager
     def _log_kept_if_undone(self) -> Iterator[None]:
         """Around one transaction writing the log: when it fails, nothing of it was stored, so the
@@ -297,15 +342,15 @@ class Reporter:
                 fields.update(deferred_fields)
             else:
                 fields.update(next_method=None, next_kwargs=None, trigger_id=None, trigger_timeout=None)
-            written = task_instances.transition(
-                session,
-                self.key,
-                expected_state=TI.RUNNING,
-                target_state=outcome.state,
-                expected_try=self.try_number,
-                live_try=None,
-                **fields,
-            )
+            history: dict[str, Any] = {
+                "state": str(outcome.state),
+                "end_date": now,
+                "duration": duration,
+                "error": outcome.error,
+            }
+            if rendered is not None:
+                history["rendered_fields"] = rendered
+            written = self._end(session, outcome, fields, history, log_text, now)
             if not written and trigger_id is not None:
                 triggers.delete_triggers(session, [trigger_id])
             if not written:
@@ -323,19 +368,8 @@ class Reporter:
                     outcome.state,
                 )
                 return False, None
-            if log_text:
-                self._write_log(session, log_text)
             for xcom in pushed or []:
                 xcoms.set_xcom(session, self.key, xcom.key, xcom.value, shown=xcom.shown, now=now)
-            history: dict[str, Any] = {
-                "state": str(outcome.state),
-                "end_date": now,
-                "duration": duration,
-                "error": outcome.error,
-            }
-            if rendered is not None:
-                history["rendered_fields"] = rendered
-            task_instances.update_try(session, self.key, self.try_number, **history)
             if outcome.skip_task_ids:
                 skip_downstream(session, self.key, outcome.skip_task_ids)
             if outcome.state == TI.SUCCESS and outcome.dataset_events:
