@@ -19,7 +19,7 @@ from tradewind.queue.redis_transport import QoS
 class StoppedRedis:
     """A client whose pipelines fail on execute, as with a Redis that was shut down."""
 
-    def pipeline(self) -> StoppedRedis:
+    def pipeline(self, transaction: bool = True) -> StoppedRedis:
         return self
 
     def zrem(self, *args: object) -> StoppedRedis:
