@@ -269,8 +269,8 @@ def json_safe(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
-    if isinstance(value, Mapping):
-        return {key if isinstance(key, str) else str(key): json_safe(item) for key, item in value.items()}
+    # Concrete types before the Mapping ABC: a task process is a fresh fork, and an ABC check
+    # that misses its caches walks the ABC's every registered subclass.
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
     if isinstance(value, set | frozenset):
@@ -279,4 +279,6 @@ def json_safe(value: Any) -> Any:
             return sorted(items)
         except TypeError:
             return items
+    if isinstance(value, dict | Mapping):
+        return {key if isinstance(key, str) else str(key): json_safe(item) for key, item in value.items()}
     return str(value)
