@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -788,6 +790,26 @@ def _requeue(session_factory: sessionmaker[Session], key: TIKey, from_state: str
         )
 
 
+def _is_postgres(session_factory: sessionmaker[Session]) -> bool:
+    return session_factory.kw["bind"].dialect.name == "postgresql"
+
+
+@contextmanager
+def _statements_counted(session_factory: sessionmaker[Session]) -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs (the driver's; a pool's liveness ping is not one)."""
+    statements: list[str] = []
+    engine = session_factory.kw["bind"]
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split("(")[0][:60])
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
 def test_no_try_is_claimed_while_an_earlier_try_may_still_have_processes_alive(
     session_factory: sessionmaker[Session],
     run_id: str,
@@ -898,13 +920,16 @@ def test_a_claimed_try_is_recorded_starts_without_earlier_xcom_and_knows_its_run
     run_id: str,
 ) -> None:
     """What a worker's claim does in its one transaction (one statement on PostgreSQL): the try is
-    running on that worker, its history row exists, what the first try pushed is gone, and the
-    task's process is told the run's logical date, conf and type."""
+    running on that worker, its history row exists, an XCom left from before (a cleared task's
+    last run) is gone, and the task's process is told the run's logical date, conf and type."""
     key = TIKey("etl", run_id, "extract")
     _queue_first_try(session_factory, key)
     with session_scope(session_factory) as session:
-        xcoms.set_xcom(session, key, "return_value", "from the first try")
-    claimed = Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w1", pid=41)
+        xcoms.set_xcom(session, key, "return_value", "left from before")
+    with _statements_counted(session_factory) as statements:
+        claimed = Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w1", pid=41)
+    if _is_postgres(session_factory):
+        assert len(statements) == 1, statements
     assert claimed is not None
     assert (claimed.run_type, claimed.logical_date, claimed.conf) == ("manual", T0, {"full": True})
     assert (claimed.data_interval_start, claimed.data_interval_end) == (T0, T0 + timedelta(days=1))
@@ -922,7 +947,8 @@ def test_a_claimed_try_is_recorded_starts_without_earlier_xcom_and_knows_its_run
     assert Reporter(session_factory, key, 1, zombie_threshold=30).claim(hostname="w2", pid=42) is None
     with session_scope(session_factory) as session:
         assert task_instances.get_ti(session, "etl", run_id, "extract").hostname == "w1"
-        assert session.scalar(sa.select(sa.func.count()).select_from(TaskTry)) == 1
+        (tried,) = session.scalars(sa.select(TaskTry)).all()
+        assert (tried.hostname, tried.pid) == ("w1", 41)
 
 
 def test_a_tries_end_writes_its_state_the_rest_of_its_log_and_its_history_or_when_refused_none_of_them(
@@ -930,16 +956,19 @@ def test_a_tries_end_writes_its_state_the_rest_of_its_log_and_its_history_or_whe
     run_id: str,
 ) -> None:
     """The end of a try is one compare-and-set (one statement on PostgreSQL): written, the task
-    instance, the try's history row and its log agree; refused (the try was marked failed from
-    outside and retried meanwhile), the new try's rows are untouched and the old try's last words
-    still reach its own log."""
+    instance, the try's history row and its log agree; refused (a late second word from the try
+    after the task was cleared and its next try claimed), the new try's rows are untouched and the
+    old try's last words still reach its own log."""
     key = TIKey("etl", run_id, "extract")
     _queue_first_try(session_factory, key)
     reporter = Reporter(session_factory, key, 1, zombie_threshold=30)
     assert reporter.claim(hostname="w1", pid=1) is not None
     reporter.flush(log_text="first lines\n")
     outcome = Outcome(TaskInstanceState.FAILED, error="ValueError: bad row")
-    assert reporter.finish(outcome, log_text="last lines\n", rendered={"sql": "SELECT 1"}) == (True, None)
+    with _statements_counted(session_factory) as statements:
+        assert reporter.finish(outcome, log_text="last lines\n", rendered={"sql": "SELECT 1"}) == (True, None)
+    if _is_postgres(session_factory):
+        assert len(statements) == 1, statements
     with session_scope(session_factory) as session:
         ti = task_instances.get_ti(session, "etl", run_id, "extract")
         assert (ti.state, ti.live_try, ti.rendered_fields) == ("failed", None, {"sql": "SELECT 1"})

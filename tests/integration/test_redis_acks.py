@@ -17,6 +17,8 @@ def test_a_delivered_message_is_kept_aside_until_its_ack_removes_it(redis_url: s
     server = redis.Redis.from_url(redis_url)
     with Connection(redis_url, transport=TRANSPORT) as connection:
         queue = connection.SimpleQueue("acks_story")
+        client = queue.channel._commands_client()
+        pipelines = _pipelines_of(client)
         queue.put({"try": 1})
         message = queue.get(timeout=5)
         assert message.payload == {"try": 1}
@@ -24,9 +26,25 @@ def test_a_delivered_message_is_kept_aside_until_its_ack_removes_it(redis_url: s
         assert (server.zcard("unacked_index"), server.hlen("unacked")) == (1, 1)
         message.ack()
         assert (server.zcard("unacked_index"), server.hlen("unacked")) == (0, 0)
+        # Kept aside at delivery and dropped at the ack: each pair of writes one pipeline, sent
+        # in one round trip without MULTI/EXEC.
+        assert pipelines == [{"transaction": False}, {"transaction": False}]
         # Nothing is left to redeliver.
         assert server.llen("acks_story") == 0
         queue.close()
+
+
+def _pipelines_of(client: redis.Redis) -> list[dict[str, object]]:
+    """Every pipeline ``client`` makes from now on, as the keyword arguments it was made with."""
+    made: list[dict[str, object]] = []
+    pipeline = client.pipeline
+
+    def recorded(transaction: bool = True, shard_hint: object = None) -> object:
+        made.append({"transaction": transaction})
+        return pipeline(transaction=transaction, shard_hint=shard_hint)
+
+    client.pipeline = recorded  # type: ignore[method-assign]
+    return made
 
 
 def test_a_channel_sends_its_commands_through_one_client_on_its_current_pool(redis_url: str) -> None:

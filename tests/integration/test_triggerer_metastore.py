@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradewind.metastore import pools, runs, task_instances, triggers
+from tradewind.metastore import pools, runs, task_instances, triggers, xcoms
 from tradewind.metastore.engine import session_scope
 from tradewind.metastore.models import TaskInstance, Trigger
 from tradewind.metastore.task_instances import TIKey
@@ -158,8 +158,10 @@ def test_a_fired_trigger_resumes_its_task_once_in_the_same_try(
     assert (row.next_method, row.next_kwargs) == ("execute_complete", {"n": 1, "event": "2024-03-01T00:00:00+00:00"})
     assert _holders(session_factory) == [] and runner.running == {}
 
-    # A worker claims the resumed try: the same try, told what to call, its start kept.
+    # A worker claims the resumed try: the same try, told what to call, its start kept, and what
+    # it pushed before it deferred still there (as in Airflow).
     with session_scope(session_factory) as session:
+        xcoms.set_xcom(session, key, "before_deferring", "kept")
         assert task_instances.transition(
             session, key, expected_state=TI.SCHEDULED, target_state=TI.QUEUED, expected_try=1
         )
@@ -171,6 +173,8 @@ def test_a_fired_trigger_resumes_its_task_once_in_the_same_try(
     )
     resumed = _row(session_factory, key)
     assert (resumed.state, resumed.try_number, resumed.start_date) == ("running", 1, started)
+    with session_scope(session_factory) as session:
+        assert xcoms.find_xcom(session, key.dag_id, key.run_id, key.task_id, "before_deferring") == (True, "kept")
 
 
 def test_a_failed_trigger_and_a_timed_out_wait_resume_the_task_to_fail(

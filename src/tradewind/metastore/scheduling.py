@@ -411,7 +411,7 @@ def slot_use_and_limits(session: Session) -> tuple[list[SlotUse], dict[str, int]
     the queueing critical section reads both for every decision."""
     use: list[SlotUse] = []
     pool_rows: list[tuple[str, int, int]] = []
-    for kind, dag_id, task_id, pool, count, slots in session.execute(_SLOT_USE_AND_LIMITS):
+    for pool, count, slots, dag_id, task_id, kind in session.execute(_SLOT_USE_AND_LIMITS):
         if kind == "pool":
             pool_rows.append((pool, count, slots))
         else:
@@ -419,18 +419,19 @@ def slot_use_and_limits(session: Session) -> tuple[list[SlotUse], dict[str, int]
     return (use, *pools.limits_of(pool_rows))
 
 
+# The pools' rows are ``pools.SLOT_LIMITS`` as it is, with the columns the task rows have after.
 _SLOT_USE_AND_LIMITS = union_all(
     select(
-        literal_column("'task'").label("kind"),
-        _TIS.c.dag_id,
-        _TIS.c.task_id,
         _TIS.c.pool,
         func.count(),
         func.coalesce(func.sum(_TIS.c.pool_slots), 0),
+        _TIS.c.dag_id,
+        _TIS.c.task_id,
+        literal_column("'task'").label("kind"),
     )
     .where(_TIS.c.state.in_(sorted(s.value for s in ACTIVE_STATES)))
     .group_by(_TIS.c.dag_id, _TIS.c.task_id, _TIS.c.pool),
-    select(literal_column("'pool'"), null(), null(), *pools.SLOT_LIMITS.selected_columns),
+    pools.SLOT_LIMITS.add_columns(null(), null(), literal_column("'pool'")),
 )
 
 

@@ -89,6 +89,8 @@ def claim_try(
     before it deferred (as Airflow does); any other try starts with none of its own. None when the
     task instance was not there to claim (nothing is written then). Raises ``DagRunNotFound`` when
     its run is gone (the caller's transaction must then be rolled back)."""
+    if try_number < 1:
+        raise ValueError(f"{key.dag_id}/{key.run_id}/{key.task_id} has no try {try_number} to claim")
     params = {
         **task_instances.key_params(key),
         "w_try": try_number,
@@ -184,8 +186,9 @@ def end_try(
 
 @functools.cache
 def _end_in_one_statement(update: Update, history: tuple[str, ...]) -> Select[Any]:
-    """``update`` (``cas_update``'s, built once per set of fields) with the log's insert and the
-    history row's update hanging off it."""
+    """``update`` with the log's insert and the history row's update hanging off it. Cached by the
+    ``Update`` object itself: ``cas_update`` builds one per set of fields, once (its own cache is
+    never cleared)."""
     ended = update.returning(literal_column("1").label("one")).cte("ended")
     log_table, try_table = cast("Table", TaskLog.__table__), cast("Table", TaskTry.__table__)
     chunks = (

@@ -18,9 +18,12 @@ It is also cheaper on every message. kombu builds a new redis-py client for each
 outside the consumer's own (publish, ack, the unacked index on delivery); building one costs more
 than the command's round trip. Here each channel keeps one (a redis-py client is thread-safe: each
 command takes a connection from the channel's pool). And the two writes that track a message
-until it is acked (its entry in the unacked index and in the unacked hash) go in one round trip
-without MULTI/EXEC: nothing reads the pair between the two writes but ``restore_visible``, which
-only looks at entries older than the visibility timeout.
+until it is acked (its entry in the unacked index and in the unacked hash), and the two that drop
+it at its ack, each go in one round trip without MULTI/EXEC. Nothing is lost by that:
+``restore_visible`` only looks at entries older than the visibility timeout, so it never meets a
+delivery's half-written pair; and it restores a message under a WATCH of the unacked hash, so an
+ack's delete in between makes the restore abort or find nothing. (Even with MULTI/EXEC a restore
+could re-queue a message acked just after it was read; a worker's claim drops such a duplicate.)
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
         yield client or self._commands_client()
+
+    def close(self) -> None:
+        super().close()
+        self.__dict__.pop("_cached_commands_client", None)
 
     def _commands_client(self) -> Any:
         """The client of this channel's commands outside the consumer's: one per connection pool

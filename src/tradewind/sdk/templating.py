@@ -269,8 +269,9 @@ def json_safe(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
-    # Concrete types before the Mapping ABC: a task process is a fresh fork, and an ABC check
-    # that misses its caches walks the ABC's every registered subclass.
+    # Concrete types before the Mapping ABC: an ABC check that misses its caches walks every
+    # registered subclass, and a task process's caches are only as warm as its fork server's
+    # (a DAG file that registers a class with an ABC empties the negative ones).
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
     if isinstance(value, set | frozenset):

@@ -268,8 +268,10 @@ class Reporter:
         now: datetime,
     ) -> bool:
         """running → the outcome's state, only while this try holds the task instance; and then the
-        rest of its log and its history row. One round trip on PostgreSQL unless the log outgrew its
-        cap (``try_writes.end_try``). Returns whether the end was written; when not, nothing was."""
+        rest of its log and its history row, in one statement on PostgreSQL (``try_writes.end_try``)
+        unless the log outgrew its cap. (A rescheduled or resumed try that stored no log since its
+        claim first reads what its earlier parts stored.) Returns whether the end was written; when
+        not, nothing was."""
         writes, cap = self._log_writes(session, log_text) if log_text else (LogWrites(), self._log_cap)
         if writes.marker is None and writes.delete_between is None:
             ended = try_writes.end_try(
