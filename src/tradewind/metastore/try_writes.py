@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from tradewind.errors import DagRunNotFound
 from tradewind.metastore import logs, runs, task_instances, xcoms
 from tradewind.metastore.models import DagModel, DagRun, TaskLog, TaskTry, XCom
-from tradewind.metastore.statements import is_postgres, rows_changed
+from tradewind.metastore.statements import is_postgres
 from tradewind.states import TaskInstanceState
 from tradewind.ti_key import TIKey
 
@@ -167,16 +167,24 @@ def end_try(
     ``(seq, text)`` log chunks appended to the try's log and ``history`` set on its history row.
     ``fields`` must be plain values. Returns whether the try's end was written; when it was not,
     nothing was."""
-    update, params = task_instances.cas_update(
-        key, TaskInstanceState.RUNNING, state, try_number, now=now, **fields, live_try=None
-    )
     if not is_postgres(session):
-        ended = rows_changed(session, update, params) == 1
-        task_instances.expire_cached(session, [key])
+        ended = task_instances.transition(
+            session,
+            key,
+            expected_state=TaskInstanceState.RUNNING,
+            target_state=state,
+            expected_try=try_number,
+            now=now,
+            **fields,
+            live_try=None,
+        )
         if ended:
             logs.append_log_chunks(session, key, try_number, log_chunks, now=now)
             task_instances.update_try(session, key, try_number, **history)
         return ended
+    update, params = task_instances.cas_update(
+        key, TaskInstanceState.RUNNING, state, try_number, now=now, **fields, live_try=None
+    )
     params.update({f"h_{name}": value for name, value in history.items()})
     params.update(l_seqs=[seq for seq, _ in log_chunks], l_contents=[text for _, text in log_chunks], l_created_at=now)
     ended = session.execute(_end_in_one_statement(update, tuple(history)), params).scalar_one()

@@ -273,31 +273,20 @@ class Reporter:
         claim first reads what its earlier parts stored.) Returns whether the end was written; when
         not, nothing was."""
         writes, cap = self._log_writes(session, log_text) if log_text else (LogWrites(), self._log_cap)
-        if writes.marker is None and writes.delete_between is None:
-            ended = try_writes.end_try(
-                session,
-                self.key,
-                self.try_number,
-                state=outcome.state,
-                fields=fields,
-                history=history,
-                log_chunks=writes.inserts,
-                now=now,
-            )
-        else:
-            ended = task_instances.transition(
-                session,
-                self.key,
-                expected_state=TI.RUNNING,
-                target_state=outcome.state,
-                expected_try=self.try_number,
-                now=now,
-                live_try=None,
-                **fields,
-            )
-            if ended:
-                self._apply(session, writes)
-                task_instances.update_try(session, self.key, self.try_number, **history)
+        # A log that outgrew its cap also puts its marker and drops chunks: written after the end.
+        only_grows = writes.marker is None and writes.delete_between is None
+        ended = try_writes.end_try(
+            session,
+            self.key,
+            self.try_number,
+            state=outcome.state,
+            fields=fields,
+            history=history,
+            log_chunks=writes.inserts if only_grows else (),
+            now=now,
+        )
+        if ended and not only_grows:
+            self._apply(session, writes)
         if ended:
             self._log_cap = cap
         return ended
