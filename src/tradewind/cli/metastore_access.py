@@ -23,8 +23,6 @@ from tradewind.settings import Settings
 def open_metastore(settings: Settings, *, sync: bool = False) -> Iterator[Any]:
     """A session factory on a migrated metastore; with ``sync``, its DAGs brought in line with the
     DAG folder first (every changed file imported, each in a child)."""
-    from tradewind.master.scheduler.dag_file_child import load_in_child
-    from tradewind.master.scheduler.dag_processor import sync_dag_folder
     from tradewind.metastore.engine import create_engine_from_settings, make_session_factory
     from tradewind.metastore.schema_version import ensure_migrated
 
@@ -33,6 +31,10 @@ def open_metastore(settings: Settings, *, sync: bool = False) -> Iterator[Any]:
         ensure_migrated(engine, settings)
         factory = make_session_factory(engine)
         if sync:
+            # Only here: the verbs that act on the metastore alone need none of the dag processor.
+            from tradewind.master.scheduler.dag_file_child import load_in_child
+            from tradewind.master.scheduler.dag_processor import sync_dag_folder
+
             sync_dag_folder(factory, settings, loader=load_in_child)
         yield factory
     finally:
