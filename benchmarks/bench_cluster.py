@@ -78,11 +78,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def descendants(pid: int) -> list[int]:
+    """Every process under ``pid``, whichever of its threads forked (or, a subreaper, adopted) it."""
     found = []
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    children = []
     try:
-        children = [int(c) for c in children_file.read_text().split()]
-    except (FileNotFoundError, ValueError):
+        for thread in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                children += [int(c) for c in (thread / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue  # the thread ended meanwhile
+    except (FileNotFoundError, ProcessLookupError):
         return []
     for child in children:
         found.append(child)

@@ -26,7 +26,7 @@ import statistics
 from pathlib import Path
 
 import sqlalchemy as sa
-from bench_cluster import bench_cluster, wait
+from bench_cluster import bench_cluster, cpu_seconds, wait
 
 from tradewind.metastore import runs, task_instances
 from tradewind.metastore.engine import session_scope
@@ -108,24 +108,6 @@ def measure(factory, dag_id: str, run_id: str) -> dict[str, float]:
     }
 
 
-def session_cpu_seconds(session_id: int) -> float:
-    """CPU seconds (user + system) used so far by every live process of a session."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[3]) == session_id:
-            # utime, stime, and the waited-for children's cutime, cstime (the tasks' processes)
-            total += sum(int(f) for f in fields[11:15])
-    return total / ticks
-
-
 def postgres_cpu_seconds() -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -171,8 +153,8 @@ def main() -> None:
             for attempt in range(options.runs + 1):
                 if attempt == 1:
                     cpu_before = (
-                        session_cpu_seconds(processes[0].pid),
-                        session_cpu_seconds(processes[1].pid),
+                        cpu_seconds(processes[0].pid),
+                        cpu_seconds(processes[1].pid),
                         postgres_cpu_seconds(),
                     )
                 run_id = cluster.trigger(dag_id)
@@ -187,8 +169,8 @@ def main() -> None:
                 (now - before) / options.runs
                 for now, before in zip(
                     (
-                        session_cpu_seconds(processes[0].pid),
-                        session_cpu_seconds(processes[1].pid),
+                        cpu_seconds(processes[0].pid),
+                        cpu_seconds(processes[1].pid),
                         postgres_cpu_seconds(),
                     ),
                     cpu_before,

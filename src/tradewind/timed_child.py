@@ -10,6 +10,7 @@ import json
 import multiprocessing
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -74,11 +75,13 @@ class TimedChild:
             return ChildEnd(None, timed_out=True)
         return None
 
-    def wait(self) -> ChildEnd:
+    def wait(self, looking: Callable[[], AbstractContextManager[Any]] = nullcontext) -> ChildEnd:
         """Block until the child has ended, at most its time limit and the grace (for a caller
-        with nothing else to do meanwhile, such as a CLI command)."""
+        with nothing else to do meanwhile, such as a CLI command). Each look, which reaps the child
+        once it ended, is made inside ``looking()``."""
         while True:
-            ended = self.collect()
+            with looking():
+                ended = self.collect()
             if ended is not None:
                 return ended
             self.conn.poll(max(0.0, min(0.5, self.deadline - time.monotonic())))

@@ -215,7 +215,7 @@ def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
     command = task_process_pid(ledger, 1)
 
     killed_at = time.time()
-    cluster.kill("w1")  # SIGKILL to every process of the worker's session: main, pool, task process
+    cluster.kill("w1")  # SIGKILL to every process of the worker's session (its fork server has its own)
     cluster.start_worker("w2")
     wait_until(
         lambda: 2 in ticks_by_try(ledger),
@@ -223,7 +223,7 @@ def test_a_worker_killed_outright_leaves_no_command_running_beside_the_retry(
         lambda: f"no retry started; states {cluster.states('worker_dies', run_id)}\n{cluster.tail_logs()}",
     )
     ticks = assert_tries_never_overlapped(ledger)
-    # The try's guardian outlives the worker and stops the command long before the zombie threshold.
+    # The fork server outlives the worker and stops the command long before the zombie threshold.
     assert max(ticks[1]) < killed_at + ZOMBIE_THRESHOLD / 2
     assert not alive(command)
     assert cluster.task_rows("worker_dies", run_id)["tick"].hostname == "w2"

@@ -638,24 +638,32 @@ def test_killed_worker_leaves_no_try_running_behind(stack, worker_factory):
     assert ti(stack, queued.key).state == "running"
 
 
-def test_a_killed_fork_server_leaves_running_tries_alone_and_the_next_try_gets_a_new_one(stack, worker_factory):
-    """The fork server the worker starts its tries from is SIGKILLed while a try runs: that try
-    goes on to succeed (its guardian answers to the worker, not to the fork server), and the next
-    try starts from a new fork server, once."""
+def test_a_killed_fork_server_ends_its_running_try_as_a_crash_and_the_next_try_gets_a_new_one(stack, worker_factory):
+    """The fork server the worker starts its tries from, and whose threads guard them, is SIGKILLed
+    while a try runs a command in a session of its own: the try's process dies with it, the worker
+    stops the command it inherits, and only then ends the try as a crashed try ends (retried by its
+    retries), so no retry can start beside the command. The next try starts from a new fork server,
+    once."""
     worker = worker_factory("forkserver-killed", queues="q-forkserver", concurrency=2)
     (server,) = _children_of(worker.pid)
     running = queue_task(
         stack,
         """
         def work():
-            record("started")
-            time.sleep(2)
+            import subprocess
+            command = subprocess.Popen(["sleep", "60"], start_new_session=True)
+            record(f"started:{command.pid}")
+            time.sleep(60)
             record("finished")
     """,
     )
     send(stack, running.message.encode(), queue="q-forkserver")
-    wait_until(lambda: executions(running) == ["started"], 20, lambda: worker_log(stack, "forkserver-killed"))
+    wait_until(lambda: len(executions(running)) == 1, 20, lambda: worker_log(stack, "forkserver-killed"))
+    command = int(executions(running)[0].split(":")[1])
     os.kill(server, signal.SIGKILL)
+    ended = wait_for_state(stack, running.key, {"success", "failed", "up_for_retry"}, timeout=30)
+    assert not _alive(command), "the command was stopped before the try's end was written"
+    assert ended.state != "success"
     following = queue_task(
         stack,
         """
@@ -665,8 +673,7 @@ def test_a_killed_fork_server_leaves_running_tries_alone_and_the_next_try_gets_a
     )
     send(stack, following.message.encode(), queue="q-forkserver")
     assert wait_for_state(stack, following.key, {"success", "failed"}, timeout=30).state == "success"
-    assert wait_for_state(stack, running.key, {"success", "failed"}, timeout=30).state == "success"
-    assert executions(running) == ["started", "finished"]
+    assert executions(running) == [f"started:{command}"], "the killed try's process died with its fork server"
     assert executions(following) == ["ran"]
     (replacement,) = _children_of(worker.pid)  # the killed one reaped
     assert replacement != server
@@ -688,8 +695,7 @@ def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stac
     """A worker of concurrency 4 idles as a single process beside its fork server (its slots are
     threads, not a pool of interpreters), yet runs four tries at once, each in a process of its
     own, forked from the fork server, not from the busy worker. Once they are over, what is left
-    is the next try's two processes, made ready ahead of time: one guardian and one task process
-    whatever the concurrency."""
+    is the next try's task process, made ready ahead of time, whatever the concurrency."""
     worker = worker_factory("side-by-side", queues="q-side", concurrency=4)
     children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
     assert len(children.read_text().split()) == 1, "an idle worker has one child process: its fork server"
@@ -719,17 +725,16 @@ def test_an_idle_worker_is_one_process_and_its_slots_run_tries_side_by_side(stac
     assert max(starts) < min(ends), "all four tries were running at the same moment"
     pids = {lines[0].split()[1] for lines in ledgers}
     assert len(pids) == 4 and str(worker.pid) not in pids, "each try ran in a process of its own"
-    guardians = {int(lines[0].split()[2]) for lines in ledgers}
-    assert {_parent_of_or_gone(pid) for pid in guardians} <= {server, None}, "guardians are the fork server's"
+    parents = {int(lines[0].split()[2]) for lines in ledgers}
+    assert parents == {server}, "each try is one process, the fork server's child"
 
     def left() -> list[int]:
         return [int(pid) for pid in server_children.read_text().split() if _alive(int(pid))]
 
     wait_until(lambda: len(left()) == 1, 10, lambda: f"the fork server's children: {left()}")
     (ready,) = left()
-    assert ready not in guardians, "the tries' guardians are gone"
-    ready_children = Path(f"/proc/{ready}/task/{ready}/children").read_text().split()
-    assert len(ready_children) == 1 and int(ready_children[0]) not in {int(p) for p in pids}
+    assert str(ready) not in pids, "the tries' processes are gone"
+    assert Path(f"/proc/{ready}/task/{ready}/children").read_text().split() == []
     assert children.read_text().split() == [str(server)]
 
 
@@ -773,14 +778,16 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
-def test_each_try_s_guardian_holds_only_its_own_pipes_so_a_killed_worker_stops_every_try(stack, worker_factory):
-    """Three tries run side by side in one worker; each try's guardian holds its own pipes and none
-    of the others'. So when the worker is killed outright, every guardian sees its control pipe
-    close at once and stops its try (SIGTERM ignored here: SIGKILL after the grace), instead of
-    waiting for the tries started after it to end first."""
+def test_each_try_s_process_holds_only_its_own_pipes_so_a_killed_worker_stops_every_try(stack, worker_factory):
+    """Three tries run side by side in one worker, each a process of the fork server's; none holds
+    another try's pipes, and the worker alone holds the writing ends of the control pipes. So when
+    the worker is killed outright, the fork server's guard of every try sees its control pipe close
+    at once and stops its try (SIGTERM ignored here: SIGKILL after the grace), instead of waiting
+    for the tries started after it to end first; then the fork server exits."""
     worker = worker_factory(
         "pipes-apart", queues="q-pipes", concurrency=3, env={"TRADEWIND_KILLED_TASK_CLEANUP_TIME": "2"}
     )
+    (server,) = _children_of(worker.pid)
     queued = [
         queue_task(
             stack,
@@ -799,18 +806,17 @@ def test_each_try_s_guardian_holds_only_its_own_pipes_so_a_killed_worker_stops_e
         send(stack, each.message.encode(), queue="q-pipes")
     wait_until(lambda: all(executions(each) for each in queued), 30, lambda: worker_log(stack, "pipes-apart"))
     tasks = [int(executions(each)[0]) for each in queued]
-    guardians = [_parent_of(pid) for pid in tasks]
-    assert len(set(guardians)) == 3 and worker.pid not in guardians
-    held = [_pipes_of(pid) for pid in guardians]
+    assert {_parent_of(pid) for pid in tasks} == {server}
+    held = [_pipes_of(pid) for pid in tasks]
     for index, pipes in enumerate(held):
         others = set().union(*(h for i, h in enumerate(held) if i != index))
-        assert not pipes & others, f"guardian {guardians[index]} holds another try's pipes"
+        assert not pipes & others, f"task process {tasks[index]} holds another try's pipes"
 
     worker.send_signal(signal.SIGKILL)  # the main process only, as the OOM killer would
     wait_until(
-        lambda: not any(_alive(pid) for pid in tasks + guardians),
+        lambda: not any(_alive(pid) for pid in [*tasks, server]),
         20,
-        lambda: f"still alive: {[pid for pid in tasks + guardians if _alive(pid)]}",
+        lambda: f"still alive: {[pid for pid in [*tasks, server] if _alive(pid)]}",
     )
     assert all(executions(each) == [str(pid)] for each, pid in zip(queued, tasks, strict=True))
 

@@ -1,6 +1,6 @@
-"""A worker forks its tries from its fork server, a small process of one thread forked as the worker
-starts: the fork server loads the task from its DAG file, starts the try's guardian and task
-process, and hands the worker the try's pipes. Real processes and a real DAG file; no sockets to
+"""A worker forks its tries from its fork server, a small process forked as the worker starts: the
+fork server loads the task from its DAG file, starts the try's task process under a guard thread
+of its own, and hands the worker the try's pipes. Real processes and a real DAG file; no sockets to
 servers, no metastore (the tasks here pull no XCom)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -26,9 +27,10 @@ from tradewind.sdk.context import RunInfo
 from tradewind.sdk.dag_file import file_hash
 from tradewind.settings import Settings
 from tradewind.worker.fork_server import ForkServer, ForkServerError, TaskNotLoadable, TrySpec
-from tradewind.worker.guardian import GuardedTry, start_guarded_early
+from tradewind.worker.guardian import GuardedTry, wait_readable
 from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import TryRequest
+from tradewind.worker.thread_guard import start_thread_guarded_early
 
 DAG_FILE = """
 import os
@@ -93,13 +95,14 @@ def outcome_of(reports: str) -> dict:
 def test_a_try_runs_in_a_process_forked_from_the_fork_server_and_reports_through_its_pipes(server, dag_file, tmp_path):
     guarded = started(server, spec_for(dag_file))
     assert not guarded.own_child
-    assert _parent_of(guarded.pid) == server.pid, "the guardian is the fork server's child, not the worker's"
+    assert _parent_of(guarded.pid) == server.pid, "the task process is the fork server's child, not the worker's"
     reports = run_to_end(guarded)
     assert outcome_of(reports)["state"] == "success"
     assert any('"xcom": ["return_value", "done"]' in line for line in reports.splitlines())
     task_pid, task_parent = (int(word) for word in (tmp_path / "ledger").read_text().split())
-    assert task_parent == guarded.pid and task_pid not in (os.getpid(), server.pid)
-    wait_for(lambda: guarded.exited(), 5)
+    assert (task_pid, task_parent) == (guarded.pid, server.pid), "one process for the try, the fork server's child"
+    assert _state(task_pid) is None, "reaped by its guard before it said the try is over"
+    assert not guarded.exited(), "the fork server that guards it goes on"
 
 
 def test_a_task_the_dag_file_lacks_is_a_clear_error_and_the_fork_server_goes_on(server, dag_file, tmp_path):
@@ -256,11 +259,10 @@ def test_a_stuck_fork_server_is_given_up_on_after_its_time_and_the_try_starts_on
 
 
 @pytest.mark.parametrize("said_go", [True, False])
-def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(tmp_path, said_go):
-    """A fork server that dies between forking a try's guardian and handing its pipes on leaves a
-    guardian whose control pipe closes before any ``go``: it stops the task process, made ready
-    ahead of time, before it ran anything of the try, so asking a new fork server for the same try
-    cannot run it twice."""
+def test_a_task_process_made_ready_starts_the_try_only_once_the_worker_holds_its_pipes(tmp_path, said_go):
+    """A task process made ready ahead of time whose control pipe closes before any ``go`` (the
+    fork server gave it up, or the worker never got its pipes) is SIGKILLed by its guard before it
+    ran anything of the try, so asking again for the same try cannot run it twice."""
     ledger = tmp_path / "ran"
     ready = tmp_path / "ready"
 
@@ -271,7 +273,7 @@ def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(t
             ledger.write_text("ran")
         os._exit(0)
 
-    guarded = start_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
+    guarded = start_thread_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
     wait_for(ready.exists, 5)
     task_pid = int(ready.read_text())
     if said_go:
@@ -279,8 +281,7 @@ def test_a_guardian_starts_the_task_only_once_the_worker_holds_the_try_s_pipes(t
         run_to_end(guarded)
     else:
         guarded.close()  # the control pipe's only writer is gone, with no go said
-        wait_for(guarded.exited, 5)
-        assert _state(task_pid) is None, "the task process made ready is gone with its guardian"
+        wait_for(lambda: _state(task_pid) is None, 5)  # SIGKILLed and reaped by its guard
     assert ledger.exists() is said_go
 
 
@@ -289,7 +290,7 @@ def test_the_next_try_is_made_ready_before_it_is_asked_for_and_runs_once(server,
     in them, once, and a try of a DAG file loaded since runs in processes that hold that file."""
     first = started(server, spec_for(dag_file))
     run_to_end(first)
-    # The next try's guardian is already there, waiting, before the worker asks for it.
+    # The next try's task process is already there, waiting, before the worker asks for it.
     wait_for(lambda: bool(_children_of(server.pid)), 5)
     waiting = _children_of(server.pid)
     second = started(server, spec_for(dag_file))
@@ -308,28 +309,26 @@ def test_the_next_try_is_made_ready_before_it_is_asked_for_and_runs_once(server,
 
 def test_a_try_made_ready_goes_away_with_its_fork_server(server, dag_file, tmp_path):
     run_to_end(started(server, spec_for(dag_file)))
-    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)  # the first try's guardian is gone
-    (guardian,) = _children_of(server.pid)
-    wait_for(lambda: bool(_children_of(guardian)), 5)
-    (task_process,) = _children_of(guardian)
+    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)  # the first try's task process is gone
+    (task_process,) = _children_of(server.pid)
     os.kill(server.pid, signal.SIGKILL)
-    wait_for(lambda: _state(guardian) in ("Z", None) and _state(task_process) in ("Z", None), 5)
-    assert len((tmp_path / "ledger").read_text().splitlines()) == 1, "nothing ran in the processes made ready"
+    wait_for(lambda: _state(task_process) in ("Z", None), 5)
+    assert len((tmp_path / "ledger").read_text().splitlines()) == 1, "nothing ran in the process made ready"
 
 
 def test_the_processes_of_a_try_are_named_for_ps_and_top(server, dag_file):
-    """``top`` and ``ps -e`` tell a worker's fork server, a try's guardian and its task process apart."""
+    """``top`` and ``ps -e`` tell a worker's fork server and a try's task process apart; a try is one
+    process (its guard is a thread of the fork server)."""
     run_to_end(started(server, spec_for(dag_file)))
-    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)  # the next try's guardian, made ready
-    (guardian,) = _children_of(server.pid)
-    wait_for(lambda: bool(_children_of(guardian)), 5)
-    (task_process,) = _children_of(guardian)
+    wait_for(lambda: len(_children_of(server.pid)) == 1, 5)  # the next try's task process, made ready
+    (task_process,) = _children_of(server.pid)
+    assert _children_of(task_process) == []
 
     def names() -> list[str]:
-        return [Path(f"/proc/{pid}/comm").read_text().strip() for pid in (server.pid, guardian, task_process)]
+        return [Path(f"/proc/{pid}/comm").read_text().strip() for pid in (server.pid, task_process)]
 
     # (Each names itself straight after its fork.)
-    wait_for(lambda: names() == ["tw-fork-server", "tw-guardian", "tw-task"], 5)
+    wait_for(lambda: names() == ["tw-fork-server", "tw-task"], 5)
 
 
 def _children_of(pid: int) -> list[int]:
@@ -343,7 +342,7 @@ def _children_of(pid: int) -> list[int]:
 
 def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):
     """No program the worker runs (``os.system`` in a DAG file, say) holds a try's control pipe, so a
-    dead worker is always seen by the guardian."""
+    dead worker is always seen by the guard of each of its tries."""
     guarded, _ = server.start_try(spec_for(dag_file))
     fds = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd, guarded.go_fd]
     assert min(fds) >= 0 and not any(os.get_inheritable(fd) for fd in fds)
@@ -354,11 +353,11 @@ def test_the_worker_s_ends_of_a_try_s_pipes_are_close_on_exec(server, dag_file):
 
 def test_a_try_the_worker_does_not_say_go_to_never_starts(server, dag_file, tmp_path):
     """The worker got the pipes but found the try no longer its own (its heartbeat lost to a retry
-    elsewhere): it closes them, and the guardian exits without starting the task."""
+    elsewhere): it closes them, and the guard kills the task process before it started the task."""
     guarded, _ = server.start_try(spec_for(dag_file))
-    guardian = guarded.pid
+    task_process = guarded.pid
     guarded.close()
-    wait_for(lambda: _state(guardian) in ("Z", None), 5)
+    wait_for(lambda: _state(task_process) in ("Z", None), 5)
     assert not (tmp_path / "ledger").exists()
     assert outcome_of(run_to_end(started(server, spec_for(dag_file))))["state"] == "success"
 
@@ -383,26 +382,127 @@ def test_a_try_made_ready_whose_task_process_was_killed_is_not_used(server, dag_
     one, however large the try's spec."""
     run_to_end(started(server, spec_for(dag_file)))
     wait_for(lambda: len(_children_of(server.pid)) == 1, 5)
-    (guardian,) = _children_of(server.pid)
-    wait_for(lambda: bool(_children_of(guardian)), 5)
-    (task_process,) = _children_of(guardian)
+    (task_process,) = _children_of(server.pid)
     os.kill(task_process, signal.SIGKILL)
-    wait_for(lambda: _state(guardian) in ("Z", None), 5)  # its guardian goes with it, having said nothing
+    wait_for(lambda: _state(task_process) is None, 5)  # reaped by its guard
     spec = spec_for(dag_file)
     spec.request.run = replace(spec.request.run, conf={"blob": "x" * conf_bytes})
     second = started(server, spec)
-    assert second.pid != guardian
+    assert second.pid != task_process
     assert outcome_of(run_to_end(second))["state"] == "success"
     assert len((tmp_path / "ledger").read_text().splitlines()) == 2
 
 
 def test_a_task_process_made_ready_that_ends_before_the_go_is_reported_like_any_ended_try(tmp_path):
-    """Its guardian does not wait for a go that can lead nowhere: it says how the task process
-    ended, and that nothing of the try is left, as after any try."""
+    """Its guard does not wait for a go that can lead nowhere: it says how the task process ended,
+    and that nothing of the try is left, as after any try."""
 
     def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
         os._exit(3)  # say, its setup failed before it could wait for its try
 
-    guarded = start_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
-    run_to_end(guarded, timeout=10)  # returns once the guardian has exited
+    guarded = start_thread_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
+    run_to_end(guarded, timeout=10)  # returns once the guard said nothing of the try is left
     assert guarded.report.exit_code == 3 and guarded.report.all_gone
+
+
+ORPHANS_DAG = """
+import os, subprocess, time
+from datetime import datetime
+from tradewind import DAG, PythonOperator
+
+HERE = {here!r}
+
+def leaves():
+    command = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    with open(os.path.join(HERE, "command"), "w") as out:
+        out.write(str(command.pid))
+    with open(os.path.join(HERE, "task"), "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(60)
+
+def steady():
+    time.sleep(1.5)
+    with open(os.path.join(HERE, "steady"), "w") as out:
+        out.write("done")
+
+with DAG("orphans", start_date=datetime(2026, 1, 1), schedule=None):
+    PythonOperator(task_id="leaves", python_callable=leaves)
+    PythonOperator(task_id="steady", python_callable=steady)
+"""
+
+
+@pytest.fixture
+def orphans_server(tmp_path: Path):
+    """A fork server over the DAG file of tasks "leaves" and "steady" (ORPHANS_DAG)."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "orphans.py").write_text(ORPHANS_DAG.format(here=str(tmp_path)))
+    server = ForkServer(Settings(home=tmp_path, dags_folder=dags, dagbag_import_timeout=10))
+    server.start()
+    yield server
+    server.close()
+
+
+def orphans_spec(server: ForkServer, task_id: str) -> TrySpec:
+    base = spec_for(server.settings.dags_folder / "orphans.py", task_id)
+    return replace(base, key=TIKey("orphans", "manual__1", task_id), request=replace(base.request))
+
+
+def test_what_a_killed_task_process_started_is_stopped_before_its_try_ends_and_other_tries_run_on(
+    orphans_server, tmp_path
+):
+    """The OOM killer takes a try's task process, which had started a command in a session of its
+    own. The command is the fork server's to stop: its guard reports the try over only once the
+    command is gone. Another try the same fork server runs meanwhile goes on untouched."""
+    leaving = started(orphans_server, orphans_spec(orphans_server, "leaves"))
+    steady = started(orphans_server, orphans_spec(orphans_server, "steady"))
+    wait_for(lambda: (tmp_path / "task").exists() and (tmp_path / "command").exists(), 10)
+    command = int((tmp_path / "command").read_text())
+    assert _state(command) not in ("Z", None)
+    os.kill(int((tmp_path / "task").read_text()), signal.SIGKILL)
+    run_to_end(leaving)
+    assert leaving.report.exit_code == -signal.SIGKILL
+    assert leaving.report.leftovers >= 1, "the command left behind was found and stopped"
+    assert _state(command) is None, "no process of the try is left once its guard says so"
+    assert outcome_of(run_to_end(steady))["state"] == "success"
+    assert (tmp_path / "steady").read_text() == "done"
+
+
+def test_a_fork_server_whose_loop_fails_finishes_the_tries_it_runs_and_a_new_one_takes_the_next(orphans_server):
+    """The fork server's main loop fails on a request it cannot read (here: an empty pickle) while a
+    try runs. It closes its end, but its guard threads see the running try to its end; the worker
+    asks a new fork server for the next try and leaves the old one to finish, not SIGKILLed."""
+    server = orphans_server
+    spec = orphans_spec(server, "steady")
+    running = started(server, spec)
+    first = server.pid
+    assert server._sock is not None
+    server._sock.sendall(struct.pack("!I", 0))  # a request of no bytes: its loop raises
+    wait_for(lambda: server._sock is not None and wait_readable([server._sock.fileno()], 0), 5)
+    following = started(server, spec)
+    assert server.pid != first and _state(first) not in (None, "Z"), "the first one finishes its try"
+    assert outcome_of(run_to_end(running))["state"] == "success"
+    assert outcome_of(run_to_end(following))["state"] == "success"
+    wait_for(lambda: _state(first) in (None, "Z"), 10)
+
+
+def test_tries_given_up_before_their_go_leave_no_descriptor_behind(tmp_path):
+    """A fork server gives up a try made ready each time a DAG file is imported, and the worker
+    closes a try it no longer owns before its go: month after month of that must not use up the
+    fork server's descriptors (each try's guard closes its pipes and its pidfd however it ends)."""
+
+    def task_main(log_fd: int, result_fd: int, go: Callable[[], bool]) -> None:
+        go()
+        os._exit(0)
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_descriptors()
+    pids = []
+    for _ in range(20):
+        guarded = start_thread_guarded_early(task_main, orphan_grace=5, leftover_grace=1)
+        pids.append(guarded.pid)
+        guarded.close()  # given up, with no go said
+    wait_for(lambda: all(_state(pid) is None for pid in pids), 10)
+    wait_for(lambda: open_descriptors() <= before, 5)

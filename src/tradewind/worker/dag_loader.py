@@ -40,7 +40,7 @@ from tradewind.errors import DagFileImportError, DagNotFound
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.dag_file import file_hash, load_dag_file, lost_import_error
 from tradewind.timed_child import TimedChild
-from tradewind.worker.guardian import forking, importing
+from tradewind.worker.guardian import forking, importing, pipes_held
 
 #: The time limit of a trial import when the loader has none (seconds).
 DEFAULT_TRIAL_TIMEOUT_S = 30.0
@@ -115,8 +115,9 @@ class DagLoader:
         """(the content hash of ``fileloc``'s current version, its import error or None when it
         imports cleanly), found by importing that version once in a forked child with the time
         limit; nothing of it is imported here. What a worker asks before its fork server imports a
-        file (the fork server, one thread that every try starts from, must not be the process a
-        hanging or crashing file takes with it); the fork server tries any other version itself.
+        file (the fork server, which every try starts from and whose threads guard the tries it
+        runs, must not be the process a hanging or crashing file takes down); the fork server tries
+        any other version itself.
         A thread whose file version was checked already does not wait."""
         path = self.path_of(fileloc)
         try:
@@ -172,7 +173,9 @@ class DagLoader:
                 name="tradewind-dag-file-trial",
                 timeout=timeout,
             )
-        ended = child.wait()
+        # Reaped under the lock a child subreaper's look at its children takes: a child reaped
+        # beside that look can hide another from it (``thread_guard.stop_adopted``).
+        ended = child.wait(looking=pipes_held)
         if ended.payload is None:
             return lost_import_error(path, timed_out=ended.timed_out, timeout=timeout, exit_code=ended.exit_code)
         error = ended.payload.get("error")

@@ -1,19 +1,19 @@
-"""The worker's fork server: the small, single-threaded process every try's guardian is forked from.
+"""The worker's fork server: the small process every try's task process is forked from, and
+whose threads guard them.
 
-    worker (threads: Celery, slots, heartbeats) ── socket ── fork server ── guardian ── task process
+    worker (threads: Celery, slots, heartbeats) ── socket ── fork server ── task process
 
 Forking the worker itself for each try is costly where it hurts: the worker is large and busy, so
 after every fork the kernel must copy each page the worker then writes to (thousands per try),
 and the fork copies the page tables of all of it. The fork server is forked from the worker once,
 as it starts — before Celery builds its consumer, its pool's threads and its connections — so it
 shares those pages with the worker, stays idle between requests (it writes almost nothing, so
-forking it leaves almost nothing to copy) and has one thread, so nothing it forks can inherit a
-lock another thread held.
+forking it leaves almost nothing to copy), and forks only from its main thread.
 
 It is forked before the worker imports SQLAlchemy, Celery and kombu, and imports none of them
 itself: a try's task process asks its worker for what it reads and writes of the metastore
 (variables, connections, XCom pulls: ``try_services.py``), so the fork server holds only what a
-task needs — about half the memory it would otherwise, and each try's two forks copy and tear down
+task needs — about half the memory it would otherwise, and each try's fork copies and tears down
 that much less. (A DAG file that imports SQLAlchemy, or reads a variable as it is imported, brings
 it in; a fork server started again after one died is forked from the worker as it is then.)
 
@@ -22,27 +22,28 @@ version of it the slot tried in a child, the task instance, the run; no live obj
 server loads the task from the DAG file (its own ``DagLoader``, once per file version, with
 ``dagbag_import_timeout``; a version the slot did not try, and after a fork server died every
 version, it tries in a child first, so a file that crashes its importer does not take it down),
-hands the spec to a try's guardian and task process (``guardian.start_guarded_early``), and sends
-back the guardian's pid, the worker's ends of the try's pipes (``SCM_RIGHTS``, keeping none of
-them) and what the worker needs of the task (``task_facts.py``). From there
-the worker supervises the try as before: reads its log and reports, stops it, and learns of the
-guardian's end from its status pipe. The guardian is the fork server's child (it reaps it); the
-guarantees of ``guardian.py`` are unchanged: the control pipe's only writer is the worker, so a
-worker that dies stops every try.
+hands the spec to a task process guarded by a thread of its own (``thread_guard.py``: one process
+per try), and sends back the task process's pid, the worker's ends of the try's pipes
+(``SCM_RIGHTS``, keeping none of them) and what the worker needs of the task (``task_facts.py``).
+From there the worker supervises the try as before: reads its log and reports, stops it through
+the control pipe, and learns from the status pipe how the task process ended and that nothing of
+the try is left. The fork server is in a session of its own and a child subreaper, so what a task
+process leaves behind becomes the fork server's to stop, and a signal to the worker's session or
+group does not reach it: when the worker dies, the guards see the control pipes close and stop
+the tries, and the fork server exits once they are over.
 
-The next try's two processes are forked as soon as a try has been handed on, before anyone asks
-for it (``_ReadyTry``): its task process waits for the spec and for the worker's go, so a try
-starts two forks sooner, and a chain of tasks runs that much faster. They are used once, for one
-try, like any others; they are given up, and a try's processes forked on the spot, when a DAG file
-was loaded since they were forked (they would not hold it), when the try asks for other graces,
-and when the task process ended while it waited (the next ones are then made only once another
-try is asked for) or does not take its try. The worker's ``go`` still comes only
-once it holds the try's pipes, and a guardian whose control pipe closes first (the fork server
-died, or gave the processes up) SIGKILLs its task process, which has run nothing of a try, and
-exits. So when the fork server dies (the OOM killer, a ``kill``), the try being started is simply
-asked of a new one (forked from the worker then, which is larger), and the tries already running
-go on (their guardians answer to the worker). When the worker dies, the fork server sees its
-socket close and exits; the tries' guardians stop their tries as before.
+The next try's task process is forked as soon as a try has been handed on, before anyone asks
+for it (``_ReadyTry``): it waits for the spec and for the worker's go, so a try starts a fork
+sooner, and a chain of tasks runs that much faster. It is used once, for one try, like any other;
+it is given up, and a try's process forked on the spot, when a DAG file was loaded since it was
+forked (it would not hold it), when the try asks for other graces, and when the task process ended
+while it waited (the next one is then made only once another try is asked for) or does not take
+its try. The worker's ``go`` still comes only once it holds the try's pipes, and a guard whose
+control pipe closes first (the fork server gave the process up) SIGKILLs its task process, which
+has run nothing of a try. So when the fork server cannot answer, the try being started is simply
+asked of a new one (forked from the worker then, which is larger). When the fork server itself dies
+(SIGKILLed, or given up by the worker as stuck), the tries it runs end with it, as crashed tries,
+retried by their retries, once the worker has stopped what they started (``thread_guard.py``).
 """
 
 from __future__ import annotations
@@ -69,34 +70,48 @@ from tradewind.task_services import MetastoreServices
 from tradewind.ti_key import TIKey
 from tradewind.worker.dag_loader import DagLoader, Trials
 from tradewind.worker.guardian import (
+    OWN_CHILDREN,
     GuardedTry,
     close_in_children,
     close_now,
     fork_keeping,
+    reaped_own_child,
     receive_try_pipes,
-    start_guarded_early,
     wait_readable,
 )
-from tradewind.worker.process_tree import name_process, reap_children
+from tradewind.worker.process_tree import name_process
 from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import ResultChannel, TryRequest, child_main
+from tradewind.worker.thread_guard import (
+    adopt_orphans,
+    start_thread_guarded_early,
+    stop_adopted_whatever_it_takes,
+    wait_for_guards,
+)
 from tradewind.worker.try_services import WorkerServices
 
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
-#: The pipes sent with each started try: log, result, guardian status, control, the task's go.
+#: The pipes sent with each started try: log, result, the guard's status, control, the task's go.
 _PIPES_PER_TRY = 5
-#: How often an idle fork server reaps its ended guardians and checks its worker is alive.
+#: How often an idle fork server checks its worker is alive and the next try's process is ready.
 _IDLE_WAKE_S = 1.0
 #: How long the worker waits for an answer beyond the time a DAG file may take to import.
 _ANSWER_SLACK_S = 30.0
-#: How long ``close`` waits for the fork server to exit before it kills it.
+#: How long ``close`` waits for the fork server to exit (it stays while a try it started runs).
 _CLOSE_WAIT_S = 10.0
+#: How long a fork server whose end closed is given to be seen gone (its socket closes as it
+#: exits, a moment before it can be reaped) before it is taken for one that goes on.
+_DYING_WAIT_S = 0.5
 #: How long handing a spec larger than a pipe holds to a try's task process may take in all (one
 #: just forked may still be starting; one that ended fails at once): well within the worker's
 #: ``_ANSWER_SLACK_S``.
 _SPEC_WRITE_S = 10.0
+
+
+class _NoAnswer(OSError):
+    """The fork server did not answer in time: stuck (stopped, or hung in an import)."""
 
 
 class ForkServerError(Exception):
@@ -135,9 +150,12 @@ class ForkServer:
         self._answer_within = float(settings.dagbag_import_timeout or 30.0) + _ANSWER_SLACK_S
         #: The next fork server replaces one that failed: it tries every DAG file version it imports.
         self._replacing = False
+        #: Fork servers given up on that still finish the tries they run (reaped once they exit).
+        self._retired: list[int] = []
 
     def start(self) -> None:
         """Fork the fork server (again, if it died); call from the worker."""
+        self._retired = [pid for pid in self._retired if reaped_own_child(pid) is None]
         # Whatever exists now is out of both collectors' reach: a collection walks (and so writes
         # to) every object it tracks, which would copy each page the two processes share.
         gc.freeze()
@@ -162,7 +180,7 @@ class ForkServer:
         logger.debug("fork server started (pid %s)", pid)
 
     def start_try(self, spec: TrySpec) -> tuple[GuardedTry, TaskFacts]:
-        """Have the fork server hand the try to a guardian and task process: those, and the facts of
+        """Have the fork server hand the try to a task process it guards: that, and the facts of
         the task as the fork server loaded it. Raises ``TaskNotLoadable`` when the task cannot be
         loaded, ``ForkServerError`` when the try cannot be started otherwise (no fork server answers).
 
@@ -179,7 +197,7 @@ class ForkServer:
                     answer, fds = self._answer(sock)
                     break
                 except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
-                    self._lost(str(exc))
+                    self._lost(str(exc), stuck=isinstance(exc, _NoAnswer))
                     if attempt == 2:
                         raise ForkServerError(f"the worker's fork server could not start the try: {exc}") from None
         if "unloadable" in answer:
@@ -196,15 +214,19 @@ class ForkServer:
             control_fd=control_fd,
             go_fd=go_fd,
             own_child=False,
+            guard_pid=self.pid,
         )
         return guarded, answer["facts"]
 
     def close(self) -> None:
-        """Stop the fork server (it exits once its socket closes); tries already started go on."""
+        """Stop the fork server: it exits once its socket is closed and the tries it runs are over
+        (waited for here at most ``_CLOSE_WAIT_S``; tries already started go on to their end, or
+        until this worker is gone)."""
         with self._lock:
             if self._sock is not None:
                 self._drop_socket()
-                self._reap(_CLOSE_WAIT_S)
+                self._reap(_CLOSE_WAIT_S, kill=False)
+        self._retired = [pid for pid in self._retired if reaped_own_child(pid) is None]
 
     def _connected(self) -> socket.socket:
         if self._sock is None:
@@ -214,14 +236,14 @@ class ForkServer:
 
     def _answer(self, sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
         if not wait_readable([sock.fileno()], self._answer_within):
-            raise OSError(f"no answer in {self._answer_within:g} s")
+            raise _NoAnswer(f"no answer in {self._answer_within:g} s")
         data, fds = receive_try_pipes(sock, 65536, _PIPES_PER_TRY)
         try:
             if not data:
                 raise EOFError("it exited")
             while len(data) < _HEADER.size or len(data) < _HEADER.size + _HEADER.unpack_from(data)[0]:
                 if not wait_readable([sock.fileno()], self._answer_within):
-                    raise OSError("its answer was cut short")
+                    raise _NoAnswer("its answer was cut short")
                 more = sock.recv(65536)
                 if not more:
                     raise EOFError("it exited while answering")
@@ -234,9 +256,11 @@ class ForkServer:
             raise
         return answer, fds
 
-    def _lost(self, why: str) -> None:
-        """The fork server failed (or could not be started): make sure it is gone; the next try
-        starts another."""
+    def _lost(self, why: str, *, stuck: bool = False) -> None:
+        """The fork server failed (or could not be started); the next try starts another. One that
+        is ``stuck`` (no answer in time) is SIGKILLed, which ends the tries it runs; one that merely
+        closed its end, or answered nonsense, is left to finish them (its guard threads go on
+        whatever its main thread does) and exits once they are over."""
         logger.error("the worker's fork server (pid %s) failed: %s; starting another for the next try", self.pid, why)
         # What took it down may be a DAG file its import met after the worker's trial passed (the
         # file changed in between, or behaves differently now): the next one tries each file first.
@@ -244,11 +268,21 @@ class ForkServer:
         if self._sock is None:
             return  # it was never started, or is gone already
         self._drop_socket()
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._reap(_CLOSE_WAIT_S)
+        if stuck:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap(_CLOSE_WAIT_S, kill=True)
+        else:
+            self._reap(_DYING_WAIT_S, kill=False)
+            if self.pid in OWN_CHILDREN:  # alive: retired, reaped once it has seen its tries over
+                self._retired.append(self.pid)
+                return
+        # It is gone: its task processes died with it and were this worker's to reap; what they
+        # started is stopped before their tries end (``thread_guard.stop_what_a_lost_guard_left``),
+        # and the process it had made ready, which no try waits for, is stopped here.
+        stop_adopted_whatever_it_takes()
 
     def _drop_socket(self) -> None:
         sock = self._sock
@@ -256,30 +290,34 @@ class ForkServer:
             close_now(sock.fileno(), sock.close)
             self._sock = None
 
-    def _reap(self, within: float) -> None:
+    def _reap(self, within: float, *, kill: bool) -> None:
+        """Reap the fork server once it exited; after ``within`` seconds, SIGKILL it first when
+        ``kill``, else leave it to finish the tries it runs."""
         deadline = time.monotonic() + within
-        while True:
-            try:
-                if os.waitpid(self.pid, os.WNOHANG)[0]:
-                    return
-            except ChildProcessError:
-                return
+        while reaped_own_child(self.pid) is None:
             if time.monotonic() > deadline:
+                if not kill:
+                    logger.info("the fork server (pid %s) goes on until the tries it runs are over", self.pid)
+                    return
                 os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-                return
+                kill = False
+                deadline = float("inf")
             time.sleep(0.01)
 
 
 def serve(sock: socket.socket, settings: Settings, *, replacement: bool = False) -> int:
     """The fork server's loop: one request at a time until the worker closes the socket.
     ``replacement``: it replaces one that failed, and tries every DAG file version it imports."""
-    # The worker decides about Ctrl+C and shutdowns; the guardians reset what they need.
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+    # The worker decides about Ctrl+C and shutdowns, and the fork server ends once its worker is
+    # gone and its tries are over; the task processes reset what they need.
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    close_in_children(sock.fileno())  # guardians and task processes never hold the socket
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # A session of its own, out of reach of a signal to the worker's (``kill -9 -<pgid>``), and
+    # every orphan of a try's processes its own to stop (``thread_guard.py``).
+    os.setsid()
+    adopt_orphans()
+    close_in_children(sock.fileno())  # task processes never hold the socket
     name_process("tw-fork-server")
     # Only a DAG file that reads a variable as it is imported reaches the metastore from here (the
     # engine is made then); the tries ask the worker (``try_services.py``).
@@ -299,11 +337,10 @@ def serve(sock: socket.socket, settings: Settings, *, replacement: bool = False)
     unready = False
     try:
         while True:
-            reap_children()
             if ready is not None and ready.gone():
                 # Not again until the next request: a task process that keeps dying while it waits
                 # (the OOM killer's pick) would otherwise be forked anew every second.
-                logger.warning("the processes made ready for the next try ended first; the next try forks its own")
+                logger.warning("the task process made ready for the next try ended first; the next try forks its own")
                 ready.discard()
                 ready, unready = None, True
             elif ready is not None and ready.imports != loader.imports:
@@ -340,10 +377,15 @@ def serve(sock: socket.socket, settings: Settings, *, replacement: bool = False)
                 pipes = [guarded.log_fd, guarded.result_fd, guarded.status_fd, guarded.control_fd, guarded.go_fd]
                 _send(sock, {"pid": guarded.pid, "facts": facts}, pipes)
             finally:
-                guarded.close()  # the worker holds them now (or, gone, lets the guardian stop the try)
+                guarded.close()  # the worker holds them now (or, gone, lets the guard stop the try)
     finally:
         if ready is not None:
             ready.discard()
+        # The worker closed the socket, or is gone (then the guards stop its tries, whose control
+        # pipes closed); a worker that finds the socket closed starts another fork server. Exiting
+        # before the tries are over would kill their task processes.
+        close_now(sock.fileno(), sock.close)
+        wait_for_guards()
 
 
 def _checked(spec: TrySpec, loader: DagLoader) -> tuple[TrySpec, TaskFacts]:
@@ -370,8 +412,8 @@ def _checked(spec: TrySpec, loader: DagLoader) -> tuple[TrySpec, TaskFacts]:
 def _hand_over(
     spec: TrySpec, body: bytes, ready: _ReadyTry | None, loader: DagLoader, services: MetastoreServices
 ) -> _ReadyTry:
-    """The processes that now hold ``spec`` (``body``, pickled): those made ready, when they still
-    can run it, else two forked on the spot. ``ready`` is used or given up either way, even when
+    """The task process that now holds ``spec`` (``body``, pickled): the one made ready, when it
+    still can run it, else one forked on the spot. ``ready`` is used or given up either way, even when
     this raises."""
     deadline = time.monotonic() + _SPEC_WRITE_S
     if ready is not None and ready.fits(spec) and ready.usable(loader.imports):
@@ -389,7 +431,7 @@ def _hand_over(
 
 @dataclass
 class _ReadyTry:
-    """A try's guardian and task process, forked before the try is asked for: the task process
+    """A try's task process and its guard, forked before the try is asked for: the task process
     waits for the try's ``TrySpec`` on ``spec_fd`` (written once, then closed) and for the worker's
     go. It holds the fork server's DAG files as they were when it was forked."""
 
@@ -400,14 +442,13 @@ class _ReadyTry:
     graces: tuple[float, float]
 
     def usable(self, imports: int) -> bool:
-        """Whether its processes still wait and hold what the fork server holds: no DAG file was
-        loaded since they were forked (``imports``), and they are not gone."""
+        """Whether its task process still waits and holds what the fork server holds: no DAG file
+        was loaded since it was forked (``imports``), and it is not gone."""
         return self.imports == imports and not self.gone()
 
     def gone(self) -> bool:
-        """Whether its task process ended while it waited, or its guardian did: the guardian says
-        nothing on its status pipe before a go unless the task process ended (then it reports that
-        and exits), and the pipe's end of file is the guardian's."""
+        """Whether its task process ended while it waited: its guard says nothing on the status
+        pipe before a go unless the task process ended (then it reports that, and closes it)."""
         return bool(wait_readable([self.guarded.status_fd], 0))
 
     def fits(self, spec: TrySpec) -> bool:
@@ -430,7 +471,7 @@ class _ReadyTry:
         self._close_spec()
 
     def discard(self) -> None:
-        """Give it up: its guardian sees its control pipe close before any go, and stops it."""
+        """Give it up: its guard sees the control pipe close before any go, and stops it."""
         self._close_spec()
         self.guarded.close()
 
@@ -455,11 +496,8 @@ def _make_ready(loader: DagLoader, services: MetastoreServices, graces: tuple[fl
     close_in_children(spec_write)  # the spec's only writer is the fork server
     os.set_blocking(spec_write, False)
     try:
-        guarded = start_guarded_early(
-            _waiting_task_main(loader, services, spec_read),
-            orphan_grace=graces[0],
-            leftover_grace=graces[1],
-            task_only=(spec_read,),
+        guarded = start_thread_guarded_early(
+            _waiting_task_main(loader, services, spec_read), orphan_grace=graces[0], leftover_grace=graces[1]
         )
     except BaseException:
         close_now(spec_write)

@@ -24,13 +24,10 @@ try. Every process forked from the worker (a guardian, a child trying a DAG file
 file forks) closes the pipes of the running tries straight after the fork (``os.register_at_fork``;
 a lock keeps the set of them exact), so only a try's own guardian holds its control pipe: when the
 worker dies, every guardian sees its pipe close at once, not when some later try's processes end.
-A worker forks its guardians from its fork server (``fork_server.py``), which sends the worker's
-ends of the pipes back; they join the same set as they arrive. The fork server starts them early
-(``start_guarded_early``), before the try is asked for: the guardian forks the task process at
-once, and the task process runs nothing of a try until the worker's ``go`` reaches it, on a pipe
-of its own (the guardian hears it on its control pipe, at the same moment). If the control pipe
-closes first, the guardian SIGKILLs the task process and exits without a word; if the task process
-ends first, the guardian reports its end as after any try.
+
+This process guardian serves a worker without a fork server. A worker's fork server guards the tries
+it forks with a thread of its own instead (``thread_guard.py``): one process per try, the same
+control pipe, status words and guarantees, with the fork server in the guardian's place.
 
 What no process can survive: a SIGKILL of the guardian itself takes the task process with it, but
 a command that started its own session would then live on (the README says where which guarantee
@@ -45,7 +42,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -71,6 +68,10 @@ _PIPES_LOCK = threading.Lock()
 #: The worker's ends of the pipes of every running try, and any other descriptor no process forked
 #: from this one may hold (``close_in_children``).
 _TRY_PIPES: set[int] = set()
+#: Children forked here that ``thread_guard.stop_adopted`` leaves alone although they are in sessions
+#: of their own: a fork server's task processes, a worker's fork servers. Changed under the same
+#: lock as ``_TRY_PIPES`` (so a fork is recorded before anyone looks) and emptied in every child.
+OWN_CHILDREN: set[int] = set()
 
 
 def wait_readable(fds: list[int], timeout: float) -> list[int]:
@@ -100,6 +101,7 @@ def close_other_tries_pipes() -> None:
         except OSError:
             pass
     _TRY_PIPES.clear()
+    OWN_CHILDREN.clear()
 
 
 os.register_at_fork(after_in_child=close_other_tries_pipes)
@@ -135,14 +137,30 @@ def close_now(fd: int, close: Callable[[], None] | None = None) -> None:
 
 
 def fork_keeping(private: int, close_in_parent: int) -> int:
-    """Fork (see ``forking``); in the parent, ``close_in_parent`` is closed and ``private`` joins
-    the descriptors every later child closes, before any other fork can happen."""
+    """Fork (see ``forking``); in the parent, ``close_in_parent`` is closed, ``private`` joins the
+    descriptors every later child closes, and the child is one of ``OWN_CHILDREN``, before any other
+    fork can happen."""
     with forking():
         pid = os.fork()
         if pid != 0:
             os.close(close_in_parent)
             _TRY_PIPES.add(private)
+            OWN_CHILDREN.add(pid)
         return pid
+
+
+def reaped_own_child(pid: int) -> int | None:
+    """Reap ``pid``, one of ``OWN_CHILDREN``, if it has ended: its wait status (and it is forgotten in
+    the same breath, so its pid, handed out again, is nobody's), else None. Never waits."""
+    with _PIPES_LOCK:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped already (only this function reaps them): say it was killed
+            reaped, status = pid, signal.SIGKILL
+        if reaped == 0:
+            return None
+        OWN_CHILDREN.discard(pid)
+        return status
 
 
 def receive_try_pipes(sock: socket.socket, bufsize: int, maxfds: int) -> tuple[bytes, list[int]]:
@@ -169,6 +187,20 @@ def forking() -> Iterator[None]:
         yield
 
 
+def keep_from_children(fds: Iterable[int]) -> None:
+    """Inside ``forking``, in the parent: every process forked from this one from now on closes
+    ``fds`` straight after its fork."""
+    _TRY_PIPES.update(fds)
+
+
+@contextmanager
+def pipes_held() -> Iterator[None]:
+    """Hold while no fork may happen (``forking`` takes the same lock), without holding back the
+    imports ``FORK_LOCK`` waits for: for a few system calls, never for long."""
+    with _PIPES_LOCK:
+        yield
+
+
 @contextmanager
 def importing() -> Iterator[None]:
     """Hold while importing a DAG file: no process is forked meanwhile (see ``FORK_LOCK``)."""
@@ -190,6 +222,8 @@ class GuardianReport:
     guardian_status: int | None = None
     #: The guardian said every process of the try is gone (its last word before it exits).
     all_gone: bool = False
+    #: When (monotonic) a fork server's guard went silent: its status pipe closed without that word.
+    lost_at: float | None = None
     _pending: bytes = field(default=b"", repr=False)
 
     def take(self, chunk: bytes) -> None:
@@ -207,8 +241,9 @@ class GuardianReport:
 
 @dataclass
 class GuardedTry:
-    """The worker's side of one try's guardian."""
+    """The worker's side of one try's guardian (a process of its own, or a fork server's thread)."""
 
+    #: The guardian's pid; for a try a fork server guards, its task process's.
     pid: int
     #: Readable end of the task process's log pipe, and the worker's end of its result socket.
     log_fd: int
@@ -220,13 +255,16 @@ class GuardedTry:
     go_fd: int = -1
     report: GuardianReport = field(default_factory=GuardianReport)
     stopping: str | None = None
-    #: Whether the guardian is this process's child (False: the fork server's, which reaps it).
+    #: Whether the guardian is this process's child (False: a fork server guards the try, and
+    #: reaps its processes).
     own_child: bool = True
+    #: The fork server whose thread guards the try (0: a guardian process of this one's).
+    guard_pid: int = 0
 
     def go(self) -> None:
-        """Let the task process of a guardian started with ``start_guarded_early`` run the try: the
-        guardian hears it first, then the task process (each wakes on its own pipe, neither waits
-        for the other)."""
+        """Let a task process started ahead of its try (``thread_guard.start_thread_guarded_early``)
+        run the try: its guard hears it first, then the task process (each wakes on its own pipe,
+        neither waits for the other)."""
         self._send("go\n")
         if self.go_fd >= 0:
             try:
@@ -249,10 +287,10 @@ class GuardedTry:
             self._send("kill\n")
 
     def read_status(self) -> bool:
-        """Read what the guardian reported; True once the try is over: the guardian has exited (and,
-        this process's child, is reaped), or — the fork server's — has said that every process of
-        the try is gone, which is its last word (its own exit, a few ms of the kernel's time,
-        runs no code of the try's)."""
+        """Read what the guard reported; True once the try is over: the guardian process has exited
+        (and, this process's child, is reaped), or a fork server's guard thread has said that every
+        process of the try is gone, its last word. (A fork server's status pipe closing without
+        that word means the fork server died: ``thread_guard.stop_what_a_lost_guard_left``.)"""
         try:
             chunk = os.read(self.status_fd, 4096)
         except BlockingIOError:
@@ -263,14 +301,18 @@ class GuardedTry:
         if self.own_child:
             _, status = os.waitpid(self.pid, 0)
             self.report.guardian_status = status
+        elif not self.report.all_gone and self.report.lost_at is None:
+            self.report.lost_at = time.monotonic()
         return True
 
     def exited(self) -> bool:
-        """Whether the guardian process has ended (for when its pipes cannot be read)."""
+        """Whether the guard has ended, for when its pipes cannot be read: the guardian process, or
+        for a try a fork server guards, the fork server (the task process's end says nothing of
+        what it left behind, which the fork server may still be stopping)."""
         if self.own_child:
             return os.waitpid(self.pid, os.WNOHANG)[0] != 0
         try:
-            with open(f"/proc/{self.pid}/stat") as proc_stat:
+            with open(f"/proc/{self.guard_pid}/stat") as proc_stat:
                 stat = proc_stat.read()
         except OSError:
             return True
@@ -296,68 +338,33 @@ class GuardedTry:
             pass  # the guardian is already gone: nothing left to stop
 
 
+def fork_with_try_pipes(pipes: int) -> list[int]:
+    """Inside ``forking``: make a try's channels and fork. Returns both ends of the log pipe, of the
+    result socket (both ways: the task's process reports on it, and reads the worker's answers to
+    what it asks, ``try_services.py``) and of ``pipes`` more pipes, then the child's pid (0 in the
+    child). Nothing is left open when a channel or the fork cannot be made."""
+    made: list[int] = []
+    try:
+        made.extend(os.pipe())
+        made.extend(end.detach() for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
+        for _ in range(pipes):
+            made.extend(os.pipe())
+        made.append(os.fork())
+    except OSError:
+        for fd in made:
+            os.close(fd)
+        raise
+    return made
+
+
 def start_guarded(task_main: Callable[[int, int], None], *, orphan_grace: float, leftover_grace: float) -> GuardedTry:
     """Fork the guardian, which forks the task process running ``task_main(log_fd, result_fd)``
     (it must not return). The caller reads the pipes and, at the end, waits for ``read_status``."""
-    return _start(
-        lambda log_fd, result_fd, go: task_main(log_fd, result_fd),
-        orphan_grace=orphan_grace,
-        leftover_grace=leftover_grace,
-        wait_for_go=False,
-    )
-
-
-def start_guarded_early(
-    task_main: Callable[[int, int, Callable[[], bool]], None],
-    *,
-    orphan_grace: float,
-    leftover_grace: float,
-    task_only: tuple[int, ...] = (),
-) -> GuardedTry:
-    """Fork the guardian, which forks the task process at once; the try starts only on the worker's
-    ``GuardedTry.go``, so a try whose pipes are handed on (the fork server's) starts only if they
-    reached the worker — and can be made ready before anyone asks for it.
-
-    ``task_main(log_fd, result_fd, go)`` (it must not return) may prepare what needs nothing of the
-    try, and must call ``go()`` before it runs anything of it: ``go()`` waits for the worker's go
-    and returns True, or returns False when the try is not to start. That is when the worker's
-    ends close before any go: the guardian then SIGKILLs the task process and exits, having said
-    nothing on its status pipe. When the task process ends before the go, the guardian says so on its
-    status pipe as after any end, and exits (so anything readable on the status pipe before a go
-    says the task process is gone). ``task_only``: descriptors ``task_main`` reads, which the
-    guardian closes once it has forked the task process."""
-    return _start(
-        task_main, orphan_grace=orphan_grace, leftover_grace=leftover_grace, wait_for_go=True, task_only=task_only
-    )
-
-
-def _start(
-    task_main: Callable[[int, int, Callable[[], bool]], None],
-    *,
-    orphan_grace: float,
-    leftover_grace: float,
-    wait_for_go: bool,
-    task_only: tuple[int, ...] = (),
-) -> GuardedTry:
     with forking():
-        made: list[int] = []
-        try:
-            made.extend(os.pipe())
-            # Both ways: the task's process reports on it, and reads the worker's answers to what it
-            # asks (``try_services.py``).
-            made.extend(end.detach() for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
-            # The last pair: the task process's go, straight from the worker (early starts only).
-            for _ in range(3 if wait_for_go else 2):
-                made.extend(os.pipe())
-            pid = os.fork()
-        except OSError:
-            for fd in made:
-                os.close(fd)
-            raise
-        log_read, log_write, result_read, result_write, *rest = made
-        control_read, control_write, status_read, status_write, *go = rest
-        go_read, go_write = go or (-1, -1)
-        worker_ends = (log_read, result_read, control_write, status_read, *([go_write] if wait_for_go else []))
+        made = fork_with_try_pipes(2)
+        pid = made.pop()
+        log_read, log_write, result_read, result_write, control_read, control_write, status_read, status_write = made
+        worker_ends = (log_read, result_read, control_write, status_read)
         if pid == 0:  # the guardian
             _guardian_child(
                 task_main,
@@ -366,34 +373,26 @@ def _start(
                 result_write,
                 control_read,
                 status_write,
-                go_read,
                 orphan_grace=orphan_grace,
                 leftover_grace=leftover_grace,
-                wait_for_go=wait_for_go,
-                task_only=task_only,
             )
-        for fd in (log_write, result_write, control_read, status_write, *([go_read] if wait_for_go else [])):
+        for fd in (log_write, result_write, control_read, status_write):
             os.close(fd)
         _TRY_PIPES.update(worker_ends)
     os.set_blocking(status_read, False)
-    return GuardedTry(
-        pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read, control_fd=control_write, go_fd=go_write
-    )
+    return GuardedTry(pid=pid, log_fd=log_read, result_fd=result_read, status_fd=status_read, control_fd=control_write)
 
 
 def _guardian_child(
-    task_main: Callable[[int, int, Callable[[], bool]], None],
+    task_main: Callable[[int, int], None],
     worker_ends: tuple[int, ...],
     log_write: int,
     result_write: int,
     control_read: int,
     status_write: int,
-    go_read: int,
     *,
     orphan_grace: float,
     leftover_grace: float,
-    wait_for_go: bool,
-    task_only: tuple[int, ...],
 ) -> None:
     """The guardian's process from the fork on; never returns."""
     code = 1
@@ -406,89 +405,42 @@ def _guardian_child(
             result_write,
             control_read,
             status_write,
-            go_read,
             orphan_grace=orphan_grace,
             leftover_grace=leftover_grace,
-            wait_for_go=wait_for_go,
-            task_only=task_only,
         )
     finally:
         os._exit(code)
 
 
-def _go_said_to_task(go_read: int) -> bool:
-    """In a task process started early: wait for the worker's go (False: its end closed first)."""
-    while True:
-        try:
-            byte = os.read(go_read, 1)
-        except InterruptedError:
-            continue
-        os.close(go_read)
-        return byte == b"g"
-
-
-def _go_said(control_read: int, task_pid: int) -> bool | None:
-    """Wait for the worker's ``go`` on the control pipe: True once it came, False if anything else
-    comes first (the pipe closed), None if the task process ends first (it is left to be reaped)."""
-    try:
-        pidfd: int | None = os.pidfd_open(task_pid)
-    except (AttributeError, OSError):
-        pidfd = None  # an old kernel: poll instead
-    try:
-        line = b""
-        while not line.endswith(b"\n"):
-            watched = [control_read] if pidfd is None else [control_read, pidfd]
-            ready = wait_readable(watched, _REAP_INTERVAL_S if pidfd is not None else 0.05)
-            if control_read not in ready:
-                if pidfd is not None:
-                    if pidfd in ready:
-                        return None
-                elif os.waitid(os.P_PID, task_pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                    return None
-                continue
-            try:
-                byte = os.read(control_read, 1)
-            except InterruptedError:
-                continue
-            if not byte:
-                return False
-            line += byte
-        return line == b"go\n"
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
+#: What a try's processes start with: the defaults, not the worker's handlers (nor its ignored
+#: signals, which a command would inherit).
+TASK_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGHUP,
+    signal.SIGCHLD,
+)
 
 
 def _guardian_main(
-    task_main: Callable[[int, int, Callable[[], bool]], None],
+    task_main: Callable[[int, int], None],
     log_write: int,
     result_write: int,
     control_read: int,
     status_write: int,
-    go_read: int,
     *,
     orphan_grace: float,
     leftover_grace: float,
-    wait_for_go: bool,
-    task_only: tuple[int, ...],
 ) -> int:
-    # The worker's own handlers (and ignored signals, which a command would inherit) end here.
-    for sig in (
-        signal.SIGTERM,
-        signal.SIGINT,
-        signal.SIGQUIT,
-        signal.SIGUSR1,
-        signal.SIGUSR2,
-        signal.SIGHUP,
-        signal.SIGCHLD,
-    ):
+    for sig in TASK_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()
     become_subreaper()
     name_process("tw-guardian")
     guardian = os.getpid()
-    # The task process waits on ``go_read`` for the worker's go; its end of file (the worker's end
-    # closed: the try given up, or the worker gone) means "do not start".
     task_pid = os.fork()
     if task_pid == 0:  # the task process
         try:
@@ -497,69 +449,90 @@ def _guardian_main(
             die_with_parent(guardian)
             name_process("tw-task")
             os.setpgid(0, 0)
-            task_main(log_write, result_write, lambda: _go_said_to_task(go_read))
+            task_main(log_write, result_write)
         finally:
             os._exit(1)
     os.close(log_write)
     os.close(result_write)
-    for fd in task_only:
-        os.close(fd)
-    if wait_for_go:
-        os.close(go_read)
-        said = _go_said(control_read, task_pid)
-        if said is False:  # the try is not to start: stop what was made ready, say nothing
-            _signal(task_pid, signal.SIGKILL)
-            kill_descendants()
-            return 0
-        # (None: the task process ended before any go; the watch reports how, and that it is gone.)
-    watch = _Watch(task_pid, control_read, orphan_grace=orphan_grace)
+    watch = TryWatch(task_pid, control_read, orphan_grace=orphan_grace, reap=_reaped_among_children)
     signal.signal(signal.SIGTERM, lambda signum, frame: watch.stop(orphan_grace))
     status = watch.wait_for_task()
-    _say(status_write, f"exit {os.waitstatus_to_exitcode(status)}\n")
-    grace = 0.0 if watch.killed else min(leftover_grace, watch.remaining())
+    say(status_write, f"exit {os.waitstatus_to_exitcode(status)}\n")
 
     def stuck(pids: list[int]) -> None:
-        _say(status_write, f"stuck {' '.join(map(str, pids))}\n")
+        say(status_write, f"stuck {' '.join(map(str, pids))}\n")
 
-    _say(status_write, f"leftovers {kill_descendants(grace, on_stuck=stuck)}\n")
+    say(status_write, f"leftovers {kill_descendants(watch.leftover_grace(leftover_grace), on_stuck=stuck)}\n")
     return 0
 
 
-class _Watch:
-    """The guardian's loop while the task process runs: its commands, its deadline, its end."""
+def _reaped_among_children(task_pid: int) -> int | None:
+    """Reap every ended child (orphans of the try the guardian adopted among them); the task
+    process's wait status once it is among them."""
+    for pid, status in reap_children()[0]:
+        if pid == task_pid:
+            return status
+    return None
 
-    def __init__(self, task_pid: int, control_fd: int, *, orphan_grace: float) -> None:
+
+class TryWatch:
+    """A guardian's loop while the task process runs: the worker's commands on the control pipe,
+    the deadline they set, the task process's end. ``reap(task_pid)`` returns the task process's
+    wait status once it has ended (and reaps it), else None; ``close_control`` closes the control
+    pipe once the worker's end of it closed. ``pidfd``: one of the task process the caller owns
+    (else the watch opens, and closes, its own)."""
+
+    def __init__(
+        self,
+        task_pid: int,
+        control_fd: int,
+        *,
+        orphan_grace: float,
+        reap: Callable[[int], int | None],
+        close_control: Callable[[int], None] = os.close,
+        pidfd: int | None = None,
+    ) -> None:
         self.task_pid = task_pid
         self.control_fd: int | None = control_fd
         self.orphan_grace = orphan_grace
         self.deadline: float | None = None
         self.killed = False
-        self._pidfd: int | None
-        try:
-            self._pidfd = os.pidfd_open(task_pid)
-        except (AttributeError, OSError):
-            self._pidfd = None  # an old kernel: poll instead
+        self._reap = reap
+        self._close_control = close_control
+        self._own_pidfd = pidfd is None
+        self._pidfd = open_pidfd(task_pid) if pidfd is None else pidfd
 
     def wait_for_task(self) -> int:
-        while True:
-            for pid, status in reap_children()[0]:
-                if pid == self.task_pid:
+        """Watch until the task process has ended; its wait status."""
+        try:
+            while True:
+                status = self._reap(self.task_pid)
+                if status is not None:
                     return status
-            if self.deadline is not None and time.monotonic() >= self.deadline and not self.killed:
-                self.kill()
-            watched = [fd for fd in (self.control_fd, self._pidfd) if fd is not None]
-            timeout = _REAP_INTERVAL_S if self._pidfd is not None else 0.05
-            if self.deadline is not None:
-                timeout = min(timeout, max(0.0, self.deadline - time.monotonic()))
-            ready = wait_readable(watched, timeout)
-            if self.control_fd is not None and self.control_fd in ready:
-                self._command()
+                if self.deadline is not None and time.monotonic() >= self.deadline and not self.killed:
+                    self.kill()
+                watched = [fd for fd in (self.control_fd, self._pidfd) if fd is not None]
+                timeout = _REAP_INTERVAL_S if self._pidfd is not None else 0.05
+                if self.deadline is not None:
+                    timeout = min(timeout, max(0.0, self.deadline - time.monotonic()))
+                ready = wait_readable(watched, timeout)
+                if self.control_fd is not None and self.control_fd in ready:
+                    self._command()
+        finally:
+            if self._own_pidfd and self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+
+    def leftover_grace(self, leftover_grace: float) -> float:
+        """How long what the task left behind has after a SIGTERM: none once the try was killed,
+        and never past the deadline a stop set."""
+        return 0.0 if self.killed else min(leftover_grace, self.remaining())
 
     def _command(self) -> None:
         assert self.control_fd is not None
         data = os.read(self.control_fd, 4096)
         if not data:  # the worker process died: stop the try before anyone retries it
-            os.close(self.control_fd)
+            self._close_control(self.control_fd)
             self.control_fd = None
             self.stop(self.orphan_grace)
             return
@@ -573,20 +546,28 @@ class _Watch:
     def stop(self, grace: float) -> None:
         deadline = time.monotonic() + grace
         if self.deadline is None:
-            _signal(self.task_pid, signal.SIGTERM)
+            signal_task(self.task_pid, signal.SIGTERM)
         if self.deadline is None or deadline < self.deadline:
             self.deadline = deadline
 
     def kill(self) -> None:
         self.killed = True
         self.deadline = time.monotonic()
-        _signal(self.task_pid, signal.SIGKILL)
+        signal_task(self.task_pid, signal.SIGKILL)
 
     def remaining(self) -> float:
         return float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
-def _signal(pid: int, sig: int) -> None:
+def open_pidfd(pid: int) -> int | None:
+    """A pidfd of ``pid`` (readable once it has ended), or None on a kernel without them (poll)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def signal_task(pid: int, sig: int) -> None:
     """Signal the task process's group (itself and what it started without a group of its own, as
     Airflow's task runner does); the rest of the try's tree is stopped once the task process ended."""
     try:
@@ -598,7 +579,8 @@ def _signal(pid: int, sig: int) -> None:
             pass
 
 
-def _say(fd: int, line: str) -> None:
+def say(fd: int, line: str) -> None:
+    """Write a status line for the worker (a worker already gone is no error)."""
     try:
         os.write(fd, line.encode())
     except OSError:

@@ -2,13 +2,13 @@
 
 The worker is Celery's own (no gossip or mingle, so it starts in about a second), consuming only
 the given queues, with Celery's ``threads`` pool (``thread_pool.py``): each of its ``concurrency`` slots is a thread of
-this one process that claims a try, has the try's own processes started (``guardian.py``) and
-supervises them. Every try already runs in a process of its own, so a slot needs no interpreter of
+this one process that claims a try, has the try's own process started (``thread_guard.py``) and
+supervises it. Every try already runs in a process of its own, so a slot needs no interpreter of
 its own: an idle worker is one process whatever its concurrency (a prefork pool would be one per
 slot, each holding its own copy of tradewind, SQLAlchemy and Celery, and its own connections),
 beside its fork server (``fork_server.py``), forked before Celery starts, from which the tries'
-processes are forked (once it has started a try, the fork server also keeps the next try's two
-processes ready: one pair, whatever the concurrency).
+processes are forked and guarded (once it has started a try, the fork server also keeps the next
+try's process ready: one, whatever the concurrency).
 
 Shutdown is Celery's, checked against Celery 5.x:
 
@@ -19,7 +19,7 @@ Shutdown is Celery's, checked against Celery 5.x:
   restored to Redis when the channel closes). Then it marks itself offline.
 - A second Ctrl+C, or SIGQUIT: *cold* shutdown; each running try is killed at once and written as
   failed (or up for retry, by its retries), then the worker exits. A worker killed outright
-  (SIGKILL) leaves that to each try's guardian, which sees the worker gone and stops the try.
+  (SIGKILL) leaves that to its fork server, which sees the worker gone and stops every try.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tradewind.sdk import plugins
 from tradewind.settings import Settings
 from tradewind.worker.fork_server import ForkServer
 from tradewind.worker.task_process import warm_up
+from tradewind.worker.thread_guard import adopt_orphans
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ def run_worker(
     plugins.load_now(settings.resolved_plugins_folder)
     # Before Celery's threads and connections exist, and before SQLAlchemy is imported: the fork
     # server forks from a process of one thread that shares the pages imported so far with the
-    # worker, and each try's two forks copy only what a task needs (its process asks the worker for
+    # worker, and each try's fork copies only what a task needs (its process asks the worker for
     # what it reads of the metastore: ``try_services.py``).
     warm_up()
+    # What a fork server that died leaves (its tries' commands) becomes the worker's to stop.
+    adopt_orphans()
     fork_server = ForkServer(settings)
     fork_server.start()
     try:

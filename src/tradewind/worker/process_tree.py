@@ -2,9 +2,11 @@
 process to its parent, a reading of ``/proc`` that finds every descendant of a process, and
 ``kill_descendants``, which leaves a child subreaper with no descendants at all.
 
-The guardian of a try (``guardian.py``) is a child subreaper: every orphan in the try's tree —
+A try's guardian process (``guardian.py``) is a child subreaper: every orphan in the try's tree —
 a daemon that double-forked, a command started in its own session — is re-parented to it rather
-than to init. So "the guardian has no children left" means "no process of the try is left".
+than to init. So "the guardian has no children left" means "no process of the try is left". A
+fork server's task processes and the fork server itself are child subreapers too
+(``thread_guard.py``).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
 
 def name_process(name: str) -> bool:
     """Name this process as ``top``, ``ps -e`` and ``/proc/<pid>/comm`` show it (15 bytes at most),
-    so a worker's fork server, guardians and task processes can be told apart."""
+    so a worker's fork server, a try's task process (and guardian, in a worker without a fork
+    server) can be told apart."""
     return _prctl(_PR_SET_NAME, name.encode()[:15])
 
 

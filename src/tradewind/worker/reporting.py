@@ -3,8 +3,8 @@
 Every state write is a compare-and-set on (state, try number), so a duplicate message finds
 nothing to claim and a worker declared dead cannot overwrite the retry that replaced it. The claim
 also records the try as the task instance's *live* one (``live_try``), and succeeds only when no
-earlier try may still have a process alive; the try's end releases it once its guardian has seen
-every process of the try gone (``guardian.py``).
+earlier try may still have a process alive; the try's end releases it once its guard has seen
+every process of the try gone (``thread_guard.py``, ``guardian.py``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Runs one try of one task instance: claim it, start the task's process under a guardian, supervise
+"""Runs one try of one task instance: claim it, start the task's process under a guard, supervise
 it (log, heartbeat, time limit, stop from outside, self-fencing), and write the final state once
 every process of the try is gone.
 
 The worker never runs user code itself; a task process that crashes, leaks or hangs is killed and
-its try ends as failed (or up for retry) with the reason in the log. ``guardian.py`` says how the
-try's processes are kept together, ``supervisor.py`` when a try is stopped.
+its try ends as failed (or up for retry) with the reason in the log. ``thread_guard.py`` (a worker's
+fork server) and ``guardian.py`` (a worker without one) say how the try's processes are kept
+together, ``supervisor.py`` when a try is stopped.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 #: The share of the zombie threshold a try may go without a heartbeat reaching the metastore before
 #: its worker kills it (self-fencing); the rest covers the kill itself and clocks that disagree.
 FENCE_FRACTION = 0.5
-#: The share of the zombie threshold a guardian whose worker died gives the try to stop.
+#: The share of the zombie threshold a try's guard whose worker died gives the try to stop.
 ORPHAN_GRACE_FRACTION = 0.25
 #: Seconds what a task left running gets after a SIGTERM before it is SIGKILLed.
 LEFTOVER_GRACE_S = 2.0
@@ -296,7 +297,7 @@ def _run_in_child(
             return _start_failed(request, str(exc), _retry_when_not_started(factory, key)), facts
         # The answer may have taken a while (a DAG file imported, a fork server replaced): the task
         # process runs the try only if it is still this worker's to run. Whatever stops it here
-        # (the metastore not answering included), closing the try's pipes has the guardian stop the
+        # (the metastore not answering included), closing the try's pipes has its guard stop the
         # task process before it ran anything of the try.
         try:
             standing, last_ok = _standing(reporter, last_ok, options)

@@ -1,9 +1,10 @@
 """The supervisor of one running try, in the worker process: it reads the task process's log and
 reports, hands them to the try's heartbeat thread, and decides when the try must be stopped.
 
-The try ends when its guardian exits — that is, once the task process has ended *and* every
-process it started is gone (``guardian.py``) — never on the pipes' end of file, which a background
-child that inherited the task's stdout could hold open forever. Reasons to stop a running try:
+The try ends when its guard says so — once the task process has ended *and* every process it
+started is gone (a guardian process, ``guardian.py``, or a fork server's thread, ``thread_guard.py``)
+— never on the pipes' end of file, which a background child that inherited the task's stdout could
+hold open forever. Reasons to stop a running try:
 
 - its heartbeat finds the task instance changed from outside (cleared, marked, its run timed out):
   SIGTERM, so ``on_kill`` runs, then SIGKILL after ``killed_task_cleanup_time``;
@@ -33,6 +34,7 @@ from tradewind.worker.outcome import Outcome
 from tradewind.worker.reporting import PushedXCom, Reporter, Standing
 from tradewind.worker.task_facts import TaskFacts
 from tradewind.worker.task_process import TryRequest
+from tradewind.worker.thread_guard import stop_what_a_lost_guard_left
 from tradewind.worker.try_heartbeat import TryHeartbeat
 from tradewind.worker.try_services import CallAnswering, TryServicesAnswerer
 
@@ -44,7 +46,7 @@ KILL_GRACE_SECONDS = 10.0
 HEARTBEAT_JOIN_S = 60.0
 #: The number of a call in a report line that cannot be read whole.
 _CALL_NUMBER = re.compile(rb'\{"call": \[(\d+),')
-#: How long a supervisor that failed waits for the killed try's guardian to exit.
+#: How long a supervisor that failed waits for the killed try's guard to say it is over.
 GUARDIAN_EXIT_WAIT_S = 30.0
 
 
@@ -106,6 +108,7 @@ def supervise(
     try:
         try:
             _watch(guarded, reader, beat, facts, reporter, options, stop)
+            _stop_what_a_lost_guard_left(guarded)
             reader.refuse_writes("the try's processes have ended")
             reader.drain()
         except Exception as exc:  # noqa: BLE001 - whatever broke here, the try ends killed and reported
@@ -115,6 +118,7 @@ def supervise(
             reader.refuse_writes(stop.reason)
             guarded.kill()
             _await_guardian(guarded, reader)
+            _stop_what_a_lost_guard_left(guarded)
     finally:
         reader.close()
         # Also on the way out of a worker that is shutting down: the closed control pipe stops the try.
@@ -132,7 +136,7 @@ def _watch(
     options: SupervisorOptions,
     stop: _Stop,
 ) -> None:
-    """Read the pipes until the guardian exits, stopping the try when one of the reasons comes."""
+    """Read the pipes until the guard says the try is over, stopping it when one of the reasons comes."""
     timeout = facts.execution_timeout
     deadline = (time.monotonic() + timeout.total_seconds() + KILL_GRACE_SECONDS) if timeout else None
     while not reader.guardian_gone:
@@ -160,8 +164,23 @@ def _watch(
         logger.warning("%s try %s: %s", reporter.key, reporter.try_number, reason)
 
 
+def _stop_what_a_lost_guard_left(guarded: GuardedTry) -> None:
+    """When the fork server that guarded the try died (its status pipe closed without the word that
+    nothing of the try is left), what the try started is this worker's to stop, before the pipes
+    are drained (a command left writing to them would never let a drain end) and the end written."""
+    if guarded.own_child or guarded.report.all_gone:
+        return
+    lost_at = guarded.report.lost_at
+    if lost_at is None:
+        if not guarded.exited():
+            return  # its fork server goes on guarding it (a supervisor that failed gave up waiting)
+        lost_at = time.monotonic()
+    left = stop_what_a_lost_guard_left(guarded.guard_pid, lost_at)
+    guarded.report.leftovers = max(guarded.report.leftovers, left)
+
+
 def _await_guardian(guarded: GuardedTry, reader: _PipeReader) -> None:
-    """After a failure: wait (bounded) for the killed try's guardian to exit."""
+    """After a failure: wait (bounded) for the killed try's guard to say it is over."""
     deadline = time.monotonic() + GUARDIAN_EXIT_WAIT_S
     while not reader.guardian_gone and time.monotonic() < deadline:
         try:

@@ -6,7 +6,7 @@ pulls, other DAGs' runs — every ``RuntimeServices`` call, and the XCom reads o
 
 A task process forked from the worker's fork server opens no database connection for these and
 needs no SQLAlchemy (which is half of the memory the fork server would hold otherwise, and so half
-of what each try's two forks copy and tear down; a DAG file that imports it, an SQL hook, still
+of what each try's fork copies and tears down; a DAG file that imports it, an SQL hook, still
 does). The secrets backend and the environment are read in the task's process, as before; only
 the metastore's part of a lookup is asked of the worker. The worker answers with its own services and
 the try's own XCom reader, over the socket that already carries the task's reports to it
