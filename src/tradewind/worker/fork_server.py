@@ -225,7 +225,7 @@ class ForkServer:
         with self._lock:
             if self._sock is not None:
                 self._drop_socket()
-                self._reap(_CLOSE_WAIT_S, kill=False)
+                self._reap(_CLOSE_WAIT_S)
         self._retired = [pid for pid in self._retired if reaped_own_child(pid) is None]
 
     def _connected(self) -> socket.socket:
@@ -257,10 +257,11 @@ class ForkServer:
         return answer, fds
 
     def _lost(self, why: str, *, stuck: bool = False) -> None:
-        """The fork server failed (or could not be started); the next try starts another. One that
-        is ``stuck`` (no answer in time) is SIGKILLed, which ends the tries it runs; one that merely
-        closed its end, or answered nonsense, is left to finish them (its guard threads go on
-        whatever its main thread does) and exits once they are over."""
+        """The fork server failed (or could not be started); the next try starts another. One with
+        no process of a try left is SIGKILLed when ``stuck`` (no answer in time). Any other is left
+        to finish the tries it runs, and exits once they are over: its guard threads need nothing of
+        its main thread, which may be stuck in the kernel (a DAG file on a mount that hangs), where
+        a SIGKILL would take the guards and leave the tries' processes running unguarded."""
         logger.error("the worker's fork server (pid %s) failed: %s; starting another for the next try", self.pid, why)
         # What took it down may be a DAG file its import met after the worker's trial passed (the
         # file changed in between, or behaves differently now): the next one tries each file first.
@@ -268,17 +269,16 @@ class ForkServer:
         if self._sock is None:
             return  # it was never started, or is gone already
         self._drop_socket()
-        if stuck:
+        killed = stuck and not _has_children(self.pid)
+        if killed:
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self._reap(_CLOSE_WAIT_S, kill=True)
-        else:
-            self._reap(_DYING_WAIT_S, kill=False)
-            if self.pid in OWN_CHILDREN:  # alive: retired, reaped once it has seen its tries over
-                self._retired.append(self.pid)
-                return
+        self._reap(_CLOSE_WAIT_S if killed else _DYING_WAIT_S)
+        if self.pid in OWN_CHILDREN:  # alive: retired, reaped once it has seen its tries over
+            self._retired.append(self.pid)
+            return
         # It is gone: its task processes died with it and were this worker's to reap; what they
         # started is stopped before their tries end (``thread_guard.stop_what_a_lost_guard_left``),
         # and the process it had made ready, which no try waits for, is stopped here.
@@ -290,19 +290,31 @@ class ForkServer:
             close_now(sock.fileno(), sock.close)
             self._sock = None
 
-    def _reap(self, within: float, *, kill: bool) -> None:
-        """Reap the fork server once it exited; after ``within`` seconds, SIGKILL it first when
-        ``kill``, else leave it to finish the tries it runs."""
+    def _reap(self, within: float) -> None:
+        """Reap the fork server once it has exited, waiting at most ``within`` seconds (one that goes
+        on is left to finish the tries it runs, and stays in ``OWN_CHILDREN``)."""
         deadline = time.monotonic() + within
         while reaped_own_child(self.pid) is None:
             if time.monotonic() > deadline:
-                if not kill:
-                    logger.info("the fork server (pid %s) goes on until the tries it runs are over", self.pid)
-                    return
-                os.kill(self.pid, signal.SIGKILL)
-                kill = False
-                deadline = float("inf")
+                logger.info("the fork server (pid %s) goes on until the tries it runs are over", self.pid)
+                return
             time.sleep(0.01)
+
+
+def _has_children(pid: int) -> bool:
+    """Whether ``pid`` has a child process (a try's, or one made ready)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children") as handle:
+                if handle.read().split():
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def serve(sock: socket.socket, settings: Settings, *, replacement: bool = False) -> int:

@@ -27,22 +27,22 @@ parent:
   no other try of the task instance starts beside a survivor. Orphans of two tries that ended
   together are not told apart: each guard waits until neither is left (so a leftover that even
   SIGKILL cannot end, stuck in the kernel, holds back the end of the tries that end in the
-  ``process_tree.STUCK_AFTER_S`` seconds before it is found stuck, each reporting it as stuck, and
-  no try that ends later). An orphan that ends while its try runs stays a zombie
-  child of the task process until the try's end: the task process cannot tell it from a child of
-  its own that its code has yet to wait for.
+  ``process_tree.STUCK_AFTER_S`` seconds before it is found stuck, each reporting it as stuck, but
+  not a try whose task process is seen alive after that, a second at most later). An orphan that
+  ends while its try runs stays a zombie child of the task process until the try's end: the task
+  process cannot tell it from a child of its own that its code has yet to wait for.
 
 A process's own children are not adopted: those in ``guardian.OWN_CHILDREN`` (a fork server's task
 processes, recorded at the fork and forgotten when reaped, both under the lock forks take, so a pid
 the kernel hands out again is never mistaken for another process; a worker's fork servers) and
 those in its own session (a child trying a DAG file, or one a DAG file's import started).
 
-When the fork server itself dies (SIGKILLed, or given up by its worker as stuck), the tries it runs
-end with it: their task processes die with it, and the worker, a child subreaper as well, inherits
-what they started. It sees their status pipes close without a word, stops every process it adopted
-(``stop_what_a_lost_guard_left``) and only then ends the tries, as crashed tries, retried by their
-retries. What no process can survive is a SIGKILL of the worker and its fork server together: a
-command that started its own session would then live on.
+When the fork server itself dies (SIGKILLed; a stuck one is SIGKILLed by its worker only when it
+runs no try), the tries it runs end with it: their task processes die with it, and the worker, a
+child subreaper as well, inherits what they started. It sees their status pipes close without a
+word, stops every process it adopted (``stop_what_a_lost_guard_left``) and only then ends the
+tries, as crashed tries, retried by their retries. What no process can survive is a SIGKILL of the
+worker and its fork server together: a command that started its own session would then live on.
 """
 
 from __future__ import annotations
@@ -258,6 +258,10 @@ def _guard(
         close_now(fd)
         control = None
 
+    def seen_alive(at: float) -> None:
+        nonlocal alive_at
+        alive_at = at
+
     def reap(pid: int) -> int | None:
         nonlocal reaped, alive_at
         now = time.monotonic()
@@ -269,7 +273,7 @@ def _guard(
 
     try:
         try:
-            said = _go_said(control_read, task_pid, pidfd)
+            said = _go_said(control_read, task_pid, pidfd, seen_alive)
             if said is False:  # the try is not to start: stop what was made ready, say nothing
                 signal_task(task_pid, signal.SIGKILL)
                 _reap_now(task_pid)
@@ -311,11 +315,13 @@ def stop_adopted_whatever_it_takes(
             time.sleep(_RETRY_S)
 
 
-def _go_said(control_read: int, task_pid: int, pidfd: int | None) -> bool | None:
+def _go_said(control_read: int, task_pid: int, pidfd: int | None, seen_alive: Callable[[float], None]) -> bool | None:
     """Wait for the worker's ``go`` on the control pipe: True once it came, False if anything else
-    comes first (the pipe closed), None if the task process ends first (it is left to be reaped)."""
+    comes first (the pipe closed), None if the task process ends first (it is left to be reaped).
+    ``seen_alive(monotonic)`` hears each time the task process was seen still there."""
     line = b""
     while not line.endswith(b"\n"):
+        seen_alive(time.monotonic())
         watched = [control_read] if pidfd is None else [control_read, pidfd]
         ready = wait_readable(watched, 1.0 if pidfd is not None else _GO_POLL_S)
         if control_read not in ready:
@@ -401,6 +407,11 @@ def _signal_adopted(sig: int | None, found: set[int], since: float) -> list[int]
             # A process that ended handed its children to this one as it did: look again for them.
             if adopted or not reaped_any:
                 break
+        # One found stuck before ``since`` is another try's, and so is everything below it.
+        stuck_before = [pid for pid in adopted if _STUCK.get(pid, since) < since]
+        adopted = [pid for pid in adopted if pid not in stuck_before]
+        if sig is not None and stuck_before:
+            signal_all(stuck_before, sig)
         if not adopted:
             return []
         victims = adopted
@@ -408,7 +419,6 @@ def _signal_adopted(sig: int | None, found: set[int], since: float) -> list[int]
             parents = parent_map()
             victims = adopted + [pid for root in adopted for pid in descendants(root, parents)]
             signal_all(victims, sig)
-        victims = [pid for pid in victims if _STUCK.get(pid, since) >= since]
         found.update(victims)
         return victims
 
@@ -423,7 +433,9 @@ def _adopted_state(pid: int, session: int) -> str:
         return "gone"
     fields = stat[stat.rindex(b")") + 2 :].split()
     if int(fields[3]) == session:
-        return "own"  # a child trying a DAG file, say
+        # A child trying a DAG file, or a command a DAG file's import started: its own code waits
+        # for it (reaping it here would take its exit status from that code).
+        return "own"
     if fields[0] != b"Z":
         return "living"
     try:
