@@ -506,25 +506,3 @@ def test_tries_given_up_before_their_go_leave_no_descriptor_behind(tmp_path):
         guarded.close()  # given up, with no go said
     wait_for(lambda: all(_state(pid) is None for pid in pids), 10)
     wait_for(lambda: open_descriptors() <= before, 5)
-
-
-def test_a_stuck_fork_server_that_runs_a_try_is_left_to_finish_it_and_a_new_one_takes_the_next(
-    monkeypatch, orphans_server, tmp_path
-):
-    """A fork server stops answering while a try runs (here SIGSTOPped; a DAG file on a mount that
-    hangs leaves its main thread stuck in the kernel the same way). It is not SIGKILLed, which would
-    take the guard of the running try with it: the next try starts on a new fork server, and the
-    running one ends as it would have, once the old fork server goes on."""
-    server = orphans_server
-    monkeypatch.setattr(server, "_answer_within", 0.5)
-    spec = orphans_spec(server, "steady")
-    running = started(server, spec)
-    stuck = server.pid
-    os.kill(stuck, signal.SIGSTOP)
-    try:
-        following = started(server, spec)
-        assert server.pid != stuck and _state(stuck) == "T", "left stopped, not killed"
-        assert outcome_of(run_to_end(following))["state"] == "success"
-    finally:
-        os.kill(stuck, signal.SIGCONT)
-    assert outcome_of(run_to_end(running))["state"] == "success"

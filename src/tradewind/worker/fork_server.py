@@ -257,11 +257,12 @@ class ForkServer:
         return answer, fds
 
     def _lost(self, why: str, *, stuck: bool = False) -> None:
-        """The fork server failed (or could not be started); the next try starts another. One with
-        no process of a try left is SIGKILLed when ``stuck`` (no answer in time). Any other is left
-        to finish the tries it runs, and exits once they are over: its guard threads need nothing of
-        its main thread, which may be stuck in the kernel (a DAG file on a mount that hangs), where
-        a SIGKILL would take the guards and leave the tries' processes running unguarded."""
+        """The fork server failed (or could not be started); the next try starts another. One that
+        is ``stuck`` (no answer in time) is SIGKILLed, which ends the tries it runs (the worker
+        stops what they started before their ends are written); one that merely closed its end, or
+        answered nonsense, is left to finish them (its guard threads go on whatever its main thread
+        does) and exits once they are over. So is one that a SIGKILL does not end in time (its main
+        thread stuck in the kernel), rather than holding every slot's next start."""
         logger.error("the worker's fork server (pid %s) failed: %s; starting another for the next try", self.pid, why)
         # What took it down may be a DAG file its import met after the worker's trial passed (the
         # file changed in between, or behaves differently now): the next one tries each file first.
@@ -269,13 +270,12 @@ class ForkServer:
         if self._sock is None:
             return  # it was never started, or is gone already
         self._drop_socket()
-        killed = stuck and not _has_children(self.pid)
-        if killed:
+        if stuck:
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self._reap(_CLOSE_WAIT_S if killed else _DYING_WAIT_S)
+        self._reap(_CLOSE_WAIT_S if stuck else _DYING_WAIT_S)
         if self.pid in OWN_CHILDREN:  # alive: retired, reaped once it has seen its tries over
             self._retired.append(self.pid)
             return
@@ -299,22 +299,6 @@ class ForkServer:
                 logger.info("the fork server (pid %s) goes on until the tries it runs are over", self.pid)
                 return
             time.sleep(0.01)
-
-
-def _has_children(pid: int) -> bool:
-    """Whether ``pid`` has a child process (a try's, or one made ready)."""
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return False
-    for thread in threads:
-        try:
-            with open(f"/proc/{pid}/task/{thread}/children") as handle:
-                if handle.read().split():
-                    return True
-        except OSError:
-            continue
-    return False
 
 
 def serve(sock: socket.socket, settings: Settings, *, replacement: bool = False) -> int:

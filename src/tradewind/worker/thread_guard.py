@@ -37,12 +37,15 @@ processes, recorded at the fork and forgotten when reaped, both under the lock f
 the kernel hands out again is never mistaken for another process; a worker's fork servers) and
 those in its own session (a child trying a DAG file, or one a DAG file's import started).
 
-When the fork server itself dies (SIGKILLed; a stuck one is SIGKILLed by its worker only when it
-runs no try), the tries it runs end with it: their task processes die with it, and the worker, a
-child subreaper as well, inherits what they started. It sees their status pipes close without a
-word, stops every process it adopted (``stop_what_a_lost_guard_left``) and only then ends the
-tries, as crashed tries, retried by their retries. What no process can survive is a SIGKILL of the
-worker and its fork server together: a command that started its own session would then live on.
+When the fork server itself dies (SIGKILLed, or given up by its worker as stuck), the tries it
+runs end with it: their task processes die with it, and the worker, a child subreaper as well,
+inherits what they started. It sees their status pipes close without a word, stops every process
+it adopted (``stop_what_a_lost_guard_left``) and only then ends the tries, as crashed tries,
+retried by their retries. What no process can survive is a SIGKILL of the worker and its fork
+server together: a command that started its own session would then live on. Nor can the worker's
+SIGKILL end a fork server whose main thread is stuck in the kernel (a DAG file on a mount that
+hangs): the process cannot finish exiting, its guards are gone, and the task processes of its
+tries run on, unguarded, until it does.
 """
 
 from __future__ import annotations
