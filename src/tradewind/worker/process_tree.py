@@ -67,9 +67,10 @@ def become_subreaper() -> bool:
     return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
-def parent_map(proc: str = "/proc") -> dict[int, int]:
+def parent_map(proc: str = "/proc", *, ended: bool = False) -> dict[int, int]:
     """pid -> parent pid of every living process visible in ``proc`` (zombies are only waiting to be
-    reaped, and have no children: their children were re-parented when they died)."""
+    reaped, and have no children: their children were re-parented when they died); with ``ended``,
+    of the zombies too."""
     parents: dict[int, int] = {}
     for name in os.listdir(proc):
         if not name.isdigit():
@@ -81,7 +82,7 @@ def parent_map(proc: str = "/proc") -> dict[int, int]:
             continue  # gone between the listing and the read
         # The command name may hold spaces and parentheses: the fields start after the last ')'.
         fields = stat[stat.rindex(b")") + 2 :].split()
-        if fields[0] != b"Z":
+        if ended or fields[0] != b"Z":
             parents[int(name)] = int(fields[1])
     return parents
 

@@ -455,7 +455,8 @@ def _children() -> list[int]:
     not take the pipes lock: a DAG file's import running a command) can hide another."""
     me = os.getpid()
     if not os.path.exists(f"/proc/{me}/task/{me}/children"):
-        return _children_from_all_of_proc(me)
+        # A kernel without those files: the whole of /proc, ended children too.
+        return sorted(pid for pid, parent in parent_map(ended=True).items() if parent == me)
     last = _children_once(me)
     while (again := _children_once(me)) != last:
         last = again
@@ -470,21 +471,4 @@ def _children_once(me: int) -> list[int]:
                 children.extend(int(pid) for pid in handle.read().split())
         except (FileNotFoundError, ProcessLookupError):
             continue  # the thread ended between the listing and the read
-    return sorted(children)
-
-
-def _children_from_all_of_proc(me: int) -> list[int]:
-    """On a kernel without ``/proc/<pid>/task/<tid>/children``: every process of ``/proc`` whose
-    parent is ``me``, ended ones too (unlike ``process_tree.parent_map``)."""
-    children: list[int] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                stat = handle.read()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(stat[stat.rindex(b")") + 2 :].split()[1]) == me:
-            children.append(int(name))
     return sorted(children)
