@@ -10,6 +10,7 @@ import click
 
 from tradewind.cli.arguments import parse_conf, parse_date
 from tradewind.cli.output import OUTPUT_OPTION, STRUCTURED, emit, emit_data
+from tradewind.cli.short_lived import short_lived
 from tradewind.settings import Settings
 from tradewind.states import DagRunState, DagRunType
 
@@ -91,6 +92,7 @@ def reserialize(settings: Settings) -> None:
 @dags.command("show")
 @click.argument("dag_id")
 @click.pass_obj
+@short_lived
 def show(settings: Settings, dag_id: str) -> None:
     """Print the DAG's graph in DOT (render it with Graphviz: `| dot -Tpng > dag.png`)."""
     from tradewind.cli.dag_graph import to_dot
@@ -106,6 +108,7 @@ def show(settings: Settings, dag_id: str) -> None:
 @click.argument("dag_id")
 @OUTPUT_OPTION
 @click.pass_obj
+@short_lived
 def details(settings: Settings, dag_id: str, output: str) -> None:
     """Show the details of a DAG as the metastore holds them (json and yaml: a list of one object)."""
     from tradewind.cli.dag_details import dag_details
@@ -152,6 +155,7 @@ def report(settings: Settings, output: str) -> None:
     help="How many of the next logical dates to show.",
 )
 @click.pass_obj
+@short_lived
 def next_execution(settings: Settings, dag_id: str, num_executions: int) -> None:
     """Print the logical dates of the DAG's next scheduled runs, one a line, the one the scheduler
     creates next first ("None" past the schedule's last run)."""
@@ -190,6 +194,7 @@ def next_execution(settings: Settings, dag_id: str, num_executions: int) -> None
 @click.argument("dag_id")
 @click.option("-y", "--yes", is_flag=True, help="Do not prompt to confirm. Use with care!")
 @click.pass_obj
+@short_lived
 def delete(settings: Settings, dag_id: str, yes: bool) -> None:
     """Delete every record of a DAG: its runs with their task instances, tries, XComs and logs, and the
     DAG itself (the audit log stays). While its file is in the DAG folder, the DAG comes back at the
@@ -224,6 +229,7 @@ def delete(settings: Settings, dag_id: str, yes: bool) -> None:
 @click.option("-e", "--end-date", help="Only runs with a logical date up to this one (inclusive), ISO 8601.")
 @OUTPUT_OPTION
 @click.pass_obj
+@short_lived
 def list_runs(
     settings: Settings,
     dag_id: str,
@@ -321,6 +327,7 @@ def test(settings: Settings, dag_id: str, logical_date: str | None, conf: str | 
 @click.option("--logical-date", "-e", "logical_date", help="The run's logical date, ISO 8601.  [default: now]")
 @OUTPUT_OPTION
 @click.pass_obj
+@short_lived
 def trigger(
     settings: Settings, dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str
 ) -> None:
@@ -371,6 +378,7 @@ def _set_paused(settings: Settings, dag_id: str, paused: bool) -> None:
 @dags.command("pause")
 @click.argument("dag_id")
 @click.pass_obj
+@short_lived
 def pause(settings: Settings, dag_id: str) -> None:
     """Pause a DAG: no new runs, and its runs' tasks are not queued until it is unpaused."""
     _set_paused(settings, dag_id, True)
@@ -379,6 +387,7 @@ def pause(settings: Settings, dag_id: str) -> None:
 @dags.command("unpause")
 @click.argument("dag_id")
 @click.pass_obj
+@short_lived
 def unpause(settings: Settings, dag_id: str) -> None:
     """Unpause a DAG: the scheduler creates its due runs (all missed ones with catchup)."""
     _set_paused(settings, dag_id, False)
@@ -389,6 +398,7 @@ def unpause(settings: Settings, dag_id: str) -> None:
 @click.option("--start-date", "-s", required=True, help="First logical date, ISO 8601 (inclusive).")
 @click.option("--end-date", "-e", required=True, help="Last logical date, ISO 8601 (inclusive).")
 @click.pass_obj
+@short_lived
 def backfill(settings: Settings, dag_id: str, start_date: str, end_date: str) -> None:
     """Create a run for every scheduled interval whose logical date is in [START, END] and has no run
     yet; a scheduler runs them, at most max_active_runs at a time."""

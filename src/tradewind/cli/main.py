@@ -10,6 +10,7 @@ import sys
 import click
 
 from tradewind.cli.output import fail
+from tradewind.cli.short_lived import process_ends_with_command
 from tradewind.errors import TradewindException
 from tradewind.sdk import plugins, runtime_services
 from tradewind.secrets import masker
@@ -110,6 +111,7 @@ _register()
 
 
 def main() -> None:
+    process_ends_with_command()
     try:
         cli(prog_name="tradewind")
     finally:

@@ -10,6 +10,7 @@ import click
 
 from tradewind.cli.arguments import BadArgument, parse_date
 from tradewind.cli.output import OUTPUT_OPTION, emit
+from tradewind.cli.short_lived import short_lived
 from tradewind.settings import Settings
 
 
@@ -22,6 +23,7 @@ def tasks() -> None:
 @click.argument("dag_id")
 @click.option("--tree", "-t", is_flag=True, help="Show each task under its upstream tasks.")
 @click.pass_obj
+@short_lived
 def list_tasks(settings: Settings, dag_id: str, tree: bool) -> None:
     """List the task ids of a DAG, upstream tasks first (``--tree`` marks mapped tasks <Mapped(...)>)."""
     from tradewind.cli.metastore_access import metastore_session, require_parsed_dag
@@ -85,6 +87,7 @@ def test(
 @click.argument("execution_date_or_run_id")
 @OUTPUT_OPTION
 @click.pass_obj
+@short_lived
 def states_for_dag_run(settings: Settings, dag_id: str, execution_date_or_run_id: str, output: str) -> None:
     """Show the state of every task instance of one DAG run (a run id, or the run's logical date).
     json and yaml give Airflow's fields (execution_date is the run's logical date; state is null
@@ -128,6 +131,7 @@ def states_for_dag_run(settings: Settings, dag_id: str, execution_date_or_run_id
 @click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
+@short_lived
 def clear(
     settings: Settings,
     dag_id: str,
@@ -197,6 +201,7 @@ def _plan_clear(session: Any, actions: Any, dag_id: str, options: Any, *, lock: 
 @click.argument("run_id")
 @click.option("--map-index", type=int, default=-1, show_default=True, help="The mapped task instance's index.")
 @click.pass_obj
+@short_lived
 def state(settings: Settings, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
     """Print the state of one task instance (RUN_ID may also be the run's logical date)."""
     from tradewind.cli.metastore_access import open_metastore
@@ -277,6 +282,7 @@ def render(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id
 @click.argument("logical_date_or_run_id")
 @click.option("--map-index", type=int, default=-1, show_default=True, help="The mapped task instance's index.")
 @click.pass_obj
+@short_lived
 def failed_deps(settings: Settings, dag_id: str, task_id: str, logical_date_or_run_id: str, map_index: int) -> None:
     """Say why a task instance is not queued: each dependency the scheduler finds unmet (its state,
     its run's, the DAG paused, its trigger rule, the previous run, its retry delay, its pool)."""
