@@ -43,7 +43,7 @@ AIRFLOW_FIGURES = {
 
 DAGS = {
     "bench_chain": """
-        from datetime import UTC, datetime
+        from datetime import datetime, timezone
         from tradewind import DAG, PythonOperator, chain
 
         def noop():
@@ -54,7 +54,7 @@ DAGS = {
             chain(*[PythonOperator(task_id=f"t{i:02d}", python_callable=noop) for i in range(20)])
     """,
     "bench_fanout": """
-        from datetime import UTC, datetime
+        from datetime import datetime, timezone
         from tradewind import DAG, PythonOperator
 
         def noop():
@@ -68,7 +68,7 @@ DAGS = {
                 first >> PythonOperator(task_id=f"middle_{i:03d}", python_callable=noop) >> last
     """,
     "bench_bash_chain": """
-        from datetime import UTC, datetime
+        from datetime import datetime, timezone
         from tradewind import DAG, BashOperator, chain
 
         with DAG("bench_bash_chain", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
