@@ -18,6 +18,7 @@ from tradewind.run_ids import check_logical_date, check_run_id
 from tradewind.states import DagRunState, DagRunType, TaskInstanceState, can_transition_run
 
 RUN_TYPES = frozenset(DagRunType)
+_INSERT_TASK_INSTANCES = cast(Table, TaskInstance.__table__).insert()
 _TASK_ROW_KEYS = frozenset(
     {"task_id", "map_index", "operator", "pool", "pool_slots", "queue", "priority_weight", "max_tries"}
 )
@@ -37,7 +38,8 @@ def create_run(
     task_rows: Sequence[Mapping[str, Any]] = (),
     now: datetime | None = None,
 ) -> DagRun:
-    """Insert the run and one task instance (state ``none``) per row of ``task_rows``, in one flush.
+    """Insert the run, then one task instance (state ``none``) per row of ``task_rows``, in one
+    statement (a run of hundreds of tasks is one multi-row INSERT, not an ORM object apiece).
 
     Raises ``InvalidInput`` for a run id or logical date no run may have (``run_ids``) or that does
     not fit its column, ``DagRunAlreadyExists`` if the DAG has a run with that run id or logical date. When
@@ -49,7 +51,7 @@ def create_run(
     check_fits(DagRun, dag_id=dag_id, run_id=check_run_id(run_id))
     check_logical_date(logical_date)
     now = now or datetime.now(UTC)
-    # Every row is checked before anything enters the session, so a bad row leaves nothing pending.
+    # Every row is checked before anything is written, so a bad row leaves nothing pending.
     task_instances = [_task_instance(dag_id, run_id, row, now) for row in task_rows]
     _refuse_duplicate_tasks(task_instances)
     _refuse_existing(session, dag_id, run_id, logical_date)
@@ -70,10 +72,13 @@ def create_run(
         updated_at=now,
     )
     session.add(run)
-    session.add_all(task_instances)
     try:
         session.flush()
+        if task_instances:
+            # Core on the table: SQLAlchemy sends the rows as multi-row INSERTs from one cached statement.
+            session.execute(_INSERT_TASK_INSTANCES, task_instances)
     except IntegrityError as exc:
+        session.rollback()  # as a failed flush leaves it: nothing of this run is written
         raise DagRunAlreadyExists(
             f"DAG {dag_id!r} already has a run with run id {run_id!r} or logical date {logical_date.isoformat()}"
         ) from exc
@@ -91,20 +96,21 @@ def _refuse_existing(session: Session, dag_id: str, run_id: str, logical_date: d
     )
 
 
-def _refuse_duplicate_tasks(task_instances: Sequence[TaskInstance]) -> None:
+def _refuse_duplicate_tasks(task_instances: Sequence[Mapping[str, Any]]) -> None:
     seen: set[tuple[str, int]] = set()
     for ti in task_instances:
-        key = (ti.task_id, ti.map_index)
+        key = (ti["task_id"], ti["map_index"])
         if key in seen:
             raise ValueError(f"task {key[0]!r} (map index {key[1]}) appears twice in the run's task rows")
         seen.add(key)
 
 
-def _task_instance(dag_id: str, run_id: str, row: Mapping[str, Any], now: datetime) -> TaskInstance:
+def _task_instance(dag_id: str, run_id: str, row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The task instance row to insert for one of a new run's task rows (every row the same keys)."""
     unknown = set(row) - _TASK_ROW_KEYS
     if unknown:
         raise ValueError(f"unknown task row keys {sorted(unknown)} for task {row.get('task_id')!r}")
-    return TaskInstance(
+    return dict(
         dag_id=dag_id,
         run_id=run_id,
         task_id=row["task_id"],
