@@ -2,7 +2,7 @@
 
 In a fresh ``tradewind`` process, most of a verb like ``dags trigger`` is importing SQLAlchemy, the
 ORM models and redis-py: hundreds of thousands of objects, none of them garbage, over which the
-collector makes pass after pass as they pile up (about a sixth of the command's time here). A run
+collector makes pass after pass as they pile up (nearly a tenth of the command's time here). A run
 that was just triggered waits for all of it. So a verb marked ``short_lived`` turns the collector
 off before its imports — but only when the process ends with the command: the console entry point
 says so (``process_ends_with_command``); a verb invoked inside a longer-lived process (a test's

@@ -38,8 +38,8 @@ def create_run(
     task_rows: Sequence[Mapping[str, Any]] = (),
     now: datetime | None = None,
 ) -> DagRun:
-    """Insert the run, then one task instance (state ``none``) per row of ``task_rows``, in one
-    statement (a run of hundreds of tasks is one multi-row INSERT, not an ORM object apiece).
+    """Insert the run, then one task instance (state ``none``) per row of ``task_rows`` as plain
+    rows in one executemany (a run of hundreds of tasks is no ORM object apiece).
 
     Raises ``InvalidInput`` for a run id or logical date no run may have (``run_ids``) or that does
     not fit its column, ``DagRunAlreadyExists`` if the DAG has a run with that run id or logical date. When
@@ -74,14 +74,14 @@ def create_run(
     session.add(run)
     try:
         session.flush()
-        if task_instances:
-            # Core on the table: SQLAlchemy sends the rows as multi-row INSERTs from one cached statement.
-            session.execute(_INSERT_TASK_INSTANCES, task_instances)
     except IntegrityError as exc:
-        session.rollback()  # as a failed flush leaves it: nothing of this run is written
         raise DagRunAlreadyExists(
             f"DAG {dag_id!r} already has a run with run id {run_id!r} or logical date {logical_date.isoformat()}"
         ) from exc
+    if task_instances:
+        # Core on the table, one executemany of a statement built once (on PostgreSQL SQLAlchemy
+        # sends it as multi-row INSERTs). The run is in: no other run's rows can be in the way.
+        session.execute(_INSERT_TASK_INSTANCES, task_instances)
     return run
 
 
