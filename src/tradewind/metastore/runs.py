@@ -18,7 +18,7 @@ from tradewind.run_ids import check_logical_date, check_run_id
 from tradewind.states import DagRunState, DagRunType, TaskInstanceState, can_transition_run
 
 RUN_TYPES = frozenset(DagRunType)
-_INSERT_TASK_INSTANCES = cast(Table, TaskInstance.__table__).insert()
+_INSERT_TASK_INSTANCES = cast("Table", TaskInstance.__table__).insert()
 _TASK_ROW_KEYS = frozenset(
     {"task_id", "map_index", "operator", "pool", "pool_slots", "queue", "priority_weight", "max_tries"}
 )
